@@ -1,0 +1,122 @@
+//! The gateways bulkrefund speaks, behind one trait. A client signs, sends, parses,
+//! verifies and classifies; it never decides what to do next. The state machine
+//! acts on the [`Outcome`] it returns, and an outcome the gateway did not prove is
+//! always [`Outcome::Unknown`], never a guess.
+
+pub mod http;
+pub mod leshua;
+pub mod lianshang;
+pub mod rsa_sign;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::money::Fen;
+
+/// One refund as the gateway client needs it. `fields` holds the gateway-specific
+/// columns of the row (order ids, notify_url, Lianshang biz/base fields), already
+/// validated and with the profile's defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundOrder {
+    pub refund_id: String,
+    pub amount: Fen,
+    pub fields: BTreeMap<String, String>,
+    /// The gateway's id for this refund, once an answer has told us (queries use it).
+    pub gateway_refund_id: Option<String>,
+}
+
+impl RefundOrder {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// What a verified answer told us about the refund, when it did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipt {
+    pub gateway_refund_id: Option<String>,
+    pub refund_fen: Option<Fen>,
+}
+
+/// What one HTTP attempt proved. Only a verified answer yields `Succeeded`,
+/// `Failed`, `Processing` or `NotFound`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The gateway says the refund succeeded (final).
+    Succeeded(Receipt),
+    /// The gateway refused the refund, or the refund ended failed (final).
+    Failed {
+        code: String,
+        message: String,
+        receipt: Receipt,
+    },
+    /// Accepted, still refunding: poll it.
+    Processing(Receipt),
+    /// We cannot know what happened: query before anything else.
+    Unknown { why: String },
+    /// Proven not created (refused connection, 429, 503, busy): same id, later.
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    /// A query's answer: the gateway has no refund with this id, so it may be sent.
+    NotFound,
+}
+
+impl Outcome {
+    pub fn unknown(why: impl Into<String>) -> Outcome {
+        Outcome::Unknown { why: why.into() }
+    }
+
+    pub fn retry(after: Option<Duration>, why: impl Into<String>) -> Outcome {
+        Outcome::Retry {
+            after,
+            why: why.into(),
+        }
+    }
+
+    pub fn failed(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        receipt: Receipt,
+    ) -> Outcome {
+        Outcome::Failed {
+            code: code.into(),
+            message: message.into(),
+            receipt,
+        }
+    }
+}
+
+/// One attempt's result and what the journal records about it.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+    /// The gateway's own codes as text (`resp_code/result_code/error_code` or `result_code`).
+    pub gateway_codes: Option<String>,
+}
+
+impl Attempt {
+    fn without_answer(outcome: Outcome) -> Attempt {
+        Attempt {
+            outcome,
+            http_status: None,
+            gateway_codes: None,
+        }
+    }
+}
+
+/// A payment gateway: submit a refund, or ask for its state.
+#[async_trait::async_trait]
+pub trait Gateway: Send + Sync {
+    /// Creates the refund. Safe to call again with the same id only after a
+    /// `Retry` outcome or a `NotFound` query answer.
+    async fn submit(&self, refund: &RefundOrder) -> Attempt;
+    /// Learns the refund's state. Never creates anything.
+    async fn query(&self, refund: &RefundOrder) -> Attempt;
+}
