@@ -13,6 +13,31 @@ use std::time::Duration;
 
 use crate::money::Fen;
 
+/// Which gateway a profile, an order or a refund belongs to.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    Leshua,
+    Lianshang,
+}
+
+impl GatewayKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayKind::Leshua => "leshua",
+            GatewayKind::Lianshang => "lianshang",
+        }
+    }
+}
+
+impl std::fmt::Display for GatewayKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One refund as the gateway client needs it. `fields` holds the gateway-specific
 /// columns of the row (order ids, notify_url, Lianshang biz/base fields), already
 /// validated and with the profile's defaults filled in.

@@ -1,0 +1,4 @@
+//! One module per subcommand: each turns checked options into work and returns
+//! the exit code its outcome deserves.
+
+pub mod sim;

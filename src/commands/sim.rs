@@ -1,0 +1,48 @@
+//! `bulkrefund sim`: the simulator as a foreground process.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli::SimArgs;
+use crate::exit;
+use crate::gateway::rsa_sign::RsaVerifier;
+use crate::secret::Secret;
+use crate::sim::{self, faults::FaultConfig, ledger, SimConfig};
+
+pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
+    let orders =
+        ledger::read_orders(&args.orders).map_err(|e| exit::UsageError(format!("{e:#}")))?;
+    let mut config = SimConfig::with_sample_keys(orders);
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    if let Some(path) = &args.leshua_trade_key_file {
+        config.leshua_trade_key = Secret::new(read(path)?.trim());
+    }
+    if let Some(path) = &args.leshua_notify_key_file {
+        config.leshua_notify_key = Secret::new(read(path)?.trim());
+    }
+    if let Some(path) = &args.lianshang_public_key {
+        config.lianshang_public_key =
+            RsaVerifier::from_pem(&read(path)?).with_context(|| format!("{}", path.display()))?;
+    }
+    config.faults = FaultConfig {
+        latency_ms: args.latency,
+        rate_limit: args.rate_limit,
+        fail_rate: args.fail_rate,
+        busy_rate: args.busy_rate,
+        drop_rate: args.drop_rate,
+        bad_sign_rate: args.bad_sign_rate,
+        processing_for: args.processing_for,
+        fail_refund_rate: args.fail_refund_rate,
+        seed: args.seed,
+    };
+    let handle = sim::start(config, args.listen).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {}", handle.base_url())?;
+    stdout.flush()?;
+    tokio::signal::ctrl_c().await?;
+    handle.stop().await;
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,200 @@
+//! Fault injection and traffic accounting for the simulator: the rate limit
+//! (fixed one-second windows), the seeded dice for each fault flag, latency, and
+//! the arrival time of every request, from which the ledger reports the busiest
+//! one-second window a client produced.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The fault flags of `bulkrefund sim` (cli.md, "Simulator flags").
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultConfig {
+    /// Added to every answer: a fixed delay or a uniform range, in milliseconds.
+    pub latency_ms: Option<(u64, u64)>,
+    /// Above this many requests in one second, answer 429 with `Retry-After`.
+    pub rate_limit: Option<u32>,
+    /// HTTP 500 after the request was processed (refund recorded).
+    pub fail_rate: f64,
+    /// 503 or a busy code, before anything is recorded.
+    pub busy_rate: f64,
+    /// Process the request, then close the connection without an answer.
+    pub drop_rate: f64,
+    /// Answer with a wrong signature (Leshua: Lianshang answers carry none).
+    pub bad_sign_rate: f64,
+    /// How long a refund stays processing before it turns final.
+    pub processing_for: Duration,
+    /// Share of refunds that end failed.
+    pub fail_refund_rate: f64,
+    pub seed: Option<u64>,
+}
+
+/// What to do to an answer after the request was processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFault {
+    None,
+    ServerError,
+    Drop,
+    BadSign,
+}
+
+pub struct Faults {
+    config: Mutex<FaultConfig>,
+    rng: Mutex<StdRng>,
+    started: Instant,
+    traffic: Mutex<Traffic>,
+}
+
+#[derive(Default)]
+struct Traffic {
+    window_second: u64,
+    window_count: u32,
+    /// Microseconds since start, in arrival order.
+    arrivals: Vec<u64>,
+}
+
+impl Faults {
+    pub fn new(config: FaultConfig) -> Faults {
+        let rng = match config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        Faults {
+            config: Mutex::new(config),
+            rng: Mutex::new(rng),
+            started: Instant::now(),
+            traffic: Mutex::new(Traffic::default()),
+        }
+    }
+
+    pub fn config(&self) -> FaultConfig {
+        *self.config.lock().expect("fault config lock")
+    }
+
+    /// Changes the faults of a running simulator (tests turn them on and off).
+    pub fn set_config(&self, config: FaultConfig) {
+        *self.config.lock().expect("fault config lock") = config;
+    }
+
+    /// Counts a request's arrival. `Some(retry_after)` when it is over the rate limit.
+    pub fn arrive(&self) -> Option<Duration> {
+        self.arrive_at(self.started.elapsed())
+    }
+
+    fn arrive_at(&self, elapsed: Duration) -> Option<Duration> {
+        let mut traffic = self.traffic.lock().expect("traffic lock");
+        traffic.arrivals.push(elapsed.as_micros() as u64);
+        let limit = self.config().rate_limit?;
+        let second = elapsed.as_secs();
+        if traffic.window_second != second {
+            traffic.window_second = second;
+            traffic.window_count = 0;
+        }
+        traffic.window_count += 1;
+        (traffic.window_count > limit).then_some(Duration::from_secs(1))
+    }
+
+    /// (requests, the most in any one-second sliding window).
+    pub fn traffic(&self) -> (u64, u64) {
+        let traffic = self.traffic.lock().expect("traffic lock");
+        (
+            traffic.arrivals.len() as u64,
+            busiest_second(&traffic.arrivals),
+        )
+    }
+
+    fn roll(&self, probability: f64) -> bool {
+        probability > 0.0
+            && self
+                .rng
+                .lock()
+                .expect("rng lock")
+                .gen_bool(probability.min(1.0))
+    }
+
+    pub fn busy(&self) -> bool {
+        self.roll(self.config().busy_rate)
+    }
+
+    /// A coin toss for the form a fault takes (503 or a busy code).
+    pub fn coin(&self) -> bool {
+        self.roll(0.5)
+    }
+
+    pub fn refund_ends_failed(&self) -> bool {
+        self.roll(self.config().fail_refund_rate)
+    }
+
+    /// The fault for an answer. 500s and drops hit refund submissions only (the
+    /// flags say "after the refund was recorded"); a wrong signature hits any answer.
+    pub fn after(&self, is_refund: bool) -> AfterFault {
+        let config = self.config();
+        if is_refund && self.roll(config.fail_rate) {
+            AfterFault::ServerError
+        } else if is_refund && self.roll(config.drop_rate) {
+            AfterFault::Drop
+        } else if self.roll(config.bad_sign_rate) {
+            AfterFault::BadSign
+        } else {
+            AfterFault::None
+        }
+    }
+
+    pub async fn delay(&self) {
+        let Some((low, high)) = self.config().latency_ms else {
+            return;
+        };
+        let ms = if high > low {
+            self.rng.lock().expect("rng lock").gen_range(low..=high)
+        } else {
+            low
+        };
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// The largest number of arrivals within any window of one second.
+fn busiest_second(sorted_micros: &[u64]) -> u64 {
+    let mut start = 0;
+    let mut best = 0;
+    for (end, &t) in sorted_micros.iter().enumerate() {
+        while t - sorted_micros[start] >= 1_000_000 {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busiest_second_slides() {
+        assert_eq!(busiest_second(&[]), 0);
+        assert_eq!(busiest_second(&[0, 999_999]), 2);
+        assert_eq!(busiest_second(&[0, 1_000_000]), 1);
+        assert_eq!(
+            busiest_second(&[0, 500_000, 900_000, 1_400_000, 1_450_000]),
+            4
+        );
+    }
+
+    #[test]
+    fn rate_limit_answers_over_the_limit() {
+        let faults = Faults::new(FaultConfig {
+            rate_limit: Some(3),
+            ..Default::default()
+        });
+        let at = |ms| faults.arrive_at(Duration::from_millis(ms)).is_some();
+        let answers: Vec<bool> = [0, 100, 200, 300, 999, 1000, 1001]
+            .into_iter()
+            .map(at)
+            .collect();
+        assert_eq!(answers, [false, false, false, true, true, false, false]);
+        assert_eq!(faults.traffic(), (7, 7));
+    }
+}

@@ -1,0 +1,493 @@
+//! The simulator's books: the paid orders it was seeded with, every refund it
+//! created, and how often each refund id was submitted. Enforces the rules both
+//! gateways share (only paid orders, never more than the paid amount in total,
+//! same currency, one refund per id) in gateway-neutral terms; the gateway
+//! modules turn a [`Refusal`] into their own error codes.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::gateway::GatewayKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Paid,
+    Closed,
+    Failed,
+}
+
+/// One line of the orders file (cli.md, "The simulator's orders file").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub third_order_id: String,
+    pub gateway_order_id: String,
+    #[serde(default)]
+    pub appid: String,
+    pub amount_fen: u64,
+    pub currency: String,
+    pub status: OrderStatus,
+}
+
+pub fn read_orders(path: &Path) -> anyhow::Result<Vec<OrderRow>> {
+    use anyhow::Context;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot read the orders file {}", path.display()))?;
+    let mut orders = Vec::new();
+    for (i, row) in reader.deserialize().enumerate() {
+        let row: OrderRow =
+            row.with_context(|| format!("{}: line {} is not an order", path.display(), i + 2))?;
+        orders.push(row);
+    }
+    Ok(orders)
+}
+
+/// A refund's state as the gateway reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundState {
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimRefund {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub refund_id: String,
+    pub order: usize,
+    pub amount_fen: u64,
+    pub coin_amount: u64,
+    pub gateway_refund_id: String,
+    /// What makes a replay "the same refund" (order, amounts, currency).
+    pub fingerprint: String,
+    pub final_at: Instant,
+    pub ends_failed: bool,
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl SimRefund {
+    pub fn state(&self, now: Instant) -> RefundState {
+        match (now >= self.final_at, self.ends_failed) {
+            (false, _) => RefundState::Processing,
+            (true, false) => RefundState::Succeeded,
+            (true, true) => RefundState::Failed,
+        }
+    }
+}
+
+/// How a refund names the order it refunds.
+pub enum OrderRef<'a> {
+    /// Leshua: `leshua_order_id` is used first when both are given.
+    Leshua {
+        third_order_id: Option<&'a str>,
+        leshua_order_id: Option<&'a str>,
+    },
+    /// Lianshang: all four must name the same payment.
+    Lianshang {
+        out_trade_id: &'a str,
+        original_wk_trade_id: &'a str,
+        appid: &'a str,
+    },
+}
+
+pub struct NewRefund<'a> {
+    pub gateway: GatewayKind,
+    pub merchant_id: &'a str,
+    pub refund_id: &'a str,
+    pub order: OrderRef<'a>,
+    pub amount_fen: u64,
+    pub coin_amount: u64,
+    /// Leshua refunds carry no currency.
+    pub currency: Option<&'a str>,
+}
+
+/// Why a refund was not created.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The id is taken; `same_content` tells a replay from a conflict.
+    AlreadyExists {
+        refund: usize,
+        same_content: bool,
+    },
+    UnknownOrder,
+    NotPaid,
+    CurrencyMismatch,
+    OverBalance {
+        refundable: u64,
+    },
+}
+
+type IdKey = (GatewayKind, String, String);
+
+#[derive(Default)]
+pub struct Ledger {
+    orders: Vec<OrderRow>,
+    refunds_of_order: Vec<Vec<usize>>,
+    by_third_order_id: HashMap<IdKey, usize>,
+    by_gateway_order_id: HashMap<IdKey, usize>,
+    merchants: std::collections::HashSet<(GatewayKind, String)>,
+    refunds: Vec<SimRefund>,
+    by_refund_id: HashMap<IdKey, usize>,
+    by_gateway_refund_id: HashMap<String, usize>,
+    submissions: HashMap<IdKey, u32>,
+}
+
+fn key(gateway: GatewayKind, merchant: &str, id: &str) -> IdKey {
+    (gateway, merchant.to_owned(), id.to_owned())
+}
+
+impl Ledger {
+    pub fn new(orders: Vec<OrderRow>) -> Ledger {
+        let mut ledger = Ledger::default();
+        for (i, order) in orders.iter().enumerate() {
+            let g = order.gateway;
+            ledger
+                .by_third_order_id
+                .insert(key(g, &order.merchant_id, &order.third_order_id), i);
+            ledger
+                .by_gateway_order_id
+                .insert(key(g, &order.merchant_id, &order.gateway_order_id), i);
+            ledger.merchants.insert((g, order.merchant_id.clone()));
+        }
+        ledger.refunds_of_order = vec![Vec::new(); orders.len()];
+        ledger.orders = orders;
+        ledger
+    }
+
+    pub fn knows_merchant(&self, gateway: GatewayKind, merchant_id: &str) -> bool {
+        self.merchants.contains(&(gateway, merchant_id.to_owned()))
+    }
+
+    pub fn order(&self, index: usize) -> &OrderRow {
+        &self.orders[index]
+    }
+
+    pub fn refund(&self, index: usize) -> &SimRefund {
+        &self.refunds[index]
+    }
+
+    /// Counts one submission of a refund id, whatever its fate.
+    pub fn note_submission(&mut self, gateway: GatewayKind, merchant_id: &str, refund_id: &str) {
+        *self
+            .submissions
+            .entry(key(gateway, merchant_id, refund_id))
+            .or_default() += 1;
+    }
+
+    pub fn find_order(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        order: &OrderRef,
+    ) -> Option<usize> {
+        match *order {
+            OrderRef::Leshua {
+                third_order_id,
+                leshua_order_id,
+            } => match leshua_order_id {
+                Some(id) => self
+                    .by_gateway_order_id
+                    .get(&key(gateway, merchant_id, id))
+                    .copied(),
+                None => third_order_id.and_then(|id| {
+                    self.by_third_order_id
+                        .get(&key(gateway, merchant_id, id))
+                        .copied()
+                }),
+            },
+            OrderRef::Lianshang {
+                out_trade_id,
+                original_wk_trade_id,
+                appid,
+            } => {
+                let index =
+                    *self
+                        .by_third_order_id
+                        .get(&key(gateway, merchant_id, out_trade_id))?;
+                let found = &self.orders[index];
+                (found.gateway_order_id == original_wk_trade_id && found.appid == appid)
+                    .then_some(index)
+            }
+        }
+    }
+
+    pub fn find_refund(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        refund_id: &str,
+    ) -> Option<usize> {
+        self.by_refund_id
+            .get(&key(gateway, merchant_id, refund_id))
+            .copied()
+    }
+
+    pub fn find_by_gateway_refund_id(&self, gateway_refund_id: &str) -> Option<usize> {
+        self.by_gateway_refund_id.get(gateway_refund_id).copied()
+    }
+
+    pub fn refunds_of(&self, order: usize) -> &[usize] {
+        &self.refunds_of_order[order]
+    }
+
+    /// What is left to refund on an order: refunds that ended failed give their amount back.
+    pub fn refundable(&self, order: usize, now: Instant) -> u64 {
+        let held: u64 = self.refunds_of_order[order]
+            .iter()
+            .map(|&r| &self.refunds[r])
+            .filter(|r| r.state(now) != RefundState::Failed)
+            .map(|r| r.amount_fen)
+            .sum();
+        self.orders[order].amount_fen.saturating_sub(held)
+    }
+
+    /// Creates a refund if every rule allows it. `ends_failed` and `processing_for`
+    /// decide its fate now, so that later answers are consistent.
+    pub fn create(
+        &mut self,
+        new: NewRefund,
+        now: Instant,
+        processing_for: Duration,
+        ends_failed: bool,
+    ) -> Result<usize, Refusal> {
+        let order = self.find_order(new.gateway, new.merchant_id, &new.order);
+        let fingerprint = format!(
+            "{:?}|{}|{}|{}",
+            order,
+            new.amount_fen,
+            new.coin_amount,
+            new.currency.unwrap_or("")
+        );
+        if let Some(existing) = self.find_refund(new.gateway, new.merchant_id, new.refund_id) {
+            let same_content = self.refunds[existing].fingerprint == fingerprint;
+            return Err(Refusal::AlreadyExists {
+                refund: existing,
+                same_content,
+            });
+        }
+        let order = order.ok_or(Refusal::UnknownOrder)?;
+        let paid = &self.orders[order];
+        if paid.status != OrderStatus::Paid {
+            return Err(Refusal::NotPaid);
+        }
+        if new.currency.is_some_and(|c| c != paid.currency) {
+            return Err(Refusal::CurrencyMismatch);
+        }
+        let refundable = self.refundable(order, now);
+        if new.amount_fen > refundable {
+            return Err(Refusal::OverBalance { refundable });
+        }
+        let index = self.refunds.len();
+        let prefix = match new.gateway {
+            GatewayKind::Leshua => "LR",
+            GatewayKind::Lianshang => "WKR",
+        };
+        let gateway_refund_id = format!("{prefix}{:014}", index + 1);
+        let finished_at = chrono::Utc::now()
+            + chrono::Duration::from_std(processing_for)
+                .unwrap_or_else(|_| chrono::Duration::zero());
+        self.refunds.push(SimRefund {
+            gateway: new.gateway,
+            merchant_id: new.merchant_id.to_owned(),
+            refund_id: new.refund_id.to_owned(),
+            order,
+            amount_fen: new.amount_fen,
+            coin_amount: new.coin_amount,
+            gateway_refund_id: gateway_refund_id.clone(),
+            fingerprint,
+            final_at: now + processing_for,
+            ends_failed,
+            finished_at,
+        });
+        self.refunds_of_order[order].push(index);
+        self.by_refund_id
+            .insert(key(new.gateway, new.merchant_id, new.refund_id), index);
+        self.by_gateway_refund_id.insert(gateway_refund_id, index);
+        Ok(index)
+    }
+
+    pub fn snapshot(&self, now: Instant) -> (Vec<LedgerRefund>, Vec<LedgerId>) {
+        let refunds = self
+            .refunds
+            .iter()
+            .map(|r| LedgerRefund {
+                gateway: r.gateway,
+                merchant_id: r.merchant_id.clone(),
+                refund_id: r.refund_id.clone(),
+                order_id: self.orders[r.order].third_order_id.clone(),
+                amount_fen: r.amount_fen,
+                status: r.state(now),
+                gateway_refund_id: r.gateway_refund_id.clone(),
+            })
+            .collect();
+        let mut ids: Vec<LedgerId> = self
+            .submissions
+            .iter()
+            .map(
+                |((gateway, merchant_id, refund_id), &submissions)| LedgerId {
+                    gateway: *gateway,
+                    merchant_id: merchant_id.clone(),
+                    refund_id: refund_id.clone(),
+                    submissions,
+                    created: u32::from(
+                        self.find_refund(*gateway, merchant_id, refund_id).is_some(),
+                    ),
+                },
+            )
+            .collect();
+        ids.sort_by(|a, b| {
+            (a.gateway, &a.merchant_id, &a.refund_id).cmp(&(
+                b.gateway,
+                &b.merchant_id,
+                &b.refund_id,
+            ))
+        });
+        (refunds, ids)
+    }
+}
+
+/// `GET /__sim/ledger`: what the simulator holds, for tests to compare against.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LedgerSnapshot {
+    pub refunds: Vec<LedgerRefund>,
+    pub ids: Vec<LedgerId>,
+    /// Gateway requests received (both gateways, submits and queries, faults included).
+    pub requests: u64,
+    /// The most requests seen in any one-second window.
+    pub max_requests_in_one_second: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerRefund {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub refund_id: String,
+    pub order_id: String,
+    pub amount_fen: u64,
+    pub status: RefundState,
+    pub gateway_refund_id: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LedgerId {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub refund_id: String,
+    /// Refund requests that named this id.
+    pub submissions: u32,
+    /// Refunds created under this id: 0 or 1, by construction of the ledger.
+    pub created: u32,
+}
+
+impl LedgerSnapshot {
+    pub fn refund(&self, refund_id: &str) -> Option<&LedgerRefund> {
+        self.refunds.iter().find(|r| r.refund_id == refund_id)
+    }
+
+    pub fn id(&self, refund_id: &str) -> Option<&LedgerId> {
+        self.ids.iter().find(|r| r.refund_id == refund_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger() -> Ledger {
+        Ledger::new(vec![
+            OrderRow {
+                gateway: GatewayKind::Leshua,
+                merchant_id: "M".into(),
+                third_order_id: "T1".into(),
+                gateway_order_id: "L1".into(),
+                appid: String::new(),
+                amount_fen: 1000,
+                currency: "CNY".into(),
+                status: OrderStatus::Paid,
+            },
+            OrderRow {
+                gateway: GatewayKind::Leshua,
+                merchant_id: "M".into(),
+                third_order_id: "T2".into(),
+                gateway_order_id: "L2".into(),
+                appid: String::new(),
+                amount_fen: 1000,
+                currency: "CNY".into(),
+                status: OrderStatus::Closed,
+            },
+        ])
+    }
+
+    fn refund<'a>(id: &'a str, order: &'a str, amount: u64) -> NewRefund<'a> {
+        NewRefund {
+            gateway: GatewayKind::Leshua,
+            merchant_id: "M",
+            refund_id: id,
+            order: OrderRef::Leshua {
+                third_order_id: Some(order),
+                leshua_order_id: None,
+            },
+            amount_fen: amount,
+            coin_amount: 0,
+            currency: None,
+        }
+    }
+
+    #[test]
+    fn partial_refunds_never_exceed_the_paid_amount() {
+        let mut l = ledger();
+        let now = Instant::now();
+        let zero = Duration::ZERO;
+        assert!(l.create(refund("R1", "T1", 600), now, zero, false).is_ok());
+        assert_eq!(
+            l.create(refund("R2", "T1", 500), now, zero, false),
+            Err(Refusal::OverBalance { refundable: 400 })
+        );
+        assert!(l.create(refund("R3", "T1", 400), now, zero, false).is_ok());
+        assert_eq!(l.refundable(0, now), 0);
+        assert!(matches!(
+            l.create(refund("R1", "T1", 600), now, zero, false),
+            Err(Refusal::AlreadyExists {
+                same_content: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            l.create(refund("R1", "T1", 601), now, zero, false),
+            Err(Refusal::AlreadyExists {
+                same_content: false,
+                ..
+            })
+        ));
+        assert_eq!(
+            l.create(refund("R4", "T2", 1), now, zero, false),
+            Err(Refusal::NotPaid)
+        );
+        assert_eq!(
+            l.create(refund("R5", "T9", 1), now, zero, false),
+            Err(Refusal::UnknownOrder)
+        );
+    }
+
+    #[test]
+    fn a_failed_refund_gives_its_amount_back() {
+        let mut l = ledger();
+        let now = Instant::now();
+        l.create(refund("R1", "T1", 1000), now, Duration::from_secs(5), true)
+            .unwrap();
+        assert_eq!(l.refundable(0, now), 0);
+        assert_eq!(l.refund(0).state(now), RefundState::Processing);
+        let later = now + Duration::from_secs(5);
+        assert_eq!(l.refund(0).state(later), RefundState::Failed);
+        assert_eq!(l.refundable(0, later), 1000);
+    }
+}

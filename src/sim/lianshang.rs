@@ -1,0 +1,341 @@
+//! The simulated Lianshang open platform: `createRefundOrder` and
+//! `queryRefundStatus`, checked and answered as specs/lianshang.md says. Every
+//! request's RSA signature is verified (SHA-256 or SHA-1) against the merchant's
+//! public key; gzip bodies (`compress_type` "1") are answered gzipped.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use super::faults::AfterFault;
+use super::ledger::{NewRefund, OrderRef, RefundState, Refusal};
+use super::SimState;
+use crate::gateway::lianshang::{self as wire, check_text, is_valid_id, BASE_RULES, BIZ_RULES};
+use crate::gateway::rsa_sign::RsaDigest;
+use crate::gateway::GatewayKind;
+
+#[derive(Clone, Copy)]
+enum Call {
+    Refund,
+    Query,
+}
+
+impl Call {
+    fn names(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Call::Refund => (
+                "newBaseData",
+                "newBizData",
+                "newBaseResponseData",
+                "newBizResponseData",
+            ),
+            Call::Query => (
+                "queryBaseData",
+                "queryBizData",
+                "queryBaseResponseData",
+                "queryBizResponseData",
+            ),
+        }
+    }
+}
+
+pub(super) async fn handle_refund(
+    state: State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, headers, body, Call::Refund).await
+}
+
+pub(super) async fn handle_query(
+    state: State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(state, headers, body, Call::Query).await
+}
+
+async fn handle(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+    call: Call,
+) -> Response {
+    if let Some(after) = state.faults.arrive() {
+        return super::too_many_requests(after);
+    }
+    state.faults.delay().await;
+    let gzipped = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let (base_name, _, base_answer, biz_answer) = call.names();
+    let request = if gzipped {
+        wire::gunzip(&body).ok()
+    } else {
+        Some(body.to_vec())
+    }
+    .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    let base_echo = request
+        .as_ref()
+        .and_then(|r| r.get(base_name))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let biz = if state.faults.busy() {
+        if state.faults.coin() {
+            return super::overloaded();
+        }
+        result("SystemBusy", "system busy, try again later")
+    } else {
+        match &request {
+            None => result("ParamError", "the body is not JSON"),
+            Some(request) => process(&state, request, call),
+        }
+    };
+    match state.faults.after(matches!(call, Call::Refund)) {
+        AfterFault::ServerError => return super::server_error(),
+        AfterFault::Drop => return super::dropped_connection(),
+        // Lianshang answers carry no signature: there is nothing to get wrong.
+        AfterFault::BadSign | AfterFault::None => {}
+    }
+    let answer = serde_json::to_vec(&json!({ base_answer: base_echo, biz_answer: biz }))
+        .expect("a JSON value always serializes");
+    let content_type = (header::CONTENT_TYPE, "application/json; charset=utf-8");
+    if gzipped {
+        (
+            [content_type, (header::CONTENT_ENCODING, "gzip")],
+            wire::gzip(&answer),
+        )
+            .into_response()
+    } else {
+        ([content_type], answer).into_response()
+    }
+}
+
+fn result(code: &str, message: &str) -> Map<String, Value> {
+    let mut biz = Map::new();
+    biz.insert("result_code".into(), code.into());
+    biz.insert("result_msg".into(), message.into());
+    biz
+}
+
+fn process(state: &SimState, request: &Value, call: Call) -> Map<String, Value> {
+    let (base_name, biz_name, _, _) = call.names();
+    let (Some(Value::Object(base)), Some(Value::Object(biz))) =
+        (request.get(base_name), request.get(biz_name))
+    else {
+        return result(
+            "ParamError",
+            &format!("{base_name} and {biz_name} are required objects"),
+        );
+    };
+    let Some(Value::String(sign)) = biz.get("sign") else {
+        return result("SignError", "sign is missing");
+    };
+    let text = wire::string_to_sign(&[base, biz]);
+    let verifies = [RsaDigest::Sha256, RsaDigest::Sha1]
+        .into_iter()
+        .any(|digest| state.lianshang_key.verify(&text, sign, digest));
+    if !verifies {
+        return result("SignError", "signature check failed");
+    }
+    match call {
+        Call::Refund => refund(state, base, biz),
+        Call::Query => query(state, base, biz),
+    }
+}
+
+fn str_of<'a>(object: &'a Map<String, Value>, name: &str) -> &'a str {
+    object.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int_of(object: &Map<String, Value>, name: &str) -> u64 {
+    object.get(name).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Every field rule of the contract; `Err` is the ParamError message.
+fn check_fields(
+    base: &Map<String, Value>,
+    biz: &Map<String, Value>,
+    service: &str,
+) -> Result<(), String> {
+    for (object, rules) in [(base, BASE_RULES), (biz, BIZ_RULES)] {
+        for rule in rules {
+            let value = match object.get(rule.name) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if rule.max_chars.is_some() => Some(s.clone()),
+                Some(Value::Number(n)) if rule.max_chars.is_none() => Some(n.to_string()),
+                Some(_) => return Err(format!("{} has the wrong JSON type", rule.name)),
+            };
+            match value {
+                Some(value) if !value.is_empty() => {
+                    check_text(rule, &value).map_err(|why| format!("{} {why}", rule.name))?
+                }
+                _ if rule.required => return Err(format!("{} is required", rule.name)),
+                _ => {}
+            }
+        }
+    }
+    if str_of(base, "out_user_id").is_empty() && str_of(base, "guest_id").is_empty() {
+        return Err("out_user_id or guest_id is required".into());
+    }
+    if str_of(base, "version") != "2" || str_of(base, "service_name") != service {
+        return Err(format!(
+            "version must be \"2\" and service_name {service:?}"
+        ));
+    }
+    if str_of(biz, "security_type") != "RSA" {
+        return Err("security_type must be \"RSA\"".into());
+    }
+    let time_stamp = str_of(base, "time_stamp");
+    if time_stamp.len() != 14 || !time_stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("time_stamp must be yyyyMMddHHmmss".into());
+    }
+    for id in ["out_refund_id", "out_trade_id", "original_wk_trade_id"] {
+        if !is_valid_id(str_of(biz, id)) {
+            return Err(format!("{id} must be 1-64 letters, digits, '-' or '_'"));
+        }
+    }
+    if int_of(biz, "refund_cash_amount") + int_of(biz, "refund_coin_amount") == 0 {
+        return Err("the refund amount must be more than zero".into());
+    }
+    Ok(())
+}
+
+fn status_text(state: RefundState) -> &'static str {
+    match state {
+        RefundState::Processing => "PROCESSING",
+        RefundState::Succeeded => "SUCCESS",
+        RefundState::Failed => "FAIL",
+    }
+}
+
+fn refund(
+    state: &SimState,
+    base: &Map<String, Value>,
+    biz: &Map<String, Value>,
+) -> Map<String, Value> {
+    if let Err(why) = check_fields(base, biz, "CreateRefundOrder") {
+        return result("ParamError", &why);
+    }
+    let merchant = str_of(base, "merchant_id");
+    let refund_id = str_of(biz, "out_refund_id");
+    let mut ledger = state.ledger.lock().expect("ledger lock");
+    if !ledger.knows_merchant(GatewayKind::Lianshang, merchant) {
+        return result("TradeNotExist", "unknown merchant_id");
+    }
+    ledger.note_submission(GatewayKind::Lianshang, merchant, refund_id);
+    let new = NewRefund {
+        gateway: GatewayKind::Lianshang,
+        merchant_id: merchant,
+        refund_id,
+        order: OrderRef::Lianshang {
+            out_trade_id: str_of(biz, "out_trade_id"),
+            original_wk_trade_id: str_of(biz, "original_wk_trade_id"),
+            appid: str_of(biz, "appid"),
+        },
+        amount_fen: int_of(biz, "refund_cash_amount"),
+        coin_amount: int_of(biz, "refund_coin_amount"),
+        currency: Some(str_of(biz, "refund_currency")),
+    };
+    let now = Instant::now();
+    let ends_failed = state.faults.refund_ends_failed();
+    let index = match ledger.create(new, now, state.faults.config().processing_for, ends_failed) {
+        Ok(index) => index,
+        // Same id, same content: an idempotent replay answers the existing refund.
+        Err(Refusal::AlreadyExists {
+            refund,
+            same_content: true,
+        }) => refund,
+        Err(refusal) => {
+            let (code, message) = match refusal {
+                Refusal::AlreadyExists { .. } => (
+                    "DuplicateRefund",
+                    "out_refund_id already used for another refund",
+                ),
+                Refusal::UnknownOrder => ("TradeNotExist", "no such payment"),
+                Refusal::NotPaid => ("TradeNotExist", "the payment is not paid"),
+                Refusal::CurrencyMismatch => (
+                    "CurrencyMismatch",
+                    "refund_currency differs from the payment's",
+                ),
+                Refusal::OverBalance { .. } => ("AmountExceed", "more than the refundable balance"),
+            };
+            return result(code, message);
+        }
+    };
+    let refund = ledger.refund(index);
+    let mut answer = result("Success", "ok");
+    answer.insert(
+        "wk_refund_id".into(),
+        refund.gateway_refund_id.clone().into(),
+    );
+    answer.insert("out_refund_id".into(), refund.refund_id.clone().into());
+    answer.insert(
+        "refund_status".into(),
+        status_text(refund.state(now)).into(),
+    );
+    answer
+}
+
+fn query(
+    state: &SimState,
+    base: &Map<String, Value>,
+    biz: &Map<String, Value>,
+) -> Map<String, Value> {
+    let merchant = str_of(base, "merchant_id");
+    if str_of(base, "service_name") != "QueryRefundStatus" || str_of(biz, "security_type") != "RSA"
+    {
+        return result(
+            "ParamError",
+            "service_name must be \"QueryRefundStatus\" and security_type \"RSA\"",
+        );
+    }
+    let ledger = state.ledger.lock().expect("ledger lock");
+    let by_out = Some(str_of(biz, "out_refund_id"))
+        .filter(|id| !id.is_empty())
+        .map(|id| ledger.find_refund(GatewayKind::Lianshang, merchant, id));
+    let by_wk = Some(str_of(biz, "wk_refund_id"))
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            ledger.find_by_gateway_refund_id(id).filter(|&i| {
+                ledger.refund(i).merchant_id == merchant
+                    && ledger.refund(i).gateway == GatewayKind::Lianshang
+            })
+        });
+    let found = match (by_out, by_wk) {
+        (None, None) => return result("ParamError", "wk_refund_id or out_refund_id is required"),
+        (Some(a), Some(b)) if a != b => {
+            return result("ParamError", "wk_refund_id and out_refund_id disagree")
+        }
+        (Some(found), _) | (None, Some(found)) => found,
+    };
+    let Some(index) = found else {
+        return result("RefundNotExist", "no such refund");
+    };
+    let now = Instant::now();
+    let refund = ledger.refund(index);
+    let order = ledger.order(refund.order);
+    let mut answer = result("Success", "ok");
+    answer.insert(
+        "wk_refund_id".into(),
+        refund.gateway_refund_id.clone().into(),
+    );
+    answer.insert("out_refund_id".into(), refund.refund_id.clone().into());
+    answer.insert("out_trade_id".into(), order.third_order_id.clone().into());
+    let status = refund.state(now);
+    answer.insert("refund_status".into(), status_text(status).into());
+    answer.insert("refund_cash_amount".into(), refund.amount_fen.into());
+    answer.insert("refund_coin_amount".into(), refund.coin_amount.into());
+    answer.insert("refund_currency".into(), order.currency.clone().into());
+    let time = match status {
+        RefundState::Processing => String::new(),
+        _ => refund.finished_at.format("%Y%m%d%H%M%S").to_string(),
+    };
+    answer.insert("refund_time".into(), time.into());
+    answer
+}

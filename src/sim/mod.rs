@@ -1,0 +1,211 @@
+//! The gateway simulator (`bulkrefund sim`): one axum server that speaks both
+//! gateways at their real paths, strict like the real ones. It verifies every
+//! signature, keeps a [`ledger::Ledger`], enforces the refund rules and injects
+//! the faults of [`faults::FaultConfig`]. Tests, benchmarks and `demo` run it on
+//! 127.0.0.1 and talk to it over real TCP.
+
+pub mod faults;
+pub mod ledger;
+mod leshua;
+mod lianshang;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+
+use crate::gateway::rsa_sign::RsaVerifier;
+use crate::secret::Secret;
+use faults::{FaultConfig, Faults};
+use ledger::{Ledger, LedgerSnapshot, OrderRow};
+
+pub struct SimConfig {
+    pub orders: Vec<OrderRow>,
+    pub leshua_trade_key: Secret,
+    pub leshua_notify_key: Secret,
+    pub lianshang_public_key: RsaVerifier,
+    pub faults: FaultConfig,
+}
+
+/// The test keys of `samples/keys/`, built into the binary so that `sim` and
+/// `demo` work from any directory. Test keys only: never production.
+pub mod sample_keys {
+    pub const LESHUA_TRADE_KEY: &str = include_str!("../../samples/keys/leshua-trade.key");
+    pub const LESHUA_NOTIFY_KEY: &str = include_str!("../../samples/keys/leshua-notify.key");
+    pub const LIANSHANG_PRIVATE_KEY: &str =
+        include_str!("../../samples/keys/merchant-test-2048.pem");
+    pub const LIANSHANG_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/merchant-test-2048.pub.pem");
+}
+
+impl SimConfig {
+    /// The sample keys, no faults.
+    pub fn with_sample_keys(orders: Vec<OrderRow>) -> SimConfig {
+        SimConfig {
+            orders,
+            leshua_trade_key: Secret::new(sample_keys::LESHUA_TRADE_KEY.trim()),
+            leshua_notify_key: Secret::new(sample_keys::LESHUA_NOTIFY_KEY.trim()),
+            lianshang_public_key: RsaVerifier::from_pem(sample_keys::LIANSHANG_PUBLIC_KEY)
+                .expect("the sample public key is valid"),
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+pub(crate) struct SimState {
+    ledger: Mutex<Ledger>,
+    faults: Faults,
+    leshua_trade_key: Secret,
+    lianshang_key: RsaVerifier,
+}
+
+impl SimState {
+    fn snapshot(&self) -> LedgerSnapshot {
+        let (refunds, ids) = self
+            .ledger
+            .lock()
+            .expect("ledger lock")
+            .snapshot(Instant::now());
+        let (requests, max_requests_in_one_second) = self.faults.traffic();
+        LedgerSnapshot {
+            refunds,
+            ids,
+            requests,
+            max_requests_in_one_second,
+        }
+    }
+}
+
+/// A running simulator; dropping it stops the server.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    state: Arc<SimState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The ledger, read in-process (the same data `GET /__sim/ledger` serves).
+    pub fn ledger(&self) -> LedgerSnapshot {
+        self.state.snapshot()
+    }
+
+    /// Changes the injected faults while running.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        self.state.faults.set_config(faults);
+    }
+
+    /// Stops accepting and waits for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `listen` and serves in a background task.
+pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimHandle> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(SimState {
+        ledger: Mutex::new(Ledger::new(config.orders)),
+        faults: Faults::new(config.faults),
+        leshua_trade_key: config.leshua_trade_key,
+        lianshang_key: config.lianshang_public_key,
+    });
+    let _ = config.leshua_notify_key; // notifications are not sent: bulkrefund learns outcomes by querying
+    let app = Router::new()
+        .route(crate::gateway::leshua::PATH, post(leshua::handle))
+        .route(
+            crate::gateway::lianshang::REFUND_PATH,
+            post(lianshang::handle_refund),
+        )
+        .route(
+            crate::gateway::lianshang::QUERY_PATH,
+            post(lianshang::handle_query),
+        )
+        .route("/__sim/ledger", get(ledger_json))
+        .with_state(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!("simulator stopped: {e}");
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+async fn ledger_json(State(state): State<Arc<SimState>>) -> Response {
+    axum::Json(state.snapshot()).into_response()
+}
+
+/// The answer to a request over the rate limit.
+fn too_many_requests(retry_after: std::time::Duration) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(
+            header::RETRY_AFTER,
+            retry_after.as_secs().max(1).to_string(),
+        )],
+        "rate limited",
+    )
+        .into_response()
+}
+
+fn overloaded() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        "overloaded",
+    )
+        .into_response()
+}
+
+fn server_error() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+/// A response whose body fails at once: hyper aborts the connection, so the
+/// client sees it closed without a complete answer.
+fn dropped_connection() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated dropped connection",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
+}

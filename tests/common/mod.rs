@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests: a simulator on 127.0.0.1:0 seeded
+//! with known orders, and clients wired to it with the sample keys.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bulkrefund::gateway::leshua::{LeshuaClient, LeshuaSettings};
+use bulkrefund::gateway::lianshang::{LianshangClient, LianshangSettings};
+use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner};
+use bulkrefund::gateway::{GatewayKind, RefundOrder};
+use bulkrefund::money::Fen;
+use bulkrefund::secret::Secret;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::{OrderRow, OrderStatus};
+use bulkrefund::sim::{self, sample_keys, SimConfig, SimHandle};
+
+pub const LESHUA_MERCHANT: &str = "0000000018";
+pub const LIANSHANG_MERCHANT: &str = "pay001";
+
+pub fn order(
+    gateway: GatewayKind,
+    third: &str,
+    gateway_id: &str,
+    amount: u64,
+    status: OrderStatus,
+) -> OrderRow {
+    let (merchant, appid) = match gateway {
+        GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
+        GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
+    };
+    OrderRow {
+        gateway,
+        merchant_id: merchant.into(),
+        third_order_id: third.into(),
+        gateway_order_id: gateway_id.into(),
+        appid: appid.into(),
+        amount_fen: amount,
+        currency: "CNY".into(),
+        status,
+    }
+}
+
+/// Orders T1..T9 (1000 fen, paid) for both gateways, plus a closed order TC.
+pub fn standard_orders() -> Vec<OrderRow> {
+    let mut orders = Vec::new();
+    for i in 1..=9 {
+        orders.push(order(
+            GatewayKind::Leshua,
+            &format!("T{i}"),
+            &format!("L{i}"),
+            1000,
+            OrderStatus::Paid,
+        ));
+        orders.push(order(
+            GatewayKind::Lianshang,
+            &format!("T{i}"),
+            &format!("WK{i}"),
+            1000,
+            OrderStatus::Paid,
+        ));
+    }
+    orders.push(order(
+        GatewayKind::Leshua,
+        "TC",
+        "LC",
+        1000,
+        OrderStatus::Closed,
+    ));
+    orders.push(order(
+        GatewayKind::Lianshang,
+        "TC",
+        "WKC",
+        1000,
+        OrderStatus::Closed,
+    ));
+    orders
+}
+
+pub async fn start_sim(orders: Vec<OrderRow>, faults: FaultConfig) -> SimHandle {
+    let mut config = SimConfig::with_sample_keys(orders);
+    config.faults = faults;
+    sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts")
+}
+
+pub fn leshua_client(sim: &SimHandle, key: &str) -> LeshuaClient {
+    LeshuaClient::new(LeshuaSettings {
+        base_url: sim.base_url().parse().unwrap(),
+        merchant_id: LESHUA_MERCHANT.into(),
+        trade_key: Secret::new(key),
+        notify_url: Some("https://shop.example.com/refund/notify".into()),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+pub fn sample_leshua_client(sim: &SimHandle) -> LeshuaClient {
+    leshua_client(sim, sample_keys::LESHUA_TRADE_KEY.trim())
+}
+
+pub fn lianshang_client_with(sim: &SimHandle, pem: &str, compress: bool) -> LianshangClient {
+    LianshangClient::new(LianshangSettings {
+        base_url: sim.base_url().parse().unwrap(),
+        merchant_id: LIANSHANG_MERCHANT.into(),
+        signer: RsaSigner::from_pem(pem, RsaDigest::Sha256).unwrap(),
+        timeout: Duration::from_secs(5),
+        allow_insecure_http: false,
+        compress,
+    })
+    .unwrap()
+}
+
+pub fn lianshang_client(sim: &SimHandle) -> LianshangClient {
+    lianshang_client_with(sim, sample_keys::LIANSHANG_PRIVATE_KEY, false)
+}
+
+pub fn leshua_refund(id: &str, order: &str, fen: u64) -> RefundOrder {
+    let mut fields = BTreeMap::new();
+    fields.insert("third_order_id".to_string(), order.to_string());
+    RefundOrder {
+        refund_id: id.into(),
+        amount: Fen(fen),
+        fields,
+        gateway_refund_id: None,
+    }
+}
+
+/// A Lianshang refund with every field the contract requires.
+pub fn lianshang_refund(id: &str, order: &str, wk_order: &str, fen: u64) -> RefundOrder {
+    let mut fields = BTreeMap::new();
+    for (name, value) in [
+        ("out_trade_id", order),
+        ("original_wk_trade_id", wk_order),
+        ("appid", "app01"),
+        ("platform", "Online"),
+        ("client_user_id", "finance"),
+        ("guest_id", "GUESTER"),
+        ("refund_type", "cash"),
+        ("refund_msg", "月末退款"),
+        ("refund_coin_amount", "0"),
+        ("coin_type", "lianshang_coin"),
+        ("refund_currency", "CNY"),
+        ("refund_product_subject", "[]"),
+        ("notify_url", "https://shop.example.com/refund/notify"),
+        ("refund_expire", "30"),
+        ("risk_extend", "{\"risk\":100}"),
+    ] {
+        fields.insert(name.to_string(), value.to_string());
+    }
+    RefundOrder {
+        refund_id: id.into(),
+        amount: Fen(fen),
+        fields,
+        gateway_refund_id: None,
+    }
+}
