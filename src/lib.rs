@@ -2,6 +2,7 @@
 //! gateways, each exactly once, and reports only outcomes the gateway gave.
 //! `main.rs` builds the runtime and calls [`run`]; tests call it too.
 
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod exit;
