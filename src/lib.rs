@@ -5,8 +5,10 @@
 pub mod batch;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod exit;
 pub mod gateway;
+pub mod journal;
 pub mod money;
 pub mod secret;
 pub mod sim;

@@ -1,7 +1,103 @@
-//! Batch input: the streaming CSV reader ([`reader`]) and the row rules ([`rows`]).
+//! Batch input: the streaming CSV reader ([`reader`]) and the row rules
+//! ([`rows`]), put together as a stream of checked rows.
 
 pub mod reader;
 pub mod rows;
 
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
 pub use reader::{CsvInput, FileError, RawRow};
 pub use rows::{Columns, RefundRow, RowProblem};
+
+use crate::gateway::GatewayKind;
+use crate::journal::import::CheckedRow;
+
+/// How to read a batch file (`--encoding`, `--delimiter`).
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub encoding: Option<String>,
+    pub delimiter: u8,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            encoding: None,
+            delimiter: b',',
+        }
+    }
+}
+
+/// An opened batch: its header and its rows, each checked against the row rules.
+pub struct CheckedBatch {
+    pub header: Vec<String>,
+    input: CsvInput,
+    columns: Columns,
+    defaults: BTreeMap<String, String>,
+}
+
+impl CheckedBatch {
+    /// Opens the file and checks its header; file-level problems are errors here.
+    pub fn open(
+        path: &Path,
+        options: &ReadOptions,
+        gateway: GatewayKind,
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<CheckedBatch, FileError> {
+        let input = CsvInput::open(path, options.encoding.as_deref(), options.delimiter)?;
+        let columns = Columns::new(&input.header, gateway, path)?;
+        Ok(CheckedBatch {
+            header: input.header.clone(),
+            input,
+            columns,
+            defaults: defaults.clone(),
+        })
+    }
+}
+
+impl Iterator for CheckedBatch {
+    type Item = Result<CheckedRow, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = match self.input.next()? {
+            Ok(row) => row,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(Ok(match self.columns.check(&row, &self.defaults) {
+            Ok(refund) => CheckedRow::Valid {
+                line: row.line,
+                cells: row.cells,
+                refund,
+            },
+            Err(problem) => CheckedRow::Invalid {
+                line: row.line,
+                fen: self.columns.amount(&row).ok(),
+                message: problem.describe(row.line),
+                cells: row.cells,
+            },
+        }))
+    }
+}
+
+/// The SHA-256 of a file, read in chunks.
+pub fn file_sha256(path: &Path) -> Result<String, FileError> {
+    let unreadable = |source| FileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,0 +1,407 @@
+//! Recording a batch (batch-files.md, "Dedupe"). The refund id, scoped to the
+//! profile's gateway and merchant, is the idempotency key:
+//! - same id twice in one file, same content: the later row is `duplicate`;
+//! - same id already in the journal, same content: not sent again, the row
+//!   reports the journal's refund (and an unresolved one is resolved by this run);
+//! - same id, different content, in the file or the journal: `conflict`.
+//!
+//! [`import`] writes in chunks of [`CHUNK`] rows per transaction; [`preview`]
+//! decides the same verdicts without writing the journal (for `validate`).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now_text, Journal, JournalError, State};
+use crate::batch::{FileError, RefundRow};
+use crate::gateway::GatewayKind;
+use crate::money::Fen;
+
+/// Rows per import transaction.
+pub const CHUNK: usize = 10_000;
+
+pub const CODE_INVALID: &str = "BR_INVALID";
+pub const CODE_CONFLICT: &str = "BR_CONFLICT";
+
+#[derive(Clone, Debug)]
+pub struct BatchMeta {
+    pub file_name: String,
+    pub file_hash: String,
+    pub profile: String,
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub header: Vec<String>,
+}
+
+impl BatchMeta {
+    pub fn scope(&self) -> String {
+        format!("{}:{}", self.gateway, self.merchant_id)
+    }
+}
+
+/// A row after the row rules.
+#[derive(Clone, Debug)]
+pub enum CheckedRow {
+    Valid {
+        line: u64,
+        cells: Vec<String>,
+        refund: RefundRow,
+    },
+    Invalid {
+        line: u64,
+        cells: Vec<String>,
+        fen: Option<Fen>,
+        message: String,
+    },
+}
+
+/// What a batch's rows came to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub batch_id: Option<i64>,
+    pub rows: u64,
+    /// New refunds: what `run` sends.
+    pub new: u64,
+    pub new_fen: Fen,
+    /// Ids the journal already holds with the same content.
+    pub known: u64,
+    pub duplicate: u64,
+    pub conflict: u64,
+    pub invalid: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl From<rusqlite::Error> for ImportError {
+    fn from(e: rusqlite::Error) -> ImportError {
+        ImportError::Journal(e.into())
+    }
+}
+
+enum Verdict {
+    New,
+    Known { refund: i64 },
+    Duplicate { refund: Option<i64>, of_line: u64 },
+    Conflict { message: String },
+}
+
+struct Existing {
+    id: i64,
+    fingerprint: String,
+    batch_id: i64,
+    line: u64,
+}
+
+fn lookup(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<Option<Existing>> {
+    conn.prepare_cached(
+        "SELECT id, fingerprint, batch_id, line FROM refunds WHERE scope = ?1 AND refund_id = ?2",
+    )?
+    .query_row(params![scope, refund_id], |row| {
+        Ok(Existing {
+            id: row.get(0)?,
+            fingerprint: row.get(1)?,
+            batch_id: row.get(2)?,
+            line: row.get(3)?,
+        })
+    })
+    .optional()
+}
+
+fn conflict_with_journal(refund_id: &str, existing: &Existing, this_batch: Option<i64>) -> Verdict {
+    let message = if Some(existing.batch_id) == this_batch {
+        format!(
+            "refund id {refund_id} is used at line {} for a different refund; never sent",
+            existing.line
+        )
+    } else {
+        format!(
+            "refund id {refund_id} was already used for a different refund (batch {}, line {}); never sent",
+            existing.batch_id, existing.line
+        )
+    };
+    Verdict::Conflict { message }
+}
+
+fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen) {
+    tally.rows += 1;
+    match verdict {
+        Verdict::New => {
+            tally.new += 1;
+            tally.new_fen = tally.new_fen.saturating_add(fen);
+        }
+        Verdict::Known { .. } => tally.known += 1,
+        Verdict::Duplicate { .. } => tally.duplicate += 1,
+        Verdict::Conflict { .. } => tally.conflict += 1,
+    }
+}
+
+/// Records a batch and its rows. Returns the tally with the new batch's id.
+pub fn import(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    mut on_problem: impl FnMut(&str),
+) -> Result<Tally, ImportError> {
+    let scope = meta.scope();
+    let conn = journal.conn_mut();
+    let header = serde_json::to_string(&meta.header).expect("strings serialize");
+    conn.execute(
+        "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![meta.file_name, meta.file_hash, meta.profile, meta.gateway.as_str(), meta.merchant_id, header, now_text()],
+    )?;
+    let batch_id = conn.last_insert_rowid();
+    let mut result = Tally {
+        batch_id: Some(batch_id),
+        ..Tally::default()
+    };
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let tx = conn.transaction()?;
+        for row in rows.by_ref().take(CHUNK) {
+            import_row(
+                &tx,
+                batch_id,
+                &scope,
+                meta,
+                row?,
+                &mut result,
+                &mut on_problem,
+            )?;
+        }
+        tx.commit()?;
+    }
+    conn.execute(
+        "UPDATE batches SET imported_at = ?2 WHERE id = ?1",
+        params![batch_id, now_text()],
+    )?;
+    Ok(result)
+}
+
+fn import_row(
+    tx: &Connection,
+    batch_id: i64,
+    scope: &str,
+    meta: &BatchMeta,
+    row: CheckedRow,
+    result: &mut Tally,
+    on_problem: &mut impl FnMut(&str),
+) -> Result<(), ImportError> {
+    let insert_row = |line: u64,
+                      cells: &[String],
+                      refund: Option<i64>,
+                      status: Option<&str>,
+                      fen: Option<Fen>,
+                      code: Option<&str>,
+                      message: Option<&str>| {
+        tx.prepare_cached(
+            "INSERT INTO batch_rows (batch_id, line, cells, refund, row_status, fen, error_code, error_message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            batch_id,
+            line,
+            serde_json::to_string(cells).expect("strings serialize"),
+            refund,
+            status,
+            fen.map(|f| f.0 as i64),
+            code,
+            message
+        ])
+    };
+    let (line, cells, refund) = match row {
+        CheckedRow::Invalid {
+            line,
+            cells,
+            fen,
+            message,
+        } => {
+            result.rows += 1;
+            result.invalid += 1;
+            on_problem(&message);
+            insert_row(
+                line,
+                &cells,
+                None,
+                Some("invalid"),
+                fen,
+                Some(CODE_INVALID),
+                Some(&message),
+            )?;
+            return Ok(());
+        }
+        CheckedRow::Valid {
+            line,
+            cells,
+            refund,
+        } => (line, cells, refund),
+    };
+    let verdict = match lookup(tx, scope, &refund.refund_id)? {
+        None => Verdict::New,
+        Some(existing) if existing.fingerprint != refund.fingerprint => {
+            conflict_with_journal(&refund.refund_id, &existing, Some(batch_id))
+        }
+        Some(existing) => {
+            let first_here: Option<u64> = tx
+                .prepare_cached(
+                    "SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2",
+                )?
+                .query_row(params![existing.id, batch_id], |row| row.get(0))?;
+            match first_here {
+                Some(of_line) => Verdict::Duplicate {
+                    refund: Some(existing.id),
+                    of_line,
+                },
+                None => Verdict::Known {
+                    refund: existing.id,
+                },
+            }
+        }
+    };
+    tally(result, &verdict, refund.amount);
+    let fen = Some(refund.amount);
+    match verdict {
+        Verdict::New => {
+            let now = now_text();
+            tx.prepare_cached(
+                "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                scope,
+                refund.refund_id,
+                refund.fingerprint,
+                meta.profile,
+                batch_id,
+                line,
+                refund.amount.0 as i64,
+                serde_json::to_string(&refund.fields).expect("strings serialize"),
+                State::Pending.as_str(),
+                now
+            ])?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)")?
+                .execute(params![id, now, State::Pending.as_str(), format!("imported from batch {batch_id}, line {line}")])?;
+            insert_row(line, &cells, Some(id), None, fen, None, None)?;
+        }
+        Verdict::Known { refund } => {
+            insert_row(line, &cells, Some(refund), None, fen, None, None)?;
+        }
+        Verdict::Duplicate { refund, of_line } => {
+            let message = format!("repeats line {of_line}; not sent again");
+            insert_row(
+                line,
+                &cells,
+                refund,
+                Some("duplicate"),
+                fen,
+                None,
+                Some(&message),
+            )?;
+        }
+        Verdict::Conflict { message } => {
+            let message = format!("line {line}, {}", message);
+            on_problem(&message);
+            insert_row(
+                line,
+                &cells,
+                None,
+                Some("conflict"),
+                fen,
+                Some(CODE_CONFLICT),
+                Some(&message),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Decides every row's verdict as [`import`] would, writing nothing to the
+/// journal (in-file repeats are tracked in a TEMP table, on disk, so memory
+/// stays bounded for any batch size).
+pub fn preview(
+    journal: Option<&Journal>,
+    scope: &str,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    mut on_problem: impl FnMut(&str),
+) -> Result<Tally, ImportError> {
+    let scratch;
+    let conn = match journal {
+        Some(journal) => journal.conn(),
+        None => {
+            scratch = Connection::open_in_memory()?;
+            &scratch
+        }
+    };
+    conn.execute_batch(
+        "PRAGMA temp_store = FILE;
+         DROP TABLE IF EXISTS temp.seen;
+         CREATE TEMP TABLE seen (refund_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
+    )?;
+    let journal_has_refunds = journal.is_some();
+    let mut result = Tally::default();
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        // Chunked like import, so the temp table's writes are batched too.
+        conn.execute_batch("BEGIN")?;
+        for row in rows.by_ref().take(CHUNK) {
+            let (line, refund) = match row? {
+                CheckedRow::Invalid { message, .. } => {
+                    result.rows += 1;
+                    result.invalid += 1;
+                    on_problem(&message);
+                    continue;
+                }
+                CheckedRow::Valid { line, refund, .. } => (line, refund),
+            };
+            let seen: Option<(String, u64)> = conn
+                .prepare_cached("SELECT fingerprint, line FROM temp.seen WHERE refund_id = ?1")?
+                .query_row([&refund.refund_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let verdict = match seen {
+                Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => {
+                    Verdict::Duplicate {
+                        refund: None,
+                        of_line,
+                    }
+                }
+                Some((_, of_line)) => Verdict::Conflict {
+                    message: format!(
+                        "refund id {} is used at line {of_line} for a different refund; never sent",
+                        refund.refund_id
+                    ),
+                },
+                None => match journal_has_refunds
+                    .then(|| lookup(conn, scope, &refund.refund_id))
+                    .transpose()?
+                    .flatten()
+                {
+                    Some(existing) if existing.fingerprint != refund.fingerprint => {
+                        conflict_with_journal(&refund.refund_id, &existing, None)
+                    }
+                    Some(existing) => Verdict::Known {
+                        refund: existing.id,
+                    },
+                    None => Verdict::New,
+                },
+            };
+            if matches!(verdict, Verdict::New | Verdict::Known { .. }) {
+                conn.prepare_cached(
+                    "INSERT INTO temp.seen (refund_id, fingerprint, line) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![refund.refund_id, refund.fingerprint, line])?;
+            }
+            if let Verdict::Conflict { message } = &verdict {
+                on_problem(&format!("line {line}, {message}"));
+            }
+            tally(&mut result, &verdict, refund.amount);
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    conn.execute_batch("DROP TABLE temp.seen")?;
+    Ok(result)
+}

@@ -1,0 +1,109 @@
+//! The journal's schema, versioned by `PRAGMA user_version`: migration N takes
+//! the schema from version N to N+1, and each runs in its own transaction.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: batches, refunds, the rows of each batch, attempts and the audit trail.
+    r#"
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        file_hash TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        gateway TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        header TEXT NOT NULL,            -- JSON array of the input's column names
+        results_path TEXT,
+        started_at TEXT NOT NULL,
+        imported_at TEXT,                -- NULL while the import is unfinished
+        finished_at TEXT
+    );
+    CREATE TABLE refunds (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,             -- gateway:merchant_id: where a refund id is unique
+        refund_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,       -- order, amount, currency
+        profile TEXT NOT NULL,
+        batch_id INTEGER NOT NULL REFERENCES batches(id),
+        line INTEGER NOT NULL,
+        amount_fen INTEGER NOT NULL,
+        fields TEXT NOT NULL,            -- JSON object the gateway client sends
+        state TEXT NOT NULL,
+        gateway_refund_id TEXT,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,   -- unix ms
+        attempts INTEGER NOT NULL DEFAULT 0,          -- HTTP attempts, queries included
+        submits INTEGER NOT NULL DEFAULT 0,
+        ever_created INTEGER NOT NULL DEFAULT 0,      -- the gateway has shown it holds this refund
+        error_code TEXT,
+        error_message TEXT,
+        first_sent_at TEXT,
+        finished_at TEXT,
+        retry_of INTEGER REFERENCES refunds(id),
+        created_at TEXT NOT NULL,
+        UNIQUE (scope, refund_id)
+    );
+    CREATE INDEX refunds_by_state ON refunds(state, next_attempt_at);
+    CREATE INDEX refunds_by_batch ON refunds(batch_id);
+    CREATE TABLE batch_rows (
+        batch_id INTEGER NOT NULL REFERENCES batches(id),
+        line INTEGER NOT NULL,
+        cells TEXT NOT NULL,             -- JSON array of the row's cells, as read
+        refund INTEGER REFERENCES refunds(id),
+        row_status TEXT,                 -- invalid | conflict | duplicate; NULL: the refund's state
+        fen INTEGER,
+        error_code TEXT,
+        error_message TEXT,
+        PRIMARY KEY (batch_id, line)
+    ) WITHOUT ROWID;
+    CREATE INDEX batch_rows_by_refund ON batch_rows(refund, batch_id);
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        refund INTEGER NOT NULL REFERENCES refunds(id),
+        kind TEXT NOT NULL,              -- submit | query
+        at TEXT NOT NULL,
+        http_status INTEGER,
+        gateway_codes TEXT,
+        outcome TEXT NOT NULL,
+        latency_ms INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        refund INTEGER NOT NULL REFERENCES refunds(id),
+        at TEXT NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        why TEXT NOT NULL
+    );
+    CREATE INDEX events_by_refund ON events(refund);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    "#,
+];
+
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Brings the schema to [`VERSION`]. Refuses a journal from a newer bulkrefund.
+pub fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let current = version(conn).map_err(|e| e.to_string())?;
+    if current > VERSION {
+        return Err(format!(
+            "the journal has schema version {current}, newer than this bulkrefund knows ({VERSION}): upgrade bulkrefund"
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration {}: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The refund state machine (DESIGN.md, "Refund states"). [`check`] is the only
+//! judge of whether a state may follow another; the journal refuses anything else.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Not sent yet.
+    Pending,
+    /// A submit's intent is committed; its answer is not. After a crash: unknown.
+    InFlight,
+    /// Accepted by the gateway, still refunding: poll it.
+    Processing,
+    Succeeded,
+    Failed,
+    /// Sent, outcome not proven: query before anything else.
+    Unknown,
+    /// Proven not created; send again at `next_attempt_at`.
+    RetryWait,
+}
+
+pub const ALL: [State; 7] = [
+    State::Pending,
+    State::InFlight,
+    State::Processing,
+    State::Succeeded,
+    State::Failed,
+    State::Unknown,
+    State::RetryWait,
+];
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::InFlight => "in_flight",
+            State::Processing => "processing",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+            State::Unknown => "unknown",
+            State::RetryWait => "retry_wait",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Succeeded | State::Failed)
+    }
+
+    /// The status a results file shows (batch-files.md: in_flight → unknown, retry_wait → pending).
+    pub fn status(self) -> &'static str {
+        match self {
+            State::InFlight => "unknown",
+            State::RetryWait => "pending",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal refund state transition {from} -> {to}")]
+pub struct IllegalTransition {
+    pub from: State,
+    pub to: State,
+}
+
+/// Whether `to` may follow `from`.
+pub fn check(from: State, to: State) -> Result<(), IllegalTransition> {
+    use State::*;
+    let legal = match from {
+        Pending | RetryWait => matches!(to, InFlight),
+        InFlight => matches!(to, Processing | Succeeded | Failed | Unknown | RetryWait),
+        // `Pending` only when the gateway said the refund does not exist.
+        Unknown => matches!(to, Processing | Succeeded | Failed | Pending),
+        Processing => matches!(to, Succeeded | Failed),
+        // `retry --failed`: only for a refund never created at the gateway.
+        Failed => matches!(to, Pending),
+        Succeeded => false,
+    };
+    if legal {
+        Ok(())
+    } else {
+        Err(IllegalTransition { from, to })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_designed_transitions_are_legal() {
+        use State::*;
+        let legal = [
+            (Pending, InFlight),
+            (RetryWait, InFlight),
+            (InFlight, Processing),
+            (InFlight, Succeeded),
+            (InFlight, Failed),
+            (InFlight, Unknown),
+            (InFlight, RetryWait),
+            (Unknown, Processing),
+            (Unknown, Succeeded),
+            (Unknown, Failed),
+            (Unknown, Pending),
+            (Processing, Succeeded),
+            (Processing, Failed),
+            (Failed, Pending),
+        ];
+        for from in ALL {
+            for to in ALL {
+                let expected = legal.contains(&(from, to));
+                assert_eq!(check(from, to).is_ok(), expected, "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for state in ALL {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(State::InFlight.status(), "unknown");
+        assert_eq!(State::RetryWait.status(), "pending");
+    }
+}

@@ -1,0 +1,397 @@
+//! Journal tests on `:memory:` and temporary files: the state machine as the
+//! only door, events for every transition, dedupe verdicts, crash recovery.
+
+use super::import::{self, BatchMeta, CheckedRow, Tally};
+use super::*;
+use crate::batch::RefundRow;
+use crate::gateway::GatewayKind;
+
+fn meta() -> BatchMeta {
+    BatchMeta {
+        file_name: "batch.csv".into(),
+        file_hash: "abc".into(),
+        profile: "leshua".into(),
+        gateway: GatewayKind::Leshua,
+        merchant_id: "M1".into(),
+        header: vec![
+            "merchant_refund_id".into(),
+            "third_order_id".into(),
+            "refund_amount".into(),
+        ],
+    }
+}
+
+fn valid(
+    line: u64,
+    id: &str,
+    order: &str,
+    fen: u64,
+) -> Result<CheckedRow, crate::batch::FileError> {
+    let mut fields = BTreeMap::new();
+    fields.insert("third_order_id".to_string(), order.to_string());
+    Ok(CheckedRow::Valid {
+        line,
+        cells: vec![id.into(), order.into(), fen.to_string()],
+        refund: RefundRow {
+            refund_id: id.into(),
+            amount: Fen(fen),
+            fields,
+            fingerprint: format!("{order}||{fen}"),
+        },
+    })
+}
+
+fn invalid(line: u64) -> Result<CheckedRow, crate::batch::FileError> {
+    Ok(CheckedRow::Invalid {
+        line,
+        cells: vec!["R_x".into()],
+        fen: None,
+        message: format!("line {line}, merchant_refund_id: bad"),
+    })
+}
+
+fn import_rows(
+    journal: &mut Journal,
+    rows: Vec<Result<CheckedRow, crate::batch::FileError>>,
+) -> (Tally, Vec<String>) {
+    let mut problems = Vec::new();
+    let tally = import::import(journal, &meta(), rows.into_iter(), |p| {
+        problems.push(p.to_owned())
+    })
+    .unwrap();
+    (tally, problems)
+}
+
+fn row_statuses(
+    journal: &Journal,
+    batch: i64,
+) -> Vec<(u64, Option<String>, Option<i64>, Option<String>)> {
+    let mut stmt = journal
+        .conn()
+        .prepare("SELECT line, row_status, refund, error_message FROM batch_rows WHERE batch_id = ?1 ORDER BY line")
+        .unwrap();
+    stmt.query_map([batch], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn dedupe_within_a_file_and_against_the_journal() {
+    let mut journal = Journal::open_in_memory().unwrap();
+    let (first, problems) = import_rows(
+        &mut journal,
+        vec![
+            valid(2, "R1", "T1", 100),
+            valid(3, "R2", "T1", 200),
+            valid(4, "R1", "T1", 100),
+            valid(5, "R2", "T1", 999),
+            invalid(6),
+        ],
+    );
+    assert_eq!(
+        first,
+        Tally {
+            batch_id: Some(1),
+            rows: 5,
+            new: 2,
+            new_fen: Fen(300),
+            known: 0,
+            duplicate: 1,
+            conflict: 1,
+            invalid: 1
+        }
+    );
+    assert_eq!(problems.len(), 2);
+    assert!(
+        problems[0].starts_with("line 5, refund id R2 is used at line 3 for a different refund"),
+        "{problems:?}"
+    );
+    let rows = row_statuses(&journal, 1);
+    assert_eq!(
+        rows[2],
+        (
+            4,
+            Some("duplicate".into()),
+            Some(1),
+            Some("repeats line 2; not sent again".into())
+        )
+    );
+    assert_eq!(rows[3].1.as_deref(), Some("conflict"));
+    assert_eq!(rows[3].2, None);
+
+    // A second file: R1 same content is known; R2 other content conflicts; R1 twice is a duplicate.
+    let (second, problems) = import_rows(
+        &mut journal,
+        vec![
+            valid(2, "R1", "T1", 100),
+            valid(3, "R2", "T2", 200),
+            valid(4, "R3", "T1", 50),
+            valid(5, "R1", "T1", 100),
+        ],
+    );
+    assert_eq!(
+        second,
+        Tally {
+            batch_id: Some(2),
+            rows: 4,
+            new: 1,
+            new_fen: Fen(50),
+            known: 1,
+            duplicate: 1,
+            conflict: 1,
+            invalid: 0
+        }
+    );
+    assert!(
+        problems[0].contains("already used for a different refund (batch 1, line 3)"),
+        "{problems:?}"
+    );
+    let rows = row_statuses(&journal, 2);
+    assert_eq!(rows[0], (2, None, Some(1), None));
+    assert_eq!(rows[3].1.as_deref(), Some("duplicate"));
+    let count: i64 = journal
+        .conn()
+        .query_row("SELECT COUNT(*) FROM refunds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+}
+
+#[test]
+fn preview_decides_like_import_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let mut journal = Journal::open(&path).unwrap();
+    import_rows(
+        &mut journal,
+        vec![valid(2, "R1", "T1", 100), valid(3, "R2", "T1", 200)],
+    );
+    drop(journal);
+    let rows = || {
+        vec![
+            valid(2, "R1", "T1", 100),
+            valid(3, "R2", "T2", 200),
+            valid(4, "R3", "T1", 50),
+            valid(5, "R3", "T1", 50),
+            valid(6, "R3", "T1", 51),
+            invalid(7),
+        ]
+    };
+    let reader = Journal::open_read_only(&path).unwrap().unwrap();
+    let mut problems = Vec::new();
+    let previewed = import::preview(Some(&reader), "leshua:M1", rows().into_iter(), |p| {
+        problems.push(p.to_owned())
+    })
+    .unwrap();
+    assert_eq!(
+        previewed,
+        Tally {
+            batch_id: None,
+            rows: 6,
+            new: 1,
+            new_fen: Fen(50),
+            known: 1,
+            duplicate: 1,
+            conflict: 2,
+            invalid: 1
+        }
+    );
+    assert_eq!(problems.len(), 3);
+    let batches: i64 = reader
+        .conn()
+        .query_row("SELECT COUNT(*) FROM batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(batches, 1, "preview wrote nothing");
+    drop(reader);
+    let mut journal = Journal::open(&path).unwrap();
+    let (imported, _) = import_rows(&mut journal, rows());
+    assert_eq!(
+        Tally {
+            batch_id: None,
+            ..imported
+        },
+        previewed
+    );
+    // Without a journal at all.
+    let fresh = import::preview(None, "leshua:M1", rows().into_iter(), |_| {}).unwrap();
+    assert_eq!(
+        (fresh.new, fresh.known, fresh.duplicate, fresh.conflict),
+        (3, 0, 1, 1)
+    );
+}
+
+fn one_refund() -> (Journal, i64) {
+    let mut journal = Journal::open_in_memory().unwrap();
+    import_rows(&mut journal, vec![valid(2, "R1", "T1", 100)]);
+    (journal, 1)
+}
+
+fn events(journal: &Journal, refund: i64) -> Vec<(Option<String>, String)> {
+    let mut stmt = journal
+        .conn()
+        .prepare("SELECT from_state, to_state FROM events WHERE refund = ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([refund], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn every_transition_writes_an_event_and_illegal_ones_are_refused() {
+    let (journal, id) = one_refund();
+    let conn = journal.conn();
+    let path = [
+        State::InFlight,
+        State::Unknown,
+        State::Pending,
+        State::InFlight,
+        State::Processing,
+        State::Succeeded,
+    ];
+    let mut from = State::Pending;
+    for to in path {
+        apply(conn, id, from, &Change::to(to, "test")).unwrap();
+        from = to;
+    }
+    let recorded = events(&journal, id);
+    assert_eq!(recorded.len(), 1 + path.len());
+    assert_eq!(recorded[0], (None, "pending".to_string()));
+    assert_eq!(
+        recorded.last().unwrap(),
+        &(Some("processing".to_string()), "succeeded".to_string())
+    );
+    let record = refund_by_id(conn, id).unwrap();
+    assert_eq!(record.state, State::Succeeded);
+    // Succeeded is final: nothing may follow it.
+    for to in state::ALL {
+        let error = apply(conn, id, State::Succeeded, &Change::to(to, "x")).unwrap_err();
+        assert!(
+            matches!(error, JournalError::Illegal { .. }),
+            "{to}: {error}"
+        );
+    }
+    // A caller with a stale idea of the state is refused too.
+    assert!(matches!(
+        apply(conn, id, State::Pending, &Change::to(State::InFlight, "x")),
+        Err(JournalError::Stale { .. })
+    ));
+    assert_eq!(
+        events(&journal, id).len(),
+        1 + path.len(),
+        "refused changes write no event"
+    );
+    // Events are append-only.
+    assert!(conn.execute("DELETE FROM events", []).is_err());
+    assert!(conn
+        .execute("UPDATE events SET why = 'edited'", [])
+        .is_err());
+}
+
+#[test]
+fn every_illegal_transition_is_refused_from_every_state() {
+    for from in state::ALL {
+        for to in state::ALL {
+            if state::check(from, to).is_ok() {
+                continue;
+            }
+            let (journal, id) = one_refund();
+            journal
+                .conn()
+                .execute(
+                    "UPDATE refunds SET state = ?1 WHERE id = ?2",
+                    params![from.as_str(), id],
+                )
+                .unwrap();
+            let error = apply(journal.conn(), id, from, &Change::to(to, "x")).unwrap_err();
+            assert!(
+                matches!(error, JournalError::Illegal { .. }),
+                "{from} -> {to}"
+            );
+            assert_eq!(refund_by_id(journal.conn(), id).unwrap().state, from);
+        }
+    }
+}
+
+#[test]
+fn in_flight_after_a_crash_becomes_unknown() {
+    let (mut journal, id) = one_refund();
+    apply(
+        journal.conn(),
+        id,
+        State::Pending,
+        &Change::to(State::InFlight, "sending"),
+    )
+    .unwrap();
+    assert_eq!(journal.recover_in_flight().unwrap(), 1);
+    assert_eq!(
+        refund_by_id(journal.conn(), id).unwrap().state,
+        State::Unknown
+    );
+    assert_eq!(events(&journal, id).last().unwrap().1, "unknown");
+}
+
+#[test]
+fn attempts_are_counted_and_first_sent_kept() {
+    let (journal, id) = one_refund();
+    let attempt = |kind, at: &str| AttemptRecord {
+        kind,
+        at: at.into(),
+        http_status: Some(200),
+        gateway_codes: None,
+        outcome: "processing".into(),
+        latency_ms: 3,
+    };
+    record_attempt(
+        journal.conn(),
+        id,
+        &attempt(AttemptKind::Submit, "2026-11-22T00:00:00.000Z"),
+    )
+    .unwrap();
+    record_attempt(
+        journal.conn(),
+        id,
+        &attempt(AttemptKind::Query, "2026-11-22T00:00:01.000Z"),
+    )
+    .unwrap();
+    record_attempt(
+        journal.conn(),
+        id,
+        &attempt(AttemptKind::Submit, "2026-11-22T00:00:02.000Z"),
+    )
+    .unwrap();
+    let record = refund_by_id(journal.conn(), id).unwrap();
+    assert_eq!((record.attempts, record.submits), (3, 2));
+    let first: String = journal
+        .conn()
+        .query_row("SELECT first_sent_at FROM refunds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(first, "2026-11-22T00:00:00.000Z");
+}
+
+#[test]
+fn a_file_journal_uses_wal_and_a_migrated_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    let mode: String = journal
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    let sync: i64 = journal
+        .conn()
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((mode.as_str(), sync), ("wal", 1));
+    assert_eq!(schema::version(journal.conn()).unwrap(), schema::VERSION);
+    // A second process (here: a second open) is refused while the first holds it.
+    let error = Journal::open(&dir.path().join("j.db"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("in use by another bulkrefund process"),
+        "{error}"
+    );
+}
