@@ -22,10 +22,87 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// The configuration file (default: $BULKREFUND_CONFIG, else ./bulkrefund.toml).
+    #[arg(long, global = true, env = "BULKREFUND_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The journal (default: `journal` in the configuration, else ./bulkrefund.db).
+    #[arg(long, global = true)]
+    pub journal: Option<PathBuf>,
+}
+
+/// How to read a batch file.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// Force the batch's encoding: `utf-8` or `gbk` (GB18030). Default: detected.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// The batch's delimiter: one character, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+}
+
+impl InputArgs {
+    pub fn read_options(&self) -> crate::batch::ReadOptions {
+        crate::batch::ReadOptions {
+            encoding: self.encoding.clone(),
+            delimiter: self.delimiter,
+        }
+    }
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        other => Err(format!("{other:?} is not one ASCII character (or `tab`)")),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The batch CSV.
+    pub batch: PathBuf,
+    /// The gateway profile in the configuration, e.g. `--profile leshua`.
+    #[arg(long)]
+    pub profile: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    #[arg(long, value_parser = ["leshua", "lianshang"])]
+    pub gateway: String,
+    #[arg(long)]
+    pub rows: u64,
+    /// Prefix of every id, so that generated batches never collide.
+    #[arg(long, default_value = "G")]
+    pub prefix: String,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One batch in detail (its journal id, as `status` lists it).
+    #[arg(long)]
+    pub batch: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check every row and the dedupe against the journal without sending or
+    /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
+    /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.
+    Validate(ValidateArgs),
+    /// List batches with counts and yuan per status, or one batch in detail,
+    /// e.g. `bulkrefund status --batch 3`.
+    Status(StatusArgs),
+    /// Write a generated batch and the simulator orders that match it (for tests and benchmarks).
+    #[command(hide = true)]
+    Gen(GenArgs),
     /// Run the local gateway simulator (both gateways), e.g.
     /// `bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1`
     Sim(SimArgs),
@@ -124,6 +201,9 @@ mod tests {
         assert!(parse_latency("80..20").is_err());
         assert!(parse_latency("x").is_err());
         assert!(parse_probability("1.5").is_err());
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert!(parse_delimiter(";;").is_err());
     }
 
     #[test]

@@ -10,13 +10,52 @@ pub mod exit;
 pub mod gateway;
 pub mod journal;
 pub mod money;
+pub mod report;
 pub mod secret;
 pub mod sim;
 
 /// Runs one command line and returns the process exit code.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+    use commands::context::Context;
     match cli.command {
         cli::Command::Sim(args) => commands::sim::run(args).await,
+        cli::Command::Validate(ref args) => {
+            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
+            let profile = context.profile(&args.profile)?;
+            commands::validate::run(
+                &args.batch,
+                &args.input.read_options(),
+                &profile,
+                &context.journal_path,
+            )
+        }
+        cli::Command::Gen(ref args) => {
+            let gateway = if args.gateway == "leshua" {
+                gateway::GatewayKind::Leshua
+            } else {
+                gateway::GatewayKind::Lianshang
+            };
+            sim::generate::write_batch(
+                gateway,
+                args.rows,
+                &args.prefix,
+                &args.out,
+                args.orders.as_deref(),
+            )?;
+            Ok(exit::SUCCESS)
+        }
+        cli::Command::Status(ref args) => {
+            // `status` reads only the journal: it works without a configuration file.
+            let config_path = config::Config::locate(cli.config.as_deref());
+            let journal = match cli.journal.clone() {
+                Some(journal) => journal,
+                None if config_path.exists() => {
+                    config::Config::load(&config_path)?.journal_path(None)
+                }
+                None => config::DEFAULT_JOURNAL.into(),
+            };
+            commands::status::run(&journal, args.batch)
+        }
     }
 }
 

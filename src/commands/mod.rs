@@ -1,4 +1,7 @@
 //! One module per subcommand: each turns checked options into work and returns
 //! the exit code its outcome deserves.
 
+pub mod context;
 pub mod sim;
+pub mod status;
+pub mod validate;

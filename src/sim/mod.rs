@@ -5,6 +5,7 @@
 //! 127.0.0.1 and talk to it over real TCP.
 
 pub mod faults;
+pub mod generate;
 pub mod ledger;
 mod leshua;
 mod lianshang;

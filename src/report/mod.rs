@@ -1,0 +1,3 @@
+//! What bulkrefund tells people: status summaries ([`summary`]).
+
+pub mod summary;

@@ -1,0 +1,68 @@
+//! Generated test data: a batch of N refunds and the simulator orders file that
+//! makes every one of them valid, for tests, benchmarks and the chaos harness.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::gateway::GatewayKind;
+
+pub const LESHUA_MERCHANT: &str = "0000000018";
+pub const LIANSHANG_MERCHANT: &str = "pay001";
+
+/// Writes `rows` refunds (one per paid order, full amount) and their orders.
+/// Ids carry `prefix` so that several generated batches never collide.
+pub fn write_batch(
+    gateway: GatewayKind,
+    rows: u64,
+    prefix: &str,
+    batch: &Path,
+    orders: Option<&Path>,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(batch)?);
+    let mut order_out = match orders {
+        Some(path) => {
+            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+            writeln!(w, "gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status")?;
+            Some(w)
+        }
+        None => None,
+    };
+    match gateway {
+        GatewayKind::Leshua => {
+            writeln!(out, "merchant_refund_id,third_order_id,refund_amount,memo")?
+        }
+        GatewayKind::Lianshang => writeln!(
+            out,
+            "out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount,refund_msg"
+        )?,
+    }
+    for i in 1..=rows {
+        let amount = 100 + (i * 7919) % 100_000;
+        let order = format!("{prefix}O{i:09}");
+        let gateway_order = format!("{prefix}G{i:09}");
+        match gateway {
+            GatewayKind::Leshua => {
+                writeln!(out, "{prefix}R{i:09},{order},{amount},refund {i} 退款")?
+            }
+            GatewayKind::Lianshang => writeln!(
+                out,
+                "{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}"
+            )?,
+        }
+        if let Some(w) = order_out.as_mut() {
+            let (merchant, appid) = match gateway {
+                GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
+                GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
+            };
+            writeln!(
+                w,
+                "{gateway},{merchant},{order},{gateway_order},{appid},{amount},CNY,paid"
+            )?;
+        }
+    }
+    out.flush()?;
+    if let Some(mut w) = order_out {
+        w.flush()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! `validate` and `status` through the real binary: exit codes, messages that
+//! name line, column and rule, encodings, and a journal left untouched.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn bulkrefund(args: &[&str], journal: &Path) -> Run {
+    let output = Command::cargo_bin("bulkrefund")
+        .unwrap()
+        .args(args)
+        .arg("--config")
+        .arg(samples().join("bulkrefund.toml"))
+        .arg("--journal")
+        .arg(journal)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn validate(file: &Path, profile: &str, journal: &Path) -> Run {
+    bulkrefund(
+        &["validate", file.to_str().unwrap(), "--profile", profile],
+        journal,
+    )
+}
+
+#[test]
+fn clean_samples_validate_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.db");
+    let run = validate(&samples().join("leshua-batch.csv"), "leshua", &journal);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("30 data rows"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("run would send:                 30 refunds, 827.80 yuan"),
+        "{}",
+        run.stdout
+    );
+    let run = validate(
+        &samples().join("lianshang-batch.csv"),
+        "lianshang",
+        &journal,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("29 refunds, 1118.76 yuan"),
+        "{}",
+        run.stdout
+    );
+    assert!(!journal.exists(), "validate must not create the journal");
+}
+
+#[test]
+fn each_bad_amount_is_named_by_line_column_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = validate(
+        &samples().join("broken/bad-amounts.csv"),
+        "leshua",
+        &dir.path().join("j.db"),
+    );
+    assert_eq!(run.code, 3);
+    for expected in [
+        "line 2, refund_amount_yuan: \"12.345\" has more than 2 decimals",
+        "line 3, refund_amount_yuan: \"-1\" is not a decimal amount of yuan",
+        "line 4, refund_amount_yuan: \"1e3\" is not a decimal amount of yuan",
+        "line 5, refund_amount_yuan: \"¥12\" is not a decimal amount of yuan",
+        "line 6, refund_amount_yuan: \"1,200.00\" is not a decimal amount of yuan",
+        "line 7, refund_amount_yuan: \"0\" must be more than zero",
+        "line 8, refund_amount_yuan: is empty",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "missing {expected:?} in\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout
+            .contains("run would send:                  1 refunds, 1.50 yuan"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn duplicates_and_conflicts_in_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = validate(
+        &samples().join("broken/duplicate-ids.csv"),
+        "leshua",
+        &dir.path().join("j.db"),
+    );
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("line 5, refund id DUP0002 is used at line 3 for a different refund"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("duplicates in this file:         1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("conflicts:                       1"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn file_level_problems_exit_2_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "\n").unwrap();
+    let cases = [
+        (
+            samples().join("broken/both-amount-columns.csv"),
+            "both 'refund_amount' and 'refund_amount_yuan' are present",
+        ),
+        (
+            samples().join("broken/missing-refund-id.csv"),
+            "the required column 'merchant_refund_id' is missing",
+        ),
+        (empty, "has no header row"),
+        (dir.path().join("absent.csv"), "cannot be read"),
+    ];
+    for (file, message) in cases {
+        let run = validate(&file, "leshua", &journal);
+        assert_eq!(run.code, 2, "{file:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{file:?}: {}", run.stderr);
+        assert!(
+            run.stdout.lines().count() <= 1,
+            "no row output: {}",
+            run.stdout
+        );
+    }
+    let unknown_profile = validate(&samples().join("leshua-batch.csv"), "nope", &journal);
+    assert_eq!(unknown_profile.code, 2);
+    assert!(
+        unknown_profile
+            .stderr
+            .contains("There is no profile 'nope'"),
+        "{}",
+        unknown_profile.stderr
+    );
+    assert!(!journal.exists());
+}
+
+#[test]
+fn gbk_bom_crlf_and_unknown_columns_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let run = validate(&samples().join("broken/leshua-gbk.csv"), "leshua", &journal);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("2 refunds, 3.00 yuan"),
+        "{}",
+        run.stdout
+    );
+    let bom = dir.path().join("bom.csv");
+    std::fs::write(&bom, "\u{feff}Merchant_Refund_ID , Third_Order_ID,refund_amount,备注\r\nR1,T1,100,退款\r\n\r\nR2,T1,1.5,x\r\n").unwrap();
+    let run = validate(&bom, "leshua", &journal);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("line 4, refund_amount: \"1.5\" is not a whole number of fen"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn status_without_a_journal_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = bulkrefund(&["status"], &dir.path().join("none.db"));
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("There is no journal"), "{}", run.stderr);
+}
