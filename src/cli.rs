@@ -58,6 +58,61 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
+/// How the engine works a run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EngineArgs {
+    /// Requests per second, queries included (default: the profile's `rate`).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Requests in flight at once (default: the profile's `concurrency`).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Attempts per refund before giving up (default: the profile's `max_attempts`).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// How long to keep polling refunds that are processing, e.g. `30s`; then `resume` finishes them.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub poll_for: Duration,
+    /// Start the results file with a BOM so that Excel shows Chinese text.
+    #[arg(long)]
+    pub excel: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The batch CSV.
+    pub batch: PathBuf,
+    /// The gateway profile in the configuration, e.g. `--profile leshua`.
+    #[arg(long)]
+    pub profile: String,
+    /// The results file (default: BATCH.results.csv beside the input).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Only this batch (its journal id, as `status` lists it).
+    #[arg(long)]
+    pub batch: Option<i64>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The batch CSV.
@@ -93,6 +148,17 @@ pub struct StatusArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Read a batch, record it in the journal, send every new refund under the
+    /// profile's rate limit, settle what is unknown, poll what is processing,
+    /// write the results CSV and print the summary, e.g.
+    /// `bulkrefund run refunds.csv --profile leshua --rate 20`.
+    Run(RunArgs),
+    /// Finish what earlier runs left unresolved (pending, unknown, processing,
+    /// waiting to retry) and rewrite those batches' results files, e.g. `bulkrefund resume --batch 3`.
+    Resume(ResumeArgs),
+    /// Start the simulator on a free port, run the sample batches against it with
+    /// a temporary journal, and print the summaries and where the results are.
+    Demo(DemoArgs),
     /// Check every row and the dedupe against the journal without sending or
     /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
     /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod exit;
 pub mod gateway;
 pub mod journal;
@@ -19,6 +20,44 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
     use commands::context::Context;
     match cli.command {
         cli::Command::Sim(args) => commands::sim::run(args).await,
+        cli::Command::Demo(ref args) => commands::demo::run(args.quiet).await,
+        cli::Command::Run(ref args) => {
+            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
+            let profiles = commands::run::Profiles {
+                config: &context.config,
+                base_url: None,
+            };
+            let request = commands::run::RunRequest {
+                batch: &args.batch,
+                profile: &args.profile,
+                read: args.input.read_options(),
+                out: args.out.clone(),
+                journal_path: &context.journal_path,
+                engine: args.engine.clone(),
+            };
+            let outcome =
+                commands::run::run(request, &profiles, commands::interrupt::install()).await?;
+            commands::run::print_summary(&outcome);
+            Ok(outcome.exit_code)
+        }
+        cli::Command::Resume(ref args) => {
+            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
+            let profiles = commands::run::Profiles {
+                config: &context.config,
+                base_url: None,
+            };
+            let cancel = commands::interrupt::install();
+            let outcome = commands::run::resume(
+                &context.journal_path,
+                args.batch,
+                &profiles,
+                &args.engine,
+                cancel,
+            )
+            .await?;
+            commands::run::print_summary(&outcome);
+            Ok(outcome.exit_code)
+        }
         cli::Command::Validate(ref args) => {
             let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
             let profile = context.profile(&args.profile)?;

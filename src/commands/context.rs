@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::cli::Cli;
 use crate::config::{Config, Profile};
 use crate::exit::UsageError;
 
@@ -22,10 +21,6 @@ impl Context {
             config,
             journal_path,
         })
-    }
-
-    pub fn from_cli(cli: &Cli) -> Result<Context, UsageError> {
-        Context::load(cli.config.as_deref(), cli.journal.as_deref())
     }
 
     pub fn profile(&self, name: &str) -> Result<Profile, UsageError> {

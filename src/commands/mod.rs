@@ -2,6 +2,9 @@
 //! the exit code its outcome deserves.
 
 pub mod context;
+pub mod demo;
+pub mod interrupt;
+pub mod run;
 pub mod sim;
 pub mod status;
 pub mod validate;

@@ -1,3 +1,5 @@
-//! What bulkrefund tells people: status summaries ([`summary`]).
+//! What bulkrefund tells people: the results file ([`results`]) and status
+//! summaries ([`summary`]).
 
+pub mod results;
 pub mod summary;

@@ -1,0 +1,44 @@
+//! Ctrl-C and SIGTERM (cli.md, "Interruption"): the first stops sending new
+//! refunds and lets the requests in flight finish; the second exits at once
+//! (the journal is consistent: what was in flight is queried by `resume`).
+
+use tokio_util::sync::CancellationToken;
+
+/// Listens for interrupts for the rest of the process; returns the token the first one cancels.
+pub fn install() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => Some(signal),
+                Err(_) => None,
+            };
+        let mut seen = 0;
+        loop {
+            #[cfg(unix)]
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminated = std::future::pending::<Option<()>>();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated => {}
+            }
+            seen += 1;
+            if seen == 1 {
+                eprintln!("\ninterrupted: no new refunds are sent; the requests in flight are finishing (interrupt again to stop at once)");
+                token.cancel();
+            } else {
+                eprintln!("stopped at once; `bulkrefund resume` will query whatever was in flight");
+                std::process::exit(i32::from(crate::exit::UNRESOLVED));
+            }
+        }
+    });
+    cancel
+}

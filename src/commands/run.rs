@@ -1,0 +1,294 @@
+//! `bulkrefund run` and `bulkrefund resume`: import (for run), the engine, the
+//! results files and the summary, and the exit code the outcome deserves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::{file_sha256, CheckedBatch, ReadOptions};
+use crate::cli::EngineArgs;
+use crate::config::{Config, Profile};
+use crate::engine::pacing::Pace;
+use crate::engine::{self, EngineOptions, EngineReport, Scope};
+use crate::exit::{self, UsageError};
+use crate::journal::import::{self, BatchMeta, ImportError};
+use crate::journal::{now_text, Journal};
+use crate::report::results;
+use crate::report::summary::StatusCounts;
+
+/// Where profiles come from: the configuration, and (for the demo and tests) a base URL to aim them at.
+pub struct Profiles<'a> {
+    pub config: &'a Config,
+    pub base_url: Option<url::Url>,
+}
+
+impl Profiles<'_> {
+    pub fn get(&self, name: &str) -> Result<Profile, UsageError> {
+        let profile = self.config.profile(name)?;
+        Ok(match &self.base_url {
+            Some(url) => profile.with_base_url(url.clone()),
+            None => profile,
+        })
+    }
+}
+
+fn paces(
+    profiles: &Profiles,
+    names: &[String],
+    engine: &EngineArgs,
+) -> anyhow::Result<HashMap<String, Arc<Pace>>> {
+    let mut paces = HashMap::new();
+    for name in names {
+        let profile = profiles.get(name).map_err(|e| {
+            UsageError(format!(
+                "unresolved refunds belong to profile '{name}', which cannot be used: {e}"
+            ))
+        })?;
+        let pace = Pace::new(
+            profile.client()?,
+            engine.rate.unwrap_or(profile.rate),
+            engine.concurrency.unwrap_or(profile.concurrency),
+            engine.max_attempts.unwrap_or(profile.max_attempts),
+        );
+        paces.insert(name.clone(), Arc::new(pace));
+    }
+    Ok(paces)
+}
+
+/// The default results file: `BATCH.results.csv` beside the input.
+pub fn default_results_path(batch: &Path) -> PathBuf {
+    let stem = batch
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "batch".into());
+    batch.with_file_name(format!("{stem}.results.csv"))
+}
+
+/// What `run` needs besides the engine flags.
+pub struct RunRequest<'a> {
+    pub batch: &'a Path,
+    pub profile: &'a str,
+    pub read: ReadOptions,
+    pub out: Option<PathBuf>,
+    pub journal_path: &'a Path,
+    pub engine: EngineArgs,
+}
+
+/// The outcome of a run or resume, for the caller to print or test.
+pub struct RunOutcome {
+    pub exit_code: u8,
+    pub batches: Vec<(i64, PathBuf, StatusCounts)>,
+    pub report: EngineReport,
+}
+
+pub async fn run(
+    request: RunRequest<'_>,
+    profiles: &Profiles<'_>,
+    cancel: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    let profile = profiles.get(request.profile)?;
+    // Every file-level problem is found before the journal is touched.
+    let prescan = CheckedBatch::open(
+        request.batch,
+        &request.read,
+        profile.gateway,
+        &profile.defaults,
+    )
+    .map_err(usage)?;
+    let header = prescan.header.clone();
+    for row in prescan {
+        row.map_err(usage)?;
+    }
+    let meta = BatchMeta {
+        file_name: request.batch.display().to_string(),
+        file_hash: file_sha256(request.batch).map_err(usage)?,
+        profile: profile.name.clone(),
+        gateway: profile.gateway,
+        merchant_id: profile.merchant_id.clone(),
+        header,
+    };
+    let mut journal = Journal::open(request.journal_path)?;
+    let rows = CheckedBatch::open(
+        request.batch,
+        &request.read,
+        profile.gateway,
+        &profile.defaults,
+    )
+    .map_err(usage)?;
+    let mut shown = 0;
+    let tally = import::import(&mut journal, &meta, rows, |problem| {
+        shown += 1;
+        if shown <= 20 {
+            eprintln!("{problem}");
+        } else if shown == 21 {
+            eprintln!("... more problems are listed in the results file");
+        }
+    })
+    .map_err(|e| match e {
+        ImportError::File(e) => usage(e),
+        ImportError::Journal(e) => e.into(),
+    })?;
+    let batch_id = tally.batch_id.expect("import returns the batch id");
+    let results_path = request
+        .out
+        .clone()
+        .unwrap_or_else(|| default_results_path(request.batch));
+    journal.conn().execute(
+        "UPDATE batches SET results_path = ?2 WHERE id = ?1",
+        rusqlite::params![batch_id, results_path.display().to_string()],
+    )?;
+    tracing::info!(
+        batch_id,
+        new = tally.new,
+        known = tally.known,
+        "batch recorded"
+    );
+    finish(
+        journal,
+        request.journal_path,
+        profiles,
+        Scope::Batches(vec![batch_id]),
+        &request.engine,
+        cancel,
+    )
+    .await
+}
+
+/// `resume`: the engine over what is unresolved (in one batch, or all).
+pub async fn resume(
+    journal_path: &Path,
+    batch: Option<i64>,
+    profiles: &Profiles<'_>,
+    engine: &EngineArgs,
+    cancel: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    if !journal_path.exists() {
+        return Err(UsageError(format!(
+            "There is no journal at '{}': nothing to resume",
+            journal_path.display()
+        ))
+        .into());
+    }
+    let journal = Journal::open(journal_path)?;
+    let scope = match batch {
+        Some(id) => {
+            let known: bool = journal.conn().query_row(
+                "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(UsageError(format!(
+                    "There is no batch {id} in the journal; `bulkrefund status` lists them"
+                ))
+                .into());
+            }
+            Scope::Batches(vec![id])
+        }
+        None => Scope::All,
+    };
+    finish(journal, journal_path, profiles, scope, engine, cancel).await
+}
+
+/// Batches whose rows name an unresolved refund in scope (their results must be rewritten).
+fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<Vec<i64>> {
+    let filter = match scope {
+        Scope::Batches(ids) => ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        Scope::All => "SELECT id FROM batches".into(),
+    };
+    let sql = format!(
+        "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+         WHERE f.state NOT IN ('succeeded', 'failed') AND r.batch_id IN ({filter})
+         UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let ids = stmt.query_map([], |row| row.get(0))?.collect();
+    ids
+}
+
+async fn finish(
+    journal: Journal,
+    journal_path: &Path,
+    profiles: &Profiles<'_>,
+    scope: Scope,
+    engine_args: &EngineArgs,
+    cancel: CancellationToken,
+) -> anyhow::Result<RunOutcome> {
+    let batches = affected_batches(journal.conn(), &scope)?;
+    let names = engine::unresolved_profiles(journal.conn(), &scope)?;
+    let paces = paces(profiles, &names, engine_args)?;
+    let options = EngineOptions {
+        poll_for: engine_args.poll_for,
+        show_progress: !engine_args.quiet,
+    };
+    let (journal, report) =
+        engine::run(journal, journal_path, paces, scope, options, cancel).await?;
+    let mut outcome = RunOutcome {
+        exit_code: exit::SUCCESS,
+        batches: Vec::new(),
+        report,
+    };
+    for batch in batches {
+        let path: Option<String> = journal.conn().query_row(
+            "SELECT results_path FROM batches WHERE id = ?1",
+            [batch],
+            |r| r.get(0),
+        )?;
+        let counts = StatusCounts::outcomes_for_batch(journal.conn(), batch)?;
+        if counts.exit_code() != exit::UNRESOLVED {
+            journal.conn().execute(
+                "UPDATE batches SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
+                rusqlite::params![batch, now_text()],
+            )?;
+        }
+        outcome.exit_code = outcome.exit_code.max(counts.exit_code());
+        let Some(path) = path.map(PathBuf::from) else {
+            continue;
+        };
+        results::write(journal.conn(), batch, &path, engine_args.excel)
+            .with_context(|| format!("cannot write the results of batch {batch}"))?;
+        outcome
+            .batches
+            .push((batch, path, StatusCounts::for_batch(journal.conn(), batch)?));
+    }
+    if outcome.report.interrupted {
+        outcome.exit_code = exit::UNRESOLVED;
+    }
+    Ok(outcome)
+}
+
+fn usage(e: crate::batch::FileError) -> anyhow::Error {
+    UsageError(e.to_string()).into()
+}
+
+/// The summary on stderr: counts and yuan per status, time, achieved rate.
+pub fn print_summary(outcome: &RunOutcome) {
+    let report = &outcome.report;
+    for (batch, path, counts) in &outcome.batches {
+        eprintln!("batch {batch}:");
+        eprint!("{}", counts.table());
+        eprintln!("results: {}", path.display());
+    }
+    if outcome.batches.is_empty() {
+        eprintln!("nothing was unresolved");
+    }
+    let seconds = report
+        .elapsed
+        .as_secs_f64()
+        .max(Duration::from_millis(1).as_secs_f64());
+    eprintln!(
+        "{} requests in {:.1}s ({:.1} requests/s){}",
+        report.requests,
+        report.elapsed.as_secs_f64(),
+        report.requests as f64 / seconds,
+        if report.interrupted {
+            "; interrupted: run `bulkrefund resume` to finish"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,310 @@
+//! The engine (DESIGN.md, "Data flow"): sweeps the journal for refunds that are
+//! due (pending, retry_wait, unknown, processing), hands each to a [`task`]
+//! under its profile's [`pacing::Pace`], and stops when nothing in scope can
+//! move any more, or when interrupted. It reads with its own connection and
+//! writes only through the [`writer`]; a refund is never given to two tasks:
+//! it stays `active` until its changes are committed and the scheduler has
+//! seen that before its next read.
+
+pub mod pacing;
+pub mod progress;
+pub mod task;
+pub mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::{self, Journal, RefundRecord, RECORD_COLUMNS};
+use pacing::Pace;
+use task::{Counters, Done, Job, PARKED};
+
+/// Which refunds a run works on.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// Those that the rows of these batches name (their own, and known ones from earlier runs).
+    Batches(Vec<i64>),
+    /// Every refund in the journal.
+    All,
+}
+
+impl Scope {
+    /// SQL that selects the scope's refund ids.
+    fn ids_sql(&self) -> String {
+        match self {
+            Scope::Batches(ids) => {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!(
+                    "SELECT refund FROM batch_rows WHERE refund IS NOT NULL AND batch_id IN ({})",
+                    list.join(",")
+                )
+            }
+            Scope::All => "SELECT id FROM refunds".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How long processing refunds are polled before they are left for `resume`.
+    pub poll_for: Duration,
+    pub show_progress: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineReport {
+    pub requests: u64,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+/// The profiles that unresolved refunds in `scope` belong to.
+pub fn unresolved_profiles(conn: &Connection, scope: &Scope) -> rusqlite::Result<Vec<String>> {
+    let sql = format!(
+        "SELECT DISTINCT profile FROM refunds WHERE state NOT IN ('succeeded', 'failed') AND id IN ({})",
+        scope.ids_sql()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let names = stmt.query_map([], |row| row.get(0))?.collect();
+    names
+}
+
+const DUE: &str =
+    "(state IN ('pending', 'retry_wait', 'unknown') OR (state = 'processing' AND ?1))";
+
+struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    fn open(path: &Path, scope: &Scope) -> anyhow::Result<Reader> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot read the journal '{}'", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // The scope, materialized once: a key lookup per row instead of a subquery per page.
+        conn.execute_batch(
+            "PRAGMA temp_store = FILE; CREATE TEMP TABLE scope_ids (id INTEGER PRIMARY KEY);",
+        )?;
+        conn.execute(
+            &format!("INSERT OR IGNORE INTO temp.scope_ids {}", scope.ids_sql()),
+            [],
+        )?;
+        Ok(Reader { conn })
+    }
+
+    /// Due refunds after `cursor`, in id order.
+    fn page(&self, cursor: i64, poll_open: bool) -> rusqlite::Result<Vec<RefundRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM refunds
+             WHERE id > ?2 AND next_attempt_at <= ?3 AND {DUE} AND id IN temp.scope_ids
+             ORDER BY id LIMIT 512"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            rusqlite::params![poll_open, cursor, journal::now_ms()],
+            journal::read_record,
+        )?;
+        rows.collect()
+    }
+
+    /// When the next refund in scope falls due, if any still can.
+    fn next_due(&self, poll_open: bool) -> rusqlite::Result<Option<i64>> {
+        let sql = format!(
+            "SELECT MIN(next_attempt_at) FROM refunds WHERE {DUE} AND next_attempt_at < ?2 AND id IN temp.scope_ids"
+        );
+        self.conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params![poll_open, PARKED], |row| row.get(0))
+    }
+
+    fn count(&self, finals_only: bool) -> rusqlite::Result<u64> {
+        let filter = if finals_only {
+            "AND state IN ('succeeded', 'failed')"
+        } else {
+            ""
+        };
+        self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM refunds WHERE id IN temp.scope_ids {filter}"),
+            [],
+            |row| row.get(0),
+        )
+    }
+}
+
+/// What the scheduler knows of the refunds it handed out.
+struct Book {
+    /// Handed to a task, or finished but not yet seen by a read.
+    active: HashSet<i64>,
+    counters: HashMap<i64, Counters>,
+    fatal: Option<String>,
+    progress: progress::Progress,
+}
+
+impl Book {
+    fn finish(&mut self, done: Done) {
+        self.active.remove(&done.id);
+        if let Some(e) = done.fatal {
+            self.fatal.get_or_insert(e);
+        }
+        self.progress.update(done.id, done.state);
+        if done.state.is_final() {
+            self.counters.remove(&done.id);
+        } else {
+            self.counters.insert(done.id, done.counters);
+        }
+    }
+}
+
+/// Runs the engine over `scope` until nothing can move or `cancel` fires.
+/// Returns the journal (with every change committed) and what happened.
+pub async fn run(
+    mut journal: Journal,
+    journal_path: &Path,
+    paces: HashMap<String, Arc<Pace>>,
+    scope: Scope,
+    options: EngineOptions,
+    cancel: CancellationToken,
+) -> anyhow::Result<(Journal, EngineReport)> {
+    let started = Instant::now();
+    let recovered = journal.recover_in_flight()?;
+    if recovered > 0 {
+        tracing::warn!(
+            "{recovered} refunds were in flight when an earlier run stopped; they will be queried"
+        );
+    }
+    // Refunds an earlier run gave up on (still unknown) are taken up again.
+    journal.conn().execute(
+        &format!(
+            "UPDATE refunds SET next_attempt_at = 0 WHERE next_attempt_at >= ?1 AND id IN ({})",
+            scope.ids_sql()
+        ),
+        [PARKED],
+    )?;
+    let reader = Reader::open(journal_path, &scope)?;
+    let progress = progress::Progress::new(
+        options.show_progress,
+        reader.count(false)?,
+        reader.count(true)?,
+    );
+    let (writer, writer_thread) = writer::start(journal);
+    let requests = Arc::new(AtomicU64::new(0));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let poll_deadline = started + options.poll_for;
+    let mut book = Book {
+        active: HashSet::new(),
+        counters: HashMap::new(),
+        fatal: None,
+        progress,
+    };
+    let mut tasks = JoinSet::new();
+    let mut cursor = 0i64;
+    let mut dispatched_in_sweep = 0u64;
+
+    'sweeps: loop {
+        if cancel.is_cancelled() || book.fatal.is_some() {
+            break;
+        }
+        // Only now are finished refunds released: their commits precede this read.
+        while let Ok(done) = done_rx.try_recv() {
+            book.finish(done);
+        }
+        while tasks.try_join_next().is_some() {}
+        let poll_open = Instant::now() < poll_deadline;
+        let page = reader.page(cursor, poll_open)?;
+        if page.is_empty() {
+            let swept_idle = cursor == 0 || dispatched_in_sweep == 0;
+            cursor = 0;
+            dispatched_in_sweep = 0;
+            if !swept_idle {
+                continue;
+            }
+            let next = reader.next_due(poll_open)?;
+            if next.is_none() && book.active.is_empty() {
+                break;
+            }
+            // Wait for a refund to fall due, a step to finish, or an interrupt.
+            let wait = match next {
+                Some(at) if at > journal::now_ms() => {
+                    Duration::from_millis((at - journal::now_ms()) as u64)
+                }
+                _ => Duration::from_millis(200),
+            };
+            let wait = if poll_open {
+                wait.min(
+                    poll_deadline
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1)),
+                )
+            } else {
+                wait
+            };
+            tokio::select! {
+                Some(done) = done_rx.recv() => book.finish(done),
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => {}
+            }
+            continue;
+        }
+        for record in page {
+            cursor = record.id;
+            if book.active.contains(&record.id) {
+                continue;
+            }
+            let Some(pace) = paces.get(&record.profile) else {
+                book.fatal = Some(format!(
+                    "refund {} belongs to profile '{}', which this run has not loaded",
+                    record.refund_id, record.profile
+                ));
+                break 'sweeps;
+            };
+            let permit = tokio::select! {
+                permit = pace.in_flight.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                _ = cancel.cancelled() => break 'sweeps,
+            };
+            book.active.insert(record.id);
+            dispatched_in_sweep += 1;
+            let job = Job {
+                counters: book.counters.get(&record.id).copied().unwrap_or_default(),
+                record,
+            };
+            tasks.spawn(task::work(
+                job,
+                pace.clone(),
+                permit,
+                writer.clone(),
+                cancel.clone(),
+                requests.clone(),
+                done_tx.clone(),
+            ));
+        }
+    }
+    // In-flight requests finish (bounded by the request timeout); queued ones see the cancel.
+    while tasks.join_next().await.is_some() {}
+    drop(done_tx);
+    while let Some(done) = done_rx.recv().await {
+        book.finish(done);
+    }
+    drop(writer);
+    let journal = tokio::task::spawn_blocking(move || writer_thread.finish()).await?;
+    book.progress.finish();
+    if let Some(e) = book.fatal {
+        anyhow::bail!("the run stopped: {e}");
+    }
+    let report = EngineReport {
+        requests: requests.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        interrupted: cancel.is_cancelled(),
+    };
+    Ok((journal, report))
+}

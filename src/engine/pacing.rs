@@ -1,0 +1,117 @@
+//! The pace of one profile (DESIGN.md, "Rate, concurrency, retries"): one rate
+//! limiter shared by submits and queries, a bound on requests in flight, and a
+//! pause that a 429/503/busy answer puts on the whole profile, not just on the
+//! refund that saw it. Also the backoff every retry waits.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+
+pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
+pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// Exponential backoff with full jitter: a random wait up to base × 2^attempt, capped.
+pub fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling.as_micros() as u64))
+}
+
+/// How long to wait before the n-th poll of a refund that is processing.
+pub fn poll_interval(polls: u32) -> Duration {
+    const STEPS: [u64; 4] = [2, 5, 10, 30];
+    Duration::from_secs(STEPS.get(polls as usize).copied().unwrap_or(60))
+}
+
+pub struct Pace {
+    pub gateway: Arc<dyn Gateway>,
+    pub in_flight: Arc<Semaphore>,
+    pub max_attempts: u32,
+    limiter: DefaultDirectRateLimiter,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Pace {
+    /// `rate` requests per second, spaced evenly (no bursts), 1% under the
+    /// limit so that network jitter cannot push a one-second window over it.
+    pub fn new(gateway: Arc<dyn Gateway>, rate: u32, concurrency: u32, max_attempts: u32) -> Pace {
+        let period = Duration::from_secs_f64(1.01 / f64::from(rate.max(1)));
+        let quota = Quota::with_period(period)
+            .expect("a positive period")
+            .allow_burst(NonZeroU32::MIN);
+        Pace {
+            gateway,
+            in_flight: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
+            max_attempts: max_attempts.max(1),
+            limiter: RateLimiter::direct(quota),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Pauses the whole profile for at least `wait`.
+    pub fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().expect("pause lock");
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    /// Waits for the profile's pause and the rate limiter. False when cancelled first.
+    pub async fn ready(&self, cancel: &CancellationToken) -> bool {
+        loop {
+            let paused = *self.paused_until.lock().expect("pause lock");
+            if let Some(until) = paused.filter(|u| *u > Instant::now()) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = cancel.cancelled() => return false,
+                }
+            }
+            tokio::select! {
+                _ = self.limiter.until_ready() => {}
+                _ = cancel.cancelled() => return false,
+            }
+            // A pause set while we waited for the limiter applies to us too.
+            let paused = *self.paused_until.lock().expect("pause lock");
+            if paused.is_none_or(|u| u <= Instant::now()) {
+                return true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_under_a_growing_cap() {
+        for attempt in 0..40 {
+            let ceiling = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(16))
+                .min(BACKOFF_CAP);
+            for _ in 0..20 {
+                assert!(backoff(attempt) <= ceiling);
+            }
+        }
+        assert!(
+            (0..200).any(|_| backoff(10) > Duration::from_secs(1)),
+            "jitter spans the range"
+        );
+    }
+
+    #[test]
+    fn polls_slow_down() {
+        let waits: Vec<u64> = (0..7).map(|n| poll_interval(n).as_secs()).collect();
+        assert_eq!(waits, [2, 5, 10, 30, 60, 60, 60]);
+    }
+}

@@ -1,0 +1,204 @@
+//! The journal writer: one thread owns the journal's connection and commits the
+//! engine's changes in groups (many per transaction). Every change waits only
+//! for its own commit: a submit's intent is durable before its request leaves.
+//! Each change runs in its own savepoint, so one refused change (a stale state,
+//! an illegal transition) fails alone and never takes its group down with it.
+
+use std::sync::mpsc;
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use crate::journal::{self, AttemptRecord, Change, Journal, State};
+
+/// The most changes committed in one transaction.
+const GROUP: usize = 2048;
+
+/// What a refund's attempt leaves in the journal.
+#[derive(Debug)]
+pub enum Update {
+    /// A new state (with its event).
+    Transition { from: State, change: Change },
+    /// Same state, later (`next_attempt_at`), with a note of why.
+    Reschedule {
+        next_attempt_at: i64,
+        note: Option<(String, String)>,
+        gateway_refund_id: Option<String>,
+    },
+}
+
+enum Op {
+    /// `from` → in_flight, before the submit leaves.
+    Intent { refund: i64, from: State },
+    /// The attempt and what it changed.
+    Settle {
+        refund: i64,
+        attempt: Box<AttemptRecord>,
+        update: Update,
+    },
+    /// Plain SQL (unparking, bookkeeping).
+    Execute {
+        sql: String,
+        params: Vec<rusqlite::types::Value>,
+    },
+}
+
+struct Request {
+    op: Op,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Request>,
+}
+
+pub struct WriterThread {
+    handle: thread::JoinHandle<Journal>,
+}
+
+impl WriterThread {
+    /// Waits for every queued change to be committed and gives the journal back.
+    pub fn finish(self) -> Journal {
+        self.handle
+            .join()
+            .expect("the journal writer thread does not panic")
+    }
+}
+
+/// Starts the writer; it stops when every [`Writer`] is dropped.
+pub fn start(journal: Journal) -> (Writer, WriterThread) {
+    let (tx, rx) = mpsc::channel::<Request>();
+    let handle = thread::Builder::new()
+        .name("journal-writer".into())
+        .spawn(move || run(journal, rx))
+        .expect("a thread can be spawned");
+    (Writer { tx }, WriterThread { handle })
+}
+
+impl Writer {
+    async fn submit(&self, op: Op) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Request { op, done })
+            .map_err(|_| "the journal writer has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the journal writer has stopped".to_owned())?
+    }
+
+    pub async fn intent(&self, refund: i64, from: State) -> Result<(), String> {
+        self.submit(Op::Intent { refund, from }).await
+    }
+
+    pub async fn settle(
+        &self,
+        refund: i64,
+        attempt: AttemptRecord,
+        update: Update,
+    ) -> Result<(), String> {
+        self.submit(Op::Settle {
+            refund,
+            attempt: Box::new(attempt),
+            update,
+        })
+        .await
+    }
+
+    pub async fn execute(
+        &self,
+        sql: &str,
+        params: Vec<rusqlite::types::Value>,
+    ) -> Result<(), String> {
+        self.submit(Op::Execute {
+            sql: sql.to_owned(),
+            params,
+        })
+        .await
+    }
+}
+
+fn run(mut journal: Journal, rx: mpsc::Receiver<Request>) -> Journal {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match rx.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let results = commit_group(&mut journal, &group);
+        for (request, result) in group.into_iter().zip(results) {
+            let _ = request.done.send(result);
+        }
+    }
+    journal
+}
+
+fn commit_group(journal: &mut Journal, group: &[Request]) -> Vec<Result<(), String>> {
+    let conn = journal.conn_mut();
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => return group.iter().map(|_| Err(format!("journal: {e}"))).collect(),
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for request in group {
+        let result = tx
+            .execute_batch("SAVEPOINT change")
+            .map_err(|e| e.to_string())
+            .and_then(|()| apply(&tx, &request.op));
+        let end = if result.is_ok() {
+            "RELEASE change"
+        } else {
+            "ROLLBACK TO change; RELEASE change"
+        };
+        if let Err(e) = tx.execute_batch(end) {
+            results.push(Err(format!("journal: {e}")));
+            continue;
+        }
+        results.push(result);
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        Err(e) => group
+            .iter()
+            .map(|_| Err(format!("journal commit failed: {e}")))
+            .collect(),
+    }
+}
+
+fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), String> {
+    let result = match op {
+        Op::Intent { refund, from } => journal::apply(
+            conn,
+            *refund,
+            *from,
+            &Change::to(
+                State::InFlight,
+                "submitting; the answer is not known until it is recorded",
+            ),
+        ),
+        Op::Settle {
+            refund,
+            attempt,
+            update,
+        } => journal::record_attempt(conn, *refund, attempt).and_then(|()| match update {
+            Update::Transition { from, change } => journal::apply(conn, *refund, *from, change),
+            Update::Reschedule {
+                next_attempt_at,
+                note,
+                gateway_refund_id,
+            } => journal::reschedule(
+                conn,
+                *refund,
+                *next_attempt_at,
+                note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                gateway_refund_id.as_deref(),
+            ),
+        }),
+        Op::Execute { sql, params } => conn
+            .execute(sql, rusqlite::params_from_iter(params.iter()))
+            .map(drop)
+            .map_err(Into::into),
+    };
+    result.map_err(|e| e.to_string())
+}

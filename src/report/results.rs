@@ -1,0 +1,130 @@
+//! The results CSV (batch-files.md, "Output"): one row per input data row, in
+//! input order, every input column first, then what happened. Read back from
+//! the journal, so `resume` can rewrite it at any time. Written to a temporary
+//! file and renamed, so a crash never leaves half a results file.
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+use crate::journal::State;
+
+pub const ADDED_COLUMNS: [&str; 10] = [
+    "line",
+    "status",
+    "refund_fen",
+    "gateway_refund_id",
+    "error_code",
+    "error_message",
+    "attempts",
+    "first_sent_at",
+    "finished_at",
+    "batch_id",
+];
+
+/// A text cell a spreadsheet would run as a formula gets a leading `'`.
+pub fn formula_safe(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// Writes the results of `batch` to `path`; returns the number of rows.
+pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow::Result<u64> {
+    let header: String = conn
+        .query_row("SELECT header FROM batches WHERE id = ?1", [batch], |row| {
+            row.get(0)
+        })
+        .with_context(|| format!("no batch {batch} in the journal"))?;
+    let header: Vec<String> = serde_json::from_str(&header)?;
+    let temporary = path.with_extension("csv.partial");
+    let file = std::fs::File::create(&temporary)
+        .with_context(|| format!("cannot write the results file '{}'", temporary.display()))?;
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+    if excel {
+        buffered.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(buffered);
+    let mut record: Vec<String> = header
+        .iter()
+        .map(|h| formula_safe(h).into_owned())
+        .collect();
+    record.extend(ADDED_COLUMNS.iter().map(|c| c.to_string()));
+    out.write_record(&record)?;
+    let mut stmt = conn.prepare(
+        "SELECT r.line, r.cells, r.row_status, r.fen, r.error_code, r.error_message,
+                f.state, f.amount_fen, f.gateway_refund_id, f.error_code, f.error_message,
+                f.attempts, f.first_sent_at, f.finished_at
+         FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
+         WHERE r.batch_id = ?1 ORDER BY r.line",
+    )?;
+    let mut rows = stmt.query([batch])?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        let cells: String = row.get(1)?;
+        let mut cells: Vec<String> = serde_json::from_str(&cells)?;
+        cells.resize(cells.len().max(header.len()), String::new());
+        let row_status: Option<String> = row.get(2)?;
+        let state: Option<String> = row.get(6)?;
+        let refund_status = state.as_deref().and_then(State::parse).map(State::status);
+        let status = row_status.as_deref().or(refund_status).unwrap_or("unknown");
+        let fen: Option<i64> = row.get::<_, Option<i64>>(7)?.or(row.get(3)?);
+        let (code, message): (Option<String>, Option<String>) = match row_status.as_deref() {
+            Some("duplicate") => {
+                let repeats: String = row.get::<_, Option<String>>(5)?.unwrap_or_default();
+                (
+                    None,
+                    Some(format!(
+                        "{repeats}; that row is {}",
+                        refund_status.unwrap_or("not sent")
+                    )),
+                )
+            }
+            Some(_) => (row.get(4)?, row.get(5)?),
+            None => (row.get(9)?, row.get(10)?),
+        };
+        let text = |value: Option<String>| value.unwrap_or_default();
+        let mut record: Vec<String> = cells.iter().map(|c| formula_safe(c).into_owned()).collect();
+        record.push(row.get::<_, i64>(0)?.to_string());
+        record.push(status.to_owned());
+        record.push(fen.map(|f| f.to_string()).unwrap_or_default());
+        record.push(formula_safe(&text(row.get(8)?)).into_owned());
+        record.push(formula_safe(&text(code)).into_owned());
+        record.push(formula_safe(&text(message)).into_owned());
+        record.push(row.get::<_, Option<i64>>(11)?.unwrap_or(0).to_string());
+        record.push(text(row.get(12)?));
+        record.push(text(row.get(13)?));
+        record.push(batch.to_string());
+        out.write_record(&record)?;
+        count += 1;
+    }
+    let mut buffered = out
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write the results file: {e}"))?;
+    buffered.flush()?;
+    buffered.get_ref().sync_all()?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("cannot write the results file '{}'", path.display()))?;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_escaped() {
+        for cell in ["=SUM(A1)", "+1", "-1", "@cmd", "\tx", "\rx"] {
+            assert_eq!(formula_safe(cell), format!("'{cell}"));
+        }
+        for cell in ["R1", "12.50", "", "退款", "a=b"] {
+            assert_eq!(formula_safe(cell), cell);
+        }
+    }
+}
