@@ -156,3 +156,116 @@ pub fn lianshang_refund(id: &str, order: &str, wk_order: &str, fen: u64) -> Refu
         gateway_refund_id: None,
     }
 }
+
+/// A bulkrefund.toml whose profiles point at `base_url`, with the sample keys by absolute path.
+pub fn write_config(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
+    let text = format!(
+        r#"
+[profiles.leshua]
+gateway = "leshua"
+base_url = "{base_url}"
+merchant_id = "0000000018"
+trade_key = {{ file = "{keys}/leshua-trade.key" }}
+notify_url = "https://shop.example.com/refund/notify"
+rate = 2000
+concurrency = 32
+timeout = "5s"
+max_attempts = 8
+
+[profiles.lianshang]
+gateway = "lianshang"
+base_url = "{base_url}"
+merchant_id = "pay001"
+private_key = {{ file = "{keys}/merchant-test-2048.pem" }}
+rate = 2000
+concurrency = 32
+timeout = "5s"
+
+[profiles.lianshang.defaults]
+appid = "app01"
+platform = "Online"
+client_user_id = "finance"
+coin_type = "lianshang_coin"
+refund_msg = "month-end refund"
+notify_url = "https://shop.example.com/refund/notify"
+refund_expire = 30
+risk_extend = "{{\"risk\":100}}"
+refund_product_subject = "[]"
+"#
+    );
+    let path = dir.join("bulkrefund.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A generated batch of `rows` refunds and the orders that make them valid.
+pub fn generated(
+    dir: &std::path::Path,
+    gateway: GatewayKind,
+    rows: u64,
+    prefix: &str,
+) -> (std::path::PathBuf, Vec<OrderRow>) {
+    let batch = dir.join(format!("{prefix}-{gateway}.csv"));
+    let orders = dir.join(format!("{prefix}-{gateway}-orders.csv"));
+    bulkrefund::sim::generate::write_batch(gateway, rows, prefix, &batch, Some(&orders)).unwrap();
+    (
+        batch,
+        bulkrefund::sim::ledger::read_orders(&orders).unwrap(),
+    )
+}
+
+/// The results file as (header, rows of column → value).
+pub fn read_results(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every row's status is what the ledger holds for its refund; no refund was
+/// created twice; a row is reported succeeded only if the ledger says so.
+pub fn assert_results_match_ledger(
+    rows: &[std::collections::HashMap<String, String>],
+    id_column: &str,
+    ledger: &bulkrefund::sim::ledger::LedgerSnapshot,
+) {
+    use bulkrefund::sim::ledger::RefundState;
+    assert!(ledger.ids.iter().all(|id| id.created <= 1));
+    for row in rows {
+        let id = &row[id_column];
+        let status = row["status"].as_str();
+        match ledger.refund(id) {
+            Some(refund) => {
+                let expected = match refund.status {
+                    RefundState::Succeeded => "succeeded",
+                    RefundState::Failed => "failed",
+                    RefundState::Processing => "processing",
+                };
+                assert_eq!(status, expected, "row for {id}: {row:?}");
+                assert_eq!(row["gateway_refund_id"], refund.gateway_refund_id, "{id}");
+                assert_eq!(row["refund_fen"], refund.amount_fen.to_string(), "{id}");
+            }
+            None => assert!(
+                matches!(status, "failed" | "invalid" | "conflict" | "pending"),
+                "row for {id} is {status} but the gateway never created it"
+            ),
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `run` and `resume` in-process against the simulator over TCP: exact results
+//! files checked against the simulator's ledger.
+
+mod common;
+
+use std::time::Duration;
+
+use bulkrefund::batch::ReadOptions;
+use bulkrefund::cli::EngineArgs;
+use bulkrefund::commands::run::{self, Profiles, RunOutcome, RunRequest};
+use bulkrefund::config::Config;
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::RefundState;
+use common::*;
+use tokio_util::sync::CancellationToken;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    config: Config,
+    sim: bulkrefund::sim::SimHandle,
+}
+
+impl Setup {
+    fn journal(&self) -> std::path::PathBuf {
+        self.dir.path().join("journal.db")
+    }
+
+    async fn run(&self, batch: &std::path::Path, profile: &str, engine: EngineArgs) -> RunOutcome {
+        let profiles = Profiles {
+            config: &self.config,
+            base_url: None,
+        };
+        let request = RunRequest {
+            batch,
+            profile,
+            read: ReadOptions::default(),
+            out: None,
+            journal_path: &self.journal(),
+            engine,
+        };
+        run::run(request, &profiles, CancellationToken::new())
+            .await
+            .expect("run completes")
+    }
+
+    async fn resume(&self, engine: EngineArgs) -> RunOutcome {
+        let profiles = Profiles {
+            config: &self.config,
+            base_url: None,
+        };
+        run::resume(
+            &self.journal(),
+            None,
+            &profiles,
+            &engine,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("resume completes")
+    }
+}
+
+async fn setup(orders: Vec<bulkrefund::sim::ledger::OrderRow>, faults: FaultConfig) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(orders, faults).await;
+    let config = Config::load(&write_config(dir.path(), &sim.base_url())).unwrap();
+    Setup { dir, config, sim }
+}
+
+fn quick() -> EngineArgs {
+    EngineArgs {
+        poll_for: Duration::from_secs(60),
+        quiet: true,
+        ..EngineArgs::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_row_batches_all_succeed_in_input_order() {
+    let work = tempfile::tempdir().unwrap();
+    let (leshua, mut orders) = generated(work.path(), GatewayKind::Leshua, 1000, "A");
+    let (lianshang, more) = generated(work.path(), GatewayKind::Lianshang, 1000, "B");
+    orders.extend(more);
+    let setup = setup(orders, FaultConfig::default()).await;
+    for (batch, profile, id_column) in [
+        (&leshua, "leshua", "merchant_refund_id"),
+        (&lianshang, "lianshang", "out_refund_id"),
+    ] {
+        let outcome = setup.run(batch, profile, quick()).await;
+        assert_eq!(outcome.exit_code, 0);
+        let rows = read_results(&run::default_results_path(batch));
+        assert_eq!(rows.len(), 1000);
+        let lines: Vec<u64> = rows.iter().map(|r| r["line"].parse().unwrap()).collect();
+        assert_eq!(lines, (2..=1001).collect::<Vec<u64>>(), "input order");
+        assert!(rows
+            .iter()
+            .all(|r| r["status"] == "succeeded" && r["attempts"] == "1"));
+        assert_results_match_ledger(&rows, id_column, &setup.sim.ledger());
+    }
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 2000);
+    assert!(ledger
+        .ids
+        .iter()
+        .all(|id| id.submissions == 1 && id.created == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_at_once_and_every_row_ends_as_the_ledger_says() {
+    let work = tempfile::tempdir().unwrap();
+    let (leshua, mut orders) = generated(work.path(), GatewayKind::Leshua, 300, "F");
+    let (lianshang, more) = generated(work.path(), GatewayKind::Lianshang, 300, "G");
+    orders.extend(more);
+    let faults = FaultConfig {
+        fail_rate: 0.1,
+        busy_rate: 0.1,
+        drop_rate: 0.1,
+        bad_sign_rate: 0.1,
+        rate_limit: Some(400),
+        processing_for: Duration::from_millis(300),
+        fail_refund_rate: 0.2,
+        seed: Some(42),
+        ..FaultConfig::default()
+    };
+    let setup = setup(orders, faults).await;
+    let engine = EngineArgs {
+        max_attempts: Some(30),
+        ..quick()
+    };
+    for (batch, profile, id_column) in [
+        (&leshua, "leshua", "merchant_refund_id"),
+        (&lianshang, "lianshang", "out_refund_id"),
+    ] {
+        let outcome = setup.run(batch, profile, engine.clone()).await;
+        let rows = read_results(&run::default_results_path(batch));
+        assert_eq!(rows.len(), 300);
+        assert_results_match_ledger(&rows, id_column, &setup.sim.ledger());
+        // With attempts to spare, every row ends final: what the ledger holds.
+        assert!(
+            rows.iter()
+                .all(|r| r["status"] == "succeeded" || r["status"] == "failed"),
+            "{:?}",
+            outcome.batches
+        );
+        assert_eq!(
+            outcome.exit_code, 3,
+            "some refunds end failed (fail_refund_rate)"
+        );
+        let failed = rows.iter().filter(|r| r["status"] == "failed").count();
+        assert!(failed > 20 && failed < 120, "{failed} failed");
+    }
+    let ledger = setup.sim.ledger();
+    assert_eq!(
+        ledger.refunds.len(),
+        600,
+        "every refund was created exactly once"
+    );
+    assert!(ledger
+        .refunds
+        .iter()
+        .all(|r| r.status != RefundState::Processing));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_holds_in_every_second() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 150, "R");
+    let setup = setup(orders, FaultConfig::default()).await;
+    let outcome = setup
+        .run(
+            &batch,
+            "leshua",
+            EngineArgs {
+                rate: Some(50),
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.requests, 150);
+    assert!(
+        ledger.max_requests_in_one_second <= 50,
+        "{} in one second",
+        ledger.max_requests_in_one_second
+    );
+    // 150 requests at 50/s take about 3 s; allow a margin for start-up and the last answers.
+    let elapsed = outcome.report.elapsed;
+    assert!(
+        elapsed >= Duration::from_millis(2900) && elapsed < Duration::from_millis(4500),
+        "{elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_after_a_partial_failure_sends_nothing_settled() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 40, "P");
+    // Refunds stay processing longer than the first run polls for.
+    let setup = setup(
+        orders,
+        FaultConfig {
+            processing_for: Duration::from_millis(2500),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let first = setup
+        .run(
+            &batch,
+            "leshua",
+            EngineArgs {
+                poll_for: Duration::ZERO,
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(first.exit_code, 4, "left processing: resume or re-run");
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "processing"));
+    assert_results_match_ledger(&rows, "merchant_refund_id", &setup.sim.ledger());
+    // The same file again: nothing is submitted again; the processing ones are polled to the end.
+    let second = setup.run(&batch, "leshua", quick()).await;
+    assert_eq!(second.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert!(
+        ledger.ids.iter().all(|id| id.submissions == 1),
+        "nothing was sent twice"
+    );
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
+    // A third run of the finished file sends nothing at all.
+    let before = setup.sim.ledger().requests;
+    let third = setup.run(&batch, "leshua", quick()).await;
+    assert_eq!(third.exit_code, 0);
+    assert_eq!(setup.sim.ledger().requests, before);
+    assert_eq!(third.report.requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_outcomes_are_queried_never_resent_blindly() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 50, "U");
+    // Every refund is recorded, then answered 500: each must be learned by a query.
+    let setup = setup(
+        orders,
+        FaultConfig {
+            fail_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let outcome = setup.run(&batch, "leshua", quick()).await;
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert!(
+        ledger.ids.iter().all(|id| id.submissions == 1),
+        "a query, not a resend, settled each"
+    );
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == "succeeded" && r["attempts"] == "2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_gateway_until_attempts_run_out_is_failed_never_created() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 5, "B");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            busy_rate: 1.0,
+            seed: Some(1),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let outcome = setup
+        .run(
+            &batch,
+            "lianshang",
+            EngineArgs {
+                max_attempts: Some(2),
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(outcome.exit_code, 3);
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "failed" && r["attempts"] == "2"),
+        "{rows:?}"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r["error_message"].contains("never created")));
+    assert!(setup.sim.ledger().refunds.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_finishes_what_a_run_left_and_rewrites_results() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 20, "S");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            processing_for: Duration::from_millis(1500),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let first = setup
+        .run(
+            &batch,
+            "lianshang",
+            EngineArgs {
+                poll_for: Duration::ZERO,
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(first.exit_code, 4);
+    let resumed = setup.resume(quick()).await;
+    assert_eq!(resumed.exit_code, 0);
+    assert_eq!(resumed.batches.len(), 1);
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert_results_match_ledger(&rows, "out_refund_id", &setup.sim.ledger());
+    let again = setup.resume(quick()).await;
+    assert_eq!((again.exit_code, again.report.requests), (0, 0));
+}
