@@ -1,0 +1,258 @@
+//! The real binary against an in-process simulator: killed with SIGKILL at
+//! several points then resumed, interrupted with Ctrl-C, and the demo.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::SimHandle;
+use common::*;
+
+fn bulkrefund(config: &Path, journal: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
+    command
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--journal")
+        .arg(journal)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Waits until the simulator has seen at least `requests` requests.
+async fn wait_for_requests(sim: &SimHandle, requests: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.ledger().requests < requests {
+        assert!(
+            Instant::now() < deadline,
+            "the simulator never saw {requests} requests"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Runs `resume` until every refund is final (a resume may itself leave some unknown).
+async fn resume_until_final(config: &Path, journal: &Path) -> i32 {
+    for _ in 0..5 {
+        let output = bulkrefund(config, journal, &["resume", "--poll-for", "30s"])
+            .output()
+            .await
+            .unwrap();
+        let code = output.status.code().unwrap();
+        assert!(
+            matches!(code, 0 | 3 | 4),
+            "resume: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if code != 4 {
+            return code;
+        }
+    }
+    panic!("resume never finished");
+}
+
+fn in_flight_rows(journal: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    conn.query_row(
+        "SELECT COUNT(*) FROM refunds WHERE state = 'in_flight'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    batch: PathBuf,
+    config: PathBuf,
+    sim: SimHandle,
+}
+
+impl World {
+    fn journal(&self) -> PathBuf {
+        self.dir.path().join("journal.db")
+    }
+}
+
+async fn world(rows: u64, faults: FaultConfig) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(dir.path(), GatewayKind::Leshua, rows, "K");
+    let sim = start_sim(orders, faults).await;
+    let config = write_config(dir.path(), &sim.base_url());
+    World {
+        dir,
+        batch,
+        config,
+        sim,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_point_then_resumed_every_refund_exactly_once() {
+    for (seed, kill_after) in [(1, 5), (2, 60), (3, 150), (4, 260)] {
+        let faults = FaultConfig {
+            latency_ms: Some((2, 15)),
+            fail_rate: 0.05,
+            drop_rate: 0.05,
+            busy_rate: 0.05,
+            processing_for: Duration::from_millis(200),
+            seed: Some(seed),
+            ..FaultConfig::default()
+        };
+        let w = world(200, faults).await;
+        let mut child = bulkrefund(
+            &w.config,
+            &w.journal(),
+            &[
+                "run",
+                w.batch.to_str().unwrap(),
+                "--profile",
+                "leshua",
+                "--rate",
+                "300",
+            ],
+        )
+        .spawn()
+        .unwrap();
+        wait_for_requests(&w.sim, kill_after).await;
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        let code = resume_until_final(&w.config, &w.journal()).await;
+        assert_eq!(code, 0, "kill after {kill_after} requests");
+        assert_eq!(in_flight_rows(&w.journal()), 0);
+        let ledger = w.sim.ledger();
+        assert_eq!(
+            ledger.refunds.len(),
+            200,
+            "kill after {kill_after}: every refund created once"
+        );
+        let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+        assert_eq!(rows.len(), 200);
+        assert!(
+            rows.iter().all(|r| r["status"] == "succeeded"),
+            "kill after {kill_after}"
+        );
+        assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_interrupt_settles_in_flight_and_exits_4() {
+    let w = world(
+        300,
+        FaultConfig {
+            latency_ms: Some((40, 60)),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let child = bulkrefund(
+        &w.config,
+        &w.journal(),
+        &[
+            "run",
+            w.batch.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--rate",
+            "60",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_for_requests(&w.sim, 30).await;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(
+        in_flight_rows(&w.journal()),
+        0,
+        "every request in flight was settled"
+    );
+    let ledger = w.sim.ledger();
+    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    assert_eq!(rows.len(), 300);
+    assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
+    let succeeded = rows.iter().filter(|r| r["status"] == "succeeded").count();
+    assert_eq!(
+        succeeded,
+        ledger.refunds.len(),
+        "the results hold exactly what the gateway created"
+    );
+    assert!(succeeded < 300 && rows.iter().any(|r| r["status"] == "pending"));
+    assert_eq!(resume_until_final(&w.config, &w.journal()).await, 0);
+    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert!(w.sim.ledger().ids.iter().all(|id| id.submissions == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_journal_is_refused() {
+    let w = world(
+        100,
+        FaultConfig {
+            latency_ms: Some((50, 50)),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let first = bulkrefund(
+        &w.config,
+        &w.journal(),
+        &[
+            "run",
+            w.batch.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--rate",
+            "20",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    wait_for_requests(&w.sim, 2).await;
+    let second = bulkrefund(&w.config, &w.journal(), &["resume"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "in use by another bulkrefund process (pid {} on host",
+            first.id().unwrap()
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn demo_exits_0_and_prints_the_summary() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["demo", "--quiet"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("succeeded          29"), "{stderr}");
+    assert!(stderr.contains("0 created twice"), "{stderr}");
+    assert!(stderr.contains("results: "), "{stderr}");
+    let results = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("results: "))
+        .unwrap();
+    assert!(Path::new(results).exists());
+    let _ = std::fs::remove_dir_all(Path::new(results).parent().unwrap());
+}
