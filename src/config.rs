@@ -91,7 +91,7 @@ pub struct Profile {
 #[derive(Clone, Debug)]
 enum Credentials {
     TradeKey(Secret),
-    Signer(RsaSigner),
+    Signer(Box<RsaSigner>),
 }
 
 impl Profile {
@@ -113,7 +113,7 @@ impl Profile {
                 LianshangClient::new(LianshangSettings {
                     base_url: self.base_url.clone(),
                     merchant_id: self.merchant_id.clone(),
-                    signer: signer.clone(),
+                    signer: (**signer).clone(),
                     timeout: self.timeout,
                     allow_insecure_http: self.allow_insecure_http,
                     compress: self.compress,
@@ -247,7 +247,7 @@ impl Config {
                     .map_err(|e| field_error("private_key", e.to_string()))?;
                 lianshang::check_base_url(&base_url, raw.allow_insecure_http)
                     .map_err(|e| field_error("base_url", e))?;
-                Credentials::Signer(signer)
+                Credentials::Signer(Box::new(signer))
             }
         };
         let mut defaults = BTreeMap::new();

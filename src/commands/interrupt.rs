@@ -11,10 +11,7 @@ pub fn install() -> CancellationToken {
     tokio::spawn(async move {
         #[cfg(unix)]
         let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => Some(signal),
-                Err(_) => None,
-            };
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut seen = 0;
         loop {
             #[cfg(unix)]

@@ -62,10 +62,10 @@ fn import_rows(
     (tally, problems)
 }
 
-fn row_statuses(
-    journal: &Journal,
-    batch: i64,
-) -> Vec<(u64, Option<String>, Option<i64>, Option<String>)> {
+/// (line, row_status, refund, error_message) of each row of a batch.
+type RowStatus = (u64, Option<String>, Option<i64>, Option<String>);
+
+fn row_statuses(journal: &Journal, batch: i64) -> Vec<RowStatus> {
     let mut stmt = journal
         .conn()
         .prepare("SELECT line, row_status, refund, error_message FROM batch_rows WHERE batch_id = ?1 ORDER BY line")
