@@ -256,3 +256,53 @@ async fn demo_exits_0_and_prints_the_summary() {
     assert!(Path::new(results).exists());
     let _ = std::fs::remove_dir_all(Path::new(results).parent().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_batches_and_details_one() {
+    let w = world(12, FaultConfig::default()).await;
+    let run = bulkrefund(
+        &w.config,
+        &w.journal(),
+        &["run", w.batch.to_str().unwrap(), "--profile", "leshua"],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let status = |args: &'static [&'static str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
+        command
+            .args(args)
+            .arg("--journal")
+            .arg(w.journal())
+            .arg("--config")
+            .arg(&w.config);
+        command.output().unwrap()
+    };
+    let list = status(&["status"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.status.code(), Some(0));
+    assert!(
+        text.contains("batch 1  ") && text.contains("profile leshua"),
+        "{text}"
+    );
+    let total: u64 = (1..=12u64).map(|i| 100 + (i * 7919) % 100_000).sum();
+    let yuan = format!("{}.{:02}", total / 100, total % 100);
+    assert!(
+        text.contains(&format!("succeeded 12 ({yuan} yuan)")),
+        "{text}"
+    );
+    let detail = status(&["status", "--batch", "1"]);
+    let text = String::from_utf8_lossy(&detail.stdout);
+    assert!(
+        text.contains("results: ") && text.contains("succeeded"),
+        "{text}"
+    );
+    assert!(!text.contains("rows that did not succeed"), "{text}");
+    assert_eq!(status(&["status", "--batch", "9"]).status.code(), Some(2));
+}

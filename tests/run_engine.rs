@@ -89,7 +89,25 @@ async fn thousand_row_batches_all_succeed_in_input_order() {
     ] {
         let outcome = setup.run(batch, profile, quick()).await;
         assert_eq!(outcome.exit_code, 0);
-        let rows = read_results(&run::default_results_path(batch));
+        let results = run::default_results_path(batch);
+        let header = csv::Reader::from_path(&results)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let input = csv::Reader::from_path(batch)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let mut expected: Vec<&str> = input.iter().collect();
+        expected.extend(bulkrefund::report::results::ADDED_COLUMNS);
+        assert_eq!(
+            header.iter().collect::<Vec<_>>(),
+            expected,
+            "input columns (unknown ones too) come first"
+        );
+        let rows = read_results(&results);
         assert_eq!(rows.len(), 1000);
         let lines: Vec<u64> = rows.iter().map(|r| r["line"].parse().unwrap()).collect();
         assert_eq!(lines, (2..=1001).collect::<Vec<u64>>(), "input order");

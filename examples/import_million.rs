@@ -1,0 +1,46 @@
+//! Measures importing a generated batch into a fresh journal (dedupe, chunked
+//! transactions), as `run` does before it sends anything.
+//! `cargo run --release --example import_million -- [ROWS]`
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use bulkrefund::batch::{file_sha256, CheckedBatch, ReadOptions};
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::journal::import::{self, BatchMeta};
+use bulkrefund::journal::Journal;
+
+fn main() -> anyhow::Result<()> {
+    let rows: u64 = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let batch = dir.path().join("batch.csv");
+    bulkrefund::sim::generate::write_batch(GatewayKind::Leshua, rows, "I", &batch, None)?;
+    let started = Instant::now();
+    let mut journal = Journal::open(&dir.path().join("journal.db"))?;
+    let checked = CheckedBatch::open(
+        &batch,
+        &ReadOptions::default(),
+        GatewayKind::Leshua,
+        &BTreeMap::new(),
+    )?;
+    let meta = BatchMeta {
+        file_name: batch.display().to_string(),
+        file_hash: file_sha256(&batch)?,
+        profile: "leshua".into(),
+        gateway: GatewayKind::Leshua,
+        merchant_id: "0000000018".into(),
+        header: checked.header.clone(),
+    };
+    let tally = import::import(&mut journal, &meta, checked, |_| {})?;
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(tally.new, rows);
+    println!(
+        "imported {rows} rows in {seconds:.1} s ({:.0} rows/s)",
+        rows as f64 / seconds
+    );
+    Ok(())
+}
