@@ -107,6 +107,48 @@ pub struct ResumeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The batch (its journal id, as `status` lists it).
+    #[arg(long)]
+    pub batch: i64,
+    /// Retry the batch's failed refunds (the only kind retry sends).
+    #[arg(long, required = true)]
+    pub failed: bool,
+    /// Give each failed refund a new id derived from the old one (R123 -> R123R2).
+    #[arg(long)]
+    pub new_ids: bool,
+    /// Send without asking (required when there is no terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only this batch's refunds.
+    #[arg(long)]
+    pub batch: Option<i64>,
+    /// Refunds first sent on or after: a date (2026-11-01) or an RFC 3339 time, UTC.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Refunds first sent before this time, or on or before this date.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only refunds with this status (repeatable): succeeded, failed, processing, unknown, pending.
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
+    pub format: String,
+    /// CSV only: start with a BOM so that Excel shows Chinese text.
+    #[arg(long)]
+    pub excel: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// No progress bar.
     #[arg(long, short)]
@@ -159,6 +201,12 @@ pub enum Command {
     /// Start the simulator on a free port, run the sample batches against it with
     /// a temporary journal, and print the summaries and where the results are.
     Demo(DemoArgs),
+    /// Send a batch's failed refunds again, e.g. `bulkrefund retry --batch 3 --failed --new-ids`.
+    /// Shows what it will send and asks first (`--yes` skips the question).
+    Retry(RetryArgs),
+    /// Reconciliation export across runs, one row per refund, with totals, e.g.
+    /// `bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx --format xlsx`.
+    Export(ExportArgs),
     /// Check every row and the dedupe against the journal without sending or
     /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
     /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.

@@ -58,6 +58,31 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
             commands::run::print_summary(&outcome);
             Ok(outcome.exit_code)
         }
+        cli::Command::Retry(ref args) => {
+            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
+            let profiles = commands::run::Profiles {
+                config: &context.config,
+                base_url: None,
+            };
+            let request = commands::retry::RetryRequest {
+                journal_path: &context.journal_path,
+                batch: args.batch,
+                new_ids: args.new_ids,
+                yes: args.yes,
+                engine: args.engine.clone(),
+            };
+            match commands::retry::run(request, &profiles, commands::interrupt::install()).await? {
+                Some(outcome) => {
+                    commands::run::print_summary(&outcome);
+                    Ok(outcome.exit_code)
+                }
+                None => Ok(exit::SUCCESS),
+            }
+        }
+        cli::Command::Export(ref args) => {
+            let journal = journal_only(&cli)?;
+            commands::export::run(&journal, args)
+        }
         cli::Command::Validate(ref args) => {
             let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
             let profile = context.profile(&args.profile)?;
@@ -96,6 +121,16 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
             commands::status::run(&journal, args.batch)
         }
     }
+}
+
+/// The journal path for commands that read only the journal: they work without a configuration file.
+fn journal_only(cli: &cli::Cli) -> anyhow::Result<std::path::PathBuf> {
+    let config_path = config::Config::locate(cli.config.as_deref());
+    Ok(match cli.journal.clone() {
+        Some(journal) => journal,
+        None if config_path.exists() => config::Config::load(&config_path)?.journal_path(None),
+        None => config::DEFAULT_JOURNAL.into(),
+    })
 }
 
 /// Sets up `tracing` on stderr. Secrets cannot reach it: they are only ever

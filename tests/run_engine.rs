@@ -5,76 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use bulkrefund::batch::ReadOptions;
 use bulkrefund::cli::EngineArgs;
-use bulkrefund::commands::run::{self, Profiles, RunOutcome, RunRequest};
-use bulkrefund::config::Config;
+use bulkrefund::commands::run;
 use bulkrefund::gateway::GatewayKind;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
 use common::*;
-use tokio_util::sync::CancellationToken;
-
-struct Setup {
-    dir: tempfile::TempDir,
-    config: Config,
-    sim: bulkrefund::sim::SimHandle,
-}
-
-impl Setup {
-    fn journal(&self) -> std::path::PathBuf {
-        self.dir.path().join("journal.db")
-    }
-
-    async fn run(&self, batch: &std::path::Path, profile: &str, engine: EngineArgs) -> RunOutcome {
-        let profiles = Profiles {
-            config: &self.config,
-            base_url: None,
-        };
-        let request = RunRequest {
-            batch,
-            profile,
-            read: ReadOptions::default(),
-            out: None,
-            journal_path: &self.journal(),
-            engine,
-        };
-        run::run(request, &profiles, CancellationToken::new())
-            .await
-            .expect("run completes")
-    }
-
-    async fn resume(&self, engine: EngineArgs) -> RunOutcome {
-        let profiles = Profiles {
-            config: &self.config,
-            base_url: None,
-        };
-        run::resume(
-            &self.journal(),
-            None,
-            &profiles,
-            &engine,
-            CancellationToken::new(),
-        )
-        .await
-        .expect("resume completes")
-    }
-}
-
-async fn setup(orders: Vec<bulkrefund::sim::ledger::OrderRow>, faults: FaultConfig) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = start_sim(orders, faults).await;
-    let config = Config::load(&write_config(dir.path(), &sim.base_url())).unwrap();
-    Setup { dir, config, sim }
-}
-
-fn quick() -> EngineArgs {
-    EngineArgs {
-        poll_for: Duration::from_secs(60),
-        quiet: true,
-        ..EngineArgs::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_row_batches_all_succeed_in_input_order() {

@@ -3,7 +3,9 @@
 
 pub mod context;
 pub mod demo;
+pub mod export;
 pub mod interrupt;
+pub mod retry;
 pub mod run;
 pub mod sim;
 pub mod status;

@@ -210,7 +210,7 @@ fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Res
     ids
 }
 
-async fn finish(
+pub(crate) async fn finish(
     journal: Journal,
     journal_path: &Path,
     profiles: &Profiles<'_>,

@@ -83,6 +83,7 @@ fn detail(journal: &Journal, id: i64, out: &mut dyn Write) -> anyhow::Result<()>
         writeln!(out, "  results: {results}")?;
     }
     writeln!(out, "{}", StatusCounts::for_batch(conn, id)?.table())?;
+    retry_chains(conn, id, out)?;
     let mut stmt = conn.prepare(
         "SELECT r.line, COALESCE(f.refund_id, ''), COALESCE(r.row_status, f.state),
                 COALESCE(r.error_code, f.error_code, ''), COALESCE(r.error_message, f.error_message, '')
@@ -109,6 +110,47 @@ fn detail(journal: &Journal, id: i64, out: &mut dyn Write) -> anyhow::Result<()>
         writeln!(
             out,
             "  line {line:<7} {refund_id:<24} {status:<11} {code} {message}"
+        )?;
+    }
+    Ok(())
+}
+
+/// Each refund of the batch that retries another, with the one it retries.
+fn retry_chains(
+    conn: &rusqlite::Connection,
+    batch: i64,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT f.line, p.refund_id, p.state, f.refund_id, f.state FROM refunds f JOIN refunds p ON p.id = f.retry_of
+         WHERE f.batch_id = ?1 ORDER BY f.line, f.id",
+    )?;
+    let chains = stmt
+        .query_map([batch], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    if chains.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "retried with new ids:")?;
+    let status = |state: &str| {
+        crate::journal::State::parse(state)
+            .map_or("unknown", |s| s.status())
+            .to_owned()
+    };
+    for (line, old, old_state, new, new_state) in chains {
+        writeln!(
+            out,
+            "  line {line:<7} {old} ({}) -> {new} ({})",
+            status(&old_state),
+            status(&new_state)
         )?;
     }
     Ok(())

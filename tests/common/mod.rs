@@ -269,3 +269,95 @@ pub fn assert_results_match_ledger(
         }
     }
 }
+
+/// Engine flags for tests: no progress bar, a minute of polling.
+pub fn quick() -> bulkrefund::cli::EngineArgs {
+    bulkrefund::cli::EngineArgs {
+        poll_for: Duration::from_secs(60),
+        quiet: true,
+        ..Default::default()
+    }
+}
+
+/// A simulator, a configuration aimed at it and a journal in a temporary directory.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: bulkrefund::config::Config,
+    pub sim: SimHandle,
+}
+
+pub async fn setup(orders: Vec<OrderRow>, faults: FaultConfig) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(orders, faults).await;
+    let config =
+        bulkrefund::config::Config::load(&write_config(dir.path(), &sim.base_url())).unwrap();
+    Setup { dir, config, sim }
+}
+
+impl Setup {
+    pub fn journal(&self) -> std::path::PathBuf {
+        self.dir.path().join("journal.db")
+    }
+
+    fn profiles(&self) -> bulkrefund::commands::run::Profiles<'_> {
+        bulkrefund::commands::run::Profiles {
+            config: &self.config,
+            base_url: None,
+        }
+    }
+
+    pub async fn run(
+        &self,
+        batch: &std::path::Path,
+        profile: &str,
+        engine: bulkrefund::cli::EngineArgs,
+    ) -> bulkrefund::commands::run::RunOutcome {
+        let request = bulkrefund::commands::run::RunRequest {
+            batch,
+            profile,
+            read: bulkrefund::batch::ReadOptions::default(),
+            out: None,
+            journal_path: &self.journal(),
+            engine,
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        bulkrefund::commands::run::run(request, &self.profiles(), cancel)
+            .await
+            .expect("run completes")
+    }
+
+    pub async fn resume(
+        &self,
+        engine: bulkrefund::cli::EngineArgs,
+    ) -> bulkrefund::commands::run::RunOutcome {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        bulkrefund::commands::run::resume(&self.journal(), None, &self.profiles(), &engine, cancel)
+            .await
+            .expect("resume completes")
+    }
+
+    pub async fn retry(
+        &self,
+        batch: i64,
+        new_ids: bool,
+    ) -> Option<bulkrefund::commands::run::RunOutcome> {
+        let request = bulkrefund::commands::retry::RetryRequest {
+            journal_path: &self.journal(),
+            batch,
+            new_ids,
+            yes: true,
+            engine: quick(),
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        bulkrefund::commands::retry::run(request, &self.profiles(), cancel)
+            .await
+            .expect("retry completes")
+    }
+
+    pub fn plan(&self, batch: i64, new_ids: bool) -> bulkrefund::commands::retry::Plan {
+        let journal = bulkrefund::journal::Journal::open_read_only(&self.journal())
+            .unwrap()
+            .unwrap();
+        bulkrefund::commands::retry::plan(journal.conn(), batch, new_ids).unwrap()
+    }
+}

@@ -1,0 +1,393 @@
+//! `retry` and `export` against the simulator: the ledger shows each retry
+//! created once and the old refund untouched; the export's totals equal its
+//! rows, its cells are formula-safe, and the XLSX reads back as the CSV.
+
+mod common;
+
+use std::collections::HashMap;
+
+use bulkrefund::cli::EngineArgs;
+use bulkrefund::commands::retry;
+use bulkrefund::commands::run;
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::report::export::{self, ExportFormat, Filter, COLUMNS};
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::{OrderStatus, RefundState};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_without_new_ids_resends_only_what_was_never_created() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 6, "N");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            busy_rate: 1.0,
+            seed: Some(3),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let first = setup
+        .run(
+            &batch,
+            "leshua",
+            EngineArgs {
+                max_attempts: Some(1),
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(first.exit_code, 3);
+    assert!(setup.sim.ledger().refunds.is_empty());
+    setup.sim.set_faults(FaultConfig::default());
+    let plan = setup.plan(1, false);
+    assert_eq!((plan.send.len(), plan.skipped.len()), (6, 0));
+    assert!(plan.send.iter().all(|p| p.new_id.is_none()));
+    let outcome = setup.retry(1, false).await.expect("something was sent");
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 6);
+    assert!(ledger
+        .ids
+        .iter()
+        .all(|id| id.submissions == 1 && id.created == 1));
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    // Nothing failed is left: a second retry sends nothing.
+    assert!(setup.retry(1, false).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 4, "C");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            fail_refund_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    assert_eq!(setup.run(&batch, "lianshang", quick()).await.exit_code, 3);
+    // Without --new-ids nothing can be sent: each id was used by a refund the gateway created.
+    let plan = setup.plan(1, false);
+    assert!(plan.send.is_empty());
+    assert_eq!(plan.skipped.len(), 4);
+    assert!(
+        plan.skipped[0].1.contains("retry with --new-ids"),
+        "{:?}",
+        plan.skipped
+    );
+    assert!(setup.retry(1, false).await.is_none());
+    assert_eq!(setup.sim.ledger().refunds.len(), 4, "nothing was sent");
+
+    setup.sim.set_faults(FaultConfig::default());
+    let outcome = setup.retry(1, true).await.expect("sent under new ids");
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 8);
+    for i in 1..=4 {
+        let old = format!("C-R{i:09}");
+        let new = format!("{old}R2");
+        assert_eq!(
+            ledger.refund(&old).unwrap().status,
+            RefundState::Failed,
+            "the old refund is untouched"
+        );
+        assert_eq!(ledger.id(&old).unwrap().submissions, 1);
+        assert_eq!(ledger.refund(&new).unwrap().status, RefundState::Succeeded);
+        assert_eq!(
+            (
+                ledger.id(&new).unwrap().submissions,
+                ledger.id(&new).unwrap().created
+            ),
+            (1, 1)
+        );
+    }
+    // The batch's results now report the retries; the export shows the chain.
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    let out = setup.dir.path().join("export.csv");
+    let journal = bulkrefund::journal::Journal::open_read_only(&setup.journal())
+        .unwrap()
+        .unwrap();
+    export::export(
+        journal.conn(),
+        &Filter::default(),
+        &out,
+        ExportFormat::Csv,
+        false,
+    )
+    .unwrap();
+    let exported = read_export(&out).0;
+    let retried: Vec<_> = exported
+        .iter()
+        .filter(|r| !r["retry_of"].is_empty())
+        .collect();
+    assert_eq!(retried.len(), 4);
+    assert!(retried
+        .iter()
+        .all(|r| r["refund_id"] == format!("{}R2", r["retry_of"])));
+    // A second round derives the next id in the chain.
+    let plan = retry::plan(journal.conn(), 1, true).unwrap();
+    assert!(plan.send.is_empty(), "nothing failed is left in the batch");
+}
+
+#[tokio::test]
+async fn retry_without_a_terminal_needs_yes() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "Y");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            busy_rate: 1.0,
+            seed: Some(9),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    setup
+        .run(
+            &batch,
+            "leshua",
+            EngineArgs {
+                max_attempts: Some(1),
+                ..quick()
+            },
+        )
+        .await;
+    setup.sim.set_faults(FaultConfig::default());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["retry", "--batch", "1", "--failed", "--config"])
+        .arg(setup.dir.path().join("bulkrefund.toml"))
+        .arg("--journal")
+        .arg(setup.journal())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stdout.contains("retry of batch 1 will send 3 refunds"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    assert!(setup.sim.ledger().refunds.is_empty(), "nothing was sent");
+}
+
+fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header, COLUMNS);
+    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    for record in reader.records() {
+        let record: Vec<String> = record.unwrap().iter().map(str::to_owned).collect();
+        if record[0] == "#totals" {
+            if record[1] != "status" {
+                totals.push(record);
+            }
+        } else {
+            rows.push(header.iter().cloned().zip(record).collect());
+        }
+    }
+    (rows, totals)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_filters_totals_formula_safety_and_xlsx() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, mut orders) = generated(work.path(), GatewayKind::Leshua, 20, "E");
+    orders.push(order(
+        GatewayKind::Leshua,
+        "=HYPERLINK(\"x\")",
+        "LX",
+        500,
+        OrderStatus::Paid,
+    ));
+    let evil = work.path().join("evil.csv");
+    std::fs::write(&evil, "merchant_refund_id,third_order_id,refund_amount\nEVIL1,\"=HYPERLINK(\"\"x\"\")\",100\nEVIL2,NOPE,100\n").unwrap();
+    let setup = setup(orders, FaultConfig::default()).await;
+    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 0);
+    assert_eq!(setup.run(&evil, "leshua", quick()).await.exit_code, 3);
+    let journal = bulkrefund::journal::Journal::open_read_only(&setup.journal())
+        .unwrap()
+        .unwrap();
+    let out = setup.dir.path().join("all.csv");
+    let totals = export::export(
+        journal.conn(),
+        &Filter::default(),
+        &out,
+        ExportFormat::Csv,
+        false,
+    )
+    .unwrap();
+    let (rows, total_rows) = read_export(&out);
+    assert_eq!(rows.len(), 22);
+    // Totals equal the sum of the rows.
+    let sum = |status: &str| -> (u64, u64) {
+        let chosen: Vec<_> = rows
+            .iter()
+            .filter(|r| status == "all" || r["status"] == status)
+            .collect();
+        (
+            chosen.len() as u64,
+            chosen
+                .iter()
+                .map(|r| r["amount_fen"].parse::<u64>().unwrap())
+                .sum(),
+        )
+    };
+    for total in &total_rows {
+        let (count, fen) = sum(&total[1]);
+        assert_eq!(
+            (
+                total[2].parse::<u64>().unwrap(),
+                total[3].parse::<u64>().unwrap()
+            ),
+            (count, fen),
+            "{total:?}"
+        );
+    }
+    assert_eq!(total_rows.last().unwrap()[1], "all");
+    assert_eq!(totals.total().0, 22);
+    // A cell that starts with `=` comes out escaped.
+    let evil_row = rows.iter().find(|r| r["refund_id"] == "EVIL1").unwrap();
+    assert_eq!(evil_row["order_id"], "'=HYPERLINK(\"x\")");
+    assert_eq!(evil_row["status"], "succeeded");
+    // Filters: by batch, by status, by time.
+    let count = |filter: Filter| {
+        let path = setup.dir.path().join("filtered.csv");
+        export::export(journal.conn(), &filter, &path, ExportFormat::Csv, false).unwrap();
+        read_export(&path).0.len()
+    };
+    assert_eq!(
+        count(Filter {
+            batch: Some(2),
+            ..Filter::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(Filter {
+            statuses: vec!["failed".into()],
+            ..Filter::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(Filter {
+            statuses: vec!["succeeded".into(), "failed".into()],
+            ..Filter::default()
+        }),
+        22
+    );
+    assert_eq!(
+        count(Filter {
+            since: Some(export::parse_bound("2999-01-01", false).unwrap()),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            until: Some(export::parse_bound("2000-01-01", true).unwrap()),
+            ..Filter::default()
+        }),
+        0
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let today_filter = Filter {
+        since: Some(export::parse_bound(&today, false).unwrap()),
+        until: Some(export::parse_bound(&today, true).unwrap()),
+        ..Filter::default()
+    };
+    assert_eq!(count(today_filter), 22);
+
+    // The XLSX holds the same values.
+    let xlsx = setup.dir.path().join("all.xlsx");
+    export::export(
+        journal.conn(),
+        &Filter::default(),
+        &xlsx,
+        ExportFormat::Xlsx,
+        false,
+    )
+    .unwrap();
+    assert_xlsx_equals_csv(&xlsx, &rows, &total_rows);
+}
+
+fn assert_xlsx_equals_csv(
+    xlsx: &std::path::Path,
+    rows: &[HashMap<String, String>],
+    totals: &[Vec<String>],
+) {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut workbook: Xlsx<_> = open_workbook(xlsx).unwrap();
+    assert_eq!(workbook.sheet_names(), ["refunds", "totals"]);
+    let sheet = workbook.worksheet_range("refunds").unwrap();
+    let mut sheet_rows = sheet.rows();
+    let header: Vec<String> = sheet_rows
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(header, COLUMNS);
+    let mut n = 0;
+    for (cells, expected) in sheet_rows.zip(rows) {
+        n += 1;
+        for (cell, column) in cells.iter().zip(COLUMNS) {
+            let csv_value = &expected[column];
+            match cell {
+                Data::Float(number) if column == "amount_yuan" => {
+                    assert_eq!(format!("{number:.2}"), *csv_value)
+                }
+                Data::Float(number) => assert_eq!(format!("{number}"), *csv_value, "{column}"),
+                Data::Int(number) => assert_eq!(number.to_string(), *csv_value, "{column}"),
+                Data::DateTime(datetime) => {
+                    // An Excel serial date: days since 1899-12-30; 25569 of them before the unix epoch.
+                    let read_ms = ((datetime.as_f64() - 25569.0) * 86_400_000.0).round() as i64;
+                    let written = chrono::DateTime::parse_from_rfc3339(csv_value).unwrap();
+                    let apart = (read_ms - written.timestamp_millis()).abs();
+                    assert!(apart <= 1, "{column}: {read_ms} vs {csv_value}");
+                }
+                Data::String(text) => {
+                    // The CSV escapes formula-like text; a typed XLSX string needs no escape.
+                    let unescaped = csv_value
+                        .strip_prefix('\'')
+                        .filter(|_| text.starts_with(['=', '+', '-', '@']))
+                        .unwrap_or(csv_value);
+                    assert_eq!(text, unescaped, "{column}");
+                }
+                Data::Empty => assert_eq!(csv_value, "", "{column}"),
+                other => panic!("unexpected cell {other:?} in {column}"),
+            }
+        }
+    }
+    assert_eq!(n, rows.len());
+    let sheet = workbook.worksheet_range("totals").unwrap();
+    let read: Vec<Vec<String>> = sheet
+        .rows()
+        .skip(1)
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let expected: Vec<Vec<String>> = totals.iter().map(|t| t[1..].to_vec()).collect();
+    assert_eq!(read.len(), expected.len());
+    for (r, e) in read.iter().zip(&expected) {
+        assert_eq!((&r[0], &r[1], &r[2]), (&e[0], &e[1], &e[2]));
+        assert_eq!(format!("{:.2}", r[3].parse::<f64>().unwrap()), e[3]);
+    }
+}
