@@ -239,21 +239,22 @@ pub(crate) async fn finish(
             |r| r.get(0),
         )?;
         let counts = StatusCounts::outcomes_for_batch(journal.conn(), batch)?;
+        outcome.exit_code = outcome.exit_code.max(counts.exit_code());
+        if let Some(path) = path.map(PathBuf::from) {
+            results::write(journal.conn(), batch, &path, engine_args.excel)
+                .with_context(|| format!("cannot write the results of batch {batch}"))?;
+            outcome
+                .batches
+                .push((batch, path, StatusCounts::for_batch(journal.conn(), batch)?));
+        }
+        // Only once its results file is written is a batch finished: a batch
+        // not marked finished has its results rewritten by the next resume.
         if counts.exit_code() != exit::UNRESOLVED {
             journal.conn().execute(
                 "UPDATE batches SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
                 rusqlite::params![batch, now_text()],
             )?;
         }
-        outcome.exit_code = outcome.exit_code.max(counts.exit_code());
-        let Some(path) = path.map(PathBuf::from) else {
-            continue;
-        };
-        results::write(journal.conn(), batch, &path, engine_args.excel)
-            .with_context(|| format!("cannot write the results of batch {batch}"))?;
-        outcome
-            .batches
-            .push((batch, path, StatusCounts::for_batch(journal.conn(), batch)?));
     }
     if outcome.report.interrupted {
         outcome.exit_code = exit::UNRESOLVED;

@@ -32,6 +32,32 @@ pub fn poll_interval(polls: u32) -> Duration {
     Duration::from_secs(STEPS.get(polls as usize).copied().unwrap_or(60))
 }
 
+/// The quota for `rate` requests per second.
+///
+/// A waiter wakes up to a timer tick late, and a GCRA limiter with a burst of 1
+/// cannot catch up on lateness, which cost ~4% of the rate at 200/s. A burst of
+/// 2 absorbs lateness up to one period. A burst-2 GCRA with period T lets at
+/// most ceil(W / T) + 1 requests into any window W; with T = 1.01 s / (rate - 1)
+/// that is at most `rate` in a second even when sends are up to 9 ms late.
+pub fn quota(rate: u32) -> Quota {
+    let (burst, slots) = if rate >= 2 {
+        (2, rate - 1)
+    } else {
+        (1, rate.max(1))
+    };
+    let period = Duration::from_secs_f64(1.01 / f64::from(slots));
+    Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::new(burst).expect("burst is 1 or 2"))
+}
+
+/// The most requests a quota admits in any window `window` long (GCRA: a burst, then one per period).
+pub fn most_in_window(quota: &Quota, window: Duration) -> u64 {
+    let period = quota.replenish_interval().as_secs_f64();
+    let burst = u64::from(quota.burst_size().get());
+    (window.as_secs_f64() / period).ceil() as u64 + burst - 1
+}
+
 pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     pub in_flight: Arc<Semaphore>,
@@ -41,22 +67,16 @@ pub struct Pace {
 }
 
 impl Pace {
-    /// `rate` requests per second, spaced evenly (no bursts), 1% under the
-    /// limit so that network jitter cannot push a one-second window over it.
+    /// At most `rate` requests in any one-second window, spaced evenly.
     pub fn new(gateway: Arc<dyn Gateway>, rate: u32, concurrency: u32, max_attempts: u32) -> Pace {
-        let period = Duration::from_secs_f64(1.01 / f64::from(rate.max(1)));
-        let quota = Quota::with_period(period)
-            .expect("a positive period")
-            .allow_burst(NonZeroU32::MIN);
         Pace {
             gateway,
             in_flight: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
             max_attempts: max_attempts.max(1),
-            limiter: RateLimiter::direct(quota),
+            limiter: RateLimiter::direct(quota(rate)),
             paused_until: Mutex::new(None),
         }
     }
-
     /// Pauses the whole profile for at least `wait`.
     pub fn pause(&self, wait: Duration) {
         let until = Instant::now() + wait;
@@ -107,6 +127,21 @@ mod tests {
             (0..200).any(|_| backoff(10) > Duration::from_secs(1)),
             "jitter spans the range"
         );
+    }
+
+    #[test]
+    fn no_window_of_a_second_holds_more_than_the_rate() {
+        // A second plus the lateness a send may have (a timer tick, the network).
+        let window = Duration::from_millis(1_009);
+        for rate in [1, 2, 3, 10, 49, 50, 51, 199, 200, 1_000, 5_000] {
+            let q = quota(rate);
+            assert!(most_in_window(&q, window) <= u64::from(rate), "rate {rate}");
+            let sustained = 1.0 / q.replenish_interval().as_secs_f64();
+            assert!(
+                sustained >= 0.98 * f64::from(rate) || rate < 100,
+                "rate {rate}: {sustained}"
+            );
+        }
     }
 
     #[test]

@@ -290,10 +290,6 @@ async fn step(
     ) {
         return unchanged(counters, None);
     }
-    // Nothing has left yet: an interrupt here sends nothing.
-    if !pace.ready(cancel).await {
-        return unchanged(counters, None);
-    }
     let order = RefundOrder {
         refund_id: record.refund_id.clone(),
         amount: record.amount,
@@ -303,6 +299,24 @@ async fn step(
     let (kind, update, pause) = if matches!(from, State::Pending | State::RetryWait) {
         if let Err(e) = writer.intent(record.id, from).await {
             return unchanged(counters, Some(e));
+        }
+        // The limiter gates the send itself, after the intent's commit (whose
+        // latency varies), so that the gateway sees the rate we promised.
+        if !pace.ready(cancel).await {
+            let withdraw = Change::to(
+                State::Pending,
+                "interrupted before the request left; nothing was sent",
+            );
+            let fatal = writer
+                .transition(record.id, State::InFlight, withdraw)
+                .await
+                .err();
+            return Done {
+                id: record.id,
+                counters,
+                state: State::Pending,
+                fatal,
+            };
         }
         let (at, started) = (now_text(), Instant::now());
         let attempt = pace.gateway.submit(&order).await;
@@ -315,6 +329,9 @@ async fn step(
             pause,
         )
     } else {
+        if !pace.ready(cancel).await {
+            return unchanged(counters, None);
+        }
         let (at, started) = (now_text(), Instant::now());
         let attempt = pace.gateway.query(&order).await;
         requests.fetch_add(1, Ordering::Relaxed);

@@ -36,6 +36,12 @@ enum Op {
         attempt: Box<AttemptRecord>,
         update: Update,
     },
+    /// A state change with no attempt behind it.
+    Transition {
+        refund: i64,
+        from: State,
+        change: Change,
+    },
     /// Plain SQL (unparking, bookkeeping).
     Execute {
         sql: String,
@@ -100,6 +106,15 @@ impl Writer {
             refund,
             attempt: Box::new(attempt),
             update,
+        })
+        .await
+    }
+
+    pub async fn transition(&self, refund: i64, from: State, change: Change) -> Result<(), String> {
+        self.submit(Op::Transition {
+            refund,
+            from,
+            change,
         })
         .await
     }
@@ -195,6 +210,11 @@ fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), String> {
                 gateway_refund_id.as_deref(),
             ),
         }),
+        Op::Transition {
+            refund,
+            from,
+            change,
+        } => journal::apply(conn, *refund, *from, change),
         Op::Execute { sql, params } => conn
             .execute(sql, rusqlite::params_from_iter(params.iter()))
             .map(drop)

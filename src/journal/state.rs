@@ -78,7 +78,13 @@ pub fn check(from: State, to: State) -> Result<(), IllegalTransition> {
     use State::*;
     let legal = match from {
         Pending | RetryWait => matches!(to, InFlight),
-        InFlight => matches!(to, Processing | Succeeded | Failed | Unknown | RetryWait),
+        // `Pending` only when the live process withdraws an intent whose request
+        // never left (interrupted while waiting for the rate limiter). After a
+        // crash nobody knows that: recovery goes to `Unknown`.
+        InFlight => matches!(
+            to,
+            Processing | Succeeded | Failed | Unknown | RetryWait | Pending
+        ),
         // `Pending` only when the gateway said the refund does not exist.
         Unknown => matches!(to, Processing | Succeeded | Failed | Pending),
         Processing => matches!(to, Succeeded | Failed),
@@ -108,6 +114,7 @@ mod tests {
             (InFlight, Failed),
             (InFlight, Unknown),
             (InFlight, RetryWait),
+            (InFlight, Pending),
             (Unknown, Processing),
             (Unknown, Succeeded),
             (Unknown, Failed),

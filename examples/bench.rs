@@ -1,0 +1,377 @@
+//! The benchmark harness behind `scripts/bench`: starts simulators on
+//! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
+//! as a child (so its wall time, CPU time and peak RSS are its own), and prints
+//! a markdown table. `cargo run --release --example bench -- [--quick]`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bulkrefund::gateway::leshua::{LeshuaClient, LeshuaSettings};
+use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner};
+use bulkrefund::gateway::{Gateway, GatewayKind, RefundOrder};
+use bulkrefund::secret::Secret;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::{self, generate, sample_keys, SimConfig, SimHandle};
+
+const CONCURRENCY: usize = 64;
+
+/// What a child process cost.
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_mib: f64,
+    exit: i32,
+    stderr: String,
+}
+
+/// The high-water mark of a live process's own address space, in KiB. Unlike a
+/// child's `ru_maxrss`, which also counts the parent's memory it was spawned
+/// from, `VmHWM` starts afresh at exec.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs a command to completion: CPU time from wait4, peak RSS sampled from VmHWM.
+fn measure(command: &mut Command) -> Measured {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let mut status = 0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: wait4 on our own child's pid fills `status` and `usage`.
+    let usage = unsafe {
+        assert_eq!(
+            libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr()),
+            child.id() as i32
+        );
+        usage.assume_init()
+    };
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak_kib = sampler.join().unwrap();
+    let seconds = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Measured {
+        wall: started.elapsed(),
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_rss_mib: peak_kib as f64 / 1024.0,
+        exit: libc::WEXITSTATUS(status),
+        stderr,
+    }
+}
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("bulkrefund")
+}
+
+async fn simulator(orders: &Path, faults: FaultConfig) -> SimHandle {
+    let mut config = SimConfig::with_sample_keys(sim::ledger::read_orders(orders).unwrap());
+    config.faults = faults;
+    sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn write_config(dir: &Path, base_url: &str) -> PathBuf {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
+    let text = format!(
+        r#"
+[profiles.leshua]
+gateway = "leshua"
+base_url = "{base_url}"
+merchant_id = "0000000018"
+trade_key = {{ file = "{keys}/leshua-trade.key" }}
+rate = 1000000
+concurrency = {CONCURRENCY}
+[profiles.lianshang]
+gateway = "lianshang"
+base_url = "{base_url}"
+merchant_id = "pay001"
+private_key = {{ file = "{keys}/merchant-test-2048.pem" }}
+rate = 1000000
+concurrency = {CONCURRENCY}
+[profiles.lianshang.defaults]
+appid = "app01"
+platform = "Online"
+client_user_id = "finance"
+coin_type = "lianshang_coin"
+notify_url = "https://shop.example.com/refund/notify"
+refund_expire = 30
+risk_extend = "{{\"risk\":100}}"
+refund_product_subject = "[]"
+"#
+    );
+    let path = dir.join("bulkrefund.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A batch of `rows` refunds and a simulator that knows their orders.
+async fn prepare(
+    dir: &Path,
+    gateway: GatewayKind,
+    rows: u64,
+    prefix: &str,
+    faults: FaultConfig,
+) -> (PathBuf, PathBuf, SimHandle) {
+    let batch = dir.join(format!("{prefix}.csv"));
+    let orders = dir.join(format!("{prefix}-orders.csv"));
+    generate::write_batch(gateway, rows, prefix, &batch, Some(&orders)).unwrap();
+    let sim = simulator(&orders, faults).await;
+    let config = write_config(dir, &sim.base_url());
+    (batch, config, sim)
+}
+
+async fn run_batch(batch: &Path, config: &Path, profile: &str, extra: &[&str]) -> Measured {
+    let journal = batch.with_extension("db");
+    let mut command = Command::new(binary());
+    command
+        .args([
+            "run",
+            batch.to_str().unwrap(),
+            "--profile",
+            profile,
+            "--quiet",
+            "--config",
+        ])
+        .arg(config)
+        .arg("--journal")
+        .arg(journal)
+        .args(extra);
+    let measured = tokio::task::spawn_blocking(move || measure(&mut command))
+        .await
+        .unwrap();
+    assert_eq!(
+        measured.exit, 0,
+        "bulkrefund run failed:\n{}",
+        measured.stderr
+    );
+    measured
+}
+
+/// The engine's own "N requests in Xs (R requests/s)" line.
+fn reported_rate(stderr: &str) -> f64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("requests/s)"))
+        .expect("a summary line");
+    let inside = line.rsplit_once('(').unwrap().1;
+    inside.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The same signed refund requests from a bare client loop: no journal, no CSV.
+async fn bare_loop(sim: &SimHandle, rows: u64, prefix: &str) -> Duration {
+    let client = Arc::new(
+        LeshuaClient::new(LeshuaSettings {
+            base_url: sim.base_url().parse().unwrap(),
+            merchant_id: generate::LESHUA_MERCHANT.into(),
+            trade_key: Secret::new(sample_keys::LESHUA_TRADE_KEY.trim()),
+            notify_url: None,
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap(),
+    );
+    let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 1..=rows {
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let client = client.clone();
+        let order = RefundOrder {
+            refund_id: format!("{prefix}R{i:09}"),
+            amount: bulkrefund::money::Fen(100 + (i * 7919) % 100_000),
+            fields: [("third_order_id".to_string(), format!("{prefix}O{i:09}"))]
+                .into_iter()
+                .collect(),
+            gateway_refund_id: None,
+        };
+        tasks.spawn(async move {
+            let attempt = client.submit(&order).await;
+            drop(permit);
+            assert!(
+                matches!(attempt.outcome, bulkrefund::gateway::Outcome::Succeeded(_)),
+                "{attempt:?}"
+            );
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Signatures per second of one core with the 2048-bit sample key.
+fn signing_loop() -> f64 {
+    let signer =
+        RsaSigner::from_pem(sample_keys::LIANSHANG_PRIVATE_KEY, RsaDigest::Sha256).unwrap();
+    let text = "appid=app01&client_user_id=finance&coin_type=lianshang_coin&out_refund_id=B-R000000001&refund_cash_amount=100";
+    let n = 500;
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(signer.sign(std::hint::black_box(text)));
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only throughput|rate|rsa|scale` runs one section.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    let scale = |n: u64| if quick { n / 10 } else { n };
+    let dir = tempfile::tempdir().unwrap();
+    let mut table = vec![
+        "| measure | result | target |".to_owned(),
+        "|---|---|---|".to_owned(),
+    ];
+
+    // Throughput, and the loopback ceiling on a fresh simulator with the same orders.
+    if wanted("throughput") {
+        let rows = scale(100_000);
+        let (batch, config, sim) = prepare(
+            dir.path(),
+            GatewayKind::Leshua,
+            rows,
+            "T",
+            FaultConfig::default(),
+        )
+        .await;
+        let run = run_batch(&batch, &config, "leshua", &[]).await;
+        assert_eq!(sim.ledger().refunds.len() as u64, rows);
+        sim.stop().await;
+        let throughput = rows as f64 / run.wall.as_secs_f64();
+        let fresh = simulator(&dir.path().join("T-orders.csv"), FaultConfig::default()).await;
+        let bare = bare_loop(&fresh, rows, "T").await;
+        fresh.stop().await;
+        let ceiling = rows as f64 / bare.as_secs_f64();
+        table.push(format!(
+        "| throughput: {rows} Leshua refunds, no rate limit, no latency, concurrency {CONCURRENCY} | **{throughput:.0} refunds/s** end to end ({:.1} s); {:.2} CPU s per 1,000 refunds; peak RSS {:.1} MiB | ≥ 5,000/s |",
+        run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64() * 1000.0 / rows as f64,
+        run.peak_rss_mib
+    ));
+        table.push(format!(
+        "| loopback ceiling: the same {rows} signed requests from a bare client loop | {ceiling:.0} requests/s; bulkrefund / bare = **{:.2}** | ≥ 0.5 |",
+        throughput / ceiling
+    ));
+        eprintln!("throughput done");
+    }
+
+    // Rate accuracy with latency.
+    if wanted("rate") {
+        let rows = scale(6_000);
+        let faults = FaultConfig {
+            latency_ms: Some((50, 50)),
+            ..FaultConfig::default()
+        };
+        let (batch, config, sim) =
+            prepare(dir.path(), GatewayKind::Leshua, rows, "A", faults).await;
+        let run = run_batch(
+            &batch,
+            &config,
+            "leshua",
+            &["--rate", "200", "--concurrency", "32"],
+        )
+        .await;
+        let ledger = sim.ledger();
+        sim.stop().await;
+        table.push(format!(
+        "| rate accuracy: --rate 200, 50 ms latency, {rows} rows | achieved {:.1} requests/s = **{:.3}** of 200; busiest one-second window: **{}** requests | ≥ 0.98, ≤ 200 |",
+        reported_rate(&run.stderr),
+        reported_rate(&run.stderr) / 200.0,
+        ledger.max_requests_in_one_second
+    ));
+        eprintln!("rate done");
+    }
+
+    // RSA-signed Lianshang refunds against one core's signing rate.
+    if wanted("rsa") {
+        let rows = scale(20_000);
+        let (batch, config, sim) = prepare(
+            dir.path(),
+            GatewayKind::Lianshang,
+            rows,
+            "S",
+            FaultConfig::default(),
+        )
+        .await;
+        let run = run_batch(&batch, &config, "lianshang", &[]).await;
+        sim.stop().await;
+        let signs = tokio::task::spawn_blocking(signing_loop).await.unwrap();
+        table.push(format!(
+        "| RSA: {rows} Lianshang refunds, 2048-bit key (SHA-256) | **{:.0} refunds/s**; a bare signing loop on one core: {signs:.0} signatures/s | — |",
+        rows as f64 / run.wall.as_secs_f64()
+    ));
+        eprintln!("rsa done");
+    }
+
+    // Scale: validate and import a million rows.
+    if wanted("scale") {
+        let rows = scale(1_000_000);
+        let big = dir.path().join("M.csv");
+        generate::write_batch(GatewayKind::Leshua, rows, "M", &big, None).unwrap();
+        // validate reads no key but checks the profile: any configuration will do.
+        let config = write_config(dir.path(), "http://127.0.0.1:9");
+        let mut command = Command::new(binary());
+        command
+            .args([
+                "validate",
+                big.to_str().unwrap(),
+                "--profile",
+                "leshua",
+                "--config",
+            ])
+            .arg(&config)
+            .arg("--journal")
+            .arg(dir.path().join("none.db"));
+        let validate = tokio::task::spawn_blocking(move || measure(&mut command))
+            .await
+            .unwrap();
+        assert_eq!(validate.exit, 0, "{}", validate.stderr);
+        table.push(format!(
+            "| scale: validate {rows} rows | **{:.1} s**; peak RSS **{:.1} MiB** | < 100 MiB |",
+            validate.wall.as_secs_f64(),
+            validate.peak_rss_mib
+        ));
+        let mut command = Command::new(binary().parent().unwrap().join("examples/import_million"));
+        command.arg(rows.to_string());
+        let import = tokio::task::spawn_blocking(move || measure(&mut command))
+            .await
+            .unwrap();
+        table.push(format!(
+        "| scale: import {rows} rows into a new journal (dedupe, 10,000-row transactions) | **{:.1} s**; peak RSS {:.1} MiB | < 60 s |",
+        import.wall.as_secs_f64(),
+        import.peak_rss_mib
+    ));
+    }
+    println!("{}", table.join("\n"));
+}
