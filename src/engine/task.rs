@@ -277,13 +277,13 @@ async fn step(
         record,
         mut counters,
     } = job;
+    let (id, from) = (record.id, record.state);
     let unchanged = |counters, fatal| Done {
-        id: record.id,
+        id,
         counters,
-        state: record.state,
+        state: from,
         fatal,
     };
-    let from = record.state;
     if !matches!(
         from,
         State::Pending | State::RetryWait | State::Unknown | State::Processing
@@ -291,13 +291,13 @@ async fn step(
         return unchanged(counters, None);
     }
     let order = RefundOrder {
-        refund_id: record.refund_id.clone(),
+        refund_id: record.refund_id,
         amount: record.amount,
-        fields: record.fields.clone(),
-        gateway_refund_id: record.gateway_refund_id.clone(),
+        fields: record.fields,
+        gateway_refund_id: record.gateway_refund_id,
     };
     let (kind, update, pause) = if matches!(from, State::Pending | State::RetryWait) {
-        if let Err(e) = writer.intent(record.id, from).await {
+        if let Err(e) = writer.intent(id, from).await {
             return unchanged(counters, Some(e));
         }
         // The limiter gates the send itself, after the intent's commit (whose
@@ -307,12 +307,9 @@ async fn step(
                 State::Pending,
                 "interrupted before the request left; nothing was sent",
             );
-            let fatal = writer
-                .transition(record.id, State::InFlight, withdraw)
-                .await
-                .err();
+            let fatal = writer.transition(id, State::InFlight, withdraw).await.err();
             return Done {
-                id: record.id,
+                id: id,
                 counters,
                 state: State::Pending,
                 fatal,
@@ -355,15 +352,15 @@ async fn step(
         Update::Transition { change, .. } => change.to,
         Update::Reschedule { .. } => from,
     };
-    match writer.settle(record.id, kind, update).await {
+    match writer.settle(id, kind, update).await {
         Ok(()) => Done {
-            id: record.id,
+            id: id,
             counters,
             state,
             fatal: None,
         },
         Err(e) => Done {
-            id: record.id,
+            id: id,
             counters,
             state: State::InFlight,
             fatal: Some(e),

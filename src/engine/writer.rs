@@ -1,18 +1,24 @@
 //! The journal writer: one thread owns the journal's connection and commits the
 //! engine's changes in groups (many per transaction). Every change waits only
 //! for its own commit: a submit's intent is durable before its request leaves.
-//! Each change runs in its own savepoint, so one refused change (a stale state,
-//! an illegal transition) fails alone and never takes its group down with it.
+//! A refused change (a stale state, an illegal transition) is refused before it
+//! writes anything, so it fails alone and never takes its group down with it.
 
 use std::sync::mpsc;
 use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::journal::{self, AttemptRecord, Change, Journal, State};
+use crate::journal::{self, AttemptRecord, Change, Journal, JournalError, State};
 
 /// The most changes committed in one transaction.
 const GROUP: usize = 2048;
+/// A group smaller than this waits [`LINGER`] for more changes before it
+/// commits: every commit writes each page it dirtied to the WAL, so a few
+/// larger groups cost far less than many small ones. An intent waits at most
+/// this much longer for its commit.
+const SMALL_GROUP: usize = 32;
+const LINGER: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// What a refund's attempt leaves in the journal.
 #[derive(Debug)]
@@ -41,11 +47,6 @@ enum Op {
         refund: i64,
         from: State,
         change: Change,
-    },
-    /// Plain SQL (unparking, bookkeeping).
-    Execute {
-        sql: String,
-        params: Vec<rusqlite::types::Value>,
     },
 }
 
@@ -118,26 +119,22 @@ impl Writer {
         })
         .await
     }
-
-    pub async fn execute(
-        &self,
-        sql: &str,
-        params: Vec<rusqlite::types::Value>,
-    ) -> Result<(), String> {
-        self.submit(Op::Execute {
-            sql: sql.to_owned(),
-            params,
-        })
-        .await
-    }
 }
 
 fn run(mut journal: Journal, rx: mpsc::Receiver<Request>) -> Journal {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
+        let mut lingered = false;
         while group.len() < GROUP {
             match rx.try_recv() {
                 Ok(request) => group.push(request),
+                Err(mpsc::TryRecvError::Empty) if group.len() < SMALL_GROUP && !lingered => {
+                    lingered = true;
+                    match rx.recv_timeout(LINGER) {
+                        Ok(request) => group.push(request),
+                        Err(_) => break,
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -151,38 +148,34 @@ fn run(mut journal: Journal, rx: mpsc::Receiver<Request>) -> Journal {
 
 fn commit_group(journal: &mut Journal, group: &[Request]) -> Vec<Result<(), String>> {
     let conn = journal.conn_mut();
+    let fail_all = |why: String| group.iter().map(|_| Err(why.clone())).collect();
     let tx = match conn.transaction() {
         Ok(tx) => tx,
-        Err(e) => return group.iter().map(|_| Err(format!("journal: {e}"))).collect(),
+        Err(e) => return fail_all(format!("journal: {e}")),
     };
     let mut results = Vec::with_capacity(group.len());
     for request in group {
-        let result = tx
-            .execute_batch("SAVEPOINT change")
-            .map_err(|e| e.to_string())
-            .and_then(|()| apply(&tx, &request.op));
-        let end = if result.is_ok() {
-            "RELEASE change"
-        } else {
-            "ROLLBACK TO change; RELEASE change"
-        };
-        if let Err(e) = tx.execute_batch(end) {
-            results.push(Err(format!("journal: {e}")));
-            continue;
+        match apply(&tx, &request.op) {
+            // A refused change (stale state, illegal transition) is checked
+            // before anything is written: it fails alone.
+            Err(
+                e @ (JournalError::Stale { .. }
+                | JournalError::Illegal { .. }
+                | JournalError::Missing(_)),
+            ) => results.push(Err(e.to_string())),
+            // Anything else may have written half a change: the group is rolled back.
+            Err(e) => return fail_all(format!("journal: {e}")),
+            Ok(()) => results.push(Ok(())),
         }
-        results.push(result);
     }
     match tx.commit() {
         Ok(()) => results,
-        Err(e) => group
-            .iter()
-            .map(|_| Err(format!("journal commit failed: {e}")))
-            .collect(),
+        Err(e) => fail_all(format!("journal commit failed: {e}")),
     }
 }
 
-fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), String> {
-    let result = match op {
+fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), JournalError> {
+    match op {
         Op::Intent { refund, from } => journal::apply(
             conn,
             *refund,
@@ -196,8 +189,10 @@ fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), String> {
             refund,
             attempt,
             update,
-        } => journal::record_attempt(conn, *refund, attempt).and_then(|()| match update {
-            Update::Transition { from, change } => journal::apply(conn, *refund, *from, change),
+        } => match update {
+            Update::Transition { from, change } => {
+                journal::settle(conn, *refund, *from, change, attempt)
+            }
             Update::Reschedule {
                 next_attempt_at,
                 note,
@@ -208,17 +203,13 @@ fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), String> {
                 *next_attempt_at,
                 note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
                 gateway_refund_id.as_deref(),
+                attempt,
             ),
-        }),
+        },
         Op::Transition {
             refund,
             from,
             change,
         } => journal::apply(conn, *refund, *from, change),
-        Op::Execute { sql, params } => conn
-            .execute(sql, rusqlite::params_from_iter(params.iter()))
-            .map(drop)
-            .map_err(Into::into),
-    };
-    result.map_err(|e| e.to_string())
+    }
 }

@@ -240,49 +240,60 @@ fn import_row(
             refund,
         } => (line, cells, refund),
     };
-    let verdict = match lookup(tx, scope, &refund.refund_id)? {
-        None => Verdict::New,
-        Some(existing) if existing.fingerprint != refund.fingerprint => {
-            conflict_with_journal(&refund.refund_id, &existing, Some(batch_id))
-        }
-        Some(existing) => {
-            let first_here: Option<u64> = tx
-                .prepare_cached(
-                    "SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2",
-                )?
-                .query_row(params![existing.id, batch_id], |row| row.get(0))?;
-            match first_here {
-                Some(of_line) => Verdict::Duplicate {
-                    refund: Some(existing.id),
-                    of_line,
-                },
-                None => Verdict::Known {
-                    refund: existing.id,
-                },
+    // Most rows are new: try to insert first, and look the id up only when it is taken.
+    let now = now_text();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            scope,
+            refund.refund_id,
+            refund.fingerprint,
+            meta.profile,
+            batch_id,
+            line,
+            refund.amount.0 as i64,
+            serde_json::to_string(&refund.fields).expect("strings serialize"),
+            State::Pending.as_str(),
+            now
+        ])?;
+    let verdict = match inserted {
+        1 => Verdict::New,
+        _ => match lookup(tx, scope, &refund.refund_id)? {
+            None => {
+                return Err(JournalError::Inconsistent(format!(
+                    "refund id {} was neither inserted nor found",
+                    refund.refund_id
+                ))
+                .into())
             }
-        }
+            Some(existing) if existing.fingerprint != refund.fingerprint => {
+                conflict_with_journal(&refund.refund_id, &existing, Some(batch_id))
+            }
+            Some(existing) => {
+                let first_here: Option<u64> = tx
+                    .prepare_cached(
+                        "SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2",
+                    )?
+                    .query_row(params![existing.id, batch_id], |row| row.get(0))?;
+                match first_here {
+                    Some(of_line) => Verdict::Duplicate {
+                        refund: Some(existing.id),
+                        of_line,
+                    },
+                    None => Verdict::Known {
+                        refund: existing.id,
+                    },
+                }
+            }
+        },
     };
     tally(result, &verdict, refund.amount);
     let fen = Some(refund.amount);
     match verdict {
         Verdict::New => {
-            let now = now_text();
-            tx.prepare_cached(
-                "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                scope,
-                refund.refund_id,
-                refund.fingerprint,
-                meta.profile,
-                batch_id,
-                line,
-                refund.amount.0 as i64,
-                serde_json::to_string(&refund.fields).expect("strings serialize"),
-                State::Pending.as_str(),
-                now
-            ])?;
             let id = tx.last_insert_rowid();
             tx.prepare_cached("INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)")?
                 .execute(params![id, now, State::Pending.as_str(), format!("imported from batch {batch_id}, line {line}")])?;

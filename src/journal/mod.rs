@@ -40,6 +40,8 @@ pub enum JournalError {
     },
     #[error("no refund #{0} in the journal")]
     Missing(i64),
+    #[error("the journal is inconsistent: {0}")]
+    Inconsistent(String),
 }
 
 pub struct Journal {
@@ -180,26 +182,46 @@ impl Change {
 }
 
 /// Changes a refund's state: checks that it is in `expected` and that the
-/// transition is legal, updates it and appends the event. Within the caller's transaction.
+/// transition is legal, updates it and appends the event. Within the caller's
+/// transaction; a refused change writes nothing.
 pub fn apply(
     conn: &Connection,
     refund: i64,
     expected: State,
     change: &Change,
 ) -> Result<(), JournalError> {
-    let actual: Option<String> = conn
-        .query_row("SELECT state FROM refunds WHERE id = ?1", [refund], |row| {
-            row.get(0)
-        })
-        .optional()?;
-    let actual = actual.ok_or(JournalError::Missing(refund))?;
-    if actual != expected.as_str() {
-        return Err(JournalError::Stale {
-            refund,
-            expected,
-            actual,
-        });
+    transition(conn, refund, expected, change, None)
+}
+
+/// [`apply`], recording the attempt whose answer caused the change.
+pub fn settle(
+    conn: &Connection,
+    refund: i64,
+    expected: State,
+    change: &Change,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    transition(conn, refund, expected, change, Some(attempt))
+}
+
+/// (attempts, submits, first_sent_at) that an attempt adds to its refund.
+fn counted(attempt: Option<&AttemptRecord>) -> (i64, i64, Option<&str>) {
+    match attempt {
+        None => (0, 0, None),
+        Some(a) if a.kind == AttemptKind::Submit => (1, 1, Some(a.at.as_str())),
+        Some(_) => (1, 0, None),
     }
+}
+
+fn transition(
+    conn: &Connection,
+    refund: i64,
+    expected: State,
+    change: &Change,
+    attempt: Option<&AttemptRecord>,
+) -> Result<(), JournalError> {
+    // Every check comes before the first write. The state is checked by the
+    // UPDATE itself (`AND state = expected`); it is read only to explain a refusal.
     state::check(expected, change.to).map_err(|source| JournalError::Illegal { refund, source })?;
     let now = now_text();
     let (code, message) = match &change.error {
@@ -207,23 +229,48 @@ pub fn apply(
         None => (None, None),
     };
     let finished = change.to.is_final().then_some(now.as_str());
-    conn.prepare_cached(
-        "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
+    let (attempts, submits, sent_at) = counted(attempt);
+    let changed = conn
+        .prepare_cached(
+            "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
              gateway_refund_id = COALESCE(?5, gateway_refund_id),
              next_attempt_at = COALESCE(?6, 0), finished_at = ?7,
-             ever_created = ever_created OR ?8
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        refund,
-        change.to.as_str(),
-        code,
-        message,
-        change.gateway_refund_id,
-        change.next_attempt_at,
-        finished,
-        change.created
-    ])?;
+             ever_created = ever_created OR ?8,
+             attempts = attempts + ?9, submits = submits + ?10,
+             first_sent_at = COALESCE(first_sent_at, ?11)
+         WHERE id = ?1 AND state = ?12",
+        )?
+        .execute(params![
+            refund,
+            change.to.as_str(),
+            code,
+            message,
+            change.gateway_refund_id,
+            change.next_attempt_at,
+            finished,
+            change.created,
+            attempts,
+            submits,
+            sent_at,
+            expected.as_str()
+        ])?;
+    if changed == 0 {
+        let actual: Option<String> = conn
+            .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
+            .query_row([refund], |row| row.get(0))
+            .optional()?;
+        return Err(match actual {
+            None => JournalError::Missing(refund),
+            Some(actual) => JournalError::Stale {
+                refund,
+                expected,
+                actual,
+            },
+        });
+    }
+    if let Some(attempt) = attempt {
+        insert_attempt(conn, refund, attempt)?;
+    }
     conn.prepare_cached(
         "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -238,18 +285,24 @@ pub fn apply(
 }
 
 /// Updates a refund that stays in its state (a poll that found it still
-/// processing, a query that could not learn anything): no event, since nothing changed.
+/// processing, a query that could not learn anything): no event, since
+/// nothing changed; the attempt is recorded.
 pub fn reschedule(
     conn: &Connection,
     refund: i64,
     next_attempt_at: i64,
     note: Option<(&str, &str)>,
     gateway_refund_id: Option<&str>,
+    attempt: &AttemptRecord,
 ) -> Result<(), JournalError> {
+    insert_attempt(conn, refund, attempt)?;
     let (code, message) = note.unzip();
+    let (attempts, submits, sent_at) = counted(Some(attempt));
     conn.prepare_cached(
         "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
-             gateway_refund_id = COALESCE(?5, gateway_refund_id)
+             gateway_refund_id = COALESCE(?5, gateway_refund_id),
+             attempts = attempts + ?6, submits = submits + ?7,
+             first_sent_at = COALESCE(first_sent_at, ?8)
          WHERE id = ?1",
     )?
     .execute(params![
@@ -257,7 +310,10 @@ pub fn reschedule(
         next_attempt_at,
         code,
         message,
-        gateway_refund_id
+        gateway_refund_id,
+        attempts,
+        submits,
+        sent_at
     ])?;
     Ok(())
 }
@@ -279,7 +335,7 @@ pub enum AttemptKind {
     Query,
 }
 
-pub fn record_attempt(
+fn insert_attempt(
     conn: &Connection,
     refund: i64,
     attempt: &AttemptRecord,
@@ -301,13 +357,6 @@ pub fn record_attempt(
         attempt.outcome,
         attempt.latency_ms as i64
     ])?;
-    let submit = attempt.kind == AttemptKind::Submit;
-    conn.prepare_cached(
-        "UPDATE refunds SET attempts = attempts + 1, submits = submits + ?2,
-             first_sent_at = CASE WHEN ?2 THEN COALESCE(first_sent_at, ?3) ELSE first_sent_at END
-         WHERE id = ?1",
-    )?
-    .execute(params![refund, submit, attempt.at])?;
     Ok(())
 }
 

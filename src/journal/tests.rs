@@ -336,39 +336,94 @@ fn in_flight_after_a_crash_becomes_unknown() {
 #[test]
 fn attempts_are_counted_and_first_sent_kept() {
     let (journal, id) = one_refund();
+    let conn = journal.conn();
     let attempt = |kind, at: &str| AttemptRecord {
         kind,
         at: at.into(),
         http_status: Some(200),
         gateway_codes: None,
-        outcome: "processing".into(),
+        outcome: "unknown".into(),
         latency_ms: 3,
     };
-    record_attempt(
-        journal.conn(),
+    apply(
+        conn,
         id,
+        State::Pending,
+        &Change::to(State::InFlight, "sending"),
+    )
+    .unwrap();
+    let unknown = Change::to(State::Unknown, "HTTP 500");
+    settle(
+        conn,
+        id,
+        State::InFlight,
+        &unknown,
         &attempt(AttemptKind::Submit, "2026-11-22T00:00:00.000Z"),
     )
     .unwrap();
-    record_attempt(
-        journal.conn(),
+    reschedule(
+        conn,
         id,
+        0,
+        None,
+        None,
         &attempt(AttemptKind::Query, "2026-11-22T00:00:01.000Z"),
     )
     .unwrap();
-    record_attempt(
-        journal.conn(),
+    settle(
+        conn,
         id,
-        &attempt(AttemptKind::Submit, "2026-11-22T00:00:02.000Z"),
+        State::Unknown,
+        &Change::to(State::Pending, "not found"),
+        &attempt(AttemptKind::Query, "2026-11-22T00:00:02.000Z"),
     )
     .unwrap();
-    let record = refund_by_id(journal.conn(), id).unwrap();
-    assert_eq!((record.attempts, record.submits), (3, 2));
-    let first: String = journal
-        .conn()
+    apply(
+        conn,
+        id,
+        State::Pending,
+        &Change::to(State::InFlight, "sending"),
+    )
+    .unwrap();
+    settle(
+        conn,
+        id,
+        State::InFlight,
+        &Change::to(State::Succeeded, "ok"),
+        &attempt(AttemptKind::Submit, "2026-11-22T00:00:03.000Z"),
+    )
+    .unwrap();
+    let record = refund_by_id(conn, id).unwrap();
+    assert_eq!((record.attempts, record.submits), (4, 2));
+    let first: String = conn
         .query_row("SELECT first_sent_at FROM refunds", [], |r| r.get(0))
         .unwrap();
     assert_eq!(first, "2026-11-22T00:00:00.000Z");
+    let rows: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM attempts WHERE refund = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 4);
+    // A refused change records no attempt either.
+    let refused = settle(
+        conn,
+        id,
+        State::Succeeded,
+        &Change::to(State::Pending, "x"),
+        &attempt(AttemptKind::Query, "t"),
+    );
+    assert!(refused.is_err());
+    let rows: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM attempts WHERE refund = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 4);
 }
 
 #[test]
