@@ -309,7 +309,7 @@ async fn step(
             );
             let fatal = writer.transition(id, State::InFlight, withdraw).await.err();
             return Done {
-                id: id,
+                id,
                 counters,
                 state: State::Pending,
                 fatal,
@@ -354,13 +354,13 @@ async fn step(
     };
     match writer.settle(id, kind, update).await {
         Ok(()) => Done {
-            id: id,
+            id,
             counters,
             state,
             fatal: None,
         },
         Err(e) => Done {
-            id: id,
+            id,
             counters,
             state: State::InFlight,
             fatal: Some(e),
