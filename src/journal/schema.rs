@@ -81,6 +81,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     "#,
+    // 2: index only the refunds still to work on. The full (state, next_attempt_at)
+    // index was rewritten on every state change; this one gains an entry at
+    // import and loses it when the refund is first sent or settles.
+    r#"
+    DROP INDEX refunds_by_state;
+    CREATE INDEX refunds_open ON refunds(next_attempt_at)
+        WHERE state IN ('pending', 'retry_wait', 'unknown', 'processing');
+    "#,
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
