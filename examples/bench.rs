@@ -98,36 +98,13 @@ async fn simulator(orders: &Path, faults: FaultConfig) -> SimHandle {
 }
 
 fn write_config(dir: &Path, base_url: &str) -> PathBuf {
-    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
-    let text = format!(
-        r#"
-[profiles.leshua]
-gateway = "leshua"
-base_url = "{base_url}"
-merchant_id = "0000000018"
-trade_key = {{ file = "{keys}/leshua-trade.key" }}
-rate = 1000000
-concurrency = {CONCURRENCY}
-[profiles.lianshang]
-gateway = "lianshang"
-base_url = "{base_url}"
-merchant_id = "pay001"
-private_key = {{ file = "{keys}/merchant-test-2048.pem" }}
-rate = 1000000
-concurrency = {CONCURRENCY}
-[profiles.lianshang.defaults]
-appid = "app01"
-platform = "Online"
-client_user_id = "finance"
-coin_type = "lianshang_coin"
-notify_url = "https://shop.example.com/refund/notify"
-refund_expire = 30
-risk_extend = "{{\"risk\":100}}"
-refund_product_subject = "[]"
-"#
-    );
+    let keys = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys"));
     let path = dir.join("bulkrefund.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(
+        &path,
+        generate::simulator_config(base_url, keys, 1_000_000, CONCURRENCY as u32),
+    )
+    .unwrap();
     path
 }
 

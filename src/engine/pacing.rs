@@ -79,6 +79,7 @@ impl Pace {
     }
     /// Pauses the whole profile for at least `wait`.
     pub fn pause(&self, wait: Duration) {
+        tracing::debug!(?wait, "the gateway asked to slow down: pausing the profile");
         let until = Instant::now() + wait;
         let mut paused = self.paused_until.lock().expect("pause lock");
         if paused.is_none_or(|current| current < until) {

@@ -66,3 +66,44 @@ pub fn write_batch(
     }
     Ok(())
 }
+
+/// A `bulkrefund.toml` with both profiles aimed at a simulator at `base_url`,
+/// using the sample keys in `keys_dir` (test keys only).
+pub fn simulator_config(base_url: &str, keys_dir: &Path, rate: u32, concurrency: u32) -> String {
+    let keys = keys_dir.display();
+    format!(
+        r#"
+[profiles.leshua]
+gateway = "leshua"
+base_url = "{base_url}"
+merchant_id = "{LESHUA_MERCHANT}"
+trade_key = {{ file = "{keys}/leshua-trade.key" }}
+notify_url = "https://shop.example.com/refund/notify"
+rate = {rate}
+concurrency = {concurrency}
+timeout = "5s"
+max_attempts = 8
+
+[profiles.lianshang]
+gateway = "lianshang"
+base_url = "{base_url}"
+merchant_id = "{LIANSHANG_MERCHANT}"
+private_key = {{ file = "{keys}/merchant-test-2048.pem" }}
+rate = {rate}
+concurrency = {concurrency}
+timeout = "5s"
+max_attempts = 8
+
+[profiles.lianshang.defaults]
+appid = "app01"
+platform = "Online"
+client_user_id = "finance"
+coin_type = "lianshang_coin"
+refund_msg = "month-end refund"
+notify_url = "https://shop.example.com/refund/notify"
+refund_expire = 30
+risk_extend = "{{\"risk\":100}}"
+refund_product_subject = "[]"
+"#
+    )
+}

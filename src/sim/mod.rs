@@ -186,13 +186,9 @@ fn too_many_requests(retry_after: std::time::Duration) -> Response {
         .into_response()
 }
 
+/// A plain 503: the client backs off on its own (429 is the answer that carries `Retry-After`).
 fn overloaded() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "1")],
-        "overloaded",
-    )
-        .into_response()
+    (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()
 }
 
 fn server_error() -> Response {

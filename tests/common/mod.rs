@@ -2,6 +2,8 @@
 //! with known orders, and clients wired to it with the sample keys.
 #![allow(dead_code)]
 
+pub mod chaos;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -159,43 +161,13 @@ pub fn lianshang_refund(id: &str, order: &str, wk_order: &str, fen: u64) -> Refu
 
 /// A bulkrefund.toml whose profiles point at `base_url`, with the sample keys by absolute path.
 pub fn write_config(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
-    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys");
-    let text = format!(
-        r#"
-[profiles.leshua]
-gateway = "leshua"
-base_url = "{base_url}"
-merchant_id = "0000000018"
-trade_key = {{ file = "{keys}/leshua-trade.key" }}
-notify_url = "https://shop.example.com/refund/notify"
-rate = 2000
-concurrency = 32
-timeout = "5s"
-max_attempts = 8
-
-[profiles.lianshang]
-gateway = "lianshang"
-base_url = "{base_url}"
-merchant_id = "pay001"
-private_key = {{ file = "{keys}/merchant-test-2048.pem" }}
-rate = 2000
-concurrency = 32
-timeout = "5s"
-
-[profiles.lianshang.defaults]
-appid = "app01"
-platform = "Online"
-client_user_id = "finance"
-coin_type = "lianshang_coin"
-refund_msg = "month-end refund"
-notify_url = "https://shop.example.com/refund/notify"
-refund_expire = 30
-risk_extend = "{{\"risk\":100}}"
-refund_product_subject = "[]"
-"#
-    );
+    let keys = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys"));
     let path = dir.join("bulkrefund.toml");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(
+        &path,
+        bulkrefund::sim::generate::simulator_config(base_url, keys, 2000, 32),
+    )
+    .unwrap();
     path
 }
 
