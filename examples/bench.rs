@@ -370,16 +370,34 @@ async fn main() {
             validate.wall.as_secs_f64(),
             validate.peak_rss_mib
         ));
+        let kept = dir.path().join("M.db");
         let mut command = Command::new(binary().parent().unwrap().join("examples/import_million"));
-        command.arg(rows.to_string());
+        command.arg(rows.to_string()).arg(&kept);
         let import = tokio::task::spawn_blocking(move || measure(&mut command))
             .await
             .unwrap();
         table.push(format!(
-        "| scale: import {rows} rows into a new journal (dedupe, 10,000-row transactions) | **{:.1} s**; peak RSS {:.1} MiB | < 60 s |",
-        import.wall.as_secs_f64(),
-        import.peak_rss_mib
-    ));
+            "| scale: import {rows} rows into a new journal (dedupe, 10,000-row transactions) | **{:.1} s**; peak RSS {:.1} MiB | < 60 s |",
+            import.wall.as_secs_f64(),
+            import.peak_rss_mib
+        ));
+        for format in ["csv", "xlsx"] {
+            let mut command = Command::new(binary());
+            command
+                .args(["export", "--format", format, "--out"])
+                .arg(dir.path().join(format!("export.{format}")))
+                .arg("--journal")
+                .arg(&kept);
+            let export = tokio::task::spawn_blocking(move || measure(&mut command))
+                .await
+                .unwrap();
+            assert_eq!(export.exit, 0, "{}", export.stderr);
+            table.push(format!(
+                "| scale: export {rows} refunds as {format} | **{:.1} s**; peak RSS **{:.1} MiB** | streamed |",
+                export.wall.as_secs_f64(),
+                export.peak_rss_mib
+            ));
+        }
     }
     println!("{}", table.join("\n"));
 }

@@ -1,6 +1,7 @@
 //! Measures importing a generated batch into a fresh journal (dedupe, chunked
 //! transactions), as `run` does before it sends anything.
-//! `cargo run --release --example import_million -- [ROWS]`
+//! `cargo run --release --example import_million -- [ROWS] [JOURNAL]`
+//! (with JOURNAL, the journal is kept there, e.g. to measure an export of it).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -20,7 +21,11 @@ fn main() -> anyhow::Result<()> {
     let batch = dir.path().join("batch.csv");
     bulkrefund::sim::generate::write_batch(GatewayKind::Leshua, rows, "I", &batch, None)?;
     let started = Instant::now();
-    let mut journal = Journal::open(&dir.path().join("journal.db"))?;
+    let journal_path = std::env::args()
+        .nth(2)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("journal.db"));
+    let mut journal = Journal::open(&journal_path)?;
     let checked = CheckedBatch::open(
         &batch,
         &ReadOptions::default(),

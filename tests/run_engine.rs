@@ -287,3 +287,27 @@ async fn resume_finishes_what_a_run_left_and_rewrites_results() {
     let again = setup.resume(quick()).await;
     assert_eq!((again.exit_code, again.report.requests), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excel_results_start_with_a_bom() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "X");
+    let setup = setup(orders, FaultConfig::default()).await;
+    let outcome = setup
+        .run(
+            &batch,
+            "leshua",
+            EngineArgs {
+                excel: true,
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(outcome.exit_code, 0);
+    let bytes = std::fs::read(run::default_results_path(&batch)).unwrap();
+    assert!(
+        bytes.starts_with("\u{feff}merchant_refund_id,".as_bytes()),
+        "{:?}",
+        &bytes[..20]
+    );
+}

@@ -58,11 +58,56 @@ pub fn most_in_window(quota: &Quota, window: Duration) -> u64 {
     (window.as_secs_f64() / period).ceil() as u64 + burst - 1
 }
 
+/// How much longer than a second the send window is: the room left for a
+/// request to reach the gateway later than it left (a descheduled thread, the
+/// network) without two seconds' requests landing in one. It also caps the rate
+/// at `limit` per 1.01 s, just above the limiter's pace, so it bites on bursts only.
+pub const WINDOW_SLACK: Duration = Duration::from_millis(10);
+
+/// The last `limit` send times: a send goes only when fewer than `limit` fell
+/// within the last second plus [`WINDOW_SLACK`]. The limiter spaces requests; this
+/// makes the promise exact at the moment of sending, whatever stalled before.
+pub struct SendWindow {
+    limit: usize,
+    span: Duration,
+    sent: Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl SendWindow {
+    pub fn new(limit: u32) -> SendWindow {
+        SendWindow {
+            limit: limit.max(1) as usize,
+            span: Duration::from_secs(1) + WINDOW_SLACK,
+            sent: Mutex::new(std::collections::VecDeque::with_capacity(
+                limit.max(1) as usize
+            )),
+        }
+    }
+
+    /// Takes a place in the window at `now`, or says when one frees up.
+    pub fn try_take(&self, now: Instant) -> Result<(), Instant> {
+        let mut sent = self.sent.lock().expect("window lock");
+        while sent
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= self.span)
+        {
+            sent.pop_front();
+        }
+        if sent.len() < self.limit {
+            sent.push_back(now);
+            Ok(())
+        } else {
+            Err(sent[0] + self.span)
+        }
+    }
+}
+
 pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     pub in_flight: Arc<Semaphore>,
     pub max_attempts: u32,
     limiter: DefaultDirectRateLimiter,
+    window: SendWindow,
     paused_until: Mutex<Option<Instant>>,
 }
 
@@ -74,6 +119,7 @@ impl Pace {
             in_flight: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
             max_attempts: max_attempts.max(1),
             limiter: RateLimiter::direct(quota(rate)),
+            window: SendWindow::new(rate),
             paused_until: Mutex::new(None),
         }
     }
@@ -103,8 +149,15 @@ impl Pace {
             }
             // A pause set while we waited for the limiter applies to us too.
             let paused = *self.paused_until.lock().expect("pause lock");
-            if paused.is_none_or(|u| u <= Instant::now()) {
-                return true;
+            if paused.is_some_and(|u| u > Instant::now()) {
+                continue;
+            }
+            match self.window.try_take(Instant::now()) {
+                Ok(()) => return true,
+                Err(free_at) => tokio::select! {
+                    _ = tokio::time::sleep_until(free_at) => {}
+                    _ = cancel.cancelled() => return false,
+                },
             }
         }
     }
@@ -143,6 +196,23 @@ mod tests {
                 "rate {rate}: {sustained}"
             );
         }
+    }
+
+    #[test]
+    fn the_send_window_never_holds_more_than_its_limit() {
+        let window = SendWindow::new(3);
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        assert!(window.try_take(at(0)).is_ok());
+        assert!(window.try_take(at(0)).is_ok());
+        assert!(window.try_take(at(10)).is_ok());
+        // A fourth within 1.01 s of the first must wait until the first leaves the window.
+        assert_eq!(window.try_take(at(500)), Err(at(1_010)));
+        assert_eq!(window.try_take(at(1_009)), Err(at(1_010)));
+        // Both sends at 0 ms have left by then: two places free.
+        assert!(window.try_take(at(1_010)).is_ok());
+        assert!(window.try_take(at(1_011)).is_ok());
+        assert_eq!(window.try_take(at(1_012)), Err(at(1_020)));
     }
 
     #[test]
