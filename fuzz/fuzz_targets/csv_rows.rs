@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     for gateway in [GatewayKind::Leshua, GatewayKind::Lianshang] {
         for encoding in [None, Some("gbk".to_owned())] {
-            let options = ReadOptions { encoding, delimiter: b',' };
+            let options = ReadOptions {
+                encoding,
+                delimiter: b',',
+            };
             if let Ok(rows) = CheckedBatch::open(file.path(), &options, gateway, &defaults) {
                 for row in rows.take(10_000) {
                     let _ = row;

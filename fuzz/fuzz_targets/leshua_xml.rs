@@ -13,10 +13,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(fields) = parse_xml(data) {
         for call in [Call::Refund, Call::Query] {
             let outcome = classify(call, &fields, &key);
-            let trusted = matches!(outcome, Outcome::Succeeded(_) | Outcome::Processing(_) | Outcome::NotFound);
+            let trusted = matches!(
+                outcome,
+                Outcome::Succeeded(_) | Outcome::Processing(_) | Outcome::NotFound
+            );
             if trusted {
                 // Random bytes cannot carry a valid MD5 signature by chance.
-                assert!(bulkrefund::gateway::leshua::response_verifies(&fields, &key));
+                assert!(bulkrefund::gateway::leshua::response_verifies(
+                    &fields, &key
+                ));
             }
         }
     }
