@@ -97,7 +97,7 @@ enum Credentials {
 impl Profile {
     /// The scope of refund ids: the gateway and the merchant.
     pub fn scope(&self) -> String {
-        format!("{}:{}", self.gateway, self.merchant_id)
+        crate::journal::scope(self.gateway, &self.merchant_id)
     }
 
     pub fn client(&self) -> anyhow::Result<Arc<dyn Gateway>> {

@@ -59,6 +59,13 @@ impl CheckedBatch {
     }
 }
 
+impl CheckedBatch {
+    /// The encoding the file is read with (given, or detected), as `--encoding` accepts it.
+    pub fn encoding_name(&self) -> &'static str {
+        self.input.encoding.name()
+    }
+}
+
 impl Iterator for CheckedBatch {
     type Item = Result<CheckedRow, FileError>;
 

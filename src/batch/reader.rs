@@ -290,6 +290,17 @@ mod tests {
     }
 
     #[test]
+    fn an_encodings_own_name_selects_it_again() {
+        // `run` hands the encoding its scan detected to the import by name.
+        for encoding in [UTF_8, GB18030] {
+            assert_eq!(
+                encoding_for(Some(encoding.name()), Path::new("unused")).unwrap(),
+                encoding
+            );
+        }
+    }
+
+    #[test]
     fn empty_file_has_no_header() {
         let file = write(b"\n\n");
         assert!(matches!(

@@ -11,7 +11,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio_util::sync::CancellationToken;
 
-use super::run::{finish, Profiles, RunOutcome};
+use super::run::{finish, open_existing, Profiles, RunOutcome};
 use crate::cli::EngineArgs;
 use crate::engine::Scope;
 use crate::exit::UsageError;
@@ -252,26 +252,7 @@ pub async fn run(
     profiles: &Profiles<'_>,
     cancel: CancellationToken,
 ) -> anyhow::Result<Option<RunOutcome>> {
-    if !request.journal_path.exists() {
-        return Err(UsageError(format!(
-            "There is no journal at '{}'",
-            request.journal_path.display()
-        ))
-        .into());
-    }
-    let mut journal = Journal::open(request.journal_path)?;
-    let known: bool = journal.conn().query_row(
-        "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",
-        [request.batch],
-        |r| r.get(0),
-    )?;
-    if !known {
-        return Err(UsageError(format!(
-            "There is no batch {} in the journal; `bulkrefund status` lists them",
-            request.batch
-        ))
-        .into());
-    }
+    let mut journal = open_existing(request.journal_path, Some(request.batch))?;
     let plan = plan(journal.conn(), request.batch, request.new_ids)?;
     print_plan(request.batch, &plan, &mut std::io::stdout().lock())?;
     if plan.send.is_empty() {

@@ -100,6 +100,11 @@ pub async fn run(
     )
     .map_err(usage)?;
     let header = prescan.header.clone();
+    // The import reads with the encoding the scan found, instead of detecting it again.
+    let read = ReadOptions {
+        encoding: Some(prescan.encoding_name().to_owned()),
+        ..request.read.clone()
+    };
     for row in prescan {
         row.map_err(usage)?;
     }
@@ -112,13 +117,8 @@ pub async fn run(
         header,
     };
     let mut journal = Journal::open(request.journal_path)?;
-    let rows = CheckedBatch::open(
-        request.batch,
-        &request.read,
-        profile.gateway,
-        &profile.defaults,
-    )
-    .map_err(usage)?;
+    let rows = CheckedBatch::open(request.batch, &read, profile.gateway, &profile.defaults)
+        .map_err(usage)?;
     let mut shown = 0;
     let tally = import::import(&mut journal, &meta, rows, |problem| {
         shown += 1;
@@ -166,32 +166,39 @@ pub async fn resume(
     engine: &EngineArgs,
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
+    let journal = open_existing(journal_path, batch)?;
+    let scope = match batch {
+        Some(id) => Scope::Batches(vec![id]),
+        None => Scope::All,
+    };
+    finish(journal, journal_path, profiles, scope, engine, cancel).await
+}
+
+/// Opens a journal that must already exist, for writing; `batch`, when given,
+/// must be one of its batches. (`resume` and `retry` work only on what is there.)
+pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::Result<Journal> {
     if !journal_path.exists() {
         return Err(UsageError(format!(
-            "There is no journal at '{}': nothing to resume",
+            "There is no journal at '{}': nothing has been run",
             journal_path.display()
         ))
         .into());
     }
     let journal = Journal::open(journal_path)?;
-    let scope = match batch {
-        Some(id) => {
-            let known: bool = journal.conn().query_row(
-                "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if !known {
-                return Err(UsageError(format!(
-                    "There is no batch {id} in the journal; `bulkrefund status` lists them"
-                ))
-                .into());
-            }
-            Scope::Batches(vec![id])
+    if let Some(id) = batch {
+        let known: bool = journal.conn().query_row(
+            "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(UsageError(format!(
+                "There is no batch {id} in the journal; `bulkrefund status` lists them"
+            ))
+            .into());
         }
-        None => Scope::All,
-    };
-    finish(journal, journal_path, profiles, scope, engine, cancel).await
+    }
+    Ok(journal)
 }
 
 /// Batches whose rows name an unresolved refund in scope (their results must be rewritten).

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -13,8 +12,10 @@ use crate::journal::State;
 
 pub struct Progress {
     bar: ProgressBar,
-    last_state: Mutex<HashMap<i64, State>>,
-    counts: Mutex<[u64; 4]>,
+    /// The last state shown for each refund not yet final.
+    last_state: HashMap<i64, State>,
+    /// Succeeded, failed, processing, unknown.
+    counts: [u64; 4],
 }
 
 impl Progress {
@@ -34,18 +35,17 @@ impl Progress {
         bar.set_position(already_final);
         Progress {
             bar,
-            last_state: Mutex::new(HashMap::new()),
-            counts: Mutex::new([0; 4]),
+            last_state: HashMap::new(),
+            counts: [0; 4],
         }
     }
 
     /// Records a refund's new state.
-    pub fn update(&self, id: i64, state: State) {
+    pub fn update(&mut self, id: i64, state: State) {
         if self.bar.is_hidden() {
             return;
         }
-        let mut last = self.last_state.lock().expect("progress lock");
-        let mut counts = self.counts.lock().expect("progress lock");
+        let (last, counts) = (&mut self.last_state, &mut self.counts);
         let slot = |s: State| match s {
             State::Succeeded => Some(0),
             State::Failed => Some(1),

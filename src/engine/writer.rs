@@ -34,8 +34,6 @@ pub enum Update {
 }
 
 enum Op {
-    /// `from` → in_flight, before the submit leaves.
-    Intent { refund: i64, from: State },
     /// The attempt and what it changed.
     Settle {
         refund: i64,
@@ -93,8 +91,13 @@ impl Writer {
             .map_err(|_| "the journal writer has stopped".to_owned())?
     }
 
+    /// `from` → in_flight, committed before the submit leaves.
     pub async fn intent(&self, refund: i64, from: State) -> Result<(), String> {
-        self.submit(Op::Intent { refund, from }).await
+        let change = Change::to(
+            State::InFlight,
+            "submitting; the answer is not known until it is recorded",
+        );
+        self.transition(refund, from, change).await
     }
 
     pub async fn settle(
@@ -176,15 +179,6 @@ fn commit_group(journal: &mut Journal, group: &[Request]) -> Vec<Result<(), Stri
 
 fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), JournalError> {
     match op {
-        Op::Intent { refund, from } => journal::apply(
-            conn,
-            *refund,
-            *from,
-            &Change::to(
-                State::InFlight,
-                "submitting; the answer is not known until it is recorded",
-            ),
-        ),
         Op::Settle {
             refund,
             attempt,

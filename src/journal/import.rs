@@ -33,7 +33,7 @@ pub struct BatchMeta {
 
 impl BatchMeta {
     pub fn scope(&self) -> String {
-        format!("{}:{}", self.gateway, self.merchant_id)
+        super::scope(self.gateway, &self.merchant_id)
     }
 }
 

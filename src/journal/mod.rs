@@ -49,6 +49,11 @@ pub struct Journal {
     _lock: Option<JournalLock>,
 }
 
+/// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`).
+pub fn scope(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
+    format!("{gateway}:{merchant_id}")
+}
+
 /// Now, as the journal writes times: RFC 3339, UTC, milliseconds.
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
