@@ -302,6 +302,35 @@ pub struct SimArgs {
     /// Seed for the fault dice, for repeatable runs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Share of answers, correctly signed, about another refund than the one asked
+    /// (another id, amount, merchant, order or request; a replayed nonce).
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub mismatch_rate: f64,
+    /// The one field a mismatch changes, e.g. `merchant_refund_id`, `refund_amount`,
+    /// `nonce_str`, `out_refund_id`, `out_refund_id_number`, `request_id` (default: any).
+    #[arg(long)]
+    pub mismatch_field: Option<String>,
+    /// Share of answers pretty-printed: values padded with whitespace (signed without it).
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub pad_rate: f64,
+    /// Share of answers that are a 307 redirect, after the request was processed.
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub redirect_rate: f64,
+    /// Where redirects point (default: this simulator's /__sim/elsewhere, which counts hits).
+    #[arg(long)]
+    pub redirect_to: Option<String>,
+    /// Share of answers with a 100 MB body, after the request was processed.
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub oversize_rate: f64,
+    /// Share of answers whose body never ends, after the request was processed.
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub endless_rate: f64,
+    /// The Retry-After, in seconds, of 429 and 503 answers, e.g. `99999999999`.
+    #[arg(long)]
+    pub retry_after: Option<u64>,
+    /// Hold another key than the merchant's: every request fails its signature check.
+    #[arg(long)]
+    pub wrong_key: bool,
 }
 
 #[cfg(test)]

@@ -209,12 +209,19 @@ async fn business_rules_refuse_with_the_gateways_codes() {
     );
 }
 
+fn rejected_code(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Rejected { code, .. } => code,
+        other => panic!("expected a rejection of the request itself, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn bad_request_signature_is_refused_and_creates_nothing() {
     let sim = start_sim(standard_orders(), FaultConfig::default()).await;
     let leshua = leshua_client(&sim, "WRONGKEY");
     assert_eq!(
-        failed_code(leshua.submit(&leshua_refund("R1", "T1", 100)).await.outcome),
+        rejected_code(leshua.submit(&leshua_refund("R1", "T1", 100)).await.outcome),
         "-20006"
     );
     let other_key = std::fs::read_to_string(concat!(
@@ -224,7 +231,7 @@ async fn bad_request_signature_is_refused_and_creates_nothing() {
     .unwrap();
     let lianshang = lianshang_client_with(&sim, &other_key, false);
     assert_eq!(
-        failed_code(
+        rejected_code(
             lianshang
                 .submit(&lianshang_refund("R1", "T1", "WK1", 100))
                 .await
@@ -238,6 +245,33 @@ async fn bad_request_signature_is_refused_and_creates_nothing() {
         ledger.ids.is_empty(),
         "an unsigned request is not even counted as a submission"
     );
+}
+
+#[tokio::test]
+async fn the_wrong_key_fault_refuses_every_request_of_both_gateways() {
+    let sim = start_sim(
+        standard_orders(),
+        FaultConfig {
+            wrong_key: true,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let leshua = sample_leshua_client(&sim);
+    let lianshang = lianshang_client(&sim);
+    let a = leshua_refund("R1", "T1", 100);
+    let b = lianshang_refund("R1", "T1", "WK1", 100);
+    assert_eq!(rejected_code(leshua.submit(&a).await.outcome), "-20006");
+    assert_eq!(rejected_code(leshua.query(&a).await.outcome), "-20006");
+    assert_eq!(
+        rejected_code(lianshang.submit(&b).await.outcome),
+        "SignError"
+    );
+    assert_eq!(
+        rejected_code(lianshang.query(&b).await.outcome),
+        "SignError"
+    );
+    assert!(sim.ledger().refunds.is_empty());
 }
 
 #[tokio::test]

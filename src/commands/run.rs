@@ -209,8 +209,9 @@ fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Res
     };
     let sql = format!(
         "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
-         WHERE f.state NOT IN ('succeeded', 'failed') AND r.batch_id IN ({filter})
-         UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1"
+         WHERE f.state NOT IN {finals} AND r.batch_id IN ({filter})
+         UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1",
+        finals = crate::journal::state::sql_list(&crate::journal::state::FINAL)
     );
     let mut stmt = conn.prepare(&sql)?;
     let ids = stmt.query_map([], |row| row.get(0))?.collect();
@@ -266,6 +267,9 @@ pub(crate) async fn finish(
     if outcome.report.interrupted {
         outcome.exit_code = exit::UNRESOLVED;
     }
+    if outcome.report.stopped.is_some() {
+        outcome.exit_code = exit::FATAL;
+    }
     Ok(outcome)
 }
 
@@ -299,4 +303,10 @@ pub fn print_summary(outcome: &RunOutcome) {
             ""
         }
     );
+    if let Some(why) = &report.stopped {
+        eprintln!(
+            "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
+             are pending again (never created). Fix the profile, then run `bulkrefund resume`."
+        );
+    }
 }

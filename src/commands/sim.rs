@@ -37,6 +37,15 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         processing_for: args.processing_for,
         fail_refund_rate: args.fail_refund_rate,
         seed: args.seed,
+        mismatch_rate: args.mismatch_rate,
+        mismatch_field: args.mismatch_field,
+        pad_rate: args.pad_rate,
+        redirect_rate: args.redirect_rate,
+        redirect_to: args.redirect_to,
+        oversize_rate: args.oversize_rate,
+        endless_rate: args.endless_rate,
+        retry_after_secs: args.retry_after,
+        wrong_key: args.wrong_key,
     };
     let handle = sim::start(config, args.listen).await?;
     let mut stdout = std::io::stdout();

@@ -23,9 +23,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::journal::state::{sql_list, FINAL};
 use crate::journal::{self, Journal, RefundRecord, RECORD_COLUMNS};
 use pacing::Pace;
-use task::{Counters, Done, Job, PARKED};
+use task::{Counters, Done, Job, Shared, PARKED};
 
 /// Which refunds a run works on.
 #[derive(Clone, Debug)]
@@ -64,12 +65,16 @@ pub struct EngineReport {
     pub requests: u64,
     pub elapsed: Duration,
     pub interrupted: bool,
+    /// Why the run stopped sending on its own: the gateway refused a request
+    /// itself (bad signature, unknown merchant, authentication).
+    pub stopped: Option<String>,
 }
 
 /// The profiles that unresolved refunds in `scope` belong to.
 pub fn unresolved_profiles(conn: &Connection, scope: &Scope) -> rusqlite::Result<Vec<String>> {
     let sql = format!(
-        "SELECT DISTINCT profile FROM refunds WHERE state NOT IN ('succeeded', 'failed') AND id IN ({})",
+        "SELECT DISTINCT profile FROM refunds WHERE state NOT IN {} AND id IN ({})",
+        sql_list(&FINAL),
         scope.ids_sql()
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -131,9 +136,9 @@ impl Reader {
 
     fn count(&self, finals_only: bool) -> rusqlite::Result<u64> {
         let filter = if finals_only {
-            "AND state IN ('succeeded', 'failed')"
+            format!("AND state IN {}", sql_list(&FINAL))
         } else {
-            ""
+            String::new()
         };
         self.conn.query_row(
             &format!("SELECT COUNT(*) FROM refunds WHERE id IN temp.scope_ids {filter}"),
@@ -149,14 +154,24 @@ struct Book {
     active: HashSet<i64>,
     counters: HashMap<i64, Counters>,
     fatal: Option<String>,
+    /// The first refusal of a request itself, with the profile it names.
+    stopped: Option<String>,
+    /// The profile of each refund handed out, for the message of a stop.
+    profiles: HashMap<i64, String>,
     progress: progress::Progress,
 }
 
 impl Book {
     fn finish(&mut self, done: Done) {
         self.active.remove(&done.id);
+        let profile = self.profiles.remove(&done.id).unwrap_or_default();
         if let Some(e) = done.fatal {
             self.fatal.get_or_insert(e);
+        }
+        if let Some(why) = done.stop {
+            self.stopped.get_or_insert_with(|| {
+                format!("profile '{profile}': the gateway refused the request itself ({why})")
+            });
         }
         self.progress.update(done.id, done.state);
         if done.state.is_final() {
@@ -199,13 +214,20 @@ pub async fn run(
         reader.count(true)?,
     );
     let (writer, writer_thread) = writer::start(journal);
-    let requests = Arc::new(AtomicU64::new(0));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let shared = Shared {
+        writer,
+        stop_sending: cancel.child_token(),
+        requests: Arc::new(AtomicU64::new(0)),
+        done: done_tx,
+    };
     let poll_deadline = started + options.poll_for;
     let mut book = Book {
         active: HashSet::new(),
         counters: HashMap::new(),
         fatal: None,
+        stopped: None,
+        profiles: HashMap::new(),
         progress,
     };
     let mut tasks = JoinSet::new();
@@ -213,7 +235,7 @@ pub async fn run(
     let mut dispatched_in_sweep = 0u64;
 
     'sweeps: loop {
-        if cancel.is_cancelled() || book.fatal.is_some() {
+        if shared.stop_sending.is_cancelled() || book.fatal.is_some() {
             break;
         }
         // Only now are finished refunds released: their commits precede this read.
@@ -253,7 +275,7 @@ pub async fn run(
             tokio::select! {
                 Some(done) = done_rx.recv() => book.finish(done),
                 _ = tokio::time::sleep(wait) => {}
-                _ = cancel.cancelled() => {}
+                _ = shared.stop_sending.cancelled() => {}
             }
             continue;
         }
@@ -271,28 +293,27 @@ pub async fn run(
             };
             let permit = tokio::select! {
                 permit = pace.in_flight.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                _ = cancel.cancelled() => break 'sweeps,
+                _ = shared.stop_sending.cancelled() => break 'sweeps,
             };
             book.active.insert(record.id);
+            book.profiles.insert(record.id, record.profile.clone());
             dispatched_in_sweep += 1;
             let job = Job {
                 counters: book.counters.get(&record.id).copied().unwrap_or_default(),
                 record,
             };
-            tasks.spawn(task::work(
-                job,
-                pace.clone(),
-                permit,
-                writer.clone(),
-                cancel.clone(),
-                requests.clone(),
-                done_tx.clone(),
-            ));
+            tasks.spawn(task::work(job, pace.clone(), permit, shared.clone()));
         }
     }
     // In-flight requests finish (bounded by the request timeout); queued ones see the cancel.
     while tasks.join_next().await.is_some() {}
-    drop(done_tx);
+    let Shared {
+        writer,
+        requests,
+        done,
+        ..
+    } = shared;
+    drop(done);
     while let Some(done) = done_rx.recv().await {
         book.finish(done);
     }
@@ -306,6 +327,7 @@ pub async fn run(
         requests: requests.load(std::sync::atomic::Ordering::Relaxed),
         elapsed: started.elapsed(),
         interrupted: cancel.is_cancelled(),
+        stopped: book.stopped,
     };
     Ok((journal, report))
 }

@@ -14,8 +14,8 @@ pub struct Progress {
     bar: ProgressBar,
     /// The last state shown for each refund not yet final.
     last_state: HashMap<i64, State>,
-    /// Succeeded, failed, processing, unknown.
-    counts: [u64; 4],
+    /// Succeeded, failed, processing, unknown, review.
+    counts: [u64; 5],
 }
 
 impl Progress {
@@ -36,7 +36,7 @@ impl Progress {
         Progress {
             bar,
             last_state: HashMap::new(),
-            counts: [0; 4],
+            counts: [0; 5],
         }
     }
 
@@ -51,6 +51,7 @@ impl Progress {
             State::Failed => Some(1),
             State::Processing => Some(2),
             State::Unknown | State::InFlight => Some(3),
+            State::Review => Some(4),
             _ => None,
         };
         if let Some(i) = last.insert(id, state).and_then(slot) {
@@ -64,8 +65,8 @@ impl Progress {
             self.bar.inc(1);
         }
         self.bar.set_message(format!(
-            "succeeded {}  failed {}  processing {}  unknown {}",
-            counts[0], counts[1], counts[2], counts[3]
+            "succeeded {}  failed {}  processing {}  unknown {}  review {}",
+            counts[0], counts[1], counts[2], counts[3], counts[4]
         ));
     }
 

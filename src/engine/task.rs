@@ -41,15 +41,21 @@ pub struct Done {
     pub state: State,
     /// The journal refused a change: the run cannot go on.
     pub fatal: Option<String>,
+    /// The gateway refused the request itself: no more requests for this profile.
+    pub stop: Option<String>,
 }
 
 fn code_of(attempt: &Attempt) -> String {
     match (&attempt.outcome, attempt.http_status) {
-        (Outcome::Failed { code, .. }, _) => code.clone(),
+        (Outcome::Failed { code, .. } | Outcome::Rejected { code, .. }, _) => code.clone(),
+        (Outcome::Mismatch { .. }, _) => CODE_MISMATCH.to_owned(),
         (_, Some(status)) if status != 200 => format!("HTTP {status}"),
         _ => String::new(),
     }
 }
+
+/// The error code of a refund sent to `review`.
+pub const CODE_MISMATCH: &str = "BR_MISMATCH";
 
 fn at_ms(wait: Duration) -> i64 {
     now_ms().saturating_add(wait.as_millis() as i64)
@@ -63,13 +69,39 @@ fn known(change: Change, receipt: &Receipt) -> Change {
     }
 }
 
-/// What a submit's answer does to a refund now `in_flight`; and how long to
-/// pause the whole profile, if the gateway asked for it.
-pub fn after_submit(
-    attempt: &Attempt,
-    submits: u32,
-    max_attempts: u32,
-) -> (Update, Option<Duration>) {
+/// What an answer does: the journal update, how long to pause the whole
+/// profile if the gateway asked for it, and why the run must stop sending if
+/// the gateway refuses every request of the profile.
+#[derive(Debug)]
+pub struct Verdict {
+    pub update: Update,
+    pub pause: Option<Duration>,
+    pub stop: Option<String>,
+}
+
+impl Verdict {
+    fn transition(from: State, change: Change) -> Verdict {
+        Verdict {
+            update: Update::Transition { from, change },
+            pause: None,
+            stop: None,
+        }
+    }
+}
+
+/// A verified answer about another refund: never believed (DESIGN.md, "review").
+fn to_review(from: State, what: &str) -> Verdict {
+    Verdict::transition(
+        from,
+        Change {
+            error: Some((CODE_MISMATCH.into(), what.to_owned())),
+            ..Change::to(State::Review, what.to_owned())
+        },
+    )
+}
+
+/// What a submit's answer does to a refund now `in_flight`.
+pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdict {
     let from = State::InFlight;
     let change = match &attempt.outcome {
         Outcome::Succeeded(receipt) => known(
@@ -110,10 +142,26 @@ pub fn after_submit(
                 "unexpected answer to a submit; it will be queried",
             )
         },
+        Outcome::Mismatch { what } => return to_review(from, what),
+        // The request itself was refused: nothing was created, and the refund
+        // waits, never sent, for the profile to be fixed.
+        Outcome::Rejected { code, why } => {
+            let change = Change {
+                error: Some((code.clone(), format!("{why}; not sent"))),
+                ..Change::to(
+                    State::Pending,
+                    format!("the gateway refused the request itself ({code}): nothing was created"),
+                )
+            };
+            return Verdict {
+                stop: Some(format!("{code}: {why}")),
+                ..Verdict::transition(from, change)
+            };
+        }
         Outcome::Retry { after, why } => {
             let wait = backoff(submits).max(after.unwrap_or_default());
-            if submits >= max_attempts {
-                let change = Change {
+            let change = if submits >= max_attempts {
+                Change {
                     error: Some((
                         code_of(attempt),
                         format!("{why}; gave up after {submits} attempts, never created"),
@@ -122,21 +170,24 @@ pub fn after_submit(
                         State::Failed,
                         format!("not created after {submits} attempts: {why}"),
                     )
-                };
-                return (Update::Transition { from, change }, Some(wait));
-            }
-            let change = Change {
-                error: Some((code_of(attempt), why.clone())),
-                next_attempt_at: Some(at_ms(wait)),
-                ..Change::to(
-                    State::RetryWait,
-                    format!("not created ({why}); same id later"),
-                )
+                }
+            } else {
+                Change {
+                    error: Some((code_of(attempt), why.clone())),
+                    next_attempt_at: Some(at_ms(wait)),
+                    ..Change::to(
+                        State::RetryWait,
+                        format!("not created ({why}); same id later"),
+                    )
+                }
             };
-            return (Update::Transition { from, change }, Some(wait));
+            return Verdict {
+                pause: Some(wait),
+                ..Verdict::transition(from, change)
+            };
         }
     };
-    (Update::Transition { from, change }, None)
+    Verdict::transition(from, change)
 }
 
 /// What a query's answer does to a refund that is `unknown` or `processing`.
@@ -145,57 +196,72 @@ pub fn after_query(
     attempt: &Attempt,
     counters: &Counters,
     max_attempts: u32,
-) -> (Update, Option<Duration>) {
-    let transition = |change| (Update::Transition { from, change }, None);
+) -> Verdict {
     let later = |wait: Duration, code: String, why: String| Update::Reschedule {
         next_attempt_at: at_ms(wait),
         note: Some((code, why)),
         gateway_refund_id: None,
     };
+    let stay = |update| Verdict {
+        update,
+        pause: None,
+        stop: None,
+    };
     match &attempt.outcome {
-        Outcome::Succeeded(receipt) => transition(known(
-            Change::to(State::Succeeded, "the gateway says it succeeded"),
-            receipt,
-        )),
+        Outcome::Succeeded(receipt) => Verdict::transition(
+            from,
+            known(
+                Change::to(State::Succeeded, "the gateway says it succeeded"),
+                receipt,
+            ),
+        ),
         Outcome::Failed {
             code,
             message,
             receipt,
-        } => transition(Change {
-            error: Some((code.clone(), message.clone())),
-            ..known(
-                Change::to(State::Failed, format!("the gateway says it failed: {code}")),
-                receipt,
-            )
-        }),
-        Outcome::Processing(receipt) if from == State::Processing => (
-            Update::Reschedule {
-                next_attempt_at: at_ms(poll_interval(counters.polls)),
-                note: None,
-                gateway_refund_id: receipt.gateway_refund_id.clone(),
+        } => Verdict::transition(
+            from,
+            Change {
+                error: Some((code.clone(), message.clone())),
+                ..known(
+                    Change::to(State::Failed, format!("the gateway says it failed: {code}")),
+                    receipt,
+                )
             },
-            None,
         ),
-        Outcome::Processing(receipt) => transition(Change {
-            next_attempt_at: Some(at_ms(poll_interval(counters.polls))),
-            ..known(
-                Change::to(State::Processing, "the gateway holds it; refunding"),
-                receipt,
-            )
+        Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
+            next_attempt_at: at_ms(poll_interval(counters.polls)),
+            note: None,
+            gateway_refund_id: receipt.gateway_refund_id.clone(),
         }),
-        Outcome::NotFound if from == State::Unknown => transition(Change::to(
-            State::Pending,
-            "the gateway has no refund with this id: it was never created, so it may be sent",
-        )),
-        Outcome::NotFound => (
-            later(
-                poll_interval(counters.polls),
-                "NOT_FOUND".into(),
-                "the gateway accepted this refund but now reports no such refund; still polling"
-                    .into(),
-            ),
-            None,
+        Outcome::Processing(receipt) => Verdict::transition(
+            from,
+            Change {
+                next_attempt_at: Some(at_ms(poll_interval(counters.polls))),
+                ..known(
+                    Change::to(State::Processing, "the gateway holds it; refunding"),
+                    receipt,
+                )
+            },
         ),
+        Outcome::NotFound if from == State::Unknown => Verdict::transition(
+            from,
+            Change::to(
+                State::Pending,
+                "the gateway has no refund with this id: it was never created, so it may be sent",
+            ),
+        ),
+        Outcome::NotFound => stay(later(
+            poll_interval(counters.polls),
+            "NOT_FOUND".into(),
+            "the gateway accepted this refund but now reports no such refund; still polling".into(),
+        )),
+        Outcome::Mismatch { what } => to_review(from, what),
+        // The query itself was refused: it says nothing about the refund.
+        Outcome::Rejected { code, why } => Verdict {
+            stop: Some(format!("{code}: {why}")),
+            ..stay(later(backoff(counters.queries), code.clone(), why.clone()))
+        },
         Outcome::Unknown { why } | Outcome::Retry { why, .. } => {
             let after = match &attempt.outcome {
                 Outcome::Retry { after, .. } => {
@@ -222,7 +288,10 @@ pub fn after_query(
                     ));
                 }
             }
-            (update, after)
+            Verdict {
+                pause: after,
+                ..stay(update)
+            }
         }
     }
 }
@@ -240,6 +309,8 @@ fn attempt_record(
         Outcome::Unknown { why } => format!("unknown: {why}"),
         Outcome::Retry { why, .. } => format!("retry: {why}"),
         Outcome::NotFound => "not found".to_owned(),
+        Outcome::Mismatch { what } => format!("review: {what}"),
+        Outcome::Rejected { code, why } => format!("rejected {code}: {why}"),
     };
     AttemptRecord {
         kind,
@@ -251,38 +322,36 @@ fn attempt_record(
     }
 }
 
-/// Runs one step and reports it on `done` once its changes are committed.
-pub async fn work(
-    job: Job,
-    pace: Arc<Pace>,
-    permit: OwnedSemaphorePermit,
-    writer: Writer,
-    cancel: CancellationToken,
-    requests: Arc<AtomicU64>,
-    done: mpsc::UnboundedSender<Done>,
-) {
-    let report = step(job, &pace, permit, &writer, &cancel, &requests).await;
-    let _ = done.send(report);
+/// What every step shares with the scheduler.
+#[derive(Clone)]
+pub struct Shared {
+    pub writer: Writer,
+    /// Cancelled by an interrupt, or when the gateway refuses every request of
+    /// a profile: no new request leaves, the ones in flight finish.
+    pub stop_sending: CancellationToken,
+    pub requests: Arc<AtomicU64>,
+    pub done: mpsc::UnboundedSender<Done>,
 }
 
-async fn step(
-    job: Job,
-    pace: &Pace,
-    permit: OwnedSemaphorePermit,
-    writer: &Writer,
-    cancel: &CancellationToken,
-    requests: &AtomicU64,
-) -> Done {
+/// Runs one step and reports it on `done` once its changes are committed.
+pub async fn work(job: Job, pace: Arc<Pace>, permit: OwnedSemaphorePermit, shared: Shared) {
+    let report = step(job, &pace, permit, &shared).await;
+    let _ = shared.done.send(report);
+}
+
+async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shared) -> Done {
     let Job {
         record,
         mut counters,
     } = job;
     let (id, from) = (record.id, record.state);
+    let (writer, stop_sending) = (&shared.writer, &shared.stop_sending);
     let unchanged = |counters, fatal| Done {
         id,
         counters,
         state: from,
         fatal,
+        stop: None,
     };
     if !matches!(
         from,
@@ -296,57 +365,62 @@ async fn step(
         fields: record.fields,
         gateway_refund_id: record.gateway_refund_id,
     };
-    let (kind, update, pause) = if matches!(from, State::Pending | State::RetryWait) {
+    let (kind, verdict) = if matches!(from, State::Pending | State::RetryWait) {
         if let Err(e) = writer.intent(id, from).await {
             return unchanged(counters, Some(e));
         }
         // The limiter gates the send itself, after the intent's commit (whose
         // latency varies), so that the gateway sees the rate we promised.
-        if !pace.ready(cancel).await {
+        if !pace.ready(stop_sending).await {
             let withdraw = Change::to(
                 State::Pending,
-                "interrupted before the request left; nothing was sent",
+                "stopped before the request left; nothing was sent",
             );
             let fatal = writer.transition(id, State::InFlight, withdraw).await.err();
             return Done {
-                id,
-                counters,
                 state: State::Pending,
-                fatal,
+                ..unchanged(counters, fatal)
             };
         }
         let (at, started) = (now_text(), Instant::now());
         let attempt = pace.gateway.submit(&order).await;
-        requests.fetch_add(1, Ordering::Relaxed);
+        shared.requests.fetch_add(1, Ordering::Relaxed);
         counters.submits += 1;
-        let (update, pause) = after_submit(&attempt, counters.submits, pace.max_attempts);
+        let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
         (
             attempt_record(AttemptKind::Submit, at, started, &attempt),
-            update,
-            pause,
+            verdict,
         )
     } else {
-        if !pace.ready(cancel).await {
+        if !pace.ready(stop_sending).await {
             return unchanged(counters, None);
         }
         let (at, started) = (now_text(), Instant::now());
         let attempt = pace.gateway.query(&order).await;
-        requests.fetch_add(1, Ordering::Relaxed);
+        shared.requests.fetch_add(1, Ordering::Relaxed);
         if from == State::Processing {
             counters.polls += 1;
         } else {
             counters.queries += 1;
         }
-        let (update, pause) = after_query(from, &attempt, &counters, pace.max_attempts);
+        let verdict = after_query(from, &attempt, &counters, pace.max_attempts);
         (
             attempt_record(AttemptKind::Query, at, started, &attempt),
-            update,
-            pause,
+            verdict,
         )
     };
     drop(permit);
+    let Verdict {
+        update,
+        pause,
+        stop,
+    } = verdict;
     if let Some(wait) = pause {
         pace.pause(wait);
+    }
+    if stop.is_some() {
+        // Every other request of the profile would be refused alike.
+        stop_sending.cancel();
     }
     let state = match &update {
         Update::Transition { change, .. } => change.to,
@@ -354,16 +428,14 @@ async fn step(
     };
     match writer.settle(id, kind, update).await {
         Ok(()) => Done {
-            id,
-            counters,
             state,
-            fatal: None,
+            stop,
+            ..unchanged(counters, None)
         },
         Err(e) => Done {
-            id,
-            counters,
             state: State::InFlight,
-            fatal: Some(e),
+            stop,
+            ..unchanged(counters, Some(e))
         },
     }
 }
@@ -403,11 +475,60 @@ mod tests {
             (Outcome::unknown("HTTP 500"), State::Unknown),
             (Outcome::NotFound, State::Unknown),
             (Outcome::retry(None, "busy"), State::RetryWait),
+            (
+                Outcome::Mismatch {
+                    what: "merchant_refund_id is \"R2\", not \"R1\"".into(),
+                },
+                State::Review,
+            ),
+            (Outcome::rejected("-20006", "wrong key"), State::Pending),
         ];
         for (outcome, expected) in cases {
-            let (update, _) = after_submit(&attempt(outcome.clone(), Some(200)), 1, 8);
-            assert_eq!(to_state(&update), Some(expected), "{outcome:?}");
+            let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, 8);
+            assert_eq!(to_state(&verdict.update), Some(expected), "{outcome:?}");
+            assert_eq!(
+                verdict.stop.is_some(),
+                matches!(outcome, Outcome::Rejected { .. }),
+                "{outcome:?}"
+            );
         }
+    }
+
+    #[test]
+    fn a_mismatch_is_recorded_with_what_did_not_match() {
+        let what = "refund_amount is \"200\", not \"100\"";
+        for verdict in [
+            after_submit(
+                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
+                1,
+                8,
+            ),
+            after_query(
+                State::Processing,
+                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
+                &Counters::default(),
+                8,
+            ),
+        ] {
+            let Update::Transition { change, .. } = verdict.update else {
+                panic!()
+            };
+            assert_eq!(change.to, State::Review);
+            assert_eq!(change.error, Some((CODE_MISMATCH.into(), what.into())));
+            assert!(!change.created, "nothing proves the gateway holds it");
+        }
+    }
+
+    #[test]
+    fn a_rejected_query_stops_sending_and_changes_nothing() {
+        let verdict = after_query(
+            State::Unknown,
+            &attempt(Outcome::rejected("SignError", "wrong key"), Some(200)),
+            &Counters::default(),
+            8,
+        );
+        assert_eq!(to_state(&verdict.update), None);
+        assert_eq!(verdict.stop.as_deref(), Some("SignError: wrong key"));
     }
 
     #[test]
@@ -416,14 +537,13 @@ mod tests {
             Outcome::retry(Some(Duration::from_secs(3)), "HTTP 503: gateway overloaded"),
             Some(503),
         );
-        let (update, pause) = after_submit(&busy, 7, 8);
-        assert_eq!(to_state(&update), Some(State::RetryWait));
+        let verdict = after_submit(&busy, 7, 8);
+        assert_eq!(to_state(&verdict.update), Some(State::RetryWait));
         assert!(
-            pause.unwrap() >= Duration::from_secs(3),
+            verdict.pause.unwrap() >= Duration::from_secs(3),
             "Retry-After is honoured"
         );
-        let (update, _) = after_submit(&busy, 8, 8);
-        let Update::Transition { change, .. } = update else {
+        let Update::Transition { change, .. } = after_submit(&busy, 8, 8).update else {
             panic!()
         };
         assert_eq!(change.to, State::Failed);
@@ -437,7 +557,9 @@ mod tests {
             queries: 1,
             ..Default::default()
         };
-        let q = |outcome| after_query(State::Unknown, &attempt(outcome, Some(200)), &counters, 8).0;
+        let q = |outcome| {
+            after_query(State::Unknown, &attempt(outcome, Some(200)), &counters, 8).update
+        };
         assert_eq!(to_state(&q(Outcome::NotFound)), Some(State::Pending));
         assert_eq!(
             to_state(&q(Outcome::Succeeded(Receipt::default()))),
@@ -449,13 +571,13 @@ mod tests {
         );
         assert_eq!(to_state(&q(Outcome::unknown("still no idea"))), None);
         // A processing refund the gateway "forgot" is never reopened for sending.
-        let (update, _) = after_query(
+        let verdict = after_query(
             State::Processing,
             &attempt(Outcome::NotFound, Some(200)),
             &counters,
             8,
         );
-        assert_eq!(to_state(&update), None);
+        assert_eq!(to_state(&verdict.update), None);
     }
 
     #[test]
@@ -464,7 +586,7 @@ mod tests {
             queries: 8,
             ..Default::default()
         };
-        let (update, _) = after_query(
+        let verdict = after_query(
             State::Unknown,
             &attempt(Outcome::unknown("HTTP 500"), Some(500)),
             &counters,
@@ -472,12 +594,12 @@ mod tests {
         );
         let Update::Reschedule {
             next_attempt_at, ..
-        } = update
+        } = verdict.update
         else {
             panic!()
         };
         assert_eq!(next_attempt_at, PARKED);
-        let (update, _) = after_query(
+        let verdict = after_query(
             State::Processing,
             &attempt(Outcome::unknown("x"), None),
             &counters,
@@ -485,7 +607,7 @@ mod tests {
         );
         let Update::Reschedule {
             next_attempt_at, ..
-        } = update
+        } = verdict.update
         else {
             panic!()
         };

@@ -10,6 +10,7 @@ use md5::{Digest, Md5};
 use rand::distributions::{Alphanumeric, DistString};
 use url::Url;
 
+use super::echo::EchoCheck;
 use super::http;
 use super::{Attempt, Gateway, Outcome, Receipt, RefundOrder};
 use crate::money::Fen;
@@ -21,8 +22,28 @@ pub const SERVICE_QUERY: &str = "unified_query_refund";
 
 /// Codes that prove the refund was refused for good.
 const FINAL_FAILURES: &[&str] = &[
-    "-20001", "-20002", "-1002", "-20004", "-4006", "-20006", "-20007", "-20018", "-20024",
-    "-20019", "-5016", "-20023", "-5017", "-5014", "-5015", "-5018", "-2034", "-2125",
+    "-20001", "-20004", "-4006", "-20018", "-20024", "-20019", "-5016", "-20023", "-5017", "-5014",
+    "-5015", "-5018", "-2034", "-2125",
+];
+/// Codes that refuse the request itself, whatever refund it carries: every
+/// other request of the profile would be refused alike. With the likely cause.
+const REJECTS_EVERY_REQUEST: &[(&str, &str)] = &[
+    (
+        "-20006",
+        "the gateway cannot verify our signature: the trade key is probably wrong (check trade_key)",
+    ),
+    (
+        "-20007",
+        "the gateway has no signing key for this merchant: ask Leshua to configure it",
+    ),
+    (
+        "-20002",
+        "the gateway does not know this merchant: check merchant_id",
+    ),
+    (
+        "-1002",
+        "the gateway does not know this merchant: check merchant_id",
+    ),
 ];
 /// Codes that prove nothing was created and the same id may be sent later.
 const RETRY_LATER: &[&str] = &["-4004", "-20099"];
@@ -244,9 +265,87 @@ pub enum Call {
     Query,
 }
 
-/// Turns a parsed answer into what it proves. Verification comes before any
-/// business field is believed.
-pub fn classify(call: Call, fields: &BTreeMap<String, String>, key: &Secret) -> Outcome {
+/// What a request asked, as its answer must echo it (leshua.md, "Response signature").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub merchant_id: String,
+    pub refund_id: String,
+    /// The refund's amount: sent with a refund, expected back from a query.
+    pub amount: Fen,
+    /// The order ids the request named; an answer is compared on these only.
+    pub third_order_id: Option<String>,
+    pub leshua_order_id: Option<String>,
+    /// The request's random string: an old answer replayed carries another.
+    pub nonce: String,
+}
+
+impl Asked {
+    fn from_params(params: &BTreeMap<String, String>, amount: Fen) -> Asked {
+        let get = |name: &str| params.get(name).cloned().unwrap_or_default();
+        Asked {
+            merchant_id: get("merchant_id"),
+            refund_id: get("merchant_refund_id"),
+            amount,
+            third_order_id: params.get("third_order_id").cloned(),
+            leshua_order_id: params.get("leshua_order_id").cloned(),
+            nonce: get("nonce_str"),
+        }
+    }
+
+    /// What the (trimmed) answer echoes that differs from the request.
+    fn mismatch(&self, fields: &BTreeMap<String, String>) -> Option<String> {
+        let get = |name: &str| fields.get(name).map(String::as_str);
+        let mut check = EchoCheck::default();
+        check.text("merchant_id", get("merchant_id"), &self.merchant_id);
+        check.text(
+            "merchant_refund_id",
+            get("merchant_refund_id"),
+            &self.refund_id,
+        );
+        check.text(
+            "refund_amount",
+            get("refund_amount"),
+            &self.amount.0.to_string(),
+        );
+        for (name, asked) in [
+            ("third_order_id", &self.third_order_id),
+            ("leshua_order_id", &self.leshua_order_id),
+        ] {
+            if let Some(asked) = asked {
+                check.text(name, get(name), asked);
+            }
+        }
+        check.text("nonce_str", get("nonce_str"), &self.nonce);
+        check.finish()
+    }
+}
+
+/// Values as the gateway meant them: pretty-printed XML pads them with
+/// whitespace (`<resp_code>\n  0\n</resp_code>`), which is not part of the value.
+fn trimmed(fields: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .map(|(name, value)| (name.clone(), value.trim().to_owned()))
+        .collect()
+}
+
+fn rejection(code: &str) -> Option<Outcome> {
+    REJECTS_EVERY_REQUEST
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(c, why)| Outcome::rejected(*c, *why))
+}
+
+/// Turns a parsed answer into what it proves. The signature is checked before
+/// any field is believed, then every echoed field against the request, then the
+/// codes are read (all values trimmed).
+pub fn classify(
+    call: Call,
+    raw: &BTreeMap<String, String>,
+    key: &Secret,
+    asked: &Asked,
+) -> Outcome {
+    let fields = trimmed(raw);
     let get = |name: &str| fields.get(name).map(String::as_str).unwrap_or("");
     let Some(resp_code) = fields.get("resp_code") else {
         return Outcome::unknown("the answer has no resp_code");
@@ -258,6 +357,9 @@ pub fn classify(call: Call, fields: &BTreeMap<String, String>, key: &Secret) -> 
         } else {
             get("error_code").to_owned()
         };
+        if let Some(rejected) = rejection(&code) {
+            return rejected;
+        }
         let message = format!("gateway rejected the request: {}", get("resp_msg"));
         return match call {
             Call::Refund => Outcome::failed(code, message, Receipt::default()),
@@ -267,17 +369,24 @@ pub fn classify(call: Call, fields: &BTreeMap<String, String>, key: &Secret) -> 
             }
         };
     }
-    if !response_verifies(fields, key) {
+    // The gateway signs its values; whitespace around them may or may not be in what it signed.
+    if !response_verifies(raw, key) && !response_verifies(&fields, key) {
         return Outcome::unknown("the answer's signature is missing or wrong; not trusted");
     }
+    if let Some(what) = asked.mismatch(&fields) {
+        return Outcome::Mismatch { what };
+    }
     if get("result_code") == "0" {
+        if get("merchant_refund_id").is_empty() {
+            return Outcome::unknown("the answer does not say which refund it is about");
+        }
         return match get("status") {
-            "10" => Outcome::Processing(receipt(fields)),
-            "11" => Outcome::Succeeded(receipt(fields)),
+            "10" => Outcome::Processing(receipt(&fields)),
+            "11" => Outcome::Succeeded(receipt(&fields)),
             "12" => Outcome::failed(
                 "12",
                 non_empty(get("failure_reason"), "the gateway says the refund failed"),
-                receipt(fields),
+                receipt(&fields),
             ),
             other => Outcome::unknown(format!("unexpected refund status {other:?}")),
         };
@@ -286,6 +395,9 @@ pub fn classify(call: Call, fields: &BTreeMap<String, String>, key: &Secret) -> 
     let message = non_empty(get("error_msg"), "no message");
     if RETRY_LATER.contains(&code) {
         return Outcome::retry(None, format!("{code}: {message}"));
+    }
+    if let Some(rejected) = rejection(code) {
+        return rejected;
     }
     match call {
         Call::Refund if code == ALREADY_EXISTS => Outcome::unknown(format!(
@@ -350,8 +462,9 @@ impl LeshuaClient {
         params
     }
 
-    async fn call(&self, call: Call, mut params: BTreeMap<String, String>) -> Attempt {
+    async fn call(&self, call: Call, mut params: BTreeMap<String, String>, amount: Fen) -> Attempt {
         params.retain(|_, v| !v.is_empty());
+        let asked = Asked::from_params(&params, amount);
         let sign = sign_request(&params, &self.trade_key);
         params.insert("sign".into(), sign);
         let reply = match http::send(self.http.post(self.endpoint.clone()).form(&params)).await {
@@ -360,9 +473,9 @@ impl LeshuaClient {
         };
         match parse_xml(&reply.body) {
             Ok(fields) => Attempt {
-                outcome: classify(call, &fields, &self.trade_key),
+                outcome: classify(call, &fields, &self.trade_key, &asked),
                 http_status: Some(reply.status),
-                gateway_codes: Some(codes(&fields)),
+                gateway_codes: Some(codes(&trimmed(&fields))),
             },
             Err(e) => Attempt {
                 outcome: Outcome::unknown(format!("the answer is not a <leshua> document: {e}")),
@@ -381,12 +494,12 @@ impl Gateway for LeshuaClient {
         if let Some(url) = refund.field("notify_url").or(self.notify_url.as_deref()) {
             params.insert("notify_url".into(), url.into());
         }
-        self.call(Call::Refund, params).await
+        self.call(Call::Refund, params, refund.amount).await
     }
 
     async fn query(&self, refund: &RefundOrder) -> Attempt {
         let params = self.base_params(SERVICE_QUERY, refund);
-        self.call(Call::Query, params).await
+        self.call(Call::Query, params, refund.amount).await
     }
 }
 
@@ -491,35 +604,65 @@ mod tests {
             .collect()
     }
 
+    /// What the answers in these tests are about.
+    fn asked() -> Asked {
+        Asked {
+            merchant_id: "0000000018".into(),
+            refund_id: "R1".into(),
+            amount: Fen(100),
+            third_order_id: Some("T1".into()),
+            leshua_order_id: None,
+            nonce: "n1".into(),
+        }
+    }
+
+    /// A signed answer with what every answer echoes.
+    fn echoing(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut fields = answer(&[("merchant_id", "0000000018"), ("nonce_str", "n1")]);
+        fields.extend(answer(pairs));
+        signed(fields)
+    }
+
+    fn classify_asked(call: Call, fields: &BTreeMap<String, String>) -> Outcome {
+        classify(call, fields, &Secret::new("TESTKEY"), &asked())
+    }
+
     #[test]
     fn every_error_code_maps_to_its_action() {
-        let key = Secret::new("TESTKEY");
         let with_code = |code: &str| {
-            signed(answer(&[
+            echoing(&[
                 ("resp_code", "0"),
                 ("result_code", "1"),
                 ("error_code", code),
-            ]))
+            ])
         };
         for code in FINAL_FAILURES {
             assert!(
-                matches!(classify(Call::Refund, &with_code(code), &key), Outcome::Failed { code: c, .. } if c == *code),
+                matches!(classify_asked(Call::Refund, &with_code(code)), Outcome::Failed { code: c, .. } if c == *code),
                 "{code}"
             );
             // The same code on a query proves nothing about the refund.
             assert!(
                 matches!(
-                    classify(Call::Query, &with_code(code), &key),
+                    classify_asked(Call::Query, &with_code(code)),
                     Outcome::Unknown { .. }
                 ),
                 "{code}"
             );
         }
+        for (code, _) in REJECTS_EVERY_REQUEST {
+            for call in [Call::Refund, Call::Query] {
+                assert!(
+                    matches!(classify_asked(call, &with_code(code)), Outcome::Rejected { code: c, .. } if c == *code),
+                    "{code}"
+                );
+            }
+        }
         for code in ["-4004", "-20099"] {
             for call in [Call::Refund, Call::Query] {
                 assert!(
                     matches!(
-                        classify(call, &with_code(code), &key),
+                        classify_asked(call, &with_code(code)),
                         Outcome::Retry { .. }
                     ),
                     "{code}"
@@ -527,79 +670,186 @@ mod tests {
             }
         }
         assert!(matches!(
-            classify(Call::Refund, &with_code("-5103"), &key),
+            classify_asked(Call::Refund, &with_code("-5103")),
             Outcome::Unknown { .. }
         ));
         assert!(matches!(
-            classify(Call::Refund, &with_code("-4027"), &key),
+            classify_asked(Call::Refund, &with_code("-4027")),
             Outcome::Unknown { .. }
         ));
         assert!(matches!(
-            classify(Call::Refund, &with_code("-9999"), &key),
+            classify_asked(Call::Refund, &with_code("-9999")),
             Outcome::Unknown { .. }
         ));
         assert_eq!(
-            classify(Call::Query, &with_code("-5019"), &key),
+            classify_asked(Call::Query, &with_code("-5019")),
             Outcome::NotFound
         );
         assert_eq!(
-            classify(Call::Query, &with_code("-20022"), &key),
+            classify_asked(Call::Query, &with_code("-20022")),
             Outcome::NotFound
         );
         assert!(matches!(
-            classify(Call::Refund, &with_code("-5019"), &key),
+            classify_asked(Call::Refund, &with_code("-5019")),
             Outcome::Unknown { .. }
         ));
+    }
+
+    fn about_r1(status: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("resp_code", "0".into()),
+            ("result_code", "0".into()),
+            ("status", status.into()),
+            ("merchant_refund_id", "R1".into()),
+            ("third_order_id", "T1".into()),
+            ("leshua_order_id", "L1".into()),
+            ("leshua_refund_id", "LR1".into()),
+            ("refund_amount", "100".into()),
+        ]
+    }
+
+    fn echoing_owned(pairs: &[(&'static str, String)]) -> BTreeMap<String, String> {
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        echoing(&pairs)
     }
 
     #[test]
     fn statuses_and_untrusted_answers() {
         let key = Secret::new("TESTKEY");
-        let ok = |status: &str| {
-            answer(&[
-                ("resp_code", "0"),
-                ("result_code", "0"),
-                ("status", status),
-                ("leshua_refund_id", "LR1"),
-                ("refund_amount", "100"),
-            ])
-        };
         let receipt = Receipt {
             gateway_refund_id: Some("LR1".into()),
             refund_fen: Some(Fen(100)),
         };
+        let ok = |status: &str| echoing_owned(&about_r1(status));
         assert_eq!(
-            classify(Call::Query, &signed(ok("10")), &key),
+            classify_asked(Call::Query, &ok("10")),
             Outcome::Processing(receipt.clone())
         );
         assert_eq!(
-            classify(Call::Query, &signed(ok("11")), &key),
+            classify_asked(Call::Query, &ok("11")),
             Outcome::Succeeded(receipt.clone())
         );
         assert!(matches!(
-            classify(Call::Query, &signed(ok("12")), &key),
+            classify_asked(Call::Query, &ok("12")),
             Outcome::Failed { .. }
         ));
         // Unsigned, or signed with another key: never believed.
+        let mut unsigned = ok("11");
+        unsigned.remove("sign");
         assert!(matches!(
-            classify(Call::Query, &ok("11"), &key),
+            classify_asked(Call::Query, &unsigned),
             Outcome::Unknown { .. }
         ));
-        let mut forged = signed(ok("11"));
+        let mut forged = ok("11");
         forged.insert("status".into(), "12".into());
         assert!(matches!(
-            classify(Call::Query, &forged, &key),
+            classify_asked(Call::Query, &forged),
+            Outcome::Unknown { .. }
+        ));
+        // A success that does not say which refund it is about is not believed.
+        let mut anonymous = about_r1("11");
+        anonymous.retain(|(k, _)| *k != "merchant_refund_id");
+        assert!(matches!(
+            classify_asked(Call::Query, &echoing_owned(&anonymous)),
             Outcome::Unknown { .. }
         ));
         // A protocol rejection needs no signature and created nothing.
         let rejected = answer(&[
             ("resp_code", "1"),
+            ("resp_msg", "bad parameter"),
+            ("error_code", "-20001"),
+        ]);
+        assert!(
+            matches!(classify(Call::Refund, &rejected, &key, &asked()), Outcome::Failed { code, .. } if code == "-20001")
+        );
+        // A wrong signature on our request is the profile's problem, not the refund's.
+        let wrong_key = answer(&[
+            ("resp_code", "1"),
             ("resp_msg", "sign error"),
             ("error_code", "-20006"),
         ]);
         assert!(
-            matches!(classify(Call::Refund, &rejected, &key), Outcome::Failed { code, .. } if code == "-20006")
+            matches!(classify(Call::Refund, &wrong_key, &key, &asked()), Outcome::Rejected { code, why } if code == "-20006" && why.contains("trade_key"))
         );
+    }
+
+    #[test]
+    fn padded_values_are_read_trimmed() {
+        // Pretty-printed XML: the values were signed without the padding.
+        let xml = format!(
+            "<leshua>\n<resp_code>\n  0\n</resp_code>\n{}</leshua>",
+            echoing_owned(&about_r1("11"))
+                .iter()
+                .filter(|(k, _)| *k != "resp_code")
+                .map(|(k, v)| format!("<{k}>\n  <![CDATA[{v}]]>\n</{k}>\n"))
+                .collect::<String>()
+        );
+        let fields = parse_xml(xml.as_bytes()).unwrap();
+        assert_eq!(fields["resp_code"], "\n  0\n");
+        assert!(matches!(
+            classify_asked(Call::Refund, &fields),
+            Outcome::Succeeded(_)
+        ));
+        // Signed with the padding kept, it verifies too.
+        let mut padded = answer(&[
+            ("resp_code", " 0 "),
+            ("result_code", "\n0\n"),
+            ("status", " 11"),
+            ("merchant_id", "0000000018 "),
+            ("merchant_refund_id", " R1"),
+            ("refund_amount", "100\n"),
+            ("nonce_str", "n1"),
+        ]);
+        padded = signed(padded);
+        assert!(matches!(
+            classify_asked(Call::Query, &padded),
+            Outcome::Succeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_verified_answer_about_another_refund_is_never_believed() {
+        let cases = [
+            ("merchant_refund_id", "R2"),
+            ("refund_amount", "10000"),
+            ("refund_amount", "100.00"),
+            ("merchant_id", "0000000099"),
+            ("third_order_id", "T9"),
+            // A replayed answer to an earlier request carries that request's nonce.
+            ("nonce_str", "an-old-nonce"),
+        ];
+        for (field, value) in cases {
+            for status in ["10", "11", "12"] {
+                let mut pairs = about_r1(status);
+                pairs.retain(|(k, _)| *k != field);
+                pairs.push((field, value.to_owned()));
+                // `echoing` lets these pairs override what it echoes itself.
+                match classify_asked(Call::Query, &echoing_owned(&pairs)) {
+                    Outcome::Mismatch { what } => assert!(what.contains(field), "{what}"),
+                    other => panic!("{field}={value} status {status}: {other:?}"),
+                }
+            }
+        }
+        // A business error about another merchant is not believed either.
+        let mut error = answer(&[
+            ("resp_code", "0"),
+            ("result_code", "1"),
+            ("error_code", "-20023"),
+        ]);
+        error.insert("merchant_id".into(), "0000000099".into());
+        error.insert("nonce_str".into(), "n1".into());
+        assert!(matches!(
+            classify_asked(Call::Refund, &signed(error)),
+            Outcome::Mismatch { .. }
+        ));
+        // The order id is compared only when the request sent it.
+        let mut pairs = about_r1("11");
+        pairs.retain(|(k, _)| *k != "leshua_order_id");
+        pairs.push(("leshua_order_id", "L-other".into()));
+        assert!(matches!(
+            classify_asked(Call::Query, &echoing_owned(&pairs)),
+            Outcome::Succeeded(_)
+        ));
     }
 
     proptest! {

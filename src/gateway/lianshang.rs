@@ -13,6 +13,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::echo::EchoCheck;
 use super::http;
 use super::rsa_sign::RsaSigner;
 use super::{Attempt, Gateway, Outcome, Receipt, RefundOrder};
@@ -170,7 +171,6 @@ pub fn check_text(rule: &FieldRule, value: &str) -> Result<(), String> {
 /// result_codes that refuse a refund for good.
 const FINAL_FAILURES: &[&str] = &[
     "DuplicateRefund",
-    "SignError",
     "ParamError",
     "TradeNotExist",
     "AmountExceed",
@@ -249,24 +249,29 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
+/// Decompresses a body of at most [`http::MAX_BODY`] bytes: a small gzip
+/// bomb must not fill our memory any more than a large body may.
 pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    // Bounded: an answer of more than 16 MiB is not a refund answer.
     flate2::read::GzDecoder::new(bytes)
-        .take(16 << 20)
+        .take(http::MAX_BODY as u64 + 1)
         .read_to_end(&mut out)?;
+    if out.len() > http::MAX_BODY {
+        return Err(std::io::Error::other(format!(
+            "it decompresses to more than {} KiB",
+            http::MAX_BODY / 1024
+        )));
+    }
     Ok(out)
 }
 
-/// The `request_id`/`time_stamp` pair every request carries. Lianshang works in
-/// China Standard Time.
-fn request_stamp() -> (String, String) {
+/// The `time_stamp` every request carries: Lianshang works in China Standard Time.
+fn time_stamp() -> String {
     let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
-    let now = chrono::Utc::now().with_timezone(&offset);
-    (
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 32),
-        now.format("%Y%m%d%H%M%S").to_string(),
-    )
+    chrono::Utc::now()
+        .with_timezone(&offset)
+        .format("%Y%m%d%H%M%S")
+        .to_string()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,8 +280,129 @@ pub enum Call {
     Query,
 }
 
-/// Turns the business part of an answer into what it proves.
-pub fn classify(call: Call, biz: &Map<String, Value>) -> Outcome {
+/// What a request asked, as its answer must echo it (lianshang.md, "result_code").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub merchant_id: String,
+    pub request_id: String,
+    pub refund_id: String,
+    pub out_trade_id: String,
+    /// The refund's cash amount: sent with a refund, expected back from a query.
+    pub amount: Fen,
+}
+
+/// An answer's objects with every string value trimmed: what the gateway meant.
+fn trimmed(object: &Map<String, Value>) -> Map<String, Value> {
+    object
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Value::String(s) => Value::String(s.trim().to_owned()),
+                other => other.clone(),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// A JSON value as the operator should read it in a mismatch note.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        other => format!("the {} {other}", json_type(other)),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+impl Asked {
+    /// `Err(outcome)` when the answer is not provably about this request: a
+    /// field missing that every answer must echo (unknown), or one that differs
+    /// or has the wrong JSON type (mismatch).
+    fn check(
+        &self,
+        call: Call,
+        base: &Map<String, Value>,
+        biz: &Map<String, Value>,
+    ) -> Result<(), Outcome> {
+        let mut check = EchoCheck::default();
+        for (field, asked) in [
+            ("request_id", &self.request_id),
+            ("merchant_id", &self.merchant_id),
+        ] {
+            match base.get(field) {
+                None | Some(Value::Null) => {
+                    return Err(Outcome::unknown(format!(
+                        "the answer does not echo our {field}: it cannot be tied to this request"
+                    )))
+                }
+                Some(value) => string_echo(&mut check, field, value, asked),
+            }
+        }
+        for (field, asked) in [
+            ("out_refund_id", &self.refund_id),
+            ("out_trade_id", &self.out_trade_id),
+        ] {
+            if let Some(value) = biz.get(field).filter(|v| !v.is_null()) {
+                string_echo(&mut check, field, value, asked);
+            }
+        }
+        match biz.get("refund_cash_amount") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_u64() == Some(self.amount.0) => {}
+            Some(other) => check.differ(
+                "refund_cash_amount",
+                &shown(other),
+                &format!("{} (fen)", self.amount.0),
+            ),
+        }
+        if let Some(what) = check.finish() {
+            return Err(Outcome::Mismatch { what });
+        }
+        let says_success = biz.get("result_code").and_then(Value::as_str) == Some("Success");
+        if call == Call::Query && says_success && !biz.contains_key("out_refund_id") {
+            return Err(Outcome::unknown(
+                "the query answer does not say which refund it is about",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An echoed id: the same string, never a number that merely prints the same.
+fn string_echo(check: &mut EchoCheck, field: &str, answered: &Value, asked: &str) {
+    match answered {
+        Value::String(s) => check.text(field, Some(s), asked),
+        other => check.differ(field, &shown(other), &format!("{asked:?}")),
+    }
+}
+
+/// Turns an answer into what it proves: first whether it is about this request
+/// at all, then its business part (all string values trimmed).
+pub fn classify(
+    call: Call,
+    base: &Map<String, Value>,
+    biz: &Map<String, Value>,
+    asked: &Asked,
+) -> Outcome {
+    let (base, biz) = (trimmed(base), trimmed(biz));
+    if let Err(outcome) = asked.check(call, &base, &biz) {
+        return outcome;
+    }
+    classify_business(call, &biz)
+}
+
+/// The business part of an answer already tied to its request.
+fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
     let text = |name: &str| match biz.get(name) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -300,6 +426,10 @@ pub fn classify(call: Call, biz: &Map<String, Value>) -> Outcome {
             other => Outcome::unknown(format!("unexpected refund_status {other:?}")),
         },
         (_, "SystemBusy") => Outcome::retry(None, format!("SystemBusy: {message}")),
+        (_, "SignError") => Outcome::rejected(
+            "SignError",
+            "the gateway cannot verify our signature: the private key or rsa_digest is probably wrong (check private_key)",
+        ),
         (Call::Refund, code) if FINAL_FAILURES.contains(&code) => {
             Outcome::failed(code, non_empty(message, "refused"), Receipt::default())
         }
@@ -355,6 +485,7 @@ impl LianshangClient {
         &self,
         refund: &RefundOrder,
         service_name: &str,
+        request_id: &str,
     ) -> Result<Map<String, Value>, String> {
         let mut base = Map::new();
         for name in BASE_FIELDS {
@@ -362,13 +493,12 @@ impl LianshangClient {
                 base.insert((*name).into(), typed_value(name, value)?);
             }
         }
-        let (request_id, time_stamp) = request_stamp();
         let fixed = [
             ("version", "2"),
             ("service_name", service_name),
             ("merchant_id", &self.merchant_id),
-            ("request_id", &request_id),
-            ("time_stamp", &time_stamp),
+            ("request_id", request_id),
+            ("time_stamp", &time_stamp()),
             ("compress_type", if self.compress { "1" } else { "0" }),
         ];
         for (name, value) in fixed {
@@ -377,8 +507,8 @@ impl LianshangClient {
         Ok(base)
     }
 
-    fn refund_body(&self, refund: &RefundOrder) -> Result<Value, String> {
-        let base = self.base_data(refund, "CreateRefundOrder")?;
+    fn refund_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, String> {
+        let base = self.base_data(refund, "CreateRefundOrder", request_id)?;
         let mut biz = Map::new();
         for name in BIZ_FIELDS {
             if let Some(value) = refund.field(name) {
@@ -396,8 +526,8 @@ impl LianshangClient {
         Ok(serde_json::json!({ "newBaseData": base, "newBizData": biz }))
     }
 
-    fn query_body(&self, refund: &RefundOrder) -> Result<Value, String> {
-        let base = self.base_data(refund, "QueryRefundStatus")?;
+    fn query_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, String> {
+        let base = self.base_data(refund, "QueryRefundStatus", request_id)?;
         let mut biz = Map::new();
         if let Some(wk) = &refund.gateway_refund_id {
             biz.insert("wk_refund_id".into(), Value::String(wk.clone()));
@@ -416,9 +546,19 @@ impl LianshangClient {
     }
 
     async fn call(&self, call: Call, refund: &RefundOrder) -> Attempt {
+        let asked = Asked {
+            merchant_id: self.merchant_id.clone(),
+            request_id: Alphanumeric.sample_string(&mut rand::thread_rng(), 32),
+            refund_id: refund.refund_id.clone(),
+            out_trade_id: refund.field("out_trade_id").unwrap_or("").to_owned(),
+            amount: refund.amount,
+        };
         let (url, body) = match call {
-            Call::Refund => (&self.refund_url, self.refund_body(refund)),
-            Call::Query => (&self.query_url, self.query_body(refund)),
+            Call::Refund => (
+                &self.refund_url,
+                self.refund_body(refund, &asked.request_id),
+            ),
+            Call::Query => (&self.query_url, self.query_body(refund, &asked.request_id)),
         };
         let body = match body {
             Ok(body) => serde_json::to_vec(&body).expect("a JSON value always serializes"),
@@ -465,20 +605,12 @@ impl LianshangClient {
             reply.body.to_vec()
         };
         match parse_answer(call, &bytes) {
-            Ok(biz) => {
-                let mut outcome = classify(call, &biz);
-                if let Some(Value::String(id)) = biz.get("out_refund_id") {
-                    if id != &refund.refund_id && !matches!(outcome, Outcome::Unknown { .. }) {
-                        outcome = Outcome::unknown(format!(
-                            "the answer is about refund {id:?}, not ours"
-                        ));
-                    }
-                }
+            Ok((base, biz)) => {
                 let code = biz.get("result_code").and_then(Value::as_str).unwrap_or("");
                 Attempt {
-                    outcome,
+                    outcome: classify(call, &base, &biz, &asked),
                     http_status: status,
-                    gateway_codes: Some(format!("result_code={code}")),
+                    gateway_codes: Some(format!("result_code={}", code.trim())),
                 }
             }
             Err(why) => unknown(why),
@@ -486,17 +618,25 @@ impl LianshangClient {
     }
 }
 
-/// Finds the business object of an answer; anything else is not an answer.
-pub fn parse_answer(call: Call, bytes: &[u8]) -> Result<Map<String, Value>, String> {
-    let key = match call {
-        Call::Refund => "newBizResponseData",
-        Call::Query => "queryBizResponseData",
+/// The base and business objects of an answer.
+pub type AnswerObjects = (Map<String, Value>, Map<String, Value>);
+
+/// Finds the base and business objects of an answer; without a business
+/// object it is not an answer. (A missing base object is judged by [`classify`].)
+pub fn parse_answer(call: Call, bytes: &[u8]) -> Result<AnswerObjects, String> {
+    let (base_key, biz_key) = match call {
+        Call::Refund => ("newBaseResponseData", "newBizResponseData"),
+        Call::Query => ("queryBaseResponseData", "queryBizResponseData"),
     };
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("the answer is not JSON: {e}"))?;
-    match value.get(key) {
-        Some(Value::Object(biz)) => Ok(biz.clone()),
-        _ => Err(format!("the answer has no {key} object")),
+    let base = match value.get(base_key) {
+        Some(Value::Object(base)) => base.clone(),
+        _ => Map::new(),
+    };
+    match value.get(biz_key) {
+        Some(Value::Object(biz)) => Ok((base, biz.clone())),
+        _ => Err(format!("the answer has no {biz_key} object")),
     }
 }
 
@@ -605,67 +745,170 @@ mod tests {
         assert!(check_base_url(&url("ftp://pay.example.com"), true).is_err());
     }
 
+    fn asked() -> Asked {
+        Asked {
+            merchant_id: "pay001".into(),
+            request_id: "Q1".into(),
+            refund_id: "R-1".into(),
+            out_trade_id: "T1".into(),
+            amount: Fen(2599),
+        }
+    }
+
+    fn base() -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("request_id".into(), "Q1".into());
+        m.insert("merchant_id".into(), "pay001".into());
+        m
+    }
+
+    fn biz(code: &str, status: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("result_code".into(), code.into());
+        m.insert("refund_status".into(), status.into());
+        m.insert("wk_refund_id".into(), "WKR1".into());
+        m.insert("out_refund_id".into(), "R-1".into());
+        m
+    }
+
+    fn classify_asked(call: Call, biz: &Map<String, Value>) -> Outcome {
+        classify(call, &base(), biz, &asked())
+    }
+
     #[test]
     fn result_codes_map_to_actions() {
-        let biz = |code: &str, status: &str| {
-            let mut m = Map::new();
-            m.insert("result_code".into(), code.into());
-            m.insert("refund_status".into(), status.into());
-            m.insert("wk_refund_id".into(), "WKR1".into());
-            m
-        };
         assert!(matches!(
-            classify(Call::Refund, &biz("Success", "SUCCESS")),
+            classify_asked(Call::Refund, &biz("Success", "SUCCESS")),
             Outcome::Succeeded(_)
         ));
         assert!(matches!(
-            classify(Call::Refund, &biz("Success", "PROCESSING")),
+            classify_asked(Call::Refund, &biz("Success", "PROCESSING")),
             Outcome::Processing(_)
         ));
         assert!(matches!(
-            classify(Call::Query, &biz("Success", "FAIL")),
+            classify_asked(Call::Query, &biz("Success", "FAIL")),
             Outcome::Failed { .. }
         ));
         assert!(matches!(
-            classify(Call::Refund, &biz("Success", "??")),
+            classify_asked(Call::Refund, &biz("Success", "??")),
             Outcome::Unknown { .. }
         ));
         for code in FINAL_FAILURES {
             assert!(
                 matches!(
-                    classify(Call::Refund, &biz(code, "")),
+                    classify_asked(Call::Refund, &biz(code, "")),
                     Outcome::Failed { .. }
                 ),
                 "{code}"
             );
             assert!(
                 matches!(
-                    classify(Call::Query, &biz(code, "")),
+                    classify_asked(Call::Query, &biz(code, "")),
                     Outcome::Unknown { .. }
                 ),
                 "{code}"
             );
         }
+        for call in [Call::Refund, Call::Query] {
+            assert!(matches!(
+                classify_asked(call, &biz("SignError", "")),
+                Outcome::Rejected { .. }
+            ));
+        }
         assert!(matches!(
-            classify(Call::Refund, &biz("SystemBusy", "")),
+            classify_asked(Call::Refund, &biz("SystemBusy", "")),
             Outcome::Retry { .. }
         ));
         assert!(matches!(
-            classify(Call::Refund, &biz("SystemError", "")),
+            classify_asked(Call::Refund, &biz("SystemError", "")),
             Outcome::Unknown { .. }
         ));
         assert!(matches!(
-            classify(Call::Refund, &biz("Whatever", "")),
+            classify_asked(Call::Refund, &biz("Whatever", "")),
             Outcome::Unknown { .. }
         ));
         assert_eq!(
-            classify(Call::Query, &biz("RefundNotExist", "")),
+            classify_asked(Call::Query, &biz("RefundNotExist", "")),
             Outcome::NotFound
         );
         assert!(matches!(
-            classify(Call::Refund, &biz("RefundNotExist", "")),
+            classify_asked(Call::Refund, &biz("RefundNotExist", "")),
             Outcome::Unknown { .. }
         ));
+    }
+
+    #[test]
+    fn padded_values_are_read_trimmed() {
+        let mut padded = biz(" Success\n", "\n  SUCCESS  ");
+        padded.insert("out_refund_id".into(), " R-1 ".into());
+        let mut base = base();
+        base.insert("request_id".into(), "Q1\n".into());
+        assert!(matches!(
+            classify(Call::Query, &base, &padded, &asked()),
+            Outcome::Succeeded(_)
+        ));
+    }
+
+    #[test]
+    fn an_answer_about_another_refund_is_never_believed() {
+        let cases: Vec<(&str, Value)> = vec![
+            ("out_refund_id", "R-2".into()),
+            // The right digits as a JSON number are still not our string id.
+            ("out_refund_id", serde_json::json!(1)),
+            ("out_trade_id", "T9".into()),
+            ("refund_cash_amount", serde_json::json!(2600)),
+            ("refund_cash_amount", "2599".into()),
+            ("refund_cash_amount", serde_json::json!(25.99)),
+        ];
+        for (field, value) in cases {
+            let mut answer = biz("Success", "SUCCESS");
+            answer.insert(field.into(), value.clone());
+            match classify_asked(Call::Query, &answer) {
+                Outcome::Mismatch { what } => assert!(what.contains(field), "{what}"),
+                other => panic!("{field}={value}: {other:?}"),
+            }
+        }
+        for (field, value) in [
+            ("request_id", Value::from("Q-another")),
+            ("merchant_id", Value::from("pay999")),
+            ("request_id", serde_json::json!(1)),
+        ] {
+            let mut base = base();
+            base.insert(field.into(), value);
+            assert!(matches!(
+                classify(Call::Refund, &base, &biz("Success", "SUCCESS"), &asked()),
+                Outcome::Mismatch { .. }
+            ));
+        }
+        // An answer that does not echo our request at all cannot be tied to it.
+        assert!(matches!(
+            classify(
+                Call::Refund,
+                &Map::new(),
+                &biz("Success", "SUCCESS"),
+                &asked()
+            ),
+            Outcome::Unknown { .. }
+        ));
+        // A query answer must say which refund it is about.
+        let mut anonymous = biz("Success", "SUCCESS");
+        anonymous.remove("out_refund_id");
+        assert!(matches!(
+            classify_asked(Call::Query, &anonymous),
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            classify_asked(Call::Refund, &anonymous),
+            Outcome::Succeeded(_)
+        ));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused() {
+        let bomb = gzip(&vec![b' '; http::MAX_BODY + 1]);
+        assert!(bomb.len() < 16 * 1024);
+        assert!(gunzip(&bomb).is_err());
+        assert_eq!(gunzip(&gzip(b"{}")).unwrap(), b"{}");
     }
 
     proptest! {

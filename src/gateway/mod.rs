@@ -3,6 +3,7 @@
 //! acts on the [`Outcome`] it returns, and an outcome the gateway did not prove is
 //! always [`Outcome::Unknown`], never a guess.
 
+pub mod echo;
 pub mod http;
 pub mod leshua;
 pub mod lianshang;
@@ -66,8 +67,8 @@ pub struct Receipt {
     pub refund_fen: Option<Fen>,
 }
 
-/// What one HTTP attempt proved. Only a verified answer yields `Succeeded`,
-/// `Failed`, `Processing` or `NotFound`.
+/// What one HTTP attempt proved. Only a verified answer about this very refund
+/// yields `Succeeded`, `Failed`, `Processing` or `NotFound`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The gateway says the refund succeeded (final).
@@ -89,6 +90,13 @@ pub enum Outcome {
     },
     /// A query's answer: the gateway has no refund with this id, so it may be sent.
     NotFound,
+    /// A verified answer that is not about this refund: it echoes another id,
+    /// amount, merchant, order or request. Never believed: an operator decides.
+    Mismatch { what: String },
+    /// The gateway refused the request itself (bad signature, unknown merchant,
+    /// authentication): nothing was created, and every other request of the
+    /// profile would be refused alike. `why` names the likely cause.
+    Rejected { code: String, why: String },
 }
 
 impl Outcome {
@@ -99,6 +107,13 @@ impl Outcome {
     pub fn retry(after: Option<Duration>, why: impl Into<String>) -> Outcome {
         Outcome::Retry {
             after,
+            why: why.into(),
+        }
+    }
+
+    pub fn rejected(code: impl Into<String>, why: impl Into<String>) -> Outcome {
+        Outcome::Rejected {
+            code: code.into(),
             why: why.into(),
         }
     }
@@ -127,7 +142,7 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    fn without_answer(outcome: Outcome) -> Attempt {
+    pub(crate) fn without_answer(outcome: Outcome) -> Attempt {
         Attempt {
             outcome,
             http_status: None,

@@ -17,9 +17,13 @@ pub enum State {
     Unknown,
     /// Proven not created; send again at `next_attempt_at`.
     RetryWait,
+    /// A verified answer was not about this refund (another id, amount,
+    /// merchant, order or request). Never believed, retried or queried in a
+    /// loop: an operator settles it (`resume --review` asks the gateway once).
+    Review,
 }
 
-pub const ALL: [State; 7] = [
+pub const ALL: [State; 8] = [
     State::Pending,
     State::InFlight,
     State::Processing,
@@ -27,7 +31,17 @@ pub const ALL: [State; 7] = [
     State::Failed,
     State::Unknown,
     State::RetryWait,
+    State::Review,
 ];
+
+/// States in which the engine has nothing more to do.
+pub const FINAL: [State; 3] = [State::Succeeded, State::Failed, State::Review];
+
+/// `('a', 'b')`: a list of states for SQL, built from the states themselves.
+pub fn sql_list(states: &[State]) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("({})", names.join(", "))
+}
 
 impl State {
     pub fn as_str(self) -> &'static str {
@@ -39,6 +53,7 @@ impl State {
             State::Failed => "failed",
             State::Unknown => "unknown",
             State::RetryWait => "retry_wait",
+            State::Review => "review",
         }
     }
 
@@ -46,8 +61,9 @@ impl State {
         ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// Nothing more for the engine to do (a refund in review waits for an operator).
     pub fn is_final(self) -> bool {
-        matches!(self, State::Succeeded | State::Failed)
+        FINAL.contains(&self)
     }
 
     /// The status a results file shows (batch-files.md: in_flight → unknown, retry_wait → pending).
@@ -83,13 +99,17 @@ pub fn check(from: State, to: State) -> Result<(), IllegalTransition> {
         // crash nobody knows that: recovery goes to `Unknown`.
         InFlight => matches!(
             to,
-            Processing | Succeeded | Failed | Unknown | RetryWait | Pending
+            Processing | Succeeded | Failed | Unknown | RetryWait | Pending | Review
         ),
         // `Pending` only when the gateway said the refund does not exist.
-        Unknown => matches!(to, Processing | Succeeded | Failed | Pending),
-        Processing => matches!(to, Succeeded | Failed),
-        // `retry --failed`: only for a refund never created at the gateway.
-        Failed => matches!(to, Pending),
+        Unknown => matches!(to, Processing | Succeeded | Failed | Pending | Review),
+        Processing => matches!(to, Succeeded | Failed | Review),
+        // `Pending`: `retry --failed`, only for a refund never created at the
+        // gateway. The others: the query `retry --new-ids` makes before it
+        // replaces a refund found the failure misread (or the answer hostile).
+        Failed => matches!(to, Pending | Succeeded | Processing | Review),
+        // Settled by one query that an operator asked for (`resume --review`).
+        Review => matches!(to, Succeeded | Failed | Processing | Pending),
         Succeeded => false,
     };
     if legal {
@@ -115,13 +135,23 @@ mod tests {
             (InFlight, Unknown),
             (InFlight, RetryWait),
             (InFlight, Pending),
+            (InFlight, Review),
             (Unknown, Processing),
             (Unknown, Succeeded),
             (Unknown, Failed),
             (Unknown, Pending),
+            (Unknown, Review),
             (Processing, Succeeded),
             (Processing, Failed),
+            (Processing, Review),
             (Failed, Pending),
+            (Failed, Succeeded),
+            (Failed, Processing),
+            (Failed, Review),
+            (Review, Succeeded),
+            (Review, Failed),
+            (Review, Processing),
+            (Review, Pending),
         ];
         for from in ALL {
             for to in ALL {
@@ -138,5 +168,7 @@ mod tests {
         }
         assert_eq!(State::InFlight.status(), "unknown");
         assert_eq!(State::RetryWait.status(), "pending");
+        assert_eq!(State::Review.status(), "review");
+        assert_eq!(sql_list(&FINAL), "('succeeded', 'failed', 'review')");
     }
 }

@@ -10,9 +10,10 @@ use crate::journal::State;
 use crate::money::Fen;
 
 /// Every status a results row can have, in the order people read them.
-pub const STATUSES: [&str; 8] = [
+pub const STATUSES: [&str; 9] = [
     "succeeded",
     "failed",
+    "review",
     "invalid",
     "conflict",
     "duplicate",
@@ -100,7 +101,7 @@ impl StatusCounts {
         let any = |statuses: &[&str]| statuses.iter().any(|s| self.get(s).0 > 0);
         if any(&["processing", "unknown", "pending"]) {
             crate::exit::UNRESOLVED
-        } else if any(&["failed", "invalid", "conflict"]) {
+        } else if any(&["failed", "review", "invalid", "conflict"]) {
             crate::exit::SOME_FAILED
         } else {
             crate::exit::SUCCESS
@@ -158,6 +159,10 @@ mod tests {
         assert_eq!(counts.exit_code(), 0);
         counts.add("failed", 1, Fen(1));
         assert_eq!(counts.exit_code(), 3);
+        let mut review = StatusCounts::default();
+        review.add("succeeded", 1, Fen(1));
+        review.add("review", 1, Fen(1));
+        assert_eq!(review.exit_code(), 3, "a refund in review needs a person");
         counts.add("retry_wait", 1, Fen(5));
         counts.add("in_flight", 1, Fen(7));
         assert_eq!(counts.get("pending"), (1, Fen(5)));

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// The fault flags of `bulkrefund sim` (cli.md, "Simulator flags").
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FaultConfig {
     /// Added to every answer: a fixed delay or a uniform range, in milliseconds.
     pub latency_ms: Option<(u64, u64)>,
@@ -29,15 +29,43 @@ pub struct FaultConfig {
     /// Share of refunds that end failed.
     pub fail_refund_rate: f64,
     pub seed: Option<u64>,
+    /// Share of answers, correctly signed, that echo another refund, amount,
+    /// merchant, order or request than the one asked about.
+    pub mismatch_rate: f64,
+    /// The field a mismatch changes (default: one of the gateway's, at random).
+    pub mismatch_field: Option<String>,
+    /// Share of answers whose values are pretty-printed: padded with whitespace
+    /// that is not part of the value (the signature covers the bare values).
+    pub pad_rate: f64,
+    /// Share of answers that are a 307 redirect, after the request was processed.
+    pub redirect_rate: f64,
+    /// Where redirects point (default: this simulator's `/__sim/elsewhere`,
+    /// which counts what reaches it and answers an unsigned success).
+    pub redirect_to: Option<String>,
+    /// Share of answers with a 100 MB body, after the request was processed.
+    pub oversize_rate: f64,
+    /// Share of answers whose body never ends, after the request was processed.
+    pub endless_rate: f64,
+    /// The `Retry-After` (seconds) of 429 and 503 answers (default: 1 for 429, none for 503).
+    pub retry_after_secs: Option<u64>,
+    /// The simulator holds another key for the merchant: every request fails
+    /// its signature check (what a profile with a wrong key meets).
+    pub wrong_key: bool,
 }
 
 /// What to do to an answer after the request was processed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AfterFault {
     None,
     ServerError,
     Drop,
     BadSign,
+    /// Change this field (or, `None`, one the gateway picks) to another refund's.
+    Mismatch(Option<String>),
+    Padded,
+    Redirect,
+    Oversize,
+    Endless,
 }
 
 pub struct Faults {
@@ -70,7 +98,7 @@ impl Faults {
     }
 
     pub fn config(&self) -> FaultConfig {
-        *self.config.lock().expect("fault config lock")
+        self.config.lock().expect("fault config lock").clone()
     }
 
     /// Changes the faults of a running simulator (tests turn them on and off).
@@ -128,7 +156,7 @@ impl Faults {
     }
 
     /// The fault for an answer. 500s and drops hit refund submissions only (the
-    /// flags say "after the refund was recorded"); a wrong signature hits any answer.
+    /// flags say "after the refund was recorded"); the others hit any answer.
     pub fn after(&self, is_refund: bool) -> AfterFault {
         let config = self.config();
         if is_refund && self.roll(config.fail_rate) {
@@ -137,9 +165,29 @@ impl Faults {
             AfterFault::Drop
         } else if self.roll(config.bad_sign_rate) {
             AfterFault::BadSign
+        } else if self.roll(config.mismatch_rate) {
+            AfterFault::Mismatch(config.mismatch_field)
+        } else if self.roll(config.pad_rate) {
+            AfterFault::Padded
+        } else if self.roll(config.redirect_rate) {
+            AfterFault::Redirect
+        } else if self.roll(config.oversize_rate) {
+            AfterFault::Oversize
+        } else if self.roll(config.endless_rate) {
+            AfterFault::Endless
         } else {
             AfterFault::None
         }
+    }
+
+    /// One of `choices`, by the seeded dice.
+    pub fn pick<'a>(&self, choices: &[&'a str]) -> &'a str {
+        let i = self
+            .rng
+            .lock()
+            .expect("rng lock")
+            .gen_range(0..choices.len());
+        choices[i]
     }
 
     pub async fn delay(&self) {

@@ -364,6 +364,9 @@ pub struct LedgerSnapshot {
     pub requests: u64,
     /// The most requests seen in any one-second window.
     pub max_requests_in_one_second: u64,
+    /// Requests that reached `/__sim/elsewhere`: only a client that followed a redirect sends them.
+    #[serde(default)]
+    pub elsewhere_requests: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

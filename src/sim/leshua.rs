@@ -28,19 +28,19 @@ enum Answer {
 }
 
 pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    if let Some(after) = state.faults.arrive() {
-        return super::too_many_requests(after);
+    if state.faults.arrive().is_some() {
+        return super::too_many_requests(&state);
     }
     state.faults.delay().await;
     let params: Fields = url::form_urlencoded::parse(&body).into_owned().collect();
     if state.faults.busy() {
         if state.faults.coin() {
-            return super::overloaded();
+            return super::overloaded(&state);
         }
         return respond(
             &state,
             Answer::Signed(business_error(&params, "-20099", "too many requests")),
-            false,
+            &AfterFault::None,
         );
     }
     let answer = process(&state, &params);
@@ -50,34 +50,80 @@ pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> R
     match state.faults.after(is_refund) {
         AfterFault::ServerError => super::server_error(),
         AfterFault::Drop => super::dropped_connection(),
-        AfterFault::BadSign => respond(&state, answer, true),
-        AfterFault::None => respond(&state, answer, false),
+        AfterFault::Redirect => super::redirect(&state, wire::PATH),
+        AfterFault::Oversize => super::oversize(),
+        AfterFault::Endless => super::endless(),
+        fault => respond(&state, answer, &fault),
     }
 }
 
-fn respond(state: &SimState, answer: Answer, wrong_sign: bool) -> Response {
+/// The fields a mismatch may change, each to another refund's value.
+const ECHOED: &[&str] = &[
+    "merchant_refund_id",
+    "refund_amount",
+    "merchant_id",
+    "third_order_id",
+    "nonce_str",
+];
+
+/// Makes a (still correctly signed) answer about something else than the request.
+fn mismatch(state: &SimState, fields: &mut Fields, field: Option<&str>) {
+    let field = field.unwrap_or_else(|| state.faults.pick(ECHOED));
+    let current = fields.get(field).cloned().unwrap_or_default();
+    let other = match field {
+        "refund_amount" => (current.parse::<u64>().unwrap_or(0) + 1).to_string(),
+        "merchant_id" => "0000000099".to_owned(),
+        // An answer replayed from an earlier request carries that request's nonce.
+        "nonce_str" => format!("replayed{current}"),
+        _ => format!("{current}X"),
+    };
+    fields.insert(field.to_owned(), other);
+}
+
+fn respond(state: &SimState, answer: Answer, fault: &AfterFault) -> Response {
     let fields = match answer {
         Answer::Rejected(fields) => fields,
         Answer::Signed(mut fields) => {
-            let mut sign = wire::sign_response(&fields, &state.leshua_trade_key);
-            if wrong_sign {
-                sign =
-                    wire::sign_response(&fields, &crate::secret::Secret::new("NOT-THE-TRADE-KEY"));
+            if let AfterFault::Mismatch(field) = fault {
+                mismatch(state, &mut fields, field.as_deref());
             }
+            let key = match fault {
+                AfterFault::BadSign => crate::secret::Secret::new("NOT-THE-TRADE-KEY"),
+                _ => state.leshua_trade_key.clone(),
+            };
+            let sign = wire::sign_response(&fields, &key);
             fields.insert("sign".into(), sign);
             fields
         }
     };
-    (
-        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-        wire::write_xml(&fields),
-    )
-        .into_response()
+    let xml = if *fault == AfterFault::Padded {
+        padded_xml(&fields)
+    } else {
+        wire::write_xml(&fields)
+    };
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
+}
+
+/// Pretty-printed XML: every value on its own indented line. The whitespace is
+/// formatting, not part of the value (what was signed).
+fn padded_xml(fields: &Fields) -> String {
+    let mut xml = String::from("<leshua>\n");
+    for (name, value) in fields {
+        if value.contains(['<', '&', ']']) {
+            xml.push_str(&format!(
+                "  <{name}>\n    <![CDATA[{value}]]>\n  </{name}>\n"
+            ));
+        } else {
+            xml.push_str(&format!("  <{name}>\n    {value}\n  </{name}>\n"));
+        }
+    }
+    xml.push_str("</leshua>\n");
+    xml
 }
 
 fn process(state: &SimState, params: &Fields) -> Answer {
     let given = params.get("sign").map(String::as_str).unwrap_or("");
-    let expected = wire::sign_request(params, &state.leshua_trade_key);
+    let expected = wire::sign_request(params, &state.leshua_key());
     if !given.eq_ignore_ascii_case(&expected) {
         return rejection("-20006", "signature check failed");
     }

@@ -66,8 +66,8 @@ async fn handle(
     body: Bytes,
     call: Call,
 ) -> Response {
-    if let Some(after) = state.faults.arrive() {
-        return super::too_many_requests(after);
+    if state.faults.arrive().is_some() {
+        return super::too_many_requests(&state);
     }
     state.faults.delay().await;
     let gzipped = headers
@@ -80,14 +80,13 @@ async fn handle(
         Some(body.to_vec())
     }
     .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-    let base_echo = request
-        .as_ref()
-        .and_then(|r| r.get(base_name))
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    let biz = if state.faults.busy() {
+    let mut base_echo = match request.as_ref().and_then(|r| r.get(base_name)) {
+        Some(Value::Object(base)) => base.clone(),
+        _ => Map::new(),
+    };
+    let mut biz = if state.faults.busy() {
         if state.faults.coin() {
-            return super::overloaded();
+            return super::overloaded(&state);
         }
         result("SystemBusy", "system busy, try again later")
     } else {
@@ -96,9 +95,21 @@ async fn handle(
             Some(request) => process(&state, request, call),
         }
     };
+    let path = match call {
+        Call::Refund => wire::REFUND_PATH,
+        Call::Query => wire::QUERY_PATH,
+    };
     match state.faults.after(matches!(call, Call::Refund)) {
         AfterFault::ServerError => return super::server_error(),
         AfterFault::Drop => return super::dropped_connection(),
+        AfterFault::Redirect => return super::redirect(&state, path),
+        AfterFault::Oversize => return super::oversize(),
+        AfterFault::Endless => return super::endless(),
+        AfterFault::Mismatch(field) => mismatch(&state, &mut base_echo, &mut biz, field.as_deref()),
+        AfterFault::Padded => {
+            pad(&mut base_echo);
+            pad(&mut biz);
+        }
         // Lianshang answers carry no signature: there is nothing to get wrong.
         AfterFault::BadSign | AfterFault::None => {}
     }
@@ -113,6 +124,59 @@ async fn handle(
             .into_response()
     } else {
         ([content_type], answer).into_response()
+    }
+}
+
+/// The fields a mismatch may change; `out_refund_id_number` sends the id as a JSON number.
+const ECHOED: &[&str] = &[
+    "out_refund_id",
+    "out_refund_id_number",
+    "refund_cash_amount",
+    "out_trade_id",
+    "request_id",
+    "merchant_id",
+];
+
+/// Makes an answer about something else than the request.
+fn mismatch(
+    state: &SimState,
+    base: &mut Map<String, Value>,
+    biz: &mut Map<String, Value>,
+    field: Option<&str>,
+) {
+    let field = field.unwrap_or_else(|| state.faults.pick(ECHOED));
+    let text = |object: &Map<String, Value>, name: &str| {
+        object
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    match field {
+        "out_refund_id_number" => {
+            biz.insert("out_refund_id".into(), json!(1));
+        }
+        "refund_cash_amount" => {
+            let amount = biz.get(field).and_then(Value::as_u64).unwrap_or(0);
+            biz.insert(field.into(), json!(amount + 1));
+        }
+        "request_id" | "merchant_id" => {
+            let other = format!("{}X", text(base, field));
+            base.insert(field.into(), other.into());
+        }
+        _ => {
+            let other = format!("{}X", text(biz, field));
+            biz.insert(field.into(), other.into());
+        }
+    }
+}
+
+/// Pretty-printed values: whitespace around every string, not part of it.
+fn pad(object: &mut Map<String, Value>) {
+    for value in object.values_mut() {
+        if let Value::String(s) = value {
+            *s = format!("\n  {s}\n");
+        }
     }
 }
 
@@ -137,9 +201,10 @@ fn process(state: &SimState, request: &Value, call: Call) -> Map<String, Value> 
         return result("SignError", "sign is missing");
     };
     let text = wire::string_to_sign(&[base, biz]);
-    let verifies = [RsaDigest::Sha256, RsaDigest::Sha1]
-        .into_iter()
-        .any(|digest| state.lianshang_key.verify(&text, sign, digest));
+    let verifies = !state.faults.config().wrong_key
+        && [RsaDigest::Sha256, RsaDigest::Sha1]
+            .into_iter()
+            .any(|digest| state.lianshang_key.verify(&text, sign, digest));
     if !verifies {
         return result("SignError", "signature check failed");
     }

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
+use futures::StreamExt;
 
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::secret::Secret;
@@ -66,6 +67,10 @@ pub(crate) struct SimState {
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
+    /// This simulator's own address: the default target of redirects.
+    addr: SocketAddr,
+    /// Requests that reached `/__sim/elsewhere` (a client that followed a redirect).
+    elsewhere: std::sync::atomic::AtomicU64,
 }
 
 impl SimState {
@@ -81,6 +86,16 @@ impl SimState {
             ids,
             requests,
             max_requests_in_one_second,
+            elsewhere_requests: self.elsewhere.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// The key requests are checked with: another one under the `wrong_key` fault.
+    fn leshua_key(&self) -> Secret {
+        if self.faults.config().wrong_key {
+            Secret::new("NOT-THE-MERCHANTS-KEY")
+        } else {
+            self.leshua_trade_key.clone()
         }
     }
 }
@@ -138,6 +153,8 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
+        addr,
+        elsewhere: std::sync::atomic::AtomicU64::new(0),
     });
     let _ = config.leshua_notify_key; // notifications are not sent: bulkrefund learns outcomes by querying
     let app = Router::new()
@@ -151,6 +168,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
             post(lianshang::handle_query),
         )
         .route("/__sim/ledger", get(ledger_json))
+        .route("/__sim/elsewhere/{*path}", post(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -174,25 +192,82 @@ async fn ledger_json(State(state): State<Arc<SimState>>) -> Response {
 }
 
 /// The answer to a request over the rate limit.
-fn too_many_requests(retry_after: std::time::Duration) -> Response {
+fn too_many_requests(state: &SimState) -> Response {
+    let seconds = state.faults.config().retry_after_secs.unwrap_or(1).max(1);
     (
         StatusCode::TOO_MANY_REQUESTS,
-        [(
-            header::RETRY_AFTER,
-            retry_after.as_secs().max(1).to_string(),
-        )],
+        [(header::RETRY_AFTER, seconds.to_string())],
         "rate limited",
     )
         .into_response()
 }
 
-/// A plain 503: the client backs off on its own (429 is the answer that carries `Retry-After`).
-fn overloaded() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()
+/// A 503: the client backs off on its own, or waits the `Retry-After` the faults set.
+fn overloaded(state: &SimState) -> Response {
+    match state.faults.config().retry_after_secs {
+        Some(seconds) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            "overloaded",
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response(),
+    }
 }
 
 fn server_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+/// A 307 to another place: a client that follows it re-posts the signed request there.
+fn redirect(state: &SimState, path: &str) -> Response {
+    let target = match state.faults.config().redirect_to {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => format!("http://{}/__sim/elsewhere{path}", state.addr),
+    };
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, target)],
+        "moved",
+    )
+        .into_response()
+}
+
+/// An answer far larger than any refund answer: 100 MB, streamed.
+fn oversize() -> Response {
+    let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+    let chunks =
+        futures::stream::iter(std::iter::repeat_n(chunk, 1600).map(Ok::<Bytes, std::io::Error>));
+    Response::new(Body::from_stream(chunks))
+}
+
+/// An answer whose body never ends.
+fn endless() -> Response {
+    let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+    let chunks = futures::stream::repeat(chunk).map(Ok::<Bytes, std::io::Error>);
+    Response::new(Body::from_stream(chunks))
+}
+
+/// Where default redirects lead: it counts what reaches it and answers the
+/// kind of unsigned success that a client which followed would have to refuse.
+async fn elsewhere(
+    State(state): State<Arc<SimState>>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    state
+        .elsewhere
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if path.starts_with("pai/") {
+        let success = serde_json::json!({"result_code": "Success", "refund_status": "SUCCESS", "wk_refund_id": "WKR-ELSEWHERE"});
+        axum::Json(serde_json::json!({
+            "newBaseResponseData": {}, "newBizResponseData": success,
+            "queryBaseResponseData": {}, "queryBizResponseData": success,
+        }))
+        .into_response()
+    } else {
+        "<leshua><resp_code>0</resp_code><result_code>0</result_code><status>11</status></leshua>"
+            .into_response()
+    }
 }
 
 /// A response whose body fails at once: hyper aborts the connection, so the

@@ -40,6 +40,7 @@ fn faults(seed: u64) -> FaultConfig {
         processing_for: Duration::from_millis(300),
         fail_refund_rate: 0.1,
         seed: Some(seed),
+        ..FaultConfig::default()
     }
 }
 

@@ -1,0 +1,298 @@
+//! Hostile answers over TCP, each produced by a simulator fault flag: padded
+//! values, answers about another refund, redirects, huge and endless bodies, a
+//! huge Retry-After and a wrong key. The rule under test: no outcome the
+//! gateway did not give about this very refund. Every test checks the ledger.
+
+mod common;
+
+use std::time::Duration;
+
+use bulkrefund::commands::run;
+use bulkrefund::gateway::{Gateway, GatewayKind, Outcome};
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::RefundState;
+use common::*;
+
+fn faults(f: impl FnOnce(&mut FaultConfig)) -> FaultConfig {
+    let mut config = FaultConfig::default();
+    f(&mut config);
+    config
+}
+
+#[tokio::test]
+async fn padded_values_are_read_as_the_gateway_meant_them() {
+    let sim = start_sim(standard_orders(), faults(|f| f.pad_rate = 1.0)).await;
+    let leshua = sample_leshua_client(&sim);
+    let lianshang = lianshang_client(&sim);
+    let a = leshua_refund("R1", "T1", 100);
+    let b = lianshang_refund("R1", "T1", "WK1", 100);
+    // Read untrimmed, `<resp_code>\n  0\n</resp_code>` was "failed, never created".
+    assert!(matches!(
+        leshua.submit(&a).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+    assert!(matches!(
+        leshua.query(&a).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+    assert!(matches!(
+        lianshang.submit(&b).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+    assert!(matches!(
+        lianshang.query(&b).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+    let ledger = sim.ledger();
+    assert_eq!(ledger.refunds.len(), 2);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+}
+
+#[tokio::test]
+async fn an_answer_about_another_refund_is_never_believed() {
+    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let leshua = sample_leshua_client(&sim);
+    let lianshang = lianshang_client(&sim);
+    let leshua_fields = [
+        "merchant_refund_id",
+        "refund_amount",
+        "merchant_id",
+        "third_order_id",
+        "nonce_str",
+    ];
+    let lianshang_fields = [
+        "out_refund_id",
+        "out_refund_id_number",
+        "refund_cash_amount",
+        "out_trade_id",
+        "request_id",
+        "merchant_id",
+    ];
+    let mismatch = |field: &str| {
+        faults(|f| {
+            f.mismatch_rate = 1.0;
+            f.mismatch_field = Some(field.to_owned());
+        })
+    };
+    let expect_mismatch = |outcome: Outcome, field: &str| match outcome {
+        Outcome::Mismatch { what } => {
+            let named = field.trim_end_matches("_number");
+            assert!(what.contains(named), "{field}: {what}");
+        }
+        other => panic!("{field}: believed {other:?}"),
+    };
+    for (i, field) in leshua_fields.iter().enumerate() {
+        sim.set_faults(mismatch(field));
+        let refund = leshua_refund(&format!("RL{i}"), &format!("T{}", i + 1), 100);
+        expect_mismatch(leshua.submit(&refund).await.outcome, field);
+        expect_mismatch(leshua.query(&refund).await.outcome, field);
+    }
+    for (i, field) in lianshang_fields.iter().enumerate() {
+        sim.set_faults(mismatch(field));
+        let (order, wk) = (format!("T{}", i + 1), format!("WK{}", i + 1));
+        let refund = lianshang_refund(&format!("RS{i}"), &order, &wk, 100);
+        expect_mismatch(lianshang.submit(&refund).await.outcome, field);
+        expect_mismatch(lianshang.query(&refund).await.outcome, field);
+    }
+    // The simulator did create each refund: only the answers were about others.
+    let ledger = sim.ledger();
+    assert_eq!(
+        ledger.refunds.len(),
+        leshua_fields.len() + lianshang_fields.len()
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    let sim = start_sim(standard_orders(), faults(|f| f.redirect_rate = 1.0)).await;
+    let leshua = sample_leshua_client(&sim);
+    let lianshang = lianshang_client(&sim);
+    let a = leshua_refund("R1", "T1", 100);
+    let b = lianshang_refund("R1", "T1", "WK1", 100);
+    for attempt in [leshua.submit(&a).await, lianshang.submit(&b).await] {
+        assert_eq!(attempt.http_status, Some(307));
+        assert!(
+            matches!(&attempt.outcome, Outcome::Unknown { why } if why.contains("not followed")),
+            "{:?}",
+            attempt.outcome
+        );
+    }
+    let ledger = sim.ledger();
+    assert_eq!(
+        ledger.elsewhere_requests, 0,
+        "nothing went anywhere but the base_url"
+    );
+    // The refunds were recorded before the redirect: a query settles them.
+    assert_eq!(ledger.refunds.len(), 2);
+    sim.set_faults(FaultConfig::default());
+    assert!(matches!(
+        leshua.query(&a).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+    assert!(matches!(
+        lianshang.query(&b).await.outcome,
+        Outcome::Succeeded(_)
+    ));
+}
+
+#[tokio::test]
+async fn oversized_and_endless_answers_are_cut_off_as_unknown() {
+    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let leshua = sample_leshua_client(&sim);
+    let lianshang = lianshang_client(&sim);
+    for (i, fault) in [
+        faults(|f| f.oversize_rate = 1.0),
+        faults(|f| f.endless_rate = 1.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sim.set_faults(fault);
+        let a = leshua_refund(&format!("R{i}"), &format!("T{}", i + 1), 100);
+        let b = lianshang_refund(
+            &format!("R{i}"),
+            &format!("T{}", i + 1),
+            &format!("WK{}", i + 1),
+            100,
+        );
+        for outcome in [
+            leshua.submit(&a).await.outcome,
+            lianshang.submit(&b).await.outcome,
+        ] {
+            assert!(
+                matches!(&outcome, Outcome::Unknown { why } if why.contains("larger than 1024 KiB")),
+                "{outcome:?}"
+            );
+        }
+    }
+    assert_eq!(sim.ledger().refunds.len(), 4, "each was recorded once");
+}
+
+#[tokio::test]
+async fn a_huge_retry_after_is_capped() {
+    let sim = start_sim(
+        standard_orders(),
+        faults(|f| {
+            f.rate_limit = Some(0);
+            f.retry_after_secs = Some(99_999_999_999);
+        }),
+    )
+    .await;
+    let leshua = sample_leshua_client(&sim);
+    let outcome = leshua.submit(&leshua_refund("R1", "T1", 100)).await.outcome;
+    assert_eq!(
+        outcome,
+        Outcome::retry(Some(Duration::from_secs(60)), "HTTP 429: rate limited")
+    );
+    assert!(sim.ledger().refunds.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_them() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 40, "M");
+    let setup = setup(
+        orders,
+        faults(|f| {
+            f.mismatch_rate = 0.3;
+            f.seed = Some(5);
+        }),
+    )
+    .await;
+    let outcome = setup.run(&batch, "leshua", quick()).await;
+    assert_eq!(outcome.exit_code, 3, "a refund in review needs a person");
+    let rows = read_results(&run::default_results_path(&batch));
+    let review: Vec<_> = rows.iter().filter(|r| r["status"] == "review").collect();
+    assert!(!review.is_empty());
+    for row in &review {
+        assert_eq!(row["error_code"], "BR_MISMATCH");
+        assert!(
+            row["error_message"].contains("not about this refund"),
+            "{row:?}"
+        );
+    }
+    let ledger = setup.sim.ledger();
+    assert!(ledger.ids.iter().all(|id| id.submissions == 1));
+    let others: Vec<_> = rows
+        .iter()
+        .filter(|r| r["status"] != "review")
+        .cloned()
+        .collect();
+    assert_results_match_ledger(&others, "merchant_refund_id", &ledger);
+    // `resume` neither retries nor queries a refund in review.
+    setup.sim.set_faults(FaultConfig::default());
+    let before = setup.sim.ledger().requests;
+    let resumed = setup.resume(quick()).await;
+    assert_eq!(setup.sim.ledger().requests, before);
+    assert_eq!(resumed.report.requests, 0);
+    let rows = read_results(&run::default_results_path(&batch));
+    assert_eq!(
+        rows.iter().filter(|r| r["status"] == "review").count(),
+        review.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_stops_the_run_and_leaves_every_refund_pending() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 300, "W");
+    let setup = setup(orders, faults(|f| f.wrong_key = true)).await;
+    let outcome = setup.run(&batch, "leshua", quick()).await;
+    assert_eq!(outcome.exit_code, 1);
+    let stopped = outcome.report.stopped.expect("the run says why it stopped");
+    assert!(
+        stopped.contains("profile 'leshua'") && stopped.contains("trade_key"),
+        "{stopped}"
+    );
+    let ledger = setup.sim.ledger();
+    assert!(ledger.refunds.is_empty());
+    assert!(
+        ledger.requests <= 32,
+        "at most the requests already in flight: {}",
+        ledger.requests
+    );
+    let rows = read_results(&run::default_results_path(&batch));
+    assert_eq!(rows.len(), 300);
+    assert!(
+        rows.iter().all(|r| r["status"] == "pending"),
+        "never created"
+    );
+    // With the key fixed, resume sends them all, once.
+    setup.sim.set_faults(FaultConfig::default());
+    assert_eq!(setup.resume(quick()).await.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 300);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn padded_redirected_and_oversized_answers_end_as_the_ledger_says() {
+    let work = tempfile::tempdir().unwrap();
+    for (gateway, profile, id_column) in [
+        (GatewayKind::Leshua, "leshua", "merchant_refund_id"),
+        (GatewayKind::Lianshang, "lianshang", "out_refund_id"),
+    ] {
+        let (batch, orders) = generated(work.path(), gateway, 60, "P");
+        let setup = setup(
+            orders,
+            faults(|f| {
+                f.pad_rate = 0.3;
+                f.redirect_rate = 0.2;
+                f.oversize_rate = 0.05;
+                f.seed = Some(8);
+            }),
+        )
+        .await;
+        let outcome = setup.run(&batch, profile, quick()).await;
+        assert_eq!(outcome.exit_code, 0, "{profile}");
+        let ledger = setup.sim.ledger();
+        assert_eq!(ledger.elsewhere_requests, 0);
+        assert_eq!(ledger.refunds.len(), 60);
+        assert!(ledger
+            .refunds
+            .iter()
+            .all(|r| r.status == RefundState::Succeeded));
+        let rows = read_results(&run::default_results_path(&batch));
+        assert_results_match_ledger(&rows, id_column, &ledger);
+    }
+}
