@@ -19,6 +19,10 @@ pub struct RefundRow {
     pub fields: BTreeMap<String, String>,
     /// The refund's content (order, amount, currency): same id + other content is a conflict.
     pub fingerprint: String,
+    /// The order it refunds, as the row names it (Leshua: `leshua_order_id`,
+    /// else `third_order_id`; Lianshang: `out_trade_id`). Refunds of one
+    /// order are sent one at a time, in input order.
+    pub order_key: String,
 }
 
 /// Why a row is invalid: the column and the rule it breaks.
@@ -226,6 +230,7 @@ impl Columns {
             amount,
             // Leshua uses leshua_order_id first when both are given: both name the order.
             fingerprint: format!("{third}|{leshua}|{}", amount.0),
+            order_key: if leshua.is_empty() { third } else { leshua }.to_owned(),
             fields,
         })
     }
@@ -289,6 +294,7 @@ impl Columns {
         Ok(RefundRow {
             refund_id: self.cell(row, "out_refund_id").to_owned(),
             amount,
+            order_key: get("out_trade_id").to_owned(),
             fields,
             fingerprint,
         })

@@ -1,23 +1,34 @@
 //! `bulkrefund retry --batch ID --failed [--new-ids]`: send a batch's failed
 //! refunds again. A refund the gateway never created may go again under its own
-//! id; one the gateway created (and failed) needs a new id, derived from the old
-//! one (`R123` → `R123R2` → `R123R3`) and recorded as retrying it. Succeeded,
-//! processing and unknown refunds are never touched. Nothing is sent before the
-//! operator has seen the plan and confirmed it (`--yes`).
+//! id; one the gateway created (and failed) needs a new id, derived from the
+//! first one (`R123` → `R123R2` → `R123R3`) and recorded as retrying it.
+//!
+//! A retry chain belongs to the refund, not to the batch row: only the head of
+//! a chain is retried, a refund that already has a retry never gets another
+//! (from any batch), and before a new id is derived the gateway is asked about
+//! the refund it replaces and every earlier link: only "failed" or "no such
+//! refund" lets the new id be made. Whatever else it says is recorded and
+//! reported, and that refund is skipped. Nothing is sent before the operator
+//! has seen the plan and confirmed it (`--yes`).
 
+use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::time::Instant;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{finish, open_existing, Profiles, RunOutcome};
+use super::run::{finish, open_existing, Paces, Profiles, RunOutcome};
 use crate::cli::EngineArgs;
+use crate::engine::task::attempt_record;
 use crate::engine::Scope;
 use crate::exit::UsageError;
 use crate::gateway::lianshang::is_valid_id;
-use crate::gateway::GatewayKind;
-use crate::journal::{self, now_text, Change, Journal, State, RECORD_COLUMNS};
+use crate::gateway::{GatewayKind, Outcome, RefundOrder};
+use crate::journal::{
+    self, chain, now_ms, now_text, AttemptKind, Change, Journal, RefundRecord, State,
+};
 use crate::money::Fen;
 
 /// The id that retries `root` for the `n`-th time (n ≥ 2), if the gateway accepts it.
@@ -36,7 +47,7 @@ pub fn derived_id(root: &str, n: u32, gateway: GatewayKind) -> Result<String, St
     }
 }
 
-/// One failed refund and what retry will do with it.
+/// One failed refund (the head of its chain) and what retry will do with it.
 #[derive(Debug)]
 pub struct Planned {
     pub id: i64,
@@ -45,6 +56,10 @@ pub struct Planned {
     pub error: String,
     /// `Some` to send under a new id; `None` to send again with the same id.
     pub new_id: Option<String>,
+    /// The head and every earlier link, newest first: what the gateway is asked
+    /// about before a new id is derived.
+    pub links: Vec<RefundRecord>,
+    pub profile: String,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +67,10 @@ pub struct Plan {
     pub send: Vec<Planned>,
     /// (refund id, why it is not retried).
     pub skipped: Vec<(String, String)>,
+    /// Refunds the gateway check found still refunding: the engine follows them.
+    pub followed: Vec<i64>,
+    /// Refunds whose recorded state the gateway check corrected.
+    pub corrected: Vec<i64>,
 }
 
 impl Plan {
@@ -60,44 +79,50 @@ impl Plan {
     }
 }
 
-fn gateway_of(scope: &str) -> GatewayKind {
-    if scope.starts_with("lianshang:") {
-        GatewayKind::Lianshang
-    } else {
-        GatewayKind::Leshua
-    }
+fn gateway_of(scope: &str) -> anyhow::Result<GatewayKind> {
+    let name = scope.split_once(':').map_or(scope, |(gateway, _)| gateway);
+    GatewayKind::parse(name).ok_or_else(|| {
+        anyhow::anyhow!("the journal names an unknown gateway {name:?} for a refund")
+    })
 }
 
-/// The first refund of a retry chain.
-fn root_id(conn: &Connection, mut id: i64) -> rusqlite::Result<String> {
-    loop {
-        let (refund_id, retry_of): (String, Option<i64>) = conn.query_row(
-            "SELECT refund_id, retry_of FROM refunds WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        match retry_of {
-            Some(parent) => id = parent,
-            None => return Ok(refund_id),
-        }
-    }
+/// The refunds a batch's rows name, each once, in input order.
+fn batch_refunds(conn: &Connection, batch: i64) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT refund FROM batch_rows WHERE batch_id = ?1 AND refund IS NOT NULL
+         GROUP BY refund ORDER BY MIN(line)",
+    )?;
+    let ids = stmt.query_map([batch], |row| row.get(0))?.collect();
+    ids
 }
 
-/// Decides what retry would do; writes nothing.
+/// Decides what retry would do from the journal alone; writes nothing.
+/// (`check_with_gateway` then asks the gateway before any new id is made.)
 pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan> {
-    let sql = format!(
-        "SELECT {RECORD_COLUMNS}, scope FROM refunds
-         WHERE state = 'failed' AND id IN (SELECT refund FROM batch_rows WHERE batch_id = ?1) ORDER BY line"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let failed = stmt
-        .query_map([batch], |row| {
-            Ok((journal::read_record(row)?, row.get::<_, String>(13)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let mut plan = Plan::default();
-    let mut taken = std::collections::HashSet::new();
-    for (record, scope) in failed {
+    let mut heads = HashSet::new();
+    let mut taken = HashSet::new();
+    for listed in batch_refunds(conn, batch)? {
+        let head = chain::head(conn, listed)?;
+        if !heads.insert(head) {
+            continue;
+        }
+        let links = chain::links(conn, head)?;
+        let record = links[0].clone();
+        let root = links[links.len() - 1].refund_id.clone();
+        if record.state != State::Failed {
+            if links.len() > 1 {
+                plan.skipped.push((
+                    root,
+                    format!(
+                        "already retried as {}, {}",
+                        record.refund_id,
+                        record.state.status()
+                    ),
+                ));
+            }
+            continue;
+        }
         let error = format!(
             "{} {}",
             record.error_code.as_deref().unwrap_or(""),
@@ -105,12 +130,14 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
         )
         .trim()
         .to_owned();
-        let planned = |new_id| Planned {
+        let planned = |new_id, links| Planned {
             id: record.id,
             refund_id: record.refund_id.clone(),
             amount: record.amount,
             error: error.clone(),
             new_id,
+            links,
+            profile: record.profile.clone(),
         };
         if !new_ids {
             if record.ever_created {
@@ -120,24 +147,20 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
                     format!("the gateway created this refund ({gateway_id}) and it ended failed: its id cannot be used again; retry with --new-ids"),
                 ));
             } else {
-                plan.send.push(planned(None));
+                plan.send.push(planned(None, Vec::new()));
             }
             continue;
         }
-        let root = root_id(conn, record.id)?;
+        let scope = chain::scope_of(conn, record.id)?;
+        let gateway = gateway_of(&scope)?;
         let mut n = 2;
         let new_id = loop {
-            match derived_id(&root, n, gateway_of(&scope)) {
+            match derived_id(&root, n, gateway) {
                 Err(why) => break Err(why),
                 Ok(id) => {
-                    let used: Option<i64> = conn
-                        .query_row(
-                            "SELECT id FROM refunds WHERE scope = ?1 AND refund_id = ?2",
-                            params![scope, id],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if used.is_none() && taken.insert((scope.clone(), id.clone())) {
+                    if !chain::id_taken(conn, &scope, &id)?
+                        && taken.insert((scope.clone(), id.clone()))
+                    {
                         break Ok(id);
                     }
                     n += 1;
@@ -145,49 +168,182 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             }
         };
         match new_id {
-            Ok(id) => plan.send.push(planned(Some(id))),
+            Ok(id) => plan.send.push(planned(Some(id), links)),
             Err(why) => plan.skipped.push((record.refund_id.clone(), why)),
         }
     }
     Ok(plan)
 }
 
-/// Carries a confirmed plan out in the journal: same-id refunds go back to
-/// pending; new ids become new refunds that the batch's rows now point at.
-pub fn apply(journal: &mut Journal, batch: i64, plan: &Plan) -> anyhow::Result<()> {
+/// What the gateway says of one link of a chain a new id would extend.
+enum Check {
+    /// Failed, or no such refund: a new id cannot pay it twice.
+    Confirmed,
+    /// Anything else: not retried, for this reason.
+    Skip(String),
+}
+
+/// Asks the gateway about one refund recorded failed, records the attempt, and
+/// corrects the journal when the gateway says otherwise.
+async fn check_link(
+    journal: &mut Journal,
+    paces: &mut Paces<'_>,
+    link: &RefundRecord,
+    plan: &mut Plan,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Check> {
+    let pace = paces.get(&link.profile)?;
+    if !pace.ready(cancel).await {
+        return Ok(Check::Skip(
+            "interrupted before the gateway was asked".into(),
+        ));
+    }
+    let order = RefundOrder {
+        refund_id: link.refund_id.clone(),
+        amount: link.amount,
+        fields: link.fields.clone(),
+        gateway_refund_id: link.gateway_refund_id.clone(),
+    };
+    let (at, started) = (now_text(), Instant::now());
+    let attempt = pace.gateway.query(&order).await;
+    let record = attempt_record(AttemptKind::Query, at, started, &attempt);
+    let conn = journal.conn();
+    let correct = |change: Change| journal::settle(conn, link.id, State::Failed, &change, &record);
+    let receipt_of = |change: Change, receipt: &crate::gateway::Receipt| Change {
+        gateway_refund_id: receipt.gateway_refund_id.clone(),
+        created: true,
+        ..change
+    };
+    let id = &link.refund_id;
+    Ok(match &attempt.outcome {
+        Outcome::Failed { .. } | Outcome::NotFound => {
+            journal::note_attempt(conn, link.id, &record)?;
+            Check::Confirmed
+        }
+        Outcome::Succeeded(receipt) => {
+            correct(receipt_of(
+                Change::to(
+                    State::Succeeded,
+                    "retry check: the gateway says it succeeded, though it was recorded failed",
+                ),
+                receipt,
+            ))?;
+            plan.corrected.push(link.id);
+            Check::Skip(format!(
+                "the gateway says {id} succeeded (it was recorded failed): not retried"
+            ))
+        }
+        Outcome::Processing(receipt) => {
+            correct(receipt_of(
+                Change {
+                    next_attempt_at: Some(now_ms()),
+                    ..Change::to(
+                        State::Processing,
+                        "retry check: the gateway is still refunding it, though it was recorded failed",
+                    )
+                },
+                receipt,
+            ))?;
+            plan.corrected.push(link.id);
+            plan.followed.push(link.id);
+            Check::Skip(format!(
+                "the gateway is still refunding {id} (it was recorded failed): followed, not retried"
+            ))
+        }
+        Outcome::Mismatch { what } => {
+            correct(Change {
+                error: Some((crate::engine::task::CODE_MISMATCH.into(), what.clone())),
+                ..Change::to(State::Review, what.clone())
+            })?;
+            plan.corrected.push(link.id);
+            Check::Skip(format!("{id}: {what}; sent to review, not retried"))
+        }
+        Outcome::Unknown { why } | Outcome::Retry { why, .. } => {
+            journal::note_attempt(conn, link.id, &record)?;
+            if let Outcome::Retry {
+                after: Some(wait), ..
+            } = &attempt.outcome
+            {
+                pace.pause(*wait);
+            }
+            Check::Skip(format!(
+                "could not confirm with the gateway that {id} failed ({why}): not retried; run retry again later"
+            ))
+        }
+        Outcome::Rejected { code, why } => {
+            journal::note_attempt(conn, link.id, &record)?;
+            Check::Skip(format!(
+                "the gateway refused the query itself ({code}: {why}): not retried"
+            ))
+        }
+    })
+}
+
+/// Asks the gateway about every refund a new id would replace, and every
+/// earlier link of its chain (DESIGN.md: "a failed refund gets a new id only
+/// after a query proves the old id failed or never existed"). Keeps in the plan
+/// only the chains the gateway confirmed.
+pub async fn check_with_gateway(
+    journal: &mut Journal,
+    paces: &mut Paces<'_>,
+    mut plan: Plan,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Plan> {
+    let mut confirmed = Vec::with_capacity(plan.send.len());
+    for planned in std::mem::take(&mut plan.send) {
+        if planned.new_id.is_none() {
+            confirmed.push(planned);
+            continue;
+        }
+        let mut skip = None;
+        for link in &planned.links {
+            if let Check::Skip(why) = check_link(journal, paces, link, &mut plan, cancel).await? {
+                skip = Some(why);
+                break;
+            }
+        }
+        match skip {
+            None => confirmed.push(planned),
+            Some(why) => plan.skipped.push((planned.refund_id.clone(), why)),
+        }
+    }
+    plan.send = confirmed;
+    Ok(plan)
+}
+
+/// Carries a confirmed plan out in the journal, in one transaction: same-id
+/// refunds go back to pending; new ids start retries of their chains' heads.
+/// Returns the refunds the engine must work on.
+pub fn apply(journal: &mut Journal, plan: &Plan) -> anyhow::Result<Vec<i64>> {
     let tx = journal.conn_mut().transaction()?;
+    let mut refunds = plan.followed.clone();
     for planned in &plan.send {
         match &planned.new_id {
-            None => journal::apply(
+            None => {
+                journal::apply(
+                    &tx,
+                    planned.id,
+                    State::Failed,
+                    &Change::to(
+                        State::Pending,
+                        "retry --failed: never created at the gateway, so sent again with the same id",
+                    ),
+                )?;
+                refunds.push(planned.id);
+            }
+            Some(new_id) => refunds.push(chain::start_retry(
                 &tx,
                 planned.id,
-                State::Failed,
-                &Change::to(
-                    State::Pending,
-                    "retry --failed: never created at the gateway, so sent again with the same id",
+                new_id,
+                &format!(
+                    "retry --failed --new-ids: retries {} with a new id, the gateway having confirmed that it failed",
+                    planned.refund_id
                 ),
-            )?,
-            Some(new_id) => {
-                let now = now_text();
-                tx.execute(
-                    "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, retry_of, created_at)
-                     SELECT scope, ?2, fingerprint, profile, batch_id, line, amount_fen, fields, 'pending', id, ?3 FROM refunds WHERE id = ?1",
-                    params![planned.id, new_id, now],
-                )?;
-                let new = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, 'pending', ?3)",
-                    params![new, now, format!("retry --failed --new-ids: retries {} with a new id", planned.refund_id)],
-                )?;
-                tx.execute(
-                    "UPDATE batch_rows SET refund = ?1 WHERE batch_id = ?2 AND refund = ?3",
-                    params![new, batch, planned.id],
-                )?;
-            }
+            )?),
         }
     }
     tx.commit()?;
-    Ok(())
+    Ok(refunds)
 }
 
 fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
@@ -246,33 +402,41 @@ pub struct RetryRequest<'a> {
     pub engine: EngineArgs,
 }
 
-/// Plans, confirms, applies and runs. `None` when there was nothing to send or the operator declined.
+/// Plans, checks with the gateway, confirms, applies and runs. `None` when
+/// nothing was sent (nothing to send, or the operator declined).
 pub async fn run(
     request: RetryRequest<'_>,
     profiles: &Profiles<'_>,
     cancel: CancellationToken,
 ) -> anyhow::Result<Option<RunOutcome>> {
     let mut journal = open_existing(request.journal_path, Some(request.batch))?;
+    let mut paces = Paces::new(profiles, &request.engine);
     let plan = plan(journal.conn(), request.batch, request.new_ids)?;
-    print_plan(request.batch, &plan, &mut std::io::stdout().lock())?;
-    if plan.send.is_empty() {
+    let plan = check_with_gateway(&mut journal, &mut paces, plan, &cancel).await?;
+    // The plan is for the operator's eyes: a closed stdout does not stop it.
+    let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
+    let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;
+    if !confirmed && plan.followed.is_empty() && plan.corrected.is_empty() {
+        if !plan.send.is_empty() {
+            eprintln!("nothing sent");
+        }
         return Ok(None);
     }
-    if !confirmed(request.yes)? {
-        eprintln!("nothing sent");
-        return Ok(None);
+    let mut refunds = plan.corrected.clone();
+    if confirmed {
+        refunds.extend(apply(&mut journal, &plan)?);
+    } else {
+        refunds.extend(&plan.followed);
     }
-    apply(&mut journal, request.batch, &plan)?;
     let outcome = finish(
         journal,
         request.journal_path,
-        profiles,
-        Scope::Batches(vec![request.batch]),
-        &request.engine,
+        &mut paces,
+        Scope::Refunds(refunds),
         cancel,
     )
     .await?;
-    Ok(Some(outcome))
+    Ok(confirmed.then_some(outcome))
 }
 
 #[cfg(test)]

@@ -36,27 +36,50 @@ impl Profiles<'_> {
     }
 }
 
-fn paces(
-    profiles: &Profiles,
-    names: &[String],
-    engine: &EngineArgs,
-) -> anyhow::Result<HashMap<String, Arc<Pace>>> {
-    let mut paces = HashMap::new();
-    for name in names {
-        let profile = profiles.get(name).map_err(|e| {
+/// The pace (rate limiter, in-flight bound, client) of each profile a command
+/// uses, made once: every request of a profile in one process, the retry's
+/// checks as much as the engine's, is counted by the same limiter.
+pub struct Paces<'a> {
+    profiles: &'a Profiles<'a>,
+    engine: &'a EngineArgs,
+    made: HashMap<String, Arc<Pace>>,
+}
+
+impl<'a> Paces<'a> {
+    pub fn new(profiles: &'a Profiles<'a>, engine: &'a EngineArgs) -> Paces<'a> {
+        Paces {
+            profiles,
+            engine,
+            made: HashMap::new(),
+        }
+    }
+
+    pub fn get(&mut self, name: &str) -> anyhow::Result<Arc<Pace>> {
+        if let Some(pace) = self.made.get(name) {
+            return Ok(pace.clone());
+        }
+        let profile = self.profiles.get(name).map_err(|e| {
             UsageError(format!(
-                "unresolved refunds belong to profile '{name}', which cannot be used: {e}"
+                "refunds of profile '{name}' need work, but the profile cannot be used: {e}"
             ))
         })?;
-        let pace = Pace::new(
+        let pace = Arc::new(Pace::new(
             profile.client()?,
-            engine.rate.unwrap_or(profile.rate),
-            engine.concurrency.unwrap_or(profile.concurrency),
-            engine.max_attempts.unwrap_or(profile.max_attempts),
-        );
-        paces.insert(name.clone(), Arc::new(pace));
+            self.engine.rate.unwrap_or(profile.rate),
+            self.engine.concurrency.unwrap_or(profile.concurrency),
+            self.engine.max_attempts.unwrap_or(profile.max_attempts),
+        ));
+        self.made.insert(name.to_owned(), pace.clone());
+        Ok(pace)
     }
-    Ok(paces)
+
+    /// The paces of these profiles, for the engine.
+    fn for_names(&mut self, names: &[String]) -> anyhow::Result<HashMap<String, Arc<Pace>>> {
+        names
+            .iter()
+            .map(|name| Ok((name.clone(), self.get(name)?)))
+            .collect()
+    }
 }
 
 /// The default results file: `BATCH.results.csv` beside the input.
@@ -147,12 +170,12 @@ pub async fn run(
         known = tally.known,
         "batch recorded"
     );
+    let mut paces = Paces::new(profiles, &request.engine);
     finish(
         journal,
         request.journal_path,
-        profiles,
+        &mut paces,
         Scope::Batches(vec![batch_id]),
-        &request.engine,
         cancel,
     )
     .await
@@ -171,7 +194,8 @@ pub async fn resume(
         Some(id) => Scope::Batches(vec![id]),
         None => Scope::All,
     };
-    finish(journal, journal_path, profiles, scope, engine, cancel).await
+    let mut paces = Paces::new(profiles, engine);
+    finish(journal, journal_path, &mut paces, scope, cancel).await
 }
 
 /// Opens a journal that must already exist, for writing; `batch`, when given,
@@ -201,18 +225,30 @@ pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::
     Ok(journal)
 }
 
-/// Batches whose rows name an unresolved refund in scope (their results must be rewritten).
+/// Batches whose results the work on `scope` may change: those whose rows name
+/// an unresolved refund in scope, or that are not finished; for a retry, every
+/// batch whose rows name one of its refunds.
 fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<Vec<i64>> {
-    let filter = match scope {
-        Scope::Batches(ids) => ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
-        Scope::All => "SELECT id FROM batches".into(),
+    let finals = crate::journal::state::sql_list(&crate::journal::state::FINAL);
+    let sql = match scope {
+        Scope::Refunds(_) => format!(
+            "SELECT DISTINCT batch_id FROM batch_rows WHERE refund IN ({}) ORDER BY 1",
+            scope.ids_sql()
+        ),
+        Scope::Batches(ids) => {
+            let filter = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            format!(
+                "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+                 WHERE f.state NOT IN {finals} AND r.batch_id IN ({filter})
+                 UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1"
+            )
+        }
+        Scope::All => format!(
+            "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+             WHERE f.state NOT IN {finals}
+             UNION SELECT id FROM batches WHERE finished_at IS NULL ORDER BY 1"
+        ),
     };
-    let sql = format!(
-        "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
-         WHERE f.state NOT IN {finals} AND r.batch_id IN ({filter})
-         UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1",
-        finals = crate::journal::state::sql_list(&crate::journal::state::FINAL)
-    );
     let mut stmt = conn.prepare(&sql)?;
     let ids = stmt.query_map([], |row| row.get(0))?.collect();
     ids
@@ -221,14 +257,14 @@ fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Res
 pub(crate) async fn finish(
     journal: Journal,
     journal_path: &Path,
-    profiles: &Profiles<'_>,
+    paces: &mut Paces<'_>,
     scope: Scope,
-    engine_args: &EngineArgs,
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
+    let engine_args = paces.engine;
     let batches = affected_batches(journal.conn(), &scope)?;
     let names = engine::unresolved_profiles(journal.conn(), &scope)?;
-    let paces = paces(profiles, &names, engine_args)?;
+    let paces = paces.for_names(&names)?;
     let options = EngineOptions {
         poll_for: engine_args.poll_for,
         show_progress: !engine_args.quiet,

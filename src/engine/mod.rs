@@ -33,20 +33,26 @@ use task::{Counters, Done, Job, Shared, PARKED};
 pub enum Scope {
     /// Those that the rows of these batches name (their own, and known ones from earlier runs).
     Batches(Vec<i64>),
+    /// Exactly these refunds (what a retry started or must follow).
+    Refunds(Vec<i64>),
     /// Every refund in the journal.
     All,
 }
 
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 impl Scope {
     /// SQL that selects the scope's refund ids.
-    fn ids_sql(&self) -> String {
+    pub fn ids_sql(&self) -> String {
         match self {
-            Scope::Batches(ids) => {
-                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-                format!(
-                    "SELECT refund FROM batch_rows WHERE refund IS NOT NULL AND batch_id IN ({})",
-                    list.join(",")
-                )
+            Scope::Batches(ids) => format!(
+                "SELECT refund FROM batch_rows WHERE refund IS NOT NULL AND batch_id IN ({})",
+                id_list(ids)
+            ),
+            Scope::Refunds(ids) => {
+                format!("SELECT id FROM refunds WHERE id IN ({})", id_list(ids))
             }
             Scope::All => "SELECT id FROM refunds".to_owned(),
         }

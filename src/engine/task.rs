@@ -296,7 +296,7 @@ pub fn after_query(
     }
 }
 
-fn attempt_record(
+pub(crate) fn attempt_record(
     kind: AttemptKind,
     at: String,
     started: Instant,

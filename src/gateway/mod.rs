@@ -25,6 +25,12 @@ pub enum GatewayKind {
 }
 
 impl GatewayKind {
+    pub const ALL: [GatewayKind; 2] = [GatewayKind::Leshua, GatewayKind::Lianshang];
+
+    pub fn parse(name: &str) -> Option<GatewayKind> {
+        GatewayKind::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::Leshua => "leshua",

@@ -244,8 +244,8 @@ fn import_row(
     let now = now_text();
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR IGNORE INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at, order_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             scope,
@@ -257,7 +257,8 @@ fn import_row(
             refund.amount.0 as i64,
             serde_json::to_string(&refund.fields).expect("strings serialize"),
             State::Pending.as_str(),
-            now
+            now,
+            refund.order_key
         ])?;
     let verdict = match inserted {
         1 => Verdict::New,
@@ -273,19 +274,19 @@ fn import_row(
                 conflict_with_journal(&refund.refund_id, &existing, Some(batch_id))
             }
             Some(existing) => {
+                // A refund retried under a new id is reported by its chain's head.
+                let head = super::chain::head(tx, existing.id)?;
                 let first_here: Option<u64> = tx
                     .prepare_cached(
                         "SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2",
                     )?
-                    .query_row(params![existing.id, batch_id], |row| row.get(0))?;
+                    .query_row(params![head, batch_id], |row| row.get(0))?;
                 match first_here {
                     Some(of_line) => Verdict::Duplicate {
-                        refund: Some(existing.id),
+                        refund: Some(head),
                         of_line,
                     },
-                    None => Verdict::Known {
-                        refund: existing.id,
-                    },
+                    None => Verdict::Known { refund: head },
                 }
             }
         },

@@ -4,6 +4,7 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
+pub mod chain;
 pub mod import;
 pub mod lock;
 pub mod schema;
@@ -320,6 +321,19 @@ pub fn reschedule(
         submits,
         sent_at
     ])?;
+    Ok(())
+}
+
+/// Records an attempt that changed nothing about its refund (a query that
+/// confirmed what the journal holds).
+pub fn note_attempt(
+    conn: &Connection,
+    refund: i64,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    insert_attempt(conn, refund, attempt)?;
+    conn.prepare_cached("UPDATE refunds SET attempts = attempts + 1 WHERE id = ?1")?
+        .execute([refund])?;
     Ok(())
 }
 

@@ -89,12 +89,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX refunds_open ON refunds(next_attempt_at)
         WHERE state IN ('pending', 'retry_wait', 'unknown', 'processing');
     "#,
+    // 3: the order each refund refunds (refunds of one order go one at a time,
+    // in input order); one retry per refund, enforced by the journal itself (a
+    // retry chain belongs to the refund, whichever batches list it); where a
+    // batch's input file is (output paths are compared with it).
+    r#"
+    ALTER TABLE refunds ADD COLUMN order_key TEXT NOT NULL DEFAULT '';
+    UPDATE refunds SET order_key = COALESCE(
+        NULLIF(json_extract(fields, '$.leshua_order_id'), ''),
+        NULLIF(json_extract(fields, '$.third_order_id'), ''),
+        NULLIF(json_extract(fields, '$.out_trade_id'), ''),
+        '');
+    CREATE INDEX refunds_by_order ON refunds(scope, order_key);
+    CREATE INDEX refunds_by_retry ON refunds(retry_of) WHERE retry_of IS NOT NULL;
+    CREATE TRIGGER refunds_one_retry BEFORE INSERT ON refunds
+        WHEN NEW.retry_of IS NOT NULL
+             AND EXISTS (SELECT 1 FROM refunds WHERE retry_of = NEW.retry_of)
+        BEGIN SELECT RAISE(ABORT, 'this refund already has a retry: a retry chain has one head'); END;
+    ALTER TABLE batches ADD COLUMN input_path TEXT;
+    "#,
 ];
+
+/// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it
+/// (or with another) is not taken for a journal.
+pub const APPLICATION_ID: i32 = 0x4252_4A4C;
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+pub fn application_id(conn: &Connection) -> rusqlite::Result<i32> {
+    conn.query_row("PRAGMA application_id", [], |row| row.get(0))
 }
 
 /// Brings the schema to [`VERSION`]. Refuses a journal from a newer bulkrefund.
@@ -112,6 +139,10 @@ pub fn migrate(conn: &mut Connection) -> Result<(), String> {
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
+    }
+    if application_id(conn).map_err(|e| e.to_string())? != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -37,6 +37,7 @@ fn valid(
             amount: Fen(fen),
             fields,
             fingerprint: format!("{order}||{fen}"),
+            order_key: order.into(),
         },
     })
 }

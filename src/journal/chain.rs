@@ -1,0 +1,95 @@
+//! Retry chains: a refund the gateway refused may be retried under a new id
+//! derived from the first one (`R123` → `R123R2` → `R123R3`). A chain belongs
+//! to the refund, not to a batch row:
+//! - each refund has at most one retry (a trigger of the schema refuses a
+//!   second, whatever batch asks for it);
+//! - every batch row that lists any link of a chain points at its head, the
+//!   one link that may still be unfinished;
+//! - only the head of a chain is ever retried.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now_text, read_record, JournalError, RefundRecord, State, RECORD_COLUMNS};
+
+/// The retry of `id`, if it has one.
+fn retry_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM refunds WHERE retry_of = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()
+}
+
+/// The last link of the chain `id` belongs to (`id` itself when never retried).
+pub fn head(conn: &Connection, mut id: i64) -> rusqlite::Result<i64> {
+    while let Some(next) = retry_of(conn, id)? {
+        id = next;
+    }
+    Ok(id)
+}
+
+/// `id` and every link before it, newest first (the root, the id the operator
+/// asked for, comes last).
+pub fn links(conn: &Connection, id: i64) -> rusqlite::Result<Vec<RefundRecord>> {
+    let mut links = Vec::new();
+    let mut next = Some(id);
+    while let Some(id) = next {
+        let (record, parent) = conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS}, retry_of FROM refunds WHERE id = ?1"
+            ))?
+            .query_row([id], |row| Ok((read_record(row)?, row.get(13)?)))?;
+        links.push(record);
+        next = parent;
+    }
+    Ok(links)
+}
+
+/// Where a refund's id is unique (`gateway:merchant_id`).
+pub fn scope_of(conn: &Connection, id: i64) -> rusqlite::Result<String> {
+    conn.prepare_cached("SELECT scope FROM refunds WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+}
+
+/// True when the journal holds `refund_id` in `scope` (used, so never derived again).
+pub fn id_taken(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT COUNT(*) > 0 FROM refunds WHERE scope = ?1 AND refund_id = ?2")?
+        .query_row(params![scope, refund_id], |row| row.get(0))
+}
+
+/// Starts the retry of `old` (the failed head of its chain) as a new pending
+/// refund `new_refund_id`, and points every batch row that listed `old` at it.
+/// Refused by the journal when `old` already has a retry.
+pub fn start_retry(
+    conn: &Connection,
+    old: i64,
+    new_refund_id: &str,
+    why: &str,
+) -> Result<i64, JournalError> {
+    let state: String = conn
+        .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
+        .query_row([old], |row| row.get(0))
+        .optional()?
+        .ok_or(JournalError::Missing(old))?;
+    if state != State::Failed.as_str() {
+        return Err(JournalError::Stale {
+            refund: old,
+            expected: State::Failed,
+            actual: state,
+        });
+    }
+    let now = now_text();
+    conn.prepare_cached(
+        "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen,
+                              fields, state, retry_of, created_at, order_key)
+         SELECT scope, ?2, fingerprint, profile, batch_id, line, amount_fen,
+                fields, ?3, id, ?4, order_key FROM refunds WHERE id = ?1",
+    )?
+    .execute(params![old, new_refund_id, State::Pending.as_str(), now])?;
+    let new = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)",
+    )?
+    .execute(params![new, now, State::Pending.as_str(), why])?;
+    conn.prepare_cached("UPDATE batch_rows SET refund = ?1 WHERE refund = ?2")?
+        .execute(params![new, old])?;
+    Ok(new)
+}

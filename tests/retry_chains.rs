@@ -1,0 +1,237 @@
+//! Retry chains belong to the refund, and a new id is derived only after the
+//! gateway confirms the old one failed or never existed. Against the simulator:
+//! the ledger proves no refund was paid twice.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use bulkrefund::cli::EngineArgs;
+use bulkrefund::commands::run;
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::RefundState;
+use common::*;
+
+fn fail_every_refund() -> FaultConfig {
+    FaultConfig {
+        fail_refund_rate: 1.0,
+        ..FaultConfig::default()
+    }
+}
+
+/// Marks refunds `failed` in the journal behind the engine's back: a failure
+/// misread, as by a bug nobody has found yet.
+fn misrecord_as_failed(journal: &Path, refund_ids: &[&str]) {
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    for id in refund_ids {
+        let changed = conn
+            .execute(
+                "UPDATE refunds SET state = 'failed', error_code = '-20001', ever_created = 0 WHERE refund_id = ?1",
+                [id],
+            )
+            .unwrap();
+        assert_eq!(changed, 1, "{id}");
+    }
+}
+
+fn state_of(journal: &Path, refund_id: &str) -> String {
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    conn.query_row(
+        "SELECT state FROM refunds WHERE refund_id = ?1",
+        [refund_id],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_listed_by_two_batches_is_retried_once() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, orders) = generated(work.path(), GatewayKind::Leshua, 5, "A");
+    let setup = setup(orders, fail_every_refund()).await;
+    assert_eq!(setup.run(&a, "leshua", quick()).await.exit_code, 3);
+    // b.csv repeats a.csv's refunds: batch 2's rows name the same refunds.
+    let b = work.path().join("b.csv");
+    std::fs::copy(&a, &b).unwrap();
+    assert_eq!(setup.run(&b, "leshua", quick()).await.exit_code, 3);
+    setup.sim.set_faults(FaultConfig::default());
+
+    let first = setup.retry(1, true).await.expect("batch 1 is retried");
+    assert_eq!(first.exit_code, 0);
+    // Batch 2 names the same refunds: each already has a retry, which succeeded.
+    let plan = setup.plan(2, true);
+    assert!(plan.send.is_empty(), "{plan:?}");
+    assert_eq!(plan.skipped.len(), 5);
+    assert_eq!(
+        plan.skipped[0],
+        (
+            "AR000000001".to_owned(),
+            "already retried as AR000000001R2, succeeded".to_owned()
+        )
+    );
+    assert!(
+        setup.retry(2, true).await.is_none(),
+        "nothing is sent again"
+    );
+
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 10, "5 failed refunds, 5 retries");
+    for i in 1..=5 {
+        let root = format!("AR{i:09}");
+        assert_eq!(ledger.refund(&root).unwrap().status, RefundState::Failed);
+        assert_eq!(
+            ledger.refund(&format!("{root}R2")).unwrap().status,
+            RefundState::Succeeded
+        );
+        assert!(ledger.refund(&format!("{root}R3")).is_none(), "never R3");
+    }
+    // Both batches' results report the chain's head.
+    for batch in [&a, &b] {
+        let rows = read_results(&run::default_results_path(batch));
+        assert!(
+            rows.iter().all(|r| r["status"] == "succeeded"),
+            "{batch:?}: {rows:?}"
+        );
+    }
+    // The journal itself refuses a second retry of the same refund.
+    let conn = rusqlite::Connection::open(setup.journal()).unwrap();
+    let root: i64 = conn
+        .query_row(
+            "SELECT id FROM refunds WHERE refund_id = 'AR000000001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let error =
+        bulkrefund::journal::chain::start_retry(&conn, root, "AR000000001R3", "a second retry")
+            .unwrap_err()
+            .to_string();
+    assert!(error.contains("already has a retry"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_misread_is_caught_by_the_gateway_before_a_new_id() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 4, "Q");
+    let setup = setup(orders, FaultConfig::default()).await;
+    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 0);
+    // The gateway paid all four; the journal wrongly says two of them failed.
+    misrecord_as_failed(&setup.journal(), &["QR000000001", "QR000000003"]);
+    let plan = setup.plan(1, true);
+    assert_eq!(
+        plan.send.len(),
+        2,
+        "from the journal alone, two look failed"
+    );
+    assert!(setup.retry(1, true).await.is_none(), "nothing is sent");
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 4, "no refund was paid twice");
+    assert!(ledger.id("QR000000001R2").is_none());
+    // The journal now says what the gateway says, and the results follow.
+    assert_eq!(state_of(&setup.journal(), "QR000000001"), "succeeded");
+    let rows = read_results(&run::default_results_path(&batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_still_processing_is_followed_not_replaced() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 2, "S");
+    let setup = setup(
+        orders,
+        FaultConfig {
+            processing_for: Duration::from_millis(1500),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let outcome = setup
+        .run(
+            &batch,
+            "lianshang",
+            EngineArgs {
+                poll_for: Duration::ZERO,
+                ..quick()
+            },
+        )
+        .await;
+    assert_eq!(outcome.exit_code, 4, "left processing");
+    misrecord_as_failed(&setup.journal(), &["S-R000000001"]);
+    assert!(setup.retry(1, true).await.is_none());
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 2);
+    assert!(ledger.id("S-R000000001R2").is_none());
+    // The retry followed it to its end instead.
+    assert_eq!(state_of(&setup.journal(), "S-R000000001"), "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_cannot_be_verified_skips_the_refund() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "U");
+    let setup = setup(orders, fail_every_refund()).await;
+    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 3);
+    setup.sim.set_faults(FaultConfig {
+        bad_sign_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    assert!(setup.retry(1, true).await.is_none());
+    let plan_after = setup.plan(1, true);
+    assert_eq!(
+        plan_after.send.len(),
+        3,
+        "still failed, still retryable later"
+    );
+    assert_eq!(
+        setup.sim.ledger().refunds.len(),
+        3,
+        "nothing new was created"
+    );
+    // With answers that verify, the gateway confirms the failures and the retries go.
+    setup.sim.set_faults(FaultConfig::default());
+    assert_eq!(setup.retry(1, true).await.unwrap().exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 6);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_retry_checks_every_earlier_link() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 2, "L");
+    let setup = setup(orders, fail_every_refund()).await;
+    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 3);
+    assert_eq!(
+        setup.retry(1, true).await.unwrap().exit_code,
+        3,
+        "R2 failed too"
+    );
+    setup.sim.set_faults(FaultConfig::default());
+    let third = setup.retry(1, true).await.expect("R3 is sent");
+    assert_eq!(third.exit_code, 0);
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 6);
+    let conn = rusqlite::Connection::open(setup.journal()).unwrap();
+    let queries = |id: &str| -> i64 {
+        conn.query_row(
+            "SELECT COUNT(*) FROM attempts a JOIN refunds f ON f.id = a.refund
+             WHERE f.refund_id = ?1 AND a.kind = 'query'",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for i in 1..=2 {
+        let root = format!("LR{i:09}");
+        assert_eq!(
+            ledger.refund(&format!("{root}R3")).unwrap().status,
+            RefundState::Succeeded
+        );
+        assert_eq!(ledger.id(&root).unwrap().submissions, 1);
+        // The root was asked about before R2 and again before R3; R2 before R3.
+        assert_eq!(queries(&root), 2, "{root}");
+        assert!(queries(&format!("{root}R2")) >= 1, "{root}R2");
+    }
+}
