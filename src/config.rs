@@ -58,6 +58,7 @@ struct RawProfile {
     concurrency: Option<i64>,
     timeout: Option<String>,
     max_attempts: Option<i64>,
+    same_order_gap: Option<String>,
     #[serde(default)]
     defaults: BTreeMap<String, toml::Value>,
 }
@@ -81,6 +82,9 @@ pub struct Profile {
     pub concurrency: u32,
     pub timeout: Duration,
     pub max_attempts: u32,
+    /// The pause between the end of one refund of an order and the next one's
+    /// send (refunds of one order are sent one at a time, in input order).
+    pub same_order_gap: Duration,
     /// Lianshang: fields a row may lack.
     pub defaults: BTreeMap<String, String>,
     credentials: Credentials,
@@ -223,6 +227,12 @@ impl Config {
         if timeout.is_zero() {
             return Err(field_error("timeout", "must be more than 0".into()));
         }
+        let same_order_gap = match &raw.same_order_gap {
+            None => Duration::ZERO,
+            Some(text) => {
+                crate::cli::parse_duration(text).map_err(|e| field_error("same_order_gap", e))?
+            }
+        };
         let credentials = match raw.gateway {
             GatewayKind::Leshua => {
                 let key = self
@@ -274,6 +284,7 @@ impl Config {
             concurrency: positive("concurrency", raw.concurrency, 16)?,
             timeout,
             max_attempts: positive("max_attempts", raw.max_attempts, 8)?,
+            same_order_gap,
             defaults,
             credentials,
             allow_insecure_http: raw.allow_insecure_http,

@@ -63,12 +63,15 @@ impl<'a> Paces<'a> {
                 "refunds of profile '{name}' need work, but the profile cannot be used: {e}"
             ))
         })?;
-        let pace = Arc::new(Pace::new(
-            profile.client()?,
-            self.engine.rate.unwrap_or(profile.rate),
-            self.engine.concurrency.unwrap_or(profile.concurrency),
-            self.engine.max_attempts.unwrap_or(profile.max_attempts),
-        ));
+        let pace = Arc::new(
+            Pace::new(
+                profile.client()?,
+                self.engine.rate.unwrap_or(profile.rate),
+                self.engine.concurrency.unwrap_or(profile.concurrency),
+                self.engine.max_attempts.unwrap_or(profile.max_attempts),
+            )
+            .with_same_order_gap(profile.same_order_gap),
+        );
         self.made.insert(name.to_owned(), pace.clone());
         Ok(pace)
     }

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::state::{sql_list, FINAL};
-use crate::journal::{self, Journal, RefundRecord, RECORD_COLUMNS};
+use crate::journal::{self, Journal, RefundRecord, State, RECORD_COLUMNS};
 use pacing::Pace;
 use task::{Counters, Done, Job, Shared, PARKED};
 
@@ -89,14 +89,39 @@ pub fn unresolved_profiles(conn: &Connection, scope: &Scope) -> rusqlite::Result
 }
 
 const DUE: &str =
-    "(state IN ('pending', 'retry_wait', 'unknown') OR (state = 'processing' AND ?1))";
+    "(f.state IN ('pending', 'retry_wait', 'unknown') OR (f.state = 'processing' AND ?1))";
+
+/// A refund still to be sent while an earlier refund of its order (in input
+/// order: ids grow with it) is unfinished: it waits, so that refunds of one
+/// order reach the gateway one at a time, in the order they were asked for.
+fn waits_for_its_order() -> String {
+    format!(
+        "(f.state IN ('pending', 'retry_wait') AND f.order_key <> '' AND EXISTS (
+            SELECT 1 FROM refunds e WHERE e.scope = f.scope AND e.order_key = f.order_key
+            AND e.id < f.id AND e.state NOT IN {}))",
+        sql_list(&FINAL)
+    )
+}
+
+/// When the refund before this one of its order finished (for `same_order_gap`).
+const PREVIOUS_OF_ORDER_FINISHED: &str = "(SELECT MAX(e.finished_at) FROM refunds e
+    WHERE f.order_key <> '' AND e.scope = f.scope AND e.order_key = f.order_key AND e.id < f.id)";
+
+/// A due refund, with when the previous refund of its order finished (read
+/// only when some profile keeps a gap between them).
+struct DueRefund {
+    record: RefundRecord,
+    previous_finished: Option<String>,
+}
 
 struct Reader {
     conn: Connection,
+    /// Whether any profile keeps a pause between refunds of one order.
+    gaps: bool,
 }
 
 impl Reader {
-    fn open(path: &Path, scope: &Scope) -> anyhow::Result<Reader> {
+    fn open(path: &Path, scope: &Scope, gaps: bool) -> anyhow::Result<Reader> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -111,21 +136,32 @@ impl Reader {
             &format!("INSERT OR IGNORE INTO temp.scope_ids {}", scope.ids_sql()),
             [],
         )?;
-        Ok(Reader { conn })
+        Ok(Reader { conn, gaps })
     }
 
     /// Due refunds after `cursor`, in id order.
-    fn page(&self, cursor: i64, poll_open: bool) -> rusqlite::Result<Vec<RefundRecord>> {
+    fn page(&self, cursor: i64, poll_open: bool) -> rusqlite::Result<Vec<DueRefund>> {
+        let previous = if self.gaps {
+            PREVIOUS_OF_ORDER_FINISHED
+        } else {
+            "NULL"
+        };
         let sql = format!(
             // Pages walk the table in id order; an index scan would have to sort.
-            "SELECT {RECORD_COLUMNS} FROM refunds NOT INDEXED
-             WHERE id > ?2 AND next_attempt_at <= ?3 AND {DUE} AND id IN temp.scope_ids
-             ORDER BY id LIMIT 512"
+            "SELECT {RECORD_COLUMNS}, {previous} FROM refunds AS f NOT INDEXED
+             WHERE f.id > ?2 AND f.next_attempt_at <= ?3 AND {DUE} AND f.id IN temp.scope_ids
+             AND NOT {waits} ORDER BY f.id LIMIT 512",
+            waits = waits_for_its_order()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
             rusqlite::params![poll_open, cursor, journal::now_ms()],
-            journal::read_record,
+            |row| {
+                Ok(DueRefund {
+                    record: journal::read_record(row)?,
+                    previous_finished: row.get(13)?,
+                })
+            },
         )?;
         rows.collect()
     }
@@ -133,7 +169,9 @@ impl Reader {
     /// When the next refund in scope falls due, if any still can.
     fn next_due(&self, poll_open: bool) -> rusqlite::Result<Option<i64>> {
         let sql = format!(
-            "SELECT MIN(next_attempt_at) FROM refunds WHERE {DUE} AND next_attempt_at < ?2 AND id IN temp.scope_ids"
+            "SELECT MIN(f.next_attempt_at) FROM refunds AS f WHERE {DUE} AND f.next_attempt_at < ?2
+             AND f.id IN temp.scope_ids AND NOT {waits}",
+            waits = waits_for_its_order()
         );
         self.conn
             .prepare_cached(&sql)?
@@ -152,6 +190,15 @@ impl Reader {
             |row| row.get(0),
         )
     }
+}
+
+/// True while less than `gap` has passed since `finished` (RFC 3339).
+fn within_gap(finished: Option<&str>, gap: Duration) -> bool {
+    let Some(finished) = finished.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+        return false;
+    };
+    let since = chrono::Utc::now().signed_duration_since(finished);
+    since.to_std().map_or(true, |since| since < gap)
 }
 
 /// What the scheduler knows of the refunds it handed out.
@@ -213,7 +260,8 @@ pub async fn run(
         ),
         [PARKED],
     )?;
-    let reader = Reader::open(journal_path, &scope)?;
+    let gaps = paces.values().any(|pace| !pace.same_order_gap.is_zero());
+    let reader = Reader::open(journal_path, &scope, gaps)?;
     let progress = progress::Progress::new(
         options.show_progress,
         reader.count(false)?,
@@ -285,7 +333,11 @@ pub async fn run(
             }
             continue;
         }
-        for record in page {
+        for DueRefund {
+            record,
+            previous_finished,
+        } in page
+        {
             cursor = record.id;
             if book.active.contains(&record.id) {
                 continue;
@@ -297,6 +349,13 @@ pub async fn run(
                 ));
                 break 'sweeps;
             };
+            if !pace.same_order_gap.is_zero()
+                && matches!(record.state, State::Pending | State::RetryWait)
+                && within_gap(previous_finished.as_deref(), pace.same_order_gap)
+            {
+                // The gateway wants a pause after the previous refund of this order.
+                continue;
+            }
             let permit = tokio::select! {
                 permit = pace.in_flight.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
                 _ = shared.stop_sending.cancelled() => break 'sweeps,

@@ -106,6 +106,8 @@ pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     pub in_flight: Arc<Semaphore>,
     pub max_attempts: u32,
+    /// The pause after a refund of an order ends before the next one of that order is sent.
+    pub same_order_gap: Duration,
     limiter: DefaultDirectRateLimiter,
     window: SendWindow,
     paused_until: Mutex<Option<Instant>>,
@@ -118,11 +120,18 @@ impl Pace {
             gateway,
             in_flight: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
             max_attempts: max_attempts.max(1),
+            same_order_gap: Duration::ZERO,
             limiter: RateLimiter::direct(quota(rate)),
             window: SendWindow::new(rate),
             paused_until: Mutex::new(None),
         }
     }
+    /// Keeps `gap` between the end of one refund of an order and the next one's send.
+    pub fn with_same_order_gap(mut self, gap: Duration) -> Pace {
+        self.same_order_gap = gap;
+        self
+    }
+
     /// Pauses the whole profile for at least `wait`.
     pub fn pause(&self, wait: Duration) {
         tracing::debug!(?wait, "the gateway asked to slow down: pausing the profile");
