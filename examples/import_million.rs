@@ -39,8 +39,10 @@ fn main() -> anyhow::Result<()> {
         gateway: GatewayKind::Leshua,
         merchant_id: "0000000018".into(),
         header: checked.header.clone(),
+        input_path: None,
+        results_path: None,
     };
-    let tally = import::import(&mut journal, &meta, checked, |_| {})?;
+    let tally = import::import(&mut journal, &meta, checked, || false, |_| {})?;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(tally.new, rows);
     println!(

@@ -102,6 +102,10 @@ pub struct ResumeArgs {
     /// Only this batch (its journal id, as `status` lists it).
     #[arg(long)]
     pub batch: Option<i64>,
+    /// With --batch: write that batch's results here from now on (when its
+    /// results file cannot be written where it was).
+    #[arg(long, requires = "batch")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -168,6 +168,11 @@ impl Config {
         })
     }
 
+    /// The configuration file itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn dir(&self) -> &Path {
         self.path
             .parent()

@@ -16,10 +16,27 @@ pub const UNRESOLVED: u8 = 4;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// The exit code for an error that ended a command.
+/// An interruption that ended a command before it could record anything of
+/// its work (the import, say). Exits [`UNRESOLVED`], as every interruption does.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
+/// The exit code for an error that ended a command. A file at the journal's
+/// path that is not a journal is a usage error: nothing was done.
 pub fn code_for(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<UsageError>()) {
+    use crate::journal::JournalError;
+    let usage = |cause: &(dyn std::error::Error + 'static)| {
+        cause.is::<UsageError>()
+            || matches!(
+                cause.downcast_ref::<JournalError>(),
+                Some(JournalError::NotAJournal { .. })
+            )
+    };
+    if error.chain().any(usage) {
         USAGE
+    } else if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        UNRESOLVED
     } else {
         FATAL
     }

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod gateway;
 pub mod journal;
 pub mod money;
+pub mod paths;
 pub mod report;
 pub mod secret;
 pub mod sim;
@@ -50,6 +51,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
             let outcome = commands::run::resume(
                 &context.journal_path,
                 args.batch,
+                args.out.as_deref(),
                 &profiles,
                 &args.engine,
                 cancel,

@@ -1,6 +1,7 @@
 //! Batch input: the streaming CSV reader ([`reader`]) and the row rules
 //! ([`rows`]), put together as a stream of checked rows.
 
+pub mod decode;
 pub mod reader;
 pub mod rows;
 
@@ -74,6 +75,20 @@ impl Iterator for CheckedBatch {
             Ok(row) => row,
             Err(e) => return Some(Err(e)),
         };
+        if row.cells.len() != self.header.len() {
+            // Cells would shift into other columns: the row is not read at all.
+            return Some(Ok(CheckedRow::Invalid {
+                line: row.line,
+                fen: None,
+                message: format!(
+                    "line {}: {} cells, the header has {}",
+                    row.line,
+                    row.cells.len(),
+                    self.header.len()
+                ),
+                cells: row.cells,
+            }));
+        }
         Some(Ok(match self.columns.check(&row, &self.defaults) {
             Ok(refund) => CheckedRow::Valid {
                 line: row.line,

@@ -1,17 +1,16 @@
-//! Streaming CSV input as finance exports it: UTF-8 with or without a BOM, or
-//! GB18030/GBK (detected when the bytes are not valid UTF-8, or forced), LF or
-//! CRLF, any one-byte delimiter. Rows are yielded one at a time with their line
-//! number; nothing holds the whole file in memory.
+//! Streaming CSV input as finance exports it: text from [`decode`](super::decode)
+//! (strict UTF-8 or GB18030, line ends noted, quoting followed), any one-byte
+//! delimiter. Rows are yielded one at a time with their line number and as
+//! many cells as the line has; nothing holds the whole file in memory.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use encoding_rs::{Encoding, GB18030, UTF_8};
-use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
+use encoding_rs::Encoding;
+
+use super::decode::{self, EncodingError, Scan, StrictDecoder};
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -32,53 +31,6 @@ pub enum FileError {
     UnknownEncoding(String),
 }
 
-/// The encoding to read with, from `--encoding` or detected.
-pub fn encoding_for(label: Option<&str>, path: &Path) -> Result<&'static Encoding, FileError> {
-    match label {
-        Some(label) => match label.to_ascii_lowercase().as_str() {
-            "utf-8" | "utf8" => Ok(UTF_8),
-            // GB18030 is a superset of GBK and GB2312: it reads all three.
-            "gbk" | "gb18030" | "gb2312" | "cp936" => Ok(GB18030),
-            other => Err(FileError::UnknownEncoding(other.to_owned())),
-        },
-        None => {
-            let unreadable = |source| FileError::Unreadable {
-                path: path.to_owned(),
-                source,
-            };
-            let file = File::open(path).map_err(unreadable)?;
-            Ok(if is_utf8(file).map_err(unreadable)? {
-                UTF_8
-            } else {
-                GB18030
-            })
-        }
-    }
-}
-
-/// True when the whole stream is valid UTF-8 (read in 64 KiB chunks).
-fn is_utf8(mut input: impl Read) -> io::Result<bool> {
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut carried = 0;
-    loop {
-        let read = input.read(&mut buffer[carried..])?;
-        let filled = carried + read;
-        if read == 0 {
-            return Ok(carried == 0);
-        }
-        match std::str::from_utf8(&buffer[..filled]) {
-            Ok(_) => carried = 0,
-            // An incomplete character at the end of the chunk: carry it over.
-            Err(e) if e.error_len().is_none() && filled - e.valid_up_to() < 4 => {
-                let valid = e.valid_up_to();
-                buffer.copy_within(valid..filled, 0);
-                carried = filled - valid;
-            }
-            Err(_) => return Ok(false),
-        }
-    }
-}
-
 /// One data row: its line number in the file (header = line 1) and trimmed cells.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRow {
@@ -86,34 +38,10 @@ pub struct RawRow {
     pub cells: Vec<String>,
 }
 
-/// Records the byte offset of every `\n` that passes through, so that a record's
-/// line can be told from its start byte. (The csv crate's own line count skips
-/// blank lines and miscounts CRLF.)
-struct NewlineTap<R> {
-    inner: R,
-    offset: u64,
-    newlines: Rc<RefCell<VecDeque<u64>>>,
-}
-
-impl<R: Read> Read for NewlineTap<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut newlines = self.newlines.borrow_mut();
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, &b)| b == b'\n') {
-            newlines.push_back(self.offset + i as u64);
-        }
-        self.offset += n as u64;
-        Ok(n)
-    }
-}
-
-type Decoded = DecodeReaderBytes<BufReader<File>, Vec<u8>>;
-
 pub struct CsvInput {
     path: PathBuf,
-    reader: csv::Reader<NewlineTap<Decoded>>,
-    newlines: Rc<RefCell<VecDeque<u64>>>,
-    lines_before: u64,
+    reader: csv::Reader<StrictDecoder>,
+    scan: Rc<RefCell<Scan>>,
     /// Header names as written (trimmed); lookups use lower case.
     pub header: Vec<String>,
     pub encoding: &'static Encoding,
@@ -122,35 +50,22 @@ pub struct CsvInput {
 
 impl CsvInput {
     pub fn open(path: &Path, encoding: Option<&str>, delimiter: u8) -> Result<CsvInput, FileError> {
-        let encoding = encoding_for(encoding, path)?;
-        let file = File::open(path).map_err(|source| FileError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        // A BOM always wins (and is stripped); otherwise decode as chosen.
-        let decoded = DecodeReaderBytesBuilder::new()
-            .encoding(Some(encoding))
-            .bom_sniffing(true)
-            .build(BufReader::with_capacity(256 * 1024, file));
-        let newlines = Rc::new(RefCell::new(VecDeque::new()));
-        let tapped = NewlineTap {
-            inner: decoded,
-            offset: 0,
-            newlines: newlines.clone(),
-        };
+        let chosen = decode::choose(encoding, path)?;
+        let scan = Rc::new(RefCell::new(Scan::new(delimiter)));
+        let decoded = StrictDecoder::open(path, chosen, scan.clone())?;
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::None)
-            .from_reader(tapped);
+            .buffer_capacity(256 * 1024)
+            .from_reader(decoded);
         let mut input = CsvInput {
             path: path.to_owned(),
             reader,
-            newlines,
-            lines_before: 0,
+            scan,
             header: Vec::new(),
-            encoding,
+            encoding: chosen.encoding,
             record: csv::StringRecord::new(),
         };
         match input.next_row()? {
@@ -160,6 +75,18 @@ impl CsvInput {
         Ok(input)
     }
 
+    /// The first problem the decoder found with the quoting, as a file-level error.
+    fn quoting_problem(&self) -> Result<(), FileError> {
+        match &self.scan.borrow().problem {
+            Some((line, message)) => Err(FileError::Malformed {
+                path: self.path.clone(),
+                line: *line,
+                message: message.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The next non-blank row, or None at the end.
     pub fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
         loop {
@@ -167,6 +94,9 @@ impl CsvInput {
                 Ok(more) => more,
                 Err(e) => return Err(self.malformed(e)),
             };
+            // The decoder reads ahead: a quoting problem it saw stops the file
+            // before a row it may have misread is handed out.
+            self.quoting_problem()?;
             if !more {
                 return Ok(None);
             }
@@ -177,30 +107,26 @@ impl CsvInput {
             // first line is the terminator's line less the newlines in its cells.
             let end = self.reader.position().byte();
             let inner_newlines: usize = self.record.iter().map(|c| c.matches('\n').count()).sum();
-            let line = self.line_at(end.saturating_sub(1)) - inner_newlines as u64;
+            let line =
+                self.scan.borrow_mut().line_at(end.saturating_sub(1)) - inner_newlines as u64;
             let cells = self.record.iter().map(|c| c.trim().to_owned()).collect();
             return Ok(Some(RawRow { line, cells }));
         }
     }
 
-    /// The line (1-based) of the byte at `offset`; offsets only grow.
-    fn line_at(&mut self, offset: u64) -> u64 {
-        let mut newlines = self.newlines.borrow_mut();
-        while newlines.front().is_some_and(|&n| n < offset) {
-            newlines.pop_front();
-            self.lines_before += 1;
-        }
-        self.lines_before + 1
-    }
-
     fn malformed(&mut self, e: csv::Error) -> FileError {
-        let line = self.line_at(e.position().map_or(0, |p| p.byte()));
-        let message = match e.kind() {
-            csv::ErrorKind::Io(io) => format!("cannot be read: {io}"),
-            csv::ErrorKind::Utf8 { .. } => {
-                "is not valid UTF-8 (pass --encoding gbk for a GBK/GB18030 file)".to_owned()
+        let line = self
+            .scan
+            .borrow_mut()
+            .line_at(e.position().map_or(0, |p| p.byte()));
+        let (line, message) = match e.kind() {
+            csv::ErrorKind::Io(io) => {
+                match io.get_ref().and_then(|e| e.downcast_ref::<EncodingError>()) {
+                    Some(encoding) => (encoding.line, encoding.to_string()),
+                    None => (line, format!("cannot be read: {io}")),
+                }
             }
-            _ => e.to_string(),
+            _ => (line, e.to_string()),
         };
         FileError::Malformed {
             path: self.path.clone(),
@@ -220,6 +146,7 @@ impl Iterator for CsvInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use encoding_rs::{GB18030, UTF_8};
     use proptest::prelude::*;
     use std::io::Write;
 
@@ -229,13 +156,28 @@ mod tests {
         file
     }
 
+    fn read(
+        file: &tempfile::NamedTempFile,
+        encoding: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<RawRow>), FileError> {
+        let mut input = CsvInput::open(file.path(), encoding, b',')?;
+        let rows = input.by_ref().collect::<Result<Vec<_>, _>>()?;
+        Ok((input.header.clone(), rows))
+    }
+
     fn read_all(
         file: &tempfile::NamedTempFile,
         encoding: Option<&str>,
     ) -> (Vec<String>, Vec<RawRow>) {
-        let mut input = CsvInput::open(file.path(), encoding, b',').unwrap();
-        let rows = input.by_ref().collect::<Result<Vec<_>, _>>().unwrap();
-        (input.header.clone(), rows)
+        read(file, encoding).unwrap()
+    }
+
+    /// (line, message) of a file-level error.
+    fn file_error(file: &tempfile::NamedTempFile, encoding: Option<&str>) -> (u64, String) {
+        match read(file, encoding) {
+            Err(FileError::Malformed { line, message, .. }) => (line, message),
+            other => panic!("expected a file-level error, got {other:?}"),
+        }
     }
 
     #[test]
@@ -262,7 +204,7 @@ mod tests {
     fn gbk_is_detected_and_decoded() {
         let (bytes, _, _) = GB18030.encode("退款单号,备注\nR1,月末退款\n");
         let file = write(&bytes);
-        assert_eq!(encoding_for(None, file.path()).unwrap(), GB18030);
+        assert_eq!(decode::choose(None, file.path()).unwrap().encoding, GB18030);
         let (header, rows) = read_all(&file, None);
         assert_eq!(header, ["退款单号", "备注"]);
         assert_eq!(rows[0].cells, ["R1", "月末退款"]);
@@ -271,14 +213,117 @@ mod tests {
     }
 
     #[test]
-    fn utf8_detection_across_chunk_boundaries() {
-        let mut text = "a".repeat(64 * 1024 - 1);
-        text.push('退');
-        assert!(is_utf8(text.as_bytes()).unwrap());
+    fn utf8_damaged_by_a_stray_byte_is_an_error_not_gbk() {
+        let mut text = String::from("merchant_refund_id,third_order_id,refund_amount\n");
+        for i in 1..=200 {
+            text.push_str(&format!("R{i},订单{i:04},100\n"));
+        }
         let mut bytes = text.into_bytes();
-        bytes.push(0xff);
-        assert!(!is_utf8(bytes.as_slice()).unwrap());
-        assert!(!is_utf8(&[0xe9][..]).unwrap());
+        // A stray byte on line 151 (the header is line 1).
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"R150")
+            .map(|p| p + 4)
+            .unwrap();
+        bytes.insert(at, 0xFF);
+        let file = write(&bytes);
+        let (line, message) = file_error(&file, None);
+        assert_eq!(line, 151);
+        assert!(
+            message.contains("not valid UTF-8") && message.contains("--encoding gbk"),
+            "{message}"
+        );
+        // Forced to UTF-8, the decoder stops on the same line.
+        let (line, message) = file_error(&file, Some("utf-8"));
+        assert_eq!(line, 151);
+        assert!(message.contains("not valid UTF-8"), "{message}");
+    }
+
+    #[test]
+    fn a_bom_before_gbk_text_is_an_encoding_error() {
+        let (gbk, _, _) = GB18030.encode("merchant_refund_id,备注\nR1,月末退款\n");
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(&gbk);
+        let file = write(&bytes);
+        let (line, message) = file_error(&file, None);
+        assert_eq!(line, 1);
+        assert!(
+            message.contains("byte-order mark") && message.contains("--encoding gbk"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bytes_invalid_in_gb18030_stop_the_file_with_their_line() {
+        let mut bytes = GB18030
+            .encode("退款单号,备注\nR1,月末退款\nR2,月末退款\n")
+            .0
+            .into_owned();
+        // 0x80 alone is not GB18030, nor a 0xFF lead byte.
+        let at = bytes.len() - 3;
+        bytes.insert(at, 0xFF);
+        let file = write(&bytes);
+        let (line, message) = file_error(&file, Some("gbk"));
+        assert_eq!(line, 3);
+        assert!(message.contains("GBK/GB18030"), "{message}");
+    }
+
+    #[test]
+    fn no_replacement_character_is_ever_produced() {
+        for bytes in [
+            &b"a,b\n\xC3\x28,1\n"[..],
+            b"a,b\n\xED\xA0\x80,1\n",
+            b"a,b\nx,\xE9",
+        ] {
+            let file = write(bytes);
+            for encoding in [None, Some("utf-8")] {
+                assert!(read(&file, encoding).is_err(), "{bytes:?} {encoding:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_is_refused() {
+        let file = write(b"\xFF\xFEa\x00,\x00b\x00");
+        let (line, message) = file_error(&file, None);
+        assert_eq!(line, 1);
+        assert!(message.contains("UTF-16"), "{message}");
+    }
+
+    #[test]
+    fn utf8_detection_across_chunk_boundaries() {
+        let mut text = "a,b\n".to_owned();
+        text.push_str(&"a".repeat(64 * 1024 - 5));
+        text.push_str("退,1\n");
+        let file = write(text.as_bytes());
+        assert_eq!(decode::choose(None, file.path()).unwrap().encoding, UTF_8);
+        let mut bytes = text.into_bytes();
+        bytes.push(0xe9);
+        let file = write(&bytes);
+        assert!(read(&file, None).is_err());
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_a_file_level_error_with_its_line() {
+        let at_end = write(
+            b"merchant_refund_id,third_order_id,refund_amount\nR1,T1,1\nR2,\"T2,2\nR3,T3,3\n",
+        );
+        let (line, message) = file_error(&at_end, None);
+        assert_eq!(line, 3);
+        assert!(message.contains("never closed"), "{message}");
+        let mut text = String::from("merchant_refund_id,third_order_id,refund_amount\n");
+        for i in 1..=50 {
+            if i == 7 {
+                text.push_str(&format!("R{i},\"T{i},{i}\n"));
+            } else if i == 30 {
+                text.push_str(&format!("R{i},\"T{i}\",{i}\n"));
+            } else {
+                text.push_str(&format!("R{i},T{i},{i}\n"));
+            }
+        }
+        let (line, message) = file_error(&write(text.as_bytes()), None);
+        assert_eq!(line, 31, "where the stray quote's pair shows");
+        assert!(message.contains("closing quote"), "{message}");
     }
 
     #[test]
@@ -293,10 +338,7 @@ mod tests {
     fn an_encodings_own_name_selects_it_again() {
         // `run` hands the encoding its scan detected to the import by name.
         for encoding in [UTF_8, GB18030] {
-            assert_eq!(
-                encoding_for(Some(encoding.name()), Path::new("unused")).unwrap(),
-                encoding
-            );
+            assert_eq!(decode::named(encoding.name()).unwrap(), encoding);
         }
     }
 
@@ -335,6 +377,25 @@ mod tests {
                 .collect();
             let got: Vec<Vec<String>> = read.into_iter().map(|r| r.cells).collect();
             prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn any_bytes_read_or_fail_without_panic_or_replacement(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let file = write(&bytes);
+            if let Ok(mut input) = CsvInput::open(file.path(), None, b',') {
+                for row in input.by_ref() {
+                    match row {
+                        Ok(row) => {
+                            // A replacement character may only come from the file itself.
+                            let replaced = row.cells.iter().any(|c| c.contains(char::REPLACEMENT_CHARACTER));
+                            let in_file = String::from_utf8_lossy(&bytes).contains(char::REPLACEMENT_CHARACTER)
+                                && std::str::from_utf8(&bytes).is_ok();
+                            prop_assert!(!replaced || in_file);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
         }
     }
 }

@@ -192,6 +192,13 @@ impl Columns {
         }
         let third = self.cell(row, "third_order_id");
         let leshua = self.cell(row, "leshua_order_id");
+        for (column, value) in [
+            ("third_order_id", third),
+            ("leshua_order_id", leshua),
+            ("notify_url", self.cell(row, "notify_url")),
+        ] {
+            plain_text(column, value)?;
+        }
         if third.is_empty() && leshua.is_empty() {
             return Err(RowProblem::new(
                 "third_order_id",
@@ -272,6 +279,7 @@ impl Columns {
             } else {
                 continue;
             };
+            plain_text(rule.name, value)?;
             lianshang::check_text(rule, value).map_err(|why| RowProblem::new(rule.name, why))?;
             fields.insert(rule.name.to_owned(), value.to_owned());
         }
@@ -299,6 +307,24 @@ impl Columns {
             fingerprint,
         })
     }
+}
+
+/// A value that is sent must be plain text: no control character (a NUL, a
+/// newline) and no U+FFFD, the mark of text damaged by an earlier conversion.
+fn plain_text(column: &str, value: &str) -> Result<(), RowProblem> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(RowProblem::new(
+            column,
+            format!("contains the control character U+{:04X}", u32::from(c)),
+        ));
+    }
+    if value.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(RowProblem::new(
+            column,
+            "contains U+FFFD, the mark of text damaged by an earlier conversion",
+        ));
+    }
+    Ok(())
 }
 
 fn check_notify_url(url: &str) -> Result<(), RowProblem> {
@@ -425,6 +451,13 @@ mod tests {
             "line 14, refund_amount_yuan: is empty: every row needs an amount"
         );
         assert!(leshua_problem(&["R1", "T1", "", "0"]).contains("must be more than zero"));
+        assert_eq!(
+            leshua_problem(&["R1", "T\u{0}1", "", "1"]),
+            "line 14, third_order_id: contains the control character U+0000"
+        );
+        assert!(leshua_problem(&["R1", "", "L\u{7}1", "1"])
+            .contains("leshua_order_id: contains the control"));
+        assert!(leshua_problem(&["R1", "订单\u{FFFD}1", "", "1"]).contains("U+FFFD"));
         assert!(leshua_problem(&["R1", "T1", "", "1", "/relative"]).contains("notify_url"));
         assert!(leshua_problem(&[
             "R1",
@@ -534,5 +567,10 @@ mod tests {
             &lianshang_defaults()
         )
         .contains("platform"));
+        assert!(problem(
+            &["R1", "T1", "WK1", "1", "月末\n退款", "", ""],
+            &lianshang_defaults()
+        )
+        .contains("refund_msg: contains the control character U+000A"));
     }
 }

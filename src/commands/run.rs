@@ -1,12 +1,13 @@
-//! `bulkrefund run` and `bulkrefund resume`: import (for run), the engine, the
-//! results files and the summary, and the exit code the outcome deserves.
+//! `bulkrefund run` and `bulkrefund resume`: the checks before anything is sent
+//! (the batch file, the output path, the journal), the import (for run), the
+//! engine, the results files and the summary, and the exit code the outcome
+//! deserves.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{file_sha256, CheckedBatch, ReadOptions};
@@ -14,9 +15,11 @@ use crate::cli::EngineArgs;
 use crate::config::{Config, Profile};
 use crate::engine::pacing::Pace;
 use crate::engine::{self, EngineOptions, EngineReport, Scope};
-use crate::exit::{self, UsageError};
+use crate::exit::{self, Interrupted, UsageError};
+use crate::journal::batches;
 use crate::journal::import::{self, BatchMeta, ImportError};
-use crate::journal::{now_text, Journal};
+use crate::journal::Journal;
+use crate::paths::{self, Protected};
 use crate::report::results;
 use crate::report::summary::StatusCounts;
 
@@ -109,6 +112,28 @@ pub struct RunOutcome {
     pub exit_code: u8,
     pub batches: Vec<(i64, PathBuf, StatusCounts)>,
     pub report: EngineReport,
+    /// What went wrong besides the refunds themselves (a results file that
+    /// could not be written, an import left unfinished), for the operator.
+    pub problems: Vec<String>,
+}
+
+/// The files an output path must never be: the journal and its companions,
+/// the configuration, and every batch input the journal knows.
+fn protected_files(
+    journal_path: &Path,
+    config: &Config,
+    journal: Option<&Journal>,
+) -> anyhow::Result<Protected> {
+    let mut protected = Protected::new();
+    protected
+        .journal(journal_path)
+        .add(config.path(), "the configuration");
+    if let Some(journal) = journal {
+        for input in batches::inputs(journal.conn())? {
+            protected.add(&input, "the input of a batch in the journal");
+        }
+    }
+    Ok(protected)
 }
 
 pub async fn run(
@@ -134,6 +159,16 @@ pub async fn run(
     for row in prescan {
         row.map_err(usage)?;
     }
+    // The results file must be writable, and not a file that matters, before
+    // anything is recorded or sent.
+    let results_path = request
+        .out
+        .clone()
+        .unwrap_or_else(|| default_results_path(request.batch));
+    let mut protected = protected_files(request.journal_path, profiles.config, None)?;
+    protected.add(request.batch, "the input batch");
+    protected.check(&results_path, "--out")?;
+    paths::check_writable(&results_path, "--out")?;
     let meta = BatchMeta {
         file_name: request.batch.display().to_string(),
         file_hash: file_sha256(request.batch).map_err(usage)?,
@@ -141,32 +176,38 @@ pub async fn run(
         gateway: profile.gateway,
         merchant_id: profile.merchant_id.clone(),
         header,
+        input_path: std::fs::canonicalize(request.batch)
+            .ok()
+            .map(|p| p.display().to_string()),
+        results_path: Some(results_path.display().to_string()),
     };
     let mut journal = Journal::open(request.journal_path)?;
+    protected_files(request.journal_path, profiles.config, Some(&journal))?
+        .check(&results_path, "--out")?;
     let rows = CheckedBatch::open(request.batch, &read, profile.gateway, &profile.defaults)
         .map_err(usage)?;
     let mut shown = 0;
-    let tally = import::import(&mut journal, &meta, rows, |problem| {
-        shown += 1;
-        if shown <= 20 {
-            eprintln!("{problem}");
-        } else if shown == 21 {
-            eprintln!("... more problems are listed in the results file");
-        }
-    })
+    let tally = import::import(
+        &mut journal,
+        &meta,
+        rows,
+        || cancel.is_cancelled(),
+        |problem| {
+            shown += 1;
+            if shown <= 20 {
+                eprintln!("{problem}");
+            } else if shown == 21 {
+                eprintln!("... more problems are listed in the results file");
+            }
+        },
+    )
     .map_err(|e| match e {
         ImportError::File(e) => usage(e),
-        ImportError::Journal(e) => e.into(),
+        ImportError::Journal(e) => anyhow::Error::new(e)
+            .context("the batch could not be recorded, and nothing of it was: nothing was sent"),
+        ImportError::Interrupted => Interrupted(e.to_string()).into(),
     })?;
     let batch_id = tally.batch_id.expect("import returns the batch id");
-    let results_path = request
-        .out
-        .clone()
-        .unwrap_or_else(|| default_results_path(request.batch));
-    journal.conn().execute(
-        "UPDATE batches SET results_path = ?2 WHERE id = ?1",
-        rusqlite::params![batch_id, results_path.display().to_string()],
-    )?;
     tracing::info!(
         batch_id,
         new = tally.new,
@@ -184,15 +225,28 @@ pub async fn run(
     .await
 }
 
-/// `resume`: the engine over what is unresolved (in one batch, or all).
+/// `resume`: the engine over what is unresolved (in one batch, or all). With
+/// `out` (and a batch), that batch's results go to a new file from now on.
 pub async fn resume(
     journal_path: &Path,
     batch: Option<i64>,
+    out: Option<&Path>,
     profiles: &Profiles<'_>,
     engine: &EngineArgs,
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
     let journal = open_existing(journal_path, batch)?;
+    if let Some(out) = out {
+        let Some(batch) = batch else {
+            return Err(UsageError(
+                "--out names the results file of one batch: give --batch too".into(),
+            )
+            .into());
+        };
+        protected_files(journal_path, profiles.config, Some(&journal))?.check(out, "--out")?;
+        paths::check_writable(out, "--out")?;
+        batches::set_results_path(journal.conn(), batch, &out.display().to_string())?;
+    }
     let scope = match batch {
         Some(id) => Scope::Batches(vec![id]),
         None => Scope::All,
@@ -213,12 +267,7 @@ pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::
     }
     let journal = Journal::open(journal_path)?;
     if let Some(id) = batch {
-        let known: bool = journal.conn().query_row(
-            "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
-        if !known {
+        if !batches::exists(journal.conn(), id)? {
             return Err(UsageError(format!(
                 "There is no batch {id} in the journal; `bulkrefund status` lists them"
             ))
@@ -265,7 +314,7 @@ pub(crate) async fn finish(
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
     let engine_args = paces.engine;
-    let batches = affected_batches(journal.conn(), &scope)?;
+    let affected = affected_batches(journal.conn(), &scope)?;
     let names = engine::unresolved_profiles(journal.conn(), &scope)?;
     let paces = paces.for_names(&names)?;
     let options = EngineOptions {
@@ -273,38 +322,55 @@ pub(crate) async fn finish(
         show_progress: !engine_args.quiet,
     };
     let (journal, report) =
-        engine::run(journal, journal_path, paces, scope, options, cancel).await?;
+        engine::run(journal, journal_path, paces, scope.clone(), options, cancel).await?;
     let mut outcome = RunOutcome {
         exit_code: exit::SUCCESS,
         batches: Vec::new(),
         report,
+        problems: Vec::new(),
     };
-    for batch in batches {
-        let path: Option<String> = journal.conn().query_row(
-            "SELECT results_path FROM batches WHERE id = ?1",
-            [batch],
-            |r| r.get(0),
-        )?;
-        let counts = StatusCounts::outcomes_for_batch(journal.conn(), batch)?;
-        outcome.exit_code = outcome.exit_code.max(counts.exit_code());
-        if let Some(path) = path.map(PathBuf::from) {
-            results::write(journal.conn(), batch, &path, engine_args.excel)
-                .with_context(|| format!("cannot write the results of batch {batch}"))?;
-            outcome
-                .batches
-                .push((batch, path, StatusCounts::for_batch(journal.conn(), batch)?));
+    let conn = journal.conn();
+    // A batch whose import an older bulkrefund left unfinished is reported, not
+    // written: its results would miss rows.
+    let only = match &scope {
+        Scope::Batches(ids) => Some(ids.as_slice()),
+        _ => None,
+    };
+    let unfinished = batches::unfinished_imports(conn, only)?;
+    for import in &unfinished {
+        outcome.problems.push(import.describe());
+        outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
+    }
+    for batch in affected {
+        if unfinished.iter().any(|u| u.batch == batch) {
+            continue;
         }
+        let counts = StatusCounts::outcomes_for_batch(conn, batch)?;
+        outcome.exit_code = outcome.exit_code.max(counts.exit_code());
+        let Some(path) = batches::results_path(conn, batch)? else {
+            continue;
+        };
+        // One batch's unwritable results file does not keep the others from theirs.
+        if let Err(e) = results::write(conn, batch, &path, engine_args.excel) {
+            outcome.problems.push(format!(
+                "the results of batch {batch} cannot be written to '{}' ({e:#}); they are safe in \
+                 the journal: fix that, or run `bulkrefund resume --batch {batch} --out OTHER.csv`",
+                path.display()
+            ));
+            outcome.exit_code = exit::FATAL;
+            continue;
+        }
+        outcome
+            .batches
+            .push((batch, path, StatusCounts::for_batch(conn, batch)?));
         // Only once its results file is written is a batch finished: a batch
         // not marked finished has its results rewritten by the next resume.
         if counts.exit_code() != exit::UNRESOLVED {
-            journal.conn().execute(
-                "UPDATE batches SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
-                rusqlite::params![batch, now_text()],
-            )?;
+            batches::mark_finished(conn, batch)?;
         }
     }
     if outcome.report.interrupted {
-        outcome.exit_code = exit::UNRESOLVED;
+        outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
     }
     if outcome.report.stopped.is_some() {
         outcome.exit_code = exit::FATAL;
@@ -324,7 +390,7 @@ pub fn print_summary(outcome: &RunOutcome) {
         eprint!("{}", counts.table());
         eprintln!("results: {}", path.display());
     }
-    if outcome.batches.is_empty() {
+    if outcome.batches.is_empty() && outcome.problems.is_empty() {
         eprintln!("nothing was unresolved");
     }
     let seconds = report
@@ -347,5 +413,8 @@ pub fn print_summary(outcome: &RunOutcome) {
             "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
              are pending again (never created). Fix the profile, then run `bulkrefund resume`."
         );
+    }
+    for problem in &outcome.problems {
+        eprintln!("Error: {problem}");
     }
 }

@@ -136,6 +136,14 @@ impl Reader {
             &format!("INSERT OR IGNORE INTO temp.scope_ids {}", scope.ids_sql()),
             [],
         )?;
+        // A batch is sent only once all its rows are recorded: never-sent refunds
+        // of an import an older bulkrefund left unfinished wait for it to finish.
+        conn.execute(
+            "DELETE FROM temp.scope_ids WHERE id IN (
+                SELECT f.id FROM refunds f JOIN batches b ON b.id = f.batch_id
+                WHERE b.imported_at IS NULL AND f.state = 'pending' AND f.first_sent_at IS NULL)",
+            [],
+        )?;
         Ok(Reader { conn, gaps })
     }
 

@@ -5,8 +5,10 @@
 //!   reports the journal's refund (and an unresolved one is resolved by this run);
 //! - same id, different content, in the file or the journal: `conflict`.
 //!
-//! [`import`] writes in chunks of [`CHUNK`] rows per transaction; [`preview`]
-//! decides the same verdicts without writing the journal (for `validate`).
+//! [`import`] records a batch in one transaction: every row or none, so that a
+//! batch is never sent while rows of it are unrecorded (a kill, an interrupt or
+//! a full disk in the middle leaves the journal as it was). [`preview`] decides
+//! the same verdicts without writing the journal (for `validate`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -15,7 +17,8 @@ use crate::batch::{FileError, RefundRow};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
-/// Rows per import transaction.
+/// Rows between two looks at whether the operator interrupted the import
+/// (and, in `preview`, rows per transaction of its scratch table).
 pub const CHUNK: usize = 10_000;
 
 pub const CODE_INVALID: &str = "BR_INVALID";
@@ -29,6 +32,10 @@ pub struct BatchMeta {
     pub gateway: GatewayKind,
     pub merchant_id: String,
     pub header: Vec<String>,
+    /// The input file's canonical path, when known: output paths are compared with it.
+    pub input_path: Option<String>,
+    /// Where the batch's results file goes.
+    pub results_path: Option<String>,
 }
 
 impl BatchMeta {
@@ -53,6 +60,14 @@ pub enum CheckedRow {
     },
 }
 
+impl CheckedRow {
+    pub fn line(&self) -> u64 {
+        match self {
+            CheckedRow::Valid { line, .. } | CheckedRow::Invalid { line, .. } => *line,
+        }
+    }
+}
+
 /// What a batch's rows came to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -74,6 +89,8 @@ pub enum ImportError {
     File(#[from] FileError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error("interrupted during the import: nothing of this batch was recorded or sent")]
+    Interrupted,
 }
 
 impl From<rusqlite::Error> for ImportError {
@@ -139,46 +156,76 @@ fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen) {
     }
 }
 
-/// Records a batch and its rows. Returns the tally with the new batch's id.
+/// An import an older bulkrefund left unfinished (it committed in chunks):
+/// running the same file again finishes it, from the row after the last one recorded.
+fn unfinished_import(conn: &Connection, meta: &BatchMeta) -> rusqlite::Result<Option<(i64, u64)>> {
+    conn.query_row(
+        "SELECT b.id, COALESCE((SELECT MAX(line) FROM batch_rows WHERE batch_id = b.id), 0)
+         FROM batches b WHERE b.file_hash = ?1 AND b.profile = ?2 AND b.imported_at IS NULL
+         ORDER BY b.id DESC LIMIT 1",
+        params![meta.file_hash, meta.profile],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
+/// Records a batch and its rows, all in one transaction. Returns the tally
+/// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
+/// says yes, nothing is recorded.
 pub fn import(
     journal: &mut Journal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
 ) -> Result<Tally, ImportError> {
     let scope = meta.scope();
-    let conn = journal.conn_mut();
-    let header = serde_json::to_string(&meta.header).expect("strings serialize");
-    conn.execute(
-        "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![meta.file_name, meta.file_hash, meta.profile, meta.gateway.as_str(), meta.merchant_id, header, now_text()],
-    )?;
-    let batch_id = conn.last_insert_rowid();
+    let tx = journal.conn_mut().transaction()?;
+    let (batch_id, recorded_up_to) = match unfinished_import(&tx, meta)? {
+        Some((batch_id, recorded_up_to)) => {
+            tx.execute(
+                "UPDATE batches SET results_path = COALESCE(?2, results_path), input_path = COALESCE(?3, input_path) WHERE id = ?1",
+                params![batch_id, meta.results_path, meta.input_path],
+            )?;
+            (batch_id, recorded_up_to)
+        }
+        None => {
+            let header = serde_json::to_string(&meta.header).expect("strings serialize");
+            tx.execute(
+                "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at, input_path, results_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![meta.file_name, meta.file_hash, meta.profile, meta.gateway.as_str(), meta.merchant_id, header, now_text(), meta.input_path, meta.results_path],
+            )?;
+            (tx.last_insert_rowid(), 0)
+        }
+    };
     let mut result = Tally {
         batch_id: Some(batch_id),
         ..Tally::default()
     };
-    let mut rows = rows.peekable();
-    while rows.peek().is_some() {
-        let tx = conn.transaction()?;
-        for row in rows.by_ref().take(CHUNK) {
-            import_row(
-                &tx,
-                batch_id,
-                &scope,
-                meta,
-                row?,
-                &mut result,
-                &mut on_problem,
-            )?;
+    for (i, row) in rows.enumerate() {
+        if i % CHUNK == 0 && interrupted() {
+            return Err(ImportError::Interrupted);
         }
-        tx.commit()?;
+        let row = row?;
+        if row.line() <= recorded_up_to {
+            continue;
+        }
+        import_row(
+            &tx,
+            batch_id,
+            &scope,
+            meta,
+            row,
+            &mut result,
+            &mut on_problem,
+        )?;
     }
-    conn.execute(
+    tx.execute(
         "UPDATE batches SET imported_at = ?2 WHERE id = ?1",
         params![batch_id, now_text()],
     )?;
+    tx.commit()?;
     Ok(result)
 }
 

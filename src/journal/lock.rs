@@ -1,10 +1,16 @@
-//! One process per journal. The lock is an OS file lock (flock) on
-//! `JOURNAL.lock`, which the kernel releases when the holder dies, so a killed
-//! process never leaves a lock that blocks; the file's text names the holder
-//! (pid, host, since) for the refusal message.
+//! One process per journal. The lock is an OS file lock (flock) on the journal
+//! file itself, so every name of the file (a symlink, a hard link, `..` in the
+//! path) meets the same lock, and the kernel releases it when the holder dies:
+//! a killed process never leaves a lock that blocks. A sidecar file beside the
+//! journal's canonical path names the holder (pid, host, since) for the
+//! refusal message; it is a note, not the lock.
+//!
+//! The lock's descriptor must outlive the journal's SQLite connection: closing
+//! any descriptor of a file releases the process's POSIX locks on it, which
+//! SQLite uses ([`super::Journal`] drops its connection first).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,10 +30,10 @@ pub struct JournalLock {
     _file: File,
 }
 
-pub fn lock_path(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+/// The holder's note: beside the journal's canonical path, whatever name it was opened by.
+pub fn holder_note_path(journal: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(journal).unwrap_or_else(|_| journal.to_owned());
+    crate::paths::with_suffix(&canonical, ".lock")
 }
 
 fn host_name() -> String {
@@ -40,23 +46,21 @@ fn host_name() -> String {
 }
 
 impl JournalLock {
+    /// Locks the journal file (which must exist).
     pub fn acquire(journal: &Path) -> Result<JournalLock, LockError> {
         let io = |source| LockError::Io {
             journal: journal.to_owned(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
-            .open(lock_path(journal))
+            .open(journal)
             .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
+                let holder = std::fs::read_to_string(holder_note_path(journal)).unwrap_or_default();
                 let holder = holder.trim();
                 return Err(LockError::Held {
                     journal: journal.to_owned(),
@@ -75,9 +79,10 @@ impl JournalLock {
             host_name(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(holder.as_bytes()).map_err(io)?;
+        // The note is for people; a journal whose directory refuses it is still locked.
+        if let Ok(mut note) = File::create(holder_note_path(journal)) {
+            let _ = note.write_all(holder.as_bytes());
+        }
         Ok(JournalLock { _file: file })
     }
 }
@@ -86,10 +91,16 @@ impl JournalLock {
 mod tests {
     use super::*;
 
+    fn journal_file(dir: &Path) -> PathBuf {
+        let journal = dir.join("j.db");
+        std::fs::write(&journal, b"").unwrap();
+        journal
+    }
+
     #[test]
     fn a_second_holder_is_refused_with_the_first_ones_name() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("j.db");
+        let journal = journal_file(dir.path());
         let first = JournalLock::acquire(&journal).unwrap();
         let error = JournalLock::acquire(&journal).unwrap_err().to_string();
         assert!(
@@ -101,17 +112,41 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_lock_file_does_not_block() {
-        // A killed process leaves its text behind but no OS lock.
+    fn every_name_of_the_journal_meets_the_same_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join("j.db");
+        let journal = journal_file(dir.path());
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&journal, &link).unwrap();
+        let hard = dir.path().join("hard.db");
+        std::fs::hard_link(&journal, &hard).unwrap();
+        let _first = JournalLock::acquire(&link).unwrap();
+        // Names that resolve to the same path also find the holder's note.
+        for other in [&journal, &dir.path().join("./j.db")] {
+            let error = JournalLock::acquire(other).unwrap_err().to_string();
+            assert!(
+                error.contains("in use by another bulkrefund process (pid"),
+                "{error}"
+            );
+        }
+        let error = JournalLock::acquire(&hard).unwrap_err().to_string();
+        assert!(
+            error.contains("in use by another bulkrefund process"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_stale_note_does_not_block() {
+        // A killed process leaves its note behind but no OS lock.
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_file(dir.path());
         std::fs::write(
-            lock_path(&journal),
+            holder_note_path(&journal),
             "pid 999999 on host gone, since 2020-01-01T00:00:00Z",
         )
         .unwrap();
         let _lock = JournalLock::acquire(&journal).unwrap();
-        let text = std::fs::read_to_string(lock_path(&journal)).unwrap();
+        let text = std::fs::read_to_string(holder_note_path(&journal)).unwrap();
         assert!(
             text.starts_with(&format!("pid {} ", std::process::id())),
             "{text}"

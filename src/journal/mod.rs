@@ -4,7 +4,9 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
+pub mod batches;
 pub mod chain;
+pub mod file;
 pub mod import;
 pub mod lock;
 pub mod schema;
@@ -26,6 +28,10 @@ pub enum JournalError {
     Lock(#[from] LockError),
     #[error("The journal '{path}' cannot be opened: {message}")]
     Open { path: PathBuf, message: String },
+    #[error("'{path}' is not a bulkrefund journal: {why}. Nothing was done; give the right file with --journal (a missing journal is created)")]
+    NotAJournal { path: PathBuf, why: String },
+    #[error("The journal '{path}' is damaged ({report}); nothing was sent. Restore it from a backup, or ask for help before going on")]
+    Damaged { path: PathBuf, report: String },
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("refund #{refund}: {source}")]
@@ -45,6 +51,8 @@ pub enum JournalError {
     Inconsistent(String),
 }
 
+/// The journal. Its fields drop in order: the connection before the lock's
+/// descriptor, which must outlive it (see [`lock`]).
 pub struct Journal {
     conn: Connection,
     _lock: Option<JournalLock>,
@@ -65,7 +73,7 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -74,16 +82,29 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Journal {
-    /// Opens (creating if needed) for writing, holding the process lock.
+    /// Opens for writing, holding the process lock; a missing journal is
+    /// created. A file that is not a journal is refused, and a damaged journal
+    /// is noticed (`quick_check`) before anything is sent.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        if std::fs::symlink_metadata(path).is_err() {
+            file::create(path)?;
+        }
+        file::inspect(path)?;
         let lock = JournalLock::acquire(path)?;
         let open_error = |message: String| JournalError::Open {
             path: path.to_owned(),
             message,
         };
-        let mut conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        file::check_ours(&conn, path)?;
         configure(&conn).map_err(|e| open_error(e.to_string()))?;
         schema::migrate(&mut conn).map_err(open_error)?;
+        file::quick_check(&conn, path)?;
         Ok(Journal {
             conn,
             _lock: Some(lock),
@@ -96,6 +117,7 @@ impl Journal {
         if !path.exists() {
             return Ok(None);
         }
+        file::inspect(path)?;
         let open_error = |message: String| JournalError::Open {
             path: path.to_owned(),
             message,
@@ -107,6 +129,7 @@ impl Journal {
         .map_err(|e| open_error(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| open_error(e.to_string()))?;
+        file::check_ours(&conn, path)?;
         let version = schema::version(&conn).map_err(|e| open_error(e.to_string()))?;
         if version != schema::VERSION {
             return Err(open_error(format!(

@@ -18,6 +18,8 @@ fn meta() -> BatchMeta {
             "third_order_id".into(),
             "refund_amount".into(),
         ],
+        input_path: None,
+        results_path: None,
     }
 }
 
@@ -56,9 +58,13 @@ fn import_rows(
     rows: Vec<Result<CheckedRow, crate::batch::FileError>>,
 ) -> (Tally, Vec<String>) {
     let mut problems = Vec::new();
-    let tally = import::import(journal, &meta(), rows.into_iter(), |p| {
-        problems.push(p.to_owned())
-    })
+    let tally = import::import(
+        journal,
+        &meta(),
+        rows.into_iter(),
+        || false,
+        |p| problems.push(p.to_owned()),
+    )
     .unwrap();
     (tally, problems)
 }

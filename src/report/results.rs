@@ -25,6 +25,29 @@ pub const ADDED_COLUMNS: [&str; 10] = [
     "batch_id",
 ];
 
+/// The results file's header: the input's columns, then ours. An input column
+/// named like one of ours (compared trimmed and case-insensitively) is written
+/// as `input_NAME` (`input_input_NAME` if that is taken too), so that a reader
+/// looking for `status` always finds bulkrefund's.
+pub fn header(input: &[String]) -> Vec<String> {
+    let taken = |name: &str, names: &[String]| {
+        let name = name.trim().to_ascii_lowercase();
+        ADDED_COLUMNS.contains(&name.as_str())
+            || names.iter().any(|n| n.trim().to_ascii_lowercase() == name)
+    };
+    let mut names: Vec<String> = Vec::with_capacity(input.len() + ADDED_COLUMNS.len());
+    for (i, name) in input.iter().enumerate() {
+        let mut written = name.clone();
+        let ours = ADDED_COLUMNS.contains(&name.trim().to_ascii_lowercase().as_str());
+        while ours && (taken(&written, &names) || taken(&written, &input[i + 1..])) {
+            written = format!("input_{}", written.trim());
+        }
+        names.push(written);
+    }
+    names.extend(ADDED_COLUMNS.iter().map(|c| c.to_string()));
+    names
+}
+
 /// A text cell a spreadsheet would run as a formula gets a leading `'`.
 pub fn formula_safe(cell: &str) -> Cow<'_, str> {
     match cell.as_bytes().first() {
@@ -51,11 +74,10 @@ pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow:
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(buffered);
-    let mut record: Vec<String> = header
+    let record: Vec<String> = self::header(&header)
         .iter()
         .map(|h| formula_safe(h).into_owned())
         .collect();
-    record.extend(ADDED_COLUMNS.iter().map(|c| c.to_string()));
     out.write_record(&record)?;
     let mut stmt = conn.prepare(
         "SELECT r.line, r.cells, r.row_status, r.fen, r.error_code, r.error_message,
@@ -69,7 +91,9 @@ pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow:
     while let Some(row) = rows.next()? {
         let cells: String = row.get(1)?;
         let mut cells: Vec<String> = serde_json::from_str(&cells)?;
-        cells.resize(cells.len().max(header.len()), String::new());
+        // Exactly the header's cells: a row with more (it is invalid, and says
+        // so) never pushes them into bulkrefund's own columns.
+        cells.resize(header.len(), String::new());
         let row_status: Option<String> = row.get(2)?;
         let state: Option<String> = row.get(6)?;
         let refund_status = state.as_deref().and_then(State::parse).map(State::status);
@@ -117,6 +141,30 @@ pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_columns_named_like_ours_are_renamed() {
+        let input: Vec<String> = ["merchant_refund_id", "Status", "line", "input_line", "memo"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let header = header(&input);
+        assert_eq!(
+            &header[..5],
+            [
+                "merchant_refund_id",
+                "input_Status",
+                "input_input_line",
+                "input_line",
+                "memo"
+            ]
+        );
+        assert_eq!(&header[5..], ADDED_COLUMNS);
+        let mut lower: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
+        lower.sort();
+        lower.dedup();
+        assert_eq!(lower.len(), header.len(), "no two columns share a name");
+    }
 
     #[test]
     fn formula_cells_are_escaped() {

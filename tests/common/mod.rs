@@ -303,9 +303,16 @@ impl Setup {
         engine: bulkrefund::cli::EngineArgs,
     ) -> bulkrefund::commands::run::RunOutcome {
         let cancel = tokio_util::sync::CancellationToken::new();
-        bulkrefund::commands::run::resume(&self.journal(), None, &self.profiles(), &engine, cancel)
-            .await
-            .expect("resume completes")
+        bulkrefund::commands::run::resume(
+            &self.journal(),
+            None,
+            None,
+            &self.profiles(),
+            &engine,
+            cancel,
+        )
+        .await
+        .expect("resume completes")
     }
 
     pub async fn retry(

@@ -1,0 +1,499 @@
+//! Bytes to text, strictly (batch-files.md, "Encoding"): UTF-8 with or without a
+//! BOM, or GB18030/GBK, given by `--encoding` or detected. Bytes invalid in the
+//! file's encoding stop the file with the line they are on: never a U+FFFD,
+//! never a silent switch of encoding for the whole file. A file that is not
+//! valid UTF-8 is read as GBK only when `chardetng` (Firefox's detector) says it
+//! is GBK; UTF-8 damaged by a stray byte is reported, not reinterpreted.
+//!
+//! As the text streams through, the decoder notes where every line ends (the
+//! csv crate's own count skips blank lines and miscounts CRLF) and follows the
+//! CSV quoting, so that an unterminated quote is a file-level error with the
+//! line it opened on instead of a cell that swallows the rest of the file.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use encoding_rs::{DecoderResult, Encoding, GB18030, GBK, UTF_8};
+
+use super::reader::FileError;
+
+/// How much of a file `chardetng` sees: plenty for it to settle.
+const DETECTION_SAMPLE: usize = 4 << 20;
+
+/// The encoding a file is read with, and the length of its byte-order mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chosen {
+    pub encoding: &'static Encoding,
+    pub bom_len: usize,
+}
+
+/// The encoding `--encoding` names: `utf-8`, or `gbk` (read as GB18030, its superset).
+pub fn named(label: &str) -> Result<&'static Encoding, FileError> {
+    match label.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => Ok(UTF_8),
+        "gbk" | "gb18030" | "gb2312" | "cp936" => Ok(GB18030),
+        other => Err(FileError::UnknownEncoding(other.to_owned())),
+    }
+}
+
+fn unreadable(path: &Path) -> impl Fn(io::Error) -> FileError + '_ {
+    move |source| FileError::Unreadable {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn malformed(path: &Path, line: u64, message: String) -> FileError {
+    FileError::Malformed {
+        path: path.to_owned(),
+        line,
+        message,
+    }
+}
+
+/// Chooses the encoding: `--encoding` when given, else a UTF-8 BOM, else UTF-8
+/// if every byte is valid UTF-8, else GB18030 if the detector says GBK.
+pub fn choose(label: Option<&str>, path: &Path) -> Result<Chosen, FileError> {
+    let mut file = File::open(path).map_err(unreadable(path))?;
+    let mut start = [0u8; 3];
+    let mut got = 0;
+    while got < start.len() {
+        match file.read(&mut start[got..]).map_err(unreadable(path))? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let start = &start[..got];
+    if start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]) {
+        return Err(malformed(
+            path,
+            1,
+            "is UTF-16 text, which bulkrefund does not read: save the file as CSV (UTF-8)".into(),
+        ));
+    }
+    let bom_len = if start == [0xEF, 0xBB, 0xBF] { 3 } else { 0 };
+    if let Some(label) = label {
+        return Ok(Chosen {
+            encoding: named(label)?,
+            bom_len,
+        });
+    }
+    if bom_len > 0 {
+        // The decoder stops at the first byte that is not UTF-8, with a hint.
+        return Ok(Chosen {
+            encoding: UTF_8,
+            bom_len,
+        });
+    }
+    let Some(line) = first_line_not_utf8(path)? else {
+        return Ok(Chosen {
+            encoding: UTF_8,
+            bom_len: 0,
+        });
+    };
+    let (utf8, sample) = utf8_evidence(path)?;
+    if utf8.looks_damaged() {
+        return Err(malformed(
+            path,
+            line,
+            format!(
+                "is not valid UTF-8, though the file is UTF-8 elsewhere ({} bad byte sequences \
+                 among {} UTF-8 characters); fix the line, or pass --encoding gbk if the file is GBK",
+                utf8.invalid, utf8.multibyte
+            ),
+        ));
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(&sample, true);
+    let guess = detector.guess(None, false);
+    if guess == GBK || guess == GB18030 {
+        return Ok(Chosen {
+            encoding: GB18030,
+            bom_len: 0,
+        });
+    }
+    Err(malformed(
+        path,
+        line,
+        format!(
+            "is not valid UTF-8, and the file does not look like GBK either (more like {}); \
+             save it as UTF-8, or pass --encoding gbk if it is GBK",
+            guess.name()
+        ),
+    ))
+}
+
+/// How UTF-8-like a file that is not valid UTF-8 is.
+#[derive(Debug, Default)]
+struct Utf8Evidence {
+    /// Valid characters of two bytes or more.
+    multibyte: u64,
+    /// Byte sequences that are not UTF-8.
+    invalid: u64,
+}
+
+impl Utf8Evidence {
+    /// UTF-8 with a few damaged bytes, rather than another encoding: text in
+    /// GBK read as UTF-8 is mostly invalid (under one GBK character in ten
+    /// happens to form a valid UTF-8 sequence), while damaged UTF-8 is mostly valid.
+    fn looks_damaged(&self) -> bool {
+        self.multibyte >= 4 * self.invalid
+    }
+
+    fn count_valid(&mut self, text: &str) {
+        self.multibyte += text.chars().filter(|c| !c.is_ascii()).count() as u64;
+    }
+}
+
+/// Counts valid and invalid UTF-8 over the whole file, and keeps its start for the detector.
+fn utf8_evidence(path: &Path) -> Result<(Utf8Evidence, Vec<u8>), FileError> {
+    let mut file = File::open(path).map_err(unreadable(path))?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut sample = Vec::new();
+    let mut evidence = Utf8Evidence::default();
+    let mut carried = 0usize;
+    loop {
+        let read = file
+            .read(&mut buffer[carried..])
+            .map_err(unreadable(path))?;
+        if sample.len() < DETECTION_SAMPLE {
+            let take = read.min(DETECTION_SAMPLE - sample.len());
+            sample.extend_from_slice(&buffer[carried..carried + take]);
+        }
+        if read == 0 {
+            evidence.invalid += u64::from(carried > 0);
+            return Ok((evidence, sample));
+        }
+        let filled = carried + read;
+        let mut rest = &buffer[..filled];
+        carried = loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    evidence.count_valid(text);
+                    break 0;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    evidence.count_valid(std::str::from_utf8(valid).expect("checked valid"));
+                    match e.error_len() {
+                        Some(bad) => {
+                            evidence.invalid += 1;
+                            rest = &after[bad..];
+                        }
+                        // An incomplete character at the end of the chunk: carry it over.
+                        None => break after.len(),
+                    }
+                }
+            }
+        };
+        buffer.copy_within(filled - carried..filled, 0);
+    }
+}
+
+/// The line of the first byte that is not UTF-8; `None` when the file is valid
+/// UTF-8. (The common case pays only this fast pass.)
+fn first_line_not_utf8(path: &Path) -> Result<Option<u64>, FileError> {
+    let mut file = File::open(path).map_err(unreadable(path))?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut carried, mut lines) = (0usize, 1u64);
+    loop {
+        let read = file
+            .read(&mut buffer[carried..])
+            .map_err(unreadable(path))?;
+        let filled = carried + read;
+        if read == 0 {
+            // Bytes carried over to the end are a character cut off.
+            return Ok((carried > 0).then_some(lines));
+        }
+        match std::str::from_utf8(&buffer[..filled]) {
+            Ok(_) => {
+                lines += count_newlines(&buffer[..filled]);
+                carried = 0;
+            }
+            // An incomplete character at the end of the chunk: carry it over.
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                lines += count_newlines(&buffer[..valid]);
+                buffer.copy_within(valid..filled, 0);
+                carried = filled - valid;
+            }
+            Err(e) => return Ok(Some(lines + count_newlines(&buffer[..e.valid_up_to()]))),
+        }
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Where the CSV quoting stands at the current byte (mirrors the csv crate:
+/// a quote opens a quoted cell only as the cell's first character).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quoting {
+    CellStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: its end, or the first of a doubled quote.
+    QuoteInQuoted,
+    /// Spaces after a closing quote (trimmed, as every cell is).
+    AfterQuote,
+}
+
+/// What the decoded text has shown so far: where lines end, how the quoting
+/// stands, and the first problem with it.
+#[derive(Debug)]
+pub struct Scan {
+    delimiter: u8,
+    /// Bytes of text so far.
+    offset: u64,
+    /// Offsets of newlines not yet consumed by [`Scan::line_at`].
+    newlines: VecDeque<u64>,
+    newlines_consumed: u64,
+    /// Newlines seen so far, in all.
+    newlines_seen: u64,
+    quoting: Quoting,
+    quote_opened_on: u64,
+    /// (line, message): the first problem with the file's text.
+    pub problem: Option<(u64, String)>,
+}
+
+impl Scan {
+    pub fn new(delimiter: u8) -> Scan {
+        Scan {
+            delimiter,
+            offset: 0,
+            newlines: VecDeque::new(),
+            newlines_consumed: 0,
+            newlines_seen: 0,
+            quoting: Quoting::CellStart,
+            quote_opened_on: 0,
+            problem: None,
+        }
+    }
+
+    /// The line of the byte being read now.
+    fn line_now(&self) -> u64 {
+        self.newlines_seen + 1
+    }
+
+    fn note_problem(&mut self, line: u64, message: &str) {
+        self.problem.get_or_insert((line, message.to_owned()));
+    }
+
+    fn feed(&mut self, text: &[u8]) {
+        for (i, &b) in text.iter().enumerate() {
+            let ends_cell = b == self.delimiter || b == b'\n' || b == b'\r';
+            self.quoting = match (self.quoting, b) {
+                (Quoting::CellStart, b'"') => {
+                    self.quote_opened_on = self.line_now();
+                    Quoting::Quoted
+                }
+                (Quoting::CellStart | Quoting::Unquoted, _) if ends_cell => Quoting::CellStart,
+                (Quoting::CellStart | Quoting::Unquoted, _) => Quoting::Unquoted,
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) => Quoting::Quoted,
+                (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (Quoting::QuoteInQuoted | Quoting::AfterQuote, _) if ends_cell => {
+                    Quoting::CellStart
+                }
+                (Quoting::QuoteInQuoted | Quoting::AfterQuote, b' ' | b'\t') => Quoting::AfterQuote,
+                (Quoting::QuoteInQuoted | Quoting::AfterQuote, _) => {
+                    let line = self.line_now();
+                    self.note_problem(
+                        line,
+                        "text follows a closing quote: a quote inside a quoted cell must be doubled (\"\"), \
+                         or a quote opened earlier was never closed",
+                    );
+                    Quoting::Unquoted
+                }
+            };
+            if b == b'\n' {
+                self.newlines.push_back(self.offset + i as u64);
+                self.newlines_seen += 1;
+            }
+        }
+        self.offset += text.len() as u64;
+    }
+
+    /// The end of the text: a quoted cell still open is never closed.
+    fn finish(&mut self) {
+        if self.quoting == Quoting::Quoted {
+            let line = self.quote_opened_on;
+            self.note_problem(
+                line,
+                "a quote opened on this line is never closed (unterminated quote)",
+            );
+        }
+    }
+
+    /// The line (1-based) of the text byte at `offset`; offsets only grow.
+    pub fn line_at(&mut self, offset: u64) -> u64 {
+        while self.newlines.front().is_some_and(|&n| n < offset) {
+            self.newlines.pop_front();
+            self.newlines_consumed += 1;
+        }
+        self.newlines_consumed + 1
+    }
+}
+
+/// Bytes not valid in the file's encoding, on this line.
+#[derive(Debug, thiserror::Error)]
+#[error("has bytes that are not valid {encoding}{hint}")]
+pub struct EncodingError {
+    pub line: u64,
+    encoding: &'static str,
+    hint: &'static str,
+}
+
+/// The file, decoded strictly into UTF-8 text, fed to a [`Scan`] on the way.
+pub struct StrictDecoder {
+    file: File,
+    decoder: encoding_rs::Decoder,
+    encoding: &'static Encoding,
+    had_bom: bool,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// The decoder has seen the end (it must not be called again).
+    finished: bool,
+    failed: Option<u64>,
+    scan: Rc<RefCell<Scan>>,
+}
+
+impl StrictDecoder {
+    pub fn open(
+        path: &Path,
+        chosen: Chosen,
+        scan: Rc<RefCell<Scan>>,
+    ) -> Result<StrictDecoder, FileError> {
+        let mut file = File::open(path).map_err(unreadable(path))?;
+        let mut bom = vec![0u8; chosen.bom_len];
+        file.read_exact(&mut bom).map_err(unreadable(path))?;
+        Ok(StrictDecoder {
+            file,
+            decoder: chosen.encoding.new_decoder_without_bom_handling(),
+            encoding: chosen.encoding,
+            had_bom: chosen.bom_len > 0,
+            input: vec![0u8; 256 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+            finished: false,
+            failed: None,
+            scan,
+        })
+    }
+
+    fn encoding_error(&self, line: u64) -> io::Error {
+        let hint = match (self.encoding == UTF_8, self.had_bom) {
+            (true, true) => {
+                " although the file starts with a UTF-8 byte-order mark; if it is GBK, pass --encoding gbk"
+            }
+            (true, false) => "; if the file is GBK, pass --encoding gbk",
+            (false, _) => "; if the file is UTF-8, pass --encoding utf-8",
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            EncodingError {
+                line,
+                encoding: if self.encoding == UTF_8 {
+                    "UTF-8"
+                } else {
+                    "GBK/GB18030"
+                },
+                hint,
+            },
+        )
+    }
+}
+
+impl Read for StrictDecoder {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(line) = self.failed {
+                return Err(self.encoding_error(line));
+            }
+            if self.finished {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.eof {
+                self.end = self.file.read(&mut self.input)?;
+                self.start = 0;
+                self.eof = self.end == 0;
+            }
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.input[self.start..self.end],
+                out,
+                self.eof,
+            );
+            self.start += read;
+            let mut scan = self.scan.borrow_mut();
+            scan.feed(&out[..written]);
+            match result {
+                DecoderResult::Malformed(_, _) => {
+                    // The text before the bad bytes goes out first; then the error.
+                    self.failed = Some(scan.line_now());
+                    if written > 0 {
+                        return Ok(written);
+                    }
+                }
+                DecoderResult::OutputFull => return Ok(written),
+                // With `last`, an empty input means the decoder is done for good.
+                DecoderResult::InputEmpty if self.eof => {
+                    scan.finish();
+                    self.finished = true;
+                    return Ok(written);
+                }
+                DecoderResult::InputEmpty if written > 0 => return Ok(written),
+                DecoderResult::InputEmpty => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(text: &str) -> Option<(u64, String)> {
+        let mut scan = Scan::new(b',');
+        scan.feed(text.as_bytes());
+        scan.finish();
+        scan.problem
+    }
+
+    #[test]
+    fn quoting_is_followed_as_the_csv_reader_reads_it() {
+        assert_eq!(scan("a,b\n\"x,\"\"y\"\"\",1\n\"multi\nline\",2\n"), None);
+        assert_eq!(
+            scan("a,b\nab\"c,1\n"),
+            None,
+            "a quote inside a bare cell is text"
+        );
+        assert_eq!(
+            scan("a,b\n\"x\"  ,1\r\n"),
+            None,
+            "spaces after a closing quote"
+        );
+        let (line, message) = scan("a,b\nR1,\"T1\nR2,T2\nR3,T3\n").unwrap();
+        assert_eq!(line, 2);
+        assert!(message.contains("never closed"), "{message}");
+        // A stray quote in the middle pairs with a later one: the text after it is the sign.
+        let (line, message) = scan("a,b,c\nR1,\"T1,1\nR2,T2,2\nR3,\"T3\",3\n").unwrap();
+        assert_eq!(line, 4);
+        assert!(message.contains("closing quote"), "{message}");
+        assert!(
+            scan("a\tb\n\"x\"\ty\n").is_some(),
+            "the delimiter is a comma here"
+        );
+        let mut tabs = Scan::new(b'\t');
+        tabs.feed(b"a\tb\n\"x\"\ty\n");
+        tabs.finish();
+        assert_eq!(tabs.problem, None);
+    }
+}
