@@ -83,7 +83,8 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         }
         cli::Command::Export(ref args) => {
             let journal = journal_only(&cli)?;
-            commands::export::run(&journal, args)
+            let config = config::Config::locate(cli.config.as_deref());
+            commands::export::run(&journal, Some(config.as_path()), args)
         }
         cli::Command::Validate(ref args) => {
             let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;

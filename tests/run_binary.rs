@@ -306,3 +306,49 @@ async fn status_lists_batches_and_details_one() {
     assert!(!text.contains("rows that did not succeed"), "{text}");
     assert_eq!(status(&["status", "--batch", "9"]).status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
+    let w = world(60_000, FaultConfig::default()).await;
+    let mut child = bulkrefund(
+        &w.config,
+        &w.journal(),
+        &["run", w.batch.to_str().unwrap(), "--profile", "leshua"],
+    )
+    .spawn()
+    .unwrap();
+    // The import is one transaction: its pages reach the WAL as it goes.
+    let wal = PathBuf::from(format!("{}-wal", w.journal().display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 2 << 20 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        assert!(Instant::now() < deadline, "the import never grew the WAL");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let sent_before_kill = w.sim.ledger().requests;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let conn = rusqlite::Connection::open(w.journal()).unwrap();
+    let (batches, rows): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM batches), (SELECT COUNT(*) FROM batch_rows)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    assert!(
+        (batches, rows) == (0, 0) || (batches, rows) == (1, 60_000),
+        "a batch is recorded whole or not at all: {batches} batches, {rows} rows"
+    );
+    if batches == 0 {
+        assert_eq!(sent_before_kill, 0);
+        // Nothing was recorded, so there is nothing to resume and nothing is sent.
+        let output = bulkrefund(&w.config, &w.journal(), &["resume"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        assert_eq!(w.sim.ledger().requests, 0);
+    }
+}

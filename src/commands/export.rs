@@ -1,11 +1,18 @@
 //! `bulkrefund export`: the reconciliation file, from the journal (read-only).
+//! `--out -` writes CSV to standard output; a file is never the journal, the
+//! configuration or a batch's input (README, "Output paths").
 
 use crate::cli::ExportArgs;
 use crate::exit::{self, UsageError};
-use crate::journal::Journal;
+use crate::journal::{batches, Journal};
+use crate::paths::Protected;
 use crate::report::export::{self, ExportFormat, Filter};
 
-pub fn run(journal_path: &std::path::Path, args: &ExportArgs) -> anyhow::Result<u8> {
+pub fn run(
+    journal_path: &std::path::Path,
+    config: Option<&std::path::Path>,
+    args: &ExportArgs,
+) -> anyhow::Result<u8> {
     let Some(journal) = Journal::open_read_only(journal_path)? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to export",
@@ -32,6 +39,32 @@ pub fn run(journal_path: &std::path::Path, args: &ExportArgs) -> anyhow::Result<
     } else {
         ExportFormat::Csv
     };
+    let to_stdout = args.out.as_os_str() == "-";
+    if to_stdout {
+        if format == ExportFormat::Xlsx {
+            return Err(UsageError(
+                "--out -: an XLSX export needs a file (CSV can go to standard output)".into(),
+            )
+            .into());
+        }
+        let totals = export::export_csv(
+            journal.conn(),
+            &filter,
+            std::io::stdout().lock(),
+            args.excel,
+        )?;
+        eprint!("{}", totals.table());
+        return Ok(exit::SUCCESS);
+    }
+    let mut protected = Protected::new();
+    protected.journal(journal_path);
+    if let Some(config) = config {
+        protected.add(config, "the configuration");
+    }
+    for input in batches::inputs(journal.conn())? {
+        protected.add(&input, "the input of a batch in the journal");
+    }
+    protected.check(&args.out, "--out")?;
     let totals = export::export(journal.conn(), &filter, &args.out, format, args.excel)?;
     eprintln!("exported to {}:", args.out.display());
     eprint!("{}", totals.table());

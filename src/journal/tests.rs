@@ -457,3 +457,72 @@ fn a_file_journal_uses_wal_and_a_migrated_schema() {
         "{error}"
     );
 }
+
+/// (batches, refunds, batch rows) in the journal.
+fn recorded(journal: &Journal) -> (i64, i64, i64) {
+    journal
+        .conn()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM batches), (SELECT COUNT(*) FROM refunds), (SELECT COUNT(*) FROM batch_rows)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+fn many_rows(n: u64) -> impl Iterator<Item = Result<CheckedRow, crate::batch::FileError>> {
+    (0..n).map(|i| valid(i + 2, &format!("R{i}"), &format!("T{i}"), 100 + i))
+}
+
+#[test]
+fn an_import_is_all_or_nothing_when_the_disk_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    let pages: i64 = journal
+        .conn()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    // A disk that fills a few pages into the import.
+    journal
+        .conn()
+        .pragma_update(None, "max_page_count", pages + 20)
+        .unwrap();
+    let error = import::import(&mut journal, &meta(), many_rows(30_000), || false, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("full"), "{error}");
+    assert_eq!(
+        recorded(&journal),
+        (0, 0, 0),
+        "nothing of the batch is left"
+    );
+    journal
+        .conn()
+        .pragma_update(None, "max_page_count", 1_073_741_823)
+        .unwrap();
+    let tally = import::import(&mut journal, &meta(), many_rows(30_000), || false, |_| {}).unwrap();
+    assert_eq!(tally.new, 30_000);
+    assert_eq!(recorded(&journal), (1, 30_000, 30_000));
+}
+
+#[test]
+fn an_import_stopped_by_a_bad_file_or_an_interrupt_records_nothing() {
+    let mut journal = Journal::open_in_memory().unwrap();
+    let broken =
+        many_rows(25_000).chain(std::iter::once(Err(crate::batch::FileError::Malformed {
+            path: "batch.csv".into(),
+            line: 25_002,
+            message: "a quote opened on this line is never closed".into(),
+        })));
+    assert!(matches!(
+        import::import(&mut journal, &meta(), broken, || false, |_| {}),
+        Err(import::ImportError::File(_))
+    ));
+    assert_eq!(recorded(&journal), (0, 0, 0));
+    // The operator interrupts after the first 20,000 rows were read.
+    let seen = std::cell::Cell::new(0u64);
+    let rows = many_rows(25_000).inspect(|_| seen.set(seen.get() + 1));
+    let result = import::import(&mut journal, &meta(), rows, || seen.get() > 20_000, |_| {});
+    assert!(matches!(result, Err(import::ImportError::Interrupted)));
+    assert_eq!(recorded(&journal), (0, 0, 0));
+}

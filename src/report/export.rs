@@ -179,7 +179,7 @@ fn rows(
     Ok(())
 }
 
-/// Writes the export; returns the totals it wrote.
+/// Writes the export to a file; returns the totals it wrote.
 pub fn export(
     conn: &Connection,
     filter: &Filter,
@@ -188,20 +188,23 @@ pub fn export(
     excel_bom: bool,
 ) -> anyhow::Result<StatusCounts> {
     match format {
-        ExportFormat::Csv => export_csv(conn, filter, out, excel_bom),
+        ExportFormat::Csv => {
+            let file = std::fs::File::create(out)
+                .with_context(|| format!("cannot write '{}'", out.display()))?;
+            export_csv(conn, filter, file, excel_bom)
+        }
         ExportFormat::Xlsx => export_xlsx(conn, filter, out),
     }
 }
 
-fn export_csv(
+/// Writes the export as CSV to any writer (a file, or standard output for `--out -`).
+pub fn export_csv(
     conn: &Connection,
     filter: &Filter,
-    out: &Path,
+    out: impl Write,
     excel_bom: bool,
 ) -> anyhow::Result<StatusCounts> {
-    let file =
-        std::fs::File::create(out).with_context(|| format!("cannot write '{}'", out.display()))?;
-    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, out);
     if excel_bom {
         buffered.write_all("\u{feff}".as_bytes())?;
     }
