@@ -1,6 +1,7 @@
 //! bulkrefund: pays refunds back in bulk through the Leshua and Lianshang
 //! gateways, each exactly once, and reports only outcomes the gateway gave.
 //! `main.rs` builds the runtime and calls [`run`]; tests call it too.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod batch;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod engine;
 pub mod exit;
 pub mod gateway;
 pub mod journal;
+pub mod messages;
 pub mod money;
 pub mod paths;
 pub mod report;
@@ -146,9 +148,13 @@ pub fn init_logging(verbose: u8, json: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BULKREFUND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("bulkrefund={level}")));
+    // A closed stderr must not panic: tracing reports its own write errors with
+    // `eprintln!` unless told not to.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(messages::colour_on_stderr())
+        .log_internal_errors(false);
     let _ = if json {
         builder.json().try_init()
     } else {

@@ -2,20 +2,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[deny(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = bulkrefund::cli::Cli::parse();
     bulkrefund::init_logging(cli.verbose, cli.log_format == "json");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
+            bulkrefund::say!("Error: cannot start the async runtime: {e}");
             return ExitCode::from(bulkrefund::exit::FATAL);
         }
     };
     match runtime.block_on(bulkrefund::run(cli)) {
         Ok(code) => ExitCode::from(code),
+        // Data written to a closed stdout (`status | head`): done, quietly.
+        Err(e) if bulkrefund::messages::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            bulkrefund::say!("Error: {e:#}");
             ExitCode::from(bulkrefund::exit::code_for(&e))
         }
     }

@@ -352,3 +352,137 @@ async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
         assert_eq!(w.sim.ledger().requests, 0);
     }
 }
+
+/// A pipe whose reading end is already closed: every write to it fails (EPIPE),
+/// as after `| head` has exited.
+fn closed_pipe() -> (std::io::PipeWriter, std::io::PipeWriter) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let second = writer.try_clone().unwrap();
+    (writer, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_stop_sending_whatever_stdout_and_stderr_are() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let w = world(
+            200,
+            FaultConfig {
+                latency_ms: Some((40, 60)),
+                ..FaultConfig::default()
+            },
+        )
+        .await;
+        let (stdout, stderr) = closed_pipe();
+        let mut child = bulkrefund(
+            &w.config,
+            &w.journal(),
+            &[
+                "run",
+                w.batch.to_str().unwrap(),
+                "--profile",
+                "leshua",
+                "--rate",
+                "20",
+                "--concurrency",
+                "4",
+                "-v",
+            ],
+        )
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+        wait_for_requests(&w.sim, 10).await;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id().unwrap() as i32, signal) };
+        let at_signal = w.sim.ledger().requests;
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(4), "signal {signal}: {status:?}");
+        let after = w.sim.ledger().requests - at_signal;
+        assert!(
+            after <= 4,
+            "signal {signal}: at most the requests in flight finish, not {after}"
+        );
+        assert_eq!(in_flight_rows(&w.journal()), 0);
+        let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+        assert_results_match_ledger(&rows, "merchant_refund_id", &w.sim.ledger());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_stdout_and_stderr_never_crash_a_command() {
+    let w = world(12, FaultConfig::default()).await;
+    // A run whose stderr (and stdout) is closed finishes its work.
+    let (stdout, stderr) = closed_pipe();
+    let status = bulkrefund(
+        &w.config,
+        &w.journal(),
+        &[
+            "run",
+            w.batch.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "-v",
+        ],
+    )
+    .stdout(stdout)
+    .stderr(stderr)
+    .status()
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    // `status | head`: a closed stdout ends it quietly, with exit 0.
+    for args in [
+        &["status"][..],
+        &["status", "--batch", "1"],
+        &["export", "--out", "-"],
+    ] {
+        let (stdout, _) = closed_pipe();
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+            .args(args)
+            .arg("--config")
+            .arg(&w.config)
+            .arg("--journal")
+            .arg(w.journal())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            // Not `output()`, which would put its own pipe on stdout.
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+    // `demo 2>&1 | head`.
+    let (stdout, stderr) = closed_pipe();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["demo", "--quiet"])
+        .stdout(stdout)
+        .stderr(stderr)
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn no_colour_codes_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["resume", "-vv", "--journal"])
+        .arg(dir.path().join("none.db"))
+        .arg("--config")
+        .arg(dir.path().join("none.toml"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -64,11 +64,11 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         ..FaultConfig::default()
     };
     let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
-    eprintln!(
+    crate::say!(
         "simulator listening on {} (both gateways; 3% busy answers, 3% HTTP 500 after recording)",
         simulator.base_url()
     );
-    eprintln!("working directory: {}\n", dir.display());
+    crate::say!("working directory: {}\n", dir.display());
     let config = Config::load(&dir.join("bulkrefund.toml"))?;
     let profiles = Profiles {
         config: &config,
@@ -81,7 +81,7 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         ("leshua-batch.csv", "leshua"),
         ("lianshang-batch.csv", "lianshang"),
     ] {
-        eprintln!("== bulkrefund run {batch} --profile {profile}");
+        crate::say!("== bulkrefund run {batch} --profile {profile}");
         let request = RunRequest {
             batch: &dir.join(batch),
             profile,
@@ -97,18 +97,18 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
         let outcome = run::run(request, &profiles, cancel.clone()).await?;
         run::print_summary(&outcome);
         all_final &= outcome.exit_code != exit::UNRESOLVED;
-        eprintln!();
+        crate::say!();
     }
     let ledger = simulator.ledger();
     let doubled = ledger.ids.iter().filter(|id| id.created > 1).count();
-    eprintln!(
+    crate::say!(
         "simulator ledger: {} refunds created, {} refund ids submitted, {} created twice",
         ledger.refunds.len(),
         ledger.ids.len(),
         doubled
     );
-    eprintln!("(the Leshua sample's last row fails on purpose: it refunds an order that was already refunded in full)");
-    eprintln!("journal: {}", journal.display());
+    crate::say!("(the Leshua sample's last row fails on purpose: it refunds an order that was already refunded in full)");
+    crate::say!("journal: {}", journal.display());
     simulator.stop().await;
     Ok(if all_final && doubled == 0 {
         exit::SUCCESS

@@ -53,7 +53,7 @@ pub fn run(
             std::io::stdout().lock(),
             args.excel,
         )?;
-        eprint!("{}", totals.table());
+        crate::say_part!("{}", totals.table());
         return Ok(exit::SUCCESS);
     }
     let mut protected = Protected::new();
@@ -66,7 +66,7 @@ pub fn run(
     }
     protected.check(&args.out, "--out")?;
     let totals = export::export(journal.conn(), &filter, &args.out, format, args.excel)?;
-    eprintln!("exported to {}:", args.out.display());
-    eprint!("{}", totals.table());
+    crate::say!("exported to {}:", args.out.display());
+    crate::say_part!("{}", totals.table());
     Ok(exit::SUCCESS)
 }

@@ -1,8 +1,12 @@
 //! Ctrl-C and SIGTERM (cli.md, "Interruption"): the first stops sending new
 //! refunds and lets the requests in flight finish; the second exits at once
 //! (the journal is consistent: what was in flight is queried by `resume`).
+//! The handler acts first and speaks after, from another thread: a stderr
+//! that is closed, or full because nobody reads it, never delays a stop.
 
 use tokio_util::sync::CancellationToken;
+
+use crate::messages::say_detached;
 
 /// Listens for interrupts for the rest of the process; returns the token the first one cancels.
 pub fn install() -> CancellationToken {
@@ -29,10 +33,13 @@ pub fn install() -> CancellationToken {
             }
             seen += 1;
             if seen == 1 {
-                eprintln!("\ninterrupted: no new refunds are sent; the requests in flight are finishing (interrupt again to stop at once)");
                 token.cancel();
+                say_detached(
+                    "\ninterrupted: no new refunds are sent; the requests in flight are finishing (interrupt again to stop at once)".into(),
+                );
             } else {
-                eprintln!("stopped at once; `bulkrefund resume` will query whatever was in flight");
+                // No message: a stderr nobody reads must not hold up the exit.
+                // `resume` says what it found in flight.
                 std::process::exit(i32::from(crate::exit::UNRESOLVED));
             }
         }

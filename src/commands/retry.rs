@@ -384,7 +384,7 @@ fn confirmed(yes: bool) -> Result<bool, UsageError> {
             "retry sends money: without a terminal to confirm on, pass --yes".into(),
         ));
     }
-    eprint!("Send them? [y/N] ");
+    crate::say_part!("Send them? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -418,7 +418,7 @@ pub async fn run(
     let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;
     if !confirmed && plan.followed.is_empty() && plan.corrected.is_empty() {
         if !plan.send.is_empty() {
-            eprintln!("nothing sent");
+            crate::say!("nothing sent");
         }
         return Ok(None);
     }

@@ -195,9 +195,9 @@ pub async fn run(
         |problem| {
             shown += 1;
             if shown <= 20 {
-                eprintln!("{problem}");
+                crate::say!("{problem}");
             } else if shown == 21 {
-                eprintln!("... more problems are listed in the results file");
+                crate::say!("... more problems are listed in the results file");
             }
         },
     )
@@ -386,18 +386,18 @@ fn usage(e: crate::batch::FileError) -> anyhow::Error {
 pub fn print_summary(outcome: &RunOutcome) {
     let report = &outcome.report;
     for (batch, path, counts) in &outcome.batches {
-        eprintln!("batch {batch}:");
-        eprint!("{}", counts.table());
-        eprintln!("results: {}", path.display());
+        crate::say!("batch {batch}:");
+        crate::say_part!("{}", counts.table());
+        crate::say!("results: {}", path.display());
     }
     if outcome.batches.is_empty() && outcome.problems.is_empty() {
-        eprintln!("nothing was unresolved");
+        crate::say!("nothing was unresolved");
     }
     let seconds = report
         .elapsed
         .as_secs_f64()
         .max(Duration::from_millis(1).as_secs_f64());
-    eprintln!(
+    crate::say!(
         "{} requests in {:.1}s ({:.1} requests/s){}",
         report.requests,
         report.elapsed.as_secs_f64(),
@@ -409,12 +409,12 @@ pub fn print_summary(outcome: &RunOutcome) {
         }
     );
     if let Some(why) = &report.stopped {
-        eprintln!(
+        crate::say!(
             "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
              are pending again (never created). Fix the profile, then run `bulkrefund resume`."
         );
     }
     for problem in &outcome.problems {
-        eprintln!("Error: {problem}");
+        crate::say!("Error: {problem}");
     }
 }
