@@ -98,11 +98,11 @@ async fn simulator(orders: &Path, faults: FaultConfig) -> SimHandle {
 }
 
 fn write_config(dir: &Path, base_url: &str) -> PathBuf {
-    let keys = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys"));
+    let keys = generate::write_sample_keys(dir).unwrap();
     let path = dir.join("bulkrefund.toml");
     std::fs::write(
         &path,
-        generate::simulator_config(base_url, keys, 1_000_000, CONCURRENCY as u32),
+        generate::simulator_config(base_url, &keys, 1_000_000, CONCURRENCY as u32),
     )
     .unwrap();
     path

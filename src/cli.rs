@@ -58,17 +58,18 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
-/// How the engine works a run.
+/// How the engine works a run. The numbers keep the bounds of [`crate::limits`],
+/// the same as in the configuration, with the same messages.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
-    /// Requests per second, queries included (default: the profile's `rate`).
-    #[arg(long)]
+    /// Requests per second, queries included, 1 to 100000 (default: the profile's `rate`).
+    #[arg(long, value_parser = crate::limits::parse_rate)]
     pub rate: Option<u32>,
-    /// Requests in flight at once (default: the profile's `concurrency`).
-    #[arg(long)]
+    /// Requests in flight at once, 1 to 4096 (default: the profile's `concurrency`).
+    #[arg(long, value_parser = crate::limits::parse_concurrency)]
     pub concurrency: Option<u32>,
-    /// Attempts per refund before giving up (default: the profile's `max_attempts`).
-    #[arg(long)]
+    /// Attempts per refund before giving up, 1 to 100 (default: the profile's `max_attempts`).
+    #[arg(long, value_parser = crate::limits::parse_max_attempts)]
     pub max_attempts: Option<u32>,
     /// How long to keep polling refunds that are processing, e.g. `30s`; then `resume` finishes them.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
@@ -258,8 +259,7 @@ fn parse_probability(text: &str) -> Result<f64, String> {
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration like 500ms, 10s or 10m: {e}"))
+    crate::limits::parse_duration(text)
 }
 
 #[derive(Debug, Args)]

@@ -1,15 +1,21 @@
 //! `bulkrefund.toml` (cli.md, "Configuration"): the journal path and the gateway
 //! profiles. Secrets are given by reference only (`{ env = ... }` or
 //! `{ file = ... }`); a literal key is refused. A profile is checked completely
-//! (key loads, URL parses, limits make sense) before anything uses it, and every
-//! error names the profile and the field, never a secret's value.
+//! (key loads, URL parses, limits make sense) before anything uses it.
+//!
+//! Every error names the file, the line and the setting, never a value: a
+//! secret may sit where a value was expected (pasted in the wrong place, typed
+//! as an environment variable's name), so the TOML parser's own message, which
+//! quotes the text, is rebuilt from its kind and position (see [`toml_error`]).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
 use url::Url;
 
 use crate::exit::UsageError;
@@ -17,6 +23,7 @@ use crate::gateway::leshua::{LeshuaClient, LeshuaSettings};
 use crate::gateway::lianshang::{self, LianshangClient, LianshangSettings};
 use crate::gateway::rsa_sign::{RsaDigest, RsaSigner};
 use crate::gateway::{Gateway, GatewayKind};
+use crate::limits;
 use crate::secret::Secret;
 
 pub const DEFAULT_FILE: &str = "bulkrefund.toml";
@@ -30,7 +37,7 @@ struct RawConfig {
     profiles: BTreeMap<String, RawProfile>,
 }
 
-/// A secret as written in the file. A plain string is accepted by the parser
+/// A secret as written in the file. A plain value is accepted by the parser
 /// only so that the check can refuse it with a clear message.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -44,28 +51,54 @@ enum SecretRef {
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     gateway: GatewayKind,
-    base_url: String,
-    merchant_id: String,
-    trade_key: Option<SecretRef>,
+    base_url: Spanned<String>,
+    merchant_id: Spanned<String>,
+    trade_key: Option<Spanned<SecretRef>>,
     notify_url: Option<String>,
-    private_key: Option<SecretRef>,
-    rsa_digest: Option<String>,
+    private_key: Option<Spanned<SecretRef>>,
+    rsa_digest: Option<Spanned<String>>,
     #[serde(default)]
     allow_insecure_http: bool,
     #[serde(default)]
     compress: bool,
-    rate: Option<i64>,
-    concurrency: Option<i64>,
-    timeout: Option<String>,
-    max_attempts: Option<i64>,
-    same_order_gap: Option<String>,
+    rate: Option<Spanned<i64>>,
+    concurrency: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    max_attempts: Option<Spanned<i64>>,
+    same_order_gap: Option<Spanned<String>>,
     #[serde(default)]
-    defaults: BTreeMap<String, toml::Value>,
+    defaults: BTreeMap<String, Spanned<toml::Value>>,
 }
+
+/// The settings a configuration file may hold: only these are ever named in
+/// an error (anything else on a line may be a secret typed in the wrong place).
+const SETTINGS: &[&str] = &[
+    "journal",
+    "profiles",
+    "gateway",
+    "base_url",
+    "merchant_id",
+    "trade_key",
+    "notify_url",
+    "private_key",
+    "rsa_digest",
+    "allow_insecure_http",
+    "compress",
+    "rate",
+    "concurrency",
+    "timeout",
+    "max_attempts",
+    "same_order_gap",
+    "defaults",
+    "env",
+    "file",
+];
 
 /// The configuration file, parsed but with no profile checked yet.
 pub struct Config {
     path: PathBuf,
+    /// Where each line of the file starts, to name lines in errors.
+    line_starts: Vec<usize>,
     raw: RawConfig,
 }
 
@@ -136,6 +169,125 @@ impl Profile {
     }
 }
 
+/// Where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// (line, column), both from 1, of a byte offset.
+fn position(line_starts: &[usize], offset: usize) -> (usize, usize) {
+    let line = line_starts.partition_point(|&start| start <= offset).max(1);
+    (line, offset - line_starts[line - 1] + 1)
+}
+
+/// The table a line sits in (`profiles.leshua`), when its header is plainly one.
+fn enclosing_table(text: &str, line: usize) -> Option<String> {
+    let header = text
+        .lines()
+        .take(line)
+        .filter(|l| l.trim_start().starts_with('['))
+        .last()?
+        .trim();
+    let name = header.strip_prefix('[')?.strip_suffix(']')?.trim();
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .then(|| name.to_owned())
+}
+
+/// The setting a line assigns, when it is one bulkrefund knows.
+fn setting_on_line(text: &str, line: usize) -> Option<&'static str> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    SETTINGS
+        .iter()
+        .chain(lianshang::BASE_FIELDS)
+        .chain(lianshang::BIZ_FIELDS)
+        .find(|known| **known == key)
+        .copied()
+}
+
+/// The names between backticks in a serde message (`expected one of `a`, `b``):
+/// they come from bulkrefund's own schema.
+fn schema_names(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// What a TOML error is, in words that never quote the file.
+fn toml_error_kind(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let expected = rest.split_once("expected").map_or("", |(_, e)| e);
+        let names = schema_names(expected);
+        // The unknown name itself is not repeated: it may be anything.
+        let typed = rest.split('`').next().unwrap_or("");
+        let closest = names
+            .iter()
+            .map(|n| (strsim::levenshtein(typed, n), *n))
+            .filter(|(distance, _)| *distance <= 2)
+            .min();
+        let suggestion = closest.map_or(String::new(), |(_, n)| format!(" (did you mean `{n}`?)"));
+        return format!(
+            "an unknown setting{suggestion}; the settings here are {}",
+            names.join(", ")
+        );
+    }
+    if message.starts_with("duplicate key") {
+        return "a setting is given twice".into();
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        if SETTINGS.contains(&name) {
+            return format!("the setting `{name}` is missing");
+        }
+        return "a setting is missing".into();
+    }
+    if message.starts_with("unknown variant") {
+        let expected = message.split_once("expected").map_or("", |(_, e)| e);
+        return format!("not one of {}", schema_names(expected).join(", "));
+    }
+    if message.starts_with("invalid type") {
+        let expected = message.split_once(", expected ").map_or("", |(_, e)| e);
+        // serde's names for types are words of the schema, not of the file.
+        if expected
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        {
+            return format!("a value of the wrong type (expected {expected})");
+        }
+        return "a value of the wrong type".into();
+    }
+    if message.contains("string") {
+        return "a string is not closed, or holds a character TOML does not allow".into();
+    }
+    "this is not valid TOML here".into()
+}
+
+/// A TOML parse error as an operator reads it: the file, the line, the column,
+/// the table and setting when known, and what is wrong, never the text itself.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> UsageError {
+    let starts = line_starts(text);
+    let at = match e.span() {
+        Some(span) => {
+            let (line, column) = position(&starts, span.start);
+            let mut at = format!("line {line}, column {column}");
+            if let Some(table) = enclosing_table(text, line) {
+                at.push_str(&format!(", in [{table}]"));
+            }
+            if let Some(setting) = setting_on_line(text, line) {
+                at.push_str(&format!(", {setting}"));
+            }
+            at
+        }
+        None => "somewhere".into(),
+    };
+    UsageError(format!(
+        "The configuration file '{}' is not valid: {at}: {}",
+        path.display(),
+        toml_error_kind(e.message())
+    ))
+}
+
 impl Config {
     /// Finds the file: `--config`, else `$BULKREFUND_CONFIG`, else `./bulkrefund.toml`.
     pub fn locate(explicit: Option<&Path>) -> PathBuf {
@@ -156,14 +308,10 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, UsageError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            UsageError(format!(
-                "The configuration file '{}' is not valid: {e}",
-                path.display()
-            ))
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
         Ok(Config {
             path: path.to_owned(),
+            line_starts: line_starts(text),
             raw,
         })
     }
@@ -178,6 +326,10 @@ impl Config {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
+    }
+
+    fn line_of(&self, span: Range<usize>) -> usize {
+        position(&self.line_starts, span.start).0
     }
 
     /// The journal: `--journal`, else the file's `journal` (relative to the file), else `./bulkrefund.db`.
@@ -207,73 +359,66 @@ impl Config {
                 }
             ))
         })?;
-        let field_error = |field: &str, message: String| {
-            UsageError(format!("profile '{name}', {field}: {message}"))
+        let error = |field: &str, span: Range<usize>, message: String| {
+            UsageError(format!(
+                "'{}', profile '{name}', {field} (line {}): {message}",
+                self.path.display(),
+                self.line_of(span)
+            ))
         };
-        let base_url = Url::parse(&raw.base_url).map_err(|e| {
-            field_error("base_url", format!("{:?} is not a URL: {e}", raw.base_url))
+        let base_url = Url::parse(raw.base_url.get_ref()).map_err(|e| {
+            error(
+                "base_url",
+                raw.base_url.span(),
+                format!("is not a URL ({e})"),
+            )
         })?;
-        if raw.merchant_id.trim().is_empty() {
-            return Err(field_error("merchant_id", "is empty".into()));
+        let merchant_id = raw.merchant_id.get_ref().trim();
+        if merchant_id.is_empty() {
+            return Err(error(
+                "merchant_id",
+                raw.merchant_id.span(),
+                "is empty".into(),
+            ));
         }
-        let positive = |field: &str, value: Option<i64>, default: u32| -> Result<u32, UsageError> {
+        let whole = |field: &str,
+                     value: &Option<Spanned<i64>>,
+                     bounds: &std::ops::RangeInclusive<i64>,
+                     default: u32| {
             match value {
                 None => Ok(default),
-                Some(v) if v > 0 && v <= i64::from(u32::MAX) => Ok(v as u32),
-                Some(v) => Err(field_error(field, format!("{v} must be more than 0"))),
-            }
-        };
-        let timeout = match &raw.timeout {
-            None => Duration::from_secs(10),
-            Some(text) => {
-                crate::cli::parse_duration(text).map_err(|e| field_error("timeout", e))?
-            }
-        };
-        if timeout.is_zero() {
-            return Err(field_error("timeout", "must be more than 0".into()));
-        }
-        let same_order_gap = match &raw.same_order_gap {
-            None => Duration::ZERO,
-            Some(text) => {
-                crate::cli::parse_duration(text).map_err(|e| field_error("same_order_gap", e))?
-            }
-        };
-        let credentials = match raw.gateway {
-            GatewayKind::Leshua => {
-                let key = self
-                    .secret(raw.trade_key.as_ref(), "trade_key")
-                    .map_err(|m| field_error("trade_key", m))?;
-                if key.expose().trim().is_empty() {
-                    return Err(field_error("trade_key", "is empty".into()));
+                Some(v) => {
+                    limits::whole(*v.get_ref(), bounds).map_err(|m| error(field, v.span(), m))
                 }
-                Credentials::TradeKey(Secret::new(key.expose().trim()))
-            }
-            GatewayKind::Lianshang => {
-                let digest: RsaDigest = raw
-                    .rsa_digest
-                    .as_deref()
-                    .unwrap_or("sha256")
-                    .parse()
-                    .map_err(|e| field_error("rsa_digest", e))?;
-                let pem = self
-                    .secret(raw.private_key.as_ref(), "private_key")
-                    .map_err(|m| field_error("private_key", m))?;
-                let signer = RsaSigner::from_pem(pem.expose(), digest)
-                    .map_err(|e| field_error("private_key", e.to_string()))?;
-                lianshang::check_base_url(&base_url, raw.allow_insecure_http)
-                    .map_err(|e| field_error("base_url", e))?;
-                Credentials::Signer(Box::new(signer))
             }
         };
+        let duration = |field: &str, value: &Option<Spanned<String>>, default: Duration| match value
+        {
+            None => Ok(default),
+            Some(text) => {
+                limits::parse_duration(text.get_ref()).map_err(|m| error(field, text.span(), m))
+            }
+        };
+        let timeout = duration("timeout", &raw.timeout, Duration::from_secs(10))?;
+        let timeout = limits::timeout(timeout).map_err(|m| {
+            error(
+                "timeout",
+                raw.timeout.as_ref().map_or(0..0, Spanned::span),
+                m,
+            )
+        })?;
+        let same_order_gap = duration("same_order_gap", &raw.same_order_gap, Duration::ZERO)?;
+        let credentials = self.credentials(name, raw, &base_url)?;
         let mut defaults = BTreeMap::new();
         for (field, value) in &raw.defaults {
-            let text = match value {
+            let text = match value.get_ref() {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
-                other => {
-                    return Err(field_error(
+                _ => {
+                    return Err(error(
                         &format!("defaults.{field}"),
-                        format!("{other} is not text or a whole number"),
+                        value.span(),
+                        "must be text or a whole number".into(),
                     ))
                 }
             };
@@ -283,12 +428,12 @@ impl Config {
             name: name.to_owned(),
             gateway: raw.gateway,
             base_url,
-            merchant_id: raw.merchant_id.trim().to_owned(),
+            merchant_id: merchant_id.to_owned(),
             notify_url: raw.notify_url.clone().filter(|u| !u.is_empty()),
-            rate: positive("rate", raw.rate, 50)?,
-            concurrency: positive("concurrency", raw.concurrency, 16)?,
+            rate: whole("rate", &raw.rate, &limits::RATE, 50)?,
+            concurrency: whole("concurrency", &raw.concurrency, &limits::CONCURRENCY, 16)?,
             timeout,
-            max_attempts: positive("max_attempts", raw.max_attempts, 8)?,
+            max_attempts: whole("max_attempts", &raw.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
             same_order_gap,
             defaults,
             credentials,
@@ -297,21 +442,107 @@ impl Config {
         })
     }
 
-    /// Reads a secret by reference. Errors never contain the secret.
-    fn secret(&self, reference: Option<&SecretRef>, field: &str) -> Result<Secret, String> {
-        match reference {
-            None => Err(format!("is missing: give it as {field} = {{ env = \"VAR\" }} or {{ file = \"path\" }}")),
-            Some(SecretRef::Literal(_)) => Err(format!(
+    /// The gateway's credentials: a Leshua trade key, or a Lianshang signing key.
+    fn credentials(
+        &self,
+        name: &str,
+        raw: &RawProfile,
+        base_url: &Url,
+    ) -> Result<Credentials, UsageError> {
+        let error = |field: &str, span: Option<Range<usize>>, message: String| {
+            let line = span.map_or(String::new(), |s| format!(" (line {})", self.line_of(s)));
+            UsageError(format!(
+                "'{}', profile '{name}', {field}{line}: {message}",
+                self.path.display()
+            ))
+        };
+        match raw.gateway {
+            GatewayKind::Leshua => {
+                let reference = raw.trade_key.as_ref();
+                let key = self
+                    .secret(reference, "trade_key", name)
+                    .map_err(|(field, m)| error(&field, reference.map(Spanned::span), m))?;
+                if key.expose().trim().is_empty() {
+                    return Err(error(
+                        "trade_key",
+                        reference.map(Spanned::span),
+                        "the key is empty".into(),
+                    ));
+                }
+                Ok(Credentials::TradeKey(Secret::new(key.expose().trim())))
+            }
+            GatewayKind::Lianshang => {
+                let digest: RsaDigest = match &raw.rsa_digest {
+                    None => RsaDigest::Sha256,
+                    Some(text) => text.get_ref().parse().map_err(|_| {
+                        error(
+                            "rsa_digest",
+                            Some(text.span()),
+                            "must be sha256 or sha1".into(),
+                        )
+                    })?,
+                };
+                let reference = raw.private_key.as_ref();
+                let pem = self
+                    .secret(reference, "private_key", name)
+                    .map_err(|(field, m)| error(&field, reference.map(Spanned::span), m))?;
+                let signer = RsaSigner::from_pem(pem.expose(), digest).map_err(|e| {
+                    error("private_key", reference.map(Spanned::span), e.to_string())
+                })?;
+                lianshang::check_base_url(base_url, raw.allow_insecure_http)
+                    .map_err(|e| error("base_url", Some(raw.base_url.span()), e))?;
+                Ok(Credentials::Signer(Box::new(signer)))
+            }
+        }
+    }
+
+    /// Reads a secret by reference. Errors (the field, the message) never
+    /// contain the secret, nor what the reference names: a key typed where the
+    /// variable's name or the file's path belongs must not be echoed.
+    fn secret(
+        &self,
+        reference: Option<&Spanned<SecretRef>>,
+        field: &str,
+        profile: &str,
+    ) -> Result<Secret, (String, String)> {
+        match reference.map(Spanned::get_ref) {
+            None => Err((field.into(), format!("is missing: give it as {field} = {{ env = \"VAR\" }} or {{ file = \"path\" }}"))),
+            Some(SecretRef::Literal(_)) => Err((field.into(), format!(
                 "a literal secret in the configuration is refused: use {field} = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
-            )),
-            Some(SecretRef::Env { env }) => std::env::var(env)
-                .map(Secret::new)
-                .map_err(|_| format!("the environment variable {env} is not set")),
+            ))),
+            Some(SecretRef::Env { env }) => std::env::var(env).map(Secret::new).map_err(|_| {
+                (
+                    format!("{field}.env"),
+                    "the environment variable it names is not set (or not UTF-8)".into(),
+                )
+            }),
             Some(SecretRef::File { file }) => {
                 let path = self.dir().join(file);
-                std::fs::read_to_string(&path)
-                    .map(Secret::new)
-                    .map_err(|e| format!("cannot read the file '{}': {e}", path.display()))
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    (
+                        format!("{field}.file"),
+                        format!("the file it names cannot be read ({})", e.kind()),
+                    )
+                })?;
+                warn_if_others_can_read(&path, field, profile);
+                Ok(Secret::new(text))
+            }
+        }
+    }
+}
+
+/// A key file others can read gets a warning, as ssh gives one.
+fn warn_if_others_can_read(path: &Path, field: &str, profile: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                crate::say!(
+                    "Warning: the key file of profile '{profile}' ({field}.file) can be read by other users \
+                     (mode {mode:03o}); make it private: chmod 600 it"
+                );
             }
         }
     }
@@ -340,6 +571,8 @@ merchant_id = "0000000018"
 trade_key = { file = "keys/leshua-trade.key" }
 "#;
 
+    const SECRET: &str = "S3CRET-VALUE-0042";
+
     #[test]
     fn a_file_secret_loads_and_defaults_apply() {
         let profile = config(LESHUA).profile("leshua").unwrap();
@@ -348,6 +581,7 @@ trade_key = { file = "keys/leshua-trade.key" }
             (50, 16, 8)
         );
         assert_eq!(profile.timeout, Duration::from_secs(10));
+        assert_eq!(profile.same_order_gap, Duration::ZERO);
         assert_eq!(profile.scope(), "leshua:0000000018");
         assert!(
             !format!("{profile:?}").contains("TESTKEY"),
@@ -355,39 +589,146 @@ trade_key = { file = "keys/leshua-trade.key" }
         );
     }
 
-    #[test]
-    fn a_literal_secret_is_refused_without_echoing_it() {
-        let text = LESHUA.replace(r#"{ file = "keys/leshua-trade.key" }"#, r#""S3CRET-VALUE""#);
-        let error = config(&text).profile("leshua").unwrap_err().to_string();
-        assert!(
-            error.starts_with("profile 'leshua', trade_key: a literal secret"),
-            "{error}"
-        );
-        assert!(!error.contains("S3CRET-VALUE"));
+    fn profile_error(text: &str) -> String {
+        config(text).profile("leshua").unwrap_err().to_string()
     }
 
     #[test]
-    fn errors_name_the_profile_and_field() {
-        let check = |text: &str| config(text).profile("leshua").unwrap_err().to_string();
-        assert!(
-            check(&LESHUA.replace("keys/leshua-trade.key", "missing.key"))
-                .starts_with("profile 'leshua', trade_key: cannot read")
-        );
-        assert!(check(&format!("{LESHUA}rate = 0\n"))
-            .starts_with("profile 'leshua', rate: 0 must be more than 0"));
-        assert!(check(&LESHUA.replace("http://127.0.0.1:8900", "not a url"))
-            .starts_with("profile 'leshua', base_url:"));
-        assert!(check(&LESHUA.replace(
+    fn a_literal_secret_is_refused_without_echoing_it() {
+        let text = LESHUA.replace(
             r#"{ file = "keys/leshua-trade.key" }"#,
-            r#"{ env = "BULKREFUND_TEST_UNSET_VAR" }"#
-        ))
-        .contains("BULKREFUND_TEST_UNSET_VAR is not set"));
+            &format!("\"{SECRET}\""),
+        );
+        let error = profile_error(&text);
+        assert!(
+            error.contains("profile 'leshua', trade_key (line 6): a literal secret"),
+            "{error}"
+        );
+        assert!(!error.contains(SECRET));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_setting() {
+        let error = profile_error(&LESHUA.replace("keys/leshua-trade.key", "missing.key"));
+        assert!(
+            error.ends_with("profile 'leshua', trade_key.file (line 6): the file it names cannot be read (entity not found)"),
+            "{error}"
+        );
+        assert!(error.starts_with('\''), "{error}");
+        for (setting, value, rule) in [
+            ("rate", "0", "must be a whole number from 1 to 100000"),
+            (
+                "rate",
+                "99999999999",
+                "must be a whole number from 1 to 100000",
+            ),
+            ("concurrency", "0", "must be a whole number from 1 to 4096"),
+            ("max_attempts", "0", "must be a whole number from 1 to 100"),
+            ("timeout", "\"0s\"", "must be from 1ms to 10m"),
+            (
+                "same_order_gap",
+                "\"soon\"",
+                "must be a duration like 500ms, 10s or 10m",
+            ),
+        ] {
+            let error = profile_error(&format!("{LESHUA}{setting} = {value}\n"));
+            assert!(
+                error.ends_with(&format!("profile 'leshua', {setting} (line 7): {rule}")),
+                "{error}"
+            );
+        }
+        assert!(
+            profile_error(&LESHUA.replace("http://127.0.0.1:8900", "not a url"))
+                .contains("profile 'leshua', base_url (line 4): is not a URL")
+        );
         assert!(config(LESHUA)
             .profile("nope")
             .unwrap_err()
             .to_string()
             .contains("profiles: leshua"));
-        assert!(Config::parse(Path::new("x.toml"), "[profiles.a]\ngateway = \"paypal\"").is_err());
+    }
+
+    #[test]
+    fn a_secret_typed_where_a_name_belongs_is_never_echoed() {
+        for reference in [
+            format!("{{ env = \"{SECRET}\" }}"),
+            format!("{{ file = \"{SECRET}\" }}"),
+        ] {
+            let text = LESHUA.replace(r#"{ file = "keys/leshua-trade.key" }"#, &reference);
+            let error = profile_error(&text);
+            assert!(!error.contains(SECRET), "{error}");
+            assert!(error.contains("(line 6)"), "{error}");
+        }
+    }
+
+    fn parse_error(text: &str) -> String {
+        Config::parse(Path::new("bulkrefund.toml"), text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn toml_errors_never_quote_the_file() {
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\nMIIEv{SECRET}QIBADANBgkqhkiG9w0BAQEFAASC==\n-----END PRIVATE KEY-----"
+        );
+        let cases = [
+            (
+                format!("{LESHUA}trade_kye = \"{SECRET}\"\n"),
+                7,
+                "did you mean `trade_key`?",
+            ),
+            (
+                format!("{LESHUA}notify_url = \"{SECRET}\n"),
+                7,
+                "a string is not closed",
+            ),
+            (
+                format!("{LESHUA}trade_key = \"{SECRET}\"\n"),
+                7,
+                "a setting is given twice",
+            ),
+            (
+                format!("{LESHUA}rate = \"{SECRET}\"\n"),
+                7,
+                "a value of the wrong type",
+            ),
+            (
+                LESHUA.replace("\"leshua\"\nbase_url", &format!("\"{SECRET}\"\nbase_url")),
+                3,
+                "not one of leshua, lianshang",
+            ),
+            (
+                format!("[profiles.ls]\ngateway = \"lianshang\"\nprivate_key = \"{pem}"),
+                3,
+                "a string is not closed",
+            ),
+        ];
+        for (text, line, kind) in cases {
+            let error = parse_error(&text);
+            assert!(!error.contains(SECRET), "{error}");
+            assert!(!error.contains("MIIE"), "{error}");
+            assert!(
+                error.starts_with("The configuration file 'bulkrefund.toml' is not valid: line "),
+                "{error}"
+            );
+            assert!(error.contains(&format!("line {line},")), "{error}");
+            assert!(error.contains(kind), "{error}");
+        }
+        assert!(parse_error(&format!("{LESHUA}rate = 1\n")).is_empty());
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_still_loads() {
+        // The warning goes to stderr; the key is still used.
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("open.key");
+        std::fs::write(&key, "TESTKEY").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let text = LESHUA.replace("keys/leshua-trade.key", key.to_str().unwrap());
+        assert!(config(&text).profile("leshua").is_ok());
     }
 
     #[test]
@@ -406,14 +747,14 @@ appid = "app01"
         let profile = config(text).profile("ls").unwrap();
         assert_eq!(profile.defaults["refund_expire"], "30");
         let check = |text: String| config(&text).profile("ls").unwrap_err().to_string();
-        assert!(
-            check(text.replace("https://pay", "http://pay")).starts_with("profile 'ls', base_url:")
-        );
+        assert!(check(text.replace("https://pay", "http://pay"))
+            .contains("profile 'ls', base_url (line 4):"));
         assert!(
             check(text.replace("merchant-test-2048.pem", "merchant-test-2048.pub.pem"))
-                .starts_with("profile 'ls', private_key: not an RSA private key")
+                .contains("profile 'ls', private_key (line 6): not an RSA private key")
         );
-        assert!(check(text.replace("\"sha1\"", "\"md5\"")).starts_with("profile 'ls', rsa_digest:"));
+        assert!(check(text.replace("\"sha1\"", "\"md5\""))
+            .contains("profile 'ls', rsa_digest (line 7): must be sha256 or sha1"));
         let insecure_allowed = text.replace(
             "\"https://pay.example.com\"",
             "\"http://pay.example.com\"\nallow_insecure_http = true",

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exit;
 pub mod gateway;
 pub mod journal;
+pub mod limits;
 pub mod messages;
 pub mod money;
 pub mod paths;

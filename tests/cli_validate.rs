@@ -195,3 +195,135 @@ fn status_without_a_journal_says_so() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("There is no journal"), "{}", run.stderr);
 }
+
+fn bulkrefund_with_config(args: &[&str], config: &Path, journal: &Path) -> Run {
+    let output = Command::cargo_bin("bulkrefund")
+        .unwrap()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--journal")
+        .arg(journal)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn flags_keep_the_same_bounds_as_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let batch = samples().join("leshua-batch.csv");
+    for (flag, value, rule) in [
+        ("--rate", "0", "must be a whole number from 1 to 100000"),
+        (
+            "--rate",
+            "99999999999",
+            "must be a whole number from 1 to 100000",
+        ),
+        (
+            "--concurrency",
+            "0",
+            "must be a whole number from 1 to 4096",
+        ),
+        (
+            "--max-attempts",
+            "0",
+            "must be a whole number from 1 to 100",
+        ),
+    ] {
+        let run = bulkrefund(
+            &[
+                "run",
+                batch.to_str().unwrap(),
+                "--profile",
+                "leshua",
+                flag,
+                value,
+            ],
+            &journal,
+        );
+        assert_eq!(run.code, 2, "{flag} {value}: {}", run.stderr);
+        assert!(run.stderr.contains(rule), "{flag} {value}: {}", run.stderr);
+    }
+    let config = dir.path().join("bulkrefund.toml");
+    let text = std::fs::read_to_string(samples().join("bulkrefund.toml"))
+        .unwrap()
+        .replace("rate = 50 ", "rate = 99999999999 ")
+        .replace("keys/", &format!("{}/", samples().join("keys").display()));
+    std::fs::write(&config, text).unwrap();
+    let run = bulkrefund_with_config(
+        &["validate", batch.to_str().unwrap(), "--profile", "leshua"],
+        &config,
+        &journal,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("profile 'leshua', rate (line 11): must be a whole number from 1 to 100000"),
+        "{}",
+        run.stderr
+    );
+    assert!(!journal.exists());
+}
+
+#[test]
+fn configuration_errors_never_show_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bulkrefund.toml");
+    let secret = "S3CRET-TRADE-KEY-7f3a";
+    let batch = samples().join("leshua-batch.csv");
+    let pem = std::fs::read_to_string(samples().join("keys/merchant-test-2048.pem")).unwrap();
+    let pem_body = pem.lines().nth(1).unwrap().to_owned();
+    for text in [
+        format!("[profiles.leshua]\ngateway = \"leshua\"\ntrade_kye = \"{secret}\"\n"),
+        format!("[profiles.leshua]\ngateway = \"leshua\"\ntrade_key = \"{secret}\n"),
+        format!("[profiles.leshua]\ngateway = \"leshua\"\ntrade_key = \"{secret}\"\ntrade_key = \"{secret}\"\n"),
+        format!("[profiles.leshua]\ngateway = \"leshua\"\nbase_url = \"http://127.0.0.1:9\"\nmerchant_id = \"1\"\ntrade_key = {{ env = \"{secret}\" }}\n"),
+        format!("[profiles.leshua]\ngateway = \"leshua\"\nbase_url = \"http://127.0.0.1:9\"\nmerchant_id = \"1\"\ntrade_key = \"{secret}\"\n"),
+        format!("[profiles.ls]\ngateway = \"lianshang\"\nprivate_key = \"{pem}\n"),
+    ] {
+        std::fs::write(&config, &text).unwrap();
+        let run = bulkrefund_with_config(
+            &["validate", batch.to_str().unwrap(), "--profile", "leshua"],
+            &config,
+            &dir.path().join("j.db"),
+        );
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(!run.stderr.contains(secret), "{}", run.stderr);
+        assert!(!run.stderr.contains(&pem_body), "{}", run.stderr);
+        assert!(run.stderr.contains("line "), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_key_file_others_can_read_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let key = keys.join("leshua-trade.key");
+    std::fs::copy(samples().join("keys/leshua-trade.key"), &key).unwrap();
+    let config = dir.path().join("bulkrefund.toml");
+    std::fs::copy(samples().join("bulkrefund.toml"), &config).unwrap();
+    let batch = samples().join("leshua-batch.csv");
+    use std::os::unix::fs::PermissionsExt;
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = bulkrefund_with_config(
+            &["validate", batch.to_str().unwrap(), "--profile", "leshua"],
+            &config,
+            &dir.path().join("j.db"),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stderr.contains("can be read by other users (mode 644)"),
+            warned,
+            "{mode:o}: {}",
+            run.stderr
+        );
+    }
+}

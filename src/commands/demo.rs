@@ -43,7 +43,13 @@ fn write_samples(dir: &Path) -> anyhow::Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        // Key files are readable by their owner only, as bulkrefund asks of any key file.
+        let written = if name.starts_with("keys/") {
+            crate::sim::generate::write_private(&path, text)
+        } else {
+            std::fs::write(&path, text)
+        };
+        written.with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

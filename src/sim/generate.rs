@@ -67,6 +67,31 @@ pub fn write_batch(
     Ok(())
 }
 
+/// Writes the sample test keys the simulator's configuration names into
+/// `dir/keys`, readable by their owner only (as any key file must be), and
+/// returns that directory.
+pub fn write_sample_keys(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    use crate::sim::sample_keys;
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys)?;
+    for (name, text) in [
+        ("leshua-trade.key", sample_keys::LESHUA_TRADE_KEY),
+        ("merchant-test-2048.pem", sample_keys::LIANSHANG_PRIVATE_KEY),
+    ] {
+        write_private(&keys.join(name), text)?;
+    }
+    Ok(keys)
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 /// A `bulkrefund.toml` with both profiles aimed at a simulator at `base_url`,
 /// using the sample keys in `keys_dir` (test keys only).
 pub fn simulator_config(base_url: &str, keys_dir: &Path, rate: u32, concurrency: u32) -> String {

@@ -72,11 +72,11 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("the simulator starts");
-    let keys = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys"));
+    let keys = generate::write_sample_keys(dir.path()).expect("the sample keys are written");
     let config = dir.path().join("bulkrefund.toml");
     std::fs::write(
         &config,
-        generate::simulator_config(&sim.base_url(), keys, 1000, 32),
+        generate::simulator_config(&sim.base_url(), &keys, 1000, 32),
     )
     .unwrap();
     let journal = dir.path().join("journal.db");

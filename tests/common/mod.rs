@@ -159,13 +159,14 @@ pub fn lianshang_refund(id: &str, order: &str, wk_order: &str, fen: u64) -> Refu
     }
 }
 
-/// A bulkrefund.toml whose profiles point at `base_url`, with the sample keys by absolute path.
+/// A bulkrefund.toml whose profiles point at `base_url`, with the sample keys
+/// written beside it (readable by their owner only).
 pub fn write_config(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
-    let keys = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/keys"));
+    let keys = bulkrefund::sim::generate::write_sample_keys(dir).unwrap();
     let path = dir.join("bulkrefund.toml");
     std::fs::write(
         &path,
-        bulkrefund::sim::generate::simulator_config(base_url, keys, 2000, 32),
+        bulkrefund::sim::generate::simulator_config(base_url, &keys, 2000, 32),
     )
     .unwrap();
     path
