@@ -107,6 +107,10 @@ pub struct ResumeArgs {
     /// results file cannot be written where it was).
     #[arg(long, requires = "batch")]
     pub out: Option<PathBuf>,
+    /// Ask the gateway once about each refund in review (an answer that did not
+    /// match its request): a verified answer about that very refund settles it.
+    #[arg(long)]
+    pub review: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -140,7 +144,7 @@ pub struct ExportArgs {
     /// Refunds first sent before this time, or on or before this date.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only refunds with this status (repeatable): succeeded, failed, processing, unknown, pending.
+    /// Only refunds with this status (repeatable): succeeded, failed, review, processing, unknown, pending.
     #[arg(long)]
     pub status: Vec<String>,
     /// The file to write.

@@ -51,10 +51,14 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
                 base_url: None,
             };
             let cancel = commands::interrupt::install();
+            let request = commands::run::ResumeRequest {
+                batch: args.batch,
+                out: args.out.as_deref(),
+                review: args.review,
+            };
             let outcome = commands::run::resume(
                 &context.journal_path,
-                args.batch,
-                args.out.as_deref(),
+                request,
                 &profiles,
                 &args.engine,
                 cancel,

@@ -230,6 +230,40 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
         rows.iter().filter(|r| r["status"] == "review").count(),
         review.len()
     );
+    // `resume --review` asks once about each; answers still about others change nothing.
+    let asked = |review| run::ResumeRequest {
+        review,
+        ..Default::default()
+    };
+    setup.sim.set_faults(faults(|f| f.mismatch_rate = 1.0));
+    let still = setup.resume_with(asked(true), quick()).await;
+    assert_eq!(
+        still.report.requests, 0,
+        "only the review queries, outside the engine"
+    );
+    assert_eq!(setup.sim.ledger().requests, before + review.len() as u64);
+    assert_eq!(still.notes.len(), review.len());
+    assert!(
+        still.notes.iter().all(|n| n.contains("still in review")),
+        "{:?}",
+        still.notes
+    );
+    // Once the gateway answers about these very refunds, one query settles each.
+    setup.sim.set_faults(FaultConfig::default());
+    let settled = setup.resume_with(asked(true), quick()).await;
+    assert_eq!(settled.exit_code, 0, "{:?}", settled.notes);
+    assert!(settled
+        .notes
+        .iter()
+        .all(|n| n.contains("settled by the gateway's answer about it: succeeded")));
+    let ledger = setup.sim.ledger();
+    assert!(
+        ledger.ids.iter().all(|id| id.submissions == 1),
+        "never sent again"
+    );
+    let rows = read_results(&run::default_results_path(&batch));
+    assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,21 +14,18 @@
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{finish, open_existing, Paces, Profiles, RunOutcome};
 use crate::cli::EngineArgs;
-use crate::engine::task::attempt_record;
+use crate::engine::ask::ask_once;
 use crate::engine::Scope;
 use crate::exit::UsageError;
 use crate::gateway::lianshang::is_valid_id;
-use crate::gateway::{GatewayKind, Outcome, RefundOrder};
-use crate::journal::{
-    self, chain, now_ms, now_text, AttemptKind, Change, Journal, RefundRecord, State,
-};
+use crate::gateway::{GatewayKind, Outcome};
+use crate::journal::{self, chain, Change, Journal, RefundRecord, State};
 use crate::money::Fen;
 
 /// The id that retries `root` for the `n`-th time (n ≥ 2), if the gateway accepts it.
@@ -175,107 +172,43 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
     Ok(plan)
 }
 
-/// What the gateway says of one link of a chain a new id would extend.
-enum Check {
-    /// Failed, or no such refund: a new id cannot pay it twice.
-    Confirmed,
-    /// Anything else: not retried, for this reason.
-    Skip(String),
-}
-
-/// Asks the gateway about one refund recorded failed, records the attempt, and
-/// corrects the journal when the gateway says otherwise.
+/// What the gateway says of one link of a chain a new id would extend:
+/// `None` when it failed or never existed (a new id cannot pay it twice);
+/// otherwise why that chain is not retried. Every answer is recorded, and one
+/// that contradicts the journal corrects it.
 async fn check_link(
-    journal: &mut Journal,
+    journal: &Journal,
     paces: &mut Paces<'_>,
     link: &RefundRecord,
     plan: &mut Plan,
     cancel: &CancellationToken,
-) -> anyhow::Result<Check> {
+) -> anyhow::Result<Option<String>> {
     let pace = paces.get(&link.profile)?;
-    if !pace.ready(cancel).await {
-        return Ok(Check::Skip(
-            "interrupted before the gateway was asked".into(),
-        ));
-    }
-    let order = RefundOrder {
-        refund_id: link.refund_id.clone(),
-        amount: link.amount,
-        fields: link.fields.clone(),
-        gateway_refund_id: link.gateway_refund_id.clone(),
-    };
-    let (at, started) = (now_text(), Instant::now());
-    let attempt = pace.gateway.query(&order).await;
-    let record = attempt_record(AttemptKind::Query, at, started, &attempt);
-    let conn = journal.conn();
-    let correct = |change: Change| journal::settle(conn, link.id, State::Failed, &change, &record);
-    let receipt_of = |change: Change, receipt: &crate::gateway::Receipt| Change {
-        gateway_refund_id: receipt.gateway_refund_id.clone(),
-        created: true,
-        ..change
+    let Some(asked) = ask_once(journal, &pace, link, cancel).await? else {
+        return Ok(Some("interrupted before the gateway was asked".into()));
     };
     let id = &link.refund_id;
-    Ok(match &attempt.outcome {
-        Outcome::Failed { .. } | Outcome::NotFound => {
-            journal::note_attempt(conn, link.id, &record)?;
-            Check::Confirmed
-        }
-        Outcome::Succeeded(receipt) => {
-            correct(receipt_of(
-                Change::to(
-                    State::Succeeded,
-                    "retry check: the gateway says it succeeded, though it was recorded failed",
-                ),
-                receipt,
-            ))?;
-            plan.corrected.push(link.id);
-            Check::Skip(format!(
-                "the gateway says {id} succeeded (it was recorded failed): not retried"
-            ))
-        }
-        Outcome::Processing(receipt) => {
-            correct(receipt_of(
-                Change {
-                    next_attempt_at: Some(now_ms()),
-                    ..Change::to(
-                        State::Processing,
-                        "retry check: the gateway is still refunding it, though it was recorded failed",
-                    )
-                },
-                receipt,
-            ))?;
-            plan.corrected.push(link.id);
-            plan.followed.push(link.id);
-            Check::Skip(format!(
-                "the gateway is still refunding {id} (it was recorded failed): followed, not retried"
-            ))
-        }
-        Outcome::Mismatch { what } => {
-            correct(Change {
-                error: Some((crate::engine::task::CODE_MISMATCH.into(), what.clone())),
-                ..Change::to(State::Review, what.clone())
-            })?;
-            plan.corrected.push(link.id);
-            Check::Skip(format!("{id}: {what}; sent to review, not retried"))
-        }
-        Outcome::Unknown { why } | Outcome::Retry { why, .. } => {
-            journal::note_attempt(conn, link.id, &record)?;
-            if let Outcome::Retry {
-                after: Some(wait), ..
-            } = &attempt.outcome
-            {
-                pace.pause(*wait);
-            }
-            Check::Skip(format!(
-                "could not confirm with the gateway that {id} failed ({why}): not retried; run retry again later"
-            ))
-        }
-        Outcome::Rejected { code, why } => {
-            journal::note_attempt(conn, link.id, &record)?;
-            Check::Skip(format!(
-                "the gateway refused the query itself ({code}: {why}): not retried"
-            ))
-        }
+    if asked.state != State::Failed {
+        plan.corrected.push(link.id);
+    }
+    if asked.state == State::Processing {
+        plan.followed.push(link.id);
+    }
+    Ok(match asked.outcome {
+        Outcome::Failed { .. } | Outcome::NotFound => None,
+        Outcome::Succeeded(_) => Some(format!(
+            "the gateway says {id} succeeded (it was recorded failed): not retried"
+        )),
+        Outcome::Processing(_) => Some(format!(
+            "the gateway is still refunding {id} (it was recorded failed): followed, not retried"
+        )),
+        Outcome::Mismatch { what } => Some(format!("{id}: {what}; sent to review, not retried")),
+        Outcome::Unknown { why } | Outcome::Retry { why, .. } => Some(format!(
+            "could not confirm with the gateway that {id} failed ({why}): not retried; run retry again later"
+        )),
+        Outcome::Rejected { code, why } => Some(format!(
+            "the gateway refused the query itself ({code}: {why}): not retried"
+        )),
     })
 }
 
@@ -284,7 +217,7 @@ async fn check_link(
 /// after a query proves the old id failed or never existed"). Keeps in the plan
 /// only the chains the gateway confirmed.
 pub async fn check_with_gateway(
-    journal: &mut Journal,
+    journal: &Journal,
     paces: &mut Paces<'_>,
     mut plan: Plan,
     cancel: &CancellationToken,
@@ -297,8 +230,8 @@ pub async fn check_with_gateway(
         }
         let mut skip = None;
         for link in &planned.links {
-            if let Check::Skip(why) = check_link(journal, paces, link, &mut plan, cancel).await? {
-                skip = Some(why);
+            skip = check_link(journal, paces, link, &mut plan, cancel).await?;
+            if skip.is_some() {
                 break;
             }
         }
@@ -412,7 +345,7 @@ pub async fn run(
     let mut journal = open_existing(request.journal_path, Some(request.batch))?;
     let mut paces = Paces::new(profiles, &request.engine);
     let plan = plan(journal.conn(), request.batch, request.new_ids)?;
-    let plan = check_with_gateway(&mut journal, &mut paces, plan, &cancel).await?;
+    let plan = check_with_gateway(&journal, &mut paces, plan, &cancel).await?;
     // The plan is for the operator's eyes: a closed stdout does not stop it.
     let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
     let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;

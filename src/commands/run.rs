@@ -13,12 +13,14 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::{file_sha256, CheckedBatch, ReadOptions};
 use crate::cli::EngineArgs;
 use crate::config::{Config, Profile};
+use crate::engine::ask::ask_once;
 use crate::engine::pacing::Pace;
 use crate::engine::{self, EngineOptions, EngineReport, Scope};
 use crate::exit::{self, Interrupted, UsageError};
+use crate::gateway::Outcome;
 use crate::journal::batches;
 use crate::journal::import::{self, BatchMeta, ImportError};
-use crate::journal::Journal;
+use crate::journal::{Journal, State};
 use crate::paths::{self, Protected};
 use crate::report::results;
 use crate::report::summary::StatusCounts;
@@ -115,6 +117,8 @@ pub struct RunOutcome {
     /// What went wrong besides the refunds themselves (a results file that
     /// could not be written, an import left unfinished), for the operator.
     pub problems: Vec<String>,
+    /// What `resume --review` learned about each refund in review.
+    pub notes: Vec<String>,
 }
 
 /// The files an output path must never be: the journal and its companions,
@@ -225,16 +229,28 @@ pub async fn run(
     .await
 }
 
+/// What `resume` is asked to do besides finishing what is unresolved.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeRequest<'a> {
+    /// Only this batch.
+    pub batch: Option<i64>,
+    /// With a batch: its results file from now on.
+    pub out: Option<&'a Path>,
+    /// Ask the gateway once about each refund in review.
+    pub review: bool,
+}
+
 /// `resume`: the engine over what is unresolved (in one batch, or all). With
-/// `out` (and a batch), that batch's results go to a new file from now on.
+/// `out` (and a batch), that batch's results go to a new file from now on;
+/// with `review`, each refund in review is asked about once first.
 pub async fn resume(
     journal_path: &Path,
-    batch: Option<i64>,
-    out: Option<&Path>,
+    request: ResumeRequest<'_>,
     profiles: &Profiles<'_>,
     engine: &EngineArgs,
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
+    let ResumeRequest { batch, out, review } = request;
     let journal = open_existing(journal_path, batch)?;
     if let Some(out) = out {
         let Some(batch) = batch else {
@@ -252,7 +268,50 @@ pub async fn resume(
         None => Scope::All,
     };
     let mut paces = Paces::new(profiles, engine);
-    finish(journal, journal_path, &mut paces, scope, cancel).await
+    let notes = if review {
+        settle_reviews(&journal, &mut paces, &scope, &cancel).await?
+    } else {
+        Vec::new()
+    };
+    let mut outcome = finish(journal, journal_path, &mut paces, scope, cancel).await?;
+    outcome.notes = notes;
+    Ok(outcome)
+}
+
+/// `resume --review`: one query for each refund in review, asked for by the
+/// operator (never by the engine). A verified answer about that very refund
+/// settles it; anything else leaves it in review.
+async fn settle_reviews(
+    journal: &Journal,
+    paces: &mut Paces<'_>,
+    scope: &Scope,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for record in crate::journal::refunds_in_review(journal.conn(), &scope.ids_sql())? {
+        let pace = paces.get(&record.profile)?;
+        let id = &record.refund_id;
+        let Some(asked) = ask_once(journal, &pace, &record, cancel).await? else {
+            notes.push(format!("{id}: interrupted before the gateway was asked"));
+            break;
+        };
+        if asked.state == State::Review {
+            let why = match asked.outcome {
+                Outcome::Mismatch { what } => what,
+                Outcome::Unknown { why } | Outcome::Retry { why, .. } => why,
+                Outcome::Rejected { code, why } => format!("{code}: {why}"),
+                other => format!("{other:?}"),
+            };
+            notes.push(format!("{id}: still in review ({why})"));
+        } else {
+            batches::reopen_listing(journal.conn(), record.id)?;
+            notes.push(format!(
+                "{id}: settled by the gateway's answer about it: {}",
+                asked.state.status()
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 /// Opens a journal that must already exist, for writing; `batch`, when given,
@@ -328,6 +387,7 @@ pub(crate) async fn finish(
         batches: Vec::new(),
         report,
         problems: Vec::new(),
+        notes: Vec::new(),
     };
     let conn = journal.conn();
     // A batch whose import an older bulkrefund left unfinished is reported, not
@@ -385,6 +445,9 @@ fn usage(e: crate::batch::FileError) -> anyhow::Error {
 /// The summary on stderr: counts and yuan per status, time, achieved rate.
 pub fn print_summary(outcome: &RunOutcome) {
     let report = &outcome.report;
+    for note in &outcome.notes {
+        crate::say!("{note}");
+    }
     for (batch, path, counts) in &outcome.batches {
         crate::say!("batch {batch}:");
         crate::say_part!("{}", counts.table());

@@ -6,6 +6,7 @@
 //! it stays `active` until its changes are committed and the scheduler has
 //! seen that before its next read.
 
+pub mod ask;
 pub mod pacing;
 pub mod progress;
 pub mod task;

@@ -53,6 +53,16 @@ pub fn mark_finished(conn: &Connection, batch: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Marks unfinished every batch whose rows list `refund`: its outcome changed,
+/// so its results are rewritten by the run that changed it.
+pub fn reopen_listing(conn: &Connection, refund: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE batches SET finished_at = NULL WHERE id IN (SELECT batch_id FROM batch_rows WHERE refund = ?1)",
+        [refund],
+    )?;
+    Ok(())
+}
+
 /// A batch whose rows were not all recorded (left by an older bulkrefund, which
 /// imported in chunks): nothing of it is sent until the same file is run again.
 #[derive(Clone, Debug, PartialEq, Eq)]

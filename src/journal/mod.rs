@@ -448,6 +448,20 @@ pub fn read_record(row: &rusqlite::Row) -> rusqlite::Result<RefundRecord> {
     })
 }
 
+/// The refunds in review among those `scope_sql` selects (ids).
+pub fn refunds_in_review(
+    conn: &Connection,
+    scope_sql: &str,
+) -> Result<Vec<RefundRecord>, JournalError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {RECORD_COLUMNS} FROM refunds WHERE state = ?1 AND id IN ({scope_sql}) ORDER BY id"
+    ))?;
+    let records = stmt
+        .query_map([State::Review.as_str()], read_record)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(records)
+}
+
 pub fn refund_by_id(conn: &Connection, id: i64) -> Result<RefundRecord, JournalError> {
     conn.query_row(
         &format!("SELECT {RECORD_COLUMNS} FROM refunds WHERE id = ?1"),

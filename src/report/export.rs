@@ -92,7 +92,7 @@ fn states_of(status: &str) -> Result<Vec<&'static str>, UsageError> {
         .collect();
     if states.is_empty() {
         return Err(UsageError(format!(
-            "--status {status:?}: a refund's status is one of succeeded, failed, processing, unknown, pending"
+            "--status {status:?}: a refund's status is one of succeeded, failed, review, processing, unknown, pending"
         )));
     }
     Ok(states)

@@ -303,11 +303,18 @@ impl Setup {
         &self,
         engine: bulkrefund::cli::EngineArgs,
     ) -> bulkrefund::commands::run::RunOutcome {
+        self.resume_with(Default::default(), engine).await
+    }
+
+    pub async fn resume_with(
+        &self,
+        request: bulkrefund::commands::run::ResumeRequest<'_>,
+        engine: bulkrefund::cli::EngineArgs,
+    ) -> bulkrefund::commands::run::RunOutcome {
         let cancel = tokio_util::sync::CancellationToken::new();
         bulkrefund::commands::run::resume(
             &self.journal(),
-            None,
-            None,
+            request,
             &self.profiles(),
             &engine,
             cancel,
