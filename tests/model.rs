@@ -1,0 +1,338 @@
+//! A model-based test: random sequences of `run`, `run` of an overlapping file,
+//! `retry --new-ids`, `resume`, SIGKILL at random moments and gateway faults,
+//! on a small batch, through the real binary against the simulator. After
+//! each sequence the faults stop and `resume` settles what it can; then:
+//! - no order is refunded beyond what the operator's rows ask (every order is
+//!   paid ten times over, so the gateway's own balance rule hides nothing);
+//! - each retry chain has at most one link the gateway did not fail;
+//! - every status a results file reports is the ledger's (a refund in review
+//!   is never believed, so it is exempt).
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::{LedgerSnapshot, OrderStatus, RefundState};
+use bulkrefund::sim::SimHandle;
+use proptest::prelude::*;
+
+use common::*;
+
+/// The operator's refunds: (id, order, fen). File A holds the first five, B the
+/// last five: R4 and R5 are in both.
+const INTENTS: [(&str, &str, u64); 8] = [
+    ("R1", "O1", 1000),
+    ("R2", "O2", 600),
+    ("R3", "O2", 400),
+    ("R4", "O3", 1000),
+    ("R5", "O4", 500),
+    ("R6", "O4", 500),
+    ("R7", "O5", 1000),
+    ("R8", "O6", 300),
+];
+
+const ORDER_PAID: u64 = 10 * 1000;
+
+#[derive(Clone, Copy, Debug)]
+enum File {
+    A,
+    B,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Run(File),
+    Resume,
+    Retry(i64),
+    /// A run or resume killed (SIGKILL) after this many milliseconds.
+    Killed(Box<Op>, u64),
+}
+
+/// Fault sets the gateway may be in during an operation.
+fn faults(kind: u8, seed: u64) -> FaultConfig {
+    let mut f = FaultConfig {
+        latency_ms: Some((1, 8)),
+        seed: Some(seed),
+        ..FaultConfig::default()
+    };
+    match kind {
+        0 => {}
+        1 => f.fail_refund_rate = 0.5,
+        2 => {
+            f.busy_rate = 0.2;
+            f.fail_rate = 0.2;
+            f.drop_rate = 0.2;
+        }
+        3 => f.bad_sign_rate = 0.3,
+        4 => f.processing_for = Duration::from_millis(300),
+        5 => f.mismatch_rate = 0.2,
+        _ => {
+            f.fail_refund_rate = 0.3;
+            f.redirect_rate = 0.2;
+            f.pad_rate = 0.3;
+        }
+    }
+    f
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let plain = prop_oneof![
+        Just(Op::Run(File::A)),
+        Just(Op::Run(File::B)),
+        Just(Op::Resume),
+        (1i64..=3).prop_map(Op::Retry),
+    ];
+    prop_oneof![
+        3 => plain.clone(),
+        1 => (plain, 20u64..400).prop_map(|(op, ms)| match op {
+            Op::Retry(_) => op,
+            op => Op::Killed(Box::new(op), ms),
+        }),
+    ]
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    sim: SimHandle,
+}
+
+impl World {
+    fn journal(&self) -> PathBuf {
+        self.dir.path().join("journal.db")
+    }
+
+    fn file(&self, file: File) -> PathBuf {
+        self.dir.path().join(match file {
+            File::A => "a.csv",
+            File::B => "b.csv",
+        })
+    }
+
+    fn command(&self, op: &Op) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
+        match op {
+            Op::Run(file) => command.args([
+                "run",
+                self.file(*file).to_str().unwrap(),
+                "--profile",
+                "leshua",
+            ]),
+            Op::Resume => command.arg("resume"),
+            Op::Retry(batch) => command.args([
+                "retry",
+                "--batch",
+                &batch.to_string(),
+                "--failed",
+                "--new-ids",
+                "--yes",
+            ]),
+            Op::Killed(op, _) => return self.command(op),
+        };
+        command
+            .args(["--poll-for", "3s", "--quiet", "--config"])
+            .arg(&self.config)
+            .arg("--journal")
+            .arg(self.journal())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn apply(&self, op: &Op) {
+        let mut child = self.command(op).spawn().unwrap();
+        if let Op::Killed(_, ms) = op {
+            tokio::select! {
+                _ = child.wait() => {}
+                _ = tokio::time::sleep(Duration::from_millis(*ms)) => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                }
+            }
+        } else {
+            let status = child.wait().await.unwrap();
+            // 0 done, 1 stopped, 2 refused (a batch that does not exist yet), 3 some failed, 4 unresolved.
+            assert!(matches!(status.code(), Some(0..=4)), "{op:?}: {status:?}");
+        }
+    }
+}
+
+fn write_files(dir: &Path) {
+    for (name, range) in [("a.csv", 0..5), ("b.csv", 3..8)] {
+        let mut text = String::from("merchant_refund_id,third_order_id,refund_amount\n");
+        for (id, order, fen) in &INTENTS[range] {
+            text.push_str(&format!("{id},{order},{fen}\n"));
+        }
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+/// The intent a refund id serves (`R2R3` serves `R2`).
+fn intent_of(refund_id: &str) -> &str {
+    match refund_id[1..].find('R') {
+        Some(i) => &refund_id[..i + 1],
+        None => refund_id,
+    }
+}
+
+fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String> {
+    // The gateway holds money for a refund that succeeded or is still processing.
+    let holds = |status: RefundState| status != RefundState::Failed;
+    let mut per_order: HashMap<&str, u64> = HashMap::new();
+    let mut live_links: HashMap<&str, Vec<&str>> = HashMap::new();
+    for refund in &ledger.refunds {
+        if holds(refund.status) {
+            *per_order.entry(refund.order_id.as_str()).or_default() += refund.amount_fen;
+            live_links
+                .entry(intent_of(&refund.refund_id))
+                .or_default()
+                .push(&refund.refund_id);
+        }
+    }
+    for (order, paid) in &per_order {
+        let asked: u64 = INTENTS
+            .iter()
+            .filter(|(_, o, _)| o == order)
+            .map(|(_, _, fen)| fen)
+            .sum();
+        if *paid > asked {
+            return Err(format!(
+                "order {order}: {paid} fen refunded, the rows ask {asked}"
+            ));
+        }
+    }
+    for (intent, links) in &live_links {
+        if links.len() > 1 {
+            return Err(format!(
+                "{intent}: more than one link not failed: {links:?}"
+            ));
+        }
+    }
+    // Every reported status is the ledger's, for the refund the row names now.
+    let conn = rusqlite::Connection::open(world.journal()).map_err(|e| e.to_string())?;
+    let head_of = |batch: &str, line: &str| -> Option<String> {
+        conn.query_row(
+            "SELECT f.refund_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+             WHERE r.batch_id = ?1 AND r.line = ?2",
+            [batch, line],
+            |r| r.get(0),
+        )
+        .ok()
+    };
+    for file in [File::A, File::B] {
+        let results = bulkrefund::commands::run::default_results_path(&world.file(file));
+        if !results.exists() {
+            continue;
+        }
+        for row in read_results(&results) {
+            let status = row["status"].as_str();
+            let Some(head) = head_of(&row["batch_id"], &row["line"]) else {
+                continue;
+            };
+            let ledger_status = ledger.refund(&head).map(|r| r.status);
+            let agrees = match (status, ledger_status) {
+                ("review", _) => true,
+                ("succeeded", Some(RefundState::Succeeded)) => true,
+                ("failed", Some(RefundState::Failed) | None) => true,
+                ("processing", Some(RefundState::Processing)) => true,
+                ("pending", None) => true,
+                _ => false,
+            };
+            if !agrees {
+                return Err(format!(
+                    "{results:?} line {}: {head} reported {status}, the ledger has {ledger_status:?}",
+                    row["line"]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn scenario(ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path());
+    let orders = (1..=6)
+        .map(|i| {
+            order(
+                GatewayKind::Leshua,
+                &format!("O{i}"),
+                &format!("L{i}"),
+                ORDER_PAID,
+                OrderStatus::Paid,
+            )
+        })
+        .collect();
+    let sim = start_sim(orders, FaultConfig::default()).await;
+    let config = write_config(dir.path(), &sim.base_url());
+    let world = World { dir, config, sim };
+    for (i, (op, fault)) in ops.iter().enumerate() {
+        world.sim.set_faults(faults(*fault, seed + i as u64));
+        world.apply(op).await;
+    }
+    // The gateway calms down; resume settles what can be settled.
+    world.sim.set_faults(FaultConfig::default());
+    let mut settled = false;
+    for _ in 0..4 {
+        let status = world.command(&Op::Resume).status().await.unwrap();
+        if status.code() != Some(4) {
+            settled = true;
+            break;
+        }
+    }
+    if !settled {
+        return Err("resume never settled the journal".into());
+    }
+    let ledger = world.sim.ledger();
+    if let Some(id) = ledger.ids.iter().find(|id| id.created > 1) {
+        return Err(format!("{} created {} times", id.refund_id, id.created));
+    }
+    check_invariants(&world, &ledger)
+}
+
+/// Cases per `cargo test` (a longer soak: `BULKREFUND_MODEL_CASES=500 cargo test --test model`).
+fn cases() -> u32 {
+    std::env::var("BULKREFUND_MODEL_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_shrink_iters: 16,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn no_sequence_pays_twice_or_reports_what_the_gateway_did_not_say(
+        ops in proptest::collection::vec((op(), 0u8..7), 2..9),
+        seed in 0u64..1_000_000,
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let verdict = runtime.block_on(scenario(ops.clone(), seed));
+        prop_assert!(verdict.is_ok(), "{ops:?} (seed {seed}): {}", verdict.unwrap_err());
+    }
+}
+
+#[test]
+fn the_intent_of_a_retry_is_its_root() {
+    assert_eq!(intent_of("R2"), "R2");
+    assert_eq!(intent_of("R2R3"), "R2");
+    assert_eq!(intent_of("R12R2"), "R12");
+    let ids: HashSet<&str> = INTENTS.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(ids.len(), INTENTS.len());
+}
