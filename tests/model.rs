@@ -237,14 +237,14 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
                 continue;
             };
             let ledger_status = ledger.refund(&head).map(|r| r.status);
-            let agrees = match (status, ledger_status) {
-                ("review", _) => true,
-                ("succeeded", Some(RefundState::Succeeded)) => true,
-                ("failed", Some(RefundState::Failed) | None) => true,
-                ("processing", Some(RefundState::Processing)) => true,
-                ("pending", None) => true,
-                _ => false,
-            };
+            let agrees = matches!(
+                (status, ledger_status),
+                ("review", _)
+                    | ("succeeded", Some(RefundState::Succeeded))
+                    | ("failed", Some(RefundState::Failed) | None)
+                    | ("processing", Some(RefundState::Processing))
+                    | ("pending", None)
+            );
             if !agrees {
                 return Err(format!(
                     "{results:?} line {}: {head} reported {status}, the ledger has {ledger_status:?}",
