@@ -26,6 +26,8 @@ async fn main() {
         kills: flag("--kills", 20) as u32,
         seed: flag("--seed", 1),
         binary: exe.parent().unwrap().parent().unwrap().join("bulkrefund"),
+        import_kills: flag("--import-kills", 5) as u32,
+        retry_rounds: flag("--retry-rounds", 4) as u32,
     };
     let report = chaos::run(&chaos, |line| println!("{line}")).await;
     let passed = report.discrepancies.is_empty() && report.verdict.starts_with("verdict: PASS");

@@ -13,6 +13,8 @@ async fn a_few_random_kills_lose_and_double_nothing() {
         kills: 4,
         seed: 11,
         binary: env!("CARGO_BIN_EXE_bulkrefund").into(),
+        import_kills: 2,
+        retry_rounds: 2,
     };
     let report = chaos::run(&chaos, |line| eprintln!("{line}")).await;
     assert!(

@@ -11,16 +11,17 @@
 //! reported, and that refund is skipped. Nothing is sent before the operator
 //! has seen the plan and confirmed it (`--yes`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use futures::StreamExt;
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{finish, open_existing, Paces, Profiles, RunOutcome};
 use crate::cli::EngineArgs;
-use crate::engine::ask::ask_once;
+use crate::engine::ask::{query_once, record_answer, Asked};
 use crate::engine::Scope;
 use crate::exit::UsageError;
 use crate::gateway::lianshang::is_valid_id;
@@ -172,29 +173,12 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
     Ok(plan)
 }
 
-/// What the gateway says of one link of a chain a new id would extend:
-/// `None` when it failed or never existed (a new id cannot pay it twice);
-/// otherwise why that chain is not retried. Every answer is recorded, and one
-/// that contradicts the journal corrects it.
-async fn check_link(
-    journal: &Journal,
-    paces: &mut Paces<'_>,
-    link: &RefundRecord,
-    plan: &mut Plan,
-    cancel: &CancellationToken,
-) -> anyhow::Result<Option<String>> {
-    let pace = paces.get(&link.profile)?;
-    let Some(asked) = ask_once(journal, &pace, link, cancel).await? else {
-        return Ok(Some("interrupted before the gateway was asked".into()));
-    };
+/// Why the gateway's answer about one link of a chain stops a new id being
+/// derived; `None` when the link failed or never existed (a new id cannot
+/// then pay it twice).
+fn blocks_new_id(link: &RefundRecord, asked: &Asked) -> Option<String> {
     let id = &link.refund_id;
-    if asked.state != State::Failed {
-        plan.corrected.push(link.id);
-    }
-    if asked.state == State::Processing {
-        plan.followed.push(link.id);
-    }
-    Ok(match asked.outcome {
+    match &asked.outcome {
         Outcome::Failed { .. } | Outcome::NotFound => None,
         Outcome::Succeeded(_) => Some(format!(
             "the gateway says {id} succeeded (it was recorded failed): not retried"
@@ -209,33 +193,65 @@ async fn check_link(
         Outcome::Rejected { code, why } => Some(format!(
             "the gateway refused the query itself ({code}: {why}): not retried"
         )),
-    })
+    }
 }
 
 /// Asks the gateway about every refund a new id would replace, and every
 /// earlier link of its chain (DESIGN.md: "a failed refund gets a new id only
 /// after a query proves the old id failed or never existed"). Keeps in the plan
-/// only the chains the gateway confirmed.
+/// only the chains the gateway confirmed. The queries run at once, within each
+/// profile's pace; every answer is recorded, and one that contradicts the
+/// journal corrects it.
 pub async fn check_with_gateway(
     journal: &Journal,
     paces: &mut Paces<'_>,
     mut plan: Plan,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Plan> {
+    let links: Vec<&RefundRecord> = plan
+        .send
+        .iter()
+        .filter(|planned| planned.new_id.is_some())
+        .flat_map(|planned| &planned.links)
+        .collect();
+    let mut profile_paces = HashMap::new();
+    for link in &links {
+        if !profile_paces.contains_key(&link.profile) {
+            profile_paces.insert(link.profile.clone(), paces.get(&link.profile)?);
+        }
+    }
+    let answers: Vec<_> = futures::stream::iter(links)
+        .map(|link| {
+            let pace = profile_paces[&link.profile].clone();
+            async move { (link, query_once(&pace, link, cancel).await) }
+        })
+        .buffer_unordered(MAX_CHECKS_AT_ONCE)
+        .collect()
+        .await;
+    let mut asked: HashMap<i64, Asked> = HashMap::new();
+    for (link, answer) in answers {
+        let Some(answer) = answer else { continue };
+        let now = record_answer(journal, link, answer)?;
+        if now.state != State::Failed {
+            plan.corrected.push(link.id);
+        }
+        if now.state == State::Processing {
+            plan.followed.push(link.id);
+        }
+        asked.insert(link.id, now);
+    }
     let mut confirmed = Vec::with_capacity(plan.send.len());
     for planned in std::mem::take(&mut plan.send) {
-        if planned.new_id.is_none() {
-            confirmed.push(planned);
-            continue;
-        }
-        let mut skip = None;
-        for link in &planned.links {
-            skip = check_link(journal, paces, link, &mut plan, cancel).await?;
-            if skip.is_some() {
-                break;
-            }
-        }
+        // Head first: the first link the gateway did not confirm is the reason.
+        let skip = planned
+            .links
+            .iter()
+            .find_map(|link| match asked.get(&link.id) {
+                Some(answer) => blocks_new_id(link, answer),
+                None => Some("interrupted before the gateway was asked".into()),
+            });
         match skip {
+            _ if planned.new_id.is_none() => confirmed.push(planned),
             None => confirmed.push(planned),
             Some(why) => plan.skipped.push((planned.refund_id.clone(), why)),
         }
@@ -243,6 +259,10 @@ pub async fn check_with_gateway(
     plan.send = confirmed;
     Ok(plan)
 }
+
+/// The most gateway checks in the air at once (each profile's own bound on
+/// requests in flight applies too).
+const MAX_CHECKS_AT_ONCE: usize = 256;
 
 /// Carries a confirmed plan out in the journal, in one transaction: same-id
 /// refunds go back to pending; new ids start retries of their chains' heads.

@@ -3,7 +3,8 @@
 //! `resume --review` asks about a refund in review. The attempt is recorded,
 //! and a verified answer about that very refund corrects what the journal
 //! holds; anything else (unknown, busy, rejected, or an answer about another
-//! refund) changes nothing but the attempt count.
+//! refund) changes nothing but the attempt count. Queries may run many at once
+//! ([`query_once`]); their answers are recorded one at a time ([`record_answer`]).
 
 use std::time::Instant;
 
@@ -11,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::pacing::Pace;
 use super::task::{attempt_record, CODE_MISMATCH};
-use crate::gateway::{Outcome, Receipt, RefundOrder};
-use crate::journal::{self, now_ms, now_text, AttemptKind, Change, Journal, RefundRecord, State};
+use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
+use crate::journal::{
+    self, now_ms, now_text, AttemptKind, AttemptRecord, Change, Journal, RefundRecord, State,
+};
 
 /// What the gateway answered, and the state the refund is in now.
 #[derive(Debug)]
@@ -82,17 +85,27 @@ pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
     }
 }
 
-/// Asks the gateway once about `record` (which is `failed` or in `review`),
-/// records the attempt and applies [`correction`]. `None` when interrupted
+/// A query's answer, before it is recorded.
+pub struct Answer {
+    attempt: Attempt,
+    kept: AttemptRecord,
+}
+
+/// Asks the gateway once about `record`, within the profile's pace (its rate
+/// and its bound on requests in flight). Many may run at once; each answer is
+/// then recorded by [`record_answer`], one at a time. `None` when interrupted
 /// before the request left.
-pub async fn ask_once(
-    journal: &Journal,
+pub async fn query_once(
     pace: &Pace,
     record: &RefundRecord,
     cancel: &CancellationToken,
-) -> anyhow::Result<Option<Asked>> {
+) -> Option<Answer> {
+    let _permit = tokio::select! {
+        permit = pace.in_flight.acquire() => permit.ok()?,
+        _ = cancel.cancelled() => return None,
+    };
     if !pace.ready(cancel).await {
-        return Ok(None);
+        return None;
     }
     let order = RefundOrder {
         refund_id: record.refund_id.clone(),
@@ -109,21 +122,44 @@ pub async fn ask_once(
         pace.pause(*wait);
     }
     let kept = attempt_record(AttemptKind::Query, at, started, &attempt);
+    Some(Answer { attempt, kept })
+}
+
+/// Records an answer to a query about `record` (which is `failed` or in
+/// `review`) and applies [`correction`].
+pub fn record_answer(
+    journal: &Journal,
+    record: &RefundRecord,
+    answer: Answer,
+) -> anyhow::Result<Asked> {
     let conn = journal.conn();
-    let state = match correction(record.state, &attempt.outcome) {
+    let state = match correction(record.state, &answer.attempt.outcome) {
         Some(change) => {
-            journal::settle(conn, record.id, record.state, &change, &kept)?;
+            journal::settle(conn, record.id, record.state, &change, &answer.kept)?;
             change.to
         }
         None => {
-            journal::note_attempt(conn, record.id, &kept)?;
+            journal::note_attempt(conn, record.id, &answer.kept)?;
             record.state
         }
     };
-    Ok(Some(Asked {
-        outcome: attempt.outcome,
+    Ok(Asked {
+        outcome: answer.attempt.outcome,
         state,
-    }))
+    })
+}
+
+/// [`query_once`], then [`record_answer`].
+pub async fn ask_once(
+    journal: &Journal,
+    pace: &Pace,
+    record: &RefundRecord,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Option<Asked>> {
+    match query_once(pace, record, cancel).await {
+        Some(answer) => record_answer(journal, record, answer).map(Some),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

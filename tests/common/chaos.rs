@@ -1,8 +1,12 @@
 //! The chaos harness: a batch against a simulator with every fault on, the real
-//! binary killed with SIGKILL at seeded random moments, `resume` after each, and
-//! then the simulator's ledger checked against the journal and the results
-//! file: nothing created twice, nothing lost, every status equal to the ledger's.
-//! `scripts/chaos` runs it at full size; `tests/chaos.rs` runs a short variant.
+//! binary killed with SIGKILL at seeded random moments: first while it imports
+//! (the journal must then hold no batch or the whole batch), then while it
+//! sends, with `resume` after each; then rounds of `retry --new-ids`, each
+//! killed at a random moment or not, settled by `resume`. Last, the simulator's
+//! ledger is checked against the journal and the results file: nothing created
+//! twice, no refund paid by two links of its chain, nothing lost, every status
+//! equal to the ledger's. `scripts/chaos` runs it at full size; `tests/chaos.rs`
+//! runs a short variant.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,6 +26,10 @@ pub struct Chaos {
     pub seed: u64,
     /// The `bulkrefund` binary to run and kill.
     pub binary: PathBuf,
+    /// Kills aimed at the import, before any other.
+    pub import_kills: u32,
+    /// Rounds of `retry --failed --new-ids`, each killed at a random moment or not.
+    pub retry_rounds: u32,
 }
 
 pub struct Report {
@@ -44,22 +52,111 @@ fn faults(seed: u64) -> FaultConfig {
     }
 }
 
-/// Whether `run` got as far as recording the whole batch.
-fn imported(journal: &Path) -> bool {
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return false;
-    };
-    conn.query_row(
-        "SELECT COUNT(*) > 0 FROM batches WHERE imported_at IS NOT NULL",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(false)
+fn read_only(journal: &Path) -> Option<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
 }
 
-/// Runs the harness; `say` gets one line per kill, then the verdict.
+/// (batches, batch rows) in the journal.
+fn recorded(journal: &Path) -> (i64, i64) {
+    read_only(journal)
+        .and_then(|conn| {
+            conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM batches), (SELECT COUNT(*) FROM batch_rows)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()
+        })
+        .unwrap_or((0, 0))
+}
+
+/// Whether `run` got as far as recording the whole batch.
+fn imported(journal: &Path) -> bool {
+    read_only(journal)
+        .and_then(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) > 0 FROM batches WHERE imported_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The harness's world: the batch, the simulator and the journal.
+struct World<'a> {
+    chaos: &'a Chaos,
+    batch: PathBuf,
+    config: PathBuf,
+    journal: PathBuf,
+    sim: sim::SimHandle,
+}
+
+impl World<'_> {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(&self.chaos.binary);
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--journal")
+            .arg(&self.journal)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// `run` until the batch is recorded, `resume` after.
+    fn next(&self, final_run: bool) -> tokio::process::Command {
+        if imported(&self.journal) {
+            let poll = if final_run { "120s" } else { "60s" };
+            self.command(&["resume", "--quiet", "--poll-for", poll])
+        } else {
+            self.command(&[
+                "run",
+                self.batch.to_str().unwrap(),
+                "--profile",
+                "leshua",
+                "--quiet",
+            ])
+        }
+    }
+
+    /// Runs `command`, killed with SIGKILL after `delay` unless it ends first.
+    async fn run_or_kill(
+        &self,
+        mut command: tokio::process::Command,
+        delay: Duration,
+    ) -> Option<i32> {
+        let mut child = command.spawn().expect("the binary starts");
+        tokio::select! {
+            status = child.wait() => Some(status.ok().and_then(|s| s.code()).unwrap_or(-1)),
+            _ = tokio::time::sleep(delay) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                None
+            }
+        }
+    }
+
+    /// `resume` until nothing is unresolved; the last exit code.
+    async fn settle(&self) -> i32 {
+        let mut last_exit = -1;
+        for _ in 0..10 {
+            let status = self.next(true).status().await.expect("the binary runs");
+            last_exit = status.code().unwrap_or(-1);
+            if matches!(last_exit, 0 | 3) {
+                break;
+            }
+        }
+        last_exit
+    }
+}
+
+/// Runs the harness; `say` gets one line per kill and round, then the verdict.
 pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let batch = dir.path().join("chaos.csv");
@@ -79,43 +176,75 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
         generate::simulator_config(&sim.base_url(), &keys, 1000, 32),
     )
     .unwrap();
-    let journal = dir.path().join("journal.db");
-    let command = |final_run: bool| {
-        let mut command = tokio::process::Command::new(&chaos.binary);
-        if imported(&journal) {
-            command.args([
-                "resume",
-                "--poll-for",
-                if final_run { "120s" } else { "60s" },
-            ]);
-        } else {
-            command.args(["run", batch.to_str().unwrap(), "--profile", "leshua"]);
-        }
-        command
-            .arg("--config")
-            .arg(&config)
-            .arg("--journal")
-            .arg(&journal)
-            .arg("--quiet")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        command
+    let world = World {
+        chaos,
+        batch,
+        config,
+        journal: dir.path().join("journal.db"),
+        sim,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(chaos.seed);
-    for kill in 1..=chaos.kills {
-        let name = if imported(&journal) { "resume" } else { "run" };
-        let mut child = command(false).spawn().expect("the binary starts");
-        let delay = Duration::from_millis(rng.gen_range(30..700));
-        tokio::select! {
-            status = child.wait() => {
-                let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
-                say(&format!("kill {kill:>2}: {name} ended by itself (exit {code}) before {} ms", delay.as_millis()));
+    let mut discrepancies = Vec::new();
+    // `run` writes the lock's holder note when it opens the journal, just
+    // before the import's one transaction: a kill soon after lands in the import.
+    let note = bulkrefund::journal::lock::holder_note_path(&world.journal);
+    for kill in 1..=chaos.import_kills {
+        if imported(&world.journal) {
+            say(&format!(
+                "import kill {kill}: none: the batch was recorded whole by an earlier run"
+            ));
+            break;
+        }
+        let _ = std::fs::remove_file(&note);
+        let mut child = world.next(false).spawn().expect("the binary starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !note.exists()
+            && std::time::Instant::now() < deadline
+            && child.try_wait().ok().flatten().is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Within the import's usual length (about a millisecond per 200 rows).
+        let delay = rng.gen_range(0..=(chaos.rows / 200).max(1));
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        let (batches, rows) = recorded(&world.journal);
+        let requests = world.sim.ledger().requests;
+        let holds = match (batches, rows) {
+            (0, 0) => "no batch".to_owned(),
+            (1, rows) if rows as u64 == chaos.rows => format!("the whole batch ({rows} rows)"),
+            (batches, rows) => {
+                discrepancies.push(format!(
+                    "import kill {kill}: the journal holds {batches} batches and {rows} rows of {}",
+                    chaos.rows
+                ));
+                format!("{batches} batches, {rows} rows: PART OF A BATCH")
             }
-            _ = tokio::time::sleep(delay) => {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                let ledger = sim.ledger();
+        };
+        if batches == 0 && requests > 0 {
+            discrepancies.push(format!(
+                "import kill {kill}: {requests} requests sent for a batch never recorded"
+            ));
+        }
+        say(&format!(
+            "import kill {kill}: run killed {delay} ms after it opened the journal to import; the journal holds {holds}; the simulator has seen {requests} requests"
+        ));
+    }
+    for kill in 1..=chaos.kills {
+        let name = if imported(&world.journal) {
+            "resume"
+        } else {
+            "run"
+        };
+        let delay = Duration::from_millis(rng.gen_range(30..700));
+        match world.run_or_kill(world.next(false), delay).await {
+            Some(code) => say(&format!(
+                "kill {kill:>2}: {name} ended by itself (exit {code}) before {} ms",
+                delay.as_millis()
+            )),
+            None => {
+                let ledger = world.sim.ledger();
                 say(&format!(
                     "kill {kill:>2}: {name} killed (SIGKILL) after {:>3} ms; the simulator has seen {} requests and holds {} refunds",
                     delay.as_millis(), ledger.requests, ledger.refunds.len()
@@ -123,16 +252,31 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
             }
         }
     }
-    let mut last_exit = -1;
-    for _ in 0..10 {
-        let status = command(true).status().await.expect("the binary runs");
-        last_exit = status.code().unwrap_or(-1);
-        if matches!(last_exit, 0 | 3) {
-            break;
-        }
+    let mut last_exit = world.settle().await;
+    for round in 1..=chaos.retry_rounds {
+        let retry = world.command(&[
+            "retry",
+            "--batch",
+            "1",
+            "--failed",
+            "--new-ids",
+            "--yes",
+            "--quiet",
+        ]);
+        let delay = Duration::from_millis(rng.gen_range(20..1500));
+        let how = match world.run_or_kill(retry, delay).await {
+            Some(code) => format!("ended by itself (exit {code})"),
+            None => format!("killed (SIGKILL) after {} ms", delay.as_millis()),
+        };
+        last_exit = world.settle().await;
+        let ledger = world.sim.ledger();
+        say(&format!(
+            "retry round {round}: retry --new-ids {how}; after resume the simulator holds {} refunds",
+            ledger.refunds.len()
+        ));
     }
-    let discrepancies = check(&batch, &journal, &sim.ledger(), last_exit);
-    let ledger = sim.ledger();
+    discrepancies.extend(check(&world, last_exit));
+    let ledger = world.sim.ledger();
     let succeeded = ledger
         .refunds
         .iter()
@@ -140,8 +284,8 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
         .count();
     let verdict = if discrepancies.is_empty() {
         format!(
-            "verdict: PASS: {} rows after {} kills; {} refunds created, each once ({succeeded} succeeded, {} failed); none lost; every status equals the ledger's",
-            chaos.rows, chaos.kills, ledger.refunds.len(), ledger.refunds.len() - succeeded
+            "verdict: PASS: {} rows after {} import kills, {} kills and {} retry rounds; {} refunds created, each once ({succeeded} succeeded, {} failed); at most one link of each chain not failed; none lost; every status equals the ledger's",
+            chaos.rows, chaos.import_kills, chaos.kills, chaos.retry_rounds, ledger.refunds.len(), ledger.refunds.len() - succeeded
         )
     } else {
         format!("verdict: FAIL: {} discrepancies", discrepancies.len())
@@ -150,32 +294,40 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
         say(&format!("  {discrepancy}"));
     }
     say(&verdict);
-    sim.stop().await;
+    world.sim.stop().await;
     Report {
         discrepancies,
         verdict,
     }
 }
 
+/// The input id a refund id serves: itself, or the id a retry derived it
+/// from (`R123R2` → `R123`: retries always derive from the chain's first id).
+fn root_of<'a>(refund_id: &'a str, input_ids: &HashSet<&str>) -> Option<&'a str> {
+    if input_ids.contains(refund_id) {
+        return Some(refund_id);
+    }
+    let (root, n) = refund_id.rsplit_once('R')?;
+    (n.bytes().all(|b| b.is_ascii_digit()) && input_ids.contains(root)).then_some(root)
+}
+
 /// Every way the journal, the results file and the ledger could disagree.
-fn check(
-    batch: &Path,
-    journal: &Path,
-    ledger: &sim::ledger::LedgerSnapshot,
-    last_exit: i32,
-) -> Vec<String> {
+fn check(world: &World, last_exit: i32) -> Vec<String> {
     let mut problems = Vec::new();
     if !matches!(last_exit, 0 | 3) {
         problems.push(format!(
             "the last resume exited {last_exit}: something is still unresolved"
         ));
     }
-    let input: Vec<String> = csv::Reader::from_path(batch)
+    let ledger = world.sim.ledger();
+    let input: Vec<String> = csv::Reader::from_path(&world.batch)
         .unwrap()
         .records()
         .map(|r| r.unwrap()[0].to_owned())
         .collect();
-    let conn = rusqlite::Connection::open(journal).unwrap();
+    let input_ids: HashSet<&str> = input.iter().map(String::as_str).collect();
+    let conn = rusqlite::Connection::open(&world.journal).unwrap();
+    // Every refund in the journal: (state, gateway id, ever created).
     let mut journal_refunds: HashMap<String, (String, Option<String>, bool)> = HashMap::new();
     let mut stmt = conn
         .prepare("SELECT refund_id, state, gateway_refund_id, ever_created FROM refunds")
@@ -197,24 +349,35 @@ fn check(
     for id in ledger.ids.iter().filter(|id| id.created > 1) {
         problems.push(format!("{} was created {} times", id.refund_id, id.created));
     }
-    let input_ids: HashSet<&str> = input.iter().map(String::as_str).collect();
+    let mut holding: HashMap<&str, Vec<&str>> = HashMap::new();
     for refund in &ledger.refunds {
-        if !input_ids.contains(refund.refund_id.as_str()) {
+        let Some(root) = root_of(&refund.refund_id, &input_ids) else {
             problems.push(format!(
                 "the gateway holds {} which no row asked for",
                 refund.refund_id
             ));
+            continue;
+        };
+        if refund.status != RefundState::Failed {
+            holding.entry(root).or_default().push(&refund.refund_id);
+        }
+    }
+    for (root, links) in holding {
+        if links.len() > 1 {
+            problems.push(format!("{root} is paid by more than one link: {links:?}"));
         }
     }
     for id in &input {
-        let Some((state, gateway_id, created)) = journal_refunds.get(id) else {
+        if !journal_refunds.contains_key(id) {
             problems.push(format!("{id} was lost: it is not in the journal"));
-            continue;
-        };
+        }
+    }
+    for (id, (state, gateway_id, created)) in &journal_refunds {
         match (state.as_str(), ledger_refunds.get(id.as_str())) {
             ("succeeded", Some(r)) if r.status == RefundState::Succeeded => {}
             ("failed", Some(r)) if r.status == RefundState::Failed => {}
             ("failed", None) if !created => {}
+            ("review", _) => {}
             (state, found) => problems.push(format!(
                 "{id}: the journal says {state}, the ledger {:?}",
                 found.map(|r| r.status)
@@ -229,13 +392,29 @@ fn check(
             }
         }
     }
-    let results_path = batch.with_file_name("chaos.results.csv");
+    // Each results row reports the head of its refund's chain, as the journal holds it.
+    let heads: HashMap<u64, String> = {
+        let mut stmt = conn
+            .prepare("SELECT r.line, f.state FROM batch_rows r JOIN refunds f ON f.id = r.refund WHERE r.batch_id = 1")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows
+    };
+    let results_path = world.batch.with_file_name("chaos.results.csv");
     match csv::Reader::from_path(&results_path) {
         Err(e) => problems.push(format!("no results file: {e}")),
         Ok(mut reader) => {
             let header = reader.headers().unwrap().clone();
             let column = |name: &str| header.iter().position(|h| h == name).unwrap();
-            let (id_col, status_col) = (column("merchant_refund_id"), column("status"));
+            let (id_col, status_col, line_col) = (
+                column("merchant_refund_id"),
+                column("status"),
+                column("line"),
+            );
             let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
             if rows.len() != input.len() {
                 problems.push(format!(
@@ -245,15 +424,12 @@ fn check(
                 ));
             }
             for row in rows {
-                let id = &row[id_col];
-                let expected = journal_refunds
-                    .get(id)
-                    .map(|(s, _, _)| s.as_str())
-                    .unwrap_or("missing");
+                let line: u64 = row[line_col].parse().unwrap_or(0);
+                let expected = heads.get(&line).map(String::as_str).unwrap_or("missing");
                 if &row[status_col] != expected {
                     problems.push(format!(
-                        "{id}: the results file says {}, the journal {expected}",
-                        &row[status_col]
+                        "{}: the results file says {}, the journal {expected}",
+                        &row[id_col], &row[status_col]
                     ));
                 }
             }
