@@ -1,5 +1,5 @@
-//! Measures importing a generated batch into a fresh journal (dedupe, chunked
-//! transactions), as `run` does before it sends anything.
+//! Measures importing a generated batch into a fresh journal (dedupe, one
+//! transaction), as `run` does before it sends anything.
 //! `cargo run --release --example import_million -- [ROWS] [JOURNAL]`
 //! (with JOURNAL, the journal is kept there, e.g. to measure an export of it).
 

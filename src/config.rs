@@ -322,10 +322,7 @@ impl Config {
     }
 
     fn dir(&self) -> &Path {
-        self.path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
+        crate::paths::directory_of(&self.path)
     }
 
     fn line_of(&self, span: Range<usize>) -> usize {

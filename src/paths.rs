@@ -27,19 +27,22 @@ fn identity(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
 }
 
+/// The directory a file is in (`.` for a bare file name).
+pub fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Where a path points, for a file that may not exist yet: its directory,
 /// resolved, and its name (a dangling symlink is followed to its target).
 fn location(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
     let path = match std::fs::read_link(path) {
-        Ok(target) => path.parent().unwrap_or(Path::new(".")).join(target),
+        Ok(target) => directory_of(path).join(target),
         Err(_) => path.to_owned(),
     };
     let name = path.file_name()?.to_owned();
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some((std::fs::canonicalize(parent).ok()?, name))
+    Some((std::fs::canonicalize(directory_of(&path)).ok()?, name))
 }
 
 /// True when `a` and `b` are the same file, or would be once created.
@@ -109,13 +112,9 @@ pub fn check_writable(out: &Path, flag: &str) -> Result<(), UsageError> {
     if out.is_dir() {
         return Err(refuse("is a directory".into()));
     }
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
     tempfile::Builder::new()
         .prefix(".bulkrefund-write-check-")
-        .tempfile_in(dir)
+        .tempfile_in(directory_of(out))
         .map(drop)
         .map_err(|e| refuse(format!("cannot be written: {e}")))
 }

@@ -59,6 +59,9 @@ fn list(journal: &Journal, out: &mut dyn Write) -> anyhow::Result<()> {
         )?;
         writeln!(out, "  {}", counts.one_line())?;
     }
+    for unfinished in crate::journal::batches::unfinished_imports(conn, None)? {
+        writeln!(out, "{}", unfinished.describe())?;
+    }
     Ok(())
 }
 

@@ -112,10 +112,7 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
         path: path.to_owned(),
         message,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = crate::paths::directory_of(path);
     let temporary = tempfile::Builder::new()
         .prefix(".bulkrefund-new-journal-")
         .tempfile_in(dir)
