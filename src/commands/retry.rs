@@ -65,9 +65,8 @@ pub struct Plan {
     pub send: Vec<Planned>,
     /// (refund id, why it is not retried).
     pub skipped: Vec<(String, String)>,
-    /// Refunds the gateway check found still refunding: the engine follows them.
-    pub followed: Vec<i64>,
-    /// Refunds whose recorded state the gateway check corrected.
+    /// Refunds whose recorded state the gateway check corrected (those found
+    /// still refunding among them are followed to their end).
     pub corrected: Vec<i64>,
 }
 
@@ -235,9 +234,6 @@ pub async fn check_with_gateway(
         if now.state != State::Failed {
             plan.corrected.push(link.id);
         }
-        if now.state == State::Processing {
-            plan.followed.push(link.id);
-        }
         asked.insert(link.id, now);
     }
     let mut confirmed = Vec::with_capacity(plan.send.len());
@@ -266,10 +262,10 @@ const MAX_CHECKS_AT_ONCE: usize = 256;
 
 /// Carries a confirmed plan out in the journal, in one transaction: same-id
 /// refunds go back to pending; new ids start retries of their chains' heads.
-/// Returns the refunds the engine must work on.
+/// Returns the refunds to send.
 pub fn apply(journal: &mut Journal, plan: &Plan) -> anyhow::Result<Vec<i64>> {
     let tx = journal.conn_mut().transaction()?;
-    let mut refunds = plan.followed.clone();
+    let mut refunds = Vec::with_capacity(plan.send.len());
     for planned in &plan.send {
         match &planned.new_id {
             None => {
@@ -369,17 +365,17 @@ pub async fn run(
     // The plan is for the operator's eyes: a closed stdout does not stop it.
     let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
     let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;
-    if !confirmed && plan.followed.is_empty() && plan.corrected.is_empty() {
+    if !confirmed && plan.corrected.is_empty() {
         if !plan.send.is_empty() {
             crate::say!("nothing sent");
         }
         return Ok(None);
     }
+    // What the check corrected is followed (and its batches' results rewritten)
+    // whether or not the operator confirmed the sends.
     let mut refunds = plan.corrected.clone();
     if confirmed {
         refunds.extend(apply(&mut journal, &plan)?);
-    } else {
-        refunds.extend(&plan.followed);
     }
     let outcome = finish(
         journal,

@@ -304,7 +304,6 @@ async fn settle_reviews(
             };
             notes.push(format!("{id}: still in review ({why})"));
         } else {
-            batches::reopen_listing(journal.conn(), record.id)?;
             notes.push(format!(
                 "{id}: settled by the gateway's answer about it: {}",
                 asked.state.status()

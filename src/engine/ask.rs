@@ -126,7 +126,9 @@ pub async fn query_once(
 }
 
 /// Records an answer to a query about `record` (which is `failed` or in
-/// `review`) and applies [`correction`].
+/// `review`) and applies [`correction`]. A refund whose outcome changed
+/// reopens the batches that list it: their results are rewritten by this
+/// command, or by the next `resume` if this one stops first.
 pub fn record_answer(
     journal: &Journal,
     record: &RefundRecord,
@@ -136,6 +138,7 @@ pub fn record_answer(
     let state = match correction(record.state, &answer.attempt.outcome) {
         Some(change) => {
             journal::settle(conn, record.id, record.state, &change, &answer.kept)?;
+            journal::batches::reopen_listing(conn, record.id)?;
             change.to
         }
         None => {

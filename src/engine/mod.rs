@@ -216,24 +216,19 @@ struct Book {
     active: HashSet<i64>,
     counters: HashMap<i64, Counters>,
     fatal: Option<String>,
-    /// The first refusal of a request itself, with the profile it names.
+    /// The first refusal of a request itself, naming its profile.
     stopped: Option<String>,
-    /// The profile of each refund handed out, for the message of a stop.
-    profiles: HashMap<i64, String>,
     progress: progress::Progress,
 }
 
 impl Book {
     fn finish(&mut self, done: Done) {
         self.active.remove(&done.id);
-        let profile = self.profiles.remove(&done.id).unwrap_or_default();
         if let Some(e) = done.fatal {
             self.fatal.get_or_insert(e);
         }
         if let Some(why) = done.stop {
-            self.stopped.get_or_insert_with(|| {
-                format!("profile '{profile}': the gateway refused the request itself ({why})")
-            });
+            self.stopped.get_or_insert(why);
         }
         self.progress.update(done.id, done.state);
         if done.state.is_final() {
@@ -290,7 +285,6 @@ pub async fn run(
         counters: HashMap::new(),
         fatal: None,
         stopped: None,
-        profiles: HashMap::new(),
         progress,
     };
     let mut tasks = JoinSet::new();
@@ -370,7 +364,6 @@ pub async fn run(
                 _ = shared.stop_sending.cancelled() => break 'sweeps,
             };
             book.active.insert(record.id);
-            book.profiles.insert(record.id, record.profile.clone());
             dispatched_in_sweep += 1;
             let job = Job {
                 counters: book.counters.get(&record.id).copied().unwrap_or_default(),

@@ -41,7 +41,7 @@ pub struct Done {
     pub state: State,
     /// The journal refused a change: the run cannot go on.
     pub fatal: Option<String>,
-    /// The gateway refused the request itself: no more requests for this profile.
+    /// The gateway refused the request itself: why, naming the profile.
     pub stop: Option<String>,
 }
 
@@ -415,6 +415,12 @@ async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shar
         pause,
         stop,
     } = verdict;
+    let stop = stop.map(|why| {
+        format!(
+            "profile '{}': the gateway refused the request itself ({why})",
+            record.profile
+        )
+    });
     if let Some(wait) = pause {
         pace.pause(wait);
     }
