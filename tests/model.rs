@@ -336,3 +336,26 @@ fn the_intent_of_a_retry_is_its_root() {
     let ids: HashSet<&str> = INTENTS.iter().map(|(id, _, _)| *id).collect();
     assert_eq!(ids.len(), INTENTS.len());
 }
+
+/// The sequence the model first failed on: a retry of batch 2 made R5R2 the
+/// head for a.csv's finished batch too, and when R5R2 ended through another
+/// run, a.results.csv kept reporting it pending.
+#[test]
+fn a_retry_reported_by_a_finished_batch_is_followed_there_too() {
+    let ops = vec![
+        (Op::Retry(1), 6),
+        (Op::Killed(Box::new(Op::Run(File::A)), 356), 1),
+        (Op::Killed(Box::new(Op::Run(File::B)), 61), 2),
+        (Op::Run(File::A), 3),
+        (Op::Retry(2), 6),
+        (Op::Retry(2), 1),
+        (Op::Retry(3), 1),
+        (Op::Run(File::B), 0),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(scenario(ops, 289_834)).unwrap();
+}

@@ -235,3 +235,57 @@ async fn a_later_retry_checks_every_earlier_link() {
         assert!(queries(&format!("{root}R2")) >= 1, "{root}R2");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_batch_listing_a_refund_reports_how_it_ended() {
+    let work = tempfile::tempdir().unwrap();
+    let (a, orders) = generated(work.path(), GatewayKind::Leshua, 3, "E");
+    let setup = setup(orders, fail_every_refund()).await;
+    assert_eq!(setup.run(&a, "leshua", quick()).await.exit_code, 3);
+    let b = work.path().join("b.csv");
+    std::fs::copy(&a, &b).unwrap();
+    assert_eq!(setup.run(&b, "leshua", quick()).await.exit_code, 3);
+    // The retries are still refunding when the retry's run stops polling.
+    setup.sim.set_faults(FaultConfig {
+        processing_for: Duration::from_secs(1),
+        ..FaultConfig::default()
+    });
+    let request = bulkrefund::commands::retry::RetryRequest {
+        journal_path: &setup.journal(),
+        batch: 2,
+        new_ids: true,
+        yes: true,
+        engine: EngineArgs {
+            poll_for: Duration::ZERO,
+            ..quick()
+        },
+    };
+    let profiles = run::Profiles {
+        config: &setup.config,
+        base_url: None,
+    };
+    let retried = bulkrefund::commands::retry::run(request, &profiles, Default::default())
+        .await
+        .unwrap()
+        .expect("the retries are sent");
+    assert_eq!(retried.exit_code, 4, "still processing");
+    for batch in [&a, &b] {
+        let rows = read_results(&run::default_results_path(batch));
+        assert!(rows.iter().all(|r| r["status"] == "processing"), "{rows:?}");
+    }
+    // Another run that lists them follows them to their end: every batch that
+    // lists them says so, batch 1 included, though it had finished long ago.
+    let c = work.path().join("c.csv");
+    std::fs::copy(&a, &c).unwrap();
+    assert_eq!(setup.run(&c, "leshua", quick()).await.exit_code, 0);
+    for batch in [&a, &b, &c] {
+        let rows = read_results(&run::default_results_path(batch));
+        assert!(
+            rows.iter().all(|r| r["status"] == "succeeded"),
+            "{batch:?}: {rows:?}"
+        );
+    }
+    let ledger = setup.sim.ledger();
+    assert_eq!(ledger.refunds.len(), 6);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+}

@@ -335,9 +335,11 @@ pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::
     Ok(journal)
 }
 
-/// Batches whose results the work on `scope` may change: those whose rows name
-/// an unresolved refund in scope, or that are not finished; for a retry, every
-/// batch whose rows name one of its refunds.
+/// Batches whose results the work on `scope` may change: every batch whose
+/// rows name an unresolved refund in scope (whichever batch brought it in
+/// scope: a refund's end is reported by every batch that lists it), and the
+/// scope's batches not yet finished; for a retry, every batch whose rows name
+/// one of its refunds.
 fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<Vec<i64>> {
     let finals = crate::journal::state::sql_list(&crate::journal::state::FINAL);
     let sql = match scope {
@@ -348,7 +350,8 @@ fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Res
         Scope::Batches(ids) => {
             let filter = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
             format!(
-                "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+                "SELECT DISTINCT listing.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+                 JOIN batch_rows listing ON listing.refund = f.id
                  WHERE f.state NOT IN {finals} AND r.batch_id IN ({filter})
                  UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1"
             )
@@ -422,11 +425,10 @@ pub(crate) async fn finish(
         outcome
             .batches
             .push((batch, path, StatusCounts::for_batch(conn, batch)?));
-        // Only once its results file is written is a batch finished: a batch
-        // not marked finished has its results rewritten by the next resume.
-        if counts.exit_code() != exit::UNRESOLVED {
-            batches::mark_finished(conn, batch)?;
-        }
+        // Only once its results file is written with nothing unresolved is a
+        // batch finished: one that is not has its results rewritten by the
+        // next resume, until every refund it lists has ended.
+        batches::set_finished(conn, batch, counts.exit_code() != exit::UNRESOLVED)?;
     }
     if outcome.report.interrupted {
         outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);

@@ -44,11 +44,14 @@ pub fn set_results_path(conn: &Connection, batch: i64, path: &str) -> rusqlite::
     Ok(())
 }
 
-/// Marks a batch finished (its results written and nothing of it unresolved).
-pub fn mark_finished(conn: &Connection, batch: i64) -> rusqlite::Result<()> {
+/// Records whether a batch, whose results were just written, is finished:
+/// nothing of it unresolved. A batch that had finished is not any more when a
+/// refund it lists is unresolved again (a retry that now reports for it):
+/// its results are then rewritten until that refund ends.
+pub fn set_finished(conn: &Connection, batch: i64, finished: bool) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE batches SET finished_at = COALESCE(finished_at, ?2) WHERE id = ?1",
-        params![batch, now_text()],
+        "UPDATE batches SET finished_at = CASE WHEN ?2 THEN COALESCE(finished_at, ?3) END WHERE id = ?1",
+        params![batch, finished, now_text()],
     )?;
     Ok(())
 }
