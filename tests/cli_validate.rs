@@ -16,20 +16,7 @@ struct Run {
 }
 
 fn bulkrefund(args: &[&str], journal: &Path) -> Run {
-    let output = Command::cargo_bin("bulkrefund")
-        .unwrap()
-        .args(args)
-        .arg("--config")
-        .arg(samples().join("bulkrefund.toml"))
-        .arg("--journal")
-        .arg(journal)
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    bulkrefund_with_config(args, &samples().join("bulkrefund.toml"), journal)
 }
 
 fn validate(file: &Path, profile: &str, journal: &Path) -> Run {
