@@ -96,18 +96,21 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
         );
     }
     // The journal itself refuses a second retry of the same refund.
-    let conn = rusqlite::Connection::open(setup.journal()).unwrap();
-    let root: i64 = conn
+    let root: i64 = rusqlite::Connection::open(setup.journal())
+        .unwrap()
         .query_row(
             "SELECT id FROM refunds WHERE refund_id = 'AR000000001'",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    let error =
-        bulkrefund::journal::chain::start_retry(&conn, root, "AR000000001R3", "a second retry")
-            .unwrap_err()
-            .to_string();
+    let mut journal = bulkrefund::journal::Journal::open(&setup.journal()).unwrap();
+    let second = bulkrefund::journal::chain::RetryStart {
+        refund: root,
+        new_id: Some("AR000000001R3".into()),
+        why: "a second retry".into(),
+    };
+    let error = journal.start_retries(&[second]).unwrap_err().to_string();
     assert!(error.contains("already has a retry"), "{error}");
 }
 

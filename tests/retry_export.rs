@@ -10,6 +10,7 @@ use bulkrefund::cli::EngineArgs;
 use bulkrefund::commands::retry;
 use bulkrefund::commands::run;
 use bulkrefund::gateway::GatewayKind;
+use bulkrefund::journal::Status;
 use bulkrefund::report::export::{self, ExportFormat, Filter, COLUMNS};
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{OrderStatus, RefundState};
@@ -113,14 +114,7 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let journal = bulkrefund::journal::Journal::open_read_only(&setup.journal())
         .unwrap()
         .unwrap();
-    export::export(
-        journal.conn(),
-        &Filter::default(),
-        &out,
-        ExportFormat::Csv,
-        false,
-    )
-    .unwrap();
+    export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
     let exported = read_export(&out).0;
     let retried: Vec<_> = exported
         .iter()
@@ -131,7 +125,7 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
         .iter()
         .all(|r| r["refund_id"] == format!("{}R2", r["retry_of"])));
     // A second round derives the next id in the chain.
-    let plan = retry::plan(journal.conn(), 1, true).unwrap();
+    let plan = retry::plan(&journal, 1, true).unwrap();
     assert!(plan.send.is_empty(), "nothing failed is left in the batch");
 }
 
@@ -226,14 +220,8 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
         .unwrap()
         .unwrap();
     let out = setup.dir.path().join("all.csv");
-    let totals = export::export(
-        journal.conn(),
-        &Filter::default(),
-        &out,
-        ExportFormat::Csv,
-        false,
-    )
-    .unwrap();
+    let totals =
+        export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
     let (rows, total_rows) = read_export(&out);
     assert_eq!(rows.len(), 22);
     // Totals equal the sum of the rows.
@@ -270,7 +258,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     // Filters: by batch, by status, by time.
     let count = |filter: Filter| {
         let path = setup.dir.path().join("filtered.csv");
-        export::export(journal.conn(), &filter, &path, ExportFormat::Csv, false).unwrap();
+        export::export(&journal, &filter, &path, ExportFormat::Csv, false).unwrap();
         read_export(&path).0.len()
     };
     assert_eq!(
@@ -282,14 +270,14 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     );
     assert_eq!(
         count(Filter {
-            statuses: vec!["failed".into()],
+            statuses: vec![Status::Failed],
             ..Filter::default()
         }),
         1
     );
     assert_eq!(
         count(Filter {
-            statuses: vec!["succeeded".into(), "failed".into()],
+            statuses: vec![Status::Succeeded, Status::Failed],
             ..Filter::default()
         }),
         22
@@ -319,7 +307,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     // The XLSX holds the same values.
     let xlsx = setup.dir.path().join("all.xlsx");
     export::export(
-        journal.conn(),
+        &journal,
         &Filter::default(),
         &xlsx,
         ExportFormat::Xlsx,

@@ -4,7 +4,7 @@
 
 use crate::cli::ExportArgs;
 use crate::exit::{self, UsageError};
-use crate::journal::{batches, Journal};
+use crate::journal::Journal;
 use crate::paths::Protected;
 use crate::report::export::{self, ExportFormat, Filter};
 
@@ -32,7 +32,11 @@ pub fn run(
             .as_deref()
             .map(|t| export::parse_bound(t, true))
             .transpose()?,
-        statuses: args.status.clone(),
+        statuses: args
+            .status
+            .iter()
+            .map(|s| export::refund_status(s))
+            .collect::<Result<_, _>>()?,
     };
     let format = if args.format == "xlsx" {
         ExportFormat::Xlsx
@@ -47,12 +51,7 @@ pub fn run(
             )
             .into());
         }
-        let totals = export::export_csv(
-            journal.conn(),
-            &filter,
-            std::io::stdout().lock(),
-            args.excel,
-        )?;
+        let totals = export::export_csv(&journal, &filter, std::io::stdout().lock(), args.excel)?;
         crate::say_part!("{}", totals.table());
         return Ok(exit::SUCCESS);
     }
@@ -61,11 +60,11 @@ pub fn run(
     if let Some(config) = config {
         protected.add(config, "the configuration");
     }
-    for input in batches::inputs(journal.conn())? {
+    for input in journal.batch_inputs()? {
         protected.add(&input, "the input of a batch in the journal");
     }
     protected.check(&args.out, "--out")?;
-    let totals = export::export(journal.conn(), &filter, &args.out, format, args.excel)?;
+    let totals = export::export(&journal, &filter, &args.out, format, args.excel)?;
     crate::say!("exported to {}:", args.out.display());
     crate::say_part!("{}", totals.table());
     Ok(exit::SUCCESS)

@@ -16,17 +16,17 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use futures::StreamExt;
-use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{finish, open_existing, Paces, Profiles, RunOutcome};
 use crate::cli::EngineArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
-use crate::engine::Scope;
+
 use crate::exit::UsageError;
 use crate::gateway::lianshang::is_valid_id;
 use crate::gateway::{GatewayKind, Outcome};
-use crate::journal::{self, chain, Change, Journal, RefundRecord, State};
+use crate::journal::chain::RetryStart;
+use crate::journal::{Journal, RefundRecord, Scope, State};
 use crate::money::Fen;
 
 /// The id that retries `root` for the `n`-th time (n ≥ 2), if the gateway accepts it.
@@ -83,28 +83,41 @@ fn gateway_of(scope: &str) -> anyhow::Result<GatewayKind> {
     })
 }
 
-/// The refunds a batch's rows name, each once, in input order.
-fn batch_refunds(conn: &Connection, batch: i64) -> rusqlite::Result<Vec<i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT refund FROM batch_rows WHERE batch_id = ?1 AND refund IS NOT NULL
-         GROUP BY refund ORDER BY MIN(line)",
-    )?;
-    let ids = stmt.query_map([batch], |row| row.get(0))?.collect();
-    ids
+/// The next id of a chain whose first id is `root`, not yet used in the
+/// journal nor by an earlier refund of this plan.
+fn next_free_id(
+    journal: &Journal,
+    root: &str,
+    scope: &str,
+    taken: &mut HashSet<(String, String)>,
+) -> anyhow::Result<Result<String, String>> {
+    let gateway = gateway_of(scope)?;
+    let mut n = 2;
+    loop {
+        match derived_id(root, n, gateway) {
+            Err(why) => return Ok(Err(why)),
+            Ok(id) => {
+                if !journal.id_taken(scope, &id)? && taken.insert((scope.to_owned(), id.clone())) {
+                    return Ok(Ok(id));
+                }
+                n += 1;
+            }
+        }
+    }
 }
 
 /// Decides what retry would do from the journal alone; writes nothing.
 /// (`check_with_gateway` then asks the gateway before any new id is made.)
-pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan> {
+pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan> {
     let mut plan = Plan::default();
     let mut heads = HashSet::new();
     let mut taken = HashSet::new();
-    for listed in batch_refunds(conn, batch)? {
-        let head = chain::head(conn, listed)?;
+    for listed in journal.batch_refunds(batch)? {
+        let head = journal.chain_head(listed)?;
         if !heads.insert(head) {
             continue;
         }
-        let links = chain::links(conn, head)?;
+        let links = journal.chain_links(head)?;
         let record = links[0].clone();
         let root = links[links.len() - 1].refund_id.clone();
         if record.state != State::Failed {
@@ -120,18 +133,17 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             }
             continue;
         }
-        let error = format!(
-            "{} {}",
-            record.error_code.as_deref().unwrap_or(""),
-            record.error_message.as_deref().unwrap_or("")
-        )
-        .trim()
-        .to_owned();
         let planned = |new_id, links| Planned {
             id: record.id,
             refund_id: record.refund_id.clone(),
             amount: record.amount,
-            error: error.clone(),
+            error: format!(
+                "{} {}",
+                record.error_code.as_deref().unwrap_or(""),
+                record.error_message.as_deref().unwrap_or("")
+            )
+            .trim()
+            .to_owned(),
             new_id,
             links,
             profile: record.profile.clone(),
@@ -148,23 +160,8 @@ pub fn plan(conn: &Connection, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             }
             continue;
         }
-        let scope = chain::scope_of(conn, record.id)?;
-        let gateway = gateway_of(&scope)?;
-        let mut n = 2;
-        let new_id = loop {
-            match derived_id(&root, n, gateway) {
-                Err(why) => break Err(why),
-                Ok(id) => {
-                    if !chain::id_taken(conn, &scope, &id)?
-                        && taken.insert((scope.clone(), id.clone()))
-                    {
-                        break Ok(id);
-                    }
-                    n += 1;
-                }
-            }
-        };
-        match new_id {
+        let scope = journal.scope_of(record.id)?;
+        match next_free_id(journal, &root, &scope, &mut taken)? {
             Ok(id) => plan.send.push(planned(Some(id), links)),
             Err(why) => plan.skipped.push((record.refund_id.clone(), why)),
         }
@@ -264,35 +261,22 @@ const MAX_CHECKS_AT_ONCE: usize = 256;
 /// refunds go back to pending; new ids start retries of their chains' heads.
 /// Returns the refunds to send.
 pub fn apply(journal: &mut Journal, plan: &Plan) -> anyhow::Result<Vec<i64>> {
-    let tx = journal.conn_mut().transaction()?;
-    let mut refunds = Vec::with_capacity(plan.send.len());
-    for planned in &plan.send {
-        match &planned.new_id {
-            None => {
-                journal::apply(
-                    &tx,
-                    planned.id,
-                    State::Failed,
-                    &Change::to(
-                        State::Pending,
-                        "retry --failed: never created at the gateway, so sent again with the same id",
-                    ),
-                )?;
-                refunds.push(planned.id);
-            }
-            Some(new_id) => refunds.push(chain::start_retry(
-                &tx,
-                planned.id,
-                new_id,
-                &format!(
+    let starts: Vec<RetryStart> = plan
+        .send
+        .iter()
+        .map(|planned| RetryStart {
+            refund: planned.id,
+            new_id: planned.new_id.clone(),
+            why: match &planned.new_id {
+                None => "retry --failed: never created at the gateway, so sent again with the same id".into(),
+                Some(_) => format!(
                     "retry --failed --new-ids: retries {} with a new id, the gateway having confirmed that it failed",
                     planned.refund_id
                 ),
-            )?),
-        }
-    }
-    tx.commit()?;
-    Ok(refunds)
+            },
+        })
+        .collect();
+    Ok(journal.start_retries(&starts)?)
 }
 
 fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
@@ -360,7 +344,7 @@ pub async fn run(
 ) -> anyhow::Result<Option<RunOutcome>> {
     let mut journal = open_existing(request.journal_path, Some(request.batch))?;
     let mut paces = Paces::new(profiles, &request.engine);
-    let plan = plan(journal.conn(), request.batch, request.new_ids)?;
+    let plan = plan(&journal, request.batch, request.new_ids)?;
     let plan = check_with_gateway(&journal, &mut paces, plan, &cancel).await?;
     // The plan is for the operator's eyes: a closed stdout does not stop it.
     let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
@@ -377,14 +361,7 @@ pub async fn run(
     if confirmed {
         refunds.extend(apply(&mut journal, &plan)?);
     }
-    let outcome = finish(
-        journal,
-        request.journal_path,
-        &mut paces,
-        Scope::Refunds(refunds),
-        cancel,
-    )
-    .await?;
+    let outcome = finish(journal, &mut paces, Scope::Refunds(refunds), cancel).await?;
     Ok(confirmed.then_some(outcome))
 }
 

@@ -15,12 +15,11 @@ use crate::cli::EngineArgs;
 use crate::config::{Config, Profile};
 use crate::engine::ask::ask_once;
 use crate::engine::pacing::Pace;
-use crate::engine::{self, EngineOptions, EngineReport, Scope};
+use crate::engine::{self, EngineOptions, EngineReport};
 use crate::exit::{self, Interrupted, UsageError};
 use crate::gateway::Outcome;
-use crate::journal::batches;
 use crate::journal::import::{self, BatchMeta, ImportError};
-use crate::journal::{Journal, State};
+use crate::journal::{Journal, Scope, State};
 use crate::paths::{self, Protected};
 use crate::report::results;
 use crate::report::summary::StatusCounts;
@@ -133,7 +132,7 @@ fn protected_files(
         .journal(journal_path)
         .add(config.path(), "the configuration");
     if let Some(journal) = journal {
-        for input in batches::inputs(journal.conn())? {
+        for input in journal.batch_inputs()? {
             protected.add(&input, "the input of a batch in the journal");
         }
     }
@@ -219,14 +218,7 @@ pub async fn run(
         "batch recorded"
     );
     let mut paces = Paces::new(profiles, &request.engine);
-    finish(
-        journal,
-        request.journal_path,
-        &mut paces,
-        Scope::Batches(vec![batch_id]),
-        cancel,
-    )
-    .await
+    finish(journal, &mut paces, Scope::Batches(vec![batch_id]), cancel).await
 }
 
 /// What `resume` is asked to do besides finishing what is unresolved.
@@ -261,7 +253,7 @@ pub async fn resume(
         };
         protected_files(journal_path, profiles.config, Some(&journal))?.check(out, "--out")?;
         paths::check_writable(out, "--out")?;
-        batches::set_results_path(journal.conn(), batch, &out.display().to_string())?;
+        journal.set_results_path(batch, out)?;
     }
     let scope = match batch {
         Some(id) => Scope::Batches(vec![id]),
@@ -273,7 +265,7 @@ pub async fn resume(
     } else {
         Vec::new()
     };
-    let mut outcome = finish(journal, journal_path, &mut paces, scope, cancel).await?;
+    let mut outcome = finish(journal, &mut paces, scope, cancel).await?;
     outcome.notes = notes;
     Ok(outcome)
 }
@@ -288,7 +280,7 @@ async fn settle_reviews(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
-    for record in crate::journal::refunds_in_review(journal.conn(), &scope.ids_sql())? {
+    for record in journal.refunds_in_review(scope)? {
         let pace = paces.get(&record.profile)?;
         let id = &record.refund_id;
         let Some(asked) = ask_once(journal, &pace, &record, cancel).await? else {
@@ -325,7 +317,7 @@ pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::
     }
     let journal = Journal::open(journal_path)?;
     if let Some(id) = batch {
-        if !batches::exists(journal.conn(), id)? {
+        if !journal.batch_exists(id)? {
             return Err(UsageError(format!(
                 "There is no batch {id} in the journal; `bulkrefund status` lists them"
             ))
@@ -335,55 +327,21 @@ pub(crate) fn open_existing(journal_path: &Path, batch: Option<i64>) -> anyhow::
     Ok(journal)
 }
 
-/// Batches whose results the work on `scope` may change: every batch whose
-/// rows name an unresolved refund in scope (whichever batch brought it in
-/// scope: a refund's end is reported by every batch that lists it), and the
-/// scope's batches not yet finished; for a retry, every batch whose rows name
-/// one of its refunds.
-fn affected_batches(conn: &rusqlite::Connection, scope: &Scope) -> rusqlite::Result<Vec<i64>> {
-    let finals = crate::journal::state::sql_list(&crate::journal::state::FINAL);
-    let sql = match scope {
-        Scope::Refunds(_) => format!(
-            "SELECT DISTINCT batch_id FROM batch_rows WHERE refund IN ({}) ORDER BY 1",
-            scope.ids_sql()
-        ),
-        Scope::Batches(ids) => {
-            let filter = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            format!(
-                "SELECT DISTINCT listing.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
-                 JOIN batch_rows listing ON listing.refund = f.id
-                 WHERE f.state NOT IN {finals} AND r.batch_id IN ({filter})
-                 UNION SELECT id FROM batches WHERE id IN ({filter}) AND finished_at IS NULL ORDER BY 1"
-            )
-        }
-        Scope::All => format!(
-            "SELECT DISTINCT r.batch_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
-             WHERE f.state NOT IN {finals}
-             UNION SELECT id FROM batches WHERE finished_at IS NULL ORDER BY 1"
-        ),
-    };
-    let mut stmt = conn.prepare(&sql)?;
-    let ids = stmt.query_map([], |row| row.get(0))?.collect();
-    ids
-}
-
 pub(crate) async fn finish(
     journal: Journal,
-    journal_path: &Path,
     paces: &mut Paces<'_>,
     scope: Scope,
     cancel: CancellationToken,
 ) -> anyhow::Result<RunOutcome> {
     let engine_args = paces.engine;
-    let affected = affected_batches(journal.conn(), &scope)?;
-    let names = engine::unresolved_profiles(journal.conn(), &scope)?;
+    let affected = journal.affected_batches(&scope)?;
+    let names = journal.unresolved_profiles(&scope)?;
     let paces = paces.for_names(&names)?;
     let options = EngineOptions {
         poll_for: engine_args.poll_for,
         show_progress: !engine_args.quiet,
     };
-    let (journal, report) =
-        engine::run(journal, journal_path, paces, scope.clone(), options, cancel).await?;
+    let (journal, report) = engine::run(journal, paces, scope.clone(), options, cancel).await?;
     let mut outcome = RunOutcome {
         exit_code: exit::SUCCESS,
         batches: Vec::new(),
@@ -391,14 +349,9 @@ pub(crate) async fn finish(
         problems: Vec::new(),
         notes: Vec::new(),
     };
-    let conn = journal.conn();
     // A batch whose import an older bulkrefund left unfinished is reported, not
     // written: its results would miss rows.
-    let only = match &scope {
-        Scope::Batches(ids) => Some(ids.as_slice()),
-        _ => None,
-    };
-    let unfinished = batches::unfinished_imports(conn, only)?;
+    let unfinished = journal.unfinished_imports(scope.batches())?;
     for import in &unfinished {
         outcome.problems.push(import.describe());
         outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
@@ -407,13 +360,13 @@ pub(crate) async fn finish(
         if unfinished.iter().any(|u| u.batch == batch) {
             continue;
         }
-        let counts = StatusCounts::outcomes_for_batch(conn, batch)?;
+        let counts = StatusCounts::outcomes_for_batch(&journal, batch)?;
         outcome.exit_code = outcome.exit_code.max(counts.exit_code());
-        let Some(path) = batches::results_path(conn, batch)? else {
+        let Some(path) = journal.results_path(batch)? else {
             continue;
         };
         // One batch's unwritable results file does not keep the others from theirs.
-        if let Err(e) = results::write(conn, batch, &path, engine_args.excel) {
+        if let Err(e) = results::write(&journal, batch, &path, engine_args.excel) {
             outcome.problems.push(format!(
                 "the results of batch {batch} cannot be written to '{}' ({e:#}); they are safe in \
                  the journal: fix that, or run `bulkrefund resume --batch {batch} --out OTHER.csv`",
@@ -424,11 +377,11 @@ pub(crate) async fn finish(
         }
         outcome
             .batches
-            .push((batch, path, StatusCounts::for_batch(conn, batch)?));
+            .push((batch, path, StatusCounts::for_batch(&journal, batch)?));
         // Only once its results file is written with nothing unresolved is a
         // batch finished: one that is not has its results rewritten by the
         // next resume, until every refund it lists has ended.
-        batches::set_finished(conn, batch, counts.exit_code() != exit::UNRESOLVED)?;
+        journal.set_finished(batch, counts.exit_code() != exit::UNRESOLVED)?;
     }
     if outcome.report.interrupted {
         outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);

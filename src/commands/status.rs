@@ -3,8 +3,6 @@
 
 use std::io::Write;
 
-use rusqlite::OptionalExtension;
-
 use crate::exit::{self, UsageError};
 use crate::journal::Journal;
 use crate::report::summary::StatusCounts;
@@ -27,133 +25,71 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>) -> anyhow::Result
 }
 
 fn list(journal: &Journal, out: &mut dyn Write) -> anyhow::Result<()> {
-    let conn = journal.conn();
-    let mut stmt = conn.prepare(
-        "SELECT id, file_name, profile, started_at, imported_at IS NOT NULL, finished_at FROM batches ORDER BY id",
-    )?;
-    let batches = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, bool>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let batches = journal.batches()?;
     if batches.is_empty() {
         writeln!(out, "no batches yet")?;
     }
-    for (id, file, profile, started, imported, finished) in batches {
-        let counts = StatusCounts::for_batch(conn, id)?;
-        let state = match (imported, finished) {
+    for batch in batches {
+        let counts = StatusCounts::for_batch(journal, batch.id)?;
+        let state = match (batch.imported, &batch.finished_at) {
             (false, _) => "import unfinished".to_owned(),
             (true, Some(at)) => format!("finished {at}"),
             (true, None) => "not finished".to_owned(),
         };
         writeln!(
             out,
-            "batch {id}  {file}  profile {profile}  started {started}  {state}"
+            "batch {}  {}  profile {}  started {}  {state}",
+            batch.id, batch.file_name, batch.profile, batch.started_at
         )?;
         writeln!(out, "  {}", counts.one_line())?;
     }
-    for unfinished in crate::journal::batches::unfinished_imports(conn, None)? {
+    for unfinished in journal.unfinished_imports(None)? {
         writeln!(out, "{}", unfinished.describe())?;
     }
     Ok(())
 }
 
 fn detail(journal: &Journal, id: i64, out: &mut dyn Write) -> anyhow::Result<()> {
-    let conn = journal.conn();
-    let batch: Option<(String, String, String, Option<String>)> = conn
-        .query_row(
-            "SELECT file_name, profile, started_at, results_path FROM batches WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((file, profile, started, results)) = batch else {
+    let Some(batch) = journal.batch(id)? else {
         return Err(UsageError(format!(
             "There is no batch {id} in the journal; `bulkrefund status` lists them"
         ))
         .into());
     };
-    writeln!(out, "batch {id}: {file}")?;
-    writeln!(out, "  profile {profile}, started {started}")?;
-    if let Some(results) = results {
-        writeln!(out, "  results: {results}")?;
-    }
-    writeln!(out, "{}", StatusCounts::for_batch(conn, id)?.table())?;
-    retry_chains(conn, id, out)?;
-    let mut stmt = conn.prepare(
-        "SELECT r.line, COALESCE(f.refund_id, ''), COALESCE(r.row_status, f.state),
-                COALESCE(r.error_code, f.error_code, ''), COALESCE(r.error_message, f.error_message, '')
-         FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
-         WHERE r.batch_id = ?1 AND COALESCE(r.row_status, f.state) <> 'succeeded' ORDER BY r.line",
+    writeln!(out, "batch {id}: {}", batch.file_name)?;
+    writeln!(
+        out,
+        "  profile {}, started {}",
+        batch.profile, batch.started_at
     )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
-    let mut header_written = false;
-    for row in rows {
-        let (line, refund_id, state, code, message) = row?;
-        if !header_written {
-            writeln!(out, "rows that did not succeed:")?;
-            header_written = true;
-        }
-        let status = crate::journal::State::parse(&state).map_or(state.as_str(), |s| s.status());
+    if let Some(results) = batch.results_path {
+        writeln!(out, "  results: {}", results.display())?;
+    }
+    writeln!(out, "{}", StatusCounts::for_batch(journal, id)?.table())?;
+    let retries = journal.retries_in_batch(id)?;
+    if !retries.is_empty() {
+        writeln!(out, "retried with new ids:")?;
+    }
+    for link in retries {
         writeln!(
             out,
-            "  line {line:<7} {refund_id:<24} {status:<11} {code} {message}"
+            "  line {:<7} {} ({}) -> {} ({})",
+            link.line, link.retried.0, link.retried.1, link.retry.0, link.retry.1
         )?;
     }
-    Ok(())
-}
-
-/// Each refund of the batch that retries another, with the one it retries.
-fn retry_chains(
-    conn: &rusqlite::Connection,
-    batch: i64,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT f.line, p.refund_id, p.state, f.refund_id, f.state FROM refunds f JOIN refunds p ON p.id = f.retry_of
-         WHERE f.batch_id = ?1 ORDER BY f.line, f.id",
-    )?;
-    let chains = stmt
-        .query_map([batch], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    if chains.is_empty() {
-        return Ok(());
+    let rows = journal.rows_needing_attention(id)?;
+    if !rows.is_empty() {
+        writeln!(out, "rows that did not succeed:")?;
     }
-    writeln!(out, "retried with new ids:")?;
-    let status = |state: &str| {
-        crate::journal::State::parse(state)
-            .map_or("unknown", |s| s.status())
-            .to_owned()
-    };
-    for (line, old, old_state, new, new_state) in chains {
+    for row in rows {
         writeln!(
             out,
-            "  line {line:<7} {old} ({}) -> {new} ({})",
-            status(&old_state),
-            status(&new_state)
+            "  line {:<7} {:<24} {:<11} {} {}",
+            row.line,
+            row.refund_id,
+            row.status.as_str(),
+            row.error_code,
+            row.error_message
         )?;
     }
     Ok(())

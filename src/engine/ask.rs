@@ -14,7 +14,8 @@ use super::pacing::Pace;
 use super::task::{attempt_record, CODE_MISMATCH};
 use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
 use crate::journal::{
-    self, now_ms, now_text, AttemptKind, AttemptRecord, Change, Journal, RefundRecord, State,
+    now_ms, now_text, AttemptKind, AttemptRecord, Change, Journal, JournalError, RefundRecord,
+    State,
 };
 
 /// What the gateway answered, and the state the refund is in now.
@@ -133,16 +134,15 @@ pub fn record_answer(
     journal: &Journal,
     record: &RefundRecord,
     answer: Answer,
-) -> anyhow::Result<Asked> {
-    let conn = journal.conn();
+) -> Result<Asked, JournalError> {
     let state = match correction(record.state, &answer.attempt.outcome) {
         Some(change) => {
-            journal::settle(conn, record.id, record.state, &change, &answer.kept)?;
-            journal::batches::reopen_listing(conn, record.id)?;
+            journal.settle(record.id, record.state, &change, &answer.kept)?;
+            journal.reopen_listing(record.id)?;
             change.to
         }
         None => {
-            journal::note_attempt(conn, record.id, &answer.kept)?;
+            journal.note_attempt(record.id, &answer.kept)?;
             record.state
         }
     };
@@ -158,7 +158,7 @@ pub async fn ask_once(
     pace: &Pace,
     record: &RefundRecord,
     cancel: &CancellationToken,
-) -> anyhow::Result<Option<Asked>> {
+) -> Result<Option<Asked>, JournalError> {
     match query_once(pace, record, cancel).await {
         Some(answer) => record_answer(journal, record, answer).map(Some),
         None => Ok(None),

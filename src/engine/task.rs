@@ -11,13 +11,11 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use super::pacing::{backoff, poll_interval, Pace};
-use super::writer::{Update, Writer};
+use super::writer::{WriteError, Writer};
 use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
-use crate::journal::{now_ms, now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State};
-
-/// `next_attempt_at` of a refund this run gave up on (unknown after every query
-/// allowed). The next run or `resume` takes it up again.
-pub const PARKED: i64 = i64::MAX / 4;
+use crate::journal::{
+    now_ms, now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Update, PARKED,
+};
 
 /// What the engine remembers about a refund during one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,7 +38,7 @@ pub struct Done {
     /// The state the journal now holds (unchanged when nothing was sent).
     pub state: State,
     /// The journal refused a change: the run cannot go on.
-    pub fatal: Option<String>,
+    pub fatal: Option<WriteError>,
     /// The gateway refused the request itself: why, naming the profile.
     pub stop: Option<String>,
 }

@@ -1,15 +1,14 @@
-//! The journal writer: one thread owns the journal's connection and commits the
-//! engine's changes in groups (many per transaction). Every change waits only
-//! for its own commit: a submit's intent is durable before its request leaves.
-//! A refused change (a stale state, an illegal transition) is refused before it
-//! writes anything, so it fails alone and never takes its group down with it.
+//! The journal writer: one thread owns the journal and commits the engine's
+//! changes in groups (many per transaction, [`Journal::commit_group`]). Every
+//! change waits only for its own commit: a submit's intent is durable before
+//! its request leaves.
 
 use std::sync::mpsc;
 use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::journal::{self, AttemptRecord, Change, Journal, JournalError, State};
+use crate::journal::{AttemptRecord, Change, Journal, JournalError, Op, State, Update};
 
 /// The most changes committed in one transaction.
 const GROUP: usize = 2048;
@@ -20,37 +19,18 @@ const GROUP: usize = 2048;
 const SMALL_GROUP: usize = 32;
 const LINGER: std::time::Duration = std::time::Duration::from_micros(250);
 
-/// What a refund's attempt leaves in the journal.
-#[derive(Debug)]
-pub enum Update {
-    /// A new state (with its event).
-    Transition { from: State, change: Change },
-    /// Same state, later (`next_attempt_at`), with a note of why.
-    Reschedule {
-        next_attempt_at: i64,
-        note: Option<(String, String)>,
-        gateway_refund_id: Option<String>,
-    },
-}
-
-enum Op {
-    /// The attempt and what it changed.
-    Settle {
-        refund: i64,
-        attempt: Box<AttemptRecord>,
-        update: Update,
-    },
-    /// A state change with no attempt behind it.
-    Transition {
-        refund: i64,
-        from: State,
-        change: Change,
-    },
+/// Why a change was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the journal writer has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 struct Request {
     op: Op,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), JournalError>>,
 }
 
 #[derive(Clone)]
@@ -82,17 +62,16 @@ pub fn start(journal: Journal) -> (Writer, WriterThread) {
 }
 
 impl Writer {
-    async fn submit(&self, op: Op) -> Result<(), String> {
+    async fn submit(&self, op: Op) -> Result<(), WriteError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Request { op, done })
-            .map_err(|_| "the journal writer has stopped".to_owned())?;
-        wait.await
-            .map_err(|_| "the journal writer has stopped".to_owned())?
+            .map_err(|_| WriteError::Stopped)?;
+        Ok(wait.await.map_err(|_| WriteError::Stopped)??)
     }
 
     /// `from` → in_flight, committed before the submit leaves.
-    pub async fn intent(&self, refund: i64, from: State) -> Result<(), String> {
+    pub async fn intent(&self, refund: i64, from: State) -> Result<(), WriteError> {
         let change = Change::to(
             State::InFlight,
             "submitting; the answer is not known until it is recorded",
@@ -105,7 +84,7 @@ impl Writer {
         refund: i64,
         attempt: AttemptRecord,
         update: Update,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         self.submit(Op::Settle {
             refund,
             attempt: Box::new(attempt),
@@ -114,7 +93,12 @@ impl Writer {
         .await
     }
 
-    pub async fn transition(&self, refund: i64, from: State, change: Change) -> Result<(), String> {
+    pub async fn transition(
+        &self,
+        refund: i64,
+        from: State,
+        change: Change,
+    ) -> Result<(), WriteError> {
         self.submit(Op::Transition {
             refund,
             from,
@@ -141,69 +125,10 @@ fn run(mut journal: Journal, rx: mpsc::Receiver<Request>) -> Journal {
                 Err(_) => break,
             }
         }
-        let results = commit_group(&mut journal, &group);
+        let results = journal.commit_group(group.iter().map(|request| &request.op));
         for (request, result) in group.into_iter().zip(results) {
             let _ = request.done.send(result);
         }
     }
     journal
-}
-
-fn commit_group(journal: &mut Journal, group: &[Request]) -> Vec<Result<(), String>> {
-    let conn = journal.conn_mut();
-    let fail_all = |why: String| group.iter().map(|_| Err(why.clone())).collect();
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(format!("journal: {e}")),
-    };
-    let mut results = Vec::with_capacity(group.len());
-    for request in group {
-        match apply(&tx, &request.op) {
-            // A refused change (stale state, illegal transition) is checked
-            // before anything is written: it fails alone.
-            Err(
-                e @ (JournalError::Stale { .. }
-                | JournalError::Illegal { .. }
-                | JournalError::Missing(_)),
-            ) => results.push(Err(e.to_string())),
-            // Anything else may have written half a change: the group is rolled back.
-            Err(e) => return fail_all(format!("journal: {e}")),
-            Ok(()) => results.push(Ok(())),
-        }
-    }
-    match tx.commit() {
-        Ok(()) => results,
-        Err(e) => fail_all(format!("journal commit failed: {e}")),
-    }
-}
-
-fn apply(conn: &rusqlite::Connection, op: &Op) -> Result<(), JournalError> {
-    match op {
-        Op::Settle {
-            refund,
-            attempt,
-            update,
-        } => match update {
-            Update::Transition { from, change } => {
-                journal::settle(conn, *refund, *from, change, attempt)
-            }
-            Update::Reschedule {
-                next_attempt_at,
-                note,
-                gateway_refund_id,
-            } => journal::reschedule(
-                conn,
-                *refund,
-                *next_attempt_at,
-                note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
-                gateway_refund_id.as_deref(),
-                attempt,
-            ),
-        },
-        Op::Transition {
-            refund,
-            from,
-            change,
-        } => journal::apply(conn, *refund, *from, change),
-    }
 }

@@ -9,7 +9,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now_text, read_record, JournalError, RefundRecord, State, RECORD_COLUMNS};
+use super::refunds::{read_record, RECORD_COLUMNS};
+use super::{changes, now_text, Change, Journal, JournalError, RefundRecord, State};
 
 /// The retry of `id`, if it has one.
 fn retry_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
@@ -19,7 +20,7 @@ fn retry_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
 }
 
 /// The last link of the chain `id` belongs to (`id` itself when never retried).
-pub fn head(conn: &Connection, mut id: i64) -> rusqlite::Result<i64> {
+pub(super) fn head(conn: &Connection, mut id: i64) -> rusqlite::Result<i64> {
     while let Some(next) = retry_of(conn, id)? {
         id = next;
     }
@@ -28,7 +29,7 @@ pub fn head(conn: &Connection, mut id: i64) -> rusqlite::Result<i64> {
 
 /// `id` and every link before it, newest first (the root, the id the operator
 /// asked for, comes last).
-pub fn links(conn: &Connection, id: i64) -> rusqlite::Result<Vec<RefundRecord>> {
+fn links(conn: &Connection, id: i64) -> rusqlite::Result<Vec<RefundRecord>> {
     let mut links = Vec::new();
     let mut next = Some(id);
     while let Some(id) = next {
@@ -44,13 +45,13 @@ pub fn links(conn: &Connection, id: i64) -> rusqlite::Result<Vec<RefundRecord>> 
 }
 
 /// Where a refund's id is unique (`gateway:merchant_id`).
-pub fn scope_of(conn: &Connection, id: i64) -> rusqlite::Result<String> {
+fn scope_of(conn: &Connection, id: i64) -> rusqlite::Result<String> {
     conn.prepare_cached("SELECT scope FROM refunds WHERE id = ?1")?
         .query_row([id], |row| row.get(0))
 }
 
 /// True when the journal holds `refund_id` in `scope` (used, so never derived again).
-pub fn id_taken(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<bool> {
+fn id_taken(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT COUNT(*) > 0 FROM refunds WHERE scope = ?1 AND refund_id = ?2")?
         .query_row(params![scope, refund_id], |row| row.get(0))
 }
@@ -58,7 +59,7 @@ pub fn id_taken(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Re
 /// Starts the retry of `old` (the failed head of its chain) as a new pending
 /// refund `new_refund_id`, and points every batch row that listed `old` at it.
 /// Refused by the journal when `old` already has a retry.
-pub fn start_retry(
+fn start_retry(
     conn: &Connection,
     old: i64,
     new_refund_id: &str,
@@ -92,4 +93,58 @@ pub fn start_retry(
     conn.prepare_cached("UPDATE batch_rows SET refund = ?1 WHERE refund = ?2")?
         .execute(params![new, old])?;
     Ok(new)
+}
+
+/// One refund a retry sends again: under its own id (never created at the
+/// gateway), or as the next link of its chain under a new id.
+#[derive(Clone, Debug)]
+pub struct RetryStart {
+    /// The failed refund (the head of its chain).
+    pub refund: i64,
+    pub new_id: Option<String>,
+    /// The event's words.
+    pub why: String,
+}
+
+impl Journal {
+    /// The last link of the chain `id` belongs to (`id` itself when never retried).
+    pub fn chain_head(&self, id: i64) -> Result<i64, JournalError> {
+        Ok(head(&self.conn, id)?)
+    }
+
+    /// `id` and every link before it, newest first (the root, the id the
+    /// operator asked for, comes last).
+    pub fn chain_links(&self, id: i64) -> Result<Vec<RefundRecord>, JournalError> {
+        Ok(links(&self.conn, id)?)
+    }
+
+    /// Where a refund's id is unique.
+    pub fn scope_of(&self, id: i64) -> Result<String, JournalError> {
+        Ok(scope_of(&self.conn, id)?)
+    }
+
+    /// True when the journal holds `refund_id` in `scope` (used, so never derived again).
+    pub fn id_taken(&self, scope: &str, refund_id: &str) -> Result<bool, JournalError> {
+        Ok(id_taken(&self.conn, scope, refund_id)?)
+    }
+
+    /// Carries out a retry in one transaction: same-id refunds go back to
+    /// pending; new ids start retries of their chains' heads. Returns the
+    /// refunds to send, in order.
+    pub fn start_retries(&mut self, starts: &[RetryStart]) -> Result<Vec<i64>, JournalError> {
+        let tx = self.conn.transaction()?;
+        let mut refunds = Vec::with_capacity(starts.len());
+        for start in starts {
+            match &start.new_id {
+                None => {
+                    let change = Change::to(State::Pending, start.why.clone());
+                    changes::apply(&tx, start.refund, State::Failed, &change)?;
+                    refunds.push(start.refund);
+                }
+                Some(new_id) => refunds.push(start_retry(&tx, start.refund, new_id, &start.why)?),
+            }
+        }
+        tx.commit()?;
+        Ok(refunds)
+    }
 }

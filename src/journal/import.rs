@@ -180,7 +180,7 @@ pub fn import(
     mut on_problem: impl FnMut(&str),
 ) -> Result<Tally, ImportError> {
     let scope = meta.scope();
-    let tx = journal.conn_mut().transaction()?;
+    let tx = journal.conn.transaction()?;
     let (batch_id, recorded_up_to) = match unfinished_import(&tx, meta)? {
         Some((batch_id, recorded_up_to)) => {
             tx.execute(
@@ -390,7 +390,7 @@ pub fn preview(
 ) -> Result<Tally, ImportError> {
     let scratch;
     let conn = match journal {
-        Some(journal) => journal.conn(),
+        Some(journal) => &journal.conn,
         None => {
             scratch = Connection::open_in_memory()?;
             &scratch

@@ -65,15 +65,6 @@ impl State {
     pub fn is_final(self) -> bool {
         FINAL.contains(&self)
     }
-
-    /// The status a results file shows (batch-files.md: in_flight → unknown, retry_wait → pending).
-    pub fn status(self) -> &'static str {
-        match self {
-            State::InFlight => "unknown",
-            State::RetryWait => "pending",
-            other => other.as_str(),
-        }
-    }
 }
 
 impl fmt::Display for State {
@@ -166,9 +157,6 @@ mod tests {
         for state in ALL {
             assert_eq!(State::parse(state.as_str()), Some(state));
         }
-        assert_eq!(State::InFlight.status(), "unknown");
-        assert_eq!(State::RetryWait.status(), "pending");
-        assert_eq!(State::Review.status(), "review");
         assert_eq!(sql_list(&FINAL), "('succeeded', 'failed', 'review')");
     }
 }

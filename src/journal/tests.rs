@@ -1,10 +1,25 @@
 //! Journal tests on `:memory:` and temporary files: the state machine as the
 //! only door, events for every transition, dedupe verdicts, crash recovery.
 
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+
 use super::import::{self, BatchMeta, CheckedRow, Tally};
+use super::refunds::{read_record, RECORD_COLUMNS};
 use super::*;
 use crate::batch::RefundRow;
 use crate::gateway::GatewayKind;
+use crate::money::Fen;
+
+/// A refund as the journal holds it, read with the journal's own connection.
+fn read_refund(conn: &rusqlite::Connection, id: i64) -> Result<RefundRecord, JournalError> {
+    Ok(conn.query_row(
+        &format!("SELECT {RECORD_COLUMNS} FROM refunds WHERE id = ?1"),
+        [id],
+        read_record,
+    )?)
+}
 
 fn meta() -> BatchMeta {
     BatchMeta {
@@ -74,7 +89,7 @@ type RowStatus = (u64, Option<String>, Option<i64>, Option<String>);
 
 fn row_statuses(journal: &Journal, batch: i64) -> Vec<RowStatus> {
     let mut stmt = journal
-        .conn()
+        .conn
         .prepare("SELECT line, row_status, refund, error_message FROM batch_rows WHERE batch_id = ?1 ORDER BY line")
         .unwrap();
     stmt.query_map([batch], |r| {
@@ -160,7 +175,7 @@ fn dedupe_within_a_file_and_against_the_journal() {
     assert_eq!(rows[0], (2, None, Some(1), None));
     assert_eq!(rows[3].1.as_deref(), Some("duplicate"));
     let count: i64 = journal
-        .conn()
+        .conn
         .query_row("SELECT COUNT(*) FROM refunds", [], |r| r.get(0))
         .unwrap();
     assert_eq!(count, 3);
@@ -207,7 +222,7 @@ fn preview_decides_like_import_and_writes_nothing() {
     );
     assert_eq!(problems.len(), 3);
     let batches: i64 = reader
-        .conn()
+        .conn
         .query_row("SELECT COUNT(*) FROM batches", [], |r| r.get(0))
         .unwrap();
     assert_eq!(batches, 1, "preview wrote nothing");
@@ -237,7 +252,7 @@ fn one_refund() -> (Journal, i64) {
 
 fn events(journal: &Journal, refund: i64) -> Vec<(Option<String>, String)> {
     let mut stmt = journal
-        .conn()
+        .conn
         .prepare("SELECT from_state, to_state FROM events WHERE refund = ?1 ORDER BY id")
         .unwrap();
     stmt.query_map([refund], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -249,7 +264,7 @@ fn events(journal: &Journal, refund: i64) -> Vec<(Option<String>, String)> {
 #[test]
 fn every_transition_writes_an_event_and_illegal_ones_are_refused() {
     let (journal, id) = one_refund();
-    let conn = journal.conn();
+    let conn = &journal.conn;
     let path = [
         State::InFlight,
         State::Unknown,
@@ -260,7 +275,7 @@ fn every_transition_writes_an_event_and_illegal_ones_are_refused() {
     ];
     let mut from = State::Pending;
     for to in path {
-        apply(conn, id, from, &Change::to(to, "test")).unwrap();
+        changes::apply(conn, id, from, &Change::to(to, "test")).unwrap();
         from = to;
     }
     let recorded = events(&journal, id);
@@ -270,11 +285,11 @@ fn every_transition_writes_an_event_and_illegal_ones_are_refused() {
         recorded.last().unwrap(),
         &(Some("processing".to_string()), "succeeded".to_string())
     );
-    let record = refund_by_id(conn, id).unwrap();
+    let record = read_refund(conn, id).unwrap();
     assert_eq!(record.state, State::Succeeded);
     // Succeeded is final: nothing may follow it.
     for to in state::ALL {
-        let error = apply(conn, id, State::Succeeded, &Change::to(to, "x")).unwrap_err();
+        let error = changes::apply(conn, id, State::Succeeded, &Change::to(to, "x")).unwrap_err();
         assert!(
             matches!(error, JournalError::Illegal { .. }),
             "{to}: {error}"
@@ -282,7 +297,7 @@ fn every_transition_writes_an_event_and_illegal_ones_are_refused() {
     }
     // A caller with a stale idea of the state is refused too.
     assert!(matches!(
-        apply(conn, id, State::Pending, &Change::to(State::InFlight, "x")),
+        changes::apply(conn, id, State::Pending, &Change::to(State::InFlight, "x")),
         Err(JournalError::Stale { .. })
     ));
     assert_eq!(
@@ -306,18 +321,18 @@ fn every_illegal_transition_is_refused_from_every_state() {
             }
             let (journal, id) = one_refund();
             journal
-                .conn()
+                .conn
                 .execute(
                     "UPDATE refunds SET state = ?1 WHERE id = ?2",
                     params![from.as_str(), id],
                 )
                 .unwrap();
-            let error = apply(journal.conn(), id, from, &Change::to(to, "x")).unwrap_err();
+            let error = changes::apply(&journal.conn, id, from, &Change::to(to, "x")).unwrap_err();
             assert!(
                 matches!(error, JournalError::Illegal { .. }),
                 "{from} -> {to}"
             );
-            assert_eq!(refund_by_id(journal.conn(), id).unwrap().state, from);
+            assert_eq!(read_refund(&journal.conn, id).unwrap().state, from);
         }
     }
 }
@@ -325,8 +340,8 @@ fn every_illegal_transition_is_refused_from_every_state() {
 #[test]
 fn in_flight_after_a_crash_becomes_unknown() {
     let (mut journal, id) = one_refund();
-    apply(
-        journal.conn(),
+    changes::apply(
+        &journal.conn,
         id,
         State::Pending,
         &Change::to(State::InFlight, "sending"),
@@ -334,7 +349,7 @@ fn in_flight_after_a_crash_becomes_unknown() {
     .unwrap();
     assert_eq!(journal.recover_in_flight().unwrap(), 1);
     assert_eq!(
-        refund_by_id(journal.conn(), id).unwrap().state,
+        read_refund(&journal.conn, id).unwrap().state,
         State::Unknown
     );
     assert_eq!(events(&journal, id).last().unwrap().1, "unknown");
@@ -343,7 +358,7 @@ fn in_flight_after_a_crash_becomes_unknown() {
 #[test]
 fn attempts_are_counted_and_first_sent_kept() {
     let (journal, id) = one_refund();
-    let conn = journal.conn();
+    let conn = &journal.conn;
     let attempt = |kind, at: &str| AttemptRecord {
         kind,
         at: at.into(),
@@ -352,7 +367,7 @@ fn attempts_are_counted_and_first_sent_kept() {
         outcome: "unknown".into(),
         latency_ms: 3,
     };
-    apply(
+    changes::apply(
         conn,
         id,
         State::Pending,
@@ -360,7 +375,7 @@ fn attempts_are_counted_and_first_sent_kept() {
     )
     .unwrap();
     let unknown = Change::to(State::Unknown, "HTTP 500");
-    settle(
+    changes::settle(
         conn,
         id,
         State::InFlight,
@@ -368,7 +383,7 @@ fn attempts_are_counted_and_first_sent_kept() {
         &attempt(AttemptKind::Submit, "2026-11-22T00:00:00.000Z"),
     )
     .unwrap();
-    reschedule(
+    changes::reschedule(
         conn,
         id,
         0,
@@ -377,7 +392,7 @@ fn attempts_are_counted_and_first_sent_kept() {
         &attempt(AttemptKind::Query, "2026-11-22T00:00:01.000Z"),
     )
     .unwrap();
-    settle(
+    changes::settle(
         conn,
         id,
         State::Unknown,
@@ -385,14 +400,14 @@ fn attempts_are_counted_and_first_sent_kept() {
         &attempt(AttemptKind::Query, "2026-11-22T00:00:02.000Z"),
     )
     .unwrap();
-    apply(
+    changes::apply(
         conn,
         id,
         State::Pending,
         &Change::to(State::InFlight, "sending"),
     )
     .unwrap();
-    settle(
+    changes::settle(
         conn,
         id,
         State::InFlight,
@@ -400,7 +415,7 @@ fn attempts_are_counted_and_first_sent_kept() {
         &attempt(AttemptKind::Submit, "2026-11-22T00:00:03.000Z"),
     )
     .unwrap();
-    let record = refund_by_id(conn, id).unwrap();
+    let record = read_refund(conn, id).unwrap();
     assert_eq!((record.attempts, record.submits), (4, 2));
     let first: String = conn
         .query_row("SELECT first_sent_at FROM refunds", [], |r| r.get(0))
@@ -415,7 +430,7 @@ fn attempts_are_counted_and_first_sent_kept() {
         .unwrap();
     assert_eq!(rows, 4);
     // A refused change records no attempt either.
-    let refused = settle(
+    let refused = changes::settle(
         conn,
         id,
         State::Succeeded,
@@ -438,15 +453,15 @@ fn a_file_journal_uses_wal_and_a_migrated_schema() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(&dir.path().join("j.db")).unwrap();
     let mode: String = journal
-        .conn()
+        .conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     let sync: i64 = journal
-        .conn()
+        .conn
         .query_row("PRAGMA synchronous", [], |r| r.get(0))
         .unwrap();
     assert_eq!((mode.as_str(), sync), ("wal", 1));
-    assert_eq!(schema::version(journal.conn()).unwrap(), schema::VERSION);
+    assert_eq!(schema::version(&journal.conn).unwrap(), schema::VERSION);
     // A second process (here: a second open) is refused while the first holds it.
     let error = Journal::open(&dir.path().join("j.db"))
         .err()
@@ -461,7 +476,7 @@ fn a_file_journal_uses_wal_and_a_migrated_schema() {
 /// (batches, refunds, batch rows) in the journal.
 fn recorded(journal: &Journal) -> (i64, i64, i64) {
     journal
-        .conn()
+        .conn
         .query_row(
             "SELECT (SELECT COUNT(*) FROM batches), (SELECT COUNT(*) FROM refunds), (SELECT COUNT(*) FROM batch_rows)",
             [],
@@ -479,12 +494,12 @@ fn an_import_is_all_or_nothing_when_the_disk_fills() {
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
     let pages: i64 = journal
-        .conn()
+        .conn
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     // A disk that fills a few pages into the import.
     journal
-        .conn()
+        .conn
         .pragma_update(None, "max_page_count", pages + 20)
         .unwrap();
     let error = import::import(&mut journal, &meta(), many_rows(30_000), || false, |_| {})
@@ -497,7 +512,7 @@ fn an_import_is_all_or_nothing_when_the_disk_fills() {
         "nothing of the batch is left"
     );
     journal
-        .conn()
+        .conn
         .pragma_update(None, "max_page_count", 1_073_741_823)
         .unwrap();
     let tally = import::import(&mut journal, &meta(), many_rows(30_000), || false, |_| {}).unwrap();

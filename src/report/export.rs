@@ -9,13 +9,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use rusqlite::Connection;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 
 use super::results::formula_safe;
-use super::summary::{StatusCounts, STATUSES};
+use super::summary::StatusCounts;
 use crate::exit::UsageError;
-use crate::journal::State;
+use crate::journal::reports::ExportRow;
+use crate::journal::{Journal, Status};
 use crate::money::Fen;
 
 pub const COLUMNS: [&str; 18] = [
@@ -54,15 +54,8 @@ pub enum ExportFormat {
     Xlsx,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub batch: Option<i64>,
-    /// RFC 3339 UTC bounds on when a refund was first sent (or recorded, if never sent).
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Statuses as the results file names them; empty for all.
-    pub statuses: Vec<String>,
-}
+/// Which refunds an export holds.
+pub use crate::journal::reports::ExportFilter as Filter;
 
 /// Turns `--since`/`--until` text (a date, or an RFC 3339 time) into the
 /// journal's time format. A date as `until` includes that whole day.
@@ -83,19 +76,15 @@ pub fn parse_bound(text: &str, is_until: bool) -> Result<String, UsageError> {
     Ok(bound.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-/// The journal states a status stands for.
-fn states_of(status: &str) -> Result<Vec<&'static str>, UsageError> {
-    let states: Vec<&'static str> = crate::journal::state::ALL
-        .into_iter()
-        .filter(|s| s.status() == status)
-        .map(State::as_str)
-        .collect();
-    if states.is_empty() {
-        return Err(UsageError(format!(
-            "--status {status:?}: a refund's status is one of succeeded, failed, review, processing, unknown, pending"
-        )));
-    }
-    Ok(states)
+/// A status `--status` may name: one a refund can have.
+pub fn refund_status(text: &str) -> Result<Status, UsageError> {
+    Status::parse(text)
+        .filter(|status| status.states().next().is_some())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--status {text:?}: a refund's status is one of succeeded, failed, review, processing, unknown, pending"
+            ))
+        })
 }
 
 fn order_ids(fields: &std::collections::BTreeMap<String, String>) -> (String, String) {
@@ -107,81 +96,47 @@ fn order_ids(fields: &std::collections::BTreeMap<String, String>) -> (String, St
     }
 }
 
-/// One export row, as text (the CSV's cells).
+/// The export's cells for one refund, in [`COLUMNS`] order.
+fn cells(row: ExportRow) -> [String; 18] {
+    let (order_id, gateway_order_id) = order_ids(&row.fields);
+    let text = |value: Option<String>| value.unwrap_or_default();
+    [
+        row.profile,
+        row.merchant_id,
+        row.refund_id,
+        text(row.retry_of),
+        order_id,
+        gateway_order_id,
+        row.fen.0.to_string(),
+        row.fen.to_string(),
+        row.status.as_str().to_owned(),
+        text(row.gateway_refund_id),
+        text(row.error_code),
+        text(row.error_message),
+        row.attempts.to_string(),
+        text(row.first_sent_at),
+        text(row.finished_at),
+        row.batch_id.to_string(),
+        row.source_file,
+        row.line.to_string(),
+    ]
+}
+
+/// Every exported refund as its cells, with its status and amount for the totals.
 fn rows(
-    conn: &Connection,
+    journal: &Journal,
     filter: &Filter,
-    mut each: impl FnMut(&[String], &str, Fen) -> anyhow::Result<()>,
+    mut each: impl FnMut(&[String], Status, Fen) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut states = Vec::new();
-    for status in &filter.statuses {
-        states.extend(states_of(status)?);
-    }
-    let state_list = if states.is_empty() {
-        "1".to_owned()
-    } else {
-        format!(
-            "f.state IN ({})",
-            states
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    };
-    let sql = format!(
-        "SELECT f.profile, f.scope, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state, f.gateway_refund_id,
-                f.error_code, f.error_message, f.attempts, f.first_sent_at, f.finished_at, f.batch_id, b.file_name, f.line
-         FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
-         WHERE (?1 IS NULL OR f.batch_id = ?1)
-           AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
-           AND (?3 IS NULL OR COALESCE(f.first_sent_at, f.created_at) < ?3)
-           AND {state_list}
-         ORDER BY f.id"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut query = stmt.query(rusqlite::params![filter.batch, filter.since, filter.until])?;
-    while let Some(row) = query.next()? {
-        let text = |i: usize| -> rusqlite::Result<String> {
-            Ok(row.get::<_, Option<String>>(i)?.unwrap_or_default())
-        };
-        let scope = text(1)?;
-        let fields: std::collections::BTreeMap<String, String> = serde_json::from_str(&text(4)?)?;
-        let (order_id, gateway_order_id) = order_ids(&fields);
-        let fen = Fen(row.get::<_, i64>(5)? as u64);
-        let state = text(6)?;
-        let status = State::parse(&state).map_or("unknown", State::status);
-        let cells = [
-            text(0)?,
-            scope
-                .split_once(':')
-                .map(|(_, m)| m.to_owned())
-                .unwrap_or(scope.clone()),
-            text(2)?,
-            text(3)?,
-            order_id,
-            gateway_order_id,
-            fen.0.to_string(),
-            fen.to_string(),
-            status.to_owned(),
-            text(7)?,
-            text(8)?,
-            text(9)?,
-            row.get::<_, i64>(10)?.to_string(),
-            text(11)?,
-            text(12)?,
-            row.get::<_, i64>(13)?.to_string(),
-            text(14)?,
-            row.get::<_, i64>(15)?.to_string(),
-        ];
-        each(&cells, status, fen)?;
-    }
-    Ok(())
+    journal.export_rows(filter, |row| {
+        let (status, fen) = (row.status, row.fen);
+        each(&cells(row), status, fen)
+    })
 }
 
 /// Writes the export to a file; returns the totals it wrote.
 pub fn export(
-    conn: &Connection,
+    journal: &Journal,
     filter: &Filter,
     out: &Path,
     format: ExportFormat,
@@ -191,15 +146,15 @@ pub fn export(
         ExportFormat::Csv => {
             let file = std::fs::File::create(out)
                 .with_context(|| format!("cannot write '{}'", out.display()))?;
-            export_csv(conn, filter, file, excel_bom)
+            export_csv(journal, filter, file, excel_bom)
         }
-        ExportFormat::Xlsx => export_xlsx(conn, filter, out),
+        ExportFormat::Xlsx => export_xlsx(journal, filter, out),
     }
 }
 
 /// Writes the export as CSV to any writer (a file, or standard output for `--out -`).
 pub fn export_csv(
-    conn: &Connection,
+    journal: &Journal,
     filter: &Filter,
     out: impl Write,
     excel_bom: bool,
@@ -213,7 +168,7 @@ pub fn export_csv(
         .from_writer(buffered);
     writer.write_record(COLUMNS)?;
     let mut totals = StatusCounts::default();
-    rows(conn, filter, |cells, status, fen| {
+    rows(journal, filter, |cells, status, fen| {
         totals.add(status, 1, fen);
         writer.write_record(cells.iter().map(|c| formula_safe(c).into_owned()))?;
         Ok(())
@@ -235,10 +190,9 @@ pub fn export_csv(
 
 /// (status, count, amount) per status with rows, then `all`.
 pub fn total_rows(totals: &StatusCounts) -> Vec<(&'static str, u64, Fen)> {
-    let mut rows: Vec<(&'static str, u64, Fen)> = STATUSES
-        .into_iter()
-        .map(|s| (s, totals.get(s).0, totals.get(s).1))
-        .filter(|(_, count, _)| *count > 0)
+    let mut rows: Vec<(&'static str, u64, Fen)> = totals
+        .rows()
+        .map(|(status, count, fen)| (status.as_str(), count, fen))
         .collect();
     let (count, fen) = totals.total();
     rows.push(("all", count, fen));
@@ -252,7 +206,7 @@ fn yuan_number(fen: Fen) -> f64 {
     fen.0 as f64 / 100.0
 }
 
-fn export_xlsx(conn: &Connection, filter: &Filter, out: &Path) -> anyhow::Result<StatusCounts> {
+fn export_xlsx(journal: &Journal, filter: &Filter, out: &Path) -> anyhow::Result<StatusCounts> {
     let mut workbook = Workbook::new();
     let header = Format::new().set_bold();
     let money = Format::new().set_num_format("0.00");
@@ -272,7 +226,7 @@ fn export_xlsx(conn: &Connection, filter: &Filter, out: &Path) -> anyhow::Result
         }
         sheet.set_freeze_panes(1, 0)?;
         let mut row_index = 1u32;
-        rows(conn, filter, |cells, status, fen| {
+        rows(journal, filter, |cells, status, fen| {
             totals.add(status, 1, fen);
             write_row(sheet, row_index, cells, fen, &money, &time)?;
             row_index += 1;
@@ -331,6 +285,7 @@ fn write_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::State;
 
     #[test]
     fn bounds_from_dates_and_times() {
@@ -347,7 +302,11 @@ mod tests {
             "2026-11-01T00:00:00.000Z"
         );
         assert!(parse_bound("yesterday", false).is_err());
-        assert!(states_of("pending").unwrap().contains(&"retry_wait"));
-        assert!(states_of("invalid").is_err());
+        let pending = refund_status("pending").unwrap();
+        assert!(pending.states().any(|s| s == State::RetryWait));
+        assert!(
+            refund_status("invalid").is_err(),
+            "a row's verdict, not a refund's"
+        );
     }
 }

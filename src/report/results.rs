@@ -8,9 +8,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use rusqlite::Connection;
 
-use crate::journal::State;
+use crate::journal::reports::ResultsRow;
+use crate::journal::{Journal, RowStatus, Status};
 
 pub const ADDED_COLUMNS: [&str; 10] = [
     "line",
@@ -57,13 +57,8 @@ pub fn formula_safe(cell: &str) -> Cow<'_, str> {
 }
 
 /// Writes the results of `batch` to `path`; returns the number of rows.
-pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow::Result<u64> {
-    let header: String = conn
-        .query_row("SELECT header FROM batches WHERE id = ?1", [batch], |row| {
-            row.get(0)
-        })
-        .with_context(|| format!("no batch {batch} in the journal"))?;
-    let header: Vec<String> = serde_json::from_str(&header)?;
+pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> anyhow::Result<u64> {
+    let header = journal.batch_header(batch)?;
     let temporary = path.with_extension("csv.partial");
     let file = std::fs::File::create(&temporary)
         .with_context(|| format!("cannot write the results file '{}'", temporary.display()))?;
@@ -74,60 +69,17 @@ pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow:
     let mut out = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(buffered);
-    let record: Vec<String> = self::header(&header)
+    let names: Vec<String> = self::header(&header)
         .iter()
         .map(|h| formula_safe(h).into_owned())
         .collect();
-    out.write_record(&record)?;
-    let mut stmt = conn.prepare(
-        "SELECT r.line, r.cells, r.row_status, r.fen, r.error_code, r.error_message,
-                f.state, f.amount_fen, f.gateway_refund_id, f.error_code, f.error_message,
-                f.attempts, f.first_sent_at, f.finished_at
-         FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
-         WHERE r.batch_id = ?1 ORDER BY r.line",
-    )?;
-    let mut rows = stmt.query([batch])?;
+    out.write_record(&names)?;
     let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let cells: String = row.get(1)?;
-        let mut cells: Vec<String> = serde_json::from_str(&cells)?;
-        // Exactly the header's cells: a row with more (it is invalid, and says
-        // so) never pushes them into bulkrefund's own columns.
-        cells.resize(header.len(), String::new());
-        let row_status: Option<String> = row.get(2)?;
-        let state: Option<String> = row.get(6)?;
-        let refund_status = state.as_deref().and_then(State::parse).map(State::status);
-        let status = row_status.as_deref().or(refund_status).unwrap_or("unknown");
-        let fen: Option<i64> = row.get::<_, Option<i64>>(7)?.or(row.get(3)?);
-        let (code, message): (Option<String>, Option<String>) = match row_status.as_deref() {
-            Some("duplicate") => {
-                let repeats: String = row.get::<_, Option<String>>(5)?.unwrap_or_default();
-                (
-                    None,
-                    Some(format!(
-                        "{repeats}; that row is {}",
-                        refund_status.unwrap_or("not sent")
-                    )),
-                )
-            }
-            Some(_) => (row.get(4)?, row.get(5)?),
-            None => (row.get(9)?, row.get(10)?),
-        };
-        let text = |value: Option<String>| value.unwrap_or_default();
-        let mut record: Vec<String> = cells.iter().map(|c| formula_safe(c).into_owned()).collect();
-        record.push(row.get::<_, i64>(0)?.to_string());
-        record.push(status.to_owned());
-        record.push(fen.map(|f| f.to_string()).unwrap_or_default());
-        record.push(formula_safe(&text(row.get(8)?)).into_owned());
-        record.push(formula_safe(&text(code)).into_owned());
-        record.push(formula_safe(&text(message)).into_owned());
-        record.push(row.get::<_, Option<i64>>(11)?.unwrap_or(0).to_string());
-        record.push(text(row.get(12)?));
-        record.push(text(row.get(13)?));
-        record.push(batch.to_string());
-        out.write_record(&record)?;
+    journal.results_rows(batch, |row| -> anyhow::Result<()> {
+        out.write_record(record(row, header.len(), batch))?;
         count += 1;
-    }
+        Ok(())
+    })?;
     let mut buffered = out
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write the results file: {e}"))?;
@@ -136,6 +88,41 @@ pub fn write(conn: &Connection, batch: i64, path: &Path, excel: bool) -> anyhow:
     std::fs::rename(&temporary, path)
         .with_context(|| format!("cannot write the results file '{}'", path.display()))?;
     Ok(count)
+}
+
+/// One results line: the row's cells (exactly as many as the header: a row
+/// with more, which is invalid and says so, never pushes them into
+/// bulkrefund's own columns), then what happened.
+fn record(row: ResultsRow, columns: usize, batch: i64) -> Vec<String> {
+    let status = row.status();
+    let message = match row.row_status {
+        // A duplicate reports the row it repeats.
+        Some(RowStatus::Duplicate) => Some(format!(
+            "{}; that row is {}",
+            row.error_message.clone().unwrap_or_default(),
+            row.refund_status.map_or("not sent", Status::as_str)
+        )),
+        _ => row.error_message.clone(),
+    };
+    let code = match row.row_status {
+        Some(RowStatus::Duplicate) => None,
+        _ => row.error_code.clone(),
+    };
+    let text = |value: Option<String>| value.unwrap_or_default();
+    let mut cells = row.cells;
+    cells.resize(columns, String::new());
+    let mut record: Vec<String> = cells.iter().map(|c| formula_safe(c).into_owned()).collect();
+    record.push(row.line.to_string());
+    record.push(status.as_str().to_owned());
+    record.push(row.fen.map(|f| f.0.to_string()).unwrap_or_default());
+    record.push(formula_safe(&text(row.gateway_refund_id)).into_owned());
+    record.push(formula_safe(&text(code)).into_owned());
+    record.push(formula_safe(&text(message)).into_owned());
+    record.push(row.attempts.to_string());
+    record.push(text(row.first_sent_at));
+    record.push(text(row.finished_at));
+    record.push(batch.to_string());
+    record
 }
 
 #[cfg(test)]

@@ -345,6 +345,6 @@ impl Setup {
         let journal = bulkrefund::journal::Journal::open_read_only(&self.journal())
             .unwrap()
             .unwrap();
-        bulkrefund::commands::retry::plan(journal.conn(), batch, new_ids).unwrap()
+        bulkrefund::commands::retry::plan(&journal, batch, new_ids).unwrap()
     }
 }

@@ -1,0 +1,372 @@
+//! Every change of a refund: a transition (checked by [`state::check`] and
+//! appended to the audit trail), a reschedule (same state, later), or an
+//! attempt noted. The engine's writer hands groups of them to
+//! [`Journal::commit_group`], which commits a group in one transaction; a
+//! refused change (a stale state, an illegal transition) is refused before it
+//! writes anything, so it fails alone.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::state::{self, State};
+use super::{now_text, Journal, JournalError};
+
+/// What a refund's attempt leaves in the journal.
+#[derive(Debug)]
+pub enum Update {
+    /// A new state (with its event).
+    Transition { from: State, change: Change },
+    /// Same state, later (`next_attempt_at`), with a note of why.
+    Reschedule {
+        next_attempt_at: i64,
+        note: Option<(String, String)>,
+        gateway_refund_id: Option<String>,
+    },
+}
+
+/// One change the engine's writer commits.
+#[derive(Debug)]
+pub enum Op {
+    /// The attempt and what it changed.
+    Settle {
+        refund: i64,
+        attempt: Box<AttemptRecord>,
+        update: Update,
+    },
+    /// A state change with no attempt behind it.
+    Transition {
+        refund: i64,
+        from: State,
+        change: Change,
+    },
+}
+
+impl Journal {
+    /// Every refund left `in_flight` by a process that stopped before recording
+    /// the answer becomes `unknown`: it will be queried, never blindly resent.
+    pub fn recover_in_flight(&mut self) -> Result<usize, JournalError> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM refunds WHERE state = 'in_flight'")?;
+            let ids = stmt
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids
+        };
+        for &id in &ids {
+            let change = Change::to(
+                State::Unknown,
+                "found in flight at start: the answer was never recorded, so it will be queried",
+            );
+            apply(&tx, id, State::InFlight, &change)?;
+        }
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
+    /// A state change with no attempt behind it (checked, with its event).
+    pub fn apply(&self, refund: i64, expected: State, change: &Change) -> Result<(), JournalError> {
+        apply(&self.conn, refund, expected, change)
+    }
+
+    /// A state change, recording the attempt whose answer caused it.
+    pub fn settle(
+        &self,
+        refund: i64,
+        expected: State,
+        change: &Change,
+        attempt: &AttemptRecord,
+    ) -> Result<(), JournalError> {
+        settle(&self.conn, refund, expected, change, attempt)
+    }
+
+    /// An attempt that changed nothing about its refund.
+    pub fn note_attempt(&self, refund: i64, attempt: &AttemptRecord) -> Result<(), JournalError> {
+        note_attempt(&self.conn, refund, attempt)
+    }
+
+    /// Commits a group of changes in one transaction: one result each. A
+    /// refused change fails alone; any other error fails the whole group.
+    pub fn commit_group<'a>(
+        &mut self,
+        ops: impl ExactSizeIterator<Item = &'a Op>,
+    ) -> Vec<Result<(), JournalError>> {
+        let count = ops.len();
+        let fail_all = |e: &dyn std::fmt::Display| {
+            (0..count)
+                .map(|_| Err(JournalError::Group(e.to_string())))
+                .collect()
+        };
+        let tx = match self.conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(&e),
+        };
+        let mut results = Vec::with_capacity(count);
+        for op in ops {
+            match commit_one(&tx, op) {
+                // A refused change (stale state, illegal transition) is
+                // checked before anything is written: it fails alone.
+                Err(
+                    e @ (JournalError::Stale { .. }
+                    | JournalError::Illegal { .. }
+                    | JournalError::Missing(_)),
+                ) => results.push(Err(e)),
+                // Anything else may have written half a change: the group is rolled back.
+                Err(e) => return fail_all(&e),
+                Ok(()) => results.push(Ok(())),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => results,
+            Err(e) => fail_all(&e),
+        }
+    }
+}
+
+fn commit_one(conn: &Connection, op: &Op) -> Result<(), JournalError> {
+    match op {
+        Op::Settle {
+            refund,
+            attempt,
+            update,
+        } => match update {
+            Update::Transition { from, change } => settle(conn, *refund, *from, change, attempt),
+            Update::Reschedule {
+                next_attempt_at,
+                note,
+                gateway_refund_id,
+            } => reschedule(
+                conn,
+                *refund,
+                *next_attempt_at,
+                note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                gateway_refund_id.as_deref(),
+                attempt,
+            ),
+        },
+        Op::Transition {
+            refund,
+            from,
+            change,
+        } => apply(conn, *refund, *from, change),
+    }
+}
+
+/// A change of a refund's state and what the answer that caused it taught us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub to: State,
+    pub why: String,
+    /// Set when the gateway told us its id.
+    pub gateway_refund_id: Option<String>,
+    /// (code, message) to show; `None` clears an earlier error.
+    pub error: Option<(String, String)>,
+    /// When to act on it next (unix ms); `None` means now.
+    pub next_attempt_at: Option<i64>,
+    /// The gateway has shown that it holds this refund.
+    pub created: bool,
+}
+
+impl Change {
+    pub fn to(to: State, why: impl Into<String>) -> Change {
+        Change {
+            to,
+            why: why.into(),
+            gateway_refund_id: None,
+            error: None,
+            next_attempt_at: None,
+            created: false,
+        }
+    }
+}
+
+/// Changes a refund's state: checks that it is in `expected` and that the
+/// transition is legal, updates it and appends the event. Within the caller's
+/// transaction; a refused change writes nothing.
+pub(super) fn apply(
+    conn: &Connection,
+    refund: i64,
+    expected: State,
+    change: &Change,
+) -> Result<(), JournalError> {
+    transition(conn, refund, expected, change, None)
+}
+
+/// [`apply`], recording the attempt whose answer caused the change.
+pub(super) fn settle(
+    conn: &Connection,
+    refund: i64,
+    expected: State,
+    change: &Change,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    transition(conn, refund, expected, change, Some(attempt))
+}
+
+/// (attempts, submits, first_sent_at) that an attempt adds to its refund.
+fn counted(attempt: Option<&AttemptRecord>) -> (i64, i64, Option<&str>) {
+    match attempt {
+        None => (0, 0, None),
+        Some(a) if a.kind == AttemptKind::Submit => (1, 1, Some(a.at.as_str())),
+        Some(_) => (1, 0, None),
+    }
+}
+
+fn transition(
+    conn: &Connection,
+    refund: i64,
+    expected: State,
+    change: &Change,
+    attempt: Option<&AttemptRecord>,
+) -> Result<(), JournalError> {
+    // Every check comes before the first write. The state is checked by the
+    // UPDATE itself (`AND state = expected`); it is read only to explain a refusal.
+    state::check(expected, change.to).map_err(|source| JournalError::Illegal { refund, source })?;
+    let now = now_text();
+    let (code, message) = match &change.error {
+        Some((code, message)) => (Some(code.as_str()), Some(message.as_str())),
+        None => (None, None),
+    };
+    let finished = change.to.is_final().then_some(now.as_str());
+    let (attempts, submits, sent_at) = counted(attempt);
+    let changed = conn
+        .prepare_cached(
+            "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
+             gateway_refund_id = COALESCE(?5, gateway_refund_id),
+             next_attempt_at = COALESCE(?6, 0), finished_at = ?7,
+             ever_created = ever_created OR ?8,
+             attempts = attempts + ?9, submits = submits + ?10,
+             first_sent_at = COALESCE(first_sent_at, ?11)
+         WHERE id = ?1 AND state = ?12",
+        )?
+        .execute(params![
+            refund,
+            change.to.as_str(),
+            code,
+            message,
+            change.gateway_refund_id,
+            change.next_attempt_at,
+            finished,
+            change.created,
+            attempts,
+            submits,
+            sent_at,
+            expected.as_str()
+        ])?;
+    if changed == 0 {
+        let actual: Option<String> = conn
+            .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
+            .query_row([refund], |row| row.get(0))
+            .optional()?;
+        return Err(match actual {
+            None => JournalError::Missing(refund),
+            Some(actual) => JournalError::Stale {
+                refund,
+                expected,
+                actual,
+            },
+        });
+    }
+    if let Some(attempt) = attempt {
+        insert_attempt(conn, refund, attempt)?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        refund,
+        now,
+        expected.as_str(),
+        change.to.as_str(),
+        change.why
+    ])?;
+    Ok(())
+}
+
+/// Updates a refund that stays in its state (a poll that found it still
+/// processing, a query that could not learn anything): no event, since
+/// nothing changed; the attempt is recorded.
+pub(super) fn reschedule(
+    conn: &Connection,
+    refund: i64,
+    next_attempt_at: i64,
+    note: Option<(&str, &str)>,
+    gateway_refund_id: Option<&str>,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    insert_attempt(conn, refund, attempt)?;
+    let (code, message) = note.unzip();
+    let (attempts, submits, sent_at) = counted(Some(attempt));
+    conn.prepare_cached(
+        "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
+             gateway_refund_id = COALESCE(?5, gateway_refund_id),
+             attempts = attempts + ?6, submits = submits + ?7,
+             first_sent_at = COALESCE(first_sent_at, ?8)
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        refund,
+        next_attempt_at,
+        code,
+        message,
+        gateway_refund_id,
+        attempts,
+        submits,
+        sent_at
+    ])?;
+    Ok(())
+}
+
+/// Records an attempt that changed nothing about its refund (a query that
+/// confirmed what the journal holds).
+pub(super) fn note_attempt(
+    conn: &Connection,
+    refund: i64,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    insert_attempt(conn, refund, attempt)?;
+    conn.prepare_cached("UPDATE refunds SET attempts = attempts + 1 WHERE id = ?1")?
+        .execute([refund])?;
+    Ok(())
+}
+
+/// One HTTP attempt, as the attempts table keeps it.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    pub kind: AttemptKind,
+    pub at: String,
+    pub http_status: Option<u16>,
+    pub gateway_codes: Option<String>,
+    pub outcome: String,
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptKind {
+    Submit,
+    Query,
+}
+
+fn insert_attempt(
+    conn: &Connection,
+    refund: i64,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    let kind = match attempt.kind {
+        AttemptKind::Submit => "submit",
+        AttemptKind::Query => "query",
+    };
+    conn.prepare_cached(
+        "INSERT INTO attempts (refund, kind, at, http_status, gateway_codes, outcome, latency_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        refund,
+        kind,
+        attempt.at,
+        attempt.http_status,
+        attempt.gateway_codes,
+        attempt.outcome,
+        attempt.latency_ms as i64
+    ])?;
+    Ok(())
+}

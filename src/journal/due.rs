@@ -1,0 +1,132 @@
+//! The scheduler's reads: the refunds due now, in id order, and when the next
+//! one falls due. On a read-only connection of their own, so the scheduler
+//! reads while the writer commits (WAL lets it see each commit). "Due" is
+//! defined here, once.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::refunds::{read_record, RECORD_COLUMNS};
+use super::state::{sql_list, FINAL};
+use super::{now_ms, Journal, JournalError, RefundRecord, Scope, PARKED};
+
+/// Due: still to be sent or queried, or (while polling lasts) to be polled.
+const DUE: &str =
+    "(f.state IN ('pending', 'retry_wait', 'unknown') OR (f.state = 'processing' AND ?1))";
+
+/// A refund still to be sent while an earlier refund of its order (in input
+/// order: ids grow with it) is unfinished: it waits, so that refunds of one
+/// order reach the gateway one at a time, in the order they were asked for.
+fn waits_for_its_order() -> String {
+    format!(
+        "(f.state IN ('pending', 'retry_wait') AND f.order_key <> '' AND EXISTS (
+            SELECT 1 FROM refunds e WHERE e.scope = f.scope AND e.order_key = f.order_key
+            AND e.id < f.id AND e.state NOT IN {}))",
+        sql_list(&FINAL)
+    )
+}
+
+/// When the refund before this one of its order finished (for `same_order_gap`).
+const PREVIOUS_OF_ORDER_FINISHED: &str = "(SELECT MAX(e.finished_at) FROM refunds e
+    WHERE f.order_key <> '' AND e.scope = f.scope AND e.order_key = f.order_key AND e.id < f.id)";
+
+/// A due refund, with when the previous refund of its order finished (read
+/// only when some profile keeps a gap between them).
+pub struct DueRefund {
+    pub record: RefundRecord,
+    pub previous_finished: Option<String>,
+}
+
+/// Reads what is due within one scope.
+pub struct DueReader {
+    conn: Connection,
+    /// Whether any profile keeps a pause between refunds of one order.
+    gaps: bool,
+}
+
+impl Journal {
+    /// A reader of what is due in `scope`, on a connection of its own.
+    pub fn due_reader(&self, scope: &Scope, gaps: bool) -> Result<DueReader, JournalError> {
+        let open_error = |e: rusqlite::Error| JournalError::Open {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // The scope, materialized once: a key lookup per row instead of a subquery per page.
+        conn.execute_batch(
+            "PRAGMA temp_store = FILE; CREATE TEMP TABLE scope_ids (id INTEGER PRIMARY KEY);",
+        )?;
+        conn.execute(
+            &format!("INSERT OR IGNORE INTO temp.scope_ids {}", scope.ids_sql()),
+            [],
+        )?;
+        // A batch is sent only once all its rows are recorded: never-sent refunds
+        // of an import an older bulkrefund left unfinished wait for it to finish.
+        conn.execute(
+            "DELETE FROM temp.scope_ids WHERE id IN (
+                SELECT f.id FROM refunds f JOIN batches b ON b.id = f.batch_id
+                WHERE b.imported_at IS NULL AND f.state = 'pending' AND f.first_sent_at IS NULL)",
+            [],
+        )?;
+        Ok(DueReader { conn, gaps })
+    }
+}
+
+impl DueReader {
+    /// Due refunds after `cursor`, in id order.
+    pub fn page(&self, cursor: i64, poll_open: bool) -> Result<Vec<DueRefund>, JournalError> {
+        let previous = if self.gaps {
+            PREVIOUS_OF_ORDER_FINISHED
+        } else {
+            "NULL"
+        };
+        let sql = format!(
+            // Pages walk the table in id order; an index scan would have to sort.
+            "SELECT {RECORD_COLUMNS}, {previous} FROM refunds AS f NOT INDEXED
+             WHERE f.id > ?2 AND f.next_attempt_at <= ?3 AND {DUE} AND f.id IN temp.scope_ids
+             AND NOT {waits} ORDER BY f.id LIMIT 512",
+            waits = waits_for_its_order()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params![poll_open, cursor, now_ms()], |row| {
+            Ok(DueRefund {
+                record: read_record(row)?,
+                previous_finished: row.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// When the next refund in scope falls due, if any still can.
+    pub fn next_due(&self, poll_open: bool) -> Result<Option<i64>, JournalError> {
+        let sql = format!(
+            "SELECT MIN(f.next_attempt_at) FROM refunds AS f WHERE {DUE} AND f.next_attempt_at < ?2
+             AND f.id IN temp.scope_ids AND NOT {waits}",
+            waits = waits_for_its_order()
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params![poll_open, PARKED], |row| row.get(0))?)
+    }
+
+    /// Refunds in scope (only the final ones, with `finals_only`).
+    pub fn count(&self, finals_only: bool) -> Result<u64, JournalError> {
+        let filter = if finals_only {
+            format!("AND state IN {}", sql_list(&FINAL))
+        } else {
+            String::new()
+        };
+        Ok(self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM refunds WHERE id IN temp.scope_ids {filter}"),
+            [],
+            |row| row.get(0),
+        )?)
+    }
+}

@@ -1,0 +1,347 @@
+//! The journal's reads for people: a batch's rows as its results file shows
+//! them, counts and amounts per status, the rows that need attention, the
+//! reconciliation export's rows, and the batches themselves. Each returns
+//! typed rows; what a person reads is made of them in `report/`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Journal, JournalError, RowStatus, State, Status};
+use crate::money::Fen;
+
+/// A batch as `status` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub id: i64,
+    pub file_name: String,
+    pub profile: String,
+    pub started_at: String,
+    /// Every row recorded (false only for an import an older version left unfinished).
+    pub imported: bool,
+    pub finished_at: Option<String>,
+    pub results_path: Option<PathBuf>,
+}
+
+/// One row of a batch, as its results file reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultsRow {
+    pub line: u64,
+    /// The row's cells as read.
+    pub cells: Vec<String>,
+    /// The row's own verdict, when it was never a refund to send (or repeats one).
+    pub row_status: Option<RowStatus>,
+    /// The status of the refund the row names (for a duplicate, the row it repeats).
+    pub refund_status: Option<Status>,
+    /// The refund's amount, else the row's.
+    pub fen: Option<Fen>,
+    pub gateway_refund_id: Option<String>,
+    /// The row's own error, else the refund's.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: u64,
+    pub first_sent_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl ResultsRow {
+    /// What the row reports.
+    pub fn status(&self) -> Status {
+        match (self.row_status, self.refund_status) {
+            (Some(row), _) => row.status(),
+            (None, Some(refund)) => refund,
+            (None, None) => Status::Unknown,
+        }
+    }
+}
+
+/// A row that did not succeed, for `status --batch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttentionRow {
+    pub line: u64,
+    pub refund_id: String,
+    pub status: Status,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+/// A refund of a batch that retries another: (line, the one it retries, new).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryLink {
+    pub line: u64,
+    pub retried: (String, Status),
+    pub retry: (String, Status),
+}
+
+/// Which refunds an export holds.
+#[derive(Clone, Debug, Default)]
+pub struct ExportFilter {
+    pub batch: Option<i64>,
+    /// RFC 3339 UTC bounds on when a refund was first sent (or recorded, if never sent).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Empty for all.
+    pub statuses: Vec<Status>,
+}
+
+/// One refund, as the reconciliation export reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRow {
+    pub profile: String,
+    pub merchant_id: String,
+    pub refund_id: String,
+    /// The refund this one retries.
+    pub retry_of: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    pub fen: Fen,
+    pub status: Status,
+    pub gateway_refund_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: u64,
+    pub first_sent_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub batch_id: i64,
+    pub source_file: String,
+    pub line: u64,
+}
+
+fn status_of(text: &str) -> Status {
+    State::parse(text)
+        .map(State::status)
+        .or_else(|| Status::parse(text))
+        .unwrap_or(Status::Unknown)
+}
+
+fn bad_column(index: usize, e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        e.to_string().into(),
+    )
+}
+
+fn batch_summary(row: &Row) -> rusqlite::Result<BatchSummary> {
+    Ok(BatchSummary {
+        id: row.get(0)?,
+        file_name: row.get(1)?,
+        profile: row.get(2)?,
+        started_at: row.get(3)?,
+        imported: row.get(4)?,
+        finished_at: row.get(5)?,
+        results_path: row.get::<_, Option<String>>(6)?.map(PathBuf::from),
+    })
+}
+
+const BATCH_COLUMNS: &str =
+    "id, file_name, profile, started_at, imported_at IS NOT NULL, finished_at, results_path";
+
+impl Journal {
+    /// Every batch, oldest first.
+    pub fn batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY id"))?;
+        let batches = stmt.query_map([], batch_summary)?;
+        Ok(batches.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn batch(&self, id: i64) -> Result<Option<BatchSummary>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = ?1"),
+                [id],
+                batch_summary,
+            )
+            .optional()?)
+    }
+
+    /// The column names of a batch's input file.
+    pub fn batch_header(&self, batch: i64) -> Result<Vec<String>, JournalError> {
+        let header: String = self
+            .conn
+            .query_row("SELECT header FROM batches WHERE id = ?1", [batch], |row| {
+                row.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| JournalError::Inconsistent(format!("no batch {batch}")))?;
+        serde_json::from_str(&header)
+            .map_err(|e| JournalError::Inconsistent(format!("batch {batch}'s header: {e}")))
+    }
+
+    /// Count and amount per status of a batch's rows. With `as_repeated`, a
+    /// duplicate row counts as the status of the row it repeats (what the
+    /// exit code is decided from); without, as `duplicate` (what people read).
+    pub fn status_totals(
+        &self,
+        batch: i64,
+        as_repeated: bool,
+    ) -> Result<Vec<(Status, u64, Fen)>, JournalError> {
+        let status = if as_repeated {
+            format!(
+                "CASE WHEN r.row_status = '{}' AND f.state IS NOT NULL THEN f.state
+                 ELSE COALESCE(r.row_status, f.state) END",
+                RowStatus::Duplicate.as_str()
+            )
+        } else {
+            "COALESCE(r.row_status, f.state)".to_owned()
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {status}, COUNT(*), COALESCE(SUM(COALESCE(r.fen, f.amount_fen)), 0)
+             FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
+             WHERE r.batch_id = ?1 GROUP BY 1"
+        ))?;
+        let rows = stmt.query_map([batch], |row| {
+            Ok((
+                status_of(&row.get::<_, String>(0)?),
+                row.get::<_, i64>(1)? as u64,
+                Fen(row.get::<_, i64>(2)? as u64),
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A batch's rows in input order, as its results file reports them.
+    pub fn results_rows<E: From<JournalError>>(
+        &self,
+        batch: i64,
+        mut each: impl FnMut(ResultsRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.line, r.cells, r.row_status, r.fen, r.error_code, r.error_message,
+                    f.state, f.amount_fen, f.gateway_refund_id, f.error_code, f.error_message,
+                    f.attempts, f.first_sent_at, f.finished_at
+             FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
+             WHERE r.batch_id = ?1 ORDER BY r.line",
+            )
+            .map_err(JournalError::from)?;
+        let mut rows = stmt.query([batch]).map_err(JournalError::from)?;
+        while let Some(row) = rows.next().map_err(JournalError::from)? {
+            each(results_row(row).map_err(JournalError::from)?)?;
+        }
+        Ok(())
+    }
+
+    /// The rows of a batch that did not succeed, in input order.
+    pub fn rows_needing_attention(&self, batch: i64) -> Result<Vec<AttentionRow>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.line, COALESCE(f.refund_id, ''), COALESCE(r.row_status, f.state),
+                    COALESCE(r.error_code, f.error_code, ''), COALESCE(r.error_message, f.error_message, '')
+             FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
+             WHERE r.batch_id = ?1 AND COALESCE(r.row_status, f.state) <> ?2 ORDER BY r.line",
+        )?;
+        let rows = stmt.query_map(params![batch, State::Succeeded.as_str()], |r| {
+            Ok(AttentionRow {
+                line: r.get(0)?,
+                refund_id: r.get(1)?,
+                status: status_of(&r.get::<_, String>(2)?),
+                error_code: r.get(3)?,
+                error_message: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Each refund of a batch that retries another, with the one it retries.
+    pub fn retries_in_batch(&self, batch: i64) -> Result<Vec<RetryLink>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT f.line, p.refund_id, p.state, f.refund_id, f.state
+             FROM refunds f JOIN refunds p ON p.id = f.retry_of
+             WHERE f.batch_id = ?1 ORDER BY f.line, f.id",
+        )?;
+        let links = stmt.query_map([batch], |r| {
+            Ok(RetryLink {
+                line: r.get(0)?,
+                retried: (r.get(1)?, status_of(&r.get::<_, String>(2)?)),
+                retry: (r.get(3)?, status_of(&r.get::<_, String>(4)?)),
+            })
+        })?;
+        Ok(links.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every refund the filter holds, oldest first.
+    pub fn export_rows<E: From<JournalError>>(
+        &self,
+        filter: &ExportFilter,
+        mut each: impl FnMut(ExportRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let states: Vec<State> = filter.statuses.iter().flat_map(|s| s.states()).collect();
+        let state_filter = if filter.statuses.is_empty() {
+            "1".to_owned()
+        } else {
+            format!("f.state IN {}", super::state::sql_list(&states))
+        };
+        let sql = format!(
+            "SELECT f.profile, f.scope, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state,
+                    f.gateway_refund_id, f.error_code, f.error_message, f.attempts, f.first_sent_at,
+                    f.finished_at, f.batch_id, b.file_name, f.line
+             FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
+             WHERE (?1 IS NULL OR f.batch_id = ?1)
+               AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
+               AND (?3 IS NULL OR COALESCE(f.first_sent_at, f.created_at) < ?3)
+               AND {state_filter}
+             ORDER BY f.id"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
+        let mut rows = stmt
+            .query(params![filter.batch, filter.since, filter.until])
+            .map_err(JournalError::from)?;
+        while let Some(row) = rows.next().map_err(JournalError::from)? {
+            each(export_row(row).map_err(JournalError::from)?)?;
+        }
+        Ok(())
+    }
+}
+
+fn results_row(row: &Row) -> rusqlite::Result<ResultsRow> {
+    let cells: String = row.get(1)?;
+    let row_status: Option<String> = row.get(2)?;
+    let state: Option<String> = row.get(6)?;
+    let own_error = row_status.is_some();
+    Ok(ResultsRow {
+        line: row.get(0)?,
+        cells: serde_json::from_str(&cells).map_err(|e| bad_column(1, e))?,
+        row_status: row_status.as_deref().and_then(RowStatus::parse),
+        refund_status: state.as_deref().map(status_of),
+        fen: row
+            .get::<_, Option<i64>>(7)?
+            .or(row.get(3)?)
+            .map(|f| Fen(f as u64)),
+        gateway_refund_id: row.get(8)?,
+        error_code: if own_error { row.get(4)? } else { row.get(9)? },
+        error_message: if own_error { row.get(5)? } else { row.get(10)? },
+        attempts: row.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
+        first_sent_at: row.get(12)?,
+        finished_at: row.get(13)?,
+    })
+}
+
+fn export_row(row: &Row) -> rusqlite::Result<ExportRow> {
+    let scope: String = row.get(1)?;
+    let fields: String = row.get(4)?;
+    Ok(ExportRow {
+        profile: row.get(0)?,
+        merchant_id: scope
+            .split_once(':')
+            .map_or(scope.as_str(), |(_, merchant)| merchant)
+            .to_owned(),
+        refund_id: row.get(2)?,
+        retry_of: row.get(3)?,
+        fields: serde_json::from_str(&fields).map_err(|e| bad_column(4, e))?,
+        fen: Fen(row.get::<_, i64>(5)? as u64),
+        status: status_of(&row.get::<_, String>(6)?),
+        gateway_refund_id: row.get(7)?,
+        error_code: row.get(8)?,
+        error_message: row.get(9)?,
+        attempts: row.get::<_, i64>(10)? as u64,
+        first_sent_at: row.get(11)?,
+        finished_at: row.get(12)?,
+        batch_id: row.get(13)?,
+        source_file: row.get(14)?,
+        line: row.get(15)?,
+    })
+}
