@@ -22,12 +22,14 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct Interrupted(pub String);
 
-/// The exit code for an error that ended a command. A file at the journal's
-/// path that is not a journal is a usage error: nothing was done.
+/// The exit code for an error that ended a command. An output path refused,
+/// or a file at the journal's path that is not a journal, is a usage error:
+/// nothing was done.
 pub fn code_for(error: &anyhow::Error) -> u8 {
     use crate::journal::JournalError;
     let usage = |cause: &(dyn std::error::Error + 'static)| {
         cause.is::<UsageError>()
+            || cause.is::<crate::paths::Refused>()
             || matches!(
                 cause.downcast_ref::<JournalError>(),
                 Some(JournalError::NotAJournal { .. })

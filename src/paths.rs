@@ -7,7 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::exit::UsageError;
+/// An output refused: nothing was done (a usage error, exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
 
 /// The files an output must never be.
 #[derive(Debug, Default)]
@@ -86,10 +89,10 @@ impl Protected {
     }
 
     /// Refuses `out` when it is one of the protected files.
-    pub fn check(&self, out: &Path, flag: &str) -> Result<(), UsageError> {
+    pub fn check(&self, out: &Path, flag: &str) -> Result<(), Refused> {
         for (file, what) in &self.files {
             if same_file(out, file) {
-                return Err(UsageError(format!(
+                return Err(Refused(format!(
                     "{flag} '{}' is {what} ('{}'): it would be overwritten; choose another file",
                     out.display(),
                     file.display()
@@ -102,8 +105,8 @@ impl Protected {
 
 /// Checks that `out` can be written: not a directory, in a directory where a
 /// file can be created (bulkrefund writes beside it, then renames).
-pub fn check_writable(out: &Path, flag: &str) -> Result<(), UsageError> {
-    let refuse = |why: String| UsageError(format!("{flag} '{}' {why}", out.display()));
+pub fn check_writable(out: &Path, flag: &str) -> Result<(), Refused> {
+    let refuse = |why: String| Refused(format!("{flag} '{}' {why}", out.display()));
     if out.as_os_str() == "-" {
         return Err(refuse(
             "is not a file: the results file is rewritten by resume, so it must be a file".into(),

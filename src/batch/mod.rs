@@ -15,7 +15,31 @@ pub use reader::{CsvInput, FileError, RawRow};
 pub use rows::{Columns, RefundRow, RowProblem};
 
 use crate::gateway::GatewayKind;
-use crate::journal::import::CheckedRow;
+use crate::money::Fen;
+
+/// A row after the row rules.
+#[derive(Clone, Debug)]
+pub enum CheckedRow {
+    Valid {
+        line: u64,
+        cells: Vec<String>,
+        refund: RefundRow,
+    },
+    Invalid {
+        line: u64,
+        cells: Vec<String>,
+        fen: Option<Fen>,
+        message: String,
+    },
+}
+
+impl CheckedRow {
+    pub fn line(&self) -> u64 {
+        match self {
+            CheckedRow::Valid { line, .. } | CheckedRow::Invalid { line, .. } => *line,
+        }
+    }
+}
 
 /// How to read a batch file (`--encoding`, `--delimiter`).
 #[derive(Clone, Debug)]

@@ -14,7 +14,8 @@ use super::pacing::{backoff, poll_interval, Pace};
 use super::writer::{WriteError, Writer};
 use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
 use crate::journal::{
-    now_ms, now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Update, PARKED,
+    now_ms, now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
+    PARKED,
 };
 
 /// What the engine remembers about a refund during one run.
@@ -300,14 +301,15 @@ pub(crate) fn attempt_record(
     started: Instant,
     attempt: &Attempt,
 ) -> AttemptRecord {
+    // What the attempt proved, in the words of the status it points to.
     let outcome = match &attempt.outcome {
-        Outcome::Succeeded(_) => "succeeded".to_owned(),
-        Outcome::Failed { code, .. } => format!("failed {code}"),
-        Outcome::Processing(_) => "processing".to_owned(),
-        Outcome::Unknown { why } => format!("unknown: {why}"),
+        Outcome::Succeeded(_) => Status::Succeeded.to_string(),
+        Outcome::Failed { code, .. } => format!("{} {code}", Status::Failed),
+        Outcome::Processing(_) => Status::Processing.to_string(),
+        Outcome::Unknown { why } => format!("{}: {why}", Status::Unknown),
         Outcome::Retry { why, .. } => format!("retry: {why}"),
         Outcome::NotFound => "not found".to_owned(),
-        Outcome::Mismatch { what } => format!("review: {what}"),
+        Outcome::Mismatch { what } => format!("{}: {what}", Status::Review),
         Outcome::Rejected { code, why } => format!("rejected {code}: {why}"),
     };
     AttemptRecord {

@@ -13,7 +13,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_text, Journal, JournalError, State};
-use crate::batch::{FileError, RefundRow};
+pub use crate::batch::CheckedRow;
+use crate::batch::FileError;
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -41,30 +42,6 @@ pub struct BatchMeta {
 impl BatchMeta {
     pub fn scope(&self) -> String {
         super::scope(self.gateway, &self.merchant_id)
-    }
-}
-
-/// A row after the row rules.
-#[derive(Clone, Debug)]
-pub enum CheckedRow {
-    Valid {
-        line: u64,
-        cells: Vec<String>,
-        refund: RefundRow,
-    },
-    Invalid {
-        line: u64,
-        cells: Vec<String>,
-        fen: Option<Fen>,
-        message: String,
-    },
-}
-
-impl CheckedRow {
-    pub fn line(&self) -> u64 {
-        match self {
-            CheckedRow::Valid { line, .. } | CheckedRow::Invalid { line, .. } => *line,
-        }
     }
 }
 
