@@ -132,11 +132,6 @@ enum Credentials {
 }
 
 impl Profile {
-    /// The scope of refund ids: the gateway and the merchant.
-    pub fn scope(&self) -> String {
-        crate::journal::scope(self.gateway, &self.merchant_id)
-    }
-
     pub fn client(&self) -> anyhow::Result<Arc<dyn Gateway>> {
         Ok(match &self.credentials {
             Credentials::TradeKey(key) => Arc::new(LeshuaClient::new(LeshuaSettings {
@@ -579,7 +574,10 @@ trade_key = { file = "keys/leshua-trade.key" }
         );
         assert_eq!(profile.timeout, Duration::from_secs(10));
         assert_eq!(profile.same_order_gap, Duration::ZERO);
-        assert_eq!(profile.scope(), "leshua:0000000018");
+        assert_eq!(
+            (profile.gateway, profile.merchant_id.as_str()),
+            (GatewayKind::Leshua, "0000000018")
+        );
         assert!(
             !format!("{profile:?}").contains("TESTKEY"),
             "Debug must not show the key"

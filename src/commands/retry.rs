@@ -76,28 +76,23 @@ impl Plan {
     }
 }
 
-fn gateway_of(scope: &str) -> anyhow::Result<GatewayKind> {
-    let name = scope.split_once(':').map_or(scope, |(gateway, _)| gateway);
-    GatewayKind::parse(name).ok_or_else(|| {
-        anyhow::anyhow!("the journal names an unknown gateway {name:?} for a refund")
-    })
-}
-
 /// The next id of a chain whose first id is `root`, not yet used in the
 /// journal nor by an earlier refund of this plan.
 fn next_free_id(
     journal: &Journal,
+    record: &RefundRecord,
     root: &str,
-    scope: &str,
-    taken: &mut HashSet<(String, String)>,
+    taken: &mut HashSet<(GatewayKind, String, String)>,
 ) -> anyhow::Result<Result<String, String>> {
-    let gateway = gateway_of(scope)?;
+    let (gateway, merchant) = (record.gateway, &record.merchant_id);
     let mut n = 2;
     loop {
         match derived_id(root, n, gateway) {
             Err(why) => return Ok(Err(why)),
             Ok(id) => {
-                if !journal.id_taken(scope, &id)? && taken.insert((scope.to_owned(), id.clone())) {
+                if !journal.id_taken(gateway, merchant, &id)?
+                    && taken.insert((gateway, merchant.clone(), id.clone()))
+                {
                     return Ok(Ok(id));
                 }
                 n += 1;
@@ -160,8 +155,7 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             }
             continue;
         }
-        let scope = journal.scope_of(record.id)?;
-        match next_free_id(journal, &root, &scope, &mut taken)? {
+        match next_free_id(journal, &record, &root, &mut taken)? {
             Ok(id) => plan.send.push(planned(Some(id), links)),
             Err(why) => plan.skipped.push((record.refund_id.clone(), why)),
         }

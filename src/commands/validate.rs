@@ -21,11 +21,17 @@ pub fn check(
     let rows = CheckedBatch::open(batch, options, profile.gateway, &profile.defaults)
         .map_err(file_error)?;
     let mut write_failed = None;
-    let tally = import::preview(journal, &profile.scope(), rows, |problem| {
-        if let Err(e) = writeln!(out, "  {problem}") {
-            write_failed.get_or_insert(e);
-        }
-    })
+    let tally = import::preview(
+        journal,
+        profile.gateway,
+        &profile.merchant_id,
+        rows,
+        |problem| {
+            if let Err(e) = writeln!(out, "  {problem}") {
+                write_failed.get_or_insert(e);
+            }
+        },
+    )
     .map_err(|e| match e {
         import::ImportError::File(e) => file_error(e),
         other => anyhow::Error::new(other),

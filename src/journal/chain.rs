@@ -9,8 +9,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::refunds::{read_record, RECORD_COLUMNS};
+use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::{changes, now_text, Change, Journal, JournalError, RefundRecord, State};
+use crate::gateway::GatewayKind;
 
 /// The retry of `id`, if it has one.
 fn retry_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
@@ -37,23 +38,28 @@ fn links(conn: &Connection, id: i64) -> rusqlite::Result<Vec<RefundRecord>> {
             .prepare_cached(&format!(
                 "SELECT {RECORD_COLUMNS}, retry_of FROM refunds WHERE id = ?1"
             ))?
-            .query_row([id], |row| Ok((read_record(row)?, row.get(13)?)))?;
+            .query_row([id], |row| {
+                Ok((read_record(row)?, row.get(RECORD_COLUMN_COUNT)?))
+            })?;
         links.push(record);
         next = parent;
     }
     Ok(links)
 }
 
-/// Where a refund's id is unique (`gateway:merchant_id`).
-fn scope_of(conn: &Connection, id: i64) -> rusqlite::Result<String> {
-    conn.prepare_cached("SELECT scope FROM refunds WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
-}
-
-/// True when the journal holds `refund_id` in `scope` (used, so never derived again).
-fn id_taken(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<bool> {
+/// True when the journal holds `refund_id` for this gateway and merchant
+/// (used, so never derived again).
+fn id_taken(
+    conn: &Connection,
+    gateway: GatewayKind,
+    merchant_id: &str,
+    refund_id: &str,
+) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT COUNT(*) > 0 FROM refunds WHERE scope = ?1 AND refund_id = ?2")?
-        .query_row(params![scope, refund_id], |row| row.get(0))
+        .query_row(
+            params![super::scope(gateway, merchant_id), refund_id],
+            |row| row.get(0),
+        )
 }
 
 /// Starts the retry of `old` (the failed head of its chain) as a new pending
@@ -80,9 +86,9 @@ fn start_retry(
     let now = now_text();
     conn.prepare_cached(
         "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen,
-                              fields, state, retry_of, created_at, order_key)
+                              fields, state, retry_of, created_at, order_key, gateway, merchant_id)
          SELECT scope, ?2, fingerprint, profile, batch_id, line, amount_fen,
-                fields, ?3, id, ?4, order_key FROM refunds WHERE id = ?1",
+                fields, ?3, id, ?4, order_key, gateway, merchant_id FROM refunds WHERE id = ?1",
     )?
     .execute(params![old, new_refund_id, State::Pending.as_str(), now])?;
     let new = conn.last_insert_rowid();
@@ -118,14 +124,15 @@ impl Journal {
         Ok(links(&self.conn, id)?)
     }
 
-    /// Where a refund's id is unique.
-    pub fn scope_of(&self, id: i64) -> Result<String, JournalError> {
-        Ok(scope_of(&self.conn, id)?)
-    }
-
-    /// True when the journal holds `refund_id` in `scope` (used, so never derived again).
-    pub fn id_taken(&self, scope: &str, refund_id: &str) -> Result<bool, JournalError> {
-        Ok(id_taken(&self.conn, scope, refund_id)?)
+    /// True when the journal holds `refund_id` for this gateway and merchant
+    /// (used, so never derived again).
+    pub fn id_taken(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        refund_id: &str,
+    ) -> Result<bool, JournalError> {
+        Ok(id_taken(&self.conn, gateway, merchant_id, refund_id)?)
     }
 
     /// Carries out a retry in one transaction: same-id refunds go back to

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::refunds::{read_record, RECORD_COLUMNS};
+use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, FINAL};
 use super::{now_ms, Journal, JournalError, RefundRecord, Scope, PARKED};
 
@@ -97,7 +97,7 @@ impl DueReader {
         let rows = stmt.query_map(rusqlite::params![poll_open, cursor, now_ms()], |row| {
             Ok(DueRefund {
                 record: read_record(row)?,
-                previous_finished: row.get(13)?,
+                previous_finished: row.get(RECORD_COLUMN_COUNT)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -40,7 +40,7 @@ pub struct BatchMeta {
 }
 
 impl BatchMeta {
-    pub fn scope(&self) -> String {
+    fn scope(&self) -> String {
         super::scope(self.gateway, &self.merchant_id)
     }
 }
@@ -268,8 +268,8 @@ fn import_row(
     let now = now_text();
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at, order_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT OR IGNORE INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen, fields, state, created_at, order_key, gateway, merchant_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             scope,
@@ -282,7 +282,9 @@ fn import_row(
             serde_json::to_string(&refund.fields).expect("strings serialize"),
             State::Pending.as_str(),
             now,
-            refund.order_key
+            refund.order_key,
+            meta.gateway.as_str(),
+            meta.merchant_id
         ])?;
     let verdict = match inserted {
         1 => Verdict::New,
@@ -361,10 +363,12 @@ fn import_row(
 /// stays bounded for any batch size).
 pub fn preview(
     journal: Option<&Journal>,
-    scope: &str,
+    gateway: GatewayKind,
+    merchant_id: &str,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     mut on_problem: impl FnMut(&str),
 ) -> Result<Tally, ImportError> {
+    let scope = &super::scope(gateway, merchant_id);
     let scratch;
     let conn = match journal {
         Some(journal) => &journal.conn,

@@ -69,8 +69,9 @@ pub struct Journal {
     path: PathBuf,
 }
 
-/// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`).
-pub fn scope(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
+/// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`),
+/// as the journal keys it internally.
+fn scope(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
     format!("{gateway}:{merchant_id}")
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::OptionalExtension;
 
 use super::{Journal, JournalError, State};
+use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
 /// A refund as the engine works on it.
@@ -13,6 +14,8 @@ use crate::money::Fen;
 pub struct RefundRecord {
     pub id: i64,
     pub refund_id: String,
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
     pub profile: String,
     pub amount: Fen,
     pub fields: BTreeMap<String, String>,
@@ -28,18 +31,26 @@ pub struct RefundRecord {
 
 pub(super) const RECORD_COLUMNS: &str =
     "id, refund_id, profile, amount_fen, fields, state, gateway_refund_id, \
-     next_attempt_at, attempts, submits, ever_created, error_code, error_message";
+     next_attempt_at, attempts, submits, ever_created, error_code, error_message, \
+     gateway, merchant_id";
+
+/// How many columns [`RECORD_COLUMNS`] selects: a query's own columns follow.
+pub(super) const RECORD_COLUMN_COUNT: usize = 15;
 
 /// Reads a row selected with [`RECORD_COLUMNS`].
 pub(super) fn read_record(row: &rusqlite::Row) -> rusqlite::Result<RefundRecord> {
     let fields: String = row.get(4)?;
     let state: String = row.get(5)?;
+    let gateway: String = row.get(13)?;
     let bad = |i, e: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
     Ok(RefundRecord {
         id: row.get(0)?,
         refund_id: row.get(1)?,
+        gateway: GatewayKind::parse(&gateway)
+            .ok_or_else(|| bad(13, format!("unknown gateway {gateway:?}")))?,
+        merchant_id: row.get(14)?,
         profile: row.get(2)?,
         amount: Fen(row.get::<_, i64>(3)? as u64),
         fields: serde_json::from_str(&fields).map_err(|e| bad(4, e.to_string()))?,

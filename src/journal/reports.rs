@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Journal, JournalError, RowStatus, State, Status};
+use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
 /// A batch as `status` lists it.
@@ -89,6 +90,7 @@ pub struct ExportFilter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExportRow {
     pub profile: String,
+    pub gateway: GatewayKind,
     pub merchant_id: String,
     pub refund_id: String,
     /// The refund this one retries.
@@ -276,9 +278,9 @@ impl Journal {
             format!("f.state IN {}", super::state::sql_list(&states))
         };
         let sql = format!(
-            "SELECT f.profile, f.scope, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state,
+            "SELECT f.profile, f.merchant_id, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state,
                     f.gateway_refund_id, f.error_code, f.error_message, f.attempts, f.first_sent_at,
-                    f.finished_at, f.batch_id, b.file_name, f.line
+                    f.finished_at, f.batch_id, b.file_name, f.line, f.gateway
              FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
              WHERE (?1 IS NULL OR f.batch_id = ?1)
                AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
@@ -321,14 +323,13 @@ fn results_row(row: &Row) -> rusqlite::Result<ResultsRow> {
 }
 
 fn export_row(row: &Row) -> rusqlite::Result<ExportRow> {
-    let scope: String = row.get(1)?;
     let fields: String = row.get(4)?;
+    let gateway: String = row.get(16)?;
     Ok(ExportRow {
         profile: row.get(0)?,
-        merchant_id: scope
-            .split_once(':')
-            .map_or(scope.as_str(), |(_, merchant)| merchant)
-            .to_owned(),
+        gateway: GatewayKind::parse(&gateway)
+            .ok_or_else(|| bad_column(16, format!("unknown gateway {gateway:?}")))?,
+        merchant_id: row.get(1)?,
         refund_id: row.get(2)?,
         retry_of: row.get(3)?,
         fields: serde_json::from_str(&fields).map_err(|e| bad_column(4, e))?,

@@ -108,6 +108,15 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'this refund already has a retry: a retry chain has one head'); END;
     ALTER TABLE batches ADD COLUMN input_path TEXT;
     "#,
+    // 4: the gateway and the merchant as columns of their own. (The scope,
+    // `gateway:merchant_id`, stays the key refund ids are unique under; the
+    // journal writes it and nothing reads it back apart.)
+    r#"
+    ALTER TABLE refunds ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+    ALTER TABLE refunds ADD COLUMN merchant_id TEXT NOT NULL DEFAULT '';
+    UPDATE refunds SET gateway = substr(scope, 1, instr(scope, ':') - 1),
+                       merchant_id = substr(scope, instr(scope, ':') + 1);
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it

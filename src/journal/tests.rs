@@ -203,9 +203,13 @@ fn preview_decides_like_import_and_writes_nothing() {
     };
     let reader = Journal::open_read_only(&path).unwrap().unwrap();
     let mut problems = Vec::new();
-    let previewed = import::preview(Some(&reader), "leshua:M1", rows().into_iter(), |p| {
-        problems.push(p.to_owned())
-    })
+    let previewed = import::preview(
+        Some(&reader),
+        GatewayKind::Leshua,
+        "M1",
+        rows().into_iter(),
+        |p| problems.push(p.to_owned()),
+    )
     .unwrap();
     assert_eq!(
         previewed,
@@ -237,7 +241,8 @@ fn preview_decides_like_import_and_writes_nothing() {
         previewed
     );
     // Without a journal at all.
-    let fresh = import::preview(None, "leshua:M1", rows().into_iter(), |_| {}).unwrap();
+    let fresh =
+        import::preview(None, GatewayKind::Leshua, "M1", rows().into_iter(), |_| {}).unwrap();
     assert_eq!(
         (fresh.new, fresh.known, fresh.duplicate, fresh.conflict),
         (3, 0, 1, 1)
