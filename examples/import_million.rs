@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let checked = CheckedBatch::open(
         &batch,
         &ReadOptions::default(),
-        GatewayKind::Leshua,
+        GatewayKind::Leshua.spec(),
         &BTreeMap::new(),
     )?;
     let meta = BatchMeta {

@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::gateway::GatewayKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -177,8 +180,8 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct GenArgs {
-    #[arg(long, value_parser = ["leshua", "lianshang"])]
-    pub gateway: String,
+    #[arg(long)]
+    pub gateway: GatewayKind,
     #[arg(long)]
     pub rows: u64,
     /// Prefix of every id, so that generated batches never collide.
@@ -339,6 +342,17 @@ pub struct SimArgs {
     /// Hold another key than the merchant's: every request fails its signature check.
     #[arg(long)]
     pub wrong_key: bool,
+}
+
+/// `--gateway leshua|lianshang`: every gateway bulkrefund knows, by its name.
+impl ValueEnum for GatewayKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &GatewayKind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod money;
 pub mod paths;
 pub mod report;
 pub mod secret;
+pub mod setting;
 pub mod sim;
 
 /// Runs one command line and returns the process exit code.
@@ -104,13 +105,8 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
             )
         }
         cli::Command::Gen(ref args) => {
-            let gateway = if args.gateway == "leshua" {
-                gateway::GatewayKind::Leshua
-            } else {
-                gateway::GatewayKind::Lianshang
-            };
             sim::generate::write_batch(
-                gateway,
+                args.gateway,
                 args.rows,
                 &args.prefix,
                 &args.out,

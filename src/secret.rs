@@ -1,7 +1,14 @@
-//! Secrets (trade keys, notify keys): a wrapper whose `Debug` and `Display` never
-//! show the value, so a key cannot leak through a log line, an error or a panic.
+//! Secrets (trade keys, private keys): a wrapper whose `Debug` and `Display`
+//! never show the value, so a key cannot leak through a log line, an error or a
+//! panic; and the only way the configuration may give one, by reference
+//! (`{ env = "VAR" }` or `{ file = "path" }`), read without ever echoing it.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::setting::SettingError;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -26,6 +33,72 @@ impl fmt::Debug for Secret {
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
+    }
+}
+
+/// A secret as the configuration file gives it. A plain value is accepted by
+/// the parser only so that [`SecretRef::read`] can refuse it with a clear message.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SecretRef {
+    Env { env: String },
+    File { file: PathBuf },
+    Literal(#[allow(dead_code)] toml::Value),
+}
+
+impl SecretRef {
+    /// Reads the secret of the setting `setting` of profile `profile`; a file
+    /// is found relative to `dir`, the configuration's directory. Errors never
+    /// contain the secret, nor what the reference names: a key typed where the
+    /// variable's name or the file's path belongs must not be echoed.
+    pub fn read(
+        reference: Option<&SecretRef>,
+        setting: &str,
+        dir: &Path,
+        profile: &str,
+    ) -> Result<Secret, SettingError> {
+        match reference {
+            None => Err(SettingError::new(setting, format!(
+                "is missing: give it as {setting} = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+            ))),
+            Some(SecretRef::Literal(_)) => Err(SettingError::new(setting, format!(
+                "a literal secret in the configuration is refused: use {setting} = {{ env = \"VAR\" }} or {{ file = \"path\" }}"
+            ))),
+            Some(SecretRef::Env { env }) => std::env::var(env).map(Secret::new).map_err(|_| {
+                SettingError::new(
+                    format!("{setting}.env"),
+                    "the environment variable it names is not set (or not UTF-8)",
+                )
+            }),
+            Some(SecretRef::File { file }) => {
+                let path = dir.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    SettingError::new(
+                        format!("{setting}.file"),
+                        format!("the file it names cannot be read ({})", e.kind()),
+                    )
+                })?;
+                warn_if_others_can_read(&path, setting, profile);
+                Ok(Secret::new(text))
+            }
+        }
+    }
+}
+
+/// A key file others can read gets a warning, as ssh gives one.
+fn warn_if_others_can_read(path: &Path, setting: &str, profile: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                crate::say!(
+                    "Warning: the key file of profile '{profile}' ({setting}.file) can be read by other users \
+                     (mode {mode:03o}); make it private: chmod 600 it"
+                );
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! Batch input: the streaming CSV reader ([`reader`]) and the row rules
-//! ([`rows`]), put together as a stream of checked rows.
+//! Batch input: the streaming CSV reader ([`reader`]), the header
+//! ([`columns`]) and the row rules ([`rows`], written by each gateway), put
+//! together as a stream of checked rows.
 
+pub mod columns;
 pub mod decode;
 pub mod reader;
 pub mod rows;
@@ -11,10 +13,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+pub use columns::Header;
 pub use reader::{CsvInput, FileError, RawRow};
-pub use rows::{Columns, RefundRow, RowProblem};
+pub use rows::{BatchFormat, RefundRow, RowProblem, RowRules};
 
-use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
 /// A row after the row rules.
@@ -61,8 +63,7 @@ impl Default for ReadOptions {
 pub struct CheckedBatch {
     pub header: Vec<String>,
     input: CsvInput,
-    columns: Columns,
-    defaults: BTreeMap<String, String>,
+    rules: Box<dyn RowRules>,
 }
 
 impl CheckedBatch {
@@ -70,16 +71,20 @@ impl CheckedBatch {
     pub fn open(
         path: &Path,
         options: &ReadOptions,
-        gateway: GatewayKind,
+        format: &dyn BatchFormat,
         defaults: &BTreeMap<String, String>,
     ) -> Result<CheckedBatch, FileError> {
         let input = CsvInput::open(path, options.encoding.as_deref(), options.delimiter)?;
-        let columns = Columns::new(&input.header, gateway, path)?;
+        let columns = |message| FileError::Columns {
+            path: path.to_owned(),
+            message,
+        };
+        let header = Header::new(&input.header).map_err(columns)?;
+        let rules = format.columns(&header, defaults).map_err(columns)?;
         Ok(CheckedBatch {
             header: input.header.clone(),
             input,
-            columns,
-            defaults: defaults.clone(),
+            rules,
         })
     }
 }
@@ -113,7 +118,7 @@ impl Iterator for CheckedBatch {
                 cells: row.cells,
             }));
         }
-        Some(Ok(match self.columns.check(&row, &self.defaults) {
+        Some(Ok(match self.rules.check(&row) {
             Ok(refund) => CheckedRow::Valid {
                 line: row.line,
                 cells: row.cells,
@@ -121,7 +126,7 @@ impl Iterator for CheckedBatch {
             },
             Err(problem) => CheckedRow::Invalid {
                 line: row.line,
-                fen: self.columns.amount(&row).ok(),
+                fen: self.rules.amount(&row).ok(),
                 message: problem.describe(row.line),
                 cells: row.cells,
             },

@@ -23,27 +23,10 @@ use crate::cli::EngineArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
 
 use crate::exit::UsageError;
-use crate::gateway::lianshang::is_valid_id;
 use crate::gateway::{GatewayKind, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
 use crate::money::Fen;
-
-/// The id that retries `root` for the `n`-th time (n ≥ 2), if the gateway accepts it.
-pub fn derived_id(root: &str, n: u32, gateway: GatewayKind) -> Result<String, String> {
-    let id = format!("{root}R{n}");
-    let valid = match gateway {
-        GatewayKind::Leshua => id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()),
-        GatewayKind::Lianshang => is_valid_id(&id),
-    };
-    if valid {
-        Ok(id)
-    } else {
-        Err(format!(
-            "the new id {id:?} would be longer than the gateway's 64 characters"
-        ))
-    }
-}
 
 /// One failed refund (the head of its chain) and what retry will do with it.
 #[derive(Debug)]
@@ -87,7 +70,7 @@ fn next_free_id(
     let (gateway, merchant) = (record.gateway, &record.merchant_id);
     let mut n = 2;
     loop {
-        match derived_id(root, n, gateway) {
+        match gateway.spec().derived_id(root, n) {
             Err(why) => return Ok(Err(why)),
             Ok(id) => {
                 if !journal.id_taken(gateway, merchant, &id)?
@@ -357,34 +340,4 @@ pub async fn run(
     }
     let outcome = finish(journal, &mut paces, Scope::Refunds(refunds), cancel).await?;
     Ok(confirmed.then_some(outcome))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ids_follow_the_gateways_rules() {
-        assert_eq!(
-            derived_id("R123", 2, GatewayKind::Leshua),
-            Ok("R123R2".into())
-        );
-        assert_eq!(
-            derived_id("R123", 3, GatewayKind::Leshua),
-            Ok("R123R3".into())
-        );
-        assert_eq!(
-            derived_id("LS-RF_1", 2, GatewayKind::Lianshang),
-            Ok("LS-RF_1R2".into())
-        );
-        let long = "A".repeat(62);
-        assert_eq!(
-            derived_id(&long, 9, GatewayKind::Leshua).map(|id| id.len()),
-            Ok(64)
-        );
-        assert!(derived_id(&long, 10, GatewayKind::Leshua)
-            .unwrap_err()
-            .contains("longer than the gateway's 64"));
-        assert!(derived_id(&long, 10, GatewayKind::Lianshang).is_err());
-    }
 }

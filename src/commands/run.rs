@@ -149,8 +149,8 @@ pub async fn run(
     let prescan = CheckedBatch::open(
         request.batch,
         &request.read,
-        profile.gateway,
-        &profile.defaults,
+        profile.spec(),
+        profile.row_defaults(),
     )
     .map_err(usage)?;
     let header = prescan.header.clone();
@@ -187,7 +187,7 @@ pub async fn run(
     let mut journal = Journal::open(request.journal_path)?;
     protected_files(request.journal_path, profiles.config, Some(&journal))?
         .check(&results_path, "--out")?;
-    let rows = CheckedBatch::open(request.batch, &read, profile.gateway, &profile.defaults)
+    let rows = CheckedBatch::open(request.batch, &read, profile.spec(), profile.row_defaults())
         .map_err(usage)?;
     let mut shown = 0;
     let tally = import::import(

@@ -18,7 +18,7 @@ pub fn check(
     journal: Option<&Journal>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Tally> {
-    let rows = CheckedBatch::open(batch, options, profile.gateway, &profile.defaults)
+    let rows = CheckedBatch::open(batch, options, profile.spec(), profile.row_defaults())
         .map_err(file_error)?;
     let mut write_failed = None;
     let tally = import::preview(

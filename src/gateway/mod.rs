@@ -1,17 +1,24 @@
-//! The gateways bulkrefund speaks, behind one trait. A client signs, sends, parses,
-//! verifies and classifies; it never decides what to do next. The state machine
-//! acts on the [`Outcome`] it returns, and an outcome the gateway did not prove is
-//! always [`Outcome::Unknown`], never a guess.
+//! The gateways bulkrefund speaks. Each owns a folder ([`leshua`],
+//! [`lianshang`]) and is seen by the rest of bulkrefund through two traits: its
+//! client ([`Gateway`]: sign, send, parse, verify, classify; never decide what to
+//! do next) and its [`GatewaySpec`] (batch columns and row rules, refund ids,
+//! order ids). Its profile section is a variant of [`profile::ProfileSection`].
+//! The state machine acts on the [`Outcome`] a client returns, and an outcome
+//! the gateway did not prove is always [`Outcome::Unknown`], never a guess.
+//!
+//! Adding a gateway: docs/architecture.md lists every place.
 
 pub mod echo;
 pub mod http;
 pub mod leshua;
 pub mod lianshang;
+pub mod profile;
 pub mod rsa_sign;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::batch::rows::BatchFormat;
 use crate::money::Fen;
 
 /// Which gateway a profile, an order or a refund belongs to.
@@ -37,6 +44,50 @@ impl GatewayKind {
             GatewayKind::Lianshang => "lianshang",
         }
     }
+
+    /// What bulkrefund knows of this gateway besides its client.
+    pub fn spec(self) -> &'static dyn GatewaySpec {
+        match self {
+            GatewayKind::Leshua => &leshua::Leshua,
+            GatewayKind::Lianshang => &lianshang::Lianshang,
+        }
+    }
+}
+
+/// What bulkrefund knows of a gateway besides its client: how its batches are
+/// read ([`BatchFormat`]), which refund ids it takes, how a refund names its order.
+pub trait GatewaySpec: BatchFormat {
+    fn kind(&self) -> GatewayKind;
+
+    /// Whether the gateway takes `id` as a refund id.
+    fn accepts_refund_id(&self, id: &str) -> bool;
+
+    /// A refund's order ids, from its fields, as the export shows them:
+    /// (the merchant's order id, the gateway's order id).
+    fn order_ids<'a>(&self, fields: &'a BTreeMap<String, String>) -> (&'a str, &'a str);
+
+    /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,
+    /// when the gateway takes it.
+    fn derived_id(&self, root: &str, n: u32) -> Result<String, String> {
+        let id = format!("{root}R{n}");
+        if self.accepts_refund_id(&id) {
+            Ok(id)
+        } else {
+            Err(format!(
+                "the new id {id:?} would be longer than the gateway's 64 characters"
+            ))
+        }
+    }
+}
+
+/// Why a profile's client cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the base URL cannot take the gateway's path: {0}")]
+    Url(#[from] url::ParseError),
+    /// The transport cannot be trusted (Lianshang answers carry no signature).
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 impl std::fmt::Display for GatewayKind {
@@ -165,4 +216,39 @@ pub trait Gateway: Send + Sync {
     async fn submit(&self, refund: &RefundOrder) -> Attempt;
     /// Learns the refund's state. Never creates anything.
     async fn query(&self, refund: &RefundOrder) -> Attempt;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_follow_the_gateways_rules() {
+        use GatewayKind::{Leshua, Lianshang};
+        assert_eq!(Leshua.spec().derived_id("R123", 2), Ok("R123R2".into()));
+        assert_eq!(Leshua.spec().derived_id("R123", 3), Ok("R123R3".into()));
+        assert_eq!(
+            Lianshang.spec().derived_id("LS-RF_1", 2),
+            Ok("LS-RF_1R2".into())
+        );
+        let long = "A".repeat(62);
+        assert_eq!(
+            Leshua.spec().derived_id(&long, 9).map(|id| id.len()),
+            Ok(64)
+        );
+        assert!(Leshua
+            .spec()
+            .derived_id(&long, 10)
+            .unwrap_err()
+            .contains("longer than the gateway's 64"));
+        assert!(Lianshang.spec().derived_id(&long, 10).is_err());
+    }
+
+    #[test]
+    fn every_gateway_knows_its_own_kind_and_name() {
+        for kind in GatewayKind::ALL {
+            assert_eq!(kind.spec().kind(), kind);
+            assert_eq!(GatewayKind::parse(kind.as_str()), Some(kind));
+        }
+    }
 }

@@ -87,18 +87,10 @@ pub fn refund_status(text: &str) -> Result<Status, UsageError> {
         })
 }
 
-fn order_ids(fields: &std::collections::BTreeMap<String, String>) -> (String, String) {
-    let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    if fields.contains_key("out_trade_id") {
-        (get("out_trade_id"), get("original_wk_trade_id"))
-    } else {
-        (get("third_order_id"), get("leshua_order_id"))
-    }
-}
-
 /// The export's cells for one refund, in [`COLUMNS`] order.
 fn cells(row: ExportRow) -> [String; 18] {
-    let (order_id, gateway_order_id) = order_ids(&row.fields);
+    let (order_id, gateway_order_id) = row.gateway.spec().order_ids(&row.fields);
+    let (order_id, gateway_order_id) = (order_id.to_owned(), gateway_order_id.to_owned());
     let text = |value: Option<String>| value.unwrap_or_default();
     [
         row.profile,

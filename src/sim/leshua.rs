@@ -168,10 +168,7 @@ fn echo(params: &Fields) -> Fields {
 fn check_refund_params(params: &Fields) -> Result<(), String> {
     let get = |name: &str| params.get(name).map(String::as_str).unwrap_or("");
     let refund_id = get("merchant_refund_id");
-    if refund_id.is_empty()
-        || refund_id.len() > 64
-        || !refund_id.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !wire::is_valid_refund_id(refund_id) {
         return Err("merchant_refund_id must be 1-64 letters and digits".into());
     }
     let amount = get("refund_amount");

@@ -1,0 +1,92 @@
+//! What every profile says, whatever its gateway: where the gateway is, which
+//! merchant we are, and how fast and how patiently to work. Checked against
+//! [`crate::limits`], the same rules the flags obey.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::limits;
+use crate::setting::SettingError;
+
+/// The settings below, as an error may name them.
+pub const SETTINGS: &[&str] = &[
+    "base_url",
+    "merchant_id",
+    "rate",
+    "concurrency",
+    "timeout",
+    "max_attempts",
+    "same_order_gap",
+];
+
+/// The common settings as the file gives them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommonText {
+    base_url: String,
+    merchant_id: String,
+    rate: Option<i64>,
+    concurrency: Option<i64>,
+    timeout: Option<String>,
+    max_attempts: Option<i64>,
+    same_order_gap: Option<String>,
+}
+
+/// The common settings, checked, defaults applied.
+#[derive(Clone, Debug)]
+pub struct Common {
+    pub base_url: Url,
+    pub merchant_id: String,
+    pub rate: u32,
+    pub concurrency: u32,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub same_order_gap: Duration,
+}
+
+impl CommonText {
+    pub fn check(&self) -> Result<Common, SettingError> {
+        let base_url = Url::parse(&self.base_url)
+            .map_err(|e| SettingError::new("base_url", format!("is not a URL ({e})")))?;
+        let merchant_id = self.merchant_id.trim();
+        if merchant_id.is_empty() {
+            return Err(SettingError::new("merchant_id", "is empty"));
+        }
+        let timeout = duration("timeout", &self.timeout, Duration::from_secs(10))?;
+        let timeout = limits::timeout(timeout).map_err(|m| SettingError::new("timeout", m))?;
+        Ok(Common {
+            base_url,
+            merchant_id: merchant_id.to_owned(),
+            rate: whole("rate", self.rate, &limits::RATE, 50)?,
+            concurrency: whole("concurrency", self.concurrency, &limits::CONCURRENCY, 16)?,
+            timeout,
+            max_attempts: whole("max_attempts", self.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
+            same_order_gap: duration("same_order_gap", &self.same_order_gap, Duration::ZERO)?,
+        })
+    }
+}
+
+fn whole(
+    setting: &str,
+    value: Option<i64>,
+    bounds: &std::ops::RangeInclusive<i64>,
+    default: u32,
+) -> Result<u32, SettingError> {
+    match value {
+        None => Ok(default),
+        Some(v) => limits::whole(v, bounds).map_err(|m| SettingError::new(setting, m)),
+    }
+}
+
+fn duration(
+    setting: &str,
+    value: &Option<String>,
+    default: Duration,
+) -> Result<Duration, SettingError> {
+    match value {
+        None => Ok(default),
+        Some(text) => limits::parse_duration(text).map_err(|m| SettingError::new(setting, m)),
+    }
+}

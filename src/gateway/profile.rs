@@ -1,0 +1,120 @@
+//! A profile's gateway section (cli.md, "Configuration"): the settings only one
+//! gateway has, chosen by `gateway = "..."`. Each section refuses the others'
+//! settings, so a Leshua profile cannot carry a private key, nor a Lianshang
+//! one a trade key. Checking a section loads its keys, once, and yields what
+//! builds that gateway's client.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use super::{leshua, lianshang, ClientError, Gateway, GatewayKind};
+use crate::setting::SettingError;
+
+/// Where and how a client reaches its gateway: what every profile says.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub base_url: Url,
+    pub merchant_id: String,
+    pub timeout: Duration,
+}
+
+/// What checking a section may need: the profile's name and endpoint, and the
+/// configuration's directory (key files are found relative to it).
+pub struct SectionContext<'a> {
+    pub profile: &'a str,
+    pub dir: &'a Path,
+    pub endpoint: &'a Endpoint,
+}
+
+/// A profile's gateway section as the file gives it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "gateway", rename_all = "lowercase")]
+pub enum ProfileSection {
+    Leshua(leshua::profile::Section),
+    Lianshang(lianshang::profile::Section),
+}
+
+/// A checked section, its keys loaded: it builds the gateway's client.
+pub trait GatewayProfile: Debug + Send + Sync {
+    fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError>;
+
+    /// The profile's values for row fields a batch may leave empty.
+    fn row_defaults(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        &NONE
+    }
+}
+
+/// Why a section could not be read: serde's message, and the setting at fault
+/// when it can be told.
+#[derive(Debug)]
+pub struct SectionError {
+    pub setting: Option<String>,
+    pub message: String,
+}
+
+impl ProfileSection {
+    pub fn kind(&self) -> GatewayKind {
+        match self {
+            ProfileSection::Leshua(_) => GatewayKind::Leshua,
+            ProfileSection::Lianshang(_) => GatewayKind::Lianshang,
+        }
+    }
+
+    /// Checks the section completely (keys load, transport is trusted).
+    pub fn check(&self, context: &SectionContext) -> Result<Arc<dyn GatewayProfile>, SettingError> {
+        match self {
+            ProfileSection::Leshua(section) => section.check(context),
+            ProfileSection::Lianshang(section) => section.check(context),
+        }
+    }
+
+    /// Reads the section from a profile's settings (`gateway` and those only
+    /// that gateway has).
+    pub fn read(settings: toml::Table) -> Result<ProfileSection, SectionError> {
+        ProfileSection::deserialize(toml::Value::Table(settings.clone())).map_err(|e| {
+            SectionError {
+                setting: setting_at_fault(settings),
+                message: e.message().to_owned(),
+            }
+        })
+    }
+}
+
+/// The setting a section's error is about. The tagged enum buffers its input
+/// and so loses the path; reading the named gateway's section alone keeps it.
+fn setting_at_fault(mut settings: toml::Table) -> Option<String> {
+    let kind = settings
+        .remove("gateway")
+        .and_then(|v| v.as_str().and_then(GatewayKind::parse));
+    let settings = toml::Value::Table(settings);
+    let path = match kind? {
+        GatewayKind::Leshua => path_of_error::<leshua::profile::Section>(settings),
+        GatewayKind::Lianshang => path_of_error::<lianshang::profile::Section>(settings),
+    }?;
+    (path != ".").then_some(path)
+}
+
+/// The names a profile's section may hold, every gateway's, as an error may
+/// show them (row field names included, for `[defaults]`).
+pub fn setting_names() -> impl Iterator<Item = &'static str> {
+    leshua::profile::SETTINGS
+        .iter()
+        .chain(lianshang::profile::SETTINGS)
+        .chain(lianshang::BASE_FIELDS)
+        .chain(lianshang::BIZ_FIELDS)
+        .copied()
+}
+
+fn path_of_error<T: DeserializeOwned>(value: toml::Value) -> Option<String> {
+    serde_path_to_error::deserialize::<_, T>(value)
+        .err()
+        .map(|e| e.path().to_string())
+}
