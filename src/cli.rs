@@ -9,6 +9,13 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gateway::GatewayKind;
+use crate::report::export::ExportFormat;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,8 +30,8 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Log format: `text` or `json`.
-    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// The configuration file (default: $BULKREFUND_CONFIG, else ./bulkrefund.toml).
     #[arg(long, global = true, env = "BULKREFUND_CONFIG")]
     pub config: Option<PathBuf>,
@@ -153,8 +160,8 @@ pub struct ExportArgs {
     /// The file to write.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
-    pub format: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
     /// CSV only: start with a BOM so that Excel shows Chinese text.
     #[arg(long)]
     pub excel: bool,
@@ -352,6 +359,20 @@ impl ValueEnum for GatewayKind {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.as_str()))
+    }
+}
+
+/// `--format csv|xlsx`.
+impl ValueEnum for ExportFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[ExportFormat::Csv, ExportFormat::Xlsx]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }))
     }
 }
 

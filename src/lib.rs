@@ -14,6 +14,7 @@ pub mod journal;
 pub mod limits;
 pub mod messages;
 pub mod money;
+pub mod options;
 pub mod paths;
 pub mod report;
 pub mod secret;
@@ -22,121 +23,19 @@ pub mod sim;
 
 /// Runs one command line and returns the process exit code.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
-    use commands::context::Context;
+    use cli::Command;
+    let locations = options::Locations::from_cli(&cli);
     match cli.command {
-        cli::Command::Sim(args) => commands::sim::run(args).await,
-        cli::Command::Demo(ref args) => commands::demo::run(args.quiet).await,
-        cli::Command::Run(ref args) => {
-            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
-            let profiles = commands::run::Profiles {
-                config: &context.config,
-                base_url: None,
-            };
-            let request = commands::run::RunRequest {
-                batch: &args.batch,
-                profile: &args.profile,
-                read: args.input.read_options(),
-                out: args.out.clone(),
-                journal_path: &context.journal_path,
-                engine: args.engine.clone(),
-            };
-            let outcome =
-                commands::run::run(request, &profiles, commands::interrupt::install()).await?;
-            commands::run::print_summary(&outcome);
-            Ok(outcome.exit_code)
-        }
-        cli::Command::Resume(ref args) => {
-            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
-            let profiles = commands::run::Profiles {
-                config: &context.config,
-                base_url: None,
-            };
-            let cancel = commands::interrupt::install();
-            let request = commands::run::ResumeRequest {
-                batch: args.batch,
-                out: args.out.as_deref(),
-                review: args.review,
-            };
-            let outcome = commands::run::resume(
-                &context.journal_path,
-                request,
-                &profiles,
-                &args.engine,
-                cancel,
-            )
-            .await?;
-            commands::run::print_summary(&outcome);
-            Ok(outcome.exit_code)
-        }
-        cli::Command::Retry(ref args) => {
-            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
-            let profiles = commands::run::Profiles {
-                config: &context.config,
-                base_url: None,
-            };
-            let request = commands::retry::RetryRequest {
-                journal_path: &context.journal_path,
-                batch: args.batch,
-                new_ids: args.new_ids,
-                yes: args.yes,
-                engine: args.engine.clone(),
-            };
-            match commands::retry::run(request, &profiles, commands::interrupt::install()).await? {
-                Some(outcome) => {
-                    commands::run::print_summary(&outcome);
-                    Ok(outcome.exit_code)
-                }
-                None => Ok(exit::SUCCESS),
-            }
-        }
-        cli::Command::Export(ref args) => {
-            let journal = journal_only(&cli)?;
-            let config = config::Config::locate(cli.config.as_deref());
-            commands::export::run(&journal, Some(config.as_path()), args)
-        }
-        cli::Command::Validate(ref args) => {
-            let context = Context::load(cli.config.as_deref(), cli.journal.as_deref())?;
-            let profile = context.profile(&args.profile)?;
-            commands::validate::run(
-                &args.batch,
-                &args.input.read_options(),
-                &profile,
-                &context.journal_path,
-            )
-        }
-        cli::Command::Gen(ref args) => {
-            sim::generate::write_batch(
-                args.gateway,
-                args.rows,
-                &args.prefix,
-                &args.out,
-                args.orders.as_deref(),
-            )?;
-            Ok(exit::SUCCESS)
-        }
-        cli::Command::Status(ref args) => {
-            // `status` reads only the journal: it works without a configuration file.
-            let config_path = config::Config::locate(cli.config.as_deref());
-            let journal = match cli.journal.clone() {
-                Some(journal) => journal,
-                None if config_path.exists() => {
-                    config::Config::load(&config_path)?.journal_path(None)
-                }
-                None => config::DEFAULT_JOURNAL.into(),
-            };
-            commands::status::run(&journal, args.batch)
-        }
+        Command::Run(args) => commands::run::main(&locations, args).await,
+        Command::Resume(args) => commands::resume::main(&locations, args).await,
+        Command::Retry(args) => commands::retry::main(&locations, args).await,
+        Command::Demo(args) => commands::demo::main(args).await,
+        Command::Validate(args) => commands::validate::main(&locations, args),
+        Command::Export(args) => commands::export::main(&locations, args),
+        Command::Status(args) => commands::status::main(&locations, args),
+        Command::Gen(args) => commands::sim::generate(args),
+        Command::Sim(args) => commands::sim::run(args).await,
     }
-}
-
-/// The journal path for commands that read only the journal: they work without a configuration file.
-fn journal_only(cli: &cli::Cli) -> anyhow::Result<std::path::PathBuf> {
-    let config_path = config::Config::locate(cli.config.as_deref());
-    Ok(match cli.journal.clone() {
-        Some(journal) => journal,
-        None if config_path.exists() => config::Config::load(&config_path)?.journal_path(None),
-        None => config::DEFAULT_JOURNAL.into(),
-    })
 }
 
 /// Sets up `tracing` on stderr. Secrets cannot reach it: they are only ever

@@ -5,7 +5,10 @@ use clap::Parser;
 #[deny(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = bulkrefund::cli::Cli::parse();
-    bulkrefund::init_logging(cli.verbose, cli.log_format == "json");
+    bulkrefund::init_logging(
+        cli.verbose,
+        cli.log_format == bulkrefund::cli::LogFormat::Json,
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

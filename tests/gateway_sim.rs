@@ -32,7 +32,7 @@ fn processing_for(ms: u64) -> FaultConfig {
 
 #[tokio::test]
 async fn leshua_accepted_processing_then_succeeded() {
-    let sim = start_sim(standard_orders(), processing_for(300)).await;
+    let sim = start_sim(Orders::standard(), processing_for(300)).await;
     let client = sample_leshua_client(&sim);
     let refund = leshua_refund("R1", "T1", 250);
     let Outcome::Processing(receipt) = client.submit(&refund).await.outcome else {
@@ -54,7 +54,7 @@ async fn leshua_accepted_processing_then_succeeded() {
 
 #[tokio::test]
 async fn lianshang_accepted_processing_then_succeeded_plain_and_gzip() {
-    let sim = start_sim(standard_orders(), processing_for(300)).await;
+    let sim = start_sim(Orders::standard(), processing_for(300)).await;
     for (compress, id, order, wk) in [(false, "R1", "T1", "WK1"), (true, "R2", "T2", "WK2")] {
         let client = lianshang_client_with(
             &sim,
@@ -85,7 +85,7 @@ async fn refund_that_ends_failed() {
         fail_refund_rate: 1.0,
         ..processing_for(100)
     };
-    let sim = start_sim(standard_orders(), faults).await;
+    let sim = start_sim(Orders::standard(), faults).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     let a = leshua_refund("R1", "T1", 100);
@@ -120,7 +120,7 @@ fn failed_code(outcome: Outcome) -> String {
 
 #[tokio::test]
 async fn business_rules_refuse_with_the_gateways_codes() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     // Over-refund: partial refunds allowed up to the paid amount in total.
@@ -218,7 +218,7 @@ fn rejected_code(outcome: Outcome) -> String {
 
 #[tokio::test]
 async fn bad_request_signature_is_refused_and_creates_nothing() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let leshua = leshua_client(&sim, "WRONGKEY");
     assert_eq!(
         rejected_code(leshua.submit(&leshua_refund("R1", "T1", 100)).await.outcome),
@@ -250,7 +250,7 @@ async fn bad_request_signature_is_refused_and_creates_nothing() {
 #[tokio::test]
 async fn the_wrong_key_fault_refuses_every_request_of_both_gateways() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             wrong_key: true,
             ..FaultConfig::default()
@@ -276,7 +276,7 @@ async fn the_wrong_key_fault_refuses_every_request_of_both_gateways() {
 
 #[tokio::test]
 async fn leshua_duplicate_id_means_query_never_failed() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let client = sample_leshua_client(&sim);
     let refund = leshua_refund("R1", "T1", 100);
     assert!(matches!(
@@ -308,7 +308,7 @@ async fn leshua_duplicate_id_means_query_never_failed() {
 
 #[tokio::test]
 async fn lianshang_replay_is_idempotent_and_different_content_conflicts() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let client = lianshang_client(&sim);
     let refund = lianshang_refund("R1", "T1", "WK1", 100);
     let Outcome::Succeeded(first) = client.submit(&refund).await.outcome else {
@@ -339,7 +339,7 @@ async fn lianshang_replay_is_idempotent_and_different_content_conflicts() {
 #[tokio::test]
 async fn rate_limited_answers_retry_after() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             rate_limit: Some(1),
             ..Default::default()
@@ -376,7 +376,7 @@ async fn rate_limited_answers_retry_after() {
 #[tokio::test]
 async fn busy_answers_retry_and_record_nothing() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             busy_rate: 1.0,
             seed: Some(7),
@@ -414,7 +414,7 @@ async fn busy_answers_retry_and_record_nothing() {
 #[tokio::test]
 async fn server_error_after_recording_is_unknown_and_a_query_finds_it() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             fail_rate: 1.0,
             ..Default::default()
@@ -447,7 +447,7 @@ async fn server_error_after_recording_is_unknown_and_a_query_finds_it() {
 #[tokio::test]
 async fn dropped_connection_is_unknown() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             drop_rate: 1.0,
             ..Default::default()
@@ -481,7 +481,7 @@ async fn dropped_connection_is_unknown() {
 #[tokio::test]
 async fn wrongly_signed_answer_is_unknown_never_succeeded() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         FaultConfig {
             bad_sign_rate: 1.0,
             ..Default::default()
@@ -535,7 +535,7 @@ async fn refused_connection_is_retry() {
 
 #[tokio::test]
 async fn ledger_is_served_over_http() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     sample_leshua_client(&sim)
         .submit(&leshua_refund("R1", "T1", 100))
         .await;

@@ -7,7 +7,6 @@ mod common;
 
 use std::time::Duration;
 
-use bulkrefund::commands::run;
 use bulkrefund::gateway::{Gateway, GatewayKind, Outcome};
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
@@ -21,7 +20,7 @@ fn faults(f: impl FnOnce(&mut FaultConfig)) -> FaultConfig {
 
 #[tokio::test]
 async fn padded_values_are_read_as_the_gateway_meant_them() {
-    let sim = start_sim(standard_orders(), faults(|f| f.pad_rate = 1.0)).await;
+    let sim = start_sim(Orders::standard(), faults(|f| f.pad_rate = 1.0)).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     let a = leshua_refund("R1", "T1", 100);
@@ -50,7 +49,7 @@ async fn padded_values_are_read_as_the_gateway_meant_them() {
 
 #[tokio::test]
 async fn an_answer_about_another_refund_is_never_believed() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     let leshua_fields = [
@@ -104,7 +103,7 @@ async fn an_answer_about_another_refund_is_never_believed() {
 
 #[tokio::test]
 async fn redirects_are_never_followed() {
-    let sim = start_sim(standard_orders(), faults(|f| f.redirect_rate = 1.0)).await;
+    let sim = start_sim(Orders::standard(), faults(|f| f.redirect_rate = 1.0)).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     let a = leshua_refund("R1", "T1", 100);
@@ -137,7 +136,7 @@ async fn redirects_are_never_followed() {
 
 #[tokio::test]
 async fn oversized_and_endless_answers_are_cut_off_as_unknown() {
-    let sim = start_sim(standard_orders(), FaultConfig::default()).await;
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
     let leshua = sample_leshua_client(&sim);
     let lianshang = lianshang_client(&sim);
     for (i, fault) in [
@@ -171,7 +170,7 @@ async fn oversized_and_endless_answers_are_cut_off_as_unknown() {
 #[tokio::test]
 async fn a_huge_retry_after_is_capped() {
     let sim = start_sim(
-        standard_orders(),
+        Orders::standard(),
         faults(|f| {
             f.rate_limit = Some(0);
             f.retry_after_secs = Some(99_999_999_999);
@@ -191,7 +190,7 @@ async fn a_huge_retry_after_is_capped() {
 async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_them() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 40, "M");
-    let setup = setup(
+    let world = World::start(
         orders,
         faults(|f| {
             f.mismatch_rate = 0.3;
@@ -199,9 +198,9 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
         }),
     )
     .await;
-    let outcome = setup.run(&batch, "leshua", quick()).await;
+    let outcome = world.run(&batch, "leshua", quick()).await;
     assert_eq!(outcome.exit_code, 3, "a refund in review needs a person");
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     let review: Vec<_> = rows.iter().filter(|r| r["status"] == "review").collect();
     assert!(!review.is_empty());
     for row in &review {
@@ -211,7 +210,7 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
             "{row:?}"
         );
     }
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert!(ledger.ids.iter().all(|id| id.submissions == 1));
     let others: Vec<_> = rows
         .iter()
@@ -220,28 +219,28 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
         .collect();
     assert_results_match_ledger(&others, "merchant_refund_id", &ledger);
     // `resume` neither retries nor queries a refund in review.
-    setup.sim.set_faults(FaultConfig::default());
-    let before = setup.sim.ledger().requests;
-    let resumed = setup.resume(quick()).await;
-    assert_eq!(setup.sim.ledger().requests, before);
+    world.sim.set_faults(FaultConfig::default());
+    let before = world.ledger().requests;
+    let resumed = world.resume(quick()).await;
+    assert_eq!(world.ledger().requests, before);
     assert_eq!(resumed.report.requests, 0);
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     assert_eq!(
         rows.iter().filter(|r| r["status"] == "review").count(),
         review.len()
     );
     // `resume --review` asks once about each; answers still about others change nothing.
-    let asked = |review| run::ResumeRequest {
+    let asked = |review| bulkrefund::commands::resume::ResumeRequest {
         review,
         ..Default::default()
     };
-    setup.sim.set_faults(faults(|f| f.mismatch_rate = 1.0));
-    let still = setup.resume_with(asked(true), quick()).await;
+    world.sim.set_faults(faults(|f| f.mismatch_rate = 1.0));
+    let still = world.resume_with(asked(true), quick()).await;
     assert_eq!(
         still.report.requests, 0,
         "only the review queries, outside the engine"
     );
-    assert_eq!(setup.sim.ledger().requests, before + review.len() as u64);
+    assert_eq!(world.ledger().requests, before + review.len() as u64);
     assert_eq!(still.notes.len(), review.len());
     assert!(
         still.notes.iter().all(|n| n.contains("still in review")),
@@ -249,19 +248,19 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
         still.notes
     );
     // Once the gateway answers about these very refunds, one query settles each.
-    setup.sim.set_faults(FaultConfig::default());
-    let settled = setup.resume_with(asked(true), quick()).await;
+    world.sim.set_faults(FaultConfig::default());
+    let settled = world.resume_with(asked(true), quick()).await;
     assert_eq!(settled.exit_code, 0, "{:?}", settled.notes);
     assert!(settled
         .notes
         .iter()
         .all(|n| n.contains("settled by the gateway's answer about it: succeeded")));
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert!(
         ledger.ids.iter().all(|id| id.submissions == 1),
         "never sent again"
     );
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
 }
@@ -270,31 +269,31 @@ async fn a_run_reports_answers_about_other_refunds_as_review_and_resume_leaves_t
 async fn a_wrong_key_stops_the_run_and_leaves_every_refund_pending() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 300, "W");
-    let setup = setup(orders, faults(|f| f.wrong_key = true)).await;
-    let outcome = setup.run(&batch, "leshua", quick()).await;
+    let world = World::start(orders, faults(|f| f.wrong_key = true)).await;
+    let outcome = world.run(&batch, "leshua", quick()).await;
     assert_eq!(outcome.exit_code, 1);
     let stopped = outcome.report.stopped.expect("the run says why it stopped");
     assert!(
         stopped.contains("profile 'leshua'") && stopped.contains("trade_key"),
         "{stopped}"
     );
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert!(ledger.refunds.is_empty());
     assert!(
         ledger.requests <= 32,
         "at most the requests already in flight: {}",
         ledger.requests
     );
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     assert_eq!(rows.len(), 300);
     assert!(
         rows.iter().all(|r| r["status"] == "pending"),
         "never created"
     );
     // With the key fixed, resume sends them all, once.
-    setup.sim.set_faults(FaultConfig::default());
-    assert_eq!(setup.resume(quick()).await.exit_code, 0);
-    let ledger = setup.sim.ledger();
+    world.sim.set_faults(FaultConfig::default());
+    assert_eq!(world.resume(quick()).await.exit_code, 0);
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 300);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
 }
@@ -307,7 +306,7 @@ async fn padded_redirected_and_oversized_answers_end_as_the_ledger_says() {
         (GatewayKind::Lianshang, "lianshang", "out_refund_id"),
     ] {
         let (batch, orders) = generated(work.path(), gateway, 60, "P");
-        let setup = setup(
+        let world = World::start(
             orders,
             faults(|f| {
                 f.pad_rate = 0.3;
@@ -317,16 +316,16 @@ async fn padded_redirected_and_oversized_answers_end_as_the_ledger_says() {
             }),
         )
         .await;
-        let outcome = setup.run(&batch, profile, quick()).await;
+        let outcome = world.run(&batch, profile, quick()).await;
         assert_eq!(outcome.exit_code, 0, "{profile}");
-        let ledger = setup.sim.ledger();
+        let ledger = world.ledger();
         assert_eq!(ledger.elsewhere_requests, 0);
         assert_eq!(ledger.refunds.len(), 60);
         assert!(ledger
             .refunds
             .iter()
             .all(|r| r.status == RefundState::Succeeded));
-        let rows = read_results(&run::default_results_path(&batch));
+        let rows = world.results(&batch);
         assert_results_match_ledger(&rows, id_column, &ledger);
     }
 }

@@ -11,100 +11,39 @@ use std::process::Stdio;
 
 use bulkrefund::gateway::GatewayKind;
 use bulkrefund::sim::faults::FaultConfig;
-use bulkrefund::sim::ledger::{OrderRow, OrderStatus};
-use bulkrefund::sim::SimHandle;
+use bulkrefund::sim::ledger::OrderStatus;
 use common::*;
 
-struct World {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    sim: SimHandle,
+/// A world whose gateway knows these Leshua orders, 100 yuan each.
+async fn world(orders: &[&str]) -> World {
+    let orders = orders.iter().enumerate().fold(Orders::new(), |o, (i, id)| {
+        o.with(
+            GatewayKind::Leshua,
+            id,
+            &format!("L{i}"),
+            10_000,
+            OrderStatus::Paid,
+        )
+    });
+    World::start(orders, FaultConfig::default()).await
 }
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// `run BATCH --profile leshua` and more flags, as the real binary.
+async fn run_batch(w: &World, batch: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", batch.to_str().unwrap(), "--profile", "leshua"];
+    args.extend(extra);
+    w.bulkrefund(&args).await
 }
 
-impl World {
-    async fn new(orders: Vec<OrderRow>) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let sim = start_sim(orders, FaultConfig::default()).await;
-        let config = write_config(dir.path(), &sim.base_url());
-        World { dir, config, sim }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn journal(&self) -> PathBuf {
-        self.path("journal.db")
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    async fn run_with_journal(&self, journal: &Path, args: &[&str]) -> Output {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--journal")
-            .arg(journal)
-            .args(matches!(args.first(), Some(&("run" | "resume" | "retry"))).then_some("--quiet"))
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap();
-        Output {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    async fn bulkrefund(&self, args: &[&str]) -> Output {
-        self.run_with_journal(&self.journal(), args).await
-    }
-
-    async fn run(&self, batch: &Path, extra: &[&str]) -> Output {
-        let mut args = vec!["run", batch.to_str().unwrap(), "--profile", "leshua"];
-        args.extend(extra);
-        self.bulkrefund(&args).await
-    }
-
-    fn batches_in_journal(&self) -> i64 {
-        let conn = rusqlite::Connection::open(self.journal()).unwrap();
-        conn.query_row("SELECT COUNT(*) FROM batches", [], |r| r.get(0))
-            .unwrap()
-    }
-}
-
-fn leshua_orders(ids: &[&str]) -> Vec<OrderRow> {
-    ids.iter()
-        .enumerate()
-        .map(|(i, id)| {
-            order(
-                GatewayKind::Leshua,
-                id,
-                &format!("L{i}"),
-                10_000,
-                OrderStatus::Paid,
-            )
-        })
-        .collect()
+fn batches_in_journal(w: &World) -> usize {
+    w.read_journal().batches().unwrap().len()
 }
 
 const HEADER: &str = "merchant_refund_id,third_order_id,refund_amount,memo\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_with_extra_cells_is_invalid_and_never_shifts_into_our_columns() {
-    let w = World::new(leshua_orders(&["T1", "T2"])).await;
+    let w = world(&["T1", "T2"]).await;
     let batch = w.write(
         "extra.csv",
         format!("{HEADER}R1,T1,100,ok\nRJ1,NOSUCHORDER,100,n,x,succeeded\nR2,T2,100,ok\n"),
@@ -120,9 +59,9 @@ async fn a_row_with_extra_cells_is_invalid_and_never_shifts_into_our_columns() {
         "{}",
         validate.stdout
     );
-    let run = w.run(&batch, &[]).await;
+    let run = run_batch(&w, &batch, &[]).await;
     assert_eq!(run.code, 3, "validate and run agree: {}", run.stderr);
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&batch));
+    let rows = w.results(&batch);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[1]["status"], "invalid");
     assert_eq!(
@@ -136,7 +75,7 @@ async fn a_row_with_extra_cells_is_invalid_and_never_shifts_into_our_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unterminated_quote_stops_validate_and_run_alike_with_its_line() {
-    let w = World::new(leshua_orders(&["T1", "T2", "T3"])).await;
+    let w = world(&["T1", "T2", "T3"]).await;
     let middle = w.write(
         "middle.csv",
         format!("{HEADER}R1,T1,100,a\nR2,\"T2,100,b\nR3,T3,100,c\nR4,T3,100,\"d\"\n"),
@@ -155,7 +94,7 @@ async fn an_unterminated_quote_stops_validate_and_run_alike_with_its_line() {
             "{}",
             validate.stderr
         );
-        let run = w.run(batch, &[]).await;
+        let run = run_batch(&w, batch, &[]).await;
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(
             run.stderr.contains(&format!("line {line}:")),
@@ -170,13 +109,13 @@ async fn an_unterminated_quote_stops_validate_and_run_alike_with_its_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_columns_named_like_ours_keep_their_own_values() {
-    let w = World::new(leshua_orders(&["T1"])).await;
+    let w = world(&["T1"]).await;
     let batch = w.write(
         "named.csv",
         "merchant_refund_id,third_order_id,refund_amount,status,line\nR1,T1,100,failed,99\n",
     );
-    assert_eq!(w.run(&batch, &[]).await.code, 0);
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&batch));
+    assert_eq!(run_batch(&w, &batch, &[]).await.code, 0);
+    let rows = w.results(&batch);
     assert_eq!(rows[0]["status"], "succeeded");
     assert_eq!(rows[0]["line"], "2");
     assert_eq!(rows[0]["input_status"], "failed");
@@ -187,7 +126,7 @@ async fn input_columns_named_like_ours_keep_their_own_values() {
 async fn chinese_order_ids_are_sent_as_written_and_a_damaged_file_is_refused() {
     let ids: Vec<String> = (1..=200).map(|i| format!("订单{i:04}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let w = World::new(leshua_orders(&refs)).await;
+    let w = world(&refs).await;
     let mut text = String::from(HEADER);
     for (i, id) in ids.iter().enumerate() {
         text.push_str(&format!("R{},{id},100,月末退款\n", i + 1));
@@ -215,7 +154,7 @@ async fn chinese_order_ids_are_sent_as_written_and_a_damaged_file_is_refused() {
     }
     assert_eq!(w.sim.ledger().requests, 0);
     let clean = w.write("clean.csv", &text);
-    assert_eq!(w.run(&clean, &[]).await.code, 0);
+    assert_eq!(run_batch(&w, &clean, &[]).await.code, 0);
     let ledger = w.sim.ledger();
     assert_eq!(ledger.refunds.len(), 200);
     assert_eq!(ledger.refund("R151").unwrap().order_id, "订单0151");
@@ -223,7 +162,7 @@ async fn chinese_order_ids_are_sent_as_written_and_a_damaged_file_is_refused() {
     let mut bom_gbk = b"\xEF\xBB\xBF".to_vec();
     bom_gbk.extend_from_slice(&encoding_rs::GB18030.encode(&text).0);
     let bom_gbk = w.write("bom-gbk.csv", bom_gbk);
-    let out = w.run(&bom_gbk, &[]).await;
+    let out = run_batch(&w, &bom_gbk, &[]).await;
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("byte-order mark"), "{}", out.stderr);
     assert!(!out.stderr.contains("required column"), "{}", out.stderr);
@@ -231,9 +170,9 @@ async fn chinese_order_ids_are_sent_as_written_and_a_damaged_file_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_that_is_the_journal_an_input_or_the_config_is_refused() {
-    let w = World::new(leshua_orders(&["T1", "T2"])).await;
+    let w = world(&["T1", "T2"]).await;
     let a = w.write("a.csv", format!("{HEADER}R1,T1,100,a\n"));
-    assert_eq!(w.run(&a, &[]).await.code, 0);
+    assert_eq!(run_batch(&w, &a, &[]).await.code, 0);
     let b = w.write("b.csv", format!("{HEADER}R2,T2,100,b\n"));
     let link = w.path("link-to-journal.db");
     std::os::unix::fs::symlink(w.journal(), &link).unwrap();
@@ -252,11 +191,11 @@ async fn an_output_that_is_the_journal_an_input_or_the_config_is_refused() {
         PathBuf::from("-"),
     ];
     for out in &outs {
-        let run = w.run(&b, &["--out", out.to_str().unwrap()]).await;
+        let run = run_batch(&w, &b, &["--out", out.to_str().unwrap()]).await;
         assert_eq!(run.code, 2, "--out {}: {}", out.display(), run.stderr);
     }
     assert_eq!(w.sim.ledger().refunds.len(), 1, "nothing of b.csv was sent");
-    assert_eq!(w.batches_in_journal(), 1, "nor recorded");
+    assert_eq!(batches_in_journal(&w), 1, "nor recorded");
     assert_eq!(
         std::fs::read_to_string(&b).unwrap(),
         format!("{HEADER}R2,T2,100,b\n")
@@ -284,7 +223,7 @@ async fn an_output_that_is_the_journal_an_input_or_the_config_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_unwritable_results_file_does_not_stop_the_others() {
-    let w = World::new(leshua_orders(&["T1", "T2"])).await;
+    let w = world(&["T1", "T2"]).await;
     w.sim.set_faults(FaultConfig {
         processing_for: std::time::Duration::from_secs(1),
         ..FaultConfig::default()
@@ -295,12 +234,16 @@ async fn one_unwritable_results_file_does_not_stop_the_others() {
     let b = w.write("b.csv", format!("{HEADER}R2,T2,100,b\n"));
     let a_out = gone.join("a.results.csv");
     assert_eq!(
-        w.run(&a, &["--out", a_out.to_str().unwrap(), "--poll-for", "0s"])
-            .await
-            .code,
+        run_batch(
+            &w,
+            &a,
+            &["--out", a_out.to_str().unwrap(), "--poll-for", "0s"]
+        )
+        .await
+        .code,
         4
     );
-    assert_eq!(w.run(&b, &["--poll-for", "0s"]).await.code, 4);
+    assert_eq!(run_batch(&w, &b, &["--poll-for", "0s"]).await.code, 4);
     std::fs::remove_dir_all(&gone).unwrap();
     let resume = w.bulkrefund(&["resume"]).await;
     assert_eq!(resume.code, 1, "{}", resume.stderr);
@@ -309,7 +252,7 @@ async fn one_unwritable_results_file_does_not_stop_the_others() {
         "{}",
         resume.stderr
     );
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&b));
+    let rows = w.results(&b);
     assert_eq!(
         rows[0]["status"], "succeeded",
         "batch 2's results were written"
@@ -327,7 +270,7 @@ async fn one_unwritable_results_file_does_not_stop_the_others() {
 async fn the_lock_holds_through_a_symlink() {
     let ids: Vec<String> = (1..=60).map(|i| format!("T{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let w = World::new(leshua_orders(&refs)).await;
+    let w = world(&refs).await;
     w.sim.set_faults(FaultConfig {
         latency_ms: Some((50, 50)),
         ..FaultConfig::default()
@@ -360,7 +303,7 @@ async fn the_lock_holds_through_a_symlink() {
     }
     let link = w.path("link.db");
     std::os::unix::fs::symlink(w.journal(), &link).unwrap();
-    let second = w.run_with_journal(&link, &["resume"]).await;
+    let second = w.bulkrefund_with_journal(&link, &["resume"]).await;
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(
         second.stderr.contains(&format!(
@@ -380,11 +323,11 @@ async fn the_lock_holds_through_a_symlink() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_or_foreign_journal_is_refused_and_a_damaged_one_noticed() {
-    let w = World::new(leshua_orders(&["T1", "T2"])).await;
+    let w = world(&["T1", "T2"]).await;
     let batch = w.write("a.csv", format!("{HEADER}R1,T1,100,a\n"));
     let empty = w.write("empty.db", b"");
     let run = w
-        .run_with_journal(
+        .bulkrefund_with_journal(
             &empty,
             &["run", batch.to_str().unwrap(), "--profile", "leshua"],
         )
@@ -411,7 +354,7 @@ async fn an_empty_or_foreign_journal_is_refused_and_a_damaged_one_noticed() {
         &["status"],
         &["run", batch.to_str().unwrap(), "--profile", "leshua"],
     ] {
-        let out = w.run_with_journal(&foreign, command).await;
+        let out = w.bulkrefund_with_journal(&foreign, command).await;
         assert_eq!(out.code, 2, "{command:?}: {}", out.stderr);
         assert!(
             out.stderr.contains("not a bulkrefund journal"),
@@ -425,7 +368,7 @@ async fn an_empty_or_foreign_journal_is_refused_and_a_damaged_one_noticed() {
         processing_for: std::time::Duration::from_secs(60),
         ..FaultConfig::default()
     });
-    assert_eq!(w.run(&batch, &["--poll-for", "0s"]).await.code, 4);
+    assert_eq!(run_batch(&w, &batch, &["--poll-for", "0s"]).await.code, 4);
     let requests = w.sim.ledger().requests;
     let mut bytes = std::fs::read(w.journal()).unwrap();
     let page = 4096;
@@ -444,7 +387,7 @@ async fn an_empty_or_foreign_journal_is_refused_and_a_damaged_one_noticed() {
 async fn an_import_an_older_version_left_unfinished_is_reported_then_finished() {
     let ids: Vec<String> = (1..=12).map(|i| format!("T{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let w = World::new(leshua_orders(&refs)).await;
+    let w = world(&refs).await;
     let mut text = String::from(HEADER);
     for (i, id) in ids.iter().enumerate() {
         text.push_str(&format!("R{},{id},100,x\n", i + 1));
@@ -455,7 +398,11 @@ async fn an_import_an_older_version_left_unfinished_is_reported_then_finished() 
         wrong_key: true,
         ..FaultConfig::default()
     });
-    assert_eq!(w.run(&batch, &[]).await.code, 1, "stopped: nothing created");
+    assert_eq!(
+        run_batch(&w, &batch, &[]).await.code,
+        1,
+        "stopped: nothing created"
+    );
     w.sim.set_faults(FaultConfig::default());
     {
         let conn = rusqlite::Connection::open(w.journal()).unwrap();
@@ -492,13 +439,13 @@ async fn an_import_an_older_version_left_unfinished_is_reported_then_finished() 
         status.stdout
     );
     // The same file again finishes the import; then everything is sent, once.
-    let run = w.run(&batch, &[]).await;
+    let run = run_batch(&w, &batch, &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(w.batches_in_journal(), 1);
+    assert_eq!(batches_in_journal(&w), 1);
     let ledger = w.sim.ledger();
     assert_eq!(ledger.refunds.len(), 12);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&batch));
+    let rows = w.results(&batch);
     assert_eq!(rows.len(), 12);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
 }

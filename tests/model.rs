@@ -11,14 +11,13 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bulkrefund::gateway::GatewayKind;
+use bulkrefund::commands::app::default_results_path;
 use bulkrefund::sim::faults::FaultConfig;
-use bulkrefund::sim::ledger::{LedgerSnapshot, OrderStatus, RefundState};
-use bulkrefund::sim::SimHandle;
+use bulkrefund::sim::ledger::{LedgerSnapshot, RefundState};
 use proptest::prelude::*;
 
 use common::*;
@@ -96,81 +95,63 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    sim: SimHandle,
+fn file(world: &World, file: File) -> PathBuf {
+    world.path(match file {
+        File::A => "a.csv",
+        File::B => "b.csv",
+    })
 }
 
-impl World {
-    fn journal(&self) -> PathBuf {
-        self.dir.path().join("journal.db")
-    }
+/// The real binary doing `op` in `world`.
+fn command(world: &World, op: &Op) -> tokio::process::Command {
+    let batch;
+    let args: Vec<&str> = match op {
+        Op::Run(f) => {
+            batch = file(world, *f);
+            vec!["run", batch.to_str().unwrap(), "--profile", "leshua"]
+        }
+        Op::Resume => vec!["resume"],
+        Op::Retry(id) => {
+            batch = PathBuf::from(id.to_string());
+            let id = batch.to_str().unwrap();
+            vec!["retry", "--batch", id, "--failed", "--new-ids", "--yes"]
+        }
+        Op::Killed(op, _) => return command(world, op),
+    };
+    let mut command = world.command(&args);
+    command
+        .args(["--poll-for", "3s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
 
-    fn file(&self, file: File) -> PathBuf {
-        self.dir.path().join(match file {
-            File::A => "a.csv",
-            File::B => "b.csv",
-        })
-    }
-
-    fn command(&self, op: &Op) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
-        match op {
-            Op::Run(file) => command.args([
-                "run",
-                self.file(*file).to_str().unwrap(),
-                "--profile",
-                "leshua",
-            ]),
-            Op::Resume => command.arg("resume"),
-            Op::Retry(batch) => command.args([
-                "retry",
-                "--batch",
-                &batch.to_string(),
-                "--failed",
-                "--new-ids",
-                "--yes",
-            ]),
-            Op::Killed(op, _) => return self.command(op),
-        };
-        command
-            .args(["--poll-for", "3s", "--quiet", "--config"])
-            .arg(&self.config)
-            .arg("--journal")
-            .arg(self.journal())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        command
-    }
-
-    async fn apply(&self, op: &Op) {
-        let mut child = self.command(op).spawn().unwrap();
-        if let Op::Killed(_, ms) = op {
-            tokio::select! {
-                _ = child.wait() => {}
-                _ = tokio::time::sleep(Duration::from_millis(*ms)) => {
-                    let _ = child.start_kill();
-                    let _ = child.wait().await;
-                }
+async fn apply(world: &World, op: &Op) {
+    let mut child = command(world, op).spawn().unwrap();
+    if let Op::Killed(_, ms) = op {
+        tokio::select! {
+            _ = child.wait() => {}
+            _ = tokio::time::sleep(Duration::from_millis(*ms)) => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
             }
-        } else {
-            let status = child.wait().await.unwrap();
-            // 0 done, 1 stopped, 2 refused (a batch that does not exist yet), 3 some failed, 4 unresolved.
-            assert!(matches!(status.code(), Some(0..=4)), "{op:?}: {status:?}");
         }
+    } else {
+        let status = child.wait().await.unwrap();
+        // 0 done, 1 stopped, 2 refused (a batch that does not exist yet), 3 some failed, 4 unresolved.
+        assert!(matches!(status.code(), Some(0..=4)), "{op:?}: {status:?}");
     }
 }
 
-fn write_files(dir: &Path) {
+/// a.csv holds the first five intents, b.csv the last five.
+fn write_files(world: &World) {
     for (name, range) in [("a.csv", 0..5), ("b.csv", 3..8)] {
-        let mut text = String::from("merchant_refund_id,third_order_id,refund_amount\n");
-        for (id, order, fen) in &INTENTS[range] {
-            text.push_str(&format!("{id},{order},{fen}\n"));
-        }
-        std::fs::write(dir.join(name), text).unwrap();
+        INTENTS[range]
+            .iter()
+            .fold(BatchFile::leshua(), |batch, (id, order, fen)| {
+                batch.row(&format!("{id},{order},{fen}"))
+            })
+            .write(world.dir.path(), name);
     }
 }
 
@@ -227,7 +208,7 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
         .ok()
     };
     for file in [File::A, File::B] {
-        let results = bulkrefund::commands::run::default_results_path(&world.file(file));
+        let results = default_results_path(&self::file(world, file));
         if !results.exists() {
             continue;
         }
@@ -257,31 +238,18 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
 }
 
 async fn scenario(ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
-    let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path());
-    let orders = (1..=6)
-        .map(|i| {
-            order(
-                GatewayKind::Leshua,
-                &format!("O{i}"),
-                &format!("L{i}"),
-                ORDER_PAID,
-                OrderStatus::Paid,
-            )
-        })
-        .collect();
-    let sim = start_sim(orders, FaultConfig::default()).await;
-    let config = write_config(dir.path(), &sim.base_url());
-    let world = World { dir, config, sim };
+    let orders = (1..=6).fold(Orders::new(), |o, i| o.leshua(&format!("O{i}"), ORDER_PAID));
+    let world = World::start(orders, FaultConfig::default()).await;
+    write_files(&world);
     for (i, (op, fault)) in ops.iter().enumerate() {
         world.sim.set_faults(faults(*fault, seed + i as u64));
-        world.apply(op).await;
+        apply(&world, op).await;
     }
     // The gateway calms down; resume settles what can be settled.
     world.sim.set_faults(FaultConfig::default());
     let mut settled = false;
     for _ in 0..4 {
-        let status = world.command(&Op::Resume).status().await.unwrap();
+        let status = command(&world, &Op::Resume).status().await.unwrap();
         if status.code() != Some(4) {
             settled = true;
             break;

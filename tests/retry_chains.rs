@@ -7,9 +7,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use bulkrefund::cli::EngineArgs;
-use bulkrefund::commands::run;
 use bulkrefund::gateway::GatewayKind;
+use bulkrefund::options::RunOptions;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
 use common::*;
@@ -50,18 +49,18 @@ fn state_of(journal: &Path, refund_id: &str) -> String {
 async fn a_refund_listed_by_two_batches_is_retried_once() {
     let work = tempfile::tempdir().unwrap();
     let (a, orders) = generated(work.path(), GatewayKind::Leshua, 5, "A");
-    let setup = setup(orders, fail_every_refund()).await;
-    assert_eq!(setup.run(&a, "leshua", quick()).await.exit_code, 3);
+    let world = World::start(orders, fail_every_refund()).await;
+    assert_eq!(world.run(&a, "leshua", quick()).await.exit_code, 3);
     // b.csv repeats a.csv's refunds: batch 2's rows name the same refunds.
     let b = work.path().join("b.csv");
     std::fs::copy(&a, &b).unwrap();
-    assert_eq!(setup.run(&b, "leshua", quick()).await.exit_code, 3);
-    setup.sim.set_faults(FaultConfig::default());
+    assert_eq!(world.run(&b, "leshua", quick()).await.exit_code, 3);
+    world.sim.set_faults(FaultConfig::default());
 
-    let first = setup.retry(1, true).await.expect("batch 1 is retried");
+    let first = world.retry(1, true).await.expect("batch 1 is retried");
     assert_eq!(first.exit_code, 0);
     // Batch 2 names the same refunds: each already has a retry, which succeeded.
-    let plan = setup.plan(2, true);
+    let plan = world.plan(2, true);
     assert!(plan.send.is_empty(), "{plan:?}");
     assert_eq!(plan.skipped.len(), 5);
     assert_eq!(
@@ -72,11 +71,11 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
         )
     );
     assert!(
-        setup.retry(2, true).await.is_none(),
+        world.retry(2, true).await.is_none(),
         "nothing is sent again"
     );
 
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 10, "5 failed refunds, 5 retries");
     for i in 1..=5 {
         let root = format!("AR{i:09}");
@@ -89,14 +88,14 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
     }
     // Both batches' results report the chain's head.
     for batch in [&a, &b] {
-        let rows = read_results(&run::default_results_path(batch));
+        let rows = world.results(batch);
         assert!(
             rows.iter().all(|r| r["status"] == "succeeded"),
             "{batch:?}: {rows:?}"
         );
     }
     // The journal itself refuses a second retry of the same refund.
-    let root: i64 = rusqlite::Connection::open(setup.journal())
+    let root: i64 = rusqlite::Connection::open(world.journal())
         .unwrap()
         .query_row(
             "SELECT id FROM refunds WHERE refund_id = 'AR000000001'",
@@ -104,7 +103,7 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
             |r| r.get(0),
         )
         .unwrap();
-    let mut journal = bulkrefund::journal::Journal::open(&setup.journal()).unwrap();
+    let mut journal = bulkrefund::journal::Journal::open(&world.journal()).unwrap();
     let second = bulkrefund::journal::chain::RetryStart {
         refund: root,
         new_id: Some("AR000000001R3".into()),
@@ -118,23 +117,23 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
 async fn a_failure_misread_is_caught_by_the_gateway_before_a_new_id() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 4, "Q");
-    let setup = setup(orders, FaultConfig::default()).await;
-    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 0);
+    let world = World::start(orders, FaultConfig::default()).await;
+    assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 0);
     // The gateway paid all four; the journal wrongly says two of them failed.
-    misrecord_as_failed(&setup.journal(), &["QR000000001", "QR000000003"]);
-    let plan = setup.plan(1, true);
+    misrecord_as_failed(&world.journal(), &["QR000000001", "QR000000003"]);
+    let plan = world.plan(1, true);
     assert_eq!(
         plan.send.len(),
         2,
         "from the journal alone, two look failed"
     );
-    assert!(setup.retry(1, true).await.is_none(), "nothing is sent");
-    let ledger = setup.sim.ledger();
+    assert!(world.retry(1, true).await.is_none(), "nothing is sent");
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 4, "no refund was paid twice");
     assert!(ledger.id("QR000000001R2").is_none());
     // The journal now says what the gateway says, and the results follow.
-    assert_eq!(state_of(&setup.journal(), "QR000000001"), "succeeded");
-    let rows = read_results(&run::default_results_path(&batch));
+    assert_eq!(state_of(&world.journal(), "QR000000001"), "succeeded");
+    let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
 }
 
@@ -142,7 +141,7 @@ async fn a_failure_misread_is_caught_by_the_gateway_before_a_new_id() {
 async fn a_refund_still_processing_is_followed_not_replaced() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 2, "S");
-    let setup = setup(
+    let world = World::start(
         orders,
         FaultConfig {
             processing_for: Duration::from_millis(1500),
@@ -150,52 +149,48 @@ async fn a_refund_still_processing_is_followed_not_replaced() {
         },
     )
     .await;
-    let outcome = setup
+    let outcome = world
         .run(
             &batch,
             "lianshang",
-            EngineArgs {
+            RunOptions {
                 poll_for: Duration::ZERO,
                 ..quick()
             },
         )
         .await;
     assert_eq!(outcome.exit_code, 4, "left processing");
-    misrecord_as_failed(&setup.journal(), &["S-R000000001"]);
-    assert!(setup.retry(1, true).await.is_none());
-    let ledger = setup.sim.ledger();
+    misrecord_as_failed(&world.journal(), &["S-R000000001"]);
+    assert!(world.retry(1, true).await.is_none());
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 2);
     assert!(ledger.id("S-R000000001R2").is_none());
     // The retry followed it to its end instead.
-    assert_eq!(state_of(&setup.journal(), "S-R000000001"), "succeeded");
+    assert_eq!(state_of(&world.journal(), "S-R000000001"), "succeeded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_that_cannot_be_verified_skips_the_refund() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "U");
-    let setup = setup(orders, fail_every_refund()).await;
-    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 3);
-    setup.sim.set_faults(FaultConfig {
+    let world = World::start(orders, fail_every_refund()).await;
+    assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
+    world.sim.set_faults(FaultConfig {
         bad_sign_rate: 1.0,
         ..FaultConfig::default()
     });
-    assert!(setup.retry(1, true).await.is_none());
-    let plan_after = setup.plan(1, true);
+    assert!(world.retry(1, true).await.is_none());
+    let plan_after = world.plan(1, true);
     assert_eq!(
         plan_after.send.len(),
         3,
         "still failed, still retryable later"
     );
-    assert_eq!(
-        setup.sim.ledger().refunds.len(),
-        3,
-        "nothing new was created"
-    );
+    assert_eq!(world.ledger().refunds.len(), 3, "nothing new was created");
     // With answers that verify, the gateway confirms the failures and the retries go.
-    setup.sim.set_faults(FaultConfig::default());
-    assert_eq!(setup.retry(1, true).await.unwrap().exit_code, 0);
-    let ledger = setup.sim.ledger();
+    world.sim.set_faults(FaultConfig::default());
+    assert_eq!(world.retry(1, true).await.unwrap().exit_code, 0);
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 6);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
 }
@@ -204,19 +199,19 @@ async fn an_answer_that_cannot_be_verified_skips_the_refund() {
 async fn a_later_retry_checks_every_earlier_link() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 2, "L");
-    let setup = setup(orders, fail_every_refund()).await;
-    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 3);
+    let world = World::start(orders, fail_every_refund()).await;
+    assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
     assert_eq!(
-        setup.retry(1, true).await.unwrap().exit_code,
+        world.retry(1, true).await.unwrap().exit_code,
         3,
         "R2 failed too"
     );
-    setup.sim.set_faults(FaultConfig::default());
-    let third = setup.retry(1, true).await.expect("R3 is sent");
+    world.sim.set_faults(FaultConfig::default());
+    let third = world.retry(1, true).await.expect("R3 is sent");
     assert_eq!(third.exit_code, 0);
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 6);
-    let conn = rusqlite::Connection::open(setup.journal()).unwrap();
+    let conn = rusqlite::Connection::open(world.journal()).unwrap();
     let queries = |id: &str| -> i64 {
         conn.query_row(
             "SELECT COUNT(*) FROM attempts a JOIN refunds f ON f.id = a.refund
@@ -243,52 +238,42 @@ async fn a_later_retry_checks_every_earlier_link() {
 async fn every_batch_listing_a_refund_reports_how_it_ended() {
     let work = tempfile::tempdir().unwrap();
     let (a, orders) = generated(work.path(), GatewayKind::Leshua, 3, "E");
-    let setup = setup(orders, fail_every_refund()).await;
-    assert_eq!(setup.run(&a, "leshua", quick()).await.exit_code, 3);
+    let world = World::start(orders, fail_every_refund()).await;
+    assert_eq!(world.run(&a, "leshua", quick()).await.exit_code, 3);
     let b = work.path().join("b.csv");
     std::fs::copy(&a, &b).unwrap();
-    assert_eq!(setup.run(&b, "leshua", quick()).await.exit_code, 3);
+    assert_eq!(world.run(&b, "leshua", quick()).await.exit_code, 3);
     // The retries are still refunding when the retry's run stops polling.
-    setup.sim.set_faults(FaultConfig {
+    world.sim.set_faults(FaultConfig {
         processing_for: Duration::from_secs(1),
         ..FaultConfig::default()
     });
-    let request = bulkrefund::commands::retry::RetryRequest {
-        journal_path: &setup.journal(),
-        batch: 2,
-        new_ids: true,
-        yes: true,
-        engine: EngineArgs {
-            poll_for: Duration::ZERO,
-            ..quick()
-        },
+    let stop_polling = RunOptions {
+        poll_for: Duration::ZERO,
+        ..quick()
     };
-    let profiles = run::Profiles {
-        config: &setup.config,
-        base_url: None,
-    };
-    let retried = bulkrefund::commands::retry::run(request, &profiles, Default::default())
+    let retried = world
+        .retry_with(2, true, stop_polling)
         .await
-        .unwrap()
         .expect("the retries are sent");
     assert_eq!(retried.exit_code, 4, "still processing");
     for batch in [&a, &b] {
-        let rows = read_results(&run::default_results_path(batch));
+        let rows = world.results(batch);
         assert!(rows.iter().all(|r| r["status"] == "processing"), "{rows:?}");
     }
     // Another run that lists them follows them to their end: every batch that
     // lists them says so, batch 1 included, though it had finished long ago.
     let c = work.path().join("c.csv");
     std::fs::copy(&a, &c).unwrap();
-    assert_eq!(setup.run(&c, "leshua", quick()).await.exit_code, 0);
+    assert_eq!(world.run(&c, "leshua", quick()).await.exit_code, 0);
     for batch in [&a, &b, &c] {
-        let rows = read_results(&run::default_results_path(batch));
+        let rows = world.results(batch);
         assert!(
             rows.iter().all(|r| r["status"] == "succeeded"),
             "{batch:?}: {rows:?}"
         );
     }
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 6);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
 }

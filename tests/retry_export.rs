@@ -6,11 +6,10 @@ mod common;
 
 use std::collections::HashMap;
 
-use bulkrefund::cli::EngineArgs;
 use bulkrefund::commands::retry;
-use bulkrefund::commands::run;
 use bulkrefund::gateway::GatewayKind;
 use bulkrefund::journal::Status;
+use bulkrefund::options::RunOptions;
 use bulkrefund::report::export::{self, ExportFormat, Filter, COLUMNS};
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{OrderStatus, RefundState};
@@ -20,7 +19,7 @@ use common::*;
 async fn retry_without_new_ids_resends_only_what_was_never_created() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 6, "N");
-    let setup = setup(
+    let world = World::start(
         orders,
         FaultConfig {
             busy_rate: 1.0,
@@ -29,41 +28,41 @@ async fn retry_without_new_ids_resends_only_what_was_never_created() {
         },
     )
     .await;
-    let first = setup
+    let first = world
         .run(
             &batch,
             "leshua",
-            EngineArgs {
+            RunOptions {
                 max_attempts: Some(1),
                 ..quick()
             },
         )
         .await;
     assert_eq!(first.exit_code, 3);
-    assert!(setup.sim.ledger().refunds.is_empty());
-    setup.sim.set_faults(FaultConfig::default());
-    let plan = setup.plan(1, false);
+    assert!(world.ledger().refunds.is_empty());
+    world.sim.set_faults(FaultConfig::default());
+    let plan = world.plan(1, false);
     assert_eq!((plan.send.len(), plan.skipped.len()), (6, 0));
     assert!(plan.send.iter().all(|p| p.new_id.is_none()));
-    let outcome = setup.retry(1, false).await.expect("something was sent");
+    let outcome = world.retry(1, false).await.expect("something was sent");
     assert_eq!(outcome.exit_code, 0);
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 6);
     assert!(ledger
         .ids
         .iter()
         .all(|id| id.submissions == 1 && id.created == 1));
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
     // Nothing failed is left: a second retry sends nothing.
-    assert!(setup.retry(1, false).await.is_none());
+    assert!(world.retry(1, false).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 4, "C");
-    let setup = setup(
+    let world = World::start(
         orders,
         FaultConfig {
             fail_refund_rate: 1.0,
@@ -71,9 +70,9 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
         },
     )
     .await;
-    assert_eq!(setup.run(&batch, "lianshang", quick()).await.exit_code, 3);
+    assert_eq!(world.run(&batch, "lianshang", quick()).await.exit_code, 3);
     // Without --new-ids nothing can be sent: each id was used by a refund the gateway created.
-    let plan = setup.plan(1, false);
+    let plan = world.plan(1, false);
     assert!(plan.send.is_empty());
     assert_eq!(plan.skipped.len(), 4);
     assert!(
@@ -81,13 +80,13 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
         "{:?}",
         plan.skipped
     );
-    assert!(setup.retry(1, false).await.is_none());
-    assert_eq!(setup.sim.ledger().refunds.len(), 4, "nothing was sent");
+    assert!(world.retry(1, false).await.is_none());
+    assert_eq!(world.ledger().refunds.len(), 4, "nothing was sent");
 
-    setup.sim.set_faults(FaultConfig::default());
-    let outcome = setup.retry(1, true).await.expect("sent under new ids");
+    world.sim.set_faults(FaultConfig::default());
+    let outcome = world.retry(1, true).await.expect("sent under new ids");
     assert_eq!(outcome.exit_code, 0);
-    let ledger = setup.sim.ledger();
+    let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 8);
     for i in 1..=4 {
         let old = format!("C-R{i:09}");
@@ -108,10 +107,10 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
         );
     }
     // The batch's results now report the retries; the export shows the chain.
-    let rows = read_results(&run::default_results_path(&batch));
+    let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
-    let out = setup.dir.path().join("export.csv");
-    let journal = bulkrefund::journal::Journal::open_read_only(&setup.journal())
+    let out = world.dir.path().join("export.csv");
+    let journal = bulkrefund::journal::Journal::open_read_only(&world.journal())
         .unwrap()
         .unwrap();
     export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
@@ -133,7 +132,7 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
 async fn retry_without_a_terminal_needs_yes() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "Y");
-    let setup = setup(
+    let world = World::start(
         orders,
         FaultConfig {
             busy_rate: 1.0,
@@ -142,22 +141,22 @@ async fn retry_without_a_terminal_needs_yes() {
         },
     )
     .await;
-    setup
+    world
         .run(
             &batch,
             "leshua",
-            EngineArgs {
+            RunOptions {
                 max_attempts: Some(1),
                 ..quick()
             },
         )
         .await;
-    setup.sim.set_faults(FaultConfig::default());
+    world.sim.set_faults(FaultConfig::default());
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
         .args(["retry", "--batch", "1", "--failed", "--config"])
-        .arg(setup.dir.path().join("bulkrefund.toml"))
+        .arg(world.dir.path().join("bulkrefund.toml"))
         .arg("--journal")
-        .arg(setup.journal())
+        .arg(world.journal())
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -170,7 +169,7 @@ async fn retry_without_a_terminal_needs_yes() {
         "{stdout}"
     );
     assert!(stderr.contains("pass --yes"), "{stderr}");
-    assert!(setup.sim.ledger().refunds.is_empty(), "nothing was sent");
+    assert!(world.ledger().refunds.is_empty(), "nothing was sent");
 }
 
 fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec<String>>) {
@@ -213,13 +212,13 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     ));
     let evil = work.path().join("evil.csv");
     std::fs::write(&evil, "merchant_refund_id,third_order_id,refund_amount\nEVIL1,\"=HYPERLINK(\"\"x\"\")\",100\nEVIL2,NOPE,100\n").unwrap();
-    let setup = setup(orders, FaultConfig::default()).await;
-    assert_eq!(setup.run(&batch, "leshua", quick()).await.exit_code, 0);
-    assert_eq!(setup.run(&evil, "leshua", quick()).await.exit_code, 3);
-    let journal = bulkrefund::journal::Journal::open_read_only(&setup.journal())
+    let world = World::start(orders, FaultConfig::default()).await;
+    assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 0);
+    assert_eq!(world.run(&evil, "leshua", quick()).await.exit_code, 3);
+    let journal = bulkrefund::journal::Journal::open_read_only(&world.journal())
         .unwrap()
         .unwrap();
-    let out = setup.dir.path().join("all.csv");
+    let out = world.dir.path().join("all.csv");
     let totals =
         export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
     let (rows, total_rows) = read_export(&out);
@@ -257,7 +256,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     assert_eq!(evil_row["status"], "succeeded");
     // Filters: by batch, by status, by time.
     let count = |filter: Filter| {
-        let path = setup.dir.path().join("filtered.csv");
+        let path = world.dir.path().join("filtered.csv");
         export::export(&journal, &filter, &path, ExportFormat::Csv, false).unwrap();
         read_export(&path).0.len()
     };
@@ -305,7 +304,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     assert_eq!(count(today_filter), 22);
 
     // The XLSX holds the same values.
-    let xlsx = setup.dir.path().join("all.xlsx");
+    let xlsx = world.dir.path().join("all.xlsx");
     export::export(
         &journal,
         &Filter::default(),

@@ -12,21 +12,6 @@ use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::SimHandle;
 use common::*;
 
-fn bulkrefund(config: &Path, journal: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
-    command
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .arg("--journal")
-        .arg(journal)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
 /// Waits until the simulator has seen at least `requests` requests.
 async fn wait_for_requests(sim: &SimHandle, requests: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -40,9 +25,10 @@ async fn wait_for_requests(sim: &SimHandle, requests: u64) {
 }
 
 /// Runs `resume` until every refund is final (a resume may itself leave some unknown).
-async fn resume_until_final(config: &Path, journal: &Path) -> i32 {
+async fn resume_until_final(world: &World) -> i32 {
     for _ in 0..5 {
-        let output = bulkrefund(config, journal, &["resume", "--poll-for", "30s"])
+        let output = world
+            .command(&["resume", "--poll-for", "30s"])
             .output()
             .await
             .unwrap();
@@ -69,30 +55,18 @@ fn in_flight_rows(journal: &Path) -> i64 {
     .unwrap()
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    batch: PathBuf,
-    config: PathBuf,
-    sim: SimHandle,
+/// A world with a generated Leshua batch of `rows` refunds its gateway knows.
+async fn world(rows: u64, faults: FaultConfig) -> (World, PathBuf) {
+    World::with_generated(GatewayKind::Leshua, rows, "K", faults).await
 }
 
-impl World {
-    fn journal(&self) -> PathBuf {
-        self.dir.path().join("journal.db")
-    }
-}
-
-async fn world(rows: u64, faults: FaultConfig) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let (batch, orders) = generated(dir.path(), GatewayKind::Leshua, rows, "K");
-    let sim = start_sim(orders, faults).await;
-    let config = write_config(dir.path(), &sim.base_url());
-    World {
-        dir,
-        batch,
-        config,
-        sim,
-    }
+/// `run BATCH --profile leshua` and more flags, as the real binary.
+fn run_command(w: &World, batch: &Path, more: &[&str]) -> tokio::process::Command {
+    let mut args = vec!["run", batch.to_str().unwrap(), "--profile", "leshua"];
+    args.extend(more);
+    let mut command = w.command(&args);
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    command
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,34 +81,21 @@ async fn killed_at_any_point_then_resumed_every_refund_exactly_once() {
             seed: Some(seed),
             ..FaultConfig::default()
         };
-        let w = world(200, faults).await;
-        let mut child = bulkrefund(
-            &w.config,
-            &w.journal(),
-            &[
-                "run",
-                w.batch.to_str().unwrap(),
-                "--profile",
-                "leshua",
-                "--rate",
-                "300",
-            ],
-        )
-        .spawn()
-        .unwrap();
+        let (w, batch) = world(200, faults).await;
+        let mut child = run_command(&w, &batch, &["--rate", "300"]).spawn().unwrap();
         wait_for_requests(&w.sim, kill_after).await;
         child.start_kill().unwrap(); // SIGKILL
         child.wait().await.unwrap();
-        let code = resume_until_final(&w.config, &w.journal()).await;
+        let code = resume_until_final(&w).await;
         assert_eq!(code, 0, "kill after {kill_after} requests");
         assert_eq!(in_flight_rows(&w.journal()), 0);
-        let ledger = w.sim.ledger();
+        let ledger = w.ledger();
         assert_eq!(
             ledger.refunds.len(),
             200,
             "kill after {kill_after}: every refund created once"
         );
-        let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+        let rows = w.results(&batch);
         assert_eq!(rows.len(), 200);
         assert!(
             rows.iter().all(|r| r["status"] == "succeeded"),
@@ -146,7 +107,7 @@ async fn killed_at_any_point_then_resumed_every_refund_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_interrupt_settles_in_flight_and_exits_4() {
-    let w = world(
+    let (w, batch) = world(
         300,
         FaultConfig {
             latency_ms: Some((40, 60)),
@@ -154,20 +115,7 @@ async fn first_interrupt_settles_in_flight_and_exits_4() {
         },
     )
     .await;
-    let child = bulkrefund(
-        &w.config,
-        &w.journal(),
-        &[
-            "run",
-            w.batch.to_str().unwrap(),
-            "--profile",
-            "leshua",
-            "--rate",
-            "60",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let child = run_command(&w, &batch, &["--rate", "60"]).spawn().unwrap();
     wait_for_requests(&w.sim, 30).await;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
@@ -180,8 +128,8 @@ async fn first_interrupt_settles_in_flight_and_exits_4() {
         0,
         "every request in flight was settled"
     );
-    let ledger = w.sim.ledger();
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    let ledger = w.ledger();
+    let rows = w.results(&batch);
     assert_eq!(rows.len(), 300);
     assert_results_match_ledger(&rows, "merchant_refund_id", &ledger);
     let succeeded = rows.iter().filter(|r| r["status"] == "succeeded").count();
@@ -191,15 +139,15 @@ async fn first_interrupt_settles_in_flight_and_exits_4() {
         "the results hold exactly what the gateway created"
     );
     assert!(succeeded < 300 && rows.iter().any(|r| r["status"] == "pending"));
-    assert_eq!(resume_until_final(&w.config, &w.journal()).await, 0);
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    assert_eq!(resume_until_final(&w).await, 0);
+    let rows = w.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
-    assert!(w.sim.ledger().ids.iter().all(|id| id.submissions == 1));
+    assert!(w.ledger().ids.iter().all(|id| id.submissions == 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_the_same_journal_is_refused() {
-    let w = world(
+    let (w, batch) = world(
         100,
         FaultConfig {
             latency_ms: Some((50, 50)),
@@ -207,25 +155,9 @@ async fn a_second_process_on_the_same_journal_is_refused() {
         },
     )
     .await;
-    let first = bulkrefund(
-        &w.config,
-        &w.journal(),
-        &[
-            "run",
-            w.batch.to_str().unwrap(),
-            "--profile",
-            "leshua",
-            "--rate",
-            "20",
-        ],
-    )
-    .spawn()
-    .unwrap();
+    let first = run_command(&w, &batch, &["--rate", "20"]).spawn().unwrap();
     wait_for_requests(&w.sim, 2).await;
-    let second = bulkrefund(&w.config, &w.journal(), &["resume"])
-        .output()
-        .await
-        .unwrap();
+    let second = w.command(&["resume"]).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(
@@ -259,15 +191,8 @@ async fn demo_exits_0_and_prints_the_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_lists_batches_and_details_one() {
-    let w = world(12, FaultConfig::default()).await;
-    let run = bulkrefund(
-        &w.config,
-        &w.journal(),
-        &["run", w.batch.to_str().unwrap(), "--profile", "leshua"],
-    )
-    .output()
-    .await
-    .unwrap();
+    let (w, batch) = world(12, FaultConfig::default()).await;
+    let run = run_command(&w, &batch, &[]).output().await.unwrap();
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -309,14 +234,8 @@ async fn status_lists_batches_and_details_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
-    let w = world(60_000, FaultConfig::default()).await;
-    let mut child = bulkrefund(
-        &w.config,
-        &w.journal(),
-        &["run", w.batch.to_str().unwrap(), "--profile", "leshua"],
-    )
-    .spawn()
-    .unwrap();
+    let (w, batch) = world(60_000, FaultConfig::default()).await;
+    let mut child = run_command(&w, &batch, &[]).spawn().unwrap();
     // The import is one transaction: its pages reach the WAL as it goes.
     let wal = PathBuf::from(format!("{}-wal", w.journal().display()));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -325,7 +244,7 @@ async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
         assert!(Instant::now() < deadline, "the import never grew the WAL");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let sent_before_kill = w.sim.ledger().requests;
+    let sent_before_kill = w.ledger().requests;
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
     let conn = rusqlite::Connection::open(w.journal()).unwrap();
@@ -344,12 +263,9 @@ async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
     if batches == 0 {
         assert_eq!(sent_before_kill, 0);
         // Nothing was recorded, so there is nothing to resume and nothing is sent.
-        let output = bulkrefund(&w.config, &w.journal(), &["resume"])
-            .output()
-            .await
-            .unwrap();
+        let output = w.command(&["resume"]).output().await.unwrap();
         assert_eq!(output.status.code(), Some(0));
-        assert_eq!(w.sim.ledger().requests, 0);
+        assert_eq!(w.ledger().requests, 0);
     }
 }
 
@@ -365,7 +281,7 @@ fn closed_pipe() -> (std::io::PipeWriter, std::io::PipeWriter) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_stop_sending_whatever_stdout_and_stderr_are() {
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        let w = world(
+        let (w, batch) = world(
             200,
             FaultConfig {
                 latency_ms: Some((40, 60)),
@@ -374,65 +290,41 @@ async fn signals_stop_sending_whatever_stdout_and_stderr_are() {
         )
         .await;
         let (stdout, stderr) = closed_pipe();
-        let mut child = bulkrefund(
-            &w.config,
-            &w.journal(),
-            &[
-                "run",
-                w.batch.to_str().unwrap(),
-                "--profile",
-                "leshua",
-                "--rate",
-                "20",
-                "--concurrency",
-                "4",
-                "-v",
-            ],
-        )
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
+        let mut child = run_command(&w, &batch, &["--rate", "20", "--concurrency", "4", "-v"])
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
         wait_for_requests(&w.sim, 10).await;
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(child.id().unwrap() as i32, signal) };
-        let at_signal = w.sim.ledger().requests;
+        let at_signal = w.ledger().requests;
         let status = child.wait().await.unwrap();
         assert_eq!(status.code(), Some(4), "signal {signal}: {status:?}");
-        let after = w.sim.ledger().requests - at_signal;
+        let after = w.ledger().requests - at_signal;
         assert!(
             after <= 4,
             "signal {signal}: at most the requests in flight finish, not {after}"
         );
         assert_eq!(in_flight_rows(&w.journal()), 0);
-        let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
-        assert_results_match_ledger(&rows, "merchant_refund_id", &w.sim.ledger());
+        let rows = w.results(&batch);
+        assert_results_match_ledger(&rows, "merchant_refund_id", &w.ledger());
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_stdout_and_stderr_never_crash_a_command() {
-    let w = world(12, FaultConfig::default()).await;
+    let (w, batch) = world(12, FaultConfig::default()).await;
     // A run whose stderr (and stdout) is closed finishes its work.
     let (stdout, stderr) = closed_pipe();
-    let status = bulkrefund(
-        &w.config,
-        &w.journal(),
-        &[
-            "run",
-            w.batch.to_str().unwrap(),
-            "--profile",
-            "leshua",
-            "-v",
-        ],
-    )
-    .stdout(stdout)
-    .stderr(stderr)
-    .status()
-    .await
-    .unwrap();
+    let status = run_command(&w, &batch, &["-v"])
+        .stdout(stdout)
+        .stderr(stderr)
+        .status()
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0));
-    let rows = read_results(&bulkrefund::commands::run::default_results_path(&w.batch));
+    let rows = w.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
     // `status | head`: a closed stdout ends it quietly, with exit 0.
     for args in [

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use encoding_rs::{DecoderResult, Encoding, GB18030, GBK, UTF_8};
+use sha2::{Digest, Sha256};
 
 use super::reader::FileError;
 
@@ -29,6 +30,15 @@ const DETECTION_SAMPLE: usize = 4 << 20;
 pub struct Chosen {
     pub encoding: &'static Encoding,
     pub bom_len: usize,
+}
+
+impl Chosen {
+    pub fn utf8() -> Chosen {
+        Chosen {
+            encoding: UTF_8,
+            bom_len: 0,
+        }
+    }
 }
 
 /// The encoding `--encoding` names: `utf-8`, or `gbk` (read as GB18030, its superset).
@@ -58,6 +68,18 @@ fn malformed(path: &Path, line: u64, message: String) -> FileError {
 /// Chooses the encoding: `--encoding` when given, else a UTF-8 BOM, else UTF-8
 /// if every byte is valid UTF-8, else GB18030 if the detector says GBK.
 pub fn choose(label: Option<&str>, path: &Path) -> Result<Chosen, FileError> {
+    if let Some(chosen) = choose_at_start(label, path)? {
+        return Ok(chosen);
+    }
+    match first_line_not_utf8(path)? {
+        None => Ok(Chosen::utf8()),
+        Some(line) => choose_after_invalid(path, line),
+    }
+}
+
+/// What `--encoding` and the file's first bytes settle: `None` when neither
+/// does, and the file is UTF-8 unless a byte proves otherwise.
+pub fn choose_at_start(label: Option<&str>, path: &Path) -> Result<Option<Chosen>, FileError> {
     let mut file = File::open(path).map_err(unreadable(path))?;
     let mut start = [0u8; 3];
     let mut got = 0;
@@ -77,24 +99,21 @@ pub fn choose(label: Option<&str>, path: &Path) -> Result<Chosen, FileError> {
     }
     let bom_len = if start == [0xEF, 0xBB, 0xBF] { 3 } else { 0 };
     if let Some(label) = label {
-        return Ok(Chosen {
+        return Ok(Some(Chosen {
             encoding: named(label)?,
             bom_len,
-        });
+        }));
     }
-    if bom_len > 0 {
-        // The decoder stops at the first byte that is not UTF-8, with a hint.
-        return Ok(Chosen {
-            encoding: UTF_8,
-            bom_len,
-        });
-    }
-    let Some(line) = first_line_not_utf8(path)? else {
-        return Ok(Chosen {
-            encoding: UTF_8,
-            bom_len: 0,
-        });
-    };
+    // With a BOM, the decoder stops at the first byte that is not UTF-8, with a hint.
+    Ok((bom_len > 0).then_some(Chosen {
+        encoding: UTF_8,
+        bom_len,
+    }))
+}
+
+/// The encoding of a file whose first byte that is not UTF-8 is on `line`:
+/// GB18030 if the detector says GBK and the file does not look like damaged UTF-8.
+pub fn choose_after_invalid(path: &Path, line: u64) -> Result<Chosen, FileError> {
     let (utf8, sample) = utf8_evidence(path)?;
     if utf8.looks_damaged() {
         return Err(malformed(
@@ -349,9 +368,23 @@ pub struct EncodingError {
     hint: &'static str,
 }
 
+/// A file read as UTF-8 because nothing said otherwise has a byte that is not
+/// UTF-8, on this line: its encoding must be chosen again
+/// ([`choose_after_invalid`]) and the file read from the start.
+#[derive(Debug, thiserror::Error)]
+#[error("has bytes that are not valid UTF-8")]
+pub struct NotUtf8 {
+    pub line: u64,
+}
+
 /// The file, decoded strictly into UTF-8 text, fed to a [`Scan`] on the way.
 pub struct StrictDecoder {
     file: File,
+    /// UTF-8 assumed, not chosen: a bad byte is [`NotUtf8`], not a file error.
+    assumed: bool,
+    /// The SHA-256 of every byte read, when asked for.
+    hasher: Option<Sha256>,
+    bom: Vec<u8>,
     decoder: encoding_rs::Decoder,
     encoding: &'static Encoding,
     had_bom: bool,
@@ -376,6 +409,9 @@ impl StrictDecoder {
         file.read_exact(&mut bom).map_err(unreadable(path))?;
         Ok(StrictDecoder {
             file,
+            assumed: false,
+            hasher: None,
+            bom,
             decoder: chosen.encoding.new_decoder_without_bom_handling(),
             encoding: chosen.encoding,
             had_bom: chosen.bom_len > 0,
@@ -389,7 +425,34 @@ impl StrictDecoder {
         })
     }
 
+    /// Reads as UTF-8 because nothing said otherwise (see [`NotUtf8`]).
+    pub fn assuming_utf8(mut self) -> StrictDecoder {
+        self.assumed = true;
+        self
+    }
+
+    /// Hashes every byte of the file as it is read.
+    pub fn hashing(mut self) -> StrictDecoder {
+        let mut hasher = Sha256::new();
+        hasher.update(&self.bom);
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// The file's SHA-256, once it has been read to the end.
+    pub fn sha256(&mut self) -> Option<String> {
+        if !self.finished {
+            return None;
+        }
+        self.hasher
+            .take()
+            .map(|hasher| hex::encode(hasher.finalize()))
+    }
+
     fn encoding_error(&self, line: u64) -> io::Error {
+        if self.assumed {
+            return io::Error::new(io::ErrorKind::InvalidData, NotUtf8 { line });
+        }
         let hint = match (self.encoding == UTF_8, self.had_bom) {
             (true, true) => {
                 " although the file starts with a UTF-8 byte-order mark; if it is GBK, pass --encoding gbk"
@@ -423,6 +486,9 @@ impl Read for StrictDecoder {
             }
             if self.start == self.end && !self.eof {
                 self.end = self.file.read(&mut self.input)?;
+                if let Some(hasher) = self.hasher.as_mut() {
+                    hasher.update(&self.input[..self.end]);
+                }
                 self.start = 0;
                 self.eof = self.end == 0;
             }

@@ -8,10 +8,7 @@ pub mod reader;
 pub mod rows;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 pub use columns::Header;
 pub use reader::{CsvInput, FileError, RawRow};
@@ -134,21 +131,170 @@ impl Iterator for CheckedBatch {
     }
 }
 
-/// The SHA-256 of a file, read in chunks.
-pub fn file_sha256(path: &Path) -> Result<String, FileError> {
-    let unreadable = |source| FileError::Unreadable {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer).map_err(unreadable)?;
-        if n == 0 {
-            break;
+/// What the first of a run's two reads of a batch found: the header, the
+/// encoding (settled, for the second read), and the file's SHA-256.
+#[derive(Clone, Debug)]
+pub struct Scanned {
+    pub header: Vec<String>,
+    /// How the second read reads the file: the encoding the scan settled.
+    pub read: ReadOptions,
+    pub sha256: String,
+}
+
+/// The first of a run's two reads of a batch, before anything is recorded:
+/// the encoding settled, the text and quoting of every line and the header
+/// checked (every file-level problem is found here), and the SHA-256 of the
+/// same bytes. No row rule is applied: rows are checked once, by the import's read.
+///
+/// A file with neither `--encoding` nor a BOM is read as UTF-8 until a byte
+/// proves otherwise; only then is its encoding chosen again (which reads it to
+/// tell GBK from damaged UTF-8) and the scan started over.
+pub fn scan(
+    path: &Path,
+    options: &ReadOptions,
+    format: &dyn BatchFormat,
+    defaults: &BTreeMap<String, String>,
+) -> Result<Scanned, FileError> {
+    let chosen = decode::choose_at_start(options.encoding.as_deref(), path)?;
+    match scan_as(path, chosen, options.delimiter, format, defaults) {
+        Err(FileError::NotUtf8 { line, .. }) => {
+            let chosen = decode::choose_after_invalid(path, line)?;
+            scan_as(path, Some(chosen), options.delimiter, format, defaults)
         }
-        hasher.update(&buffer[..n]);
+        scanned => scanned,
     }
-    Ok(hex::encode(hasher.finalize()))
+}
+
+fn scan_as(
+    path: &Path,
+    chosen: Option<decode::Chosen>,
+    delimiter: u8,
+    format: &dyn BatchFormat,
+    defaults: &BTreeMap<String, String>,
+) -> Result<Scanned, FileError> {
+    let mut input = CsvInput::open_hashing(path, chosen, delimiter)?;
+    let header = Header::new(&input.header).map_err(|message| FileError::Columns {
+        path: path.to_owned(),
+        message,
+    })?;
+    format
+        .columns(&header, defaults)
+        .map_err(|message| FileError::Columns {
+            path: path.to_owned(),
+            message,
+        })?;
+    for row in input.by_ref() {
+        row?;
+    }
+    let sha256 = input.sha256().expect("the whole file was read");
+    Ok(Scanned {
+        header: input.header.clone(),
+        read: ReadOptions {
+            encoding: Some(input.encoding.name().to_owned()),
+            delimiter,
+        },
+        sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use encoding_rs::GB18030;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::gateway::GatewayKind;
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        file
+    }
+
+    fn scan_leshua(file: &tempfile::NamedTempFile) -> Result<Scanned, FileError> {
+        let leshua = GatewayKind::Leshua.spec();
+        scan(
+            file.path(),
+            &ReadOptions::default(),
+            leshua,
+            &BTreeMap::new(),
+        )
+    }
+
+    fn sha256(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    const HEADER: &str = "merchant_refund_id,third_order_id,refund_amount\n";
+
+    #[test]
+    fn one_read_settles_the_encoding_checks_the_text_and_hashes_the_bytes() {
+        // A bad amount is a row rule: not the scan's business.
+        let bytes = format!("\u{feff}{HEADER}R1,T1,100\nR2,T2,twelve\n").into_bytes();
+        let scanned = scan_leshua(&write(&bytes)).unwrap();
+        assert_eq!(scanned.sha256, sha256(&bytes));
+        assert_eq!(scanned.read.encoding.as_deref(), Some("UTF-8"));
+        assert_eq!(
+            scanned.header,
+            ["merchant_refund_id", "third_order_id", "refund_amount"]
+        );
+        let bytes = format!("{HEADER}R1,T1,100\nR2,\"T2,100\n").into_bytes();
+        let error = scan_leshua(&write(&bytes)).unwrap_err().to_string();
+        assert!(
+            error.contains("line 3: a quote opened on this line is never closed"),
+            "{error}"
+        );
+        let error = scan_leshua(&write(b"merchant_refund_id,refund_amount\nR1,1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("'third_order_id' or a 'leshua_order_id'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_gbk_file_is_scanned_again_as_gbk_and_hashed_whole() {
+        let text = "merchant_refund_id,third_order_id,refund_amount,备注\n\
+                    R1,订单1,100,月末退款\nR2,订单2,100,客户退货退款\n";
+        let (bytes, _, _) = GB18030.encode(text);
+        let scanned = scan_leshua(&write(&bytes)).unwrap();
+        assert_eq!(scanned.read.encoding.as_deref(), Some("gb18030"));
+        assert_eq!(scanned.sha256, sha256(&bytes));
+        // The import's read, with what the scan settled, reads the Chinese text.
+        let leshua = GatewayKind::Leshua.spec();
+        let file = write(&bytes);
+        let rows: Vec<CheckedRow> =
+            CheckedBatch::open(file.path(), &scanned.read, leshua, &BTreeMap::new())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        match &rows[0] {
+            CheckedRow::Valid { refund, .. } => assert_eq!(refund.order_key, "订单1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn damaged_utf8_is_refused_by_the_scan_as_before() {
+        let mut text = String::from(HEADER);
+        for i in 1..=200 {
+            text.push_str(&format!("R{i},订单{i:04},100\n"));
+        }
+        let mut bytes = text.into_bytes();
+        let at = bytes.windows(4).position(|w| w == b"R150").unwrap() + 4;
+        bytes.insert(at, 0xFF);
+        match scan_leshua(&write(&bytes)) {
+            Err(FileError::Malformed { line, message, .. }) => {
+                assert_eq!(line, 151);
+                assert!(
+                    message.contains("though the file is UTF-8 elsewhere"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

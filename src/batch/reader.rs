@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use encoding_rs::Encoding;
 
-use super::decode::{self, EncodingError, Scan, StrictDecoder};
+use super::decode::{self, Chosen, EncodingError, NotUtf8, Scan, StrictDecoder};
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum FileError {
     Columns { path: PathBuf, message: String },
     #[error("unknown encoding {0:?}: use utf-8 or gbk (gb18030)")]
     UnknownEncoding(String),
+    /// A file read as UTF-8 because nothing said otherwise is not UTF-8 from
+    /// this line on: its encoding is chosen again and the file read again.
+    #[error("'{path}', line {line}: has bytes that are not valid UTF-8")]
+    NotUtf8 { path: PathBuf, line: u64 },
 }
 
 /// One data row: its line number in the file (header = line 1) and trimmed cells.
@@ -51,8 +55,38 @@ pub struct CsvInput {
 impl CsvInput {
     pub fn open(path: &Path, encoding: Option<&str>, delimiter: u8) -> Result<CsvInput, FileError> {
         let chosen = decode::choose(encoding, path)?;
+        CsvInput::with_decoder(path, chosen, delimiter, |decoder| decoder)
+    }
+
+    /// Opens the file hashing every byte read ([`CsvInput::sha256`] at the
+    /// end). Without `chosen`, the file is read as UTF-8 until a byte proves
+    /// otherwise ([`FileError::NotUtf8`]), with no read ahead to find out.
+    pub fn open_hashing(
+        path: &Path,
+        chosen: Option<Chosen>,
+        delimiter: u8,
+    ) -> Result<CsvInput, FileError> {
+        match chosen {
+            Some(chosen) => CsvInput::with_decoder(path, chosen, delimiter, StrictDecoder::hashing),
+            None => CsvInput::with_decoder(path, Chosen::utf8(), delimiter, |decoder| {
+                decoder.hashing().assuming_utf8()
+            }),
+        }
+    }
+
+    /// The SHA-256 of the file, once every row has been read.
+    pub fn sha256(&mut self) -> Option<String> {
+        self.reader.get_mut().sha256()
+    }
+
+    fn with_decoder(
+        path: &Path,
+        chosen: Chosen,
+        delimiter: u8,
+        adjust: impl FnOnce(StrictDecoder) -> StrictDecoder,
+    ) -> Result<CsvInput, FileError> {
         let scan = Rc::new(RefCell::new(Scan::new(delimiter)));
-        let decoded = StrictDecoder::open(path, chosen, scan.clone())?;
+        let decoded = adjust(StrictDecoder::open(path, chosen, scan.clone())?);
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -121,7 +155,14 @@ impl CsvInput {
             .line_at(e.position().map_or(0, |p| p.byte()));
         let (line, message) = match e.kind() {
             csv::ErrorKind::Io(io) => {
-                match io.get_ref().and_then(|e| e.downcast_ref::<EncodingError>()) {
+                let inner = io.get_ref();
+                if let Some(NotUtf8 { line }) = inner.and_then(|e| e.downcast_ref::<NotUtf8>()) {
+                    return FileError::NotUtf8 {
+                        path: self.path.clone(),
+                        line: *line,
+                    };
+                }
+                match inner.and_then(|e| e.downcast_ref::<EncodingError>()) {
                     Some(encoding) => (encoding.line, encoding.to_string()),
                     None => (line, format!("cannot be read: {io}")),
                 }

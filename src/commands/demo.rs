@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::run::{self, Profiles, RunRequest};
+use super::app::App;
+use super::run::{self, RunRequest};
 use crate::batch::ReadOptions;
-use crate::cli::EngineArgs;
+use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::exit;
+use crate::options::RunOptions;
 use crate::sim::{self, faults::FaultConfig, sample_keys, SimConfig};
 
 /// The sample files, built into the binary.
@@ -54,7 +56,7 @@ fn write_samples(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(quiet: bool) -> anyhow::Result<u8> {
+pub async fn main(args: DemoArgs) -> anyhow::Result<u8> {
     let dir = tempfile::Builder::new()
         .prefix("bulkrefund-demo-")
         .tempdir()?
@@ -76,12 +78,19 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
     );
     crate::say!("working directory: {}\n", dir.display());
     let config = Config::load(&dir.join("bulkrefund.toml"))?;
-    let profiles = Profiles {
-        config: &config,
-        base_url: Some(simulator.base_url().parse()?),
-    };
     let journal = dir.join("bulkrefund.db");
-    let cancel = super::interrupt::install();
+    let options = RunOptions {
+        poll_for: Duration::from_secs(60),
+        quiet: args.quiet,
+        ..RunOptions::default()
+    };
+    let app = App::new(
+        config,
+        journal.clone(),
+        options,
+        super::interrupt::install(),
+    )
+    .aimed_at(simulator.base_url().parse()?);
     let mut all_final = true;
     for (batch, profile) in [
         ("leshua-batch.csv", "leshua"),
@@ -93,15 +102,9 @@ pub async fn run(quiet: bool) -> anyhow::Result<u8> {
             profile,
             read: ReadOptions::default(),
             out: None,
-            journal_path: &journal,
-            engine: EngineArgs {
-                poll_for: Duration::from_secs(60),
-                quiet,
-                ..EngineArgs::default()
-            },
         };
-        let outcome = run::run(request, &profiles, cancel.clone()).await?;
-        run::print_summary(&outcome);
+        let outcome = run::run(&app, request).await?;
+        outcome.print();
         all_final &= outcome.exit_code != exit::UNRESOLVED;
         crate::say!();
     }

@@ -5,8 +5,19 @@
 use crate::cli::ExportArgs;
 use crate::exit::{self, UsageError};
 use crate::journal::Journal;
+use crate::options::Locations;
 use crate::paths::Protected;
 use crate::report::export::{self, ExportFormat, Filter};
+
+/// `bulkrefund export ...`: reads only the journal, so it works without a
+/// configuration file (one that exists is never overwritten).
+pub fn main(locations: &Locations, args: ExportArgs) -> anyhow::Result<u8> {
+    run(
+        &locations.journal_only()?,
+        Some(&locations.config_path()),
+        &args,
+    )
+}
 
 pub fn run(
     journal_path: &std::path::Path,
@@ -38,11 +49,7 @@ pub fn run(
             .map(|s| export::refund_status(s))
             .collect::<Result<_, _>>()?,
     };
-    let format = if args.format == "xlsx" {
-        ExportFormat::Xlsx
-    } else {
-        ExportFormat::Csv
-    };
+    let format = args.format;
     let to_stdout = args.out.as_os_str() == "-";
     if to_stdout {
         if format == ExportFormat::Xlsx {

@@ -1,10 +1,12 @@
-//! One module per subcommand: each turns checked options into work and returns
-//! the exit code its outcome deserves.
+//! One module per subcommand, each with a `main` that turns its flags into
+//! options and returns the exit code its outcome deserves. The commands that
+//! send share one application path ([`app`]).
 
-pub mod context;
+pub mod app;
 pub mod demo;
 pub mod export;
 pub mod interrupt;
+pub mod resume;
 pub mod retry;
 pub mod run;
 pub mod sim;

@@ -13,20 +13,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{finish, open_existing, Paces, Profiles, RunOutcome};
-use crate::cli::EngineArgs;
+use super::app::{App, Paces, RunOutcome};
+use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
-
-use crate::exit::UsageError;
+use crate::exit::{self, UsageError};
 use crate::gateway::{GatewayKind, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
 use crate::money::Fen;
+use crate::options::{Locations, RunOptions};
 
 /// One failed refund (the head of its chain) and what retry will do with it.
 #[derive(Debug)]
@@ -304,25 +303,40 @@ fn confirmed(yes: bool) -> Result<bool, UsageError> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-pub struct RetryRequest<'a> {
-    pub journal_path: &'a Path,
+/// `bulkrefund retry --batch ID --failed [--new-ids] [--yes]`.
+pub async fn main(locations: &Locations, args: RetryArgs) -> anyhow::Result<u8> {
+    let app = App::load(
+        locations,
+        RunOptions::from(&args.engine),
+        super::interrupt::install(),
+    )?;
+    let request = RetryRequest {
+        batch: args.batch,
+        new_ids: args.new_ids,
+        yes: args.yes,
+    };
+    Ok(match run(&app, request).await? {
+        Some(outcome) => {
+            outcome.print();
+            outcome.exit_code
+        }
+        None => exit::SUCCESS,
+    })
+}
+
+pub struct RetryRequest {
     pub batch: i64,
     pub new_ids: bool,
     pub yes: bool,
-    pub engine: EngineArgs,
 }
 
 /// Plans, checks with the gateway, confirms, applies and runs. `None` when
 /// nothing was sent (nothing to send, or the operator declined).
-pub async fn run(
-    request: RetryRequest<'_>,
-    profiles: &Profiles<'_>,
-    cancel: CancellationToken,
-) -> anyhow::Result<Option<RunOutcome>> {
-    let mut journal = open_existing(request.journal_path, Some(request.batch))?;
-    let mut paces = Paces::new(profiles, &request.engine);
+pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunOutcome>> {
+    let mut journal = app.open_existing(Some(request.batch))?;
+    let mut paces = app.paces();
     let plan = plan(&journal, request.batch, request.new_ids)?;
-    let plan = check_with_gateway(&journal, &mut paces, plan, &cancel).await?;
+    let plan = check_with_gateway(&journal, &mut paces, plan, &app.cancel).await?;
     // The plan is for the operator's eyes: a closed stdout does not stop it.
     let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
     let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;
@@ -338,6 +352,8 @@ pub async fn run(
     if confirmed {
         refunds.extend(apply(&mut journal, &plan)?);
     }
-    let outcome = finish(journal, &mut paces, Scope::Refunds(refunds), cancel).await?;
+    let outcome = app
+        .finish(journal, &mut paces, Scope::Refunds(refunds))
+        .await?;
     Ok(confirmed.then_some(outcome))
 }

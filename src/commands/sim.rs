@@ -4,11 +4,23 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::SimArgs;
+use crate::cli::{GenArgs, SimArgs};
 use crate::exit;
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::secret::Secret;
 use crate::sim::{self, faults::FaultConfig, ledger, SimConfig};
+
+/// `bulkrefund gen`: a generated batch and the simulator orders that match it.
+pub fn generate(args: GenArgs) -> anyhow::Result<u8> {
+    sim::generate::write_batch(
+        args.gateway,
+        args.rows,
+        &args.prefix,
+        &args.out,
+        args.orders.as_deref(),
+    )?;
+    Ok(exit::SUCCESS)
+}
 
 pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
     let orders =

@@ -3,9 +3,17 @@
 
 use std::io::Write;
 
+use crate::cli::StatusArgs;
 use crate::exit::{self, UsageError};
 use crate::journal::Journal;
+use crate::options::Locations;
 use crate::report::summary::StatusCounts;
+
+/// `bulkrefund status [--batch ID]`: reads only the journal, so it works
+/// without a configuration file.
+pub fn main(locations: &Locations, args: StatusArgs) -> anyhow::Result<u8> {
+    run(&locations.journal_only()?, args.batch)
+}
 
 pub fn run(journal_path: &std::path::Path, batch: Option<i64>) -> anyhow::Result<u8> {
     let Some(journal) = Journal::open_read_only(journal_path)? else {

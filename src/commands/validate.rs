@@ -5,10 +5,12 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::batch::{CheckedBatch, FileError, ReadOptions};
+use crate::cli::ValidateArgs;
 use crate::config::Profile;
 use crate::exit::{self, UsageError};
 use crate::journal::import::{self, Tally};
 use crate::journal::Journal;
+use crate::options::Locations;
 
 /// Checks a batch; prints every problem to `out` as it is found.
 pub fn check(
@@ -44,6 +46,18 @@ pub fn check(
 
 pub fn file_error(e: FileError) -> anyhow::Error {
     UsageError(e.to_string()).into()
+}
+
+/// `bulkrefund validate BATCH --profile P`.
+pub fn main(locations: &Locations, args: ValidateArgs) -> anyhow::Result<u8> {
+    let (config, journal_path) = locations.load()?;
+    let profile = config.profile(&args.profile)?;
+    run(
+        &args.batch,
+        &args.input.read_options(),
+        &profile,
+        &journal_path,
+    )
 }
 
 pub fn run(

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::Gateway;
+use crate::options::PaceSettings;
 
 pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
 pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
@@ -115,21 +116,16 @@ pub struct Pace {
 
 impl Pace {
     /// At most `rate` requests in any one-second window, spaced evenly.
-    pub fn new(gateway: Arc<dyn Gateway>, rate: u32, concurrency: u32, max_attempts: u32) -> Pace {
+    pub fn new(gateway: Arc<dyn Gateway>, settings: &PaceSettings) -> Pace {
         Pace {
             gateway,
-            in_flight: Arc::new(Semaphore::new(concurrency.max(1) as usize)),
-            max_attempts: max_attempts.max(1),
-            same_order_gap: Duration::ZERO,
-            limiter: RateLimiter::direct(quota(rate)),
-            window: SendWindow::new(rate),
+            in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1) as usize)),
+            max_attempts: settings.max_attempts.max(1),
+            same_order_gap: settings.same_order_gap,
+            limiter: RateLimiter::direct(quota(settings.rate)),
+            window: SendWindow::new(settings.rate),
             paused_until: Mutex::new(None),
         }
-    }
-    /// Keeps `gap` between the end of one refund of an order and the next one's send.
-    pub fn with_same_order_gap(mut self, gap: Duration) -> Pace {
-        self.same_order_gap = gap;
-        self
     }
 
     /// Pauses the whole profile for at least `wait`.

@@ -1,8 +1,16 @@
-//! Helpers shared by the integration tests: a simulator on 127.0.0.1:0 seeded
-//! with known orders, and clients wired to it with the sample keys.
+//! What the integration tests share: one fixture ([`World`]: a simulator, a
+//! configuration aimed at it and a journal), builders for orders, batches and
+//! profiles, gateway clients wired to the simulator with the sample keys, and
+//! the checks of a results file against the simulator's ledger.
 #![allow(dead_code)]
 
+pub mod build;
 pub mod chaos;
+pub mod world;
+
+pub use build::*;
+#[allow(unused_imports)]
+pub use world::*;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,79 +21,8 @@ use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner};
 use bulkrefund::gateway::{GatewayKind, RefundOrder};
 use bulkrefund::money::Fen;
 use bulkrefund::secret::Secret;
-use bulkrefund::sim::faults::FaultConfig;
-use bulkrefund::sim::ledger::{OrderRow, OrderStatus};
-use bulkrefund::sim::{self, sample_keys, SimConfig, SimHandle};
-
-pub const LESHUA_MERCHANT: &str = "0000000018";
-pub const LIANSHANG_MERCHANT: &str = "pay001";
-
-pub fn order(
-    gateway: GatewayKind,
-    third: &str,
-    gateway_id: &str,
-    amount: u64,
-    status: OrderStatus,
-) -> OrderRow {
-    let (merchant, appid) = match gateway {
-        GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
-        GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
-    };
-    OrderRow {
-        gateway,
-        merchant_id: merchant.into(),
-        third_order_id: third.into(),
-        gateway_order_id: gateway_id.into(),
-        appid: appid.into(),
-        amount_fen: amount,
-        currency: "CNY".into(),
-        status,
-    }
-}
-
-/// Orders T1..T9 (1000 fen, paid) for both gateways, plus a closed order TC.
-pub fn standard_orders() -> Vec<OrderRow> {
-    let mut orders = Vec::new();
-    for i in 1..=9 {
-        orders.push(order(
-            GatewayKind::Leshua,
-            &format!("T{i}"),
-            &format!("L{i}"),
-            1000,
-            OrderStatus::Paid,
-        ));
-        orders.push(order(
-            GatewayKind::Lianshang,
-            &format!("T{i}"),
-            &format!("WK{i}"),
-            1000,
-            OrderStatus::Paid,
-        ));
-    }
-    orders.push(order(
-        GatewayKind::Leshua,
-        "TC",
-        "LC",
-        1000,
-        OrderStatus::Closed,
-    ));
-    orders.push(order(
-        GatewayKind::Lianshang,
-        "TC",
-        "WKC",
-        1000,
-        OrderStatus::Closed,
-    ));
-    orders
-}
-
-pub async fn start_sim(orders: Vec<OrderRow>, faults: FaultConfig) -> SimHandle {
-    let mut config = SimConfig::with_sample_keys(orders);
-    config.faults = faults;
-    sim::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("simulator starts")
-}
+use bulkrefund::sim::ledger::OrderRow;
+use bulkrefund::sim::{sample_keys, SimHandle};
 
 pub fn leshua_client(sim: &SimHandle, key: &str) -> LeshuaClient {
     LeshuaClient::new(LeshuaSettings {
@@ -159,19 +96,6 @@ pub fn lianshang_refund(id: &str, order: &str, wk_order: &str, fen: u64) -> Refu
     }
 }
 
-/// A bulkrefund.toml whose profiles point at `base_url`, with the sample keys
-/// written beside it (readable by their owner only).
-pub fn write_config(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
-    let keys = bulkrefund::sim::generate::write_sample_keys(dir).unwrap();
-    let path = dir.join("bulkrefund.toml");
-    std::fs::write(
-        &path,
-        bulkrefund::sim::generate::simulator_config(base_url, &keys, 2000, 32),
-    )
-    .unwrap();
-    path
-}
-
 /// A generated batch of `rows` refunds and the orders that make them valid.
 pub fn generated(
     dir: &std::path::Path,
@@ -240,111 +164,5 @@ pub fn assert_results_match_ledger(
                 "row for {id} is {status} but the gateway never created it"
             ),
         }
-    }
-}
-
-/// Engine flags for tests: no progress bar, a minute of polling.
-pub fn quick() -> bulkrefund::cli::EngineArgs {
-    bulkrefund::cli::EngineArgs {
-        poll_for: Duration::from_secs(60),
-        quiet: true,
-        ..Default::default()
-    }
-}
-
-/// A simulator, a configuration aimed at it and a journal in a temporary directory.
-pub struct Setup {
-    pub dir: tempfile::TempDir,
-    pub config: bulkrefund::config::Config,
-    pub sim: SimHandle,
-}
-
-pub async fn setup(orders: Vec<OrderRow>, faults: FaultConfig) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = start_sim(orders, faults).await;
-    let config =
-        bulkrefund::config::Config::load(&write_config(dir.path(), &sim.base_url())).unwrap();
-    Setup { dir, config, sim }
-}
-
-impl Setup {
-    pub fn journal(&self) -> std::path::PathBuf {
-        self.dir.path().join("journal.db")
-    }
-
-    fn profiles(&self) -> bulkrefund::commands::run::Profiles<'_> {
-        bulkrefund::commands::run::Profiles {
-            config: &self.config,
-            base_url: None,
-        }
-    }
-
-    pub async fn run(
-        &self,
-        batch: &std::path::Path,
-        profile: &str,
-        engine: bulkrefund::cli::EngineArgs,
-    ) -> bulkrefund::commands::run::RunOutcome {
-        let request = bulkrefund::commands::run::RunRequest {
-            batch,
-            profile,
-            read: bulkrefund::batch::ReadOptions::default(),
-            out: None,
-            journal_path: &self.journal(),
-            engine,
-        };
-        let cancel = tokio_util::sync::CancellationToken::new();
-        bulkrefund::commands::run::run(request, &self.profiles(), cancel)
-            .await
-            .expect("run completes")
-    }
-
-    pub async fn resume(
-        &self,
-        engine: bulkrefund::cli::EngineArgs,
-    ) -> bulkrefund::commands::run::RunOutcome {
-        self.resume_with(Default::default(), engine).await
-    }
-
-    pub async fn resume_with(
-        &self,
-        request: bulkrefund::commands::run::ResumeRequest<'_>,
-        engine: bulkrefund::cli::EngineArgs,
-    ) -> bulkrefund::commands::run::RunOutcome {
-        let cancel = tokio_util::sync::CancellationToken::new();
-        bulkrefund::commands::run::resume(
-            &self.journal(),
-            request,
-            &self.profiles(),
-            &engine,
-            cancel,
-        )
-        .await
-        .expect("resume completes")
-    }
-
-    pub async fn retry(
-        &self,
-        batch: i64,
-        new_ids: bool,
-    ) -> Option<bulkrefund::commands::run::RunOutcome> {
-        let request = bulkrefund::commands::retry::RetryRequest {
-            journal_path: &self.journal(),
-            batch,
-            new_ids,
-            yes: true,
-            engine: quick(),
-        };
-        let cancel = tokio_util::sync::CancellationToken::new();
-        bulkrefund::commands::retry::run(request, &self.profiles(), cancel)
-            .await
-            .expect("retry completes")
-    }
-
-    pub fn plan(&self, batch: i64, new_ids: bool) -> bulkrefund::commands::retry::Plan {
-        let journal = bulkrefund::journal::Journal::open_read_only(&self.journal())
-            .unwrap()
-            .unwrap();
-        bulkrefund::commands::retry::plan(&journal, batch, new_ids).unwrap()
     }
 }

@@ -1,0 +1,299 @@
+//! The one application path that `run`, `resume`, `retry` and `demo` share: the
+//! configuration and the journal, the profiles (aimed at a simulator for the
+//! demo), one pace per profile, the engine over a scope, then each affected
+//! batch's results file and the exit code the outcome deserves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::{Config, Profile};
+use crate::engine::pacing::Pace;
+use crate::engine::{self, EngineOptions, EngineReport};
+use crate::exit::{self, UsageError};
+use crate::journal::{Journal, Scope};
+use crate::options::{Locations, RunOptions};
+use crate::paths::Protected;
+use crate::report::results;
+use crate::report::summary::StatusCounts;
+
+/// What a command that sends works with.
+pub struct App {
+    pub config: Config,
+    pub journal_path: PathBuf,
+    pub options: RunOptions,
+    pub cancel: CancellationToken,
+    /// Every profile aimed at this base URL instead (the demo's simulator).
+    base_url: Option<Url>,
+}
+
+impl App {
+    pub fn new(
+        config: Config,
+        journal_path: PathBuf,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> App {
+        App {
+            config,
+            journal_path,
+            options,
+            cancel,
+            base_url: None,
+        }
+    }
+
+    /// The configuration and journal the command line names.
+    pub fn load(
+        locations: &Locations,
+        options: RunOptions,
+        cancel: CancellationToken,
+    ) -> Result<App, UsageError> {
+        let (config, journal_path) = locations.load()?;
+        Ok(App::new(config, journal_path, options, cancel))
+    }
+
+    /// Aims every profile at `base_url` (the demo and tests use a simulator).
+    pub fn aimed_at(self, base_url: Url) -> App {
+        App {
+            base_url: Some(base_url),
+            ..self
+        }
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Profile, UsageError> {
+        let profile = self.config.profile(name)?;
+        Ok(match &self.base_url {
+            Some(url) => profile.with_base_url(url.clone()),
+            None => profile,
+        })
+    }
+
+    pub fn paces(&self) -> Paces<'_> {
+        Paces {
+            app: self,
+            made: HashMap::new(),
+        }
+    }
+
+    /// The files an output path must never be: the journal and its companions,
+    /// the configuration, and every batch input the journal knows.
+    pub fn protected_files(&self, journal: Option<&Journal>) -> anyhow::Result<Protected> {
+        let mut protected = Protected::new();
+        protected
+            .journal(&self.journal_path)
+            .add(self.config.path(), "the configuration");
+        if let Some(journal) = journal {
+            for input in journal.batch_inputs()? {
+                protected.add(&input, "the input of a batch in the journal");
+            }
+        }
+        Ok(protected)
+    }
+
+    /// Opens a journal that must already exist, for writing; `batch`, when
+    /// given, must be one of its batches (`resume` and `retry` work only on
+    /// what is there).
+    pub fn open_existing(&self, batch: Option<i64>) -> anyhow::Result<Journal> {
+        if !self.journal_path.exists() {
+            return Err(UsageError(format!(
+                "There is no journal at '{}': nothing has been run",
+                self.journal_path.display()
+            ))
+            .into());
+        }
+        let journal = Journal::open(&self.journal_path)?;
+        if let Some(id) = batch {
+            if !journal.batch_exists(id)? {
+                return Err(UsageError(format!(
+                    "There is no batch {id} in the journal; `bulkrefund status` lists them"
+                ))
+                .into());
+            }
+        }
+        Ok(journal)
+    }
+
+    /// Works every unresolved refund in `scope` to its end (or to the end of
+    /// polling), then writes the results of every batch that lists one.
+    pub async fn finish(
+        &self,
+        journal: Journal,
+        paces: &mut Paces<'_>,
+        scope: Scope,
+    ) -> anyhow::Result<RunOutcome> {
+        let affected = journal.affected_batches(&scope)?;
+        let names = journal.unresolved_profiles(&scope)?;
+        let paces = paces.for_names(&names)?;
+        let settings = EngineOptions {
+            poll_for: self.options.poll_for,
+            show_progress: !self.options.quiet,
+        };
+        let (journal, report) =
+            engine::run(journal, paces, scope.clone(), settings, self.cancel.clone()).await?;
+        let mut outcome = RunOutcome::new(report);
+        self.write_results(&journal, &scope, affected, &mut outcome)?;
+        if outcome.report.interrupted {
+            outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
+        }
+        if outcome.report.stopped.is_some() {
+            outcome.exit_code = exit::FATAL;
+        }
+        Ok(outcome)
+    }
+
+    /// Each affected batch's results file and counts. A batch whose import an
+    /// older bulkrefund left unfinished is reported, not written: its results
+    /// would miss rows.
+    fn write_results(
+        &self,
+        journal: &Journal,
+        scope: &Scope,
+        affected: Vec<i64>,
+        outcome: &mut RunOutcome,
+    ) -> anyhow::Result<()> {
+        let unfinished = journal.unfinished_imports(scope.batches())?;
+        for import in &unfinished {
+            outcome.problems.push(import.describe());
+            outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
+        }
+        for batch in affected {
+            if unfinished.iter().any(|u| u.batch == batch) {
+                continue;
+            }
+            let counts = StatusCounts::outcomes_for_batch(journal, batch)?;
+            outcome.exit_code = outcome.exit_code.max(counts.exit_code());
+            let Some(path) = journal.results_path(batch)? else {
+                continue;
+            };
+            // One batch's unwritable results file does not keep the others from theirs.
+            if let Err(e) = results::write(journal, batch, &path, self.options.excel) {
+                outcome.problems.push(format!(
+                    "the results of batch {batch} cannot be written to '{}' ({e:#}); they are safe in \
+                     the journal: fix that, or run `bulkrefund resume --batch {batch} --out OTHER.csv`",
+                    path.display()
+                ));
+                outcome.exit_code = exit::FATAL;
+                continue;
+            }
+            outcome
+                .batches
+                .push((batch, path, StatusCounts::for_batch(journal, batch)?));
+            // Only once its results file is written with nothing unresolved is a
+            // batch finished: one that is not has its results rewritten by the
+            // next resume, until every refund it lists has ended.
+            journal.set_finished(batch, counts.exit_code() != exit::UNRESOLVED)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pace (rate limiter, in-flight bound, client) of each profile a command
+/// uses, made once: every request of a profile in one process, the retry's
+/// checks as much as the engine's, is counted by the same limiter.
+pub struct Paces<'a> {
+    app: &'a App,
+    made: HashMap<String, Arc<Pace>>,
+}
+
+impl Paces<'_> {
+    pub fn get(&mut self, name: &str) -> anyhow::Result<Arc<Pace>> {
+        if let Some(pace) = self.made.get(name) {
+            return Ok(pace.clone());
+        }
+        let profile = self.app.profile(name).map_err(|e| {
+            UsageError(format!(
+                "refunds of profile '{name}' need work, but the profile cannot be used: {e}"
+            ))
+        })?;
+        let settings = self.app.options.pace_for(&profile);
+        let pace = Arc::new(Pace::new(profile.client()?, &settings));
+        self.made.insert(name.to_owned(), pace.clone());
+        Ok(pace)
+    }
+
+    /// The paces of these profiles, for the engine.
+    fn for_names(&mut self, names: &[String]) -> anyhow::Result<HashMap<String, Arc<Pace>>> {
+        names
+            .iter()
+            .map(|name| Ok((name.clone(), self.get(name)?)))
+            .collect()
+    }
+}
+
+/// The outcome of a run, resume or retry, for the caller to print or test.
+pub struct RunOutcome {
+    pub exit_code: u8,
+    pub batches: Vec<(i64, PathBuf, StatusCounts)>,
+    pub report: EngineReport,
+    /// What went wrong besides the refunds themselves (a results file that
+    /// could not be written, an import left unfinished), for the operator.
+    pub problems: Vec<String>,
+    /// What `resume --review` learned about each refund in review.
+    pub notes: Vec<String>,
+}
+
+impl RunOutcome {
+    fn new(report: EngineReport) -> RunOutcome {
+        RunOutcome {
+            exit_code: exit::SUCCESS,
+            batches: Vec::new(),
+            report,
+            problems: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The summary on stderr: counts and yuan per status, time, achieved rate.
+    pub fn print(&self) {
+        let report = &self.report;
+        for note in &self.notes {
+            crate::say!("{note}");
+        }
+        for (batch, path, counts) in &self.batches {
+            crate::say!("batch {batch}:");
+            crate::say_part!("{}", counts.table());
+            crate::say!("results: {}", path.display());
+        }
+        if self.batches.is_empty() && self.problems.is_empty() {
+            crate::say!("nothing was unresolved");
+        }
+        let seconds = report
+            .elapsed
+            .as_secs_f64()
+            .max(Duration::from_millis(1).as_secs_f64());
+        crate::say!(
+            "{} requests in {:.1}s ({:.1} requests/s){}",
+            report.requests,
+            report.elapsed.as_secs_f64(),
+            report.requests as f64 / seconds,
+            if report.interrupted {
+                "; interrupted: run `bulkrefund resume` to finish"
+            } else {
+                ""
+            }
+        );
+        if let Some(why) = &report.stopped {
+            crate::say!(
+                "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
+                 are pending again (never created). Fix the profile, then run `bulkrefund resume`."
+            );
+        }
+        for problem in &self.problems {
+            crate::say!("Error: {problem}");
+        }
+    }
+}
+
+/// The default results file: `BATCH.results.csv` beside the input.
+pub fn default_results_path(batch: &Path) -> PathBuf {
+    let stem = batch
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "batch".into());
+    batch.with_file_name(format!("{stem}.results.csv"))
+}

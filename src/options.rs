@@ -1,0 +1,150 @@
+//! What a command line asks for, resolved once. clap's raw values ([`crate::cli`])
+//! become these options: where the configuration and the journal are, and how
+//! the engine works, each engine flag resolved against a profile's setting here
+//! (the flag wins) rather than where it is used.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, EngineArgs};
+use crate::config::{Config, Profile, DEFAULT_JOURNAL};
+use crate::exit::UsageError;
+
+/// Where the configuration and the journal are, from the global flags.
+#[derive(Clone, Debug, Default)]
+pub struct Locations {
+    /// `--config` (or `$BULKREFUND_CONFIG`, which clap reads into it).
+    pub config: Option<PathBuf>,
+    /// `--journal`.
+    pub journal: Option<PathBuf>,
+}
+
+impl Locations {
+    pub fn from_cli(cli: &Cli) -> Locations {
+        Locations {
+            config: cli.config.clone(),
+            journal: cli.journal.clone(),
+        }
+    }
+
+    /// The configuration file's path: given, else `./bulkrefund.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        Config::locate(self.config.as_deref())
+    }
+
+    /// The configuration, which must exist, and the journal it names.
+    pub fn load(&self) -> Result<(Config, PathBuf), UsageError> {
+        let config = Config::load(&self.config_path())?;
+        let journal = config.journal_path(self.journal.as_deref());
+        Ok((config, journal))
+    }
+
+    /// The journal, for commands that read only it: they work without a
+    /// configuration file (one that exists is read for its `journal`).
+    pub fn journal_only(&self) -> Result<PathBuf, UsageError> {
+        let config = self.config_path();
+        Ok(match &self.journal {
+            Some(journal) => journal.clone(),
+            None if config.exists() => Config::load(&config)?.journal_path(None),
+            None => PathBuf::from(DEFAULT_JOURNAL),
+        })
+    }
+}
+
+/// How the engine works a run, as the flags say; what they leave out comes
+/// from each profile ([`RunOptions::pace_for`]).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub rate: Option<u32>,
+    pub concurrency: Option<u32>,
+    pub max_attempts: Option<u32>,
+    /// How long to keep polling refunds that are processing.
+    pub poll_for: Duration,
+    /// Results files start with a BOM, for Excel.
+    pub excel: bool,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl Default for RunOptions {
+    /// What the flags default to.
+    fn default() -> RunOptions {
+        RunOptions {
+            rate: None,
+            concurrency: None,
+            max_attempts: None,
+            poll_for: Duration::from_secs(600),
+            excel: false,
+            quiet: false,
+        }
+    }
+}
+
+impl From<&EngineArgs> for RunOptions {
+    fn from(args: &EngineArgs) -> RunOptions {
+        RunOptions {
+            rate: args.rate,
+            concurrency: args.concurrency,
+            max_attempts: args.max_attempts,
+            poll_for: args.poll_for,
+            excel: args.excel,
+            quiet: args.quiet,
+        }
+    }
+}
+
+/// How the requests of one profile are paced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaceSettings {
+    /// Requests per second, submits and queries together.
+    pub rate: u32,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    /// The pause between the end of one refund of an order and the next one's send.
+    pub same_order_gap: Duration,
+}
+
+impl RunOptions {
+    /// The profile's pace, each flag given overriding the profile's setting.
+    pub fn pace_for(&self, profile: &Profile) -> PaceSettings {
+        PaceSettings {
+            rate: self.rate.unwrap_or(profile.rate),
+            concurrency: self.concurrency.unwrap_or(profile.concurrency),
+            max_attempts: self.max_attempts.unwrap_or(profile.max_attempts),
+            same_order_gap: profile.same_order_gap,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_flag_overrides_the_profiles_setting_and_only_that() {
+        let config = Config::parse(
+            Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/samples/bulkrefund.toml"
+            )),
+            "[profiles.p]\ngateway = \"leshua\"\nbase_url = \"http://127.0.0.1:1\"\nmerchant_id = \"M\"\n\
+             trade_key = { file = \"keys/leshua-trade.key\" }\nrate = 7\nconcurrency = 3\nsame_order_gap = \"2s\"\n",
+        )
+        .unwrap();
+        let profile = config.profile("p").unwrap();
+        let options = RunOptions {
+            concurrency: Some(9),
+            ..RunOptions::default()
+        };
+        assert_eq!(
+            options.pace_for(&profile),
+            PaceSettings {
+                rate: 7,
+                concurrency: 9,
+                max_attempts: 8,
+                same_order_gap: Duration::from_secs(2),
+            }
+        );
+    }
+}

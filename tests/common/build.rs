@@ -1,0 +1,224 @@
+//! Builders for what a scenario sets up: the orders the gateway knows
+//! ([`Orders`]), the batch files an operator hands in ([`BatchFile`]) and the
+//! profiles' settings ([`Profiles`]).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::sim::ledger::{OrderRow, OrderStatus};
+
+pub const LESHUA_MERCHANT: &str = bulkrefund::sim::generate::LESHUA_MERCHANT;
+pub const LIANSHANG_MERCHANT: &str = bulkrefund::sim::generate::LIANSHANG_MERCHANT;
+
+/// One order as the simulator's ledger holds it.
+pub fn order(
+    gateway: GatewayKind,
+    third: &str,
+    gateway_id: &str,
+    amount: u64,
+    status: OrderStatus,
+) -> OrderRow {
+    let (merchant, appid) = match gateway {
+        GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
+        GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
+    };
+    OrderRow {
+        gateway,
+        merchant_id: merchant.into(),
+        third_order_id: third.into(),
+        gateway_order_id: gateway_id.into(),
+        appid: appid.into(),
+        amount_fen: amount,
+        currency: "CNY".into(),
+        status,
+    }
+}
+
+/// The orders the simulator knows, paid unless said otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct Orders(Vec<OrderRow>);
+
+impl Orders {
+    pub fn new() -> Orders {
+        Orders::default()
+    }
+
+    /// T1..T9 (1000 fen, paid) for both gateways, plus a closed order TC.
+    pub fn standard() -> Orders {
+        let mut orders = Orders::new();
+        for i in 1..=9 {
+            let (order, leshua, wk) = (format!("T{i}"), format!("L{i}"), format!("WK{i}"));
+            orders = orders
+                .with(
+                    GatewayKind::Leshua,
+                    &order,
+                    &leshua,
+                    1000,
+                    OrderStatus::Paid,
+                )
+                .lianshang(&order, &wk, 1000);
+        }
+        orders
+            .with(GatewayKind::Leshua, "TC", "LC", 1000, OrderStatus::Closed)
+            .with(
+                GatewayKind::Lianshang,
+                "TC",
+                "WKC",
+                1000,
+                OrderStatus::Closed,
+            )
+    }
+
+    /// A paid Leshua order; its Leshua id is `L` and the order's.
+    pub fn leshua(self, order: &str, fen: u64) -> Orders {
+        let leshua_id = format!("L{order}");
+        self.with(
+            GatewayKind::Leshua,
+            order,
+            &leshua_id,
+            fen,
+            OrderStatus::Paid,
+        )
+    }
+
+    /// A paid Lianshang order.
+    pub fn lianshang(self, order: &str, wk_order: &str, fen: u64) -> Orders {
+        self.with(
+            GatewayKind::Lianshang,
+            order,
+            wk_order,
+            fen,
+            OrderStatus::Paid,
+        )
+    }
+
+    pub fn with(
+        mut self,
+        gateway: GatewayKind,
+        order_id: &str,
+        gateway_id: &str,
+        fen: u64,
+        status: OrderStatus,
+    ) -> Orders {
+        self.0
+            .push(order(gateway, order_id, gateway_id, fen, status));
+        self
+    }
+
+    pub fn extend(mut self, more: impl IntoIterator<Item = OrderRow>) -> Orders {
+        self.0.extend(more);
+        self
+    }
+}
+
+impl From<Orders> for Vec<OrderRow> {
+    fn from(orders: Orders) -> Vec<OrderRow> {
+        orders.0
+    }
+}
+
+impl From<Vec<OrderRow>> for Orders {
+    fn from(orders: Vec<OrderRow>) -> Orders {
+        Orders(orders)
+    }
+}
+
+/// A batch file as an operator hands it in: a header and rows, as text.
+#[derive(Clone, Debug)]
+pub struct BatchFile {
+    text: String,
+}
+
+impl BatchFile {
+    /// `merchant_refund_id,third_order_id,refund_amount`.
+    pub fn leshua() -> BatchFile {
+        BatchFile::with_header("merchant_refund_id,third_order_id,refund_amount")
+    }
+
+    /// The three ids and the cash amount; the profile's defaults fill the rest.
+    pub fn lianshang() -> BatchFile {
+        BatchFile::with_header("out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount")
+    }
+
+    pub fn with_header(header: &str) -> BatchFile {
+        BatchFile {
+            text: format!("{header}\n"),
+        }
+    }
+
+    /// A row, its cells as written (`R1,T1,1000`).
+    pub fn row(mut self, cells: &str) -> BatchFile {
+        writeln!(self.text, "{cells}").unwrap();
+        self
+    }
+
+    pub fn rows<'a>(self, rows: impl IntoIterator<Item = &'a str>) -> BatchFile {
+        rows.into_iter().fold(self, BatchFile::row)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn write(&self, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, &self.text).unwrap();
+        path
+    }
+}
+
+/// The two sample profiles (`leshua`, `lianshang`) aimed at a simulator, with
+/// the sample keys, and what a scenario changes in them.
+#[derive(Clone, Debug)]
+pub struct Profiles {
+    rate: u32,
+    concurrency: u32,
+    settings: Vec<(String, String)>,
+}
+
+impl Default for Profiles {
+    fn default() -> Profiles {
+        Profiles {
+            rate: 2000,
+            concurrency: 32,
+            settings: Vec::new(),
+        }
+    }
+}
+
+impl Profiles {
+    /// Both profiles' `rate` and `concurrency`.
+    pub fn pace(self, rate: u32, concurrency: u32) -> Profiles {
+        Profiles {
+            rate,
+            concurrency,
+            ..self
+        }
+    }
+
+    /// One more setting of one profile, as TOML: `.set("leshua", "same_order_gap = \"1s\"")`.
+    pub fn set(mut self, profile: &str, setting: &str) -> Profiles {
+        self.settings.push((profile.to_owned(), setting.to_owned()));
+        self
+    }
+
+    /// Writes the sample keys and `bulkrefund.toml` into `dir`; returns the file.
+    pub fn write(&self, dir: &Path, base_url: &str) -> PathBuf {
+        let keys = bulkrefund::sim::generate::write_sample_keys(dir).unwrap();
+        let mut text = bulkrefund::sim::generate::simulator_config(
+            base_url,
+            &keys,
+            self.rate,
+            self.concurrency,
+        );
+        for (profile, setting) in &self.settings {
+            let header = format!("[profiles.{profile}]\n");
+            let at = text.find(&header).expect("the profile exists") + header.len();
+            text.insert_str(at, &format!("{setting}\n"));
+        }
+        let path = dir.join("bulkrefund.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
