@@ -354,7 +354,7 @@ pub struct SimArgs {
 /// `--gateway leshua|lianshang`: every gateway bulkrefund knows, by its name.
 impl ValueEnum for GatewayKind {
     fn value_variants<'a>() -> &'a [Self] {
-        &GatewayKind::ALL
+        GatewayKind::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {

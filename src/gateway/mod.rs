@@ -14,6 +14,8 @@ pub mod leshua;
 pub mod lianshang;
 pub mod profile;
 pub mod rsa_sign;
+#[cfg(test)]
+pub mod stub;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,19 +31,34 @@ use crate::money::Fen;
 pub enum GatewayKind {
     Leshua,
     Lianshang,
+    /// A stub third gateway, for tests only ([`stub`]).
+    #[cfg(test)]
+    Stub,
 }
 
 impl GatewayKind {
-    pub const ALL: [GatewayKind; 2] = [GatewayKind::Leshua, GatewayKind::Lianshang];
+    #[cfg(not(test))]
+    pub const ALL: &'static [GatewayKind] = &[GatewayKind::Leshua, GatewayKind::Lianshang];
+    #[cfg(test)]
+    pub const ALL: &'static [GatewayKind] = &[
+        GatewayKind::Leshua,
+        GatewayKind::Lianshang,
+        GatewayKind::Stub,
+    ];
 
     pub fn parse(name: &str) -> Option<GatewayKind> {
-        GatewayKind::ALL.into_iter().find(|g| g.as_str() == name)
+        GatewayKind::ALL
+            .iter()
+            .copied()
+            .find(|g| g.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayKind::Leshua => "leshua",
             GatewayKind::Lianshang => "lianshang",
+            #[cfg(test)]
+            GatewayKind::Stub => "stub",
         }
     }
 
@@ -50,6 +67,8 @@ impl GatewayKind {
         match self {
             GatewayKind::Leshua => &leshua::Leshua,
             GatewayKind::Lianshang => &lianshang::Lianshang,
+            #[cfg(test)]
+            GatewayKind::Stub => &stub::Stub,
         }
     }
 }
@@ -246,7 +265,7 @@ mod tests {
 
     #[test]
     fn every_gateway_knows_its_own_kind_and_name() {
-        for kind in GatewayKind::ALL {
+        for &kind in GatewayKind::ALL {
             assert_eq!(kind.spec().kind(), kind);
             assert_eq!(GatewayKind::parse(kind.as_str()), Some(kind));
         }

@@ -39,6 +39,8 @@ pub struct SectionContext<'a> {
 pub enum ProfileSection {
     Leshua(leshua::profile::Section),
     Lianshang(lianshang::profile::Section),
+    #[cfg(test)]
+    Stub(super::stub::profile::Section),
 }
 
 /// A checked section, its keys loaded: it builds the gateway's client.
@@ -65,6 +67,8 @@ impl ProfileSection {
         match self {
             ProfileSection::Leshua(_) => GatewayKind::Leshua,
             ProfileSection::Lianshang(_) => GatewayKind::Lianshang,
+            #[cfg(test)]
+            ProfileSection::Stub(_) => GatewayKind::Stub,
         }
     }
 
@@ -73,6 +77,8 @@ impl ProfileSection {
         match self {
             ProfileSection::Leshua(section) => section.check(context),
             ProfileSection::Lianshang(section) => section.check(context),
+            #[cfg(test)]
+            ProfileSection::Stub(section) => section.check(context),
         }
     }
 
@@ -98,6 +104,8 @@ fn setting_at_fault(mut settings: toml::Table) -> Option<String> {
     let path = match kind? {
         GatewayKind::Leshua => path_of_error::<leshua::profile::Section>(settings),
         GatewayKind::Lianshang => path_of_error::<lianshang::profile::Section>(settings),
+        #[cfg(test)]
+        GatewayKind::Stub => path_of_error::<super::stub::profile::Section>(settings),
     }?;
     (path != ".").then_some(path)
 }
@@ -105,12 +113,14 @@ fn setting_at_fault(mut settings: toml::Table) -> Option<String> {
 /// The names a profile's section may hold, every gateway's, as an error may
 /// show them (row field names included, for `[defaults]`).
 pub fn setting_names() -> impl Iterator<Item = &'static str> {
-    leshua::profile::SETTINGS
+    let names = leshua::profile::SETTINGS
         .iter()
         .chain(lianshang::profile::SETTINGS)
         .chain(lianshang::BASE_FIELDS)
-        .chain(lianshang::BIZ_FIELDS)
-        .copied()
+        .chain(lianshang::BIZ_FIELDS);
+    #[cfg(test)]
+    let names = names.chain(super::stub::profile::SETTINGS);
+    names.copied()
 }
 
 fn path_of_error<T: DeserializeOwned>(value: toml::Value) -> Option<String> {

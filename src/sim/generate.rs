@@ -9,6 +9,40 @@ use crate::gateway::GatewayKind;
 pub const LESHUA_MERCHANT: &str = "0000000018";
 pub const LIANSHANG_MERCHANT: &str = "pay001";
 
+/// What generated data looks like for one simulated gateway.
+struct Sample {
+    merchant_id: &'static str,
+    appid: &'static str,
+    header: &'static str,
+    /// A row: (prefix, i, order, gateway order, amount in fen).
+    row: fn(&str, u64, &str, &str, u64) -> String,
+}
+
+fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
+    Ok(match gateway {
+        GatewayKind::Leshua => Sample {
+            merchant_id: LESHUA_MERCHANT,
+            appid: "",
+            header: "merchant_refund_id,third_order_id,refund_amount,memo",
+            row: |prefix, i, order, _, amount| {
+                format!("{prefix}R{i:09},{order},{amount},refund {i} 退款")
+            },
+        },
+        GatewayKind::Lianshang => Sample {
+            merchant_id: LIANSHANG_MERCHANT,
+            appid: "app01",
+            header: "out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount,refund_msg",
+            row: |prefix, i, order, gateway_order, amount| {
+                format!("{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}")
+            },
+        },
+        #[cfg(test)]
+        GatewayKind::Stub => {
+            return Err(std::io::Error::other("the stub gateway has no simulator"))
+        }
+    })
+}
+
 /// Writes `rows` refunds (one per paid order, full amount) and their orders.
 /// Ids carry `prefix` so that several generated batches never collide.
 pub fn write_batch(
@@ -18,6 +52,7 @@ pub fn write_batch(
     batch: &Path,
     orders: Option<&Path>,
 ) -> std::io::Result<()> {
+    let sample = sample(gateway)?;
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(batch)?);
     let mut order_out = match orders {
         Some(path) => {
@@ -27,36 +62,21 @@ pub fn write_batch(
         }
         None => None,
     };
-    match gateway {
-        GatewayKind::Leshua => {
-            writeln!(out, "merchant_refund_id,third_order_id,refund_amount,memo")?
-        }
-        GatewayKind::Lianshang => writeln!(
-            out,
-            "out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount,refund_msg"
-        )?,
-    }
+    writeln!(out, "{}", sample.header)?;
     for i in 1..=rows {
         let amount = 100 + (i * 7919) % 100_000;
         let order = format!("{prefix}O{i:09}");
         let gateway_order = format!("{prefix}G{i:09}");
-        match gateway {
-            GatewayKind::Leshua => {
-                writeln!(out, "{prefix}R{i:09},{order},{amount},refund {i} 退款")?
-            }
-            GatewayKind::Lianshang => writeln!(
-                out,
-                "{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}"
-            )?,
-        }
+        writeln!(
+            out,
+            "{}",
+            (sample.row)(prefix, i, &order, &gateway_order, amount)
+        )?;
         if let Some(w) = order_out.as_mut() {
-            let (merchant, appid) = match gateway {
-                GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
-                GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
-            };
             writeln!(
                 w,
-                "{gateway},{merchant},{order},{gateway_order},{appid},{amount},CNY,paid"
+                "{gateway},{},{order},{gateway_order},{},{amount},CNY,paid",
+                sample.merchant_id, sample.appid
             )?;
         }
     }

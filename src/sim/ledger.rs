@@ -101,6 +101,8 @@ pub enum OrderRef<'a> {
 
 pub struct NewRefund<'a> {
     pub gateway: GatewayKind,
+    /// How this gateway's own refund ids start (`LR`, `WKR`).
+    pub id_prefix: &'static str,
     pub merchant_id: &'a str,
     pub refund_id: &'a str,
     pub order: OrderRef<'a>,
@@ -287,11 +289,7 @@ impl Ledger {
             return Err(Refusal::OverBalance { refundable });
         }
         let index = self.refunds.len();
-        let prefix = match new.gateway {
-            GatewayKind::Leshua => "LR",
-            GatewayKind::Lianshang => "WKR",
-        };
-        let gateway_refund_id = format!("{prefix}{:014}", index + 1);
+        let gateway_refund_id = format!("{}{:014}", new.id_prefix, index + 1);
         let finished_at = chrono::Utc::now()
             + chrono::Duration::from_std(processing_for)
                 .unwrap_or_else(|_| chrono::Duration::zero());
@@ -433,6 +431,7 @@ mod tests {
     fn refund<'a>(id: &'a str, order: &'a str, amount: u64) -> NewRefund<'a> {
         NewRefund {
             gateway: GatewayKind::Leshua,
+            id_prefix: "LR",
             merchant_id: "M",
             refund_id: id,
             order: OrderRef::Leshua {

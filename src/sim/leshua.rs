@@ -240,6 +240,7 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
     ledger.note_submission(GatewayKind::Leshua, merchant, refund_id);
     let new = super::ledger::NewRefund {
         gateway: GatewayKind::Leshua,
+        id_prefix: "LR",
         merchant_id: merchant,
         refund_id,
         order: order_ref(params),

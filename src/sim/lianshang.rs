@@ -296,6 +296,7 @@ fn refund(
     ledger.note_submission(GatewayKind::Lianshang, merchant, refund_id);
     let new = NewRefund {
         gateway: GatewayKind::Lianshang,
+        id_prefix: "WKR",
         merchant_id: merchant,
         refund_id,
         order: OrderRef::Lianshang {
