@@ -21,7 +21,7 @@ use super::app::{App, Paces, RunOutcome};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
 use crate::exit::{self, UsageError};
-use crate::gateway::{GatewayKind, Outcome};
+use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
 use crate::money::Fen;
@@ -65,7 +65,7 @@ fn next_free_id(
     record: &RefundRecord,
     root: &str,
     taken: &mut HashSet<(GatewayKind, String, String)>,
-) -> anyhow::Result<Result<String, String>> {
+) -> anyhow::Result<Result<String, NoDerivedId>> {
     let (gateway, merchant) = (record.gateway, &record.merchant_id);
     let mut n = 2;
     loop {
@@ -139,7 +139,9 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
         }
         match next_free_id(journal, &record, &root, &mut taken)? {
             Ok(id) => plan.send.push(planned(Some(id), links)),
-            Err(why) => plan.skipped.push((record.refund_id.clone(), why)),
+            Err(why) => plan
+                .skipped
+                .push((record.refund_id.clone(), why.to_string())),
         }
     }
     Ok(plan)

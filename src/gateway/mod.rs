@@ -87,16 +87,21 @@ pub trait GatewaySpec: BatchFormat {
 
     /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,
     /// when the gateway takes it.
-    fn derived_id(&self, root: &str, n: u32) -> Result<String, String> {
+    fn derived_id(&self, root: &str, n: u32) -> Result<String, NoDerivedId> {
         let id = format!("{root}R{n}");
         if self.accepts_refund_id(&id) {
             Ok(id)
         } else {
-            Err(format!(
-                "the new id {id:?} would be longer than the gateway's 64 characters"
-            ))
+            Err(NoDerivedId { id })
         }
     }
+}
+
+/// A retry's new id the gateway would not take (the old id is as long as it may be).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the new id {id:?} would be longer than the gateway takes")]
+pub struct NoDerivedId {
+    pub id: String,
 }
 
 /// Why a profile's client cannot be built.
@@ -105,8 +110,8 @@ pub enum ClientError {
     #[error("the base URL cannot take the gateway's path: {0}")]
     Url(#[from] url::ParseError),
     /// The transport cannot be trusted (Lianshang answers carry no signature).
-    #[error("{0}")]
-    Untrusted(String),
+    #[error(transparent)]
+    Untrusted(#[from] lianshang::wire::UntrustedUrl),
 }
 
 impl std::fmt::Display for GatewayKind {
@@ -259,7 +264,8 @@ mod tests {
             .spec()
             .derived_id(&long, 10)
             .unwrap_err()
-            .contains("longer than the gateway's 64"));
+            .to_string()
+            .contains("\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAR10\" would be longer than the gateway takes"));
         assert!(Lianshang.spec().derived_id(&long, 10).is_err());
     }
 

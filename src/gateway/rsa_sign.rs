@@ -22,15 +22,18 @@ pub enum RsaDigest {
     Sha1,
 }
 
+/// A digest name that is neither `sha256` nor `sha1`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0:?} is not a digest: use \"sha256\" or \"sha1\"")]
+pub struct UnknownDigest(String);
+
 impl std::str::FromStr for RsaDigest {
-    type Err = String;
-    fn from_str(text: &str) -> Result<RsaDigest, String> {
+    type Err = UnknownDigest;
+    fn from_str(text: &str) -> Result<RsaDigest, UnknownDigest> {
         match text {
             "sha256" => Ok(RsaDigest::Sha256),
             "sha1" => Ok(RsaDigest::Sha1),
-            other => Err(format!(
-                "{other:?} is not a digest: use \"sha256\" or \"sha1\""
-            )),
+            other => Err(UnknownDigest(other.to_owned())),
         }
     }
 }

@@ -71,12 +71,8 @@ fn start_retry(
     new_refund_id: &str,
     why: &str,
 ) -> Result<i64, JournalError> {
-    let state: String = conn
-        .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
-        .query_row([old], |row| row.get(0))
-        .optional()?
-        .ok_or(JournalError::Missing(old))?;
-    if state != State::Failed.as_str() {
+    let state = super::changes::state_of(conn, old)?;
+    if state != State::Failed {
         return Err(JournalError::Stale {
             refund: old,
             expected: State::Failed,

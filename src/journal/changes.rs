@@ -91,14 +91,15 @@ impl Journal {
         ops: impl ExactSizeIterator<Item = &'a Op>,
     ) -> Vec<Result<(), JournalError>> {
         let count = ops.len();
-        let fail_all = |e: &dyn std::fmt::Display| {
+        let fail_all = |e: JournalError| {
+            let cause = std::sync::Arc::new(e);
             (0..count)
-                .map(|_| Err(JournalError::Group(e.to_string())))
+                .map(|_| Err(JournalError::Group(cause.clone())))
                 .collect()
         };
         let tx = match self.conn.transaction() {
             Ok(tx) => tx,
-            Err(e) => return fail_all(&e),
+            Err(e) => return fail_all(e.into()),
         };
         let mut results = Vec::with_capacity(count);
         for op in ops {
@@ -111,13 +112,13 @@ impl Journal {
                     | JournalError::Missing(_)),
                 ) => results.push(Err(e)),
                 // Anything else may have written half a change: the group is rolled back.
-                Err(e) => return fail_all(&e),
+                Err(e) => return fail_all(e),
                 Ok(()) => results.push(Ok(())),
             }
         }
         match tx.commit() {
             Ok(()) => results,
-            Err(e) => fail_all(&e),
+            Err(e) => fail_all(e.into()),
         }
     }
 }
@@ -253,17 +254,13 @@ fn transition(
             expected.as_str()
         ])?;
     if changed == 0 {
-        let actual: Option<String> = conn
-            .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
-            .query_row([refund], |row| row.get(0))
-            .optional()?;
-        return Err(match actual {
-            None => JournalError::Missing(refund),
-            Some(actual) => JournalError::Stale {
+        return Err(match state_of(conn, refund) {
+            Ok(actual) => JournalError::Stale {
                 refund,
                 expected,
                 actual,
             },
+            Err(e) => e,
         });
     }
     if let Some(attempt) = attempt {
@@ -369,4 +366,16 @@ fn insert_attempt(
         attempt.latency_ms as i64
     ])?;
     Ok(())
+}
+
+/// A refund's state now: [`JournalError::Missing`] when there is no such refund.
+pub(super) fn state_of(conn: &Connection, refund: i64) -> Result<State, JournalError> {
+    let text: String = conn
+        .prepare_cached("SELECT state FROM refunds WHERE id = ?1")?
+        .query_row([refund], |row| row.get(0))
+        .optional()?
+        .ok_or(JournalError::Missing(refund))?;
+    State::parse(&text).ok_or_else(|| {
+        JournalError::Inconsistent(format!("refund #{refund} has the unknown state {text:?}"))
+    })
 }

@@ -48,10 +48,7 @@ pub struct DueReader {
 impl Journal {
     /// A reader of what is due in `scope`, on a connection of its own.
     pub fn due_reader(&self, scope: &Scope, gaps: bool) -> Result<DueReader, JournalError> {
-        let open_error = |e: rusqlite::Error| JournalError::Open {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
+        let open_error = |e: rusqlite::Error| JournalError::open(&self.path, e);
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{configure, schema, JournalError};
+use super::{configure, schema, JournalError, OpenError};
 use crate::paths::with_suffix;
 
 /// The start of every SQLite file.
@@ -27,10 +27,7 @@ fn not_a_journal(path: &Path, why: &str) -> JournalError {
 
 /// Refuses, from its first bytes, a file that cannot be a journal.
 pub fn inspect(path: &Path) -> Result<(), JournalError> {
-    let open_error = |e: std::io::Error| JournalError::Open {
-        path: path.to_owned(),
-        message: e.to_string(),
-    };
+    let open_error = |e: std::io::Error| JournalError::open(path, e);
     let mut header = Vec::with_capacity(100);
     std::fs::File::open(path)
         .map_err(open_error)?
@@ -108,15 +105,17 @@ pub fn quick_check(conn: &Connection, path: &Path) -> Result<(), JournalError> {
 /// same directory, then linked into place. If another process made one first,
 /// theirs is kept.
 pub fn create(path: &Path) -> Result<(), JournalError> {
-    let open_error = |message: String| JournalError::Open {
-        path: path.to_owned(),
-        message,
-    };
+    let open_error = |e: OpenError| JournalError::open(path, e);
     let dir = crate::paths::directory_of(path);
     let temporary = tempfile::Builder::new()
         .prefix(".bulkrefund-new-journal-")
         .tempfile_in(dir)
-        .map_err(|e| open_error(format!("cannot create a file in '{}': {e}", dir.display())))?
+        .map_err(|source| {
+            open_error(OpenError::Create {
+                dir: dir.to_owned(),
+                source,
+            })
+        })?
         .into_temp_path();
     {
         let mut conn = Connection::open_with_flags(
@@ -124,7 +123,7 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        schema::migrate(&mut conn).map_err(open_error)?;
+        schema::migrate(&mut conn).map_err(|e| open_error(e.into()))?;
         // Closing checkpoints the WAL into the file, which is then whole.
         conn.close().map_err(|(_, e)| JournalError::Sql(e))?;
     }
@@ -134,7 +133,7 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
         // A filesystem without hard links: a rename, unless a journal appeared meanwhile.
         Err(_) if !path.exists() => temporary
             .persist(path)
-            .map_err(|e| open_error(e.to_string())),
+            .map_err(|e| open_error(e.error.into())),
         Err(_) => Ok(()),
     }
 }

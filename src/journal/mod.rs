@@ -32,8 +32,8 @@ pub use status::{RowStatus, Status};
 pub enum JournalError {
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("The journal '{path}' cannot be opened: {message}")]
-    Open { path: PathBuf, message: String },
+    #[error("The journal '{path}' cannot be opened: {source}")]
+    Open { path: PathBuf, source: OpenError },
     #[error("'{path}' is not a bulkrefund journal: {why}. Nothing was done; give the right file with --journal (a missing journal is created)")]
     NotAJournal { path: PathBuf, why: String },
     #[error("The journal '{path}' is damaged ({report}); nothing was sent. Restore it from a backup, or ask for help before going on")]
@@ -49,15 +49,43 @@ pub enum JournalError {
     Stale {
         refund: i64,
         expected: State,
-        actual: String,
+        actual: State,
     },
     #[error("no refund #{0} in the journal")]
     Missing(i64),
     #[error("the journal is inconsistent: {0}")]
     Inconsistent(String),
-    /// A group of changes could not be committed (none of it was).
+    /// A group of changes could not be committed (none of it was): each
+    /// change of the group carries the one cause.
     #[error("journal: {0}")]
-    Group(String),
+    Group(std::sync::Arc<JournalError>),
+}
+
+/// Why a journal file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("cannot create a file in '{dir}': {source}")]
+    Create {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("schema version {found}, this bulkrefund reads version {}: run a writing command (run, resume) first", schema::VERSION)]
+    OlderSchema { found: i64 },
+    #[error(transparent)]
+    Migrate(#[from] schema::MigrateError),
+}
+
+impl JournalError {
+    pub(crate) fn open(path: &Path, source: impl Into<OpenError>) -> JournalError {
+        JournalError::Open {
+            path: path.to_owned(),
+            source: source.into(),
+        }
+    }
 }
 
 /// The journal. Its fields drop in order: the connection before the lock's
@@ -103,19 +131,16 @@ impl Journal {
         }
         file::inspect(path)?;
         let lock = JournalLock::acquire(path)?;
-        let open_error = |message: String| JournalError::Open {
-            path: path.to_owned(),
-            message,
-        };
+        let open_error = |e: OpenError| JournalError::open(path, e);
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| open_error(e.to_string()))?;
+        .map_err(|e| open_error(e.into()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         file::check_ours(&conn, path)?;
-        configure(&conn).map_err(|e| open_error(e.to_string()))?;
-        schema::migrate(&mut conn).map_err(open_error)?;
+        configure(&conn).map_err(|e| open_error(e.into()))?;
+        schema::migrate(&mut conn).map_err(|e| open_error(e.into()))?;
         file::quick_check(&conn, path)?;
         Ok(Journal {
             conn,
@@ -131,24 +156,18 @@ impl Journal {
             return Ok(None);
         }
         file::inspect(path)?;
-        let open_error = |message: String| JournalError::Open {
-            path: path.to_owned(),
-            message,
-        };
+        let open_error = |e: OpenError| JournalError::open(path, e);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| open_error(e.to_string()))?;
+        .map_err(|e| open_error(e.into()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| open_error(e.to_string()))?;
+            .map_err(|e| open_error(e.into()))?;
         file::check_ours(&conn, path)?;
-        let version = schema::version(&conn).map_err(|e| open_error(e.to_string()))?;
+        let version = schema::version(&conn).map_err(|e| open_error(e.into()))?;
         if version != schema::VERSION {
-            return Err(open_error(format!(
-                "schema version {version}, this bulkrefund reads version {}: run a writing command (run, resume) first",
-                schema::VERSION
-            )));
+            return Err(open_error(OpenError::OlderSchema { found: version }));
         }
         Ok(Some(Journal {
             conn,
@@ -161,10 +180,7 @@ impl Journal {
     pub fn open_in_memory() -> Result<Journal, JournalError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        schema::migrate(&mut conn).map_err(|message| JournalError::Open {
-            path: ":memory:".into(),
-            message,
-        })?;
+        schema::migrate(&mut conn).map_err(|e| JournalError::open(Path::new(":memory:"), e))?;
         Ok(Journal {
             conn,
             _lock: None,

@@ -133,25 +133,37 @@ pub fn application_id(conn: &Connection) -> rusqlite::Result<i32> {
     conn.query_row("PRAGMA application_id", [], |row| row.get(0))
 }
 
+/// Why the schema could not be brought to [`VERSION`].
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("the journal has schema version {found}, newer than this bulkrefund knows ({VERSION}): upgrade bulkrefund")]
+    Newer { found: i64 },
+    #[error("migration {step}: {source}")]
+    Step {
+        step: usize,
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
 /// Brings the schema to [`VERSION`]. Refuses a journal from a newer bulkrefund.
-pub fn migrate(conn: &mut Connection) -> Result<(), String> {
-    let current = version(conn).map_err(|e| e.to_string())?;
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    let current = version(conn)?;
     if current > VERSION {
-        return Err(format!(
-            "the journal has schema version {current}, newer than this bulkrefund knows ({VERSION}): upgrade bulkrefund"
-        ));
+        return Err(MigrateError::Newer { found: current });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
-        tx.execute_batch(sql)
-            .map_err(|e| format!("migration {}: {e}", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())?;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).map_err(|source| MigrateError::Step {
+            step: i + 1,
+            source,
+        })?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
     }
-    if application_id(conn).map_err(|e| e.to_string())? != APPLICATION_ID {
-        conn.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(|e| e.to_string())?;
+    if application_id(conn)? != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     }
     Ok(())
 }

@@ -8,11 +8,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 
 use super::results::formula_safe;
 use super::summary::StatusCounts;
+use super::ReportError;
 use crate::exit::UsageError;
 use crate::journal::reports::ExportRow;
 use crate::journal::{Journal, Status};
@@ -118,8 +118,8 @@ fn cells(row: ExportRow) -> [String; 18] {
 fn rows(
     journal: &Journal,
     filter: &Filter,
-    mut each: impl FnMut(&[String], Status, Fen) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    mut each: impl FnMut(&[String], Status, Fen) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     journal.export_rows(filter, |row| {
         let (status, fen) = (row.status, row.fen);
         each(&cells(row), status, fen)
@@ -133,11 +133,14 @@ pub fn export(
     out: &Path,
     format: ExportFormat,
     excel_bom: bool,
-) -> anyhow::Result<StatusCounts> {
+) -> Result<StatusCounts, ReportError> {
     match format {
         ExportFormat::Csv => {
-            let file = std::fs::File::create(out)
-                .with_context(|| format!("cannot write '{}'", out.display()))?;
+            let file = std::fs::File::create(out).map_err(|source| ReportError::Create {
+                what: "the export",
+                path: out.to_owned(),
+                source,
+            })?;
             export_csv(journal, filter, file, excel_bom)
         }
         ExportFormat::Xlsx => export_xlsx(journal, filter, out),
@@ -150,7 +153,7 @@ pub fn export_csv(
     filter: &Filter,
     out: impl Write,
     excel_bom: bool,
-) -> anyhow::Result<StatusCounts> {
+) -> Result<StatusCounts, ReportError> {
     let mut buffered = std::io::BufWriter::with_capacity(1 << 20, out);
     if excel_bom {
         buffered.write_all("\u{feff}".as_bytes())?;
@@ -198,7 +201,11 @@ fn yuan_number(fen: Fen) -> f64 {
     fen.0 as f64 / 100.0
 }
 
-fn export_xlsx(journal: &Journal, filter: &Filter, out: &Path) -> anyhow::Result<StatusCounts> {
+fn export_xlsx(
+    journal: &Journal,
+    filter: &Filter,
+    out: &Path,
+) -> Result<StatusCounts, ReportError> {
     let mut workbook = Workbook::new();
     let header = Format::new().set_bold();
     let money = Format::new().set_num_format("0.00");
@@ -241,9 +248,7 @@ fn export_xlsx(journal: &Journal, filter: &Filter, out: &Path) -> anyhow::Result
         sheet.write_number(row, 2, fen.0 as f64)?;
         sheet.write_number_with_format(row, 3, yuan_number(fen), &money)?;
     }
-    workbook
-        .save(out)
-        .with_context(|| format!("cannot write '{}'", out.display()))?;
+    workbook.save(out)?;
     Ok(totals)
 }
 
@@ -254,7 +259,7 @@ fn write_row(
     fen: Fen,
     money: &Format,
     time: &Format,
-) -> anyhow::Result<()> {
+) -> Result<(), ReportError> {
     for (col, cell) in cells.iter().enumerate() {
         let c = col as u16;
         match col {

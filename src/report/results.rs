@@ -7,8 +7,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
-
+use super::ReportError;
 use crate::journal::reports::ResultsRow;
 use crate::journal::{Journal, RowStatus, Status};
 
@@ -57,11 +56,18 @@ pub fn formula_safe(cell: &str) -> Cow<'_, str> {
 }
 
 /// Writes the results of `batch` to `path`; returns the number of rows.
-pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> anyhow::Result<u64> {
+pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> Result<u64, ReportError> {
     let header = journal.batch_header(batch)?;
     let temporary = path.with_extension("csv.partial");
-    let file = std::fs::File::create(&temporary)
-        .with_context(|| format!("cannot write the results file '{}'", temporary.display()))?;
+    let cannot_write = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ReportError::Create {
+            what: "the results file",
+            path,
+            source,
+        }
+    };
+    let file = std::fs::File::create(&temporary).map_err(cannot_write(&temporary))?;
     let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
     if excel {
         buffered.write_all("\u{feff}".as_bytes())?;
@@ -75,18 +81,17 @@ pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> anyhow:
         .collect();
     out.write_record(&names)?;
     let mut count = 0;
-    journal.results_rows(batch, |row| -> anyhow::Result<()> {
+    journal.results_rows(batch, |row| -> Result<(), ReportError> {
         out.write_record(record(row, header.len(), batch))?;
         count += 1;
         Ok(())
     })?;
     let mut buffered = out
         .into_inner()
-        .map_err(|e| anyhow::anyhow!("cannot write the results file: {e}"))?;
+        .map_err(|e| cannot_write(&temporary)(e.into_error()))?;
     buffered.flush()?;
     buffered.get_ref().sync_all()?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("cannot write the results file '{}'", path.display()))?;
+    std::fs::rename(&temporary, path).map_err(cannot_write(path))?;
     Ok(count)
 }
 

@@ -34,16 +34,39 @@ pub struct OrderRow {
     pub status: OrderStatus,
 }
 
-pub fn read_orders(path: &Path) -> anyhow::Result<Vec<OrderRow>> {
-    use anyhow::Context;
+/// Why the orders file could not be read; the simulator refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error("cannot read the orders file {}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: line {line} is not an order", path.display())]
+    Row {
+        path: std::path::PathBuf,
+        line: u64,
+        #[source]
+        source: csv::Error,
+    },
+}
+
+pub fn read_orders(path: &Path) -> Result<Vec<OrderRow>, OrdersError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
-        .with_context(|| format!("cannot read the orders file {}", path.display()))?;
+        .map_err(|source| OrdersError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
     let mut orders = Vec::new();
     for (i, row) in reader.deserialize().enumerate() {
-        let row: OrderRow =
-            row.with_context(|| format!("{}: line {} is not an order", path.display(), i + 2))?;
+        let row: OrderRow = row.map_err(|source| OrdersError::Row {
+            path: path.to_owned(),
+            line: i as u64 + 2,
+            source,
+        })?;
         orders.push(row);
     }
     Ok(orders)

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -142,12 +141,22 @@ impl Drop for SimHandle {
     }
 }
 
+/// The simulator could not take its address.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {listen}")]
+pub struct ListenError {
+    listen: SocketAddr,
+    #[source]
+    source: std::io::Error,
+}
+
 /// Binds `listen` and serves in a background task.
-pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimHandle> {
+pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, ListenError> {
+    let refused = |source| ListenError { listen, source };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
+        .map_err(refused)?;
+    let addr = listener.local_addr().map_err(refused)?;
     let state = Arc::new(SimState {
         ledger: Mutex::new(Ledger::new(config.orders)),
         faults: Faults::new(config.faults),

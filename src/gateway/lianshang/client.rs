@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::classify::{classify, Asked};
-use super::fields::{typed_value, BASE_FIELDS, BIZ_FIELDS};
+use super::fields::{typed_value, FieldError, BASE_FIELDS, BIZ_FIELDS};
 use super::wire::{
     check_base_url, gunzip, gzip, parse_answer, string_to_sign, Call, QUERY_PATH, REFUND_PATH,
 };
@@ -47,8 +47,7 @@ pub struct LianshangClient {
 
 impl LianshangClient {
     pub fn new(settings: LianshangSettings) -> Result<LianshangClient, ClientError> {
-        check_base_url(&settings.base_url, settings.allow_insecure_http)
-            .map_err(ClientError::Untrusted)?;
+        check_base_url(&settings.base_url, settings.allow_insecure_http)?;
         Ok(LianshangClient {
             http: http::client(settings.timeout),
             refund_url: settings.base_url.join(REFUND_PATH)?,
@@ -65,7 +64,7 @@ impl LianshangClient {
         refund: &RefundOrder,
         service_name: &str,
         request_id: &str,
-    ) -> Result<Map<String, Value>, String> {
+    ) -> Result<Map<String, Value>, FieldError> {
         let mut base = Map::new();
         for name in BASE_FIELDS {
             if let Some(value) = refund.field(name) {
@@ -86,7 +85,7 @@ impl LianshangClient {
         Ok(base)
     }
 
-    fn refund_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, String> {
+    fn refund_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, FieldError> {
         let base = self.base_data(refund, "CreateRefundOrder", request_id)?;
         let mut biz = Map::new();
         for name in BIZ_FIELDS {
@@ -105,7 +104,7 @@ impl LianshangClient {
         Ok(serde_json::json!({ "newBaseData": base, "newBizData": biz }))
     }
 
-    fn query_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, String> {
+    fn query_body(&self, refund: &RefundOrder, request_id: &str) -> Result<Value, FieldError> {
         let base = self.base_data(refund, "QueryRefundStatus", request_id)?;
         let mut biz = Map::new();
         if let Some(wk) = &refund.gateway_refund_id {
@@ -143,11 +142,9 @@ impl LianshangClient {
             Ok(body) => serde_json::to_vec(&body).expect("a JSON value always serializes"),
             Err(why) => {
                 // Nothing left: a field of the row cannot be typed as the contract wants.
-                return Attempt {
-                    outcome: Outcome::failed("BR_INVALID_FIELD", why, Receipt::default()),
-                    http_status: None,
-                    gateway_codes: None,
-                };
+                let outcome =
+                    Outcome::failed("BR_INVALID_FIELD", why.to_string(), Receipt::default());
+                return Attempt::without_answer(outcome);
             }
         };
         let mut request = self.http.post(url.clone()).header(
@@ -161,39 +158,43 @@ impl LianshangClient {
         } else {
             request.body(body)
         };
-        let reply = match http::send(request).await {
-            Ok(reply) => reply,
-            Err(attempt) => return attempt,
-        };
-        let status = Some(reply.status);
-        let gzipped = reply
-            .headers
-            .get(reqwest::header::CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let unknown = |why: String| Attempt {
-            outcome: Outcome::unknown(why),
-            http_status: status,
-            gateway_codes: None,
-        };
-        let bytes = if gzipped {
-            match gunzip(&reply.body) {
-                Ok(bytes) => bytes,
-                Err(e) => return unknown(format!("the gzip answer does not decompress: {e}")),
-            }
-        } else {
-            reply.body.to_vec()
-        };
-        match parse_answer(call, &bytes) {
-            Ok((base, biz)) => {
-                let code = biz.get("result_code").and_then(Value::as_str).unwrap_or("");
-                Attempt {
-                    outcome: classify(call, &base, &biz, &asked),
-                    http_status: status,
-                    gateway_codes: Some(format!("result_code={}", code.trim())),
-                }
-            }
-            Err(why) => unknown(why),
+        match http::send(request).await {
+            Ok(reply) => read_reply(call, &reply, &asked),
+            Err(attempt) => attempt,
         }
+    }
+}
+
+/// What an HTTP answer proves: decompressed when it says gzip, its objects
+/// found, then classified against what was asked.
+fn read_reply(call: Call, reply: &http::Reply, asked: &Asked) -> Attempt {
+    let unknown = |why: String| Attempt {
+        outcome: Outcome::unknown(why),
+        http_status: Some(reply.status),
+        gateway_codes: None,
+    };
+    let gzipped = reply
+        .headers
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let bytes = if gzipped {
+        match gunzip(&reply.body) {
+            Ok(bytes) => bytes,
+            Err(e) => return unknown(format!("the gzip answer does not decompress: {e}")),
+        }
+    } else {
+        reply.body.to_vec()
+    };
+    match parse_answer(call, &bytes) {
+        Ok((base, biz)) => {
+            let code = biz.get("result_code").and_then(Value::as_str).unwrap_or("");
+            Attempt {
+                outcome: classify(call, &base, &biz, asked),
+                http_status: Some(reply.status),
+                gateway_codes: Some(format!("result_code={}", code.trim())),
+            }
+        }
+        Err(why) => unknown(why.to_string()),
     }
 }
 

@@ -135,29 +135,51 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Checks one field's text against its rule; `Err` says which rule it breaks.
-pub fn check_text(rule: &FieldRule, value: &str) -> Result<(), String> {
+/// Which rule of the contract a field's value breaks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FieldError {
+    #[error("{value:?} is not a whole number of at least 0")]
+    NotWhole { value: String },
+    #[error("is longer than {max} characters")]
+    TooLong { max: usize },
+    #[error("{value:?} is not one of {}", allowed.join(", "))]
+    NotAllowed {
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    #[error("{name} must be a whole number, not {value:?}")]
+    NotAnInteger { name: String, value: String },
+}
+
+/// Checks one field's text against its rule.
+pub fn check_text(rule: &FieldRule, value: &str) -> Result<(), FieldError> {
     match rule.max_chars {
         None => match value.parse::<i64>() {
             Ok(n) if n >= 0 => Ok(()),
-            _ => Err(format!("{value:?} is not a whole number of at least 0")),
+            _ => Err(FieldError::NotWhole {
+                value: value.to_owned(),
+            }),
         },
-        Some(max) if value.chars().count() > max => Err(format!("is longer than {max} characters")),
+        Some(max) if value.chars().count() > max => Err(FieldError::TooLong { max }),
         Some(_) => match allowed_values(rule.name) {
-            Some(allowed) if !allowed.contains(&value) => {
-                Err(format!("{value:?} is not one of {}", allowed.join(", ")))
-            }
+            Some(allowed) if !allowed.contains(&value) => Err(FieldError::NotAllowed {
+                value: value.to_owned(),
+                allowed,
+            }),
             _ => Ok(()),
         },
     }
 }
 
 /// A field's value as the JSON type the contract gives it.
-pub fn typed_value(name: &str, text: &str) -> Result<Value, String> {
+pub fn typed_value(name: &str, text: &str) -> Result<Value, FieldError> {
     if INTEGER_FIELDS.contains(&name) {
         text.parse::<i64>()
             .map(Value::from)
-            .map_err(|_| format!("{name} must be a whole number, not {text:?}"))
+            .map_err(|_| FieldError::NotAnInteger {
+                name: name.to_owned(),
+                value: text.to_owned(),
+            })
     } else {
         Ok(Value::String(text.to_owned()))
     }

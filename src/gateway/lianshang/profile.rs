@@ -54,7 +54,7 @@ impl Section {
         let signer = RsaSigner::from_pem(pem.expose(), digest)
             .map_err(|e| SettingError::new("private_key", e.to_string()))?;
         check_base_url(&context.endpoint.base_url, self.allow_insecure_http)
-            .map_err(|e| SettingError::new("base_url", e))?;
+            .map_err(|e| SettingError::new("base_url", e.to_string()))?;
         let mut defaults = BTreeMap::new();
         for (field, value) in &self.defaults {
             let text = match value {

@@ -131,7 +131,7 @@ impl LianshangRows {
                 continue;
             };
             plain_text(rule.name, value)?;
-            check_text(rule, value).map_err(|why| RowProblem::new(rule.name, why))?;
+            check_text(rule, value).map_err(|why| RowProblem::new(rule.name, why.to_string()))?;
             fields.insert(rule.name.to_owned(), value.to_owned());
         }
         if !fields.contains_key("out_user_id") && !fields.contains_key("guest_id") {

@@ -49,16 +49,25 @@ pub fn string_to_sign(objects: &[&Map<String, Value>]) -> String {
     text
 }
 
+/// A base URL whose transport cannot be trusted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UntrustedUrl {
+    #[error("{0} is plain http: Lianshang answers carry no signature, so only https is trusted (loopback, or allow_insecure_http = true, for testing)")]
+    PlainHttp(Url),
+    #[error("{url}: the scheme {scheme:?} is not http or https")]
+    Scheme { url: Url, scheme: String },
+}
+
 /// Refuses a base URL whose transport cannot be trusted (no response signature).
-pub fn check_base_url(url: &Url, allow_insecure_http: bool) -> Result<(), String> {
+pub fn check_base_url(url: &Url, allow_insecure_http: bool) -> Result<(), UntrustedUrl> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(url) => Ok(()),
-        "http" => Err(format!(
-            "{url} is plain http: Lianshang answers carry no signature, so only https is trusted \
-             (loopback, or allow_insecure_http = true, for testing)"
-        )),
-        other => Err(format!("{url}: the scheme {other:?} is not http or https")),
+        "http" => Err(UntrustedUrl::PlainHttp(url.clone())),
+        other => Err(UntrustedUrl::Scheme {
+            url: url.clone(),
+            scheme: other.to_owned(),
+        }),
     }
 }
 
@@ -98,22 +107,30 @@ pub fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 /// The base and business objects of an answer.
 pub type AnswerObjects = (Map<String, Value>, Map<String, Value>);
 
+/// Why a body is not an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the answer is not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("the answer has no {0} object")]
+    NoBusinessObject(&'static str),
+}
+
 /// Finds the base and business objects of an answer; without a business
-/// object it is not an answer. (A missing base object is judged by [`classify`].)
-pub fn parse_answer(call: Call, bytes: &[u8]) -> Result<AnswerObjects, String> {
+/// object it is not an answer. (A missing base object is judged by `classify`.)
+pub fn parse_answer(call: Call, bytes: &[u8]) -> Result<AnswerObjects, AnswerError> {
     let (base_key, biz_key) = match call {
         Call::Refund => ("newBaseResponseData", "newBizResponseData"),
         Call::Query => ("queryBaseResponseData", "queryBizResponseData"),
     };
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| format!("the answer is not JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(bytes)?;
     let base = match value.get(base_key) {
         Some(Value::Object(base)) => base.clone(),
         _ => Map::new(),
     };
     match value.get(biz_key) {
         Some(Value::Object(biz)) => Ok((base, biz.clone())),
-        _ => Err(format!("the answer has no {biz_key} object")),
+        _ => Err(AnswerError::NoBusinessObject(biz_key)),
     }
 }
 
