@@ -1,3 +1,7 @@
+//! The `bulkrefund` binary: parses the command line, starts logging and the
+//! async runtime, runs [`bulkrefund::run`], and turns its result into the exit
+//! code of cli.md ("Exit codes"), printing the error chain on stderr.
+
 use std::process::ExitCode;
 
 use clap::Parser;

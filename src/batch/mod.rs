@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod decode;
+mod lines;
 pub mod reader;
 pub mod rows;
 

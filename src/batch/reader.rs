@@ -10,7 +10,8 @@ use std::rc::Rc;
 
 use encoding_rs::Encoding;
 
-use super::decode::{self, Chosen, EncodingError, NotUtf8, Scan, StrictDecoder};
+use super::decode::{self, Chosen, EncodingError, NotUtf8, StrictDecoder};
+use super::lines::Scan;
 
 /// A problem with the file as a whole: nothing is sent (exit 2).
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,8 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::pacing::Pace;
-use super::task::{attempt_record, CODE_MISMATCH};
+use super::task::attempt_record;
+use super::verdict::CODE_MISMATCH;
 use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
 use crate::journal::{
     now_ms, now_text, AttemptKind, AttemptRecord, Change, Journal, JournalError, RefundRecord,

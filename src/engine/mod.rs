@@ -10,6 +10,7 @@ pub mod ask;
 pub mod pacing;
 pub mod progress;
 pub mod task;
+pub mod verdict;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};

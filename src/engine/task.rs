@@ -1,21 +1,21 @@
 //! One step for one refund: submit it (pending, retry_wait), query it
-//! (unknown), or poll it (processing), and record what the answer proved. The
-//! mapping from a gateway [`Outcome`] to a journal [`Update`] lives in
-//! [`after_submit`] and [`after_query`]: the one place the one rule is applied.
+//! (unknown), or poll it (processing), and record what the answer proved. What
+//! an answer proves is decided in `verdict.rs`; this module sends the request
+//! and commits the decision.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
-use super::pacing::{backoff, poll_interval, Pace};
+use super::pacing::Pace;
+use super::verdict::{after_query, after_submit, Verdict};
 use super::writer::{WriteError, Writer};
-use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
+use crate::gateway::{Attempt, Outcome, RefundOrder};
 use crate::journal::{
-    now_ms, now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
-    PARKED,
+    now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
 };
 
 /// What the engine remembers about a refund during one run.
@@ -42,257 +42,6 @@ pub struct Done {
     pub fatal: Option<WriteError>,
     /// The gateway refused the request itself: why, naming the profile.
     pub stop: Option<String>,
-}
-
-fn code_of(attempt: &Attempt) -> String {
-    match (&attempt.outcome, attempt.http_status) {
-        (Outcome::Failed { code, .. } | Outcome::Rejected { code, .. }, _) => code.clone(),
-        (Outcome::Mismatch { .. }, _) => CODE_MISMATCH.to_owned(),
-        (_, Some(status)) if status != 200 => format!("HTTP {status}"),
-        _ => String::new(),
-    }
-}
-
-/// The error code of a refund sent to `review`.
-pub const CODE_MISMATCH: &str = "BR_MISMATCH";
-
-fn at_ms(wait: Duration) -> i64 {
-    now_ms().saturating_add(wait.as_millis() as i64)
-}
-
-fn known(change: Change, receipt: &Receipt) -> Change {
-    Change {
-        gateway_refund_id: receipt.gateway_refund_id.clone(),
-        created: true,
-        ..change
-    }
-}
-
-/// What an answer does: the journal update, how long to pause the whole
-/// profile if the gateway asked for it, and why the run must stop sending if
-/// the gateway refuses every request of the profile.
-#[derive(Debug)]
-pub struct Verdict {
-    pub update: Update,
-    pub pause: Option<Duration>,
-    pub stop: Option<String>,
-}
-
-impl Verdict {
-    fn transition(from: State, change: Change) -> Verdict {
-        Verdict {
-            update: Update::Transition { from, change },
-            pause: None,
-            stop: None,
-        }
-    }
-}
-
-/// A verified answer about another refund: never believed (DESIGN.md, "review").
-fn to_review(from: State, what: &str) -> Verdict {
-    Verdict::transition(
-        from,
-        Change {
-            error: Some((CODE_MISMATCH.into(), what.to_owned())),
-            ..Change::to(State::Review, what.to_owned())
-        },
-    )
-}
-
-/// What a submit's answer does to a refund now `in_flight`.
-pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdict {
-    let from = State::InFlight;
-    let change = match &attempt.outcome {
-        Outcome::Succeeded(receipt) => known(
-            Change::to(State::Succeeded, "the gateway says it succeeded"),
-            receipt,
-        ),
-        Outcome::Processing(receipt) => Change {
-            next_attempt_at: Some(at_ms(poll_interval(0))),
-            ..known(
-                Change::to(State::Processing, "accepted; refunding"),
-                receipt,
-            )
-        },
-        Outcome::Failed {
-            code,
-            message,
-            receipt,
-        } => Change {
-            error: Some((code.clone(), message.clone())),
-            gateway_refund_id: receipt.gateway_refund_id.clone(),
-            // A refund the gateway refused was never created; one it created and then failed was.
-            created: receipt.gateway_refund_id.is_some(),
-            ..Change::to(State::Failed, format!("the gateway refused it: {code}"))
-        },
-        Outcome::Unknown { why } => Change {
-            error: Some((code_of(attempt), why.clone())),
-            next_attempt_at: Some(at_ms(backoff(0))),
-            ..Change::to(
-                State::Unknown,
-                format!("outcome unknown ({why}); it will be queried"),
-            )
-        },
-        // A submit cannot prove absence: only a query can.
-        Outcome::NotFound => Change {
-            next_attempt_at: Some(at_ms(backoff(0))),
-            ..Change::to(
-                State::Unknown,
-                "unexpected answer to a submit; it will be queried",
-            )
-        },
-        Outcome::Mismatch { what } => return to_review(from, what),
-        // The request itself was refused: nothing was created, and the refund
-        // waits, never sent, for the profile to be fixed.
-        Outcome::Rejected { code, why } => {
-            let change = Change {
-                error: Some((code.clone(), format!("{why}; not sent"))),
-                ..Change::to(
-                    State::Pending,
-                    format!("the gateway refused the request itself ({code}): nothing was created"),
-                )
-            };
-            return Verdict {
-                stop: Some(format!("{code}: {why}")),
-                ..Verdict::transition(from, change)
-            };
-        }
-        Outcome::Retry { after, why } => {
-            let wait = backoff(submits).max(after.unwrap_or_default());
-            let change = if submits >= max_attempts {
-                Change {
-                    error: Some((
-                        code_of(attempt),
-                        format!("{why}; gave up after {submits} attempts, never created"),
-                    )),
-                    ..Change::to(
-                        State::Failed,
-                        format!("not created after {submits} attempts: {why}"),
-                    )
-                }
-            } else {
-                Change {
-                    error: Some((code_of(attempt), why.clone())),
-                    next_attempt_at: Some(at_ms(wait)),
-                    ..Change::to(
-                        State::RetryWait,
-                        format!("not created ({why}); same id later"),
-                    )
-                }
-            };
-            return Verdict {
-                pause: Some(wait),
-                ..Verdict::transition(from, change)
-            };
-        }
-    };
-    Verdict::transition(from, change)
-}
-
-/// What a query's answer does to a refund that is `unknown` or `processing`.
-pub fn after_query(
-    from: State,
-    attempt: &Attempt,
-    counters: &Counters,
-    max_attempts: u32,
-) -> Verdict {
-    let later = |wait: Duration, code: String, why: String| Update::Reschedule {
-        next_attempt_at: at_ms(wait),
-        note: Some((code, why)),
-        gateway_refund_id: None,
-    };
-    let stay = |update| Verdict {
-        update,
-        pause: None,
-        stop: None,
-    };
-    match &attempt.outcome {
-        Outcome::Succeeded(receipt) => Verdict::transition(
-            from,
-            known(
-                Change::to(State::Succeeded, "the gateway says it succeeded"),
-                receipt,
-            ),
-        ),
-        Outcome::Failed {
-            code,
-            message,
-            receipt,
-        } => Verdict::transition(
-            from,
-            Change {
-                error: Some((code.clone(), message.clone())),
-                ..known(
-                    Change::to(State::Failed, format!("the gateway says it failed: {code}")),
-                    receipt,
-                )
-            },
-        ),
-        Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
-            next_attempt_at: at_ms(poll_interval(counters.polls)),
-            note: None,
-            gateway_refund_id: receipt.gateway_refund_id.clone(),
-        }),
-        Outcome::Processing(receipt) => Verdict::transition(
-            from,
-            Change {
-                next_attempt_at: Some(at_ms(poll_interval(counters.polls))),
-                ..known(
-                    Change::to(State::Processing, "the gateway holds it; refunding"),
-                    receipt,
-                )
-            },
-        ),
-        Outcome::NotFound if from == State::Unknown => Verdict::transition(
-            from,
-            Change::to(
-                State::Pending,
-                "the gateway has no refund with this id: it was never created, so it may be sent",
-            ),
-        ),
-        Outcome::NotFound => stay(later(
-            poll_interval(counters.polls),
-            "NOT_FOUND".into(),
-            "the gateway accepted this refund but now reports no such refund; still polling".into(),
-        )),
-        Outcome::Mismatch { what } => to_review(from, what),
-        // The query itself was refused: it says nothing about the refund.
-        Outcome::Rejected { code, why } => Verdict {
-            stop: Some(format!("{code}: {why}")),
-            ..stay(later(backoff(counters.queries), code.clone(), why.clone()))
-        },
-        Outcome::Unknown { why } | Outcome::Retry { why, .. } => {
-            let after = match &attempt.outcome {
-                Outcome::Retry { after, .. } => {
-                    Some(backoff(counters.queries).max(after.unwrap_or_default()))
-                }
-                _ => None,
-            };
-            let wait = after.unwrap_or_else(|| backoff(counters.queries));
-            let mut update = later(wait, code_of(attempt), why.clone());
-            if from == State::Unknown && counters.queries >= max_attempts {
-                if let Update::Reschedule {
-                    next_attempt_at,
-                    note,
-                    ..
-                } = &mut update
-                {
-                    *next_attempt_at = PARKED;
-                    *note = Some((
-                        code_of(attempt),
-                        format!(
-                            "{why}; still unknown after {} queries: `bulkrefund resume` asks again",
-                            counters.queries
-                        ),
-                    ));
-                }
-            }
-            Verdict {
-                pause: after,
-                ..stay(update)
-            }
-        }
-    }
 }
 
 pub(crate) fn attempt_record(
@@ -345,281 +94,183 @@ async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shar
         mut counters,
     } = job;
     let (id, from) = (record.id, record.state);
-    let (writer, stop_sending) = (&shared.writer, &shared.stop_sending);
-    let unchanged = |counters, fatal| Done {
-        id,
-        counters,
-        state: from,
-        fatal,
-        stop: None,
-    };
-    if !matches!(
-        from,
-        State::Pending | State::RetryWait | State::Unknown | State::Processing
-    ) {
-        return unchanged(counters, None);
-    }
+    let profile = record.profile.clone();
     let order = RefundOrder {
         refund_id: record.refund_id,
         amount: record.amount,
         fields: record.fields,
         gateway_refund_id: record.gateway_refund_id,
     };
-    let (kind, verdict) = if matches!(from, State::Pending | State::RetryWait) {
-        if let Err(e) = writer.intent(id, from).await {
-            return unchanged(counters, Some(e));
+    let sent = match from {
+        State::Pending | State::RetryWait => {
+            submit(id, from, &order, pace, shared, &mut counters).await
         }
-        // The limiter gates the send itself, after the intent's commit (whose
-        // latency varies), so that the gateway sees the rate we promised.
-        if !pace.ready(stop_sending).await {
-            let withdraw = Change::to(
-                State::Pending,
-                "stopped before the request left; nothing was sent",
-            );
-            let fatal = writer.transition(id, State::InFlight, withdraw).await.err();
-            return Done {
-                state: State::Pending,
-                ..unchanged(counters, fatal)
-            };
+        State::Unknown | State::Processing => {
+            query(from, &order, pace, shared, &mut counters).await
         }
-        let (at, started) = (now_text(), Instant::now());
-        let attempt = pace.gateway.submit(&order).await;
-        shared.requests.fetch_add(1, Ordering::Relaxed);
-        counters.submits += 1;
-        let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
-        (
-            attempt_record(AttemptKind::Submit, at, started, &attempt),
-            verdict,
-        )
-    } else {
-        if !pace.ready(stop_sending).await {
-            return unchanged(counters, None);
-        }
-        let (at, started) = (now_text(), Instant::now());
-        let attempt = pace.gateway.query(&order).await;
-        shared.requests.fetch_add(1, Ordering::Relaxed);
-        if from == State::Processing {
-            counters.polls += 1;
-        } else {
-            counters.queries += 1;
-        }
-        let verdict = after_query(from, &attempt, &counters, pace.max_attempts);
-        (
-            attempt_record(AttemptKind::Query, at, started, &attempt),
-            verdict,
-        )
+        _ => return Done::unchanged(id, from, counters),
     };
-    drop(permit);
+    let recorded = match sent {
+        Ok((attempt, verdict)) => {
+            drop(permit);
+            record_verdict(id, from, &profile, attempt, verdict, pace, shared).await
+        }
+        Err(not_sent) => not_sent,
+    };
+    recorded.finish(Done::unchanged(id, from, counters))
+}
+
+/// A request that went out with what its answer proves, or how a step that
+/// ended before anything was sent left the refund.
+type Sent = Result<(AttemptRecord, Verdict), Recorded>;
+
+impl Done {
+    fn unchanged(id: i64, state: State, counters: Counters) -> Done {
+        Done {
+            id,
+            counters,
+            state,
+            fatal: None,
+            stop: None,
+        }
+    }
+}
+
+/// Commits the intent, waits for the rate and sends a refund that was never
+/// sent or waits to be sent again.
+async fn submit(
+    id: i64,
+    from: State,
+    order: &RefundOrder,
+    pace: &Pace,
+    shared: &Shared,
+    counters: &mut Counters,
+) -> Sent {
+    if let Err(e) = shared.writer.intent(id, from).await {
+        return Err(Recorded {
+            state: from,
+            stop: None,
+            fatal: Some(e),
+        });
+    }
+    // The limiter gates the send itself, after the intent's commit (whose
+    // latency varies), so that the gateway sees the rate we promised.
+    if !pace.ready(&shared.stop_sending).await {
+        let withdraw = Change::to(
+            State::Pending,
+            "stopped before the request left; nothing was sent",
+        );
+        let fatal = shared
+            .writer
+            .transition(id, State::InFlight, withdraw)
+            .await
+            .err();
+        return Err(Recorded {
+            state: State::Pending,
+            stop: None,
+            fatal,
+        });
+    }
+    let (at, started) = (now_text(), Instant::now());
+    let attempt = pace.gateway.submit(order).await;
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    counters.submits += 1;
+    let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
+    Ok((
+        attempt_record(AttemptKind::Submit, at, started, &attempt),
+        verdict,
+    ))
+}
+
+/// Asks the gateway about a refund whose outcome is unknown, or polls one
+/// still processing.
+async fn query(
+    from: State,
+    order: &RefundOrder,
+    pace: &Pace,
+    shared: &Shared,
+    counters: &mut Counters,
+) -> Sent {
+    if !pace.ready(&shared.stop_sending).await {
+        return Err(Recorded {
+            state: from,
+            stop: None,
+            fatal: None,
+        });
+    }
+    let (at, started) = (now_text(), Instant::now());
+    let attempt = pace.gateway.query(order).await;
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    if from == State::Processing {
+        counters.polls += 1;
+    } else {
+        counters.queries += 1;
+    }
+    let verdict = after_query(from, &attempt, counters, pace.max_attempts);
+    Ok((
+        attempt_record(AttemptKind::Query, at, started, &attempt),
+        verdict,
+    ))
+}
+
+/// Where a step left the refund: its state, why the profile must stop
+/// sending, and the journal's refusal if it refused.
+struct Recorded {
+    state: State,
+    stop: Option<String>,
+    fatal: Option<WriteError>,
+}
+
+impl Recorded {
+    fn finish(self, done: Done) -> Done {
+        Done {
+            state: self.state,
+            stop: self.stop,
+            fatal: self.fatal,
+            ..done
+        }
+    }
+}
+
+/// Pauses or stops the profile as the verdict asks, then commits its update
+/// with the attempt.
+async fn record_verdict(
+    id: i64,
+    from: State,
+    profile: &str,
+    attempt: AttemptRecord,
+    verdict: Verdict,
+    pace: &Pace,
+    shared: &Shared,
+) -> Recorded {
     let Verdict {
         update,
         pause,
         stop,
     } = verdict;
-    let stop = stop.map(|why| {
-        format!(
-            "profile '{}': the gateway refused the request itself ({why})",
-            record.profile
-        )
-    });
+    let stop = stop
+        .map(|why| format!("profile '{profile}': the gateway refused the request itself ({why})"));
     if let Some(wait) = pause {
         pace.pause(wait);
     }
     if stop.is_some() {
         // Every other request of the profile would be refused alike.
-        stop_sending.cancel();
+        shared.stop_sending.cancel();
     }
     let state = match &update {
         Update::Transition { change, .. } => change.to,
         Update::Reschedule { .. } => from,
     };
-    match writer.settle(id, kind, update).await {
-        Ok(()) => Done {
+    match shared.writer.settle(id, attempt, update).await {
+        Ok(()) => Recorded {
             state,
             stop,
-            ..unchanged(counters, None)
+            fatal: None,
         },
-        Err(e) => Done {
+        Err(e) => Recorded {
             state: State::InFlight,
             stop,
-            ..unchanged(counters, Some(e))
+            fatal: Some(e),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attempt(outcome: Outcome, status: Option<u16>) -> Attempt {
-        Attempt {
-            outcome,
-            http_status: status,
-            gateway_codes: None,
-        }
-    }
-
-    fn to_state(update: &Update) -> Option<State> {
-        match update {
-            Update::Transition { change, .. } => Some(change.to),
-            Update::Reschedule { .. } => None,
-        }
-    }
-
-    #[test]
-    fn submit_outcomes_map_to_states() {
-        let receipt = Receipt {
-            gateway_refund_id: Some("G1".into()),
-            refund_fen: None,
-        };
-        let cases = [
-            (Outcome::Succeeded(receipt.clone()), State::Succeeded),
-            (Outcome::Processing(receipt.clone()), State::Processing),
-            (
-                Outcome::failed("-20023", "balance", Receipt::default()),
-                State::Failed,
-            ),
-            (Outcome::unknown("HTTP 500"), State::Unknown),
-            (Outcome::NotFound, State::Unknown),
-            (Outcome::retry(None, "busy"), State::RetryWait),
-            (
-                Outcome::Mismatch {
-                    what: "merchant_refund_id is \"R2\", not \"R1\"".into(),
-                },
-                State::Review,
-            ),
-            (Outcome::rejected("-20006", "wrong key"), State::Pending),
-        ];
-        for (outcome, expected) in cases {
-            let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, 8);
-            assert_eq!(to_state(&verdict.update), Some(expected), "{outcome:?}");
-            assert_eq!(
-                verdict.stop.is_some(),
-                matches!(outcome, Outcome::Rejected { .. }),
-                "{outcome:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_mismatch_is_recorded_with_what_did_not_match() {
-        let what = "refund_amount is \"200\", not \"100\"";
-        for verdict in [
-            after_submit(
-                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
-                1,
-                8,
-            ),
-            after_query(
-                State::Processing,
-                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
-                &Counters::default(),
-                8,
-            ),
-        ] {
-            let Update::Transition { change, .. } = verdict.update else {
-                panic!()
-            };
-            assert_eq!(change.to, State::Review);
-            assert_eq!(change.error, Some((CODE_MISMATCH.into(), what.into())));
-            assert!(!change.created, "nothing proves the gateway holds it");
-        }
-    }
-
-    #[test]
-    fn a_rejected_query_stops_sending_and_changes_nothing() {
-        let verdict = after_query(
-            State::Unknown,
-            &attempt(Outcome::rejected("SignError", "wrong key"), Some(200)),
-            &Counters::default(),
-            8,
-        );
-        assert_eq!(to_state(&verdict.update), None);
-        assert_eq!(verdict.stop.as_deref(), Some("SignError: wrong key"));
-    }
-
-    #[test]
-    fn retries_run_out_into_failed_never_created() {
-        let busy = attempt(
-            Outcome::retry(Some(Duration::from_secs(3)), "HTTP 503: gateway overloaded"),
-            Some(503),
-        );
-        let verdict = after_submit(&busy, 7, 8);
-        assert_eq!(to_state(&verdict.update), Some(State::RetryWait));
-        assert!(
-            verdict.pause.unwrap() >= Duration::from_secs(3),
-            "Retry-After is honoured"
-        );
-        let Update::Transition { change, .. } = after_submit(&busy, 8, 8).update else {
-            panic!()
-        };
-        assert_eq!(change.to, State::Failed);
-        assert!(!change.created);
-        assert_eq!(change.error.unwrap().0, "HTTP 503");
-    }
-
-    #[test]
-    fn queries_settle_unknown_and_only_not_found_reopens() {
-        let counters = Counters {
-            queries: 1,
-            ..Default::default()
-        };
-        let q = |outcome| {
-            after_query(State::Unknown, &attempt(outcome, Some(200)), &counters, 8).update
-        };
-        assert_eq!(to_state(&q(Outcome::NotFound)), Some(State::Pending));
-        assert_eq!(
-            to_state(&q(Outcome::Succeeded(Receipt::default()))),
-            Some(State::Succeeded)
-        );
-        assert_eq!(
-            to_state(&q(Outcome::Processing(Receipt::default()))),
-            Some(State::Processing)
-        );
-        assert_eq!(to_state(&q(Outcome::unknown("still no idea"))), None);
-        // A processing refund the gateway "forgot" is never reopened for sending.
-        let verdict = after_query(
-            State::Processing,
-            &attempt(Outcome::NotFound, Some(200)),
-            &counters,
-            8,
-        );
-        assert_eq!(to_state(&verdict.update), None);
-    }
-
-    #[test]
-    fn unknown_is_parked_after_the_last_query() {
-        let counters = Counters {
-            queries: 8,
-            ..Default::default()
-        };
-        let verdict = after_query(
-            State::Unknown,
-            &attempt(Outcome::unknown("HTTP 500"), Some(500)),
-            &counters,
-            8,
-        );
-        let Update::Reschedule {
-            next_attempt_at, ..
-        } = verdict.update
-        else {
-            panic!()
-        };
-        assert_eq!(next_attempt_at, PARKED);
-        let verdict = after_query(
-            State::Processing,
-            &attempt(Outcome::unknown("x"), None),
-            &counters,
-            8,
-        );
-        let Update::Reschedule {
-            next_attempt_at, ..
-        } = verdict.update
-        else {
-            panic!()
-        };
-        assert!(
-            next_attempt_at < PARKED,
-            "polls are bounded by --poll-for, not parked"
-        );
     }
 }

@@ -7,14 +7,16 @@
 //!
 //! [`import`] records a batch in one transaction: every row or none, so that a
 //! batch is never sent while rows of it are unrecorded (a kill, an interrupt or
-//! a full disk in the middle leaves the journal as it was). [`preview`] decides
-//! the same verdicts without writing the journal (for `validate`).
+//! a full disk in the middle leaves the journal as it was). `preview.rs`
+//! decides the same verdicts without writing the journal (for `validate`).
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{now_text, Journal, JournalError, State};
+pub use super::preview::preview;
+
+use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
-use crate::batch::FileError;
+use crate::batch::{FileError, RefundRow};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -76,21 +78,25 @@ impl From<rusqlite::Error> for ImportError {
     }
 }
 
-enum Verdict {
+pub(super) enum Verdict {
     New,
     Known { refund: i64 },
     Duplicate { refund: Option<i64>, of_line: u64 },
     Conflict { message: String },
 }
 
-struct Existing {
-    id: i64,
-    fingerprint: String,
+pub(super) struct Existing {
+    pub(super) id: i64,
+    pub(super) fingerprint: String,
     batch_id: i64,
     line: u64,
 }
 
-fn lookup(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<Option<Existing>> {
+pub(super) fn lookup(
+    conn: &Connection,
+    scope: &str,
+    refund_id: &str,
+) -> rusqlite::Result<Option<Existing>> {
     conn.prepare_cached(
         "SELECT id, fingerprint, batch_id, line FROM refunds WHERE scope = ?1 AND refund_id = ?2",
     )?
@@ -105,7 +111,11 @@ fn lookup(conn: &Connection, scope: &str, refund_id: &str) -> rusqlite::Result<O
     .optional()
 }
 
-fn conflict_with_journal(refund_id: &str, existing: &Existing, this_batch: Option<i64>) -> Verdict {
+pub(super) fn conflict_with_journal(
+    refund_id: &str,
+    existing: &Existing,
+    this_batch: Option<i64>,
+) -> Verdict {
     let message = if Some(existing.batch_id) == this_batch {
         format!(
             "refund id {refund_id} is used at line {} for a different refund; never sent",
@@ -120,7 +130,7 @@ fn conflict_with_journal(refund_id: &str, existing: &Existing, this_batch: Optio
     Verdict::Conflict { message }
 }
 
-fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen) {
+pub(super) fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen) {
     tally.rows += 1;
     match verdict {
         Verdict::New => {
@@ -206,6 +216,35 @@ pub fn import(
     Ok(result)
 }
 
+/// One line of `batch_rows`: the input row as read and what became of it.
+struct BatchRow<'a> {
+    line: u64,
+    cells: &'a [String],
+    refund: Option<i64>,
+    status: Option<RowStatus>,
+    fen: Option<Fen>,
+    error: (Option<&'a str>, Option<&'a str>),
+}
+
+fn insert_batch_row(tx: &Connection, batch_id: i64, row: BatchRow) -> rusqlite::Result<()> {
+    let (code, message) = row.error;
+    tx.prepare_cached(
+        "INSERT INTO batch_rows (batch_id, line, cells, refund, row_status, fen, error_code, error_message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        batch_id,
+        row.line,
+        serde_json::to_string(row.cells).expect("strings serialize"),
+        row.refund,
+        row.status.map(RowStatus::as_str),
+        row.fen.map(|f| f.0 as i64),
+        code,
+        message
+    ])?;
+    Ok(())
+}
+
 fn import_row(
     tx: &Connection,
     batch_id: i64,
@@ -215,28 +254,6 @@ fn import_row(
     result: &mut Tally,
     on_problem: &mut impl FnMut(&str),
 ) -> Result<(), ImportError> {
-    let insert_row = |line: u64,
-                      cells: &[String],
-                      refund: Option<i64>,
-                      status: Option<&str>,
-                      fen: Option<Fen>,
-                      code: Option<&str>,
-                      message: Option<&str>| {
-        tx.prepare_cached(
-            "INSERT INTO batch_rows (batch_id, line, cells, refund, row_status, fen, error_code, error_message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            batch_id,
-            line,
-            serde_json::to_string(cells).expect("strings serialize"),
-            refund,
-            status,
-            fen.map(|f| f.0 as i64),
-            code,
-            message
-        ])
-    };
     let (line, cells, refund) = match row {
         CheckedRow::Invalid {
             line,
@@ -247,16 +264,15 @@ fn import_row(
             result.rows += 1;
             result.invalid += 1;
             on_problem(&message);
-            insert_row(
+            let row = BatchRow {
                 line,
-                &cells,
-                None,
-                Some("invalid"),
+                cells: &cells,
+                refund: None,
+                status: Some(RowStatus::Invalid),
                 fen,
-                Some(CODE_INVALID),
-                Some(&message),
-            )?;
-            return Ok(());
+                error: (Some(CODE_INVALID), Some(&message)),
+            };
+            return Ok(insert_batch_row(tx, batch_id, row)?);
         }
         CheckedRow::Valid {
             line,
@@ -265,6 +281,33 @@ fn import_row(
         } => (line, cells, refund),
     };
     // Most rows are new: try to insert first, and look the id up only when it is taken.
+    let new_refund = insert_refund(tx, batch_id, scope, meta, line, &refund)?;
+    let verdict = match new_refund {
+        Some(_) => Verdict::New,
+        None => taken_id(tx, batch_id, scope, &refund)?,
+    };
+    tally(result, &verdict, refund.amount);
+    let row = BatchRow {
+        line,
+        cells: &cells,
+        refund: new_refund,
+        status: None,
+        fen: Some(refund.amount),
+        error: (None, None),
+    };
+    record_row(tx, batch_id, row, verdict, on_problem)
+}
+
+/// Inserts the row's refund as `pending` unless its id is taken; returns the
+/// new refund's id.
+fn insert_refund(
+    tx: &Connection,
+    batch_id: i64,
+    scope: &str,
+    meta: &BatchMeta,
+    line: u64,
+    refund: &RefundRow,
+) -> rusqlite::Result<Option<i64>> {
     let now = now_text();
     let inserted = tx
         .prepare_cached(
@@ -286,162 +329,91 @@ fn import_row(
             meta.gateway.as_str(),
             meta.merchant_id
         ])?;
-    let verdict = match inserted {
-        1 => Verdict::New,
-        _ => match lookup(tx, scope, &refund.refund_id)? {
-            None => {
-                return Err(JournalError::Inconsistent(format!(
-                    "refund id {} was neither inserted nor found",
-                    refund.refund_id
-                ))
-                .into())
-            }
-            Some(existing) if existing.fingerprint != refund.fingerprint => {
-                conflict_with_journal(&refund.refund_id, &existing, Some(batch_id))
-            }
-            Some(existing) => {
-                // A refund retried under a new id is reported by its chain's head.
-                let head = super::chain::head(tx, existing.id)?;
-                let first_here: Option<u64> = tx
-                    .prepare_cached(
-                        "SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2",
-                    )?
-                    .query_row(params![head, batch_id], |row| row.get(0))?;
-                match first_here {
-                    Some(of_line) => Verdict::Duplicate {
-                        refund: Some(head),
-                        of_line,
-                    },
-                    None => Verdict::Known { refund: head },
-                }
-            }
-        },
-    };
-    tally(result, &verdict, refund.amount);
-    let fen = Some(refund.amount);
-    match verdict {
-        Verdict::New => {
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached("INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)")?
-                .execute(params![id, now, State::Pending.as_str(), format!("imported from batch {batch_id}, line {line}")])?;
-            insert_row(line, &cells, Some(id), None, fen, None, None)?;
-        }
-        Verdict::Known { refund } => {
-            insert_row(line, &cells, Some(refund), None, fen, None, None)?;
-        }
-        Verdict::Duplicate { refund, of_line } => {
-            let message = format!("repeats line {of_line}; not sent again");
-            insert_row(
-                line,
-                &cells,
-                refund,
-                Some("duplicate"),
-                fen,
-                None,
-                Some(&message),
-            )?;
-        }
-        Verdict::Conflict { message } => {
-            let message = format!("line {line}, {}", message);
-            on_problem(&message);
-            insert_row(
-                line,
-                &cells,
-                None,
-                Some("conflict"),
-                fen,
-                Some(CODE_CONFLICT),
-                Some(&message),
-            )?;
-        }
+    if inserted == 0 {
+        return Ok(None);
     }
-    Ok(())
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)",
+    )?
+    .execute(params![
+        id,
+        now_text(),
+        State::Pending.as_str(),
+        format!("imported from batch {batch_id}, line {line}")
+    ])?;
+    Ok(Some(id))
 }
 
-/// Decides every row's verdict as [`import`] would, writing nothing to the
-/// journal (in-file repeats are tracked in a TEMP table, on disk, so memory
-/// stays bounded for any batch size).
-pub fn preview(
-    journal: Option<&Journal>,
-    gateway: GatewayKind,
-    merchant_id: &str,
-    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
-    mut on_problem: impl FnMut(&str),
-) -> Result<Tally, ImportError> {
-    let scope = &super::scope(gateway, merchant_id);
-    let scratch;
-    let conn = match journal {
-        Some(journal) => &journal.conn,
-        None => {
-            scratch = Connection::open_in_memory()?;
-            &scratch
+/// The verdict on a row whose refund id the journal already holds.
+fn taken_id(
+    tx: &Connection,
+    batch_id: i64,
+    scope: &str,
+    refund: &RefundRow,
+) -> Result<Verdict, ImportError> {
+    let existing = lookup(tx, scope, &refund.refund_id)?.ok_or_else(|| {
+        JournalError::Inconsistent(format!(
+            "refund id {} was neither inserted nor found",
+            refund.refund_id
+        ))
+    })?;
+    if existing.fingerprint != refund.fingerprint {
+        return Ok(conflict_with_journal(
+            &refund.refund_id,
+            &existing,
+            Some(batch_id),
+        ));
+    }
+    // A refund retried under a new id is reported by its chain's head.
+    let head = super::chain::head(tx, existing.id)?;
+    let first_here: Option<u64> = tx
+        .prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
+        .query_row(params![head, batch_id], |row| row.get(0))?;
+    Ok(match first_here {
+        Some(of_line) => Verdict::Duplicate {
+            refund: Some(head),
+            of_line,
+        },
+        None => Verdict::Known { refund: head },
+    })
+}
+
+/// Records the batch row of a valid input row (`row` holds the new refund's
+/// id when there is one), as its verdict says.
+fn record_row(
+    tx: &Connection,
+    batch_id: i64,
+    row: BatchRow,
+    verdict: Verdict,
+    on_problem: &mut impl FnMut(&str),
+) -> Result<(), ImportError> {
+    let message;
+    let row = match verdict {
+        Verdict::New => row,
+        Verdict::Known { refund } => BatchRow {
+            refund: Some(refund),
+            ..row
+        },
+        Verdict::Duplicate { refund, of_line } => {
+            message = format!("repeats line {of_line}; not sent again");
+            BatchRow {
+                refund,
+                status: Some(RowStatus::Duplicate),
+                error: (None, Some(&message)),
+                ..row
+            }
+        }
+        Verdict::Conflict { message: why } => {
+            message = format!("line {}, {why}", row.line);
+            on_problem(&message);
+            BatchRow {
+                refund: None,
+                status: Some(RowStatus::Conflict),
+                error: (Some(CODE_CONFLICT), Some(&message)),
+                ..row
+            }
         }
     };
-    conn.execute_batch(
-        "PRAGMA temp_store = FILE;
-         DROP TABLE IF EXISTS temp.seen;
-         CREATE TEMP TABLE seen (refund_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
-    )?;
-    let journal_has_refunds = journal.is_some();
-    let mut result = Tally::default();
-    let mut rows = rows.peekable();
-    while rows.peek().is_some() {
-        // Chunked like import, so the temp table's writes are batched too.
-        conn.execute_batch("BEGIN")?;
-        for row in rows.by_ref().take(CHUNK) {
-            let (line, refund) = match row? {
-                CheckedRow::Invalid { message, .. } => {
-                    result.rows += 1;
-                    result.invalid += 1;
-                    on_problem(&message);
-                    continue;
-                }
-                CheckedRow::Valid { line, refund, .. } => (line, refund),
-            };
-            let seen: Option<(String, u64)> = conn
-                .prepare_cached("SELECT fingerprint, line FROM temp.seen WHERE refund_id = ?1")?
-                .query_row([&refund.refund_id], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            let verdict = match seen {
-                Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => {
-                    Verdict::Duplicate {
-                        refund: None,
-                        of_line,
-                    }
-                }
-                Some((_, of_line)) => Verdict::Conflict {
-                    message: format!(
-                        "refund id {} is used at line {of_line} for a different refund; never sent",
-                        refund.refund_id
-                    ),
-                },
-                None => match journal_has_refunds
-                    .then(|| lookup(conn, scope, &refund.refund_id))
-                    .transpose()?
-                    .flatten()
-                {
-                    Some(existing) if existing.fingerprint != refund.fingerprint => {
-                        conflict_with_journal(&refund.refund_id, &existing, None)
-                    }
-                    Some(existing) => Verdict::Known {
-                        refund: existing.id,
-                    },
-                    None => Verdict::New,
-                },
-            };
-            if matches!(verdict, Verdict::New | Verdict::Known { .. }) {
-                conn.prepare_cached(
-                    "INSERT INTO temp.seen (refund_id, fingerprint, line) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![refund.refund_id, refund.fingerprint, line])?;
-            }
-            if let Verdict::Conflict { message } = &verdict {
-                on_problem(&format!("line {line}, {message}"));
-            }
-            tally(&mut result, &verdict, refund.amount);
-        }
-        conn.execute_batch("COMMIT")?;
-    }
-    conn.execute_batch("DROP TABLE temp.seen")?;
-    Ok(result)
+    Ok(insert_batch_row(tx, batch_id, row)?)
 }

@@ -1,0 +1,470 @@
+//! What a gateway's answer proves about a refund: the mapping from an
+//! [`Outcome`] to a journal [`Update`], in [`after_submit`] and
+//! [`after_query`]. This is the one place the one rule is applied; the
+//! functions are pure, so every case is tested without a gateway.
+
+use std::time::Duration;
+
+use super::pacing::{backoff, poll_interval};
+use super::task::Counters;
+use crate::gateway::{Attempt, Outcome, Receipt};
+use crate::journal::{now_ms, Change, State, Update, PARKED};
+
+fn code_of(attempt: &Attempt) -> String {
+    match (&attempt.outcome, attempt.http_status) {
+        (Outcome::Failed { code, .. } | Outcome::Rejected { code, .. }, _) => code.clone(),
+        (Outcome::Mismatch { .. }, _) => CODE_MISMATCH.to_owned(),
+        (_, Some(status)) if status != 200 => format!("HTTP {status}"),
+        _ => String::new(),
+    }
+}
+
+/// The error code of a refund sent to `review`.
+pub const CODE_MISMATCH: &str = "BR_MISMATCH";
+
+fn at_ms(wait: Duration) -> i64 {
+    now_ms().saturating_add(wait.as_millis() as i64)
+}
+
+fn known(change: Change, receipt: &Receipt) -> Change {
+    Change {
+        gateway_refund_id: receipt.gateway_refund_id.clone(),
+        created: true,
+        ..change
+    }
+}
+
+/// What an answer does: the journal update, how long to pause the whole
+/// profile if the gateway asked for it, and why the run must stop sending if
+/// the gateway refuses every request of the profile.
+#[derive(Debug)]
+pub struct Verdict {
+    pub update: Update,
+    pub pause: Option<Duration>,
+    pub stop: Option<String>,
+}
+
+impl Verdict {
+    fn transition(from: State, change: Change) -> Verdict {
+        Verdict {
+            update: Update::Transition { from, change },
+            pause: None,
+            stop: None,
+        }
+    }
+}
+
+/// A verified answer about another refund: never believed (DESIGN.md, "review").
+fn to_review(from: State, what: &str) -> Verdict {
+    Verdict::transition(
+        from,
+        Change {
+            error: Some((CODE_MISMATCH.into(), what.to_owned())),
+            ..Change::to(State::Review, what.to_owned())
+        },
+    )
+}
+
+/// What a submit's answer does to a refund now `in_flight`.
+pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdict {
+    let from = State::InFlight;
+    let change = match &attempt.outcome {
+        Outcome::Succeeded(receipt) => known(
+            Change::to(State::Succeeded, "the gateway says it succeeded"),
+            receipt,
+        ),
+        Outcome::Processing(receipt) => Change {
+            next_attempt_at: Some(at_ms(poll_interval(0))),
+            ..known(
+                Change::to(State::Processing, "accepted; refunding"),
+                receipt,
+            )
+        },
+        Outcome::Failed {
+            code,
+            message,
+            receipt,
+        } => Change {
+            error: Some((code.clone(), message.clone())),
+            gateway_refund_id: receipt.gateway_refund_id.clone(),
+            // A refund the gateway refused was never created; one it created and then failed was.
+            created: receipt.gateway_refund_id.is_some(),
+            ..Change::to(State::Failed, format!("the gateway refused it: {code}"))
+        },
+        Outcome::Unknown { why } => Change {
+            error: Some((code_of(attempt), why.clone())),
+            next_attempt_at: Some(at_ms(backoff(0))),
+            ..Change::to(
+                State::Unknown,
+                format!("outcome unknown ({why}); it will be queried"),
+            )
+        },
+        // A submit cannot prove absence: only a query can.
+        Outcome::NotFound => Change {
+            next_attempt_at: Some(at_ms(backoff(0))),
+            ..Change::to(
+                State::Unknown,
+                "unexpected answer to a submit; it will be queried",
+            )
+        },
+        Outcome::Mismatch { what } => return to_review(from, what),
+        // The request itself was refused: nothing was created, and the refund
+        // waits, never sent, for the profile to be fixed.
+        Outcome::Rejected { code, why } => return refused_submit(code, why),
+        Outcome::Retry { after, why } => {
+            return submit_later(attempt, *after, why, submits, max_attempts)
+        }
+    };
+    Verdict::transition(from, change)
+}
+
+/// The request itself was refused: nothing was created, and the refund
+/// waits, never sent, for the profile to be fixed.
+fn refused_submit(code: &str, why: &str) -> Verdict {
+    let change = Change {
+        error: Some((code.to_owned(), format!("{why}; not sent"))),
+        ..Change::to(
+            State::Pending,
+            format!("the gateway refused the request itself ({code}): nothing was created"),
+        )
+    };
+    Verdict {
+        stop: Some(format!("{code}: {why}")),
+        ..Verdict::transition(State::InFlight, change)
+    }
+}
+
+/// The gateway proved the refund was not created but asked to be asked again
+/// (busy, rate limited): the same id later, until the attempts run out.
+fn submit_later(
+    attempt: &Attempt,
+    after: Option<Duration>,
+    why: &str,
+    submits: u32,
+    max_attempts: u32,
+) -> Verdict {
+    let wait = backoff(submits).max(after.unwrap_or_default());
+    let change = if submits >= max_attempts {
+        Change {
+            error: Some((
+                code_of(attempt),
+                format!("{why}; gave up after {submits} attempts, never created"),
+            )),
+            ..Change::to(
+                State::Failed,
+                format!("not created after {submits} attempts: {why}"),
+            )
+        }
+    } else {
+        Change {
+            error: Some((code_of(attempt), why.to_owned())),
+            next_attempt_at: Some(at_ms(wait)),
+            ..Change::to(
+                State::RetryWait,
+                format!("not created ({why}); same id later"),
+            )
+        }
+    };
+    Verdict {
+        pause: Some(wait),
+        ..Verdict::transition(State::InFlight, change)
+    }
+}
+
+/// What a query's answer does to a refund that is `unknown` or `processing`.
+pub fn after_query(
+    from: State,
+    attempt: &Attempt,
+    counters: &Counters,
+    max_attempts: u32,
+) -> Verdict {
+    match &attempt.outcome {
+        Outcome::Succeeded(receipt) => Verdict::transition(
+            from,
+            known(
+                Change::to(State::Succeeded, "the gateway says it succeeded"),
+                receipt,
+            ),
+        ),
+        Outcome::Failed {
+            code,
+            message,
+            receipt,
+        } => Verdict::transition(
+            from,
+            Change {
+                error: Some((code.clone(), message.clone())),
+                ..known(
+                    Change::to(State::Failed, format!("the gateway says it failed: {code}")),
+                    receipt,
+                )
+            },
+        ),
+        Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
+            next_attempt_at: at_ms(poll_interval(counters.polls)),
+            note: None,
+            gateway_refund_id: receipt.gateway_refund_id.clone(),
+        }),
+        Outcome::Processing(receipt) => Verdict::transition(
+            from,
+            Change {
+                next_attempt_at: Some(at_ms(poll_interval(counters.polls))),
+                ..known(
+                    Change::to(State::Processing, "the gateway holds it; refunding"),
+                    receipt,
+                )
+            },
+        ),
+        Outcome::NotFound if from == State::Unknown => Verdict::transition(
+            from,
+            Change::to(
+                State::Pending,
+                "the gateway has no refund with this id: it was never created, so it may be sent",
+            ),
+        ),
+        Outcome::NotFound => stay(later(
+            poll_interval(counters.polls),
+            "NOT_FOUND".into(),
+            "the gateway accepted this refund but now reports no such refund; still polling".into(),
+        )),
+        Outcome::Mismatch { what } => to_review(from, what),
+        // The query itself was refused: it says nothing about the refund.
+        Outcome::Rejected { code, why } => Verdict {
+            stop: Some(format!("{code}: {why}")),
+            ..stay(later(backoff(counters.queries), code.clone(), why.clone()))
+        },
+        Outcome::Unknown { why } => query_later(from, attempt, None, why, counters, max_attempts),
+        Outcome::Retry { after, why } => {
+            let wait = backoff(counters.queries).max(after.unwrap_or_default());
+            query_later(from, attempt, Some(wait), why, counters, max_attempts)
+        }
+    }
+}
+
+/// The refund stays as it is, to be asked about again after `wait`.
+fn later(wait: Duration, code: String, why: String) -> Update {
+    Update::Reschedule {
+        next_attempt_at: at_ms(wait),
+        note: Some((code, why)),
+        gateway_refund_id: None,
+    }
+}
+
+fn stay(update: Update) -> Verdict {
+    Verdict {
+        update,
+        pause: None,
+        stop: None,
+    }
+}
+
+/// A query that learned nothing: ask again after a backoff (or after `pause`,
+/// which the gateway asked for and which pauses the whole profile). A refund
+/// still unknown after the last query is parked for `resume`.
+fn query_later(
+    from: State,
+    attempt: &Attempt,
+    pause: Option<Duration>,
+    why: &str,
+    counters: &Counters,
+    max_attempts: u32,
+) -> Verdict {
+    let wait = pause.unwrap_or_else(|| backoff(counters.queries));
+    let update = if from == State::Unknown && counters.queries >= max_attempts {
+        Update::Reschedule {
+            next_attempt_at: PARKED,
+            note: Some((
+                code_of(attempt),
+                format!(
+                    "{why}; still unknown after {} queries: `bulkrefund resume` asks again",
+                    counters.queries
+                ),
+            )),
+            gateway_refund_id: None,
+        }
+    } else {
+        later(wait, code_of(attempt), why.to_owned())
+    };
+    Verdict {
+        pause,
+        ..stay(update)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(outcome: Outcome, status: Option<u16>) -> Attempt {
+        Attempt {
+            outcome,
+            http_status: status,
+            gateway_codes: None,
+        }
+    }
+
+    fn to_state(update: &Update) -> Option<State> {
+        match update {
+            Update::Transition { change, .. } => Some(change.to),
+            Update::Reschedule { .. } => None,
+        }
+    }
+
+    #[test]
+    fn submit_outcomes_map_to_states() {
+        let receipt = Receipt {
+            gateway_refund_id: Some("G1".into()),
+            refund_fen: None,
+        };
+        let cases = [
+            (Outcome::Succeeded(receipt.clone()), State::Succeeded),
+            (Outcome::Processing(receipt.clone()), State::Processing),
+            (
+                Outcome::failed("-20023", "balance", Receipt::default()),
+                State::Failed,
+            ),
+            (Outcome::unknown("HTTP 500"), State::Unknown),
+            (Outcome::NotFound, State::Unknown),
+            (Outcome::retry(None, "busy"), State::RetryWait),
+            (
+                Outcome::Mismatch {
+                    what: "merchant_refund_id is \"R2\", not \"R1\"".into(),
+                },
+                State::Review,
+            ),
+            (Outcome::rejected("-20006", "wrong key"), State::Pending),
+        ];
+        for (outcome, expected) in cases {
+            let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, 8);
+            assert_eq!(to_state(&verdict.update), Some(expected), "{outcome:?}");
+            assert_eq!(
+                verdict.stop.is_some(),
+                matches!(outcome, Outcome::Rejected { .. }),
+                "{outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_mismatch_is_recorded_with_what_did_not_match() {
+        let what = "refund_amount is \"200\", not \"100\"";
+        for verdict in [
+            after_submit(
+                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
+                1,
+                8,
+            ),
+            after_query(
+                State::Processing,
+                &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
+                &Counters::default(),
+                8,
+            ),
+        ] {
+            let Update::Transition { change, .. } = verdict.update else {
+                panic!()
+            };
+            assert_eq!(change.to, State::Review);
+            assert_eq!(change.error, Some((CODE_MISMATCH.into(), what.into())));
+            assert!(!change.created, "nothing proves the gateway holds it");
+        }
+    }
+
+    #[test]
+    fn a_rejected_query_stops_sending_and_changes_nothing() {
+        let verdict = after_query(
+            State::Unknown,
+            &attempt(Outcome::rejected("SignError", "wrong key"), Some(200)),
+            &Counters::default(),
+            8,
+        );
+        assert_eq!(to_state(&verdict.update), None);
+        assert_eq!(verdict.stop.as_deref(), Some("SignError: wrong key"));
+    }
+
+    #[test]
+    fn retries_run_out_into_failed_never_created() {
+        let busy = attempt(
+            Outcome::retry(Some(Duration::from_secs(3)), "HTTP 503: gateway overloaded"),
+            Some(503),
+        );
+        let verdict = after_submit(&busy, 7, 8);
+        assert_eq!(to_state(&verdict.update), Some(State::RetryWait));
+        assert!(
+            verdict.pause.unwrap() >= Duration::from_secs(3),
+            "Retry-After is honoured"
+        );
+        let Update::Transition { change, .. } = after_submit(&busy, 8, 8).update else {
+            panic!()
+        };
+        assert_eq!(change.to, State::Failed);
+        assert!(!change.created);
+        assert_eq!(change.error.unwrap().0, "HTTP 503");
+    }
+
+    #[test]
+    fn queries_settle_unknown_and_only_not_found_reopens() {
+        let counters = Counters {
+            queries: 1,
+            ..Default::default()
+        };
+        let q = |outcome| {
+            after_query(State::Unknown, &attempt(outcome, Some(200)), &counters, 8).update
+        };
+        assert_eq!(to_state(&q(Outcome::NotFound)), Some(State::Pending));
+        assert_eq!(
+            to_state(&q(Outcome::Succeeded(Receipt::default()))),
+            Some(State::Succeeded)
+        );
+        assert_eq!(
+            to_state(&q(Outcome::Processing(Receipt::default()))),
+            Some(State::Processing)
+        );
+        assert_eq!(to_state(&q(Outcome::unknown("still no idea"))), None);
+        // A processing refund the gateway "forgot" is never reopened for sending.
+        let verdict = after_query(
+            State::Processing,
+            &attempt(Outcome::NotFound, Some(200)),
+            &counters,
+            8,
+        );
+        assert_eq!(to_state(&verdict.update), None);
+    }
+
+    #[test]
+    fn unknown_is_parked_after_the_last_query() {
+        let counters = Counters {
+            queries: 8,
+            ..Default::default()
+        };
+        let verdict = after_query(
+            State::Unknown,
+            &attempt(Outcome::unknown("HTTP 500"), Some(500)),
+            &counters,
+            8,
+        );
+        let Update::Reschedule {
+            next_attempt_at, ..
+        } = verdict.update
+        else {
+            panic!()
+        };
+        assert_eq!(next_attempt_at, PARKED);
+        let verdict = after_query(
+            State::Processing,
+            &attempt(Outcome::unknown("x"), None),
+            &counters,
+            8,
+        );
+        let Update::Reschedule {
+            next_attempt_at, ..
+        } = verdict.update
+        else {
+            panic!()
+        };
+        assert!(
+            next_attempt_at < PARKED,
+            "polls are bounded by --poll-for, not parked"
+        );
+    }
+}

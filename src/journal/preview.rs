@@ -1,0 +1,106 @@
+//! What `validate` shows: the verdict [`super::import::import`] would give
+//! every row, decided without writing the journal.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::import::{conflict_with_journal, lookup, tally, ImportError, Tally, Verdict, CHUNK};
+use super::Journal;
+use crate::batch::{CheckedRow, FileError, RefundRow};
+use crate::gateway::GatewayKind;
+
+/// Decides every row's verdict as [`import`] would, writing nothing to the
+/// journal (in-file repeats are tracked in a TEMP table, on disk, so memory
+/// stays bounded for any batch size).
+pub fn preview(
+    journal: Option<&Journal>,
+    gateway: GatewayKind,
+    merchant_id: &str,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    mut on_problem: impl FnMut(&str),
+) -> Result<Tally, ImportError> {
+    let scope = &super::scope(gateway, merchant_id);
+    let scratch;
+    let conn = match journal {
+        Some(journal) => &journal.conn,
+        None => {
+            scratch = Connection::open_in_memory()?;
+            &scratch
+        }
+    };
+    conn.execute_batch(
+        "PRAGMA temp_store = FILE;
+         DROP TABLE IF EXISTS temp.seen;
+         CREATE TEMP TABLE seen (refund_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
+    )?;
+    let journal_has_refunds = journal.is_some();
+    let mut result = Tally::default();
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        // Chunked like import, so the temp table's writes are batched too.
+        conn.execute_batch("BEGIN")?;
+        for row in rows.by_ref().take(CHUNK) {
+            let (line, refund) = match row? {
+                CheckedRow::Invalid { message, .. } => {
+                    result.rows += 1;
+                    result.invalid += 1;
+                    on_problem(&message);
+                    continue;
+                }
+                CheckedRow::Valid { line, refund, .. } => (line, refund),
+            };
+            let verdict = preview_verdict(conn, scope, journal_has_refunds, &refund)?;
+            if matches!(verdict, Verdict::New | Verdict::Known { .. }) {
+                conn.prepare_cached(
+                    "INSERT INTO temp.seen (refund_id, fingerprint, line) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![refund.refund_id, refund.fingerprint, line])?;
+            }
+            if let Verdict::Conflict { message } = &verdict {
+                on_problem(&format!("line {line}, {message}"));
+            }
+            tally(&mut result, &verdict, refund.amount);
+        }
+        conn.execute_batch("COMMIT")?;
+    }
+    conn.execute_batch("DROP TABLE temp.seen")?;
+    Ok(result)
+}
+
+/// The verdict [`import`] would give a valid row, from the rows seen so far
+/// (`temp.seen`) and the journal's refunds.
+fn preview_verdict(
+    conn: &Connection,
+    scope: &str,
+    journal_has_refunds: bool,
+    refund: &RefundRow,
+) -> rusqlite::Result<Verdict> {
+    let seen: Option<(String, u64)> = conn
+        .prepare_cached("SELECT fingerprint, line FROM temp.seen WHERE refund_id = ?1")?
+        .query_row([&refund.refund_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(match seen {
+        Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => Verdict::Duplicate {
+            refund: None,
+            of_line,
+        },
+        Some((_, of_line)) => Verdict::Conflict {
+            message: format!(
+                "refund id {} is used at line {of_line} for a different refund; never sent",
+                refund.refund_id
+            ),
+        },
+        None => match journal_has_refunds
+            .then(|| lookup(conn, scope, &refund.refund_id))
+            .transpose()?
+            .flatten()
+        {
+            Some(existing) if existing.fingerprint != refund.fingerprint => {
+                conflict_with_journal(&refund.refund_id, &existing, None)
+            }
+            Some(existing) => Verdict::Known {
+                refund: existing.id,
+            },
+            None => Verdict::New,
+        },
+    })
+}
