@@ -1,4 +1,4 @@
-//! The command line (cli.md): clap definitions of every subcommand and flag, as
+//! The command line (docs/specs/cli.md): clap definitions of every subcommand and flag, as
 //! raw values. Each command module checks what it is given.
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! Exit codes (cli.md, "Exit codes"), named once, decided at the end of a command.
+//! Exit codes (docs/specs/cli.md, "Exit codes"), named once, decided at the end of a command.
 
 /// Every row succeeded (or repeats a row that did).
 pub const SUCCESS: u8 = 0;

@@ -1,6 +1,6 @@
 //! The `bulkrefund` binary: parses the command line, starts logging and the
 //! async runtime, runs [`bulkrefund::run`], and turns its result into the exit
-//! code of cli.md ("Exit codes"), printing the error chain on stderr.
+//! code of docs/specs/cli.md ("Exit codes"), printing the error chain on stderr.
 
 use std::process::ExitCode;
 
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         // Data written to a closed stdout (`status | head`): done, quietly.
         Err(e) if bulkrefund::messages::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            bulkrefund::say!("Error: {e:#}");
+            bulkrefund::say!("Error: {}", bulkrefund::messages::describe(&e));
             ExitCode::from(bulkrefund::exit::code_for(&e))
         }
     }

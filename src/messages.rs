@@ -38,6 +38,25 @@ pub fn say_detached(text: String) {
     std::thread::spawn(move || write_stderr(format_args!("{text}\n")));
 }
 
+/// An error and its causes on one line, each cause after a colon, except a
+/// cause the text already says: many errors name their cause in their own
+/// message ("cannot lock the journal 'j.db': Resource busy") and also expose
+/// it as their source, which anyhow's `{:#}` would print twice.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if message.is_empty() || text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
 /// True when an error comes from writing to a closed pipe.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -51,4 +70,27 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 pub fn colour_on_stderr() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open 'x': {source}")]
+    struct SaysItsCause {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let said_in_the_message = anyhow::Error::from(SaysItsCause { source: io() });
+        assert_eq!(
+            describe(&said_in_the_message),
+            "cannot open 'x': no such file"
+        );
+        let context = anyhow::Error::from(io()).context("reading the batch");
+        assert_eq!(describe(&context), "reading the batch: no such file");
+    }
 }

@@ -1,4 +1,4 @@
-//! Bytes to text, strictly (batch-files.md, "Encoding"): UTF-8 with or without a
+//! Bytes to text, strictly (docs/specs/batch-files.md, "Encoding"): UTF-8 with or without a
 //! BOM, or GB18030/GBK, given by `--encoding` or detected. Bytes invalid in the
 //! file's encoding stop the file with the line they are on: never a U+FFFD,
 //! never a silent switch of encoding for the whole file. A file that is not

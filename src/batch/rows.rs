@@ -1,4 +1,4 @@
-//! What the row rules produce and how they fail (batch-files.md): a checked
+//! What the row rules produce and how they fail (docs/specs/batch-files.md): a checked
 //! [`RefundRow`], or a [`RowProblem`] naming the column and the rule. Each
 //! gateway writes its own rules ([`BatchFormat`], [`RowRules`]) with the checks
 //! every gateway shares, which live here. A bad row is reported with its line,

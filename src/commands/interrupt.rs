@@ -1,4 +1,4 @@
-//! Ctrl-C and SIGTERM (cli.md, "Interruption"): the first stops sending new
+//! Ctrl-C and SIGTERM (docs/specs/cli.md, "Interruption"): the first stops sending new
 //! refunds and lets the requests in flight finish; the second exits at once
 //! (the journal is consistent: what was in flight is queried by `resume`).
 //! The handler acts first and speaks after, from another thread: a stderr

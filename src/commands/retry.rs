@@ -171,7 +171,7 @@ fn blocks_new_id(link: &RefundRecord, asked: &Asked) -> Option<String> {
 }
 
 /// Asks the gateway about every refund a new id would replace, and every
-/// earlier link of its chain (DESIGN.md: "a failed refund gets a new id only
+/// earlier link of its chain (docs/DESIGN.md: "a failed refund gets a new id only
 /// after a query proves the old id failed or never existed"). Keeps in the plan
 /// only the chains the gateway confirmed. The queries run at once, within each
 /// profile's pace; every answer is recorded, and one that contradicts the

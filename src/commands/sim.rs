@@ -24,7 +24,7 @@ pub fn generate(args: GenArgs) -> anyhow::Result<u8> {
 
 pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
     let orders = ledger::read_orders(&args.orders)
-        .map_err(|e| exit::UsageError(format!("{:#}", anyhow::Error::from(e))))?;
+        .map_err(|e| exit::UsageError(crate::messages::describe(&e.into())))?;
     let mut config = SimConfig::with_sample_keys(orders);
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))

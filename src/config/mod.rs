@@ -1,4 +1,4 @@
-//! `bulkrefund.toml` (cli.md, "Configuration"): the journal path and the gateway
+//! `bulkrefund.toml` (docs/specs/cli.md, "Configuration"): the journal path and the gateway
 //! profiles. A profile is the settings every gateway shares ([`common`]) and its
 //! gateway's own section ([`ProfileSection`], one per gateway folder); a setting
 //! of another gateway is refused. Secrets are given by reference only

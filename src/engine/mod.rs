@@ -1,4 +1,4 @@
-//! The engine (DESIGN.md, "Data flow"): sweeps the journal for refunds that are
+//! The engine (docs/DESIGN.md, "Data flow"): sweeps the journal for refunds that are
 //! due (pending, retry_wait, unknown, processing), hands each to a [`task`]
 //! under its profile's [`pacing::Pace`], and stops when nothing in scope can
 //! move any more, or when interrupted. It reads with its own connection

@@ -1,4 +1,4 @@
-//! The pace of one profile (DESIGN.md, "Rate, concurrency, retries"): one rate
+//! The pace of one profile (docs/DESIGN.md, "Rate, concurrency, retries"): one rate
 //! limiter shared by submits and queries, a bound on requests in flight, and a
 //! pause that a 429/503/busy answer puts on the whole profile, not just on the
 //! refund that saw it. Also the backoff every retry waits.

@@ -54,7 +54,7 @@ impl Verdict {
     }
 }
 
-/// A verified answer about another refund: never believed (DESIGN.md, "review").
+/// A verified answer about another refund: never believed (docs/DESIGN.md, "review").
 fn to_review(from: State, what: &str) -> Verdict {
     Verdict::transition(
         from,

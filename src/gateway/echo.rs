@@ -1,4 +1,4 @@
-//! Is this answer about the refund we asked about? (DESIGN.md, "Every answer is
+//! Is this answer about the refund we asked about? (docs/DESIGN.md, "Every answer is
 //! hostile until proven".) A verified answer is believed only when every field
 //! it echoes equals what the request asked: ids exactly, amounts in fen. Each
 //! gateway lists its fields; this collects the differences into the text an

@@ -1,4 +1,4 @@
-//! The HTTP-level outcomes both gateways share (leshua.md, "HTTP-level outcomes"):
+//! The HTTP-level outcomes both gateways share (docs/specs/leshua.md, "HTTP-level outcomes"):
 //! a refused connection, 429 and 503 prove nothing was created; 401 and 403
 //! refuse the request itself; any other status (redirects included: they are
 //! never followed), a timeout after sending, a reset mid-response or an answer

@@ -1,4 +1,4 @@
-//! A profile's gateway section (cli.md, "Configuration"): the settings only one
+//! A profile's gateway section (docs/specs/cli.md, "Configuration"): the settings only one
 //! gateway has, chosen by `gateway = "..."`. Each section refuses the others'
 //! settings, so a Leshua profile cannot carry a private key, nor a Lianshang
 //! one a trade key. Checking a section loads its keys, once, and yields what

@@ -1,4 +1,4 @@
-//! RSA PKCS#1 v1.5 signatures for Lianshang (specs/lianshang.md, "Signature"):
+//! RSA PKCS#1 v1.5 signatures for Lianshang (docs/specs/lianshang.md, "Signature"):
 //! keys from PEM in PKCS#8 or PKCS#1 form, 1024 or 2048 bits, SHA-256 by default
 //! or SHA-1 for merchants set up that way; signatures in padded standard base64.
 

@@ -1,4 +1,4 @@
-//! Recording a batch (batch-files.md, "Dedupe"). The refund id, scoped to the
+//! Recording a batch (docs/specs/batch-files.md, "Dedupe"). The refund id, scoped to the
 //! profile's gateway and merchant, is the idempotency key:
 //! - same id twice in one file, same content: the later row is `duplicate`;
 //! - same id already in the journal, same content: not sent again, the row

@@ -1,4 +1,4 @@
-//! The refund state machine (DESIGN.md, "Refund states"). [`check`] is the only
+//! The refund state machine (docs/DESIGN.md, "Refund states"). [`check`] is the only
 //! judge of whether a state may follow another; the journal refuses anything else.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! What a row of a batch reports (batch-files.md, "Statuses"): its refund's
+//! What a row of a batch reports (docs/specs/batch-files.md, "Statuses"): its refund's
 //! state as the results file names it ([`Status`]), or the row's own verdict
 //! when it never was a refund to send ([`RowStatus`]). The journal stores both
 //! by name; everywhere else they are these types.
@@ -117,7 +117,7 @@ impl RowStatus {
 }
 
 impl State {
-    /// The status a results file shows (batch-files.md: in_flight → unknown,
+    /// The status a results file shows (docs/specs/batch-files.md: in_flight → unknown,
     /// retry_wait → pending).
     pub fn status(self) -> Status {
         match self {

@@ -1,4 +1,4 @@
-//! The results CSV (batch-files.md, "Output"): one row per input data row, in
+//! The results CSV (docs/specs/batch-files.md, "Output"): one row per input data row, in
 //! input order, every input column first, then what happened. Read back from
 //! the journal, so `resume` can rewrite it at any time. Written to a temporary
 //! file and renamed, so a crash never leaves half a results file.

@@ -48,7 +48,7 @@ impl StatusCounts {
         Ok(Self::from_totals(journal.status_totals(batch, true)?))
     }
 
-    /// The exit code these outcomes deserve (cli.md, "Exit codes").
+    /// The exit code these outcomes deserve (docs/specs/cli.md, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         let any = |wanted: fn(Status) -> bool| {
             self.counts

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// The fault flags of `bulkrefund sim` (cli.md, "Simulator flags").
+/// The fault flags of `bulkrefund sim` (docs/specs/cli.md, "Simulator flags").
 #[derive(Clone, Debug, Default)]
 pub struct FaultConfig {
     /// Added to every answer: a fixed delay or a uniform range, in milliseconds.

@@ -20,7 +20,7 @@ pub enum OrderStatus {
     Failed,
 }
 
-/// One line of the orders file (cli.md, "The simulator's orders file").
+/// One line of the orders file (docs/specs/cli.md, "The simulator's orders file").
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OrderRow {
     pub gateway: GatewayKind,

@@ -1,5 +1,5 @@
 //! The simulated Leshua endpoint: `unified_refund` and `unified_query_refund`
-//! on one CGI path, checked and answered as specs/leshua.md says. A bad request
+//! on one CGI path, checked and answered as docs/specs/leshua.md says. A bad request
 //! signature or an unknown service is a protocol rejection (`resp_code` 1,
 //! unsigned); business errors are signed answers with `result_code` 1.
 

@@ -1,5 +1,5 @@
 //! The simulated Lianshang open platform: `createRefundOrder` and
-//! `queryRefundStatus`, checked and answered as specs/lianshang.md says. Every
+//! `queryRefundStatus`, checked and answered as docs/specs/lianshang.md says. Every
 //! request's RSA signature is verified (SHA-256 or SHA-1) against the merchant's
 //! public key; gzip bodies (`compress_type` "1") are answered gzipped.
 

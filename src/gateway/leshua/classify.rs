@@ -1,4 +1,4 @@
-//! What a Leshua answer proves (specs/leshua.md, "Error codes"): the signature is
+//! What a Leshua answer proves (docs/specs/leshua.md, "Error codes"): the signature is
 //! checked first, then every echoed field against the request, then the codes,
 //! each mapped to what the state machine must do.
 
@@ -71,7 +71,7 @@ pub enum Call {
     Query,
 }
 
-/// What a request asked, as its answer must echo it (leshua.md, "Response signature").
+/// What a request asked, as its answer must echo it (docs/specs/leshua.md, "Response signature").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Asked {
     pub merchant_id: String,

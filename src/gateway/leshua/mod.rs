@@ -1,4 +1,4 @@
-//! Leshua (specs/leshua.md): MD5-signed form posts to one CGI endpoint,
+//! Leshua (docs/specs/leshua.md): MD5-signed form posts to one CGI endpoint,
 //! `<leshua>` XML answers. Everything bulkrefund knows of Leshua lives in this
 //! folder: the wire format and signing ([`wire`]), what an answer proves
 //! ([`classify`]), the client ([`client`]), the batch columns and row rules

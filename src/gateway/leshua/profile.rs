@@ -1,4 +1,4 @@
-//! A Leshua profile's own settings (cli.md, "Configuration"): the trade key,
+//! A Leshua profile's own settings (docs/specs/cli.md, "Configuration"): the trade key,
 //! by reference, and an optional `notify_url` for every refund.
 
 use std::sync::Arc;

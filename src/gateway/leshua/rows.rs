@@ -1,4 +1,4 @@
-//! A Leshua batch (batch-files.md, "Leshua"): `merchant_refund_id`, an order id
+//! A Leshua batch (docs/specs/batch-files.md, "Leshua"): `merchant_refund_id`, an order id
 //! (`third_order_id` and/or `leshua_order_id`), the amount in fen or yuan and an
 //! optional `notify_url`; and the refund-id rule, which retry's derived ids obey too.
 
@@ -15,7 +15,7 @@ use crate::money::Fen;
 /// The longest refund id Leshua takes.
 const REFUND_ID_MAX: usize = 64;
 
-/// Leshua's refund id: 1 to 64 ASCII letters and digits (leshua.md, `merchant_refund_id`).
+/// Leshua's refund id: 1 to 64 ASCII letters and digits (docs/specs/leshua.md, `merchant_refund_id`).
 pub fn is_valid_refund_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= REFUND_ID_MAX && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -1,4 +1,4 @@
-//! Leshua's wire format (specs/leshua.md, "Signing" and "Responses"): the CGI
+//! Leshua's wire format (docs/specs/leshua.md, "Signing" and "Responses"): the CGI
 //! path and services, MD5 signing of requests, answers and notifications, and the
 //! `<leshua>` XML reader and writer. The simulator signs and writes with the same
 //! functions, so both sides agree byte for byte.

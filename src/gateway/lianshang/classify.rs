@@ -1,4 +1,4 @@
-//! What a Lianshang answer proves (specs/lianshang.md, "result_code"): first
+//! What a Lianshang answer proves (docs/specs/lianshang.md, "result_code"): first
 //! whether it is about this very request (every echoed field equal), then its
 //! business part, each code mapped to what the state machine must do.
 
@@ -18,7 +18,7 @@ const FINAL_FAILURES: &[&str] = &[
     "CurrencyMismatch",
 ];
 
-/// What a request asked, as its answer must echo it (lianshang.md, "result_code").
+/// What a request asked, as its answer must echo it (docs/specs/lianshang.md, "result_code").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Asked {
     pub merchant_id: String,

@@ -1,4 +1,4 @@
-//! The contract's field tables (specs/lianshang.md): which fields go in the base
+//! The contract's field tables (docs/specs/lianshang.md): which fields go in the base
 //! object and which in the business one, their JSON types, lengths and allowed
 //! values. The row rules, the client and the simulator all read them from here.
 
@@ -50,7 +50,7 @@ pub const INTEGER_FIELDS: &[&str] = &[
     "refund_coin_amount",
 ];
 
-/// A field's place and form in the contract (lianshang.md, the field tables).
+/// A field's place and form in the contract (docs/specs/lianshang.md, the field tables).
 #[derive(Clone, Copy, Debug)]
 pub struct FieldRule {
     pub name: &'static str,
@@ -127,7 +127,7 @@ pub fn allowed_values(name: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// True for an id of 1-64 letters, digits, `-` and `_` (batch-files.md).
+/// True for an id of 1-64 letters, digits, `-` and `_` (docs/specs/batch-files.md).
 pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id

@@ -1,4 +1,4 @@
-//! Lianshang's open platform (specs/lianshang.md): RSA-signed JSON with
+//! Lianshang's open platform (docs/specs/lianshang.md): RSA-signed JSON with
 //! `newBaseData`/`newBizData` (refunds) or `queryBaseData`/`queryBizData`
 //! (queries). Everything bulkrefund knows of Lianshang lives in this folder:
 //! the contract's field tables ([`fields`]), the wire format, signing and gzip

@@ -1,4 +1,4 @@
-//! A Lianshang profile's own settings (cli.md, "Configuration"): the RSA private
+//! A Lianshang profile's own settings (docs/specs/cli.md, "Configuration"): the RSA private
 //! key, by reference, its digest, the transport (`allow_insecure_http`,
 //! `compress`) and `[defaults]` for the fields a row may leave empty.
 

@@ -1,4 +1,4 @@
-//! A Lianshang batch (batch-files.md, "Lianshang"): the three ids, the cash
+//! A Lianshang batch (docs/specs/batch-files.md, "Lianshang"): the three ids, the cash
 //! amount in fen or yuan, and any field of the contract a row may give, else
 //! the profile's `[defaults]`, else the contract's own default.
 
@@ -31,7 +31,7 @@ const FIXED_FIELDS: &[&str] = &[
 ];
 
 /// What the contract defaults when neither the row nor the profile says
-/// (lianshang.md: `refund_currency` defaults to CNY; a cash refund has 0 coin).
+/// (docs/specs/lianshang.md: `refund_currency` defaults to CNY; a cash refund has 0 coin).
 const BUILT_IN_DEFAULTS: &[(&str, &str)] = &[
     ("refund_currency", "CNY"),
     ("refund_coin_amount", "0"),

@@ -1,4 +1,4 @@
-//! Lianshang's wire format (specs/lianshang.md, "Signing" and "Transport"): the
+//! Lianshang's wire format (docs/specs/lianshang.md, "Signing" and "Transport"): the
 //! two paths, the string an RSA signature covers, gzip bodies, the answer's
 //! objects, and which base URLs may be trusted (answers carry no signature).
 
