@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let leshua = GatewayKind::Leshua.spec();
     let scanned = batch::scan(&batch, &ReadOptions::default(), leshua, &BTreeMap::new())?;
     let mut journal = Journal::open(&journal_path)?;
-    let checked = CheckedBatch::open(&batch, &scanned.read, leshua, &BTreeMap::new())?;
+    let checked = CheckedBatch::open_scanned(&batch, &scanned, leshua, &BTreeMap::new())?;
     let meta = BatchMeta {
         file_name: batch.display().to_string(),
         file_hash: scanned.sha256.clone(),

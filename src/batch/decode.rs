@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -55,6 +55,11 @@ fn unreadable(path: &Path) -> impl Fn(io::Error) -> FileError + '_ {
     }
 }
 
+/// Opens a batch file, or says it cannot be read.
+pub fn open_file(path: &Path) -> Result<File, FileError> {
+    File::open(path).map_err(unreadable(path))
+}
+
 fn malformed(path: &Path, line: u64, message: String) -> FileError {
     FileError::Malformed {
         path: path.to_owned(),
@@ -66,7 +71,7 @@ fn malformed(path: &Path, line: u64, message: String) -> FileError {
 /// Chooses the encoding: `--encoding` when given, else a UTF-8 BOM, else UTF-8
 /// if every byte is valid UTF-8, else GB18030 if the detector says GBK.
 pub fn choose(label: Option<&str>, path: &Path) -> Result<Chosen, FileError> {
-    if let Some(chosen) = choose_at_start(label, path)? {
+    if let (_, Some(chosen)) = choose_at_start(label, path)? {
         return Ok(chosen);
     }
     match first_line_not_utf8(path)? {
@@ -76,9 +81,13 @@ pub fn choose(label: Option<&str>, path: &Path) -> Result<Chosen, FileError> {
 }
 
 /// What `--encoding` and the file's first bytes settle: `None` when neither
-/// does, and the file is UTF-8 unless a byte proves otherwise.
-pub fn choose_at_start(label: Option<&str>, path: &Path) -> Result<Option<Chosen>, FileError> {
-    let mut file = File::open(path).map_err(unreadable(path))?;
+/// does, and the file is UTF-8 unless a byte proves otherwise. Returns the
+/// file opened and rewound, so that the same open reads it through.
+pub fn choose_at_start(
+    label: Option<&str>,
+    path: &Path,
+) -> Result<(File, Option<Chosen>), FileError> {
+    let mut file = open_file(path)?;
     let mut start = [0u8; 3];
     let mut got = 0;
     while got < start.len() {
@@ -96,17 +105,20 @@ pub fn choose_at_start(label: Option<&str>, path: &Path) -> Result<Option<Chosen
         ));
     }
     let bom_len = if start == [0xEF, 0xBB, 0xBF] { 3 } else { 0 };
+    file.seek(SeekFrom::Start(0)).map_err(unreadable(path))?;
     if let Some(label) = label {
-        return Ok(Some(Chosen {
+        let chosen = Chosen {
             encoding: named(label)?,
             bom_len,
-        }));
+        };
+        return Ok((file, Some(chosen)));
     }
     // With a BOM, the decoder stops at the first byte that is not UTF-8, with a hint.
-    Ok((bom_len > 0).then_some(Chosen {
+    let chosen = (bom_len > 0).then_some(Chosen {
         encoding: UTF_8,
         bom_len,
-    }))
+    });
+    Ok((file, chosen))
 }
 
 /// The encoding of a file whose first byte that is not UTF-8 is on `line`:
@@ -287,12 +299,13 @@ pub struct StrictDecoder {
 }
 
 impl StrictDecoder {
-    pub fn open(
+    /// Reads `file` from its start (where a BOM of `chosen.bom_len` bytes is skipped).
+    pub fn new(
+        mut file: File,
         path: &Path,
         chosen: Chosen,
         scan: Rc<RefCell<Scan>>,
     ) -> Result<StrictDecoder, FileError> {
-        let mut file = File::open(path).map_err(unreadable(path))?;
         let mut bom = vec![0u8; chosen.bom_len];
         file.read_exact(&mut bom).map_err(unreadable(path))?;
         Ok(StrictDecoder {

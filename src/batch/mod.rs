@@ -73,6 +73,28 @@ impl CheckedBatch {
         defaults: &BTreeMap<String, String>,
     ) -> Result<CheckedBatch, FileError> {
         let input = CsvInput::open(path, options.encoding.as_deref(), options.delimiter)?;
+        CheckedBatch::with_rules(path, input, format, defaults)
+    }
+
+    /// Opens a file [`scan`] has read, with the encoding it settled: the
+    /// second of a run's two reads.
+    pub fn open_scanned(
+        path: &Path,
+        scanned: &Scanned,
+        format: &dyn BatchFormat,
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<CheckedBatch, FileError> {
+        let file = decode::open_file(path)?;
+        let input = CsvInput::read(path, file, scanned.chosen, scanned.delimiter)?;
+        CheckedBatch::with_rules(path, input, format, defaults)
+    }
+
+    fn with_rules(
+        path: &Path,
+        input: CsvInput,
+        format: &dyn BatchFormat,
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<CheckedBatch, FileError> {
         let columns = |message| FileError::Columns {
             path: path.to_owned(),
             message,
@@ -137,8 +159,10 @@ impl Iterator for CheckedBatch {
 #[derive(Clone, Debug)]
 pub struct Scanned {
     pub header: Vec<String>,
-    /// How the second read reads the file: the encoding the scan settled.
-    pub read: ReadOptions,
+    /// How the second read reads the file: the encoding the scan settled, and
+    /// the length of the BOM it found.
+    pub chosen: decode::Chosen,
+    pub delimiter: u8,
     pub sha256: String,
 }
 
@@ -156,11 +180,19 @@ pub fn scan(
     format: &dyn BatchFormat,
     defaults: &BTreeMap<String, String>,
 ) -> Result<Scanned, FileError> {
-    let chosen = decode::choose_at_start(options.encoding.as_deref(), path)?;
-    match scan_as(path, chosen, options.delimiter, format, defaults) {
+    let (file, chosen) = decode::choose_at_start(options.encoding.as_deref(), path)?;
+    match scan_as(path, file, chosen, options.delimiter, format, defaults) {
         Err(FileError::NotUtf8 { line, .. }) => {
             let chosen = decode::choose_after_invalid(path, line)?;
-            scan_as(path, Some(chosen), options.delimiter, format, defaults)
+            let file = decode::open_file(path)?;
+            scan_as(
+                path,
+                file,
+                Some(chosen),
+                options.delimiter,
+                format,
+                defaults,
+            )
         }
         scanned => scanned,
     }
@@ -168,12 +200,13 @@ pub fn scan(
 
 fn scan_as(
     path: &Path,
+    file: std::fs::File,
     chosen: Option<decode::Chosen>,
     delimiter: u8,
     format: &dyn BatchFormat,
     defaults: &BTreeMap<String, String>,
 ) -> Result<Scanned, FileError> {
-    let mut input = CsvInput::open_hashing(path, chosen, delimiter)?;
+    let mut input = CsvInput::read_hashing(path, file, chosen, delimiter)?;
     let header = Header::new(&input.header).map_err(|message| FileError::Columns {
         path: path.to_owned(),
         message,
@@ -190,10 +223,8 @@ fn scan_as(
     let sha256 = input.sha256().expect("the whole file was read");
     Ok(Scanned {
         header: input.header.clone(),
-        read: ReadOptions {
-            encoding: Some(input.encoding.name().to_owned()),
-            delimiter,
-        },
+        chosen: chosen.unwrap_or_else(decode::Chosen::utf8),
+        delimiter,
         sha256,
     })
 }
@@ -236,7 +267,7 @@ mod tests {
         let bytes = format!("\u{feff}{HEADER}R1,T1,100\nR2,T2,twelve\n").into_bytes();
         let scanned = scan_leshua(&write(&bytes)).unwrap();
         assert_eq!(scanned.sha256, sha256(&bytes));
-        assert_eq!(scanned.read.encoding.as_deref(), Some("UTF-8"));
+        assert_eq!(scanned.chosen.encoding, encoding_rs::UTF_8);
         assert_eq!(
             scanned.header,
             ["merchant_refund_id", "third_order_id", "refund_amount"]
@@ -262,13 +293,13 @@ mod tests {
                     R1,订单1,100,月末退款\nR2,订单2,100,客户退货退款\n";
         let (bytes, _, _) = GB18030.encode(text);
         let scanned = scan_leshua(&write(&bytes)).unwrap();
-        assert_eq!(scanned.read.encoding.as_deref(), Some("gb18030"));
+        assert_eq!(scanned.chosen.encoding, encoding_rs::GB18030);
         assert_eq!(scanned.sha256, sha256(&bytes));
         // The import's read, with what the scan settled, reads the Chinese text.
         let leshua = GatewayKind::Leshua.spec();
         let file = write(&bytes);
         let rows: Vec<CheckedRow> =
-            CheckedBatch::open(file.path(), &scanned.read, leshua, &BTreeMap::new())
+            CheckedBatch::open_scanned(file.path(), &scanned, leshua, &BTreeMap::new())
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();

@@ -4,6 +4,7 @@
 //! many cells as the line has; nothing holds the whole file in memory.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -56,20 +57,33 @@ pub struct CsvInput {
 impl CsvInput {
     pub fn open(path: &Path, encoding: Option<&str>, delimiter: u8) -> Result<CsvInput, FileError> {
         let chosen = decode::choose(encoding, path)?;
-        CsvInput::with_decoder(path, chosen, delimiter, |decoder| decoder)
+        CsvInput::read(path, decode::open_file(path)?, chosen, delimiter)
+    }
+
+    /// Reads `file` (open on `path`, at its start) with an encoding already chosen.
+    pub fn read(
+        path: &Path,
+        file: File,
+        chosen: Chosen,
+        delimiter: u8,
+    ) -> Result<CsvInput, FileError> {
+        CsvInput::with_decoder(path, file, chosen, delimiter, |decoder| decoder)
     }
 
     /// Opens the file hashing every byte read ([`CsvInput::sha256`] at the
     /// end). Without `chosen`, the file is read as UTF-8 until a byte proves
     /// otherwise ([`FileError::NotUtf8`]), with no read ahead to find out.
-    pub fn open_hashing(
+    pub fn read_hashing(
         path: &Path,
+        file: File,
         chosen: Option<Chosen>,
         delimiter: u8,
     ) -> Result<CsvInput, FileError> {
         match chosen {
-            Some(chosen) => CsvInput::with_decoder(path, chosen, delimiter, StrictDecoder::hashing),
-            None => CsvInput::with_decoder(path, Chosen::utf8(), delimiter, |decoder| {
+            Some(chosen) => {
+                CsvInput::with_decoder(path, file, chosen, delimiter, StrictDecoder::hashing)
+            }
+            None => CsvInput::with_decoder(path, file, Chosen::utf8(), delimiter, |decoder| {
                 decoder.hashing().assuming_utf8()
             }),
         }
@@ -82,12 +96,13 @@ impl CsvInput {
 
     fn with_decoder(
         path: &Path,
+        file: File,
         chosen: Chosen,
         delimiter: u8,
         adjust: impl FnOnce(StrictDecoder) -> StrictDecoder,
     ) -> Result<CsvInput, FileError> {
         let scan = Rc::new(RefCell::new(Scan::new(delimiter)));
-        let decoded = adjust(StrictDecoder::open(path, chosen, scan.clone())?);
+        let decoded = adjust(StrictDecoder::new(file, path, chosen, scan.clone())?);
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)

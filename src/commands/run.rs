@@ -69,9 +69,9 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
     app.protected_files(Some(&journal))?
         .check(&results_path, "--out")?;
     let meta = batch_meta(&request, &profile, &scanned, &results_path);
-    let rows = CheckedBatch::open(
+    let rows = CheckedBatch::open_scanned(
         request.batch,
-        &scanned.read,
+        &scanned,
         profile.spec(),
         profile.row_defaults(),
     )
