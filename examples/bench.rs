@@ -1,7 +1,10 @@
 //! The benchmark harness behind `scripts/bench`: starts simulators on
 //! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
 //! as a child (so its wall time, CPU time and peak RSS are its own), and prints
-//! a markdown table. `cargo run --release --example bench -- [--quick]`
+//! a markdown table. `cargo run --release --example bench -- [--quick]
+//! [--only SECTION] [--baseline BINARY]`: with `--baseline`, the throughput
+//! section also runs an older build's binary on the same batch, alternating
+//! with this one, so before and after are measured in one run on one machine.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -125,10 +128,19 @@ async fn prepare(
 }
 
 async fn run_batch(batch: &Path, config: &Path, profile: &str, extra: &[&str]) -> Measured {
-    run_batch_into(batch, &batch.with_extension("db"), config, profile, extra).await
+    run_batch_into(
+        &binary(),
+        batch,
+        &batch.with_extension("db"),
+        config,
+        profile,
+        extra,
+    )
+    .await
 }
 
 async fn run_batch_into(
+    binary: &Path,
     batch: &Path,
     journal: &Path,
     config: &Path,
@@ -136,7 +148,7 @@ async fn run_batch_into(
     extra: &[&str],
 ) -> Measured {
     let journal = journal.to_owned();
-    let mut command = Command::new(binary());
+    let mut command = Command::new(binary);
     command
         .args([
             "run",
@@ -236,6 +248,18 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    // `--rounds N`: rounds of the throughput section (default 3; its figures are medians).
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .map_or(3, |n| n.parse().expect("--rounds takes a number"));
+    // `--baseline BINARY`: an older build, measured beside this one.
+    let baseline = args
+        .iter()
+        .position(|a| a == "--baseline")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let scale = |n: u64| if quick { n / 10 } else { n };
     let dir = tempfile::tempdir().unwrap();
     let mut table = vec![
@@ -246,7 +270,7 @@ async fn main() {
     // Throughput, and the loopback ceiling on a fresh simulator with the same orders.
     if wanted("throughput") {
         // The machine is shared: each pair (bulkrefund, then the bare loop, each on
-        // a fresh simulator) runs three times and the median ratio is reported.
+        // a fresh simulator) runs `rounds` times and the median ratio is reported.
         let rows = scale(100_000);
         let (batch, config, sim) = prepare(
             dir.path(),
@@ -259,11 +283,29 @@ async fn main() {
         sim.stop().await;
         let orders = dir.path().join("T-orders.csv");
         let mut pairs = Vec::new();
-        for round in 0..3 {
+        let mut before = Vec::new();
+        for round in 0..rounds {
+            // The baseline runs first in odd rounds, so neither build always
+            // meets a warmer machine.
+            let mut run_baseline = async |label: &str| {
+                let Some(old) = &baseline else { return };
+                let sim = simulator(&orders, FaultConfig::default()).await;
+                let config = write_config(dir.path(), &sim.base_url());
+                let journal = dir.path().join(format!("B-{round}-{label}.db"));
+                let run = run_batch_into(old, &batch, &journal, &config, "leshua", &[]).await;
+                assert_eq!(sim.ledger().refunds.len() as u64, rows);
+                sim.stop().await;
+                let throughput = rows as f64 / run.wall.as_secs_f64();
+                eprintln!("round {round}: baseline {throughput:.0} refunds/s");
+                before.push((throughput, run));
+            };
+            if round % 2 == 1 {
+                run_baseline("first").await;
+            }
             let sim = simulator(&orders, FaultConfig::default()).await;
             let config = write_config(dir.path(), &sim.base_url());
             let journal = dir.path().join(format!("T-{round}.db"));
-            let run = run_batch_into(&batch, &journal, &config, "leshua", &[]).await;
+            let run = run_batch_into(&binary(), &batch, &journal, &config, "leshua", &[]).await;
             assert_eq!(sim.ledger().refunds.len() as u64, rows);
             sim.stop().await;
             let fresh = simulator(&orders, FaultConfig::default()).await;
@@ -276,19 +318,47 @@ async fn main() {
                 throughput / ceiling
             );
             pairs.push((throughput / ceiling, throughput, ceiling, run));
+            if round % 2 == 0 {
+                run_baseline("second").await;
+            }
+        }
+        if let Some(old) = &baseline {
+            let median = |mut values: Vec<f64>| {
+                values.sort_by(f64::total_cmp);
+                values[values.len() / 2]
+            };
+            let after: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            let old_runs: Vec<f64> = before.iter().map(|b| b.0).collect();
+            let cpu = |runs: Vec<&Measured>| {
+                median(
+                    runs.iter()
+                        .map(|r| r.cpu.as_secs_f64() * 1000.0 / rows as f64)
+                        .collect(),
+                )
+            };
+            table.push(format!(
+                "| before / after, same batch, alternating (median of {rounds}): `{}` vs this build | before **{:.0}** refunds/s ({}), {:.2} CPU s per 1,000; after **{:.0}** refunds/s ({}), {:.2} CPU s per 1,000 | after ≥ before |",
+                old.display(),
+                median(old_runs.clone()),
+                old_runs.iter().map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(", "),
+                cpu(before.iter().map(|b| &b.1).collect()),
+                median(after.clone()),
+                after.iter().map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(", "),
+                cpu(pairs.iter().map(|p| &p.3).collect()),
+            ));
         }
         let _ = config;
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let ratios: Vec<String> = pairs.iter().map(|p| format!("{:.2}", p.0)).collect();
-        let (ratio, throughput, ceiling, run) = &pairs[1];
+        let (ratio, throughput, ceiling, run) = &pairs[pairs.len() / 2];
         table.push(format!(
-            "| throughput: {rows} Leshua refunds, no rate limit, no latency, concurrency {CONCURRENCY} (median of 3) | **{throughput:.0} refunds/s** end to end, import included ({:.1} s); {:.2} CPU s per 1,000 refunds; peak RSS {:.1} MiB | ≥ 5,000/s |",
+            "| throughput: {rows} Leshua refunds, no rate limit, no latency, concurrency {CONCURRENCY} (median of {rounds}) | **{throughput:.0} refunds/s** end to end, import included ({:.1} s); {:.2} CPU s per 1,000 refunds; peak RSS {:.1} MiB | ≥ 5,000/s |",
             run.wall.as_secs_f64(),
             run.cpu.as_secs_f64() * 1000.0 / rows as f64,
             run.peak_rss_mib
         ));
         table.push(format!(
-            "| loopback ceiling: the same {rows} signed requests from a bare client loop | {ceiling:.0} requests/s; bulkrefund / bare = **{ratio:.2}** (3 rounds: {}) | ≥ 0.5 |",
+            "| loopback ceiling: the same {rows} signed requests from a bare client loop | {ceiling:.0} requests/s; bulkrefund / bare = **{ratio:.2}** ({rounds} rounds: {}) | ≥ 0.5 |",
             ratios.join(", ")
         ));
         eprintln!("throughput done");
