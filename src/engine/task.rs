@@ -93,13 +93,21 @@ async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shar
         record,
         mut counters,
     } = job;
-    let (id, from) = (record.id, record.state);
-    let profile = record.profile.clone();
+    let RefundRecord {
+        id,
+        state: from,
+        profile,
+        refund_id,
+        amount,
+        fields,
+        gateway_refund_id,
+        ..
+    } = record;
     let order = RefundOrder {
-        refund_id: record.refund_id,
-        amount: record.amount,
-        fields: record.fields,
-        gateway_refund_id: record.gateway_refund_id,
+        refund_id,
+        amount,
+        fields,
+        gateway_refund_id,
     };
     let sent = match from {
         State::Pending | State::RetryWait => {
