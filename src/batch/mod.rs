@@ -237,7 +237,49 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use super::*;
-    use crate::gateway::GatewayKind;
+    use crate::batch::columns::AmountColumn;
+
+    /// A batch format of the scan's own, so that these tests need no gateway:
+    /// the columns of a Leshua batch, with `third_order_id` as the order.
+    struct Orders;
+
+    struct OrderRows {
+        header: Header,
+        amount: AmountColumn,
+    }
+
+    impl BatchFormat for Orders {
+        fn columns(
+            &self,
+            header: &Header,
+            _: &BTreeMap<String, String>,
+        ) -> Result<Box<dyn RowRules>, String> {
+            header.require("merchant_refund_id", "test")?;
+            header.require("third_order_id", "test")?;
+            let amount = AmountColumn::find(header, "refund_amount", "refund_amount_yuan")?;
+            Ok(Box::new(OrderRows {
+                header: header.clone(),
+                amount,
+            }))
+        }
+    }
+
+    impl RowRules for OrderRows {
+        fn amount(&self, row: &RawRow) -> Result<Fen, RowProblem> {
+            self.amount.read(&self.header, row)
+        }
+
+        fn check(&self, row: &RawRow) -> Result<RefundRow, RowProblem> {
+            let order = self.header.cell(row, "third_order_id").to_owned();
+            Ok(RefundRow {
+                refund_id: self.header.cell(row, "merchant_refund_id").to_owned(),
+                amount: self.amount(row)?,
+                fields: BTreeMap::new(),
+                fingerprint: order.clone(),
+                order_key: order,
+            })
+        }
+    }
 
     fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
@@ -245,12 +287,11 @@ mod tests {
         file
     }
 
-    fn scan_leshua(file: &tempfile::NamedTempFile) -> Result<Scanned, FileError> {
-        let leshua = GatewayKind::Leshua.spec();
+    fn scan_orders(file: &tempfile::NamedTempFile) -> Result<Scanned, FileError> {
         scan(
             file.path(),
             &ReadOptions::default(),
-            leshua,
+            &Orders,
             &BTreeMap::new(),
         )
     }
@@ -265,7 +306,7 @@ mod tests {
     fn one_read_settles_the_encoding_checks_the_text_and_hashes_the_bytes() {
         // A bad amount is a row rule: not the scan's business.
         let bytes = format!("\u{feff}{HEADER}R1,T1,100\nR2,T2,twelve\n").into_bytes();
-        let scanned = scan_leshua(&write(&bytes)).unwrap();
+        let scanned = scan_orders(&write(&bytes)).unwrap();
         assert_eq!(scanned.sha256, sha256(&bytes));
         assert_eq!(scanned.chosen.encoding, encoding_rs::UTF_8);
         assert_eq!(
@@ -273,16 +314,16 @@ mod tests {
             ["merchant_refund_id", "third_order_id", "refund_amount"]
         );
         let bytes = format!("{HEADER}R1,T1,100\nR2,\"T2,100\n").into_bytes();
-        let error = scan_leshua(&write(&bytes)).unwrap_err().to_string();
+        let error = scan_orders(&write(&bytes)).unwrap_err().to_string();
         assert!(
             error.contains("line 3: a quote opened on this line is never closed"),
             "{error}"
         );
-        let error = scan_leshua(&write(b"merchant_refund_id,refund_amount\nR1,1\n"))
+        let error = scan_orders(&write(b"merchant_refund_id,refund_amount\nR1,1\n"))
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("'third_order_id' or a 'leshua_order_id'"),
+            error.contains("the required column 'third_order_id' is missing"),
             "{error}"
         );
     }
@@ -292,14 +333,13 @@ mod tests {
         let text = "merchant_refund_id,third_order_id,refund_amount,备注\n\
                     R1,订单1,100,月末退款\nR2,订单2,100,客户退货退款\n";
         let (bytes, _, _) = GB18030.encode(text);
-        let scanned = scan_leshua(&write(&bytes)).unwrap();
+        let scanned = scan_orders(&write(&bytes)).unwrap();
         assert_eq!(scanned.chosen.encoding, encoding_rs::GB18030);
         assert_eq!(scanned.sha256, sha256(&bytes));
         // The import's read, with what the scan settled, reads the Chinese text.
-        let leshua = GatewayKind::Leshua.spec();
         let file = write(&bytes);
         let rows: Vec<CheckedRow> =
-            CheckedBatch::open_scanned(file.path(), &scanned, leshua, &BTreeMap::new())
+            CheckedBatch::open_scanned(file.path(), &scanned, &Orders, &BTreeMap::new())
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
@@ -318,7 +358,7 @@ mod tests {
         let mut bytes = text.into_bytes();
         let at = bytes.windows(4).position(|w| w == b"R150").unwrap() + 4;
         bytes.insert(at, 0xFF);
-        match scan_leshua(&write(&bytes)) {
+        match scan_orders(&write(&bytes)) {
             Err(FileError::Malformed { line, message, .. }) => {
                 assert_eq!(line, 151);
                 assert!(

@@ -11,4 +11,6 @@ pub mod retry;
 pub mod run;
 pub mod sim;
 pub mod status;
+#[cfg(test)]
+mod stub_gateway;
 pub mod validate;

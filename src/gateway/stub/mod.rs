@@ -1,9 +1,11 @@
 //! A stub third gateway, compiled for tests only. It is here to check that a
 //! gateway is one folder and one enum variant (docs/architecture.md lists the
 //! places): if a match anywhere missed a gateway, the tests would not compile,
-//! and [`tests`] runs it through everything a real one goes through: the
-//! configuration, the batch scan and import, the engine and the journal, the
-//! results file, the export and a retry with a new id.
+//! and `src/commands/stub_gateway.rs` runs it through everything a real one
+//! goes through: the configuration, the batch scan and import, the engine and
+//! the journal, the results file, the export and a retry with a new id. (That
+//! test lives with the commands it drives, so that no module depends on
+//! `commands` but `commands` itself.)
 //!
 //! Its batches hold `refund_id,order_id,amount_fen`; its refund ids are 1 to
 //! 16 ASCII letters and digits; its client is an in-memory ledger.
@@ -11,8 +13,6 @@
 pub mod client;
 pub mod profile;
 mod rows;
-#[cfg(test)]
-mod tests;
 
 use std::collections::BTreeMap;
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::client::StubLedger;
 use crate::commands::app::{default_results_path, App};
 use crate::commands::retry::{self, RetryRequest};
 use crate::commands::run::{self, RunRequest};
 use crate::config::Config;
+use crate::gateway::stub::client::StubLedger;
 use crate::gateway::GatewayKind;
 use crate::journal::Journal;
 use crate::options::RunOptions;
