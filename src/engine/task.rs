@@ -155,11 +155,7 @@ async fn submit(
     counters: &mut Counters,
 ) -> Sent {
     if let Err(e) = shared.writer.intent(id, from).await {
-        return Err(Recorded {
-            state: from,
-            stop: None,
-            fatal: Some(e),
-        });
+        return Err(Recorded::not_sent(from, Some(e)));
     }
     // The limiter gates the send itself, after the intent's commit (whose
     // latency varies), so that the gateway sees the rate we promised.
@@ -173,11 +169,7 @@ async fn submit(
             .transition(id, State::InFlight, withdraw)
             .await
             .err();
-        return Err(Recorded {
-            state: State::Pending,
-            stop: None,
-            fatal,
-        });
+        return Err(Recorded::not_sent(State::Pending, fatal));
     }
     let (at, started) = (now_text(), Instant::now());
     let attempt = pace.gateway.submit(order).await;
@@ -200,11 +192,7 @@ async fn query(
     counters: &mut Counters,
 ) -> Sent {
     if !pace.ready(&shared.stop_sending).await {
-        return Err(Recorded {
-            state: from,
-            stop: None,
-            fatal: None,
-        });
+        return Err(Recorded::not_sent(from, None));
     }
     let (at, started) = (now_text(), Instant::now());
     let attempt = pace.gateway.query(order).await;
@@ -230,6 +218,15 @@ struct Recorded {
 }
 
 impl Recorded {
+    /// A step that ended before its request left.
+    fn not_sent(state: State, fatal: Option<WriteError>) -> Recorded {
+        Recorded {
+            state,
+            stop: None,
+            fatal,
+        }
+    }
+
     fn finish(self, done: Done) -> Done {
         Done {
             state: self.state,
