@@ -62,6 +62,8 @@ pub struct CheckedBatch {
     pub header: Vec<String>,
     input: CsvInput,
     rules: Box<dyn RowRules>,
+    /// The SHA-256 [`scan`] read: the rows end with an error if these bytes differ.
+    expected_sha256: Option<String>,
 }
 
 impl CheckedBatch {
@@ -85,8 +87,11 @@ impl CheckedBatch {
         defaults: &BTreeMap<String, String>,
     ) -> Result<CheckedBatch, FileError> {
         let file = decode::open_file(path)?;
-        let input = CsvInput::read(path, file, scanned.chosen, scanned.delimiter)?;
-        CheckedBatch::with_rules(path, input, format, defaults)
+        let input = CsvInput::read_hashing(path, file, Some(scanned.chosen), scanned.delimiter)?;
+        Ok(CheckedBatch {
+            expected_sha256: Some(scanned.sha256.clone()),
+            ..CheckedBatch::with_rules(path, input, format, defaults)?
+        })
     }
 
     fn with_rules(
@@ -105,11 +110,20 @@ impl CheckedBatch {
             header: input.header.clone(),
             input,
             rules,
+            expected_sha256: None,
         })
     }
 }
 
 impl CheckedBatch {
+    /// At the end of the rows: whether the bytes read differ from those the
+    /// scan hashed (said once).
+    fn changed_since_scan(&mut self) -> Option<FileError> {
+        let expected = self.expected_sha256.take()?;
+        (self.input.sha256().as_deref() != Some(expected.as_str()))
+            .then(|| FileError::Changed(self.input.path().to_owned()))
+    }
+
     /// The encoding the file is read with (given, or detected), as `--encoding` accepts it.
     pub fn encoding_name(&self) -> &'static str {
         self.input.encoding.name()
@@ -120,9 +134,10 @@ impl Iterator for CheckedBatch {
     type Item = Result<CheckedRow, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let row = match self.input.next()? {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
+        let row = match self.input.next() {
+            Some(Ok(row)) => row,
+            Some(Err(e)) => return Some(Err(e)),
+            None => return self.changed_since_scan().map(Err),
         };
         if row.cells.len() != self.header.len() {
             // Cells would shift into other columns: the row is not read at all.
@@ -347,6 +362,30 @@ mod tests {
             CheckedRow::Valid { refund, .. } => assert_eq!(refund.order_key, "订单1"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_file_that_changes_after_the_scan_ends_its_rows_with_an_error() {
+        let file = write(format!("{HEADER}R1,T1,100\n").as_bytes());
+        let scanned = scan_orders(&file).unwrap();
+        // Still being written: a row more by the time the import reads it.
+        std::fs::write(file.path(), format!("{HEADER}R1,T1,100\nR2,T2,200\n")).unwrap();
+        let rows: Vec<Result<CheckedRow, FileError>> =
+            CheckedBatch::open_scanned(file.path(), &scanned, &Orders, &BTreeMap::new())
+                .unwrap()
+                .collect();
+        assert_eq!(rows.len(), 3, "two rows, then the error");
+        assert!(
+            matches!(rows.last(), Some(Err(FileError::Changed(_)))),
+            "{rows:?}"
+        );
+        // The same file unchanged reads to its end without one.
+        let scanned = scan_orders(&file).unwrap();
+        let rows: Result<Vec<CheckedRow>, FileError> =
+            CheckedBatch::open_scanned(file.path(), &scanned, &Orders, &BTreeMap::new())
+                .unwrap()
+                .collect();
+        assert_eq!(rows.unwrap().len(), 2);
     }
 
     #[test]

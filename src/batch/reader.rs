@@ -35,6 +35,10 @@ pub enum FileError {
     /// this line on: its encoding is chosen again and the file read again.
     #[error("'{path}', line {line}: has bytes that are not valid UTF-8")]
     NotUtf8 { path: PathBuf, line: u64 },
+    /// The second read of a run did not read the bytes the first one checked
+    /// and hashed (a file still being written, or replaced in between).
+    #[error("'{0}' changed while it was being read (is it still being written?): nothing of it was recorded or sent; run again once the file is complete")]
+    Changed(PathBuf),
 }
 
 /// One data row: its line number in the file (header = line 1) and trimmed cells.
@@ -87,6 +91,10 @@ impl CsvInput {
                 decoder.hashing().assuming_utf8()
             }),
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The SHA-256 of the file, once every row has been read.
