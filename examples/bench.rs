@@ -139,6 +139,14 @@ async fn run_batch(batch: &Path, config: &Path, profile: &str, extra: &[&str]) -
     .await
 }
 
+/// True when `binary run` takes `--yes`.
+fn accepts_yes(binary: &Path) -> bool {
+    Command::new(binary)
+        .args(["run", "--help"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("--yes"))
+}
+
 async fn run_batch_into(
     binary: &Path,
     batch: &Path,
@@ -161,6 +169,8 @@ async fn run_batch_into(
         .arg(config)
         .arg("--journal")
         .arg(journal)
+        // Builds from before "a look before paying" have no --yes (nor ask).
+        .args(accepts_yes(binary).then_some("--yes"))
         .args(extra);
     let measured = tokio::task::spawn_blocking(move || measure(&mut command))
         .await

@@ -29,7 +29,10 @@ pub struct Cli {
     /// Log more (-v: debug, -vv: trace). Logs go to stderr and never show a secret.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Log format: `text` or `json`.
+    /// Errors only: no progress, no summary, no notes on stderr (data on stdout stays).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log format: `text` or `json` (then stderr holds only JSON lines, messages included).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// The configuration file (default: $BULKREFUND_CONFIG, else ./bulkrefund.toml).
@@ -38,6 +41,10 @@ pub struct Cli {
     /// The journal (default: `journal` in the configuration, else ./bulkrefund.db).
     #[arg(long, global = true)]
     pub journal: Option<PathBuf>,
+    /// Time zone for dates and times shown, and for --since/--until days, e.g.
+    /// `Asia/Shanghai` (default: `timezone` in the configuration, else the machine's).
+    #[arg(long, global = true, env = "BULKREFUND_TIMEZONE")]
+    pub timezone: Option<String>,
 }
 
 /// How to read a batch file.
@@ -87,9 +94,6 @@ pub struct EngineArgs {
     /// Start the results file with a BOM so that Excel shows Chinese text.
     #[arg(long)]
     pub excel: bool,
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +106,12 @@ pub struct RunArgs {
     /// The results file (default: BATCH.results.csv beside the input).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Send without showing the plan and asking (required when there is no terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Send even when the batch is over the profile's max_batch_yuan or max_refund_yuan.
+    #[arg(long)]
+    pub allow_over_limit: bool,
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
@@ -148,31 +158,29 @@ pub struct ExportArgs {
     /// Only this batch's refunds.
     #[arg(long)]
     pub batch: Option<i64>,
-    /// Refunds first sent on or after: a date (2026-11-01) or an RFC 3339 time, UTC.
+    /// Refunds first sent on or after: a local date (2026-11-01, a day in --timezone)
+    /// or an RFC 3339 time with its offset.
     #[arg(long)]
     pub since: Option<String>,
-    /// Refunds first sent before this time, or on or before this date.
+    /// Refunds first sent on or before this local date, or before this RFC 3339 time.
     #[arg(long)]
     pub until: Option<String>,
     /// Only refunds with this status (repeatable): succeeded, failed, review, processing, unknown, pending.
     #[arg(long)]
     pub status: Vec<String>,
-    /// The file to write.
+    /// The file to write: `.csv` or `.xlsx` (the format follows the extension), or `-` for CSV on stdout.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
-    pub format: ExportFormat,
+    /// The format, when --out's extension does not say it.
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
     /// CSV only: start with a BOM so that Excel shows Chinese text.
     #[arg(long)]
     pub excel: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
+pub struct DemoArgs {}
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -200,11 +208,28 @@ pub struct GenArgs {
     pub orders: Option<PathBuf>,
 }
 
+/// How `status` and `show` print what they read (on stdout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text, for people.
+    Table,
+    /// One JSON document.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// One batch in detail (its journal id, as `status` lists it).
     #[arg(long)]
     pub batch: Option<i64>,
+    /// With --batch: also every row that did not succeed (with --format csv: only those rows).
+    #[arg(long)]
+    pub rows: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,7 @@ pub mod report;
 pub mod secret;
 pub mod setting;
 pub mod sim;
+pub mod zone;
 
 /// Runs one command line and returns the process exit code.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {

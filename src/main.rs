@@ -9,14 +9,17 @@ use clap::Parser;
 #[deny(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = bulkrefund::cli::Cli::parse();
-    bulkrefund::init_logging(
-        cli.verbose,
-        cli.log_format == bulkrefund::cli::LogFormat::Json,
-    );
+    let json = cli.log_format == bulkrefund::cli::LogFormat::Json;
+    bulkrefund::messages::set_mode(match (cli.quiet, json) {
+        (true, _) => bulkrefund::messages::Mode::Quiet,
+        (false, true) => bulkrefund::messages::Mode::Json,
+        (false, false) => bulkrefund::messages::Mode::Text,
+    });
+    bulkrefund::init_logging(cli.verbose, json);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
-            bulkrefund::say!("Error: cannot start the async runtime: {e}");
+            bulkrefund::say_error!("Error: cannot start the async runtime: {e}");
             return ExitCode::from(bulkrefund::exit::FATAL);
         }
     };
@@ -25,7 +28,7 @@ fn main() -> ExitCode {
         // Data written to a closed stdout (`status | head`): done, quietly.
         Err(e) if bulkrefund::messages::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            bulkrefund::say!("Error: {}", bulkrefund::messages::describe(&e));
+            bulkrefund::say_error!("Error: {}", bulkrefund::messages::describe(&e));
             ExitCode::from(bulkrefund::exit::code_for(&e))
         }
     }

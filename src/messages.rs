@@ -6,10 +6,79 @@
 //! `eprint!`, which panic on a closed stream, are forbidden by lint.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Writes to stderr, ignoring any failure.
+/// How messages are written: as text, not at all (`--quiet`: errors only), or
+/// as JSON lines beside the JSON logs (`--log-format json`: stderr then holds
+/// only JSON).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Text = 0,
+    Quiet = 1,
+    Json = 2,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(Mode::Text as u8);
+
+/// Chosen once, from the command line, before anything is said.
+pub fn set_mode(mode: Mode) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+fn mode() -> Mode {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Mode::Quiet,
+        2 => Mode::Json,
+        _ => Mode::Text,
+    }
+}
+
+/// True when `--quiet` asked for errors only.
+pub fn quiet() -> bool {
+    mode() == Mode::Quiet
+}
+
+/// Writes a message to stderr, ignoring any failure.
 pub fn write_stderr(args: std::fmt::Arguments) {
-    let _ = std::io::stderr().lock().write_fmt(args);
+    match mode() {
+        Mode::Quiet => {}
+        Mode::Json => write_json("INFO", &args.to_string()),
+        Mode::Text => {
+            let _ = std::io::stderr().lock().write_fmt(args);
+        }
+    }
+}
+
+/// Writes an error to stderr, whatever the mode (`--quiet` included).
+pub fn write_error(args: std::fmt::Arguments) {
+    match mode() {
+        Mode::Json => write_json("ERROR", &args.to_string()),
+        _ => {
+            let _ = std::io::stderr().lock().write_fmt(args);
+        }
+    }
+}
+
+/// Each line of `text` as one JSON object, shaped like the log's events.
+fn write_json(level: &str, text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        let event = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": level,
+            "fields": { "message": line.trim_end() },
+            "target": "bulkrefund::messages",
+        });
+        let _ = writeln!(stderr, "{event}");
+    }
+}
+
+/// An error line on stderr, shown even with `--quiet`.
+#[macro_export]
+macro_rules! say_error {
+    ($($arg:tt)*) => {
+        $crate::messages::write_error(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }
 
 /// A line on stderr (like `eprintln!`, but a closed stderr is not an error).

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::cli::{Cli, EngineArgs};
 use crate::config::{Config, Profile, DEFAULT_JOURNAL};
 use crate::exit::UsageError;
+use crate::zone::Zone;
 
 /// Where the configuration and the journal are, from the global flags.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +18,8 @@ pub struct Locations {
     pub config: Option<PathBuf>,
     /// `--journal`.
     pub journal: Option<PathBuf>,
+    /// `--timezone`.
+    pub timezone: Option<String>,
 }
 
 impl Locations {
@@ -24,7 +27,21 @@ impl Locations {
         Locations {
             config: cli.config.clone(),
             journal: cli.journal.clone(),
+            timezone: cli.timezone.clone(),
         }
+    }
+
+    /// The time zone: `--timezone`, else the configuration's `timezone` (when
+    /// the file exists), else the machine's.
+    pub fn zone(&self) -> Result<Zone, UsageError> {
+        if let Some(name) = &self.timezone {
+            return Zone::named(name).map_err(|e| UsageError(format!("--timezone: {}", e.0)));
+        }
+        let config = self.config_path();
+        if config.exists() {
+            return Ok(zone_of(&Config::load(&config)?));
+        }
+        Ok(Zone::system())
     }
 
     /// The configuration file's path: given, else `./bulkrefund.toml`.
@@ -49,6 +66,14 @@ impl Locations {
             None => PathBuf::from(DEFAULT_JOURNAL),
         })
     }
+}
+
+/// The configuration's zone (checked when it was parsed), else the machine's.
+pub fn zone_of(config: &Config) -> Zone {
+    config
+        .timezone()
+        .and_then(|name| Zone::named(name).ok())
+        .unwrap_or_else(Zone::system)
 }
 
 /// How the engine works a run, as the flags say; what they leave out comes
@@ -88,7 +113,7 @@ impl From<&EngineArgs> for RunOptions {
             max_attempts: args.max_attempts,
             poll_for: args.poll_for,
             excel: args.excel,
-            quiet: args.quiet,
+            quiet: crate::messages::quiet(),
         }
     }
 }

@@ -288,7 +288,7 @@ async fn the_lock_holds_through_a_symlink() {
             "leshua",
             "--rate",
             "20",
-            "--quiet",
+            "--yes",
         ])
         .arg("--config")
         .arg(&w.config)

@@ -109,7 +109,7 @@ async fn a_refund_listed_by_two_batches_is_retried_once() {
         new_id: Some("AR000000001R3".into()),
         why: "a second retry".into(),
     };
-    let error = journal.start_retries(&[second]).unwrap_err().to_string();
+    let error = journal.start_retries(1, &[second]).unwrap_err().to_string();
     assert!(error.contains("already has a retry"), "{error}");
 }
 

@@ -10,9 +10,10 @@ use bulkrefund::commands::retry;
 use bulkrefund::gateway::GatewayKind;
 use bulkrefund::journal::Status;
 use bulkrefund::options::RunOptions;
-use bulkrefund::report::export::{self, ExportFormat, Filter, COLUMNS};
+use bulkrefund::report::export::{self, ExportFormat, Filter, Heading, COLUMNS};
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{OrderStatus, RefundState};
+use bulkrefund::zone::Zone;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +114,15 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let journal = bulkrefund::journal::Journal::open_read_only(&world.journal())
         .unwrap()
         .unwrap();
-    export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
+    export::export(
+        &journal,
+        &Filter::default(),
+        &utc(),
+        &out,
+        ExportFormat::Csv,
+        false,
+    )
+    .unwrap();
     let exported = read_export(&out).0;
     let retried: Vec<_> = exported
         .iter()
@@ -165,11 +174,19 @@ async fn retry_without_a_terminal_needs_yes() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stdout.contains("retry of batch 1 will send 3 refunds"),
-        "{stdout}"
+        stderr.contains("retry of batch 1 will send 3 refunds"),
+        "{stderr}"
     );
+    assert!(stdout.is_empty(), "messages go to stderr: {stdout}");
     assert!(stderr.contains("pass --yes"), "{stderr}");
     assert!(world.ledger().refunds.is_empty(), "nothing was sent");
+}
+
+fn utc() -> Heading {
+    Heading {
+        period: "all times".into(),
+        zone: Zone::utc(),
+    }
 }
 
 fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec<String>>) {
@@ -189,9 +206,11 @@ fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec
     for record in reader.records() {
         let record: Vec<String> = record.unwrap().iter().map(str::to_owned).collect();
         if record[0] == "#totals" {
-            if record[1] != "status" {
+            if record[1] != "figure" {
                 totals.push(record);
             }
+        } else if record[0] == "#by_day" {
+            continue;
         } else {
             rows.push(header.iter().cloned().zip(record).collect());
         }
@@ -219,15 +238,28 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
         .unwrap()
         .unwrap();
     let out = world.dir.path().join("all.csv");
-    let totals =
-        export::export(&journal, &Filter::default(), &out, ExportFormat::Csv, false).unwrap();
+    let totals = export::export(
+        &journal,
+        &Filter::default(),
+        &utc(),
+        &out,
+        ExportFormat::Csv,
+        false,
+    )
+    .unwrap();
     let (rows, total_rows) = read_export(&out);
     assert_eq!(rows.len(), 22);
-    // Totals equal the sum of the rows.
-    let sum = |status: &str| -> (u64, u64) {
+    // Each figure equals the sum of its rows; "requested" is every intent
+    // (no link was retried here), and no figure adds different statuses.
+    let sum = |figure: &str| -> (u64, u64) {
+        let status = match figure {
+            "refunded" => "succeeded",
+            "in review" => "review",
+            other => other,
+        };
         let chosen: Vec<_> = rows
             .iter()
-            .filter(|r| status == "all" || r["status"] == status)
+            .filter(|r| figure == "requested" || r["status"] == status)
             .collect();
         (
             chosen.len() as u64,
@@ -248,8 +280,13 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
             "{total:?}"
         );
     }
-    assert_eq!(total_rows.last().unwrap()[1], "all");
-    assert_eq!(totals.total().0, 22);
+    let figures: Vec<&str> = total_rows.iter().map(|t| t[1].as_str()).collect();
+    assert_eq!(
+        figures,
+        ["requested", "refunded", "failed", "in review", "unresolved"]
+    );
+    assert_eq!(totals.intents.requested.count, 22);
+    assert_eq!(totals.intents.refunded.count, 21);
     // A cell that starts with `=` comes out escaped.
     let evil_row = rows.iter().find(|r| r["refund_id"] == "EVIL1").unwrap();
     assert_eq!(evil_row["order_id"], "'=HYPERLINK(\"x\")");
@@ -257,7 +294,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     // Filters: by batch, by status, by time.
     let count = |filter: Filter| {
         let path = world.dir.path().join("filtered.csv");
-        export::export(&journal, &filter, &path, ExportFormat::Csv, false).unwrap();
+        export::export(&journal, &filter, &utc(), &path, ExportFormat::Csv, false).unwrap();
         read_export(&path).0.len()
     };
     assert_eq!(
@@ -283,22 +320,22 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     );
     assert_eq!(
         count(Filter {
-            since: Some(export::parse_bound("2999-01-01", false).unwrap()),
+            since: Some(Zone::utc().bound("2999-01-01", false).unwrap()),
             ..Filter::default()
         }),
         0
     );
     assert_eq!(
         count(Filter {
-            until: Some(export::parse_bound("2000-01-01", true).unwrap()),
+            until: Some(Zone::utc().bound("2000-01-01", true).unwrap()),
             ..Filter::default()
         }),
         0
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let today_filter = Filter {
-        since: Some(export::parse_bound(&today, false).unwrap()),
-        until: Some(export::parse_bound(&today, true).unwrap()),
+        since: Some(Zone::utc().bound(&today, false).unwrap()),
+        until: Some(Zone::utc().bound(&today, true).unwrap()),
         ..Filter::default()
     };
     assert_eq!(count(today_filter), 22);
@@ -308,6 +345,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     export::export(
         &journal,
         &Filter::default(),
+        &utc(),
         &xlsx,
         ExportFormat::Xlsx,
         false,
@@ -323,9 +361,15 @@ fn assert_xlsx_equals_csv(
 ) {
     use calamine::{open_workbook, Data, Reader, Xlsx};
     let mut workbook: Xlsx<_> = open_workbook(xlsx).unwrap();
-    assert_eq!(workbook.sheet_names(), ["refunds", "totals"]);
+    assert_eq!(workbook.sheet_names(), ["summary", "refunds", "by day"]);
     let sheet = workbook.worksheet_range("refunds").unwrap();
     let mut sheet_rows = sheet.rows();
+    let title = sheet_rows.next().unwrap()[0].to_string();
+    assert!(
+        title.starts_with("bulkrefund export · merchant ")
+            && title.contains("all times · time zone UTC · generated "),
+        "{title}"
+    );
     let header: Vec<String> = sheet_rows
         .next()
         .unwrap()
@@ -365,10 +409,10 @@ fn assert_xlsx_equals_csv(
         }
     }
     assert_eq!(n, rows.len());
-    let sheet = workbook.worksheet_range("totals").unwrap();
+    let sheet = workbook.worksheet_range("summary").unwrap();
     let read: Vec<Vec<String>> = sheet
         .rows()
-        .skip(1)
+        .skip(2)
         .map(|r| r.iter().map(|c| c.to_string()).collect())
         .collect();
     let expected: Vec<Vec<String>> = totals.iter().map(|t| t[1..].to_vec()).collect();

@@ -172,13 +172,25 @@ async fn a_second_process_on_the_same_journal_is_refused() {
 #[tokio::test]
 async fn demo_exits_0_and_prints_the_summary() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
-        .args(["demo", "--quiet"])
+        .args(["demo"])
         .output()
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("succeeded          29"), "{stderr}");
+    let refunded: Vec<Vec<&str>> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  refunded "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        refunded,
+        [
+            ["refunded", "29", "827.79", "yuan"],
+            ["refunded", "29", "1118.76", "yuan"]
+        ],
+        "{stderr}"
+    );
     assert!(stderr.contains("0 created twice"), "{stderr}");
     assert!(stderr.contains("results: "), "{stderr}");
     let results = stderr
@@ -219,13 +231,13 @@ async fn status_lists_batches_and_details_one() {
     let total: u64 = (1..=12u64).map(|i| 100 + (i * 7919) % 100_000).sum();
     let yuan = format!("{}.{:02}", total / 100, total % 100);
     assert!(
-        text.contains(&format!("succeeded 12 ({yuan} yuan)")),
+        text.contains(&format!("refunded 12 ({yuan} yuan)")),
         "{text}"
     );
     let detail = status(&["status", "--batch", "1"]);
     let text = String::from_utf8_lossy(&detail.stdout);
     assert!(
-        text.contains("results: ") && text.contains("succeeded"),
+        text.contains("results: ") && text.contains("paid by this batch"),
         "{text}"
     );
     assert!(!text.contains("rows that did not succeed"), "{text}");
@@ -354,7 +366,7 @@ async fn closed_stdout_and_stderr_never_crash_a_command() {
     // `demo 2>&1 | head`.
     let (stdout, stderr) = closed_pipe();
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
-        .args(["demo", "--quiet"])
+        .args(["demo"])
         .stdout(stdout)
         .stderr(stderr)
         .status()

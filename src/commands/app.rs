@@ -19,7 +19,8 @@ use crate::journal::{Journal, Scope};
 use crate::options::{Locations, RunOptions};
 use crate::paths::Protected;
 use crate::report::results;
-use crate::report::summary::StatusCounts;
+use crate::report::summary::BatchMoney;
+use crate::zone::Zone;
 
 /// What a command that sends works with.
 pub struct App {
@@ -27,6 +28,8 @@ pub struct App {
     pub journal_path: PathBuf,
     pub options: RunOptions,
     pub cancel: CancellationToken,
+    /// Where times are shown (the results files' times carry its offset).
+    pub zone: Zone,
     /// Every profile aimed at this base URL instead (the demo's simulator).
     base_url: Option<Url>,
 }
@@ -39,6 +42,7 @@ impl App {
         cancel: CancellationToken,
     ) -> App {
         App {
+            zone: crate::options::zone_of(&config),
             config,
             journal_path,
             options,
@@ -54,7 +58,14 @@ impl App {
         cancel: CancellationToken,
     ) -> Result<App, UsageError> {
         let (config, journal_path) = locations.load()?;
-        Ok(App::new(config, journal_path, options, cancel))
+        let app = App::new(config, journal_path, options, cancel);
+        Ok(match &locations.timezone {
+            Some(_) => App {
+                zone: locations.zone()?,
+                ..app
+            },
+            None => app,
+        })
     }
 
     /// Aims every profile at `base_url` (the demo and tests use a simulator).
@@ -165,13 +176,13 @@ impl App {
             if unfinished.iter().any(|u| u.batch == batch) {
                 continue;
             }
-            let counts = StatusCounts::outcomes_for_batch(journal, batch)?;
-            outcome.exit_code = outcome.exit_code.max(counts.exit_code());
+            let money = BatchMoney::for_batch(journal, batch)?;
+            outcome.exit_code = outcome.exit_code.max(money.exit_code());
             let Some(path) = journal.results_path(batch)? else {
                 continue;
             };
             // One batch's unwritable results file does not keep the others from theirs.
-            if let Err(e) = results::write(journal, batch, &path, self.options.excel) {
+            if let Err(e) = results::write(journal, batch, &path, self.options.excel, &self.zone) {
                 outcome.problems.push(format!(
                     "the results of batch {batch} cannot be written to '{}' ({e:#}); they are safe in \
                      the journal: fix that, or run `bulkrefund resume --batch {batch} --out OTHER.csv`",
@@ -180,13 +191,12 @@ impl App {
                 outcome.exit_code = exit::FATAL;
                 continue;
             }
-            outcome
-                .batches
-                .push((batch, path, StatusCounts::for_batch(journal, batch)?));
+            let finished = money.exit_code() != exit::UNRESOLVED;
+            outcome.batches.push((batch, path, money));
             // Only once its results file is written with nothing unresolved is a
             // batch finished: one that is not has its results rewritten by the
             // next resume, until every refund it lists has ended.
-            journal.set_finished(batch, counts.exit_code() != exit::UNRESOLVED)?;
+            journal.set_finished(batch, finished)?;
         }
         Ok(())
     }
@@ -228,7 +238,7 @@ impl Paces<'_> {
 /// The outcome of a run, resume or retry, for the caller to print or test.
 pub struct RunOutcome {
     pub exit_code: u8,
-    pub batches: Vec<(i64, PathBuf, StatusCounts)>,
+    pub batches: Vec<(i64, PathBuf, BatchMoney)>,
     pub report: EngineReport,
     /// What went wrong besides the refunds themselves (a results file that
     /// could not be written, an import left unfinished), for the operator.
@@ -248,15 +258,15 @@ impl RunOutcome {
         }
     }
 
-    /// The summary on stderr: counts and yuan per status, time, achieved rate.
+    /// The summary on stderr: each batch's money, time, achieved rate.
     pub fn print(&self) {
         let report = &self.report;
         for note in &self.notes {
             crate::say!("{note}");
         }
-        for (batch, path, counts) in &self.batches {
+        for (batch, path, money) in &self.batches {
             crate::say!("batch {batch}:");
-            crate::say_part!("{}", counts.table());
+            crate::say_part!("{}", money.table());
             crate::say!("results: {}", path.display());
         }
         if self.batches.is_empty() && self.problems.is_empty() {
@@ -278,13 +288,44 @@ impl RunOutcome {
             }
         );
         if let Some(why) = &report.stopped {
-            crate::say!(
+            crate::say_error!(
                 "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
                  are pending again (never created). Fix the profile, then run `bulkrefund resume`."
             );
         }
         for problem in &self.problems {
-            crate::say!("Error: {problem}");
+            crate::say_error!("Error: {problem}");
+        }
+        if self.exit_code == exit::UNRESOLVED {
+            crate::say!("{}", self.resume_hint());
+        }
+    }
+
+    /// What to do about an exit 4: the batches with refunds still unresolved
+    /// and the command that finishes them.
+    pub fn resume_hint(&self) -> String {
+        let unresolved: Vec<String> = self
+            .batches
+            .iter()
+            .filter(|(_, _, money)| !money.intents.unresolved.is_zero())
+            .map(|(batch, _, money)| {
+                format!(
+                    "batch {batch}: {} unresolved",
+                    money.intents.unresolved.count
+                )
+            })
+            .collect();
+        let command = match self.batches.as_slice() {
+            [(batch, _, _)] => format!("bulkrefund resume --batch {batch}"),
+            _ => "bulkrefund resume".to_owned(),
+        };
+        if unresolved.is_empty() {
+            format!("Not everything has ended: run `{command}` to finish it.")
+        } else {
+            format!(
+                "Not everything has ended ({}): the gateway has not said how they end yet. Run `{command}` to finish them; nothing is sent twice.",
+                unresolved.join(", ")
+            )
         }
     }
 }

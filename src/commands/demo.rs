@@ -56,7 +56,7 @@ fn write_samples(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn main(args: DemoArgs) -> anyhow::Result<u8> {
+pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     let dir = tempfile::Builder::new()
         .prefix("bulkrefund-demo-")
         .tempdir()?
@@ -81,7 +81,7 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<u8> {
     let journal = dir.join("bulkrefund.db");
     let options = RunOptions {
         poll_for: Duration::from_secs(60),
-        quiet: args.quiet,
+        quiet: crate::messages::quiet(),
         ..RunOptions::default()
     };
     let app = App::new(
@@ -102,6 +102,8 @@ pub async fn main(args: DemoArgs) -> anyhow::Result<u8> {
             profile,
             read: ReadOptions::default(),
             out: None,
+            yes: true,
+            allow_over_limit: false,
         };
         let outcome = run::run(&app, request).await?;
         outcome.print();

@@ -7,7 +7,8 @@ use crate::exit::{self, UsageError};
 use crate::journal::Journal;
 use crate::options::Locations;
 use crate::paths::Protected;
-use crate::report::export::{self, ExportFormat, Filter};
+use crate::report::export::{self, ExportFormat, Filter, Heading};
+use crate::zone::Zone;
 
 /// `bulkrefund export ...`: reads only the journal, so it works without a
 /// configuration file (one that exists is never overwritten).
@@ -15,15 +16,30 @@ pub fn main(locations: &Locations, args: ExportArgs) -> anyhow::Result<u8> {
     run(
         &locations.journal_only()?,
         Some(&locations.config_path()),
+        &locations.zone()?,
         &args,
     )
+}
+
+/// "2026-11-01 to 2026-11-30", as the operator gave the bounds.
+fn period(args: &ExportArgs) -> String {
+    let batch = args.batch.map(|b| format!("batch {b}, "));
+    let range = match (&args.since, &args.until) {
+        (None, None) => "all times".to_owned(),
+        (Some(since), None) => format!("from {since}"),
+        (None, Some(until)) => format!("until {until}"),
+        (Some(since), Some(until)) => format!("{since} to {until}"),
+    };
+    format!("{}{range}", batch.unwrap_or_default())
 }
 
 pub fn run(
     journal_path: &std::path::Path,
     config: Option<&std::path::Path>,
+    zone: &Zone,
     args: &ExportArgs,
 ) -> anyhow::Result<u8> {
+    let format = ExportFormat::for_output(&args.out, args.format)?;
     let Some(journal) = Journal::open_read_only(journal_path)? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to export",
@@ -36,12 +52,12 @@ pub fn run(
         since: args
             .since
             .as_deref()
-            .map(|t| export::parse_bound(t, false))
+            .map(|t| zone.bound(t, false))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(|t| export::parse_bound(t, true))
+            .map(|t| zone.bound(t, true))
             .transpose()?,
         statuses: args
             .status
@@ -49,7 +65,6 @@ pub fn run(
             .map(|s| export::refund_status(s))
             .collect::<Result<_, _>>()?,
     };
-    let format = args.format;
     let to_stdout = args.out.as_os_str() == "-";
     if to_stdout {
         if format == ExportFormat::Xlsx {
@@ -58,7 +73,13 @@ pub fn run(
             )
             .into());
         }
-        let totals = export::export_csv(&journal, &filter, std::io::stdout().lock(), args.excel)?;
+        let totals = export::export_csv(
+            &journal,
+            &filter,
+            zone,
+            std::io::stdout().lock(),
+            args.excel,
+        )?;
         crate::say_part!("{}", totals.table());
         return Ok(exit::SUCCESS);
     }
@@ -71,8 +92,17 @@ pub fn run(
         protected.add(&input, "the input of a batch in the journal");
     }
     protected.check(&args.out, "--out")?;
-    let totals = export::export(&journal, &filter, &args.out, format, args.excel)?;
-    crate::say!("exported to {}:", args.out.display());
+    let heading = Heading {
+        period: period(args),
+        zone: zone.clone(),
+    };
+    let totals = export::export(&journal, &filter, &heading, &args.out, format, args.excel)?;
+    crate::say!(
+        "exported to {} ({}, times in {}):",
+        args.out.display(),
+        format.name(),
+        zone.name()
+    );
     crate::say_part!("{}", totals.table());
     Ok(exit::SUCCESS)
 }

@@ -3,9 +3,11 @@
 //! send share one application path ([`app`]).
 
 pub mod app;
+pub mod confirm;
 pub mod demo;
 pub mod export;
 pub mod interrupt;
+pub mod look;
 pub mod resume;
 pub mod retry;
 pub mod run;

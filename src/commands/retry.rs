@@ -12,7 +12,7 @@
 //! has seen the plan and confirmed it (`--yes`).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::app::{App, Paces, RunOutcome};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
-use crate::exit::{self, UsageError};
+use crate::exit;
 use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
@@ -238,7 +238,7 @@ const MAX_CHECKS_AT_ONCE: usize = 256;
 /// Carries a confirmed plan out in the journal, in one transaction: same-id
 /// refunds go back to pending; new ids start retries of their chains' heads.
 /// Returns the refunds to send.
-pub fn apply(journal: &mut Journal, plan: &Plan) -> anyhow::Result<Vec<i64>> {
+pub fn apply(journal: &mut Journal, batch: i64, plan: &Plan) -> anyhow::Result<Vec<i64>> {
     let starts: Vec<RetryStart> = plan
         .send
         .iter()
@@ -254,7 +254,7 @@ pub fn apply(journal: &mut Journal, plan: &Plan) -> anyhow::Result<Vec<i64>> {
             },
         })
         .collect();
-    Ok(journal.start_retries(&starts)?)
+    Ok(journal.start_retries(batch, &starts)?)
 }
 
 fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
@@ -283,26 +283,6 @@ fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<(
         }
     }
     Ok(())
-}
-
-/// Asks on the terminal; without one, `--yes` is required.
-fn confirmed(yes: bool) -> Result<bool, UsageError> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(UsageError(
-            "retry sends money: without a terminal to confirm on, pass --yes".into(),
-        ));
-    }
-    crate::say_part!("Send them? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| UsageError(e.to_string()))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// `bulkrefund retry --batch ID --failed [--new-ids] [--yes]`.
@@ -339,9 +319,12 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     let mut paces = app.paces();
     let plan = plan(&journal, request.batch, request.new_ids)?;
     let plan = check_with_gateway(&journal, &mut paces, plan, &app.cancel).await?;
-    // The plan is for the operator's eyes: a closed stdout does not stop it.
-    let _ = print_plan(request.batch, &plan, &mut std::io::stdout().lock());
-    let confirmed = !plan.send.is_empty() && confirmed(request.yes)?;
+    // The plan is a message for the operator (stderr, like every message).
+    let mut text = Vec::new();
+    let _ = print_plan(request.batch, &plan, &mut text);
+    crate::say_part!("{}", String::from_utf8_lossy(&text));
+    let confirmed =
+        !plan.send.is_empty() && super::confirm::confirmed(request.yes, "retry", "Send them?")?;
     if !confirmed && plan.corrected.is_empty() {
         if !plan.send.is_empty() {
             crate::say!("nothing sent");
@@ -352,7 +335,7 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     // whether or not the operator confirmed the sends.
     let mut refunds = plan.corrected.clone();
     if confirmed {
-        refunds.extend(apply(&mut journal, &plan)?);
+        refunds.extend(apply(&mut journal, request.batch, &plan)?);
     }
     let outcome = app
         .finish(journal, &mut paces, Scope::Refunds(refunds))

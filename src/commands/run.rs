@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{default_results_path, App, RunOutcome};
+use super::look::Look;
 use crate::batch::{self, CheckedBatch, ReadOptions, Scanned};
 use crate::cli::RunArgs;
 use crate::config::Profile;
@@ -29,6 +30,8 @@ pub async fn main(locations: &Locations, args: RunArgs) -> anyhow::Result<u8> {
         profile: &args.profile,
         read: args.input.read_options(),
         out: args.out,
+        yes: args.yes,
+        allow_over_limit: args.allow_over_limit,
     };
     let outcome = run(&app, request).await?;
     outcome.print();
@@ -42,6 +45,10 @@ pub struct RunRequest<'a> {
     pub read: ReadOptions,
     /// The results file (default: `BATCH.results.csv` beside the input).
     pub out: Option<PathBuf>,
+    /// Send without asking (required without a terminal).
+    pub yes: bool,
+    /// Send a batch over the profile's `max_batch_yuan` / `max_refund_yuan`.
+    pub allow_over_limit: bool,
 }
 
 /// Records the batch, then sends what it holds that is new.
@@ -76,7 +83,14 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
         profile.row_defaults(),
     )
     .map_err(usage)?;
-    let batch_id = record(app, &mut journal, &meta, rows)?;
+    let look = Look {
+        profile: &profile,
+        file: request.batch,
+        earlier: journal.batches_with_hash(&scanned.sha256)?,
+        yes: request.yes,
+        allow_over_limit: request.allow_over_limit,
+    };
+    let batch_id = record(app, &mut journal, &meta, rows, &look)?;
     let mut paces = app.paces();
     app.finish(journal, &mut paces, Scope::Batches(vec![batch_id]))
         .await
@@ -103,15 +117,17 @@ fn batch_meta(
 }
 
 /// The import: the batch's second read, each row checked once and recorded,
-/// all in one transaction. Returns the batch's id.
+/// all in one transaction, which commits only once the look before paying
+/// says yes. Returns the batch's id.
 fn record(
     app: &App,
     journal: &mut Journal,
     meta: &BatchMeta,
     rows: CheckedBatch,
+    look: &Look,
 ) -> anyhow::Result<i64> {
     let mut shown = 0;
-    let tally = import::import(
+    let tally = import::import_checked(
         journal,
         meta,
         rows,
@@ -124,12 +140,14 @@ fn record(
                 crate::say!("... more problems are listed in the results file");
             }
         },
+        |tally| look.decide(tally, || app.cancel.is_cancelled()),
     )
     .map_err(|e| match e {
         ImportError::File(e) => usage(e),
         ImportError::Journal(e) => anyhow::Error::new(e)
             .context("the batch could not be recorded, and nothing of it was: nothing was sent"),
         ImportError::Interrupted => Interrupted(e.to_string()).into(),
+        ImportError::Refused(why) => UsageError(why).into(),
     })?;
     let batch_id = tally.batch_id.expect("import returns the batch id");
     tracing::info!(

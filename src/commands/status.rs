@@ -1,21 +1,43 @@
-//! `bulkrefund status`: the batches in the journal with counts and yuan per
-//! status, or one batch in detail with every row that did not succeed.
+//! `bulkrefund status`: the batches in the journal with their money (README,
+//! "The money"), or one batch in detail: its money, its failures grouped by
+//! error code, its retries, and its rows that did not succeed on request
+//! (`--rows`). As a table for people, or JSON or CSV for programs, on stdout.
 
 use std::io::Write;
 
-use crate::cli::StatusArgs;
+use serde_json::json;
+
+use crate::cli::{OutputFormat, StatusArgs};
 use crate::exit::{self, UsageError};
+use crate::journal::reports::BatchSummary;
 use crate::journal::Journal;
 use crate::options::Locations;
-use crate::report::summary::StatusCounts;
+use crate::report::summary::{BatchMoney, Sum};
+use crate::zone::Zone;
 
-/// `bulkrefund status [--batch ID]`: reads only the journal, so it works
-/// without a configuration file.
+/// `bulkrefund status [--batch ID] [--rows] [--format table|json|csv]`: reads
+/// only the journal, so it works without a configuration file.
 pub fn main(locations: &Locations, args: StatusArgs) -> anyhow::Result<u8> {
-    run(&locations.journal_only()?, args.batch)
+    let view = View {
+        format: args.format,
+        rows: args.rows,
+        zone: locations.zone()?,
+    };
+    run(&locations.journal_only()?, args.batch, &view)
 }
 
-pub fn run(journal_path: &std::path::Path, batch: Option<i64>) -> anyhow::Result<u8> {
+/// How `status` shows what it reads.
+pub struct View {
+    pub format: OutputFormat,
+    /// With `--batch`: every row that did not succeed, too.
+    pub rows: bool,
+    pub zone: Zone,
+}
+
+pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> anyhow::Result<u8> {
+    if view.rows && batch.is_none() {
+        return Err(UsageError("--rows lists one batch's rows: give --batch ID too".into()).into());
+    }
     let Some(journal) = Journal::open_read_only(journal_path)? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing has been run",
@@ -26,79 +48,314 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>) -> anyhow::Result
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match batch {
-        None => list(&journal, &mut out)?,
-        Some(id) => detail(&journal, id, &mut out)?,
+        None => list(&journal, view, &mut out)?,
+        Some(id) => detail(&journal, id, view, &mut out)?,
     }
+    out.flush()?;
     Ok(exit::SUCCESS)
 }
 
-fn list(journal: &Journal, out: &mut dyn Write) -> anyhow::Result<()> {
+fn batch_state(batch: &BatchSummary, zone: &Zone) -> String {
+    match (batch.imported, &batch.finished_at) {
+        (false, _) => "import unfinished".to_owned(),
+        (true, Some(at)) => format!("finished {}", zone.show(at)),
+        (true, None) => "not finished".to_owned(),
+    }
+}
+
+fn batch_json(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> serde_json::Value {
+    json!({
+        "id": batch.id,
+        "file": batch.file_name,
+        "profile": batch.profile,
+        "started_at": zone.show(&batch.started_at),
+        "finished_at": batch.finished_at.as_deref().map(|at| zone.show(at)),
+        "imported": batch.imported,
+        "results": batch.results_path.as_ref().map(|p| p.display().to_string()),
+        "money": money,
+    })
+}
+
+/// The columns of `status --format csv`: one line per batch.
+const LIST_COLUMNS: [&str; 21] = [
+    "batch_id",
+    "file",
+    "profile",
+    "started_at",
+    "finished_at",
+    "requested_count",
+    "requested_fen",
+    "refunded_count",
+    "refunded_fen",
+    "paid_by_this_batch_count",
+    "paid_by_this_batch_fen",
+    "failed_count",
+    "failed_fen",
+    "in_review_count",
+    "in_review_fen",
+    "unresolved_count",
+    "unresolved_fen",
+    "invalid_count",
+    "conflict_count",
+    "duplicate_count",
+    "not_sent_fen",
+];
+
+fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<String> {
+    let i = &money.intents;
+    let sums = [
+        i.requested,
+        i.refunded,
+        money.paid_by_this_batch,
+        i.failed,
+        i.in_review,
+        i.unresolved,
+    ];
+    let not_sent = &money.not_sent;
+    let unsent_fen = [not_sent.invalid, not_sent.conflict, not_sent.duplicate]
+        .iter()
+        .fold(Sum::default(), |mut all, sum| {
+            all.add(sum.count, sum.fen);
+            all
+        });
+    let mut record = vec![
+        batch.id.to_string(),
+        batch.file_name.clone(),
+        batch.profile.clone(),
+        zone.show(&batch.started_at),
+        batch
+            .finished_at
+            .as_deref()
+            .map(|at| zone.show(at))
+            .unwrap_or_default(),
+    ];
+    for sum in sums {
+        record.push(sum.count.to_string());
+        record.push(sum.fen.0.to_string());
+    }
+    record.push(not_sent.invalid.count.to_string());
+    record.push(not_sent.conflict.count.to_string());
+    record.push(not_sent.duplicate.count.to_string());
+    record.push(unsent_fen.fen.0.to_string());
+    record
+}
+
+fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
     let batches = journal.batches()?;
-    if batches.is_empty() {
-        writeln!(out, "no batches yet")?;
-    }
-    for batch in batches {
-        let counts = StatusCounts::for_batch(journal, batch.id)?;
-        let state = match (batch.imported, &batch.finished_at) {
-            (false, _) => "import unfinished".to_owned(),
-            (true, Some(at)) => format!("finished {at}"),
-            (true, None) => "not finished".to_owned(),
-        };
-        writeln!(
-            out,
-            "batch {}  {}  profile {}  started {}  {state}",
-            batch.id, batch.file_name, batch.profile, batch.started_at
-        )?;
-        writeln!(out, "  {}", counts.one_line())?;
-    }
-    for unfinished in journal.unfinished_imports(None)? {
-        writeln!(out, "{}", unfinished.describe())?;
+    let (count, fen) = journal.refunded_in_all()?;
+    let refunded_in_all = Sum { count, fen };
+    match view.format {
+        OutputFormat::Json => {
+            let listed = batches
+                .iter()
+                .map(|b| {
+                    Ok(batch_json(
+                        b,
+                        &BatchMoney::for_batch(journal, b.id)?,
+                        &view.zone,
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let unfinished: Vec<String> = journal
+                .unfinished_imports(None)?
+                .iter()
+                .map(|u| u.describe())
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &json!({
+                    "timezone": view.zone.name(),
+                    "batches": listed,
+                    "refunded_in_all": refunded_in_all,
+                    "unfinished_imports": unfinished,
+                }),
+            )?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(LIST_COLUMNS)?;
+            for batch in &batches {
+                let money = BatchMoney::for_batch(journal, batch.id)?;
+                writer.write_record(list_record(batch, &money, &view.zone))?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            if batches.is_empty() {
+                writeln!(out, "no batches yet")?;
+            }
+            for batch in &batches {
+                let money = BatchMoney::for_batch(journal, batch.id)?;
+                writeln!(
+                    out,
+                    "batch {}  {}  profile {}  started {}  {}",
+                    batch.id,
+                    batch.file_name,
+                    batch.profile,
+                    view.zone.show(&batch.started_at),
+                    batch_state(batch, &view.zone)
+                )?;
+                writeln!(out, "  {}", money.one_line())?;
+            }
+            for unfinished in journal.unfinished_imports(None)? {
+                writeln!(out, "{}", unfinished.describe())?;
+            }
+            writeln!(
+                out,
+                "refunded in all: {} gateway refunds, {} yuan (each counted once, whichever batches list it); times in {}",
+                refunded_in_all.count,
+                refunded_in_all.fen,
+                view.zone.name()
+            )?;
+        }
     }
     Ok(())
 }
 
-fn detail(journal: &Journal, id: i64, out: &mut dyn Write) -> anyhow::Result<()> {
+fn detail(journal: &Journal, id: i64, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(batch) = journal.batch(id)? else {
         return Err(UsageError(format!(
             "There is no batch {id} in the journal; `bulkrefund status` lists them"
         ))
         .into());
     };
-    writeln!(out, "batch {id}: {}", batch.file_name)?;
-    writeln!(
-        out,
-        "  profile {}, started {}",
-        batch.profile, batch.started_at
-    )?;
-    if let Some(results) = batch.results_path {
-        writeln!(out, "  results: {}", results.display())?;
-    }
-    writeln!(out, "{}", StatusCounts::for_batch(journal, id)?.table())?;
+    let money = BatchMoney::for_batch(journal, id)?;
+    let failures = journal.failures_by_code(id)?;
     let retries = journal.retries_in_batch(id)?;
-    if !retries.is_empty() {
-        writeln!(out, "retried with new ids:")?;
-    }
-    for link in retries {
-        writeln!(
-            out,
-            "  line {:<7} {} ({}) -> {} ({})",
-            link.line, link.retried.0, link.retried.1, link.retry.0, link.retry.1
-        )?;
-    }
-    let rows = journal.rows_needing_attention(id)?;
-    if !rows.is_empty() {
-        writeln!(out, "rows that did not succeed:")?;
-    }
-    for row in rows {
-        writeln!(
-            out,
-            "  line {:<7} {:<24} {:<11} {} {}",
-            row.line,
-            row.refund_id,
-            row.status.as_str(),
-            row.error_code,
-            row.error_message
-        )?;
+    let rows = if view.rows {
+        journal.rows_needing_attention(id)?
+    } else {
+        Vec::new()
+    };
+    match view.format {
+        OutputFormat::Json => {
+            let failures: Vec<_> = failures
+                .iter()
+                .map(|g| {
+                    json!({
+                        "status": g.status.map(|s| s.as_str()),
+                        "code": g.code,
+                        "message": g.message,
+                        "count": g.count,
+                        "fen": g.fen.0,
+                        "yuan": g.fen.to_string(),
+                        "samples": g.samples,
+                    })
+                })
+                .collect();
+            let retries: Vec<_> = retries
+                .iter()
+                .map(|l| json!({"line": l.line, "retried": l.retried.0, "retried_status": l.retried.1.as_str(), "retry": l.retry.0, "retry_status": l.retry.1.as_str()}))
+                .collect();
+            let mut value = json!({
+                "timezone": view.zone.name(),
+                "batch": batch_json(&batch, &money, &view.zone),
+                "failures": failures,
+                "retries": retries,
+            });
+            if view.rows {
+                value["rows"] = rows
+                    .iter()
+                    .map(|r| json!({"line": r.line, "refund_id": r.refund_id, "status": r.status.as_str(), "error_code": r.error_code, "error_message": r.error_message}))
+                    .collect();
+            }
+            serde_json::to_writer_pretty(&mut *out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv if view.rows => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(["line", "refund_id", "status", "error_code", "error_message"])?;
+            for r in rows {
+                writer.write_record([
+                    r.line.to_string(),
+                    r.refund_id,
+                    r.status.as_str().to_owned(),
+                    r.error_code,
+                    r.error_message,
+                ])?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record([
+                "status",
+                "error_code",
+                "message",
+                "count",
+                "fen",
+                "yuan",
+                "samples",
+            ])?;
+            for g in failures {
+                writer.write_record([
+                    g.status.map_or("", |s| s.as_str()).to_owned(),
+                    g.code,
+                    g.message,
+                    g.count.to_string(),
+                    g.fen.0.to_string(),
+                    g.fen.to_string(),
+                    g.samples.join(" "),
+                ])?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            writeln!(out, "batch {id}: {}", batch.file_name)?;
+            writeln!(
+                out,
+                "  profile {}, started {}, {}",
+                batch.profile,
+                view.zone.show(&batch.started_at),
+                batch_state(&batch, &view.zone)
+            )?;
+            if let Some(results) = &batch.results_path {
+                writeln!(out, "  results: {}", results.display())?;
+            }
+            write!(out, "{}", money.table())?;
+            if !failures.is_empty() {
+                writeln!(out, "why refunds did not succeed, by error code:")?;
+            }
+            for g in &failures {
+                writeln!(
+                    out,
+                    "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
+                    g.status.map_or("", |s| s.as_str()),
+                    if g.code.is_empty() { "-" } else { &g.code },
+                    g.count,
+                    g.fen.to_string(),
+                    g.message,
+                    g.samples.join(", ")
+                )?;
+            }
+            if !retries.is_empty() {
+                writeln!(out, "retried with new ids:")?;
+            }
+            for link in retries {
+                writeln!(
+                    out,
+                    "  line {:<7} {} ({}) -> {} ({})",
+                    link.line, link.retried.0, link.retried.1, link.retry.0, link.retry.1
+                )?;
+            }
+            if view.rows {
+                writeln!(out, "rows that did not succeed:")?;
+                for row in rows {
+                    writeln!(
+                        out,
+                        "  line {:<7} {:<24} {:<11} {} {}",
+                        row.line,
+                        row.refund_id,
+                        row.status.as_str(),
+                        row.error_code,
+                        row.error_message
+                    )?;
+                }
+            } else if money.exit_code() != exit::SUCCESS {
+                writeln!(out, "(each row that did not succeed: --rows)")?;
+            }
+        }
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::gateway::stub::client::StubLedger;
 use crate::gateway::GatewayKind;
 use crate::journal::Journal;
 use crate::options::RunOptions;
-use crate::report::export::{self, ExportFormat, Filter};
+use crate::report::export::{self, Filter};
 
 fn config(dir: &Path, ledger: &str) -> Config {
     let text = format!(
@@ -88,6 +88,8 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
         profile: "acme",
         read: Default::default(),
         out: None,
+        yes: true,
+        allow_over_limit: false,
     };
     let outcome = run::run(&app, request).await.unwrap();
     assert_eq!(outcome.exit_code, 3, "r2 failed, bad-id is invalid");
@@ -110,11 +112,11 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
     // stub for their order ids.
     let journal = Journal::open_read_only(&journal_path).unwrap().unwrap();
     let exported = dir.path().join("export.csv");
-    export::export(
+    export::export_csv(
         &journal,
         &Filter::default(),
-        &exported,
-        ExportFormat::Csv,
+        &crate::zone::Zone::utc(),
+        std::fs::File::create(&exported).unwrap(),
         false,
     )
     .unwrap();

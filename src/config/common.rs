@@ -8,6 +8,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::limits;
+use crate::money::Fen;
 use crate::setting::SettingError;
 
 /// The settings below, as an error may name them.
@@ -19,6 +20,8 @@ pub const SETTINGS: &[&str] = &[
     "timeout",
     "max_attempts",
     "same_order_gap",
+    "max_batch_yuan",
+    "max_refund_yuan",
 ];
 
 /// The common settings as the file gives them.
@@ -32,6 +35,8 @@ pub struct CommonText {
     timeout: Option<String>,
     max_attempts: Option<i64>,
     same_order_gap: Option<String>,
+    max_batch_yuan: Option<toml::Value>,
+    max_refund_yuan: Option<toml::Value>,
 }
 
 /// The common settings, checked, defaults applied.
@@ -44,6 +49,10 @@ pub struct Common {
     pub timeout: Duration,
     pub max_attempts: u32,
     pub same_order_gap: Duration,
+    /// A batch that would send more than this in all is refused before anything is sent.
+    pub max_batch: Option<Fen>,
+    /// A batch with any one refund larger than this is refused before anything is sent.
+    pub max_refund: Option<Fen>,
 }
 
 impl CommonText {
@@ -64,6 +73,8 @@ impl CommonText {
             timeout,
             max_attempts: whole("max_attempts", self.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
             same_order_gap: duration("same_order_gap", &self.same_order_gap, Duration::ZERO)?,
+            max_batch: yuan("max_batch_yuan", &self.max_batch_yuan)?,
+            max_refund: yuan("max_refund_yuan", &self.max_refund_yuan)?,
         })
     }
 }
@@ -77,6 +88,40 @@ fn whole(
     match value {
         None => Ok(default),
         Some(v) => limits::whole(v, bounds).map_err(|m| SettingError::new(setting, m)),
+    }
+}
+
+/// A limit in yuan: a whole number (`50000`) or decimal text (`"50000.50"`).
+/// A TOML float is refused: an amount never passes through a float.
+fn yuan(setting: &str, value: &Option<toml::Value>) -> Result<Option<Fen>, SettingError> {
+    let fen = match value {
+        None => return Ok(None),
+        Some(toml::Value::Integer(whole)) if *whole > 0 => {
+            Fen::parse_yuan(&whole.to_string())
+        }
+        Some(toml::Value::String(text)) => Fen::parse_yuan(text.trim()),
+        Some(toml::Value::Float(_)) => {
+            return Err(SettingError::new(
+                setting,
+                "is a decimal number: write yuan with decimals as text, e.g. \"50000.50\", or a whole number",
+            ))
+        }
+        Some(_) => {
+            return Err(SettingError::new(
+                setting,
+                "is not an amount of yuan, e.g. 50000 or \"50000.50\"",
+            ))
+        }
+    };
+    fen.map(Some)
+        .map_err(|e| SettingError::new(setting, format!("\"{}\" {e}", value_text(value))))
+}
+
+fn value_text(value: &Option<toml::Value>) -> String {
+    match value {
+        Some(toml::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
     }
 }
 

@@ -30,6 +30,7 @@ use crate::gateway::profile::{
     self, Endpoint, GatewayProfile, ProfileSection, SectionContext, SectionError,
 };
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
+use crate::money::Fen;
 use crate::setting::SettingError;
 
 pub const DEFAULT_FILE: &str = "bulkrefund.toml";
@@ -39,6 +40,7 @@ pub const DEFAULT_JOURNAL: &str = "bulkrefund.db";
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     journal: Option<PathBuf>,
+    timezone: Option<String>,
     #[serde(default)]
     profiles: BTreeMap<String, toml::Table>,
 }
@@ -57,6 +59,8 @@ pub struct Config {
     text: String,
     places: Places,
     journal: Option<PathBuf>,
+    /// The IANA name of the operator's time zone.
+    timezone: Option<String>,
     profiles: BTreeMap<String, ProfileText>,
 }
 
@@ -75,6 +79,10 @@ pub struct Profile {
     /// The pause between the end of one refund of an order and the next one's
     /// send (refunds of one order are sent one at a time, in input order).
     pub same_order_gap: Duration,
+    /// The most a batch may send in all (`max_batch_yuan`), unless `--allow-over-limit`.
+    pub max_batch: Option<Fen>,
+    /// The most one refund may be (`max_refund_yuan`), unless `--allow-over-limit`.
+    pub max_refund: Option<Fen>,
     section: Arc<dyn GatewayProfile>,
 }
 
@@ -108,7 +116,7 @@ impl Profile {
 /// Every name a configuration may hold: only these are ever shown in an error
 /// (anything else on a line may be a secret typed in the wrong place).
 fn known_names() -> Vec<&'static str> {
-    ["journal", "profiles", "gateway", "env", "file"]
+    ["journal", "timezone", "profiles", "gateway", "env", "file"]
         .into_iter()
         .chain(COMMON_SETTINGS.iter().copied())
         .chain(profile::setting_names())
@@ -155,15 +163,25 @@ impl Config {
             text: text.to_owned(),
             places: Places::parse(text),
             journal: None,
+            timezone: None,
             profiles: BTreeMap::new(),
         };
         let raw: RawConfig =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
                 let path = keys(e.path());
                 let path: Vec<&str> = path.iter().map(String::as_str).collect();
-                config.shape_error(&path, e.inner().message(), &["journal", "profiles"])
+                config.shape_error(
+                    &path,
+                    e.inner().message(),
+                    &["journal", "timezone", "profiles"],
+                )
             })?;
         config.journal = raw.journal;
+        if let Some(name) = &raw.timezone {
+            crate::zone::Zone::named(name)
+                .map_err(|e| UsageError(format!("'{}', timezone: {}", path.display(), e.0)))?;
+        }
+        config.timezone = raw.timezone;
         for (name, settings) in raw.profiles {
             let text = config.read_profile(&name, settings)?;
             config.profiles.insert(name, text);
@@ -291,6 +309,11 @@ impl Config {
         }
     }
 
+    /// The configuration's `timezone`, if it sets one (checked when parsed).
+    pub fn timezone(&self) -> Option<&str> {
+        self.timezone.as_deref()
+    }
+
     pub fn profile_names(&self) -> impl Iterator<Item = &str> {
         self.profiles.keys().map(String::as_str)
     }
@@ -334,6 +357,8 @@ impl Config {
             timeout: common.timeout,
             max_attempts: common.max_attempts,
             same_order_gap: common.same_order_gap,
+            max_batch: common.max_batch,
+            max_refund: common.max_refund,
             section,
         })
     }

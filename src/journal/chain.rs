@@ -64,9 +64,13 @@ fn id_taken(
 
 /// Starts the retry of `old` (the failed head of its chain) as a new pending
 /// refund `new_refund_id`, and points every batch row that listed `old` at it.
-/// Refused by the journal when `old` already has a retry.
+/// The new refund belongs to `batch`, the batch whose retry made it (at the line
+/// of that batch that lists the chain): a gateway refund is paid by exactly one
+/// batch, which is what lets each batch's "paid by this batch" add up to the
+/// gateway's ledger. Refused by the journal when `old` already has a retry.
 fn start_retry(
     conn: &Connection,
+    batch: i64,
     old: i64,
     new_refund_id: &str,
     why: &str,
@@ -83,10 +87,21 @@ fn start_retry(
     conn.prepare_cached(
         "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen,
                               fields, state, retry_of, created_at, order_key, gateway, merchant_id)
-         SELECT scope, ?2, fingerprint, profile, batch_id, line, amount_fen,
-                fields, ?3, id, ?4, order_key, gateway, merchant_id FROM refunds WHERE id = ?1",
+         SELECT old.scope, ?2, old.fingerprint, old.profile,
+                CASE WHEN listed.line IS NULL THEN old.batch_id ELSE ?5 END,
+                COALESCE(listed.line, old.line), old.amount_fen,
+                old.fields, ?3, old.id, ?4, old.order_key, old.gateway, old.merchant_id
+         FROM refunds old,
+              (SELECT MIN(line) AS line FROM batch_rows WHERE batch_id = ?5 AND refund = ?1) listed
+         WHERE old.id = ?1",
     )?
-    .execute(params![old, new_refund_id, State::Pending.as_str(), now])?;
+    .execute(params![
+        old,
+        new_refund_id,
+        State::Pending.as_str(),
+        now,
+        batch
+    ])?;
     let new = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, NULL, ?3, ?4)",
@@ -134,7 +149,12 @@ impl Journal {
     /// Carries out a retry in one transaction: same-id refunds go back to
     /// pending; new ids start retries of their chains' heads. Returns the
     /// refunds to send, in order.
-    pub fn start_retries(&mut self, starts: &[RetryStart]) -> Result<Vec<i64>, JournalError> {
+    /// The refunds `batch`'s retry makes belong to that batch.
+    pub fn start_retries(
+        &mut self,
+        batch: i64,
+        starts: &[RetryStart],
+    ) -> Result<Vec<i64>, JournalError> {
         let tx = self.conn.transaction()?;
         let mut refunds = Vec::with_capacity(starts.len());
         for start in starts {
@@ -144,7 +164,9 @@ impl Journal {
                     changes::apply(&tx, start.refund, State::Failed, &change)?;
                     refunds.push(start.refund);
                 }
-                Some(new_id) => refunds.push(start_retry(&tx, start.refund, new_id, &start.why)?),
+                Some(new_id) => {
+                    refunds.push(start_retry(&tx, batch, start.refund, new_id, &start.why)?)
+                }
             }
         }
         tx.commit()?;

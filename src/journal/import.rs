@@ -55,6 +55,8 @@ pub struct Tally {
     /// New refunds: what `run` sends.
     pub new: u64,
     pub new_fen: Fen,
+    /// The largest new refund: its amount and line.
+    pub largest_new: Option<(Fen, u64)>,
     /// Ids the journal already holds with the same content.
     pub known: u64,
     pub duplicate: u64,
@@ -70,6 +72,9 @@ pub enum ImportError {
     Journal(#[from] JournalError),
     #[error("interrupted during the import: nothing of this batch was recorded or sent")]
     Interrupted,
+    /// The check before sending said no (declined, or over a limit).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<rusqlite::Error> for ImportError {
@@ -130,12 +135,15 @@ pub(super) fn conflict_with_journal(
     Verdict::Conflict { message }
 }
 
-pub(super) fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen) {
+pub(super) fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen, line: u64) {
     tally.rows += 1;
     match verdict {
         Verdict::New => {
             tally.new += 1;
             tally.new_fen = tally.new_fen.saturating_add(fen);
+            if tally.largest_new.is_none_or(|(largest, _)| fen > largest) {
+                tally.largest_new = Some((fen, line));
+            }
         }
         Verdict::Known { .. } => tally.known += 1,
         Verdict::Duplicate { .. } => tally.duplicate += 1,
@@ -164,7 +172,21 @@ pub fn import(
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
+    on_problem: impl FnMut(&str),
+) -> Result<Tally, ImportError> {
+    import_checked(journal, meta, rows, interrupted, on_problem, |_| Ok(()))
+}
+
+/// [`import`], with a last look before the transaction commits: `check` sees
+/// the tally (what the batch would send) and may refuse, with the reason, in
+/// which case nothing of the batch is recorded (so nothing can be sent later).
+pub fn import_checked(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
+    check: impl FnOnce(&Tally) -> Result<(), String>,
 ) -> Result<Tally, ImportError> {
     let scope = meta.scope();
     let tx = journal.conn.transaction()?;
@@ -208,6 +230,7 @@ pub fn import(
             &mut on_problem,
         )?;
     }
+    check(&result).map_err(ImportError::Refused)?;
     tx.execute(
         "UPDATE batches SET imported_at = ?2 WHERE id = ?1",
         params![batch_id, now_text()],
@@ -286,7 +309,7 @@ fn import_row(
         Some(_) => Verdict::New,
         None => taken_id(tx, batch_id, scope, &refund)?,
     };
-    tally(result, &verdict, refund.amount);
+    tally(result, &verdict, refund.amount, line);
     let row = BatchRow {
         line,
         cells: &cells,

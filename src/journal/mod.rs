@@ -11,6 +11,7 @@ pub mod due;
 pub mod file;
 pub mod import;
 pub mod lock;
+pub mod money;
 mod preview;
 pub mod refunds;
 pub mod reports;

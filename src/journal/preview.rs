@@ -58,7 +58,7 @@ pub fn preview(
             if let Verdict::Conflict { message } = &verdict {
                 on_problem(&format!("line {line}, {message}"));
             }
-            tally(&mut result, &verdict, refund.amount);
+            tally(&mut result, &verdict, refund.amount, line);
         }
         conn.execute_batch("COMMIT")?;
     }

@@ -44,6 +44,8 @@ pub struct ResultsRow {
     pub attempts: u64,
     pub first_sent_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The batch that sent the refund (the head of its chain).
+    pub owner_batch: Option<i64>,
 }
 
 impl ResultsRow {
@@ -95,6 +97,8 @@ pub struct ExportRow {
     pub refund_id: String,
     /// The refund this one retries.
     pub retry_of: Option<String>,
+    /// The refund that retries this one: this link is no longer its intent's status.
+    pub retried_as: Option<String>,
     pub fields: BTreeMap<String, String>,
     pub fen: Fen,
     pub status: Status,
@@ -146,6 +150,15 @@ impl Journal {
             .conn
             .prepare(&format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY id"))?;
         let batches = stmt.query_map([], batch_summary)?;
+        Ok(batches.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The batches recorded from a file with this SHA-256 (the same bytes), oldest first.
+    pub fn batches_with_hash(&self, sha256: &str) -> Result<Vec<BatchSummary>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE file_hash = ?1 AND imported_at IS NOT NULL ORDER BY id"
+        ))?;
+        let batches = stmt.query_map([sha256], batch_summary)?;
         Ok(batches.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -216,7 +229,7 @@ impl Journal {
             .prepare(
                 "SELECT r.line, r.cells, r.row_status, r.fen, r.error_code, r.error_message,
                     f.state, f.amount_fen, f.gateway_refund_id, f.error_code, f.error_message,
-                    f.attempts, f.first_sent_at, f.finished_at
+                    f.attempts, f.first_sent_at, f.finished_at, f.batch_id
              FROM batch_rows r LEFT JOIN refunds f ON f.id = r.refund
              WHERE r.batch_id = ?1 ORDER BY r.line",
             )
@@ -271,22 +284,12 @@ impl Journal {
         filter: &ExportFilter,
         mut each: impl FnMut(ExportRow) -> Result<(), E>,
     ) -> Result<(), E> {
-        let states: Vec<State> = filter.statuses.iter().flat_map(|s| s.states()).collect();
-        let state_filter = if filter.statuses.is_empty() {
-            "1".to_owned()
-        } else {
-            format!("f.state IN {}", super::state::sql_list(&states))
-        };
         let sql = format!(
             "SELECT f.profile, f.merchant_id, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state,
                     f.gateway_refund_id, f.error_code, f.error_message, f.attempts, f.first_sent_at,
-                    f.finished_at, f.batch_id, b.file_name, f.line, f.gateway
-             FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
-             WHERE (?1 IS NULL OR f.batch_id = ?1)
-               AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
-               AND (?3 IS NULL OR COALESCE(f.first_sent_at, f.created_at) < ?3)
-               AND {state_filter}
-             ORDER BY f.id"
+                    f.finished_at, f.batch_id, b.file_name, f.line, f.gateway, n.refund_id
+             {} ORDER BY f.id",
+            export_from_where(filter)
         );
         let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
         let mut rows = stmt
@@ -297,6 +300,42 @@ impl Journal {
         }
         Ok(())
     }
+
+    /// The merchants of the refunds the filter holds (for an export's title).
+    pub fn export_merchants(&self, filter: &ExportFilter) -> Result<Vec<String>, JournalError> {
+        let sql = format!(
+            "SELECT DISTINCT f.merchant_id {} ORDER BY 1",
+            export_from_where(filter)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![filter.batch, filter.since, filter.until], |row| {
+            row.get(0)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// The refunds an export holds (`?1` batch, `?2` since, `?3` until): `f` each
+/// refund, `p` the one it retries, `n` the one that retries it, `b` its batch.
+fn export_from_where(filter: &ExportFilter) -> String {
+    let states: Vec<State> = filter.statuses.iter().flat_map(|s| s.states()).collect();
+    // A status names intents: a link that was retried has no status of its own left.
+    let state_filter = if filter.statuses.is_empty() {
+        "1".to_owned()
+    } else {
+        format!(
+            "f.state IN {} AND n.id IS NULL",
+            super::state::sql_list(&states)
+        )
+    };
+    format!(
+        "FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
+              LEFT JOIN refunds n ON n.retry_of = f.id
+         WHERE (?1 IS NULL OR f.batch_id = ?1)
+           AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
+           AND (?3 IS NULL OR COALESCE(f.first_sent_at, f.created_at) < ?3)
+           AND {state_filter}"
+    )
 }
 
 fn results_row(row: &Row) -> rusqlite::Result<ResultsRow> {
@@ -319,6 +358,7 @@ fn results_row(row: &Row) -> rusqlite::Result<ResultsRow> {
         attempts: row.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
         first_sent_at: row.get(12)?,
         finished_at: row.get(13)?,
+        owner_batch: row.get(14)?,
     })
 }
 
@@ -332,6 +372,7 @@ fn export_row(row: &Row) -> rusqlite::Result<ExportRow> {
         merchant_id: row.get(1)?,
         refund_id: row.get(2)?,
         retry_of: row.get(3)?,
+        retried_as: row.get(17)?,
         fields: serde_json::from_str(&fields).map_err(|e| bad_column(4, e))?,
         fen: Fen(row.get::<_, i64>(5)? as u64),
         status: status_of(&row.get::<_, String>(6)?),

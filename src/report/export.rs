@@ -1,28 +1,32 @@
-//! The reconciliation export (`bulkrefund export`): one row per refund across
-//! runs, with its retry chain, order ids, amounts, final state, gateway id,
-//! times, attempts and source, then totals per status. CSV (formula-safe, an
-//! optional BOM) or XLSX (a frozen header, amounts as numbers with two decimals,
-//! times as dates, totals on a second sheet). Rows stream from the journal to
-//! the file: the export never holds them all.
+//! The reconciliation export (`bulkrefund export`): one row per gateway
+//! refund across runs, with its retry chain, order ids, amounts, status, gateway
+//! id, local times, attempts and source, then the money (README, "The money"):
+//! intents per status, and refunded per local day. CSV (formula-safe, an
+//! optional BOM) or XLSX (a title row, print setup, a frozen header, amounts as
+//! numbers with two decimals, times as dates, a summary sheet and a "by day"
+//! sheet). Rows stream from the journal to the file: the export never holds them.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 
 use super::results::formula_safe;
-use super::summary::StatusCounts;
+use super::summary::{IntentMoney, Sum};
 use super::ReportError;
 use crate::exit::UsageError;
 use crate::journal::reports::ExportRow;
 use crate::journal::{Journal, Status};
 use crate::money::Fen;
+use crate::zone::Zone;
 
-pub const COLUMNS: [&str; 18] = [
+pub const COLUMNS: [&str; 19] = [
     "profile",
     "merchant_id",
     "refund_id",
     "retry_of",
+    "retried_as",
     "order_id",
     "gateway_order_id",
     "amount_fen",
@@ -40,13 +44,19 @@ pub const COLUMNS: [&str; 18] = [
 ];
 
 /// Columns that hold numbers or times rather than text, by index in [`COLUMNS`].
-const AMOUNT_FEN: usize = 6;
-const AMOUNT_YUAN: usize = 7;
-const ATTEMPTS: usize = 12;
-const FIRST_SENT: usize = 13;
-const FINISHED: usize = 14;
-const BATCH: usize = 15;
-const LINE: usize = 17;
+const AMOUNT_FEN: usize = 7;
+const AMOUNT_YUAN: usize = 8;
+const MESSAGE: usize = 12;
+const ATTEMPTS: usize = 13;
+const FIRST_SENT: usize = 14;
+const FINISHED: usize = 15;
+const BATCH: usize = 16;
+const SOURCE: usize = 17;
+const LINE: usize = 18;
+
+/// What a link that was retried under a new id shows as its status: its own
+/// failure is in its error columns, and its intent's status is its retry's.
+pub const RETRIED: &str = "retried";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -54,26 +64,121 @@ pub enum ExportFormat {
     Xlsx,
 }
 
+impl ExportFormat {
+    /// The format `--out` names by its extension, checked against `--format`
+    /// when both are given. `-` (standard output) is CSV.
+    pub fn for_output(out: &Path, given: Option<ExportFormat>) -> Result<ExportFormat, UsageError> {
+        let extension = out
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let inferred = match extension.as_deref() {
+            _ if out.as_os_str() == "-" => Some(ExportFormat::Csv),
+            Some("csv") => Some(ExportFormat::Csv),
+            Some("xlsx") => Some(ExportFormat::Xlsx),
+            _ => None,
+        };
+        match (inferred, given) {
+            (Some(inferred), Some(given)) if inferred != given => Err(UsageError(format!(
+                "--out '{}' names a {} file, but --format says {}: make them agree",
+                out.display(),
+                inferred.name(),
+                given.name()
+            ))),
+            (Some(format), _) | (None, Some(format)) => Ok(format),
+            (None, None) => Err(UsageError(format!(
+                "--out '{}': the export is written as CSV (.csv) or Excel (.xlsx); end the name with one of them, or give --format",
+                out.display()
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
 /// Which refunds an export holds.
 pub use crate::journal::reports::ExportFilter as Filter;
 
-/// Turns `--since`/`--until` text (a date, or an RFC 3339 time) into the
-/// journal's time format. A date as `until` includes that whole day.
-pub fn parse_bound(text: &str, is_until: bool) -> Result<String, UsageError> {
-    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-    let bound = if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let day = if is_until {
-            date.succ_opt().unwrap_or(date)
-        } else {
-            date
+/// What the export's title says besides the merchants: the period as the
+/// operator asked for it, and the zone its times are in.
+#[derive(Clone, Debug)]
+pub struct Heading {
+    pub period: String,
+    pub zone: Zone,
+}
+
+impl Heading {
+    fn title(&self, merchants: &[String], generated_at: &str) -> String {
+        let merchants = match merchants {
+            [] => "no refunds".to_owned(),
+            [one] => format!("merchant {one}"),
+            many => format!("merchants {}", many.join(", ")),
         };
-        day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
-    } else {
-        DateTime::parse_from_rfc3339(text)
-            .map_err(|_| UsageError(format!("{text:?} is neither a date (2026-11-01) nor an RFC 3339 time (2026-11-01T08:00:00Z)")))?
-            .with_timezone(&Utc)
-    };
-    Ok(bound.to_rfc3339_opts(SecondsFormat::Millis, true))
+        format!(
+            "bulkrefund export · {merchants} · {} · time zone {} · generated {generated_at}",
+            self.period,
+            self.zone.name()
+        )
+    }
+}
+
+/// The money of an export: intents per status (each chain counted once, by
+/// its last link), the links retried under a new id (no money of their own),
+/// and refunded per local day of the gateway's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportTotals {
+    pub intents: IntentMoney,
+    pub retried: u64,
+    pub by_day: BTreeMap<String, Sum>,
+}
+
+impl ExportTotals {
+    fn add(&mut self, row: &ExportRow, zone: &Zone) {
+        if row.retried_as.is_some() {
+            self.retried += 1;
+            return;
+        }
+        self.intents.add(row.status, 1, row.fen);
+        if row.status == Status::Succeeded {
+            let day = row
+                .finished_at
+                .as_deref()
+                .and_then(|at| zone.day_of(at))
+                .map_or_else(|| "unknown".to_owned(), |d| d.to_string());
+            self.by_day.entry(day).or_default().add(1, row.fen);
+        }
+    }
+
+    /// (figure, count, amount) in reading order: the intents' figures, then
+    /// the retried links (a count, no amount).
+    pub fn lines(&self) -> Vec<(String, u64, Option<Fen>)> {
+        let mut lines: Vec<(String, u64, Option<Fen>)> = self
+            .intents
+            .lines()
+            .into_iter()
+            .map(|(label, sum)| (label.trim().to_owned(), sum.count, Some(sum.fen)))
+            .collect();
+        if self.retried > 0 {
+            lines.push(("retried under a new id".into(), self.retried, None));
+        }
+        lines
+    }
+
+    /// The summary for the terminal.
+    pub fn table(&self) -> String {
+        let mut text = super::summary::table(self.intents.lines());
+        if self.retried > 0 {
+            text.push_str(&format!(
+                "  {:<34} {:>7}  (their retries are counted above)\n",
+                "retried under a new id", self.retried
+            ));
+        }
+        text
+    }
 }
 
 /// A status `--status` may name: one a refund can have.
@@ -88,41 +193,49 @@ pub fn refund_status(text: &str) -> Result<Status, UsageError> {
 }
 
 /// The export's cells for one refund, in [`COLUMNS`] order.
-fn cells(row: ExportRow) -> [String; 18] {
+fn cells(row: &ExportRow, zone: &Zone) -> [String; 19] {
     let (order_id, gateway_order_id) = row.gateway.spec().order_ids(&row.fields);
-    let (order_id, gateway_order_id) = (order_id.to_owned(), gateway_order_id.to_owned());
-    let text = |value: Option<String>| value.unwrap_or_default();
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let time = |value: &Option<String>| value.as_deref().map(|t| zone.show(t)).unwrap_or_default();
+    let status = match row.retried_as {
+        Some(_) => RETRIED,
+        None => row.status.as_str(),
+    };
     [
-        row.profile,
-        row.merchant_id,
-        row.refund_id,
-        text(row.retry_of),
-        order_id,
-        gateway_order_id,
+        row.profile.clone(),
+        row.merchant_id.clone(),
+        row.refund_id.clone(),
+        text(&row.retry_of),
+        text(&row.retried_as),
+        order_id.to_owned(),
+        gateway_order_id.to_owned(),
         row.fen.0.to_string(),
         row.fen.to_string(),
-        row.status.as_str().to_owned(),
-        text(row.gateway_refund_id),
-        text(row.error_code),
-        text(row.error_message),
+        status.to_owned(),
+        text(&row.gateway_refund_id),
+        text(&row.error_code),
+        text(&row.error_message),
         row.attempts.to_string(),
-        text(row.first_sent_at),
-        text(row.finished_at),
+        time(&row.first_sent_at),
+        time(&row.finished_at),
         row.batch_id.to_string(),
-        row.source_file,
+        row.source_file.clone(),
         row.line.to_string(),
     ]
 }
 
-/// Every exported refund as its cells, with its status and amount for the totals.
+/// Every exported refund as its cells, its amount and its local times,
+/// counted into `totals` as it passes.
 fn rows(
     journal: &Journal,
     filter: &Filter,
-    mut each: impl FnMut(&[String], Status, Fen) -> Result<(), ReportError>,
+    zone: &Zone,
+    totals: &mut ExportTotals,
+    mut each: impl FnMut(&[String], Fen) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     journal.export_rows(filter, |row| {
-        let (status, fen) = (row.status, row.fen);
-        each(&cells(row), status, fen)
+        totals.add(&row, zone);
+        each(&cells(&row, zone), row.fen)
     })
 }
 
@@ -130,10 +243,11 @@ fn rows(
 pub fn export(
     journal: &Journal,
     filter: &Filter,
+    heading: &Heading,
     out: &Path,
     format: ExportFormat,
     excel_bom: bool,
-) -> Result<StatusCounts, ReportError> {
+) -> Result<ExportTotals, ReportError> {
     match format {
         ExportFormat::Csv => {
             let file = std::fs::File::create(out).map_err(|source| ReportError::Create {
@@ -141,19 +255,22 @@ pub fn export(
                 path: out.to_owned(),
                 source,
             })?;
-            export_csv(journal, filter, file, excel_bom)
+            export_csv(journal, filter, &heading.zone, file, excel_bom)
         }
-        ExportFormat::Xlsx => export_xlsx(journal, filter, out),
+        ExportFormat::Xlsx => export_xlsx(journal, filter, heading, out),
     }
 }
 
 /// Writes the export as CSV to any writer (a file, or standard output for `--out -`).
+/// After the rows: `#totals` lines (the money) and `#by_day` lines
+/// (refunded per local day), each marked in its first cell.
 pub fn export_csv(
     journal: &Journal,
     filter: &Filter,
+    zone: &Zone,
     out: impl Write,
     excel_bom: bool,
-) -> Result<StatusCounts, ReportError> {
+) -> Result<ExportTotals, ReportError> {
     let mut buffered = std::io::BufWriter::with_capacity(1 << 20, out);
     if excel_bom {
         buffered.write_all("\u{feff}".as_bytes())?;
@@ -162,36 +279,39 @@ pub fn export_csv(
         .flexible(true)
         .from_writer(buffered);
     writer.write_record(COLUMNS)?;
-    let mut totals = StatusCounts::default();
-    rows(journal, filter, |cells, status, fen| {
-        totals.add(status, 1, fen);
+    let mut totals = ExportTotals::default();
+    rows(journal, filter, zone, &mut totals, |cells, _| {
         writer.write_record(cells.iter().map(|c| formula_safe(c).into_owned()))?;
         Ok(())
     })?;
-    // The totals follow the rows, each marked in its first cell.
-    writer.write_record(["#totals", "status", "count", "amount_fen", "amount_yuan"])?;
-    for (status, count, fen) in total_rows(&totals) {
+    writer.write_record(["#totals", "figure", "count", "amount_fen", "amount_yuan"])?;
+    for (figure, count, fen) in totals.lines() {
         writer.write_record([
-            "#totals",
-            status,
-            &count.to_string(),
-            &fen.0.to_string(),
-            &fen.to_string(),
+            "#totals".to_owned(),
+            figure,
+            count.to_string(),
+            fen.map(|f| f.0.to_string()).unwrap_or_default(),
+            fen.map(|f| f.to_string()).unwrap_or_default(),
+        ])?;
+    }
+    writer.write_record([
+        "#by_day",
+        "day",
+        "refunded_count",
+        "amount_fen",
+        "amount_yuan",
+    ])?;
+    for (day, sum) in &totals.by_day {
+        writer.write_record([
+            "#by_day",
+            day,
+            &sum.count.to_string(),
+            &sum.fen.0.to_string(),
+            &sum.fen.to_string(),
         ])?;
     }
     writer.flush()?;
     Ok(totals)
-}
-
-/// (status, count, amount) per status with rows, then `all`.
-pub fn total_rows(totals: &StatusCounts) -> Vec<(&'static str, u64, Fen)> {
-    let mut rows: Vec<(&'static str, u64, Fen)> = totals
-        .rows()
-        .map(|(status, count, fen)| (status.as_str(), count, fen))
-        .collect();
-    let (count, fen) = totals.total();
-    rows.push(("all", count, fen));
-    rows
 }
 
 /// Excel stores every number as a binary double. Amounts are exact in fen
@@ -201,55 +321,138 @@ fn yuan_number(fen: Fen) -> f64 {
     fen.0 as f64 / 100.0
 }
 
+/// Landscape, every column on one page's width, the header row repeated on
+/// every printed page (row `header` of the sheet).
+fn print_setup(sheet: &mut Worksheet, header: u32) -> Result<(), ReportError> {
+    sheet.set_landscape();
+    sheet.set_paper_size(9); // A4
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(header, header)?;
+    sheet.set_print_gridlines(true);
+    Ok(())
+}
+
 fn export_xlsx(
     journal: &Journal,
     filter: &Filter,
+    heading: &Heading,
     out: &Path,
-) -> Result<StatusCounts, ReportError> {
+) -> Result<ExportTotals, ReportError> {
+    let title = heading.title(&journal.export_merchants(filter)?, &heading.zone.now());
     let mut workbook = Workbook::new();
-    let header = Format::new().set_bold();
-    let money = Format::new().set_num_format("0.00");
-    let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
-    let mut totals = StatusCounts::default();
+    let formats = Formats::new();
+    // The summary comes first in the workbook, filled in once the rows are counted.
+    workbook.add_worksheet().set_name("summary")?;
+    let mut totals = ExportTotals::default();
     {
         let sheet = workbook.add_worksheet_with_constant_memory()?;
         sheet.set_name("refunds")?;
+        sheet.write_string_with_format(0, 0, &title, &formats.title)?;
         for (col, name) in COLUMNS.iter().enumerate() {
             let width = match col {
                 FIRST_SENT | FINISHED => 20.0,
-                11 | 16 => 40.0,
+                MESSAGE | SOURCE => 40.0,
                 _ => (name.len() as f64 + 4.0).max(12.0),
             };
             sheet.set_column_width(col as u16, width)?;
-            sheet.write_string_with_format(0, col as u16, *name, &header)?;
+            sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
         }
-        sheet.set_freeze_panes(1, 0)?;
-        let mut row_index = 1u32;
-        rows(journal, filter, |cells, status, fen| {
-            totals.add(status, 1, fen);
-            write_row(sheet, row_index, cells, fen, &money, &time)?;
+        sheet.set_freeze_panes(2, 0)?;
+        print_setup(sheet, 1)?;
+        let mut row_index = 2u32;
+        rows(journal, filter, &heading.zone, &mut totals, |cells, fen| {
+            write_row(sheet, row_index, cells, fen, &formats, &heading.zone)?;
             row_index += 1;
             Ok(())
         })?;
     }
-    let sheet = workbook.add_worksheet();
-    sheet.set_name("totals")?;
-    for (col, name) in ["status", "count", "amount_fen", "amount_yuan"]
-        .iter()
-        .enumerate()
-    {
-        sheet.write_string_with_format(0, col as u16, *name, &header)?;
-        sheet.set_column_width(col as u16, 14.0)?;
-    }
-    for (i, (status, count, fen)) in total_rows(&totals).into_iter().enumerate() {
-        let row = i as u32 + 1;
-        sheet.write_string(row, 0, status)?;
-        sheet.write_number(row, 1, count as f64)?;
-        sheet.write_number(row, 2, fen.0 as f64)?;
-        sheet.write_number_with_format(row, 3, yuan_number(fen), &money)?;
-    }
+    let summary = workbook.worksheet_from_name("summary")?;
+    write_summary(summary, &title, &totals, &formats)?;
+    let by_day = workbook.add_worksheet();
+    by_day.set_name("by day")?;
+    write_by_day(by_day, &title, &totals, &formats)?;
     workbook.save(out)?;
     Ok(totals)
+}
+
+struct Formats {
+    title: Format,
+    header: Format,
+    money: Format,
+    time: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            title: Format::new().set_bold().set_font_size(12),
+            header: Format::new().set_bold(),
+            money: Format::new().set_num_format("#,##0.00"),
+            time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+        }
+    }
+}
+
+/// A sheet of a title row, a header row and rows of text then numbers.
+fn write_table(
+    sheet: &mut Worksheet,
+    title: &str,
+    header: &[&str],
+    formats: &Formats,
+) -> Result<(), ReportError> {
+    sheet.write_string_with_format(0, 0, title, &formats.title)?;
+    for (col, name) in header.iter().enumerate() {
+        sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
+        sheet.set_column_width(col as u16, if col == 0 { 30.0 } else { 16.0 })?;
+    }
+    print_setup(sheet, 1)?;
+    Ok(())
+}
+
+fn write_summary(
+    sheet: &mut Worksheet,
+    title: &str,
+    totals: &ExportTotals,
+    formats: &Formats,
+) -> Result<(), ReportError> {
+    write_table(
+        sheet,
+        title,
+        &["figure", "count", "amount_fen", "amount_yuan"],
+        formats,
+    )?;
+    for (i, (figure, count, fen)) in totals.lines().into_iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write_string(row, 0, &figure)?;
+        sheet.write_number(row, 1, count as f64)?;
+        if let Some(fen) = fen {
+            sheet.write_number(row, 2, fen.0 as f64)?;
+            sheet.write_number_with_format(row, 3, yuan_number(fen), &formats.money)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_by_day(
+    sheet: &mut Worksheet,
+    title: &str,
+    totals: &ExportTotals,
+    formats: &Formats,
+) -> Result<(), ReportError> {
+    write_table(
+        sheet,
+        title,
+        &["day", "refunded_count", "amount_fen", "amount_yuan"],
+        formats,
+    )?;
+    for (i, (day, sum)) in totals.by_day.iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write_string(row, 0, day)?;
+        sheet.write_number(row, 1, sum.count as f64)?;
+        sheet.write_number(row, 2, sum.fen.0 as f64)?;
+        sheet.write_number_with_format(row, 3, yuan_number(sum.fen), &formats.money)?;
+    }
+    Ok(())
 }
 
 fn write_row(
@@ -257,21 +460,27 @@ fn write_row(
     row: u32,
     cells: &[String],
     fen: Fen,
-    money: &Format,
-    time: &Format,
+    formats: &Formats,
+    zone: &Zone,
 ) -> Result<(), ReportError> {
     for (col, cell) in cells.iter().enumerate() {
         let c = col as u16;
         match col {
             AMOUNT_FEN => sheet.write_number(row, c, fen.0 as f64)?,
-            AMOUNT_YUAN => sheet.write_number_with_format(row, c, yuan_number(fen), money)?,
+            AMOUNT_YUAN => {
+                sheet.write_number_with_format(row, c, yuan_number(fen), &formats.money)?
+            }
             ATTEMPTS | BATCH | LINE => {
                 sheet.write_number(row, c, cell.parse::<f64>().unwrap_or_default())?
             }
-            FIRST_SENT | FINISHED if !cell.is_empty() => {
-                let datetime = ExcelDateTime::parse_from_str(cell)?;
-                sheet.write_datetime_with_format(row, c, datetime, time)?
-            }
+            // Excel has no zones: the local wall-clock time, the zone being in the title.
+            FIRST_SENT | FINISHED if !cell.is_empty() => match zone.wall_clock(cell) {
+                Some(local) => {
+                    let datetime = ExcelDateTime::parse_from_str(&local)?;
+                    sheet.write_datetime_with_format(row, c, datetime, &formats.time)?
+                }
+                None => sheet.write_string(row, c, cell)?,
+            },
             // A typed string cell is never run as a formula: no `'` is needed here.
             _ => sheet.write_string(row, c, cell)?,
         };
@@ -285,25 +494,27 @@ mod tests {
     use crate::journal::State;
 
     #[test]
-    fn bounds_from_dates_and_times() {
-        assert_eq!(
-            parse_bound("2026-11-01", false).unwrap(),
-            "2026-11-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            parse_bound("2026-11-30", true).unwrap(),
-            "2026-12-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            parse_bound("2026-11-01T08:00:00+08:00", false).unwrap(),
-            "2026-11-01T00:00:00.000Z"
-        );
-        assert!(parse_bound("yesterday", false).is_err());
+    fn statuses_and_formats() {
         let pending = refund_status("pending").unwrap();
         assert!(pending.states().any(|s| s == State::RetryWait));
         assert!(
             refund_status("invalid").is_err(),
             "a row's verdict, not a refund's"
         );
+        let format = |out: &str, given| ExportFormat::for_output(Path::new(out), given);
+        assert_eq!(format("nov.xlsx", None).unwrap(), ExportFormat::Xlsx);
+        assert_eq!(format("NOV.CSV", None).unwrap(), ExportFormat::Csv);
+        assert_eq!(format("-", None).unwrap(), ExportFormat::Csv);
+        assert_eq!(
+            format("nov.txt", Some(ExportFormat::Csv)).unwrap(),
+            ExportFormat::Csv
+        );
+        let unknown = format("nov.ods", None).unwrap_err().0;
+        assert!(
+            unknown.contains(".csv") && unknown.contains(".xlsx"),
+            "{unknown}"
+        );
+        let clash = format("nov.xlsx", Some(ExportFormat::Csv)).unwrap_err().0;
+        assert!(clash.contains("make them agree"), "{clash}");
     }
 }

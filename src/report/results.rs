@@ -10,8 +10,9 @@ use std::path::Path;
 use super::ReportError;
 use crate::journal::reports::ResultsRow;
 use crate::journal::{Journal, RowStatus, Status};
+use crate::zone::Zone;
 
-pub const ADDED_COLUMNS: [&str; 10] = [
+pub const ADDED_COLUMNS: [&str; 11] = [
     "line",
     "status",
     "refund_fen",
@@ -22,6 +23,7 @@ pub const ADDED_COLUMNS: [&str; 10] = [
     "first_sent_at",
     "finished_at",
     "batch_id",
+    "paid_by_batch",
 ];
 
 /// The results file's header: the input's columns, then ours. An input column
@@ -56,7 +58,13 @@ pub fn formula_safe(cell: &str) -> Cow<'_, str> {
 }
 
 /// Writes the results of `batch` to `path`; returns the number of rows.
-pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> Result<u64, ReportError> {
+pub fn write(
+    journal: &Journal,
+    batch: i64,
+    path: &Path,
+    excel: bool,
+    zone: &Zone,
+) -> Result<u64, ReportError> {
     let header = journal.batch_header(batch)?;
     let temporary = path.with_extension("csv.partial");
     let cannot_write = |path: &Path| {
@@ -82,7 +90,7 @@ pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> Result<
     out.write_record(&names)?;
     let mut count = 0;
     journal.results_rows(batch, |row| -> Result<(), ReportError> {
-        out.write_record(record(row, header.len(), batch))?;
+        out.write_record(record(row, header.len(), batch, zone))?;
         count += 1;
         Ok(())
     })?;
@@ -98,7 +106,7 @@ pub fn write(journal: &Journal, batch: i64, path: &Path, excel: bool) -> Result<
 /// One results line: the row's cells (exactly as many as the header: a row
 /// with more, which is invalid and says so, never pushes them into
 /// bulkrefund's own columns), then what happened.
-fn record(row: ResultsRow, columns: usize, batch: i64) -> Vec<String> {
+fn record(row: ResultsRow, columns: usize, batch: i64, zone: &Zone) -> Vec<String> {
     let status = row.status();
     let message = match row.row_status {
         // A duplicate reports the row it repeats.
@@ -124,9 +132,15 @@ fn record(row: ResultsRow, columns: usize, batch: i64) -> Vec<String> {
     record.push(formula_safe(&text(code)).into_owned());
     record.push(formula_safe(&text(message)).into_owned());
     record.push(row.attempts.to_string());
-    record.push(text(row.first_sent_at));
-    record.push(text(row.finished_at));
+    record.push(row.first_sent_at.map(|t| zone.show(&t)).unwrap_or_default());
+    record.push(row.finished_at.map(|t| zone.show(&t)).unwrap_or_default());
     record.push(batch.to_string());
+    // Which batch's gateway refund paid it: this one, or the earlier batch a
+    // row repeating a paid refund was already paid by (README, "The money").
+    record.push(match (row.row_status, status) {
+        (None, Status::Succeeded) => row.owner_batch.map(|b| b.to_string()).unwrap_or_default(),
+        _ => String::new(),
+    });
     record
 }
 

@@ -121,6 +121,7 @@ impl World<'_> {
                 "--profile",
                 "leshua",
                 "--quiet",
+                "--yes",
             ])
         }
     }

@@ -131,6 +131,8 @@ impl World {
             profile,
             read: Default::default(),
             out: None,
+            yes: true,
+            allow_over_limit: false,
         };
         run::run(&self.app(options), request)
             .await
@@ -183,7 +185,8 @@ impl World {
             .arg(&self.config)
             .arg("--journal")
             .arg(journal)
-            .args(matches!(args.first(), Some(&("run" | "resume" | "retry"))).then_some("--quiet"))
+            // No terminal here: `run` sends only when told to.
+            .args(matches!(args.first(), Some(&"run")).then_some("--yes"))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         command

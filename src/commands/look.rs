@@ -1,0 +1,135 @@
+//! A look before paying (`run`): what the batch will send, where and how
+//! much, its limits, and whether the same file was run before. Decided inside
+//! the import's transaction, so a "no" (or a limit) leaves nothing recorded
+//! and nothing that a later `resume` could send.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::config::Profile;
+use crate::journal::import::Tally;
+use crate::journal::reports::BatchSummary;
+
+/// What `run` checks and shows before it sends.
+pub struct Look<'a> {
+    pub profile: &'a Profile,
+    pub file: &'a Path,
+    /// Batches recorded from the very same bytes.
+    pub earlier: Vec<BatchSummary>,
+    /// `--yes`: send without asking.
+    pub yes: bool,
+    /// `--allow-over-limit`: send a batch over the profile's limits.
+    pub allow_over_limit: bool,
+}
+
+impl Look<'_> {
+    /// The plan, as the operator reads it.
+    pub fn plan(&self, tally: &Tally) -> String {
+        let profile = self.profile;
+        let host = match (profile.base_url.host_str(), profile.base_url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => profile.base_url.to_string(),
+        };
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "run {} with profile {} ({}, merchant {}, gateway {host}):",
+            self.file.display(),
+            profile.name,
+            profile.gateway.as_str(),
+            profile.merchant_id
+        );
+        let _ = writeln!(
+            text,
+            "  to send:   {} refunds, {} yuan in all",
+            tally.new, tally.new_fen
+        );
+        if let Some((largest, line)) = tally.largest_new {
+            let _ = writeln!(text, "  largest:   {largest} yuan (line {line})");
+        }
+        if tally.known > 0 {
+            let _ = writeln!(
+                text,
+                "  {} rows name refunds already in the journal: reported, not sent again",
+                tally.known
+            );
+        }
+        let unsent = tally.invalid + tally.conflict + tally.duplicate;
+        if unsent > 0 {
+            let _ = writeln!(
+                text,
+                "  not sent:  {} invalid, {} conflict, {} duplicate",
+                tally.invalid, tally.conflict, tally.duplicate
+            );
+        }
+        for limit in self.over_limits(tally) {
+            let _ = writeln!(text, "  over the limit: {limit}");
+        }
+        if let Some(warning) = self.same_file() {
+            let _ = writeln!(text, "  {warning}");
+        }
+        text
+    }
+
+    /// The profile's limits this batch is over.
+    pub fn over_limits(&self, tally: &Tally) -> Vec<String> {
+        let mut over = Vec::new();
+        if let Some(max) = self.profile.max_batch {
+            if tally.new_fen > max {
+                over.push(format!(
+                    "{} yuan in all, more than max_batch_yuan = {max}",
+                    tally.new_fen
+                ));
+            }
+        }
+        if let (Some(max), Some((largest, line))) = (self.profile.max_refund, tally.largest_new) {
+            if largest > max {
+                over.push(format!(
+                    "a refund of {largest} yuan (line {line}), more than max_refund_yuan = {max}"
+                ));
+            }
+        }
+        over
+    }
+
+    fn same_file(&self) -> Option<String> {
+        let ids: Vec<String> = self.earlier.iter().map(|b| b.id.to_string()).collect();
+        let first = self.earlier.first()?;
+        Some(format!(
+            "this file was run before, byte for byte: batch {} ({}, started {}); its refunds are not sent again, but the batch is recorded again",
+            ids.join(", batch "),
+            first.file_name,
+            first.started_at
+        ))
+    }
+
+    /// Ok to send, or why not. Asked on the terminal when there is something
+    /// to send (or the same file again); refused outright over a limit.
+    pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), String> {
+        let over = self.over_limits(tally);
+        let something_to_pay = tally.new > 0 || !self.earlier.is_empty();
+        if something_to_pay || !over.is_empty() {
+            crate::say_part!("{}", self.plan(tally));
+        }
+        if !over.is_empty() && !self.allow_over_limit {
+            return Err(format!(
+                "the batch is over the profile's limits ({}): nothing was recorded or sent. \
+                 Split the batch, or pass --allow-over-limit if it is meant",
+                over.join("; ")
+            ));
+        }
+        if !something_to_pay {
+            return Ok(());
+        }
+        let question = match self.earlier.first() {
+            Some(first) => format!("The same file was run as batch {}. Run it again?", first.id),
+            None => format!("Send {} refunds, {} yuan?", tally.new, tally.new_fen),
+        };
+        match super::confirm::confirmed(self.yes, "run", &question) {
+            Ok(true) if !cancelled() => Ok(()),
+            Ok(_) => Err("not confirmed: nothing was recorded or sent".into()),
+            Err(e) => Err(format!("{}: nothing was recorded or sent", e.0)),
+        }
+    }
+}
