@@ -232,6 +232,15 @@ pub struct StatusArgs {
     pub format: OutputFormat,
 }
 
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The refund id (as in the batch, or a derived retry id such as R123R2).
+    pub refund_id: String,
+    /// Output format on stdout (csv: one line per transition or HTTP attempt).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read a batch, record it in the journal, send every new refund under the
@@ -258,6 +267,9 @@ pub enum Command {
     /// List batches with counts and yuan per status, or one batch in detail,
     /// e.g. `bulkrefund status --batch 3`.
     Status(StatusArgs),
+    /// One refund's whole story: order and amount, retry chain, the batch rows
+    /// that list it, every transition and HTTP attempt, e.g. `bulkrefund show R123`.
+    Show(ShowArgs),
     /// Write a generated batch and the simulator orders that match it (for tests and benchmarks).
     #[command(hide = true)]
     Gen(GenArgs),

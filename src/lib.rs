@@ -34,6 +34,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => commands::validate::main(&locations, args),
         Command::Export(args) => commands::export::main(&locations, args),
         Command::Status(args) => commands::status::main(&locations, args),
+        Command::Show(args) => commands::show::main(&locations, args),
         Command::Gen(args) => commands::sim::generate(args),
         Command::Sim(args) => commands::sim::run(args).await,
     }

@@ -11,6 +11,7 @@ pub mod look;
 pub mod resume;
 pub mod retry;
 pub mod run;
+pub mod show;
 pub mod sim;
 pub mod status;
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod changes;
 pub mod due;
 pub mod file;
+pub mod history;
 pub mod import;
 pub mod lock;
 pub mod money;

@@ -1,0 +1,314 @@
+//! `bulkrefund show REFUND_ID`: one refund's whole story from the journal:
+//! the refund, its order and amount, its retry chain (earlier and later ids),
+//! the batch rows that list it, and every transition and HTTP attempt, with
+//! local times. As a table, JSON, or CSV (one line per transition or attempt).
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use crate::cli::{OutputFormat, ShowArgs};
+use crate::exit::{self, UsageError};
+use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
+use crate::journal::{Journal, RefundRecord};
+use crate::options::Locations;
+use crate::zone::Zone;
+
+/// Everything the journal knows about one refund.
+struct Story {
+    record: RefundRecord,
+    times: RefundTimes,
+    /// The chain, root first (this refund among them).
+    chain: Vec<RefundRecord>,
+    listed_by: Vec<Listing>,
+    transitions: Vec<Transition>,
+    attempts: Vec<AttemptRow>,
+}
+
+impl Story {
+    fn read(journal: &Journal, record: RefundRecord) -> anyhow::Result<Story> {
+        let head = journal.chain_head(record.id)?;
+        let mut chain = journal.chain_links(head)?;
+        chain.reverse();
+        Ok(Story {
+            times: journal.refund_times(record.id)?,
+            listed_by: journal.listings(head)?,
+            transitions: journal.transitions(record.id)?,
+            attempts: journal.attempts(record.id)?,
+            chain,
+            record,
+        })
+    }
+
+    fn position(&self) -> usize {
+        self.chain
+            .iter()
+            .position(|link| link.id == self.record.id)
+            .unwrap_or(0)
+    }
+
+    fn retry_of(&self) -> Option<&str> {
+        let at = self.position();
+        (at > 0).then(|| self.chain[at - 1].refund_id.as_str())
+    }
+
+    fn retried_as(&self) -> Option<&str> {
+        self.chain
+            .get(self.position() + 1)
+            .map(|link| link.refund_id.as_str())
+    }
+
+    fn json(&self, zone: &Zone) -> Value {
+        let r = &self.record;
+        let (order_id, gateway_order_id) = r.gateway.spec().order_ids(&r.fields);
+        let time = |t: &Option<String>| t.as_deref().map(|t| zone.show(t));
+        json!({
+            "refund_id": r.refund_id,
+            "gateway": r.gateway.as_str(),
+            "merchant_id": r.merchant_id,
+            "profile": r.profile,
+            "order_id": order_id,
+            "gateway_order_id": gateway_order_id,
+            "amount_fen": r.amount.0,
+            "amount_yuan": r.amount.to_string(),
+            "status": r.state.status().as_str(),
+            "state": r.state.as_str(),
+            "gateway_refund_id": r.gateway_refund_id,
+            "error_code": r.error_code,
+            "error_message": r.error_message,
+            "batch": self.times.batch,
+            "line": self.times.line,
+            "recorded_at": zone.show(&self.times.created_at),
+            "first_sent_at": time(&self.times.first_sent_at),
+            "finished_at": time(&self.times.finished_at),
+            "retry_of": self.retry_of(),
+            "retried_as": self.retried_as(),
+            "chain": self.chain.iter().map(|l| json!({
+                "refund_id": l.refund_id,
+                "status": l.state.status().as_str(),
+                "amount_fen": l.amount.0,
+            })).collect::<Vec<_>>(),
+            "listed_by": self.listed_by.iter().map(|l| json!({
+                "batch": l.batch,
+                "file": l.file_name,
+                "line": l.line,
+                "row_status": l.row_status,
+            })).collect::<Vec<_>>(),
+            "transitions": self.transitions.iter().map(|t| json!({
+                "at": zone.show(&t.at),
+                "from": t.from,
+                "to": t.to,
+                "why": t.why,
+            })).collect::<Vec<_>>(),
+            "attempts": self.attempts.iter().map(|a| json!({
+                "kind": a.kind,
+                "at": zone.show(&a.at),
+                "latency_ms": a.latency_ms,
+                "http_status": a.http_status,
+                "gateway_codes": a.gateway_codes,
+                "outcome": a.outcome,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The transitions and attempts in time order, as CSV records (an
+    /// attempt before the transition it caused, when they share a time).
+    fn timeline(&self, zone: &Zone) -> Vec<[String; 11]> {
+        let r = &self.record;
+        let mut lines: Vec<(String, u8, [String; 11])> = Vec::new();
+        for a in &self.attempts {
+            lines.push((
+                a.at.clone(),
+                0,
+                [
+                    r.refund_id.clone(),
+                    zone.show(&a.at),
+                    "attempt".into(),
+                    a.kind.clone(),
+                    String::new(),
+                    String::new(),
+                    a.http_status.map(|s| s.to_string()).unwrap_or_default(),
+                    a.gateway_codes.clone().unwrap_or_default(),
+                    a.latency_ms.to_string(),
+                    a.outcome.clone(),
+                    String::new(),
+                ],
+            ));
+        }
+        for t in &self.transitions {
+            lines.push((
+                t.at.clone(),
+                1,
+                [
+                    r.refund_id.clone(),
+                    zone.show(&t.at),
+                    "transition".into(),
+                    String::new(),
+                    t.from.clone().unwrap_or_default(),
+                    t.to.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    t.why.clone(),
+                ],
+            ));
+        }
+        lines.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        lines.into_iter().map(|(_, _, record)| record).collect()
+    }
+
+    fn table(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
+        let r = &self.record;
+        let (order_id, gateway_order_id) = r.gateway.spec().order_ids(&r.fields);
+        writeln!(
+            out,
+            "refund {}  {} merchant {}  profile {}",
+            r.refund_id,
+            r.gateway.as_str(),
+            r.merchant_id,
+            r.profile
+        )?;
+        writeln!(
+            out,
+            "  order {order_id}  gateway order {gateway_order_id}  amount {} yuan ({} fen)",
+            r.amount, r.amount.0
+        )?;
+        writeln!(
+            out,
+            "  status {} ({}){}{}",
+            r.state.status(),
+            r.state.as_str(),
+            r.gateway_refund_id
+                .as_deref()
+                .map(|id| format!("  gateway refund id {id}"))
+                .unwrap_or_default(),
+            match (&r.error_code, &r.error_message) {
+                (Some(code), Some(message)) => format!("  error {code}: {message}"),
+                (Some(code), None) => format!("  error {code}"),
+                _ => String::new(),
+            }
+        )?;
+        let chain: Vec<String> = self
+            .chain
+            .iter()
+            .map(|l| {
+                let mark = if l.id == r.id { "*" } else { "" };
+                format!("{mark}{} ({})", l.refund_id, l.state.status())
+            })
+            .collect();
+        writeln!(out, "  chain: {}", chain.join(" -> "))?;
+        for l in &self.listed_by {
+            writeln!(
+                out,
+                "  listed by batch {} ({}), line {}{}",
+                l.batch,
+                l.file_name,
+                l.line,
+                l.row_status
+                    .as_deref()
+                    .map(|s| format!(" as a {s} row"))
+                    .unwrap_or_default()
+            )?;
+        }
+        writeln!(out, "  history (times in {}):", zone.name())?;
+        for line in self.timeline(zone) {
+            if line[2] == "attempt" {
+                writeln!(
+                    out,
+                    "    {}  {:<6} HTTP {:<4} {:>6} ms  {}  {}",
+                    line[1],
+                    line[3],
+                    if line[6].is_empty() { "-" } else { &line[6] },
+                    line[8],
+                    if line[7].is_empty() { "-" } else { &line[7] },
+                    line[9]
+                )?;
+            } else {
+                let from = if line[4].is_empty() { "new" } else { &line[4] };
+                writeln!(out, "    {}  {from} -> {}: {}", line[1], line[5], line[10])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const TIMELINE_COLUMNS: [&str; 11] = [
+    "refund_id",
+    "at",
+    "what",
+    "kind",
+    "from",
+    "to",
+    "http_status",
+    "gateway_codes",
+    "latency_ms",
+    "outcome",
+    "why",
+];
+
+/// `bulkrefund show REFUND_ID [--format table|json|csv]`: reads only the journal.
+pub fn main(locations: &Locations, args: ShowArgs) -> anyhow::Result<u8> {
+    run(
+        &locations.journal_only()?,
+        &args.refund_id,
+        args.format,
+        &locations.zone()?,
+        &mut std::io::stdout().lock(),
+    )
+}
+
+pub fn run(
+    journal_path: &std::path::Path,
+    refund_id: &str,
+    format: OutputFormat,
+    zone: &Zone,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let Some(journal) = Journal::open_read_only(journal_path)? else {
+        return Err(UsageError(format!(
+            "There is no journal at '{}' yet: nothing has been run",
+            journal_path.display()
+        ))
+        .into());
+    };
+    let records = journal.refunds_named(refund_id)?;
+    if records.is_empty() {
+        return Err(UsageError(format!(
+            "There is no refund {refund_id:?} in the journal ('{}'); `bulkrefund export` lists every refund",
+            journal_path.display()
+        ))
+        .into());
+    }
+    let stories = records
+        .into_iter()
+        .map(|record| Story::read(&journal, record))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match format {
+        OutputFormat::Json => {
+            let refunds: Vec<Value> = stories.iter().map(|s| s.json(zone)).collect();
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &json!({"timezone": zone.name(), "refunds": refunds}),
+            )?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut *out);
+            writer.write_record(TIMELINE_COLUMNS)?;
+            for story in &stories {
+                for record in story.timeline(zone) {
+                    writer.write_record(record)?;
+                }
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            for story in &stories {
+                story.table(zone, out)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit::SUCCESS)
+}

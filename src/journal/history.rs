@@ -1,0 +1,130 @@
+//! One refund's history, for `bulkrefund show`: the refunds a refund id names,
+//! every transition of each (the append-only `events`), every HTTP attempt,
+//! and the batch rows that list its chain.
+
+use rusqlite::params;
+
+use super::refunds::{read_record, RECORD_COLUMNS};
+use super::{Journal, JournalError, RefundRecord};
+
+/// A transition of a refund's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub at: String,
+    /// `None` when the refund was recorded.
+    pub from: Option<String>,
+    pub to: String,
+    pub why: String,
+}
+
+/// One HTTP request about a refund and what came of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRow {
+    /// `submit` or `query`.
+    pub kind: String,
+    pub at: String,
+    pub http_status: Option<u16>,
+    pub gateway_codes: Option<String>,
+    pub outcome: String,
+    pub latency_ms: u64,
+}
+
+/// A batch row that lists a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub batch: i64,
+    pub file_name: String,
+    pub line: u64,
+    /// The row's own verdict (a duplicate row), if any.
+    pub row_status: Option<String>,
+}
+
+/// The journal's times, gateway refund ids aside, for one refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundTimes {
+    pub batch: i64,
+    pub line: u64,
+    pub created_at: String,
+    pub first_sent_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+impl Journal {
+    /// Every refund recorded under this id (one per gateway and merchant).
+    pub fn refunds_named(&self, refund_id: &str) -> Result<Vec<RefundRecord>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM refunds WHERE refund_id = ?1 ORDER BY id"
+        ))?;
+        let records = stmt.query_map([refund_id], read_record)?;
+        Ok(records.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn refund_times(&self, refund: i64) -> Result<RefundTimes, JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT batch_id, line, created_at, first_sent_at, finished_at FROM refunds WHERE id = ?1",
+            [refund],
+            |row| {
+                Ok(RefundTimes {
+                    batch: row.get(0)?,
+                    line: row.get(1)?,
+                    created_at: row.get(2)?,
+                    first_sent_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                })
+            },
+        )?)
+    }
+
+    /// The refund's transitions, oldest first.
+    pub fn transitions(&self, refund: i64) -> Result<Vec<Transition>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, from_state, to_state, why FROM events WHERE refund = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([refund], |row| {
+            Ok(Transition {
+                at: row.get(0)?,
+                from: row.get(1)?,
+                to: row.get(2)?,
+                why: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The refund's HTTP attempts, oldest first.
+    pub fn attempts(&self, refund: i64) -> Result<Vec<AttemptRow>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, at, http_status, gateway_codes, outcome, latency_ms
+             FROM attempts WHERE refund = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([refund], |row| {
+            Ok(AttemptRow {
+                kind: row.get(0)?,
+                at: row.get(1)?,
+                http_status: row.get(2)?,
+                gateway_codes: row.get(3)?,
+                outcome: row.get(4)?,
+                latency_ms: row.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The batch rows that list the chain whose head is `head`, in batch order.
+    pub fn listings(&self, head: i64) -> Result<Vec<Listing>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.batch_id, b.file_name, r.line, r.row_status
+             FROM batch_rows r JOIN batches b ON b.id = r.batch_id
+             WHERE r.refund = ?1 ORDER BY r.batch_id, r.line",
+        )?;
+        let rows = stmt.query_map(params![head], |row| {
+            Ok(Listing {
+                batch: row.get(0)?,
+                file_name: row.get(1)?,
+                line: row.get(2)?,
+                row_status: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
