@@ -229,7 +229,7 @@ async fn every_report_of_two_batches_sharing_refunds_equals_the_ledger() {
     let summary = workbook.worksheet_range("summary").unwrap();
     let refunded = summary
         .rows()
-        .find(|r| r[0].to_string() == "refunded")
+        .find(|r| r[0] == "refunded")
         .unwrap();
     assert_eq!(refunded[2].to_string(), paid_fen.to_string());
     let by_day = workbook.worksheet_range("by day").unwrap();
