@@ -227,10 +227,7 @@ async fn every_report_of_two_batches_sharing_refunds_equals_the_ledger() {
     use calamine::{open_workbook, Reader, Xlsx};
     let mut workbook: Xlsx<_> = open_workbook(&xlsx).unwrap();
     let summary = workbook.worksheet_range("summary").unwrap();
-    let refunded = summary
-        .rows()
-        .find(|r| r[0] == "refunded")
-        .unwrap();
+    let refunded = summary.rows().find(|r| r[0] == "refunded").unwrap();
     assert_eq!(refunded[2].to_string(), paid_fen.to_string());
     let by_day = workbook.worksheet_range("by day").unwrap();
     let per_day: u64 = by_day
