@@ -87,7 +87,6 @@ impl Book {
         if let Some(why) = done.stop {
             self.stopped.get_or_insert(why);
         }
-        self.progress.update(done.id, done.state);
         if done.state.is_final() {
             self.counters.remove(&done.id);
         } else {
@@ -134,11 +133,15 @@ pub async fn run(
     journal.unpark(&scope)?;
     let gaps = paces.values().any(|pace| !pace.same_order_gap.is_zero());
     let reader = journal.due_reader(&scope, gaps)?;
-    let progress = progress::Progress::new(
-        options.show_progress,
-        reader.count(false)?,
-        reader.count(true)?,
-    );
+    let requests = Arc::new(AtomicU64::new(0));
+    let poll_deadline = started + options.poll_for;
+    let progress = progress::Progress::new(progress::ProgressSetup {
+        show: options.show_progress,
+        to_work: reader.count(false)?.saturating_sub(reader.count(true)?),
+        requests: requests.clone(),
+        rate: paces.values().map(|pace| pace.rate).sum(),
+        poll_deadline,
+    });
     let (writer, writer_thread) = writer::start(journal);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
@@ -147,8 +150,9 @@ pub async fn run(
         shared: Shared {
             writer,
             stop_sending: cancel.child_token(),
-            requests: Arc::new(AtomicU64::new(0)),
+            requests,
             done: done_tx,
+            progress: progress.handle(),
         },
         done_rx,
         book: Book {
@@ -159,7 +163,7 @@ pub async fn run(
             progress,
         },
         tasks: JoinSet::new(),
-        poll_deadline: started + options.poll_for,
+        poll_deadline,
     };
     let swept = scheduler.sweep().await;
     let (book, requests) = scheduler.drain().await;
@@ -273,6 +277,7 @@ impl Scheduler {
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
         };
         self.book.active.insert(record.id);
+        self.book.progress.dispatched(record.id);
         let job = Job {
             counters: self
                 .book

@@ -107,6 +107,8 @@ pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     pub in_flight: Arc<Semaphore>,
     pub max_attempts: u32,
+    /// Requests per second, submits and queries together.
+    pub rate: u32,
     /// The pause after a refund of an order ends before the next one of that order is sent.
     pub same_order_gap: Duration,
     limiter: DefaultDirectRateLimiter,
@@ -121,6 +123,7 @@ impl Pace {
             gateway,
             in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1) as usize)),
             max_attempts: settings.max_attempts.max(1),
+            rate: settings.rate,
             same_order_gap: settings.same_order_gap,
             limiter: RateLimiter::direct(quota(settings.rate)),
             window: SendWindow::new(settings.rate),

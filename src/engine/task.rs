@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use super::pacing::Pace;
+use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
 use super::writer::{WriteError, Writer};
 use crate::gateway::{Attempt, Outcome, RefundOrder};
@@ -80,11 +81,14 @@ pub struct Shared {
     pub stop_sending: CancellationToken,
     pub requests: Arc<AtomicU64>,
     pub done: mpsc::UnboundedSender<Done>,
+    /// Told of each step's end at once (the scheduler may be busy dispatching).
+    pub progress: ProgressHandle,
 }
 
 /// Runs one step and reports it on `done` once its changes are committed.
 pub async fn work(job: Job, pace: Arc<Pace>, permit: OwnedSemaphorePermit, shared: Shared) {
     let report = step(job, &pace, permit, &shared).await;
+    shared.progress.update(report.id, report.state);
     let _ = shared.done.send(report);
 }
 
