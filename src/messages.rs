@@ -66,7 +66,7 @@ fn write_json(level: &str, text: &str) {
         let event = serde_json::json!({
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "level": level,
-            "fields": { "message": line.trim_end() },
+            "fields": { "message": line.trim() },
             "target": "bulkrefund::messages",
         });
         let _ = writeln!(stderr, "{event}");

@@ -339,3 +339,63 @@ async fn run_shows_its_plan_and_sends_only_when_told() {
         "its refunds are not sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_hold_only_json_and_tell_each_refunds_story() {
+    let world = World::start(
+        Orders::new().leshua("T1", 1000).leshua("T2", 2000),
+        FaultConfig {
+            processing_for: Duration::from_millis(200),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["J1,T1,1000", "J2,T2,2000"])
+        .write(world.dir.path(), "logged.csv");
+    let run = world
+        .bulkrefund(&[
+            "run",
+            batch.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--log-format",
+            "json",
+            "-v",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+        })
+        .collect();
+    // The summary is there too, as JSON messages.
+    assert!(lines.iter().any(|l| l["fields"]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("refunded "))));
+    // Each refund's transitions, in a span naming it and its batch.
+    for id in ["J1", "J2"] {
+        let transitions: Vec<(&str, &str)> = lines
+            .iter()
+            .filter(|l| l["fields"]["message"] == "transition" && l["span"]["refund_id"] == id)
+            .map(|l| {
+                assert_eq!(l["span"]["batch"], 1);
+                (
+                    l["fields"]["from"].as_str().unwrap(),
+                    l["fields"]["to"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            transitions,
+            [("pending", "processing"), ("processing", "succeeded")],
+            "{id}"
+        );
+        assert!(lines.iter().any(|l| l["fields"]["message"] == "attempt"
+            && l["span"]["refund_id"] == id
+            && l["span"]["step"] == "submit"));
+    }
+}

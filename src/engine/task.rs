@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::pacing::Pace;
 use super::progress::ProgressHandle;
@@ -62,13 +63,22 @@ pub(crate) fn attempt_record(
         Outcome::Mismatch { what } => format!("{}: {what}", Status::Review),
         Outcome::Rejected { code, why } => format!("rejected {code}: {why}"),
     };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(
+        kind = ?kind,
+        http_status = attempt.http_status,
+        gateway_codes = attempt.gateway_codes.as_deref(),
+        latency_ms,
+        outcome = outcome.as_str(),
+        "attempt"
+    );
     AttemptRecord {
         kind,
         at,
         http_status: attempt.http_status,
         gateway_codes: attempt.gateway_codes.clone(),
         outcome,
-        latency_ms: started.elapsed().as_millis() as u64,
+        latency_ms,
     }
 }
 
@@ -86,10 +96,40 @@ pub struct Shared {
 }
 
 /// Runs one step and reports it on `done` once its changes are committed.
+/// The step runs in a span naming the refund, its batch and what the step
+/// does, so that every log line of it says which refund it is about.
 pub async fn work(job: Job, pace: Arc<Pace>, permit: OwnedSemaphorePermit, shared: Shared) {
-    let report = step(job, &pace, permit, &shared).await;
+    let from = job.record.state;
+    let span = tracing::info_span!(
+        "refund",
+        refund_id = %job.record.refund_id,
+        batch = job.record.batch,
+        step = step_name(from),
+    );
+    let report = step(job, &pace, permit, &shared)
+        .instrument(span.clone())
+        .await;
+    if report.state != from {
+        span.in_scope(|| {
+            tracing::info!(
+                from = from.as_str(),
+                to = report.state.as_str(),
+                "transition"
+            )
+        });
+    }
     shared.progress.update(report.id, report.state);
     let _ = shared.done.send(report);
+}
+
+/// What a step from `state` does: submit, query (an unknown), or poll (a processing refund).
+fn step_name(state: State) -> &'static str {
+    match state {
+        State::Pending | State::RetryWait => "submit",
+        State::Unknown | State::InFlight => "query",
+        State::Processing => "poll",
+        _ => "none",
+    }
 }
 
 async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shared) -> Done {

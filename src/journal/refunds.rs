@@ -27,15 +27,17 @@ pub struct RefundRecord {
     pub ever_created: bool,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The batch that sent it (for a retry, the batch whose retry made it).
+    pub batch: i64,
 }
 
 pub(super) const RECORD_COLUMNS: &str =
     "id, refund_id, profile, amount_fen, fields, state, gateway_refund_id, \
      next_attempt_at, attempts, submits, ever_created, error_code, error_message, \
-     gateway, merchant_id";
+     gateway, merchant_id, batch_id";
 
 /// How many columns [`RECORD_COLUMNS`] selects: a query's own columns follow.
-pub(super) const RECORD_COLUMN_COUNT: usize = 15;
+pub(super) const RECORD_COLUMN_COUNT: usize = 16;
 
 /// Reads a row selected with [`RECORD_COLUMNS`].
 pub(super) fn read_record(row: &rusqlite::Row) -> rusqlite::Result<RefundRecord> {
@@ -62,6 +64,7 @@ pub(super) fn read_record(row: &rusqlite::Row) -> rusqlite::Result<RefundRecord>
         ever_created: row.get(10)?,
         error_code: row.get(11)?,
         error_message: row.get(12)?,
+        batch: row.get(15)?,
     })
 }
 
