@@ -112,6 +112,9 @@ pub struct RunArgs {
     /// Send even when the batch is over the profile's max_batch_yuan or max_refund_yuan.
     #[arg(long)]
     pub allow_over_limit: bool,
+    /// No BOM at the start of the results file, even for a GBK batch (which gets one by default, for Excel).
+    #[arg(long, conflicts_with = "excel")]
+    pub no_bom: bool,
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]

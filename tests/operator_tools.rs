@@ -399,3 +399,45 @@ async fn json_logs_hold_only_json_and_tell_each_refunds_story() {
             && l["span"]["step"] == "submit"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gbk_batch_gets_results_excel_reads_unless_no_bom() {
+    let world = World::start(
+        Orders::new().leshua("T1", 1000).leshua("T2", 1000),
+        FaultConfig::default(),
+    )
+    .await;
+    let gbk = |text: &str| encoding_rs::GBK.encode(text).0.into_owned();
+    let first = world.write(
+        "gbk.csv",
+        gbk("merchant_refund_id,third_order_id,refund_amount,备注\nG1,T1,1000,月末退款\n"),
+    );
+    let second = world.write(
+        "gbk-no-bom.csv",
+        gbk("merchant_refund_id,third_order_id,refund_amount,备注\nG2,T2,1000,月末退款\n"),
+    );
+    let run = |batch: std::path::PathBuf, more: &'static [&'static str]| {
+        let world = &world;
+        async move {
+            let mut args = vec!["run", batch.to_str().unwrap(), "--profile", "leshua"];
+            args.extend(more);
+            world.bulkrefund(&args).await
+        }
+    };
+    assert_eq!(run(first.clone(), &[]).await.code, 0);
+    assert_eq!(run(second.clone(), &["--no-bom"]).await.code, 0);
+    let bytes = |path: &str| std::fs::read(world.path(path)).unwrap();
+    let with_bom = bytes("gbk.results.csv");
+    assert!(with_bom.starts_with("\u{feff}merchant_refund_id".as_bytes()));
+    assert!(String::from_utf8(with_bom).unwrap().contains("月末退款"));
+    assert!(bytes("gbk-no-bom.results.csv").starts_with(b"merchant_refund_id"));
+    // A rewrite by resume keeps the choice.
+    std::fs::remove_file(world.path("gbk.results.csv")).unwrap();
+    let journal = rusqlite::Connection::open(world.journal()).unwrap();
+    journal
+        .execute("UPDATE batches SET finished_at = NULL", [])
+        .unwrap();
+    drop(journal);
+    assert_eq!(world.bulkrefund(&["resume", "--batch", "1"]).await.code, 0);
+    assert!(bytes("gbk.results.csv").starts_with("\u{feff}".as_bytes()));
+}

@@ -182,7 +182,8 @@ impl App {
                 continue;
             };
             // One batch's unwritable results file does not keep the others from theirs.
-            if let Err(e) = results::write(journal, batch, &path, self.options.excel, &self.zone) {
+            let bom = self.options.excel || journal.results_bom(batch)?;
+            if let Err(e) = results::write(journal, batch, &path, bom, &self.zone) {
                 outcome.problems.push(format!(
                     "the results of batch {batch} cannot be written to '{}' ({e:#}); they are safe in \
                      the journal: fix that, or run `bulkrefund resume --batch {batch} --out OTHER.csv`",

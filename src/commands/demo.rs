@@ -104,6 +104,8 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
             out: None,
             yes: true,
             allow_over_limit: false,
+            excel: false,
+            no_bom: false,
         };
         let outcome = run::run(&app, request).await?;
         outcome.print();

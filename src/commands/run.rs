@@ -32,6 +32,8 @@ pub async fn main(locations: &Locations, args: RunArgs) -> anyhow::Result<u8> {
         out: args.out,
         yes: args.yes,
         allow_over_limit: args.allow_over_limit,
+        excel: args.engine.excel,
+        no_bom: args.no_bom,
     };
     let outcome = run(&app, request).await?;
     outcome.print();
@@ -49,6 +51,10 @@ pub struct RunRequest<'a> {
     pub yes: bool,
     /// Send a batch over the profile's `max_batch_yuan` / `max_refund_yuan`.
     pub allow_over_limit: bool,
+    /// `--excel`: the results file starts with a BOM.
+    pub excel: bool,
+    /// `--no-bom`: it does not, even for a GBK batch.
+    pub no_bom: bool,
 }
 
 /// Records the batch, then sends what it holds that is new.
@@ -113,6 +119,9 @@ fn batch_meta(
             .ok()
             .map(|p| p.display().to_string()),
         results_path: Some(results_path.display().to_string()),
+        // Excel shows a GBK batch's Chinese in the (UTF-8) results only with a BOM.
+        results_bom: !request.no_bom
+            && (request.excel || scanned.chosen.encoding != encoding_rs::UTF_8),
     }
 }
 

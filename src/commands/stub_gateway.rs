@@ -90,6 +90,8 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
         out: None,
         yes: true,
         allow_over_limit: false,
+        excel: false,
+        no_bom: false,
     };
     let outcome = run::run(&app, request).await.unwrap();
     assert_eq!(outcome.exit_code, 3, "r2 failed, bad-id is invalid");

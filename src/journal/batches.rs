@@ -59,6 +59,15 @@ impl Journal {
             .map(PathBuf::from))
     }
 
+    /// Whether the batch's results file starts with a BOM.
+    pub fn results_bom(&self, batch: i64) -> Result<bool, JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT results_bom FROM batches WHERE id = ?1",
+            [batch],
+            |row| row.get(0),
+        )?)
+    }
+
     pub fn set_results_path(&self, batch: i64, path: &Path) -> Result<(), JournalError> {
         self.conn.execute(
             "UPDATE batches SET results_path = ?2 WHERE id = ?1",

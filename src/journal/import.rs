@@ -39,6 +39,8 @@ pub struct BatchMeta {
     pub input_path: Option<String>,
     /// Where the batch's results file goes.
     pub results_path: Option<String>,
+    /// The results file starts with a BOM.
+    pub results_bom: bool,
 }
 
 impl BatchMeta {
@@ -193,17 +195,17 @@ pub fn import_checked(
     let (batch_id, recorded_up_to) = match unfinished_import(&tx, meta)? {
         Some((batch_id, recorded_up_to)) => {
             tx.execute(
-                "UPDATE batches SET results_path = COALESCE(?2, results_path), input_path = COALESCE(?3, input_path) WHERE id = ?1",
-                params![batch_id, meta.results_path, meta.input_path],
+                "UPDATE batches SET results_path = COALESCE(?2, results_path), input_path = COALESCE(?3, input_path), results_bom = ?4 WHERE id = ?1",
+                params![batch_id, meta.results_path, meta.input_path, meta.results_bom],
             )?;
             (batch_id, recorded_up_to)
         }
         None => {
             let header = serde_json::to_string(&meta.header).expect("strings serialize");
             tx.execute(
-                "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at, input_path, results_path)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![meta.file_name, meta.file_hash, meta.profile, meta.gateway.as_str(), meta.merchant_id, header, now_text(), meta.input_path, meta.results_path],
+                "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at, input_path, results_path, results_bom)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![meta.file_name, meta.file_hash, meta.profile, meta.gateway.as_str(), meta.merchant_id, header, now_text(), meta.input_path, meta.results_path, meta.results_bom],
             )?;
             (tx.last_insert_rowid(), 0)
         }

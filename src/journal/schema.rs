@@ -117,6 +117,11 @@ const MIGRATIONS: &[&str] = &[
     UPDATE refunds SET gateway = substr(scope, 1, instr(scope, ':') - 1),
                        merchant_id = substr(scope, instr(scope, ':') + 1);
     "#,
+    // 5: whether a batch's results file starts with a BOM (Excel reads a GBK
+    // batch's Chinese only then), kept so that `resume` rewrites it the same.
+    r#"
+    ALTER TABLE batches ADD COLUMN results_bom INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it

@@ -35,6 +35,7 @@ fn meta() -> BatchMeta {
         ],
         input_path: None,
         results_path: None,
+        results_bom: false,
     }
 }
 

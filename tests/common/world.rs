@@ -133,6 +133,8 @@ impl World {
             out: None,
             yes: true,
             allow_over_limit: false,
+            excel: false,
+            no_bom: false,
         };
         run::run(&self.app(options), request)
             .await
