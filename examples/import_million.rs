@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         header: checked.header.clone(),
         input_path: None,
         results_path: None,
+        results_bom: false,
     };
     let tally = import::import(&mut journal, &meta, checked, || false, |_| {})?;
     let seconds = started.elapsed().as_secs_f64();
