@@ -17,11 +17,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Shown after every `--help` (docs/specs/cli.md, "Exit codes").
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every row succeeded (or repeats a row that did)
+  1  the run could not go on (journal, I/O, the gateway refusing every request)
+  2  usage error, unreadable batch, bad configuration, not confirmed: nothing was sent
+  3  finished, and some rows failed, are invalid, conflict or need review
+  4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bulkrefund",
     version,
-    about = "Pays refunds back in bulk, each exactly once."
+    about = "Pays refunds back in bulk, each exactly once.",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -35,15 +45,21 @@ pub struct Cli {
     /// Log format: `text` or `json` (then stderr holds only JSON lines, messages included).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Where the configuration and the journal are, and the time zone: taken by
+/// the commands that use them (`sim` and `demo` bring their own).
+#[derive(Debug, Args, Clone, Default)]
+pub struct Places {
     /// The configuration file (default: $BULKREFUND_CONFIG, else ./bulkrefund.toml).
-    #[arg(long, global = true, env = "BULKREFUND_CONFIG")]
+    #[arg(long, env = "BULKREFUND_CONFIG")]
     pub config: Option<PathBuf>,
     /// The journal (default: `journal` in the configuration, else ./bulkrefund.db).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Time zone for dates and times shown, and for --since/--until days, e.g.
     /// `Asia/Shanghai` (default: `timezone` in the configuration, else the machine's).
-    #[arg(long, global = true, env = "BULKREFUND_TIMEZONE")]
+    #[arg(long, env = "BULKREFUND_TIMEZONE")]
     pub timezone: Option<String>,
 }
 
@@ -98,6 +114,8 @@ pub struct EngineArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// The batch CSV.
     pub batch: PathBuf,
     /// The gateway profile in the configuration, e.g. `--profile leshua`.
@@ -123,6 +141,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// Only this batch (its journal id, as `status` lists it).
     #[arg(long)]
     pub batch: Option<i64>,
@@ -140,6 +160,8 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct RetryArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// The batch (its journal id, as `status` lists it).
     #[arg(long)]
     pub batch: i64,
@@ -158,6 +180,8 @@ pub struct RetryArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// Only this batch's refunds.
     #[arg(long)]
     pub batch: Option<i64>,
@@ -187,6 +211,8 @@ pub struct DemoArgs {}
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// The batch CSV.
     pub batch: PathBuf,
     /// The gateway profile in the configuration, e.g. `--profile leshua`.
@@ -224,6 +250,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// One batch in detail (its journal id, as `status` lists it).
     #[arg(long)]
     pub batch: Option<i64>,
@@ -236,7 +264,23 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write bulkrefund.1 and a page per subcommand into this directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
 pub struct ShowArgs {
+    #[command(flatten)]
+    pub places: Places,
     /// The refund id (as in the batch, or a derived retry id such as R123R2).
     pub refund_id: String,
     /// Output format on stdout (csv: one line per transition or HTTP attempt).
@@ -276,6 +320,11 @@ pub enum Command {
     /// Write a generated batch and the simulator orders that match it (for tests and benchmarks).
     #[command(hide = true)]
     Gen(GenArgs),
+    /// Print a shell completion script, e.g. `bulkrefund completions bash > ~/.local/share/bash-completion/completions/bulkrefund`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `bulkrefund man > bulkrefund.1`, or write
+    /// one page per subcommand too: `bulkrefund man --dir ~/.local/share/man/man1`.
+    Man(ManArgs),
     /// Run the local gateway simulator (both gateways), e.g.
     /// `bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1`
     Sim(SimArgs),
@@ -392,6 +441,26 @@ pub struct SimArgs {
 }
 
 /// `--gateway leshua|lianshang`: every gateway bulkrefund knows, by its name.
+impl Command {
+    /// The places this command was given (none for those that bring their own).
+    pub fn places(&self) -> Places {
+        match self {
+            Command::Run(a) => a.places.clone(),
+            Command::Resume(a) => a.places.clone(),
+            Command::Retry(a) => a.places.clone(),
+            Command::Export(a) => a.places.clone(),
+            Command::Validate(a) => a.places.clone(),
+            Command::Status(a) => a.places.clone(),
+            Command::Show(a) => a.places.clone(),
+            Command::Demo(_)
+            | Command::Gen(_)
+            | Command::Sim(_)
+            | Command::Completions(_)
+            | Command::Man(_) => Places::default(),
+        }
+    }
+}
+
 impl ValueEnum for GatewayKind {
     fn value_variants<'a>() -> &'a [Self] {
         GatewayKind::ALL

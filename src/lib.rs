@@ -35,6 +35,8 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Export(args) => commands::export::main(&locations, args),
         Command::Status(args) => commands::status::main(&locations, args),
         Command::Show(args) => commands::show::main(&locations, args),
+        Command::Completions(args) => commands::manual::completions(args.shell),
+        Command::Man(args) => commands::manual::man(args.dir.as_deref()),
         Command::Gen(args) => commands::sim::generate(args),
         Command::Sim(args) => commands::sim::run(args).await,
     }

@@ -24,10 +24,11 @@ pub struct Locations {
 
 impl Locations {
     pub fn from_cli(cli: &Cli) -> Locations {
+        let places = cli.command.places();
         Locations {
-            config: cli.config.clone(),
-            journal: cli.journal.clone(),
-            timezone: cli.timezone.clone(),
+            config: places.config,
+            journal: places.journal,
+            timezone: places.timezone,
         }
     }
 

@@ -314,3 +314,70 @@ fn a_key_file_others_can_read_is_warned_about() {
         );
     }
 }
+
+#[test]
+fn a_missing_column_names_the_profile_the_file_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let run = validate(&samples().join("lianshang-batch.csv"), "leshua", &journal);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "the required column 'merchant_refund_id' is missing (leshua batch); did you mean `--profile lianshang`?"
+        ),
+        "{}",
+        run.stderr
+    );
+    // A file that fits no profile gets no guess.
+    let neither = dir.path().join("neither.csv");
+    std::fs::write(&neither, "id,amount\nR1,100\n").unwrap();
+    let run = validate(&neither, "leshua", &journal);
+    assert_eq!(run.code, 2);
+    assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
+}
+
+/// The binary with exactly these arguments.
+fn plain(args: &[&str]) -> Run {
+    let output = Command::cargo_bin("bulkrefund")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn help_lists_the_exit_codes_and_the_tools_generate() {
+    let help = plain(&["--help"]);
+    assert!(
+        help.stdout
+            .contains("Exit codes:\n  0  every row succeeded"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout
+            .contains("  4  some refunds are still unresolved"),
+        "{}",
+        help.stdout
+    );
+    // sim and demo take no flag they would ignore.
+    for command in ["sim", "demo"] {
+        let help = plain(&[command, "--help"]);
+        for ignored in ["--config", "--journal", "--timezone"] {
+            assert!(!help.stdout.contains(ignored), "{command}: {}", help.stdout);
+        }
+    }
+    let bash = plain(&["completions", "bash"]);
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.contains("_bulkrefund()"), "{}", bash.stdout);
+    assert!(bash.stdout.contains("--allow-over-limit"));
+    let man = plain(&["man"]);
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.starts_with(".ie"), "{}", &man.stdout[..40]);
+    assert!(man.stdout.contains(".TH bulkrefund 1"), "{}", man.stdout);
+}

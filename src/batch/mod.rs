@@ -103,6 +103,7 @@ impl CheckedBatch {
         let columns = |message| FileError::Columns {
             path: path.to_owned(),
             message,
+            header: input.header.clone(),
         };
         let header = Header::new(&input.header).map_err(columns)?;
         let rules = format.columns(&header, defaults).map_err(columns)?;
@@ -222,16 +223,13 @@ fn scan_as(
     defaults: &BTreeMap<String, String>,
 ) -> Result<Scanned, FileError> {
     let mut input = CsvInput::read_hashing(path, file, chosen, delimiter)?;
-    let header = Header::new(&input.header).map_err(|message| FileError::Columns {
+    let columns = |message| FileError::Columns {
         path: path.to_owned(),
         message,
-    })?;
-    format
-        .columns(&header, defaults)
-        .map_err(|message| FileError::Columns {
-            path: path.to_owned(),
-            message,
-        })?;
+        header: input.header.clone(),
+    };
+    let header = Header::new(&input.header).map_err(columns)?;
+    format.columns(&header, defaults).map_err(columns)?;
     for row in input.by_ref() {
         row?;
     }

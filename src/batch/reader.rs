@@ -28,7 +28,12 @@ pub enum FileError {
         message: String,
     },
     #[error("'{path}': {message}")]
-    Columns { path: PathBuf, message: String },
+    Columns {
+        path: PathBuf,
+        message: String,
+        /// The header as read, for a hint at the profile it fits.
+        header: Vec<String>,
+    },
     #[error("unknown encoding {0:?}: use utf-8 or gbk (gb18030)")]
     UnknownEncoding(String),
     /// A file read as UTF-8 because nothing said otherwise is not UTF-8 from

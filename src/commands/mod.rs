@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod interrupt;
 pub mod look;
+pub mod manual;
 pub mod resume;
 pub mod retry;
 pub mod run;
@@ -16,4 +17,5 @@ pub mod sim;
 pub mod status;
 #[cfg(test)]
 mod stub_gateway;
+pub mod suggest;
 pub mod validate;

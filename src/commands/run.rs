@@ -67,7 +67,7 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
         profile.spec(),
         profile.row_defaults(),
     )
-    .map_err(usage)?;
+    .map_err(|e| super::suggest::file_error(&app.config, &profile.name, e))?;
     let results_path = request
         .out
         .clone()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::batch::{CheckedBatch, FileError, ReadOptions};
 use crate::cli::ValidateArgs;
-use crate::config::Profile;
+use crate::config::{Config, Profile};
 use crate::exit::{self, UsageError};
 use crate::journal::import::{self, Tally};
 use crate::journal::Journal;
@@ -16,12 +16,12 @@ use crate::options::Locations;
 pub fn check(
     batch: &Path,
     options: &ReadOptions,
-    profile: &Profile,
+    (config, profile): (&Config, &Profile),
     journal: Option<&Journal>,
     out: &mut dyn Write,
 ) -> anyhow::Result<Tally> {
     let rows = CheckedBatch::open(batch, options, profile.spec(), profile.row_defaults())
-        .map_err(file_error)?;
+        .map_err(|e| super::suggest::file_error(config, &profile.name, e))?;
     let mut write_failed = None;
     let tally = import::preview(
         journal,
@@ -55,7 +55,7 @@ pub fn main(locations: &Locations, args: ValidateArgs) -> anyhow::Result<u8> {
     run(
         &args.batch,
         &args.input.read_options(),
-        &profile,
+        (&config, &profile),
         &journal_path,
     )
 }
@@ -63,7 +63,7 @@ pub fn main(locations: &Locations, args: ValidateArgs) -> anyhow::Result<u8> {
 pub fn run(
     batch: &Path,
     options: &ReadOptions,
-    profile: &Profile,
+    (config, profile): (&Config, &Profile),
     journal_path: &Path,
 ) -> anyhow::Result<u8> {
     let journal = Journal::open_read_only(journal_path)?;
@@ -77,7 +77,13 @@ pub fn run(
         profile.gateway,
         profile.merchant_id
     )?;
-    let tally = check(batch, options, profile, journal.as_ref(), &mut out)?;
+    let tally = check(
+        batch,
+        options,
+        (config, profile),
+        journal.as_ref(),
+        &mut out,
+    )?;
     writeln!(out, "{} data rows", tally.rows)?;
     writeln!(
         out,
