@@ -322,13 +322,14 @@ fn yuan_number(fen: Fen) -> f64 {
 }
 
 /// Landscape, every column on one page's width, the header row repeated on
-/// every printed page (row `header` of the sheet).
-fn print_setup(sheet: &mut Worksheet, header: u32) -> Result<(), ReportError> {
+/// every printed page (row `header` of the sheet); gridlines for the wide
+/// refunds sheet only (on the short sheets they would run under the title).
+fn print_setup(sheet: &mut Worksheet, header: u32, gridlines: bool) -> Result<(), ReportError> {
     sheet.set_landscape();
     sheet.set_paper_size(9); // A4
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(header, header)?;
-    sheet.set_print_gridlines(true);
+    sheet.set_print_gridlines(gridlines);
     Ok(())
 }
 
@@ -358,7 +359,7 @@ fn export_xlsx(
             sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
         }
         sheet.set_freeze_panes(2, 0)?;
-        print_setup(sheet, 1)?;
+        print_setup(sheet, 1, true)?;
         let mut row_index = 2u32;
         rows(journal, filter, &heading.zone, &mut totals, |cells, fen| {
             write_row(sheet, row_index, cells, fen, &formats, &heading.zone)?;
@@ -405,7 +406,7 @@ fn write_table(
         sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
         sheet.set_column_width(col as u16, if col == 0 { 30.0 } else { 16.0 })?;
     }
-    print_setup(sheet, 1)?;
+    print_setup(sheet, 1, false)?;
     Ok(())
 }
 
