@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::exit::{self, UsageError};
-use crate::journal::reports::BatchSummary;
+use crate::journal::money::FailureGroup;
+use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
 use crate::options::Locations;
 use crate::report::summary::{BatchMoney, Sum};
@@ -213,6 +214,16 @@ fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<(
     Ok(())
 }
 
+/// What `status --batch` reads about one batch.
+struct Detail {
+    batch: BatchSummary,
+    money: BatchMoney,
+    failures: Vec<FailureGroup>,
+    retries: Vec<RetryLink>,
+    /// Only with `--rows`.
+    rows: Vec<AttentionRow>,
+}
+
 fn detail(journal: &Journal, id: i64, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(batch) = journal.batch(id)? else {
         return Err(UsageError(format!(
@@ -220,142 +231,173 @@ fn detail(journal: &Journal, id: i64, view: &View, out: &mut dyn Write) -> anyho
         ))
         .into());
     };
-    let money = BatchMoney::for_batch(journal, id)?;
-    let failures = journal.failures_by_code(id)?;
-    let retries = journal.retries_in_batch(id)?;
-    let rows = if view.rows {
-        journal.rows_needing_attention(id)?
-    } else {
-        Vec::new()
+    let detail = Detail {
+        batch,
+        money: BatchMoney::for_batch(journal, id)?,
+        failures: journal.failures_by_code(id)?,
+        retries: journal.retries_in_batch(id)?,
+        rows: if view.rows {
+            journal.rows_needing_attention(id)?
+        } else {
+            Vec::new()
+        },
     };
     match view.format {
-        OutputFormat::Json => {
-            let failures: Vec<_> = failures
-                .iter()
-                .map(|g| {
-                    json!({
-                        "status": g.status.map(|s| s.as_str()),
-                        "code": g.code,
-                        "message": g.message,
-                        "count": g.count,
-                        "fen": g.fen.0,
-                        "yuan": g.fen.to_string(),
-                        "samples": g.samples,
-                    })
+        OutputFormat::Json => detail_json(&detail, view, out),
+        OutputFormat::Csv => detail_csv(detail, view, out),
+        OutputFormat::Table => Ok(detail_table(&detail, view, out)?),
+    }
+}
+
+fn detail_json(d: &Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
+    let failures: Vec<_> = d
+        .failures
+        .iter()
+        .map(|g| {
+            json!({
+                "status": g.status.map(|s| s.as_str()),
+                "code": g.code,
+                "message": g.message,
+                "count": g.count,
+                "fen": g.fen.0,
+                "yuan": g.fen.to_string(),
+                "samples": g.samples,
+            })
+        })
+        .collect();
+    let retries: Vec<_> = d
+        .retries
+        .iter()
+        .map(|l| {
+            json!({
+                "line": l.line,
+                "retried": l.retried.0,
+                "retried_status": l.retried.1.as_str(),
+                "retry": l.retry.0,
+                "retry_status": l.retry.1.as_str(),
+            })
+        })
+        .collect();
+    let mut value = json!({
+        "timezone": view.zone.name(),
+        "batch": batch_json(&d.batch, &d.money, &view.zone),
+        "failures": failures,
+        "retries": retries,
+    });
+    if view.rows {
+        value["rows"] = d
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "line": r.line,
+                    "refund_id": r.refund_id,
+                    "status": r.status.as_str(),
+                    "error_code": r.error_code,
+                    "error_message": r.error_message,
                 })
-                .collect();
-            let retries: Vec<_> = retries
-                .iter()
-                .map(|l| json!({"line": l.line, "retried": l.retried.0, "retried_status": l.retried.1.as_str(), "retry": l.retry.0, "retry_status": l.retry.1.as_str()}))
-                .collect();
-            let mut value = json!({
-                "timezone": view.zone.name(),
-                "batch": batch_json(&batch, &money, &view.zone),
-                "failures": failures,
-                "retries": retries,
-            });
-            if view.rows {
-                value["rows"] = rows
-                    .iter()
-                    .map(|r| json!({"line": r.line, "refund_id": r.refund_id, "status": r.status.as_str(), "error_code": r.error_code, "error_message": r.error_message}))
-                    .collect();
-            }
-            serde_json::to_writer_pretty(&mut *out, &value)?;
-            writeln!(out)?;
-        }
-        OutputFormat::Csv if view.rows => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(["line", "refund_id", "status", "error_code", "error_message"])?;
-            for r in rows {
-                writer.write_record([
-                    r.line.to_string(),
-                    r.refund_id,
-                    r.status.as_str().to_owned(),
-                    r.error_code,
-                    r.error_message,
-                ])?;
-            }
-            writer.flush()?;
-        }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
+            })
+            .collect();
+    }
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// With `--rows`, the rows that did not succeed; else the failure groups.
+fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    if view.rows {
+        writer.write_record(["line", "refund_id", "status", "error_code", "error_message"])?;
+        for r in d.rows {
             writer.write_record([
-                "status",
-                "error_code",
-                "message",
-                "count",
-                "fen",
-                "yuan",
-                "samples",
+                r.line.to_string(),
+                r.refund_id,
+                r.status.as_str().to_owned(),
+                r.error_code,
+                r.error_message,
             ])?;
-            for g in failures {
-                writer.write_record([
-                    g.status.map_or("", |s| s.as_str()).to_owned(),
-                    g.code,
-                    g.message,
-                    g.count.to_string(),
-                    g.fen.0.to_string(),
-                    g.fen.to_string(),
-                    g.samples.join(" "),
-                ])?;
-            }
-            writer.flush()?;
         }
-        OutputFormat::Table => {
-            writeln!(out, "batch {id}: {}", batch.file_name)?;
+    } else {
+        writer.write_record([
+            "status",
+            "error_code",
+            "message",
+            "count",
+            "fen",
+            "yuan",
+            "samples",
+        ])?;
+        for g in d.failures {
+            writer.write_record([
+                g.status.map_or("", |s| s.as_str()).to_owned(),
+                g.code,
+                g.message,
+                g.count.to_string(),
+                g.fen.0.to_string(),
+                g.fen.to_string(),
+                g.samples.join(" "),
+            ])?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result<()> {
+    let batch = &d.batch;
+    writeln!(out, "batch {}: {}", batch.id, batch.file_name)?;
+    writeln!(
+        out,
+        "  profile {}, started {}, {}",
+        batch.profile,
+        view.zone.show(&batch.started_at),
+        batch_state(batch, &view.zone)
+    )?;
+    if let Some(results) = &batch.results_path {
+        writeln!(out, "  results: {}", results.display())?;
+    }
+    write!(out, "{}", d.money.table())?;
+    if !d.failures.is_empty() {
+        writeln!(out, "why refunds did not succeed, by error code:")?;
+    }
+    for g in &d.failures {
+        writeln!(
+            out,
+            "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
+            g.status.map_or("", |s| s.as_str()),
+            if g.code.is_empty() { "-" } else { &g.code },
+            g.count,
+            g.fen.to_string(),
+            g.message,
+            g.samples.join(", ")
+        )?;
+    }
+    if !d.retries.is_empty() {
+        writeln!(out, "retried with new ids:")?;
+    }
+    for link in &d.retries {
+        writeln!(
+            out,
+            "  line {:<7} {} ({}) -> {} ({})",
+            link.line, link.retried.0, link.retried.1, link.retry.0, link.retry.1
+        )?;
+    }
+    if view.rows {
+        writeln!(out, "rows that did not succeed:")?;
+        for row in &d.rows {
             writeln!(
                 out,
-                "  profile {}, started {}, {}",
-                batch.profile,
-                view.zone.show(&batch.started_at),
-                batch_state(&batch, &view.zone)
+                "  line {:<7} {:<24} {:<11} {} {}",
+                row.line,
+                row.refund_id,
+                row.status.as_str(),
+                row.error_code,
+                row.error_message
             )?;
-            if let Some(results) = &batch.results_path {
-                writeln!(out, "  results: {}", results.display())?;
-            }
-            write!(out, "{}", money.table())?;
-            if !failures.is_empty() {
-                writeln!(out, "why refunds did not succeed, by error code:")?;
-            }
-            for g in &failures {
-                writeln!(
-                    out,
-                    "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
-                    g.status.map_or("", |s| s.as_str()),
-                    if g.code.is_empty() { "-" } else { &g.code },
-                    g.count,
-                    g.fen.to_string(),
-                    g.message,
-                    g.samples.join(", ")
-                )?;
-            }
-            if !retries.is_empty() {
-                writeln!(out, "retried with new ids:")?;
-            }
-            for link in retries {
-                writeln!(
-                    out,
-                    "  line {:<7} {} ({}) -> {} ({})",
-                    link.line, link.retried.0, link.retried.1, link.retry.0, link.retry.1
-                )?;
-            }
-            if view.rows {
-                writeln!(out, "rows that did not succeed:")?;
-                for row in rows {
-                    writeln!(
-                        out,
-                        "  line {:<7} {:<24} {:<11} {} {}",
-                        row.line,
-                        row.refund_id,
-                        row.status.as_str(),
-                        row.error_code,
-                        row.error_message
-                    )?;
-                }
-            } else if money.exit_code() != exit::SUCCESS {
-                writeln!(out, "(each row that did not succeed: --rows)")?;
-            }
         }
+    } else if d.money.exit_code() != exit::SUCCESS {
+        writeln!(out, "(each row that did not succeed: --rows)")?;
     }
     Ok(())
 }
