@@ -184,15 +184,19 @@ fn status_without_a_journal_says_so() {
 }
 
 fn bulkrefund_with_config(args: &[&str], config: &Path, journal: &Path) -> Run {
-    let output = Command::cargo_bin("bulkrefund")
-        .unwrap()
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .arg("--journal")
-        .arg(journal)
-        .output()
-        .unwrap();
+    run_of(
+        Command::cargo_bin("bulkrefund")
+            .unwrap()
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .arg("--journal")
+            .arg(journal),
+    )
+}
+
+fn run_of(command: &mut Command) -> Run {
+    let output = command.output().unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -338,16 +342,7 @@ fn a_missing_column_names_the_profile_the_file_fits() {
 
 /// The binary with exactly these arguments.
 fn plain(args: &[&str]) -> Run {
-    let output = Command::cargo_bin("bulkrefund")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_of(Command::cargo_bin("bulkrefund").unwrap().args(args))
 }
 
 #[test]

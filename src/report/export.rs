@@ -368,10 +368,16 @@ fn export_xlsx(
         })?;
     }
     let summary = workbook.worksheet_from_name("summary")?;
-    write_summary(summary, &title, &totals, &formats)?;
+    let header = ["figure", "count", "amount_fen", "amount_yuan"];
+    write_figures(summary, &title, header, totals.lines(), &formats)?;
     let by_day = workbook.add_worksheet();
     by_day.set_name("by day")?;
-    write_by_day(by_day, &title, &totals, &formats)?;
+    let header = ["day", "refunded_count", "amount_fen", "amount_yuan"];
+    let days = totals
+        .by_day
+        .iter()
+        .map(|(day, sum)| (day.clone(), sum.count, Some(sum.fen)));
+    write_figures(by_day, &title, header, days, &formats)?;
     workbook.save(out)?;
     Ok(totals)
 }
@@ -394,11 +400,13 @@ impl Formats {
     }
 }
 
-/// A sheet of a title row, a header row and rows of text then numbers.
-fn write_table(
+/// A sheet of a title row, a header row, then (label, count, amount) rows:
+/// the summary and the "by day" sheets.
+fn write_figures(
     sheet: &mut Worksheet,
     title: &str,
-    header: &[&str],
+    header: [&str; 4],
+    figures: impl IntoIterator<Item = (String, u64, Option<Fen>)>,
     formats: &Formats,
 ) -> Result<(), ReportError> {
     sheet.write_string_with_format(0, 0, title, &formats.title)?;
@@ -407,51 +415,14 @@ fn write_table(
         sheet.set_column_width(col as u16, if col == 0 { 30.0 } else { 16.0 })?;
     }
     print_setup(sheet, 1, false)?;
-    Ok(())
-}
-
-fn write_summary(
-    sheet: &mut Worksheet,
-    title: &str,
-    totals: &ExportTotals,
-    formats: &Formats,
-) -> Result<(), ReportError> {
-    write_table(
-        sheet,
-        title,
-        &["figure", "count", "amount_fen", "amount_yuan"],
-        formats,
-    )?;
-    for (i, (figure, count, fen)) in totals.lines().into_iter().enumerate() {
+    for (i, (label, count, fen)) in figures.into_iter().enumerate() {
         let row = i as u32 + 2;
-        sheet.write_string(row, 0, &figure)?;
+        sheet.write_string(row, 0, &label)?;
         sheet.write_number(row, 1, count as f64)?;
         if let Some(fen) = fen {
             sheet.write_number(row, 2, fen.0 as f64)?;
             sheet.write_number_with_format(row, 3, yuan_number(fen), &formats.money)?;
         }
-    }
-    Ok(())
-}
-
-fn write_by_day(
-    sheet: &mut Worksheet,
-    title: &str,
-    totals: &ExportTotals,
-    formats: &Formats,
-) -> Result<(), ReportError> {
-    write_table(
-        sheet,
-        title,
-        &["day", "refunded_count", "amount_fen", "amount_yuan"],
-        formats,
-    )?;
-    for (i, (day, sum)) in totals.by_day.iter().enumerate() {
-        let row = i as u32 + 2;
-        sheet.write_string(row, 0, day)?;
-        sheet.write_number(row, 1, sum.count as f64)?;
-        sheet.write_number(row, 2, sum.fen.0 as f64)?;
-        sheet.write_number_with_format(row, 3, yuan_number(sum.fen), &formats.money)?;
     }
     Ok(())
 }
