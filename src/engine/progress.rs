@@ -93,8 +93,8 @@ impl Stats {
 
     fn line(&mut self, now: Instant) -> String {
         let [succeeded, failed, processing, unknown, review] = self.counts;
-        let elapsed = now.duration_since(self.started).as_secs_f64().max(0.001);
-        let per_second = self.requests.load(Ordering::Relaxed) as f64 / elapsed;
+        let elapsed = now.duration_since(self.started).as_secs_f64();
+        let requests = self.requests.load(Ordering::Relaxed);
         let mut line = format!(
             "sent {}/{}  settled {}  in flight {}  ·  succeeded {succeeded}  failed {failed}  processing {processing}  unknown {unknown}",
             self.sent.min(self.to_work),
@@ -105,7 +105,13 @@ impl Stats {
         if review > 0 {
             line.push_str(&format!("  review {review}"));
         }
-        line.push_str(&format!("  ·  {per_second:.1} req/s of {}", self.rate));
+        // Under a second a rate says more about a burst than about the pace.
+        if elapsed >= 1.0 {
+            let per_second = requests as f64 / elapsed;
+            line.push_str(&format!("  ·  {per_second:.1} req/s of {}", self.rate));
+        } else {
+            line.push_str(&format!("  ·  {requests} requests (rate {})", self.rate));
+        }
         let to_send = self.to_work.saturating_sub(self.sent);
         if to_send > 0 {
             match self.pace(now) {
