@@ -224,15 +224,19 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct GenArgs {
+    /// Whose batch format to write.
     #[arg(long)]
     pub gateway: GatewayKind,
+    /// How many refunds.
     #[arg(long)]
     pub rows: u64,
     /// Prefix of every id, so that generated batches never collide.
     #[arg(long, default_value = "G")]
     pub prefix: String,
+    /// The batch file to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// Where to write the simulator's orders that make the batch valid.
     #[arg(long)]
     pub orders: Option<PathBuf>,
 }
@@ -505,5 +509,27 @@ mod tests {
     fn clap_definitions_are_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_and_command_says_what_it_is_for() {
+        use clap::CommandFactory;
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none() && !["help", "version"].contains(&id) {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {}", sub.get_name()));
+                }
+                check(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "bulkrefund", &mut missing);
+        assert!(missing.is_empty(), "without a description: {missing:?}");
     }
 }
