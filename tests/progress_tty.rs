@@ -73,7 +73,7 @@ fn sent_of(frame: &str) -> Option<u64> {
 async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
     let (world, batch) = World::with_generated(
         bulkrefund::gateway::GatewayKind::Leshua,
-        60,
+        90,
         "TTY",
         FaultConfig {
             processing_for: Duration::from_millis(1500),
@@ -145,7 +145,7 @@ async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
     let last = progress.last().unwrap();
     assert!(
         last.starts_with(
-            "sent 60/60  settled 60  in flight 0  ·  succeeded 60  failed 0  processing 0"
+            "sent 90/90  settled 90  in flight 0  ·  succeeded 90  failed 0  processing 0"
         ),
         "the final line: {last}"
     );

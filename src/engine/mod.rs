@@ -277,7 +277,6 @@ impl Scheduler {
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
         };
         self.book.active.insert(record.id);
-        self.book.progress.dispatched(record.id);
         let job = Job {
             counters: self
                 .book

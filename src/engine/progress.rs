@@ -5,7 +5,7 @@
 //! second on a terminal (indicatif), hidden elsewhere or with `--quiet`; one
 //! final line either way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,10 +25,14 @@ const PACE_WINDOW: Duration = Duration::from_secs(10);
 struct Stats {
     /// Refunds in scope that had not ended when the run began.
     to_work: u64,
-    /// Refunds sent (or taken up again) at least once by this run.
+    /// Refunds this run has sent a request about (a submit, or a query of
+    /// one taken up again), at least once.
     sent: u64,
     settled: u64,
+    /// Requests that have left and not been answered (and recorded) yet.
     in_flight: u64,
+    /// The refunds those requests are about.
+    flying: HashSet<i64>,
     /// Succeeded, failed, processing, unknown, review.
     counts: [u64; 5],
     /// The last state shown for each refund not yet final.
@@ -54,8 +58,10 @@ impl Stats {
         }
     }
 
-    fn dispatched(&mut self, id: i64) {
-        self.in_flight += 1;
+    fn request_left(&mut self, id: i64) {
+        if self.flying.insert(id) {
+            self.in_flight += 1;
+        }
         // Pending counts under no status until its answer comes.
         if let std::collections::hash_map::Entry::Vacant(new) = self.last_state.entry(id) {
             new.insert(State::Pending);
@@ -64,7 +70,9 @@ impl Stats {
     }
 
     fn update(&mut self, id: i64, state: State) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.flying.remove(&id) {
+            self.in_flight -= 1;
+        }
         let previous = self.last_state.insert(id, state);
         if let Some(i) = previous.and_then(Stats::slot) {
             self.counts[i] = self.counts[i].saturating_sub(1);
@@ -149,6 +157,11 @@ pub fn short_duration(d: Duration) -> String {
 pub struct ProgressHandle(Arc<Mutex<Stats>>);
 
 impl ProgressHandle {
+    /// A request about the refund is leaving (after the rate allowed it).
+    pub fn request_left(&self, id: i64) {
+        self.0.lock().expect("progress lock").request_left(id);
+    }
+
     /// Records a refund's new state, as its step ended.
     pub fn update(&self, id: i64, state: State) {
         self.0.lock().expect("progress lock").update(id, state);
@@ -190,6 +203,7 @@ impl Progress {
             sent: 0,
             settled: 0,
             in_flight: 0,
+            flying: HashSet::new(),
             counts: [0; 5],
             last_state: HashMap::new(),
             requests: setup.requests,
@@ -216,11 +230,6 @@ impl Progress {
             ticker,
             quiet: !setup.show,
         }
-    }
-
-    /// A refund was handed to a task.
-    pub fn dispatched(&self, id: i64) {
-        self.stats.lock().expect("progress lock").dispatched(id);
     }
 
     /// What a task uses to report a refund's new state the moment its step ends.
@@ -256,6 +265,7 @@ mod tests {
             sent: 0,
             settled: 0,
             in_flight: 0,
+            flying: HashSet::new(),
             counts: [0; 5],
             last_state: HashMap::new(),
             requests: Arc::new(AtomicU64::new(0)),
@@ -273,7 +283,7 @@ mod tests {
         // 20 refunds sent in 4 s: 5 a second, though the rate allows 10.
         s.line(start);
         for id in 0..20 {
-            s.dispatched(id);
+            s.request_left(id);
             s.update(id, State::Processing);
         }
         let line = s.line(start + Duration::from_secs(4));
@@ -281,7 +291,7 @@ mod tests {
         assert!(line.contains("processing 20"), "{line}");
         assert!(line.contains("eta 16s"), "80 left at 5/s: {line}");
         for id in 20..100 {
-            s.dispatched(id);
+            s.request_left(id);
             s.update(id, State::Processing);
         }
         for id in 0..10 {

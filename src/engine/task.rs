@@ -158,7 +158,7 @@ async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shar
             submit(id, from, &order, pace, shared, &mut counters).await
         }
         State::Unknown | State::Processing => {
-            query(from, &order, pace, shared, &mut counters).await
+            query(id, from, &order, pace, shared, &mut counters).await
         }
         _ => return Done::unchanged(id, from, counters),
     };
@@ -216,6 +216,7 @@ async fn submit(
         return Err(Recorded::not_sent(State::Pending, fatal));
     }
     let (at, started) = (now_text(), Instant::now());
+    shared.progress.request_left(id);
     let attempt = pace.gateway.submit(order).await;
     shared.requests.fetch_add(1, Ordering::Relaxed);
     counters.submits += 1;
@@ -229,6 +230,7 @@ async fn submit(
 /// Asks the gateway about a refund whose outcome is unknown, or polls one
 /// still processing.
 async fn query(
+    id: i64,
     from: State,
     order: &RefundOrder,
     pace: &Pace,
@@ -239,6 +241,7 @@ async fn query(
         return Err(Recorded::not_sent(from, None));
     }
     let (at, started) = (now_text(), Instant::now());
+    shared.progress.request_left(id);
     let attempt = pace.gateway.query(order).await;
     shared.requests.fetch_add(1, Ordering::Relaxed);
     if from == State::Processing {
