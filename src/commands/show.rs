@@ -12,6 +12,7 @@ use crate::exit::{self, UsageError};
 use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
 use crate::journal::{Journal, RefundRecord};
 use crate::options::Locations;
+use crate::report::results::formula_safe_record;
 use crate::zone::Zone;
 
 /// Everything the journal knows about one refund.
@@ -298,7 +299,8 @@ pub fn run(
             writer.write_record(TIMELINE_COLUMNS)?;
             for story in &stories {
                 for record in story.timeline(zone) {
-                    writer.write_record(record)?;
+                    // Gateway messages are the gateway's text: never a formula.
+                    writer.write_record(formula_safe_record(record))?;
                 }
             }
             writer.flush()?;

@@ -13,6 +13,7 @@ use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
 use crate::options::Locations;
+use crate::report::results::formula_safe_record;
 use crate::report::summary::{BatchMoney, Sum};
 use crate::zone::Zone;
 
@@ -178,7 +179,7 @@ fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<(
             writer.write_record(LIST_COLUMNS)?;
             for batch in &batches {
                 let money = BatchMoney::for_batch(journal, batch.id)?;
-                writer.write_record(list_record(batch, &money, &view.zone))?;
+                writer.write_record(formula_safe_record(list_record(batch, &money, &view.zone)))?;
             }
             writer.flush()?;
         }
@@ -310,13 +311,13 @@ fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()>
     if view.rows {
         writer.write_record(["line", "refund_id", "status", "error_code", "error_message"])?;
         for r in d.rows {
-            writer.write_record([
+            writer.write_record(formula_safe_record([
                 r.line.to_string(),
                 r.refund_id,
                 r.status.as_str().to_owned(),
                 r.error_code,
                 r.error_message,
-            ])?;
+            ]))?;
         }
     } else {
         writer.write_record([
@@ -329,7 +330,7 @@ fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()>
             "samples",
         ])?;
         for g in d.failures {
-            writer.write_record([
+            writer.write_record(formula_safe_record([
                 g.status.map_or("", |s| s.as_str()).to_owned(),
                 g.code,
                 g.message,
@@ -337,7 +338,7 @@ fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()>
                 g.fen.0.to_string(),
                 g.fen.to_string(),
                 g.samples.join(" "),
-            ])?;
+            ]))?;
         }
     }
     writer.flush()?;

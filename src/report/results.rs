@@ -57,6 +57,14 @@ pub fn formula_safe(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// A record's cells made formula-safe: for every CSV a spreadsheet may open.
+pub fn formula_safe_record<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> Vec<String> {
+    cells
+        .into_iter()
+        .map(|cell| formula_safe(cell.as_ref()).into_owned())
+        .collect()
+}
+
 /// Writes the results of `batch` to `path`; returns the number of rows.
 pub fn write(
     journal: &Journal,
@@ -180,5 +188,9 @@ mod tests {
         for cell in ["R1", "12.50", "", "退款", "a=b"] {
             assert_eq!(formula_safe(cell), cell);
         }
+        assert_eq!(
+            formula_safe_record(["=HYPERLINK(\"x\")", "R1"]),
+            ["'=HYPERLINK(\"x\")", "R1"]
+        );
     }
 }
