@@ -288,6 +288,11 @@ impl RunOutcome {
                 ""
             }
         );
+        for (profile, limit) in &report.limits {
+            if report.requests > 0 {
+                crate::say!("{profile}: {}", limit.describe());
+            }
+        }
         if let Some(why) = &report.stopped {
             crate::say_error!(
                 "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \

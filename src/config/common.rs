@@ -17,12 +17,17 @@ pub const SETTINGS: &[&str] = &[
     "merchant_id",
     "rate",
     "concurrency",
+    "max_concurrency",
     "timeout",
     "max_attempts",
     "same_order_gap",
     "max_batch_yuan",
     "max_refund_yuan",
 ];
+
+/// The upper bound on requests in flight when a profile sets neither
+/// `concurrency` nor `max_concurrency`.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 256;
 
 /// The common settings as the file gives them.
 #[derive(Clone, Debug, Deserialize)]
@@ -32,6 +37,7 @@ pub struct CommonText {
     merchant_id: String,
     rate: Option<i64>,
     concurrency: Option<i64>,
+    max_concurrency: Option<i64>,
     timeout: Option<String>,
     max_attempts: Option<i64>,
     same_order_gap: Option<String>,
@@ -45,6 +51,9 @@ pub struct Common {
     pub base_url: Url,
     pub merchant_id: String,
     pub rate: u32,
+    /// The most requests in flight: `concurrency` when set, else
+    /// `max_concurrency` (default 256). Below it the engine keeps as many in
+    /// flight as the rate needs at the gateway's latency.
     pub concurrency: u32,
     pub timeout: Duration,
     pub max_attempts: u32,
@@ -69,7 +78,15 @@ impl CommonText {
             base_url,
             merchant_id: merchant_id.to_owned(),
             rate: whole("rate", self.rate, &limits::RATE, 50)?,
-            concurrency: whole("concurrency", self.concurrency, &limits::CONCURRENCY, 16)?,
+            concurrency: match self.concurrency {
+                Some(_) => whole("concurrency", self.concurrency, &limits::CONCURRENCY, 16)?,
+                None => whole(
+                    "max_concurrency",
+                    self.max_concurrency,
+                    &limits::CONCURRENCY,
+                    DEFAULT_MAX_CONCURRENCY,
+                )?,
+            },
             timeout,
             max_attempts: whole("max_attempts", self.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
             same_order_gap: duration("same_order_gap", &self.same_order_gap, Duration::ZERO)?,

@@ -29,8 +29,13 @@ fn a_file_secret_loads_and_defaults_apply() {
     let profile = config(LESHUA).profile("leshua").unwrap();
     assert_eq!(
         (profile.rate, profile.concurrency, profile.max_attempts),
-        (50, 16, 8)
+        (50, 256, 8),
+        "no concurrency set: in flight follows the latency, up to max_concurrency"
     );
+    let bounded = config(&format!("{LESHUA}max_concurrency = 64\n"));
+    assert_eq!(bounded.profile("leshua").unwrap().concurrency, 64);
+    let set = config(&format!("{LESHUA}concurrency = 8\n"));
+    assert_eq!(set.profile("leshua").unwrap().concurrency, 8);
     assert_eq!(profile.timeout, Duration::from_secs(10));
     assert_eq!(profile.same_order_gap, Duration::ZERO);
     assert_eq!(
@@ -77,6 +82,11 @@ fn errors_name_the_file_the_line_and_the_setting() {
             "must be a whole number from 1 to 100000",
         ),
         ("concurrency", "0", "must be a whole number from 1 to 4096"),
+        (
+            "max_concurrency",
+            "0",
+            "must be a whole number from 1 to 4096",
+        ),
         ("max_attempts", "0", "must be a whole number from 1 to 100"),
         ("timeout", "\"0s\"", "must be from 1ms to 10m"),
         (

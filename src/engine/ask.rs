@@ -103,7 +103,7 @@ pub async fn query_once(
     cancel: &CancellationToken,
 ) -> Option<Answer> {
     let _permit = tokio::select! {
-        permit = pace.in_flight.acquire() => permit.ok()?,
+        permit = pace.in_flight.acquire() => permit,
         _ = cancel.cancelled() => return None,
     };
     if !pace.ready(cancel).await {
@@ -117,6 +117,7 @@ pub async fn query_once(
     };
     let (at, started) = (now_text(), Instant::now());
     let attempt = pace.gateway.query(&order).await;
+    pace.feedback(&attempt.outcome, started.elapsed());
     if let Outcome::Retry {
         after: Some(wait), ..
     } = &attempt.outcome

@@ -7,6 +7,7 @@
 //! committed and the scheduler has seen that before its next read.
 
 pub mod ask;
+pub mod limit;
 pub mod pacing;
 pub mod progress;
 pub mod task;
@@ -43,6 +44,8 @@ pub struct EngineReport {
     /// Why the run stopped sending on its own: the gateway refused a request
     /// itself (bad signature, unknown merchant, authentication).
     pub stopped: Option<String>,
+    /// Where each profile's in-flight limit settled, and why there.
+    pub limits: Vec<(String, limit::LimitReport)>,
 }
 
 /// Why the engine could not go on.
@@ -142,6 +145,11 @@ pub async fn run(
         rate: paces.values().map(|pace| pace.rate).sum(),
         poll_deadline,
     });
+    let mut limits: Vec<(String, Arc<Pace>)> = paces
+        .iter()
+        .map(|(name, pace)| (name.clone(), pace.clone()))
+        .collect();
+    limits.sort_by(|a, b| a.0.cmp(&b.0));
     let (writer, writer_thread) = writer::start(journal);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
@@ -178,6 +186,10 @@ pub async fn run(
         elapsed: started.elapsed(),
         interrupted: cancel.is_cancelled(),
         stopped: book.stopped,
+        limits: limits
+            .into_iter()
+            .map(|(name, pace)| (name, pace.in_flight.report()))
+            .collect(),
     };
     Ok((journal, report))
 }
@@ -273,7 +285,7 @@ impl Scheduler {
             return Dispatched::Skipped;
         }
         let permit = tokio::select! {
-            permit = pace.in_flight.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            permit = pace.in_flight.acquire() => permit,
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
         };
         self.book.active.insert(record.id);

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::limit::InFlightLimit;
 use crate::gateway::Gateway;
 use crate::options::PaceSettings;
 
@@ -105,7 +105,8 @@ impl SendWindow {
 
 pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
-    pub in_flight: Arc<Semaphore>,
+    /// How many requests may be in flight, following the gateway's latency.
+    pub in_flight: Arc<InFlightLimit>,
     pub max_attempts: u32,
     /// Requests per second, submits and queries together.
     pub rate: u32,
@@ -121,13 +122,23 @@ impl Pace {
     pub fn new(gateway: Arc<dyn Gateway>, settings: &PaceSettings) -> Pace {
         Pace {
             gateway,
-            in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1) as usize)),
+            in_flight: InFlightLimit::new(settings.rate, settings.concurrency),
             max_attempts: settings.max_attempts.max(1),
             rate: settings.rate,
             same_order_gap: settings.same_order_gap,
             limiter: RateLimiter::direct(quota(settings.rate)),
             window: SendWindow::new(settings.rate),
             paused_until: Mutex::new(None),
+        }
+    }
+
+    /// What an answer says about the gateway's load: its latency feeds the
+    /// in-flight limit; a busy answer, a 429 or no answer at all cuts it.
+    pub fn feedback(&self, outcome: &crate::gateway::Outcome, latency: Duration) {
+        use crate::gateway::Outcome;
+        match outcome {
+            Outcome::Retry { .. } | Outcome::Unknown { .. } => self.in_flight.overloaded(),
+            _ => self.in_flight.answered(latency),
         }
     }
 

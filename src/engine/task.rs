@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::limit::LimitPermit;
 use super::pacing::Pace;
 use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
@@ -98,7 +99,7 @@ pub struct Shared {
 /// Runs one step and reports it on `done` once its changes are committed.
 /// The step runs in a span naming the refund, its batch and what the step
 /// does, so that every log line of it says which refund it is about.
-pub async fn work(job: Job, pace: Arc<Pace>, permit: OwnedSemaphorePermit, shared: Shared) {
+pub async fn work(job: Job, pace: Arc<Pace>, permit: LimitPermit, shared: Shared) {
     let from = job.record.state;
     let span = tracing::info_span!(
         "refund",
@@ -132,7 +133,7 @@ fn step_name(state: State) -> &'static str {
     }
 }
 
-async fn step(job: Job, pace: &Pace, permit: OwnedSemaphorePermit, shared: &Shared) -> Done {
+async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Done {
     let Job {
         record,
         mut counters,
@@ -218,6 +219,7 @@ async fn submit(
     let (at, started) = (now_text(), Instant::now());
     shared.progress.request_left(id);
     let attempt = pace.gateway.submit(order).await;
+    pace.feedback(&attempt.outcome, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
     counters.submits += 1;
     let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
@@ -243,6 +245,7 @@ async fn query(
     let (at, started) = (now_text(), Instant::now());
     shared.progress.request_left(id);
     let attempt = pace.gateway.query(order).await;
+    pace.feedback(&attempt.outcome, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
     if from == State::Processing {
         counters.polls += 1;

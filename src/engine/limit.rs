@@ -1,0 +1,295 @@
+//! How many requests of one profile may be in flight: enough to reach the
+//! rate, no more. By Little's law a gateway that answers in L seconds takes
+//! `rate × L` requests in flight to be sent `rate` a second; the limit follows
+//! the gateway's measured latency (a high percentile of the recent answers)
+//! with headroom, within an upper bound (the profile's `concurrency`, else
+//! `max_concurrency`). A busy answer, a 429 or a timeout cuts it by a third
+//! and holds it there a while (AIMD's multiplicative decrease): a gateway that
+//! is struggling gets fewer requests at once, not more.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// The latencies the percentile is taken over.
+const SAMPLES: usize = 200;
+/// Answers needed before the measured latency is trusted.
+const MIN_SAMPLES: usize = 8;
+/// In flight = rate × latency × this, plus [`SPARE`]: room for jitter and
+/// for the journal's commit around each request.
+const HEADROOM: f64 = 1.5;
+const SPARE: u32 = 2;
+/// How long a cut holds before the limit may grow again.
+const HOLD_AFTER_CUT: Duration = Duration::from_secs(2);
+
+/// Why the limit is where it is, for the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// Following the gateway's latency: as many as the rate needs.
+    Latency,
+    /// The rate needs more than the upper bound allows.
+    Upper,
+    /// Cut after busy answers, 429s or timeouts.
+    Busy,
+}
+
+struct State {
+    limit: u32,
+    /// Permits to take out of circulation as they come back (the limit was cut
+    /// while they were out).
+    debt: u32,
+    latencies: VecDeque<Duration>,
+    hold_until: Option<Instant>,
+    bound: Bound,
+    /// The most the limit reached.
+    peak: u32,
+    cuts: u64,
+}
+
+pub struct InFlightLimit {
+    semaphore: Arc<Semaphore>,
+    state: Mutex<State>,
+    rate: u32,
+    upper: u32,
+}
+
+/// A place in flight; given back (or retired, if the limit was cut) on drop.
+pub struct LimitPermit {
+    permit: Option<OwnedSemaphorePermit>,
+    limit: Arc<InFlightLimit>,
+}
+
+impl Drop for LimitPermit {
+    fn drop(&mut self) {
+        let mut state = self.limit.state.lock().expect("limit lock");
+        if state.debt > 0 {
+            state.debt -= 1;
+            if let Some(permit) = self.permit.take() {
+                permit.forget();
+            }
+        }
+    }
+}
+
+/// What the limit settled on, for the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitReport {
+    pub limit: u32,
+    pub peak: u32,
+    pub upper: u32,
+    pub bound: Bound,
+    pub cuts: u64,
+    /// The latency percentile the limit follows, when measured.
+    pub latency: Option<Duration>,
+}
+
+impl LimitReport {
+    /// "settled at 47 in flight (peak 47, at most 256): the gateway's latency (p90 300 ms) needs them".
+    pub fn describe(&self) -> String {
+        let why = match self.bound {
+            Bound::Latency => match self.latency {
+                Some(p90) => format!(
+                    "as many as the rate needs at the gateway's latency (p90 {} ms)",
+                    p90.as_millis()
+                ),
+                None => "too few answers yet to measure the gateway's latency".to_owned(),
+            },
+            Bound::Upper => format!(
+                "held by the upper bound (concurrency / max_concurrency = {}): the rate needs more at the gateway's latency{}",
+                self.upper,
+                self.latency
+                    .map(|p90| format!(" (p90 {} ms)", p90.as_millis()))
+                    .unwrap_or_default()
+            ),
+            Bound::Busy => format!(
+                "cut {} times after busy answers, 429s or timeouts",
+                self.cuts
+            ),
+        };
+        format!(
+            "{} in flight at the end (peak {}, at most {}): {why}",
+            self.limit, self.peak, self.upper
+        )
+    }
+}
+
+impl InFlightLimit {
+    /// Starts at what a 100 ms gateway would need, within `upper`.
+    pub fn new(rate: u32, upper: u32) -> Arc<InFlightLimit> {
+        let upper = upper.max(1);
+        let start = (rate / 10 + SPARE).clamp(1, upper);
+        Arc::new(InFlightLimit {
+            semaphore: Arc::new(Semaphore::new(start as usize)),
+            state: Mutex::new(State {
+                limit: start,
+                debt: 0,
+                latencies: VecDeque::with_capacity(SAMPLES),
+                hold_until: None,
+                bound: if start == upper {
+                    Bound::Upper
+                } else {
+                    Bound::Latency
+                },
+                peak: start,
+                cuts: 0,
+            }),
+            rate,
+            upper,
+        })
+    }
+
+    pub async fn acquire(self: &Arc<Self>) -> LimitPermit {
+        let permit = self
+            .semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        LimitPermit {
+            permit: Some(permit),
+            limit: self.clone(),
+        }
+    }
+
+    /// An answer came after `latency`: the limit follows what the rate needs.
+    pub fn answered(&self, latency: Duration) {
+        let mut state = self.state.lock().expect("limit lock");
+        if state.latencies.len() == SAMPLES {
+            state.latencies.pop_front();
+        }
+        state.latencies.push_back(latency);
+        let Some(p90) = percentile(&state.latencies, 0.9) else {
+            return;
+        };
+        if state.hold_until.is_some_and(|until| Instant::now() < until) {
+            return;
+        }
+        let needed = (f64::from(self.rate) * p90.as_secs_f64() * HEADROOM).ceil() as u32 + SPARE;
+        let (target, bound) = if needed >= self.upper {
+            (self.upper, Bound::Upper)
+        } else {
+            (needed.max(1), Bound::Latency)
+        };
+        state.bound = bound;
+        self.set(&mut state, target);
+    }
+
+    /// A busy answer, a 429 or a timeout: a third fewer in flight, held a while.
+    pub fn overloaded(&self) {
+        let mut state = self.state.lock().expect("limit lock");
+        if state.hold_until.is_some_and(|until| Instant::now() < until) {
+            return; // One cut per hold: a burst of busy answers is one signal.
+        }
+        let cut = (state.limit * 2 / 3).max(1);
+        state.hold_until = Some(Instant::now() + HOLD_AFTER_CUT);
+        state.bound = Bound::Busy;
+        state.cuts += 1;
+        tracing::debug!(
+            from = state.limit,
+            to = cut,
+            "the gateway is struggling: fewer requests in flight"
+        );
+        self.set(&mut state, cut);
+    }
+
+    fn set(&self, state: &mut State, target: u32) {
+        let current = state.limit;
+        if target > current {
+            let mut grow = target - current;
+            // Permits still owed from a cut are forgiven first.
+            let forgiven = grow.min(state.debt);
+            state.debt -= forgiven;
+            grow -= forgiven;
+            self.semaphore.add_permits(grow as usize);
+        } else if target < current {
+            let shrink = current - target;
+            let taken = self.semaphore.forget_permits(shrink as usize) as u32;
+            state.debt += shrink - taken;
+        }
+        state.limit = target;
+        state.peak = state.peak.max(target);
+    }
+
+    pub fn report(&self) -> LimitReport {
+        let state = self.state.lock().expect("limit lock");
+        LimitReport {
+            limit: state.limit,
+            peak: state.peak,
+            upper: self.upper,
+            bound: state.bound,
+            cuts: state.cuts,
+            latency: percentile(&state.latencies, 0.9),
+        }
+    }
+}
+
+/// The `q` percentile of the samples, once there are enough of them.
+fn percentile(samples: &VecDeque<Duration>, q: f64) -> Option<Duration> {
+    if samples.len() < MIN_SAMPLES {
+        return None;
+    }
+    let mut sorted: Vec<Duration> = samples.iter().copied().collect();
+    sorted.sort_unstable();
+    let at = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Some(sorted[at])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(limit: &InFlightLimit, ms: u64, times: usize) {
+        for _ in 0..times {
+            limit.answered(Duration::from_millis(ms));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_limit_follows_latency_within_the_upper_bound() {
+        // 100/s at 300 ms needs 30 in flight: 47 with headroom and spare.
+        let limit = InFlightLimit::new(100, 256);
+        assert_eq!(limit.report().limit, 12);
+        answered(&limit, 300, 20);
+        let report = limit.report();
+        assert_eq!((report.limit, report.bound), (47, Bound::Latency));
+        assert_eq!(limit.semaphore.available_permits(), 47);
+        // A faster gateway needs fewer.
+        answered(&limit, 50, 200);
+        assert_eq!(limit.report().limit, 10);
+        // A slow one more than the bound allows: the bound, and it says so.
+        let bounded = InFlightLimit::new(200, 16);
+        answered(&bounded, 300, 20);
+        let report = bounded.report();
+        assert_eq!((report.limit, report.bound), (16, Bound::Upper));
+    }
+
+    #[tokio::test]
+    async fn a_cut_takes_back_permits_that_are_out_as_they_return() {
+        let limit = InFlightLimit::new(100, 256);
+        answered(&limit, 300, 20);
+        let mut out = Vec::new();
+        for _ in 0..40 {
+            out.push(limit.acquire().await);
+        }
+        limit.overloaded();
+        let report = limit.report();
+        assert_eq!(
+            (report.limit, report.bound, report.cuts),
+            (31, Bound::Busy, 1)
+        );
+        // 7 were free and are gone; 9 more are owed by those out.
+        assert_eq!(limit.semaphore.available_permits(), 0);
+        limit.overloaded();
+        assert_eq!(limit.report().cuts, 1, "one cut per hold");
+        out.truncate(20);
+        assert_eq!(limit.semaphore.available_permits(), 20 - 9);
+        drop(out);
+        assert_eq!(limit.semaphore.available_permits(), 31);
+        // Held: answers do not raise it until the hold ends.
+        answered(&limit, 300, 5);
+        assert_eq!(limit.report().limit, 31);
+    }
+}
