@@ -2,7 +2,7 @@
 //! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
 //! as a child (so its wall time, CPU time and peak RSS are its own), and prints
 //! a markdown table. `cargo run --release --example bench -- [--quick]
-//! [--only SECTION] [--baseline BINARY]`: with `--baseline`, the throughput
+//! [--only SECTION (throughput, rate, adaptive, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
 //! section also runs an older build's binary on the same batch, alternating
 //! with this one, so before and after are measured in one run on one machine.
 
@@ -399,6 +399,48 @@ async fn main() {
         ledger.max_requests_in_one_second
     ));
         eprintln!("rate done");
+    }
+
+    // Adaptive concurrency: only a rate is set; the engine finds the in-flight
+    // limit the gateway's latency needs.
+    if wanted("adaptive") {
+        for (latency, label) in [((50, 50), "50 ms"), ((20, 300), "20..300 ms")] {
+            for rate in [100u32, 200] {
+                let rows = scale(u64::from(rate) * 20);
+                let faults = FaultConfig {
+                    latency_ms: Some(latency),
+                    ..FaultConfig::default()
+                };
+                let prefix = format!("AD{rate}{}", latency.1);
+                let (batch, config, sim) =
+                    prepare(dir.path(), GatewayKind::Leshua, rows, &prefix, faults).await;
+                // No concurrency in the profile: the limit is the engine's to find.
+                let text = std::fs::read_to_string(&config).unwrap();
+                let text: String = text
+                    .lines()
+                    .filter(|l| !l.starts_with("concurrency"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                std::fs::write(&config, text).unwrap();
+                let run =
+                    run_batch(&batch, &config, "leshua", &["--rate", &rate.to_string()]).await;
+                let ledger = sim.ledger();
+                sim.stop().await;
+                let steady = ledger.steady.per_second().unwrap_or(0.0);
+                let settled = run
+                    .stderr
+                    .lines()
+                    .find_map(|l| l.strip_prefix("leshua: "))
+                    .unwrap_or("?")
+                    .to_owned();
+                table.push(format!(
+                    "| adaptive: --rate {rate}, {label} latency, no concurrency set, {rows} rows | after the first second **{:.3}** of the rate ({steady:.1}/s); busiest one-second window **{}**; {settled} | ≥ 0.99, ≤ {rate} |",
+                    steady / f64::from(rate),
+                    ledger.max_requests_in_one_second,
+                ));
+                eprintln!("adaptive {rate} {label} done");
+            }
+        }
     }
 
     // RSA-signed Lianshang refunds against one core's signing rate.

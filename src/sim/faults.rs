@@ -3,6 +3,7 @@
 //! the arrival time of every request, from which the ledger reports the busiest
 //! one-second window a client produced.
 
+use super::ledger::SteadyPace;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -124,13 +125,18 @@ impl Faults {
         (traffic.window_count > limit).then_some(Duration::from_secs(1))
     }
 
-    /// (requests, the most in any one-second sliding window).
-    pub fn traffic(&self) -> (u64, u64) {
+    /// (requests, the most in any one-second sliding window, the pace after
+    /// the first second).
+    pub fn traffic(&self) -> (u64, u64, SteadyPace) {
         // Arrivals are pushed in the order their tasks took the lock, which
         // is not always the order of their times.
         let mut arrivals = self.traffic.lock().expect("traffic lock").arrivals.clone();
         arrivals.sort_unstable();
-        (arrivals.len() as u64, busiest_second(&arrivals))
+        (
+            arrivals.len() as u64,
+            busiest_second(&arrivals),
+            steady_pace(&arrivals),
+        )
     }
 
     fn roll(&self, probability: f64) -> bool {
@@ -203,6 +209,22 @@ impl Faults {
     }
 }
 
+/// The arrivals after the first second of traffic (the client's start-up:
+/// its first requests, its in-flight limit still growing) and their span.
+fn steady_pace(sorted_micros: &[u64]) -> SteadyPace {
+    let (Some(&first), Some(&last)) = (sorted_micros.first(), sorted_micros.last()) else {
+        return SteadyPace::default();
+    };
+    let from = first + 1_000_000;
+    if last <= from {
+        return SteadyPace::default();
+    }
+    SteadyPace {
+        requests: sorted_micros.iter().filter(|&&t| t > from).count() as u64,
+        micros: last - from,
+    }
+}
+
 /// The largest number of arrivals within any window of one second; the
 /// arrivals in microseconds, sorted.
 fn busiest_second(sorted_micros: &[u64]) -> u64 {
@@ -222,13 +244,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_steady_pace_leaves_out_the_first_second() {
+        // 10 in the first second, then 100 a second for 2 s.
+        let mut arrivals: Vec<u64> = (0..10).map(|i| i * 100_000).collect();
+        arrivals.extend((1..=200).map(|i| 1_000_000 + i * 10_000));
+        let steady = steady_pace(&arrivals);
+        assert_eq!(
+            steady,
+            SteadyPace {
+                requests: 200,
+                micros: 2_000_000
+            }
+        );
+        assert_eq!(steady.per_second(), Some(100.0));
+        assert_eq!(steady_pace(&[5, 6]).per_second(), None);
+    }
+
+    #[test]
     fn arrivals_recorded_out_of_order_are_counted_in_time_order() {
         // Two tasks read the clock, then take the lock in the other order.
         let faults = Faults::new(FaultConfig::default());
         for ms in [0, 1_200, 900, 1_100, 2_500] {
             faults.arrive_at(Duration::from_millis(ms));
         }
-        assert_eq!(faults.traffic(), (5, 3));
+        let (requests, busiest, _) = faults.traffic();
+        assert_eq!((requests, busiest), (5, 3));
     }
 
     #[test]
@@ -255,6 +295,7 @@ mod tests {
             .collect();
         assert_eq!(answers, [false, false, false, true, true, false, false]);
         // 0 ms and 1000 ms are a full second apart: the busiest window is 100..=1001 ms.
-        assert_eq!(faults.traffic(), (7, 6));
+        let (requests, busiest, _) = faults.traffic();
+        assert_eq!((requests, busiest), (7, 6));
     }
 }

@@ -388,6 +388,24 @@ pub struct LedgerSnapshot {
     /// Requests that reached `/__sim/elsewhere`: only a client that followed a redirect sends them.
     #[serde(default)]
     pub elsewhere_requests: u64,
+    /// The pace once the client is going: requests that arrived after the
+    /// first second of traffic, and over how long (to the last arrival).
+    #[serde(default)]
+    pub steady: SteadyPace,
+}
+
+/// Requests after the first second of traffic, and the microseconds they span.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SteadyPace {
+    pub requests: u64,
+    pub micros: u64,
+}
+
+impl SteadyPace {
+    /// Requests per second; `None` when the traffic lasted under two seconds.
+    pub fn per_second(&self) -> Option<f64> {
+        (self.micros >= 1_000_000).then(|| self.requests as f64 * 1e6 / self.micros as f64)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

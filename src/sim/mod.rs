@@ -79,13 +79,14 @@ impl SimState {
             .lock()
             .expect("ledger lock")
             .snapshot(Instant::now());
-        let (requests, max_requests_in_one_second) = self.faults.traffic();
+        let (requests, max_requests_in_one_second, steady) = self.faults.traffic();
         LedgerSnapshot {
             refunds,
             ids,
             requests,
             max_requests_in_one_second,
             elsewhere_requests: self.elsewhere.load(std::sync::atomic::Ordering::Relaxed),
+            steady,
         }
     }
 
