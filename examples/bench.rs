@@ -163,7 +163,8 @@ async fn run_batch_into(
             batch.to_str().unwrap(),
             "--profile",
             profile,
-            "--quiet",
+            // No --quiet: the summary (requests/s, where the in-flight limit
+            // settled) is read from stderr; off a terminal nothing is drawn.
             "--config",
         ])
         .arg(config)
