@@ -20,6 +20,8 @@ pub struct Look<'a> {
     pub yes: bool,
     /// `--allow-over-limit`: send a batch over the profile's limits.
     pub allow_over_limit: bool,
+    /// Where the earlier batch's time is shown.
+    pub zone: &'a crate::zone::Zone,
 }
 
 impl Look<'_> {
@@ -100,7 +102,7 @@ impl Look<'_> {
             "this file was run before, byte for byte: batch {} ({}, started {}); its refunds are not sent again, but the batch is recorded again",
             ids.join(", batch "),
             first.file_name,
-            first.started_at
+            self.zone.show(&first.started_at)
         ))
     }
 

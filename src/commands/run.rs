@@ -95,6 +95,7 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
         earlier: journal.batches_with_hash(&scanned.sha256)?,
         yes: request.yes,
         allow_over_limit: request.allow_over_limit,
+        zone: &app.zone,
     };
     let batch_id = record(app, &mut journal, &meta, rows, &look)?;
     let mut paces = app.paces();
