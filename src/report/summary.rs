@@ -229,14 +229,16 @@ impl BatchMoney {
     }
 
     /// `requested 40 (1240.00 yuan); refunded 38 (1234.56 yuan) ...`, the
-    /// figures that are not zero, requested always.
+    /// figures that are not zero, requested always; how the refunded split
+    /// when another batch paid some of it.
     pub fn one_line(&self) -> String {
+        let split = !self.paid_by_other_batches.is_empty();
         let parts: Vec<String> = self
             .lines()
             .into_iter()
             .filter(|(label, sum)| label == "requested" || !sum.is_zero())
-            .filter(|(label, _)| !label.starts_with("  "))
-            .map(|(label, sum)| format!("{label} {} ({} yuan)", sum.count, sum.fen))
+            .filter(|(label, _)| !label.starts_with("  ") || (split && label.contains("paid")))
+            .map(|(label, sum)| format!("{} {} ({} yuan)", label.trim(), sum.count, sum.fen))
             .collect();
         parts.join("; ")
     }
@@ -307,7 +309,8 @@ mod tests {
         assert!(table.contains("already paid earlier (batch 1)"), "{table}");
         assert_eq!(
             money.one_line(),
-            "requested 5 (3.13 yuan); refunded 2 (3.00 yuan); failed 1 (0.01 yuan); unresolved 2 (0.12 yuan)"
+            "requested 5 (3.13 yuan); refunded 2 (3.00 yuan); paid by this batch 1 (1.00 yuan); \
+             already paid earlier (batch 1) 1 (2.00 yuan); failed 1 (0.01 yuan); unresolved 2 (0.12 yuan)"
         );
         let json = serde_json::to_value(&money).unwrap();
         assert_eq!(json["refunded"]["yuan"], "3.00");
