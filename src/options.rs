@@ -32,19 +32,6 @@ impl Locations {
         }
     }
 
-    /// The time zone: `--timezone`, else the configuration's `timezone` (when
-    /// the file exists), else the machine's.
-    pub fn zone(&self) -> Result<Zone, UsageError> {
-        if let Some(name) = &self.timezone {
-            return Zone::named(name).map_err(|e| UsageError(format!("--timezone: {}", e.0)));
-        }
-        let config = self.config_path();
-        if config.exists() {
-            return Ok(zone_of(&Config::load(&config)?));
-        }
-        Ok(Zone::system())
-    }
-
     /// The configuration file's path: given, else `./bulkrefund.toml`.
     pub fn config_path(&self) -> PathBuf {
         Config::locate(self.config.as_deref())
@@ -57,15 +44,34 @@ impl Locations {
         Ok((config, journal))
     }
 
-    /// The journal, for commands that read only it: they work without a
-    /// configuration file (one that exists is read for its `journal`).
-    pub fn journal_only(&self) -> Result<PathBuf, UsageError> {
-        let config = self.config_path();
-        Ok(match &self.journal {
-            Some(journal) => journal.clone(),
-            None if config.exists() => Config::load(&config)?.journal_path(None),
-            None => PathBuf::from(DEFAULT_JOURNAL),
-        })
+    /// The journal and the time zone, for commands that read only the
+    /// journal: they work without a configuration file (one that exists is
+    /// read, once, for its `journal` and its `timezone`).
+    pub fn journal_only(&self) -> Result<(PathBuf, Zone), UsageError> {
+        let path = self.config_path();
+        let config = if self.journal.is_none() || self.timezone.is_none() {
+            path.exists().then(|| Config::load(&path)).transpose()?
+        } else {
+            None
+        };
+        let journal = match (&self.journal, &config) {
+            (Some(journal), _) => journal.clone(),
+            (None, Some(config)) => config.journal_path(None),
+            (None, None) => PathBuf::from(DEFAULT_JOURNAL),
+        };
+        Ok((journal, self.zone(config.as_ref())?))
+    }
+
+    /// The time zone: `--timezone`, else the configuration's `timezone`, else
+    /// the machine's.
+    pub fn zone(&self, config: Option<&Config>) -> Result<Zone, UsageError> {
+        match (&self.timezone, config) {
+            (Some(name), _) => {
+                Zone::named(name).map_err(|e| UsageError(format!("--timezone: {}", e.0)))
+            }
+            (None, Some(config)) => Ok(zone_of(config)),
+            (None, None) => Ok(Zone::system()),
+        }
     }
 }
 

@@ -58,13 +58,10 @@ impl App {
         cancel: CancellationToken,
     ) -> Result<App, UsageError> {
         let (config, journal_path) = locations.load()?;
-        let app = App::new(config, journal_path, options, cancel);
-        Ok(match &locations.timezone {
-            Some(_) => App {
-                zone: locations.zone()?,
-                ..app
-            },
-            None => app,
+        let zone = locations.zone(Some(&config))?;
+        Ok(App {
+            zone,
+            ..App::new(config, journal_path, options, cancel)
         })
     }
 

@@ -13,12 +13,8 @@ use crate::zone::Zone;
 /// `bulkrefund export ...`: reads only the journal, so it works without a
 /// configuration file (one that exists is never overwritten).
 pub fn main(locations: &Locations, args: ExportArgs) -> anyhow::Result<u8> {
-    run(
-        &locations.journal_only()?,
-        Some(&locations.config_path()),
-        &locations.zone()?,
-        &args,
-    )
+    let (journal, zone) = locations.journal_only()?;
+    run(&journal, Some(&locations.config_path()), &zone, &args)
 }
 
 /// "2026-11-01 to 2026-11-30", as the operator gave the bounds.

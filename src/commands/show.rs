@@ -250,11 +250,12 @@ const TIMELINE_COLUMNS: [&str; 11] = [
 
 /// `bulkrefund show REFUND_ID [--format table|json|csv]`: reads only the journal.
 pub fn main(locations: &Locations, args: ShowArgs) -> anyhow::Result<u8> {
+    let (journal, zone) = locations.journal_only()?;
     run(
-        &locations.journal_only()?,
+        &journal,
         &args.refund_id,
         args.format,
-        &locations.zone()?,
+        &zone,
         &mut std::io::stdout().lock(),
     )
 }

@@ -20,12 +20,13 @@ use crate::zone::Zone;
 /// `bulkrefund status [--batch ID] [--rows] [--format table|json|csv]`: reads
 /// only the journal, so it works without a configuration file.
 pub fn main(locations: &Locations, args: StatusArgs) -> anyhow::Result<u8> {
+    let (journal, zone) = locations.journal_only()?;
     let view = View {
         format: args.format,
         rows: args.rows,
-        zone: locations.zone()?,
+        zone,
     };
-    run(&locations.journal_only()?, args.batch, &view)
+    run(&journal, args.batch, &view)
 }
 
 /// How `status` shows what it reads.
