@@ -10,7 +10,6 @@ use anyhow::Context;
 
 use super::app::App;
 use super::run::{self, RunRequest};
-use crate::batch::ReadOptions;
 use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::exit;
@@ -97,16 +96,8 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
         ("lianshang-batch.csv", "lianshang"),
     ] {
         crate::say!("== bulkrefund run {batch} --profile {profile}");
-        let request = RunRequest {
-            batch: &dir.join(batch),
-            profile,
-            read: ReadOptions::default(),
-            out: None,
-            yes: true,
-            allow_over_limit: false,
-            excel: false,
-            no_bom: false,
-        };
+        let path = dir.join(batch);
+        let request = RunRequest::confirmed(&path, profile);
         let outcome = run::run(&app, request).await?;
         outcome.print();
         all_final &= outcome.exit_code != exit::UNRESOLVED;

@@ -57,6 +57,23 @@ pub struct RunRequest<'a> {
     pub no_bom: bool,
 }
 
+impl<'a> RunRequest<'a> {
+    /// `run BATCH --profile P --yes`, every other flag at its default: what
+    /// the demo and the tests ask for.
+    pub fn confirmed(batch: &'a Path, profile: &'a str) -> RunRequest<'a> {
+        RunRequest {
+            batch,
+            profile,
+            read: ReadOptions::default(),
+            out: None,
+            yes: true,
+            allow_over_limit: false,
+            excel: false,
+            no_bom: false,
+        }
+    }
+}
+
 /// Records the batch, then sends what it holds that is new.
 pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcome> {
     let profile = app.profile(request.profile)?;

@@ -83,16 +83,7 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
         "refund_id,order_id,amount_fen\nr1,o1,100\nr2,o2,13\nbad-id,o3,100\n",
     )
     .unwrap();
-    let request = RunRequest {
-        batch: &batch,
-        profile: "acme",
-        read: Default::default(),
-        out: None,
-        yes: true,
-        allow_over_limit: false,
-        excel: false,
-        no_bom: false,
-    };
+    let request = RunRequest::confirmed(&batch, "acme");
     let outcome = run::run(&app, request).await.unwrap();
     assert_eq!(outcome.exit_code, 3, "r2 failed, bad-id is invalid");
     let results = default_results_path(&batch);

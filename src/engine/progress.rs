@@ -47,6 +47,23 @@ struct Stats {
 }
 
 impl Stats {
+    fn new(to_work: u64, requests: Arc<AtomicU64>, rate: u32, poll_deadline: Instant) -> Stats {
+        Stats {
+            to_work,
+            sent: 0,
+            settled: 0,
+            in_flight: 0,
+            flying: HashSet::new(),
+            counts: [0; 5],
+            last_state: HashMap::new(),
+            requests,
+            rate,
+            started: Instant::now(),
+            poll_deadline,
+            samples: Vec::new(),
+        }
+    }
+
     fn slot(state: State) -> Option<usize> {
         match state {
             State::Succeeded => Some(0),
@@ -198,20 +215,12 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
-        let stats = Arc::new(Mutex::new(Stats {
-            to_work: setup.to_work,
-            sent: 0,
-            settled: 0,
-            in_flight: 0,
-            flying: HashSet::new(),
-            counts: [0; 5],
-            last_state: HashMap::new(),
-            requests: setup.requests,
-            rate: setup.rate,
-            started: Instant::now(),
-            poll_deadline: setup.poll_deadline,
-            samples: Vec::new(),
-        }));
+        let stats = Arc::new(Mutex::new(Stats::new(
+            setup.to_work,
+            setup.requests,
+            setup.rate,
+            setup.poll_deadline,
+        )));
         let ticker = on_terminal.then(|| {
             let (bar, stats) = (bar.clone(), stats.clone());
             tokio::spawn(async move {
@@ -259,21 +268,8 @@ mod tests {
     use super::*;
 
     fn stats(to_work: u64) -> Stats {
-        let now = Instant::now();
-        Stats {
-            to_work,
-            sent: 0,
-            settled: 0,
-            in_flight: 0,
-            flying: HashSet::new(),
-            counts: [0; 5],
-            last_state: HashMap::new(),
-            requests: Arc::new(AtomicU64::new(0)),
-            rate: 10,
-            started: now,
-            poll_deadline: now + Duration::from_secs(600),
-            samples: Vec::new(),
-        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        Stats::new(to_work, Arc::new(AtomicU64::new(0)), 10, deadline)
     }
 
     #[test]

@@ -189,6 +189,24 @@ impl Done {
     }
 }
 
+/// Sends one request the rate has allowed, with what every request is
+/// counted in: the progress display, the in-flight limit's view of the
+/// gateway's latency and load, and the run's request count. Returns when it
+/// left (journal time and clock) and what came back.
+async fn sent(
+    id: i64,
+    pace: &Pace,
+    shared: &Shared,
+    request: impl std::future::Future<Output = Attempt>,
+) -> (String, Instant, Attempt) {
+    let (at, started) = (now_text(), Instant::now());
+    shared.progress.request_left(id);
+    let attempt = request.await;
+    pace.feedback(&attempt.outcome, started.elapsed());
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    (at, started, attempt)
+}
+
 /// Commits the intent, waits for the rate and sends a refund that was never
 /// sent or waits to be sent again.
 async fn submit(
@@ -216,11 +234,7 @@ async fn submit(
             .err();
         return Err(Recorded::not_sent(State::Pending, fatal));
     }
-    let (at, started) = (now_text(), Instant::now());
-    shared.progress.request_left(id);
-    let attempt = pace.gateway.submit(order).await;
-    pace.feedback(&attempt.outcome, started.elapsed());
-    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let (at, started, attempt) = sent(id, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
     let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
     Ok((
@@ -242,11 +256,7 @@ async fn query(
     if !pace.ready(&shared.stop_sending).await {
         return Err(Recorded::not_sent(from, None));
     }
-    let (at, started) = (now_text(), Instant::now());
-    shared.progress.request_left(id);
-    let attempt = pace.gateway.query(order).await;
-    pace.feedback(&attempt.outcome, started.elapsed());
-    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let (at, started, attempt) = sent(id, pace, shared, pace.gateway.query(order)).await;
     if from == State::Processing {
         counters.polls += 1;
     } else {

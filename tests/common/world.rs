@@ -126,16 +126,7 @@ impl World {
     }
 
     pub async fn run(&self, batch: &Path, profile: &str, options: RunOptions) -> RunOutcome {
-        let request = RunRequest {
-            batch,
-            profile,
-            read: Default::default(),
-            out: None,
-            yes: true,
-            allow_over_limit: false,
-            excel: false,
-            no_bom: false,
-        };
+        let request = RunRequest::confirmed(batch, profile);
         run::run(&self.app(options), request)
             .await
             .expect("run completes")
