@@ -128,10 +128,15 @@ pub fn describe(error: &anyhow::Error) -> String {
 
 /// True when an error comes from writing to a closed pipe.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == BrokenPipe)
+            // serde_json keeps the io::Error inside, not as its source.
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
     })
 }
 
@@ -149,6 +154,16 @@ mod tests {
     #[error("cannot open 'x': {source}")]
     struct SaysItsCause {
         source: std::io::Error,
+    }
+
+    #[test]
+    fn a_closed_pipe_is_known_through_json_too() {
+        let closed = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed");
+        assert!(is_broken_pipe(&anyhow::Error::from(closed())));
+        let json = serde_json::Error::io(closed());
+        assert!(is_broken_pipe(&anyhow::Error::from(json)));
+        let other = serde_json::Error::io(std::io::Error::other("disk full"));
+        assert!(!is_broken_pipe(&anyhow::Error::from(other)));
     }
 
     #[test]

@@ -342,6 +342,10 @@ async fn closed_stdout_and_stderr_never_crash_a_command() {
     for args in [
         &["status"][..],
         &["status", "--batch", "1"],
+        &["status", "--format", "json"],
+        &["status", "--batch", "1", "--format", "csv"],
+        &["show", "KR000000001", "--format", "json"],
+        &["show", "KR000000001"],
         &["export", "--out", "-"],
     ] {
         let (stdout, _) = closed_pipe();
