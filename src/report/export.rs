@@ -239,7 +239,7 @@ fn rows(
     })
 }
 
-/// Writes the export to a file; returns the totals it wrote.
+/// Writes the export to a file, whole or not at all; returns the totals it wrote.
 pub fn export(
     journal: &Journal,
     filter: &Filter,
@@ -248,17 +248,13 @@ pub fn export(
     format: ExportFormat,
     excel_bom: bool,
 ) -> Result<ExportTotals, ReportError> {
-    match format {
+    super::write_whole(out, "the export", |partial| match format {
         ExportFormat::Csv => {
-            let file = std::fs::File::create(out).map_err(|source| ReportError::Create {
-                what: "the export",
-                path: out.to_owned(),
-                source,
-            })?;
+            let file = std::fs::File::create(partial)?;
             export_csv(journal, filter, &heading.zone, file, excel_bom)
         }
-        ExportFormat::Xlsx => export_xlsx(journal, filter, heading, out),
-    }
+        ExportFormat::Xlsx => export_xlsx(journal, filter, heading, partial),
+    })
 }
 
 /// Writes the export as CSV to any writer (a file, or standard output for `--out -`).

@@ -5,7 +5,7 @@ pub mod export;
 pub mod results;
 pub mod summary;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::journal::JournalError;
 
@@ -27,4 +27,79 @@ pub enum ReportError {
     Csv(#[from] csv::Error),
     #[error("{0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
+/// Writes a report whole or not at all: `write` fills `NAME.partial` beside
+/// `path`, which is then synced and renamed over it. When anything fails (a
+/// full disk, say), the partial file is removed, the error names `path`, and
+/// whatever file `path` held before is left as it was: a reader never finds
+/// half a report.
+pub fn write_whole<T>(
+    path: &Path,
+    what: &'static str,
+    write: impl FnOnce(&Path) -> Result<T, ReportError>,
+) -> Result<T, ReportError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let partial = path.with_file_name(name);
+    let written = write(&partial).and_then(|value| {
+        std::fs::File::open(&partial)?.sync_all()?;
+        std::fs::rename(&partial, path)?;
+        Ok(value)
+    });
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        let source = match e {
+            ReportError::Io(source) => source,
+            ReportError::Csv(e) if e.is_io_error() => match e.into_kind() {
+                csv::ErrorKind::Io(source) => source,
+                kind => std::io::Error::other(format!("{kind:?}")),
+            },
+            ReportError::Xlsx(rust_xlsxwriter::XlsxError::IoError(source)) => source,
+            other => return other,
+        };
+        ReportError::Create {
+            what,
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_that_fails_halfway_leaves_the_old_file_and_no_partial_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("november.csv");
+        std::fs::write(&out, "the export of last week\n").unwrap();
+        let error = write_whole(&out, "the export", |partial| {
+            std::fs::write(partial, "half a rep")?;
+            Err::<(), _>(ReportError::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            )))
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot write the export '{}': No space left on device",
+                out.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "the export of last week\n"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no november.csv.partial");
+        write_whole(&out, "the export", |partial| {
+            Ok(std::fs::write(partial, "this week\n")?)
+        })
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "this week\n");
+    }
 }

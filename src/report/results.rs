@@ -74,41 +74,31 @@ pub fn write(
     zone: &Zone,
 ) -> Result<u64, ReportError> {
     let header = journal.batch_header(batch)?;
-    let temporary = path.with_extension("csv.partial");
-    let cannot_write = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ReportError::Create {
-            what: "the results file",
-            path,
-            source,
+    super::write_whole(path, "the results file", |partial| {
+        let file = std::fs::File::create(partial)?;
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+        if excel {
+            buffered.write_all("\u{feff}".as_bytes())?;
         }
-    };
-    let file = std::fs::File::create(&temporary).map_err(cannot_write(&temporary))?;
-    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
-    if excel {
-        buffered.write_all("\u{feff}".as_bytes())?;
-    }
-    let mut out = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(buffered);
-    let names: Vec<String> = self::header(&header)
-        .iter()
-        .map(|h| formula_safe(h).into_owned())
-        .collect();
-    out.write_record(&names)?;
-    let mut count = 0;
-    journal.results_rows(batch, |row| -> Result<(), ReportError> {
-        out.write_record(record(row, header.len(), batch, zone))?;
-        count += 1;
-        Ok(())
-    })?;
-    let mut buffered = out
-        .into_inner()
-        .map_err(|e| cannot_write(&temporary)(e.into_error()))?;
-    buffered.flush()?;
-    buffered.get_ref().sync_all()?;
-    std::fs::rename(&temporary, path).map_err(cannot_write(path))?;
-    Ok(count)
+        let mut out = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(buffered);
+        let names: Vec<String> = self::header(&header)
+            .iter()
+            .map(|h| formula_safe(h).into_owned())
+            .collect();
+        out.write_record(&names)?;
+        let mut count = 0;
+        journal.results_rows(batch, |row| -> Result<(), ReportError> {
+            out.write_record(record(row, header.len(), batch, zone))?;
+            count += 1;
+            Ok(())
+        })?;
+        out.into_inner()
+            .map_err(|e| ReportError::Io(e.into_error()))?
+            .flush()?;
+        Ok(count)
+    })
 }
 
 /// One results line: the row's cells (exactly as many as the header: a row
