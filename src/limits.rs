@@ -15,6 +15,32 @@ pub const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=100;
 /// How long one request may take.
 pub const TIMEOUT: RangeInclusive<Duration> = Duration::from_millis(1)..=Duration::from_secs(600);
 
+/// One wait of a poll schedule: often enough to be useful, seldom enough that
+/// the gateway is not asked more than once a tenth of a second per refund.
+pub const POLL_WAIT: RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(3600);
+/// Waits in a poll schedule.
+pub const POLL_STEPS: RangeInclusive<usize> = 1..=16;
+
+/// Checks a poll schedule, the waits as text ("2s", "1m").
+pub fn poll_schedule(steps: &[String]) -> Result<Vec<Duration>, String> {
+    if !POLL_STEPS.contains(&steps.len()) {
+        return Err("must list from 1 to 16 waits, e.g. [\"2s\", \"10s\", \"1m\"]".to_owned());
+    }
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let wait = parse_duration(text).map_err(|m| format!("wait {}: {m}", i + 1))?;
+            if POLL_WAIT.contains(&wait) {
+                Ok(wait)
+            } else {
+                Err(format!("wait {}: must be from 100ms to 1h", i + 1))
+            }
+        })
+        .collect()
+}
+
 /// Checks a whole number against its bounds.
 pub fn whole(value: i64, bounds: &RangeInclusive<i64>) -> Result<u32, String> {
     if bounds.contains(&value) {
@@ -93,5 +119,27 @@ mod tests {
         assert!(timeout(Duration::ZERO).is_err());
         assert!(parse_duration("S3CRET").unwrap_err().contains("duration"));
         assert!(!parse_duration("S3CRET").unwrap_err().contains("S3CRET"));
+    }
+
+    #[test]
+    fn a_poll_schedule_is_a_short_list_of_sane_waits() {
+        let texts = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            poll_schedule(&texts(&["500ms", "2s", "1m"])),
+            Ok(vec![
+                Duration::from_millis(500),
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            ])
+        );
+        assert!(poll_schedule(&[]).unwrap_err().contains("from 1 to 16"));
+        assert_eq!(
+            poll_schedule(&texts(&["2s", "10ms"])),
+            Err("wait 2: must be from 100ms to 1h".to_owned())
+        );
+        assert!(poll_schedule(&texts(&["soon"]))
+            .unwrap_err()
+            .starts_with("wait 1: must be a duration"));
+        assert!(poll_schedule(&texts(&["1s"; 17])).is_err());
     }
 }

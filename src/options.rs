@@ -126,7 +126,7 @@ impl From<&EngineArgs> for RunOptions {
 }
 
 /// How the requests of one profile are paced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PaceSettings {
     /// Requests per second, submits and queries together.
     pub rate: u32,
@@ -134,6 +134,8 @@ pub struct PaceSettings {
     pub max_attempts: u32,
     /// The pause between the end of one refund of an order and the next one's send.
     pub same_order_gap: Duration,
+    /// The waits before each poll of a refund still processing.
+    pub poll_schedule: Vec<Duration>,
 }
 
 impl RunOptions {
@@ -144,6 +146,7 @@ impl RunOptions {
             concurrency: self.concurrency.unwrap_or(profile.concurrency),
             max_attempts: self.max_attempts.unwrap_or(profile.max_attempts),
             same_order_gap: profile.same_order_gap,
+            poll_schedule: profile.poll_schedule.clone(),
         }
     }
 }
@@ -161,7 +164,8 @@ mod tests {
                 "/samples/bulkrefund.toml"
             )),
             "[profiles.p]\ngateway = \"leshua\"\nbase_url = \"http://127.0.0.1:1\"\nmerchant_id = \"M\"\n\
-             trade_key = { file = \"keys/leshua-trade.key\" }\nrate = 7\nconcurrency = 3\nsame_order_gap = \"2s\"\n",
+             trade_key = { file = \"keys/leshua-trade.key\" }\nrate = 7\nconcurrency = 3\nsame_order_gap = \"2s\"\n\
+             poll_schedule = [\"1s\", \"3s\"]\n",
         )
         .unwrap();
         let profile = config.profile("p").unwrap();
@@ -176,6 +180,7 @@ mod tests {
                 concurrency: 9,
                 max_attempts: 8,
                 same_order_gap: Duration::from_secs(2),
+                poll_schedule: vec![Duration::from_secs(1), Duration::from_secs(3)],
             }
         );
     }

@@ -301,3 +301,64 @@ async fn excel_results_start_with_a_bom() {
         &bytes[..20]
     );
 }
+
+/// Polls of refunds still processing take at most a quarter of the rate while
+/// new refunds of the batch wait to be sent, though the profile's own poll
+/// schedule asks for many times the rate; and they do take it, rather than
+/// wait for the whole batch to be sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_leave_the_rate_to_the_refunds_still_to_send() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 80, "P");
+    let faults = FaultConfig {
+        processing_for: Duration::from_secs(3),
+        ..FaultConfig::default()
+    };
+    let profiles = Profiles::default()
+        .pace(20, 32)
+        .set("leshua", "poll_schedule = [\"200ms\"]");
+    let world = World::with_profiles(orders, faults, profiles).await;
+    let outcome = world.run(&batch, "leshua", quick()).await;
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 80);
+    assert!(ledger.ids.iter().all(|id| id.submissions == 1));
+    assert!(ledger
+        .refunds
+        .iter()
+        .all(|r| r.status == RefundState::Succeeded));
+
+    // When each request left, from the journal's attempts.
+    let conn = rusqlite::Connection::open(world.journal()).unwrap();
+    let mut stmt = conn.prepare("SELECT kind, at FROM attempts").unwrap();
+    let attempts: Vec<(String, i64)> = stmt
+        .query_map([], |row| {
+            let at: String = row.get(1)?;
+            let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
+            Ok((row.get(0)?, at.timestamp_millis()))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let submits: Vec<i64> = attempts
+        .iter()
+        .filter(|(kind, _)| kind == "submit")
+        .map(|a| a.1)
+        .collect();
+    let (first, last) = (submits.iter().min().unwrap(), submits.iter().max().unwrap());
+    let polls_meanwhile = attempts
+        .iter()
+        .filter(|(kind, at)| kind == "query" && (first..=last).contains(&at))
+        .count() as f64;
+    let seconds = (last - first) as f64 / 1000.0;
+    // A quarter of 20 per second, one second of it at once (and a millisecond of rounding).
+    assert!(
+        polls_meanwhile <= 5.0 * seconds + 6.0,
+        "{polls_meanwhile} polls in the {seconds:.1} s the submits took"
+    );
+    // And they are not put off until the whole batch is sent: the schedule is kept within the share.
+    assert!(
+        polls_meanwhile >= 2.5 * seconds,
+        "{polls_meanwhile} polls in the {seconds:.1} s the submits took"
+    );
+}

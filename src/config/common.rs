@@ -21,6 +21,7 @@ pub const SETTINGS: &[&str] = &[
     "timeout",
     "max_attempts",
     "same_order_gap",
+    "poll_schedule",
     "max_batch_yuan",
     "max_refund_yuan",
 ];
@@ -41,6 +42,7 @@ pub struct CommonText {
     timeout: Option<String>,
     max_attempts: Option<i64>,
     same_order_gap: Option<String>,
+    poll_schedule: Option<Vec<String>>,
     max_batch_yuan: Option<toml::Value>,
     max_refund_yuan: Option<toml::Value>,
 }
@@ -58,6 +60,9 @@ pub struct Common {
     pub timeout: Duration,
     pub max_attempts: u32,
     pub same_order_gap: Duration,
+    /// The waits before each poll of a refund still processing, the last
+    /// repeating; `None`: the gateway's own schedule.
+    pub poll_schedule: Option<Vec<Duration>>,
     /// A batch that would send more than this in all is refused before anything is sent.
     pub max_batch: Option<Fen>,
     /// A batch with any one refund larger than this is refused before anything is sent.
@@ -90,6 +95,12 @@ impl CommonText {
             timeout,
             max_attempts: whole("max_attempts", self.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
             same_order_gap: duration("same_order_gap", &self.same_order_gap, Duration::ZERO)?,
+            poll_schedule: self
+                .poll_schedule
+                .as_deref()
+                .map(limits::poll_schedule)
+                .transpose()
+                .map_err(|m| SettingError::new("poll_schedule", m))?,
             max_batch: yuan("max_batch_yuan", &self.max_batch_yuan)?,
             max_refund: yuan("max_refund_yuan", &self.max_refund_yuan)?,
         })

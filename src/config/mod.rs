@@ -79,6 +79,9 @@ pub struct Profile {
     /// The pause between the end of one refund of an order and the next one's
     /// send (refunds of one order are sent one at a time, in input order).
     pub same_order_gap: Duration,
+    /// The waits before each poll of a refund still processing, the last one
+    /// repeating: `poll_schedule`, else the gateway's.
+    pub poll_schedule: Vec<Duration>,
     /// The most a batch may send in all (`max_batch_yuan`), unless `--allow-over-limit`.
     pub max_batch: Option<Fen>,
     /// The most one refund may be (`max_refund_yuan`), unless `--allow-over-limit`.
@@ -357,6 +360,9 @@ impl Config {
             timeout: common.timeout,
             max_attempts: common.max_attempts,
             same_order_gap: common.same_order_gap,
+            poll_schedule: common
+                .poll_schedule
+                .unwrap_or_else(|| text.section.kind().spec().poll_schedule().to_vec()),
             max_batch: common.max_batch,
             max_refund: common.max_refund,
             section,

@@ -1,7 +1,8 @@
 //! The engine (docs/DESIGN.md, "Data flow"): sweeps the journal for refunds that are
-//! due (pending, retry_wait, unknown, processing), hands each to a [`task`]
-//! under its profile's [`pacing::Pace`], and stops when nothing in scope can
-//! move any more, or when interrupted. It reads with its own connection
+//! due (pending, retry_wait, unknown), and reads the polls due (processing)
+//! every [`POLL_READS`] between them; hands each to a [`task`] under its
+//! profile's [`pacing::Pace`] (polls within their share, [`polls`]), and stops
+//! when nothing in scope can move any more, or when interrupted. It reads with its own connection
 //! ([`crate::journal::due`]) and writes only through the [`writer`]; a refund
 //! is never given to two tasks: it stays `active` until its changes are
 //! committed and the scheduler has seen that before its next read.
@@ -9,6 +10,7 @@
 pub mod ask;
 pub mod limit;
 pub mod pacing;
+pub mod polls;
 pub mod progress;
 pub mod task;
 pub mod verdict;
@@ -60,6 +62,12 @@ pub enum EngineError {
     #[error("the journal writer failed: {0}")]
     Writer(#[from] tokio::task::JoinError),
 }
+
+/// How often the polls due are read while refunds are being sent.
+const POLL_READS: Duration = Duration::from_millis(100);
+/// The most polls read at once: more than can be in flight, so that the ones
+/// still in flight from the last read do not fill a page.
+const POLL_PAGE: usize = 1024;
 
 /// True while less than `gap` has passed since `finished` (RFC 3339).
 fn within_gap(finished: Option<&str>, gap: Duration) -> bool {
@@ -114,6 +122,8 @@ struct Scheduler {
     book: Book,
     tasks: JoinSet<()>,
     poll_deadline: Instant,
+    /// When the polls due are next read.
+    next_poll_read: Instant,
 }
 
 /// Runs the engine over `scope` until nothing can move or `cancel` fires.
@@ -172,6 +182,7 @@ pub async fn run(
         },
         tasks: JoinSet::new(),
         poll_deadline,
+        next_poll_read: started,
     };
     let swept = scheduler.sweep().await;
     let (book, requests) = scheduler.drain().await;
@@ -210,8 +221,15 @@ impl Scheduler {
             }
             while self.tasks.try_join_next().is_some() {}
             let poll_open = Instant::now() < self.poll_deadline;
-            let page = self.reader.page(cursor, poll_open)?;
+            match self.dispatch_polls().await? {
+                Some(polls) => dispatched_in_sweep += polls,
+                None => return Ok(()),
+            }
+            let page = self.reader.page(cursor)?;
             if page.is_empty() {
+                for pace in self.paces.values() {
+                    pace.polls.sweep_ended();
+                }
                 let swept_idle = cursor == 0 || dispatched_in_sweep == 0;
                 cursor = 0;
                 dispatched_in_sweep = 0;
@@ -227,8 +245,36 @@ impl Scheduler {
                     Dispatched::Skipped => {}
                     Dispatched::Stopping => return Ok(()),
                 }
+                // Polls fall due while a page is sent, which takes a while at
+                // a low rate: the rest of the page is read afresh after them
+                // (a page read before a refund's commit was released is stale).
+                if Instant::now() >= self.next_poll_read {
+                    break;
+                }
             }
         }
+    }
+
+    /// Hands out the polls due now, each within its profile's share of the
+    /// rate; reads them at most every [`POLL_READS`], and not once polling is
+    /// over. How many went, or `None` when sending stops. Called only right
+    /// after finished refunds are released, like every read.
+    async fn dispatch_polls(&mut self) -> Result<Option<u64>, EngineError> {
+        let now = Instant::now();
+        if now < self.next_poll_read || now >= self.poll_deadline {
+            return Ok(Some(0));
+        }
+        self.next_poll_read = now + POLL_READS;
+        // Read right after finished refunds were released, and used before any more are.
+        let mut sent = 0;
+        for due in self.reader.polls(POLL_PAGE)? {
+            match self.dispatch(due).await {
+                Dispatched::Sent => sent += 1,
+                Dispatched::Skipped => {}
+                Dispatched::Stopping => return Ok(None),
+            }
+        }
+        Ok(Some(sent))
     }
 
     /// Waits for a refund to fall due, a step to finish, or an interrupt.
@@ -267,9 +313,6 @@ impl Scheduler {
             record,
             previous_finished,
         } = due;
-        if self.book.active.contains(&record.id) {
-            return Dispatched::Skipped;
-        }
         let Some(pace) = self.paces.get(&record.profile) else {
             self.book.fatal = Some(EngineError::ProfileNotLoaded {
                 refund_id: record.refund_id,
@@ -277,6 +320,16 @@ impl Scheduler {
             });
             return Dispatched::Stopping;
         };
+        if matches!(record.state, State::Pending | State::RetryWait) {
+            // Handed out or not yet, it is a submit waiting for the rate.
+            pace.polls.submit_due();
+        }
+        if self.book.active.contains(&record.id) {
+            return Dispatched::Skipped;
+        }
+        if record.state == State::Processing && !pace.polls.admit_poll() {
+            return Dispatched::Skipped;
+        }
         if !pace.same_order_gap.is_zero()
             && matches!(record.state, State::Pending | State::RetryWait)
             && within_gap(previous_finished.as_deref(), pace.same_order_gap)

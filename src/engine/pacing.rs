@@ -1,7 +1,8 @@
 //! The pace of one profile (docs/DESIGN.md, "Rate, concurrency, retries"): one rate
 //! limiter shared by submits and queries, a bound on requests in flight, and a
 //! pause that a 429/503/busy answer puts on the whole profile, not just on the
-//! refund that saw it. Also the backoff every retry waits.
+//! refund that saw it ([`super::polls`] shares the rate between submits and
+//! polls). Also the backoff every retry waits.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::limit::InFlightLimit;
+use super::polls::PollShare;
+use super::verdict::Patience;
 use crate::gateway::Gateway;
 use crate::options::PaceSettings;
 
@@ -25,12 +28,6 @@ pub fn backoff(attempt: u32) -> Duration {
         .saturating_mul(1u32 << attempt.min(16))
         .min(BACKOFF_CAP);
     Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling.as_micros() as u64))
-}
-
-/// How long to wait before the n-th poll of a refund that is processing.
-pub fn poll_interval(polls: u32) -> Duration {
-    const STEPS: [u64; 4] = [2, 5, 10, 30];
-    Duration::from_secs(STEPS.get(polls as usize).copied().unwrap_or(60))
 }
 
 /// The limiter's quota: `rate` requests per second, spaced evenly.
@@ -97,7 +94,9 @@ pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     /// How many requests may be in flight, following the gateway's latency.
     pub in_flight: Arc<InFlightLimit>,
-    pub max_attempts: u32,
+    /// How much of the rate polls may take while submits wait.
+    pub polls: PollShare,
+    pub patience: Patience,
     /// Requests per second, submits and queries together.
     pub rate: u32,
     /// The pause after a refund of an order ends before the next one of that order is sent.
@@ -113,7 +112,11 @@ impl Pace {
         Pace {
             gateway,
             in_flight: InFlightLimit::new(settings.rate, settings.concurrency),
-            max_attempts: settings.max_attempts.max(1),
+            polls: PollShare::new(settings.rate),
+            patience: Patience {
+                max_attempts: settings.max_attempts.max(1),
+                poll_waits: settings.poll_schedule.clone(),
+            },
             rate: settings.rate,
             same_order_gap: settings.same_order_gap,
             limiter: RateLimiter::direct(quota(settings.rate)),
@@ -258,11 +261,5 @@ mod tests {
         // Slots stay in order: a request now never jumps ahead of a later slot.
         assert_eq!(window.reserve(at(1_001)), at(2_010));
         assert_eq!(window.reserve(at(5_000)), at(5_000));
-    }
-
-    #[test]
-    fn polls_slow_down() {
-        let waits: Vec<u64> = (0..7).map(|n| poll_interval(n).as_secs()).collect();
-        assert_eq!(waits, [2, 5, 10, 30, 60, 60, 60]);
     }
 }

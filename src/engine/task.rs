@@ -236,7 +236,7 @@ async fn submit(
     }
     let (at, started, attempt) = sent(id, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
-    let verdict = after_submit(&attempt, counters.submits, pace.max_attempts);
+    let verdict = after_submit(&attempt, counters.submits, &pace.patience);
     Ok((
         attempt_record(AttemptKind::Submit, at, started, &attempt),
         verdict,
@@ -262,7 +262,7 @@ async fn query(
     } else {
         counters.queries += 1;
     }
-    let verdict = after_query(from, &attempt, counters, pace.max_attempts);
+    let verdict = after_query(from, &attempt, counters, &pace.patience);
     Ok((
         attempt_record(AttemptKind::Query, at, started, &attempt),
         verdict,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::pacing::{backoff, poll_interval};
+use super::pacing::backoff;
 use super::task::Counters;
 use crate::gateway::{Attempt, Outcome, Receipt};
 use crate::journal::{now_ms, Change, State, Update, PARKED};
@@ -16,6 +16,27 @@ fn code_of(attempt: &Attempt) -> String {
         (Outcome::Mismatch { .. }, _) => CODE_MISMATCH.to_owned(),
         (_, Some(status)) if status != 200 => format!("HTTP {status}"),
         _ => String::new(),
+    }
+}
+
+/// How patient a profile is with one refund: how many times it is sent or
+/// queried before bulkrefund gives up on it for this run, and how long it
+/// waits between polls of a refund still processing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Patience {
+    pub max_attempts: u32,
+    /// The waits before each poll, the last one repeating.
+    pub poll_waits: Vec<Duration>,
+}
+
+impl Patience {
+    /// The wait before the poll after `polls` polls.
+    pub fn poll_wait(&self, polls: u32) -> Duration {
+        self.poll_waits
+            .get(polls as usize)
+            .or(self.poll_waits.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(60))
     }
 }
 
@@ -66,7 +87,7 @@ fn to_review(from: State, what: &str) -> Verdict {
 }
 
 /// What a submit's answer does to a refund now `in_flight`.
-pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdict {
+pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Verdict {
     let from = State::InFlight;
     let change = match &attempt.outcome {
         Outcome::Succeeded(receipt) => known(
@@ -74,7 +95,7 @@ pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdi
             receipt,
         ),
         Outcome::Processing(receipt) => Change {
-            next_attempt_at: Some(at_ms(poll_interval(0))),
+            next_attempt_at: Some(at_ms(patience.poll_wait(0))),
             ..known(
                 Change::to(State::Processing, "accepted; refunding"),
                 receipt,
@@ -112,7 +133,7 @@ pub fn after_submit(attempt: &Attempt, submits: u32, max_attempts: u32) -> Verdi
         // waits, never sent, for the profile to be fixed.
         Outcome::Rejected { code, why } => return refused_submit(code, why),
         Outcome::Retry { after, why } => {
-            return submit_later(attempt, *after, why, submits, max_attempts)
+            return submit_later(attempt, *after, why, submits, patience)
         }
     };
     Verdict::transition(from, change)
@@ -141,10 +162,10 @@ fn submit_later(
     after: Option<Duration>,
     why: &str,
     submits: u32,
-    max_attempts: u32,
+    patience: &Patience,
 ) -> Verdict {
     let wait = backoff(submits).max(after.unwrap_or_default());
-    let change = if submits >= max_attempts {
+    let change = if submits >= patience.max_attempts {
         Change {
             error: Some((
                 code_of(attempt),
@@ -176,7 +197,7 @@ pub fn after_query(
     from: State,
     attempt: &Attempt,
     counters: &Counters,
-    max_attempts: u32,
+    patience: &Patience,
 ) -> Verdict {
     match &attempt.outcome {
         Outcome::Succeeded(receipt) => Verdict::transition(
@@ -201,14 +222,14 @@ pub fn after_query(
             },
         ),
         Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
-            next_attempt_at: at_ms(poll_interval(counters.polls)),
+            next_attempt_at: at_ms(patience.poll_wait(counters.polls)),
             note: None,
             gateway_refund_id: receipt.gateway_refund_id.clone(),
         }),
         Outcome::Processing(receipt) => Verdict::transition(
             from,
             Change {
-                next_attempt_at: Some(at_ms(poll_interval(counters.polls))),
+                next_attempt_at: Some(at_ms(patience.poll_wait(counters.polls))),
                 ..known(
                     Change::to(State::Processing, "the gateway holds it; refunding"),
                     receipt,
@@ -223,7 +244,7 @@ pub fn after_query(
             ),
         ),
         Outcome::NotFound => stay(later(
-            poll_interval(counters.polls),
+            patience.poll_wait(counters.polls),
             "NOT_FOUND".into(),
             "the gateway accepted this refund but now reports no such refund; still polling".into(),
         )),
@@ -233,10 +254,10 @@ pub fn after_query(
             stop: Some(format!("{code}: {why}")),
             ..stay(later(backoff(counters.queries), code.clone(), why.clone()))
         },
-        Outcome::Unknown { why } => query_later(from, attempt, None, why, counters, max_attempts),
+        Outcome::Unknown { why } => query_later(from, attempt, None, why, counters, patience),
         Outcome::Retry { after, why } => {
             let wait = backoff(counters.queries).max(after.unwrap_or_default());
-            query_later(from, attempt, Some(wait), why, counters, max_attempts)
+            query_later(from, attempt, Some(wait), why, counters, patience)
         }
     }
 }
@@ -267,10 +288,10 @@ fn query_later(
     pause: Option<Duration>,
     why: &str,
     counters: &Counters,
-    max_attempts: u32,
+    patience: &Patience,
 ) -> Verdict {
     let wait = pause.unwrap_or_else(|| backoff(counters.queries));
-    let update = if from == State::Unknown && counters.queries >= max_attempts {
+    let update = if from == State::Unknown && counters.queries >= patience.max_attempts {
         Update::Reschedule {
             next_attempt_at: PARKED,
             note: Some((
@@ -294,6 +315,19 @@ fn query_later(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn patience() -> Patience {
+        Patience {
+            max_attempts: 8,
+            poll_waits: vec![Duration::from_secs(2), Duration::from_secs(5)],
+        }
+    }
+
+    #[test]
+    fn polls_follow_the_schedule_and_its_last_wait_repeats() {
+        let waits: Vec<u64> = (0..4).map(|n| patience().poll_wait(n).as_secs()).collect();
+        assert_eq!(waits, [2, 5, 5, 5]);
+    }
 
     fn attempt(outcome: Outcome, status: Option<u16>) -> Attempt {
         Attempt {
@@ -335,7 +369,7 @@ mod tests {
             (Outcome::rejected("-20006", "wrong key"), State::Pending),
         ];
         for (outcome, expected) in cases {
-            let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, 8);
+            let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, &patience());
             assert_eq!(to_state(&verdict.update), Some(expected), "{outcome:?}");
             assert_eq!(
                 verdict.stop.is_some(),
@@ -352,13 +386,13 @@ mod tests {
             after_submit(
                 &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
                 1,
-                8,
+                &patience(),
             ),
             after_query(
                 State::Processing,
                 &attempt(Outcome::Mismatch { what: what.into() }, Some(200)),
                 &Counters::default(),
-                8,
+                &patience(),
             ),
         ] {
             let Update::Transition { change, .. } = verdict.update else {
@@ -376,7 +410,7 @@ mod tests {
             State::Unknown,
             &attempt(Outcome::rejected("SignError", "wrong key"), Some(200)),
             &Counters::default(),
-            8,
+            &patience(),
         );
         assert_eq!(to_state(&verdict.update), None);
         assert_eq!(verdict.stop.as_deref(), Some("SignError: wrong key"));
@@ -388,13 +422,13 @@ mod tests {
             Outcome::retry(Some(Duration::from_secs(3)), "HTTP 503: gateway overloaded"),
             Some(503),
         );
-        let verdict = after_submit(&busy, 7, 8);
+        let verdict = after_submit(&busy, 7, &patience());
         assert_eq!(to_state(&verdict.update), Some(State::RetryWait));
         assert!(
             verdict.pause.unwrap() >= Duration::from_secs(3),
             "Retry-After is honoured"
         );
-        let Update::Transition { change, .. } = after_submit(&busy, 8, 8).update else {
+        let Update::Transition { change, .. } = after_submit(&busy, 8, &patience()).update else {
             panic!()
         };
         assert_eq!(change.to, State::Failed);
@@ -409,7 +443,13 @@ mod tests {
             ..Default::default()
         };
         let q = |outcome| {
-            after_query(State::Unknown, &attempt(outcome, Some(200)), &counters, 8).update
+            after_query(
+                State::Unknown,
+                &attempt(outcome, Some(200)),
+                &counters,
+                &patience(),
+            )
+            .update
         };
         assert_eq!(to_state(&q(Outcome::NotFound)), Some(State::Pending));
         assert_eq!(
@@ -426,7 +466,7 @@ mod tests {
             State::Processing,
             &attempt(Outcome::NotFound, Some(200)),
             &counters,
-            8,
+            &patience(),
         );
         assert_eq!(to_state(&verdict.update), None);
     }
@@ -441,7 +481,7 @@ mod tests {
             State::Unknown,
             &attempt(Outcome::unknown("HTTP 500"), Some(500)),
             &counters,
-            8,
+            &patience(),
         );
         let Update::Reschedule {
             next_attempt_at, ..
@@ -454,7 +494,7 @@ mod tests {
             State::Processing,
             &attempt(Outcome::unknown("x"), None),
             &counters,
-            8,
+            &patience(),
         );
         let Update::Reschedule {
             next_attempt_at, ..

@@ -85,6 +85,10 @@ pub trait GatewaySpec: BatchFormat {
     /// (the merchant's order id, the gateway's order id).
     fn order_ids<'a>(&self, fields: &'a BTreeMap<String, String>) -> (&'a str, &'a str);
 
+    /// The waits before each poll of a refund still processing, the last one
+    /// repeating, when the profile sets no `poll_schedule`.
+    fn poll_schedule(&self) -> &'static [std::time::Duration];
+
     /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,
     /// when the gateway takes it.
     fn derived_id(&self, root: &str, n: u32) -> Result<String, NoDerivedId> {

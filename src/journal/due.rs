@@ -1,5 +1,5 @@
-//! The scheduler's reads: the refunds due now, in id order, and when the next
-//! one falls due. On a read-only connection of their own, so the scheduler
+//! The scheduler's reads: the refunds due to be sent or queried now, in id
+//! order; the polls due now, oldest first; and when the next one falls due. On a read-only connection of their own, so the scheduler
 //! reads while the writer commits (WAL lets it see each commit). "Due" is
 //! defined here, once.
 
@@ -10,6 +10,9 @@ use rusqlite::{Connection, OpenFlags};
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, FINAL};
 use super::{now_ms, Journal, JournalError, RefundRecord, Scope, PARKED};
+
+/// Due to be sent, or queried about an unknown outcome.
+const TO_SEND: &str = "f.state IN ('pending', 'retry_wait', 'unknown')";
 
 /// Due: still to be sent or queried, or (while polling lasts) to be polled.
 const DUE: &str =
@@ -76,8 +79,8 @@ impl Journal {
 }
 
 impl DueReader {
-    /// Due refunds after `cursor`, in id order.
-    pub fn page(&self, cursor: i64, poll_open: bool) -> Result<Vec<DueRefund>, JournalError> {
+    /// Refunds due to be sent or queried after `cursor`, in id order (polls aside).
+    pub fn page(&self, cursor: i64) -> Result<Vec<DueRefund>, JournalError> {
         let previous = if self.gaps {
             PREVIOUS_OF_ORDER_FINISHED
         } else {
@@ -86,15 +89,33 @@ impl DueReader {
         let sql = format!(
             // Pages walk the table in id order; an index scan would have to sort.
             "SELECT {RECORD_COLUMNS}, {previous} FROM refunds AS f NOT INDEXED
-             WHERE f.id > ?2 AND f.next_attempt_at <= ?3 AND {DUE} AND f.id IN temp.scope_ids
+             WHERE f.id > ?1 AND f.next_attempt_at <= ?2 AND {TO_SEND} AND f.id IN temp.scope_ids
              AND NOT {waits} ORDER BY f.id LIMIT 512",
             waits = waits_for_its_order()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params![poll_open, cursor, now_ms()], |row| {
+        let rows = stmt.query_map(rusqlite::params![cursor, now_ms()], |row| {
             Ok(DueRefund {
                 record: read_record(row)?,
                 previous_finished: row.get(RECORD_COLUMN_COUNT)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Up to `limit` refunds still processing whose next poll is due, the
+    /// longest due first.
+    pub fn polls(&self, limit: usize) -> Result<Vec<DueRefund>, JournalError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS}, NULL FROM refunds AS f INDEXED BY refunds_polling
+             WHERE f.state = 'processing' AND f.next_attempt_at <= ?1
+             AND f.id IN temp.scope_ids ORDER BY f.next_attempt_at LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params![now_ms(), limit as i64], |row| {
+            Ok(DueRefund {
+                record: read_record(row)?,
+                previous_finished: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

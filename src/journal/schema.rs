@@ -122,6 +122,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE batches ADD COLUMN results_bom INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 6: the refunds still processing, by when each is next polled: the
+    // scheduler reads the polls due apart from the refunds to send, so that
+    // polls go on (within their share of the rate) while a batch is sent.
+    r#"
+    CREATE INDEX refunds_polling ON refunds(next_attempt_at) WHERE state = 'processing';
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it

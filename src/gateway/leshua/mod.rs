@@ -38,4 +38,18 @@ impl GatewaySpec for Leshua {
     fn order_ids<'a>(&self, fields: &'a BTreeMap<String, String>) -> (&'a str, &'a str) {
         rows::order_ids(fields)
     }
+
+    /// A Leshua refund goes back through the payer's bank or wallet, which
+    /// may take minutes: asked soon at first, then no more than once a minute.
+    fn poll_schedule(&self) -> &'static [std::time::Duration] {
+        use std::time::Duration;
+        const SCHEDULE: [Duration; 5] = [
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        ];
+        &SCHEDULE
+    }
 }

@@ -45,4 +45,19 @@ impl GatewaySpec for Lianshang {
     fn order_ids<'a>(&self, fields: &'a BTreeMap<String, String>) -> (&'a str, &'a str) {
         rows::order_ids(fields)
     }
+
+    /// A Lianshang refund moves coins within Lianshang's own ledger and is
+    /// expected to end within seconds: asked sooner than Leshua's, and at
+    /// most every 30 s once it lingers.
+    fn poll_schedule(&self) -> &'static [std::time::Duration] {
+        use std::time::Duration;
+        const SCHEDULE: [Duration; 5] = [
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            Duration::from_secs(15),
+            Duration::from_secs(30),
+        ];
+        &SCHEDULE
+    }
 }

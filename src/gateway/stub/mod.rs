@@ -37,4 +37,9 @@ impl GatewaySpec for Stub {
     fn order_ids<'a>(&self, fields: &'a BTreeMap<String, String>) -> (&'a str, &'a str) {
         (fields.get("order_id").map_or("", String::as_str), "")
     }
+
+    fn poll_schedule(&self) -> &'static [std::time::Duration] {
+        const SCHEDULE: [std::time::Duration; 1] = [std::time::Duration::from_secs(1)];
+        &SCHEDULE
+    }
 }
