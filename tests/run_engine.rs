@@ -362,3 +362,39 @@ async fn polls_leave_the_rate_to_the_refunds_still_to_send() {
         "{polls_meanwhile} polls in the {seconds:.1} s the submits took"
     );
 }
+
+/// A profile held below its rate by its concurrency says so in the summary,
+/// with the rate it reached while it sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_names_what_held_the_rate_back() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 30, "H");
+    let faults = FaultConfig {
+        latency_ms: Some((200, 200)),
+        ..FaultConfig::default()
+    };
+    let world = World::start(orders, faults).await;
+    let options = RunOptions {
+        rate: Some(50),
+        concurrency: Some(2),
+        ..quick()
+    };
+    let outcome = world.run(&batch, "leshua", options).await;
+    assert_eq!(outcome.exit_code, 0);
+    let [(profile, pace)] = &outcome.report.limits[..] else {
+        panic!("one profile: {:?}", outcome.report.limits);
+    };
+    assert_eq!(profile, "leshua");
+    // Two in flight at 200 ms each: 10 a second at most, a fifth of the rate.
+    let reached = pace.sending.expect("three seconds of sending");
+    assert!(reached <= 10.5, "{reached}");
+    let text = pace.describe();
+    assert!(
+        text.contains(" requests/s of the rate 50 while refunds were sent (0.")
+            && text.contains(
+                "2 in flight at the end (peak 2, at most 2): held by the upper bound \
+                 (concurrency / max_concurrency = 2): the rate needs more at the gateway's latency (p90 2"
+            ),
+        "{text}"
+    );
+}

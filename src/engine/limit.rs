@@ -87,6 +87,22 @@ pub struct LimitReport {
 }
 
 impl LimitReport {
+    /// What holds the requests below the rate, when the in-flight limit does:
+    /// a few words for the progress line.
+    pub fn holding(&self) -> Option<String> {
+        match self.bound {
+            Bound::Latency => None,
+            Bound::Upper => Some(format!(
+                "held at {} in flight by concurrency / max_concurrency",
+                self.upper
+            )),
+            Bound::Busy => Some(format!(
+                "the gateway is busy: in flight cut to {}",
+                self.limit
+            )),
+        }
+    }
+
     /// "settled at 47 in flight (peak 47, at most 256): the gateway's latency (p90 300 ms) needs them".
     pub fn describe(&self) -> String {
         let why = match self.bound {

@@ -47,7 +47,7 @@ pub struct EngineReport {
     /// itself (bad signature, unknown merchant, authentication).
     pub stopped: Option<String>,
     /// Where each profile's in-flight limit settled, and why there.
-    pub limits: Vec<(String, limit::LimitReport)>,
+    pub limits: Vec<(String, pacing::PaceReport)>,
 }
 
 /// Why the engine could not go on.
@@ -154,6 +154,7 @@ pub async fn run(
         requests: requests.clone(),
         rate: paces.values().map(|pace| pace.rate).sum(),
         poll_deadline,
+        limits: paces.values().map(|pace| pace.in_flight.clone()).collect(),
     });
     let mut limits: Vec<(String, Arc<Pace>)> = paces
         .iter()
@@ -199,7 +200,7 @@ pub async fn run(
         stopped: book.stopped,
         limits: limits
             .into_iter()
-            .map(|(name, pace)| (name, pace.in_flight.report()))
+            .map(|(name, pace)| (name, pace.report()))
             .collect(),
     };
     Ok((journal, report))

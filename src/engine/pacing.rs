@@ -90,6 +90,49 @@ impl SendWindow {
     }
 }
 
+/// The requests of a profile while it had refunds to send: from its first
+/// submit to its last, polls and queries included.
+#[derive(Default)]
+struct Sending {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    requests: u64,
+    until_last: u64,
+}
+
+/// How fast a profile went against its rate, and what held it back.
+#[derive(Clone, Copy, Debug)]
+pub struct PaceReport {
+    pub rate: u32,
+    /// Requests per second while refunds were being sent (a second or more of it).
+    pub sending: Option<f64>,
+    pub limit: super::limit::LimitReport,
+}
+
+impl PaceReport {
+    /// "198.9 requests/s of the rate 200 while refunds were sent; 18 in flight at the end ...".
+    pub fn describe(&self) -> String {
+        let Some(reached) = self.sending else {
+            return self.limit.describe();
+        };
+        let rate = f64::from(self.rate);
+        let mut text = format!(
+            "{reached:.1} requests/s of the rate {} while refunds were sent ({:.3}); {}",
+            self.rate,
+            reached / rate,
+            self.limit.describe()
+        );
+        // Within a few percent is the send window's margin and the first second.
+        if reached < 0.95 * rate && self.limit.holding().is_none() {
+            text.push_str(
+                "; below the rate though the in-flight limit was not the bound: refunds waited \
+                 for an earlier refund of their order, or for bulkrefund itself (journal, CPU)",
+            );
+        }
+        text
+    }
+}
+
 pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     /// How many requests may be in flight, following the gateway's latency.
@@ -104,6 +147,7 @@ pub struct Pace {
     limiter: DefaultDirectRateLimiter,
     window: SendWindow,
     paused_until: Mutex<Option<Instant>>,
+    sending: Mutex<Sending>,
 }
 
 impl Pace {
@@ -122,6 +166,7 @@ impl Pace {
             limiter: RateLimiter::direct(quota(settings.rate)),
             window: SendWindow::new(settings.rate),
             paused_until: Mutex::new(None),
+            sending: Mutex::new(Sending::default()),
         }
     }
 
@@ -132,6 +177,34 @@ impl Pace {
         match outcome {
             Outcome::Retry { .. } | Outcome::Unknown { .. } => self.in_flight.overloaded(),
             _ => self.in_flight.answered(latency),
+        }
+    }
+
+    /// Counts a request that left; `submit` when it sent a refund.
+    pub fn count(&self, submit: bool) {
+        let mut sending = self.sending.lock().expect("sending lock");
+        sending.requests += 1;
+        if submit {
+            let now = Instant::now();
+            sending.first.get_or_insert(now);
+            sending.last = Some(now);
+            sending.until_last = sending.requests;
+        }
+    }
+
+    pub fn report(&self) -> PaceReport {
+        let sending = self.sending.lock().expect("sending lock");
+        let reached = match (sending.first, sending.last) {
+            (Some(first), Some(last)) if last.duration_since(first) >= Duration::from_secs(1) => {
+                // The requests after the first, over the time they took.
+                Some((sending.until_last - 1) as f64 / last.duration_since(first).as_secs_f64())
+            }
+            _ => None,
+        };
+        PaceReport {
+            rate: self.rate,
+            sending: reached,
+            limit: self.in_flight.report(),
         }
     }
 

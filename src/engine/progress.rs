@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::limit::InFlightLimit;
 use crate::journal::State;
 
 /// How often the display is recomputed.
@@ -42,12 +43,20 @@ struct Stats {
     rate: u32,
     started: Instant,
     poll_deadline: Instant,
-    /// (when, refunds sent by then), oldest first, over [`PACE_WINDOW`].
-    samples: Vec<(Instant, u64)>,
+    /// (when, refunds sent by then, requests by then), oldest first, over [`PACE_WINDOW`].
+    samples: Vec<(Instant, u64, u64)>,
+    /// Each profile's in-flight limit: what holds the pace back, when something does.
+    limits: Vec<Arc<InFlightLimit>>,
 }
 
 impl Stats {
-    fn new(to_work: u64, requests: Arc<AtomicU64>, rate: u32, poll_deadline: Instant) -> Stats {
+    fn new(
+        to_work: u64,
+        requests: Arc<AtomicU64>,
+        rate: u32,
+        poll_deadline: Instant,
+        limits: Vec<Arc<InFlightLimit>>,
+    ) -> Stats {
         Stats {
             to_work,
             sent: 0,
@@ -61,6 +70,7 @@ impl Stats {
             started: Instant::now(),
             poll_deadline,
             samples: Vec::new(),
+            limits,
         }
     }
 
@@ -103,17 +113,51 @@ impl Stats {
         }
     }
 
-    /// Refunds per second sent over the last [`PACE_WINDOW`], at most the rate.
-    fn pace(&mut self, now: Instant) -> Option<f64> {
-        self.samples.push((now, self.sent));
+    /// Takes a sample of the counts at `now`, keeping the last [`PACE_WINDOW`].
+    fn sample(&mut self, now: Instant) {
+        let requests = self.requests.load(Ordering::Relaxed);
+        self.samples.push((now, self.sent, requests));
         self.samples
-            .retain(|(at, _)| now.duration_since(*at) <= PACE_WINDOW);
-        let (first_at, first_sent) = *self.samples.first()?;
+            .retain(|(at, _, _)| now.duration_since(*at) <= PACE_WINDOW);
+    }
+
+    /// Refunds per second sent over the last [`PACE_WINDOW`], at most the rate.
+    fn pace(&self, now: Instant) -> Option<f64> {
+        let (first_at, first_sent, _) = *self.samples.first()?;
         let seconds = now.duration_since(first_at).as_secs_f64();
         if seconds < 1.0 || self.sent == first_sent {
             return None;
         }
         Some(((self.sent - first_sent) as f64 / seconds).min(f64::from(self.rate.max(1))))
+    }
+
+    /// Requests per second over the last [`PACE_WINDOW`], once it spans a second.
+    fn request_pace(&self, now: Instant) -> Option<f64> {
+        let (first_at, _, first_requests) = *self.samples.first()?;
+        let seconds = now.duration_since(first_at).as_secs_f64();
+        let requests = self.samples.last()?.2;
+        (seconds >= 1.0).then(|| (requests - first_requests) as f64 / seconds)
+    }
+
+    /// Why requests go slower than the rate while refunds wait to be sent:
+    /// the in-flight limit's bound, else the latency it follows.
+    fn held_by(&self) -> Option<String> {
+        let reports: Vec<_> = self.limits.iter().map(|limit| limit.report()).collect();
+        if let Some(holding) = reports.iter().find_map(|report| report.holding()) {
+            return Some(holding);
+        }
+        let report = reports.first()?;
+        Some(match report.latency {
+            Some(p90) => format!(
+                "{} in flight at the gateway's latency (p90 {} ms)",
+                report.limit,
+                p90.as_millis()
+            ),
+            None => format!(
+                "{} in flight, measuring the gateway's latency",
+                report.limit
+            ),
+        })
     }
 
     fn line(&mut self, now: Instant) -> String {
@@ -130,14 +174,21 @@ impl Stats {
         if review > 0 {
             line.push_str(&format!("  review {review}"));
         }
-        // Under a second a rate says more about a burst than about the pace.
-        if elapsed >= 1.0 {
-            let per_second = requests as f64 / elapsed;
-            line.push_str(&format!("  ·  {per_second:.1} req/s of {}", self.rate));
-        } else {
-            line.push_str(&format!("  ·  {requests} requests (rate {})", self.rate));
-        }
+        self.sample(now);
         let to_send = self.to_work.saturating_sub(self.sent);
+        // Under a second a rate says more about a burst than about the pace.
+        match self.request_pace(now).filter(|_| elapsed >= 1.0) {
+            Some(per_second) => {
+                line.push_str(&format!("  ·  {per_second:.1} req/s of {}", self.rate));
+                // Below the rate with refunds still to send, after the start-up: why.
+                if to_send > 0 && elapsed >= 3.0 && per_second < 0.95 * f64::from(self.rate) {
+                    if let Some(why) = self.held_by() {
+                        line.push_str(&format!(" ({why})"));
+                    }
+                }
+            }
+            None => line.push_str(&format!("  ·  {requests} requests (rate {})", self.rate)),
+        }
         if to_send > 0 {
             match self.pace(now) {
                 Some(pace) => {
@@ -200,6 +251,7 @@ pub struct ProgressSetup {
     pub requests: Arc<AtomicU64>,
     pub rate: u32,
     pub poll_deadline: Instant,
+    pub limits: Vec<Arc<InFlightLimit>>,
 }
 
 impl Progress {
@@ -220,6 +272,7 @@ impl Progress {
             setup.requests,
             setup.rate,
             setup.poll_deadline,
+            setup.limits,
         )));
         let ticker = on_terminal.then(|| {
             let (bar, stats) = (bar.clone(), stats.clone());
@@ -269,7 +322,38 @@ mod tests {
 
     fn stats(to_work: u64) -> Stats {
         let deadline = Instant::now() + Duration::from_secs(600);
-        Stats::new(to_work, Arc::new(AtomicU64::new(0)), 10, deadline)
+        Stats::new(
+            to_work,
+            Arc::new(AtomicU64::new(0)),
+            10,
+            deadline,
+            vec![InFlightLimit::new(10, 2)],
+        )
+    }
+
+    #[test]
+    fn a_pace_below_the_rate_says_what_holds_it() {
+        let mut s = stats(100);
+        let start = s.started;
+        s.line(start);
+        // 10 a second needs 17 in flight at 1 s a request; 2 are allowed.
+        for _ in 0..10 {
+            s.limits[0].answered(Duration::from_secs(1));
+        }
+        s.requests.store(8, Ordering::Relaxed);
+        let line = s.line(start + Duration::from_secs(4));
+        assert!(
+            line.contains("2.0 req/s of 10 (held at 2 in flight by concurrency / max_concurrency)"),
+            "{line}"
+        );
+        // The pace is the last ten seconds': still below the rate at 10 s ...
+        s.requests.store(8 + 60, Ordering::Relaxed);
+        let line = s.line(start + Duration::from_secs(10));
+        assert!(line.contains("6.8 req/s of 10 (held"), "{line}");
+        // ... and at the rate by 20 s: nothing to explain.
+        s.requests.store(8 + 60 + 100, Ordering::Relaxed);
+        let line = s.line(start + Duration::from_secs(20));
+        assert!(line.contains("  ·  10.0 req/s of 10  ·  eta"), "{line}");
     }
 
     #[test]

@@ -195,12 +195,14 @@ impl Done {
 /// left (journal time and clock) and what came back.
 async fn sent(
     id: i64,
+    submit: bool,
     pace: &Pace,
     shared: &Shared,
     request: impl std::future::Future<Output = Attempt>,
 ) -> (String, Instant, Attempt) {
     let (at, started) = (now_text(), Instant::now());
     shared.progress.request_left(id);
+    pace.count(submit);
     let attempt = request.await;
     pace.feedback(&attempt.outcome, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
@@ -234,7 +236,7 @@ async fn submit(
             .err();
         return Err(Recorded::not_sent(State::Pending, fatal));
     }
-    let (at, started, attempt) = sent(id, pace, shared, pace.gateway.submit(order)).await;
+    let (at, started, attempt) = sent(id, true, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
     let verdict = after_submit(&attempt, counters.submits, &pace.patience);
     Ok((
@@ -256,7 +258,7 @@ async fn query(
     if !pace.ready(&shared.stop_sending).await {
         return Err(Recorded::not_sent(from, None));
     }
-    let (at, started, attempt) = sent(id, pace, shared, pace.gateway.query(order)).await;
+    let (at, started, attempt) = sent(id, false, pace, shared, pace.gateway.query(order)).await;
     if from == State::Processing {
         counters.polls += 1;
     } else {
