@@ -6,6 +6,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: a run allocates and frees small
+/// buffers for every request and every journal change, and glibc's malloc
+/// and free were a sixth of a fast run's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[deny(clippy::print_stdout, clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = bulkrefund::cli::Cli::parse();

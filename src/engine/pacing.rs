@@ -238,10 +238,13 @@ impl Pace {
                 continue;
             }
             // A slot given up (a cancel, a pause) only slows the profile down.
-            let slot = self.window.reserve(Instant::now());
-            tokio::select! {
-                _ = tokio::time::sleep_until(slot) => {}
-                _ = cancel.cancelled() => return false,
+            let now = Instant::now();
+            let slot = self.window.reserve(now);
+            if slot > now {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(slot) => {}
+                    _ = cancel.cancelled() => return false,
+                }
             }
             if self
                 .paused_until
