@@ -2,7 +2,7 @@
 //! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
 //! as a child (so its wall time, CPU time and peak RSS are its own), and prints
 //! a markdown table. `cargo run --release --example bench -- [--quick]
-//! [--only SECTION (throughput, rate, adaptive, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
+//! [--only SECTION (throughput, rate, adaptive, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
 //! section also runs an older build's binary on the same batch, alternating
 //! with this one, so before and after are measured in one run on one machine.
 
@@ -248,6 +248,64 @@ fn signing_loop() -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A file's size with its SQLite companions (`-wal`, `-shm`), in MiB.
+fn journal_mib(journal: &Path) -> f64 {
+    let size = |suffix: &str| {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(suffix);
+        std::fs::metadata(name).map_or(0, |m| m.len())
+    };
+    (size("") + size("-wal") + size("-shm")) as f64 / (1024.0 * 1024.0)
+}
+
+/// A million refunds end to end: `run` against the simulator with no limit,
+/// then `status` and `export` of the journal it left.
+async fn million(dir: &Path, rows: u64, table: &mut Vec<String>) {
+    let (batch, config, sim) =
+        prepare(dir, GatewayKind::Leshua, rows, "MR", FaultConfig::default()).await;
+    let journal = dir.join("MR.db");
+    let run = run_batch_into(&binary(), &batch, &journal, &config, "leshua", &[]).await;
+    assert_eq!(sim.ledger().refunds.len() as u64, rows);
+    sim.stop().await;
+    table.push(format!(
+        "| {rows} refunds end to end: `run` (import, send, results file), no rate limit, no latency | **{:.1} s** ({:.0} refunds/s), {:.2} CPU s per 1,000; peak RSS **{:.1} MiB**; journal {:.0} MiB | ≤ 100 MiB |",
+        run.wall.as_secs_f64(),
+        rows as f64 / run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64() * 1000.0 / rows as f64,
+        run.peak_rss_mib,
+        journal_mib(&journal),
+    ));
+    let reads: [(&str, Vec<String>); 3] = [
+        ("status", vec!["status".into()]),
+        (
+            "status --batch 1",
+            vec!["status".into(), "--batch".into(), "1".into()],
+        ),
+        (
+            "export (CSV)",
+            vec![
+                "export".into(),
+                "--out".into(),
+                dir.join("MR-export.csv").display().to_string(),
+            ],
+        ),
+    ];
+    for (label, args) in reads {
+        let mut command = Command::new(binary());
+        command.args(&args).arg("--journal").arg(&journal);
+        let read = tokio::task::spawn_blocking(move || measure(&mut command))
+            .await
+            .unwrap();
+        assert_eq!(read.exit, 0, "{label}: {}", read.stderr);
+        table.push(format!(
+            "| `{label}` of that journal | **{:.1} s**; peak RSS {:.1} MiB | — |",
+            read.wall.as_secs_f64(),
+            read.peak_rss_mib
+        ));
+    }
+    let _ = std::fs::remove_file(&journal);
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -295,6 +353,7 @@ async fn main() {
         let orders = dir.path().join("T-orders.csv");
         let mut pairs = Vec::new();
         let mut before = Vec::new();
+        let mut ceilings = Vec::new();
         for round in 0..rounds {
             // The baseline runs first in odd rounds, so neither build always
             // meets a warmer machine.
@@ -308,7 +367,7 @@ async fn main() {
                 sim.stop().await;
                 let throughput = rows as f64 / run.wall.as_secs_f64();
                 eprintln!("round {round}: baseline {throughput:.0} refunds/s");
-                before.push((throughput, run));
+                before.push((throughput, run, round));
             };
             if round % 2 == 1 {
                 run_baseline("first").await;
@@ -329,6 +388,7 @@ async fn main() {
                 throughput / ceiling
             );
             pairs.push((throughput / ceiling, throughput, ceiling, run));
+            ceilings.push(ceiling);
             if round % 2 == 0 {
                 run_baseline("second").await;
             }
@@ -347,14 +407,28 @@ async fn main() {
                         .collect(),
                 )
             };
+            // Each build's throughput over the bare loop of the same round.
+            let old_ratios: Vec<f64> = before.iter().map(|b| b.0 / ceilings[b.2]).collect();
+            let new_ratios: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+            let list = |values: &[f64], digits: usize| {
+                values
+                    .iter()
+                    .map(|v| format!("{v:.digits$}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             table.push(format!(
-                "| before / after, same batch, alternating (median of {rounds}): `{}` vs this build | before **{:.0}** refunds/s ({}), {:.2} CPU s per 1,000; after **{:.0}** refunds/s ({}), {:.2} CPU s per 1,000 | after ≥ before |",
+                "| before / after, same batch, alternating (median of {rounds}): `{}` vs this build | before **{:.0}** refunds/s ({}), bare-loop ratio **{:.2}** ({}), {:.3} CPU s per 1,000; after **{:.0}** refunds/s ({}), bare-loop ratio **{:.2}** ({}), {:.3} CPU s per 1,000 | ratio ≥ 0.7, CPU halved |",
                 old.display(),
                 median(old_runs.clone()),
-                old_runs.iter().map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(", "),
+                list(&old_runs, 0),
+                median(old_ratios.clone()),
+                list(&old_ratios, 2),
                 cpu(before.iter().map(|b| &b.1).collect()),
                 median(after.clone()),
-                after.iter().map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(", "),
+                list(&after, 0),
+                median(new_ratios.clone()),
+                list(&new_ratios, 2),
                 cpu(pairs.iter().map(|p| &p.3).collect()),
             ));
         }
@@ -442,6 +516,11 @@ async fn main() {
                 eprintln!("adaptive {rate} {label} done");
             }
         }
+    }
+
+    if wanted("million") {
+        million(dir.path(), scale(1_000_000), &mut table).await;
+        eprintln!("million done");
     }
 
     // RSA-signed Lianshang refunds against one core's signing rate.
