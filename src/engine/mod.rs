@@ -1,11 +1,12 @@
-//! The engine (docs/DESIGN.md, "Data flow"): sweeps the journal for refunds that are
-//! due (pending, retry_wait, unknown), and reads the polls due (processing)
-//! every [`POLL_READS`] between them; hands each to a [`task`] under its
-//! profile's [`pacing::Pace`] (polls within their share, [`polls`]), and stops
-//! when nothing in scope can move any more, or when interrupted. It reads with its own connection
-//! ([`crate::journal::due`]) and writes only through the [`writer`]; a refund
-//! is never given to two tasks: it stays `active` until its changes are
-//! committed and the scheduler has seen that before its next read.
+//! The engine (docs/DESIGN.md, "Data flow"): sweeps the journal for refunds
+//! that are due (pending, retry_wait, unknown), and reads the polls due
+//! (processing) every [`POLL_READS`] between them; hands each to a [`task`]
+//! under its profile's [`pacing::Pace`] (polls within their share, [`polls`]),
+//! and stops when nothing in scope can move any more, or when interrupted. It
+//! reads with its own connection ([`crate::journal::due`]) and writes only
+//! through the [`writer`]; a refund is never given to two tasks: it stays
+//! `active` until its changes are committed and the scheduler has seen that
+//! before its next read.
 
 pub mod ask;
 pub mod limit;

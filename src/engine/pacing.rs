@@ -51,6 +51,14 @@ pub fn quota(rate: u32) -> Quota {
 /// of it (README, "Rate and concurrency").
 pub const WINDOW_SLACK: Duration = Duration::from_millis(5);
 
+/// How late after its slot a request may still leave. A waiter the machine
+/// woke later than this (a busy core) takes a new slot instead: its lateness
+/// would eat into [`WINDOW_SLACK`], which is there for the network and the
+/// gateway. After [`MAX_LATE_WAKES`] in a row it goes anyway, so that a
+/// loaded machine slows the profile down rather than stopping it.
+const LATE: Duration = Duration::from_millis(2);
+const MAX_LATE_WAKES: u32 = 8;
+
 /// The send slots given out in the last second plus [`WINDOW_SLACK`]: a
 /// request takes the first slot that keeps every such window at `limit` or
 /// fewer, and goes at that time. The limiter spaces requests; this makes the
@@ -97,7 +105,9 @@ struct Sending {
     first: Option<Instant>,
     last: Option<Instant>,
     requests: u64,
-    until_last: u64,
+    /// The requests counted when the first submit left, and when the last did.
+    at_first: u64,
+    at_last: u64,
 }
 
 /// How fast a profile went against its rate, and what held it back.
@@ -186,9 +196,12 @@ impl Pace {
         sending.requests += 1;
         if submit {
             let now = Instant::now();
-            sending.first.get_or_insert(now);
+            if sending.first.is_none() {
+                sending.first = Some(now);
+                sending.at_first = sending.requests;
+            }
             sending.last = Some(now);
-            sending.until_last = sending.requests;
+            sending.at_last = sending.requests;
         }
     }
 
@@ -196,8 +209,9 @@ impl Pace {
         let sending = self.sending.lock().expect("sending lock");
         let reached = match (sending.first, sending.last) {
             (Some(first), Some(last)) if last.duration_since(first) >= Duration::from_secs(1) => {
-                // The requests after the first, over the time they took.
-                Some((sending.until_last - 1) as f64 / last.duration_since(first).as_secs_f64())
+                // The requests after the first submit, over the time they took.
+                let requests = sending.at_last - sending.at_first;
+                Some(requests as f64 / last.duration_since(first).as_secs_f64())
             }
             _ => None,
         };
@@ -220,6 +234,7 @@ impl Pace {
 
     /// Waits for the profile's pause and the rate limiter. False when cancelled first.
     pub async fn ready(&self, cancel: &CancellationToken) -> bool {
+        let mut late_wakes = 0;
         loop {
             let paused = *self.paused_until.lock().expect("pause lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {
@@ -237,13 +252,17 @@ impl Pace {
             if paused.is_some_and(|u| u > Instant::now()) {
                 continue;
             }
-            // A slot given up (a cancel, a pause) only slows the profile down.
+            // A slot given up (a cancel, a pause, a late wake) only slows the profile down.
             let now = Instant::now();
             let slot = self.window.reserve(now);
             if slot > now {
                 tokio::select! {
                     _ = tokio::time::sleep_until(slot) => {}
                     _ = cancel.cancelled() => return false,
+                }
+                if Instant::now() > slot + LATE && late_wakes < MAX_LATE_WAKES {
+                    late_wakes += 1;
+                    continue;
                 }
             }
             if self
