@@ -87,6 +87,13 @@ fn measure(command: &mut Command) -> Measured {
     }
 }
 
+/// [`measure`] off the async runtime's threads.
+async fn measured(mut command: Command) -> Measured {
+    tokio::task::spawn_blocking(move || measure(&mut command))
+        .await
+        .unwrap()
+}
+
 fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().join("bulkrefund")
@@ -173,9 +180,7 @@ async fn run_batch_into(
         // Builds from before "a look before paying" have no --yes (nor ask).
         .args(accepts_yes(binary).then_some("--yes"))
         .args(extra);
-    let measured = tokio::task::spawn_blocking(move || measure(&mut command))
-        .await
-        .unwrap();
+    let measured = measured(command).await;
     assert_eq!(
         measured.exit, 0,
         "bulkrefund run failed:\n{}",
@@ -293,9 +298,7 @@ async fn million(dir: &Path, rows: u64, table: &mut Vec<String>) {
     for (label, args) in reads {
         let mut command = Command::new(binary());
         command.args(&args).arg("--journal").arg(&journal);
-        let read = tokio::task::spawn_blocking(move || measure(&mut command))
-            .await
-            .unwrap();
+        let read = measured(command).await;
         assert_eq!(read.exit, 0, "{label}: {}", read.stderr);
         table.push(format!(
             "| `{label}` of that journal | **{:.1} s**; peak RSS {:.1} MiB | — |",
@@ -580,9 +583,7 @@ async fn main() {
             .arg(&config)
             .arg("--journal")
             .arg(dir.path().join("none.db"));
-        let validate = tokio::task::spawn_blocking(move || measure(&mut command))
-            .await
-            .unwrap();
+        let validate = measured(command).await;
         assert_eq!(validate.exit, 0, "{}", validate.stderr);
         table.push(format!(
             "| scale: validate {rows} rows | **{:.1} s**; peak RSS **{:.1} MiB** | < 100 MiB |",
@@ -592,9 +593,7 @@ async fn main() {
         let kept = dir.path().join("M.db");
         let mut command = Command::new(binary().parent().unwrap().join("examples/import_million"));
         command.arg(rows.to_string()).arg(&kept);
-        let import = tokio::task::spawn_blocking(move || measure(&mut command))
-            .await
-            .unwrap();
+        let import = measured(command).await;
         table.push(format!(
             "| scale: import {rows} rows into a new journal (dedupe, one transaction) | **{:.1} s**; peak RSS {:.1} MiB | < 60 s |",
             import.wall.as_secs_f64(),
@@ -607,9 +606,7 @@ async fn main() {
                 .arg(dir.path().join(format!("export.{format}")))
                 .arg("--journal")
                 .arg(&kept);
-            let export = tokio::task::spawn_blocking(move || measure(&mut command))
-                .await
-                .unwrap();
+            let export = measured(command).await;
             assert_eq!(export.exit, 0, "{}", export.stderr);
             table.push(format!(
                 "| scale: export {rows} refunds as {format} | **{:.1} s**; peak RSS **{:.1} MiB** | streamed |",

@@ -111,18 +111,8 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
     let out = world.dir.path().join("export.csv");
-    let journal = bulkrefund::journal::Journal::open_read_only(&world.journal())
-        .unwrap()
-        .unwrap();
-    export::export(
-        &journal,
-        &Filter::default(),
-        &utc(),
-        &out,
-        ExportFormat::Csv,
-        false,
-    )
-    .unwrap();
+    let journal = world.read_journal();
+    export_to(&journal, &Filter::default(), &out, ExportFormat::Csv);
     let exported = read_export(&out).0;
     let retried: Vec<_> = exported
         .iter()
@@ -182,11 +172,18 @@ async fn retry_without_a_terminal_needs_yes() {
     assert!(world.ledger().refunds.is_empty(), "nothing was sent");
 }
 
-fn utc() -> Heading {
-    Heading {
+/// Exports with every time in UTC, no BOM.
+fn export_to(
+    journal: &bulkrefund::journal::Journal,
+    filter: &Filter,
+    out: &std::path::Path,
+    format: ExportFormat,
+) -> export::ExportTotals {
+    let heading = Heading {
         period: "all times".into(),
         zone: Zone::utc(),
-    }
+    };
+    export::export(journal, filter, &heading, out, format, false).unwrap()
 }
 
 fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec<String>>) {
@@ -234,19 +231,9 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     let world = World::start(orders, FaultConfig::default()).await;
     assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 0);
     assert_eq!(world.run(&evil, "leshua", quick()).await.exit_code, 3);
-    let journal = bulkrefund::journal::Journal::open_read_only(&world.journal())
-        .unwrap()
-        .unwrap();
+    let journal = world.read_journal();
     let out = world.dir.path().join("all.csv");
-    let totals = export::export(
-        &journal,
-        &Filter::default(),
-        &utc(),
-        &out,
-        ExportFormat::Csv,
-        false,
-    )
-    .unwrap();
+    let totals = export_to(&journal, &Filter::default(), &out, ExportFormat::Csv);
     let (rows, total_rows) = read_export(&out);
     assert_eq!(rows.len(), 22);
     // Each figure equals the sum of its rows; "requested" is every intent
@@ -294,7 +281,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
     // Filters: by batch, by status, by time.
     let count = |filter: Filter| {
         let path = world.dir.path().join("filtered.csv");
-        export::export(&journal, &filter, &utc(), &path, ExportFormat::Csv, false).unwrap();
+        export_to(&journal, &filter, &path, ExportFormat::Csv);
         read_export(&path).0.len()
     };
     assert_eq!(
@@ -342,15 +329,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
 
     // The XLSX holds the same values.
     let xlsx = world.dir.path().join("all.xlsx");
-    export::export(
-        &journal,
-        &Filter::default(),
-        &utc(),
-        &xlsx,
-        ExportFormat::Xlsx,
-        false,
-    )
-    .unwrap();
+    export_to(&journal, &Filter::default(), &xlsx, ExportFormat::Xlsx);
     assert_xlsx_equals_csv(&xlsx, &rows, &total_rows);
 }
 
