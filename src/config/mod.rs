@@ -26,9 +26,8 @@ use url::Url;
 use self::common::{CommonText, SETTINGS as COMMON_SETTINGS};
 use self::places::Places;
 use crate::exit::UsageError;
-use crate::gateway::profile::{
-    self, Endpoint, GatewayProfile, ProfileSection, SectionContext, SectionError,
-};
+use crate::gateway::profile::{self, ProfileSection, SectionError};
+use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
 use crate::money::Fen;
 use crate::setting::SettingError;

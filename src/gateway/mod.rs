@@ -14,6 +14,7 @@ pub mod leshua;
 pub mod lianshang;
 pub mod profile;
 pub mod rsa_sign;
+pub mod section;
 #[cfg(test)]
 pub mod stub;
 

@@ -4,34 +4,14 @@
 //! one a trade key. Checking a section loads its keys, once, and yields what
 //! builds that gateway's client.
 
-use std::collections::BTreeMap;
-use std::fmt::Debug;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use url::Url;
 
-use super::{leshua, lianshang, ClientError, Gateway, GatewayKind};
+use super::section::{GatewayProfile, SectionContext};
+use super::{leshua, lianshang, GatewayKind};
 use crate::setting::SettingError;
-
-/// Where and how a client reaches its gateway: what every profile says.
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    pub base_url: Url,
-    pub merchant_id: String,
-    pub timeout: Duration,
-}
-
-/// What checking a section may need: the profile's name and endpoint, and the
-/// configuration's directory (key files are found relative to it).
-pub struct SectionContext<'a> {
-    pub profile: &'a str,
-    pub dir: &'a Path,
-    pub endpoint: &'a Endpoint,
-}
 
 /// A profile's gateway section as the file gives it.
 #[derive(Clone, Debug, Deserialize)]
@@ -41,17 +21,6 @@ pub enum ProfileSection {
     Lianshang(lianshang::profile::Section),
     #[cfg(test)]
     Stub(super::stub::profile::Section),
-}
-
-/// A checked section, its keys loaded: it builds the gateway's client.
-pub trait GatewayProfile: Debug + Send + Sync {
-    fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError>;
-
-    /// The profile's values for row fields a batch may leave empty.
-    fn row_defaults(&self) -> &BTreeMap<String, String> {
-        static NONE: BTreeMap<String, String> = BTreeMap::new();
-        &NONE
-    }
 }
 
 /// Why a section could not be read: serde's message, and the setting at fault

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::client::{LeshuaClient, LeshuaSettings};
-use crate::gateway::profile::{Endpoint, GatewayProfile, SectionContext};
+use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway};
 use crate::secret::{Secret, SecretRef};
 use crate::setting::SettingError;

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::client::{LianshangClient, LianshangSettings};
 use super::wire::check_base_url;
-use crate::gateway::profile::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::rsa_sign::{RsaDigest, RsaSigner};
+use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway};
 use crate::secret::SecretRef;
 use crate::setting::SettingError;

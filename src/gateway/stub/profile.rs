@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::client::{StubClient, StubLedger};
-use crate::gateway::profile::{Endpoint, GatewayProfile, SectionContext};
+use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway};
 use crate::setting::SettingError;
 

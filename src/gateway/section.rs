@@ -1,0 +1,41 @@
+//! What every gateway's profile section builds on: the endpoint a profile
+//! names, what checking a section may need, and the checked section that
+//! builds a client. Each gateway's `profile.rs` implements this seam and
+//! `gateway/profile.rs` chooses among them, so neither depends on the other.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{ClientError, Gateway};
+
+/// Where and how a client reaches its gateway: what every profile says.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub base_url: Url,
+    pub merchant_id: String,
+    pub timeout: Duration,
+}
+
+/// What checking a section may need: the profile's name and endpoint, and the
+/// configuration's directory (key files are found relative to it).
+pub struct SectionContext<'a> {
+    pub profile: &'a str,
+    pub dir: &'a Path,
+    pub endpoint: &'a Endpoint,
+}
+
+/// A checked section, its keys loaded: it builds the gateway's client.
+pub trait GatewayProfile: Debug + Send + Sync {
+    fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError>;
+
+    /// The profile's values for row fields a batch may leave empty.
+    fn row_defaults(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        &NONE
+    }
+}
