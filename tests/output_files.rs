@@ -319,3 +319,27 @@ async fn an_empty_period_says_what_the_journal_holds_and_a_backwards_one_is_refu
     assert!(!december.stderr.contains("Note:"), "{}", december.stderr);
     assert_eq!(exported_ids(&out), ["R1"]);
 }
+
+#[test]
+fn man_pages_are_never_written_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("bulkrefund.toml");
+    std::fs::write(&precious, "journal = \"j.db\"\n").unwrap();
+    let pages = dir.path().join("man1");
+    std::fs::create_dir(&pages).unwrap();
+    std::os::unix::fs::symlink(&precious, pages.join("bulkrefund-run.1")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["man", "--dir", pages.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(text(&precious), "journal = \"j.db\"\n");
+    let run = pages.join("bulkrefund-run.1");
+    assert!(std::fs::symlink_metadata(&run).unwrap().is_file());
+    assert!(
+        text(&run).starts_with(".ie \\n(.g .ds Aq \\(aq"),
+        "{}",
+        text(&run)
+    );
+    assert!(pages.join("bulkrefund-journal-backup.1").exists());
+}
