@@ -10,10 +10,11 @@
 
 use std::collections::VecDeque;
 
-/// The most text one cell may hold (64 KiB): a hundred times the longest
-/// value any gateway takes, and far short of what would strain memory.
+/// The most text one cell may hold (64 KiB): far more than any value a
+/// gateway takes, and far short of what would strain memory.
 pub const MAX_CELL: u64 = 64 * 1024;
-/// The most text one row may hold (1 MiB), its line ends included.
+/// The most text one row may hold (1 MiB), the line ends inside its quoted
+/// cells included (the one that ends it is not).
 pub const MAX_ROW: u64 = 1024 * 1024;
 
 /// A row past [`MAX_CELL`] or [`MAX_ROW`]: the file is refused at once.
