@@ -11,6 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::gateway::GatewayKind;
 use crate::report::export::ExportFormat;
 
+mod journal;
+pub use journal::{BackupArgs, JournalArgs, JournalCommand};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -130,7 +133,7 @@ pub struct RunArgs {
     /// Send even when the batch is over the profile's max_batch_yuan or max_refund_yuan.
     #[arg(long)]
     pub allow_over_limit: bool,
-    /// No BOM at the start of the results file, even for a GBK batch (which gets one by default, for Excel).
+    /// No BOM at the start of the results file, even for a GBK batch or one that starts with a BOM (Excel's "CSV UTF-8"), which get one by default, for Excel.
     #[arg(long, conflicts_with = "excel")]
     pub no_bom: bool,
     #[command(flatten)]
@@ -321,6 +324,8 @@ pub enum Command {
     /// One refund's whole story: order and amount, retry chain, the batch rows
     /// that list it, every transition and HTTP attempt, e.g. `bulkrefund show R123`.
     Show(ShowArgs),
+    /// Work on the journal itself: `bulkrefund journal backup FILE`.
+    Journal(JournalArgs),
     /// Write a generated batch and the simulator orders that match it (for tests and benchmarks).
     #[command(hide = true)]
     Gen(GenArgs),
@@ -456,6 +461,9 @@ impl Command {
             Command::Validate(a) => a.places.clone(),
             Command::Status(a) => a.places.clone(),
             Command::Show(a) => a.places.clone(),
+            Command::Journal(a) => match &a.command {
+                JournalCommand::Backup(b) => b.places.clone(),
+            },
             Command::Demo(_)
             | Command::Gen(_)
             | Command::Sim(_)

@@ -20,6 +20,7 @@ pub mod report;
 pub mod secret;
 pub mod setting;
 pub mod sim;
+pub mod small_files;
 pub mod zone;
 
 /// Runs one command line and returns the process exit code.
@@ -35,6 +36,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Export(args) => commands::export::main(&locations, args),
         Command::Status(args) => commands::status::main(&locations, args),
         Command::Show(args) => commands::show::main(&locations, args),
+        Command::Journal(args) => commands::journal::main(&locations, args),
         Command::Completions(args) => commands::manual::completions(args.shell),
         Command::Man(args) => commands::manual::man(args.dir.as_deref()),
         Command::Gen(args) => commands::sim::generate(args),

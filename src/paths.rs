@@ -4,6 +4,9 @@
 //! compared as files (device and inode, through symlinks and `..`), not as
 //! strings. And an output is checked writable before anything is sent, so that
 //! a results file that cannot be written is found before the money goes out.
+//! Every file bulkrefund writes is written whole through a fresh temporary
+//! file beside it ([`write_replacing`]), never through a fixed name that a
+//! link planted beforehand could point at another file.
 
 use std::path::{Path, PathBuf};
 
@@ -120,6 +123,32 @@ pub fn check_writable(out: &Path, flag: &str) -> Result<(), Refused> {
         .tempfile_in(directory_of(out))
         .map(drop)
         .map_err(|e| refuse(format!("cannot be written: {e}")))
+}
+
+/// Writes `path` whole or not at all: `write` fills a new file created
+/// beside it under a random name (`.NAME.XXXXXX.partial`), exclusively and
+/// without following links (`O_CREAT | O_EXCL`), which is then synced and
+/// renamed over `path`. A symlink or a hard link planted at any name
+/// bulkrefund might write through is never written into: the rename replaces
+/// the directory entry `path`, not what it pointed at. On any error the
+/// temporary file is removed and `path` keeps what it held.
+pub fn write_replacing<T, E: From<std::io::Error>>(
+    path: &Path,
+    write: impl FnOnce(std::fs::File) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(path.file_name().unwrap_or_default());
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".partial");
+    // As `File::create` would: the umask decides (tempfile's own is 0600).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temporary = builder.tempfile_in(directory_of(path))?;
+    let value = write(temporary.as_file().try_clone()?)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|e| E::from(e.error))?;
+    Ok(value)
 }
 
 #[cfg(test)]

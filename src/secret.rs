@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::setting::SettingError;
+use crate::small_files;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -72,13 +73,14 @@ impl SecretRef {
             }),
             Some(SecretRef::File { file }) => {
                 let path = dir.join(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    SettingError::new(
-                        format!("{setting}.file"),
-                        format!("the file it names cannot be read ({})", e.kind()),
-                    )
-                })?;
-                warn_if_others_can_read(&path, setting, profile);
+                let (text, meta) = small_files::read(&path, small_files::MAX_KEY, "64 KiB")
+                    .map_err(|e| {
+                        SettingError::new(
+                            format!("{setting}.file"),
+                            format!("the file it names cannot be read ({})", e.brief()),
+                        )
+                    })?;
+                warn_if_others_can_read(&meta, setting, profile);
                 Ok(Secret::new(text))
             }
         }
@@ -86,19 +88,12 @@ impl SecretRef {
 }
 
 /// A key file others can read gets a warning, as ssh gives one.
-fn warn_if_others_can_read(path: &Path, setting: &str, profile: &str) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                crate::say!(
-                    "Warning: the key file of profile '{profile}' ({setting}.file) can be read by other users \
-                     (mode {mode:03o}); make it private: chmod 600 it"
-                );
-            }
-        }
+fn warn_if_others_can_read(meta: &std::fs::Metadata, setting: &str, profile: &str) {
+    if let Some(mode) = small_files::mode(meta).filter(|mode| mode & 0o077 != 0) {
+        crate::say!(
+            "Warning: the key file of profile '{profile}' ({setting}.file) can be read by other users \
+             (mode {mode:03o}); make it private: chmod 600 it"
+        );
     }
 }
 

@@ -125,7 +125,7 @@ fn file_level_problems_exit_2_before_anything() {
         ),
         (
             samples().join("broken/missing-refund-id.csv"),
-            "the required column 'merchant_refund_id' is missing",
+            "the required column 'merchant_refund_id' (or 商户退款单号, 退款单号, 退款编号) is missing (leshua batch); the header read has",
         ),
         (empty, "has no header row"),
         (dir.path().join("absent.csv"), "cannot be read"),
@@ -327,7 +327,10 @@ fn a_missing_column_names_the_profile_the_file_fits() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains(
-            "the required column 'merchant_refund_id' is missing (leshua batch); did you mean `--profile lianshang`?"
+            "the required column 'merchant_refund_id' (or 商户退款单号, 退款单号, 退款编号) is missing (leshua batch); \
+             the header read has 6 columns, split at ',': \"out_refund_id\", \"out_trade_id\", \
+             \"original_wk_trade_id\", \"refund_cash_amount\", \"refund_msg\", \"customer\"; \
+             did you mean `--profile lianshang`? The file has that profile's columns"
         ),
         "{}",
         run.stderr
@@ -375,4 +378,210 @@ fn help_lists_the_exit_codes_and_the_tools_generate() {
     assert_eq!(man.code, 0);
     assert!(man.stdout.starts_with(".ie"), "{}", &man.stdout[..40]);
     assert!(man.stdout.contains(".TH bulkrefund 1"), "{}", man.stdout);
+}
+
+/// A copy of the sample configuration in `dir`, its key paths made absolute,
+/// with `change` applied to its text.
+fn sample_config(dir: &Path, change: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(samples().join("bulkrefund.toml"))
+        .unwrap()
+        .replace("keys/", &format!("{}/", samples().join("keys").display()));
+    let config = dir.join("bulkrefund.toml");
+    std::fs::write(&config, change(text)).unwrap();
+    config
+}
+
+/// `validate` of the sample Leshua batch with this configuration; a command
+/// that waited on a FIFO is stopped after a minute rather than hanging the suite.
+fn validate_with(config: &Path, journal: &Path) -> Run {
+    let batch = samples().join("leshua-batch.csv");
+    run_of(
+        Command::cargo_bin("bulkrefund")
+            .unwrap()
+            .args(["validate", batch.to_str().unwrap(), "--profile", "leshua"])
+            .arg("--config")
+            .arg(config)
+            .arg("--journal")
+            .arg(journal)
+            .timeout(std::time::Duration::from_secs(60)),
+    )
+}
+
+#[test]
+fn a_configuration_or_key_file_that_is_not_a_small_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let large = dir.path().join("large.toml");
+    std::fs::write(&large, "# a comment\n".repeat(100_000)).unwrap();
+    for (config, why) in [
+        (
+            Path::new("/dev/zero"),
+            "it is a character device, not a regular file",
+        ),
+        (
+            fifo.as_path(),
+            "it is a FIFO (a named pipe), not a regular file",
+        ),
+        (
+            large.as_path(),
+            "it is larger than 1 MiB, the most bulkrefund reads for it",
+        ),
+    ] {
+        let run = validate_with(config, &journal);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert_eq!(
+            run.stderr.trim(),
+            format!(
+                "Error: The configuration file '{}' cannot be read ({why}); give one with --config or $BULKREFUND_CONFIG",
+                config.display()
+            )
+        );
+    }
+    let large_key = dir.path().join("large.key");
+    std::fs::write(&large_key, "k".repeat(65 * 1024)).unwrap();
+    for (key, why) in [
+        ("/dev/zero", "it is a character device, not a regular file"),
+        (
+            fifo.to_str().unwrap(),
+            "it is a FIFO (a named pipe), not a regular file",
+        ),
+        (
+            large_key.to_str().unwrap(),
+            "it is larger than 64 KiB, the most bulkrefund reads for it",
+        ),
+    ] {
+        let config = sample_config(dir.path(), |text| {
+            let sample = samples().join("keys/leshua-trade.key");
+            text.replace(sample.to_str().unwrap(), key)
+        });
+        let run = validate_with(&config, &journal);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "trade_key.file (line 9): the file it names cannot be read ({why})"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(!journal.exists());
+}
+
+#[test]
+fn a_configuration_anyone_can_change_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample_config(dir.path(), |text| text);
+    for (mode, warned) in [(0o666, true), (0o664, false)] {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = validate_with(&config, &dir.path().join("j.db"));
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let warning = format!(
+            "Warning: the configuration file '{}' can be changed by any user (mode 666); \
+             make it yours alone: chmod o-w it",
+            config.display()
+        );
+        assert_eq!(
+            run.stderr.lines().any(|line| line == warning),
+            warned,
+            "{mode:o}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_profile_and_a_tab_separated_paste_get_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let run = validate(&samples().join("leshua-batch.csv"), "lesuha", &journal);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.lines().last().unwrap(),
+        format!(
+            "Error: There is no profile 'lesuha' in '{}' (profiles: leshua, lianshang); did you mean `--profile leshua`?",
+            samples().join("bulkrefund.toml").display()
+        )
+    );
+    let pasted = dir.path().join("pasted.csv");
+    std::fs::write(
+        &pasted,
+        "merchant_refund_id\tthird_order_id\trefund_amount\nR1\tT1\t100\n",
+    )
+    .unwrap();
+    let run = validate(&pasted, "leshua", &journal);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.lines().last().unwrap(),
+        format!(
+            "Error: '{}': the required column 'merchant_refund_id' (or 商户退款单号, 退款单号, 退款编号) \
+             is missing (leshua batch); the header read has 1 column, split at ',': \
+             \"merchant_refund_id\\tthird_order_id\\trefund_amount\"; \
+             the file looks separated by a tab: pass --delimiter tab",
+            pasted.display()
+        )
+    );
+    let run = bulkrefund(
+        &[
+            "validate",
+            pasted.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--delimiter",
+            "tab",
+        ],
+        &journal,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn chinese_headers_are_read_for_both_gateways() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let leshua = dir.path().join("leshua.csv");
+    std::fs::write(
+        &leshua,
+        "商户退款单号,商户订单号,退款金额（元）*,备注\nR1,T1,12.50,月末\nR2,T2,1.234,坏\n",
+    )
+    .unwrap();
+    let run = validate(&leshua, "leshua", &journal);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "line 3, 退款金额（元）* (refund_amount_yuan): \"1.234\" has more than 2 decimals"
+        ),
+        "{}",
+        run.stdout
+    );
+    let lianshang = dir.path().join("lianshang.csv");
+    std::fs::write(
+        &lianshang,
+        "退款单号,订单号,链商订单号,退款金额\nR-1,T1,WK1,25.99\n",
+    )
+    .unwrap();
+    let run = validate(&lianshang, "lianshang", &journal);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("25.99"), "{}", run.stdout);
+    let both = dir.path().join("both.csv");
+    std::fs::write(
+        &both,
+        "out_refund_id,商户退款单号,订单号,链商订单号,退款金额\n",
+    )
+    .unwrap();
+    let run = validate(&both, "lianshang", &journal);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "'out_refund_id' and '商户退款单号' both name the column 'out_refund_id': keep one of them"
+        ),
+        "{}",
+        run.stderr
+    );
 }

@@ -449,3 +449,76 @@ async fn an_import_an_older_version_left_unfinished_is_reported_then_finished() 
     assert_eq!(rows.len(), 12);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
 }
+
+/// The line of stderr that says what the error was.
+fn error_line(out: &Output) -> &str {
+    out.stderr
+        .lines()
+        .find(|l| l.starts_with("Error: "))
+        .unwrap_or_else(|| panic!("no error in {}", out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_cell_or_row_is_refused_with_its_line_before_it_is_read_whole() {
+    let w = world(&["T1"]).await;
+    let cell = w.write(
+        "cell.csv",
+        format!("{HEADER}R1,T1,100,ok\nR2,T1,100,{}\n", "x".repeat(3 << 20)),
+    );
+    let out = run_batch(&w, &cell, &[]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        error_line(&out),
+        format!(
+            "Error: '{}', line 3: a cell is longer than 64 KiB (65,536 bytes), the most one cell \
+             may hold; the file is refused without being read further",
+            cell.display()
+        )
+    );
+    // Cells within the bound, a row past it (a quoted cell's line ends do not end the row).
+    let row = w.write(
+        "row.csv",
+        format!("{HEADER}R1,T1,100,ok\n\n{}\n", "\"a\nb\",".repeat(300_000)),
+    );
+    let out = w
+        .bulkrefund(&["validate", row.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        error_line(&out),
+        format!(
+            "Error: '{}', line 4: the row is longer than 1 MiB (1,048,576 bytes), the most one row \
+             may hold; the file is refused without being read further",
+            row.display()
+        )
+    );
+    assert!(w.ledger().refunds.is_empty(), "nothing sent");
+    assert!(
+        !w.journal().exists(),
+        "refused before the journal is opened"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_saved_as_excel_csv_utf8_gets_results_with_a_bom() {
+    let w = world(&["T1", "T2"]).await;
+    let with_bom = w.write(
+        "excel.csv",
+        format!("\u{feff}{HEADER}R1,T1,100,月末\n").into_bytes(),
+    );
+    let out = run_batch(&w, &with_bom, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let results = std::fs::read(w.path("excel.results.csv")).unwrap();
+    let start = "\u{feff}merchant_refund_id,third_order_id,refund_amount,memo,line,status,";
+    assert_eq!(
+        String::from_utf8_lossy(&results[..start.len()]),
+        start,
+        "the BOM, then the header"
+    );
+    // Without a BOM in, none out (unless --excel).
+    let plain = w.write("plain.csv", format!("{HEADER}R2,T2,100,月末\n"));
+    let out = run_batch(&w, &plain, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let results = std::fs::read(w.path("plain.results.csv")).unwrap();
+    assert!(results.starts_with(b"merchant_refund_id,"), "no BOM");
+}

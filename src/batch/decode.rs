@@ -17,8 +17,8 @@ use std::rc::Rc;
 use encoding_rs::{DecoderResult, Encoding, GB18030, GBK, UTF_8};
 use sha2::{Digest, Sha256};
 
+use super::error::FileError;
 use super::lines::Scan;
-use super::reader::FileError;
 
 /// How much of a file `chardetng` sees: plenty for it to settle.
 const DETECTION_SAMPLE: usize = 4 << 20;
@@ -401,6 +401,10 @@ impl Read for StrictDecoder {
             self.start += read;
             let mut scan = self.scan.borrow_mut();
             scan.feed(&out[..written]);
+            if let Some(too_long) = &scan.too_long {
+                // Stops the csv reader before it holds more of the row.
+                return Err(io::Error::new(io::ErrorKind::InvalidData, too_long.clone()));
+            }
             match result {
                 DecoderResult::Malformed(_, _) => {
                     // The text before the bad bytes goes out first; then the error.

@@ -3,8 +3,28 @@
 //! cell with an unterminated quote would swallow the rest of the file; this
 //! scan gives every row its real line and turns an unterminated quote into a
 //! file-level error with the line it opened on.
+//!
+//! It also bounds what one row may hold ([`MAX_CELL`], [`MAX_ROW`]): the text
+//! is counted as it streams through, so a 2 GiB line is refused once its first
+//! mebibyte has gone by, never held in memory first.
 
 use std::collections::VecDeque;
+
+/// The most text one cell may hold (64 KiB): far more than any value a
+/// gateway takes, and far short of what would strain memory.
+pub const MAX_CELL: u64 = 64 * 1024;
+/// The most text one row may hold (1 MiB), the line ends inside its quoted
+/// cells included (the one that ends it is not).
+pub const MAX_ROW: u64 = 1024 * 1024;
+
+/// A row past [`MAX_CELL`] or [`MAX_ROW`]: the file is refused at once.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TooLong {
+    /// The line the row starts on.
+    pub line: u64,
+    pub message: String,
+}
 
 /// Where the CSV quoting stands at the current byte (mirrors the csv crate:
 /// a quote opens a quoted cell only as the cell's first character).
@@ -35,6 +55,13 @@ pub struct Scan {
     quote_opened_on: u64,
     /// (line, message): the first problem with the file's text.
     pub problem: Option<(u64, String)>,
+    /// Bytes of the row being read, and the line it starts on.
+    row_bytes: u64,
+    row_line: u64,
+    /// Bytes of the cell being read.
+    cell_bytes: u64,
+    /// A row past the bounds: reading stops here.
+    pub too_long: Option<TooLong>,
 }
 
 impl Scan {
@@ -48,6 +75,10 @@ impl Scan {
             quoting: Quoting::CellStart,
             quote_opened_on: 0,
             problem: None,
+            row_bytes: 0,
+            row_line: 1,
+            cell_bytes: 0,
+            too_long: None,
         }
     }
 
@@ -91,8 +122,41 @@ impl Scan {
                 self.newlines.push_back(self.offset + i as u64);
                 self.newlines_seen += 1;
             }
+            self.count(b);
         }
         self.offset += text.len() as u64;
+    }
+
+    /// Counts the byte just scanned into its row and its cell, and notes a
+    /// row past the bounds.
+    fn count(&mut self, b: u8) {
+        if self.quoting == Quoting::CellStart {
+            // The byte ended a cell (or a row), and is counted in neither.
+            self.cell_bytes = 0;
+            if b == b'\n' || b == b'\r' {
+                self.row_bytes = 0;
+                self.row_line = self.line_now();
+            } else {
+                self.row_bytes += 1;
+            }
+        } else {
+            self.cell_bytes += 1;
+            self.row_bytes += 1;
+        }
+        if self.too_long.is_some() {
+            return;
+        }
+        let over = if self.cell_bytes > MAX_CELL {
+            "a cell is longer than 64 KiB (65,536 bytes), the most one cell may hold"
+        } else if self.row_bytes > MAX_ROW {
+            "the row is longer than 1 MiB (1,048,576 bytes), the most one row may hold"
+        } else {
+            return;
+        };
+        self.too_long = Some(TooLong {
+            line: self.row_line,
+            message: format!("{over}; the file is refused without being read further"),
+        });
     }
 
     /// The end of the text: a quoted cell still open is never closed.
@@ -155,5 +219,40 @@ mod tests {
         tabs.feed(b"a\tb\n\"x\"\ty\n");
         tabs.finish();
         assert_eq!(tabs.problem, None);
+    }
+
+    #[test]
+    fn a_cell_or_a_row_past_the_bounds_is_noted_with_the_line_it_starts_on() {
+        let fits = format!(
+            "a,b\n{},1\r\n\"{}\",2\n",
+            "x".repeat(65_536),
+            "y\n".repeat(32_767)
+        );
+        let mut scan = Scan::new(b',');
+        scan.feed(fits.as_bytes());
+        assert!(
+            scan.too_long.is_none(),
+            "64 KiB is allowed, a quoted cell's quotes included"
+        );
+        let mut scan = Scan::new(b',');
+        scan.feed(format!("a,b\nR1,1\nR2,{}\n", "x".repeat(65_537)).as_bytes());
+        let over = scan.too_long.unwrap();
+        assert_eq!(over.line, 3);
+        assert!(
+            over.message.starts_with("a cell is longer than 64 KiB"),
+            "{}",
+            over.message
+        );
+        // Many cells, each within the bound; a quoted cell's newlines do not end the row.
+        let cells = "\"1\n2\",".repeat(200_000);
+        let mut scan = Scan::new(b',');
+        scan.feed(format!("a,b\nR1,1\n{cells}\n").as_bytes());
+        let over = scan.too_long.unwrap();
+        assert_eq!(over.line, 3);
+        assert!(
+            over.message.starts_with("the row is longer than 1 MiB"),
+            "{}",
+            over.message
+        );
     }
 }

@@ -2,8 +2,10 @@
 //! ([`columns`]) and the row rules ([`rows`], written by each gateway), put
 //! together as a stream of checked rows.
 
+pub mod amount;
 pub mod columns;
 pub mod decode;
+mod error;
 mod lines;
 pub mod reader;
 pub mod rows;
@@ -12,7 +14,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use columns::Header;
-pub use reader::{CsvInput, FileError, RawRow};
+pub use error::FileError;
+pub use reader::{CsvInput, RawRow};
 pub use rows::{BatchFormat, RefundRow, RowProblem, RowRules};
 
 use crate::money::Fen;
@@ -60,6 +63,8 @@ impl Default for ReadOptions {
 /// An opened batch: its header and its rows, each checked against the row rules.
 pub struct CheckedBatch {
     pub header: Vec<String>,
+    /// The header's columns, to name a row problem's column as the file does.
+    columns: Header,
     input: CsvInput,
     rules: Box<dyn RowRules>,
     /// The SHA-256 [`scan`] read: the rows end with an error if these bytes differ.
@@ -100,20 +105,38 @@ impl CheckedBatch {
         format: &dyn BatchFormat,
         defaults: &BTreeMap<String, String>,
     ) -> Result<CheckedBatch, FileError> {
-        let columns = |message| FileError::Columns {
-            path: path.to_owned(),
-            message,
-            header: input.header.clone(),
-        };
-        let header = Header::new(&input.header).map_err(columns)?;
-        let rules = format.columns(&header, defaults).map_err(columns)?;
+        let (columns, rules) = check_header(path, &input, format, defaults)?;
         Ok(CheckedBatch {
             header: input.header.clone(),
+            columns,
             input,
             rules,
             expected_sha256: None,
         })
     }
+}
+
+/// The header's columns and the gateway's rules for its rows; a header that
+/// lacks what the gateway needs is refused, saying what was read and how.
+fn check_header(
+    path: &Path,
+    input: &CsvInput,
+    format: &dyn BatchFormat,
+    defaults: &BTreeMap<String, String>,
+) -> Result<(Header, Box<dyn RowRules>), FileError> {
+    let refused = |message| FileError::Columns {
+        path: path.to_owned(),
+        message,
+        header: input.header.clone(),
+    };
+    let header = Header::with_aliases(&input.header, format.aliases()).map_err(refused)?;
+    let rules = format.columns(&header, defaults).map_err(|message| {
+        refused(format!(
+            "{message}; {}",
+            columns::found(&input.header, input.delimiter())
+        ))
+    })?;
+    Ok((header, rules))
 }
 
 impl CheckedBatch {
@@ -163,7 +186,7 @@ impl Iterator for CheckedBatch {
             Err(problem) => CheckedRow::Invalid {
                 line: row.line,
                 fen: self.rules.amount(&row).ok(),
-                message: problem.describe(row.line),
+                message: problem.describe_in(&self.columns, row.line),
                 cells: row.cells,
             },
         }))
@@ -180,6 +203,15 @@ pub struct Scanned {
     pub chosen: decode::Chosen,
     pub delimiter: u8,
     pub sha256: String,
+}
+
+impl Scanned {
+    /// Whether the results file starts with a BOM by default: Excel shows the
+    /// Chinese of a UTF-8 file only with one. A GBK batch (read, the results
+    /// are UTF-8) and a batch that has one (Excel's "CSV UTF-8") get one.
+    pub fn results_want_bom(&self) -> bool {
+        self.chosen.encoding != encoding_rs::UTF_8 || self.chosen.bom_len > 0
+    }
 }
 
 /// The first of a run's two reads of a batch, before anything is recorded:
@@ -223,13 +255,7 @@ fn scan_as(
     defaults: &BTreeMap<String, String>,
 ) -> Result<Scanned, FileError> {
     let mut input = CsvInput::read_hashing(path, file, chosen, delimiter)?;
-    let columns = |message| FileError::Columns {
-        path: path.to_owned(),
-        message,
-        header: input.header.clone(),
-    };
-    let header = Header::new(&input.header).map_err(columns)?;
-    format.columns(&header, defaults).map_err(columns)?;
+    check_header(path, &input, format, defaults)?;
     for row in input.by_ref() {
         row?;
     }
@@ -250,7 +276,7 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use super::*;
-    use crate::batch::columns::AmountColumn;
+    use crate::batch::amount::AmountColumn;
 
     /// A batch format of the scan's own, so that these tests need no gateway:
     /// the columns of a Leshua batch, with `third_order_id` as the order.

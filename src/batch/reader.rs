@@ -5,46 +5,14 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use encoding_rs::Encoding;
 
 use super::decode::{self, Chosen, EncodingError, NotUtf8, StrictDecoder};
-use super::lines::Scan;
-
-/// A problem with the file as a whole: nothing is sent (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error("The file '{path}' cannot be read: {source}")]
-    Unreadable { path: PathBuf, source: io::Error },
-    #[error("'{0}' has no header row: the first line must name the columns")]
-    NoHeader(PathBuf),
-    #[error("'{path}', line {line}: {message}")]
-    Malformed {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
-    #[error("'{path}': {message}")]
-    Columns {
-        path: PathBuf,
-        message: String,
-        /// The header as read, for a hint at the profile it fits.
-        header: Vec<String>,
-    },
-    #[error("unknown encoding {0:?}: use utf-8 or gbk (gb18030)")]
-    UnknownEncoding(String),
-    /// A file read as UTF-8 because nothing said otherwise is not UTF-8 from
-    /// this line on: its encoding is chosen again and the file read again.
-    #[error("'{path}', line {line}: has bytes that are not valid UTF-8")]
-    NotUtf8 { path: PathBuf, line: u64 },
-    /// The second read of a run did not read the bytes the first one checked
-    /// and hashed (a file still being written, or replaced in between).
-    #[error("'{0}' changed while it was being read (is it still being written?): nothing of it was recorded or sent; run again once the file is complete")]
-    Changed(PathBuf),
-}
+use super::error::FileError;
+use super::lines::{Scan, TooLong};
 
 /// One data row: its line number in the file (header = line 1) and trimmed cells.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +28,7 @@ pub struct CsvInput {
     /// Header names as written (trimmed); lookups use lower case.
     pub header: Vec<String>,
     pub encoding: &'static Encoding,
+    delimiter: u8,
     record: csv::StringRecord,
 }
 
@@ -102,6 +71,11 @@ impl CsvInput {
         &self.path
     }
 
+    /// The delimiter the file is read with.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
     /// The SHA-256 of the file, once every row has been read.
     pub fn sha256(&mut self) -> Option<String> {
         self.reader.get_mut().sha256()
@@ -129,6 +103,7 @@ impl CsvInput {
             scan,
             header: Vec::new(),
             encoding: chosen.encoding,
+            delimiter,
             record: csv::StringRecord::new(),
         };
         match input.next_row()? {
@@ -191,9 +166,13 @@ impl CsvInput {
                         line: *line,
                     };
                 }
-                match inner.and_then(|e| e.downcast_ref::<EncodingError>()) {
-                    Some(encoding) => (encoding.line, encoding.to_string()),
-                    None => (line, format!("cannot be read: {io}")),
+                if let Some(too_long) = inner.and_then(|e| e.downcast_ref::<TooLong>()) {
+                    (too_long.line, too_long.message.clone())
+                } else if let Some(encoding) = inner.and_then(|e| e.downcast_ref::<EncodingError>())
+                {
+                    (encoding.line, encoding.to_string())
+                } else {
+                    (line, format!("cannot be read: {io}"))
                 }
             }
             _ => (line, e.to_string()),

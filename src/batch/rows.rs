@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::columns::Header;
+use super::columns::{Aliases, Header};
 use super::reader::RawRow;
 use crate::money::Fen;
 
@@ -44,6 +44,16 @@ impl RowProblem {
     pub fn describe(&self, line: u64) -> String {
         format!("line {line}, {}: {}", self.column, self.message)
     }
+
+    /// As [`RowProblem::describe`], the column as the file heads it:
+    /// `line 14, 退款金额(元) (refund_amount_yuan): ...` when an alias was used.
+    pub fn describe_in(&self, header: &Header, line: u64) -> String {
+        format!(
+            "line {line}, {}: {}",
+            header.shown(&self.column),
+            self.message
+        )
+    }
 }
 
 /// How one gateway reads its batches: the columns it needs and its row rules.
@@ -56,6 +66,12 @@ pub trait BatchFormat: Sync {
         header: &Header,
         defaults: &BTreeMap<String, String>,
     ) -> Result<Box<dyn RowRules>, String>;
+
+    /// The other names its columns may be headed by (new-gateway-batches.md,
+    /// "Header names"): they count only for this gateway's batches.
+    fn aliases(&self) -> Aliases {
+        &[]
+    }
 }
 
 /// The rules of one batch's rows, its header already known.
@@ -108,7 +124,7 @@ pub mod testing {
         defaults: &BTreeMap<String, String>,
     ) -> Result<Box<dyn RowRules>, String> {
         let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
-        format.columns(&Header::new(&header)?, defaults)
+        format.columns(&Header::with_aliases(&header, format.aliases())?, defaults)
     }
 
     /// A data row on line 14.

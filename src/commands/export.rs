@@ -29,20 +29,9 @@ fn period(args: &ExportArgs) -> String {
     format!("{}{range}", batch.unwrap_or_default())
 }
 
-pub fn run(
-    journal_path: &std::path::Path,
-    config: Option<&std::path::Path>,
-    zone: &Zone,
-    args: &ExportArgs,
-) -> anyhow::Result<u8> {
-    let format = ExportFormat::for_output(&args.out, args.format)?;
-    let Some(journal) = Journal::open_read_only(journal_path)? else {
-        return Err(UsageError(format!(
-            "There is no journal at '{}' yet: nothing to export",
-            journal_path.display()
-        ))
-        .into());
-    };
+/// The refunds the flags ask for; a period that ends before it starts is a
+/// usage error (exit 2), before anything is written.
+fn filter(args: &ExportArgs, zone: &Zone) -> anyhow::Result<Filter> {
     let filter = Filter {
         batch: args.batch,
         since: args
@@ -61,6 +50,34 @@ pub fn run(
             .map(|s| export::refund_status(s))
             .collect::<Result<_, _>>()?,
     };
+    if let (Some(since), Some(until)) = (&filter.since, &filter.until) {
+        if since >= until {
+            return Err(UsageError(format!(
+                "--since {} is not before --until {}: the period is backwards (--since is its first day, --until its last)",
+                args.since.as_deref().unwrap_or_default(),
+                args.until.as_deref().unwrap_or_default()
+            ))
+            .into());
+        }
+    }
+    Ok(filter)
+}
+
+pub fn run(
+    journal_path: &std::path::Path,
+    config: Option<&std::path::Path>,
+    zone: &Zone,
+    args: &ExportArgs,
+) -> anyhow::Result<u8> {
+    let format = ExportFormat::for_output(&args.out, args.format)?;
+    let Some(journal) = Journal::open_read_only(journal_path)? else {
+        return Err(UsageError(format!(
+            "There is no journal at '{}' yet: nothing to export",
+            journal_path.display()
+        ))
+        .into());
+    };
+    let filter = filter(args, zone)?;
     let to_stdout = args.out.as_os_str() == "-";
     if to_stdout {
         if format == ExportFormat::Xlsx {
@@ -77,6 +94,7 @@ pub fn run(
             args.excel,
         )?;
         crate::say_part!("{}", totals.table());
+        say_if_empty(&journal, &filter, zone, args)?;
         return Ok(exit::SUCCESS);
     }
     let mut protected = Protected::new();
@@ -100,5 +118,40 @@ pub fn run(
         zone.name()
     );
     crate::say_part!("{}", totals.table());
+    say_if_empty(&journal, &filter, zone, args)?;
     Ok(exit::SUCCESS)
+}
+
+/// An export that holds no refund says so, and names the days the journal's
+/// refunds were sent on: a period typed for the wrong month is seen at once.
+/// It is still written, and the exit code is 0: an empty period is an answer.
+fn say_if_empty(
+    journal: &Journal,
+    filter: &Filter,
+    zone: &Zone,
+    args: &ExportArgs,
+) -> anyhow::Result<()> {
+    if !journal.export_merchants(filter)?.is_empty() {
+        return Ok(());
+    }
+    let held = match journal.export_span()? {
+        None => "the journal holds no refund yet".to_owned(),
+        Some((first, last)) => {
+            let day = |utc: &str| {
+                zone.day_of(utc)
+                    .map_or_else(|| utc.to_owned(), |d| d.to_string())
+            };
+            format!(
+                "the journal's refunds were first sent from {} to {}",
+                day(&first),
+                day(&last)
+            )
+        }
+    };
+    let asked = match period(args).as_str() {
+        "all times" => String::new(),
+        period => format!(" in {period} (times in {})", zone.name()),
+    };
+    crate::say!("Note: the export holds no refund{asked}; {held}");
+    Ok(())
 }

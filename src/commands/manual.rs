@@ -24,7 +24,7 @@ pub fn man(dir: Option<&std::path::Path>) -> anyhow::Result<u8> {
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
-            clap_mangen::generate_to(Cli::command(), dir)?;
+            write_pages(Cli::command(), dir)?;
             crate::say!("man pages written to {}", dir.display());
         }
         None => {
@@ -34,4 +34,21 @@ pub fn man(dir: Option<&std::path::Path>) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// One page per command and subcommand in `dir`, as `clap_mangen::generate_to`
+/// names them, each written through a fresh file (never through a link
+/// planted at a page's name: `generate_to` would follow it).
+fn write_pages(command: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    fn write(command: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            write(sub.clone(), dir)?;
+        }
+        let page = clap_mangen::Man::new(command);
+        let path = dir.join(page.get_filename());
+        crate::paths::write_replacing(&path, |mut file| page.render(&mut file))
+    }
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    write(command, dir)
 }

@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod demo;
 pub mod export;
 pub mod interrupt;
+pub mod journal;
 pub mod look;
 pub mod manual;
 pub mod resume;

@@ -137,9 +137,7 @@ fn batch_meta(
             .ok()
             .map(|p| p.display().to_string()),
         results_path: Some(results_path.display().to_string()),
-        // Excel shows a GBK batch's Chinese in the (UTF-8) results only with a BOM.
-        results_bom: !request.no_bom
-            && (request.excel || scanned.chosen.encoding != encoding_rs::UTF_8),
+        results_bom: !request.no_bom && (request.excel || scanned.results_want_bom()),
     }
 }
 

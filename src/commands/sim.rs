@@ -27,7 +27,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         .map_err(|e| exit::UsageError(crate::messages::describe(&e.into())))?;
     let mut config = SimConfig::with_sample_keys(orders);
     let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        crate::small_files::read(path, crate::small_files::MAX_KEY, "64 KiB")
+            .map(|(text, _)| text)
+            .with_context(|| format!("cannot read {}", path.display()))
     };
     if let Some(path) = &args.leshua_trade_key_file {
         config.leshua_trade_key = Secret::new(read(path)?.trim());

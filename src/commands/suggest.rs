@@ -9,13 +9,14 @@ pub fn other_profile(config: &Config, current: &str, error: &FileError) -> Optio
     let FileError::Columns { header, .. } = error else {
         return None;
     };
-    let header = Header::new(header).ok()?;
     let fits = |name: &&str| {
         config.profile(name).is_ok_and(|profile| {
-            profile
-                .spec()
-                .columns(&header, profile.row_defaults())
-                .is_ok()
+            Header::with_aliases(header, profile.spec().aliases()).is_ok_and(|header| {
+                profile
+                    .spec()
+                    .columns(&header, profile.row_defaults())
+                    .is_ok()
+            })
         })
     };
     let name = config

@@ -31,6 +31,7 @@ use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
 use crate::money::Fen;
 use crate::setting::SettingError;
+use crate::small_files;
 
 pub const DEFAULT_FILE: &str = "bulkrefund.toml";
 pub const DEFAULT_JOURNAL: &str = "bulkrefund.db";
@@ -125,6 +126,18 @@ fn known_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// The profile a mistyped name most likely meant: the nearest by edit
+/// distance (case aside), if it is within two edits.
+fn nearest<'a>(typed: &str, names: &[&'a str]) -> Option<&'a str> {
+    let typed = typed.to_lowercase();
+    names
+        .iter()
+        .map(|name| (strsim::levenshtein(&typed, &name.to_lowercase()), *name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name)
+}
+
 /// A serde error's path as the keys it names.
 fn keys(path: &serde_path_to_error::Path) -> Vec<String> {
     path.iter()
@@ -145,12 +158,20 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, UsageError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let (text, meta) = small_files::read(path, small_files::MAX_CONFIG, "1 MiB").map_err(|e| {
             UsageError(format!(
                 "The configuration file '{}' cannot be read ({e}); give one with --config or $BULKREFUND_CONFIG",
                 path.display()
             ))
         })?;
+        // Whoever can change the configuration can aim a profile at another gateway.
+        if let Some(mode) = small_files::mode(&meta).filter(|mode| mode & 0o002 != 0) {
+            crate::say!(
+                "Warning: the configuration file '{}' can be changed by any user (mode {mode:03o}); \
+                 make it yours alone: chmod o-w it",
+                path.display()
+            );
+        }
         Config::parse(path, &text)
     }
 
@@ -325,13 +346,16 @@ impl Config {
         let text = self.profiles.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.profile_names().collect();
             UsageError(format!(
-                "There is no profile '{name}' in '{}' (profiles: {})",
+                "There is no profile '{name}' in '{}' (profiles: {}){}",
                 self.path.display(),
                 if known.is_empty() {
                     "none".into()
                 } else {
                     known.join(", ")
-                }
+                },
+                nearest(name, &known).map_or(String::new(), |near| format!(
+                    "; did you mean `--profile {near}`?"
+                ))
             ))
         })?;
         let error = |e: SettingError| self.setting_error(name, e);

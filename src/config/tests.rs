@@ -329,3 +329,12 @@ fn the_lists_of_names_are_the_types_fields() {
         crate::gateway::lianshang::profile::SETTINGS
     );
 }
+
+#[test]
+fn a_misspelt_profile_suggests_the_nearest_one() {
+    let names = ["leshua", "lianshang", "lianshang-hk"];
+    assert_eq!(super::nearest("lesuha", &names), Some("leshua"));
+    assert_eq!(super::nearest("LianShang", &names), Some("lianshang"));
+    assert_eq!(super::nearest("lianshanghk", &names), Some("lianshang-hk"));
+    assert_eq!(super::nearest("wechat", &names), None);
+}

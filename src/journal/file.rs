@@ -6,13 +6,19 @@
 //! beside its path and linked into place whole, so a crash never leaves an
 //! empty file where the journal should be. Before anything is sent, `PRAGMA
 //! quick_check` reads every page, so a damaged journal is noticed.
+//!
+//! A journal is one file only at rest: while it is open, SQLite's write-ahead
+//! log (`-wal`) holds the latest commits. A journal that closes cleanly
+//! checkpoints the log into the file and truncates it (the `Drop` of
+//! [`Journal`]); a copy of a journal that may be open, or was killed, is
+//! made by [`backup`] (`bulkrefund journal backup`), never by copying the file.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{configure, schema, JournalError, OpenError};
+use super::{configure, schema, Journal, JournalError, OpenError};
 use crate::paths::with_suffix;
 
 /// The start of every SQLite file.
@@ -136,6 +142,101 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
             .map_err(|e| open_error(e.error.into())),
         Err(_) => Ok(()),
     }
+}
+
+impl Drop for Journal {
+    /// At every clean end, the write-ahead log is copied into the journal
+    /// file and emptied, so that the file alone holds every refund. SQLite
+    /// does this itself only when the last connection closes, and another
+    /// process reading the journal (`status` in another terminal) keeps it
+    /// from happening.
+    fn drop(&mut self) {
+        if self._lock.is_none() {
+            return; // Read-only, or in memory: nothing of ours is in the log.
+        }
+        // A reader mid-transaction must not hold the exit for long.
+        let _ = self.conn.busy_timeout(std::time::Duration::from_secs(2));
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!("the journal's closing checkpoint: {e}");
+        }
+    }
+}
+
+/// Why a backup of the journal was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("'{0}' already exists: a backup never replaces a file; give a new name")]
+    Exists(PathBuf),
+    #[error("cannot write the backup '{path}': {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the backup '{path}' cannot be made: {source}")]
+    Copy {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// Copies the journal, whole and consistent, into `target`, a file that
+/// must not exist yet; returns how many refunds the copy holds. `VACUUM INTO`
+/// reads one snapshot (the last commit, log included) through a read-only
+/// connection, so it is safe while a run holds the journal's lock and
+/// writes. The copy is made under a temporary name beside `target`, synced,
+/// checked, then linked into place only if nothing is there (never an overwrite).
+pub fn backup(journal: &Journal, target: &Path) -> Result<i64, BackupError> {
+    let exists = || BackupError::Exists(target.to_owned());
+    if std::fs::symlink_metadata(target).is_ok() {
+        return Err(exists());
+    }
+    let write = |source| BackupError::Write {
+        path: target.to_owned(),
+        source,
+    };
+    let copy = |source| BackupError::Copy {
+        path: target.to_owned(),
+        source,
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(target.file_name().unwrap_or_default());
+    prefix.push(".");
+    let temporary = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .tempfile_in(crate::paths::directory_of(target))
+        .map_err(write)?;
+    let name = temporary.path().to_str().ok_or_else(|| {
+        write(std::io::Error::other(
+            "its directory's path is not UTF-8, which SQLite needs",
+        ))
+    })?;
+    journal
+        .conn
+        .execute("VACUUM INTO ?1", [name])
+        .map_err(copy)?;
+    // VACUUM INTO does not sync what it wrote.
+    temporary.as_file().sync_all().map_err(write)?;
+    let refunds = {
+        let conn = Connection::open_with_flags(temporary.path(), OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(copy)?;
+        check_ours(&conn, target)?;
+        quick_check(&conn, target)?;
+        conn.query_row("SELECT COUNT(*) FROM refunds", [], |row| row.get(0))
+            .map_err(copy)?
+    };
+    temporary
+        .persist_noclobber(target)
+        .map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => exists(),
+            _ => write(e.error),
+        })?;
+    Ok(refunds)
 }
 
 #[cfg(test)]

@@ -79,10 +79,11 @@ impl JournalLock {
             host_name(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
-        // The note is for people; a journal whose directory refuses it is still locked.
-        if let Ok(mut note) = File::create(holder_note_path(journal)) {
-            let _ = note.write_all(holder.as_bytes());
-        }
+        // The note is for people; a journal whose directory refuses it is still
+        // locked. Written through a fresh file, never through a link planted at its name.
+        let _ = crate::paths::write_replacing(&holder_note_path(journal), |mut note| {
+            note.write_all(holder.as_bytes())
+        });
         Ok(JournalLock { _file: file })
     }
 }
@@ -151,5 +152,21 @@ mod tests {
             text.starts_with(&format!("pid {} ", std::process::id())),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_note_is_never_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_file(dir.path());
+        let config = dir.path().join("bulkrefund.toml");
+        std::fs::write(&config, "journal = \"j.db\"\n").unwrap();
+        std::os::unix::fs::symlink(&config, holder_note_path(&journal)).unwrap();
+        let _lock = JournalLock::acquire(&journal).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            "journal = \"j.db\"\n"
+        );
+        let note = std::fs::symlink_metadata(holder_note_path(&journal)).unwrap();
+        assert!(note.is_file(), "the link itself was replaced by the note");
     }
 }

@@ -301,6 +301,18 @@ impl Journal {
         Ok(())
     }
 
+    /// When the journal's refunds were first sent (or recorded, if never
+    /// sent), as an export's period counts them: the earliest and the latest,
+    /// or `None` when the journal holds no refund.
+    pub fn export_span(&self) -> Result<Option<(String, String)>, JournalError> {
+        let span: (Option<String>, Option<String>) = self.conn.query_row(
+            "SELECT MIN(COALESCE(first_sent_at, created_at)), MAX(COALESCE(first_sent_at, created_at)) FROM refunds",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        Ok(span.0.zip(span.1))
+    }
+
     /// The merchants of the refunds the filter holds (for an export's title).
     pub fn export_merchants(&self, filter: &ExportFilter) -> Result<Vec<String>, JournalError> {
         let sql = format!(

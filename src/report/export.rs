@@ -248,12 +248,9 @@ pub fn export(
     format: ExportFormat,
     excel_bom: bool,
 ) -> Result<ExportTotals, ReportError> {
-    super::write_whole(out, "the export", |partial| match format {
-        ExportFormat::Csv => {
-            let file = std::fs::File::create(partial)?;
-            export_csv(journal, filter, &heading.zone, file, excel_bom)
-        }
-        ExportFormat::Xlsx => export_xlsx(journal, filter, heading, partial),
+    super::write_whole(out, "the export", |file| match format {
+        ExportFormat::Csv => export_csv(journal, filter, &heading.zone, file, excel_bom),
+        ExportFormat::Xlsx => export_xlsx(journal, filter, heading, file),
     })
 }
 
@@ -333,7 +330,7 @@ fn export_xlsx(
     journal: &Journal,
     filter: &Filter,
     heading: &Heading,
-    out: &Path,
+    out: std::fs::File,
 ) -> Result<ExportTotals, ReportError> {
     let title = heading.title(&journal.export_merchants(filter)?, &heading.zone.now());
     let mut workbook = Workbook::new();
@@ -374,7 +371,7 @@ fn export_xlsx(
         .iter()
         .map(|(day, sum)| (day.clone(), sum.count, Some(sum.fen)));
     write_figures(by_day, &title, header, days, &formats)?;
-    workbook.save(out)?;
+    workbook.save_to_writer(out)?;
     Ok(totals)
 }
 

@@ -29,26 +29,18 @@ pub enum ReportError {
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
 }
 
-/// Writes a report whole or not at all: `write` fills `NAME.partial` beside
-/// `path`, which is then synced and renamed over it. When anything fails (a
-/// full disk, say), the partial file is removed, the error names `path`, and
-/// whatever file `path` held before is left as it was: a reader never finds
-/// half a report.
+/// Writes a report whole or not at all, through a fresh temporary file beside
+/// `path` ([`crate::paths::write_replacing`]: never through a name a link
+/// could have been planted at). When anything fails (a full disk, say), the
+/// temporary file is removed, the error names `path`, and whatever file
+/// `path` held before is left as it was: a reader never finds half a report.
 pub fn write_whole<T>(
     path: &Path,
     what: &'static str,
-    write: impl FnOnce(&Path) -> Result<T, ReportError>,
+    write: impl FnOnce(std::fs::File) -> Result<T, ReportError>,
 ) -> Result<T, ReportError> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let partial = path.with_file_name(name);
-    let written = write(&partial).and_then(|value| {
-        std::fs::File::open(&partial)?.sync_all()?;
-        std::fs::rename(&partial, path)?;
-        Ok(value)
-    });
+    let written = crate::paths::write_replacing(path, write);
     written.map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
         let source = match e {
             ReportError::Io(source) => source,
             ReportError::Csv(e) if e.is_io_error() => match e.into_kind() {
@@ -68,6 +60,8 @@ pub fn write_whole<T>(
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     #[test]
@@ -75,8 +69,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("november.csv");
         std::fs::write(&out, "the export of last week\n").unwrap();
-        let error = write_whole(&out, "the export", |partial| {
-            std::fs::write(partial, "half a rep")?;
+        let error = write_whole(&out, "the export", |mut file| {
+            file.write_all(b"half a rep")?;
             Err::<(), _>(ReportError::Io(std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
                 "No space left on device",
@@ -95,9 +89,9 @@ mod tests {
             "the export of last week\n"
         );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(left.len(), 1, "no november.csv.partial");
-        write_whole(&out, "the export", |partial| {
-            Ok(std::fs::write(partial, "this week\n")?)
+        assert_eq!(left.len(), 1, "no temporary file left");
+        write_whole(&out, "the export", |mut file| {
+            Ok(file.write_all(b"this week\n")?)
         })
         .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "this week\n");

@@ -74,8 +74,7 @@ pub fn write(
     zone: &Zone,
 ) -> Result<u64, ReportError> {
     let header = journal.batch_header(batch)?;
-    super::write_whole(path, "the results file", |partial| {
-        let file = std::fs::File::create(partial)?;
+    super::write_whole(path, "the results file", |file| {
         let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
         if excel {
             buffered.write_all("\u{feff}".as_bytes())?;

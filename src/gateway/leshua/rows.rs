@@ -5,12 +5,35 @@
 use std::collections::BTreeMap;
 
 use super::Leshua;
-use crate::batch::columns::{AmountColumn, Header};
+use crate::batch::amount::AmountColumn;
+use crate::batch::columns::{Aliases, Header};
 use crate::batch::reader::RawRow;
 use crate::batch::rows::{
     check_notify_url, plain_text, BatchFormat, RefundRow, RowProblem, RowRules,
 };
 use crate::money::Fen;
+
+/// The Chinese headers a Leshua batch may use (our convention, with the rules
+/// of new-gateway-batches.md, "Header names"): an amount without a unit is in yuan.
+pub const ALIASES: Aliases = &[
+    (
+        "merchant_refund_id",
+        &["商户退款单号", "退款单号", "退款编号"],
+    ),
+    ("third_order_id", &["商户订单号", "订单号", "第三方订单号"]),
+    ("leshua_order_id", &["乐刷订单号"]),
+    ("refund_amount", &["退款金额(分)"]),
+    (
+        "refund_amount_yuan",
+        &[
+            "退款金额(元)",
+            "退款金额",
+            "申请退款金额(元)",
+            "申请退款金额",
+        ],
+    ),
+    ("notify_url", &["通知地址"]),
+];
 
 /// The longest refund id Leshua takes.
 const REFUND_ID_MAX: usize = 64;
@@ -34,15 +57,21 @@ impl BatchFormat for Leshua {
     ) -> Result<Box<dyn RowRules>, String> {
         header.require("merchant_refund_id", "leshua")?;
         if !header.has("third_order_id") && !header.has("leshua_order_id") {
-            return Err(
-                "a Leshua batch needs a 'third_order_id' or a 'leshua_order_id' column".into(),
-            );
+            return Err(format!(
+                "a Leshua batch needs a 'third_order_id'{} or a 'leshua_order_id'{} column",
+                header.or_aliases("third_order_id"),
+                header.or_aliases("leshua_order_id")
+            ));
         }
         let amount = AmountColumn::find(header, "refund_amount", "refund_amount_yuan")?;
         Ok(Box::new(LeshuaRows {
             header: header.clone(),
             amount,
         }))
+    }
+
+    fn aliases(&self) -> Aliases {
+        ALIASES
     }
 }
 
@@ -142,11 +171,13 @@ mod tests {
                 .err()
                 .unwrap_or_default()
         };
-        assert!(
-            error(&["third_order_id", "refund_amount"]).contains("'merchant_refund_id' is missing")
+        assert!(error(&["third_order_id", "refund_amount"])
+            .contains("'merchant_refund_id' (or 商户退款单号, 退款单号, 退款编号) is missing"));
+        assert_eq!(
+            error(&["merchant_refund_id", "refund_amount"]),
+            "a Leshua batch needs a 'third_order_id' (or 商户订单号, 订单号, 第三方订单号) \
+             or a 'leshua_order_id' (or 乐刷订单号) column"
         );
-        assert!(error(&["merchant_refund_id", "refund_amount"])
-            .contains("'third_order_id' or a 'leshua_order_id'"));
         assert!(error(&[
             "merchant_refund_id",
             "third_order_id",
@@ -241,6 +272,51 @@ mod tests {
             .unwrap_err()
             .message
             .contains("not a whole number"));
+    }
+
+    #[test]
+    fn a_leshua_batch_headed_in_chinese() {
+        let chinese = rules(
+            &Leshua,
+            &["商户退款单号", "商户订单号", "退款金额（元）*", "备注"],
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let ok = chinese.check(&row(&["R1", "T1", "12.50", "月末"])).unwrap();
+        assert_eq!((ok.refund_id.as_str(), ok.amount), ("R1", Fen(1250)));
+        assert_eq!(order_ids(&ok.fields), ("T1", ""));
+        let unitless = rules(
+            &Leshua,
+            &["退款单号", "乐刷订单号", "退款金额"],
+            &BTreeMap::new(),
+        )
+        .unwrap()
+        .check(&row(&["R2", "L2", "3"]))
+        .unwrap();
+        assert_eq!(
+            unitless.amount,
+            Fen(300),
+            "an amount without a unit is in yuan"
+        );
+        assert_eq!(order_ids(&unitless.fields), ("", "L2"));
+        let error = |header: &[&str]| {
+            rules(&Leshua, header, &BTreeMap::new())
+                .err()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            error(&["merchant_refund_id", "商户退款单号", "订单号", "退款金额"]),
+            "'merchant_refund_id' and '商户退款单号' both name the column 'merchant_refund_id': keep one of them"
+        );
+        assert_eq!(
+            error(&["退款单号", "订单号", "退款金额(分)", "退款金额(元)"]),
+            "both '退款金额(分)' (refund_amount) and '退款金额(元)' (refund_amount_yuan) are present: \
+             give the amount in one of them only"
+        );
+        assert_eq!(
+            error(&["订单号", "退款金额"]),
+            "the required column 'merchant_refund_id' (or 商户退款单号, 退款单号, 退款编号) is missing (leshua batch)"
+        );
     }
 
     #[test]

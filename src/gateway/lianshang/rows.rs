@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use super::fields::{check_text, is_valid_id, BASE_RULES, BIZ_RULES};
 use super::Lianshang;
-use crate::batch::columns::{AmountColumn, Header};
+use crate::batch::amount::AmountColumn;
+use crate::batch::columns::{Aliases, Header};
 use crate::batch::reader::RawRow;
 use crate::batch::rows::{
     check_notify_url, plain_text, BatchFormat, RefundRow, RowProblem, RowRules,
@@ -15,6 +16,27 @@ use crate::money::Fen;
 
 /// The ids every row gives itself.
 const ID_COLUMNS: [&str; 3] = ["out_refund_id", "out_trade_id", "original_wk_trade_id"];
+
+/// The Chinese headers a Lianshang batch may use (our convention, with the
+/// rules of new-gateway-batches.md, "Header names"): an amount without a unit is in yuan.
+pub const ALIASES: Aliases = &[
+    ("out_refund_id", &["商户退款单号", "退款单号", "退款编号"]),
+    ("out_trade_id", &["商户订单号", "订单号"]),
+    ("original_wk_trade_id", &["链商订单号", "原交易单号"]),
+    ("refund_cash_amount", &["退款金额(分)"]),
+    (
+        "refund_cash_amount_yuan",
+        &[
+            "退款金额(元)",
+            "退款金额",
+            "申请退款金额(元)",
+            "申请退款金额",
+        ],
+    ),
+    ("refund_msg", &["退款原因"]),
+    ("refund_currency", &["币种", "货币种类"]),
+    ("notify_url", &["通知地址"]),
+];
 
 /// Fields bulkrefund fixes itself: a row cannot set them.
 const FIXED_FIELDS: &[&str] = &[
@@ -59,6 +81,10 @@ impl BatchFormat for Lianshang {
             amount,
             defaults: defaults.clone(),
         }))
+    }
+
+    fn aliases(&self) -> Aliases {
+        ALIASES
     }
 }
 
@@ -188,6 +214,39 @@ mod tests {
         .unwrap_or_default();
         assert!(error.contains("original_wk_trade_id"), "{error}");
         assert!(rules(&Lianshang, HEADER, &BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn a_lianshang_batch_headed_in_chinese() {
+        let chinese = rules(
+            &Lianshang,
+            &[
+                "商户退款单号",
+                "商户订单号",
+                "链商订单号",
+                "退款金额(元)",
+                "退款原因",
+            ],
+            &lianshang_defaults(),
+        )
+        .unwrap();
+        let ok = chinese
+            .check(&row(&["R-1", "T1", "WK1", "25.99", "客户退货"]))
+            .unwrap();
+        assert_eq!(ok.amount, Fen(2599));
+        assert_eq!(ok.fields["refund_msg"], "客户退货");
+        assert_eq!(order_ids(&ok.fields), ("T1", "WK1"));
+        let error = rules(
+            &Lianshang,
+            &["退款单号", "订单号", "退款金额"],
+            &BTreeMap::new(),
+        )
+        .err()
+        .unwrap_or_default();
+        assert_eq!(
+            error,
+            "the required column 'original_wk_trade_id' (or 链商订单号, 原交易单号) is missing (lianshang batch)"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{is_valid_refund_id, Stub};
-use crate::batch::columns::{AmountColumn, Header};
+use crate::batch::amount::AmountColumn;
+use crate::batch::columns::Header;
 use crate::batch::reader::RawRow;
 use crate::batch::rows::{plain_text, BatchFormat, RefundRow, RowProblem, RowRules};
 use crate::money::Fen;

@@ -1,0 +1,45 @@
+//! `bulkrefund journal backup FILE`: a whole copy of the journal, made with
+//! SQLite's `VACUUM INTO` from a read-only connection, so it is safe while a
+//! run holds the journal's lock. Copying the journal's file by hand is safe
+//! only when no bulkrefund is running and the last one ended cleanly: until
+//! then, the `-wal` file beside it holds the latest refunds.
+
+use std::path::Path;
+
+use crate::cli::{JournalArgs, JournalCommand};
+use crate::exit::{self, UsageError};
+use crate::journal::file::{self, BackupError};
+use crate::journal::Journal;
+use crate::options::Locations;
+use crate::paths::Protected;
+
+pub fn main(locations: &Locations, args: JournalArgs) -> anyhow::Result<u8> {
+    match args.command {
+        JournalCommand::Backup(args) => backup(locations, &args.file),
+    }
+}
+
+fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {
+    let (journal_path, _) = locations.journal_only()?;
+    let Some(journal) = Journal::open_read_only(&journal_path)? else {
+        return Err(UsageError(format!(
+            "There is no journal at '{}': nothing to back up",
+            journal_path.display()
+        ))
+        .into());
+    };
+    let mut protected = Protected::new();
+    protected.journal(&journal_path);
+    protected.add(&locations.config_path(), "the configuration");
+    protected.check(target, "FILE")?;
+    let refunds = match file::backup(&journal, target) {
+        Err(e @ BackupError::Exists(_)) => return Err(UsageError(e.to_string()).into()),
+        other => other?,
+    };
+    crate::say!(
+        "backed up the journal '{}' to '{}': {refunds} refunds",
+        journal_path.display(),
+        target.display()
+    );
+    Ok(exit::SUCCESS)
+}
