@@ -11,6 +11,7 @@ use bulkrefund::gateway::GatewayKind;
 use bulkrefund::journal::Status;
 use bulkrefund::options::RunOptions;
 use bulkrefund::report::export::{self, ExportFormat, Filter, Heading, COLUMNS};
+use bulkrefund::report::xlsx::PRINT_ORDER;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{OrderStatus, RefundState};
 use bulkrefund::zone::Zone;
@@ -355,11 +356,18 @@ fn assert_xlsx_equals_csv(
         .iter()
         .map(|c| c.to_string())
         .collect();
-    assert_eq!(header, COLUMNS);
+    // Printed in the order a reader needs them: the refund, its order, amount and status first.
+    let print_order: Vec<&str> = PRINT_ORDER.iter().map(|&c| COLUMNS[c]).collect();
+    assert_eq!(header, print_order);
+    assert_eq!(
+        header[..4],
+        ["refund_id", "order_id", "amount_yuan", "status"]
+    );
     let mut n = 0;
     for (cells, expected) in sheet_rows.zip(rows) {
         n += 1;
-        for (cell, column) in cells.iter().zip(COLUMNS) {
+        for (cell, column) in cells.iter().zip(&header) {
+            let column = column.as_str();
             let csv_value = &expected[column];
             match cell {
                 Data::Float(number) if column == "amount_yuan" => {
