@@ -37,6 +37,8 @@ pub struct EngineOptions {
     /// How long processing refunds are polled before they are left for `resume`.
     pub poll_for: Duration,
     pub show_progress: bool,
+    /// The zone of the times the progress line names.
+    pub zone: crate::zone::Zone,
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +158,7 @@ pub async fn run(
         rate: paces.values().map(|pace| pace.rate).sum(),
         poll_deadline,
         limits: paces.values().map(|pace| pace.in_flight.clone()).collect(),
+        zone: options.zone.clone(),
     });
     let mut limits: Vec<(String, Arc<Pace>)> = paces
         .iter()
