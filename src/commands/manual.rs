@@ -193,6 +193,20 @@ mod tests {
     }
 
     #[test]
+    fn every_example_is_a_command_line_bulkrefund_takes() {
+        use clap::Parser;
+        for (_, _, line) in EXAMPLES {
+            for command in line.split(" && ") {
+                let command = command.split(" > ").next().unwrap();
+                let words = command.split_whitespace();
+                if let Err(e) = Cli::try_parse_from(words) {
+                    panic!("{command}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn roff_is_escaped() {
         assert_eq!(escape("--rate"), "\\-\\-rate");
         assert_eq!(escape(".hidden"), "\\&.hidden");
