@@ -114,7 +114,7 @@ impl Fen {
         let whole = (self.0 / 100).to_string();
         let mut text = String::with_capacity(whole.len() + whole.len() / 3 + 3);
         for (i, digit) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 text.push(',');
             }
             text.push(digit);

@@ -187,7 +187,11 @@ async fn on_a_narrow_terminal_the_line_fits_and_keeps_what_matters() {
     assert!(drawn.len() >= 3, "{frames:#?}");
     for frame in &drawn {
         // A line wider than the terminal wraps, and each redraw leaves a line behind.
-        assert!(frame.chars().count() <= 80, "{} wide: {frame}", frame.chars().count());
+        assert!(
+            frame.chars().count() <= 80,
+            "{} wide: {frame}",
+            frame.chars().count()
+        );
     }
     assert!(
         drawn.iter().any(|f| f.contains("eta ")),

@@ -63,28 +63,112 @@ pub fn render(command: clap::Command, out: &mut dyn Write) -> std::io::Result<()
 
 /// (command, what it does, the command line): "" is the main page's.
 const EXAMPLES: &[(&str, &str, &str)] = &[
-    ("", "Try everything against the built-in simulator:", "bulkrefund demo"),
-    ("", "Check a batch without sending anything:", "bulkrefund validate refunds.csv --profile leshua"),
-    ("", "Send it, at most 20 requests a second:", "bulkrefund run refunds.csv --profile leshua --rate 20"),
+    (
+        "",
+        "Try everything against the built-in simulator:",
+        "bulkrefund demo",
+    ),
+    (
+        "",
+        "Check a batch without sending anything:",
+        "bulkrefund validate refunds.csv --profile leshua",
+    ),
+    (
+        "",
+        "Send it, at most 20 requests a second:",
+        "bulkrefund run refunds.csv --profile leshua --rate 20",
+    ),
     ("", "See where every batch stands:", "bulkrefund status"),
-    ("", "Finish what a run left unresolved (exit 4):", "bulkrefund resume"),
-    ("", "Reconcile November as a spreadsheet:", "bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx"),
-    ("run", "Send a batch under the profile leshua:", "bulkrefund run refunds.csv --profile leshua"),
-    ("run", "Without the question (scripts), results to a chosen file:", "bulkrefund run refunds.csv --profile leshua --yes --out refunds.done.csv"),
-    ("resume", "Finish every batch's unresolved refunds:", "bulkrefund resume"),
-    ("resume", "Ask the gateway once more about batch 3's refunds in review:", "bulkrefund resume --batch 3 --review"),
-    ("retry", "See what a retry of batch 3's failures would send, then send it:", "bulkrefund retry --batch 3 --failed"),
-    ("retry", "Retry under new ids the refunds the gateway created and failed:", "bulkrefund retry --batch 3 --failed --new-ids"),
-    ("export", "November, every refund, for Excel:", "bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx"),
-    ("export", "The failed refunds of batch 3 as CSV on stdout:", "bulkrefund export --batch 3 --status failed --out -"),
-    ("validate", "Check a tab-separated paste:", "bulkrefund validate pasted.tsv --profile leshua --delimiter tab"),
-    ("status", "Every batch, then batch 3 with its rows that did not succeed:", "bulkrefund status && bulkrefund status --batch 3 --rows"),
-    ("status", "For a program:", "bulkrefund status --format json"),
-    ("show", "One refund's whole story:", "bulkrefund show RF202611300029"),
-    ("demo", "Run the samples against the simulator:", "bulkrefund demo"),
-    ("completions", "Completions for bash:", "bulkrefund completions bash > ~/.local/share/bash-completion/completions/bulkrefund"),
-    ("man", "Install the man pages:", "bulkrefund man --dir ~/.local/share/man/man1"),
-    ("sim", "A simulator on a free port, busy one time in ten:", "bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1"),
+    (
+        "",
+        "Finish what a run left unresolved (exit 4):",
+        "bulkrefund resume",
+    ),
+    (
+        "",
+        "Reconcile November as a spreadsheet:",
+        "bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx",
+    ),
+    (
+        "run",
+        "Send a batch under the profile leshua:",
+        "bulkrefund run refunds.csv --profile leshua",
+    ),
+    (
+        "run",
+        "Without the question (scripts), results to a chosen file:",
+        "bulkrefund run refunds.csv --profile leshua --yes --out refunds.done.csv",
+    ),
+    (
+        "resume",
+        "Finish every batch's unresolved refunds:",
+        "bulkrefund resume",
+    ),
+    (
+        "resume",
+        "Ask the gateway once more about batch 3's refunds in review:",
+        "bulkrefund resume --batch 3 --review",
+    ),
+    (
+        "retry",
+        "See what a retry of batch 3's failures would send, then send it:",
+        "bulkrefund retry --batch 3 --failed",
+    ),
+    (
+        "retry",
+        "Retry under new ids the refunds the gateway created and failed:",
+        "bulkrefund retry --batch 3 --failed --new-ids",
+    ),
+    (
+        "export",
+        "November, every refund, for Excel:",
+        "bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx",
+    ),
+    (
+        "export",
+        "The failed refunds of batch 3 as CSV on stdout:",
+        "bulkrefund export --batch 3 --status failed --out -",
+    ),
+    (
+        "validate",
+        "Check a tab-separated paste:",
+        "bulkrefund validate pasted.tsv --profile leshua --delimiter tab",
+    ),
+    (
+        "status",
+        "Every batch, then batch 3 with its rows that did not succeed:",
+        "bulkrefund status && bulkrefund status --batch 3 --rows",
+    ),
+    (
+        "status",
+        "For a program:",
+        "bulkrefund status --format json",
+    ),
+    (
+        "show",
+        "One refund's whole story:",
+        "bulkrefund show RF202611300029",
+    ),
+    (
+        "demo",
+        "Run the samples against the simulator:",
+        "bulkrefund demo",
+    ),
+    (
+        "completions",
+        "Completions for bash:",
+        "bulkrefund completions bash > ~/.local/share/bash-completion/completions/bulkrefund",
+    ),
+    (
+        "man",
+        "Install the man pages:",
+        "bulkrefund man --dir ~/.local/share/man/man1",
+    ),
+    (
+        "sim",
+        "A simulator on a free port, busy one time in ten:",
+        "bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1",
+    ),
 ];
 
 const EXIT_STATUS: &[(&str, &str)] = &[
@@ -121,11 +205,7 @@ fn sections(command: &str) -> String {
     for (title, entries) in [("ENVIRONMENT", ENVIRONMENT), ("FILES", FILES)] {
         roff.push_str(&format!(".SH {title}\n"));
         for (name, meaning) in entries {
-            roff.push_str(&format!(
-                ".TP\n.B {}\n{}\n",
-                escape(name),
-                escape(meaning)
-            ));
+            roff.push_str(&format!(".TP\n.B {}\n{}\n", escape(name), escape(meaning)));
         }
     }
     roff.push_str(".SH EXAMPLES\n");
@@ -173,7 +253,10 @@ mod tests {
         ] {
             assert!(main.contains(header), "{header} in {main}");
         }
-        assert!(main.contains("\n.B 4\nSome refunds are unresolved"), "{main}");
+        assert!(
+            main.contains("\n.B 4\nSome refunds are unresolved"),
+            "{main}"
+        );
         assert!(main.contains("\n.B BULKREFUND_CONFIG\n"), "{main}");
         assert!(
             main.contains("\nbulkrefund run refunds.csv \\-\\-profile leshua \\-\\-rate 20\n"),

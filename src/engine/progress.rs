@@ -301,9 +301,7 @@ impl Stats {
         }
         if to_send > 0 {
             let eta = match self.pace(now) {
-                Some(pace) => {
-                    short_duration(Duration::from_secs_f64(to_send as f64 / pace))
-                }
+                Some(pace) => short_duration(Duration::from_secs_f64(to_send as f64 / pace)),
                 None => "…".to_owned(),
             };
             parts.push(Part::new(3, format!("eta {eta}"), Drop::Never));
@@ -319,7 +317,10 @@ impl Stats {
             };
             // Narrow, "polling until 16:21": the count is in "processing N" already.
             parts.push(Part::new(3, "polling".into(), Drop::Never));
-            parts.push(word(format!("{processing} processing refunds"), Drop::Words));
+            parts.push(word(
+                format!("{processing} processing refunds"),
+                Drop::Words,
+            ));
             let until = format!("until {}", self.zone.hour_minute(until));
             parts.push(word(until, Drop::Never));
         }
@@ -617,6 +618,8 @@ mod tests {
             "sent 100/100  ·  succeeded 5  failed 1  processing 94  ·  polling until 16:21"
         );
         s.zone = Zone::utc();
-        assert!(s.line(at).ends_with("  ·  polling 94 processing refunds until 08:21"));
+        assert!(s
+            .line(at)
+            .ends_with("  ·  polling 94 processing refunds until 08:21"));
     }
 }

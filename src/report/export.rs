@@ -319,7 +319,7 @@ fn export_xlsx(
 ) -> Result<ExportTotals, ReportError> {
     let title = heading.title(&journal.export_merchants(filter)?, &heading.zone.now());
     let mut workbook = Workbook::new();
-    let formats = Formats::new();
+    let formats = Formats::default();
     // The summary comes first in the workbook, filled in once the rows are counted.
     workbook.add_worksheet().set_name("summary")?;
     let mut totals = ExportTotals::default();
@@ -340,7 +340,7 @@ fn export_xlsx(
                     // Shown as `2026-11-30 23:30:00`.
                     FIRST_SENT | FINISHED if !cell.is_empty() => {
                         widths.see(col, cell.get(..19).unwrap_or(cell))
-                    },
+                    }
                     _ => widths.see(col, cell),
                 }
             }

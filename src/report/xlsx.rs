@@ -105,7 +105,9 @@ impl Widths {
             .iter()
             .map(|&c| widths[c])
             .sum();
-        (100.0 * PAGE_UNITS / reader).floor().clamp(MIN_SCALE, 100.0) as u16
+        (100.0 * PAGE_UNITS / reader)
+            .floor()
+            .clamp(MIN_SCALE, 100.0) as u16
     }
 }
 
@@ -151,8 +153,8 @@ pub struct Formats {
     pub wrapped: Format,
 }
 
-impl Formats {
-    pub fn new() -> Formats {
+impl Default for Formats {
+    fn default() -> Formats {
         Formats {
             title: Format::new().set_bold().set_font_size(12),
             header: Format::new().set_bold(),
