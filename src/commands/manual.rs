@@ -23,27 +23,36 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
 /// on stdout; with a directory, that page and one per subcommand
 /// (`bulkrefund-run.1`, …) written there.
 pub fn man(dir: Option<&std::path::Path>) -> anyhow::Result<u8> {
-    let mut command = Cli::command().disable_help_subcommand(true);
-    command.build();
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
-            let subcommands = command.get_subcommands().filter(|s| !s.is_hide_set());
-            for page in subcommands.cloned().chain([command.clone()]) {
-                let name = clap_mangen::Man::new(page.clone()).get_filename();
-                let mut file = std::fs::File::create(dir.join(name))?;
-                render(page, &mut file)?;
-                file.flush()?;
-            }
+            write_pages(Cli::command(), dir)?;
             crate::say!("man pages written to {}", dir.display());
         }
         None => {
             let mut out = std::io::stdout().lock();
-            render(command, &mut out)?;
+            render(Cli::command(), &mut out)?;
             out.flush()?;
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// One page per command and subcommand in `dir`, named as
+/// `clap_mangen::generate_to` names them, each with this file's sections.
+fn write_pages(command: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    fn write(command: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            write(sub.clone(), dir)?;
+        }
+        let path = dir.join(clap_mangen::Man::new(command.clone()).get_filename());
+        let mut file = std::fs::File::create(path)?;
+        render(command, &mut file)?;
+        file.flush()
+    }
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    write(command, dir)
 }
 
 /// One command's man page: clap_mangen's, with this file's sections before
