@@ -320,7 +320,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
         }),
         0
     );
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
     let today_filter = Filter {
         since: Some(Zone::utc().bound(&today, false).unwrap()),
         until: Some(Zone::utc().bound(&today, true).unwrap()),
@@ -378,8 +378,8 @@ fn assert_xlsx_equals_csv(
                 Data::DateTime(datetime) => {
                     // An Excel serial date: days since 1899-12-30; 25569 of them before the unix epoch.
                     let read_ms = ((datetime.as_f64() - 25569.0) * 86_400_000.0).round() as i64;
-                    let written = chrono::DateTime::parse_from_rfc3339(csv_value).unwrap();
-                    let apart = (read_ms - written.timestamp_millis()).abs();
+                    let written = csv_value.parse::<jiff::Timestamp>().unwrap();
+                    let apart = (read_ms - written.as_millisecond()).abs();
                     assert!(apart <= 1, "{column}: {read_ms} vs {csv_value}");
                 }
                 Data::String(text) => {

@@ -334,8 +334,8 @@ async fn polls_leave_the_rate_to_the_refunds_still_to_send() {
     let attempts: Vec<(String, i64)> = stmt
         .query_map([], |row| {
             let at: String = row.get(1)?;
-            let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
-            Ok((row.get(0)?, at.timestamp_millis()))
+            let at = at.parse::<jiff::Timestamp>().unwrap();
+            Ok((row.get(0)?, at.as_millisecond()))
         })
         .unwrap()
         .collect::<Result<_, _>>()
