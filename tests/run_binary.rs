@@ -187,7 +187,7 @@ async fn demo_exits_0_and_prints_the_summary() {
         refunded,
         [
             ["refunded", "29", "827.79", "yuan"],
-            ["refunded", "29", "1118.76", "yuan"]
+            ["refunded", "29", "1,118.76", "yuan"]
         ],
         "{stderr}"
     );
