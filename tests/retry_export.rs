@@ -123,6 +123,22 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     assert!(retried
         .iter()
         .all(|r| r["refund_id"] == format!("{}R2", r["retry_of"])));
+    // In the XLSX a person reads, the retry ids are not cut off: their
+    // columns are as wide as the longest id (in digit widths, and a margin).
+    let xlsx = world.dir.path().join("export.xlsx");
+    export_to(&journal, &Filter::default(), &xlsx, ExportFormat::Xlsx);
+    let widths = column_widths(&xlsx);
+    for column in ["refund_id", "retried_as"] {
+        let col = COLUMNS.iter().position(|c| *c == column).unwrap();
+        let at = PRINT_ORDER.iter().position(|&c| c == col).unwrap();
+        let longest = exported.iter().map(|r| r[column].len()).max().unwrap();
+        assert_eq!(longest, "C-R000000001R2".len());
+        assert!(
+            widths[at] >= longest as f64 + 1.0,
+            "{column}: {} for {longest} characters",
+            widths[at]
+        );
+    }
     // A second round derives the next id in the chain.
     let plan = retry::plan(&journal, 1, true).unwrap();
     assert!(plan.send.is_empty(), "nothing failed is left in the batch");
@@ -171,6 +187,45 @@ async fn retry_without_a_terminal_needs_yes() {
     assert!(stdout.is_empty(), "messages go to stderr: {stdout}");
     assert!(stderr.contains("pass --yes"), "{stderr}");
     assert!(world.ledger().refunds.is_empty(), "nothing was sent");
+}
+
+/// The refunds sheet's column widths, by position (Excel's `<col>` elements:
+/// calamine reads values, not widths). The sheet is the second entry named
+/// `xl/worksheets/sheet2.xml` in the zip, a raw deflate stream after its header.
+fn column_widths(xlsx: &std::path::Path) -> Vec<f64> {
+    use std::io::Read;
+    let bytes = std::fs::read(xlsx).unwrap();
+    let name = b"xl/worksheets/sheet2.xml";
+    let header = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .map(|(at, _)| at)
+        .find(|&at| bytes[at + 30..].starts_with(name))
+        .expect("the refunds sheet");
+    let field = |offset: usize| {
+        u16::from_le_bytes([bytes[header + offset], bytes[header + offset + 1]]) as usize
+    };
+    assert_eq!(field(8), 8, "deflated");
+    let data = header + 30 + field(26) + field(28);
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&bytes[data..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let mut widths = Vec::new();
+    for col in xml.split("<col ").skip(1) {
+        let attribute = |name: &str| {
+            let rest = col.split(&format!("{name}=\"")).nth(1).unwrap();
+            rest.split('"').next().unwrap().to_owned()
+        };
+        let (min, max) = (attribute("min"), attribute("max"));
+        let width: f64 = attribute("width").parse().unwrap();
+        for position in min.parse::<usize>().unwrap()..=max.parse().unwrap() {
+            widths.resize(position, 0.0);
+            widths[position - 1] = width;
+        }
+    }
+    widths
 }
 
 /// Exports with every time in UTC, no BOM.
