@@ -3,7 +3,7 @@
 //! the rate; an ETA from the refunds still to send at the pace actually
 //! achieved, then "polling N processing refunds until HH:MM" (in the
 //! configured zone). Redrawn twice a second on a terminal (indicatif), fitted
-//! to its width by dropping detail in a fixed order ([`Drop`]); hidden
+//! to its width by dropping detail in a fixed order ([`Detail`]); hidden
 //! elsewhere or with `--quiet`; one final line, whole, either way.
 
 use std::collections::{HashMap, HashSet};
@@ -32,7 +32,7 @@ const BAR: usize = 24;
 /// (the count is in "processing N"). "sent N/M", the outcomes and the ETA (or
 /// "polling until HH:MM") stay; past them the line is cut with "…".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Drop {
+enum Detail {
     Never,
     Why,
     Bar,
@@ -43,16 +43,16 @@ enum Drop {
     Words,
 }
 
-impl Drop {
-    const ORDER: [Drop; 8] = [
-        Drop::Never,
-        Drop::Why,
-        Drop::Bar,
-        Drop::Zeros,
-        Drop::Rate,
-        Drop::InFlight,
-        Drop::Settled,
-        Drop::Words,
+impl Detail {
+    const ORDER: [Detail; 8] = [
+        Detail::Never,
+        Detail::Why,
+        Detail::Bar,
+        Detail::Zeros,
+        Detail::Rate,
+        Detail::InFlight,
+        Detail::Settled,
+        Detail::Words,
     ];
 }
 
@@ -62,11 +62,11 @@ struct Part {
     group: u8,
     joint: &'static str,
     text: String,
-    drop: Drop,
+    drop: Detail,
 }
 
 impl Part {
-    fn new(group: u8, text: String, drop: Drop) -> Part {
+    fn new(group: u8, text: String, drop: Detail) -> Part {
         Part {
             group,
             joint: "  ",
@@ -77,12 +77,12 @@ impl Part {
 }
 
 /// The parts kept once everything up to `dropped` is dropped, as one line.
-fn render(parts: &[Part], dropped: Drop) -> String {
+fn render(parts: &[Part], dropped: Detail) -> String {
     let mut line = String::new();
     let mut group = None;
     for part in parts
         .iter()
-        .filter(|p| p.drop == Drop::Never || p.drop > dropped)
+        .filter(|p| p.drop == Detail::Never || p.drop > dropped)
     {
         match group {
             None => {}
@@ -259,10 +259,10 @@ impl Stats {
             Part::new(
                 0,
                 format!("sent {}/{}", self.sent.min(self.to_work), self.to_work),
-                Drop::Never,
+                Detail::Never,
             ),
-            Part::new(0, format!("settled {}", self.settled), Drop::Settled),
-            Part::new(0, format!("in flight {}", self.in_flight), Drop::InFlight),
+            Part::new(0, format!("settled {}", self.settled), Detail::Settled),
+            Part::new(0, format!("in flight {}", self.in_flight), Detail::InFlight),
         ];
         for (name, count) in [
             ("succeeded", succeeded),
@@ -273,7 +273,11 @@ impl Stats {
         ] {
             // Review is named only once a refund is in it.
             if name != "review" || count > 0 {
-                let drop = if count == 0 { Drop::Zeros } else { Drop::Never };
+                let drop = if count == 0 {
+                    Detail::Zeros
+                } else {
+                    Detail::Never
+                };
                 parts.push(Part::new(1, format!("{name} {count}"), drop));
             }
         }
@@ -283,20 +287,20 @@ impl Stats {
         match self.request_pace(now).filter(|_| elapsed >= 1.0) {
             Some(per_second) => {
                 let rate = format!("{per_second:.1} req/s of {}", self.rate);
-                parts.push(Part::new(2, rate, Drop::Rate));
+                parts.push(Part::new(2, rate, Detail::Rate));
                 // Below the rate with refunds still to send, after the start-up: why.
                 if to_send > 0 && elapsed >= 3.0 && per_second < 0.95 * f64::from(self.rate) {
                     if let Some(why) = self.held_by() {
                         parts.push(Part {
                             joint: " ",
-                            ..Part::new(2, format!("({why})"), Drop::Why)
+                            ..Part::new(2, format!("({why})"), Detail::Why)
                         });
                     }
                 }
             }
             None => {
                 let text = format!("{requests} requests (rate {})", self.rate);
-                parts.push(Part::new(2, text, Drop::Rate));
+                parts.push(Part::new(2, text, Detail::Rate));
             }
         }
         if to_send > 0 {
@@ -304,7 +308,7 @@ impl Stats {
                 Some(pace) => short_duration(Duration::from_secs_f64(to_send as f64 / pace)),
                 None => "…".to_owned(),
             };
-            parts.push(Part::new(3, format!("eta {eta}"), Drop::Never));
+            parts.push(Part::new(3, format!("eta {eta}"), Detail::Never));
         } else if processing > 0 {
             let until = self.poll_deadline.saturating_duration_since(self.started);
             let until = jiff::SignedDuration::try_from(until)
@@ -316,39 +320,39 @@ impl Stats {
                 ..Part::new(3, text, drop)
             };
             // Narrow, "polling until 16:21": the count is in "processing N" already.
-            parts.push(Part::new(3, "polling".into(), Drop::Never));
+            parts.push(Part::new(3, "polling".into(), Detail::Never));
             parts.push(word(
                 format!("{processing} processing refunds"),
-                Drop::Words,
+                Detail::Words,
             ));
             let until = format!("until {}", self.zone.hour_minute(until));
-            parts.push(word(until, Drop::Never));
+            parts.push(word(until, Detail::Never));
         }
         parts
     }
 
     /// The whole line, every detail kept: the final line.
     fn line(&mut self, now: Instant) -> String {
-        render(&self.parts(now), Drop::Never)
+        render(&self.parts(now), Detail::Never)
     }
 
     /// The line for a terminal `width` columns wide, the bar first when
-    /// there is room: detail dropped in [`Drop`]'s order until it fits in
+    /// there is room: detail dropped in [`Detail`]'s order until it fits in
     /// all but the last column (where some terminals wrap at once).
     fn fitted(&mut self, now: Instant, width: usize) -> String {
         let width = width.saturating_sub(1);
         let parts = self.parts(now);
         let bar = bar(self.settled, self.to_work);
-        for dropped in Drop::ORDER {
+        for dropped in Detail::ORDER {
             let line = render(&parts, dropped);
-            if dropped < Drop::Bar && BAR + 1 + line.chars().count() <= width {
+            if dropped < Detail::Bar && BAR + 1 + line.chars().count() <= width {
                 return format!("{bar} {line}");
             }
-            if dropped >= Drop::Bar && line.chars().count() <= width {
+            if dropped >= Detail::Bar && line.chars().count() <= width {
                 return line;
             }
         }
-        let line = render(&parts, Drop::Words);
+        let line = render(&parts, Detail::Words);
         let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
         cut.push('…');
         cut
