@@ -64,7 +64,7 @@ fn write_json(level: &str, text: &str) {
     let mut stderr = std::io::stderr().lock();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let event = serde_json::json!({
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "timestamp": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             "level": level,
             "fields": { "message": line.trim() },
             "target": "bulkrefund::messages",

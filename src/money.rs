@@ -106,6 +106,23 @@ impl fmt::Display for Fen {
     }
 }
 
+impl Fen {
+    /// Yuan for a person on a terminal, the thousands grouped:
+    /// `Fen(1234567)` is `12,345.67`. Files keep [`Fen`]'s plain form, which
+    /// programs and spreadsheets read back.
+    pub fn grouped(self) -> String {
+        let whole = (self.0 / 100).to_string();
+        let mut text = String::with_capacity(whole.len() + whole.len() / 3 + 3);
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                text.push(',');
+            }
+            text.push(digit);
+        }
+        format!("{text}.{:02}", self.0 % 100)
+    }
+}
+
 impl std::iter::Sum for Fen {
     fn sum<I: Iterator<Item = Fen>>(iter: I) -> Fen {
         iter.fold(Fen(0), Fen::saturating_add)
@@ -172,6 +189,16 @@ mod tests {
         assert_eq!(Fen(1).to_string(), "0.01");
         assert_eq!(Fen(1250).to_string(), "12.50");
         assert_eq!(Fen(0).to_string(), "0.00");
+    }
+
+    #[test]
+    fn grouped_for_people() {
+        assert_eq!(Fen(0).grouped(), "0.00");
+        assert_eq!(Fen(99_999).grouped(), "999.99");
+        assert_eq!(Fen(100_000).grouped(), "1,000.00");
+        assert_eq!(Fen(1_234_567).grouped(), "12,345.67");
+        assert_eq!(Fen(12_345_678).grouped(), "123,456.78");
+        assert_eq!(Fen(MAX_FEN).grouped(), "99,999,999.99");
     }
 
     proptest! {

@@ -73,6 +73,12 @@ impl Zone {
         }
     }
 
+    /// An instant's local clock time, `16:21`: for the terminal, whatever
+    /// the machine's zone.
+    pub fn hour_minute(&self, at: Timestamp) -> String {
+        at.to_zoned(self.tz.clone()).strftime("%H:%M").to_string()
+    }
+
     /// A time with an offset as this zone's wall-clock time, without the
     /// offset (`2026-11-30T23:30:00.000`): for spreadsheets, which have no zones.
     pub fn wall_clock(&self, text: &str) -> Option<String> {
@@ -161,6 +167,9 @@ mod tests {
             "2026-12-01"
         );
         assert!(shanghai.bound("yesterday", false).is_err());
+        let at = Timestamp::from_str("2026-11-30T08:21:40Z").unwrap();
+        assert_eq!(shanghai.hour_minute(at), "16:21");
+        assert_eq!(Zone::utc().hour_minute(at), "08:21");
         assert!(Zone::named("Mars/Olympus").is_err());
         assert_eq!(
             journal_time(Timestamp::from_str("2026-11-01T00:00:00Z").unwrap()),

@@ -161,9 +161,8 @@ async fn every_report_of_two_batches_sharing_refunds_equals_the_ledger() {
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
         text.stdout.contains(&format!(
-            "refunded in all: 6 gateway refunds, {}.{:02} yuan",
-            paid_fen / 100,
-            paid_fen % 100
+            "refunded in all: 6 gateway refunds, {} yuan",
+            bulkrefund::money::Fen(paid_fen).grouped()
         )),
         "{}",
         text.stdout

@@ -6,15 +6,22 @@ mod common;
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use bulkrefund::sim::faults::FaultConfig;
 use common::*;
 
-/// A pseudo-terminal: (the side we read, the side the child writes).
-fn pty() -> (std::fs::File, OwnedFd) {
+/// A pseudo-terminal `columns` wide: (the side we read, the side the child writes).
+fn pty(columns: u16) -> (std::fs::File, OwnedFd) {
     let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: openpty writes two fresh descriptors; we own them from here.
     let made = unsafe {
         libc::openpty(
@@ -22,7 +29,7 @@ fn pty() -> (std::fs::File, OwnedFd) {
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null(),
-            std::ptr::null(),
+            &size,
         )
     };
     assert_eq!(made, 0, "openpty");
@@ -69,20 +76,10 @@ fn sent_of(frame: &str) -> Option<u64> {
     rest.split('/').next()?.parse().ok()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
-    let (world, batch) = World::with_generated(
-        bulkrefund::gateway::GatewayKind::Leshua,
-        90,
-        "TTY",
-        FaultConfig {
-            processing_for: Duration::from_millis(1500),
-            latency_ms: Some((5, 20)),
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let (mut master, slave) = pty();
+/// Runs a batch of `refunds` on a terminal `columns` wide at 30 requests a
+/// second: its exit code and the frames it drew.
+async fn run_on_a_terminal(world: &World, batch: &Path, columns: u16) -> (i32, Vec<String>) {
+    let (mut master, slave) = pty(columns);
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
         .args([
             "run",
@@ -115,8 +112,27 @@ async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
     });
     let status = child.wait().await.unwrap();
     let raw = reader.join().unwrap();
-    let frames = frames(&raw);
-    assert_eq!(status.code(), Some(0), "{frames:#?}");
+    (status.code().unwrap(), frames(&raw))
+}
+
+fn world_of(refunds: u64) -> impl std::future::Future<Output = (World, std::path::PathBuf)> {
+    World::with_generated(
+        bulkrefund::gateway::GatewayKind::Leshua,
+        refunds,
+        "TTY",
+        FaultConfig {
+            processing_for: Duration::from_millis(1500),
+            latency_ms: Some((5, 20)),
+            ..FaultConfig::default()
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
+    let (world, batch) = world_of(90).await;
+    let (code, frames) = run_on_a_terminal(&world, &batch, 200).await;
+    assert_eq!(code, 0, "{frames:#?}");
     let progress: Vec<&String> = frames
         .iter()
         .filter(|f| f.contains("settled") && f.contains("req/s of 30"))
@@ -154,4 +170,31 @@ async fn the_progress_counts_move_on_a_terminal_and_end_with_one_line() {
     let plain = world.bulkrefund(&["resume"]).await;
     assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
     assert!(!plain.stderr.contains('\r'), "{:?}", plain.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_narrow_terminal_the_line_fits_and_keeps_what_matters() {
+    let (world, batch) = world_of(60).await;
+    let (code, frames) = run_on_a_terminal(&world, &batch, 80).await;
+    assert_eq!(code, 0, "{frames:#?}");
+    let drawn: Vec<&String> = frames
+        .iter()
+        // Redrawn lines start with the bar, or with "sent" once the bar is dropped;
+        // the final line is said once, whole.
+        .filter(|f| f.starts_with(['█', '░']) || f.starts_with("sent "))
+        .filter(|f| !f.starts_with("sent 60/60  settled 60"))
+        .collect();
+    assert!(drawn.len() >= 3, "{frames:#?}");
+    for frame in &drawn {
+        // A line wider than the terminal wraps, and each redraw leaves a line behind.
+        assert!(
+            frame.chars().count() <= 80,
+            "{} wide: {frame}",
+            frame.chars().count()
+        );
+    }
+    assert!(
+        drawn.iter().any(|f| f.contains("eta ")),
+        "the ETA stays: {drawn:#?}"
+    );
 }

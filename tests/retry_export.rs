@@ -11,6 +11,7 @@ use bulkrefund::gateway::GatewayKind;
 use bulkrefund::journal::Status;
 use bulkrefund::options::RunOptions;
 use bulkrefund::report::export::{self, ExportFormat, Filter, Heading, COLUMNS};
+use bulkrefund::report::xlsx::PRINT_ORDER;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{OrderStatus, RefundState};
 use bulkrefund::zone::Zone;
@@ -122,6 +123,22 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     assert!(retried
         .iter()
         .all(|r| r["refund_id"] == format!("{}R2", r["retry_of"])));
+    // In the XLSX a person reads, the retry ids are not cut off: their
+    // columns are as wide as the longest id (in digit widths, and a margin).
+    let xlsx = world.dir.path().join("export.xlsx");
+    export_to(&journal, &Filter::default(), &xlsx, ExportFormat::Xlsx);
+    let widths = column_widths(&xlsx);
+    for column in ["refund_id", "retried_as"] {
+        let col = COLUMNS.iter().position(|c| *c == column).unwrap();
+        let at = PRINT_ORDER.iter().position(|&c| c == col).unwrap();
+        let longest = exported.iter().map(|r| r[column].len()).max().unwrap();
+        assert_eq!(longest, "C-R000000001R2".len());
+        assert!(
+            widths[at] >= longest as f64 + 1.0,
+            "{column}: {} for {longest} characters",
+            widths[at]
+        );
+    }
     // A second round derives the next id in the chain.
     let plan = retry::plan(&journal, 1, true).unwrap();
     assert!(plan.send.is_empty(), "nothing failed is left in the batch");
@@ -170,6 +187,45 @@ async fn retry_without_a_terminal_needs_yes() {
     assert!(stdout.is_empty(), "messages go to stderr: {stdout}");
     assert!(stderr.contains("pass --yes"), "{stderr}");
     assert!(world.ledger().refunds.is_empty(), "nothing was sent");
+}
+
+/// The refunds sheet's column widths, by position (Excel's `<col>` elements:
+/// calamine reads values, not widths). The sheet is the second entry named
+/// `xl/worksheets/sheet2.xml` in the zip, a raw deflate stream after its header.
+fn column_widths(xlsx: &std::path::Path) -> Vec<f64> {
+    use std::io::Read;
+    let bytes = std::fs::read(xlsx).unwrap();
+    let name = b"xl/worksheets/sheet2.xml";
+    let header = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .map(|(at, _)| at)
+        .find(|&at| bytes[at + 30..].starts_with(name))
+        .expect("the refunds sheet");
+    let field = |offset: usize| {
+        u16::from_le_bytes([bytes[header + offset], bytes[header + offset + 1]]) as usize
+    };
+    assert_eq!(field(8), 8, "deflated");
+    let data = header + 30 + field(26) + field(28);
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&bytes[data..])
+        .read_to_string(&mut xml)
+        .unwrap();
+    let mut widths = Vec::new();
+    for col in xml.split("<col ").skip(1) {
+        let attribute = |name: &str| {
+            let rest = col.split(&format!("{name}=\"")).nth(1).unwrap();
+            rest.split('"').next().unwrap().to_owned()
+        };
+        let (min, max) = (attribute("min"), attribute("max"));
+        let width: f64 = attribute("width").parse().unwrap();
+        for position in min.parse::<usize>().unwrap()..=max.parse().unwrap() {
+            widths.resize(position, 0.0);
+            widths[position - 1] = width;
+        }
+    }
+    widths
 }
 
 /// Exports with every time in UTC, no BOM.
@@ -319,7 +375,7 @@ async fn export_filters_totals_formula_safety_and_xlsx() {
         }),
         0
     );
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
     let today_filter = Filter {
         since: Some(Zone::utc().bound(&today, false).unwrap()),
         until: Some(Zone::utc().bound(&today, true).unwrap()),
@@ -355,11 +411,18 @@ fn assert_xlsx_equals_csv(
         .iter()
         .map(|c| c.to_string())
         .collect();
-    assert_eq!(header, COLUMNS);
+    // Printed in the order a reader needs them: the refund, its order, amount and status first.
+    let print_order: Vec<&str> = PRINT_ORDER.iter().map(|&c| COLUMNS[c]).collect();
+    assert_eq!(header, print_order);
+    assert_eq!(
+        header[..4],
+        ["refund_id", "order_id", "amount_yuan", "status"]
+    );
     let mut n = 0;
     for (cells, expected) in sheet_rows.zip(rows) {
         n += 1;
-        for (cell, column) in cells.iter().zip(COLUMNS) {
+        for (cell, column) in cells.iter().zip(&header) {
+            let column = column.as_str();
             let csv_value = &expected[column];
             match cell {
                 Data::Float(number) if column == "amount_yuan" => {
@@ -370,8 +433,8 @@ fn assert_xlsx_equals_csv(
                 Data::DateTime(datetime) => {
                     // An Excel serial date: days since 1899-12-30; 25569 of them before the unix epoch.
                     let read_ms = ((datetime.as_f64() - 25569.0) * 86_400_000.0).round() as i64;
-                    let written = chrono::DateTime::parse_from_rfc3339(csv_value).unwrap();
-                    let apart = (read_ms - written.timestamp_millis()).abs();
+                    let written = csv_value.parse::<jiff::Timestamp>().unwrap();
+                    let apart = (read_ms - written.as_millisecond()).abs();
                     assert!(apart <= 1, "{column}: {read_ms} vs {csv_value}");
                 }
                 Data::String(text) => {

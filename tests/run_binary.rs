@@ -187,7 +187,7 @@ async fn demo_exits_0_and_prints_the_summary() {
         refunded,
         [
             ["refunded", "29", "827.79", "yuan"],
-            ["refunded", "29", "1118.76", "yuan"]
+            ["refunded", "29", "1,118.76", "yuan"]
         ],
         "{stderr}"
     );
@@ -229,7 +229,9 @@ async fn status_lists_batches_and_details_one() {
         "{text}"
     );
     let total: u64 = (1..=12u64).map(|i| 100 + (i * 7919) % 100_000).sum();
-    let yuan = format!("{}.{:02}", total / 100, total % 100);
+    // For a person: the thousands grouped (the CSV keeps plain yuan).
+    let yuan = bulkrefund::money::Fen(total).grouped();
+    assert!(yuan.contains(','), "{yuan}");
     assert!(
         text.contains(&format!("refunded 12 ({yuan} yuan)")),
         "{text}"

@@ -334,8 +334,8 @@ async fn polls_leave_the_rate_to_the_refunds_still_to_send() {
     let attempts: Vec<(String, i64)> = stmt
         .query_map([], |row| {
             let at: String = row.get(1)?;
-            let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
-            Ok((row.get(0)?, at.timestamp_millis()))
+            let at = at.parse::<jiff::Timestamp>().unwrap();
+            Ok((row.get(0)?, at.as_millisecond()))
         })
         .unwrap()
         .collect::<Result<_, _>>()
@@ -392,7 +392,7 @@ async fn the_summary_names_what_held_the_rate_back() {
     assert!(
         text.contains(" requests/s of the rate 50 while refunds were sent (0.")
             && text.contains(
-                "2 in flight at the end (peak 2, at most 2): held by the upper bound \
+                "in-flight limit 2 at the end (peak 2, at most 2): held by the upper bound \
                  (concurrency / max_concurrency = 2): the rate needs more at the gateway's latency (p90 2"
             ),
         "{text}"

@@ -87,12 +87,12 @@ async fn same_order_gap_keeps_a_pause_between_refunds_of_one_order() {
     let rows = world.results(&batch);
     let at = |id: &str, column: &str| {
         let row = rows.iter().find(|r| r["merchant_refund_id"] == id).unwrap();
-        chrono::DateTime::parse_from_rfc3339(&row[column]).unwrap()
+        row[column].parse::<jiff::Timestamp>().unwrap()
     };
     for (earlier, later) in [("A1", "A2"), ("A2", "A3")] {
-        let gap = at(later, "first_sent_at") - at(earlier, "finished_at");
+        let gap = at(later, "first_sent_at").duration_since(at(earlier, "finished_at"));
         assert!(
-            gap >= chrono::Duration::milliseconds(700),
+            gap >= jiff::SignedDuration::from_millis(700),
             "{later} was sent {gap} after {earlier} finished"
         );
     }

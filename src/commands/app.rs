@@ -140,6 +140,7 @@ impl App {
         let settings = EngineOptions {
             poll_for: self.options.poll_for,
             show_progress: !self.options.quiet,
+            zone: self.zone.clone(),
         };
         let (journal, report) =
             engine::run(journal, paces, scope.clone(), settings, self.cancel.clone()).await?;

@@ -61,26 +61,33 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
         None => Scope::All,
     };
     let mut paces = app.paces();
-    let notes = if review {
+    let reviewing = std::time::Instant::now();
+    let (notes, queries) = if review {
         settle_reviews(app, &journal, &mut paces, &scope).await?
     } else {
-        Vec::new()
+        (Vec::new(), 0)
     };
+    let reviewing = reviewing.elapsed();
     let mut outcome = app.finish(journal, &mut paces, scope).await?;
     outcome.notes = notes;
+    // The summary's requests and time are the command's: the review's queries too.
+    outcome.report.requests += queries;
+    outcome.report.elapsed += reviewing;
     Ok(outcome)
 }
 
 /// `resume --review`: one query for each refund in review, asked for by the
 /// operator (never by the engine). A verified answer about that very refund
-/// settles it; anything else leaves it in review.
+/// settles it; anything else leaves it in review. Returns a note per refund
+/// and the number of queries sent.
 async fn settle_reviews(
     app: &App,
     journal: &Journal,
     paces: &mut Paces<'_>,
     scope: &Scope,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<(Vec<String>, u64)> {
     let mut notes = Vec::new();
+    let mut queries = 0;
     for record in journal.refunds_in_review(scope)? {
         let pace = paces.get(&record.profile)?;
         let id = &record.refund_id;
@@ -88,6 +95,7 @@ async fn settle_reviews(
             notes.push(format!("{id}: interrupted before the gateway was asked"));
             break;
         };
+        queries += 1;
         if asked.state == State::Review {
             let why = match asked.outcome {
                 Outcome::Mismatch { what } => what,
@@ -103,5 +111,5 @@ async fn settle_reviews(
             ));
         }
     }
-    Ok(notes)
+    Ok((notes, queries))
 }

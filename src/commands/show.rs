@@ -173,7 +173,8 @@ impl Story {
         writeln!(
             out,
             "  order {order_id}  gateway order {gateway_order_id}  amount {} yuan ({} fen)",
-            r.amount, r.amount.0
+            r.amount.grouped(),
+            r.amount.0
         )?;
         writeln!(
             out,

@@ -208,7 +208,7 @@ fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<(
                 out,
                 "refunded in all: {} gateway refunds, {} yuan (each counted once, whichever batches list it); times in {}",
                 refunded_in_all.count,
-                refunded_in_all.fen,
+                refunded_in_all.fen.grouped(),
                 view.zone.name()
             )?;
         }
@@ -370,7 +370,7 @@ fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result
             g.status.map_or("", |s| s.as_str()),
             if g.code.is_empty() { "-" } else { &g.code },
             g.count,
-            g.fen.to_string(),
+            g.fen.grouped(),
             g.message,
             g.samples.join(", ")
         )?;

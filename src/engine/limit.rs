@@ -107,7 +107,8 @@ impl LimitReport {
         }
     }
 
-    /// "settled at 47 in flight (peak 47, at most 256): the gateway's latency (p90 300 ms) needs them".
+    /// "in-flight limit 47 at the end (peak 47, at most 256): as many as the rate needs ...":
+    /// the limit the run ended with, not the requests in flight then (none, at the end).
     pub fn describe(&self) -> String {
         let why = match self.bound {
             Bound::Latency => match self.latency {
@@ -130,7 +131,7 @@ impl LimitReport {
             ),
         };
         format!(
-            "{} in flight at the end (peak {}, at most {}): {why}",
+            "in-flight limit {} at the end (peak {}, at most {}): {why}",
             self.limit, self.peak, self.upper
         )
     }

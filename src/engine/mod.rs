@@ -37,6 +37,8 @@ pub struct EngineOptions {
     /// How long processing refunds are polled before they are left for `resume`.
     pub poll_for: Duration,
     pub show_progress: bool,
+    /// The zone of the times the progress line names.
+    pub zone: crate::zone::Zone,
 }
 
 #[derive(Clone, Debug)]
@@ -72,11 +74,12 @@ const POLL_PAGE: usize = 1024;
 
 /// True while less than `gap` has passed since `finished` (RFC 3339).
 fn within_gap(finished: Option<&str>, gap: Duration) -> bool {
-    let Some(finished) = finished.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+    let Some(finished) = finished.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
         return false;
     };
-    let since = chrono::Utc::now().signed_duration_since(finished);
-    since.to_std().map_or(true, |since| since < gap)
+    let since = jiff::Timestamp::now().duration_since(finished);
+    // A finish in the future (a clock stepped back) is within the gap.
+    Duration::try_from(since).map_or(true, |since| since < gap)
 }
 
 /// What the scheduler knows of the refunds it handed out.
@@ -156,6 +159,7 @@ pub async fn run(
         rate: paces.values().map(|pace| pace.rate).sum(),
         poll_deadline,
         limits: paces.values().map(|pace| pace.in_flight.clone()).collect(),
+        zone: options.zone.clone(),
     });
     let mut limits: Vec<(String, Arc<Pace>)> = paces
         .iter()

@@ -120,7 +120,7 @@ pub struct PaceReport {
 }
 
 impl PaceReport {
-    /// "198.9 requests/s of the rate 200 while refunds were sent; 18 in flight at the end ...".
+    /// "198.9 requests/s of the rate 200 while refunds were sent; in-flight limit 18 at the end ...".
     pub fn describe(&self) -> String {
         let Some(reached) = self.sending else {
             return self.limit.describe();

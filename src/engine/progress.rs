@@ -1,9 +1,10 @@
 //! What the operator sees while a run works: refunds sent, settled and in
 //! flight; succeeded, failed, processing, unknown; requests per second against
 //! the rate; an ETA from the refunds still to send at the pace actually
-//! achieved, then "polling N processing refunds until HH:MM". Redrawn twice a
-//! second on a terminal (indicatif), hidden elsewhere or with `--quiet`; one
-//! final line either way.
+//! achieved, then "polling N processing refunds until HH:MM" (in the
+//! configured zone). Redrawn twice a second on a terminal (indicatif), fitted
+//! to its width by dropping detail in a fixed order ([`Detail`]); hidden
+//! elsewhere or with `--quiet`; one final line, whole, either way.
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
@@ -15,11 +16,94 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::limit::InFlightLimit;
 use crate::journal::State;
+use crate::zone::Zone;
 
 /// How often the display is recomputed.
 const TICK: Duration = Duration::from_millis(500);
 /// The window the achieved pace is measured over.
 const PACE_WINDOW: Duration = Duration::from_secs(10);
+/// The progress bar's width in characters, when there is room for it.
+const BAR: usize = 24;
+
+/// What a narrow terminal loses first, in this order, until the line fits
+/// (a line that wraps is redrawn as a new line each tick): why the pace is
+/// below the rate, the bar, the counts that are zero, the request rate, the
+/// in-flight count, the settled count, "N processing refunds" in the polling
+/// (the count is in "processing N"). "sent N/M", the outcomes and the ETA (or
+/// "polling until HH:MM") stay; past them the line is cut with "…".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Detail {
+    Never,
+    Why,
+    Bar,
+    Zeros,
+    Rate,
+    InFlight,
+    Settled,
+    Words,
+}
+
+impl Detail {
+    const ORDER: [Detail; 8] = [
+        Detail::Never,
+        Detail::Why,
+        Detail::Bar,
+        Detail::Zeros,
+        Detail::Rate,
+        Detail::InFlight,
+        Detail::Settled,
+        Detail::Words,
+    ];
+}
+
+/// A piece of the line: its group (groups are set apart by " · "), the text
+/// that goes before it inside its group, its text, and when it goes.
+struct Part {
+    group: u8,
+    joint: &'static str,
+    text: String,
+    drop: Detail,
+}
+
+impl Part {
+    fn new(group: u8, text: String, drop: Detail) -> Part {
+        Part {
+            group,
+            joint: "  ",
+            text,
+            drop,
+        }
+    }
+}
+
+/// The parts kept once everything up to `dropped` is dropped, as one line.
+fn render(parts: &[Part], dropped: Detail) -> String {
+    let mut line = String::new();
+    let mut group = None;
+    for part in parts
+        .iter()
+        .filter(|p| p.drop == Detail::Never || p.drop > dropped)
+    {
+        match group {
+            None => {}
+            Some(g) if g == part.group => line.push_str(part.joint),
+            Some(_) => line.push_str("  ·  "),
+        }
+        group = Some(part.group);
+        line.push_str(&part.text);
+    }
+    line
+}
+
+/// `done` of `all` as a bar of [`BAR`] characters.
+fn bar(done: u64, all: u64) -> String {
+    let filled = if all == 0 {
+        BAR
+    } else {
+        (done.min(all) as u128 * BAR as u128 / all as u128) as usize
+    };
+    format!("{}{}", "█".repeat(filled), "░".repeat(BAR - filled))
+}
 
 /// The run's counts, shared by the engine (which updates them) and the ticker
 /// (which draws them).
@@ -42,6 +126,9 @@ struct Stats {
     /// Requests per second the profiles allow, together.
     rate: u32,
     started: Instant,
+    /// The wall clock when the run began, for the times the line names.
+    started_at: jiff::Timestamp,
+    zone: Zone,
     poll_deadline: Instant,
     /// (when, refunds sent by then, requests by then), oldest first, over [`PACE_WINDOW`].
     samples: Vec<(Instant, u64, u64)>,
@@ -56,6 +143,7 @@ impl Stats {
         rate: u32,
         poll_deadline: Instant,
         limits: Vec<Arc<InFlightLimit>>,
+        zone: Zone,
     ) -> Stats {
         Stats {
             to_work,
@@ -68,6 +156,8 @@ impl Stats {
             requests,
             rate,
             started: Instant::now(),
+            started_at: jiff::Timestamp::now(),
+            zone,
             poll_deadline,
             samples: Vec::new(),
             limits,
@@ -149,64 +239,123 @@ impl Stats {
         let report = reports.first()?;
         Some(match report.latency {
             Some(p90) => format!(
-                "{} in flight at the gateway's latency (p90 {} ms)",
+                "in-flight limit {} at the gateway's latency (p90 {} ms)",
                 report.limit,
                 p90.as_millis()
             ),
             None => format!(
-                "{} in flight, measuring the gateway's latency",
+                "in-flight limit {}, measuring the gateway's latency",
                 report.limit
             ),
         })
     }
 
-    fn line(&mut self, now: Instant) -> String {
+    /// The line's parts at `now`, in reading order.
+    fn parts(&mut self, now: Instant) -> Vec<Part> {
         let [succeeded, failed, processing, unknown, review] = self.counts;
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let requests = self.requests.load(Ordering::Relaxed);
-        let mut line = format!(
-            "sent {}/{}  settled {}  in flight {}  ·  succeeded {succeeded}  failed {failed}  processing {processing}  unknown {unknown}",
-            self.sent.min(self.to_work),
-            self.to_work,
-            self.settled,
-            self.in_flight
-        );
-        if review > 0 {
-            line.push_str(&format!("  review {review}"));
+        let mut parts = vec![
+            Part::new(
+                0,
+                format!("sent {}/{}", self.sent.min(self.to_work), self.to_work),
+                Detail::Never,
+            ),
+            Part::new(0, format!("settled {}", self.settled), Detail::Settled),
+            Part::new(0, format!("in flight {}", self.in_flight), Detail::InFlight),
+        ];
+        for (name, count) in [
+            ("succeeded", succeeded),
+            ("failed", failed),
+            ("processing", processing),
+            ("unknown", unknown),
+            ("review", review),
+        ] {
+            // Review is named only once a refund is in it.
+            if name != "review" || count > 0 {
+                let drop = if count == 0 {
+                    Detail::Zeros
+                } else {
+                    Detail::Never
+                };
+                parts.push(Part::new(1, format!("{name} {count}"), drop));
+            }
         }
         self.sample(now);
         let to_send = self.to_work.saturating_sub(self.sent);
         // Under a second a rate says more about a burst than about the pace.
         match self.request_pace(now).filter(|_| elapsed >= 1.0) {
             Some(per_second) => {
-                line.push_str(&format!("  ·  {per_second:.1} req/s of {}", self.rate));
+                let rate = format!("{per_second:.1} req/s of {}", self.rate);
+                parts.push(Part::new(2, rate, Detail::Rate));
                 // Below the rate with refunds still to send, after the start-up: why.
                 if to_send > 0 && elapsed >= 3.0 && per_second < 0.95 * f64::from(self.rate) {
                     if let Some(why) = self.held_by() {
-                        line.push_str(&format!(" ({why})"));
+                        parts.push(Part {
+                            joint: " ",
+                            ..Part::new(2, format!("({why})"), Detail::Why)
+                        });
                     }
                 }
             }
-            None => line.push_str(&format!("  ·  {requests} requests (rate {})", self.rate)),
+            None => {
+                let text = format!("{requests} requests (rate {})", self.rate);
+                parts.push(Part::new(2, text, Detail::Rate));
+            }
         }
         if to_send > 0 {
-            match self.pace(now) {
-                Some(pace) => {
-                    let eta = Duration::from_secs_f64(to_send as f64 / pace);
-                    line.push_str(&format!("  ·  eta {}", short_duration(eta)));
-                }
-                None => line.push_str("  ·  eta …"),
-            }
+            let eta = match self.pace(now) {
+                Some(pace) => short_duration(Duration::from_secs_f64(to_send as f64 / pace)),
+                None => "…".to_owned(),
+            };
+            parts.push(Part::new(3, format!("eta {eta}"), Detail::Never));
         } else if processing > 0 {
-            let until = chrono::Local::now()
-                + chrono::Duration::from_std(self.poll_deadline.saturating_duration_since(now))
-                    .unwrap_or_default();
-            line.push_str(&format!(
-                "  ·  polling {processing} processing refunds until {}",
-                until.format("%H:%M")
+            let until = self.poll_deadline.saturating_duration_since(self.started);
+            let until = jiff::SignedDuration::try_from(until)
+                .ok()
+                .and_then(|d| self.started_at.checked_add(d).ok())
+                .unwrap_or(self.started_at);
+            let word = |text: String, drop| Part {
+                joint: " ",
+                ..Part::new(3, text, drop)
+            };
+            // Narrow, "polling until 16:21": the count is in "processing N" already.
+            parts.push(Part::new(3, "polling".into(), Detail::Never));
+            parts.push(word(
+                format!("{processing} processing refunds"),
+                Detail::Words,
             ));
+            let until = format!("until {}", self.zone.hour_minute(until));
+            parts.push(word(until, Detail::Never));
         }
-        line
+        parts
+    }
+
+    /// The whole line, every detail kept: the final line.
+    fn line(&mut self, now: Instant) -> String {
+        render(&self.parts(now), Detail::Never)
+    }
+
+    /// The line for a terminal `width` columns wide, the bar first when
+    /// there is room: detail dropped in [`Detail`]'s order until it fits in
+    /// all but the last column (where some terminals wrap at once).
+    fn fitted(&mut self, now: Instant, width: usize) -> String {
+        let width = width.saturating_sub(1);
+        let parts = self.parts(now);
+        let bar = bar(self.settled, self.to_work);
+        for dropped in Detail::ORDER {
+            let line = render(&parts, dropped);
+            if dropped < Detail::Bar && BAR + 1 + line.chars().count() <= width {
+                return format!("{bar} {line}");
+            }
+            if dropped >= Detail::Bar && line.chars().count() <= width {
+                return line;
+            }
+        }
+        let line = render(&parts, Detail::Words);
+        let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
     }
 }
 
@@ -252,6 +401,16 @@ pub struct ProgressSetup {
     pub rate: u32,
     pub poll_deadline: Instant,
     pub limits: Vec<Arc<InFlightLimit>>,
+    /// The zone the times shown are in: the configured one.
+    pub zone: Zone,
+}
+
+/// The terminal's width in columns (80 when it does not say).
+fn terminal_width() -> usize {
+    match console::Term::stderr().size_checked() {
+        Some((_, columns)) if columns > 0 => usize::from(columns),
+        _ => 80,
+    }
 }
 
 impl Progress {
@@ -260,9 +419,8 @@ impl Progress {
         let bar = if on_terminal {
             let bar =
                 ProgressBar::with_draw_target(Some(setup.to_work), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{bar:24} {msg}").expect("a valid template"),
-            );
+            // The line draws its own bar: it fits the whole line to the terminal.
+            bar.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
             bar
         } else {
             ProgressBar::hidden()
@@ -273,6 +431,7 @@ impl Progress {
             setup.rate,
             setup.poll_deadline,
             setup.limits,
+            setup.zone,
         )));
         let ticker = on_terminal.then(|| {
             let (bar, stats) = (bar.clone(), stats.clone());
@@ -282,7 +441,7 @@ impl Progress {
                     tick.tick().await;
                     let mut stats = stats.lock().expect("progress lock");
                     bar.set_position(stats.settled);
-                    bar.set_message(stats.line(Instant::now()));
+                    bar.set_message(stats.fitted(Instant::now(), terminal_width()));
                 }
             })
         });
@@ -328,6 +487,7 @@ mod tests {
             10,
             deadline,
             vec![InFlightLimit::new(10, 2)],
+            Zone::named("Asia/Shanghai").unwrap(),
         )
     }
 
@@ -386,5 +546,84 @@ mod tests {
         );
         assert_eq!(short_duration(Duration::from_secs(185)), "3m 05s");
         assert_eq!(short_duration(Duration::from_secs(7800)), "2h 10m");
+    }
+
+    /// A run 4 s in: 21 refunds sent, 5 succeeded, 15 processing, one in
+    /// flight; the pace held at 2 in flight. Started 16:11:40 in Shanghai.
+    fn busy() -> (Stats, Instant) {
+        let mut s = stats(100);
+        s.started_at = "2026-11-30T08:11:40Z".parse().unwrap();
+        let start = s.started;
+        s.line(start);
+        for _ in 0..10 {
+            s.limits[0].answered(Duration::from_secs(1));
+        }
+        for id in 0..20 {
+            s.request_left(id);
+            s.update(id, State::Processing);
+        }
+        for id in 0..5 {
+            s.update(id, State::Succeeded);
+        }
+        s.request_left(20);
+        s.requests.store(8, Ordering::Relaxed);
+        (s, start + Duration::from_secs(4))
+    }
+
+    #[test]
+    fn the_line_fits_the_terminal_dropping_detail_in_a_fixed_order() {
+        let (mut s, at) = busy();
+        assert_eq!(
+            s.fitted(at, 200),
+            "█░░░░░░░░░░░░░░░░░░░░░░░ sent 21/100  settled 5  in flight 1  ·  succeeded 5  failed 0  \
+             processing 15  unknown 0  ·  2.0 req/s of 10 (held at 2 in flight by concurrency / \
+             max_concurrency)  ·  eta 15s"
+        );
+        assert_eq!(
+            s.fitted(at, 160),
+            "█░░░░░░░░░░░░░░░░░░░░░░░ sent 21/100  settled 5  in flight 1  ·  succeeded 5  failed 0  \
+             processing 15  unknown 0  ·  2.0 req/s of 10  ·  eta 15s"
+        );
+        assert_eq!(
+            s.fitted(at, 100),
+            "sent 21/100  settled 5  in flight 1  ·  succeeded 5  processing 15  ·  2.0 req/s of 10  ·  eta 15s"
+        );
+        assert_eq!(
+            s.fitted(at, 80),
+            "sent 21/100  settled 5  in flight 1  ·  succeeded 5  processing 15  ·  eta 15s"
+        );
+        assert_eq!(
+            s.fitted(at, 60),
+            "sent 21/100  ·  succeeded 5  processing 15  ·  eta 15s"
+        );
+        assert_eq!(s.fitted(at, 40), "sent 21/100  ·  succeeded 5  processin…");
+        // The final line keeps everything, and no bar.
+        assert_eq!(
+            s.line(at),
+            "sent 21/100  settled 5  in flight 1  ·  succeeded 5  failed 0  processing 15  unknown 0  \
+             ·  2.0 req/s of 10 (held at 2 in flight by concurrency / max_concurrency)  ·  eta 15s"
+        );
+    }
+
+    #[test]
+    fn polling_names_the_time_in_the_configured_zone() {
+        let (mut s, start) = busy();
+        for id in 21..100 {
+            s.request_left(id);
+            s.update(id, State::Processing);
+        }
+        s.update(20, State::Failed);
+        s.requests.store(100, Ordering::Relaxed);
+        let at = start + Duration::from_secs(16);
+        // Started 16:11:40 in Shanghai, polling for 600 s: until 16:21 there,
+        // whatever the machine's zone.
+        assert_eq!(
+            s.fitted(at, 80),
+            "sent 100/100  ·  succeeded 5  failed 1  processing 94  ·  polling until 16:21"
+        );
+        s.zone = Zone::utc();
+        assert!(s
+            .line(at)
+            .ends_with("  ·  polling 94 processing refunds until 08:21"));
     }
 }

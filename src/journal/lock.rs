@@ -77,7 +77,7 @@ impl JournalLock {
             "pid {} on host {}, since {}",
             std::process::id(),
             host_name(),
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
         );
         // The note is for people; a journal whose directory refuses it is still
         // locked. Written through a fresh file, never through a link planted at its name.

@@ -108,12 +108,14 @@ fn scope(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
 
 /// Now, as the journal writes times: RFC 3339, UTC, milliseconds.
 pub fn now_text() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 /// Now in unix milliseconds (`next_attempt_at`).
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    jiff::Timestamp::now().as_millisecond()
 }
 
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -2,18 +2,20 @@
 //! refund across runs, with its retry chain, order ids, amounts, status, gateway
 //! id, local times, attempts and source, then the money (README, "The money"):
 //! intents per status, and refunded per local day. CSV (formula-safe, an
-//! optional BOM) or XLSX (a title row, print setup, a frozen header, amounts as
-//! numbers with two decimals, times as dates, a summary sheet and a "by day"
-//! sheet). Rows stream from the journal to the file: the export never holds them.
+//! optional BOM) or XLSX (a title row, a frozen header, amounts as numbers with
+//! two decimals, times as dates, a summary sheet and a "by day" sheet; its
+//! layout and print setup are [`super::xlsx`]'s). Rows stream from the journal
+//! to the file: the export never holds them.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
+use rust_xlsxwriter::{ExcelDateTime, Workbook, Worksheet};
 
 use super::results::formula_safe;
 use super::summary::{IntentMoney, Sum};
+use super::xlsx::{self, write_figures, yuan_number, Formats};
 use super::ReportError;
 use crate::exit::UsageError;
 use crate::journal::reports::ExportRow;
@@ -51,7 +53,6 @@ const ATTEMPTS: usize = 13;
 const FIRST_SENT: usize = 14;
 const FINISHED: usize = 15;
 const BATCH: usize = 16;
-const SOURCE: usize = 17;
 const LINE: usize = 18;
 
 /// What a link that was retried under a new id shows as its status: its own
@@ -307,25 +308,6 @@ pub fn export_csv(
     Ok(totals)
 }
 
-/// Excel stores every number as a binary double. Amounts are exact in fen
-/// (integers far below 2^53); the yuan column is for reading, and is the only
-/// place an amount becomes a float: at the spreadsheet's edge.
-fn yuan_number(fen: Fen) -> f64 {
-    fen.0 as f64 / 100.0
-}
-
-/// Landscape, every column on one page's width, the header row repeated on
-/// every printed page (row `header` of the sheet); gridlines for the wide
-/// refunds sheet only (on the short sheets they would run under the title).
-fn print_setup(sheet: &mut Worksheet, header: u32, gridlines: bool) -> Result<(), ReportError> {
-    sheet.set_landscape();
-    sheet.set_paper_size(9); // A4
-    sheet.set_print_fit_to_pages(1, 0);
-    sheet.set_repeat_rows(header, header)?;
-    sheet.set_print_gridlines(gridlines);
-    Ok(())
-}
-
 fn export_xlsx(
     journal: &Journal,
     filter: &Filter,
@@ -334,7 +316,7 @@ fn export_xlsx(
 ) -> Result<ExportTotals, ReportError> {
     let title = heading.title(&journal.export_merchants(filter)?, &heading.zone.now());
     let mut workbook = Workbook::new();
-    let formats = Formats::new();
+    let formats = Formats::default();
     // The summary comes first in the workbook, filled in once the rows are counted.
     workbook.add_worksheet().set_name("summary")?;
     let mut totals = ExportTotals::default();
@@ -343,22 +325,26 @@ fn export_xlsx(
         sheet.set_name("refunds")?;
         sheet.write_string_with_format(0, 0, &title, &formats.title)?;
         for (col, name) in COLUMNS.iter().enumerate() {
-            let width = match col {
-                FIRST_SENT | FINISHED => 20.0,
-                MESSAGE | SOURCE => 40.0,
-                _ => (name.len() as f64 + 4.0).max(12.0),
-            };
-            sheet.set_column_width(col as u16, width)?;
-            sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
+            sheet.write_string_with_format(1, xlsx::position(col), *name, &formats.header)?;
         }
-        sheet.set_freeze_panes(2, 0)?;
-        print_setup(sheet, 1, true)?;
+        let mut widths = xlsx::Widths::new(&COLUMNS);
         let mut row_index = 2u32;
         rows(journal, filter, &heading.zone, &mut totals, |cells, fen| {
             write_row(sheet, row_index, cells, fen, &formats, &heading.zone)?;
+            for (col, cell) in cells.iter().enumerate() {
+                match col {
+                    AMOUNT_YUAN => widths.see(col, &fen.grouped()),
+                    // Shown as `2026-11-30 23:30:00`.
+                    FIRST_SENT | FINISHED if !cell.is_empty() => {
+                        widths.see(col, cell.get(..19).unwrap_or(cell))
+                    }
+                    _ => widths.see(col, cell),
+                }
+            }
             row_index += 1;
             Ok(())
         })?;
+        xlsx::lay_out_refunds(sheet, &widths)?;
     }
     let summary = workbook.worksheet_from_name("summary")?;
     let header = ["figure", "count", "amount_fen", "amount_yuan"];
@@ -371,55 +357,11 @@ fn export_xlsx(
         .iter()
         .map(|(day, sum)| (day.clone(), sum.count, Some(sum.fen)));
     write_figures(by_day, &title, header, days, &formats)?;
-    workbook.save_to_writer(out)?;
+    xlsx::save(&mut workbook, out)?;
     Ok(totals)
 }
 
-struct Formats {
-    title: Format,
-    header: Format,
-    money: Format,
-    time: Format,
-}
-
-impl Formats {
-    fn new() -> Formats {
-        Formats {
-            title: Format::new().set_bold().set_font_size(12),
-            header: Format::new().set_bold(),
-            money: Format::new().set_num_format("#,##0.00"),
-            time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
-        }
-    }
-}
-
-/// A sheet of a title row, a header row, then (label, count, amount) rows:
-/// the summary and the "by day" sheets.
-fn write_figures(
-    sheet: &mut Worksheet,
-    title: &str,
-    header: [&str; 4],
-    figures: impl IntoIterator<Item = (String, u64, Option<Fen>)>,
-    formats: &Formats,
-) -> Result<(), ReportError> {
-    sheet.write_string_with_format(0, 0, title, &formats.title)?;
-    for (col, name) in header.iter().enumerate() {
-        sheet.write_string_with_format(1, col as u16, *name, &formats.header)?;
-        sheet.set_column_width(col as u16, if col == 0 { 30.0 } else { 16.0 })?;
-    }
-    print_setup(sheet, 1, false)?;
-    for (i, (label, count, fen)) in figures.into_iter().enumerate() {
-        let row = i as u32 + 2;
-        sheet.write_string(row, 0, &label)?;
-        sheet.write_number(row, 1, count as f64)?;
-        if let Some(fen) = fen {
-            sheet.write_number(row, 2, fen.0 as f64)?;
-            sheet.write_number_with_format(row, 3, yuan_number(fen), &formats.money)?;
-        }
-    }
-    Ok(())
-}
-
+/// One refund's cells, each at its column's place in print order.
 fn write_row(
     sheet: &mut Worksheet,
     row: u32,
@@ -429,7 +371,7 @@ fn write_row(
     zone: &Zone,
 ) -> Result<(), ReportError> {
     for (col, cell) in cells.iter().enumerate() {
-        let c = col as u16;
+        let c = xlsx::position(col);
         match col {
             AMOUNT_FEN => sheet.write_number(row, c, fen.0 as f64)?,
             AMOUNT_YUAN => {
@@ -446,6 +388,11 @@ fn write_row(
                 }
                 None => sheet.write_string(row, c, cell)?,
             },
+            // A long message wraps in its row, made tall enough.
+            MESSAGE if xlsx::message_lines(cell) > 1 => {
+                xlsx::fit_message(sheet, row, xlsx::message_lines(cell))?;
+                sheet.write_string_with_format(row, c, cell, &formats.wrapped)?
+            }
             // A typed string cell is never run as a formula: no `'` is needed here.
             _ => sheet.write_string(row, c, cell)?,
         };

@@ -1,9 +1,11 @@
 //! What bulkrefund tells people: the results file ([`results`]), the
-//! reconciliation export ([`export`]) and status summaries ([`summary`]).
+//! reconciliation export ([`export`], its XLSX layout [`xlsx`]) and status
+//! summaries ([`summary`]).
 
 pub mod export;
 pub mod results;
 pub mod summary;
+pub mod xlsx;
 
 use std::path::{Path, PathBuf};
 

@@ -223,12 +223,12 @@ impl BatchMoney {
         lines
     }
 
-    /// One line per figure: `  refunded        38     1234.56 yuan`.
+    /// One line per figure: `  refunded        38     1,234.56 yuan`.
     pub fn table(&self) -> String {
         table(self.lines())
     }
 
-    /// `requested 40 (1240.00 yuan); refunded 38 (1234.56 yuan) ...`, the
+    /// `requested 40 (1,240.00 yuan); refunded 38 (1,234.56 yuan) ...`, the
     /// figures that are not zero, requested always; how the refunded split
     /// when another batch paid some of it.
     pub fn one_line(&self) -> String {
@@ -238,13 +238,20 @@ impl BatchMoney {
             .into_iter()
             .filter(|(label, sum)| label == "requested" || !sum.is_zero())
             .filter(|(label, _)| !label.starts_with("  ") || (split && label.contains("paid")))
-            .map(|(label, sum)| format!("{} {} ({} yuan)", label.trim(), sum.count, sum.fen))
+            .map(|(label, sum)| {
+                format!(
+                    "{} {} ({} yuan)",
+                    label.trim(),
+                    sum.count,
+                    sum.fen.grouped()
+                )
+            })
             .collect();
         parts.join("; ")
     }
 }
 
-/// Lines of `label count yuan`, aligned.
+/// Lines of `label count yuan`, aligned, for the terminal (thousands grouped).
 pub fn table<L: AsRef<str>>(lines: impl IntoIterator<Item = (L, Sum)>) -> String {
     let mut text = String::new();
     for (label, sum) in lines {
@@ -253,7 +260,7 @@ pub fn table<L: AsRef<str>>(lines: impl IntoIterator<Item = (L, Sum)>) -> String
             "  {:<34} {:>7} {:>15} yuan",
             label.as_ref(),
             sum.count,
-            sum.fen.to_string()
+            sum.fen.grouped()
         );
     }
     text
@@ -316,6 +323,21 @@ mod tests {
         assert_eq!(json["refunded"]["yuan"], "3.00");
         assert_eq!(json["paid_by_other_batches"][0]["batch"], 1);
         assert_eq!(json["paid_by_other_batches"][0]["fen"], 200);
+    }
+
+    #[test]
+    fn amounts_on_the_terminal_group_their_thousands() {
+        let mut money = BatchMoney::default();
+        money.intents.add(Status::Succeeded, 3, Fen(1_234_567));
+        assert_eq!(
+            money.one_line(),
+            "requested 3 (12,345.67 yuan); refunded 3 (12,345.67 yuan)"
+        );
+        let table = money.table();
+        assert_eq!(
+            table.lines().nth(1).unwrap(),
+            format!("  {:<34} {:>7} {:>15} yuan", "refunded", 3, "12,345.67")
+        );
     }
 
     #[test]

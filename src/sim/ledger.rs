@@ -94,7 +94,7 @@ pub struct SimRefund {
     pub fingerprint: String,
     pub final_at: Instant,
     pub ends_failed: bool,
-    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: jiff::Timestamp,
 }
 
 impl SimRefund {
@@ -313,9 +313,11 @@ impl Ledger {
         }
         let index = self.refunds.len();
         let gateway_refund_id = format!("{}{:014}", new.id_prefix, index + 1);
-        let finished_at = chrono::Utc::now()
-            + chrono::Duration::from_std(processing_for)
-                .unwrap_or_else(|_| chrono::Duration::zero());
+        let now_at = jiff::Timestamp::now();
+        let finished_at = jiff::SignedDuration::try_from(processing_for)
+            .ok()
+            .and_then(|d| now_at.checked_add(d).ok())
+            .unwrap_or(now_at);
         self.refunds.push(SimRefund {
             gateway: new.gateway,
             merchant_id: new.merchant_id.to_owned(),

@@ -400,7 +400,7 @@ fn query(
     answer.insert("refund_currency".into(), order.currency.clone().into());
     let time = match status {
         RefundState::Processing => String::new(),
-        _ => refund.finished_at.format("%Y%m%d%H%M%S").to_string(),
+        _ => refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
     };
     answer.insert("refund_time".into(), time.into());
     answer

@@ -18,10 +18,10 @@ use crate::gateway::{Attempt, ClientError, Gateway, Outcome, Receipt, RefundOrde
 
 /// The `time_stamp` every request carries: Lianshang works in China Standard Time.
 fn time_stamp() -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
-    chrono::Utc::now()
-        .with_timezone(&offset)
-        .format("%Y%m%d%H%M%S")
+    let china = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+    jiff::Timestamp::now()
+        .to_zoned(china)
+        .strftime("%Y%m%d%H%M%S")
         .to_string()
 }
 
