@@ -299,7 +299,13 @@ impl RunOutcome {
         for problem in &self.problems {
             crate::say_error!("Error: {problem}");
         }
-        if self.exit_code == exit::UNRESOLVED {
+        // An exit 4 that `resume` cannot help (an import to run again) has said so above.
+        let resumable = self.report.interrupted
+            || self
+                .batches
+                .iter()
+                .any(|(_, _, money)| !money.intents.unresolved.is_zero());
+        if self.exit_code == exit::UNRESOLVED && (resumable || self.problems.is_empty()) {
             crate::say!("{}", self.resume_hint());
         }
     }

@@ -6,9 +6,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::caps::{self, Outgoing};
 use crate::config::Profile;
 use crate::journal::import::Tally;
 use crate::journal::reports::BatchSummary;
+use crate::money::Fen;
 
 /// What `run` checks and shows before it sends.
 pub struct Look<'a> {
@@ -42,13 +44,27 @@ impl Look<'_> {
             profile.gateway.as_str(),
             profile.merchant_id
         );
+        let outgoing = Outgoing::of_tally(tally);
         let _ = writeln!(
             text,
             "  to send:   {} refunds, {} yuan in all",
-            tally.new, tally.new_fen
+            outgoing.count, outgoing.fen
         );
-        if let Some((largest, line)) = tally.largest_new {
-            let _ = writeln!(text, "  largest:   {largest} yuan (line {line})");
+        if !tally.earlier.is_empty() {
+            // A killed run leaves refunds recorded and never sent: a file that
+            // names them sends them now, and the operator agrees to that too.
+            let _ = writeln!(
+                text,
+                "  new:       {} refunds, {} yuan\n  earlier:   {} refunds, {} yuan recorded before and not yet sent or settled ({})",
+                tally.new,
+                tally.new_fen,
+                outgoing.count - tally.new,
+                Fen(outgoing.fen.0 - tally.new_fen.0),
+                caps::by_batch(&tally.earlier)
+            );
+        }
+        if let Some((largest, place)) = &outgoing.largest {
+            let _ = writeln!(text, "  largest:   {largest} yuan ({place})");
         }
         if tally.known > 0 {
             let _ = writeln!(
@@ -74,25 +90,10 @@ impl Look<'_> {
         text
     }
 
-    /// The profile's limits this batch is over.
+    /// The profile's limits this batch is over (caps.rs: the check
+    /// `validate`, `retry` and `resume` make too).
     pub fn over_limits(&self, tally: &Tally) -> Vec<String> {
-        let mut over = Vec::new();
-        if let Some(max) = self.profile.max_batch {
-            if tally.new_fen > max {
-                over.push(format!(
-                    "{} yuan in all, more than max_batch_yuan = {max}",
-                    tally.new_fen
-                ));
-            }
-        }
-        if let (Some(max), Some((largest, line))) = (self.profile.max_refund, tally.largest_new) {
-            if largest > max {
-                over.push(format!(
-                    "a refund of {largest} yuan (line {line}), more than max_refund_yuan = {max}"
-                ));
-            }
-        }
-        over
+        caps::over(self.profile, &Outgoing::of_tally(tally))
     }
 
     fn same_file(&self) -> Option<String> {
@@ -110,7 +111,8 @@ impl Look<'_> {
     /// to send (or the same file again); refused outright over a limit.
     pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), String> {
         let over = self.over_limits(tally);
-        let something_to_pay = tally.new > 0 || !self.earlier.is_empty();
+        let outgoing = Outgoing::of_tally(tally);
+        let something_to_pay = outgoing.count > 0 || !self.earlier.is_empty();
         if something_to_pay || !over.is_empty() {
             crate::say_part!("{}", self.plan(tally));
         }
@@ -126,7 +128,7 @@ impl Look<'_> {
         }
         let question = match self.earlier.first() {
             Some(first) => format!("The same file was run as batch {}. Run it again?", first.id),
-            None => format!("Send {} refunds, {} yuan?", tally.new, tally.new_fen),
+            None => format!("Send {} refunds, {} yuan?", outgoing.count, outgoing.fen),
         };
         match super::confirm::confirmed(self.yes, "run", &question) {
             Ok(true) if !cancelled() => Ok(()),

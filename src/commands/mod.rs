@@ -3,6 +3,7 @@
 //! send share one application path ([`app`]).
 
 pub mod app;
+pub mod caps;
 pub mod confirm;
 pub mod demo;
 pub mod export;
@@ -11,6 +12,7 @@ pub mod look;
 pub mod manual;
 pub mod resume;
 pub mod retry;
+mod retry_text;
 pub mod run;
 pub mod show;
 pub mod sim;

@@ -55,7 +55,17 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> a
         Some(id) => detail(&journal, id, view, &mut out)?,
     }
     out.flush()?;
-    Ok(exit::SUCCESS)
+    // An import killed in the middle: said on stderr (stdout keeps its format),
+    // and never an exit 0 while it stands.
+    let interrupted = journal.interrupted_imports()?;
+    for import in &interrupted {
+        crate::say_error!("Error: {}", import.describe(&view.zone));
+    }
+    Ok(if interrupted.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::UNRESOLVED
+    })
 }
 
 fn batch_state(batch: &BatchSummary, zone: &Zone) -> String {
@@ -346,6 +356,20 @@ fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()>
     Ok(())
 }
 
+/// One group of failures as `status --batch` (and `retry`'s plan) shows it:
+/// status, error code, count, yuan, the message and a few ids.
+pub fn failure_line(g: &FailureGroup) -> String {
+    format!(
+        "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
+        g.status.map_or("", |s| s.as_str()),
+        if g.code.is_empty() { "-" } else { &g.code },
+        g.count,
+        g.fen.to_string(),
+        g.message,
+        g.samples.join(", ")
+    )
+}
+
 fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result<()> {
     let batch = &d.batch;
     writeln!(out, "batch {}: {}", batch.id, batch.file_name)?;
@@ -364,16 +388,7 @@ fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result
         writeln!(out, "why refunds did not succeed, by error code:")?;
     }
     for g in &d.failures {
-        writeln!(
-            out,
-            "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
-            g.status.map_or("", |s| s.as_str()),
-            if g.code.is_empty() { "-" } else { &g.code },
-            g.count,
-            g.fen.to_string(),
-            g.message,
-            g.samples.join(", ")
-        )?;
+        writeln!(out, "{}", failure_line(g))?;
     }
     if !d.retries.is_empty() {
         writeln!(out, "retried with new ids:")?;

@@ -1,0 +1,95 @@
+//! What `retry` shows before it sends: which refunds leave under a new id and
+//! which under their own (and why each), what is not retried and why, and
+//! the profile's caps it is over. Refunds not retried for the same reason
+//! (an id used up, without `--new-ids`) are grouped by error code with their
+//! count and total, as `status --batch` groups failures: forty-one refunds
+//! that failed alike are one line, not forty-one.
+
+use std::io::Write;
+
+use super::retry::{Plan, Planned};
+use crate::journal::money::{FailureGroup, FAILURE_SAMPLES};
+use crate::journal::Status;
+
+/// The plan, as the operator reads it.
+pub fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "retry of batch {batch} will send {} refunds, {} yuan:",
+        plan.send.len(),
+        plan.total()
+    )?;
+    let (renamed, same): (Vec<&Planned>, Vec<&Planned>) =
+        plan.send.iter().partition(|p| p.new_id.is_some());
+    for (list, heading) in [(renamed, "under a new id"), (same, "under the same id")] {
+        let Some(first) = list.first() else { continue };
+        // The reason once, when every refund of the list shares it.
+        let shared = list.iter().all(|p| p.why == first.why);
+        if shared {
+            writeln!(out, "  {heading} ({}):", first.why)?;
+        } else {
+            writeln!(out, "  {heading}:")?;
+        }
+        for p in list {
+            let id = match &p.new_id {
+                Some(new_id) => format!("{} -> {new_id}", p.refund_id),
+                None => p.refund_id.clone(),
+            };
+            write!(
+                out,
+                "    {id:<40} {:>14} yuan   was failed: {}",
+                p.amount.to_string(),
+                p.error
+            )?;
+            if !shared {
+                write!(out, "; {}", p.why)?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !plan.used_up.is_empty() {
+        let first = &plan.used_up[0];
+        writeln!(out, "not retried: {}:", first.why)?;
+        for group in groups(&plan.used_up) {
+            writeln!(out, "{}", super::status::failure_line(&group))?;
+        }
+    }
+    if !plan.skipped.is_empty() {
+        writeln!(out, "not retried:")?;
+        for (refund_id, why) in &plan.skipped {
+            writeln!(out, "  {refund_id}: {why}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Failed refunds grouped by their error (code and message), in the order
+/// each first appears: count, total and a few ids.
+pub fn groups(failed: &[Planned]) -> Vec<FailureGroup> {
+    let mut groups: Vec<FailureGroup> = Vec::new();
+    for p in failed {
+        let (code, message) = p.error.split_once(' ').unwrap_or((&p.error, ""));
+        let i = match groups
+            .iter()
+            .position(|g| g.code == code && g.message == message)
+        {
+            Some(i) => i,
+            None => {
+                groups.push(FailureGroup {
+                    status: Some(Status::Failed),
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    ..FailureGroup::default()
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[i];
+        group.count += 1;
+        group.fen = group.fen.saturating_add(p.amount);
+        if group.samples.len() < FAILURE_SAMPLES {
+            group.samples.push(p.refund_id.clone());
+        }
+    }
+    groups
+}
