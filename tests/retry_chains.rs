@@ -300,8 +300,9 @@ async fn every_batch_listing_a_refund_reports_how_it_ended() {
 /// the plan says so and why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_the_gateway_says_never_existed_is_resent_under_its_own_id() {
+    // The order could pay the refund twice: only the ids keep it from it.
     let world = World::start(
-        Orders::new().leshua("T1", 1000),
+        Orders::new().leshua("T1", 2000),
         FaultConfig {
             lies: 2,
             ..FaultConfig::default()
