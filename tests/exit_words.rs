@@ -33,12 +33,10 @@ async fn resume_exits_3_while_refunds_are_in_review() {
     let requests = world.ledger().requests;
     let resume = world.bulkrefund(&["resume"]).await;
     assert_eq!(resume.code, 3, "{}", resume.stderr);
-    assert_eq!(
-        resume.stderr.lines().next(),
-        Some(
-            "1 refunds are in review (a verified answer about another refund): `bulkrefund status` \
-             shows them; `bulkrefund resume --review` asks the gateway about each once"
-        ),
+    assert!(
+        resume.stderr.lines().any(|line| line
+            == "1 refunds are in review (a verified answer about another refund): `bulkrefund status` \
+                shows them; `bulkrefund resume --review` asks the gateway about each once"),
         "{}",
         resume.stderr
     );
