@@ -274,9 +274,18 @@ async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
     );
     if batches == 0 {
         assert_eq!(sent_before_kill, 0);
-        // Nothing was recorded, so there is nothing to resume and nothing is sent.
+        // Nothing was recorded, so nothing is sent; but the attempt was, apart:
+        // resume names the file to run again and does not exit 0 (issue 18, point 19).
         let output = w.command(&["resume"]).output().await.unwrap();
-        assert_eq!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "Error: the import of '{}' (profile leshua, started ",
+                batch.display()
+            )) && stderr.contains("Run it again: `bulkrefund run "),
+            "{stderr}"
+        );
         assert_eq!(w.ledger().requests, 0);
     }
 }
