@@ -12,7 +12,7 @@ pub mod look;
 pub mod manual;
 pub mod resume;
 pub mod retry;
-mod retry_text;
+mod retry_plan;
 pub mod run;
 pub mod show;
 pub mod sim;

@@ -14,7 +14,7 @@
 //! own id). Whatever else it says is recorded and reported, and that refund
 //! is skipped; when it is skipped for want of an answer and nothing is sent,
 //! retry fails ([`NothingConfirmed`], exit 1). Nothing is sent before the operator
-//! has seen the plan (retry_text.rs) and confirmed it (`--yes`), nor over the
+//! has seen the plan (retry_plan.rs) and confirmed it (`--yes`), nor over the
 //! profile's caps (caps.rs) without `--allow-over-limit`.
 
 use std::collections::{HashMap, HashSet};
@@ -25,54 +25,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::{App, Paces, RunOutcome};
 use super::caps::{self, Outgoing};
+pub use super::retry_plan::{Plan, Planned};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
 use crate::exit::{self, UsageError};
 use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
-use crate::money::Fen;
 use crate::options::{Locations, RunOptions};
-
-/// One failed refund (the head of its chain) and what retry will do with it.
-#[derive(Debug)]
-pub struct Planned {
-    pub id: i64,
-    pub refund_id: String,
-    pub amount: Fen,
-    pub error: String,
-    /// `Some` to send under a new id; `None` to send again with the same id.
-    pub new_id: Option<String>,
-    /// Why it gets a new id or keeps its own, as the plan says it.
-    pub why: String,
-    /// The head and every earlier link, newest first: what the gateway is asked
-    /// about before a new id is derived.
-    pub links: Vec<RefundRecord>,
-    pub profile: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub send: Vec<Planned>,
-    /// (refund id, why it is not retried).
-    pub skipped: Vec<(String, String)>,
-    /// Failed refunds the gateway created, not retried without `--new-ids`:
-    /// their ids are used up (shown grouped by error code).
-    pub used_up: Vec<Planned>,
-    /// Refunds whose recorded state the gateway check corrected (those found
-    /// still refunding among them are followed to their end).
-    pub corrected: Vec<i64>,
-    /// Refunds skipped because the gateway gave no answer that could be used
-    /// (unreachable, busy, unverifiable, interrupted), and the first reason.
-    pub unanswered: usize,
-    pub first_unanswered: String,
-}
-
-impl Plan {
-    pub fn total(&self) -> Fen {
-        self.send.iter().map(|p| p.amount).sum()
-    }
-}
 
 /// The next id of a chain whose first id is `root`, not yet used in the
 /// journal nor by an earlier refund of this plan.
@@ -378,7 +338,7 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     let plan = check_with_gateway(&journal, &mut paces, plan, &app.cancel).await?;
     // The plan is a message for the operator (stderr, like every message).
     let mut text = Vec::new();
-    let _ = super::retry_text::print_plan(request.batch, &plan, &mut text);
+    let _ = super::retry_plan::print_plan(request.batch, &plan, &mut text);
     let over = over_caps(app, &plan)?;
     for limit in &over {
         let _ = writeln!(text, "  over the limit: {limit}");

@@ -1,4 +1,5 @@
-//! What `retry` shows before it sends: which refunds leave under a new id and
+//! A retry's plan (built and checked with the gateway by retry.rs) and what
+//! `retry` shows of it before it sends: which refunds leave under a new id and
 //! which under their own (and why each), what is not retried and why, and
 //! the profile's caps it is over. Refunds not retried for the same reason
 //! (an id used up, without `--new-ids`) are grouped by error code with their
@@ -7,9 +8,50 @@
 
 use std::io::Write;
 
-use super::retry::{Plan, Planned};
 use crate::journal::money::{FailureGroup, FAILURE_SAMPLES};
-use crate::journal::Status;
+use crate::journal::{RefundRecord, Status};
+use crate::money::Fen;
+
+/// One failed refund (the head of its chain) and what retry will do with it.
+#[derive(Debug)]
+pub struct Planned {
+    pub id: i64,
+    pub refund_id: String,
+    pub amount: Fen,
+    pub error: String,
+    /// `Some` to send under a new id; `None` to send again with the same id.
+    pub new_id: Option<String>,
+    /// Why it gets a new id or keeps its own, as the plan says it.
+    pub why: String,
+    /// The head and every earlier link, newest first: what the gateway is asked
+    /// about before a new id is derived.
+    pub links: Vec<RefundRecord>,
+    pub profile: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub send: Vec<Planned>,
+    /// (refund id, why it is not retried).
+    pub skipped: Vec<(String, String)>,
+    /// Failed refunds the gateway created, not retried without `--new-ids`:
+    /// their ids are used up (shown grouped by error code).
+    pub used_up: Vec<Planned>,
+    /// Refunds whose recorded state the gateway check corrected (those found
+    /// still refunding among them are followed to their end).
+    pub corrected: Vec<i64>,
+    /// Refunds skipped because the gateway gave no answer that could be used
+    /// (unreachable, busy, unverifiable, interrupted), and the first reason.
+    pub unanswered: usize,
+    pub first_unanswered: String,
+}
+
+impl Plan {
+    pub fn total(&self) -> Fen {
+        self.send.iter().map(|p| p.amount).sum()
+    }
+}
+
 
 /// The plan, as the operator reads it.
 pub fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
