@@ -154,8 +154,7 @@ pub struct ResumeArgs {
     /// match its request): a verified answer about that very refund settles it.
     #[arg(long)]
     pub review: bool,
-    /// Send even when what is left to send is over its profile's
-    /// max_batch_yuan or max_refund_yuan (caps may have been lowered since).
+    /// Send even when what is left is over its profile's max_batch_yuan or max_refund_yuan.
     #[arg(long)]
     pub allow_over_limit: bool,
     #[command(flatten)]
@@ -172,9 +171,7 @@ pub struct RetryArgs {
     /// Retry the batch's failed refunds (the only kind retry sends).
     #[arg(long, required = true)]
     pub failed: bool,
-    /// Give a new id, derived from the old one (R123 -> R123R2), to each failed
-    /// refund the gateway confirms exists and failed; one it says it never
-    /// created is sent again under its own id.
+    /// A new id (R123 -> R123R2) for each refund the gateway confirms failed; never created: same id.
     #[arg(long)]
     pub new_ids: bool,
     /// Send without asking (required when there is no terminal).
@@ -227,8 +224,7 @@ pub struct ValidateArgs {
     /// The gateway profile in the configuration, e.g. `--profile leshua`.
     #[arg(long)]
     pub profile: String,
-    /// As `run --allow-over-limit` would be given: a batch over the profile's
-    /// max_batch_yuan or max_refund_yuan is not then refused (exit 2).
+    /// Check as `run --allow-over-limit` would: over max_batch_yuan or max_refund_yuan is no exit 2.
     #[arg(long)]
     pub allow_over_limit: bool,
     #[command(flatten)]

@@ -120,7 +120,13 @@ async fn the_plan_and_the_caps_count_earlier_refunds_never_sent() {
 
     // Allowed, all three leave, each once.
     let sent = world
-        .bulkrefund(&["run", second_arg, "--profile", "leshua", "--allow-over-limit"])
+        .bulkrefund(&[
+            "run",
+            second_arg,
+            "--profile",
+            "leshua",
+            "--allow-over-limit",
+        ])
         .await;
     assert_eq!(sent.code, 0, "{}", sent.stderr);
     let ledger = world.ledger();
@@ -184,7 +190,11 @@ async fn retry_obeys_the_caps() {
         "{}",
         refused.stderr
     );
-    assert!(refused.stderr.contains("nothing was sent"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nothing was sent"),
+        "{}",
+        refused.stderr
+    );
     let ledger = world.ledger();
     assert!(ledger.id("P1R2").is_none(), "no new id was sent");
     assert_eq!(ledger.id("P1").unwrap().submissions, 1);
@@ -194,7 +204,10 @@ async fn retry_obeys_the_caps() {
         .await;
     assert_eq!(allowed.code, 0, "{}", allowed.stderr);
     let ledger = world.ledger();
-    assert_eq!(ledger.refund("P1R2").unwrap().status, RefundState::Succeeded);
+    assert_eq!(
+        ledger.refund("P1R2").unwrap().status,
+        RefundState::Succeeded
+    );
     assert_eq!(ledger.id("P1R2").unwrap().created, 1);
 }
 
@@ -220,7 +233,11 @@ async fn resume_obeys_the_caps_lowered_since_the_run() {
         "{}",
         refused.stderr
     );
-    assert!(refused.stderr.contains("nothing was sent"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("nothing was sent"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(world.ledger().requests, 0);
 
     let allowed = world.bulkrefund(&["resume", "--allow-over-limit"]).await;

@@ -137,7 +137,12 @@ async fn retry_groups_the_refunds_it_cannot_resend_by_error_code() {
         .await;
     assert_eq!(retry.code, 0, "{}", retry.stderr);
     let lines: Vec<&str> = retry.stderr.lines().collect();
-    assert_eq!(lines.len(), 3, "one line for five refunds:\n{}", retry.stderr);
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line for five refunds:\n{}",
+        retry.stderr
+    );
     assert_eq!(lines[0], "retry of batch 1 will send 0 refunds, 0.00 yuan:");
     assert_eq!(
         lines[1],

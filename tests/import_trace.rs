@@ -68,6 +68,10 @@ async fn resume_and_status_name_an_import_that_was_killed() {
     assert_eq!(world.ledger().refunds.len(), 1);
     let resume = world.bulkrefund(&["resume"]).await;
     assert_eq!(resume.code, 0, "{}", resume.stderr);
-    assert!(resume.stderr.contains("nothing was unresolved"), "{}", resume.stderr);
+    assert!(
+        resume.stderr.contains("nothing was unresolved"),
+        "{}",
+        resume.stderr
+    );
     assert_eq!(world.bulkrefund(&["status"]).await.code, 0);
 }

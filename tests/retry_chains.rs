@@ -314,7 +314,10 @@ async fn a_refund_the_gateway_says_never_existed_is_resent_under_its_own_id() {
         .write(world.dir.path(), "lie.csv");
     assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
     assert_eq!(state_of(&world.journal(), "D1"), "failed");
-    assert_eq!(world.ledger().refund("D1").unwrap().status, RefundState::Succeeded);
+    assert_eq!(
+        world.ledger().refund("D1").unwrap().status,
+        RefundState::Succeeded
+    );
 
     let retried = world
         .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids", "--yes"])

@@ -27,7 +27,11 @@ impl Outgoing {
     pub fn add(&mut self, count: u64, fen: Fen, largest: (Fen, String)) {
         self.count += count;
         self.fen = self.fen.saturating_add(fen);
-        if self.largest.as_ref().is_none_or(|(most, _)| largest.0 > *most) {
+        if self
+            .largest
+            .as_ref()
+            .is_none_or(|(most, _)| largest.0 > *most)
+        {
             self.largest = Some(largest);
         }
     }

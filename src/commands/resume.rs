@@ -85,7 +85,9 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
         // An import killed in the middle recorded nothing that resume could
         // finish: the operator must run its file again.
         for import in journal.interrupted_imports()? {
-            outcome.problems.push(import.describe(&app.zone));
+            outcome
+                .problems
+                .push(import.describe(&app.zone.show(&import.started_at)));
             outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
         }
         // A refund in review has ended for the engine, not for the operator.

@@ -59,9 +59,9 @@ fn next_free_id(
     }
 }
 
-const USED_UP: &str = "the gateway created it and it ended failed: its id cannot be used again; retry with --new-ids";
-const NEVER_CREATED: &str =
-    "recorded as never created at the gateway: sent again under its own id";
+const USED_UP: &str =
+    "the gateway created it and it ended failed: its id cannot be used again; retry with --new-ids";
+const NEVER_CREATED: &str = "recorded as never created at the gateway: sent again under its own id";
 const CONFIRMED_FAILED: &str =
     "the gateway confirms it exists and failed: its id is used up, so a new one";
 const GATEWAY_HAS_NONE: &str = "the gateway says it has no refund with this id: sent again under the same id, never a new one (if the gateway were wrong, its idempotency still keeps the payer from being paid twice)";
@@ -158,8 +158,9 @@ fn blocks_new_id(link: &RefundRecord, asked: &Asked, head: bool) -> Option<Strin
 
 /// Asks the gateway about every refund a new id would replace, and every
 /// earlier link of its chain (docs/DESIGN.md: "a failed refund gets a new id only
-/// after a query proves the old id failed or never existed"). Keeps in the plan
-/// only the chains the gateway confirmed. The queries run at once, within each
+/// after a query proves the old id exists and failed"; one the gateway says
+/// never existed is sent again under its own id). Keeps in the plan only the
+/// chains the gateway confirmed. The queries run at once, within each
 /// profile's pace; every answer is recorded, and one that contradicts the
 /// journal corrects it.
 pub async fn check_with_gateway(
@@ -197,6 +198,15 @@ pub async fn check_with_gateway(
         }
         asked.insert(link.id, now);
     }
+    settle(&mut plan, &asked);
+    Ok(plan)
+}
+
+/// Keeps in the plan what the gateway's answers (`asked`, by refund) allow:
+/// a new id where the refund's head exists and failed, the same id where the
+/// gateway has no such refund; the rest is skipped, and counted apart when
+/// the gateway gave no usable answer.
+fn settle(plan: &mut Plan, asked: &HashMap<i64, Asked>) {
     let mut confirmed = Vec::with_capacity(plan.send.len());
     for mut planned in std::mem::take(&mut plan.send) {
         if planned.new_id.is_none() {
@@ -204,16 +214,21 @@ pub async fn check_with_gateway(
             continue;
         }
         // Head first: the first link the gateway did not confirm is the reason.
-        let skip = planned.links.iter().enumerate().find_map(|(i, link)| {
-            match asked.get(&link.id) {
-                Some(answer) => blocks_new_id(link, answer, i == 0).map(|why| {
-                    let unanswered =
-                        matches!(answer.outcome, Outcome::Unknown { .. } | Outcome::Retry { .. });
-                    (why, unanswered)
-                }),
-                None => Some(("interrupted before the gateway was asked".into(), true)),
-            }
-        });
+        let skip =
+            planned
+                .links
+                .iter()
+                .enumerate()
+                .find_map(|(i, link)| match asked.get(&link.id) {
+                    Some(answer) => blocks_new_id(link, answer, i == 0).map(|why| {
+                        let unanswered = matches!(
+                            answer.outcome,
+                            Outcome::Unknown { .. } | Outcome::Retry { .. }
+                        );
+                        (why, unanswered)
+                    }),
+                    None => Some(("interrupted before the gateway was asked".into(), true)),
+                });
         if let Some((why, unanswered)) = skip {
             if unanswered {
                 if plan.unanswered == 0 {
@@ -238,7 +253,6 @@ pub async fn check_with_gateway(
         confirmed.push(planned);
     }
     plan.send = confirmed;
-    Ok(plan)
 }
 
 /// The most gateway checks in the air at once (each profile's own bound on

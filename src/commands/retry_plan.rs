@@ -52,7 +52,6 @@ impl Plan {
     }
 }
 
-
 /// The plan, as the operator reads it.
 pub fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(

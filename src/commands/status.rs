@@ -59,7 +59,10 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> a
     // and never an exit 0 while it stands.
     let interrupted = journal.interrupted_imports()?;
     for import in &interrupted {
-        crate::say_error!("Error: {}", import.describe(&view.zone));
+        crate::say_error!(
+            "Error: {}",
+            import.describe(&view.zone.show(&import.started_at))
+        );
     }
     Ok(if interrupted.is_empty() {
         exit::SUCCESS

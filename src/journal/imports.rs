@@ -12,7 +12,6 @@ use rusqlite::{params, Connection};
 
 use super::import::BatchMeta;
 use super::{now_text, Journal, JournalError};
-use crate::zone::Zone;
 
 /// An import that began and never ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,17 +22,14 @@ pub struct InterruptedImport {
 }
 
 impl InterruptedImport {
-    /// What the operator reads, and what to do.
-    pub fn describe(&self, zone: &Zone) -> String {
+    /// What the operator reads, and what to do; `started` is when it began,
+    /// as the caller shows times.
+    pub fn describe(&self, started: &str) -> String {
         format!(
             "the import of '{}' (profile {}, started {}) never finished: the process was killed \
              before it was recorded, so nothing of it was recorded or sent. Run it again: \
              `bulkrefund run {} --profile {}`",
-            self.file_name,
-            self.profile,
-            zone.show(&self.started_at),
-            self.file_name,
-            self.profile
+            self.file_name, self.profile, started, self.file_name, self.profile
         )
     }
 }
