@@ -190,6 +190,14 @@ async fn retry_obeys_the_caps() {
         "{}",
         refused.stderr
     );
+    // The plan says which refunds get a new id, and why.
+    assert!(
+        lines(&refused.stderr).contains(
+            &"  under a new id (the gateway confirms it exists and failed: its id is used up, so a new one):"
+        ),
+        "{}",
+        refused.stderr
+    );
     assert!(
         refused.stderr.contains("nothing was sent"),
         "{}",
