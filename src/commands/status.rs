@@ -61,7 +61,7 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> a
     for import in &interrupted {
         crate::say_error!(
             "Error: {}",
-            import.describe(&view.zone.show(&import.started_at))
+            import.describe_unlocked(&view.zone.show(&import.started_at))
         );
     }
     Ok(if interrupted.is_empty() {

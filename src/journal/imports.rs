@@ -22,14 +22,36 @@ pub struct InterruptedImport {
 }
 
 impl InterruptedImport {
-    /// What the operator reads, and what to do; `started` is when it began,
+    /// What the operator reads, and what to do, from a command that holds
+    /// the journal (so no import is under way); `started` is when it began,
     /// as the caller shows times.
     pub fn describe(&self, started: &str) -> String {
         format!(
-            "the import of '{}' (profile {}, started {}) never finished: the process was killed \
-             before it was recorded, so nothing of it was recorded or sent. Run it again: \
-             `bulkrefund run {} --profile {}`",
-            self.file_name, self.profile, started, self.file_name, self.profile
+            "the import of '{}' (profile {}, started {started}) never finished: the process was \
+             killed before it was recorded, so nothing of it was recorded or sent. {}",
+            self.file_name,
+            self.profile,
+            self.run_again()
+        )
+    }
+
+    /// The same, from a reader without the journal's lock (`status`): the
+    /// import may be under way in another process.
+    pub fn describe_unlocked(&self, started: &str) -> String {
+        format!(
+            "the import of '{}' (profile {}, started {started}) has not finished: unless a \
+             bulkrefund is importing it now, the process was killed, and nothing of it was \
+             recorded or sent. {}",
+            self.file_name,
+            self.profile,
+            self.run_again()
+        )
+    }
+
+    fn run_again(&self) -> String {
+        format!(
+            "Run it again: `bulkrefund run {} --profile {}`",
+            self.file_name, self.profile
         )
     }
 }
