@@ -243,6 +243,8 @@ pub struct RunOutcome {
     pub problems: Vec<String>,
     /// What `resume --review` learned about each refund in review.
     pub notes: Vec<String>,
+    /// Refunds left in review in the command's scope (`resume` says so, and exits 3).
+    pub in_review: usize,
 }
 
 impl RunOutcome {
@@ -253,6 +255,7 @@ impl RunOutcome {
             report,
             problems: Vec::new(),
             notes: Vec::new(),
+            in_review: 0,
         }
     }
 
@@ -261,6 +264,13 @@ impl RunOutcome {
         let report = &self.report;
         for note in &self.notes {
             crate::say!("{note}");
+        }
+        if self.in_review > 0 {
+            crate::say!(
+                "{} refunds are in review (a verified answer about another refund): `bulkrefund status` \
+                 shows them; `bulkrefund resume --review` asks the gateway about each once",
+                self.in_review
+            );
         }
         for (batch, path, money) in &self.batches {
             crate::say!("batch {batch}:");

@@ -91,12 +91,8 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
             outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
         }
         // A refund in review has ended for the engine, not for the operator.
-        let in_review = journal.refunds_in_review(&scope)?.len();
-        if in_review > 0 {
-            outcome.notes.push(format!(
-                "{in_review} refunds are in review (a verified answer about another refund): \
-                 `bulkrefund status` shows them; `bulkrefund resume --review` asks the gateway about each once"
-            ));
+        outcome.in_review = journal.refunds_in_review(&scope)?.len();
+        if outcome.in_review > 0 {
             outcome.exit_code = outcome.exit_code.max(exit::SOME_FAILED);
         }
     }
