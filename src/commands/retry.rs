@@ -28,7 +28,7 @@ use super::caps::{self, Outgoing};
 pub use super::retry_plan::{Plan, Planned};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
-use crate::exit::{self, UsageError};
+use crate::exit::{self, Interrupted, UsageError};
 use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
@@ -368,6 +368,13 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     }
     let confirmed =
         !plan.send.is_empty() && super::confirm::confirmed(request.yes, "retry", "Send them?")?;
+    if plan.send.is_empty() && plan.unanswered > 0 && app.cancel.is_cancelled() {
+        return Err(Interrupted(
+            "interrupted while the gateway was asked about the failed refunds: nothing was retried"
+                .into(),
+        )
+        .into());
+    }
     let unconfirmed = (plan.send.is_empty() && plan.unanswered > 0).then(|| NothingConfirmed {
         batch: request.batch,
         count: plan.unanswered,
