@@ -1,5 +1,6 @@
-//! A look before paying (`run`): what the batch will send, where and how
-//! much, its limits, and whether the same file was run before. Decided inside
+//! A look before paying (`run`): what the batch will send (its new refunds
+//! and the earlier ones it names that are not yet sent), where and how much,
+//! its limits (caps.rs), and whether the same file was run before. Decided inside
 //! the import's transaction, so a "no" (or a limit) leaves nothing recorded
 //! and nothing that a later `resume` could send.
 
@@ -10,7 +11,6 @@ use super::caps::{self, Outgoing};
 use crate::config::Profile;
 use crate::journal::import::Tally;
 use crate::journal::reports::BatchSummary;
-use crate::money::Fen;
 
 /// What `run` checks and shows before it sends.
 pub struct Look<'a> {
@@ -53,13 +53,15 @@ impl Look<'_> {
         if !tally.earlier.is_empty() {
             // A killed run leaves refunds recorded and never sent: a file that
             // names them sends them now, and the operator agrees to that too.
+            let mut earlier = Outgoing::default();
+            tally.earlier.iter().for_each(|w| earlier.add_waiting(w));
             let _ = writeln!(
                 text,
                 "  new:       {} refunds, {} yuan\n  earlier:   {} refunds, {} yuan recorded before and not yet sent or settled ({})",
                 tally.new,
                 tally.new_fen,
-                outgoing.count - tally.new,
-                Fen(outgoing.fen.0 - tally.new_fen.0),
+                earlier.count,
+                earlier.fen,
                 caps::by_batch(&tally.earlier)
             );
         }
