@@ -21,10 +21,10 @@ pub enum LogFormat {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every row succeeded (or repeats a row that did)
-  1  the run could not go on (journal, I/O, the gateway refusing every request)
-  2  usage error, unreadable batch, bad configuration, not confirmed: nothing was sent
+  1  the run could not go on (journal, I/O, the gateway refusing every request; retry: unreachable)
+  2  usage error, unreadable batch, bad configuration, not confirmed, over a cap: nothing was sent
   3  finished, and some rows failed, are invalid, conflict or need review
-  4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`";
+  4  some refunds unresolved (processing, unknown, pending): `bulkrefund resume`; an import killed: run it again";
 
 #[derive(Debug, Parser)]
 #[command(
