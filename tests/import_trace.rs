@@ -69,6 +69,10 @@ async fn resume_and_status_name_an_import_that_was_killed() {
         status.stderr
     );
     assert_eq!(status.stdout.lines().next(), Some("no batches yet"));
+    let json = world.bulkrefund(&["status", "--format", "json"]).await;
+    assert_eq!(json.code, 4, "{}", json.stderr);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["interrupted_imports"].as_array().unwrap().len(), 1);
 
     // Run again, the file is recorded and sent; the trace is gone with it.
     let run = world

@@ -184,6 +184,11 @@ fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<(
                     "batches": listed,
                     "refunded_in_all": refunded_in_all,
                     "unfinished_imports": unfinished,
+                    "interrupted_imports": journal
+                        .interrupted_imports()?
+                        .iter()
+                        .map(|i| i.describe_unlocked(&view.zone.show(&i.started_at)))
+                        .collect::<Vec<_>>(),
                 }),
             )?;
             writeln!(out)?;
