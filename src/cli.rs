@@ -24,7 +24,7 @@ Exit codes:
   1  the run could not go on (journal, I/O, the gateway refusing every request; retry: unreachable)
   2  usage error, unreadable batch, bad configuration, not confirmed, over a cap: nothing was sent
   3  finished, and some rows failed, are invalid, conflict or need review
-  4  some refunds unresolved (processing, unknown, pending): `bulkrefund resume`; an import killed: run it again";
+  4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`; an import killed midway: run its file again";
 
 #[derive(Debug, Parser)]
 #[command(
