@@ -24,10 +24,10 @@ pub enum LogFormat {
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every row succeeded (or repeats a row that did)
-  1  the run could not go on (journal, I/O, the gateway refusing every request)
-  2  usage error, unreadable batch, bad configuration, not confirmed: nothing was sent
+  1  the run could not go on (journal, I/O, the gateway refusing every request; retry: unreachable)
+  2  usage error, unreadable batch, bad configuration, not confirmed, over a cap: nothing was sent
   3  finished, and some rows failed, are invalid, conflict or need review
-  4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`";
+  4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`; an import killed midway: run its file again";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -157,6 +157,9 @@ pub struct ResumeArgs {
     /// match its request): a verified answer about that very refund settles it.
     #[arg(long)]
     pub review: bool,
+    /// Send even when what is left is over its profile's max_batch_yuan or max_refund_yuan.
+    #[arg(long)]
+    pub allow_over_limit: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -171,12 +174,15 @@ pub struct RetryArgs {
     /// Retry the batch's failed refunds (the only kind retry sends).
     #[arg(long, required = true)]
     pub failed: bool,
-    /// Give each failed refund a new id derived from the old one (R123 -> R123R2).
+    /// A new id (R123 -> R123R2) for each refund the gateway confirms failed; never created: same id.
     #[arg(long)]
     pub new_ids: bool,
     /// Send without asking (required when there is no terminal).
     #[arg(long, short)]
     pub yes: bool,
+    /// Send even when the retry is over the profile's max_batch_yuan or max_refund_yuan.
+    #[arg(long)]
+    pub allow_over_limit: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -221,6 +227,9 @@ pub struct ValidateArgs {
     /// The gateway profile in the configuration, e.g. `--profile leshua`.
     #[arg(long)]
     pub profile: String,
+    /// Check as `run --allow-over-limit` would: over max_batch_yuan or max_refund_yuan is no exit 2.
+    #[arg(long)]
+    pub allow_over_limit: bool,
     #[command(flatten)]
     pub input: InputArgs,
 }

@@ -46,10 +46,12 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
 
 /// Sets up `tracing` on stderr. Secrets cannot reach it: they are only ever
 /// held in types whose `Debug` and `Display` print `***`.
-pub fn init_logging(verbose: u8, json: bool) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "debug",
+pub fn init_logging(verbose: u8, json: bool, quiet: bool) {
+    // `--quiet` is errors only: warnings are silenced with the rest (-v still logs).
+    let level = match (verbose, quiet) {
+        (0, true) => "error",
+        (0, false) => "warn",
+        (1, _) => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BULKREFUND_LOG")

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         (false, true) => bulkrefund::messages::Mode::Json,
         (false, false) => bulkrefund::messages::Mode::Text,
     });
-    bulkrefund::init_logging(cli.verbose, json);
+    bulkrefund::init_logging(cli.verbose, json, cli.quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -46,7 +46,7 @@ fn clean_samples_validate_and_nothing_is_written() {
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("29 refunds, 1118.76 yuan"),
+        run.stdout.contains("29 refunds, 1,118.76 yuan"),
         "{}",
         run.stdout
     );

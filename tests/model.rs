@@ -247,6 +247,23 @@ async fn scenario(ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
     }
     // The gateway calms down; resume settles what can be settled.
     world.sim.set_faults(FaultConfig::default());
+    // An import killed midway is finished by running its file again, as resume says.
+    for f in [File::A, File::B] {
+        let name = file(&world, f).display().to_string();
+        let left = world.journal().exists()
+            && rusqlite::Connection::open(world.journal())
+                .and_then(|c| {
+                    c.query_row(
+                        "SELECT COUNT(*) FROM imports WHERE file_name = ?1",
+                        [name],
+                        |r| r.get::<_, i64>(0),
+                    )
+                })
+                .is_ok_and(|n| n > 0);
+        if left {
+            apply(&world, &Op::Run(f)).await;
+        }
+    }
     let mut settled = false;
     for _ in 0..4 {
         let status = command(&world, &Op::Resume).status().await.unwrap();

@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use bulkrefund::commands::retry;
 use bulkrefund::gateway::GatewayKind;
 use bulkrefund::options::RunOptions;
 use bulkrefund::sim::faults::FaultConfig;
@@ -179,7 +180,21 @@ async fn an_answer_that_cannot_be_verified_skips_the_refund() {
         bad_sign_rate: 1.0,
         ..FaultConfig::default()
     });
-    assert!(world.retry(1, true).await.is_none());
+    // Nothing could be confirmed, so nothing was retried: an error (exit 1), not a success.
+    let request = retry::RetryRequest {
+        batch: 1,
+        new_ids: true,
+        yes: true,
+        allow_over_limit: false,
+    };
+    let error = retry::run(&world.app(quick()), request)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let nothing = error
+        .downcast_ref::<retry::NothingConfirmed>()
+        .expect("nothing confirmed");
+    assert_eq!(nothing.count, 3, "{error:#}");
     let plan_after = world.plan(1, true);
     assert_eq!(
         plan_after.send.len(),
@@ -276,4 +291,56 @@ async fn every_batch_listing_a_refund_reports_how_it_ended() {
     let ledger = world.ledger();
     assert_eq!(ledger.refunds.len(), 6);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
+}
+
+/// Issue 18, point 2: a gateway that paid `D1` but answered a signed -20023,
+/// then said -5019 ("no refund") to the query before the retry. A new id
+/// would pay the refund twice; the same id cannot (the gateway's idempotency
+/// holds even when its answers lie), so `--new-ids` resends `D1` itself, and
+/// the plan says so and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_the_gateway_says_never_existed_is_resent_under_its_own_id() {
+    // The order could pay the refund twice: only the ids keep it from it.
+    let world = World::start(
+        Orders::new().leshua("T1", 2000),
+        FaultConfig {
+            lies: 2,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["D1,T1,1000"])
+        .write(world.dir.path(), "lie.csv");
+    assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
+    assert_eq!(state_of(&world.journal(), "D1"), "failed");
+    assert_eq!(
+        world.ledger().refund("D1").unwrap().status,
+        RefundState::Succeeded
+    );
+
+    let retried = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids", "--yes"])
+        .await;
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    let said: Vec<&str> = retried.stderr.lines().collect();
+    assert_eq!(said[0], "retry of batch 1 will send 1 refunds, 10.00 yuan:");
+    assert_eq!(
+        said[1],
+        "  under the same id (the gateway says it has no refund with this id: sent again under the same id, \
+         never a new one (if the gateway were wrong, its idempotency still keeps the payer from being paid twice)):"
+    );
+    assert_eq!(
+        said[2],
+        format!(
+            "    {:<40} {:>14} yuan   was failed: -20023 refundable balance too low",
+            "D1", "10.00"
+        )
+    );
+    let ledger = world.ledger();
+    assert!(ledger.id("D1R2").is_none(), "no new id was derived");
+    assert_eq!(ledger.refunds.len(), 1, "paid once");
+    assert_eq!(ledger.id("D1").unwrap().created, 1);
+    // The resend met "already exists", and the query after it the truth.
+    assert_eq!(state_of(&world.journal(), "D1"), "succeeded");
 }

@@ -76,11 +76,12 @@ async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     // Without --new-ids nothing can be sent: each id was used by a refund the gateway created.
     let plan = world.plan(1, false);
     assert!(plan.send.is_empty());
-    assert_eq!(plan.skipped.len(), 4);
+    assert!(plan.skipped.is_empty());
+    assert_eq!(plan.used_up.len(), 4);
     assert!(
-        plan.skipped[0].1.contains("retry with --new-ids"),
+        plan.used_up[0].why.contains("retry with --new-ids"),
         "{:?}",
-        plan.skipped
+        plan.used_up
     );
     assert!(world.retry(1, false).await.is_none());
     assert_eq!(world.ledger().refunds.len(), 4, "nothing was sent");

@@ -276,9 +276,18 @@ async fn killed_during_the_import_leaves_no_rows_recorded_and_nothing_sent() {
     );
     if batches == 0 {
         assert_eq!(sent_before_kill, 0);
-        // Nothing was recorded, so there is nothing to resume and nothing is sent.
+        // Nothing was recorded, so nothing is sent; but the attempt was, apart:
+        // resume names the file to run again and does not exit 0 (issue 18, point 19).
         let output = w.command(&["resume"]).output().await.unwrap();
-        assert_eq!(output.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "Error: the import of '{}' (profile leshua, started ",
+                batch.display()
+            )) && stderr.contains("Run it again: `bulkrefund run "),
+            "{stderr}"
+        );
         assert_eq!(w.ledger().requests, 0);
     }
 }
@@ -395,4 +404,65 @@ async fn no_colour_codes_off_a_terminal() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// Issue 18, point 15: Ctrl-C twice during the import. Without `--yes` and
+/// without a terminal the run can only import (then it would refuse), so
+/// every interruption lands in the import: nothing is in flight, and nothing
+/// must be said to be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_twice_during_the_import_speaks_of_no_requests_in_flight() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let (w, batch) = world(60_000, FaultConfig::default()).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"))
+        .args(["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .arg("--config")
+        .arg(&w.config)
+        .arg("--journal")
+        .arg(w.journal())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let wal = PathBuf::from(format!("{}-wal", w.journal().display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 2 << 20 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended first"
+        );
+        assert!(Instant::now() < deadline, "the import never grew the WAL");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let mut said = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let first = line.starts_with("interrupted");
+        said.push(line);
+        if first {
+            // The second, once the first was heard (it may find the run gone).
+            unsafe { libc::kill(pid, libc::SIGINT) };
+        }
+    }
+    let status = child.wait().await.unwrap();
+    let said = said.join("\n");
+    assert_eq!(status.code(), Some(4), "{said}");
+    assert!(
+        said.contains(
+            "interrupted during the import: nothing of this batch is recorded or sent (interrupt again to stop at once; then run the file again)"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("in flight"), "{said}");
+    assert_eq!(w.ledger().requests, 0);
+    let batches: i64 = rusqlite::Connection::open(w.journal())
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(batches, 0, "nothing recorded");
 }

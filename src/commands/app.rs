@@ -244,6 +244,8 @@ pub struct RunOutcome {
     pub problems: Vec<String>,
     /// What `resume --review` learned about each refund in review.
     pub notes: Vec<String>,
+    /// Refunds left in review in the command's scope (`resume` says so, and exits 3).
+    pub in_review: usize,
 }
 
 impl RunOutcome {
@@ -254,6 +256,7 @@ impl RunOutcome {
             report,
             problems: Vec::new(),
             notes: Vec::new(),
+            in_review: 0,
         }
     }
 
@@ -262,6 +265,13 @@ impl RunOutcome {
         let report = &self.report;
         for note in &self.notes {
             crate::say!("{note}");
+        }
+        if self.in_review > 0 {
+            crate::say!(
+                "{} refunds are in review (a verified answer about another refund): `bulkrefund status` \
+                 shows them; `bulkrefund resume --review` asks the gateway about each once",
+                self.in_review
+            );
         }
         for (batch, path, money) in &self.batches {
             crate::say!("batch {batch}:");
@@ -300,7 +310,13 @@ impl RunOutcome {
         for problem in &self.problems {
             crate::say_error!("Error: {problem}");
         }
-        if self.exit_code == exit::UNRESOLVED {
+        // An exit 4 that `resume` cannot help (an import to run again) has said so above.
+        let resumable = self.report.interrupted
+            || self
+                .batches
+                .iter()
+                .any(|(_, _, money)| !money.intents.unresolved.is_zero());
+        if self.exit_code == exit::UNRESOLVED && (resumable || self.problems.is_empty()) {
             crate::say!("{}", self.resume_hint());
         }
     }

@@ -1,11 +1,13 @@
-//! A look before paying (`run`): what the batch will send, where and how
-//! much, its limits, and whether the same file was run before. Decided inside
+//! A look before paying (`run`): what the batch will send (its new refunds
+//! and the earlier ones it names that are not yet sent), where and how much,
+//! its limits (caps.rs), and whether the same file was run before. Decided inside
 //! the import's transaction, so a "no" (or a limit) leaves nothing recorded
 //! and nothing that a later `resume` could send.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::caps::{self, Outgoing};
 use crate::config::Profile;
 use crate::journal::import::Tally;
 use crate::journal::reports::BatchSummary;
@@ -42,13 +44,30 @@ impl Look<'_> {
             profile.gateway.as_str(),
             profile.merchant_id
         );
+        let outgoing = Outgoing::of_tally(tally);
         let _ = writeln!(
             text,
             "  to send:   {} refunds, {} yuan in all",
-            tally.new, tally.new_fen
+            outgoing.count,
+            outgoing.fen.grouped()
         );
-        if let Some((largest, line)) = tally.largest_new {
-            let _ = writeln!(text, "  largest:   {largest} yuan (line {line})");
+        if !tally.earlier.is_empty() {
+            // A killed run leaves refunds recorded and never sent: a file that
+            // names them sends them now, and the operator agrees to that too.
+            let mut earlier = Outgoing::default();
+            tally.earlier.iter().for_each(|w| earlier.add_waiting(w));
+            let _ = writeln!(
+                text,
+                "  new:       {} refunds, {} yuan\n  earlier:   {} refunds, {} yuan recorded before and not yet sent or settled ({})",
+                tally.new,
+                tally.new_fen.grouped(),
+                earlier.count,
+                earlier.fen.grouped(),
+                caps::by_batch(&tally.earlier)
+            );
+        }
+        if let Some((largest, place)) = &outgoing.largest {
+            let _ = writeln!(text, "  largest:   {} yuan ({place})", largest.grouped());
         }
         if tally.known > 0 {
             let _ = writeln!(
@@ -74,25 +93,10 @@ impl Look<'_> {
         text
     }
 
-    /// The profile's limits this batch is over.
+    /// The profile's limits this batch is over (caps.rs: the check
+    /// `validate`, `retry` and `resume` make too).
     pub fn over_limits(&self, tally: &Tally) -> Vec<String> {
-        let mut over = Vec::new();
-        if let Some(max) = self.profile.max_batch {
-            if tally.new_fen > max {
-                over.push(format!(
-                    "{} yuan in all, more than max_batch_yuan = {max}",
-                    tally.new_fen
-                ));
-            }
-        }
-        if let (Some(max), Some((largest, line))) = (self.profile.max_refund, tally.largest_new) {
-            if largest > max {
-                over.push(format!(
-                    "a refund of {largest} yuan (line {line}), more than max_refund_yuan = {max}"
-                ));
-            }
-        }
-        over
+        caps::over(self.profile, &Outgoing::of_tally(tally))
     }
 
     fn same_file(&self) -> Option<String> {
@@ -110,7 +114,8 @@ impl Look<'_> {
     /// to send (or the same file again); refused outright over a limit.
     pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), String> {
         let over = self.over_limits(tally);
-        let something_to_pay = tally.new > 0 || !self.earlier.is_empty();
+        let outgoing = Outgoing::of_tally(tally);
+        let something_to_pay = outgoing.count > 0 || !self.earlier.is_empty();
         if something_to_pay || !over.is_empty() {
             crate::say_part!("{}", self.plan(tally));
         }
@@ -126,7 +131,11 @@ impl Look<'_> {
         }
         let question = match self.earlier.first() {
             Some(first) => format!("The same file was run as batch {}. Run it again?", first.id),
-            None => format!("Send {} refunds, {} yuan?", tally.new, tally.new_fen),
+            None => format!(
+                "Send {} refunds, {} yuan?",
+                outgoing.count,
+                outgoing.fen.grouped()
+            ),
         };
         match super::confirm::confirmed(self.yes, "run", &question) {
             Ok(true) if !cancelled() => Ok(()),

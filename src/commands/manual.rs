@@ -174,6 +174,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund man --dir ~/.local/share/man/man1",
     ),
     (
+        "journal",
+        "A whole copy of the journal, safe while a run holds it:",
+        "bulkrefund journal backup bulkrefund-2026-11-30.db",
+    ),
+    (
         "sim",
         "A simulator on a free port, busy one time in ten:",
         "bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1",
@@ -199,7 +204,7 @@ const ENVIRONMENT: &[(&str, &str)] = &[
 const FILES: &[(&str, &str)] = &[
     ("./bulkrefund.toml", "The configuration: the profiles, their keys (or where to read them), rates and caps."),
     ("./bulkrefund.db", "The journal (SQLite): every batch, refund and request. It is what makes a refund never be paid twice: keep it, and back it up."),
-    ("./bulkrefund.db-wal, ./bulkrefund.db-shm", "SQLite's write-ahead log beside the journal while a run holds it, and after a crash: part of the journal until a clean end folds it in. Never copy the journal without them."),
+    ("./bulkrefund.db-wal, ./bulkrefund.db-shm", "SQLite's write-ahead log beside the journal while a run holds it, and after a crash: part of the journal until a clean end folds it in. Never copy the journal without them; bulkrefund journal backup FILE makes a whole copy at any time."),
     ("./bulkrefund.db.lock", "Names the process that holds the journal (pid, host, since)."),
     ("BATCH.results.csv", "The results of a batch, beside its input unless --out says otherwise: one line per input row, with its outcome."),
 ];

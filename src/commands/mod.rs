@@ -3,6 +3,7 @@
 //! send share one application path ([`app`]).
 
 pub mod app;
+pub mod caps;
 pub mod confirm;
 pub mod demo;
 pub mod export;
@@ -12,6 +13,7 @@ pub mod look;
 pub mod manual;
 pub mod resume;
 pub mod retry;
+mod retry_plan;
 pub mod run;
 pub mod show;
 pub mod sim;

@@ -1,14 +1,18 @@
 //! `bulkrefund resume`: finish what earlier runs left unresolved, in one batch
 //! or all, through the application path every sending command shares. With
 //! `--out` (and a batch), that batch's results go to a new file from now on;
-//! with `--review`, each refund in review is asked about once first.
+//! with `--review`, each refund in review is asked about once first. What it
+//! would send is held to each batch's profile caps (caps.rs) unless
+//! `--allow-over-limit`; refunds left in review make it exit 3, as they make
+//! `run` exit 3.
 
 use std::path::Path;
 
 use super::app::{App, Paces, RunOutcome};
+use super::caps::{self, Outgoing};
 use crate::cli::ResumeArgs;
 use crate::engine::ask::ask_once;
-use crate::exit::UsageError;
+use crate::exit::{self, UsageError};
 use crate::gateway::Outcome;
 use crate::journal::{Journal, Scope, State};
 use crate::options::{Locations, RunOptions};
@@ -25,6 +29,7 @@ pub async fn main(locations: &Locations, args: ResumeArgs) -> anyhow::Result<u8>
         batch: args.batch,
         out: args.out.as_deref(),
         review: args.review,
+        allow_over_limit: args.allow_over_limit,
     };
     let outcome = resume(&app, request).await?;
     outcome.print();
@@ -40,10 +45,17 @@ pub struct ResumeRequest<'a> {
     pub out: Option<&'a Path>,
     /// Ask the gateway once about each refund in review.
     pub review: bool,
+    /// Send even over the profiles' `max_batch_yuan` / `max_refund_yuan`.
+    pub allow_over_limit: bool,
 }
 
 pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<RunOutcome> {
-    let ResumeRequest { batch, out, review } = request;
+    let ResumeRequest {
+        batch,
+        out,
+        review,
+        allow_over_limit,
+    } = request;
     let journal = app.open_existing(batch)?;
     if let Some(out) = out {
         let Some(batch) = batch else {
@@ -68,12 +80,63 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
         (Vec::new(), 0)
     };
     let reviewing = reviewing.elapsed();
-    let mut outcome = app.finish(journal, &mut paces, scope).await?;
+    check_caps(app, &journal, &scope, allow_over_limit)?;
+    let mut outcome = app.finish(journal, &mut paces, scope.clone()).await?;
     outcome.notes = notes;
     // The summary's requests and time are the command's: the review's queries too.
     outcome.report.requests += queries;
     outcome.report.elapsed += reviewing;
+    if let Some(journal) = Journal::open_read_only(&app.journal_path)? {
+        // An import killed in the middle recorded nothing that resume could
+        // finish: the operator must run its file again.
+        for import in journal.interrupted_imports()? {
+            outcome
+                .problems
+                .push(import.describe(&app.zone.show(&import.started_at)));
+            outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
+        }
+        // A refund in review has ended for the engine, not for the operator.
+        outcome.in_review = journal.refunds_in_review(&scope)?.len();
+        if outcome.in_review > 0 {
+            outcome.exit_code = outcome.exit_code.max(exit::SOME_FAILED);
+        }
+    }
     Ok(outcome)
+}
+
+/// Refuses, before anything is sent, a resume that would send more than a
+/// batch's profile allows (its caps may have been lowered since its run).
+fn check_caps(app: &App, journal: &Journal, scope: &Scope, allow: bool) -> anyhow::Result<()> {
+    let mut over = Vec::new();
+    for waiting in journal.waiting(scope)? {
+        // A profile gone from the configuration is reported by the engine.
+        let Ok(profile) = app.profile(&waiting.profile) else {
+            continue;
+        };
+        let mut outgoing = Outgoing::default();
+        outgoing.add_waiting(&waiting);
+        for limit in caps::over(&profile, &outgoing) {
+            over.push(format!(
+                "batch {}: {} refunds not yet sent or settled, {limit}",
+                waiting.batch, waiting.count
+            ));
+        }
+    }
+    if over.is_empty() {
+        return Ok(());
+    }
+    for limit in &over {
+        crate::say!("over the limit: {limit}");
+    }
+    if allow {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "resume would send more than the profiles allow ({}): nothing was sent. \
+         Pass --allow-over-limit if it is meant",
+        over.join("; ")
+    ))
+    .into())
 }
 
 /// `resume --review`: one query for each refund in review, asked for by the

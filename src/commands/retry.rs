@@ -1,62 +1,38 @@
 //! `bulkrefund retry --batch ID --failed [--new-ids]`: send a batch's failed
-//! refunds again. A refund the gateway never created may go again under its own
-//! id; one the gateway created (and failed) needs a new id, derived from the
-//! first one (`R123` → `R123R2` → `R123R3`) and recorded as retrying it.
+//! refunds again. A refund the gateway never created goes again under its own
+//! id (its idempotency protects the payer even if the gateway lied); one the
+//! gateway confirms it created and failed needs a new id, derived from the
+//! first one (`R123` → `R123R2` → `R123R3`) and recorded as retrying it. With
+//! `--new-ids`, the gateway's answer decides which: "failed" gives a new id,
+//! "no such refund" resends the same id, never a new one (docs/DESIGN.md).
 //!
 //! A retry chain belongs to the refund, not to the batch row: only the head of
 //! a chain is retried, a refund that already has a retry never gets another
 //! (from any batch), and before a new id is derived the gateway is asked about
-//! the refund it replaces and every earlier link: only "failed" or "no such
-//! refund" lets the new id be made. Whatever else it says is recorded and
-//! reported, and that refund is skipped. Nothing is sent before the operator
-//! has seen the plan and confirmed it (`--yes`).
+//! the refund it replaces and every earlier link: only "failed" lets the new
+//! id be made ("no such refund" about the refund itself resends it under its
+//! own id). Whatever else it says is recorded and reported, and that refund
+//! is skipped; when it is skipped for want of an answer and nothing is sent,
+//! retry fails ([`NothingConfirmed`], exit 1). Nothing is sent before the operator
+//! has seen the plan (retry_plan.rs) and confirmed it (`--yes`), nor over the
+//! profile's caps (caps.rs) without `--allow-over-limit`.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::io::Write as _;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{App, Paces, RunOutcome};
+use super::caps::{self, Outgoing};
+pub use super::retry_plan::{Plan, Planned};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
-use crate::exit;
+use crate::exit::{self, Interrupted, UsageError};
 use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
-use crate::money::Fen;
 use crate::options::{Locations, RunOptions};
-
-/// One failed refund (the head of its chain) and what retry will do with it.
-#[derive(Debug)]
-pub struct Planned {
-    pub id: i64,
-    pub refund_id: String,
-    pub amount: Fen,
-    pub error: String,
-    /// `Some` to send under a new id; `None` to send again with the same id.
-    pub new_id: Option<String>,
-    /// The head and every earlier link, newest first: what the gateway is asked
-    /// about before a new id is derived.
-    pub links: Vec<RefundRecord>,
-    pub profile: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub send: Vec<Planned>,
-    /// (refund id, why it is not retried).
-    pub skipped: Vec<(String, String)>,
-    /// Refunds whose recorded state the gateway check corrected (those found
-    /// still refunding among them are followed to their end).
-    pub corrected: Vec<i64>,
-}
-
-impl Plan {
-    pub fn total(&self) -> Fen {
-        self.send.iter().map(|p| p.amount).sum()
-    }
-}
 
 /// The next id of a chain whose first id is `root`, not yet used in the
 /// journal nor by an earlier refund of this plan.
@@ -82,6 +58,13 @@ fn next_free_id(
         }
     }
 }
+
+const USED_UP: &str =
+    "the gateway created it and it ended failed: its id cannot be used again; retry with --new-ids";
+const NEVER_CREATED: &str = "recorded as never created at the gateway: sent again under its own id";
+const CONFIRMED_FAILED: &str =
+    "the gateway confirms it exists and failed: its id is used up, so a new one";
+const GATEWAY_HAS_NONE: &str = "the gateway says it has no refund with this id: sent again under the same id, never a new one (if the gateway were wrong, its idempotency still keeps the payer from being paid twice)";
 
 /// Decides what retry would do from the journal alone; writes nothing.
 /// (`check_with_gateway` then asks the gateway before any new id is made.)
@@ -110,7 +93,7 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             }
             continue;
         }
-        let planned = |new_id, links| Planned {
+        let planned = |new_id, links, why: &str| Planned {
             id: record.id,
             refund_id: record.refund_id.clone(),
             amount: record.amount,
@@ -122,23 +105,20 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             .trim()
             .to_owned(),
             new_id,
+            why: why.to_owned(),
             links,
             profile: record.profile.clone(),
         };
         if !new_ids {
             if record.ever_created {
-                let gateway_id = record.gateway_refund_id.as_deref().unwrap_or("its id");
-                plan.skipped.push((
-                    record.refund_id.clone(),
-                    format!("the gateway created this refund ({gateway_id}) and it ended failed: its id cannot be used again; retry with --new-ids"),
-                ));
+                plan.used_up.push(planned(None, Vec::new(), USED_UP));
             } else {
-                plan.send.push(planned(None, Vec::new()));
+                plan.send.push(planned(None, Vec::new(), NEVER_CREATED));
             }
             continue;
         }
         match next_free_id(journal, &record, &root, &mut taken)? {
-            Ok(id) => plan.send.push(planned(Some(id), links)),
+            Ok(id) => plan.send.push(planned(Some(id), links, "")),
             Err(why) => plan
                 .skipped
                 .push((record.refund_id.clone(), why.to_string())),
@@ -148,12 +128,18 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
 }
 
 /// Why the gateway's answer about one link of a chain stops a new id being
-/// derived; `None` when the link failed or never existed (a new id cannot
-/// then pay it twice).
-fn blocks_new_id(link: &RefundRecord, asked: &Asked) -> Option<String> {
+/// derived; `None` when the link exists and failed. `head` tells the refund
+/// to replace from an earlier link: the head may instead be unknown to the
+/// gateway (then it is resent under its own id, which the caller decides), an
+/// earlier link may not (a new id would pay twice if the gateway is wrong).
+fn blocks_new_id(link: &RefundRecord, asked: &Asked, head: bool) -> Option<String> {
     let id = &link.refund_id;
     match &asked.outcome {
-        Outcome::Failed { .. } | Outcome::NotFound => None,
+        Outcome::Failed { .. } => None,
+        Outcome::NotFound if head => None,
+        Outcome::NotFound => Some(format!(
+            "the gateway now says it has no refund {id}, which it said had failed: not retried; see `bulkrefund show {id}`"
+        )),
         Outcome::Succeeded(_) => Some(format!(
             "the gateway says {id} succeeded (it was recorded failed): not retried"
         )),
@@ -172,8 +158,9 @@ fn blocks_new_id(link: &RefundRecord, asked: &Asked) -> Option<String> {
 
 /// Asks the gateway about every refund a new id would replace, and every
 /// earlier link of its chain (docs/DESIGN.md: "a failed refund gets a new id only
-/// after a query proves the old id failed or never existed"). Keeps in the plan
-/// only the chains the gateway confirmed. The queries run at once, within each
+/// after a query proves the old id exists and failed"; one the gateway says
+/// never existed is sent again under its own id). Keeps in the plan only the
+/// chains the gateway confirmed. The queries run at once, within each
 /// profile's pace; every answer is recorded, and one that contradicts the
 /// journal corrects it.
 pub async fn check_with_gateway(
@@ -211,24 +198,61 @@ pub async fn check_with_gateway(
         }
         asked.insert(link.id, now);
     }
+    settle(&mut plan, &asked);
+    Ok(plan)
+}
+
+/// Keeps in the plan what the gateway's answers (`asked`, by refund) allow:
+/// a new id where the refund's head exists and failed, the same id where the
+/// gateway has no such refund; the rest is skipped, and counted apart when
+/// the gateway gave no usable answer.
+fn settle(plan: &mut Plan, asked: &HashMap<i64, Asked>) {
     let mut confirmed = Vec::with_capacity(plan.send.len());
-    for planned in std::mem::take(&mut plan.send) {
-        // Head first: the first link the gateway did not confirm is the reason.
-        let skip = planned
-            .links
-            .iter()
-            .find_map(|link| match asked.get(&link.id) {
-                Some(answer) => blocks_new_id(link, answer),
-                None => Some("interrupted before the gateway was asked".into()),
-            });
-        match skip {
-            _ if planned.new_id.is_none() => confirmed.push(planned),
-            None => confirmed.push(planned),
-            Some(why) => plan.skipped.push((planned.refund_id.clone(), why)),
+    for mut planned in std::mem::take(&mut plan.send) {
+        if planned.new_id.is_none() {
+            confirmed.push(planned);
+            continue;
         }
+        // Head first: the first link the gateway did not confirm is the reason.
+        let skip =
+            planned
+                .links
+                .iter()
+                .enumerate()
+                .find_map(|(i, link)| match asked.get(&link.id) {
+                    Some(answer) => blocks_new_id(link, answer, i == 0).map(|why| {
+                        let unanswered = matches!(
+                            answer.outcome,
+                            Outcome::Unknown { .. } | Outcome::Retry { .. }
+                        );
+                        (why, unanswered)
+                    }),
+                    None => Some(("interrupted before the gateway was asked".into(), true)),
+                });
+        if let Some((why, unanswered)) = skip {
+            if unanswered {
+                if plan.unanswered == 0 {
+                    plan.first_unanswered = why.clone();
+                }
+                plan.unanswered += 1;
+            }
+            plan.skipped.push((planned.refund_id.clone(), why));
+            continue;
+        }
+        let head_never_created = planned
+            .links
+            .first()
+            .and_then(|head| asked.get(&head.id))
+            .is_some_and(|answer| matches!(answer.outcome, Outcome::NotFound));
+        if head_never_created {
+            planned.new_id = None;
+            planned.why = GATEWAY_HAS_NONE.into();
+        } else {
+            planned.why = CONFIRMED_FAILED.into();
+        }
+        confirmed.push(planned);
     }
     plan.send = confirmed;
-    Ok(plan)
 }
 
 /// The most gateway checks in the air at once (each profile's own bound on
@@ -246,7 +270,7 @@ pub fn apply(journal: &mut Journal, batch: i64, plan: &Plan) -> anyhow::Result<V
             refund: planned.id,
             new_id: planned.new_id.clone(),
             why: match &planned.new_id {
-                None => "retry --failed: never created at the gateway, so sent again with the same id".into(),
+                None => format!("retry --failed: sent again with the same id: {}", planned.why),
                 Some(_) => format!(
                     "retry --failed --new-ids: retries {} with a new id, the gateway having confirmed that it failed",
                     planned.refund_id
@@ -257,35 +281,7 @@ pub fn apply(journal: &mut Journal, batch: i64, plan: &Plan) -> anyhow::Result<V
     Ok(journal.start_retries(batch, &starts)?)
 }
 
-fn print_plan(batch: i64, plan: &Plan, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "retry of batch {batch} will send {} refunds, {} yuan:",
-        plan.send.len(),
-        plan.total()
-    )?;
-    for p in &plan.send {
-        let id = match &p.new_id {
-            Some(new_id) => format!("{} -> {new_id}", p.refund_id),
-            None => format!("{} (same id)", p.refund_id),
-        };
-        writeln!(
-            out,
-            "  {id:<40} {:>14} yuan   was failed: {}",
-            p.amount.to_string(),
-            p.error
-        )?;
-    }
-    if !plan.skipped.is_empty() {
-        writeln!(out, "not retried:")?;
-        for (refund_id, why) in &plan.skipped {
-            writeln!(out, "  {refund_id}: {why}")?;
-        }
-    }
-    Ok(())
-}
-
-/// `bulkrefund retry --batch ID --failed [--new-ids] [--yes]`.
+/// `bulkrefund retry --batch ID --failed [--new-ids] [--yes] [--allow-over-limit]`.
 pub async fn main(locations: &Locations, args: RetryArgs) -> anyhow::Result<u8> {
     let app = App::load(
         locations,
@@ -296,6 +292,7 @@ pub async fn main(locations: &Locations, args: RetryArgs) -> anyhow::Result<u8> 
         batch: args.batch,
         new_ids: args.new_ids,
         yes: args.yes,
+        allow_over_limit: args.allow_over_limit,
     };
     Ok(match run(&app, request).await? {
         Some(outcome) => {
@@ -310,6 +307,40 @@ pub struct RetryRequest {
     pub batch: i64,
     pub new_ids: bool,
     pub yes: bool,
+    /// Send even over the profile's `max_batch_yuan` / `max_refund_yuan`.
+    pub allow_over_limit: bool,
+}
+
+/// Nothing was retried because the gateway could not be asked about some
+/// refunds (unreachable, busy, unverifiable answers). Exits 1: the retry
+/// could not go on; the refunds are still failed, and retry may be run again.
+#[derive(Debug, thiserror::Error)]
+#[error("the gateway could not confirm how {count} refunds ended ({first}), so nothing was retried; they are still failed: run `bulkrefund retry --batch {batch} --failed --new-ids` again once the gateway answers")]
+pub struct NothingConfirmed {
+    pub batch: i64,
+    pub count: usize,
+    pub first: String,
+}
+
+/// The profile caps the plan is over (caps.rs), for each profile it sends with.
+fn over_caps(app: &App, plan: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut by_profile: Vec<(&str, Outgoing)> = Vec::new();
+    for p in &plan.send {
+        let place = format!("refund {}", p.refund_id);
+        match by_profile.iter_mut().find(|(name, _)| *name == p.profile) {
+            Some((_, outgoing)) => outgoing.add(1, p.amount, (p.amount, place)),
+            None => {
+                let mut outgoing = Outgoing::default();
+                outgoing.add(1, p.amount, (p.amount, place));
+                by_profile.push((&p.profile, outgoing));
+            }
+        }
+    }
+    let mut over = Vec::new();
+    for (name, outgoing) in by_profile {
+        over.extend(caps::over(&app.profile(name)?, &outgoing));
+    }
+    Ok(over)
 }
 
 /// Plans, checks with the gateway, confirms, applies and runs. `None` when
@@ -321,15 +352,42 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     let plan = check_with_gateway(&journal, &mut paces, plan, &app.cancel).await?;
     // The plan is a message for the operator (stderr, like every message).
     let mut text = Vec::new();
-    let _ = print_plan(request.batch, &plan, &mut text);
+    let _ = super::retry_plan::print_plan(request.batch, &plan, &mut text);
+    let over = over_caps(app, &plan)?;
+    for limit in &over {
+        let _ = writeln!(text, "  over the limit: {limit}");
+    }
     crate::say_part!("{}", String::from_utf8_lossy(&text));
+    if !over.is_empty() && !request.allow_over_limit {
+        return Err(UsageError(format!(
+            "the retry is over the profile's limits ({}): nothing was sent. \
+             Pass --allow-over-limit if it is meant",
+            over.join("; ")
+        ))
+        .into());
+    }
     let confirmed =
         !plan.send.is_empty() && super::confirm::confirmed(request.yes, "retry", "Send them?")?;
+    if plan.send.is_empty() && plan.unanswered > 0 && app.cancel.is_cancelled() {
+        return Err(Interrupted(
+            "interrupted while the gateway was asked about the failed refunds: nothing was retried"
+                .into(),
+        )
+        .into());
+    }
+    let unconfirmed = (plan.send.is_empty() && plan.unanswered > 0).then(|| NothingConfirmed {
+        batch: request.batch,
+        count: plan.unanswered,
+        first: plan.first_unanswered.clone(),
+    });
     if !confirmed && plan.corrected.is_empty() {
         if !plan.send.is_empty() {
             crate::say!("nothing sent");
         }
-        return Ok(None);
+        return match unconfirmed {
+            Some(e) => Err(e.into()),
+            None => Ok(None),
+        };
     }
     // What the check corrected is followed (and its batches' results rewritten)
     // whether or not the operator confirmed the sends.
@@ -340,5 +398,9 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     let outcome = app
         .finish(journal, &mut paces, Scope::Refunds(refunds))
         .await?;
+    if let Some(e) = unconfirmed {
+        outcome.print();
+        return Err(e.into());
+    }
     Ok(confirmed.then_some(outcome))
 }

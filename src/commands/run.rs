@@ -114,7 +114,10 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
         allow_over_limit: request.allow_over_limit,
         zone: &app.zone,
     };
-    let batch_id = record(app, &mut journal, &meta, rows, &look)?;
+    super::interrupt::set_phase(super::interrupt::Phase::Importing);
+    let recorded = record(app, &mut journal, &meta, rows, &look);
+    super::interrupt::set_phase(super::interrupt::Phase::Sending);
+    let batch_id = recorded?;
     let mut paces = app.paces();
     app.finish(journal, &mut paces, Scope::Batches(vec![batch_id]))
         .await

@@ -60,6 +60,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         endless_rate: args.endless_rate,
         retry_after_secs: args.retry_after,
         wrong_key: args.wrong_key,
+        ..FaultConfig::default()
     };
     let handle = sim::start(config, args.listen).await?;
     let mut stdout = std::io::stdout();

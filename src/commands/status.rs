@@ -55,7 +55,20 @@ pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> a
         Some(id) => detail(&journal, id, view, &mut out)?,
     }
     out.flush()?;
-    Ok(exit::SUCCESS)
+    // An import killed in the middle: said on stderr (stdout keeps its format),
+    // and never an exit 0 while it stands.
+    let interrupted = journal.interrupted_imports()?;
+    for import in &interrupted {
+        crate::say_error!(
+            "Error: {}",
+            import.describe_unlocked(&view.zone.show(&import.started_at))
+        );
+    }
+    Ok(if interrupted.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::UNRESOLVED
+    })
 }
 
 fn batch_state(batch: &BatchSummary, zone: &Zone) -> String {
@@ -171,6 +184,11 @@ fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<(
                     "batches": listed,
                     "refunded_in_all": refunded_in_all,
                     "unfinished_imports": unfinished,
+                    "interrupted_imports": journal
+                        .interrupted_imports()?
+                        .iter()
+                        .map(|i| i.describe_unlocked(&view.zone.show(&i.started_at)))
+                        .collect::<Vec<_>>(),
                 }),
             )?;
             writeln!(out)?;
@@ -346,6 +364,20 @@ fn detail_csv(d: Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<()>
     Ok(())
 }
 
+/// One group of failures as `status --batch` (and `retry`'s plan) shows it:
+/// status, error code, count, yuan, the message and a few ids.
+pub fn failure_line(g: &FailureGroup) -> String {
+    format!(
+        "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
+        g.status.map_or("", |s| s.as_str()),
+        if g.code.is_empty() { "-" } else { &g.code },
+        g.count,
+        g.fen.grouped(),
+        g.message,
+        g.samples.join(", ")
+    )
+}
+
 fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result<()> {
     let batch = &d.batch;
     writeln!(out, "batch {}: {}", batch.id, batch.file_name)?;
@@ -364,16 +396,7 @@ fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result
         writeln!(out, "why refunds did not succeed, by error code:")?;
     }
     for g in &d.failures {
-        writeln!(
-            out,
-            "  {:<11} {:<24} {:>7} {:>14} yuan  {}  e.g. {}",
-            g.status.map_or("", |s| s.as_str()),
-            if g.code.is_empty() { "-" } else { &g.code },
-            g.count,
-            g.fen.grouped(),
-            g.message,
-            g.samples.join(", ")
-        )?;
+        writeln!(out, "{}", failure_line(g))?;
     }
     if !d.retries.is_empty() {
         writeln!(out, "retried with new ids:")?;

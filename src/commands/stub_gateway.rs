@@ -116,6 +116,7 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
         batch: 1,
         new_ids: true,
         yes: true,
+        allow_over_limit: false,
     };
     let retried = retry::run(&app, request)
         .await

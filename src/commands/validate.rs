@@ -1,9 +1,14 @@
 //! `bulkrefund validate`: every row checked and the dedupe previewed against the
-//! journal (read-only), with what `run` would send. Writes nothing.
+//! journal (read-only), with what `run` would send (new refunds and the
+//! earlier ones the file names that are not yet sent) and the profile's caps
+//! checked by the very check `run` makes (caps.rs). Writes nothing. Exits as
+//! `run` would refuse: 2 over a cap (unless `--allow-over-limit`), 3 with
+//! invalid or conflicting rows, else 0.
 
 use std::io::Write;
 use std::path::Path;
 
+use super::caps::{self, Outgoing};
 use crate::batch::{CheckedBatch, FileError, ReadOptions};
 use crate::cli::ValidateArgs;
 use crate::config::{Config, Profile};
@@ -52,20 +57,28 @@ pub fn file_error(e: FileError) -> anyhow::Error {
 pub fn main(locations: &Locations, args: ValidateArgs) -> anyhow::Result<u8> {
     let (config, journal_path) = locations.load()?;
     let profile = config.profile(&args.profile)?;
-    run(
-        &args.batch,
-        &args.input.read_options(),
-        (&config, &profile),
-        &journal_path,
-    )
+    let asked = Asked {
+        options: args.input.read_options(),
+        allow_over_limit: args.allow_over_limit,
+    };
+    run(&args.batch, &asked, (&config, &profile), &journal_path)
+}
+
+/// What `validate` is asked besides the batch.
+#[derive(Clone, Debug, Default)]
+pub struct Asked {
+    pub options: ReadOptions,
+    /// `--allow-over-limit`: the caps are reported, not refused.
+    pub allow_over_limit: bool,
 }
 
 pub fn run(
     batch: &Path,
-    options: &ReadOptions,
+    asked: &Asked,
     (config, profile): (&Config, &Profile),
     journal_path: &Path,
 ) -> anyhow::Result<u8> {
+    let options = &asked.options;
     let journal = Journal::open_read_only(journal_path)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -85,11 +98,20 @@ pub fn run(
         &mut out,
     )?;
     writeln!(out, "{} data rows", tally.rows)?;
+    let outgoing = Outgoing::of_tally(&tally);
     writeln!(
         out,
         "  run would send:          {:>9} refunds, {} yuan",
-        tally.new, tally.new_fen
+        outgoing.count,
+        outgoing.fen.grouped()
     )?;
+    if !tally.earlier.is_empty() {
+        writeln!(
+            out,
+            "    of which recorded earlier and not yet sent or settled: {}",
+            caps::by_batch(&tally.earlier)
+        )?;
+    }
     writeln!(
         out,
         "  already in the journal:  {:>9} (not sent again; unresolved ones are resolved)",
@@ -98,7 +120,17 @@ pub fn run(
     writeln!(out, "  duplicates in this file: {:>9}", tally.duplicate)?;
     writeln!(out, "  conflicts:               {:>9}", tally.conflict)?;
     writeln!(out, "  invalid rows:            {:>9}", tally.invalid)?;
-    Ok(if tally.invalid + tally.conflict > 0 {
+    let over = caps::over(profile, &outgoing);
+    for limit in &over {
+        writeln!(out, "  over the limit: {limit}")?;
+    }
+    Ok(if !over.is_empty() && !asked.allow_over_limit {
+        writeln!(
+            out,
+            "run would refuse this batch (exit 2): it is over the profile's limits; split it, or pass --allow-over-limit if it is meant"
+        )?;
+        exit::USAGE
+    } else if tally.invalid + tally.conflict > 0 {
         exit::SOME_FAILED
     } else {
         exit::SUCCESS

@@ -64,6 +64,9 @@ pub struct Tally {
     pub duplicate: u64,
     pub conflict: u64,
     pub invalid: u64,
+    /// Refunds recorded before this batch that its rows name and that may
+    /// still leave (a killed run never sent them): the run sends them too.
+    pub earlier: Vec<super::outgoing::Waiting>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,8 +190,28 @@ pub fn import_checked(
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
+    on_problem: impl FnMut(&str),
+    check: impl FnOnce(&Tally) -> Result<(), String>,
+) -> Result<Tally, ImportError> {
+    // Committed before the transaction: a kill in the middle leaves this trace.
+    let trace = super::imports::begin(&journal.conn, meta)?;
+    let result = import_in_transaction(journal, meta, rows, interrupted, on_problem, check, trace);
+    if result.is_err() {
+        // Ended cleanly, and said so: nothing was recorded, no trace is left.
+        // (Should this fail too, the trace says the import never finished: true.)
+        let _ = super::imports::abandon(&journal.conn, trace);
+    }
+    result
+}
+
+fn import_in_transaction(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
     check: impl FnOnce(&Tally) -> Result<(), String>,
+    trace: i64,
 ) -> Result<Tally, ImportError> {
     let scope = meta.scope();
     let tx = journal.conn.transaction()?;
@@ -233,6 +256,7 @@ pub fn import_checked(
         )?;
     }
     check(&result).map_err(ImportError::Refused)?;
+    super::imports::end(&tx, trace, meta)?;
     tx.execute(
         "UPDATE batches SET imported_at = ?2 WHERE id = ?1",
         params![batch_id, now_text()],
@@ -312,6 +336,9 @@ fn import_row(
         None => taken_id(tx, batch_id, scope, &refund)?,
     };
     tally(result, &verdict, refund.amount, line);
+    if let Verdict::Known { refund } = &verdict {
+        super::outgoing::note(tx, *refund, &mut result.earlier)?;
+    }
     let row = BatchRow {
         line,
         cells: &cells,

@@ -59,6 +59,9 @@ pub fn preview(
                 on_problem(&format!("line {line}, {message}"));
             }
             tally(&mut result, &verdict, refund.amount, line);
+            if let Verdict::Known { refund } = &verdict {
+                super::outgoing::note(conn, *refund, &mut result.earlier)?;
+            }
         }
         conn.execute_batch("COMMIT")?;
     }
@@ -97,8 +100,9 @@ fn preview_verdict(
             Some(existing) if existing.fingerprint != refund.fingerprint => {
                 conflict_with_journal(&refund.refund_id, &existing, None)
             }
+            // Reported (and sent, when it may still leave) by its chain's head, as import does.
             Some(existing) => Verdict::Known {
-                refund: existing.id,
+                refund: super::chain::head(conn, existing.id)?,
             },
             None => Verdict::New,
         },

@@ -128,6 +128,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX refunds_polling ON refunds(next_attempt_at) WHERE state = 'processing';
     "#,
+    // 7: the imports under way. A batch is imported in one transaction, so a
+    // kill in the middle records nothing of it; this row, committed before that
+    // transaction begins and deleted by it, is the trace that an import began
+    // and never ended (`resume` and `status` name the file to run again).
+    r#"
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        file_hash TEXT NOT NULL,
+        input_path TEXT,
+        profile TEXT NOT NULL,
+        started_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it

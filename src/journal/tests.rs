@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 
 use super::import::{self, BatchMeta, CheckedRow, Tally};
+use super::outgoing::Waiting;
 use super::refunds::{read_record, RECORD_COLUMNS};
 use super::*;
 use crate::batch::RefundRow;
@@ -125,7 +126,8 @@ fn dedupe_within_a_file_and_against_the_journal() {
             known: 0,
             duplicate: 1,
             conflict: 1,
-            invalid: 1
+            invalid: 1,
+            earlier: vec![]
         }
     );
     assert_eq!(problems.len(), 2);
@@ -167,7 +169,15 @@ fn dedupe_within_a_file_and_against_the_journal() {
             known: 1,
             duplicate: 1,
             conflict: 1,
-            invalid: 0
+            invalid: 0,
+            // R1 was recorded by batch 1 and never sent: this batch sends it too.
+            earlier: vec![Waiting {
+                batch: 1,
+                profile: "leshua".into(),
+                count: 1,
+                fen: Fen(100),
+                largest: (Fen(100), "R1".into())
+            }]
         }
     );
     assert!(
@@ -225,7 +235,15 @@ fn preview_decides_like_import_and_writes_nothing() {
             known: 1,
             duplicate: 1,
             conflict: 2,
-            invalid: 1
+            invalid: 1,
+            // R1 was recorded by batch 1 and never sent: this batch sends it too.
+            earlier: vec![Waiting {
+                batch: 1,
+                profile: "leshua".into(),
+                count: 1,
+                fen: Fen(100),
+                largest: (Fen(100), "R1".into())
+            }]
         }
     );
     assert_eq!(problems.len(), 3);

@@ -52,6 +52,10 @@ pub struct FaultConfig {
     /// The simulator holds another key for the merchant: every request fails
     /// its signature check (what a profile with a wrong key meets).
     pub wrong_key: bool,
+    /// How many lies the gateway tells, then it tells the truth: a refund it
+    /// creates is answered with a signed -20023 (failed), and a query about
+    /// one it holds with a signed -5019 (no such refund). Each answer is one lie.
+    pub lies: u32,
 }
 
 /// What to do to an answer after the request was processed.
@@ -74,6 +78,7 @@ pub struct Faults {
     rng: Mutex<StdRng>,
     started: Instant,
     traffic: Mutex<Traffic>,
+    lies_told: Mutex<u32>,
 }
 
 #[derive(Default)]
@@ -95,6 +100,7 @@ impl Faults {
             rng: Mutex::new(rng),
             started: Instant::now(),
             traffic: Mutex::new(Traffic::default()),
+            lies_told: Mutex::new(0),
         }
     }
 
@@ -155,6 +161,14 @@ impl Faults {
     /// A coin toss for the form a fault takes (503 or a busy code).
     pub fn coin(&self) -> bool {
         self.roll(0.5)
+    }
+
+    /// True when this answer is to lie (see [`FaultConfig::lies`]).
+    pub fn lie(&self) -> bool {
+        let mut told = self.lies_told.lock().expect("lies lock");
+        let lie = *told < self.config().lies;
+        *told += u32::from(lie);
+        lie
     }
 
     pub fn refund_ends_failed(&self) -> bool {

@@ -251,6 +251,11 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
     let now = Instant::now();
     let ends_failed = state.faults.refund_ends_failed();
     match ledger.create(new, now, state.faults.config().processing_for, ends_failed) {
+        Ok(_) if state.faults.lie() => Answer::Signed(business_error(
+            params,
+            "-20023",
+            "refundable balance too low",
+        )),
         Ok(index) => {
             let refund = ledger.refund(index).clone();
             let mut fields = refund_fields(params, &refund, &ledger, now);
@@ -329,6 +334,9 @@ fn query(state: &SimState, params: &Fields) -> Answer {
         }
     };
     let order = ledger.find_order(GatewayKind::Leshua, merchant, &order_ref(params));
+    if found.is_some() && state.faults.lie() {
+        return Answer::Signed(business_error(params, "-5019", "the order has no refund"));
+    }
     let Some(index) = found.filter(|&i| Some(ledger.refund(i).order) == order) else {
         let no_refunds = order.is_some_and(|o| ledger.refunds_of(o).is_empty());
         return Answer::Signed(if no_refunds {

@@ -157,6 +157,7 @@ impl World {
             batch,
             new_ids,
             yes: true,
+            allow_over_limit: false,
         };
         retry::run(&self.app(options), request)
             .await
