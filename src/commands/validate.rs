@@ -14,6 +14,7 @@ use crate::cli::ValidateArgs;
 use crate::config::{Config, Profile};
 use crate::exit::{self, UsageError};
 use crate::journal::import::{self, Tally};
+use crate::journal::preview::preview;
 use crate::journal::Journal;
 use crate::options::Locations;
 
@@ -28,7 +29,7 @@ pub fn check(
     let rows = CheckedBatch::open(batch, options, profile.spec(), profile.row_defaults())
         .map_err(|e| super::suggest::file_error(config, &profile.name, e))?;
     let mut write_failed = None;
-    let tally = import::preview(
+    let tally = preview(
         journal,
         profile.gateway,
         &profile.merchant_id,

@@ -57,7 +57,7 @@ fn id_taken(
 ) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT COUNT(*) > 0 FROM refunds WHERE scope = ?1 AND refund_id = ?2")?
         .query_row(
-            params![super::scope(gateway, merchant_id), refund_id],
+            params![super::id_space(gateway, merchant_id), refund_id],
             |row| row.get(0),
         )
 }

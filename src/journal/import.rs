@@ -12,8 +12,6 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use super::preview::preview;
-
 use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
@@ -44,8 +42,8 @@ pub struct BatchMeta {
 }
 
 impl BatchMeta {
-    fn scope(&self) -> String {
-        super::scope(self.gateway, &self.merchant_id)
+    fn id_space(&self) -> String {
+        super::id_space(self.gateway, &self.merchant_id)
     }
 }
 
@@ -88,7 +86,7 @@ impl From<rusqlite::Error> for ImportError {
     }
 }
 
-pub(super) enum Verdict {
+pub(super) enum Dedupe {
     New,
     Known { refund: i64 },
     Duplicate { refund: Option<i64>, of_line: u64 },
@@ -104,13 +102,13 @@ pub(super) struct Existing {
 
 pub(super) fn lookup(
     conn: &Connection,
-    scope: &str,
+    id_space: &str,
     refund_id: &str,
 ) -> rusqlite::Result<Option<Existing>> {
     conn.prepare_cached(
         "SELECT id, fingerprint, batch_id, line FROM refunds WHERE scope = ?1 AND refund_id = ?2",
     )?
-    .query_row(params![scope, refund_id], |row| {
+    .query_row(params![id_space, refund_id], |row| {
         Ok(Existing {
             id: row.get(0)?,
             fingerprint: row.get(1)?,
@@ -125,7 +123,7 @@ pub(super) fn conflict_with_journal(
     refund_id: &str,
     existing: &Existing,
     this_batch: Option<i64>,
-) -> Verdict {
+) -> Dedupe {
     let message = if Some(existing.batch_id) == this_batch {
         format!(
             "refund id {refund_id} is used at line {} for a different refund; never sent",
@@ -137,22 +135,22 @@ pub(super) fn conflict_with_journal(
             existing.batch_id, existing.line
         )
     };
-    Verdict::Conflict { message }
+    Dedupe::Conflict { message }
 }
 
-pub(super) fn tally(tally: &mut Tally, verdict: &Verdict, fen: Fen, line: u64) {
+pub(super) fn tally(tally: &mut Tally, verdict: &Dedupe, fen: Fen, line: u64) {
     tally.rows += 1;
     match verdict {
-        Verdict::New => {
+        Dedupe::New => {
             tally.new += 1;
             tally.new_fen = tally.new_fen.saturating_add(fen);
             if tally.largest_new.is_none_or(|(largest, _)| fen > largest) {
                 tally.largest_new = Some((fen, line));
             }
         }
-        Verdict::Known { .. } => tally.known += 1,
-        Verdict::Duplicate { .. } => tally.duplicate += 1,
-        Verdict::Conflict { .. } => tally.conflict += 1,
+        Dedupe::Known { .. } => tally.known += 1,
+        Dedupe::Duplicate { .. } => tally.duplicate += 1,
+        Dedupe::Conflict { .. } => tally.conflict += 1,
     }
 }
 
@@ -213,7 +211,7 @@ fn import_in_transaction(
     check: impl FnOnce(&Tally) -> Result<(), String>,
     trace: i64,
 ) -> Result<Tally, ImportError> {
-    let scope = meta.scope();
+    let id_space = meta.id_space();
     let tx = journal.conn.transaction()?;
     let (batch_id, recorded_up_to) = match unfinished_import(&tx, meta)? {
         Some((batch_id, recorded_up_to)) => {
@@ -248,7 +246,7 @@ fn import_in_transaction(
         import_row(
             &tx,
             batch_id,
-            &scope,
+            &id_space,
             meta,
             row,
             &mut result,
@@ -297,7 +295,7 @@ fn insert_batch_row(tx: &Connection, batch_id: i64, row: BatchRow) -> rusqlite::
 fn import_row(
     tx: &Connection,
     batch_id: i64,
-    scope: &str,
+    id_space: &str,
     meta: &BatchMeta,
     row: CheckedRow,
     result: &mut Tally,
@@ -330,13 +328,13 @@ fn import_row(
         } => (line, cells, refund),
     };
     // Most rows are new: try to insert first, and look the id up only when it is taken.
-    let new_refund = insert_refund(tx, batch_id, scope, meta, line, &refund)?;
+    let new_refund = insert_refund(tx, batch_id, id_space, meta, line, &refund)?;
     let verdict = match new_refund {
-        Some(_) => Verdict::New,
-        None => taken_id(tx, batch_id, scope, &refund)?,
+        Some(_) => Dedupe::New,
+        None => taken_id(tx, batch_id, id_space, &refund)?,
     };
     tally(result, &verdict, refund.amount, line);
-    if let Verdict::Known { refund } = &verdict {
+    if let Dedupe::Known { refund } = &verdict {
         super::outgoing::note(tx, *refund, &mut result.earlier)?;
     }
     let row = BatchRow {
@@ -355,7 +353,7 @@ fn import_row(
 fn insert_refund(
     tx: &Connection,
     batch_id: i64,
-    scope: &str,
+    id_space: &str,
     meta: &BatchMeta,
     line: u64,
     refund: &RefundRow,
@@ -367,7 +365,7 @@ fn insert_refund(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
-            scope,
+            id_space,
             refund.refund_id,
             refund.fingerprint,
             meta.profile,
@@ -401,10 +399,10 @@ fn insert_refund(
 fn taken_id(
     tx: &Connection,
     batch_id: i64,
-    scope: &str,
+    id_space: &str,
     refund: &RefundRow,
-) -> Result<Verdict, ImportError> {
-    let existing = lookup(tx, scope, &refund.refund_id)?.ok_or_else(|| {
+) -> Result<Dedupe, ImportError> {
+    let existing = lookup(tx, id_space, &refund.refund_id)?.ok_or_else(|| {
         JournalError::Inconsistent(format!(
             "refund id {} was neither inserted nor found",
             refund.refund_id
@@ -423,11 +421,11 @@ fn taken_id(
         .prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
         .query_row(params![head, batch_id], |row| row.get(0))?;
     Ok(match first_here {
-        Some(of_line) => Verdict::Duplicate {
+        Some(of_line) => Dedupe::Duplicate {
             refund: Some(head),
             of_line,
         },
-        None => Verdict::Known { refund: head },
+        None => Dedupe::Known { refund: head },
     })
 }
 
@@ -437,17 +435,17 @@ fn record_row(
     tx: &Connection,
     batch_id: i64,
     row: BatchRow,
-    verdict: Verdict,
+    verdict: Dedupe,
     on_problem: &mut impl FnMut(&str),
 ) -> Result<(), ImportError> {
     let message;
     let row = match verdict {
-        Verdict::New => row,
-        Verdict::Known { refund } => BatchRow {
+        Dedupe::New => row,
+        Dedupe::Known { refund } => BatchRow {
             refund: Some(refund),
             ..row
         },
-        Verdict::Duplicate { refund, of_line } => {
+        Dedupe::Duplicate { refund, of_line } => {
             message = format!("repeats line {of_line}; not sent again");
             BatchRow {
                 refund,
@@ -456,7 +454,7 @@ fn record_row(
                 ..row
             }
         }
-        Verdict::Conflict { message: why } => {
+        Dedupe::Conflict { message: why } => {
             message = format!("line {}, {why}", row.line);
             on_problem(&message);
             BatchRow {

@@ -15,7 +15,7 @@ pub mod imports;
 pub mod lock;
 pub mod money;
 pub mod outgoing;
-mod preview;
+pub mod preview;
 pub mod refunds;
 pub mod reports;
 pub mod schema;
@@ -103,8 +103,9 @@ pub struct Journal {
 }
 
 /// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`),
-/// as the journal keys it internally.
-fn scope(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
+/// as the journal keys it internally (its column is still named `scope`, from
+/// before [`Scope`] came to mean the refunds a command works on).
+fn id_space(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
     format!("{gateway}:{merchant_id}")
 }
 

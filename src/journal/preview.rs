@@ -3,7 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::import::{conflict_with_journal, lookup, tally, ImportError, Tally, Verdict, CHUNK};
+use super::import::{conflict_with_journal, lookup, tally, Dedupe, ImportError, Tally, CHUNK};
 use super::Journal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
@@ -18,7 +18,7 @@ pub fn preview(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     mut on_problem: impl FnMut(&str),
 ) -> Result<Tally, ImportError> {
-    let scope = &super::scope(gateway, merchant_id);
+    let id_space = &super::id_space(gateway, merchant_id);
     let scratch;
     let conn = match journal {
         Some(journal) => &journal.conn,
@@ -48,18 +48,18 @@ pub fn preview(
                 }
                 CheckedRow::Valid { line, refund, .. } => (line, refund),
             };
-            let verdict = preview_verdict(conn, scope, journal_has_refunds, &refund)?;
-            if matches!(verdict, Verdict::New | Verdict::Known { .. }) {
+            let verdict = preview_verdict(conn, id_space, journal_has_refunds, &refund)?;
+            if matches!(verdict, Dedupe::New | Dedupe::Known { .. }) {
                 conn.prepare_cached(
                     "INSERT INTO temp.seen (refund_id, fingerprint, line) VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![refund.refund_id, refund.fingerprint, line])?;
             }
-            if let Verdict::Conflict { message } = &verdict {
+            if let Dedupe::Conflict { message } = &verdict {
                 on_problem(&format!("line {line}, {message}"));
             }
             tally(&mut result, &verdict, refund.amount, line);
-            if let Verdict::Known { refund } = &verdict {
+            if let Dedupe::Known { refund } = &verdict {
                 super::outgoing::note(conn, *refund, &mut result.earlier)?;
             }
         }
@@ -73,27 +73,27 @@ pub fn preview(
 /// (`temp.seen`) and the journal's refunds.
 fn preview_verdict(
     conn: &Connection,
-    scope: &str,
+    id_space: &str,
     journal_has_refunds: bool,
     refund: &RefundRow,
-) -> rusqlite::Result<Verdict> {
+) -> rusqlite::Result<Dedupe> {
     let seen: Option<(String, u64)> = conn
         .prepare_cached("SELECT fingerprint, line FROM temp.seen WHERE refund_id = ?1")?
         .query_row([&refund.refund_id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(match seen {
-        Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => Verdict::Duplicate {
+        Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => Dedupe::Duplicate {
             refund: None,
             of_line,
         },
-        Some((_, of_line)) => Verdict::Conflict {
+        Some((_, of_line)) => Dedupe::Conflict {
             message: format!(
                 "refund id {} is used at line {of_line} for a different refund; never sent",
                 refund.refund_id
             ),
         },
         None => match journal_has_refunds
-            .then(|| lookup(conn, scope, &refund.refund_id))
+            .then(|| lookup(conn, id_space, &refund.refund_id))
             .transpose()?
             .flatten()
         {
@@ -101,10 +101,10 @@ fn preview_verdict(
                 conflict_with_journal(&refund.refund_id, &existing, None)
             }
             // Reported (and sent, when it may still leave) by its chain's head, as import does.
-            Some(existing) => Verdict::Known {
+            Some(existing) => Dedupe::Known {
                 refund: super::chain::head(conn, existing.id)?,
             },
-            None => Verdict::New,
+            None => Dedupe::New,
         },
     })
 }

@@ -216,7 +216,7 @@ fn preview_decides_like_import_and_writes_nothing() {
     };
     let reader = Journal::open_read_only(&path).unwrap().unwrap();
     let mut problems = Vec::new();
-    let previewed = import::preview(
+    let previewed = super::preview::preview(
         Some(&reader),
         GatewayKind::Leshua,
         "M1",
@@ -264,7 +264,8 @@ fn preview_decides_like_import_and_writes_nothing() {
     );
     // Without a journal at all.
     let fresh =
-        import::preview(None, GatewayKind::Leshua, "M1", rows().into_iter(), |_| {}).unwrap();
+        super::preview::preview(None, GatewayKind::Leshua, "M1", rows().into_iter(), |_| {})
+            .unwrap();
     assert_eq!(
         (fresh.new, fresh.known, fresh.duplicate, fresh.conflict),
         (3, 0, 1, 1)
