@@ -144,23 +144,42 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
     }
 }
 
+impl Journal {
+    /// Copies the write-ahead log into the journal file and empties it, so
+    /// that the file alone holds every refund. `false` when a reader's
+    /// snapshot kept part of the log out (SQLite reports that as a busy row,
+    /// not an error).
+    fn fold_log(&self) -> rusqlite::Result<bool> {
+        // A reader mid-transaction must not hold the exit for long.
+        self.conn.busy_timeout(std::time::Duration::from_secs(2))?;
+        let (busy, log, folded): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+        Ok(busy == 0 && folded >= log)
+    }
+}
+
 impl Drop for Journal {
-    /// At every clean end, the write-ahead log is copied into the journal
-    /// file and emptied, so that the file alone holds every refund. SQLite
+    /// At every clean end the log is folded into the journal file. SQLite
     /// does this itself only when the last connection closes, and another
     /// process reading the journal (`status` in another terminal) keeps it
-    /// from happening.
+    /// from happening; a reader in the middle of a long read keeps even this
+    /// from finishing, and the operator is told, since a copy of the file
+    /// alone would then miss refunds.
     fn drop(&mut self) {
         if self._lock.is_none() {
             return; // Read-only, or in memory: nothing of ours is in the log.
         }
-        // A reader mid-transaction must not hold the exit for long.
-        let _ = self.conn.busy_timeout(std::time::Duration::from_secs(2));
-        if let Err(e) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        {
-            tracing::debug!("the journal's closing checkpoint: {e}");
+        match self.fold_log() {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "another program is reading the journal, so its latest changes are still in '{}-wal': \
+                 copy it with `bulkrefund journal backup FILE`, not by copying the file alone",
+                self.path.display()
+            ),
+            Err(e) => tracing::warn!("the journal's closing checkpoint failed: {e}"),
         }
     }
 }
@@ -242,6 +261,34 @@ pub fn backup(journal: &Journal, target: &Path) -> Result<i64, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_is_folded_in_unless_a_reader_holds_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let journal = Journal::open(&path).unwrap();
+        journal.conn.execute_batch("PRAGMA user_version").unwrap();
+        assert!(journal.fold_log().unwrap(), "nobody reads it");
+        // A reader in the middle of a read transaction, then a write after it.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT COUNT(*) FROM refunds", [], |row| row.get(0))
+            .unwrap();
+        journal
+            .conn
+            .execute_batch("CREATE TABLE scratch (x); INSERT INTO scratch VALUES (1);")
+            .unwrap();
+        assert!(!journal.fold_log().unwrap(), "the snapshot keeps the log");
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(journal.fold_log().unwrap());
+        assert_eq!(
+            std::fs::metadata(dir.path().join("j.db-wal"))
+                .unwrap()
+                .len(),
+            0
+        );
+    }
 
     #[test]
     fn only_a_journal_is_taken_for_one() {

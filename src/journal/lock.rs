@@ -60,7 +60,11 @@ impl JournalLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(holder_note_path(journal)).unwrap_or_default();
+                // The note is anyone's to plant (a FIFO, /dev/zero): read
+                // only a small regular file, never waiting on it.
+                let holder = crate::small_files::read(&holder_note_path(journal), 4096, "4 KiB")
+                    .map(|(text, _)| text)
+                    .unwrap_or_default();
                 let holder = holder.trim();
                 return Err(LockError::Held {
                     journal: journal.to_owned(),
@@ -168,5 +172,19 @@ mod tests {
         );
         let note = std::fs::symlink_metadata(holder_note_path(&journal)).unwrap();
         assert!(note.is_file(), "the link itself was replaced by the note");
+    }
+
+    #[test]
+    fn a_planted_note_that_is_no_file_is_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = journal_file(dir.path());
+        let _first = JournalLock::acquire(&journal).unwrap();
+        let note = holder_note_path(&journal);
+        std::fs::remove_file(&note).unwrap();
+        let fifo = std::ffi::CString::new(note.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let error = JournalLock::acquire(&journal).unwrap_err().to_string();
+        assert!(error.contains("holder unknown"), "{error}");
     }
 }

@@ -43,8 +43,10 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
     })
 }
 
-/// Writes `rows` refunds (one per paid order, full amount) and their orders.
-/// Ids carry `prefix` so that several generated batches never collide.
+/// Writes `rows` refunds (one per paid order, full amount) and their orders,
+/// each file through a fresh one renamed into place (never through a link
+/// planted at its name). Ids carry `prefix` so that several generated
+/// batches never collide.
 pub fn write_batch(
     gateway: GatewayKind,
     rows: u64,
@@ -53,38 +55,39 @@ pub fn write_batch(
     orders: Option<&Path>,
 ) -> std::io::Result<()> {
     let sample = sample(gateway)?;
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(batch)?);
-    let mut order_out = match orders {
-        Some(path) => {
-            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-            writeln!(w, "gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status")?;
-            Some(w)
+    let order_of = |i: u64| (format!("{prefix}O{i:09}"), format!("{prefix}G{i:09}"));
+    let amount_of = |i: u64| 100 + (i * 7919) % 100_000;
+    crate::paths::write_replacing(batch, |file| {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        writeln!(out, "{}", sample.header)?;
+        for i in 1..=rows {
+            let (order, gateway_order) = order_of(i);
+            let row = (sample.row)(prefix, i, &order, &gateway_order, amount_of(i));
+            writeln!(out, "{row}")?;
         }
-        None => None,
+        out.flush()
+    })?;
+    let Some(orders) = orders else {
+        return Ok(());
     };
-    writeln!(out, "{}", sample.header)?;
-    for i in 1..=rows {
-        let amount = 100 + (i * 7919) % 100_000;
-        let order = format!("{prefix}O{i:09}");
-        let gateway_order = format!("{prefix}G{i:09}");
+    crate::paths::write_replacing(orders, |file| {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
         writeln!(
             out,
-            "{}",
-            (sample.row)(prefix, i, &order, &gateway_order, amount)
+            "gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status"
         )?;
-        if let Some(w) = order_out.as_mut() {
+        for i in 1..=rows {
+            let (order, gateway_order) = order_of(i);
             writeln!(
-                w,
-                "{gateway},{},{order},{gateway_order},{},{amount},CNY,paid",
-                sample.merchant_id, sample.appid
+                out,
+                "{gateway},{},{order},{gateway_order},{},{},CNY,paid",
+                sample.merchant_id,
+                sample.appid,
+                amount_of(i)
             )?;
         }
-    }
-    out.flush()?;
-    if let Some(mut w) = order_out {
-        w.flush()?;
-    }
-    Ok(())
+        out.flush()
+    })
 }
 
 /// Writes the sample test keys the simulator's configuration names into
