@@ -167,6 +167,26 @@ fn unfinished_import(conn: &Connection, meta: &BatchMeta) -> rusqlite::Result<Op
     .optional()
 }
 
+/// The refunds the rows an unfinished import recorded name, each once, noted
+/// as earlier refunds that may still leave: finishing the import releases
+/// them, so the plan and the caps count them with the rows imported now.
+fn note_recorded_rows(
+    conn: &Connection,
+    batch_id: i64,
+    into: &mut Vec<super::outgoing::Waiting>,
+) -> rusqlite::Result<()> {
+    let refunds: Vec<i64> = conn
+        .prepare(
+            "SELECT DISTINCT refund FROM batch_rows WHERE batch_id = ?1 AND refund IS NOT NULL ORDER BY refund",
+        )?
+        .query_map([batch_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for refund in refunds {
+        super::outgoing::note(conn, refund, into)?;
+    }
+    Ok(())
+}
+
 /// Records a batch and its rows, all in one transaction. Returns the tally
 /// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
 /// says yes, nothing is recorded.
@@ -235,6 +255,9 @@ fn import_in_transaction(
         batch_id: Some(batch_id),
         ..Tally::default()
     };
+    if recorded_up_to > 0 {
+        note_recorded_rows(&tx, batch_id, &mut result.earlier)?;
+    }
     for (i, row) in rows.enumerate() {
         if i % CHUNK == 0 && interrupted() {
             return Err(ImportError::Interrupted);
