@@ -155,3 +155,47 @@ async fn retry_groups_the_refunds_it_cannot_resend_by_error_code() {
         lines[2]
     );
 }
+
+/// Issue 18 review, item 4: a query the gateway refuses (a wrong key) says
+/// nothing about the refund: nothing retried, exit 1, and the words say the
+/// gateway refused the queries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_whose_queries_the_gateway_refuses_exits_1() {
+    let world = World::start(
+        Orders::new().leshua("T1", 1000).leshua("T2", 1000),
+        FaultConfig {
+            fail_refund_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["F1,T1,1000", "F2,T2,1000"])
+        .write(world.dir.path(), "refused.csv");
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    world.sim.set_faults(FaultConfig {
+        wrong_key: true,
+        ..FaultConfig::default()
+    });
+    let retry = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids", "--yes"])
+        .await;
+    assert_eq!(retry.code, 1, "{}", retry.stderr);
+    assert_eq!(
+        retry.stderr.lines().last(),
+        Some(
+            "Error: the gateway refused the queries about 2 refunds (the gateway refused the query \
+             itself (-20006: the gateway cannot verify our signature: the trade key is probably \
+             wrong (check trade_key)): not retried), so nothing was retried; they are still failed: \
+             once the profile is fixed, run `bulkrefund retry --batch 1 --failed --new-ids` again"
+        ),
+        "{}",
+        retry.stderr
+    );
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 2, "nothing new");
+    assert!(ledger.ids.iter().all(|id| id.submissions == 1));
+}

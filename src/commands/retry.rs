@@ -221,20 +221,26 @@ fn settle(plan: &mut Plan, asked: &HashMap<i64, Asked>) {
                 .enumerate()
                 .find_map(|(i, link)| match asked.get(&link.id) {
                     Some(answer) => blocks_new_id(link, answer, i == 0).map(|why| {
-                        let unanswered = matches!(
-                            answer.outcome,
-                            Outcome::Unknown { .. } | Outcome::Retry { .. }
-                        );
+                        // A refused query says nothing about the refund: unanswered too.
+                        let unanswered = match answer.outcome {
+                            Outcome::Unknown { .. } | Outcome::Retry { .. } => Some(false),
+                            Outcome::Rejected { .. } => Some(true),
+                            _ => None,
+                        };
                         (why, unanswered)
                     }),
-                    None => Some(("interrupted before the gateway was asked".into(), true)),
+                    None => Some((
+                        "interrupted before the gateway was asked".into(),
+                        Some(false),
+                    )),
                 });
         if let Some((why, unanswered)) = skip {
-            if unanswered {
+            if let Some(refused) = unanswered {
                 if plan.unanswered == 0 {
                     plan.first_unanswered = why.clone();
                 }
                 plan.unanswered += 1;
+                plan.refused += usize::from(refused);
             }
             plan.skipped.push((planned.refund_id.clone(), why));
             continue;
@@ -312,14 +318,38 @@ pub struct RetryRequest {
 }
 
 /// Nothing was retried because the gateway could not be asked about some
-/// refunds (unreachable, busy, unverifiable answers). Exits 1: the retry
-/// could not go on; the refunds are still failed, and retry may be run again.
+/// refunds (unreachable, busy, unverifiable answers, or the queries refused,
+/// as with a wrong key). Exits 1: the retry could not go on; the refunds are
+/// still failed, and retry may be run again.
 #[derive(Debug, thiserror::Error)]
-#[error("the gateway could not confirm how {count} refunds ended ({first}), so nothing was retried; they are still failed: run `bulkrefund retry --batch {batch} --failed --new-ids` again once the gateway answers")]
+#[error("{}", self.message())]
 pub struct NothingConfirmed {
     pub batch: i64,
     pub count: usize,
     pub first: String,
+    /// How many of the queries the gateway refused (the request itself).
+    pub refused: usize,
+}
+
+impl NothingConfirmed {
+    fn message(&self) -> String {
+        let (batch, count, first) = (self.batch, self.count, &self.first);
+        let again = format!("`bulkrefund retry --batch {batch} --failed --new-ids`");
+        if self.refused == count {
+            return format!(
+                "the gateway refused the queries about {count} refunds ({first}), so nothing was retried; \
+                 they are still failed: once the profile is fixed, run {again} again"
+            );
+        }
+        let refused = match self.refused {
+            0 => String::new(),
+            n => format!("; it refused {n} of the queries"),
+        };
+        format!(
+            "the gateway could not confirm how {count} refunds ended ({first}{refused}), so nothing was \
+             retried; they are still failed: run {again} again once the gateway answers"
+        )
+    }
 }
 
 /// The profile caps the plan is over (caps.rs), for each profile it sends with.
@@ -379,6 +409,7 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
         batch: request.batch,
         count: plan.unanswered,
         first: plan.first_unanswered.clone(),
+        refused: plan.refused,
     });
     if !confirmed && plan.corrected.is_empty() {
         if !plan.send.is_empty() {
