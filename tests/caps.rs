@@ -333,3 +333,59 @@ async fn resume_obeys_the_caps_lowered_since_the_run() {
     assert_eq!(ledger.refunds.len(), 2);
     assert!(ledger.ids.iter().all(|id| id.created == 1));
 }
+
+/// Issue 18 review, item 5: the queries before a retry corrected C1 (the
+/// gateway paid it, then said it failed); the caps then refuse the retry.
+/// The correction still reaches the results file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_refused_by_the_caps_keeps_the_corrections_its_queries_made() {
+    let world = World::with_profiles(
+        Orders::new().leshua("T1", 1000).leshua("T2", 1000),
+        FaultConfig {
+            lies: 1,
+            ..FaultConfig::default()
+        },
+        capped("1000", "20.00"),
+    )
+    .await;
+    // C1 is paid and answered "failed" (the one lie); C2, more than its order, is refused.
+    let batch = BatchFile::leshua()
+        .rows(["C1,T1,1000", "C2,T2,5000"])
+        .write(world.dir.path(), "batch.csv");
+    let arg = batch.to_str().unwrap();
+    let run = world
+        .bulkrefund(&["run", arg, "--profile", "leshua", "--allow-over-limit"])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(world.results(&batch)[0]["status"], "failed");
+
+    let refused = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids", "--yes"])
+        .await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        lines(&refused.stderr).contains(
+            &"  over the limit: a refund of 50.00 yuan (refund C2), more than max_refund_yuan = 20.00"
+        ),
+        "{}",
+        refused.stderr
+    );
+    let ledger = world.ledger();
+    let paid = ledger.refund("C1").unwrap();
+    let rows = world.results(&batch);
+    let row = |name: &str| rows[0][name].as_str();
+    assert_eq!(
+        (
+            row("merchant_refund_id"),
+            row("status"),
+            row("gateway_refund_id"),
+            row("refund_fen")
+        ),
+        ("C1", "succeeded", paid.gateway_refund_id.as_str(), "1000"),
+        "{:?}",
+        rows[0]
+    );
+    assert_eq!(rows[1]["status"], "failed");
+    assert!(ledger.id("C2R2").is_none());
+    assert_eq!(ledger.id("C2").unwrap().submissions, 1, "nothing sent");
+}

@@ -389,12 +389,19 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     }
     crate::say_part!("{}", String::from_utf8_lossy(&text));
     if !over.is_empty() && !request.allow_over_limit {
-        return Err(UsageError(format!(
+        let refused = UsageError(format!(
             "the retry is over the profile's limits ({}): nothing was sent. \
              Pass --allow-over-limit if it is meant",
             over.join("; ")
-        ))
-        .into());
+        ));
+        // What the check corrected is followed (and its batches' results
+        // rewritten), as when the operator declines.
+        if !plan.corrected.is_empty() {
+            app.finish(journal, &mut paces, Scope::Refunds(plan.corrected.clone()))
+                .await?
+                .print();
+        }
+        return Err(refused.into());
     }
     let confirmed =
         !plan.send.is_empty() && super::confirm::confirmed(request.yes, "retry", "Send them?")?;
