@@ -199,3 +199,49 @@ async fn retry_whose_queries_the_gateway_refuses_exits_1() {
     assert_eq!(ledger.refunds.len(), 2, "nothing new");
     assert!(ledger.ids.iter().all(|id| id.submissions == 1));
 }
+
+/// Issue 18 review, item 6: the plan says what the gateway answered about a
+/// refund it never created: refused when sent, or (asked since) no such refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_says_what_the_gateway_answered_about_a_refund_never_created() {
+    let world = World::start(Orders::new().leshua("T1", 1000), FaultConfig::default()).await;
+    // More than the order: the gateway refuses it, and creates nothing.
+    let batch = BatchFile::leshua()
+        .rows(["N1,T1,5000"])
+        .write(world.dir.path(), "never.csv");
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let plan_lines =
+        |stderr: &str| -> Vec<String> { stderr.lines().take(2).map(str::to_owned).collect() };
+    // No terminal and no --yes: the plan, then nothing sent (exit 2).
+    let plain = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed"])
+        .await;
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    assert_eq!(
+        plan_lines(&plain.stderr),
+        [
+            "retry of batch 1 will send 1 refunds, 50.00 yuan:",
+            "  under the same id (the gateway refused it when it was sent: nothing was created; sent again under its own id):",
+        ]
+    );
+    // --new-ids asks the gateway first: it has no such refund.
+    let asked = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids"])
+        .await;
+    assert_eq!(asked.code, 2, "{}", asked.stderr);
+    let again = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed"])
+        .await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(
+        plan_lines(&again.stderr),
+        [
+            "retry of batch 1 will send 1 refunds, 50.00 yuan:",
+            "  under the same id (the gateway says it has no such refund: sent again under its own id):",
+        ]
+    );
+    assert_eq!(world.ledger().id("N1").unwrap().submissions, 1);
+}

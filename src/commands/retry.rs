@@ -61,7 +61,12 @@ fn next_free_id(
 
 const USED_UP: &str =
     "the gateway created it and it ended failed: its id cannot be used again; retry with --new-ids";
-const NEVER_CREATED: &str = "recorded as never created at the gateway: sent again under its own id";
+const REFUSED_WHEN_SENT: &str =
+    "the gateway refused it when it was sent: nothing was created; sent again under its own id";
+const TURNED_AWAY: &str = "the gateway turned every send of it away (busy): nothing was created; sent again under its own id";
+const SAYS_NO_SUCH_REFUND: &str =
+    "the gateway says it has no such refund: sent again under its own id";
+const NEVER_SHOWN: &str = "the gateway never said it holds it: sent again under its own id";
 const CONFIRMED_FAILED: &str =
     "the gateway confirms it exists and failed: its id is used up, so a new one";
 const GATEWAY_HAS_NONE: &str = "the gateway says it has no refund with this id: sent again under the same id, never a new one (if the gateway were wrong, its idempotency still keeps the payer from being paid twice)";
@@ -113,7 +118,8 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             if record.ever_created {
                 plan.used_up.push(planned(None, Vec::new(), USED_UP));
             } else {
-                plan.send.push(planned(None, Vec::new(), NEVER_CREATED));
+                // Why: from the last answer about it, read for all of them at once below.
+                plan.send.push(planned(None, Vec::new(), ""));
             }
             continue;
         }
@@ -124,7 +130,34 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
                 .push((record.refund_id.clone(), why.to_string())),
         }
     }
+    say_why_never_created(journal, &mut plan)?;
     Ok(plan)
+}
+
+/// Says why each failed refund the gateway never showed it holds goes again
+/// under its own id, in the words of the last answer about it.
+fn say_why_never_created(journal: &Journal, plan: &mut Plan) -> anyhow::Result<()> {
+    let unsaid = |p: &Planned| p.new_id.is_none() && p.why.is_empty();
+    let ids: Vec<i64> = plan
+        .send
+        .iter()
+        .filter(|p| unsaid(p))
+        .map(|p| p.id)
+        .collect();
+    let last = journal.last_attempts(&ids)?;
+    for planned in plan.send.iter_mut().filter(|p| unsaid(p)) {
+        let answer = last.get(&planned.id);
+        planned.why = match answer.map(|(kind, outcome)| (kind.as_str(), outcome.as_str())) {
+            Some(("query", outcome)) if outcome == crate::engine::task::NOT_FOUND => {
+                SAYS_NO_SUCH_REFUND
+            }
+            Some(("submit", outcome)) if outcome.starts_with("retry") => TURNED_AWAY,
+            Some(("submit", _)) => REFUSED_WHEN_SENT,
+            _ => NEVER_SHOWN,
+        }
+        .to_owned();
+    }
+    Ok(())
 }
 
 /// Why the gateway's answer about one link of a chain stops a new id being
