@@ -431,19 +431,41 @@ fn taken_id(
             refund.refund_id
         ))
     })?;
+    let first_here = |head: i64| {
+        tx.prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
+            .query_row(params![head, batch_id], |row| row.get(0))
+    };
+    Ok(against_journal(
+        tx,
+        refund,
+        &existing,
+        Some(batch_id),
+        first_here,
+    )?)
+}
+
+/// The verdict on a row naming a refund the journal holds (`existing`), for
+/// the import and its preview alike: a conflict when the content differs;
+/// otherwise the refund is reported by its chain's head (a retry under a new
+/// id), and the row repeats an earlier row of the batch that reached the same
+/// head (`first_row_with(head)`: that row's line), so that a file naming both
+/// `R1` and its retry `R1R2` sends the chain once.
+pub(super) fn against_journal(
+    conn: &Connection,
+    refund: &RefundRow,
+    existing: &Existing,
+    this_batch: Option<i64>,
+    first_row_with: impl FnOnce(i64) -> rusqlite::Result<Option<u64>>,
+) -> rusqlite::Result<Dedupe> {
     if existing.fingerprint != refund.fingerprint {
         return Ok(conflict_with_journal(
             &refund.refund_id,
-            &existing,
-            Some(batch_id),
+            existing,
+            this_batch,
         ));
     }
-    // A refund retried under a new id is reported by its chain's head.
-    let head = super::chain::head(tx, existing.id)?;
-    let first_here: Option<u64> = tx
-        .prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
-        .query_row(params![head, batch_id], |row| row.get(0))?;
-    Ok(match first_here {
+    let head = super::chain::head(conn, existing.id)?;
+    Ok(match first_row_with(head)? {
         Some(of_line) => Dedupe::Duplicate {
             refund: Some(head),
             of_line,
