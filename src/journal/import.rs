@@ -12,6 +12,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::dedupe::{against_journal, lookup, Dedupe};
 use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
@@ -76,66 +77,42 @@ pub enum ImportError {
     #[error("interrupted during the import: nothing of this batch was recorded or sent")]
     Interrupted,
     /// The check before sending said no (declined, or over a limit).
-    #[error("{0}")]
-    Refused(String),
+    #[error("{}", .0.why)]
+    Refused(Refusal),
+}
+
+/// Why the check before sending said no.
+#[derive(Debug)]
+pub struct Refusal {
+    pub why: String,
+    /// The operator decided about this file: declined it, or its caps
+    /// refused it. The traces earlier, killed imports of the same file left
+    /// are cleared with this one's (they asked for that decision).
+    pub decided: bool,
+}
+
+impl Refusal {
+    /// A no the operator gave (or the caps): a decision about the file.
+    pub fn decided(why: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            decided: true,
+        }
+    }
+
+    /// A no for want of a decision (no terminal to ask on, interrupted).
+    pub fn undecided(why: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            decided: false,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> ImportError {
         ImportError::Journal(e.into())
     }
-}
-
-pub(super) enum Dedupe {
-    New,
-    Known { refund: i64 },
-    Duplicate { refund: Option<i64>, of_line: u64 },
-    Conflict { message: String },
-}
-
-pub(super) struct Existing {
-    pub(super) id: i64,
-    pub(super) fingerprint: String,
-    batch_id: i64,
-    line: u64,
-}
-
-pub(super) fn lookup(
-    conn: &Connection,
-    id_space: &str,
-    refund_id: &str,
-) -> rusqlite::Result<Option<Existing>> {
-    conn.prepare_cached(
-        "SELECT id, fingerprint, batch_id, line FROM refunds WHERE scope = ?1 AND refund_id = ?2",
-    )?
-    .query_row(params![id_space, refund_id], |row| {
-        Ok(Existing {
-            id: row.get(0)?,
-            fingerprint: row.get(1)?,
-            batch_id: row.get(2)?,
-            line: row.get(3)?,
-        })
-    })
-    .optional()
-}
-
-pub(super) fn conflict_with_journal(
-    refund_id: &str,
-    existing: &Existing,
-    this_batch: Option<i64>,
-) -> Dedupe {
-    let message = if Some(existing.batch_id) == this_batch {
-        format!(
-            "refund id {refund_id} is used at line {} for a different refund; never sent",
-            existing.line
-        )
-    } else {
-        format!(
-            "refund id {refund_id} was already used for a different refund (batch {}, line {}); never sent",
-            existing.batch_id, existing.line
-        )
-    };
-    Dedupe::Conflict { message }
 }
 
 pub(super) fn tally(tally: &mut Tally, verdict: &Dedupe, fen: Fen, line: u64) {
@@ -209,15 +186,22 @@ pub fn import_checked(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
     on_problem: impl FnMut(&str),
-    check: impl FnOnce(&Tally) -> Result<(), String>,
+    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
 ) -> Result<Tally, ImportError> {
     // Committed before the transaction: a kill in the middle leaves this trace.
     let trace = super::imports::begin(&journal.conn, meta)?;
     let result = import_in_transaction(journal, meta, rows, interrupted, on_problem, check, trace);
-    if result.is_err() {
-        // Ended cleanly, and said so: nothing was recorded, no trace is left.
-        // (Should this fail too, the trace says the import never finished: true.)
-        let _ = super::imports::abandon(&journal.conn, trace);
+    // Ended cleanly, and said so: nothing was recorded, no trace is left.
+    // (Should this fail too, the trace says the import never finished: true.)
+    match &result {
+        Ok(_) => {}
+        // The operator decided about the file: the earlier traces of it go too.
+        Err(ImportError::Refused(Refusal { decided: true, .. })) => {
+            let _ = super::imports::end(&journal.conn, trace, meta);
+        }
+        Err(_) => {
+            let _ = super::imports::abandon(&journal.conn, trace);
+        }
     }
     result
 }
@@ -228,7 +212,7 @@ fn import_in_transaction(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
-    check: impl FnOnce(&Tally) -> Result<(), String>,
+    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
     trace: i64,
 ) -> Result<Tally, ImportError> {
     let id_space = meta.id_space();
@@ -442,36 +426,6 @@ fn taken_id(
         Some(batch_id),
         first_here,
     )?)
-}
-
-/// The verdict on a row naming a refund the journal holds (`existing`), for
-/// the import and its preview alike: a conflict when the content differs;
-/// otherwise the refund is reported by its chain's head (a retry under a new
-/// id), and the row repeats an earlier row of the batch that reached the same
-/// head (`first_row_with(head)`: that row's line), so that a file naming both
-/// `R1` and its retry `R1R2` sends the chain once.
-pub(super) fn against_journal(
-    conn: &Connection,
-    refund: &RefundRow,
-    existing: &Existing,
-    this_batch: Option<i64>,
-    first_row_with: impl FnOnce(i64) -> rusqlite::Result<Option<u64>>,
-) -> rusqlite::Result<Dedupe> {
-    if existing.fingerprint != refund.fingerprint {
-        return Ok(conflict_with_journal(
-            &refund.refund_id,
-            existing,
-            this_batch,
-        ));
-    }
-    let head = super::chain::head(conn, existing.id)?;
-    Ok(match first_row_with(head)? {
-        Some(of_line) => Dedupe::Duplicate {
-            refund: Some(head),
-            of_line,
-        },
-        None => Dedupe::Known { refund: head },
-    })
 }
 
 /// Records the batch row of a valid input row (`row` holds the new refund's

@@ -3,7 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::import::{against_journal, lookup, tally, Dedupe, ImportError, Tally, CHUNK};
+use super::dedupe::{against_journal, lookup, Dedupe};
+use super::import::{tally, ImportError, Tally, CHUNK};
 use super::Journal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
