@@ -203,6 +203,17 @@ async fn finishing_an_older_unfinished_import_counts_the_rows_it_recorded() {
         assert!(said.contains(&line), "{line:?} in\n{}", refused.stderr);
     }
     assert_eq!(world.ledger().requests, 0, "nothing sent");
+    // validate counts the same three.
+    let validated = world
+        .bulkrefund(&["validate", arg, "--profile", "leshua"])
+        .await;
+    assert_eq!(validated.code, 2, "{}", validated.stdout);
+    let line = format!("  run would send:          {:>9} refunds, 30.10 yuan", 3);
+    assert!(
+        lines(&validated.stdout).contains(&line.as_str()),
+        "{}",
+        validated.stdout
+    );
 
     let sent = world
         .bulkrefund(&["run", arg, "--profile", "leshua", "--allow-over-limit"])
