@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gateway::GatewayKind;
 use crate::report::export::ExportFormat;
 
 mod journal;
+mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -333,7 +333,8 @@ pub enum Command {
     /// One refund's whole story: order and amount, retry chain, the batch rows
     /// that list it, every transition and HTTP attempt, e.g. `bulkrefund show R123`.
     Show(ShowArgs),
-    /// Work on the journal itself: `bulkrefund journal backup FILE`.
+    /// Work on the journal itself: `bulkrefund journal backup FILE`,
+    /// `bulkrefund journal forget-import ID`.
     Journal(JournalArgs),
     /// Write a generated batch and the simulator orders that match it (for tests and benchmarks).
     #[command(hide = true)]
@@ -458,7 +459,6 @@ pub struct SimArgs {
     pub wrong_key: bool,
 }
 
-/// `--gateway leshua|lianshang`: every gateway bulkrefund knows, by its name.
 impl Command {
     /// The places this command was given (none for those that bring their own).
     pub fn places(&self) -> Places {
@@ -472,6 +472,7 @@ impl Command {
             Command::Show(a) => a.places.clone(),
             Command::Journal(a) => match &a.command {
                 JournalCommand::Backup(b) => b.places.clone(),
+                JournalCommand::ForgetImport(f) => f.places.clone(),
             },
             Command::Demo(_)
             | Command::Gen(_)
@@ -479,30 +480,6 @@ impl Command {
             | Command::Completions(_)
             | Command::Man(_) => Places::default(),
         }
-    }
-}
-
-impl ValueEnum for GatewayKind {
-    fn value_variants<'a>() -> &'a [Self] {
-        GatewayKind::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(self.as_str()))
-    }
-}
-
-/// `--format csv|xlsx`.
-impl ValueEnum for ExportFormat {
-    fn value_variants<'a>() -> &'a [Self] {
-        &[ExportFormat::Csv, ExportFormat::Xlsx]
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(match self {
-            ExportFormat::Csv => "csv",
-            ExportFormat::Xlsx => "xlsx",
-        }))
     }
 }
 

@@ -146,6 +146,17 @@ pub fn colour_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// `word` as a POSIX shell reads it back: as it is when it holds only
+/// characters no shell treats specially, else in single quotes (a quote
+/// inside written `'\''`). For the commands a message tells people to run.
+pub fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.into();
+    }
+    format!("'{}'", word.replace('\'', r"'\''")).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +187,14 @@ mod tests {
         );
         let context = anyhow::Error::from(io()).context("reading the batch");
         assert_eq!(describe(&context), "reading the batch: no such file");
+    }
+
+    #[test]
+    fn shell_words_read_back_as_written() {
+        assert_eq!(shell_word("dir/nov-30.csv"), "dir/nov-30.csv");
+        assert_eq!(shell_word("my refunds.csv"), "'my refunds.csv'");
+        assert_eq!(shell_word("it's.csv"), r"'it'\''s.csv'");
+        assert_eq!(shell_word("$(rm x).csv"), "'$(rm x).csv'");
+        assert_eq!(shell_word(""), "''");
     }
 }

@@ -155,3 +155,93 @@ async fn retry_groups_the_refunds_it_cannot_resend_by_error_code() {
         lines[2]
     );
 }
+
+/// Issue 18 review, item 4: a query the gateway refuses (a wrong key) says
+/// nothing about the refund: nothing retried, exit 1, and the words say the
+/// gateway refused the queries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_whose_queries_the_gateway_refuses_exits_1() {
+    let world = World::start(
+        Orders::new().leshua("T1", 1000).leshua("T2", 1000),
+        FaultConfig {
+            fail_refund_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["F1,T1,1000", "F2,T2,1000"])
+        .write(world.dir.path(), "refused.csv");
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    world.sim.set_faults(FaultConfig {
+        wrong_key: true,
+        ..FaultConfig::default()
+    });
+    let retry = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids", "--yes"])
+        .await;
+    assert_eq!(retry.code, 1, "{}", retry.stderr);
+    assert_eq!(
+        retry.stderr.lines().last(),
+        Some(
+            "Error: the gateway refused the queries about 2 refunds (the gateway refused the query \
+             itself (-20006: the gateway cannot verify our signature: the trade key is probably \
+             wrong (check trade_key)): not retried), so nothing was retried; they are still failed: \
+             once the profile is fixed, run `bulkrefund retry --batch 1 --failed --new-ids` again"
+        ),
+        "{}",
+        retry.stderr
+    );
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 2, "nothing new");
+    assert!(ledger.ids.iter().all(|id| id.submissions == 1));
+}
+
+/// Issue 18 review, item 6: the plan says what the gateway answered about a
+/// refund it never created: refused when sent, or (asked since) no such refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_says_what_the_gateway_answered_about_a_refund_never_created() {
+    let world = World::start(Orders::new().leshua("T1", 1000), FaultConfig::default()).await;
+    // More than the order: the gateway refuses it, and creates nothing.
+    let batch = BatchFile::leshua()
+        .rows(["N1,T1,5000"])
+        .write(world.dir.path(), "never.csv");
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let plan_lines =
+        |stderr: &str| -> Vec<String> { stderr.lines().take(2).map(str::to_owned).collect() };
+    // No terminal and no --yes: the plan, then nothing sent (exit 2).
+    let plain = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed"])
+        .await;
+    assert_eq!(plain.code, 2, "{}", plain.stderr);
+    assert_eq!(
+        plan_lines(&plain.stderr),
+        [
+            "retry of batch 1 will send 1 refunds, 50.00 yuan:",
+            "  under the same id (the gateway refused it when it was sent: nothing was created; sent again under its own id):",
+        ]
+    );
+    // --new-ids asks the gateway first: it has no such refund.
+    let asked = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed", "--new-ids"])
+        .await;
+    assert_eq!(asked.code, 2, "{}", asked.stderr);
+    let again = world
+        .bulkrefund(&["retry", "--batch", "1", "--failed"])
+        .await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(
+        plan_lines(&again.stderr),
+        [
+            "retry of batch 1 will send 1 refunds, 50.00 yuan:",
+            "  under the same id (the gateway says it has no such refund: sent again under its own id):",
+        ]
+    );
+    assert_eq!(world.ledger().id("N1").unwrap().submissions, 1);
+}

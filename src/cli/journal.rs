@@ -18,6 +18,10 @@ pub enum JournalCommand {
     /// it (copying the journal's file alone may miss what its -wal file holds),
     /// e.g. `bulkrefund journal backup journal-2026-11-30.db`.
     Backup(BackupArgs),
+    /// Forget the trace of an import that never finished (killed): its file
+    /// will not be run. `resume` and `status` name such imports with their
+    /// ids and do not exit 0 while one stands, e.g. `bulkrefund journal forget-import 3`.
+    ForgetImport(ForgetImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -26,4 +30,12 @@ pub struct BackupArgs {
     pub places: Places,
     /// The copy: a new file (one that exists is never replaced).
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetImportArgs {
+    #[command(flatten)]
+    pub places: Places,
+    /// The import's id, as `resume` and `status` show it.
+    pub id: i64,
 }

@@ -1,3 +1,5 @@
+//! `bulkrefund journal forget-import ID`: the trace of a killed import goes.
+//!
 //! `bulkrefund journal backup FILE`: a whole copy of the journal, made with
 //! SQLite's `VACUUM INTO` from a read-only connection, so it is safe while a
 //! run holds the journal's lock. Copying the journal's file by hand is safe
@@ -16,7 +18,36 @@ use crate::paths::Protected;
 pub fn main(locations: &Locations, args: JournalArgs) -> anyhow::Result<u8> {
     match args.command {
         JournalCommand::Backup(args) => backup(locations, &args.file),
+        JournalCommand::ForgetImport(args) => forget_import(locations, args.id),
     }
+}
+
+/// `bulkrefund journal forget-import ID`: deletes the trace a killed import
+/// left, once the operator has decided its file will not be run. Needs the
+/// journal's lock: an import under way holds it.
+fn forget_import(locations: &Locations, id: i64) -> anyhow::Result<u8> {
+    let (journal_path, zone) = locations.journal_only()?;
+    if !journal_path.exists() {
+        return Err(UsageError(format!(
+            "There is no journal at '{}': no import to forget",
+            journal_path.display()
+        ))
+        .into());
+    }
+    let journal = Journal::open(&journal_path)?;
+    let Some(trace) = journal.forget_import(id)? else {
+        return Err(UsageError(format!(
+            "no unfinished import {id} in the journal: `bulkrefund status` lists them"
+        ))
+        .into());
+    };
+    crate::say!(
+        "forgot the import of '{}' (profile {}, started {}): nothing of it was recorded or sent",
+        trace.file_name,
+        trace.profile,
+        zone.show(&trace.started_at)
+    );
+    Ok(exit::SUCCESS)
 }
 
 fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::caps::{self, Outgoing};
 use crate::config::Profile;
-use crate::journal::import::Tally;
+use crate::journal::import::{Refusal, Tally};
 use crate::journal::reports::BatchSummary;
 
 /// What `run` checks and shows before it sends.
@@ -112,7 +112,7 @@ impl Look<'_> {
 
     /// Ok to send, or why not. Asked on the terminal when there is something
     /// to send (or the same file again); refused outright over a limit.
-    pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), String> {
+    pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), Refusal> {
         let over = self.over_limits(tally);
         let outgoing = Outgoing::of_tally(tally);
         let something_to_pay = outgoing.count > 0 || !self.earlier.is_empty();
@@ -120,11 +120,11 @@ impl Look<'_> {
             crate::say_part!("{}", self.plan(tally));
         }
         if !over.is_empty() && !self.allow_over_limit {
-            return Err(format!(
+            return Err(Refusal::decided(format!(
                 "the batch is over the profile's limits ({}): nothing was recorded or sent. \
                  Split the batch, or pass --allow-over-limit if it is meant",
                 over.join("; ")
-            ));
+            )));
         }
         if !something_to_pay {
             return Ok(());
@@ -137,10 +137,16 @@ impl Look<'_> {
                 outgoing.fen.grouped()
             ),
         };
+        let not_confirmed = "not confirmed: nothing was recorded or sent";
         match super::confirm::confirmed(self.yes, "run", &question) {
             Ok(true) if !cancelled() => Ok(()),
-            Ok(_) => Err("not confirmed: nothing was recorded or sent".into()),
-            Err(e) => Err(format!("{}: nothing was recorded or sent", e.0)),
+            // Interrupted at the question: no answer.
+            _ if cancelled() => Err(Refusal::undecided(not_confirmed)),
+            Ok(_) => Err(Refusal::decided(not_confirmed)),
+            Err(e) => Err(Refusal::undecided(format!(
+                "{}: nothing was recorded or sent",
+                e.0
+            ))),
         }
     }
 }

@@ -179,6 +179,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund journal backup bulkrefund-2026-11-30.db",
     ),
     (
+        "journal",
+        "Forget the trace of import 3, killed midway, whose file will not be run:",
+        "bulkrefund journal forget-import 3",
+    ),
+    (
         "sim",
         "A simulator on a free port, busy one time in ten:",
         "bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1",

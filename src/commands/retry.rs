@@ -61,7 +61,12 @@ fn next_free_id(
 
 const USED_UP: &str =
     "the gateway created it and it ended failed: its id cannot be used again; retry with --new-ids";
-const NEVER_CREATED: &str = "recorded as never created at the gateway: sent again under its own id";
+const REFUSED_WHEN_SENT: &str =
+    "the gateway refused it when it was sent: nothing was created; sent again under its own id";
+const TURNED_AWAY: &str = "the gateway turned every send of it away (busy): nothing was created; sent again under its own id";
+const SAYS_NO_SUCH_REFUND: &str =
+    "the gateway says it has no such refund: sent again under its own id";
+const NEVER_SHOWN: &str = "the gateway never said it holds it: sent again under its own id";
 const CONFIRMED_FAILED: &str =
     "the gateway confirms it exists and failed: its id is used up, so a new one";
 const GATEWAY_HAS_NONE: &str = "the gateway says it has no refund with this id: sent again under the same id, never a new one (if the gateway were wrong, its idempotency still keeps the payer from being paid twice)";
@@ -113,7 +118,8 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
             if record.ever_created {
                 plan.used_up.push(planned(None, Vec::new(), USED_UP));
             } else {
-                plan.send.push(planned(None, Vec::new(), NEVER_CREATED));
+                // Why: from the last answer about it, read for all of them at once below.
+                plan.send.push(planned(None, Vec::new(), ""));
             }
             continue;
         }
@@ -124,7 +130,34 @@ pub fn plan(journal: &Journal, batch: i64, new_ids: bool) -> anyhow::Result<Plan
                 .push((record.refund_id.clone(), why.to_string())),
         }
     }
+    say_why_never_created(journal, &mut plan)?;
     Ok(plan)
+}
+
+/// Says why each failed refund the gateway never showed it holds goes again
+/// under its own id, in the words of the last answer about it.
+fn say_why_never_created(journal: &Journal, plan: &mut Plan) -> anyhow::Result<()> {
+    let unsaid = |p: &Planned| p.new_id.is_none() && p.why.is_empty();
+    let ids: Vec<i64> = plan
+        .send
+        .iter()
+        .filter(|p| unsaid(p))
+        .map(|p| p.id)
+        .collect();
+    let last = journal.last_attempts(&ids)?;
+    for planned in plan.send.iter_mut().filter(|p| unsaid(p)) {
+        let answer = last.get(&planned.id);
+        planned.why = match answer.map(|(kind, outcome)| (kind.as_str(), outcome.as_str())) {
+            Some(("query", outcome)) if outcome == crate::engine::task::NOT_FOUND => {
+                SAYS_NO_SUCH_REFUND
+            }
+            Some(("submit", outcome)) if outcome.starts_with("retry") => TURNED_AWAY,
+            Some(("submit", _)) => REFUSED_WHEN_SENT,
+            _ => NEVER_SHOWN,
+        }
+        .to_owned();
+    }
+    Ok(())
 }
 
 /// Why the gateway's answer about one link of a chain stops a new id being
@@ -221,20 +254,26 @@ fn settle(plan: &mut Plan, asked: &HashMap<i64, Asked>) {
                 .enumerate()
                 .find_map(|(i, link)| match asked.get(&link.id) {
                     Some(answer) => blocks_new_id(link, answer, i == 0).map(|why| {
-                        let unanswered = matches!(
-                            answer.outcome,
-                            Outcome::Unknown { .. } | Outcome::Retry { .. }
-                        );
+                        // A refused query says nothing about the refund: unanswered too.
+                        let unanswered = match answer.outcome {
+                            Outcome::Unknown { .. } | Outcome::Retry { .. } => Some(false),
+                            Outcome::Rejected { .. } => Some(true),
+                            _ => None,
+                        };
                         (why, unanswered)
                     }),
-                    None => Some(("interrupted before the gateway was asked".into(), true)),
+                    None => Some((
+                        "interrupted before the gateway was asked".into(),
+                        Some(false),
+                    )),
                 });
         if let Some((why, unanswered)) = skip {
-            if unanswered {
+            if let Some(refused) = unanswered {
                 if plan.unanswered == 0 {
                     plan.first_unanswered = why.clone();
                 }
                 plan.unanswered += 1;
+                plan.refused += usize::from(refused);
             }
             plan.skipped.push((planned.refund_id.clone(), why));
             continue;
@@ -312,14 +351,38 @@ pub struct RetryRequest {
 }
 
 /// Nothing was retried because the gateway could not be asked about some
-/// refunds (unreachable, busy, unverifiable answers). Exits 1: the retry
-/// could not go on; the refunds are still failed, and retry may be run again.
+/// refunds (unreachable, busy, unverifiable answers, or the queries refused,
+/// as with a wrong key). Exits 1: the retry could not go on; the refunds are
+/// still failed, and retry may be run again.
 #[derive(Debug, thiserror::Error)]
-#[error("the gateway could not confirm how {count} refunds ended ({first}), so nothing was retried; they are still failed: run `bulkrefund retry --batch {batch} --failed --new-ids` again once the gateway answers")]
+#[error("{}", self.message())]
 pub struct NothingConfirmed {
     pub batch: i64,
     pub count: usize,
     pub first: String,
+    /// How many of the queries the gateway refused (the request itself).
+    pub refused: usize,
+}
+
+impl NothingConfirmed {
+    fn message(&self) -> String {
+        let (batch, count, first) = (self.batch, self.count, &self.first);
+        let again = format!("`bulkrefund retry --batch {batch} --failed --new-ids`");
+        if self.refused == count {
+            return format!(
+                "the gateway refused the queries about {count} refunds ({first}), so nothing was retried; \
+                 they are still failed: once the profile is fixed, run {again} again"
+            );
+        }
+        let refused = match self.refused {
+            0 => String::new(),
+            n => format!("; it refused {n} of the queries"),
+        };
+        format!(
+            "the gateway could not confirm how {count} refunds ended ({first}{refused}), so nothing was \
+             retried; they are still failed: run {again} again once the gateway answers"
+        )
+    }
 }
 
 /// The profile caps the plan is over (caps.rs), for each profile it sends with.
@@ -359,12 +422,19 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
     }
     crate::say_part!("{}", String::from_utf8_lossy(&text));
     if !over.is_empty() && !request.allow_over_limit {
-        return Err(UsageError(format!(
+        let refused = UsageError(format!(
             "the retry is over the profile's limits ({}): nothing was sent. \
              Pass --allow-over-limit if it is meant",
             over.join("; ")
-        ))
-        .into());
+        ));
+        // What the check corrected is followed (and its batches' results
+        // rewritten), as when the operator declines.
+        if !plan.corrected.is_empty() {
+            app.finish(journal, &mut paces, Scope::Refunds(plan.corrected.clone()))
+                .await?
+                .print();
+        }
+        return Err(refused.into());
     }
     let confirmed =
         !plan.send.is_empty() && super::confirm::confirmed(request.yes, "retry", "Send them?")?;
@@ -379,6 +449,7 @@ pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunO
         batch: request.batch,
         count: plan.unanswered,
         first: plan.first_unanswered.clone(),
+        refused: plan.refused,
     });
     if !confirmed && plan.corrected.is_empty() {
         if !plan.send.is_empty() {

@@ -41,9 +41,12 @@ pub struct Plan {
     /// still refunding among them are followed to their end).
     pub corrected: Vec<i64>,
     /// Refunds skipped because the gateway gave no answer that could be used
-    /// (unreachable, busy, unverifiable, interrupted), and the first reason.
+    /// (unreachable, busy, unverifiable, the query refused, interrupted), and
+    /// the first reason.
     pub unanswered: usize,
     pub first_unanswered: String,
+    /// Of those, the refunds whose query the gateway refused (a wrong key).
+    pub refused: usize,
 }
 
 impl Plan {

@@ -175,7 +175,7 @@ fn record(
         ImportError::Journal(e) => anyhow::Error::new(e)
             .context("the batch could not be recorded, and nothing of it was: nothing was sent"),
         ImportError::Interrupted => Interrupted(e.to_string()).into(),
-        ImportError::Refused(why) => UsageError(why).into(),
+        ImportError::Refused(refusal) => UsageError(refusal.why).into(),
     })?;
     let batch_id = tally.batch_id.expect("import returns the batch id");
     tracing::info!(

@@ -47,6 +47,9 @@ pub struct Done {
     pub stop: Option<String>,
 }
 
+/// What an attempt records when the gateway has no such refund.
+pub(crate) const NOT_FOUND: &str = "not found";
+
 pub(crate) fn attempt_record(
     kind: AttemptKind,
     at: String,
@@ -60,7 +63,7 @@ pub(crate) fn attempt_record(
         Outcome::Processing(_) => Status::Processing.to_string(),
         Outcome::Unknown { why } => format!("{}: {why}", Status::Unknown),
         Outcome::Retry { why, .. } => format!("retry: {why}"),
-        Outcome::NotFound => "not found".to_owned(),
+        Outcome::NotFound => NOT_FOUND.to_owned(),
         Outcome::Mismatch { what } => format!("{}: {what}", Status::Review),
         Outcome::Rejected { code, why } => format!("rejected {code}: {why}"),
     };

@@ -23,7 +23,11 @@ impl UnfinishedImport {
         format!(
             "batch {}: the import of '{}' is unfinished ({} rows recorded); nothing of it is sent \
              until the rest is recorded: run `bulkrefund run {} --profile {}` again (the same file)",
-            self.batch, self.file_name, self.rows_recorded, self.file_name, self.profile
+            self.batch,
+            self.file_name,
+            self.rows_recorded,
+            crate::messages::shell_word(&self.file_name),
+            crate::messages::shell_word(&self.profile)
         )
     }
 }

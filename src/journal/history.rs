@@ -2,10 +2,12 @@
 //! every transition of each (the append-only `events`), every HTTP attempt,
 //! and the batch rows that list its chain.
 
+use std::collections::HashMap;
+
 use rusqlite::params;
 
 use super::refunds::{read_record, RECORD_COLUMNS};
-use super::{Journal, JournalError, RefundRecord};
+use super::{Journal, JournalError, RefundRecord, Scope};
 
 /// A transition of a refund's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +49,19 @@ pub struct RefundTimes {
     pub created_at: String,
     pub first_sent_at: Option<String>,
     pub finished_at: Option<String>,
+}
+
+const ATTEMPT_COLUMNS: &str = "kind, at, http_status, gateway_codes, outcome, latency_ms";
+
+fn read_attempt(row: &rusqlite::Row) -> rusqlite::Result<AttemptRow> {
+    Ok(AttemptRow {
+        kind: row.get(0)?,
+        at: row.get(1)?,
+        http_status: row.get(2)?,
+        gateway_codes: row.get(3)?,
+        outcome: row.get(4)?,
+        latency_ms: row.get::<_, i64>(5)? as u64,
+    })
 }
 
 impl Journal {
@@ -93,20 +108,28 @@ impl Journal {
 
     /// The refund's HTTP attempts, oldest first.
     pub fn attempts(&self, refund: i64) -> Result<Vec<AttemptRow>, JournalError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, at, http_status, gateway_codes, outcome, latency_ms
-             FROM attempts WHERE refund = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([refund], |row| {
-            Ok(AttemptRow {
-                kind: row.get(0)?,
-                at: row.get(1)?,
-                http_status: row.get(2)?,
-                gateway_codes: row.get(3)?,
-                outcome: row.get(4)?,
-                latency_ms: row.get::<_, i64>(5)? as u64,
-            })
-        })?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE refund = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([refund], read_attempt)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The last HTTP attempt about each of `refunds` that has one, as (kind,
+    /// outcome): one pass over the attempts, whatever their number.
+    pub fn last_attempts(
+        &self,
+        refunds: &[i64],
+    ) -> Result<HashMap<i64, (String, String)>, JournalError> {
+        if refunds.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT refund, kind, outcome FROM attempts WHERE id IN
+                (SELECT MAX(id) FROM attempts WHERE refund IN ({}) GROUP BY refund)",
+            Scope::Refunds(refunds.to_vec()).ids_sql()
+        ))?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 

@@ -12,6 +12,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::dedupe::{against_journal, lookup, Dedupe};
 use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
@@ -76,66 +77,42 @@ pub enum ImportError {
     #[error("interrupted during the import: nothing of this batch was recorded or sent")]
     Interrupted,
     /// The check before sending said no (declined, or over a limit).
-    #[error("{0}")]
-    Refused(String),
+    #[error("{}", .0.why)]
+    Refused(Refusal),
+}
+
+/// Why the check before sending said no.
+#[derive(Debug)]
+pub struct Refusal {
+    pub why: String,
+    /// The operator decided about this file: declined it, or its caps
+    /// refused it. The traces earlier, killed imports of the same file left
+    /// are cleared with this one's (they asked for that decision).
+    pub decided: bool,
+}
+
+impl Refusal {
+    /// A no the operator gave (or the caps): a decision about the file.
+    pub fn decided(why: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            decided: true,
+        }
+    }
+
+    /// A no for want of a decision (no terminal to ask on, interrupted).
+    pub fn undecided(why: impl Into<String>) -> Refusal {
+        Refusal {
+            why: why.into(),
+            decided: false,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> ImportError {
         ImportError::Journal(e.into())
     }
-}
-
-pub(super) enum Dedupe {
-    New,
-    Known { refund: i64 },
-    Duplicate { refund: Option<i64>, of_line: u64 },
-    Conflict { message: String },
-}
-
-pub(super) struct Existing {
-    pub(super) id: i64,
-    pub(super) fingerprint: String,
-    batch_id: i64,
-    line: u64,
-}
-
-pub(super) fn lookup(
-    conn: &Connection,
-    id_space: &str,
-    refund_id: &str,
-) -> rusqlite::Result<Option<Existing>> {
-    conn.prepare_cached(
-        "SELECT id, fingerprint, batch_id, line FROM refunds WHERE scope = ?1 AND refund_id = ?2",
-    )?
-    .query_row(params![id_space, refund_id], |row| {
-        Ok(Existing {
-            id: row.get(0)?,
-            fingerprint: row.get(1)?,
-            batch_id: row.get(2)?,
-            line: row.get(3)?,
-        })
-    })
-    .optional()
-}
-
-pub(super) fn conflict_with_journal(
-    refund_id: &str,
-    existing: &Existing,
-    this_batch: Option<i64>,
-) -> Dedupe {
-    let message = if Some(existing.batch_id) == this_batch {
-        format!(
-            "refund id {refund_id} is used at line {} for a different refund; never sent",
-            existing.line
-        )
-    } else {
-        format!(
-            "refund id {refund_id} was already used for a different refund (batch {}, line {}); never sent",
-            existing.batch_id, existing.line
-        )
-    };
-    Dedupe::Conflict { message }
 }
 
 pub(super) fn tally(tally: &mut Tally, verdict: &Dedupe, fen: Fen, line: u64) {
@@ -167,6 +144,26 @@ fn unfinished_import(conn: &Connection, meta: &BatchMeta) -> rusqlite::Result<Op
     .optional()
 }
 
+/// The refunds the rows an unfinished import recorded name, each once, noted
+/// as earlier refunds that may still leave: finishing the import releases
+/// them, so the plan and the caps count them with the rows imported now.
+fn note_recorded_rows(
+    conn: &Connection,
+    batch_id: i64,
+    into: &mut Vec<super::outgoing::Waiting>,
+) -> rusqlite::Result<()> {
+    let refunds: Vec<i64> = conn
+        .prepare(
+            "SELECT DISTINCT refund FROM batch_rows WHERE batch_id = ?1 AND refund IS NOT NULL ORDER BY refund",
+        )?
+        .query_map([batch_id], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for refund in refunds {
+        super::outgoing::note(conn, refund, into)?;
+    }
+    Ok(())
+}
+
 /// Records a batch and its rows, all in one transaction. Returns the tally
 /// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
 /// says yes, nothing is recorded.
@@ -189,15 +186,22 @@ pub fn import_checked(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
     on_problem: impl FnMut(&str),
-    check: impl FnOnce(&Tally) -> Result<(), String>,
+    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
 ) -> Result<Tally, ImportError> {
     // Committed before the transaction: a kill in the middle leaves this trace.
     let trace = super::imports::begin(&journal.conn, meta)?;
     let result = import_in_transaction(journal, meta, rows, interrupted, on_problem, check, trace);
-    if result.is_err() {
-        // Ended cleanly, and said so: nothing was recorded, no trace is left.
-        // (Should this fail too, the trace says the import never finished: true.)
-        let _ = super::imports::abandon(&journal.conn, trace);
+    // Ended cleanly, and said so: nothing was recorded, no trace is left.
+    // (Should this fail too, the trace says the import never finished: true.)
+    match &result {
+        Ok(_) => {}
+        // The operator decided about the file: the earlier traces of it go too.
+        Err(ImportError::Refused(Refusal { decided: true, .. })) => {
+            let _ = super::imports::end(&journal.conn, trace, meta);
+        }
+        Err(_) => {
+            let _ = super::imports::abandon(&journal.conn, trace);
+        }
     }
     result
 }
@@ -208,7 +212,7 @@ fn import_in_transaction(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
-    check: impl FnOnce(&Tally) -> Result<(), String>,
+    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
     trace: i64,
 ) -> Result<Tally, ImportError> {
     let id_space = meta.id_space();
@@ -235,6 +239,9 @@ fn import_in_transaction(
         batch_id: Some(batch_id),
         ..Tally::default()
     };
+    if recorded_up_to > 0 {
+        note_recorded_rows(&tx, batch_id, &mut result.earlier)?;
+    }
     for (i, row) in rows.enumerate() {
         if i % CHUNK == 0 && interrupted() {
             return Err(ImportError::Interrupted);
@@ -408,25 +415,17 @@ fn taken_id(
             refund.refund_id
         ))
     })?;
-    if existing.fingerprint != refund.fingerprint {
-        return Ok(conflict_with_journal(
-            &refund.refund_id,
-            &existing,
-            Some(batch_id),
-        ));
-    }
-    // A refund retried under a new id is reported by its chain's head.
-    let head = super::chain::head(tx, existing.id)?;
-    let first_here: Option<u64> = tx
-        .prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
-        .query_row(params![head, batch_id], |row| row.get(0))?;
-    Ok(match first_here {
-        Some(of_line) => Dedupe::Duplicate {
-            refund: Some(head),
-            of_line,
-        },
-        None => Dedupe::Known { refund: head },
-    })
+    let first_here = |head: i64| {
+        tx.prepare_cached("SELECT MIN(line) FROM batch_rows WHERE refund = ?1 AND batch_id = ?2")?
+            .query_row(params![head, batch_id], |row| row.get(0))
+    };
+    Ok(against_journal(
+        tx,
+        refund,
+        &existing,
+        Some(batch_id),
+        first_here,
+    )?)
 }
 
 /// Records the batch row of a valid input row (`row` holds the new refund's

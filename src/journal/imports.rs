@@ -5,17 +5,21 @@
 //! and the transaction deletes it as it commits; an import that fails cleanly
 //! (refused, interrupted, a bad row) deletes it too. A trace left behind is an
 //! import that died: `resume` and `status` name its file, say to run it again,
-//! and do not exit 0 until the same file is run (or the trace is otherwise
-//! cleared by a later import of it).
+//! and do not exit 0 until the same file is run, or the operator decides
+//! against it (declines it, or its caps refuse it), or forgets the trace
+//! (`bulkrefund journal forget-import ID`).
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::import::BatchMeta;
 use super::{now_text, Journal, JournalError};
+use crate::messages::shell_word;
 
 /// An import that began and never ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterruptedImport {
+    /// The trace's id (`bulkrefund journal forget-import ID`).
+    pub id: i64,
     pub file_name: String,
     pub profile: String,
     pub started_at: String,
@@ -50,10 +54,22 @@ impl InterruptedImport {
 
     fn run_again(&self) -> String {
         format!(
-            "Run it again: `bulkrefund run {} --profile {}`",
-            self.file_name, self.profile
+            "Run it again: `bulkrefund run {} --profile {}`; or, if it is not to be run, \
+             forget it: `bulkrefund journal forget-import {}`",
+            shell_word(&self.file_name),
+            shell_word(&self.profile),
+            self.id
         )
     }
+}
+
+fn read_trace(row: &rusqlite::Row) -> rusqlite::Result<InterruptedImport> {
+    Ok(InterruptedImport {
+        id: row.get(0)?,
+        file_name: row.get(1)?,
+        profile: row.get(2)?,
+        started_at: row.get(3)?,
+    })
 }
 
 /// Commits the trace of an import about to begin; returns its id.
@@ -74,7 +90,8 @@ pub(super) fn begin(conn: &Connection, meta: &BatchMeta) -> rusqlite::Result<i64
 
 /// Deletes the trace `id`, and those an earlier, killed import of the same
 /// file (the same bytes or the same path) with the same profile left: this
-/// import records it. Inside the import's transaction.
+/// import records it (inside the import's transaction), or the operator
+/// decided against it (declined it, or its caps refused it).
 pub(super) fn end(conn: &Connection, id: i64, meta: &BatchMeta) -> rusqlite::Result<()> {
     conn.execute(
         "DELETE FROM imports WHERE id = ?1
@@ -95,15 +112,25 @@ impl Journal {
     pub fn interrupted_imports(&self) -> Result<Vec<InterruptedImport>, JournalError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT file_name, profile, started_at FROM imports ORDER BY id")?;
-        let rows = stmt.query_map([], |row| {
-            Ok(InterruptedImport {
-                file_name: row.get(0)?,
-                profile: row.get(1)?,
-                started_at: row.get(2)?,
-            })
-        })?;
+            .prepare("SELECT id, file_name, profile, started_at FROM imports ORDER BY id")?;
+        let rows = stmt.query_map([], read_trace)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes the trace `id` (the operator will not run its file): returns
+    /// what it was, `None` when there is no such trace.
+    pub fn forget_import(&self, id: i64) -> Result<Option<InterruptedImport>, JournalError> {
+        let trace = self
+            .conn
+            .query_row(
+                "SELECT id, file_name, profile, started_at FROM imports WHERE id = ?1",
+                [id],
+                read_trace,
+            )
+            .optional()?;
+        self.conn
+            .execute("DELETE FROM imports WHERE id = ?1", [id])?;
+        Ok(trace)
     }
 
     /// Commits the trace of an import about to begin, as [`super::import`]
@@ -115,7 +142,7 @@ impl Journal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::import::{import_checked, ImportError};
+    use super::super::import::{import_checked, ImportError, Refusal};
     use super::*;
 
     fn meta(name: &str) -> BatchMeta {
@@ -166,7 +193,7 @@ mod tests {
             std::iter::empty(),
             || false,
             |_| {},
-            |_| Err("declined".into()),
+            |_| Err(Refusal::undecided("no terminal to ask on")),
         );
         assert!(matches!(refused, Err(ImportError::Refused(_))));
         assert!(journal.interrupted_imports().unwrap().is_empty());
@@ -184,5 +211,52 @@ mod tests {
         )
         .unwrap();
         assert!(journal.interrupted_imports().unwrap().is_empty());
+    }
+
+    /// Issue 18 review, item 2: a killed import's trace goes when the
+    /// operator decides against its file, or forgets it; not for want of an
+    /// answer.
+    #[test]
+    fn a_decision_against_the_file_or_forget_import_clears_its_trace() {
+        let mut journal = Journal::open_in_memory().unwrap();
+        let refuse = |journal: &mut Journal, refusal: Refusal| {
+            let result = import_checked(
+                journal,
+                &meta("d.csv"),
+                std::iter::empty(),
+                || false,
+                |_| {},
+                |_| Err(refusal),
+            );
+            assert!(matches!(result, Err(ImportError::Refused(_))));
+        };
+        let killed = journal.begin_import(&meta("d.csv")).unwrap();
+        let other = journal.begin_import(&meta("e.csv")).unwrap();
+        refuse(&mut journal, Refusal::undecided("no terminal to ask on"));
+        let ids = |journal: &Journal| -> Vec<i64> {
+            let traces = journal.interrupted_imports().unwrap();
+            traces.iter().map(|t| t.id).collect()
+        };
+        assert_eq!(ids(&journal), [killed, other], "no decision: it stands");
+        refuse(&mut journal, Refusal::decided("not confirmed"));
+        assert_eq!(ids(&journal), [other], "declined: that file's trace goes");
+        let forgotten = journal.forget_import(other).unwrap().unwrap();
+        assert_eq!(forgotten.file_name, "e.csv");
+        assert!(ids(&journal).is_empty());
+        assert_eq!(journal.forget_import(other).unwrap(), None);
+    }
+
+    #[test]
+    fn the_command_to_run_again_is_quoted_for_the_shell() {
+        let trace = InterruptedImport {
+            id: 7,
+            file_name: "nov 30's.csv".into(),
+            profile: "leshua".into(),
+            started_at: String::new(),
+        };
+        assert!(trace.describe("then").ends_with(
+            "Run it again: `bulkrefund run 'nov 30'\\''s.csv' --profile leshua`; or, if it is \
+             not to be run, forget it: `bulkrefund journal forget-import 7`"
+        ));
     }
 }

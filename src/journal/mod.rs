@@ -7,6 +7,7 @@
 pub mod batches;
 pub mod chain;
 pub mod changes;
+mod dedupe;
 pub mod due;
 pub mod file;
 pub mod history;

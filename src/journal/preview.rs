@@ -3,7 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::import::{conflict_with_journal, lookup, tally, Dedupe, ImportError, Tally, CHUNK};
+use super::dedupe::{against_journal, lookup, Dedupe};
+use super::import::{tally, ImportError, Tally, CHUNK};
 use super::Journal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
@@ -30,7 +31,9 @@ pub fn preview(
     conn.execute_batch(
         "PRAGMA temp_store = FILE;
          DROP TABLE IF EXISTS temp.seen;
-         CREATE TEMP TABLE seen (refund_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
+         CREATE TEMP TABLE seen (refund_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;
+         DROP TABLE IF EXISTS temp.heads;
+         CREATE TEMP TABLE heads (refund INTEGER PRIMARY KEY, line INTEGER NOT NULL);",
     )?;
     let journal_has_refunds = journal.is_some();
     let mut result = Tally::default();
@@ -60,17 +63,21 @@ pub fn preview(
             }
             tally(&mut result, &verdict, refund.amount, line);
             if let Dedupe::Known { refund } = &verdict {
+                // The chain's head, as the import's batch row records it.
+                conn.prepare_cached("INSERT INTO temp.heads (refund, line) VALUES (?1, ?2)")?
+                    .execute(params![refund, line])?;
                 super::outgoing::note(conn, *refund, &mut result.earlier)?;
             }
         }
         conn.execute_batch("COMMIT")?;
     }
-    conn.execute_batch("DROP TABLE temp.seen")?;
+    conn.execute_batch("DROP TABLE temp.seen; DROP TABLE temp.heads;")?;
     Ok(result)
 }
 
 /// The verdict [`import`] would give a valid row, from the rows seen so far
-/// (`temp.seen`) and the journal's refunds.
+/// (`temp.seen` by refund id, `temp.heads` by the chain head a row reached)
+/// and the journal's refunds.
 fn preview_verdict(
     conn: &Connection,
     id_space: &str,
@@ -97,13 +104,12 @@ fn preview_verdict(
             .transpose()?
             .flatten()
         {
-            Some(existing) if existing.fingerprint != refund.fingerprint => {
-                conflict_with_journal(&refund.refund_id, &existing, None)
-            }
-            // Reported (and sent, when it may still leave) by its chain's head, as import does.
-            Some(existing) => Dedupe::Known {
-                refund: super::chain::head(conn, existing.id)?,
-            },
+            // As the import decides it, the rows seen so far standing for its batch rows.
+            Some(existing) => against_journal(conn, refund, &existing, None, |head| {
+                conn.prepare_cached("SELECT line FROM temp.heads WHERE refund = ?1")?
+                    .query_row([head], |row| row.get(0))
+                    .optional()
+            })?,
             None => Dedupe::New,
         },
     })

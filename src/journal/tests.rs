@@ -272,6 +272,59 @@ fn preview_decides_like_import_and_writes_nothing() {
     );
 }
 
+/// Issue 18 review, item 3: a file naming both `R1` and its retry `R1R2`
+/// reaches one chain head twice. The import sends the chain once (the second
+/// row repeats the first); the preview (`validate`) says the same.
+#[test]
+fn preview_and_import_send_a_retry_chain_named_twice_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let mut journal = Journal::open(&path).unwrap();
+    import_rows(&mut journal, vec![valid(2, "R1", "T1", 60_000)]);
+    let mut from = State::Pending;
+    for to in [State::InFlight, State::Failed] {
+        changes::apply(&journal.conn, 1, from, &Change::to(to, "test")).unwrap();
+        from = to;
+    }
+    let retry = chain::RetryStart {
+        refund: 1,
+        new_id: Some("R1R2".into()),
+        why: "test".into(),
+    };
+    journal.start_retries(1, &[retry]).unwrap();
+    drop(journal);
+    // R1R2 is pending: a run of this file sends it, once.
+    let rows = || vec![valid(2, "R1", "T1", 60_000), valid(3, "R1R2", "T1", 60_000)];
+    let reader = Journal::open_read_only(&path).unwrap().unwrap();
+    let previewed = super::preview::preview(
+        Some(&reader),
+        GatewayKind::Leshua,
+        "M1",
+        rows().into_iter(),
+        |_| {},
+    )
+    .unwrap();
+    drop(reader);
+    let mut journal = Journal::open(&path).unwrap();
+    let (imported, _) = import_rows(&mut journal, rows());
+    let once = vec![Waiting {
+        batch: 1,
+        profile: "leshua".into(),
+        count: 1,
+        fen: Fen(60_000),
+        largest: (Fen(60_000), "R1R2".into()),
+    }];
+    assert_eq!((imported.known, imported.duplicate), (1, 1));
+    assert_eq!(imported.earlier, once);
+    assert_eq!(
+        previewed,
+        Tally {
+            batch_id: None,
+            ..imported
+        }
+    );
+}
+
 fn one_refund() -> (Journal, i64) {
     let mut journal = Journal::open_in_memory().unwrap();
     import_rows(&mut journal, vec![valid(2, "R1", "T1", 100)]);
