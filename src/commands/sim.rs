@@ -58,6 +58,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         endless_rate: args.endless_rate,
         retry_after_secs: args.retry_after,
         wrong_key: args.wrong_key,
+        signed_refusals: args.signed_refusals,
+        contradict: args.contradict,
+        lie_rate: args.lie_rate,
     };
     let handle = sim::start(config, args.listen).await?;
     let mut stdout = std::io::stdout();
