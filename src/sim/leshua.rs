@@ -46,9 +46,6 @@ pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> R
         );
     }
     let answer = process(&state, &params);
-    if matches!(answer, Answer::Lost) {
-        return super::server_error();
-    }
     let is_refund = params
         .get("service")
         .is_some_and(|s| s == wire::SERVICE_REFUND);
