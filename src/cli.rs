@@ -457,6 +457,15 @@ pub struct SimArgs {
     /// Hold another key than the merchant's: every request fails its signature check.
     #[arg(long)]
     pub wrong_key: bool,
+    /// Refuse a badly signed request with an answer signed by the simulator's key (Leshua).
+    #[arg(long)]
+    pub signed_refusals: bool,
+    /// Answer 500 to each refund recorded, "already exists" to resends, "no such refund" to queries.
+    #[arg(long)]
+    pub contradict: bool,
+    /// Share of refunds paid but answered with a signed refusal; their queries say "no such refund".
+    #[arg(long, default_value = "0", value_parser = parse_probability)]
+    pub lie_rate: f64,
 }
 
 impl Command {

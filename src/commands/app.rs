@@ -303,8 +303,8 @@ impl RunOutcome {
         }
         if let Some(why) = &report.stopped {
             crate::say_error!(
-                "Error: the run stopped sending: {why}. Nothing more was sent; the refunds it refused \
-                 are pending again (never created). Fix the profile, then run `bulkrefund resume`."
+                "Error: the run stopped sending: {why}. Nothing more was sent. Fix the profile, then \
+                 run `bulkrefund resume`: it sends the refunds never created, and queries those left unknown."
             );
         }
         for problem in &self.problems {

@@ -60,6 +60,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         endless_rate: args.endless_rate,
         retry_after_secs: args.retry_after,
         wrong_key: args.wrong_key,
+        signed_refusals: args.signed_refusals,
+        contradict: args.contradict,
+        lie_rate: args.lie_rate,
         ..FaultConfig::default()
     };
     let handle = sim::start(config, args.listen).await?;

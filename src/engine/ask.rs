@@ -117,7 +117,7 @@ pub async fn query_once(
     };
     let (at, started) = (now_text(), Instant::now());
     let attempt = pace.gateway.query(&order).await;
-    pace.feedback(&attempt.outcome, started.elapsed());
+    pace.feedback(&attempt, started.elapsed());
     if let Outcome::Retry {
         after: Some(wait), ..
     } = &attempt.outcome

@@ -6,6 +6,12 @@
 //! `max_concurrency`). A busy answer, a 429 or a timeout cuts it by a third
 //! and holds it there a while (AIMD's multiplicative decrease): a gateway that
 //! is struggling gets fewer requests at once, not more.
+//!
+//! It starts where a slow gateway would need it ([`ASSUMED_LATENCY`]), not
+//! low: the pacer keeps the rate whatever the limit, so a high start costs
+//! nothing, while a low one held the first second of every run below the
+//! rate as the latency was learnt. It comes down on evidence only: measured
+//! latencies (enough of them), busy answers and timeouts.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -27,6 +33,9 @@ const SPARE: u32 = 2;
 const RECOMPUTE_EVERY: u64 = 16;
 /// How long a cut holds before the limit may grow again.
 const HOLD_AFTER_CUT: Duration = Duration::from_secs(2);
+/// The latency the limit starts from, before any answer: generous (gateways
+/// answer in 50-500 ms), so that the rate is reached from the first second.
+pub const ASSUMED_LATENCY: Duration = Duration::from_secs(1);
 
 /// Why the limit is where it is, for the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,10 +147,10 @@ impl LimitReport {
 }
 
 impl InFlightLimit {
-    /// Starts at what a 100 ms gateway would need, within `upper`.
+    /// Starts at what a gateway answering in [`ASSUMED_LATENCY`] would need, within `upper`.
     pub fn new(rate: u32, upper: u32) -> Arc<InFlightLimit> {
         let upper = upper.max(1);
-        let start = (rate / 10 + SPARE).clamp(1, upper);
+        let start = needed(rate, ASSUMED_LATENCY).clamp(1, upper);
         Arc::new(InFlightLimit {
             semaphore: Arc::new(Semaphore::new(start as usize)),
             state: Mutex::new(State {
@@ -193,7 +202,7 @@ impl InFlightLimit {
         if state.hold_until.is_some_and(|until| Instant::now() < until) {
             return;
         }
-        let needed = (f64::from(self.rate) * p90.as_secs_f64() * HEADROOM).ceil() as u32 + SPARE;
+        let needed = needed(self.rate, p90);
         let (target, bound) = if needed >= self.upper {
             (self.upper, Bound::Upper)
         } else {
@@ -252,6 +261,11 @@ impl InFlightLimit {
     }
 }
 
+/// In flight to keep `rate` a second at `latency` (Little's law), with headroom.
+fn needed(rate: u32, latency: Duration) -> u32 {
+    (f64::from(rate) * latency.as_secs_f64() * HEADROOM).ceil() as u32 + SPARE
+}
+
 /// The `q` percentile of the samples, once there are enough of them.
 fn percentile(samples: &VecDeque<Duration>, q: f64) -> Option<Duration> {
     if samples.len() < MIN_SAMPLES {
@@ -277,7 +291,6 @@ mod tests {
     async fn the_limit_follows_latency_within_the_upper_bound() {
         // 100/s at 300 ms needs 30 in flight: 47 with headroom and spare.
         let limit = InFlightLimit::new(100, 256);
-        assert_eq!(limit.report().limit, 12);
         answered(&limit, 300, 20);
         let report = limit.report();
         assert_eq!((report.limit, report.bound), (47, Bound::Latency));
@@ -290,6 +303,31 @@ mod tests {
         answered(&bounded, 300, 20);
         let report = bounded.report();
         assert_eq!((report.limit, report.bound), (16, Bound::Upper));
+    }
+
+    #[tokio::test]
+    async fn the_limit_starts_where_the_rate_may_need_it_and_waits_for_evidence() {
+        // 100/s at an assumed 1 s: 100 in flight, 152 with headroom and spare.
+        let limit = InFlightLimit::new(100, 256);
+        let report = limit.report();
+        assert_eq!((report.limit, report.bound), (152, Bound::Latency));
+        assert_eq!(limit.semaphore.available_permits(), 152);
+        // Places taken and given back, and a few fast answers, are no evidence.
+        let out: Vec<LimitPermit> =
+            futures::future::join_all((0..100).map(|_| limit.acquire())).await;
+        drop(out);
+        answered(&limit, 5, MIN_SAMPLES - 1);
+        assert_eq!(limit.report().limit, 152);
+        assert_eq!(limit.semaphore.available_permits(), 152);
+        // Enough measured answers are: 100/s at 300 ms needs 47.
+        answered(&limit, 300, 20);
+        assert_eq!(limit.report().limit, 47);
+        // Within the upper bound from the start, and it says so.
+        let bounded = InFlightLimit::new(2000, 32);
+        let report = bounded.report();
+        assert_eq!((report.limit, report.bound), (32, Bound::Upper));
+        // A slow rate needs few, but never none.
+        assert_eq!(InFlightLimit::new(1, 256).report().limit, 4);
     }
 
     #[tokio::test]

@@ -11,9 +11,11 @@
 pub mod ask;
 pub mod limit;
 pub mod pacing;
+pub mod policy;
 pub mod polls;
 pub mod progress;
 pub mod task;
+pub mod trust;
 pub mod verdict;
 pub mod writer;
 
@@ -29,7 +31,8 @@ use tokio_util::sync::CancellationToken;
 use crate::journal::due::{DueReader, DueRefund};
 use crate::journal::{self, Journal, JournalError, Scope, State};
 use pacing::Pace;
-use task::{Counters, Done, Job, Shared};
+use policy::Counters;
+use task::{Done, Job, Shared};
 use writer::WriteError;
 
 #[derive(Clone, Debug)]
@@ -47,7 +50,8 @@ pub struct EngineReport {
     pub elapsed: Duration,
     pub interrupted: bool,
     /// Why the run stopped sending on its own: the gateway refused a request
-    /// itself (bad signature, unknown merchant, authentication).
+    /// itself (bad signature, unknown merchant, authentication), or its
+    /// answers could not be verified with the profile's key.
     pub stopped: Option<String>,
     /// Where each profile's in-flight limit settled, and why there.
     pub limits: Vec<(String, pacing::PaceReport)>,
@@ -347,19 +351,36 @@ impl Scheduler {
             permit = pace.in_flight.acquire() => permit,
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
         };
-        self.book.active.insert(record.id);
-        let job = Job {
-            counters: self
-                .book
-                .counters
-                .get(&record.id)
-                .copied()
-                .unwrap_or_default(),
-            record,
+        let counters = match self.book.counters.get(&record.id) {
+            Some(counters) => *counters,
+            None => match self.first_counters(&record) {
+                Ok(counters) => counters,
+                Err(e) => {
+                    self.book.fatal.get_or_insert(e.into());
+                    return Dispatched::Stopping;
+                }
+            },
         };
+        self.book.active.insert(record.id);
+        let job = Job { counters, record };
         self.tasks
             .spawn(task::work(job, pace.clone(), permit, self.shared.clone()));
         Dispatched::Sent
+    }
+
+    /// The counters of a refund this run meets for the first time: its
+    /// requests start at none, its denials are what earlier runs recorded
+    /// (only a refund already sent can have any).
+    fn first_counters(&self, record: &journal::RefundRecord) -> Result<Counters, JournalError> {
+        let denials = if record.submits > 0 && record.state != State::Processing {
+            self.reader.denials(record.id)?
+        } else {
+            0
+        };
+        Ok(Counters {
+            denials,
+            ..Counters::default()
+        })
     }
 
     /// Lets the requests in flight finish (bounded by the request timeout;

@@ -2,33 +2,22 @@
 //! limiter shared by submits and queries, a bound on requests in flight, and a
 //! pause that a 429/503/busy answer puts on the whole profile, not just on the
 //! refund that saw it ([`super::polls`] shares the rate between submits and
-//! polls). Also the backoff every retry waits.
+//! polls).
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::limit::InFlightLimit;
+use super::policy::Patience;
 use super::polls::PollShare;
-use super::verdict::Patience;
+use super::trust::Trust;
 use crate::gateway::Gateway;
 use crate::options::PaceSettings;
-
-pub const BACKOFF_BASE: Duration = Duration::from_millis(200);
-pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
-
-/// Exponential backoff with full jitter: a random wait up to base × 2^attempt, capped.
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    Duration::from_micros(rand::thread_rng().gen_range(0..=ceiling.as_micros() as u64))
-}
 
 /// The limiter's quota: `rate` requests per second, spaced evenly.
 ///
@@ -150,6 +139,8 @@ pub struct Pace {
     /// How much of the rate polls may take while submits wait.
     pub polls: PollShare,
     pub patience: Patience,
+    /// Whether the profile's answers can be verified at all.
+    pub trust: Trust,
     /// Requests per second, submits and queries together.
     pub rate: u32,
     /// The pause after a refund of an order ends before the next one of that order is sent.
@@ -171,6 +162,7 @@ impl Pace {
                 max_attempts: settings.max_attempts.max(1),
                 poll_waits: settings.poll_schedule.clone(),
             },
+            trust: Trust::default(),
             rate: settings.rate,
             same_order_gap: settings.same_order_gap,
             limiter: RateLimiter::direct(quota(settings.rate)),
@@ -181,12 +173,20 @@ impl Pace {
     }
 
     /// What an answer says about the gateway's load: its latency feeds the
-    /// in-flight limit; a busy answer, a 429 or no answer at all cuts it.
-    pub fn feedback(&self, outcome: &crate::gateway::Outcome, latency: Duration) {
+    /// in-flight limit; a busy answer, a 429, a 5xx or no answer at all cuts
+    /// it. An answer that came back but proved nothing (a signature that does
+    /// not verify, an id that "already exists") is no sign of load.
+    pub fn feedback(&self, attempt: &crate::gateway::Attempt, latency: Duration) {
         use crate::gateway::Outcome;
-        match outcome {
-            Outcome::Retry { .. } | Outcome::Unknown { .. } => self.in_flight.overloaded(),
-            _ => self.in_flight.answered(latency),
+        let struggling = match attempt.outcome {
+            Outcome::Retry { .. } => true,
+            Outcome::Unknown { .. } => attempt.http_status.is_none_or(|status| status >= 500),
+            _ => false,
+        };
+        if struggling {
+            self.in_flight.overloaded();
+        } else {
+            self.in_flight.answered(latency);
         }
     }
 
@@ -280,22 +280,6 @@ impl Pace {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_jittered_under_a_growing_cap() {
-        for attempt in 0..40 {
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << attempt.min(16))
-                .min(BACKOFF_CAP);
-            for _ in 0..20 {
-                assert!(backoff(attempt) <= ceiling);
-            }
-        }
-        assert!(
-            (0..200).any(|_| backoff(10) > Duration::from_secs(1)),
-            "jitter spans the range"
-        );
-    }
 
     #[test]
     fn the_limiter_alone_never_holds_the_rate_back() {

@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::limit::LimitPermit;
 use super::pacing::Pace;
+use super::policy::Counters;
 use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
 use super::writer::{WriteError, Writer};
@@ -20,14 +21,6 @@ use crate::gateway::{Attempt, Outcome, RefundOrder};
 use crate::journal::{
     now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
 };
-
-/// What the engine remembers about a refund during one run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub submits: u32,
-    pub queries: u32,
-    pub polls: u32,
-}
 
 pub struct Job {
     pub record: RefundRecord,
@@ -207,7 +200,7 @@ async fn sent(
     shared.progress.request_left(id);
     pace.count(submit);
     let attempt = request.await;
-    pace.feedback(&attempt.outcome, started.elapsed());
+    pace.feedback(&attempt, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
     (at, started, attempt)
 }
@@ -242,6 +235,7 @@ async fn submit(
     let (at, started, attempt) = sent(id, true, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
     let verdict = after_submit(&attempt, counters.submits, &pace.patience);
+    let verdict = distrust(id, &attempt, verdict, pace, shared);
     Ok((
         attempt_record(AttemptKind::Submit, at, started, &attempt),
         verdict,
@@ -266,12 +260,33 @@ async fn query(
         counters.polls += 1;
     } else {
         counters.queries += 1;
+        if attempt.outcome == Outcome::NotFound {
+            counters.denials += 1;
+        }
     }
     let verdict = after_query(from, &attempt, counters, &pace.patience);
+    let verdict = distrust(id, &attempt, verdict, pace, shared);
     Ok((
         attempt_record(AttemptKind::Query, at, started, &attempt),
         verdict,
     ))
+}
+
+/// Stops the profile when its answers cannot be verified at all
+/// (engine/trust.rs): at once, before this step gives its place in flight
+/// back, so that no request takes it.
+fn distrust(
+    id: i64,
+    attempt: &Attempt,
+    mut verdict: Verdict,
+    pace: &Pace,
+    shared: &Shared,
+) -> Verdict {
+    if let Some(why) = pace.trust.witness(id, &attempt.outcome) {
+        shared.stop_sending.cancel();
+        verdict.stop.get_or_insert(why);
+    }
+    verdict
 }
 
 /// Where a step left the refund: its state, why the profile must stop
@@ -318,8 +333,7 @@ async fn record_verdict(
         pause,
         stop,
     } = verdict;
-    let stop = stop
-        .map(|why| format!("profile '{profile}': the gateway refused the request itself ({why})"));
+    let stop = stop.map(|why| format!("profile '{profile}': {why}"));
     if let Some(wait) = pause {
         pace.pause(wait);
     }

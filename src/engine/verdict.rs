@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::pacing::backoff;
-use super::task::Counters;
+use super::policy::{backoff, Counters, Patience, MAX_DENIALS};
 use crate::gateway::{Attempt, Outcome, Receipt};
 use crate::journal::{now_ms, Change, State, Update, PARKED};
 
@@ -19,29 +18,11 @@ fn code_of(attempt: &Attempt) -> String {
     }
 }
 
-/// How patient a profile is with one refund: how many times it is sent or
-/// queried before bulkrefund gives up on it for this run, and how long it
-/// waits between polls of a refund still processing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Patience {
-    pub max_attempts: u32,
-    /// The waits before each poll, the last one repeating.
-    pub poll_waits: Vec<Duration>,
-}
-
-impl Patience {
-    /// The wait before the poll after `polls` polls.
-    pub fn poll_wait(&self, polls: u32) -> Duration {
-        self.poll_waits
-            .get(polls as usize)
-            .or(self.poll_waits.last())
-            .copied()
-            .unwrap_or(Duration::from_secs(60))
-    }
-}
-
 /// The error code of a refund sent to `review`.
 pub const CODE_MISMATCH: &str = "BR_MISMATCH";
+/// The error code of a refund sent to `review` because the gateway said it
+/// holds the refund and that it does not ([`MAX_DENIALS`]).
+pub const CODE_CONTRADICTION: &str = "BR_CONTRADICTION";
 
 fn at_ms(wait: Duration) -> i64 {
     now_ms().saturating_add(wait.as_millis() as i64)
@@ -57,7 +38,7 @@ fn known(change: Change, receipt: &Receipt) -> Change {
 
 /// What an answer does: the journal update, how long to pause the whole
 /// profile if the gateway asked for it, and why the run must stop sending if
-/// the gateway refuses every request of the profile.
+/// every request of the profile would be answered alike.
 #[derive(Debug)]
 pub struct Verdict {
     pub update: Update,
@@ -150,9 +131,14 @@ fn refused_submit(code: &str, why: &str) -> Verdict {
         )
     };
     Verdict {
-        stop: Some(format!("{code}: {why}")),
+        stop: Some(refused_itself(code, why)),
         ..Verdict::transition(State::InFlight, change)
     }
+}
+
+/// Why sending stops when the gateway refuses a request itself.
+fn refused_itself(code: &str, why: &str) -> String {
+    format!("the gateway refused the request itself ({code}: {why})")
 }
 
 /// The gateway proved the refund was not created but asked to be asked again
@@ -236,13 +222,7 @@ pub fn after_query(
                 )
             },
         ),
-        Outcome::NotFound if from == State::Unknown => Verdict::transition(
-            from,
-            Change::to(
-                State::Pending,
-                "the gateway has no refund with this id: it was never created, so it may be sent",
-            ),
-        ),
+        Outcome::NotFound if from == State::Unknown => denied(counters, patience),
         Outcome::NotFound => stay(later(
             patience.poll_wait(counters.polls),
             "NOT_FOUND".into(),
@@ -251,7 +231,7 @@ pub fn after_query(
         Outcome::Mismatch { what } => to_review(from, what),
         // The query itself was refused: it says nothing about the refund.
         Outcome::Rejected { code, why } => Verdict {
-            stop: Some(format!("{code}: {why}")),
+            stop: Some(refused_itself(code, why)),
             ..stay(later(backoff(counters.queries), code.clone(), why.clone()))
         },
         Outcome::Unknown { why } => query_later(from, attempt, None, why, counters, patience),
@@ -260,6 +240,50 @@ pub fn after_query(
             query_later(from, attempt, Some(wait), why, counters, patience)
         }
     }
+}
+
+/// A query says the gateway has no refund with this id, about a refund that
+/// was sent (`counters.denials` counts this answer too). It may be sent again,
+/// the same id, which the gateway's idempotency keeps safe, unless:
+/// - the gateway has denied it more than [`MAX_DENIALS`] times: every resend
+///   was answered "already exists" or not at all, so the gateway contradicts
+///   itself, and the refund goes to review, the contradiction recorded;
+/// - this run has sent it `max_attempts` times: it waits, parked, for `resume`.
+fn denied(counters: &Counters, patience: &Patience) -> Verdict {
+    let from = State::Unknown;
+    if counters.denials > MAX_DENIALS {
+        let what = format!(
+            "the gateway says it exists and that it does not: {} queries found no refund \
+             with this id, yet each resend was answered \"already exists\" or not at all",
+            counters.denials
+        );
+        return Verdict::transition(
+            from,
+            Change {
+                error: Some((CODE_CONTRADICTION.into(), what.clone())),
+                ..Change::to(State::Review, what)
+            },
+        );
+    }
+    let never_created =
+        "the gateway has no refund with this id: it was never created, so it may be sent";
+    if counters.submits >= patience.max_attempts {
+        return Verdict::transition(
+            from,
+            Change {
+                next_attempt_at: Some(PARKED),
+                ..Change::to(
+                    State::Pending,
+                    format!(
+                        "{never_created}; sent {} times in this run already: \
+                         `bulkrefund resume` sends it",
+                        counters.submits
+                    ),
+                )
+            },
+        );
+    }
+    Verdict::transition(from, Change::to(State::Pending, never_created))
 }
 
 /// The refund stays as it is, to be asked about again after `wait`.
@@ -321,12 +345,6 @@ mod tests {
             max_attempts: 8,
             poll_waits: vec![Duration::from_secs(2), Duration::from_secs(5)],
         }
-    }
-
-    #[test]
-    fn polls_follow_the_schedule_and_its_last_wait_repeats() {
-        let waits: Vec<u64> = (0..4).map(|n| patience().poll_wait(n).as_secs()).collect();
-        assert_eq!(waits, [2, 5, 5, 5]);
     }
 
     fn attempt(outcome: Outcome, status: Option<u16>) -> Attempt {
@@ -413,7 +431,10 @@ mod tests {
             &patience(),
         );
         assert_eq!(to_state(&verdict.update), None);
-        assert_eq!(verdict.stop.as_deref(), Some("SignError: wrong key"));
+        assert_eq!(
+            verdict.stop.as_deref(),
+            Some("the gateway refused the request itself (SignError: wrong key)")
+        );
     }
 
     #[test]
@@ -469,6 +490,48 @@ mod tests {
             &patience(),
         );
         assert_eq!(to_state(&verdict.update), None);
+    }
+
+    #[test]
+    fn a_refund_denied_past_the_bound_goes_to_review_with_the_contradiction() {
+        let denied = |denials, submits| {
+            let counters = Counters {
+                submits,
+                queries: submits,
+                denials,
+                ..Default::default()
+            };
+            let verdict = after_query(
+                State::Unknown,
+                &attempt(Outcome::NotFound, Some(200)),
+                &counters,
+                &patience(),
+            );
+            let Update::Transition { change, .. } = verdict.update else {
+                panic!("a denial always moves the refund")
+            };
+            change
+        };
+        // Denied, it may be sent again, the same id, up to the bound.
+        for denials in 1..=MAX_DENIALS {
+            let change = denied(denials, denials);
+            assert_eq!((change.to, change.next_attempt_at), (State::Pending, None));
+        }
+        let change = denied(MAX_DENIALS + 1, MAX_DENIALS + 1);
+        assert_eq!(change.to, State::Review);
+        let (code, what) = change.error.unwrap();
+        assert_eq!(code, CODE_CONTRADICTION);
+        assert!(
+            what.starts_with("the gateway says it exists and that it does not: 4 queries"),
+            "{what}"
+        );
+        assert!(!change.created, "nothing proves the gateway holds it");
+        // This run's submits spent: pending, parked for `resume`, never sent again now.
+        let change = denied(1, 8);
+        assert_eq!(
+            (change.to, change.next_attempt_at),
+            (State::Pending, Some(PARKED))
+        );
     }
 
     #[test]

@@ -185,9 +185,33 @@ pub enum Outcome {
     Rejected { code: String, why: String },
 }
 
+/// How an answer whose signature does not verify with the profile's key
+/// begins its `Unknown` why ([`Outcome::unverifiable`]).
+const UNVERIFIABLE: &str = "the answer's signature does not verify with this profile's key";
+
 impl Outcome {
     pub fn unknown(why: impl Into<String>) -> Outcome {
         Outcome::Unknown { why: why.into() }
+    }
+
+    /// An answer whose signature does not verify with the key in the profile
+    /// setting `key_setting`: never believed, so unknown. One is the refund's
+    /// problem; many across refunds mean the key is wrong, and the engine
+    /// stops sending (engine/trust.rs).
+    pub fn unverifiable(key_setting: &str) -> Outcome {
+        Outcome::unknown(format!("{UNVERIFIABLE} (check {key_setting}); not trusted"))
+    }
+
+    /// The key setting to check, for an answer that could not be verified.
+    pub fn unverifiable_key(&self) -> Option<&str> {
+        let Outcome::Unknown { why } = self else {
+            return None;
+        };
+        let (setting, _) = why
+            .strip_prefix(UNVERIFIABLE)?
+            .strip_prefix(" (check ")?
+            .split_once(')')?;
+        Some(setting)
     }
 
     pub fn retry(after: Option<Duration>, why: impl Into<String>) -> Outcome {

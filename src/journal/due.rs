@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
-use super::state::{sql_list, FINAL};
+use super::state::{sql_list, State, FINAL};
 use super::{now_ms, Journal, JournalError, RefundRecord, Scope, PARKED};
 
 /// In the run's scope. Written as a probe of the scope table's key: SQLite
@@ -138,6 +138,24 @@ impl DueReader {
             .conn
             .prepare_cached(&sql)?
             .query_row(rusqlite::params![poll_open, PARKED], |row| row.get(0))?)
+    }
+
+    /// How many times a query found no refund with this one's id after it
+    /// was sent: its moves from unknown back to pending, over every run.
+    pub fn denials(&self, refund: i64) -> Result<u32, JournalError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM events WHERE refund = ?1 AND from_state = ?2 AND to_state = ?3",
+            )?
+            .query_row(
+                rusqlite::params![
+                    refund,
+                    State::Unknown.as_str(),
+                    State::Pending.as_str()
+                ],
+                |row| row.get(0),
+            )?)
     }
 
     /// Refunds in scope (only the final ones, with `finals_only`).

@@ -4,6 +4,7 @@
 //! one-second window a client produced.
 
 use super::ledger::SteadyPace;
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,23 @@ pub struct FaultConfig {
     /// creates is answered with a signed -20023 (failed), and a query about
     /// one it holds with a signed -5019 (no such refund). Each answer is one lie.
     pub lies: u32,
+    /// A request whose signature fails is refused with a business error signed
+    /// by the key the simulator holds (Leshua `result_code` 1, `-20006`), not
+    /// an unsigned protocol rejection: with `wrong_key`, an answer the client
+    /// cannot verify, as a real gateway, which does not know the client's
+    /// key, may give. Lianshang answers carry no signature.
+    pub signed_refusals: bool,
+    /// The gateway contradicts itself: every refund it records is answered
+    /// HTTP 500, every resend of an id it holds "already exists" (Leshua
+    /// `-5103`; Lianshang, which answers a same-content resend with the
+    /// refund, 500 again), and every query says there is no such refund (a
+    /// query service that lags its refund service).
+    pub contradict: bool,
+    /// Share of refund submissions recorded (and paid), then answered with a
+    /// signed refusal the gateway did not mean (Leshua `-20023`, Lianshang
+    /// `AmountExceed`); while the share is above zero, queries about those
+    /// refunds say there is no such refund. The gateway lies twice.
+    pub lie_rate: f64,
 }
 
 /// What to do to an answer after the request was processed.
@@ -79,6 +97,19 @@ pub struct Faults {
     started: Instant,
     traffic: Mutex<Traffic>,
     lies_told: Mutex<u32>,
+    /// The refunds `lie_rate` lied about (gateway, merchant, refund id).
+    lied_about: Mutex<HashSet<String>>,
+}
+
+/// What a submission that recorded a new refund is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRefundAnswer {
+    /// The refund, as it is.
+    Truth,
+    /// HTTP 500 (`contradict`).
+    ServerError,
+    /// A signed refusal the gateway did not mean (`lie_rate`).
+    Lie,
 }
 
 #[derive(Default)]
@@ -101,6 +132,7 @@ impl Faults {
             started: Instant::now(),
             traffic: Mutex::new(Traffic::default()),
             lies_told: Mutex::new(0),
+            lied_about: Mutex::new(HashSet::new()),
         }
     }
 
@@ -198,6 +230,27 @@ impl Faults {
         } else {
             AfterFault::None
         }
+    }
+
+    /// How to answer the submission that just recorded the refund `key`.
+    pub fn new_refund_answer(&self, key: String) -> NewRefundAnswer {
+        let config = self.config();
+        if config.contradict {
+            NewRefundAnswer::ServerError
+        } else if self.roll(config.lie_rate) {
+            self.lied_about.lock().expect("lies lock").insert(key);
+            NewRefundAnswer::Lie
+        } else {
+            NewRefundAnswer::Truth
+        }
+    }
+
+    /// Whether a query about the refund `key`, which the gateway holds, is
+    /// answered "no such refund" (`contradict`, or a refund `lie_rate` lied about).
+    pub fn denies(&self, key: &str) -> bool {
+        let config = self.config();
+        config.contradict
+            || (config.lie_rate > 0.0 && self.lied_about.lock().expect("lies lock").contains(key))
     }
 
     /// One of `choices`, by the seeded dice.

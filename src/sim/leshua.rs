@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::faults::AfterFault;
+use super::faults::{AfterFault, NewRefundAnswer};
 use super::ledger::{OrderRef, RefundState, Refusal, SimRefund};
 use super::SimState;
 use crate::gateway::leshua::{self as wire, ALREADY_EXISTS};
@@ -25,6 +25,8 @@ enum Answer {
     Signed(Fields),
     /// Protocol-level rejection: `resp_code` non-zero, no signature.
     Rejected(Fields),
+    /// The request was processed; the answer is an HTTP 500.
+    Lost,
 }
 
 pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
@@ -83,13 +85,15 @@ fn mismatch(state: &SimState, fields: &mut Fields, field: Option<&str>) {
 fn respond(state: &SimState, answer: Answer, fault: &AfterFault) -> Response {
     let fields = match answer {
         Answer::Rejected(fields) => fields,
+        Answer::Lost => return super::server_error(),
         Answer::Signed(mut fields) => {
             if let AfterFault::Mismatch(field) = fault {
                 mismatch(state, &mut fields, field.as_deref());
             }
+            // Signed with the key the gateway holds, which a wrong key does not verify.
             let key = match fault {
                 AfterFault::BadSign => crate::secret::Secret::new("NOT-THE-TRADE-KEY"),
-                _ => state.leshua_trade_key.clone(),
+                _ => state.leshua_key(),
             };
             let sign = wire::sign_response(&fields, &key);
             fields.insert("sign".into(), sign);
@@ -125,6 +129,9 @@ fn process(state: &SimState, params: &Fields) -> Answer {
     let given = params.get("sign").map(String::as_str).unwrap_or("");
     let expected = wire::sign_request(params, &state.leshua_key());
     if !given.eq_ignore_ascii_case(&expected) {
+        if state.faults.config().signed_refusals {
+            return Answer::Signed(business_error(params, "-20006", "signature check failed"));
+        }
         return rejection("-20006", "signature check failed");
     }
     match params.get("service").map(String::as_str) {
@@ -148,6 +155,11 @@ fn business_error(params: &Fields, code: &str, message: &str) -> Fields {
     fields.insert("error_code".into(), code.into());
     fields.insert("error_msg".into(), message.into());
     fields
+}
+
+/// How the faults name a refund they lie about.
+fn lie_key(merchant: &str, refund_id: &str) -> String {
+    format!("leshua:{merchant}:{refund_id}")
 }
 
 /// The fields every answer carries, echoed from the request.
@@ -257,6 +269,17 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
             "refundable balance too low",
         )),
         Ok(index) => {
+            match state.faults.new_refund_answer(lie_key(merchant, refund_id)) {
+                NewRefundAnswer::Truth => {}
+                NewRefundAnswer::ServerError => return Answer::Lost,
+                NewRefundAnswer::Lie => {
+                    return Answer::Signed(business_error(
+                        params,
+                        "-20023",
+                        "refundable balance too low",
+                    ))
+                }
+            }
             let refund = ledger.refund(index).clone();
             let mut fields = refund_fields(params, &refund, &ledger, now);
             fields.insert(
@@ -345,8 +368,11 @@ fn query(state: &SimState, params: &Fields) -> Answer {
             business_error(params, "-20022", "invalid refund id")
         });
     };
-    let now = Instant::now();
     let refund = ledger.refund(index);
+    if state.faults.denies(&lie_key(merchant, &refund.refund_id)) {
+        return Answer::Signed(business_error(params, "-5019", "the order has no refund"));
+    }
+    let now = Instant::now();
     let mut fields = refund_fields(params, refund, &ledger, now);
     match refund.state(now) {
         RefundState::Processing => {}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::faults::AfterFault;
+use super::faults::{AfterFault, NewRefundAnswer};
 use super::ledger::{NewRefund, OrderRef, RefundState, Refusal};
 use super::SimState;
 use crate::gateway::lianshang::{self as wire, check_text, is_valid_id, BASE_RULES, BIZ_RULES};
@@ -92,7 +92,11 @@ async fn handle(
     } else {
         match &request {
             None => result("ParamError", "the body is not JSON"),
-            Some(request) => process(&state, request, call),
+            Some(request) => match process(&state, request, call) {
+                Some(biz) => biz,
+                // Processed; the answer is lost.
+                None => return super::server_error(),
+            },
         }
     };
     let path = match call {
@@ -187,18 +191,20 @@ fn result(code: &str, message: &str) -> Map<String, Value> {
     biz
 }
 
-fn process(state: &SimState, request: &Value, call: Call) -> Map<String, Value> {
+/// The business answer to a request; `None` when it was processed and its
+/// answer is to be an HTTP 500.
+fn process(state: &SimState, request: &Value, call: Call) -> Option<Map<String, Value>> {
     let (base_name, biz_name, _, _) = call.names();
     let (Some(Value::Object(base)), Some(Value::Object(biz))) =
         (request.get(base_name), request.get(biz_name))
     else {
-        return result(
+        return Some(result(
             "ParamError",
             &format!("{base_name} and {biz_name} are required objects"),
-        );
+        ));
     };
     let Some(Value::String(sign)) = biz.get("sign") else {
-        return result("SignError", "sign is missing");
+        return Some(result("SignError", "sign is missing"));
     };
     let text = wire::string_to_sign(&[base, biz]);
     let verifies = !state.faults.config().wrong_key
@@ -206,11 +212,11 @@ fn process(state: &SimState, request: &Value, call: Call) -> Map<String, Value> 
             .into_iter()
             .any(|digest| state.lianshang_key.verify(&text, sign, digest));
     if !verifies {
-        return result("SignError", "signature check failed");
+        return Some(result("SignError", "signature check failed"));
     }
     match call {
         Call::Refund => refund(state, base, biz),
-        Call::Query => query(state, base, biz),
+        Call::Query => Some(query(state, base, biz)),
     }
 }
 
@@ -279,19 +285,20 @@ fn status_text(state: RefundState) -> &'static str {
     }
 }
 
+/// `None`: recorded, answered with an HTTP 500.
 fn refund(
     state: &SimState,
     base: &Map<String, Value>,
     biz: &Map<String, Value>,
-) -> Map<String, Value> {
+) -> Option<Map<String, Value>> {
     if let Err(why) = check_fields(base, biz, "CreateRefundOrder") {
-        return result("ParamError", &why);
+        return Some(result("ParamError", &why));
     }
     let merchant = str_of(base, "merchant_id");
     let refund_id = str_of(biz, "out_refund_id");
     let mut ledger = state.ledger.lock().expect("ledger lock");
     if !ledger.knows_merchant(GatewayKind::Lianshang, merchant) {
-        return result("TradeNotExist", "unknown merchant_id");
+        return Some(result("TradeNotExist", "unknown merchant_id"));
     }
     ledger.note_submission(GatewayKind::Lianshang, merchant, refund_id);
     let new = NewRefund {
@@ -311,7 +318,15 @@ fn refund(
     let now = Instant::now();
     let ends_failed = state.faults.refund_ends_failed();
     let index = match ledger.create(new, now, state.faults.config().processing_for, ends_failed) {
-        Ok(index) => index,
+        Ok(index) => match state.faults.new_refund_answer(lie_key(merchant, refund_id)) {
+            NewRefundAnswer::Truth => index,
+            NewRefundAnswer::ServerError => return None,
+            NewRefundAnswer::Lie => {
+                return Some(result("AmountExceed", "more than the refundable balance"))
+            }
+        },
+        // A gateway contradicting itself loses the answer to a resend too.
+        Err(Refusal::AlreadyExists { .. }) if state.faults.config().contradict => return None,
         // Same id, same content: an idempotent replay answers the existing refund.
         Err(Refusal::AlreadyExists {
             refund,
@@ -331,7 +346,7 @@ fn refund(
                 ),
                 Refusal::OverBalance { .. } => ("AmountExceed", "more than the refundable balance"),
             };
-            return result(code, message);
+            return Some(result(code, message));
         }
     };
     let refund = ledger.refund(index);
@@ -345,7 +360,12 @@ fn refund(
         "refund_status".into(),
         status_text(refund.state(now)).into(),
     );
-    answer
+    Some(answer)
+}
+
+/// How the faults name a refund they lie about.
+fn lie_key(merchant: &str, refund_id: &str) -> String {
+    format!("lianshang:{merchant}:{refund_id}")
 }
 
 fn query(
@@ -380,7 +400,10 @@ fn query(
         }
         (Some(found), _) | (None, Some(found)) => found,
     };
-    let Some(index) = found else {
+    let Some(index) = found.filter(|&i| {
+        let refund = ledger.refund(i);
+        !state.faults.denies(&lie_key(merchant, &refund.refund_id))
+    }) else {
         return result("RefundNotExist", "no such refund");
     };
     let now = Instant::now();

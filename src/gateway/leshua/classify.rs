@@ -177,7 +177,7 @@ pub fn classify(
     }
     // The gateway signs its values; whitespace around them may or may not be in what it signed.
     if !response_verifies(raw, key) && !response_verifies(&fields, key) {
-        return Outcome::unknown("the answer's signature is missing or wrong; not trusted");
+        return Outcome::unverifiable("trade_key");
     }
     if let Some(what) = asked.mismatch(&fields) {
         return Outcome::Mismatch { what };
