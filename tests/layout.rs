@@ -1,6 +1,7 @@
 //! Where things live (docs/architecture.md, "Who owns what"), checked on every
 //! `cargo test`: no top-level module of `src/` depends on another in a cycle
-//! (test code included), no SQL statement outside `src/journal/`, and no
+//! (test code included), no file on another (a `mod.rs`'s re-exports followed
+//! to the file that defines the name), no SQL statement outside `src/journal/`, and no
 //! gateway compared by its name outside `src/gateway/`. `scripts/module-cycles`
 //! prints the whole module graph; this test fails on the first rule broken.
 
@@ -163,4 +164,270 @@ fn only_the_gateways_know_their_names() {
         "a gateway compared by name outside src/gateway/:\n{}",
         outside.join("\n")
     );
+}
+
+/// A file's module path: `src/engine/pacing.rs` is `engine::pacing`,
+/// `src/engine/mod.rs` is `engine`.
+fn module_of(file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src()).unwrap().with_extension("");
+    let mut path: Vec<String> = relative
+        .iter()
+        .map(|part| part.to_str().unwrap().to_owned())
+        .collect();
+    if path
+        .last()
+        .is_some_and(|last| last == "mod" || last == "lib")
+    {
+        path.pop();
+    }
+    path
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The paths of a `use` tree or an expression path starting at `text`
+/// (`super::{task::Counters, pacing::backoff as b}` gives two), each with the
+/// name it is known by last.
+fn tree_paths(text: &str, prefix: &[String], out: &mut Vec<Vec<String>>) -> usize {
+    let mut path = prefix.to_vec();
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let skipped = rest.len() - rest.trim_start().len();
+        at += skipped;
+        let rest = &text[at..];
+        if let Some(group) = rest.strip_prefix('{') {
+            at += 1;
+            let mut inner = 0;
+            loop {
+                let used = tree_paths(&group[inner..], &path, out);
+                inner += used;
+                let after = group[inner..].trim_start();
+                inner = group.len() - after.len();
+                if let Some(stripped) = after.strip_prefix(',') {
+                    inner = group.len() - stripped.len();
+                    if stripped.trim_start().starts_with('}') {
+                        inner = group.len() - stripped.trim_start().len() + 1;
+                        break;
+                    }
+                } else {
+                    inner += usize::from(after.starts_with('}'));
+                    break;
+                }
+            }
+            return at + inner;
+        }
+        let ident: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+        if ident.is_empty() {
+            break;
+        }
+        at += ident.len();
+        if ident != "self" || path.is_empty() {
+            path.push(ident);
+        }
+        if text[at..].starts_with("::") {
+            at += 2;
+        } else {
+            break;
+        }
+    }
+    if path.len() > prefix.len() {
+        out.push(path);
+    }
+    at
+}
+
+/// Every path a file names through `crate::`, `super::` or `self::`,
+/// resolved to an absolute module path.
+fn named_paths(file: &Path, text: &str) -> Vec<Vec<String>> {
+    let here = module_of(file);
+    let mut found = Vec::new();
+    for start in ["crate::", "super::", "self::"] {
+        for (at, _) in text.match_indices(start) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| is_ident(c) || c == ':') {
+                continue;
+            }
+            let mut raw = Vec::new();
+            tree_paths(&text[at..], &[], &mut raw);
+            for path in raw {
+                // `super` is the parent of this file's module, `self` the
+                // module itself, `crate` the root.
+                let mut base = here.clone();
+                let mut rest = path.as_slice();
+                match rest[0].as_str() {
+                    "crate" => base.clear(),
+                    "super" => {
+                        while rest.first().is_some_and(|s| s == "super") {
+                            base.pop();
+                            rest = &rest[1..];
+                        }
+                        found.push(base.iter().chain(rest).cloned().collect());
+                        continue;
+                    }
+                    _ => {}
+                }
+                found.push(base.iter().chain(&rest[1..]).cloned().collect());
+            }
+        }
+    }
+    found
+}
+
+/// The paths a file names through a module it imported by name
+/// (`use super::leshua;` then `leshua::profile::Section`).
+fn paths_through_imports(
+    text: &str,
+    named: &[Vec<String>],
+    modules: &BTreeMap<Vec<String>, PathBuf>,
+) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for module in named
+        .iter()
+        .filter(|path| !path.is_empty() && modules.contains_key(*path))
+    {
+        let name = format!("{}::", module.last().unwrap());
+        for (at, _) in text.match_indices(&name) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| is_ident(c) || c == ':') {
+                continue;
+            }
+            tree_paths(&text[at + name.len()..], module, &mut found);
+        }
+    }
+    found
+}
+
+/// The file-level graph: each file other than a `mod.rs` or `lib.rs` and the
+/// files it names. A name a `mod.rs` re-exports (`pub use task::Counters`)
+/// leads to the file that defines it; an item a `mod.rs` defines itself leads
+/// nowhere (a module's own face is no file of its own).
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let files = rust_files(&src());
+    let by_module: BTreeMap<Vec<String>, PathBuf> = files
+        .iter()
+        .map(|file| (module_of(file), file.clone()))
+        .collect();
+    let mut reexports: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.ends_with("mod.rs")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let module = module_of(file);
+        for (at, _) in text.match_indices("pub use ") {
+            let mut paths = Vec::new();
+            tree_paths(&text[at + 8..], &[], &mut paths);
+            for path in paths {
+                let target: Vec<String> = match path.first().map(String::as_str) {
+                    Some("self") => module.iter().chain(&path[1..]).cloned().collect(),
+                    Some("crate" | "super") => continue,
+                    _ => module.iter().chain(&path).cloned().collect(),
+                };
+                let mut exported = module.clone();
+                exported.push(path.last().unwrap().clone());
+                reexports.insert(exported, target);
+            }
+        }
+    }
+    let resolve = |path: &[String]| -> Option<PathBuf> {
+        let mut path = path.to_vec();
+        for _ in 0..8 {
+            let known = (1..=path.len())
+                .rev()
+                .find(|n| by_module.contains_key(&path[..*n]))?;
+            let file = &by_module[&path[..known]];
+            if !file.ends_with("mod.rs") {
+                return Some(file.clone());
+            }
+            let target = reexports.get(&path[..(known + 1).min(path.len())])?;
+            path = target.clone();
+        }
+        None
+    };
+    let name = |file: &Path| file.strip_prefix(src()).unwrap().display().to_string();
+    files
+        .iter()
+        .filter(|file| !file.ends_with("mod.rs") && !file.ends_with("lib.rs"))
+        .map(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            let mut named = named_paths(file, &text);
+            named.extend(paths_through_imports(&text, &named, &by_module));
+            let uses = named
+                .iter()
+                .filter_map(|path| resolve(path))
+                .filter(|used| used != file)
+                .map(|used| name(&used))
+                .collect();
+            (name(file), uses)
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_depends_on_itself_through_others() {
+    let graph = file_graph();
+    assert!(
+        graph["engine/task.rs"].contains("engine/writer.rs"),
+        "the file graph is read: {:?}",
+        graph["engine/task.rs"]
+    );
+    let mut cycles = BTreeSet::new();
+    for (file, uses) in &graph {
+        for used in uses {
+            if let Some(back) = path_back(&graph, used, file) {
+                let mut cycle = back;
+                let start = (0..cycle.len()).min_by_key(|i| &cycle[*i]).unwrap();
+                cycle.rotate_left(start);
+                cycles.insert(cycle.join(" -> "));
+            }
+        }
+    }
+    let cycles: Vec<String> = cycles.into_iter().collect();
+    assert!(
+        cycles.is_empty(),
+        "files that depend on each other:\n{}",
+        cycles.join("\n")
+    );
+}
+
+/// The states a line of SQL text names: `state = 'x'`, `state <> 'x'`,
+/// `state IN ('a', 'b')`.
+fn states_named(line: &str) -> Vec<String> {
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut names = Vec::new();
+    for (at, _) in line.match_indices("state ") {
+        let rest = &line[at + 6..];
+        if let Some(list) = rest.strip_prefix("IN (") {
+            names.extend(quoted(&list[..list.find(')').unwrap_or(list.len())]));
+        } else if let Some(one) = rest.strip_prefix("= '").or(rest.strip_prefix("<> '")) {
+            names.extend(one.split('\'').next().map(str::to_owned));
+        }
+    }
+    names
+}
+
+#[test]
+fn every_state_spelt_in_sql_is_a_state() {
+    let mut named = Vec::new();
+    for file in rust_files(&src().join("journal")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines() {
+            named.extend(states_named(line));
+        }
+    }
+    assert!(
+        named.iter().any(|name| name == "retry_wait"),
+        "the check reads the journal's SQL: {named:?}"
+    );
+    let unknown: Vec<&String> = named
+        .iter()
+        .filter(|name| bulkrefund::journal::State::parse(name).is_none())
+        .collect();
+    assert!(unknown.is_empty(), "states no State names: {unknown:?}");
 }
