@@ -300,6 +300,18 @@ fn paths_through_imports(
     found
 }
 
+/// A file's code without its comments: a doc link (`[`super::rows::X`]`)
+/// names no dependency.
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("//") {
+            Some(at) => &line[..at],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The file-level graph: each file other than a `mod.rs` or `lib.rs` and the
 /// files it names. A name a `mod.rs` re-exports (`pub use task::Counters`)
 /// leads to the file that defines it; an item a `mod.rs` defines itself leads
@@ -349,7 +361,7 @@ fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
         .iter()
         .filter(|file| !file.ends_with("mod.rs") && !file.ends_with("lib.rs"))
         .map(|file| {
-            let text = std::fs::read_to_string(file).unwrap();
+            let text = without_comments(&std::fs::read_to_string(file).unwrap());
             let mut named = named_paths(file, &text);
             named.extend(paths_through_imports(&text, &named, &by_module));
             let uses = named

@@ -16,7 +16,6 @@ use super::dedupe::{against_journal, lookup, Dedupe};
 use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
-use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
 /// Rows between two looks at whether the operator interrupted the import
@@ -26,27 +25,7 @@ pub const CHUNK: usize = 10_000;
 pub const CODE_INVALID: &str = "BR_INVALID";
 pub const CODE_CONFLICT: &str = "BR_CONFLICT";
 
-#[derive(Clone, Debug)]
-pub struct BatchMeta {
-    pub file_name: String,
-    pub file_hash: String,
-    pub profile: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub header: Vec<String>,
-    /// The input file's canonical path, when known: output paths are compared with it.
-    pub input_path: Option<String>,
-    /// Where the batch's results file goes.
-    pub results_path: Option<String>,
-    /// The results file starts with a BOM.
-    pub results_bom: bool,
-}
-
-impl BatchMeta {
-    fn id_space(&self) -> String {
-        super::id_space(self.gateway, &self.merchant_id)
-    }
-}
+pub use super::batch_meta::BatchMeta;
 
 /// What a batch's rows came to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
+pub mod batch_meta;
 pub mod batches;
 pub mod chain;
 pub mod changes;
@@ -198,5 +199,7 @@ impl Journal {
     }
 }
 
+#[cfg(test)]
+mod import_trace_tests;
 #[cfg(test)]
 mod tests;

@@ -404,6 +404,11 @@ fn write_row(
 mod tests {
     use super::*;
     use crate::journal::State;
+    // The sheet's layout as it meets this file's columns.
+    use crate::report::xlsx::{
+        display_width, message_lines, position, Widths, MESSAGE, MESSAGE_MAX, PRINT_ORDER,
+        READER_COLUMNS,
+    };
 
     #[test]
     fn statuses_and_formats() {
@@ -428,5 +433,64 @@ mod tests {
         );
         let clash = format("nov.xlsx", Some(ExportFormat::Csv)).unwrap_err().0;
         assert!(clash.contains("make them agree"), "{clash}");
+    }
+
+    #[test]
+    fn print_order_holds_every_column_once() {
+        let mut seen = PRINT_ORDER.to_vec();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..COLUMNS.len()).collect::<Vec<_>>());
+        let first: Vec<&str> = PRINT_ORDER[..READER_COLUMNS]
+            .iter()
+            .map(|&c| COLUMNS[c])
+            .collect();
+        assert_eq!(
+            first,
+            [
+                "refund_id",
+                "order_id",
+                "amount_yuan",
+                "status",
+                "finished_at",
+                "retried_as",
+                "error_code",
+                "error_message"
+            ]
+        );
+        assert_eq!(COLUMNS[MESSAGE], "error_message");
+        assert_eq!(position(2), 0, "the refund id comes first");
+    }
+
+    #[test]
+    fn a_retry_id_fits_its_column() {
+        let mut widths = Widths::new(&COLUMNS);
+        let (refund_id, retried_as) = (2, 4);
+        widths.see(refund_id, "RF202611300029R2");
+        widths.see(retried_as, "RF202611300029R2");
+        widths.see(refund_id, "RF202611300029");
+        let all = widths.widths();
+        // 13 digits, 3 capitals a little wider, and a margin.
+        assert_eq!(all[refund_id], 19.0);
+        assert_eq!(all[retried_as], 19.0);
+        // A header longer than its values sets the width.
+        assert_eq!(all[16], "batch_id".len() as f64 + 2.0);
+        assert_eq!(widths.scale(), 100, "short columns print at full size");
+    }
+
+    #[test]
+    fn wide_characters_long_messages_and_the_scale() {
+        assert_eq!(display_width("退款金额(元)"), 12.0);
+        assert_eq!(display_width("abc"), 3.0);
+        let mut widths = Widths::new(&COLUMNS);
+        widths.see(17, &"批次".repeat(30));
+        widths.see(MESSAGE, &"x".repeat(300));
+        let all = widths.widths();
+        assert_eq!(all[17], 122.0, "the source file is never cut");
+        assert_eq!(all[MESSAGE], MESSAGE_MAX);
+        assert_eq!(message_lines(&"x".repeat(300)), 6);
+        assert_eq!(message_lines("refundable balance too low"), 1);
+        // The reader's columns no longer fit at full size: shrunk, to 8 pt at least.
+        widths.see(5, &"9".repeat(40));
+        assert_eq!(widths.scale(), 73);
     }
 }

@@ -25,10 +25,10 @@ pub const PRINT_ORDER: [usize; 19] = [
 /// across; the rest print on the pages after them.
 pub const READER_COLUMNS: usize = 8;
 /// The error message's column: the one whose text may be long.
-const MESSAGE: usize = 12;
+pub(super) const MESSAGE: usize = 12;
 /// The widest the error message's column is made (in Excel's units, a
 /// digit's width); a longer message wraps onto more lines of its row.
-const MESSAGE_MAX: f64 = 60.0;
+pub(super) const MESSAGE_MAX: f64 = 60.0;
 /// What an A4 page across holds in landscape at full size between the
 /// margins below, in Excel's units with each column's padding (as
 /// LibreOffice prints it; Excel holds a little more).
@@ -247,66 +247,6 @@ impl<W: Write> Write for Latch<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::export::COLUMNS;
-
-    #[test]
-    fn print_order_holds_every_column_once() {
-        let mut seen = PRINT_ORDER.to_vec();
-        seen.sort_unstable();
-        assert_eq!(seen, (0..COLUMNS.len()).collect::<Vec<_>>());
-        let first: Vec<&str> = PRINT_ORDER[..READER_COLUMNS]
-            .iter()
-            .map(|&c| COLUMNS[c])
-            .collect();
-        assert_eq!(
-            first,
-            [
-                "refund_id",
-                "order_id",
-                "amount_yuan",
-                "status",
-                "finished_at",
-                "retried_as",
-                "error_code",
-                "error_message"
-            ]
-        );
-        assert_eq!(COLUMNS[MESSAGE], "error_message");
-        assert_eq!(position(2), 0, "the refund id comes first");
-    }
-
-    #[test]
-    fn a_retry_id_fits_its_column() {
-        let mut widths = Widths::new(&COLUMNS);
-        let (refund_id, retried_as) = (2, 4);
-        widths.see(refund_id, "RF202611300029R2");
-        widths.see(retried_as, "RF202611300029R2");
-        widths.see(refund_id, "RF202611300029");
-        let all = widths.widths();
-        // 13 digits, 3 capitals a little wider, and a margin.
-        assert_eq!(all[refund_id], 19.0);
-        assert_eq!(all[retried_as], 19.0);
-        // A header longer than its values sets the width.
-        assert_eq!(all[16], "batch_id".len() as f64 + 2.0);
-        assert_eq!(widths.scale(), 100, "short columns print at full size");
-    }
-
-    #[test]
-    fn wide_characters_long_messages_and_the_scale() {
-        assert_eq!(display_width("退款金额(元)"), 12.0);
-        assert_eq!(display_width("abc"), 3.0);
-        let mut widths = Widths::new(&COLUMNS);
-        widths.see(17, &"批次".repeat(30));
-        widths.see(MESSAGE, &"x".repeat(300));
-        let all = widths.widths();
-        assert_eq!(all[17], 122.0, "the source file is never cut");
-        assert_eq!(all[MESSAGE], MESSAGE_MAX);
-        assert_eq!(message_lines(&"x".repeat(300)), 6);
-        assert_eq!(message_lines("refundable balance too low"), 1);
-        // The reader's columns no longer fit at full size: shrunk, to 8 pt at least.
-        widths.see(5, &"9".repeat(40));
-        assert_eq!(widths.scale(), 73);
-    }
 
     #[test]
     fn a_full_disk_is_one_clean_error() {
