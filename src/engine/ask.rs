@@ -12,11 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::pacing::Pace;
 use super::task::attempt_record;
-use super::verdict::CODE_MISMATCH;
-use crate::gateway::{Attempt, Outcome, Receipt, RefundOrder};
+use super::verdict::correction;
+use crate::gateway::{Attempt, Outcome, RefundOrder};
 use crate::journal::{
-    now_ms, now_text, AttemptKind, AttemptRecord, Change, Journal, JournalError, RefundRecord,
-    State,
+    now_text, AttemptKind, AttemptRecord, Journal, JournalError, RefundRecord, State,
 };
 
 /// What the gateway answered, and the state the refund is in now.
@@ -24,67 +23,6 @@ use crate::journal::{
 pub struct Asked {
     pub outcome: Outcome,
     pub state: State,
-}
-
-fn with_receipt(change: Change, receipt: &Receipt) -> Change {
-    Change {
-        gateway_refund_id: receipt.gateway_refund_id.clone(),
-        created: true,
-        ..change
-    }
-}
-
-/// The change a query's answer makes to a refund that is `failed` or in
-/// `review`; `None` when it leaves the refund as it is.
-pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
-    let asked = match from {
-        State::Failed => "a query before a retry",
-        _ => "a query an operator asked for",
-    };
-    match outcome {
-        Outcome::Succeeded(receipt) => Some(with_receipt(
-            Change::to(
-                State::Succeeded,
-                format!("{asked}: the gateway says it succeeded"),
-            ),
-            receipt,
-        )),
-        Outcome::Processing(receipt) => Some(Change {
-            next_attempt_at: Some(now_ms()),
-            ..with_receipt(
-                Change::to(
-                    State::Processing,
-                    format!("{asked}: the gateway is still refunding it"),
-                ),
-                receipt,
-            )
-        }),
-        Outcome::Failed { .. } | Outcome::NotFound if from == State::Failed => None,
-        Outcome::Failed {
-            code,
-            message,
-            receipt,
-        } => Some(Change {
-            error: Some((code.clone(), message.clone())),
-            ..with_receipt(
-                Change::to(
-                    State::Failed,
-                    format!("{asked}: the gateway says it failed: {code}"),
-                ),
-                receipt,
-            )
-        }),
-        Outcome::NotFound => Some(Change::to(
-            State::Pending,
-            format!("{asked}: the gateway has no refund with this id: it was never created, so it may be sent"),
-        )),
-        Outcome::Mismatch { .. } if from == State::Review => None,
-        Outcome::Mismatch { what } => Some(Change {
-            error: Some((CODE_MISMATCH.into(), what.clone())),
-            ..Change::to(State::Review, what.clone())
-        }),
-        Outcome::Unknown { .. } | Outcome::Retry { .. } | Outcome::Rejected { .. } => None,
-    }
 }
 
 /// A query's answer, before it is recorded.
@@ -164,49 +102,5 @@ pub async fn ask_once(
     match query_once(pace, record, cancel).await {
         Some(answer) => record_answer(journal, record, answer).map(Some),
         None => Ok(None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_one_answer_does_to_a_failed_refund_and_to_one_in_review() {
-        let receipt = Receipt::default();
-        let failed = Outcome::failed("12", "failed", Receipt::default());
-        let mismatch = Outcome::Mismatch {
-            what: "merchant_refund_id differs".into(),
-        };
-        let to = |from, outcome: &Outcome| correction(from, outcome).map(|c| c.to);
-        // Failed, asked before a retry: only what contradicts the journal changes it.
-        assert_eq!(to(State::Failed, &failed), None);
-        assert_eq!(to(State::Failed, &Outcome::NotFound), None);
-        assert_eq!(
-            to(State::Failed, &Outcome::Succeeded(receipt.clone())),
-            Some(State::Succeeded)
-        );
-        assert_eq!(
-            to(State::Failed, &Outcome::Processing(receipt.clone())),
-            Some(State::Processing)
-        );
-        assert_eq!(to(State::Failed, &mismatch), Some(State::Review));
-        // In review: a verified answer about this refund settles it.
-        assert_eq!(to(State::Review, &failed), Some(State::Failed));
-        assert_eq!(to(State::Review, &Outcome::NotFound), Some(State::Pending));
-        assert_eq!(
-            to(State::Review, &Outcome::Succeeded(receipt)),
-            Some(State::Succeeded)
-        );
-        assert_eq!(to(State::Review, &mismatch), None);
-        for from in [State::Failed, State::Review] {
-            for outcome in [
-                Outcome::unknown("timeout"),
-                Outcome::retry(None, "busy"),
-                Outcome::rejected("-20006", "wrong key"),
-            ] {
-                assert_eq!(to(from, &outcome), None, "{from} {outcome:?}");
-            }
-        }
     }
 }

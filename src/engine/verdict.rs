@@ -1,7 +1,11 @@
 //! What a gateway's answer proves about a refund: the mapping from an
 //! [`Outcome`] to a journal [`Update`], in [`after_submit`] and
-//! [`after_query`]. This is the one place the one rule is applied; the
-//! functions are pure, so every case is tested without a gateway.
+//! [`after_query`] for the engine's own requests, and to a [`Change`] in
+//! [`correction`] for the one-off queries of `retry` and `resume --review`
+//! (engine/ask.rs sends those and records what this decides). This is the one
+//! place the one rule is applied. The functions do no I/O: they read the
+//! clock and draw the backoff's jitter to schedule the next attempt, and
+//! nothing else, so every case is tested without a gateway.
 
 use std::time::Duration;
 
@@ -336,6 +340,59 @@ fn query_later(
     }
 }
 
+/// The change a query's answer makes to a refund that is `failed` or in
+/// `review`; `None` when it leaves the refund as it is.
+pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
+    let asked = match from {
+        State::Failed => "a query before a retry",
+        _ => "a query an operator asked for",
+    };
+    match outcome {
+        Outcome::Succeeded(receipt) => Some(known(
+            Change::to(
+                State::Succeeded,
+                format!("{asked}: the gateway says it succeeded"),
+            ),
+            receipt,
+        )),
+        Outcome::Processing(receipt) => Some(Change {
+            next_attempt_at: Some(now_ms()),
+            ..known(
+                Change::to(
+                    State::Processing,
+                    format!("{asked}: the gateway is still refunding it"),
+                ),
+                receipt,
+            )
+        }),
+        Outcome::Failed { .. } | Outcome::NotFound if from == State::Failed => None,
+        Outcome::Failed {
+            code,
+            message,
+            receipt,
+        } => Some(Change {
+            error: Some((code.clone(), message.clone())),
+            ..known(
+                Change::to(
+                    State::Failed,
+                    format!("{asked}: the gateway says it failed: {code}"),
+                ),
+                receipt,
+            )
+        }),
+        Outcome::NotFound => Some(Change::to(
+            State::Pending,
+            format!("{asked}: the gateway has no refund with this id: it was never created, so it may be sent"),
+        )),
+        Outcome::Mismatch { .. } if from == State::Review => None,
+        Outcome::Mismatch { what } => Some(Change {
+            error: Some((CODE_MISMATCH.into(), what.clone())),
+            ..Change::to(State::Review, what.clone())
+        }),
+        Outcome::Unknown { .. } | Outcome::Retry { .. } | Outcome::Rejected { .. } => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,5 +626,44 @@ mod tests {
             next_attempt_at < PARKED,
             "polls are bounded by --poll-for, not parked"
         );
+    }
+
+    #[test]
+    fn what_one_answer_does_to_a_failed_refund_and_to_one_in_review() {
+        let receipt = Receipt::default();
+        let failed = Outcome::failed("12", "failed", Receipt::default());
+        let mismatch = Outcome::Mismatch {
+            what: "merchant_refund_id differs".into(),
+        };
+        let to = |from, outcome: &Outcome| correction(from, outcome).map(|c| c.to);
+        // Failed, asked before a retry: only what contradicts the journal changes it.
+        assert_eq!(to(State::Failed, &failed), None);
+        assert_eq!(to(State::Failed, &Outcome::NotFound), None);
+        assert_eq!(
+            to(State::Failed, &Outcome::Succeeded(receipt.clone())),
+            Some(State::Succeeded)
+        );
+        assert_eq!(
+            to(State::Failed, &Outcome::Processing(receipt.clone())),
+            Some(State::Processing)
+        );
+        assert_eq!(to(State::Failed, &mismatch), Some(State::Review));
+        // In review: a verified answer about this refund settles it.
+        assert_eq!(to(State::Review, &failed), Some(State::Failed));
+        assert_eq!(to(State::Review, &Outcome::NotFound), Some(State::Pending));
+        assert_eq!(
+            to(State::Review, &Outcome::Succeeded(receipt)),
+            Some(State::Succeeded)
+        );
+        assert_eq!(to(State::Review, &mismatch), None);
+        for from in [State::Failed, State::Review] {
+            for outcome in [
+                Outcome::unknown("timeout"),
+                Outcome::retry(None, "busy"),
+                Outcome::rejected("-20006", "wrong key"),
+            ] {
+                assert_eq!(to(from, &outcome), None, "{from} {outcome:?}");
+            }
+        }
     }
 }

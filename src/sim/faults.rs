@@ -164,8 +164,8 @@ impl Faults {
     }
 
     /// (requests, the most in any one-second sliding window, the pace after
-    /// the first second).
-    pub fn traffic(&self) -> (u64, u64, SteadyPace) {
+    /// the first second, the pace from the first request to the last).
+    pub fn traffic(&self) -> (u64, u64, SteadyPace, SteadyPace) {
         // Arrivals are pushed in the order their tasks took the lock, which
         // is not always the order of their times.
         let mut arrivals = self.traffic.lock().expect("traffic lock").arrivals.clone();
@@ -174,6 +174,7 @@ impl Faults {
             arrivals.len() as u64,
             busiest_second(&arrivals),
             steady_pace(&arrivals),
+            whole_pace(&arrivals),
         )
     }
 
@@ -292,6 +293,18 @@ fn steady_pace(sorted_micros: &[u64]) -> SteadyPace {
     }
 }
 
+/// The pace from the first arrival to the last: the gaps between them and
+/// their span (a run's start-up included, as the operator waits through it).
+fn whole_pace(sorted_micros: &[u64]) -> SteadyPace {
+    match (sorted_micros.first(), sorted_micros.last()) {
+        (Some(&first), Some(&last)) if sorted_micros.len() > 1 => SteadyPace {
+            requests: sorted_micros.len() as u64 - 1,
+            micros: last - first,
+        },
+        _ => SteadyPace::default(),
+    }
+}
+
 /// The largest number of arrivals within any window of one second; the
 /// arrivals in microseconds, sorted.
 fn busiest_second(sorted_micros: &[u64]) -> u64 {
@@ -325,6 +338,9 @@ mod tests {
         );
         assert_eq!(steady.per_second(), Some(100.0));
         assert_eq!(steady_pace(&[5, 6]).per_second(), None);
+        // From the first arrival: 10 a second over 2 s is 20 gaps.
+        let whole = whole_pace(&(0..=20).map(|i| i * 100_000).collect::<Vec<u64>>());
+        assert_eq!(whole.per_second(), Some(10.0));
     }
 
     #[test]
@@ -334,7 +350,7 @@ mod tests {
         for ms in [0, 1_200, 900, 1_100, 2_500] {
             faults.arrive_at(Duration::from_millis(ms));
         }
-        let (requests, busiest, _) = faults.traffic();
+        let (requests, busiest, _, _) = faults.traffic();
         assert_eq!((requests, busiest), (5, 3));
     }
 
@@ -362,7 +378,7 @@ mod tests {
             .collect();
         assert_eq!(answers, [false, false, false, true, true, false, false]);
         // 0 ms and 1000 ms are a full second apart: the busiest window is 100..=1001 ms.
-        let (requests, busiest, _) = faults.traffic();
+        let (requests, busiest, _, _) = faults.traffic();
         assert_eq!((requests, busiest), (7, 6));
     }
 }

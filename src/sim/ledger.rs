@@ -394,6 +394,9 @@ pub struct LedgerSnapshot {
     /// first second of traffic, and over how long (to the last arrival).
     #[serde(default)]
     pub steady: SteadyPace,
+    /// The pace from the first request to the last, start-up included.
+    #[serde(default)]
+    pub whole: SteadyPace,
 }
 
 /// Requests after the first second of traffic, and the microseconds they span.

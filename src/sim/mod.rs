@@ -79,7 +79,7 @@ impl SimState {
             .lock()
             .expect("ledger lock")
             .snapshot(Instant::now());
-        let (requests, max_requests_in_one_second, steady) = self.faults.traffic();
+        let (requests, max_requests_in_one_second, steady, whole) = self.faults.traffic();
         LedgerSnapshot {
             refunds,
             ids,
@@ -87,6 +87,7 @@ impl SimState {
             max_requests_in_one_second,
             elsewhere_requests: self.elsewhere.load(std::sync::atomic::Ordering::Relaxed),
             steady,
+            whole,
         }
     }
 
