@@ -510,7 +510,7 @@ async fn main() {
                     latency_ms: Some(latency),
                     ..FaultConfig::default()
                 };
-                let prefix = format!("AD{rate}{}", latency.1);
+                let prefix = format!("AD{rate}L{}x{}", latency.0, latency.1);
                 let (batch, config, sim) =
                     prepare(dir.path(), GatewayKind::Leshua, rows, &prefix, faults).await;
                 // No concurrency in the profile: the limit is the engine's to find.
