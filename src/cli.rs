@@ -11,8 +11,10 @@ use crate::gateway::GatewayKind;
 use crate::report::export::ExportFormat;
 
 mod journal;
+mod places;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
+pub use places::Places;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -48,22 +50,6 @@ pub struct Cli {
     /// Log format: `text` or `json` (then stderr holds only JSON lines, messages included).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// Where the configuration and the journal are, and the time zone: taken by
-/// the commands that use them (`sim` and `demo` bring their own).
-#[derive(Debug, Args, Clone, Default)]
-pub struct Places {
-    /// The configuration file (default: $BULKREFUND_CONFIG, else ./bulkrefund.toml).
-    #[arg(long, env = "BULKREFUND_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// The journal (default: `journal` in the configuration, else ./bulkrefund.db).
-    #[arg(long)]
-    pub journal: Option<PathBuf>,
-    /// Time zone for dates and times shown, and for --since/--until days, e.g.
-    /// `Asia/Shanghai` (default: `timezone` in the configuration, else the machine's).
-    #[arg(long, env = "BULKREFUND_TIMEZONE")]
-    pub timezone: Option<String>,
 }
 
 /// How to read a batch file.

@@ -168,8 +168,8 @@ fn only_the_gateways_know_their_names() {
 
 /// A file's module path: `src/engine/pacing.rs` is `engine::pacing`,
 /// `src/engine/mod.rs` is `engine`.
-fn module_of(file: &Path) -> Vec<String> {
-    let relative = file.strip_prefix(src()).unwrap().with_extension("");
+fn module_of(root: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(root).unwrap().with_extension("");
     let mut path: Vec<String> = relative
         .iter()
         .map(|part| part.to_str().unwrap().to_owned())
@@ -241,8 +241,8 @@ fn tree_paths(text: &str, prefix: &[String], out: &mut Vec<Vec<String>>) -> usiz
 
 /// Every path a file names through `crate::`, `super::` or `self::`,
 /// resolved to an absolute module path.
-fn named_paths(file: &Path, text: &str) -> Vec<Vec<String>> {
-    let here = module_of(file);
+fn named_paths(root: &Path, file: &Path, text: &str) -> Vec<Vec<String>> {
+    let here = module_of(root, file);
     let mut found = Vec::new();
     for start in ["crate::", "super::", "self::"] {
         for (at, _) in text.match_indices(start) {
@@ -316,23 +316,30 @@ fn without_comments(text: &str) -> String {
 /// files it names. A name a `mod.rs` re-exports (`pub use task::Counters`)
 /// leads to the file that defines it; an item a `mod.rs` defines itself leads
 /// nowhere (a module's own face is no file of its own).
-fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let files = rust_files(&src());
+fn file_graph(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = rust_files(root);
     let by_module: BTreeMap<Vec<String>, PathBuf> = files
         .iter()
-        .map(|file| (module_of(file), file.clone()))
+        .map(|file| (module_of(root, file), file.clone()))
         .collect();
+    // What each file re-exports (`pub use task::Counters;`), as the path of
+    // the name it exports and the path it names.
     let mut reexports: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
-    for file in files.iter().filter(|f| f.ends_with("mod.rs")) {
-        let text = std::fs::read_to_string(file).unwrap();
-        let module = module_of(file);
+    for file in &files {
+        let text = without_comments(&std::fs::read_to_string(file).unwrap());
+        let module = module_of(root, file);
         for (at, _) in text.match_indices("pub use ") {
             let mut paths = Vec::new();
             tree_paths(&text[at + 8..], &[], &mut paths);
             for path in paths {
                 let target: Vec<String> = match path.first().map(String::as_str) {
                     Some("self") => module.iter().chain(&path[1..]).cloned().collect(),
-                    Some("crate" | "super") => continue,
+                    Some("crate") => path[1..].to_vec(),
+                    Some("super") => module[..module.len().saturating_sub(1)]
+                        .iter()
+                        .chain(&path[1..])
+                        .cloned()
+                        .collect(),
                     _ => module.iter().chain(&path).cloned().collect(),
                 };
                 let mut exported = module.clone();
@@ -348,21 +355,33 @@ fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
                 .rev()
                 .find(|n| by_module.contains_key(&path[..*n]))?;
             let file = &by_module[&path[..known]];
-            if !file.ends_with("mod.rs") {
-                return Some(file.clone());
+            if let Some(target) = path.get(known).and_then(|_| reexports.get(&path[..=known])) {
+                path = target.clone();
+                continue;
             }
-            let target = reexports.get(&path[..(known + 1).min(path.len())])?;
-            path = target.clone();
+            return (!file.ends_with("mod.rs")).then(|| file.clone());
         }
         None
     };
-    let name = |file: &Path| file.strip_prefix(src()).unwrap().display().to_string();
+    let name = |file: &Path| file.strip_prefix(root).unwrap().display().to_string();
     files
         .iter()
         .filter(|file| !file.ends_with("mod.rs") && !file.ends_with("lib.rs"))
         .map(|file| {
             let text = without_comments(&std::fs::read_to_string(file).unwrap());
-            let mut named = named_paths(file, &text);
+            let mut named = named_paths(root, file, &text);
+            // A file with modules of its own (`cli.rs` and `cli/`) names
+            // them bare: `journal::JournalArgs`.
+            let here = module_of(root, file);
+            for line in text.lines() {
+                let declared = line.trim().trim_start_matches("pub ");
+                if let Some(child) = declared
+                    .strip_prefix("mod ")
+                    .and_then(|c| c.strip_suffix(';'))
+                {
+                    named.push(here.iter().cloned().chain([child.to_owned()]).collect());
+                }
+            }
             named.extend(paths_through_imports(&text, &named, &by_module));
             let uses = named
                 .iter()
@@ -375,26 +394,84 @@ fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-#[test]
-fn no_file_depends_on_itself_through_others() {
-    let graph = file_graph();
-    assert!(
-        graph["engine/task.rs"].contains("engine/writer.rs"),
-        "the file graph is read: {:?}",
-        graph["engine/task.rs"]
-    );
+/// Every cycle of the graph, each once, from its smallest file.
+fn cycles_of(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut cycles = BTreeSet::new();
-    for (file, uses) in &graph {
+    for (file, uses) in graph {
         for used in uses {
-            if let Some(back) = path_back(&graph, used, file) {
-                let mut cycle = back;
+            if let Some(mut cycle) = path_back(graph, used, file) {
                 let start = (0..cycle.len()).min_by_key(|i| &cycle[*i]).unwrap();
                 cycle.rotate_left(start);
                 cycles.insert(cycle.join(" -> "));
             }
         }
     }
-    let cycles: Vec<String> = cycles.into_iter().collect();
+    cycles.into_iter().collect()
+}
+
+#[test]
+fn the_file_check_sees_each_kind_of_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // Siblings naming each other, one through its parent's re-export.
+    put(
+        "engine/mod.rs",
+        "mod task;\nmod pacing;\npub use task::Counters;\n",
+    );
+    put(
+        "engine/task.rs",
+        "use super::pacing::Pace;\npub struct Counters;\n",
+    );
+    put(
+        "engine/pacing.rs",
+        "use super::Counters; // [`super::task`]\npub struct Pace;\n",
+    );
+    // A parent file and its child, the parent naming it bare.
+    put(
+        "cli.rs",
+        "mod journal;\npub use journal::Args;\npub struct Places;\n",
+    );
+    put("cli/journal.rs", "use super::Places;\npub struct Args;\n");
+    // A module imported by name, then used through it.
+    put("gateway/mod.rs", "pub mod leshua;\npub mod profile;\n");
+    put(
+        "gateway/profile.rs",
+        "use super::{leshua};\nenum S { L(leshua::profile::Section) }\n",
+    );
+    put("gateway/leshua/mod.rs", "pub mod profile;\n");
+    put(
+        "gateway/leshua/profile.rs",
+        "use crate::gateway::profile::S;\npub struct Section;\n",
+    );
+    // Named only in a comment: no edge.
+    put(
+        "batch/error.rs",
+        "//! [`super::rows::RowProblem`]\npub struct FileError;\n",
+    );
+    put("batch/rows.rs", "use super::error::FileError;\n");
+    assert_eq!(
+        cycles_of(&file_graph(dir.path())),
+        [
+            "cli.rs -> cli/journal.rs",
+            "engine/pacing.rs -> engine/task.rs",
+            "gateway/leshua/profile.rs -> gateway/profile.rs",
+        ]
+    );
+}
+
+#[test]
+fn no_file_depends_on_itself_through_others() {
+    let graph = file_graph(&src());
+    assert!(
+        graph["engine/task.rs"].contains("engine/writer.rs"),
+        "the file graph is read: {:?}",
+        graph["engine/task.rs"]
+    );
+    let cycles = cycles_of(&graph);
     assert!(
         cycles.is_empty(),
         "files that depend on each other:\n{}",

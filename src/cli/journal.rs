@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::Places;
+use super::places::Places;
 
 #[derive(Debug, Args)]
 pub struct JournalArgs {

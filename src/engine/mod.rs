@@ -348,8 +348,9 @@ impl Scheduler {
             return Dispatched::Skipped;
         }
         let permit = tokio::select! {
-            permit = pace.in_flight.acquire() => permit,
+            biased;
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
+            permit = pace.in_flight.acquire() => permit,
         };
         let counters = match self.book.counters.get(&record.id) {
             Some(counters) => *counters,

@@ -49,6 +49,10 @@ pub const WINDOW_SLACK: Duration = Duration::from_millis(5);
 /// run at most this much time, once.
 pub const START_SLACK: Duration = Duration::from_millis(25);
 
+/// A lull after which the next request is a run's first again (its
+/// connection closed meanwhile).
+const IDLE: Duration = Duration::from_secs(30);
+
 /// How late after its slot a request may still leave. A waiter the machine
 /// woke later than this (a busy core) takes a new slot instead: its lateness
 /// would eat into [`WINDOW_SLACK`], which is there for the network and the
@@ -87,7 +91,15 @@ impl SendWindow {
     /// Takes the first free slot at or after `now` and says when it is.
     pub fn reserve(&self, now: Instant) -> Instant {
         let mut slots = self.slots.lock().expect("window lock");
-        let first = *self.first.lock().expect("window lock").get_or_insert(now);
+        let first = {
+            let mut first = self.first.lock().expect("window lock");
+            // After a lull (a prompt, a long pause) the connections have
+            // closed: the next second starts anew.
+            if slots.back().is_none_or(|&last| now > last + IDLE) {
+                *first = Some(now);
+            }
+            first.unwrap_or(now)
+        };
         let mut at = slots.back().map_or(now, |&last| last.max(now));
         if slots.len() >= self.limit {
             let opens = slots[slots.len() - self.limit];
@@ -260,13 +272,16 @@ impl Pace {
             let paused = *self.paused_until.lock().expect("pause lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(until) => {}
+                    biased;
                     _ = cancel.cancelled() => return false,
+                    _ = tokio::time::sleep_until(until) => {}
                 }
             }
+            // A stop wins over a slot that is ready at the same moment.
             tokio::select! {
-                _ = self.limiter.until_ready() => {}
+                biased;
                 _ = cancel.cancelled() => return false,
+                _ = self.limiter.until_ready() => {}
             }
             // A pause set while we waited for the limiter applies to us too.
             let paused = *self.paused_until.lock().expect("pause lock");
@@ -278,13 +293,17 @@ impl Pace {
             let slot = self.window.reserve(now);
             if slot > now {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(slot) => {}
+                    biased;
                     _ = cancel.cancelled() => return false,
+                    _ = tokio::time::sleep_until(slot) => {}
                 }
                 if Instant::now() > slot + LATE && late_wakes < MAX_LATE_WAKES {
                     late_wakes += 1;
                     continue;
                 }
+            }
+            if cancel.is_cancelled() {
+                return false;
             }
             if self
                 .paused_until
@@ -369,5 +388,10 @@ mod tests {
         // Slots stay in order: a request now never jumps ahead of a later slot.
         assert_eq!(window.reserve(at(1_101)), at(2_030));
         assert_eq!(window.reserve(at(5_000)), at(5_000));
+        // After a lull of more than 30 s, a second starts anew, with its slack.
+        for _ in 0..3 {
+            window.reserve(at(40_000));
+        }
+        assert_eq!(window.reserve(at(40_000)), at(41_025));
     }
 }
