@@ -402,10 +402,9 @@ async fn the_simulator_contradicts_itself_and_lies_on_demand() {
 /// many queries, and nothing loops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_that_contradicts_itself_sends_the_refund_to_review_within_the_budget() {
-    for (gateway, profile, id_column) in [
-        (GatewayKind::Leshua, "leshua", "merchant_refund_id"),
-        (GatewayKind::Lianshang, "lianshang", "out_refund_id"),
-    ] {
+    // Leshua answers each resend "already exists" (-5103), then its queries
+    // say there is no such refund: a contradiction.
+    for (gateway, profile, id_column) in [(GatewayKind::Leshua, "leshua", "merchant_refund_id")] {
         let work = tempfile::tempdir().unwrap();
         let (batch, orders) = generated(work.path(), gateway, 3, "C");
         let world = World::start(orders, faults(|f| f.contradict = true)).await;
@@ -450,6 +449,37 @@ async fn a_gateway_that_contradicts_itself_sends_the_refund_to_review_within_the
         let rows = world.results(&batch);
         assert!(rows.iter().all(|r| r["status"] == "review"), "{rows:?}");
     }
+}
+
+/// Lianshang, under the same fault, answers every resend with HTTP 500: it
+/// never says the refund exists, so "no such refund" contradicts nothing. The
+/// refund is sent again, the same id, within each command's budget, and waits
+/// for `resume`; it is never sent to review for words the gateway never said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_fails_every_send_and_denies_the_refund_keeps_it_pending() {
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 3, "C");
+    let world = World::start(orders, faults(|f| f.contradict = true)).await;
+    let four = bulkrefund::options::RunOptions {
+        max_attempts: Some(4),
+        ..quick()
+    };
+    let outcome = world.run(&batch, "lianshang", four.clone()).await;
+    assert_eq!(outcome.exit_code, 4, "unresolved, for resume");
+    let ledger = world.ledger();
+    assert_eq!(ledger.requests, 3 * 8);
+    assert!(ledger
+        .ids
+        .iter()
+        .all(|id| id.submissions == 4 && id.created == 1));
+    let rows = world.results(&batch);
+    assert!(rows.iter().all(|r| r["status"] == "pending"), "{rows:?}");
+    // `resume` spends its own budget, no more, and the refunds still wait.
+    let resumed = world.resume(four).await;
+    assert_eq!(resumed.exit_code, 4);
+    assert_eq!(world.ledger().requests, 3 * 16);
+    let rows = world.results(&batch);
+    assert!(rows.iter().all(|r| r["status"] == "pending"), "{rows:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,18 +16,23 @@ pub struct Counters {
     pub submits: u32,
     pub queries: u32,
     pub polls: u32,
-    /// Queries that said "no such refund" about a refund already sent (read
-    /// from the journal when a run first meets the refund, so that no run,
-    /// `resume` or `retry` starts the count again).
+    /// Queries that said "no such refund" about a refund whose last send the
+    /// gateway answered (read from the journal when a run first meets the
+    /// refund, so that no run, `resume` or `retry` starts the count again).
     pub denials: u32,
+    /// The last send got an answer from the gateway (HTTP 2xx) that was not
+    /// the refund: "already exists", say. A "no such refund" after it
+    /// contradicts it; after a timeout or a 5xx it does not (nothing may have
+    /// been created, and `max_attempts` bounds the resends).
+    pub answered: bool,
 }
 
-/// How many times the gateway may say it has no refund that was sent before
-/// the refund goes to review. The first denial is ordinary (a request lost
-/// before the gateway recorded it); a refund denied again and again while
-/// every resend comes back "already exists" or unanswered is a gateway that
-/// contradicts itself, and resending would never end.
-pub const MAX_DENIALS: u32 = 3;
+/// How many times the gateway may answer a send of a refund (without the
+/// refund: "already exists") and then say it has no such refund, before the
+/// refund goes to review. Once can be a query service that lags its refund
+/// service; again and again, the gateway contradicts itself, and resending
+/// would never end.
+pub const MAX_DENIALS: u32 = 2;
 
 /// How patient a profile is with one refund: how many times it is sent or
 /// queried before bulkrefund gives up on it for this run, and how long it

@@ -234,6 +234,9 @@ async fn submit(
     }
     let (at, started, attempt) = sent(id, true, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
+    counters.answered = attempt
+        .http_status
+        .is_some_and(|status| (200..300).contains(&status));
     let verdict = after_submit(&attempt, counters.submits, &pace.patience);
     let verdict = distrust(id, &attempt, verdict, pace, shared);
     Ok((
@@ -260,7 +263,7 @@ async fn query(
         counters.polls += 1;
     } else {
         counters.queries += 1;
-        if attempt.outcome == Outcome::NotFound {
+        if attempt.outcome == Outcome::NotFound && counters.answered {
             counters.denials += 1;
         }
     }

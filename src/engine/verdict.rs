@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::policy::{backoff, Counters, Patience, MAX_DENIALS};
 use crate::gateway::{Attempt, Outcome, Receipt};
-use crate::journal::{now_ms, Change, State, Update, PARKED};
+use crate::journal::{now_ms, Change, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
 
 fn code_of(attempt: &Attempt) -> String {
     match (&attempt.outcome, attempt.http_status) {
@@ -247,18 +247,20 @@ pub fn after_query(
 }
 
 /// A query says the gateway has no refund with this id, about a refund that
-/// was sent (`counters.denials` counts this answer too). It may be sent again,
-/// the same id, which the gateway's idempotency keeps safe, unless:
-/// - the gateway has denied it more than [`MAX_DENIALS`] times: every resend
-///   was answered "already exists" or not at all, so the gateway contradicts
-///   itself, and the refund goes to review, the contradiction recorded;
+/// was sent (`counters.denials` counts this answer too when the gateway had
+/// answered the send). It may be sent again, the same id, which the gateway's
+/// idempotency keeps safe, unless:
+/// - the gateway has denied it, right after answering a send of it, more
+///   than [`MAX_DENIALS`] times: it contradicts itself, and the refund goes
+///   to review, the contradiction recorded;
 /// - this run has sent it `max_attempts` times: it waits, parked, for `resume`.
 fn denied(counters: &Counters, patience: &Patience) -> Verdict {
     let from = State::Unknown;
     if counters.denials > MAX_DENIALS {
         let what = format!(
             "the gateway says it exists and that it does not: {} queries found no refund \
-             with this id, yet each resend was answered \"already exists\" or not at all",
+             with this id, each right after the gateway answered a send of it without the \
+             refund (\"already exists\")",
             counters.denials
         );
         return Verdict::transition(
@@ -269,8 +271,12 @@ fn denied(counters: &Counters, patience: &Patience) -> Verdict {
             },
         );
     }
-    let never_created =
-        "the gateway has no refund with this id: it was never created, so it may be sent";
+    // A denial that counts is marked, so that the next run finds it again.
+    let never_created = if counters.answered {
+        format!("{DENIED_AFTER_AN_ANSWER}: it may be sent again, the same id")
+    } else {
+        "the gateway has no refund with this id: it was never created, so it may be sent".to_owned()
+    };
     if counters.submits >= patience.max_attempts {
         return Verdict::transition(
             from,
@@ -579,7 +585,7 @@ mod tests {
         let (code, what) = change.error.unwrap();
         assert_eq!(code, CODE_CONTRADICTION);
         assert!(
-            what.starts_with("the gateway says it exists and that it does not: 4 queries"),
+            what.starts_with("the gateway says it exists and that it does not: 3 queries"),
             "{what}"
         );
         assert!(!change.created, "nothing proves the gateway holds it");

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, State, FINAL};
-use super::{now_ms, Journal, JournalError, RefundRecord, Scope, PARKED};
+use super::{now_ms, Journal, JournalError, RefundRecord, Scope, DENIED_AFTER_AN_ANSWER, PARKED};
 
 /// In the run's scope. Written as a probe of the scope table's key: SQLite
 /// reads `f.id IN temp.scope_ids` by copying the whole table into a fresh
@@ -140,19 +140,22 @@ impl DueReader {
             .query_row(rusqlite::params![poll_open, PARKED], |row| row.get(0))?)
     }
 
-    /// How many times a query found no refund with this one's id after it
-    /// was sent: its moves from unknown back to pending, over every run.
+    /// How many times a query found no refund with this one's id right
+    /// after the gateway had answered a send of it: its moves from unknown
+    /// back to pending marked [`DENIED_AFTER_AN_ANSWER`], over every run.
     pub fn denials(&self, refund: i64) -> Result<u32, JournalError> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM events WHERE refund = ?1 AND from_state = ?2 AND to_state = ?3",
+                "SELECT COUNT(*) FROM events WHERE refund = ?1 AND from_state = ?2 AND to_state = ?3
+                 AND substr(why, 1, length(?4)) = ?4",
             )?
             .query_row(
                 rusqlite::params![
                     refund,
                     State::Unknown.as_str(),
-                    State::Pending.as_str()
+                    State::Pending.as_str(),
+                    DENIED_AFTER_AN_ANSWER
                 ],
                 |row| row.get(0),
             )?)

@@ -111,6 +111,13 @@ fn id_space(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
     format!("{gateway}:{merchant_id}")
 }
 
+/// How the reason of a move from unknown back to pending begins when a
+/// query found no refund right after the gateway had answered a send of it:
+/// the engine writes it, and counts these moves again in a later run
+/// ([`due::DueReader::denials`]).
+pub const DENIED_AFTER_AN_ANSWER: &str =
+    "the gateway has no refund with this id, though it answered the last send of it";
+
 /// Now, as the journal writes times: RFC 3339, UTC, milliseconds.
 pub fn now_text() -> String {
     jiff::Timestamp::now()
