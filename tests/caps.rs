@@ -88,6 +88,19 @@ fn capped(max_batch: &str, max_refund: &str) -> Profiles {
         .set("leshua", &format!("max_refund_yuan = \"{max_refund}\""))
 }
 
+/// The plan of a file naming P1 (10.00 yuan) and P2 (20.00 yuan), recorded
+/// in batch 1 and never sent, and a new P3 (0.10 yuan), under caps of 25.00
+/// a batch and 15.00 a refund: every refund that would leave, and both caps
+/// it is over.
+const EARLIER_P1_P2_AND_NEW_P3: [&str; 6] = [
+    "  to send:   3 refunds, 30.10 yuan in all",
+    "  new:       1 refunds, 0.10 yuan",
+    "  earlier:   2 refunds, 30.00 yuan recorded before and not yet sent or settled (batch 1: 2 refunds, 30.00 yuan)",
+    "  largest:   20.00 yuan (refund P2 of batch 1)",
+    "  over the limit: 30.10 yuan in all, more than max_batch_yuan = 25.00",
+    "  over the limit: a refund of 20.00 yuan (refund P2 of batch 1), more than max_refund_yuan = 15.00",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_and_the_caps_count_earlier_refunds_never_sent() {
     let world = World::with_profiles(
@@ -114,14 +127,7 @@ async fn the_plan_and_the_caps_count_earlier_refunds_never_sent() {
         .await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     let said = lines(&refused.stderr);
-    for line in [
-        "  to send:   3 refunds, 30.10 yuan in all",
-        "  new:       1 refunds, 0.10 yuan",
-        "  earlier:   2 refunds, 30.00 yuan recorded before and not yet sent or settled (batch 1: 2 refunds, 30.00 yuan)",
-        "  largest:   20.00 yuan (refund P2 of batch 1)",
-        "  over the limit: 30.10 yuan in all, more than max_batch_yuan = 25.00",
-        "  over the limit: a refund of 20.00 yuan (refund P2 of batch 1), more than max_refund_yuan = 15.00",
-    ] {
+    for line in EARLIER_P1_P2_AND_NEW_P3 {
         assert!(said.contains(&line), "{line:?} in\n{}", refused.stderr);
     }
     assert_eq!(world.ledger().requests, 0, "nothing sent");
@@ -192,14 +198,7 @@ async fn finishing_an_older_unfinished_import_counts_the_rows_it_recorded() {
     let refused = world.bulkrefund(&["run", arg, "--profile", "leshua"]).await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     let said = lines(&refused.stderr);
-    for line in [
-        "  to send:   3 refunds, 30.10 yuan in all",
-        "  new:       1 refunds, 0.10 yuan",
-        "  earlier:   2 refunds, 30.00 yuan recorded before and not yet sent or settled (batch 1: 2 refunds, 30.00 yuan)",
-        "  largest:   20.00 yuan (refund P2 of batch 1)",
-        "  over the limit: 30.10 yuan in all, more than max_batch_yuan = 25.00",
-        "  over the limit: a refund of 20.00 yuan (refund P2 of batch 1), more than max_refund_yuan = 15.00",
-    ] {
+    for line in EARLIER_P1_P2_AND_NEW_P3 {
         assert!(said.contains(&line), "{line:?} in\n{}", refused.stderr);
     }
     assert_eq!(world.ledger().requests, 0, "nothing sent");
@@ -253,10 +252,7 @@ async fn validate_and_run_agree_on_a_batch_over_its_cap() {
 async fn retry_obeys_the_caps() {
     let world = World::with_profiles(
         Orders::new().leshua("T1", 5000),
-        FaultConfig {
-            fail_refund_rate: 1.0,
-            ..FaultConfig::default()
-        },
+        every_refund_fails(),
         capped("1000", "10.00"),
     )
     .await;

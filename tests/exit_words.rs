@@ -45,16 +45,8 @@ async fn resume_exits_3_while_refunds_are_in_review() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_that_cannot_reach_the_gateway_exits_1() {
-    let work = tempfile::tempdir().unwrap();
-    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 2, "W");
-    let world = World::start(
-        orders,
-        FaultConfig {
-            fail_refund_rate: 1.0,
-            ..FaultConfig::default()
-        },
-    )
-    .await;
+    let (world, batch) =
+        World::with_generated(GatewayKind::Leshua, 2, "W", every_refund_fails()).await;
     assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
     // The same profiles, aimed at a port nobody listens on.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -121,16 +113,8 @@ async fn quiet_silences_warnings() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_groups_the_refunds_it_cannot_resend_by_error_code() {
-    let work = tempfile::tempdir().unwrap();
-    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 5, "G");
-    let world = World::start(
-        orders,
-        FaultConfig {
-            fail_refund_rate: 1.0,
-            ..FaultConfig::default()
-        },
-    )
-    .await;
+    let (world, batch) =
+        World::with_generated(GatewayKind::Leshua, 5, "G", every_refund_fails()).await;
     assert_eq!(world.run(&batch, "leshua", quick()).await.exit_code, 3);
     let retry = world
         .bulkrefund(&["retry", "--batch", "1", "--failed", "--yes"])
@@ -163,10 +147,7 @@ async fn retry_groups_the_refunds_it_cannot_resend_by_error_code() {
 async fn retry_whose_queries_the_gateway_refuses_exits_1() {
     let world = World::start(
         Orders::new().leshua("T1", 1000).leshua("T2", 1000),
-        FaultConfig {
-            fail_refund_rate: 1.0,
-            ..FaultConfig::default()
-        },
+        every_refund_fails(),
     )
     .await;
     let batch = BatchFile::leshua()

@@ -14,10 +14,7 @@ use bulkrefund::sim::ledger::RefundState;
 use common::*;
 
 fn fail_every_refund() -> FaultConfig {
-    FaultConfig {
-        fail_refund_rate: 1.0,
-        ..FaultConfig::default()
-    }
+    every_refund_fails()
 }
 
 /// (count, fen) of the refunds the gateway paid.

@@ -15,10 +15,7 @@ use bulkrefund::sim::ledger::RefundState;
 use common::*;
 
 fn fail_every_refund() -> FaultConfig {
-    FaultConfig {
-        fail_refund_rate: 1.0,
-        ..FaultConfig::default()
-    }
+    every_refund_fails()
 }
 
 /// Marks refunds `failed` in the journal behind the engine's back: a failure

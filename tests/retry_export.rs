@@ -64,14 +64,7 @@ async fn retry_without_new_ids_resends_only_what_was_never_created() {
 async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 4, "C");
-    let world = World::start(
-        orders,
-        FaultConfig {
-            fail_refund_rate: 1.0,
-            ..FaultConfig::default()
-        },
-    )
-    .await;
+    let world = World::start(orders, every_refund_fails()).await;
     assert_eq!(world.run(&batch, "lianshang", quick()).await.exit_code, 3);
     // Without --new-ids nothing can be sent: each id was used by a refund the gateway created.
     let plan = world.plan(1, false);

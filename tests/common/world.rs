@@ -46,6 +46,14 @@ pub async fn start_sim(orders: impl Into<Orders>, faults: FaultConfig) -> SimHan
 }
 
 /// Engine options for tests: no progress bar, a minute of polling.
+/// A gateway that fails every refund it creates: each id is used up.
+pub fn every_refund_fails() -> FaultConfig {
+    FaultConfig {
+        fail_refund_rate: 1.0,
+        ..FaultConfig::default()
+    }
+}
+
 pub fn quick() -> RunOptions {
     RunOptions {
         poll_for: Duration::from_secs(60),
