@@ -17,7 +17,7 @@
 //! has seen the plan (retry_plan.rs) and confirmed it (`--yes`), nor over the
 //! profile's caps (caps.rs) without `--allow-over-limit`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
 
 use futures::StreamExt;
@@ -387,17 +387,13 @@ impl NothingConfirmed {
 
 /// The profile caps the plan is over (caps.rs), for each profile it sends with.
 fn over_caps(app: &App, plan: &Plan) -> anyhow::Result<Vec<String>> {
-    let mut by_profile: Vec<(&str, Outgoing)> = Vec::new();
+    let mut by_profile: BTreeMap<&str, Outgoing> = BTreeMap::new();
     for p in &plan.send {
         let place = format!("refund {}", p.refund_id);
-        match by_profile.iter_mut().find(|(name, _)| *name == p.profile) {
-            Some((_, outgoing)) => outgoing.add(1, p.amount, (p.amount, place)),
-            None => {
-                let mut outgoing = Outgoing::default();
-                outgoing.add(1, p.amount, (p.amount, place));
-                by_profile.push((&p.profile, outgoing));
-            }
-        }
+        by_profile
+            .entry(&p.profile)
+            .or_default()
+            .add(1, p.amount, (p.amount, place));
     }
     let mut over = Vec::new();
     for (name, outgoing) in by_profile {
