@@ -1,6 +1,8 @@
-//! RSA PKCS#1 v1.5 signatures for Lianshang (docs/specs/lianshang.md, "Signature"):
-//! keys from PEM in PKCS#8 or PKCS#1 form, 1024 or 2048 bits, SHA-256 by default
-//! or SHA-1 for merchants set up that way; signatures in padded standard base64.
+//! RSA PKCS#1 v1.5 signatures for Lianshang (docs/specs/lianshang.md, "Signature")
+//! and WeChat Pay (docs/specs/wechatpay-v3.md, "Signing a request"): keys from
+//! PEM in PKCS#8 or PKCS#1 form (or a certificate's key), 1024 or 2048 bits,
+//! SHA-256 by default or SHA-1 for Lianshang merchants set up that way;
+//! signatures in padded standard base64.
 
 use std::fmt;
 
@@ -85,9 +87,14 @@ impl RsaSigner {
 
     /// The base64 signature of `message`.
     pub fn sign(&self, message: &str) -> String {
+        self.sign_bytes(message.as_bytes())
+    }
+
+    /// The base64 signature of `message`, bytes as they will be sent.
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
         let signature = match self {
-            RsaSigner::Sha256(key) => key.sign(message.as_bytes()).to_bytes(),
-            RsaSigner::Sha1(key) => key.sign(message.as_bytes()).to_bytes(),
+            RsaSigner::Sha256(key) => key.sign(message).to_bytes(),
+            RsaSigner::Sha1(key) => key.sign(message).to_bytes(),
         };
         BASE64.encode(signature)
     }
@@ -102,10 +109,20 @@ pub struct RsaVerifier {
 
 impl RsaVerifier {
     pub fn from_pem(pem: &str) -> Result<RsaVerifier, KeyError> {
-        use rsa::traits::PublicKeyParts;
         let key = RsaPublicKey::from_public_key_pem(pem)
             .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
             .map_err(|_| KeyError::NotPublicKey)?;
+        RsaVerifier::from_key(key)
+    }
+
+    /// From a DER `SubjectPublicKeyInfo` (a certificate's key).
+    pub fn from_public_key_der(der: &[u8]) -> Result<RsaVerifier, KeyError> {
+        let key = RsaPublicKey::from_public_key_der(der).map_err(|_| KeyError::NotPublicKey)?;
+        RsaVerifier::from_key(key)
+    }
+
+    fn from_key(key: RsaPublicKey) -> Result<RsaVerifier, KeyError> {
+        use rsa::traits::PublicKeyParts;
         check_size(key.size() * 8)?;
         Ok(RsaVerifier {
             sha256: VerifyingKey::new(key.clone()),
@@ -115,6 +132,11 @@ impl RsaVerifier {
 
     /// True when `signature_b64` signs `message` with this key and digest.
     pub fn verify(&self, message: &str, signature_b64: &str, digest: RsaDigest) -> bool {
+        self.verify_bytes(message.as_bytes(), signature_b64, digest)
+    }
+
+    /// As [`RsaVerifier::verify`], over bytes exactly as received.
+    pub fn verify_bytes(&self, message: &[u8], signature_b64: &str, digest: RsaDigest) -> bool {
         let Ok(bytes) = BASE64.decode(signature_b64) else {
             return false;
         };
@@ -122,8 +144,8 @@ impl RsaVerifier {
             return false;
         };
         match digest {
-            RsaDigest::Sha256 => self.sha256.verify(message.as_bytes(), &signature).is_ok(),
-            RsaDigest::Sha1 => self.sha1.verify(message.as_bytes(), &signature).is_ok(),
+            RsaDigest::Sha256 => self.sha256.verify(message, &signature).is_ok(),
+            RsaDigest::Sha1 => self.sha1.verify(message, &signature).is_ok(),
         }
     }
 }

@@ -2,12 +2,21 @@
 //! over HTTPS, requests signed SHA256withRSA with the merchant's key, answers
 //! signed by WeChat Pay and verified with its public key or a platform
 //! certificate. Everything bulkrefund knows of WeChat Pay lives in this folder:
-//! the batch columns and row rules ([`rows`]), the profile section
-//! ([`profile`]) and the client ([`client`]).
+//! the wire format and request signing ([`wire`]), answer verification
+//! ([`verify`]), what an answer proves ([`classify`]), the client
+//! ([`client`]), the batch columns and row rules ([`rows`]) and the profile
+//! section ([`profile`]). The vectors of `tests/vectors/wechatpay/` are
+//! reproduced in `tests.rs`.
 
+pub mod classify;
 pub mod client;
+mod interim;
 pub mod profile;
 pub mod rows;
+#[cfg(test)]
+mod tests;
+pub mod verify;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -58,7 +67,7 @@ impl GatewaySpec for Wechatpay {
 }
 
 #[cfg(test)]
-mod tests {
+mod spec_tests {
     use super::*;
 
     #[test]

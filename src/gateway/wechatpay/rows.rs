@@ -1,11 +1,55 @@
-//! A WeChat Pay batch (docs/specs/new-gateway-batches.md): placeholder until
-//! the row rules land.
+//! A WeChat Pay batch (docs/specs/new-gateway-batches.md, "WeChat Pay"):
+//! `out_refund_no`, an order id (`out_trade_no` and/or `transaction_id`),
+//! the refund amount and the order's paid total, each in fen or yuan, and the
+//! optional currency (CNY only), `reason`, `notify_url` and `funds_account`.
+//! The order total is required: WeChat's apply needs it and nothing in a
+//! refund batch can derive it.
 
 use std::collections::BTreeMap;
 
-use super::Wechatpay;
-use crate::batch::columns::Header;
-use crate::batch::rows::{BatchFormat, RowRules};
+use super::{is_valid_id, Wechatpay};
+use crate::batch::amount::AmountColumn;
+use crate::batch::columns::{Aliases, Header};
+use crate::batch::reader::RawRow;
+use crate::batch::rows::{plain_text, BatchFormat, RefundRow, RowProblem, RowRules};
+use crate::money::Fen;
+
+/// The Chinese headers of a WeChat Pay batch: an amount without a unit is in
+/// yuan; `备注` is not a reason, since the reason is shown to the payer.
+pub const ALIASES: Aliases = &[
+    ("out_refund_no", &["商户退款单号", "退款单号", "退款编号"]),
+    ("out_trade_no", &["商户订单号", "订单号"]),
+    (
+        "transaction_id",
+        &["微信订单号", "微信支付订单号", "微信支付单号", "交易单号"],
+    ),
+    ("refund_amount", &["退款金额(分)"]),
+    (
+        "refund_amount_yuan",
+        &[
+            "退款金额(元)",
+            "退款金额",
+            "申请退款金额(元)",
+            "申请退款金额",
+        ],
+    ),
+    ("order_total", &["订单金额(分)", "订单总金额(分)"]),
+    (
+        "order_total_yuan",
+        &[
+            "订单金额(元)",
+            "订单金额",
+            "订单总金额(元)",
+            "订单总金额",
+            "原订单金额(元)",
+            "支付金额(元)",
+        ],
+    ),
+    ("currency", &["币种", "货币种类"]),
+    ("reason", &["退款原因"]),
+    ("notify_url", &["通知地址"]),
+    ("funds_account", &["退款资金来源"]),
+];
 
 /// A refund's order ids, from its fields: (out_trade_no, transaction_id).
 pub fn order_ids(fields: &BTreeMap<String, String>) -> (&str, &str) {
@@ -13,12 +57,189 @@ pub fn order_ids(fields: &BTreeMap<String, String>) -> (&str, &str) {
     (get("out_trade_no"), get("transaction_id"))
 }
 
+/// `notify_url`: an absolute http(s) URL without a query string, at most 256 bytes.
+pub fn check_notify_url(url: &str) -> Result<(), RowProblem> {
+    let fits = url::Url::parse(url).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.has_host() && u.query().is_none()
+    });
+    if !fits || url.len() > 256 || url.contains('?') {
+        return Err(RowProblem::new(
+            "notify_url",
+            format!("{url:?} is not an absolute http(s) URL without a query string, of at most 256 characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl BatchFormat for Wechatpay {
     fn columns(
         &self,
-        _header: &Header,
+        header: &Header,
         _defaults: &BTreeMap<String, String>,
     ) -> Result<Box<dyn RowRules>, String> {
-        Err("WeChat Pay batches are not read yet".to_owned())
+        header.require("out_refund_no", "wechatpay")?;
+        if !header.has("out_trade_no") && !header.has("transaction_id") {
+            return Err(format!(
+                "a WeChat Pay batch needs an 'out_trade_no'{} or a 'transaction_id'{} column",
+                header.or_aliases("out_trade_no"),
+                header.or_aliases("transaction_id")
+            ));
+        }
+        let amount = AmountColumn::find(header, "refund_amount", "refund_amount_yuan")?;
+        if !header.has("order_total") && !header.has("order_total_yuan") {
+            return Err(format!(
+                "the order total column is missing: 'order_total'{} (fen) or 'order_total_yuan'{} (yuan); \
+                 WeChat Pay needs each order's paid total next to the refund, and nothing is sent without it",
+                header.or_aliases("order_total"),
+                header.or_aliases("order_total_yuan")
+            ));
+        }
+        let total = AmountColumn::find(header, "order_total", "order_total_yuan")?;
+        Ok(Box::new(WechatpayRows {
+            header: header.clone(),
+            amount,
+            total,
+        }))
+    }
+
+    fn aliases(&self) -> Aliases {
+        ALIASES
+    }
+}
+
+struct WechatpayRows {
+    header: Header,
+    amount: AmountColumn,
+    total: AmountColumn,
+}
+
+/// An order id cell: empty, or 1 to 32 of the characters `rule` allows.
+fn order_id(column: &str, value: &str, digits_only: bool) -> Result<(), RowProblem> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let looks_scientific = value.contains(['E', 'e']) && value.contains(['.', '+']);
+    if digits_only && looks_scientific {
+        return Err(RowProblem::new(
+            column,
+            format!("{value:?} is a number in scientific notation, not the id: format the column as text in the spreadsheet and copy the ids again"),
+        ));
+    }
+    let fits = if digits_only {
+        (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric())
+    } else {
+        is_valid_id(value, 32)
+    };
+    if !fits {
+        let allowed = if digits_only {
+            "letters and digits"
+        } else {
+            "letters, digits and _ - | * @"
+        };
+        return Err(RowProblem::new(
+            column,
+            format!("{value:?} is not 1-32 {allowed}"),
+        ));
+    }
+    Ok(())
+}
+
+impl WechatpayRows {
+    /// The optional cells: currency (CNY), reason, notify_url, funds_account.
+    fn optional(&self, row: &RawRow) -> Result<Vec<(&'static str, String)>, RowProblem> {
+        let cell = |name: &str| self.header.cell(row, name);
+        let currency = cell("currency");
+        if !currency.is_empty() && currency != "CNY" {
+            return Err(RowProblem::new(
+                "currency",
+                format!("{currency:?}: WeChat Pay refunds are in CNY only"),
+            ));
+        }
+        let reason = cell("reason");
+        plain_text("reason", reason)?;
+        if reason.chars().count() > 80 {
+            return Err(RowProblem::new(
+                "reason",
+                "is longer than 80 characters (it is shown to the payer)",
+            ));
+        }
+        let notify_url = cell("notify_url");
+        plain_text("notify_url", notify_url)?;
+        if !notify_url.is_empty() {
+            check_notify_url(notify_url)?;
+        }
+        let funds = cell("funds_account");
+        if !funds.is_empty() && funds != "AVAILABLE" {
+            return Err(RowProblem::new(
+                "funds_account",
+                format!("{funds:?}: only AVAILABLE may be asked for"),
+            ));
+        }
+        Ok([
+            ("reason", reason),
+            ("notify_url", notify_url),
+            ("funds_account", funds),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(name, v)| (name, v.to_owned()))
+        .collect())
+    }
+}
+
+impl RowRules for WechatpayRows {
+    fn amount(&self, row: &RawRow) -> Result<Fen, RowProblem> {
+        self.amount.read(&self.header, row)
+    }
+
+    fn check(&self, row: &RawRow) -> Result<RefundRow, RowProblem> {
+        let cell = |name: &str| self.header.cell(row, name);
+        let refund_id = cell("out_refund_no");
+        if !is_valid_id(refund_id, 64) {
+            return Err(RowProblem::new(
+                "out_refund_no",
+                format!("{refund_id:?} is not 1-64 letters, digits and _ - | * @"),
+            ));
+        }
+        let trade = cell("out_trade_no");
+        let transaction = cell("transaction_id");
+        order_id("out_trade_no", trade, false)?;
+        order_id("transaction_id", transaction, true)?;
+        if trade.is_empty() && transaction.is_empty() {
+            return Err(RowProblem::new(
+                "out_trade_no",
+                "is empty, and so is transaction_id: one of them is required",
+            ));
+        }
+        let amount = self.amount(row)?;
+        let total = self.total.read(&self.header, row)?;
+        if total < amount {
+            return Err(RowProblem::new(
+                "refund_amount",
+                format!("{amount} yuan is more than the order total, {total} yuan"),
+            ));
+        }
+        let mut fields: BTreeMap<String, String> =
+            [("out_trade_no", trade), ("transaction_id", transaction)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(name, v)| (name.to_owned(), v.to_owned()))
+                .collect();
+        fields.insert("order_total".to_owned(), total.0.to_string());
+        for (name, value) in self.optional(row)? {
+            fields.insert(name.to_owned(), value);
+        }
+        Ok(RefundRow {
+            refund_id: refund_id.to_owned(),
+            amount,
+            fingerprint: format!("{trade}|{transaction}|{}|{}|CNY", amount.0, total.0),
+            order_key: if transaction.is_empty() {
+                trade
+            } else {
+                transaction
+            }
+            .to_owned(),
+            fields,
+        })
     }
 }

@@ -1,0 +1,218 @@
+//! What a WeChat Pay answer proves (docs/specs/wechatpay-v3.md, "Status and
+//! bulkrefund's states", "Error codes: what each proves", "The echo check").
+//! A 2xx is believed only when its signature verifies ([`super::verify`]) and
+//! it is a Refund object about this very refund; then its `status` decides.
+//! A non-2xx is read by its `code` even unsigned (as the SDKs do), unless it
+//! carries signature headers that fail; a code on an HTTP status the table
+//! does not pair it with, or a code the table does not list, proves nothing.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use super::interim::{abnormal, failed, IdUse};
+use super::verify::{AnswerKeys, Signature};
+use super::wire::{parse_error, parse_refund, ErrorBody, RefundObject};
+use crate::gateway::echo::EchoCheck;
+use crate::gateway::{http, Attempt, Outcome, Receipt};
+use crate::money::Fen;
+
+/// Which call an answer answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Apply,
+    Query,
+}
+
+/// What a request sent, as a Refund object must echo it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub out_refund_no: String,
+    pub out_trade_no: Option<String>,
+    pub transaction_id: Option<String>,
+    pub refund: Fen,
+}
+
+/// The only currency bulkrefund sends.
+pub const CURRENCY: &str = "CNY";
+
+/// The wait after a 429 without `Retry-After` (the spec's 60 s).
+const FREQUENCY_WAIT: Duration = Duration::from_secs(60);
+
+/// What a whole answer (status, headers, body) proves, at `now` (Unix seconds).
+pub fn answer(
+    call: Call,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    keys: &AnswerKeys,
+    asked: &Asked,
+    now: i64,
+) -> Attempt {
+    let attempt = |outcome, codes: Option<String>| Attempt {
+        outcome,
+        http_status: Some(status),
+        gateway_codes: codes,
+    };
+    let signature = keys.check(headers, body, now);
+    if let Signature::Refused { setting, why } = &signature {
+        tracing::warn!(
+            request_id = request_id(headers),
+            "WeChat Pay answer refused: {why}"
+        );
+        return attempt(Outcome::unverifiable(setting), None);
+    }
+    if (200..300).contains(&status) {
+        if signature != Signature::Verified {
+            tracing::warn!(
+                request_id = request_id(headers),
+                "a 2xx answer without WeChat Pay's signature headers: forged or not from WeChat Pay"
+            );
+            return attempt(Outcome::unverifiable("base_url"), None);
+        }
+        return match parse_refund(body) {
+            Ok(refund) => {
+                let codes = Some(format!("status={}", shown(&refund.status)));
+                attempt(refund_outcome(&refund, asked), codes)
+            }
+            Err(why) => attempt(Outcome::unknown(why), None),
+        };
+    }
+    match parse_error(body) {
+        Ok(error) => {
+            let codes = Some(format!("code={}", shown(&error.code)));
+            attempt(error_outcome(call, status, headers, &error), codes)
+        }
+        Err(_) if status == 429 => attempt(frequency_limited(headers, "HTTP 429"), None),
+        Err(why) => attempt(Outcome::unknown(format!("HTTP {status}: {why}")), None),
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("Request-ID")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// A gateway's value as we quote it: at most 64 characters.
+fn shown(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
+/// A believed Refund object: first is it about this refund, then its status.
+pub fn refund_outcome(refund: &RefundObject, asked: &Asked) -> Outcome {
+    if let Some(what) = echo(refund, asked) {
+        return Outcome::Mismatch { what };
+    }
+    let receipt = Receipt {
+        gateway_refund_id: Some(refund.refund_id.clone()).filter(|id| !id.is_empty()),
+        refund_fen: refund.amount.refund.map(Fen),
+    };
+    match refund.status.as_str() {
+        "SUCCESS" => Outcome::Succeeded(receipt),
+        "PROCESSING" => Outcome::Processing(receipt),
+        "CLOSED" => failed(
+            "CLOSED",
+            "WeChat Pay closed the refund: this out_refund_no is used up (retry with --new-ids)",
+            receipt,
+            IdUse::Spent,
+        ),
+        "ABNORMAL" => abnormal(receipt),
+        other => {
+            tracing::info!(
+                out_refund_no = %asked.out_refund_no,
+                "WeChat Pay reports the unlisted refund status {:?}: still processing",
+                shown(other)
+            );
+            Outcome::Processing(receipt)
+        }
+    }
+}
+
+/// The echo check: `None` when the object is about the refund asked.
+pub fn echo(refund: &RefundObject, asked: &Asked) -> Option<String> {
+    let mut check = EchoCheck::default();
+    let mut exact = |field: &str, answered: Option<&str>, sent: &str| match answered {
+        Some(value) => check.text(field, Some(value), sent),
+        None => check.differ(field, "missing", &format!("{sent:?}")),
+    };
+    exact(
+        "out_refund_no",
+        Some(&refund.out_refund_no),
+        &asked.out_refund_no,
+    );
+    if let Some(sent) = &asked.out_trade_no {
+        exact("out_trade_no", refund.out_trade_no.as_deref(), sent);
+    }
+    if let Some(sent) = &asked.transaction_id {
+        exact("transaction_id", refund.transaction_id.as_deref(), sent);
+    }
+    exact(
+        "amount.currency",
+        refund.amount.currency.as_deref(),
+        CURRENCY,
+    );
+    match refund.amount.refund {
+        Some(fen) if fen == asked.refund.0 => {}
+        Some(fen) => check.differ(
+            "amount.refund",
+            &fen.to_string(),
+            &asked.refund.0.to_string(),
+        ),
+        None => check.differ("amount.refund", "missing", &asked.refund.0.to_string()),
+    }
+    if let Some(total) = refund.amount.total {
+        tracing::debug!(out_refund_no = %asked.out_refund_no, "WeChat Pay's amount.total: {total}");
+    }
+    check.finish()
+}
+
+/// A non-2xx answer's code, as the spec's table reads it.
+pub fn error_outcome(call: Call, status: u16, headers: &HeaderMap, error: &ErrorBody) -> Outcome {
+    let code = shown(&error.code);
+    let message = format!("{code}: {}", shown(&error.message));
+    let nothing_created = |why: &str| {
+        failed(
+            code.clone(),
+            format!("{message} ({why})"),
+            Receipt::default(),
+            IdUse::Free,
+        )
+    };
+    match (status, error.code.as_str(), call) {
+        (429, _, _) => frequency_limited(headers, &message),
+        (401, "SIGN_ERROR", _) => Outcome::rejected(
+            code,
+            "WeChat Pay refused the request's signature: check merchant_serial_no, private_key and the clock",
+        ),
+        (404, "MCH_NOT_EXISTS", _) => Outcome::rejected(
+            code,
+            "WeChat Pay does not know this merchant: check merchant_id (mchid)",
+        ),
+        (400, "PARAM_ERROR", Call::Apply) => nothing_created("the request is malformed"),
+        (403, "NOT_ENOUGH", Call::Apply) => {
+            nothing_created("the merchant's refundable balance is too low: top it up, then retry --failed")
+        }
+        (403, "USER_ACCOUNT_ABNORMAL", Call::Apply) => {
+            nothing_created("the payer's account is closed: refund the payer another way")
+        }
+        (403, "NO_AUTH", Call::Apply) => nothing_created("no permission to refund this order"),
+        (404, "RESOURCE_NOT_EXISTS", Call::Apply) => {
+            nothing_created("the order is not found or not paid")
+        }
+        (404, "RESOURCE_NOT_EXISTS", Call::Query) => Outcome::NotFound,
+        // Well formed but against a business rule, perhaps because this id
+        // already names another refund: the engine queries it by id, which
+        // settles it (found: that refund, echo-checked; not found: resent).
+        (400, "INVALID_REQUEST", Call::Apply) => Outcome::unknown(format!(
+            "{message}; the refund will be queried by out_refund_no"
+        )),
+        _ => Outcome::unknown(format!("HTTP {status} {message}")),
+    }
+}
+
+fn frequency_limited(headers: &HeaderMap, why: &str) -> Outcome {
+    let after = http::retry_after(headers).unwrap_or(FREQUENCY_WAIT);
+    Outcome::retry(Some(after), format!("{why}: WeChat Pay's rate limit"))
+}
