@@ -54,6 +54,7 @@ pub(crate) fn attempt_record(
         Outcome::Succeeded(_) => Status::Succeeded.to_string(),
         Outcome::Failed { code, .. } => format!("{} {code}", Status::Failed),
         Outcome::Processing(_) => Status::Processing.to_string(),
+        Outcome::Abnormal(_) => Status::Abnormal.to_string(),
         Outcome::Unknown { why } => format!("{}: {why}", Status::Unknown),
         Outcome::Retry { why, .. } => format!("retry: {why}"),
         Outcome::NotFound => NOT_FOUND.to_owned(),
