@@ -91,6 +91,11 @@ pub trait GatewaySpec: BatchFormat {
     /// repeating, when the profile sets no `poll_schedule`.
     fn poll_schedule(&self) -> &'static [std::time::Duration];
 
+    /// The pace a profile of this gateway keeps when it sets none.
+    fn pace_defaults(&self) -> PaceDefaults {
+        PaceDefaults::default()
+    }
+
     /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,
     /// when the gateway takes it.
     fn derived_id(&self, root: &str, n: u32) -> Result<String, NoDerivedId> {
@@ -99,6 +104,29 @@ pub trait GatewaySpec: BatchFormat {
             Ok(id)
         } else {
             Err(NoDerivedId { id })
+        }
+    }
+}
+
+/// A gateway's own pace defaults: the common settings a profile leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaceDefaults {
+    /// Requests per second: submits only when the gateway limits queries
+    /// apart (`query_rate`), else submits and queries together.
+    pub rate: u32,
+    /// Queries per second, for a gateway that limits queries apart from
+    /// submits (WeChat: 150 applies/s, 300 queries/s); `None`: one limit
+    /// for both, and a profile may not set `query_rate`.
+    pub query_rate: Option<u32>,
+    pub same_order_gap: Duration,
+}
+
+impl Default for PaceDefaults {
+    fn default() -> PaceDefaults {
+        PaceDefaults {
+            rate: 50,
+            query_rate: None,
+            same_order_gap: Duration::ZERO,
         }
     }
 }
