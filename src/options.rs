@@ -128,8 +128,11 @@ impl From<&EngineArgs> for RunOptions {
 /// How the requests of one profile are paced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PaceSettings {
-    /// Requests per second, submits and queries together.
+    /// Requests per second: submits only when `query_rate` is set, else
+    /// submits and queries together.
     pub rate: u32,
+    /// Queries per second, paced apart, for a gateway that limits them apart.
+    pub query_rate: Option<u32>,
     pub concurrency: u32,
     pub max_attempts: u32,
     /// The pause between the end of one refund of an order and the next one's send.
@@ -143,6 +146,7 @@ impl RunOptions {
     pub fn pace_for(&self, profile: &Profile) -> PaceSettings {
         PaceSettings {
             rate: self.rate.unwrap_or(profile.rate),
+            query_rate: profile.query_rate,
             concurrency: self.concurrency.unwrap_or(profile.concurrency),
             max_attempts: self.max_attempts.unwrap_or(profile.max_attempts),
             same_order_gap: profile.same_order_gap,
@@ -177,6 +181,7 @@ mod tests {
             options.pace_for(&profile),
             PaceSettings {
                 rate: 7,
+                query_rate: None,
                 concurrency: 9,
                 max_attempts: 8,
                 same_order_gap: Duration::from_secs(2),

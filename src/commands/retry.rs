@@ -179,6 +179,9 @@ fn blocks_new_id(link: &RefundRecord, asked: &Asked, head: bool) -> Option<Strin
         Outcome::Processing(_) => Some(format!(
             "the gateway is still refunding {id} (it was recorded failed): followed, not retried"
         )),
+        Outcome::Abnormal(_) => Some(format!(
+            "the gateway says {id} is abnormal (accepted; the money reached nobody): never resent, never a new id; act in the gateway's merchant platform"
+        )),
         Outcome::Mismatch { what } => Some(format!("{id}: {what}; sent to review, not retried")),
         Outcome::Unknown { why } | Outcome::Retry { why, .. } => Some(format!(
             "could not confirm with the gateway that {id} failed ({why}): not retried; run retry again later"

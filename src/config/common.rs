@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::gateway::PaceDefaults;
 use crate::limits;
 use crate::money::Fen;
 use crate::setting::SettingError;
@@ -16,6 +17,7 @@ pub const SETTINGS: &[&str] = &[
     "base_url",
     "merchant_id",
     "rate",
+    "query_rate",
     "concurrency",
     "max_concurrency",
     "timeout",
@@ -37,6 +39,7 @@ pub struct CommonText {
     base_url: String,
     merchant_id: String,
     rate: Option<i64>,
+    query_rate: Option<i64>,
     concurrency: Option<i64>,
     max_concurrency: Option<i64>,
     timeout: Option<String>,
@@ -52,7 +55,11 @@ pub struct CommonText {
 pub struct Common {
     pub base_url: Url,
     pub merchant_id: String,
+    /// Requests per second: submits only when `query_rate` is set, else
+    /// submits and queries together.
     pub rate: u32,
+    /// Queries per second, for a gateway that limits them apart.
+    pub query_rate: Option<u32>,
     /// The most requests in flight: `concurrency` when set, else
     /// `max_concurrency` (default 256). Below it the engine keeps as many in
     /// flight as the rate needs at the gateway's latency.
@@ -70,7 +77,8 @@ pub struct Common {
 }
 
 impl CommonText {
-    pub fn check(&self) -> Result<Common, SettingError> {
+    /// Checks the settings; those left out take the gateway's `defaults`.
+    pub fn check(&self, defaults: &PaceDefaults) -> Result<Common, SettingError> {
         let base_url = Url::parse(&self.base_url)
             .map_err(|e| SettingError::new("base_url", format!("is not a URL ({e})")))?;
         let merchant_id = self.merchant_id.trim();
@@ -82,7 +90,15 @@ impl CommonText {
         Ok(Common {
             base_url,
             merchant_id: merchant_id.to_owned(),
-            rate: whole("rate", self.rate, &limits::RATE, 50)?,
+            rate: whole("rate", self.rate, &limits::RATE, defaults.rate)?,
+            query_rate: match (defaults.query_rate, self.query_rate) {
+                (None, None) => None,
+                (None, Some(_)) => return Err(SettingError::new(
+                    "query_rate",
+                    "this gateway has one limit for refunds and queries together: set rate only",
+                )),
+                (Some(default), value) => Some(whole("query_rate", value, &limits::RATE, default)?),
+            },
             concurrency: match self.concurrency {
                 Some(_) => whole("concurrency", self.concurrency, &limits::CONCURRENCY, 16)?,
                 None => whole(
@@ -94,7 +110,11 @@ impl CommonText {
             },
             timeout,
             max_attempts: whole("max_attempts", self.max_attempts, &limits::MAX_ATTEMPTS, 8)?,
-            same_order_gap: duration("same_order_gap", &self.same_order_gap, Duration::ZERO)?,
+            same_order_gap: duration(
+                "same_order_gap",
+                &self.same_order_gap,
+                defaults.same_order_gap,
+            )?,
             poll_schedule: self
                 .poll_schedule
                 .as_deref()

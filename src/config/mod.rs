@@ -71,8 +71,11 @@ pub struct Profile {
     pub gateway: GatewayKind,
     pub base_url: Url,
     pub merchant_id: String,
-    /// Requests per second, submits and queries together.
+    /// Requests per second: submits only when `query_rate` is set, else
+    /// submits and queries together.
     pub rate: u32,
+    /// Queries per second, for a gateway that limits them apart from submits.
+    pub query_rate: Option<u32>,
     pub concurrency: u32,
     pub timeout: Duration,
     pub max_attempts: u32,
@@ -359,7 +362,8 @@ impl Config {
             ))
         })?;
         let error = |e: SettingError| self.setting_error(name, e);
-        let common = text.common.check().map_err(error)?;
+        let spec = text.section.kind().spec();
+        let common = text.common.check(&spec.pace_defaults()).map_err(error)?;
         let endpoint = Endpoint {
             base_url: common.base_url.clone(),
             merchant_id: common.merchant_id.clone(),
@@ -379,13 +383,14 @@ impl Config {
             base_url: common.base_url,
             merchant_id: common.merchant_id,
             rate: common.rate,
+            query_rate: common.query_rate,
             concurrency: common.concurrency,
             timeout: common.timeout,
             max_attempts: common.max_attempts,
             same_order_gap: common.same_order_gap,
             poll_schedule: common
                 .poll_schedule
-                .unwrap_or_else(|| text.section.kind().spec().poll_schedule().to_vec()),
+                .unwrap_or_else(|| spec.poll_schedule().to_vec()),
             max_batch: common.max_batch,
             max_refund: common.max_refund,
             section,

@@ -53,6 +53,17 @@ fn profile_error(text: &str) -> String {
 }
 
 #[test]
+fn a_gateway_with_one_limit_refuses_a_query_rate() {
+    assert_eq!(config(LESHUA).profile("leshua").unwrap().query_rate, None);
+    let error = profile_error(&format!("{LESHUA}query_rate = 100\n"));
+    assert!(
+        error.contains("query_rate")
+            && error.contains("one limit for refunds and queries together"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_literal_secret_is_refused_without_echoing_it() {
     let text = LESHUA.replace(
         r#"{ file = "keys/leshua-trade.key" }"#,

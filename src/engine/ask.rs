@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::pacing::Pace;
+use super::pacing::{Pace, RequestKind};
 use super::task::attempt_record;
 use super::verdict::correction;
 use crate::gateway::{Attempt, Outcome, RefundOrder};
@@ -44,7 +44,7 @@ pub async fn query_once(
         permit = pace.in_flight.acquire() => permit,
         _ = cancel.cancelled() => return None,
     };
-    if !pace.ready(cancel).await {
+    if !pace.ready(RequestKind::Query, cancel).await {
         return None;
     }
     let order = RefundOrder {

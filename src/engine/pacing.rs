@@ -1,8 +1,11 @@
-//! The pace of one profile (docs/DESIGN.md, "Rate, concurrency, retries"): one rate
-//! limiter shared by submits and queries, a bound on requests in flight, and a
-//! pause that a 429/503/busy answer puts on the whole profile, not just on the
-//! refund that saw it ([`super::polls`] shares the rate between submits and
-//! polls).
+//! The pace of one profile (docs/DESIGN.md, "Rate, concurrency, retries"): its
+//! rates, a bound on requests in flight, and a pause that a 429/503/busy
+//! answer puts on the whole profile, not just on the refund that saw it.
+//! Where the gateway has one limit (Leshua, Lianshang), submits and queries
+//! share one [`Lane`] and [`super::polls`] shares its rate between submits
+//! and polls; where it limits queries apart (WeChat: 150 applies/s, 300
+//! queries/s), queries and polls keep to a lane of their own, so that they
+//! never push the submits over their limit, nor wait behind them.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -165,6 +168,29 @@ impl PaceReport {
     }
 }
 
+/// One rate: a limiter that spaces requests and the window that keeps the
+/// promise exact.
+struct Lane {
+    limiter: DefaultDirectRateLimiter,
+    window: SendWindow,
+}
+
+impl Lane {
+    fn new(rate: u32) -> Lane {
+        Lane {
+            limiter: RateLimiter::direct(quota(rate)),
+            window: SendWindow::new(rate),
+        }
+    }
+}
+
+/// What a request does at the gateway: which of its limits it counts against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Submit,
+    Query,
+}
+
 pub struct Pace {
     pub gateway: Arc<dyn Gateway>,
     /// How many requests may be in flight, following the gateway's latency.
@@ -174,23 +200,33 @@ pub struct Pace {
     pub patience: Patience,
     /// Whether the profile's answers can be verified at all.
     pub trust: Trust,
-    /// Requests per second, submits and queries together.
+    /// Requests per second: submits only when queries have their own lane,
+    /// else submits and queries together.
     pub rate: u32,
     /// The pause after a refund of an order ends before the next one of that order is sent.
     pub same_order_gap: Duration,
-    limiter: DefaultDirectRateLimiter,
-    window: SendWindow,
+    sends: Lane,
+    /// The queries' own lane, when the gateway limits them apart; else they
+    /// share `sends`.
+    queries: Option<Lane>,
     paused_until: Mutex<Option<Instant>>,
     sending: Mutex<Sending>,
 }
 
 impl Pace {
-    /// At most `rate` requests in any one-second window, spaced evenly.
+    /// At most `rate` requests in any one-second window, spaced evenly (and
+    /// at most `query_rate` queries, when set, in a lane of their own).
     pub fn new(gateway: Arc<dyn Gateway>, settings: &PaceSettings) -> Pace {
+        let both = settings
+            .rate
+            .saturating_add(settings.query_rate.unwrap_or(0));
         Pace {
             gateway,
-            in_flight: InFlightLimit::new(settings.rate, settings.concurrency),
-            polls: PollShare::new(settings.rate),
+            in_flight: InFlightLimit::new(both, settings.concurrency),
+            polls: match settings.query_rate {
+                None => PollShare::new(settings.rate),
+                Some(_) => PollShare::apart(),
+            },
             patience: Patience {
                 max_attempts: settings.max_attempts.max(1),
                 poll_waits: settings.poll_schedule.clone(),
@@ -198,8 +234,8 @@ impl Pace {
             trust: Trust::default(),
             rate: settings.rate,
             same_order_gap: settings.same_order_gap,
-            limiter: RateLimiter::direct(quota(settings.rate)),
-            window: SendWindow::new(settings.rate),
+            sends: Lane::new(settings.rate),
+            queries: settings.query_rate.map(Lane::new),
             paused_until: Mutex::new(None),
             sending: Mutex::new(Sending::default()),
         }
@@ -223,8 +259,12 @@ impl Pace {
         }
     }
 
-    /// Counts a request that left; `submit` when it sent a refund.
+    /// Counts a request that left; `submit` when it sent a refund. The report
+    /// holds the requests against `rate`: queries only when they share it.
     pub fn count(&self, submit: bool) {
+        if !submit && self.queries.is_some() {
+            return;
+        }
         let mut sending = self.sending.lock().expect("sending lock");
         sending.requests += 1;
         if submit {
@@ -265,8 +305,13 @@ impl Pace {
         }
     }
 
-    /// Waits for the profile's pause and the rate limiter. False when cancelled first.
-    pub async fn ready(&self, cancel: &CancellationToken) -> bool {
+    /// Waits for the profile's pause and the rate limiter of a request of
+    /// this `kind`. False when cancelled first.
+    pub async fn ready(&self, kind: RequestKind, cancel: &CancellationToken) -> bool {
+        let lane = match (kind, &self.queries) {
+            (RequestKind::Query, Some(queries)) => queries,
+            _ => &self.sends,
+        };
         let mut late_wakes = 0;
         loop {
             let paused = *self.paused_until.lock().expect("pause lock");
@@ -281,7 +326,7 @@ impl Pace {
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return false,
-                _ = self.limiter.until_ready() => {}
+                _ = lane.limiter.until_ready() => {}
             }
             // A pause set while we waited for the limiter applies to us too.
             let paused = *self.paused_until.lock().expect("pause lock");
@@ -290,7 +335,7 @@ impl Pace {
             }
             // A slot given up (a cancel, a pause, a late wake) only slows the profile down.
             let now = Instant::now();
-            let slot = self.window.reserve(now);
+            let slot = lane.window.reserve(now);
             if slot > now {
                 tokio::select! {
                     biased;
@@ -393,5 +438,49 @@ mod tests {
             window.reserve(at(40_000));
         }
         assert_eq!(window.reserve(at(40_000)), at(41_025));
+    }
+
+    fn settings(rate: u32, query_rate: Option<u32>) -> PaceSettings {
+        PaceSettings {
+            rate,
+            query_rate,
+            concurrency: 8,
+            max_attempts: 3,
+            same_order_gap: Duration::ZERO,
+            poll_schedule: vec![Duration::from_secs(1)],
+        }
+    }
+
+    fn slots(lane: &Lane) -> usize {
+        lane.window.slots.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn queries_keep_to_their_own_lane_where_the_gateway_limits_them_apart() {
+        use crate::gateway::stub::client::{StubClient, StubLedger};
+        let gateway: Arc<dyn Gateway> = Arc::new(StubClient {
+            merchant_id: "M".into(),
+            ledger: StubLedger::named("pacing lanes"),
+        });
+        let cancel = CancellationToken::new();
+        let apart = Pace::new(gateway.clone(), &settings(100, Some(200)));
+        for _ in 0..3 {
+            assert!(apart.ready(RequestKind::Query, &cancel).await);
+        }
+        assert!(apart.ready(RequestKind::Submit, &cancel).await);
+        let queries = apart.queries.as_ref().expect("a lane of their own");
+        assert_eq!((slots(&apart.sends), slots(queries)), (1, 3));
+        // Queries do not count against the submits' rate in the report.
+        apart.count(false);
+        apart.count(true);
+        assert_eq!(apart.sending.lock().unwrap().requests, 1);
+
+        let shared = Pace::new(gateway, &settings(100, None));
+        for _ in 0..3 {
+            assert!(shared.ready(RequestKind::Query, &cancel).await);
+        }
+        assert!(shared.ready(RequestKind::Submit, &cancel).await);
+        assert!(shared.queries.is_none());
+        assert_eq!(slots(&shared.sends), 4, "one limit for both");
     }
 }

@@ -34,6 +34,10 @@ pub struct Counters {
 /// would never end.
 pub const MAX_DENIALS: u32 = 2;
 
+/// How often an abnormal refund is asked about: at most hourly (a person
+/// must act at the gateway first; docs/specs/wechatpay-v3.md, "Status").
+pub const ABNORMAL_RECHECK: Duration = Duration::from_secs(3600);
+
 /// How patient a profile is with one refund: how many times it is sent or
 /// queried before bulkrefund gives up on it for this run, and how long it
 /// waits between polls of a refund still processing.

@@ -21,6 +21,9 @@ pub struct PollShare {
     /// A quarter of the rate, with a second's worth of burst so that polls
     /// the sweep passed over late still get their share.
     limiter: DefaultDirectRateLimiter,
+    /// False when the gateway limits queries apart: polls then never take
+    /// from the submits' rate, and need no share.
+    shares_the_rate: bool,
     /// A submit of this profile was due in the sweep going on.
     submits_now: AtomicBool,
     /// ... or in the sweep before it (a sweep may reach the polls first).
@@ -36,8 +39,18 @@ impl PollShare {
             .allow_burst(NonZeroU32::new(burst).expect("at least 1"));
         PollShare {
             limiter: RateLimiter::direct(quota),
+            shares_the_rate: true,
             submits_now: AtomicBool::new(false),
             submits_before: AtomicBool::new(false),
+        }
+    }
+
+    /// Polls of a gateway that limits queries apart from submits: they keep
+    /// to the queries' own lane (engine/pacing.rs) and are never held back.
+    pub fn apart() -> PollShare {
+        PollShare {
+            shares_the_rate: false,
+            ..PollShare::new(1)
         }
     }
 
@@ -56,7 +69,7 @@ impl PollShare {
     pub fn admit_poll(&self) -> bool {
         let submits_wait =
             self.submits_now.load(Ordering::Relaxed) || self.submits_before.load(Ordering::Relaxed);
-        !submits_wait || self.limiter.check().is_ok()
+        !self.shares_the_rate || !submits_wait || self.limiter.check().is_ok()
     }
 }
 
@@ -76,5 +89,9 @@ mod tests {
         assert!(!share.admit_poll());
         share.sweep_ended();
         assert!((0..1_000).all(|_| share.admit_poll()), "no submit waits");
+        // Polls with a lane of their own are never held back for submits.
+        let apart = PollShare::apart();
+        apart.submit_due();
+        assert!((0..1_000).all(|_| apart.admit_poll()));
     }
 }

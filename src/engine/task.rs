@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::limit::LimitPermit;
-use super::pacing::Pace;
+use super::pacing::{Pace, RequestKind};
 use super::policy::Counters;
 use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
@@ -54,6 +54,7 @@ pub(crate) fn attempt_record(
         Outcome::Succeeded(_) => Status::Succeeded.to_string(),
         Outcome::Failed { code, .. } => format!("{} {code}", Status::Failed),
         Outcome::Processing(_) => Status::Processing.to_string(),
+        Outcome::Abnormal(_) => Status::Abnormal.to_string(),
         Outcome::Unknown { why } => format!("{}: {why}", Status::Unknown),
         Outcome::Retry { why, .. } => format!("retry: {why}"),
         Outcome::NotFound => NOT_FOUND.to_owned(),
@@ -220,7 +221,7 @@ async fn submit(
     }
     // The limiter gates the send itself, after the intent's commit (whose
     // latency varies), so that the gateway sees the rate we promised.
-    if !pace.ready(&shared.stop_sending).await {
+    if !pace.ready(RequestKind::Submit, &shared.stop_sending).await {
         let withdraw = Change::to(
             State::Pending,
             "stopped before the request left; nothing was sent",
@@ -255,7 +256,7 @@ async fn query(
     shared: &Shared,
     counters: &mut Counters,
 ) -> Sent {
-    if !pace.ready(&shared.stop_sending).await {
+    if !pace.ready(RequestKind::Query, &shared.stop_sending).await {
         return Err(Recorded::not_sent(from, None));
     }
     let (at, started, attempt) = sent(id, false, pace, shared, pace.gateway.query(order)).await;

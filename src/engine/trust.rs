@@ -51,6 +51,7 @@ fn verified(outcome: &Outcome) -> bool {
         Outcome::Succeeded(_)
             | Outcome::Failed { .. }
             | Outcome::Processing(_)
+            | Outcome::Abnormal(_)
             | Outcome::NotFound
             | Outcome::Mismatch { .. }
     )

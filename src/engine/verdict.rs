@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use super::policy::{backoff, Counters, Patience, MAX_DENIALS};
-use crate::gateway::{Attempt, Outcome, Receipt};
+use super::policy::{backoff, Counters, Patience, ABNORMAL_RECHECK, MAX_DENIALS};
+use crate::gateway::{Attempt, IdUse, Outcome, Receipt};
 use crate::journal::{now_ms, Change, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
 
 fn code_of(attempt: &Attempt) -> String {
@@ -27,6 +27,8 @@ pub const CODE_MISMATCH: &str = "BR_MISMATCH";
 /// The error code of a refund sent to `review` because the gateway said it
 /// holds the refund and that it does not ([`MAX_DENIALS`]).
 pub const CODE_CONTRADICTION: &str = "BR_CONTRADICTION";
+/// The error code of an abnormal refund, as the gateway names the status.
+pub const CODE_ABNORMAL: &str = "ABNORMAL";
 
 fn at_ms(wait: Duration) -> i64 {
     now_ms().saturating_add(wait.as_millis() as i64)
@@ -71,6 +73,24 @@ fn to_review(from: State, what: &str) -> Verdict {
     )
 }
 
+/// The gateway accepted the refund but its money reached nobody: a person
+/// acts at the gateway; bulkrefund asks again in an hour.
+fn abnormal(receipt: &Receipt) -> Change {
+    Change {
+        error: Some((
+            CODE_ABNORMAL.into(),
+            "accepted, but the refund reached nobody (the payer's card may be cancelled or frozen): \
+             act in the gateway's merchant platform; bulkrefund asks again hourly"
+                .into(),
+        )),
+        next_attempt_at: Some(at_ms(ABNORMAL_RECHECK)),
+        ..known(
+            Change::to(State::Abnormal, "the gateway says it is abnormal: the money reached nobody"),
+            receipt,
+        )
+    }
+}
+
 /// What a submit's answer does to a refund now `in_flight`.
 pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Verdict {
     let from = State::InFlight;
@@ -90,13 +110,16 @@ pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Ver
             code,
             message,
             receipt,
+            id,
         } => Change {
             error: Some((code.clone(), message.clone())),
             gateway_refund_id: receipt.gateway_refund_id.clone(),
-            // A refund the gateway refused was never created; one it created and then failed was.
-            created: receipt.gateway_refund_id.is_some(),
+            // The gateway says whether it created the refund: `retry --failed`
+            // sends one it never created again under its own id.
+            created: *id == IdUse::Spent,
             ..Change::to(State::Failed, format!("the gateway refused it: {code}"))
         },
+        Outcome::Abnormal(receipt) => abnormal(receipt),
         Outcome::Unknown { why } => Change {
             error: Some((code_of(attempt), why.clone())),
             next_attempt_at: Some(at_ms(backoff(0))),
@@ -201,16 +224,24 @@ pub fn after_query(
             code,
             message,
             receipt,
+            id,
         } => Verdict::transition(
             from,
             Change {
                 error: Some((code.clone(), message.clone())),
+                created: *id == IdUse::Spent,
                 ..known(
                     Change::to(State::Failed, format!("the gateway says it failed: {code}")),
                     receipt,
                 )
             },
         ),
+        Outcome::Abnormal(receipt) if from == State::Abnormal => stay(Update::Reschedule {
+            next_attempt_at: at_ms(ABNORMAL_RECHECK),
+            note: None,
+            gateway_refund_id: receipt.gateway_refund_id.clone(),
+        }),
+        Outcome::Abnormal(receipt) => Verdict::transition(from, abnormal(receipt)),
         Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
             next_attempt_at: at_ms(patience.poll_wait(counters.polls)),
             note: None,
@@ -372,12 +403,16 @@ pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
             )
         }),
         Outcome::Failed { .. } | Outcome::NotFound if from == State::Failed => None,
+        Outcome::Abnormal(_) if from == State::Abnormal => None,
+        Outcome::Abnormal(receipt) => Some(abnormal(receipt)),
         Outcome::Failed {
             code,
             message,
             receipt,
+            id,
         } => Some(Change {
             error: Some((code.clone(), message.clone())),
+            created: *id == IdUse::Spent,
             ..known(
                 Change::to(
                     State::Failed,
@@ -435,9 +470,10 @@ mod tests {
             (Outcome::Succeeded(receipt.clone()), State::Succeeded),
             (Outcome::Processing(receipt.clone()), State::Processing),
             (
-                Outcome::failed("-20023", "balance", Receipt::default()),
+                Outcome::failed("-20023", "balance", Receipt::default(), IdUse::Free),
                 State::Failed,
             ),
+            (Outcome::Abnormal(receipt.clone()), State::Abnormal),
             (Outcome::unknown("HTTP 500"), State::Unknown),
             (Outcome::NotFound, State::Unknown),
             (Outcome::retry(None, "busy"), State::RetryWait),
@@ -637,7 +673,7 @@ mod tests {
     #[test]
     fn what_one_answer_does_to_a_failed_refund_and_to_one_in_review() {
         let receipt = Receipt::default();
-        let failed = Outcome::failed("12", "failed", Receipt::default());
+        let failed = Outcome::failed("12", "failed", Receipt::default(), IdUse::Spent);
         let mismatch = Outcome::Mismatch {
             what: "merchant_refund_id differs".into(),
         };
@@ -662,6 +698,11 @@ mod tests {
             Some(State::Succeeded)
         );
         assert_eq!(to(State::Review, &mismatch), None);
+        // Abnormal: the gateway's word moves a failed or reviewed refund there.
+        let abnormal = Outcome::Abnormal(Receipt::default());
+        assert_eq!(to(State::Failed, &abnormal), Some(State::Abnormal));
+        assert_eq!(to(State::Review, &abnormal), Some(State::Abnormal));
+        assert_eq!(to(State::Abnormal, &abnormal), None);
         for from in [State::Failed, State::Review] {
             for outcome in [
                 Outcome::unknown("timeout"),
@@ -671,5 +712,82 @@ mod tests {
                 assert_eq!(to(from, &outcome), None, "{from} {outcome:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_gateway_says_whether_a_failed_refund_used_its_id() {
+        let created =
+            |outcome: Outcome| match after_submit(&attempt(outcome, Some(403)), 1, &patience())
+                .update
+            {
+                Update::Transition { change, .. } => change.created,
+                Update::Reschedule { .. } => panic!("a failure moves the refund"),
+            };
+        // WeChat's NOT_ENOUGH: nothing created, the same id goes again.
+        assert!(!created(Outcome::failed(
+            "NOT_ENOUGH",
+            "top up",
+            Receipt::default(),
+            IdUse::Free
+        )));
+        // A refund the gateway created and then closed has used its id,
+        // whether or not the answer named the gateway's id for it.
+        assert!(created(Outcome::failed(
+            "CLOSED",
+            "closed",
+            Receipt::default(),
+            IdUse::Spent
+        )));
+        let closed = Outcome::failed("CLOSED", "closed", Receipt::default(), IdUse::Spent);
+        let verdict = after_query(
+            State::Processing,
+            &attempt(closed, Some(200)),
+            &Counters::default(),
+            &patience(),
+        );
+        assert!(
+            matches!(verdict.update, Update::Transition { ref change, .. } if change.created && change.to == State::Failed)
+        );
+    }
+
+    #[test]
+    fn an_abnormal_refund_is_asked_about_hourly_and_left_alone_between() {
+        let receipt = Receipt {
+            gateway_refund_id: Some("503000".into()),
+            refund_fen: None,
+        };
+        let abnormal = attempt(Outcome::Abnormal(receipt.clone()), Some(200));
+        let hour = ABNORMAL_RECHECK.as_millis() as i64;
+        let before = now_ms();
+        let verdict = after_query(
+            State::Processing,
+            &abnormal,
+            &Counters::default(),
+            &patience(),
+        );
+        let Update::Transition { change, .. } = verdict.update else {
+            panic!("processing -> abnormal is a transition");
+        };
+        assert_eq!(change.to, State::Abnormal);
+        assert_eq!(
+            change.error.as_ref().map(|e| e.0.as_str()),
+            Some(CODE_ABNORMAL)
+        );
+        assert!(change.next_attempt_at.unwrap() >= before + hour);
+        assert!(verdict.stop.is_none() && verdict.pause.is_none());
+        // Still abnormal an hour later: asked again in another hour.
+        let again = after_query(
+            State::Abnormal,
+            &abnormal,
+            &Counters::default(),
+            &patience(),
+        );
+        assert!(
+            matches!(again.update, Update::Reschedule { next_attempt_at, .. } if next_attempt_at >= before + hour)
+        );
+        // Then the gateway's word settles it.
+        let paid = attempt(Outcome::Succeeded(receipt), Some(200));
+        let settled = after_query(State::Abnormal, &paid, &Counters::default(), &patience());
+        assert_eq!(to_state(&settled.update), Some(State::Succeeded));
     }
 }

@@ -1,8 +1,11 @@
-//! The HTTP-level outcomes both gateways share (docs/specs/leshua.md, "HTTP-level outcomes"):
-//! a refused connection, 429 and 503 prove nothing was created; 401 and 403
-//! refuse the request itself; any other status (redirects included: they are
-//! never followed), a timeout after sending, a reset mid-response or an answer
-//! too large to be a refund answer leaves the outcome unknown.
+//! The transport every gateway shares: one HTTP client, and what a request's
+//! fate proves before any gateway reads an answer. A refused connection
+//! proves nothing left; a timeout after sending, a reset mid-response, a
+//! redirect (never followed) or an answer too large to be a refund answer
+//! leaves the outcome unknown. Any other answer, whatever its status, is
+//! read whole and handed to the gateway: a status means what the gateway
+//! says it means (WeChat's 403 `NOT_ENOUGH` is a refused refund, Leshua's
+//! 403 a refused key), so each gateway maps status and body to an outcome.
 
 use std::time::Duration;
 
@@ -19,7 +22,7 @@ pub const MAX_BODY: usize = 1 << 20;
 /// (`Retry-After: 99999999999`) must not stop the run for ever.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// A complete 2xx answer, ready to parse.
+/// A complete answer (any status but a redirect), ready to parse.
 pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
@@ -40,8 +43,9 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .expect("a client with static settings always builds")
 }
 
-/// Sends a request and sorts every failure into its outcome. `Ok` only for a 2xx
-/// answer whose body arrived whole and within [`MAX_BODY`].
+/// Sends a request and sorts every transport failure into its outcome. `Ok`
+/// for an answer whose body arrived whole and within [`MAX_BODY`], whatever
+/// its status (a redirect aside: never followed, never read).
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Attempt> {
     let mut response = match request.send().await {
         Ok(response) => response,
@@ -54,12 +58,8 @@ pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Attempt> {
         http_status: Some(status),
         gateway_codes: None,
     };
-    if !(200..300).contains(&status) {
-        return Err(Attempt {
-            outcome: classify_status(status, &headers),
-            http_status: Some(status),
-            gateway_codes: None,
-        });
+    if (300..400).contains(&status) {
+        return Err(unknown(redirect(status, &headers)));
     }
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -115,25 +115,14 @@ fn classify_send_error(e: &reqwest::Error) -> Outcome {
     ))
 }
 
-fn classify_status(status: u16, headers: &HeaderMap) -> Outcome {
-    match status {
-        429 => Outcome::retry(retry_after(headers), "HTTP 429: rate limited"),
-        503 => Outcome::retry(retry_after(headers), "HTTP 503: gateway overloaded"),
-        401 | 403 => Outcome::rejected(
-            format!("HTTP {status}"),
-            "the gateway refused to authenticate the request: check the profile's base_url, merchant_id and key",
-        ),
-        300..=399 => {
-            let location = headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("nowhere");
-            Outcome::unknown(format!(
-                "HTTP {status}: a redirect to {location}, not followed; the refund will be queried"
-            ))
-        }
-        s => Outcome::unknown(format!("HTTP {s}")),
-    }
+/// A redirect is never followed: a signed request goes to the profile's
+/// `base_url` and nowhere else.
+fn redirect(status: u16, headers: &HeaderMap) -> String {
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("nowhere");
+    format!("HTTP {status}: a redirect to {location}, not followed; the refund will be queried")
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by either gateway),
@@ -184,24 +173,13 @@ mod tests {
     }
 
     #[test]
-    fn redirects_and_authentication_failures() {
+    fn a_redirect_says_where_it_pointed() {
         let mut location = HeaderMap::new();
         location.insert(LOCATION, HeaderValue::from_static("http://elsewhere/"));
-        for status in [301, 302, 307, 308] {
-            assert!(
-                matches!(classify_status(status, &location), Outcome::Unknown { ref why } if why.contains("not followed")),
-                "{status}"
-            );
-        }
-        for status in [401, 403] {
-            assert!(matches!(
-                classify_status(status, &HeaderMap::new()),
-                Outcome::Rejected { .. }
-            ));
-        }
-        assert!(matches!(
-            classify_status(500, &HeaderMap::new()),
-            Outcome::Unknown { .. }
-        ));
+        assert_eq!(
+            redirect(302, &location),
+            "HTTP 302: a redirect to http://elsewhere/, not followed; the refund will be queried"
+        );
+        assert!(redirect(307, &HeaderMap::new()).contains("to nowhere"));
     }
 }

@@ -15,6 +15,7 @@ pub mod lianshang;
 pub mod profile;
 pub mod rsa_sign;
 pub mod section;
+pub mod status_only;
 #[cfg(test)]
 pub mod stub;
 pub mod wechatpay;
@@ -99,6 +100,11 @@ pub trait GatewaySpec: BatchFormat {
     /// repeating, when the profile sets no `poll_schedule`.
     fn poll_schedule(&self) -> &'static [std::time::Duration];
 
+    /// The pace a profile of this gateway keeps when it sets none.
+    fn pace_defaults(&self) -> PaceDefaults {
+        PaceDefaults::default()
+    }
+
     /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,
     /// when the gateway takes it.
     fn derived_id(&self, root: &str, n: u32) -> Result<String, NoDerivedId> {
@@ -107,6 +113,29 @@ pub trait GatewaySpec: BatchFormat {
             Ok(id)
         } else {
             Err(NoDerivedId { id })
+        }
+    }
+}
+
+/// A gateway's own pace defaults: the common settings a profile leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaceDefaults {
+    /// Requests per second: submits only when the gateway limits queries
+    /// apart (`query_rate`), else submits and queries together.
+    pub rate: u32,
+    /// Queries per second, for a gateway that limits queries apart from
+    /// submits (WeChat: 150 applies/s, 300 queries/s); `None`: one limit
+    /// for both, and a profile may not set `query_rate`.
+    pub query_rate: Option<u32>,
+    pub same_order_gap: Duration,
+}
+
+impl Default for PaceDefaults {
+    fn default() -> PaceDefaults {
+        PaceDefaults {
+            rate: 50,
+            query_rate: None,
+            same_order_gap: Duration::ZERO,
         }
     }
 }
@@ -169,11 +198,18 @@ pub enum Outcome {
     /// The gateway says the refund succeeded (final).
     Succeeded(Receipt),
     /// The gateway refused the refund, or the refund ended failed (final).
+    /// `id` says whether its id may go again: each gateway knows which of
+    /// its failures created the refund.
     Failed {
         code: String,
         message: String,
         receipt: Receipt,
+        id: IdUse,
     },
+    /// Accepted, but the money reached nobody (WeChat's ABNORMAL: the payer's
+    /// card was cancelled). Not failed: a person acts at the gateway; the
+    /// refund is never resent and never gets a new id.
+    Abnormal(Receipt),
     /// Accepted, still refunding: poll it.
     Processing(Receipt),
     /// We cannot know what happened: query before anything else.
@@ -241,13 +277,29 @@ impl Outcome {
         code: impl Into<String>,
         message: impl Into<String>,
         receipt: Receipt,
+        id: IdUse,
     ) -> Outcome {
         Outcome::Failed {
             code: code.into(),
             message: message.into(),
             receipt,
+            id,
         }
     }
+}
+
+/// Whether a failed refund's id is used up. `retry --failed` sends a refund
+/// again under its own id when nothing was created (WeChat asks for exactly
+/// that: "请不要更换商户退款单号"); only a refund the gateway created and then
+/// failed needs `--new-ids`. The query `retry` makes first still decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdUse {
+    /// The gateway created a refund under this id and it failed (WeChat's
+    /// CLOSED, Leshua's status 12): another try needs a new id.
+    Spent,
+    /// The gateway refused the request and created nothing: the same id may
+    /// go again.
+    Free,
 }
 
 /// One attempt's result and what the journal records about it.

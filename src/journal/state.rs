@@ -21,9 +21,14 @@ pub enum State {
     /// merchant, order or request). Never believed, retried or queried in a
     /// loop: an operator settles it (`resume --review` asks the gateway once).
     Review,
+    /// Accepted, but the money reached nobody (WeChat's ABNORMAL: the payer's
+    /// card was cancelled or frozen). A person acts at the gateway; bulkrefund
+    /// never resends it nor gives it a new id, and asks about it at most once
+    /// an hour until the gateway says it succeeded or closed.
+    Abnormal,
 }
 
-pub const ALL: [State; 8] = [
+pub const ALL: [State; 9] = [
     State::Pending,
     State::InFlight,
     State::Processing,
@@ -32,10 +37,17 @@ pub const ALL: [State; 8] = [
     State::Unknown,
     State::RetryWait,
     State::Review,
+    State::Abnormal,
 ];
 
-/// States in which the engine has nothing more to do.
-pub const FINAL: [State; 3] = [State::Succeeded, State::Failed, State::Review];
+/// States in which the engine has nothing more to do to finish a run. (An
+/// abnormal refund is still asked about, hourly, but nothing waits for it.)
+pub const FINAL: [State; 4] = [
+    State::Succeeded,
+    State::Failed,
+    State::Review,
+    State::Abnormal,
+];
 
 /// `('a', 'b')`: a list of states for SQL, built from the states themselves.
 pub fn sql_list(states: &[State]) -> String {
@@ -54,6 +66,7 @@ impl State {
             State::Unknown => "unknown",
             State::RetryWait => "retry_wait",
             State::Review => "review",
+            State::Abnormal => "abnormal",
         }
     }
 
@@ -90,17 +103,22 @@ pub fn check(from: State, to: State) -> Result<(), IllegalTransition> {
         // crash nobody knows that: recovery goes to `Unknown`.
         InFlight => matches!(
             to,
-            Processing | Succeeded | Failed | Unknown | RetryWait | Pending | Review
+            Processing | Succeeded | Failed | Unknown | RetryWait | Pending | Review | Abnormal
         ),
         // `Pending` only when the gateway said the refund does not exist.
-        Unknown => matches!(to, Processing | Succeeded | Failed | Pending | Review),
-        Processing => matches!(to, Succeeded | Failed | Review),
+        Unknown => matches!(
+            to,
+            Processing | Succeeded | Failed | Pending | Review | Abnormal
+        ),
+        Processing => matches!(to, Succeeded | Failed | Review | Abnormal),
+        // The gateway's later word: paid another way, closed, or refunding again.
+        Abnormal => matches!(to, Succeeded | Failed | Processing | Review),
         // `Pending`: `retry --failed`, only for a refund never created at the
         // gateway. The others: the query `retry --new-ids` makes before it
         // replaces a refund found the failure misread (or the answer hostile).
-        Failed => matches!(to, Pending | Succeeded | Processing | Review),
+        Failed => matches!(to, Pending | Succeeded | Processing | Review | Abnormal),
         // Settled by one query that an operator asked for (`resume --review`).
-        Review => matches!(to, Succeeded | Failed | Processing | Pending),
+        Review => matches!(to, Succeeded | Failed | Processing | Pending | Abnormal),
         Succeeded => false,
     };
     if legal {
@@ -127,22 +145,31 @@ mod tests {
             (InFlight, RetryWait),
             (InFlight, Pending),
             (InFlight, Review),
+            (InFlight, Abnormal),
             (Unknown, Processing),
             (Unknown, Succeeded),
             (Unknown, Failed),
             (Unknown, Pending),
             (Unknown, Review),
+            (Unknown, Abnormal),
             (Processing, Succeeded),
             (Processing, Failed),
             (Processing, Review),
+            (Processing, Abnormal),
+            (Abnormal, Succeeded),
+            (Abnormal, Failed),
+            (Abnormal, Processing),
+            (Abnormal, Review),
             (Failed, Pending),
             (Failed, Succeeded),
             (Failed, Processing),
             (Failed, Review),
+            (Failed, Abnormal),
             (Review, Succeeded),
             (Review, Failed),
             (Review, Processing),
             (Review, Pending),
+            (Review, Abnormal),
         ];
         for from in ALL {
             for to in ALL {
@@ -157,6 +184,9 @@ mod tests {
         for state in ALL {
             assert_eq!(State::parse(state.as_str()), Some(state));
         }
-        assert_eq!(sql_list(&FINAL), "('succeeded', 'failed', 'review')");
+        assert_eq!(
+            sql_list(&FINAL),
+            "('succeeded', 'failed', 'review', 'abnormal')"
+        );
     }
 }

@@ -12,6 +12,9 @@ use super::State;
 pub enum Status {
     Succeeded,
     Failed,
+    /// Accepted, but the money reached nobody (WeChat's ABNORMAL): a person
+    /// acts at the gateway. Neither paid nor failed; never resent.
+    Abnormal,
     /// A verified answer did not match its request: never believed.
     Review,
     Invalid,
@@ -23,9 +26,10 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 9] = [
+    pub const ALL: [Status; 10] = [
         Status::Succeeded,
         Status::Failed,
+        Status::Abnormal,
         Status::Review,
         Status::Invalid,
         Status::Conflict,
@@ -39,6 +43,7 @@ impl Status {
         match self {
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
+            Status::Abnormal => "abnormal",
             Status::Review => "review",
             Status::Invalid => "invalid",
             Status::Conflict => "conflict",
@@ -62,7 +67,7 @@ impl Status {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            Status::Failed | Status::Review | Status::Invalid | Status::Conflict
+            Status::Failed | Status::Abnormal | Status::Review | Status::Invalid | Status::Conflict
         )
     }
 
@@ -127,6 +132,7 @@ impl State {
             State::Succeeded => Status::Succeeded,
             State::Failed => Status::Failed,
             State::Review => Status::Review,
+            State::Abnormal => Status::Abnormal,
         }
     }
 }

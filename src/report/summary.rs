@@ -55,6 +55,9 @@ pub struct IntentMoney {
     pub refunded: Sum,
     pub failed: Sum,
     pub in_review: Sum,
+    /// Accepted, but the money reached nobody (WeChat's ABNORMAL): a person
+    /// acts at the gateway. Apart from failed and from unresolved.
+    pub abnormal: Sum,
     /// Processing, unknown or pending: `resume` finishes them.
     pub unresolved: Sum,
     pub processing: Sum,
@@ -70,6 +73,7 @@ impl IntentMoney {
             Status::Succeeded => &mut self.refunded,
             Status::Failed => &mut self.failed,
             Status::Review => &mut self.in_review,
+            Status::Abnormal => &mut self.abnormal,
             Status::Processing => &mut self.processing,
             Status::Unknown => &mut self.unknown,
             // A row's own verdicts never reach here; were one to, it would
@@ -79,7 +83,10 @@ impl IntentMoney {
             }
         };
         sum.add(count, fen);
-        if !matches!(status, Status::Succeeded | Status::Failed | Status::Review) {
+        if !matches!(
+            status,
+            Status::Succeeded | Status::Failed | Status::Review | Status::Abnormal
+        ) {
             self.unresolved.add(count, fen);
         }
     }
@@ -92,8 +99,12 @@ impl IntentMoney {
             ("refunded", self.refunded),
             ("failed", self.failed),
             ("in review", self.in_review),
-            ("unresolved", self.unresolved),
         ];
+        // Only WeChat has abnormal refunds: the line shows when there are any.
+        if !self.abnormal.is_zero() {
+            lines.push(("abnormal", self.abnormal));
+        }
+        lines.push(("unresolved", self.unresolved));
         for (label, sum) in [
             ("  processing", self.processing),
             ("  unknown", self.unknown),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::wire::response_verifies;
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{Outcome, Receipt};
+use crate::gateway::{IdUse, Outcome, Receipt};
 use crate::money::Fen;
 use crate::secret::Secret;
 
@@ -168,7 +168,7 @@ pub fn classify(
         }
         let message = format!("gateway rejected the request: {}", get("resp_msg"));
         return match call {
-            Call::Refund => Outcome::failed(code, message, Receipt::default()),
+            Call::Refund => Outcome::failed(code, message, Receipt::default(), IdUse::Free),
             // A rejected query says nothing about the refund itself.
             Call::Query => {
                 Outcome::unknown(format!("query rejected ({code}): {}", get("resp_msg")))
@@ -193,6 +193,7 @@ pub fn classify(
                 "12",
                 non_empty(get("failure_reason"), "the gateway says the refund failed"),
                 receipt(&fields),
+                IdUse::Spent,
             ),
             other => Outcome::unknown(format!("unexpected refund status {other:?}")),
         };
@@ -210,7 +211,7 @@ pub fn classify(
             "{code}: the refund id already exists at the gateway; its state must be queried"
         )),
         Call::Refund if FINAL_FAILURES.contains(&code) => {
-            Outcome::failed(code, message, Receipt::default())
+            Outcome::failed(code, message, Receipt::default(), IdUse::Free)
         }
         Call::Query if NOT_FOUND.contains(&code) => Outcome::NotFound,
         _ => Outcome::unknown(format!("{code}: {message}")),

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::classify::{classify, codes, trimmed, Asked, Call};
 use super::wire::{parse_xml, sign_request, PATH, SERVICE_QUERY, SERVICE_REFUND};
-use crate::gateway::http;
+use crate::gateway::{http, status_only};
 use crate::gateway::{Attempt, ClientError, Gateway, Outcome, RefundOrder};
 use crate::money::Fen;
 use crate::secret::Secret;
@@ -68,6 +68,9 @@ impl LeshuaClient {
             Ok(reply) => reply,
             Err(attempt) => return attempt,
         };
+        if let Some(attempt) = status_only::outcome(&reply) {
+            return attempt;
+        }
         match parse_xml(&reply.body) {
             Ok(fields) => Attempt {
                 outcome: classify(call, &fields, &self.trade_key, &asked),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::wire::Call;
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{Outcome, Receipt};
+use crate::gateway::{IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// result_codes that refuse a refund for good.
@@ -160,6 +160,7 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
                 "FAIL",
                 non_empty(message, "the gateway says the refund failed"),
                 receipt,
+                IdUse::Spent,
             ),
             other => Outcome::unknown(format!("unexpected refund_status {other:?}")),
         },
@@ -169,7 +170,12 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
             "the gateway cannot verify our signature: the private key or rsa_digest is probably wrong (check private_key)",
         ),
         (Call::Refund, code) if FINAL_FAILURES.contains(&code) => {
-            Outcome::failed(code, non_empty(message, "refused"), Receipt::default())
+            Outcome::failed(
+                code,
+                non_empty(message, "refused"),
+                Receipt::default(),
+                IdUse::Free,
+            )
         }
         (Call::Query, "RefundNotExist") => Outcome::NotFound,
         (_, code) => Outcome::unknown(format!("{code}: {message}")),

@@ -12,9 +12,9 @@ use super::fields::{typed_value, FieldError, BASE_FIELDS, BIZ_FIELDS};
 use super::wire::{
     check_base_url, gunzip, gzip, parse_answer, string_to_sign, Call, QUERY_PATH, REFUND_PATH,
 };
-use crate::gateway::http;
 use crate::gateway::rsa_sign::RsaSigner;
-use crate::gateway::{Attempt, ClientError, Gateway, Outcome, Receipt, RefundOrder};
+use crate::gateway::{http, status_only};
+use crate::gateway::{Attempt, ClientError, Gateway, IdUse, Outcome, Receipt, RefundOrder};
 
 /// The `time_stamp` every request carries: Lianshang works in China Standard Time.
 fn time_stamp() -> String {
@@ -142,8 +142,12 @@ impl LianshangClient {
             Ok(body) => serde_json::to_vec(&body).expect("a JSON value always serializes"),
             Err(why) => {
                 // Nothing left: a field of the row cannot be typed as the contract wants.
-                let outcome =
-                    Outcome::failed("BR_INVALID_FIELD", why.to_string(), Receipt::default());
+                let outcome = Outcome::failed(
+                    "BR_INVALID_FIELD",
+                    why.to_string(),
+                    Receipt::default(),
+                    IdUse::Free,
+                );
                 return Attempt::without_answer(outcome);
             }
         };
@@ -159,7 +163,9 @@ impl LianshangClient {
             request.body(body)
         };
         match http::send(request).await {
-            Ok(reply) => read_reply(call, &reply, &asked),
+            Ok(reply) => {
+                status_only::outcome(&reply).unwrap_or_else(|| read_reply(call, &reply, &asked))
+            }
             Err(attempt) => attempt,
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::gateway::{Attempt, Gateway, Outcome, Receipt, RefundOrder};
+use crate::gateway::{Attempt, Gateway, IdUse, Outcome, Receipt, RefundOrder};
 use crate::money::Fen;
 
 /// What the stub gateway holds about one refund.
@@ -49,7 +49,12 @@ fn answer(id: &str, refund: &StubRefund) -> Outcome {
     if refund.succeeded {
         Outcome::Succeeded(receipt)
     } else {
-        Outcome::failed("DECLINED", "the stub declines 13 fen", receipt)
+        Outcome::failed(
+            "DECLINED",
+            "the stub declines 13 fen",
+            receipt,
+            IdUse::Spent,
+        )
     }
 }
 
