@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use super::interim::{abnormal, failed, IdUse};
 use super::verify::{AnswerKeys, Signature};
 use super::wire::{parse_error, parse_refund, ErrorBody, RefundObject};
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{http, Attempt, Outcome, Receipt};
+use crate::gateway::{http, Attempt, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// Which call an answer answers.
@@ -112,13 +111,13 @@ pub fn refund_outcome(refund: &RefundObject, asked: &Asked) -> Outcome {
     match refund.status.as_str() {
         "SUCCESS" => Outcome::Succeeded(receipt),
         "PROCESSING" => Outcome::Processing(receipt),
-        "CLOSED" => failed(
+        "CLOSED" => Outcome::failed(
             "CLOSED",
             "WeChat Pay closed the refund: this out_refund_no is used up (retry with --new-ids)",
             receipt,
             IdUse::Spent,
         ),
-        "ABNORMAL" => abnormal(receipt),
+        "ABNORMAL" => Outcome::Abnormal(receipt),
         other => {
             tracing::info!(
                 out_refund_no = %asked.out_refund_no,
@@ -173,7 +172,7 @@ pub fn error_outcome(call: Call, status: u16, headers: &HeaderMap, error: &Error
     let code = shown(&error.code);
     let message = format!("{code}: {}", shown(&error.message));
     let nothing_created = |why: &str| {
-        failed(
+        Outcome::failed(
             code.clone(),
             format!("{message} ({why})"),
             Receipt::default(),

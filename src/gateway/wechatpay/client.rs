@@ -11,11 +11,10 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use url::{Position, Url};
 
 use super::classify::{answer, Asked, Call, CURRENCY};
-use super::interim::{failed, IdUse};
 use super::verify::AnswerKeys;
 use super::wire::{authorization, query_path, ApplyAmount, ApplyBody, Credentials, APPLY_PATH};
 use crate::gateway::rsa_sign::RsaSigner;
-use crate::gateway::{http, Attempt, ClientError, Gateway, Outcome, Receipt, RefundOrder};
+use crate::gateway::{http, Attempt, ClientError, Gateway, IdUse, Outcome, Receipt, RefundOrder};
 use crate::money::Fen;
 
 /// The clock answers are checked against, in Unix seconds (tests set theirs).
@@ -148,7 +147,8 @@ impl Gateway for WechatpayClient {
             Ok(body) => body,
             Err(why) => {
                 // Nothing sent: the row's fields cannot make the contract's body.
-                let outcome = failed("BR_INVALID_FIELD", why, Receipt::default(), IdUse::Free);
+                let outcome =
+                    Outcome::failed("BR_INVALID_FIELD", why, Receipt::default(), IdUse::Free);
                 return Attempt::without_answer(outcome);
             }
         };

@@ -10,7 +10,6 @@
 
 pub mod classify;
 pub mod client;
-mod interim;
 pub mod profile;
 pub mod rows;
 #[cfg(test)]
@@ -21,7 +20,7 @@ pub mod wire;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{GatewayKind, GatewaySpec};
+use super::{GatewayKind, GatewaySpec, PaceDefaults};
 
 /// WeChat Pay as the rest of bulkrefund sees it.
 pub struct Wechatpay;
@@ -63,6 +62,17 @@ impl GatewaySpec for Wechatpay {
             Duration::from_secs(1800),
         ];
         &SCHEDULE
+    }
+
+    /// WeChat allows 150 applies/s and 300 queries/s per merchant, and one
+    /// order's applies at least a minute apart: two thirds of each limit
+    /// leaves room for the merchant's other systems (our convention).
+    fn pace_defaults(&self) -> PaceDefaults {
+        PaceDefaults {
+            rate: 100,
+            query_rate: Some(200),
+            same_order_gap: Duration::from_secs(61),
+        }
     }
 }
 
