@@ -215,3 +215,239 @@ fn frequency_limited(headers: &HeaderMap, why: &str) -> Outcome {
     let after = http::retry_after(headers).unwrap_or(FREQUENCY_WAIT);
     Outcome::retry(Some(after), format!("{why}: WeChat Pay's rate limit"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::wechatpay::tests::keys;
+    use reqwest::header::HeaderValue;
+
+    fn asked() -> Asked {
+        Asked {
+            out_refund_no: "R1".into(),
+            out_trade_no: Some("T1".into()),
+            transaction_id: Some("4200".into()),
+            refund: Fen(2599),
+        }
+    }
+
+    fn refund(status: &str) -> RefundObject {
+        parse_refund(
+            format!(
+                r#"{{"refund_id":"503","out_refund_no":"R1","out_trade_no":"T1","transaction_id":"4200",
+                "create_time":"2026-11-22T09:30:00+08:00","status":"{status}",
+                "amount":{{"refund":2599,"total":5000,"currency":"CNY"}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn receipt() -> Receipt {
+        Receipt {
+            gateway_refund_id: Some("503".into()),
+            refund_fen: Some(Fen(2599)),
+        }
+    }
+
+    #[test]
+    fn each_status_and_its_state() {
+        let outcome = |status| refund_outcome(&refund(status), &asked());
+        assert_eq!(outcome("SUCCESS"), Outcome::Succeeded(receipt()));
+        assert_eq!(outcome("PROCESSING"), Outcome::Processing(receipt()));
+        assert_eq!(outcome("ABNORMAL"), Outcome::Abnormal(receipt()));
+        assert_eq!(outcome("SOMETHING_NEW"), Outcome::Processing(receipt()));
+        assert!(matches!(
+            outcome("CLOSED"),
+            Outcome::Failed { code, id: IdUse::Spent, receipt: r, .. } if code == "CLOSED" && r == receipt()
+        ));
+    }
+
+    #[test]
+    fn every_echoed_field_must_match() {
+        type Change = fn(&mut RefundObject);
+        let changes: [(&str, Change); 8] = [
+            ("out_refund_no", |r| r.out_refund_no = "R2".into()),
+            ("out_trade_no", |r| r.out_trade_no = Some("T2".into())),
+            ("out_trade_no", |r| r.out_trade_no = None),
+            ("transaction_id", |r| r.transaction_id = Some("4201".into())),
+            ("transaction_id", |r| r.transaction_id = None),
+            ("amount.refund", |r| r.amount.refund = Some(2590)),
+            ("amount.refund", |r| r.amount.refund = None),
+            ("amount.currency", |r| {
+                r.amount.currency = Some("USD".into())
+            }),
+        ];
+        for (field, change) in changes {
+            let mut answer = refund("SUCCESS");
+            change(&mut answer);
+            assert!(
+                matches!(refund_outcome(&answer, &asked()), Outcome::Mismatch { ref what } if what.contains(field)),
+                "{field}"
+            );
+        }
+        let mut answer = refund("SUCCESS");
+        answer.amount.currency = None;
+        assert!(matches!(
+            refund_outcome(&answer, &asked()),
+            Outcome::Mismatch { .. }
+        ));
+        // An order id the request did not carry is not compared; the total is only logged.
+        let mut answer = refund("SUCCESS");
+        answer.transaction_id = Some("other".into());
+        answer.amount.total = Some(1);
+        let only_trade = Asked {
+            transaction_id: None,
+            ..asked()
+        };
+        assert_eq!(
+            refund_outcome(&answer, &only_trade),
+            Outcome::Succeeded(receipt())
+        );
+    }
+
+    fn error(call: Call, status: u16, code: &str, headers: &HeaderMap) -> Outcome {
+        let body = ErrorBody {
+            code: code.into(),
+            message: "m".into(),
+            detail: None,
+        };
+        error_outcome(call, status, headers, &body)
+    }
+
+    #[test]
+    fn each_error_code_and_what_it_proves() {
+        use Call::{Apply, Query};
+        let none = HeaderMap::new();
+        let free = |outcome: Outcome, want: &str| {
+            assert!(
+                matches!(&outcome, Outcome::Failed { code, id: IdUse::Free, .. } if code == want),
+                "{want}: {outcome:?}"
+            )
+        };
+        free(error(Apply, 400, "PARAM_ERROR", &none), "PARAM_ERROR");
+        free(error(Apply, 403, "NOT_ENOUGH", &none), "NOT_ENOUGH");
+        free(
+            error(Apply, 403, "USER_ACCOUNT_ABNORMAL", &none),
+            "USER_ACCOUNT_ABNORMAL",
+        );
+        free(error(Apply, 403, "NO_AUTH", &none), "NO_AUTH");
+        free(
+            error(Apply, 404, "RESOURCE_NOT_EXISTS", &none),
+            "RESOURCE_NOT_EXISTS",
+        );
+        assert_eq!(
+            error(Query, 404, "RESOURCE_NOT_EXISTS", &none),
+            Outcome::NotFound
+        );
+        for call in [Apply, Query] {
+            assert!(matches!(
+                error(call, 401, "SIGN_ERROR", &none),
+                Outcome::Rejected { .. }
+            ));
+            assert!(matches!(
+                error(call, 404, "MCH_NOT_EXISTS", &none),
+                Outcome::Rejected { .. }
+            ));
+            assert!(matches!(
+                error(call, 500, "SYSTEM_ERROR", &none),
+                Outcome::Unknown { .. }
+            ));
+            assert!(matches!(
+                error(call, 400, "REQUEST_BLOCKED", &none),
+                Outcome::Unknown { .. }
+            ));
+            assert_eq!(
+                error(call, 429, "FREQUENCY_LIMITED", &none),
+                Outcome::retry(
+                    Some(FREQUENCY_WAIT),
+                    "FREQUENCY_LIMITED: m: WeChat Pay's rate limit"
+                )
+            );
+        }
+        let mut wait = HeaderMap::new();
+        wait.insert("Retry-After", HeaderValue::from_static("3"));
+        assert!(matches!(
+            error(Apply, 429, "FREQUENCY_LIMITED", &wait),
+            Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(3)
+        ));
+        // Query-side codes that say nothing about the refund, and codes on a
+        // status the table does not pair them with, stay unknown.
+        for (status, code) in [(400, "PARAM_ERROR"), (403, "NO_AUTH"), (403, "NOT_ENOUGH")] {
+            assert!(
+                matches!(error(Query, status, code, &none), Outcome::Unknown { .. }),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            error(Apply, 500, "NOT_ENOUGH", &none),
+            Outcome::Unknown { .. }
+        ));
+        assert!(matches!(
+            error(Apply, 400, "INVALID_REQUEST", &none),
+            Outcome::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn unsigned_errors_are_read_but_a_failing_signature_is_not() {
+        let keys = keys(&[]);
+        let body = br#"{"code":"NOT_ENOUGH","message":"balance"}"#;
+        let read = |headers: &HeaderMap, status: u16| {
+            answer(
+                Call::Apply,
+                status,
+                headers,
+                body,
+                &keys,
+                &asked(),
+                1795311000,
+            )
+            .outcome
+        };
+        assert!(matches!(
+            read(&HeaderMap::new(), 403),
+            Outcome::Failed { .. }
+        ));
+        let mut forged = HeaderMap::new();
+        for (name, value) in [
+            ("Wechatpay-Timestamp", "1795311000"),
+            ("Wechatpay-Nonce", "n"),
+            ("Wechatpay-Signature", "AAAA"),
+            (
+                "Wechatpay-Serial",
+                "PUB_KEY_ID_0112345678902026110100000000000001",
+            ),
+        ] {
+            forged.insert(name, HeaderValue::from_static(value));
+        }
+        assert!(read(&forged, 403).unverifiable_key().is_some());
+        // An unsigned 2xx is never believed; an unreadable error body is unknown,
+        // a 429 without one still waits.
+        let ok = answer(
+            Call::Query,
+            200,
+            &HeaderMap::new(),
+            b"{}",
+            &keys,
+            &asked(),
+            0,
+        )
+        .outcome;
+        assert!(ok.unverifiable_key().is_some());
+        let html = |status| {
+            answer(
+                Call::Apply,
+                status,
+                &HeaderMap::new(),
+                b"<html>",
+                &keys,
+                &asked(),
+                0,
+            )
+            .outcome
+        };
+        assert!(matches!(html(502), Outcome::Unknown { .. }));
+        assert!(matches!(html(429), Outcome::Retry { after: Some(_), .. }));
+    }
+}

@@ -13,7 +13,7 @@ pub mod client;
 pub mod profile;
 pub mod rows;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod verify;
 pub mod wire;
 

@@ -243,3 +243,159 @@ impl RowRules for WechatpayRows {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::rows::testing::{row, rules};
+
+    fn header_error(names: &[&str]) -> String {
+        rules(&Wechatpay, names, &BTreeMap::new()).err().unwrap()
+    }
+
+    fn check(names: &[&str], cells: &[&str]) -> Result<RefundRow, RowProblem> {
+        rules(&Wechatpay, names, &BTreeMap::new())
+            .unwrap()
+            .check(&row(cells))
+    }
+
+    const CHINESE: &[&str] = &[
+        "商户退款单号",
+        "商户订单号",
+        "微信订单号",
+        "退款金额(元)",
+        "订单金额（元）*",
+        "退款原因",
+    ];
+
+    #[test]
+    fn the_specs_example_in_chinese_headers() {
+        let r = check(
+            CHINESE,
+            &[
+                "R20261122-0001",
+                "T20261101000001",
+                "",
+                "25.99",
+                "50.00",
+                "月末退款",
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.amount, Fen(2599));
+        assert_eq!(r.fields["order_total"], "5000");
+        assert_eq!(r.fields["reason"], "月末退款");
+        assert_eq!(r.order_key, "T20261101000001");
+        assert_eq!(r.fingerprint, "T20261101000001||2599|5000|CNY");
+        let r = check(
+            CHINESE,
+            &[
+                "R20261122-0002",
+                "",
+                "4200000000202610150000000009",
+                "10",
+                "10",
+                "",
+            ],
+        )
+        .unwrap();
+        assert_eq!((r.amount, r.fields.get("reason")), (Fen(1000), None));
+        assert_eq!(r.order_key, "4200000000202610150000000009");
+        assert_eq!(order_ids(&r.fields), ("", "4200000000202610150000000009"));
+    }
+
+    #[test]
+    fn the_order_total_is_required_and_given_once() {
+        let missing = header_error(&["out_refund_no", "out_trade_no", "退款金额"]);
+        assert!(
+            missing.contains("'order_total' (or 订单金额(分), 订单总金额(分))"),
+            "{missing}"
+        );
+        assert!(
+            missing.contains("'order_total_yuan' (or 订单金额(元), 订单金额,"),
+            "{missing}"
+        );
+        let both = header_error(&[
+            "out_refund_no",
+            "out_trade_no",
+            "退款金额",
+            "订单金额",
+            "order_total",
+        ]);
+        assert!(both.contains("both"), "{both}");
+        let both = header_error(&[
+            "out_refund_no",
+            "out_trade_no",
+            "退款金额(分)",
+            "退款金额",
+            "order_total",
+        ]);
+        assert!(both.contains("both"), "{both}");
+        let twice = header_error(&["out_refund_no", "商户退款单号", "out_trade_no"]);
+        assert!(twice.contains("keep one of them"), "{twice}");
+        let no_order = header_error(&["out_refund_no", "refund_amount", "order_total"]);
+        assert!(
+            no_order.contains("'out_trade_no' (or 商户订单号, 订单号)"),
+            "{no_order}"
+        );
+    }
+
+    #[test]
+    fn row_rules() {
+        let names = &[
+            "out_refund_no",
+            "out_trade_no",
+            "transaction_id",
+            "refund_amount",
+            "order_total",
+            "currency",
+            "reason",
+            "notify_url",
+            "funds_account",
+        ];
+        let good = ["R|1*@", "T-1", "", "100", "200", "", "", "", ""];
+        let with = |i: usize, value: &str| {
+            let mut cells = good;
+            cells[i] = value;
+            check(names, &cells).map_err(|p| p.describe(14))
+        };
+        assert!(with(0, "R|1*@").is_ok());
+        let problem = |i, value: &str, want: &str| {
+            let got = with(i, value).unwrap_err();
+            assert!(got.contains(want), "{value}: {got}");
+        };
+        problem(0, "R 1", "out_refund_no");
+        problem(0, &"R".repeat(65), "out_refund_no");
+        problem(1, &"T".repeat(33), "out_trade_no");
+        problem(1, "", "one of them is required");
+        problem(2, "4.2E+27", "format the column as text");
+        problem(2, "42_1", "1-32 letters and digits");
+        problem(4, "99", "more than the order total");
+        problem(5, "USD", "CNY only");
+        problem(6, &"退".repeat(81), "longer than 80");
+        problem(7, "https://m.example/n?a=1", "without a query string");
+        problem(7, "ftp://m.example/n", "notify_url");
+        problem(8, "BASIC", "AVAILABLE");
+        assert!(with(6, &"退".repeat(80)).is_ok());
+        assert!(with(5, "CNY").is_ok());
+        assert!(with(8, "AVAILABLE").is_ok());
+        let r = check(
+            names,
+            &[
+                "R1",
+                "T1",
+                "4200",
+                "100",
+                "100",
+                "CNY",
+                "",
+                "https://m.example/n",
+                "AVAILABLE",
+            ],
+        )
+        .unwrap();
+        assert_eq!(r.fields["notify_url"], "https://m.example/n");
+        assert_eq!(r.fields["funds_account"], "AVAILABLE");
+        assert_eq!(r.fingerprint, "T1|4200|100|100|CNY");
+    }
+}
