@@ -22,6 +22,8 @@ pub fn order(
     let (merchant, appid) = match gateway {
         GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
         GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
+        // The vectors' mchid (tests/vectors/wechatpay/README.md).
+        GatewayKind::Wechatpay => ("1234567890", ""),
     };
     OrderRow {
         gateway,
