@@ -219,7 +219,7 @@ fn frequency_limited(headers: &HeaderMap, why: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::wechatpay::tests::keys;
+    use crate::gateway::wechatpay::testing::keys;
     use reqwest::header::HeaderValue;
 
     fn asked() -> Asked {

@@ -175,7 +175,7 @@ mod tests {
 
     use super::*;
     use crate::gateway::rsa_sign::RsaVerifier;
-    use crate::gateway::wechatpay::tests::{keys, MERCHANT_KEY};
+    use crate::gateway::wechatpay::testing::{keys, MERCHANT_KEY};
     use crate::gateway::wechatpay::wire::string_to_sign;
 
     const MERCHANT_PUBLIC_KEY: &str =

@@ -13,7 +13,9 @@ pub mod client;
 pub mod profile;
 pub mod rows;
 #[cfg(test)]
-pub(crate) mod tests;
+mod testing;
+#[cfg(test)]
+mod tests;
 pub mod verify;
 pub mod wire;
 
@@ -91,6 +93,13 @@ mod spec_tests {
         assert!(!spec.accepts_refund_id("R/1"));
         assert_eq!(spec.derived_id("R1|2", 2), Ok("R1|2R2".into()));
         assert_eq!(GatewayKind::Wechatpay.as_str(), "wechatpay");
+        let pace = spec.pace_defaults();
+        assert_eq!((pace.rate, pace.query_rate), (100, Some(200)));
+        assert_eq!(pace.same_order_gap, Duration::from_secs(61));
+        assert_eq!(
+            spec.poll_schedule()[5..],
+            [300, 600, 1200, 1800].map(Duration::from_secs)
+        );
         assert_eq!(
             serde_json::to_string(&GatewayKind::Wechatpay).unwrap(),
             "\"wechatpay\""

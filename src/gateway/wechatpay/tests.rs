@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::classify::{answer, Asked, Call};
 use super::client::apply_body;
-use super::verify::{AnswerKeys, PlatformCertificate, Signature};
+use super::testing::{keys, MERCHANT_KEY};
+use super::verify::{AnswerKeys, Signature};
 use super::wire::{authorization, query_path, string_to_sign, Credentials};
-use crate::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};
+use crate::gateway::rsa_sign::{RsaDigest, RsaSigner};
 use crate::gateway::{Outcome, Receipt, RefundOrder};
 use crate::money::Fen;
 
@@ -20,10 +21,7 @@ macro_rules! vector {
     };
 }
 
-pub const MERCHANT_KEY: &str = vector!("go_signer_test_key.pem");
-const WECHATPAY_PUBLIC_KEY: &str = vector!("made_here_wechatpay_pub_key.pem");
 const PLATFORM_CERT: &str = vector!("gunsluo_mock_cert.pem");
-const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0112345678902026110100000000000001";
 /// The made-here vectors' clock: 2026-11-22 09:30 Beijing time.
 const NOW: i64 = 1795311000;
 
@@ -43,17 +41,6 @@ fn s<'a>(value: &'a Value, key: &str) -> &'a str {
 
 fn merchant() -> RsaSigner {
     RsaSigner::from_pem(MERCHANT_KEY, RsaDigest::Sha256).unwrap()
-}
-
-pub fn keys(certificates: &[&str]) -> AnswerKeys {
-    AnswerKeys {
-        public_key_id: PUBLIC_KEY_ID.to_owned(),
-        public_key: RsaVerifier::from_pem(WECHATPAY_PUBLIC_KEY).unwrap(),
-        certificates: certificates
-            .iter()
-            .map(|pem| PlatformCertificate::from_pem(pem).unwrap())
-            .collect(),
-    }
 }
 
 fn headers(value: &Value) -> HeaderMap {
