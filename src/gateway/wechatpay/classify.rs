@@ -53,6 +53,12 @@ pub fn answer(
         http_status: Some(status),
         gateway_codes: codes,
     };
+    // WeChat's Request-ID is what its support asks for about any answer.
+    tracing::debug!(
+        request_id = request_id(headers),
+        status,
+        "WeChat Pay answered"
+    );
     let signature = keys.check(headers, body, now);
     if let Signature::Refused { setting, why } = &signature {
         tracing::warn!(
@@ -101,11 +107,16 @@ fn shown(value: &str) -> String {
 
 /// A believed Refund object: first is it about this refund, then its status.
 pub fn refund_outcome(refund: &RefundObject, asked: &Asked) -> Outcome {
+    if refund.refund_id.trim().is_empty() {
+        return Outcome::unknown(
+            "the Refund object has an empty refund_id: malformed, it proves nothing",
+        );
+    }
     if let Some(what) = echo(refund, asked) {
         return Outcome::Mismatch { what };
     }
     let receipt = Receipt {
-        gateway_refund_id: Some(refund.refund_id.clone()).filter(|id| !id.is_empty()),
+        gateway_refund_id: Some(refund.refund_id.clone()),
         refund_fen: refund.amount.refund.map(Fen),
     };
     match refund.status.as_str() {
@@ -257,6 +268,12 @@ mod tests {
         assert_eq!(outcome("PROCESSING"), Outcome::Processing(receipt()));
         assert_eq!(outcome("ABNORMAL"), Outcome::Abnormal(receipt()));
         assert_eq!(outcome("SOMETHING_NEW"), Outcome::Processing(receipt()));
+        let mut empty = refund("SUCCESS");
+        empty.refund_id = " ".into();
+        assert!(matches!(
+            refund_outcome(&empty, &asked()),
+            Outcome::Unknown { .. }
+        ));
         assert!(matches!(
             outcome("CLOSED"),
             Outcome::Failed { code, id: IdUse::Spent, receipt: r, .. } if code == "CLOSED" && r == receipt()

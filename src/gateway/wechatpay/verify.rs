@@ -150,7 +150,8 @@ impl AnswerKeys {
             Ok(found) => found,
             Err(why) => return refused("wechatpay_public_key_id", why),
         };
-        let mut message = format!("{stamp}\n{nonce}\n").into_bytes();
+        // The header's own text is what WeChat signed, not our reading of it.
+        let mut message = format!("{ts}\n{nonce}\n").into_bytes();
         message.extend_from_slice(body);
         message.push(b'\n');
         if key.verify_bytes(&message, signature, RsaDigest::Sha256) {
