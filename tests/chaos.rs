@@ -9,6 +9,7 @@ use common::chaos::{self, Chaos};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_few_random_kills_lose_and_double_nothing() {
     let chaos = Chaos {
+        gateway: bulkrefund::gateway::GatewayKind::Leshua,
         rows: 300,
         kills: 4,
         seed: 11,

@@ -21,6 +21,8 @@ use bulkrefund::sim::ledger::RefundState;
 use bulkrefund::sim::{self, generate, SimConfig};
 
 pub struct Chaos {
+    /// The gateway the batch goes to (its simulator, its sample profile).
+    pub gateway: GatewayKind,
     pub rows: u64,
     pub kills: u32,
     pub seed: u64,
@@ -119,7 +121,7 @@ impl World<'_> {
                 "run",
                 self.batch.to_str().unwrap(),
                 "--profile",
-                "leshua",
+                self.chaos.gateway.as_str(),
                 "--quiet",
                 "--yes",
             ])
@@ -162,7 +164,7 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let batch = dir.path().join("chaos.csv");
     let orders = dir.path().join("chaos-orders.csv");
-    generate::write_batch(GatewayKind::Leshua, chaos.rows, "X", &batch, Some(&orders))
+    generate::write_batch(chaos.gateway, chaos.rows, "X", &batch, Some(&orders))
         .expect("a generated batch");
     let mut sim_config =
         SimConfig::with_sample_keys(sim::ledger::read_orders(&orders).expect("orders"));
