@@ -22,6 +22,7 @@ fn flag(name: &str, default: u64) -> u64 {
 async fn main() {
     let exe = std::env::current_exe().expect("the harness knows where it is");
     let chaos = chaos::Chaos {
+        gateway: bulkrefund::gateway::GatewayKind::Leshua,
         rows: flag("--rows", 5_000),
         kills: flag("--kills", 20) as u32,
         seed: flag("--seed", 1),

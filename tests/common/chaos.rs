@@ -21,6 +21,8 @@ use bulkrefund::sim::ledger::RefundState;
 use bulkrefund::sim::{self, generate, SimConfig};
 
 pub struct Chaos {
+    /// The gateway whose simulator and sample profile the batch goes to.
+    pub gateway: GatewayKind,
     pub rows: u64,
     pub kills: u32,
     pub seed: u64,
@@ -119,7 +121,7 @@ impl World<'_> {
                 "run",
                 self.batch.to_str().unwrap(),
                 "--profile",
-                "leshua",
+                self.chaos.gateway.as_str(),
                 "--quiet",
                 "--yes",
             ])
@@ -162,7 +164,7 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let batch = dir.path().join("chaos.csv");
     let orders = dir.path().join("chaos-orders.csv");
-    generate::write_batch(GatewayKind::Leshua, chaos.rows, "X", &batch, Some(&orders))
+    generate::write_batch(chaos.gateway, chaos.rows, "X", &batch, Some(&orders))
         .expect("a generated batch");
     let mut sim_config =
         SimConfig::with_sample_keys(sim::ledger::read_orders(&orders).expect("orders"));
@@ -411,11 +413,8 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
         Ok(mut reader) => {
             let header = reader.headers().unwrap().clone();
             let column = |name: &str| header.iter().position(|h| h == name).unwrap();
-            let (id_col, status_col, line_col) = (
-                column("merchant_refund_id"),
-                column("status"),
-                column("line"),
-            );
+            // The input's columns come first: the refund id is the first.
+            let (id_col, status_col, line_col) = (0, column("status"), column("line"));
             let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
             if rows.len() != input.len() {
                 problems.push(format!(
