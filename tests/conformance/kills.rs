@@ -10,8 +10,8 @@ use crate::fixture::Fixture;
 pub async fn sigkill_mid_run_loses_and_doubles_nothing(fixture: &dyn Fixture) {
     let chaos = Chaos {
         gateway: fixture.kind(),
-        rows: 150,
-        kills: 3,
+        rows: 300,
+        kills: 4,
         seed: 11,
         binary: env!("CARGO_BIN_EXE_bulkrefund").into(),
         import_kills: 2,
