@@ -188,7 +188,7 @@ pub fn refund_status(text: &str) -> Result<Status, UsageError> {
         .filter(|status| status.states().next().is_some())
         .ok_or_else(|| {
             UsageError(format!(
-                "--status {text:?}: a refund's status is one of succeeded, failed, review, processing, unknown, pending"
+                "--status {text:?}: a refund's status is one of succeeded, failed, abnormal, review, processing, unknown, pending"
             ))
         })
 }
