@@ -298,7 +298,8 @@ pub enum Command {
     /// `bulkrefund run refunds.csv --profile leshua --rate 20`.
     Run(RunArgs),
     /// Finish what earlier runs left unresolved (pending, unknown, processing,
-    /// waiting to retry) and rewrite those batches' results files, e.g. `bulkrefund resume --batch 3`.
+    /// waiting to retry; abnormal ones whose hour is up are queried, never sent)
+    /// and rewrite those batches' results files, e.g. `bulkrefund resume --batch 3`.
     Resume(ResumeArgs),
     /// Start the simulator on a free port, run the sample batches against it with
     /// a temporary journal, and print the summaries and where the results are.
@@ -317,7 +318,8 @@ pub enum Command {
     /// e.g. `bulkrefund status --batch 3`.
     Status(StatusArgs),
     /// One refund's whole story: order and amount, retry chain, the batch rows
-    /// that list it, every transition and HTTP attempt, e.g. `bulkrefund show R123`.
+    /// that list it, every transition and HTTP attempt (and, for an abnormal
+    /// refund, what to do), e.g. `bulkrefund show R123`.
     Show(ShowArgs),
     /// Work on the journal itself: `bulkrefund journal backup FILE`,
     /// `bulkrefund journal forget-import ID`.
