@@ -159,6 +159,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund show RF202611300029",
     ),
     (
+        "show",
+        "What to do about an abnormal refund (accepted, the money reached nobody):",
+        "bulkrefund show RF202611300031",
+    ),
+    (
         "demo",
         "Run the samples against the simulator:",
         "bulkrefund demo",
