@@ -28,7 +28,7 @@ Exit codes:
   0  every row succeeded (or repeats a row that did)
   1  the run could not go on (journal, I/O, the gateway refusing every request; retry: unreachable)
   2  usage error, unreadable batch, bad configuration, not confirmed, over a cap: nothing was sent
-  3  finished, and some rows failed, are invalid, conflict or need review
+  3  finished, and some rows failed, are invalid, conflict, need review or are abnormal (WeChat: the money reached nobody)
   4  some refunds are still unresolved (processing, unknown, pending): run `bulkrefund resume`; an import killed midway: run its file again";
 
 #[derive(Debug, Parser)]
@@ -187,7 +187,7 @@ pub struct ExportArgs {
     /// Refunds first sent on or before this local date, or before this RFC 3339 time.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only refunds with this status (repeatable): succeeded, failed, review, processing, unknown, pending.
+    /// Only refunds with this status (repeatable): succeeded, failed, abnormal, review, processing, unknown, pending.
     #[arg(long)]
     pub status: Vec<String>,
     /// The file to write: `.csv` or `.xlsx` (the format follows the extension), or `-` for CSV on stdout.
@@ -298,7 +298,8 @@ pub enum Command {
     /// `bulkrefund run refunds.csv --profile leshua --rate 20`.
     Run(RunArgs),
     /// Finish what earlier runs left unresolved (pending, unknown, processing,
-    /// waiting to retry) and rewrite those batches' results files, e.g. `bulkrefund resume --batch 3`.
+    /// waiting to retry; abnormal ones whose hour is up are queried, never sent)
+    /// and rewrite those batches' results files, e.g. `bulkrefund resume --batch 3`.
     Resume(ResumeArgs),
     /// Start the simulator on a free port, run the sample batches against it with
     /// a temporary journal, and print the summaries and where the results are.
@@ -317,7 +318,8 @@ pub enum Command {
     /// e.g. `bulkrefund status --batch 3`.
     Status(StatusArgs),
     /// One refund's whole story: order and amount, retry chain, the batch rows
-    /// that list it, every transition and HTTP attempt, e.g. `bulkrefund show R123`.
+    /// that list it, every transition and HTTP attempt (and, for an abnormal
+    /// refund, what to do), e.g. `bulkrefund show R123`.
     Show(ShowArgs),
     /// Work on the journal itself: `bulkrefund journal backup FILE`,
     /// `bulkrefund journal forget-import ID`.

@@ -6,7 +6,8 @@ pub const SUCCESS: u8 = 0;
 pub const FATAL: u8 = 1;
 /// Usage error, unreadable or malformed batch, bad configuration: nothing was sent.
 pub const USAGE: u8 = 2;
-/// Finished, and some rows failed, are invalid or conflict.
+/// Finished, and some rows failed, are invalid or conflict, or refunds are in
+/// review or abnormal (accepted, the money reached nobody): a person acts.
 pub const SOME_FAILED: u8 = 3;
 /// Some rows are still unresolved (processing, unknown, pending): run `resume`.
 pub const UNRESOLVED: u8 = 4;

@@ -1,5 +1,7 @@
 //! Each gateway client against the simulator over TCP, one test per outcome the
-//! contracts define. Every test checks the simulator's ledger as well as the outcome.
+//! contracts define. Every test checks the simulator's ledger as well as the
+//! outcome. Forged and wrongly signed requests and answers, and the wrong-key
+//! fault, are conformance cases (tests/conformance.rs).
 
 mod common;
 
@@ -209,71 +211,6 @@ async fn business_rules_refuse_with_the_gateways_codes() {
     );
 }
 
-fn rejected_code(outcome: Outcome) -> String {
-    match outcome {
-        Outcome::Rejected { code, .. } => code,
-        other => panic!("expected a rejection of the request itself, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn bad_request_signature_is_refused_and_creates_nothing() {
-    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
-    let leshua = leshua_client(&sim, "WRONGKEY");
-    assert_eq!(
-        rejected_code(leshua.submit(&leshua_refund("R1", "T1", 100)).await.outcome),
-        "-20006"
-    );
-    let other_key = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/keys/merchant-test-1024.pkcs1.pem"
-    ))
-    .unwrap();
-    let lianshang = lianshang_client_with(&sim, &other_key, false);
-    assert_eq!(
-        rejected_code(
-            lianshang
-                .submit(&lianshang_refund("R1", "T1", "WK1", 100))
-                .await
-                .outcome
-        ),
-        "SignError"
-    );
-    let ledger = sim.ledger();
-    assert!(ledger.refunds.is_empty());
-    assert!(
-        ledger.ids.is_empty(),
-        "an unsigned request is not even counted as a submission"
-    );
-}
-
-#[tokio::test]
-async fn the_wrong_key_fault_refuses_every_request_of_both_gateways() {
-    let sim = start_sim(
-        Orders::standard(),
-        FaultConfig {
-            wrong_key: true,
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let leshua = sample_leshua_client(&sim);
-    let lianshang = lianshang_client(&sim);
-    let a = leshua_refund("R1", "T1", 100);
-    let b = lianshang_refund("R1", "T1", "WK1", 100);
-    assert_eq!(rejected_code(leshua.submit(&a).await.outcome), "-20006");
-    assert_eq!(rejected_code(leshua.query(&a).await.outcome), "-20006");
-    assert_eq!(
-        rejected_code(lianshang.submit(&b).await.outcome),
-        "SignError"
-    );
-    assert_eq!(
-        rejected_code(lianshang.query(&b).await.outcome),
-        "SignError"
-    );
-    assert!(sim.ledger().refunds.is_empty());
-}
-
 #[tokio::test]
 async fn leshua_duplicate_id_means_query_never_failed() {
     let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
@@ -476,39 +413,6 @@ async fn dropped_connection_is_unknown() {
         Outcome::Succeeded(_)
     ));
     assert_eq!(sim.ledger().refunds.len(), 2);
-}
-
-#[tokio::test]
-async fn wrongly_signed_answer_is_unknown_never_succeeded() {
-    let sim = start_sim(
-        Orders::standard(),
-        FaultConfig {
-            bad_sign_rate: 1.0,
-            ..Default::default()
-        },
-    )
-    .await;
-    let client = sample_leshua_client(&sim);
-    let refund = leshua_refund("R1", "T1", 100);
-    let attempt = client.submit(&refund).await;
-    assert!(
-        matches!(&attempt.outcome, Outcome::Unknown { why } if why.contains("signature")),
-        "{attempt:?}"
-    );
-    assert!(matches!(
-        client.query(&refund).await.outcome,
-        Outcome::Unknown { .. }
-    ));
-    // The refund was created: the wrong signature only hid the answer.
-    assert_eq!(
-        sim.ledger().refund("R1").unwrap().status,
-        RefundState::Succeeded
-    );
-    sim.set_faults(FaultConfig::default());
-    assert!(matches!(
-        client.query(&refund).await.outcome,
-        Outcome::Succeeded(_)
-    ));
 }
 
 #[tokio::test]

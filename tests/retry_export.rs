@@ -18,49 +18,6 @@ use bulkrefund::zone::Zone;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_without_new_ids_resends_only_what_was_never_created() {
-    let work = tempfile::tempdir().unwrap();
-    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 6, "N");
-    let world = World::start(
-        orders,
-        FaultConfig {
-            busy_rate: 1.0,
-            seed: Some(3),
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let first = world
-        .run(
-            &batch,
-            "leshua",
-            RunOptions {
-                max_attempts: Some(1),
-                ..quick()
-            },
-        )
-        .await;
-    assert_eq!(first.exit_code, 3);
-    assert!(world.ledger().refunds.is_empty());
-    world.sim.set_faults(FaultConfig::default());
-    let plan = world.plan(1, false);
-    assert_eq!((plan.send.len(), plan.skipped.len()), (6, 0));
-    assert!(plan.send.iter().all(|p| p.new_id.is_none()));
-    let outcome = world.retry(1, false).await.expect("something was sent");
-    assert_eq!(outcome.exit_code, 0);
-    let ledger = world.ledger();
-    assert_eq!(ledger.refunds.len(), 6);
-    assert!(ledger
-        .ids
-        .iter()
-        .all(|id| id.submissions == 1 && id.created == 1));
-    let rows = world.results(&batch);
-    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
-    // Nothing failed is left: a second retry sends nothing.
-    assert!(world.retry(1, false).await.is_none());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn created_and_failed_refunds_need_new_ids_and_keep_the_chain() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 4, "C");

@@ -189,42 +189,6 @@ async fn unknown_outcomes_are_queried_never_resent_blindly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn busy_gateway_until_attempts_run_out_is_failed_never_created() {
-    let work = tempfile::tempdir().unwrap();
-    let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 5, "B");
-    let world = World::start(
-        orders,
-        FaultConfig {
-            busy_rate: 1.0,
-            seed: Some(1),
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let outcome = world
-        .run(
-            &batch,
-            "lianshang",
-            RunOptions {
-                max_attempts: Some(2),
-                ..quick()
-            },
-        )
-        .await;
-    assert_eq!(outcome.exit_code, 3);
-    let rows = world.results(&batch);
-    assert!(
-        rows.iter()
-            .all(|r| r["status"] == "failed" && r["attempts"] == "2"),
-        "{rows:?}"
-    );
-    assert!(rows
-        .iter()
-        .all(|r| r["error_message"].contains("never created")));
-    assert!(world.ledger().refunds.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_finishes_what_a_run_left_and_rewrites_results() {
     let work = tempfile::tempdir().unwrap();
     let (batch, orders) = generated(work.path(), GatewayKind::Lianshang, 20, "S");

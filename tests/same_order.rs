@@ -1,78 +1,18 @@
-//! Refunds of one order reach the gateway one at a time, in input order: the
-//! next is sent only once the previous one is final (and, with
-//! `same_order_gap`, that long after). Against the simulator's ledger.
-
+//! Refunds of one order with `same_order_gap`: the next is sent that long
+//! after the previous one is final, and another order's refund is not held
+//! back. (That they go one at a time, in input order, is a conformance case:
+//! tests/conformance/pacing.rs.)
 mod common;
 
-use bulkrefund::options::RunOptions;
 use bulkrefund::sim::faults::FaultConfig;
-use bulkrefund::sim::ledger::RefundState;
 use common::*;
 
 const ORDERS: usize = 20;
-
-/// Each order refunded in full early in the file and by 0.01 thirty lines later.
-fn full_then_small() -> BatchFile {
-    let mut batch = BatchFile::leshua();
-    for i in 1..=ORDERS {
-        batch = batch.row(&format!("F{i},O{i},1000"));
-    }
-    for i in 1..=10 {
-        batch = batch.row(&format!("X{i},OX{i},100"));
-    }
-    for i in 1..=ORDERS {
-        batch = batch.row(&format!("S{i},O{i},1"));
-    }
-    batch
-}
 
 /// O1..O20 of 10 yuan and OX1..OX10 of 1 yuan.
 fn orders() -> Orders {
     let orders = (1..=ORDERS).fold(Orders::new(), |o, i| o.leshua(&format!("O{i}"), 1000));
     (1..=10).fold(orders, |o, i| o.leshua(&format!("OX{i}"), 100))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_later_refund_of_an_order_waits_for_the_earlier_one() {
-    // Busy answers and latency scramble the timing: sent together, the small
-    // refund would often reach the gateway first and the full one then fail.
-    let world = World::start(
-        orders(),
-        FaultConfig {
-            busy_rate: 0.3,
-            latency_ms: Some((1, 30)),
-            seed: Some(7),
-            ..FaultConfig::default()
-        },
-    )
-    .await;
-    let batch = full_then_small().write(world.dir.path(), "orders.csv");
-    let options = RunOptions {
-        max_attempts: Some(12),
-        ..quick()
-    };
-    let outcome = world.run(&batch, "leshua", options).await;
-    assert_eq!(outcome.exit_code, 3, "the small refunds fail");
-    let ledger = world.ledger();
-    for i in 1..=ORDERS {
-        assert_eq!(
-            ledger.refund(&format!("F{i}")).map(|r| r.status),
-            Some(RefundState::Succeeded),
-            "the full refund of O{i}, asked first, is paid"
-        );
-        assert!(
-            ledger.refund(&format!("S{i}")).is_none(),
-            "S{i} is refused: nothing is left of O{i}"
-        );
-    }
-    for row in world
-        .results(&batch)
-        .iter()
-        .filter(|r| r["merchant_refund_id"].starts_with('S'))
-    {
-        assert_eq!(row["status"], "failed");
-        assert_eq!(row["error_code"], "'-20023");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

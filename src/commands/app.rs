@@ -273,6 +273,17 @@ impl RunOutcome {
                 self.in_review
             );
         }
+        if self
+            .batches
+            .iter()
+            .any(|(_, _, money)| !money.intents.abnormal.is_zero())
+        {
+            crate::say!(
+                "abnormal refunds (accepted, but the money reached nobody) need a person at the gateway: \
+                 `bulkrefund show REFUND_ID` says what to do; they are never resent, and \
+                 `bulkrefund resume` asks the gateway about each at most hourly"
+            );
+        }
         for (batch, path, money) in &self.batches {
             crate::say!("batch {batch}:");
             crate::say_part!("{}", money.table());

@@ -159,6 +159,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund show RF202611300029",
     ),
     (
+        "show",
+        "What to do about an abnormal refund (accepted, the money reached nobody):",
+        "bulkrefund show RF202611300031",
+    ),
+    (
         "demo",
         "Run the samples against the simulator:",
         "bulkrefund demo",
@@ -194,7 +199,7 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "Every refund succeeded (or repeats a row that did)."),
     ("1", "The run could not go on: the journal, a file, or the gateway refused the requests themselves (a wrong key, an unknown merchant)."),
     ("2", "A usage error, an unreadable batch, a bad configuration, or a cap refused: nothing was sent."),
-    ("3", "Finished, and some refunds failed or are in review, or rows are invalid or conflict: see the results file."),
+    ("3", "Finished, and some refunds failed, are in review or abnormal (accepted, the money reached nobody: `bulkrefund show ID` says what to do), or rows are invalid or conflict: see the results file."),
     ("4", "Some refunds are unresolved (processing, unknown, pending), or the run was interrupted: run bulkrefund resume."),
 ];
 

@@ -19,6 +19,8 @@ pub mod show;
 pub mod sim;
 pub mod status;
 #[cfg(test)]
+mod stub_abnormal;
+#[cfg(test)]
 mod stub_gateway;
 pub mod suggest;
 pub mod validate;

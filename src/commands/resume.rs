@@ -4,7 +4,9 @@
 //! with `--review`, each refund in review is asked about once first. What it
 //! would send is held to each batch's profile caps (caps.rs) unless
 //! `--allow-over-limit`; refunds left in review make it exit 3, as they make
-//! `run` exit 3.
+//! `run` exit 3. Abnormal refunds (accepted, the money reached nobody) whose
+//! hour is up are asked about once (never sent again): their batches' results
+//! say what they became, and they too make it exit 3 while they stay abnormal.
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `bulkrefund show REFUND_ID`: one refund's whole story from the journal:
 //! the refund, its order and amount, its retry chain (earlier and later ids),
 //! the batch rows that list it, and every transition and HTTP attempt, with
-//! local times. As a table, JSON, or CSV (one line per transition or attempt).
+//! local times; for an abnormal refund, what the operator must do. As a table, JSON, or CSV (one line per transition or attempt).
 
 use std::io::Write;
 
@@ -10,10 +10,34 @@ use serde_json::{json, Value};
 use crate::cli::{OutputFormat, ShowArgs};
 use crate::exit::{self, UsageError};
 use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
-use crate::journal::{Journal, RefundRecord};
+use crate::journal::{Journal, RefundRecord, State};
 use crate::options::Locations;
 use crate::report::results::formula_safe_record;
 use crate::zone::Zone;
+
+/// What the operator does about an abnormal refund (accepted, but the money
+/// reached nobody): `None` for any other. Its next query's time in `zone`.
+fn what_to_do(record: &RefundRecord, zone: &Zone) -> Option<Vec<String>> {
+    if record.state != State::Abnormal {
+        return None;
+    }
+    let next = jiff::Timestamp::from_millisecond(record.next_attempt_at)
+        .map(|at| format!(" (next after {})", zone.show(&at.to_string())))
+        .unwrap_or_default();
+    Some(vec![
+        "the gateway accepted this refund, but the money reached nobody: the payer's card is \
+         cancelled or frozen"
+            .to_owned(),
+        "act at the gateway: in WeChat Pay's merchant platform (交易中心), or through its \
+         apply-abnormal-refund API, have the money paid to the payer another way"
+            .to_owned(),
+        format!(
+            "bulkrefund asks the gateway about it at most hourly, on `bulkrefund resume`{next}, and \
+             reports it succeeded (paid through channel OTHER_BALANCE or OTHER_BANKCARD) or closed"
+        ),
+        "never resend it and never give it a new id: `retry` leaves it alone".to_owned(),
+    ])
+}
 
 /// Everything the journal knows about one refund.
 struct Story {
@@ -63,7 +87,7 @@ impl Story {
         let r = &self.record;
         let (order_id, gateway_order_id) = r.gateway.spec().order_ids(&r.fields);
         let time = |t: &Option<String>| t.as_deref().map(|t| zone.show(t));
-        json!({
+        let mut value = json!({
             "refund_id": r.refund_id,
             "gateway": r.gateway.as_str(),
             "merchant_id": r.merchant_id,
@@ -109,7 +133,11 @@ impl Story {
                 "gateway_codes": a.gateway_codes,
                 "outcome": a.outcome,
             })).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(steps) = what_to_do(r, zone) {
+            value["what_to_do"] = json!(steps);
+        }
+        value
     }
 
     /// The transitions and attempts in time order, as CSV records (an
@@ -191,6 +219,12 @@ impl Story {
                 _ => String::new(),
             }
         )?;
+        if let Some(steps) = what_to_do(r, zone) {
+            writeln!(out, "  what to do:")?;
+            for step in steps {
+                writeln!(out, "    - {step}")?;
+            }
+        }
         let chain: Vec<String> = self
             .chain
             .iter()

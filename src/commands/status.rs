@@ -92,8 +92,10 @@ fn batch_json(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> serde_js
     })
 }
 
-/// The columns of `status --format csv`: one line per batch.
-const LIST_COLUMNS: [&str; 21] = [
+/// The columns of `status --format csv`: one line per batch. (The abnormal
+/// refunds' columns came last, after the others: a program reading the
+/// earlier columns by position still finds them.)
+const LIST_COLUMNS: [&str; 23] = [
     "batch_id",
     "file",
     "profile",
@@ -115,6 +117,8 @@ const LIST_COLUMNS: [&str; 21] = [
     "conflict_count",
     "duplicate_count",
     "not_sent_fen",
+    "abnormal_count",
+    "abnormal_fen",
 ];
 
 fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<String> {
@@ -153,10 +157,12 @@ fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<Str
     record.push(not_sent.conflict.count.to_string());
     record.push(not_sent.duplicate.count.to_string());
     record.push(unsent_fen.fen.0.to_string());
+    record.push(i.abnormal.count.to_string());
+    record.push(i.abnormal.fen.0.to_string());
     record
 }
 
-fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
+pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
     let batches = journal.batches()?;
     let (count, fen) = journal.refunded_in_all()?;
     let refunded_in_all = Sum { count, fen };
@@ -244,7 +250,12 @@ struct Detail {
     rows: Vec<AttentionRow>,
 }
 
-fn detail(journal: &Journal, id: i64, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
+pub(crate) fn detail(
+    journal: &Journal,
+    id: i64,
+    view: &View,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let Some(batch) = journal.batch(id)? else {
         return Err(UsageError(format!(
             "There is no batch {id} in the journal; `bulkrefund status` lists them"

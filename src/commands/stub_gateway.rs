@@ -18,7 +18,7 @@ use crate::journal::Journal;
 use crate::options::RunOptions;
 use crate::report::export::{self, Filter};
 
-fn config(dir: &Path, ledger: &str) -> Config {
+pub(super) fn config(dir: &Path, ledger: &str) -> Config {
     let text = format!(
         "[profiles.acme]\ngateway = \"stub\"\nbase_url = \"http://127.0.0.1:9\"\n\
          merchant_id = \"ACME\"\nledger = \"{ledger}\"\n"
@@ -29,7 +29,7 @@ fn config(dir: &Path, ledger: &str) -> Config {
 }
 
 /// (refund id or line, status) of each row of a results file.
-fn statuses(path: &Path) -> Vec<(String, String)> {
+pub(super) fn statuses(path: &Path) -> Vec<(String, String)> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header = reader.headers().unwrap().clone();
     let column = |name: &str| header.iter().position(|h| h == name).unwrap();

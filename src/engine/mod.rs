@@ -1,5 +1,6 @@
 //! The engine (docs/DESIGN.md, "Data flow"): sweeps the journal for refunds
-//! that are due (pending, retry_wait, unknown), and reads the polls due
+//! that are due (pending, retry_wait, unknown; abnormal, only ever queried,
+//! once its hour is up, though none keeps a run waiting), and reads the polls due
 //! (processing) every [`POLL_READS`] between them; hands each to a [`task`]
 //! under its profile's [`pacing::Pace`] (polls within their share, [`polls`]),
 //! and stops when nothing in scope can move any more, or when interrupted. It
@@ -324,6 +325,10 @@ impl Scheduler {
             previous_finished,
         } = due;
         let Some(pace) = self.paces.get(&record.profile) else {
+            if record.state == State::Abnormal {
+                // Its hour came during the run: the next `resume` asks.
+                return Dispatched::Skipped;
+            }
             self.book.fatal = Some(EngineError::ProfileNotLoaded {
                 refund_id: record.refund_id,
                 profile: record.profile,

@@ -1,5 +1,6 @@
 //! What the operator sees while a run works: refunds sent, settled and in
-//! flight; succeeded, failed, processing, unknown; requests per second against
+//! flight; succeeded, failed, processing, unknown (review and abnormal once
+//! any refund is); requests per second against
 //! the rate; an ETA from the refunds still to send at the pace actually
 //! achieved, then "polling N processing refunds until HH:MM" (in the
 //! configured zone). Redrawn twice a second on a terminal (indicatif), fitted
@@ -118,8 +119,8 @@ struct Stats {
     in_flight: u64,
     /// The refunds those requests are about.
     flying: HashSet<i64>,
-    /// Succeeded, failed, processing, unknown, review.
-    counts: [u64; 5],
+    /// Succeeded, failed, processing, unknown, review, abnormal.
+    counts: [u64; 6],
     /// The last state shown for each refund not yet final.
     last_state: HashMap<i64, State>,
     requests: Arc<AtomicU64>,
@@ -151,7 +152,7 @@ impl Stats {
             settled: 0,
             in_flight: 0,
             flying: HashSet::new(),
-            counts: [0; 5],
+            counts: [0; 6],
             last_state: HashMap::new(),
             requests,
             rate,
@@ -171,6 +172,7 @@ impl Stats {
             State::Processing => Some(2),
             State::Unknown | State::InFlight => Some(3),
             State::Review => Some(4),
+            State::Abnormal => Some(5),
             _ => None,
         }
     }
@@ -252,7 +254,7 @@ impl Stats {
 
     /// The line's parts at `now`, in reading order.
     fn parts(&mut self, now: Instant) -> Vec<Part> {
-        let [succeeded, failed, processing, unknown, review] = self.counts;
+        let [succeeded, failed, processing, unknown, review, abnormal] = self.counts;
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let requests = self.requests.load(Ordering::Relaxed);
         let mut parts = vec![
@@ -270,9 +272,10 @@ impl Stats {
             ("processing", processing),
             ("unknown", unknown),
             ("review", review),
+            ("abnormal", abnormal),
         ] {
-            // Review is named only once a refund is in it.
-            if name != "review" || count > 0 {
+            // Review and abnormal are named only once a refund is in them.
+            if !matches!(name, "review" | "abnormal") || count > 0 {
                 let drop = if count == 0 {
                     Detail::Zeros
                 } else {
@@ -625,5 +628,19 @@ mod tests {
         assert!(s
             .line(at)
             .ends_with("  ·  polling 94 processing refunds until 08:21"));
+    }
+
+    #[test]
+    fn an_abnormal_refund_is_counted_apart_once_there_is_one() {
+        let (mut s, at) = busy();
+        let before = s.line(at);
+        assert!(!before.contains("abnormal"), "{before}");
+        // A refund polled found abnormal.
+        s.update(19, State::Abnormal);
+        let line = s.line(at);
+        assert!(
+            line.contains("succeeded 5  failed 0  processing 14  unknown 0  abnormal 1  ·"),
+            "{line}"
+        );
     }
 }

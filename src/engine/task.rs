@@ -1,5 +1,5 @@
 //! One step for one refund: submit it (pending, retry_wait), query it
-//! (unknown), or poll it (processing), and record what the answer proved. What
+//! (unknown, or abnormal: hourly), or poll it (processing), and record what the answer proved. What
 //! an answer proves is decided in `verdict.rs`; this module sends the request
 //! and commits the decision.
 
@@ -120,11 +120,12 @@ pub async fn work(job: Job, pace: Arc<Pace>, permit: LimitPermit, shared: Shared
     let _ = shared.done.send(report);
 }
 
-/// What a step from `state` does: submit, query (an unknown), or poll (a processing refund).
+/// What a step from `state` does: submit, query (an unknown or abnormal
+/// refund), or poll (a processing refund).
 fn step_name(state: State) -> &'static str {
     match state {
         State::Pending | State::RetryWait => "submit",
-        State::Unknown | State::InFlight => "query",
+        State::Unknown | State::InFlight | State::Abnormal => "query",
         State::Processing => "poll",
         _ => "none",
     }
@@ -155,7 +156,8 @@ async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Do
         State::Pending | State::RetryWait => {
             submit(id, from, &order, pace, shared, &mut counters).await
         }
-        State::Unknown | State::Processing => {
+        // An abnormal refund is only ever asked about: never sent again.
+        State::Unknown | State::Processing | State::Abnormal => {
             query(id, from, &order, pace, shared, &mut counters).await
         }
         _ => return Done::unchanged(id, from, counters),
@@ -246,8 +248,8 @@ async fn submit(
     ))
 }
 
-/// Asks the gateway about a refund whose outcome is unknown, or polls one
-/// still processing.
+/// Asks the gateway about a refund whose outcome is unknown (or an abnormal
+/// one, hourly), or polls one still processing.
 async fn query(
     id: i64,
     from: State,

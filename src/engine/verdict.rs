@@ -77,18 +77,54 @@ fn to_review(from: State, what: &str) -> Verdict {
 /// acts at the gateway; bulkrefund asks again in an hour.
 fn abnormal(receipt: &Receipt) -> Change {
     Change {
-        error: Some((
-            CODE_ABNORMAL.into(),
-            "accepted, but the refund reached nobody (the payer's card may be cancelled or frozen): \
-             act in the gateway's merchant platform; bulkrefund asks again hourly"
-                .into(),
-        )),
+        error: Some(abnormal_error()),
         next_attempt_at: Some(at_ms(ABNORMAL_RECHECK)),
         ..known(
-            Change::to(State::Abnormal, "the gateway says it is abnormal: the money reached nobody"),
+            Change::to(
+                State::Abnormal,
+                "the gateway says it is abnormal: the money reached nobody",
+            ),
             receipt,
         )
     }
+}
+
+/// The error an abnormal refund shows for as long as it is abnormal.
+fn abnormal_error() -> (String, String) {
+    (
+        CODE_ABNORMAL.into(),
+        "accepted, but the refund reached nobody (the payer's card may be cancelled or frozen): \
+         act in the gateway's merchant platform; bulkrefund asks again hourly"
+            .into(),
+    )
+}
+
+/// A query about an abnormal refund that did not settle it: the gateway
+/// says it is still abnormal, or the answer taught nothing (unknown, busy,
+/// no such refund, the query refused). It stays abnormal with its error,
+/// asked about again in an hour and never sent again; a busy gateway's wait
+/// still pauses the profile, a refused query still stops it. `None` when
+/// the answer settles it (succeeded, closed, processing again, a mismatch).
+fn still_abnormal(attempt: &Attempt) -> Option<Verdict> {
+    let (pause, stop) = match &attempt.outcome {
+        Outcome::Abnormal(_) | Outcome::NotFound | Outcome::Unknown { .. } => (None, None),
+        Outcome::Retry { after, .. } => (*after, None),
+        Outcome::Rejected { code, why } => (None, Some(refused_itself(code, why))),
+        _ => return None,
+    };
+    let gateway_refund_id = match &attempt.outcome {
+        Outcome::Abnormal(receipt) => receipt.gateway_refund_id.clone(),
+        _ => None,
+    };
+    Some(Verdict {
+        update: Update::Reschedule {
+            next_attempt_at: at_ms(ABNORMAL_RECHECK),
+            note: Some(abnormal_error()),
+            gateway_refund_id,
+        },
+        pause,
+        stop,
+    })
 }
 
 /// What a submit's answer does to a refund now `in_flight`.
@@ -205,13 +241,19 @@ fn submit_later(
     }
 }
 
-/// What a query's answer does to a refund that is `unknown` or `processing`.
+/// What a query's answer does to a refund that is `unknown`, `processing`
+/// or `abnormal`.
 pub fn after_query(
     from: State,
     attempt: &Attempt,
     counters: &Counters,
     patience: &Patience,
 ) -> Verdict {
+    if from == State::Abnormal {
+        if let Some(verdict) = still_abnormal(attempt) {
+            return verdict;
+        }
+    }
     match &attempt.outcome {
         Outcome::Succeeded(receipt) => Verdict::transition(
             from,
@@ -236,11 +278,6 @@ pub fn after_query(
                 )
             },
         ),
-        Outcome::Abnormal(receipt) if from == State::Abnormal => stay(Update::Reschedule {
-            next_attempt_at: at_ms(ABNORMAL_RECHECK),
-            note: None,
-            gateway_refund_id: receipt.gateway_refund_id.clone(),
-        }),
         Outcome::Abnormal(receipt) => Verdict::transition(from, abnormal(receipt)),
         Outcome::Processing(receipt) if from == State::Processing => stay(Update::Reschedule {
             next_attempt_at: at_ms(patience.poll_wait(counters.polls)),
@@ -789,5 +826,57 @@ mod tests {
         let paid = attempt(Outcome::Succeeded(receipt), Some(200));
         let settled = after_query(State::Abnormal, &paid, &Counters::default(), &patience());
         assert_eq!(to_state(&settled.update), Some(State::Succeeded));
+    }
+
+    #[test]
+    fn a_query_that_learns_nothing_leaves_an_abnormal_refund_abnormal_for_an_hour() {
+        let hour = ABNORMAL_RECHECK.as_millis() as i64;
+        let before = now_ms();
+        for (outcome, stops) in [
+            (Outcome::Abnormal(Receipt::default()), false),
+            (Outcome::NotFound, false),
+            (Outcome::unknown("HTTP 500"), false),
+            (Outcome::retry(None, "busy"), false),
+            (
+                Outcome::Rejected {
+                    code: "SIGN_ERROR".into(),
+                    why: "bad key".into(),
+                },
+                true,
+            ),
+        ] {
+            let counters = Counters {
+                answered: true,
+                ..Counters::default()
+            };
+            let verdict = after_query(
+                State::Abnormal,
+                &attempt(outcome.clone(), Some(200)),
+                &counters,
+                &patience(),
+            );
+            // Never pending (never sent again), never a poll's short wait,
+            // and its error stays ABNORMAL.
+            match verdict.update {
+                Update::Reschedule {
+                    next_attempt_at,
+                    note: Some((code, _)),
+                    ..
+                } => {
+                    assert!(next_attempt_at >= before + hour, "{outcome:?}");
+                    assert_eq!(code, CODE_ABNORMAL, "{outcome:?}");
+                }
+                other => panic!("{outcome:?}: {other:?}"),
+            }
+            assert_eq!(verdict.stop.is_some(), stops, "{outcome:?}");
+        }
+        let closed = Outcome::failed("CLOSED", "closed", Receipt::default(), IdUse::Spent);
+        let verdict = after_query(
+            State::Abnormal,
+            &attempt(closed, Some(200)),
+            &Counters::default(),
+            &patience(),
+        );
+        assert_eq!(to_state(&verdict.update), Some(State::Failed));
     }
 }

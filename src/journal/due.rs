@@ -1,5 +1,7 @@
-//! The scheduler's reads: the refunds due to be sent or queried now, in id
-//! order; the polls due now, oldest first; and when the next one falls due. On a read-only connection of their own, so the scheduler
+//! The scheduler's reads: the refunds due to be sent or queried now (abnormal
+//! ones included, when their hourly query is due), in id order; the polls due
+//! now, oldest first; and when the next one falls due (never an abnormal
+//! refund: nothing waits for one). On a read-only connection of their own, so the scheduler
 //! reads while the writer commits (WAL lets it see each commit). "Due" is
 //! defined here, once.
 
@@ -17,8 +19,10 @@ use super::{now_ms, Journal, JournalError, RefundRecord, Scope, DENIED_AFTER_AN_
 /// the scope is large (a fifth of a run's CPU at 100,000 refunds).
 const IN_SCOPE: &str = "EXISTS (SELECT 1 FROM temp.scope_ids s WHERE s.id = f.id)";
 
-/// Due to be sent, or queried about an unknown outcome.
-const TO_SEND: &str = "f.state IN ('pending', 'retry_wait', 'unknown')";
+/// Due to be sent, or queried: about an unknown outcome, or (hourly, as its
+/// `next_attempt_at` says) about an abnormal refund, which is only ever
+/// queried. Abnormal refunds are not [`DUE`]: none keeps a run waiting.
+const TO_SEND: &str = "f.state IN ('pending', 'retry_wait', 'unknown', 'abnormal')";
 
 /// Due: still to be sent or queried, or (while polling lasts) to be polled.
 const DUE: &str =
@@ -85,7 +89,8 @@ impl Journal {
 }
 
 impl DueReader {
-    /// Refunds due to be sent or queried after `cursor`, in id order (polls aside).
+    /// Refunds due to be sent or queried after `cursor`, in id order (polls
+    /// aside; an abnormal refund whose hourly query is due among them).
     pub fn page(&self, cursor: i64) -> Result<Vec<DueRefund>, JournalError> {
         let previous = if self.gaps {
             PREVIOUS_OF_ORDER_FINISHED

@@ -98,7 +98,7 @@ impl Journal {
     }
 
     /// What did not succeed in `batch` and is not waiting on the gateway:
-    /// intents that failed or are in review, and rows never sent (a duplicate
+    /// intents that failed, are in review or abnormal, and rows never sent (a duplicate
     /// aside: the row it repeats is counted), grouped by status and error code,
     /// largest count first.
     pub fn failures_by_code(&self, batch: i64) -> Result<Vec<FailureGroup>, JournalError> {
@@ -108,7 +108,7 @@ impl Journal {
                     h.refund_id, MIN(r.line)
              FROM batch_rows r LEFT JOIN refunds h ON h.id = r.refund
              WHERE r.batch_id = ?1
-               AND ((r.row_status IS NULL AND h.state IN (?2, ?3)) OR r.row_status IN (?4, ?5))
+               AND ((r.row_status IS NULL AND h.state IN (?2, ?3, ?6)) OR r.row_status IN (?4, ?5))
              GROUP BY CASE WHEN r.row_status IS NULL THEN r.refund ELSE -r.line END
              ORDER BY MIN(r.line)",
         )?;
@@ -118,6 +118,7 @@ impl Journal {
             State::Review.as_str(),
             RowStatus::Invalid.as_str(),
             RowStatus::Conflict.as_str(),
+            State::Abnormal.as_str(),
         ])?;
         let mut groups: BTreeMap<(Option<Status>, String), FailureGroup> = BTreeMap::new();
         while let Some(row) = rows.next()? {

@@ -143,24 +143,31 @@ impl Journal {
         Ok(ids.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The profiles that unresolved refunds in `scope` belong to.
+    /// The profiles that unresolved refunds in `scope` belong to, and abnormal
+    /// ones whose hourly query is due.
     pub fn unresolved_profiles(&self, scope: &Scope) -> Result<Vec<String>, JournalError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT DISTINCT profile FROM refunds WHERE state NOT IN {} AND id IN ({})",
+            "SELECT DISTINCT profile FROM refunds
+             WHERE (state NOT IN {} OR (state = ?1 AND next_attempt_at <= ?2)) AND id IN ({})",
             super::state::sql_list(&super::state::FINAL),
             scope.ids_sql()
         ))?;
-        let names = stmt.query_map([], |row| row.get(0))?;
+        let names = stmt.query_map(
+            rusqlite::params![State::Abnormal.as_str(), super::now_ms()],
+            |row| row.get(0),
+        )?;
         Ok(names.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Batches whose results the work on `scope` may change: every batch whose
-    /// rows name an unresolved refund in scope (whichever batch brought it in
+    /// rows name an unresolved or abnormal refund in scope (whichever batch brought it in
     /// scope: a refund's end is reported by every batch that lists it), and the
     /// scope's batches not yet finished; for a retry, every batch whose rows
     /// name one of its refunds.
     pub fn affected_batches(&self, scope: &Scope) -> Result<Vec<i64>, JournalError> {
-        let finals = super::state::sql_list(&super::state::FINAL);
+        // An abnormal refund is asked about hourly: whichever run asks, the
+        // batches that list it report what it became.
+        let finals = super::state::sql_list(&super::state::SETTLED);
         let sql = match scope {
             Scope::Refunds(_) => format!(
                 "SELECT DISTINCT batch_id FROM batch_rows WHERE refund IN ({}) ORDER BY 1",
@@ -184,6 +191,17 @@ impl Journal {
         let mut stmt = self.conn.prepare(&sql)?;
         let ids = stmt.query_map([], |row| row.get(0))?;
         Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Test-only: a refund's next request falls due now, as if its wait (an
+    /// abnormal refund's hour) had passed.
+    #[cfg(test)]
+    pub fn make_due(&self, refund: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE refunds SET next_attempt_at = 0 WHERE id = ?1",
+            [refund],
+        )?;
+        Ok(())
     }
 
     /// Refunds in `scope` an earlier run gave up on (still unknown) are taken up again.

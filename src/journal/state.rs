@@ -49,6 +49,10 @@ pub const FINAL: [State; 4] = [
     State::Abnormal,
 ];
 
+/// Final states the engine never asks about again: [`FINAL`] but abnormal
+/// (a person settles those; `resume --review` asks about review once).
+pub const SETTLED: [State; 3] = [State::Succeeded, State::Failed, State::Review];
+
 /// `('a', 'b')`: a list of states for SQL, built from the states themselves.
 pub fn sql_list(states: &[State]) -> String {
     let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();

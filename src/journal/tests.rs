@@ -622,3 +622,58 @@ fn an_import_stopped_by_a_bad_file_or_an_interrupt_records_nothing() {
     assert!(matches!(result, Err(import::ImportError::Interrupted)));
     assert_eq!(recorded(&journal), (0, 0, 0));
 }
+
+#[test]
+fn an_abnormal_refund_is_due_hourly_and_keeps_nothing_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    import_rows(
+        &mut journal,
+        vec![valid(2, "R1", "T1", 17), valid(3, "R2", "T2", 100)],
+    );
+    let in_an_hour = now_ms() + 3_600_000;
+    for (from, to) in [
+        (State::Pending, State::InFlight),
+        (State::InFlight, State::Abnormal),
+    ] {
+        let change = Change {
+            next_attempt_at: (to == State::Abnormal).then_some(in_an_hour),
+            ..Change::to(to, "test")
+        };
+        journal.apply(1, from, &change).unwrap();
+    }
+    for (from, to) in [
+        (State::Pending, State::InFlight),
+        (State::InFlight, State::Succeeded),
+    ] {
+        journal.apply(2, from, &Change::to(to, "test")).unwrap();
+    }
+    let scope = Scope::All;
+    let reader = journal.due_reader(&scope, false).unwrap();
+    // Before its hour: not due, and nothing waits for it.
+    assert!(reader.page(0).unwrap().is_empty());
+    assert_eq!(reader.next_due(true).unwrap(), None);
+    assert!(journal.unresolved_profiles(&scope).unwrap().is_empty());
+    // Its batch is rewritten by whichever command may ask about it.
+    assert_eq!(
+        journal.affected_batches(&Scope::Batches(vec![1])).unwrap(),
+        [1]
+    );
+    journal.set_finished(1, true).unwrap();
+    assert_eq!(journal.affected_batches(&scope).unwrap(), [1]);
+    // Its hour up: due to be asked (only asked: the engine's task queries it).
+    journal.make_due(1).unwrap();
+    let due: Vec<(String, State)> = reader
+        .page(0)
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.record.refund_id, d.record.state))
+        .collect();
+    assert_eq!(due, [("R1".to_owned(), State::Abnormal)]);
+    assert_eq!(reader.next_due(true).unwrap(), None, "still nothing waits");
+    assert_eq!(journal.unresolved_profiles(&scope).unwrap(), ["leshua"]);
+    assert!(
+        journal.waiting(&scope).unwrap().is_empty(),
+        "no money leaves"
+    );
+}

@@ -188,7 +188,7 @@ pub fn refund_status(text: &str) -> Result<Status, UsageError> {
         .filter(|status| status.states().next().is_some())
         .ok_or_else(|| {
             UsageError(format!(
-                "--status {text:?}: a refund's status is one of succeeded, failed, review, processing, unknown, pending"
+                "--status {text:?}: a refund's status is one of succeeded, failed, abnormal, review, processing, unknown, pending"
             ))
         })
 }
@@ -433,6 +433,48 @@ mod tests {
         );
         let clash = format("nov.xlsx", Some(ExportFormat::Csv)).unwrap_err().0;
         assert!(clash.contains("make them agree"), "{clash}");
+    }
+
+    #[test]
+    fn an_abnormal_refund_is_a_figure_of_its_own() {
+        let abnormal = refund_status("abnormal").unwrap();
+        assert_eq!(abnormal.states().collect::<Vec<_>>(), [State::Abnormal]);
+        let mut totals = ExportTotals::default();
+        totals.intents.add(Status::Succeeded, 1, Fen(100));
+        totals.intents.add(Status::Failed, 1, Fen(13));
+        let without: Vec<String> = totals.lines().into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            without,
+            ["requested", "refunded", "failed", "in review", "unresolved"]
+        );
+        totals.intents.add(Status::Abnormal, 1, Fen(17));
+        totals.retried = 1;
+        assert_eq!(
+            totals.lines(),
+            [
+                ("requested".to_owned(), 3, Some(Fen(130))),
+                ("refunded".to_owned(), 1, Some(Fen(100))),
+                ("failed".to_owned(), 1, Some(Fen(13))),
+                ("in review".to_owned(), 0, Some(Fen(0))),
+                ("abnormal".to_owned(), 1, Some(Fen(17))),
+                ("unresolved".to_owned(), 0, Some(Fen(0))),
+                ("retried under a new id".to_owned(), 1, None),
+            ]
+        );
+        assert_eq!(
+            totals.table(),
+            [
+                "  requested                                3            1.30 yuan",
+                "  refunded                                 1            1.00 yuan",
+                "  failed                                   1            0.13 yuan",
+                "  in review                                0            0.00 yuan",
+                "  abnormal                                 1            0.17 yuan",
+                "  unresolved                               0            0.00 yuan",
+                "  retried under a new id                   1  (their retries are counted above)",
+                "",
+            ]
+            .join("\n")
+        );
     }
 
     #[test]

@@ -181,13 +181,15 @@ impl BatchMoney {
     }
 
     /// The exit code these outcomes deserve (docs/specs/cli.md, "Exit codes").
-    /// A duplicate row counts as the row it repeats, already counted.
+    /// A duplicate row counts as the row it repeats, already counted. An
+    /// abnormal refund needs a person, as one in review does: 3.
     pub fn exit_code(&self) -> u8 {
         let intents = &self.intents;
         if !intents.unresolved.is_zero() {
             crate::exit::UNRESOLVED
         } else if !intents.failed.is_zero()
             || !intents.in_review.is_zero()
+            || !intents.abnormal.is_zero()
             || !self.not_sent.invalid.is_zero()
             || !self.not_sent.conflict.is_zero()
         {
@@ -362,5 +364,51 @@ mod tests {
         let mut duplicate = BatchMoney::default();
         duplicate.not_sent.duplicate.add(1, Fen(5));
         assert_eq!(duplicate.exit_code(), 0, "the row it repeats is counted");
+    }
+
+    #[test]
+    fn an_abnormal_refund_has_a_line_of_its_own_and_exits_3() {
+        let mut money = BatchMoney {
+            batch: 1,
+            ..BatchMoney::default()
+        };
+        money.intents.add(Status::Succeeded, 2, Fen(20_000));
+        money.paid_by_this_batch.add(2, Fen(20_000));
+        money.intents.add(Status::Failed, 1, Fen(13));
+        // Without an abnormal refund, no abnormal line at all.
+        let without = money.table();
+        assert!(!without.contains("abnormal"), "{without}");
+        money.intents.add(Status::Abnormal, 1, Fen(1_234_517));
+        assert_eq!(money.exit_code(), 3);
+        assert_eq!(
+            money.intents.unresolved,
+            Sum::default(),
+            "abnormal is not unresolved"
+        );
+        assert_eq!(
+            money.table(),
+            [
+                "  requested                                4       12,545.30 yuan",
+                "  refunded                                 2          200.00 yuan",
+                "    paid by this batch                     2          200.00 yuan",
+                "  failed                                   1            0.13 yuan",
+                "  in review                                0            0.00 yuan",
+                "  abnormal                                 1       12,345.17 yuan",
+                "  unresolved                               0            0.00 yuan",
+                "",
+            ]
+            .join("\n")
+        );
+        assert_eq!(
+            money.one_line(),
+            "requested 4 (12,545.30 yuan); refunded 2 (200.00 yuan); failed 1 (0.13 yuan); \
+             abnormal 1 (12,345.17 yuan)"
+        );
+        let json = serde_json::to_value(&money).unwrap();
+        assert_eq!(json["abnormal"]["count"], 1);
+        assert_eq!(json["abnormal"]["yuan"], "12345.17");
+        // Unresolved refunds still make it 4: `resume` has work to do.
+        money.intents.add(Status::Processing, 1, Fen(1));
+        assert_eq!(money.exit_code(), 4);
     }
 }

@@ -199,7 +199,8 @@ impl Profiles {
         }
     }
 
-    /// One more setting of one profile, as TOML: `.set("leshua", "same_order_gap = \"1s\"")`.
+    /// One more setting of one profile, as TOML: `.set("leshua", "same_order_gap = \"1s\"")`;
+    /// it replaces the sample profile's own line for that setting, if any.
     pub fn set(mut self, profile: &str, setting: &str) -> Profiles {
         self.settings.push((profile.to_owned(), setting.to_owned()));
         self
@@ -217,7 +218,20 @@ impl Profiles {
         for (profile, setting) in &self.settings {
             let header = format!("[profiles.{profile}]\n");
             let at = text.find(&header).expect("the profile exists") + header.len();
-            text.insert_str(at, &format!("{setting}\n"));
+            let end = text[at..].find("\n[").map_or(text.len(), |e| at + e + 1);
+            // A setting the sample profile already has is replaced.
+            let key = format!("{} =", setting.split('=').next().unwrap().trim());
+            let line = text[at..end]
+                .find(&format!("\n{key}"))
+                .map(|l| at + l + 1)
+                .or_else(|| text[at..end].starts_with(&key).then_some(at));
+            match line {
+                Some(line) => {
+                    let line_end = line + text[line..].find('\n').unwrap() + 1;
+                    text.replace_range(line..line_end, &format!("{setting}\n"));
+                }
+                None => text.insert_str(at, &format!("{setting}\n")),
+            }
         }
         let path = dir.join("bulkrefund.toml");
         std::fs::write(&path, text).unwrap();

@@ -1,12 +1,13 @@
-//! The chaos harness: a batch against a simulator with every fault on, the real
+//! The chaos harness: a batch of one gateway (`Chaos::gateway`, its sample
+//! profile) against a simulator with every fault on, the real
 //! binary killed with SIGKILL at seeded random moments: first while it imports
 //! (the journal must then hold no batch or the whole batch), then while it
 //! sends, with `resume` after each; then rounds of `retry --new-ids`, each
 //! killed at a random moment or not, settled by `resume`. Last, the simulator's
 //! ledger is checked against the journal and the results file: nothing created
 //! twice, no refund paid by two links of its chain, nothing lost, every status
-//! equal to the ledger's. `scripts/chaos` runs it at full size; `tests/chaos.rs`
-//! runs a short variant.
+//! equal to the ledger's. `scripts/chaos` runs it at full size (Leshua); the
+//! conformance suite (tests/conformance/kills.rs) runs a short variant per gateway.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use bulkrefund::sim::ledger::RefundState;
 use bulkrefund::sim::{self, generate, SimConfig};
 
 pub struct Chaos {
+    /// The gateway the batch goes to (its simulator, its sample profile).
+    pub gateway: GatewayKind,
     pub rows: u64,
     pub kills: u32,
     pub seed: u64,
@@ -119,7 +122,7 @@ impl World<'_> {
                 "run",
                 self.batch.to_str().unwrap(),
                 "--profile",
-                "leshua",
+                self.chaos.gateway.as_str(),
                 "--quiet",
                 "--yes",
             ])
@@ -162,7 +165,7 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let batch = dir.path().join("chaos.csv");
     let orders = dir.path().join("chaos-orders.csv");
-    generate::write_batch(GatewayKind::Leshua, chaos.rows, "X", &batch, Some(&orders))
+    generate::write_batch(chaos.gateway, chaos.rows, "X", &batch, Some(&orders))
         .expect("a generated batch");
     let mut sim_config =
         SimConfig::with_sample_keys(sim::ledger::read_orders(&orders).expect("orders"));
@@ -411,11 +414,8 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
         Ok(mut reader) => {
             let header = reader.headers().unwrap().clone();
             let column = |name: &str| header.iter().position(|h| h == name).unwrap();
-            let (id_col, status_col, line_col) = (
-                column("merchant_refund_id"),
-                column("status"),
-                column("line"),
-            );
+            // The input's columns come first: the refund id is the first.
+            let (id_col, status_col, line_col) = (0, column("status"), column("line"));
             let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
             if rows.len() != input.len() {
                 problems.push(format!(

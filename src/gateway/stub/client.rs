@@ -1,6 +1,8 @@
 //! The stub's client and its gateway in one: an in-memory ledger that pays each
 //! refund id at most once. The first refund of an order for exactly 13 fen is
-//! refused (a failure `retry --new-ids` may follow); every other one succeeds.
+//! refused (a failure `retry --new-ids` may follow); the first of an order for
+//! exactly 17 fen is abnormal (accepted, the money reached nobody) until a
+//! test resolves it ([`StubLedger::resolve`]); every other one succeeds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,8 +16,12 @@ pub struct StubRefund {
     pub order: String,
     pub amount: Fen,
     pub succeeded: bool,
+    /// Abnormal: accepted, but the money reached nobody (until resolved).
+    pub abnormal: bool,
     /// Submissions of this id, the first included.
     pub submissions: u32,
+    /// Queries about this id.
+    pub queries: u32,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +40,16 @@ impl StubLedger {
     pub fn refund(&self, id: &str) -> Option<StubRefund> {
         self.refunds.lock().unwrap().get(id).cloned()
     }
+
+    /// Settles an abnormal refund as a person at the gateway would (the money
+    /// paid another way): queries answer succeeded from now on.
+    pub fn resolve(&self, id: &str) {
+        let mut refunds = self.refunds.lock().unwrap();
+        let refund = refunds.get_mut(id).expect("a refund the stub holds");
+        assert!(refund.abnormal, "only an abnormal refund is resolved");
+        refund.abnormal = false;
+        refund.succeeded = true;
+    }
 }
 
 pub struct StubClient {
@@ -46,7 +62,9 @@ fn answer(id: &str, refund: &StubRefund) -> Outcome {
         gateway_refund_id: Some(format!("STUB-{id}")),
         refund_fen: Some(refund.amount),
     };
-    if refund.succeeded {
+    if refund.abnormal {
+        Outcome::Abnormal(receipt)
+    } else if refund.succeeded {
         Outcome::Succeeded(receipt)
     } else {
         Outcome::failed(
@@ -71,8 +89,10 @@ impl Gateway for StubClient {
         let refund = StubRefund {
             order: order_id,
             amount: order.amount,
-            succeeded: !(first_of_order && order.amount == Fen(13)),
+            succeeded: !(first_of_order && [Fen(13), Fen(17)].contains(&order.amount)),
+            abnormal: first_of_order && order.amount == Fen(17),
             submissions: 1,
+            queries: 0,
         };
         let outcome = answer(&order.refund_id, &refund);
         refunds.insert(order.refund_id.clone(), refund);
@@ -80,9 +100,12 @@ impl Gateway for StubClient {
     }
 
     async fn query(&self, order: &RefundOrder) -> Attempt {
-        let refunds = self.ledger.refunds.lock().unwrap();
-        Attempt::without_answer(match refunds.get(&order.refund_id) {
-            Some(refund) => answer(&order.refund_id, refund),
+        let mut refunds = self.ledger.refunds.lock().unwrap();
+        Attempt::without_answer(match refunds.get_mut(&order.refund_id) {
+            Some(refund) => {
+                refund.queries += 1;
+                answer(&order.refund_id, refund)
+            }
             None => Outcome::NotFound,
         })
     }
