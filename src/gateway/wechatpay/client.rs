@@ -108,6 +108,14 @@ impl WechatpayClient {
     }
 }
 
+/// An apply refused with 400 `INVALID_REQUEST` (classified unknown until a
+/// query says what the id names).
+fn broke_a_rule(applied: &Attempt) -> bool {
+    applied.http_status == Some(400)
+        && applied.gateway_codes.as_deref() == Some("code=INVALID_REQUEST")
+        && matches!(applied.outcome, Outcome::Unknown { .. })
+}
+
 /// What a refund's request asks, from its fields.
 pub fn asked(refund: &RefundOrder) -> Asked {
     Asked {
@@ -152,8 +160,37 @@ impl Gateway for WechatpayClient {
                 return Attempt::without_answer(outcome);
             }
         };
-        self.send(Call::Apply, APPLY_PATH, body, &asked(refund))
-            .await
+        let asked = asked(refund);
+        let applied = self.send(Call::Apply, APPLY_PATH, body, &asked).await;
+        if !broke_a_rule(&applied) {
+            return applied;
+        }
+        // 400 INVALID_REQUEST: well formed, against a business rule. Nothing
+        // new was created, but the id may already name a refund: one query
+        // settles which (docs/specs/wechatpay-v3.md, "Error codes").
+        let path = query_path(&refund.refund_id);
+        let queried = self.send(Call::Query, &path, Vec::new(), &asked).await;
+        match queried.outcome {
+            Outcome::NotFound => Attempt {
+                outcome: Outcome::failed(
+                    "INVALID_REQUEST",
+                    "the gateway refused the refund (a business rule: the order's total, \
+                     its refundable balance, its 50 refunds or 365 days) and holds no refund \
+                     with this id",
+                    Receipt::default(),
+                    IdUse::Free,
+                ),
+                ..applied
+            },
+            // Found: what the gateway holds under this id, echo-checked.
+            Outcome::Succeeded(_)
+            | Outcome::Processing(_)
+            | Outcome::Failed { .. }
+            | Outcome::Abnormal(_)
+            | Outcome::Mismatch { .. } => queried,
+            // Nothing learnt: unknown, and the engine asks again.
+            _ => applied,
+        }
     }
 
     async fn query(&self, refund: &RefundOrder) -> Attempt {
