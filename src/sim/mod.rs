@@ -9,6 +9,7 @@ pub mod generate;
 pub mod ledger;
 mod leshua;
 mod lianshang;
+mod orders;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
