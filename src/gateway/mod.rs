@@ -17,6 +17,7 @@ pub mod rsa_sign;
 pub mod section;
 #[cfg(test)]
 pub mod stub;
+pub mod wechatpay;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +33,7 @@ use crate::money::Fen;
 pub enum GatewayKind {
     Leshua,
     Lianshang,
+    Wechatpay,
     /// A stub third gateway, for tests only ([`stub`]).
     #[cfg(test)]
     Stub,
@@ -39,11 +41,16 @@ pub enum GatewayKind {
 
 impl GatewayKind {
     #[cfg(not(test))]
-    pub const ALL: &'static [GatewayKind] = &[GatewayKind::Leshua, GatewayKind::Lianshang];
+    pub const ALL: &'static [GatewayKind] = &[
+        GatewayKind::Leshua,
+        GatewayKind::Lianshang,
+        GatewayKind::Wechatpay,
+    ];
     #[cfg(test)]
     pub const ALL: &'static [GatewayKind] = &[
         GatewayKind::Leshua,
         GatewayKind::Lianshang,
+        GatewayKind::Wechatpay,
         GatewayKind::Stub,
     ];
 
@@ -58,6 +65,7 @@ impl GatewayKind {
         match self {
             GatewayKind::Leshua => "leshua",
             GatewayKind::Lianshang => "lianshang",
+            GatewayKind::Wechatpay => "wechatpay",
             #[cfg(test)]
             GatewayKind::Stub => "stub",
         }
@@ -68,6 +76,7 @@ impl GatewayKind {
         match self {
             GatewayKind::Leshua => &leshua::Leshua,
             GatewayKind::Lianshang => &lianshang::Lianshang,
+            GatewayKind::Wechatpay => &wechatpay::Wechatpay,
             #[cfg(test)]
             GatewayKind::Stub => &stub::Stub,
         }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::section::{GatewayProfile, SectionContext};
-use super::{leshua, lianshang, GatewayKind};
+use super::{leshua, lianshang, wechatpay, GatewayKind};
 use crate::setting::SettingError;
 
 /// A profile's gateway section as the file gives it.
@@ -19,6 +19,7 @@ use crate::setting::SettingError;
 pub enum ProfileSection {
     Leshua(leshua::profile::Section),
     Lianshang(lianshang::profile::Section),
+    Wechatpay(wechatpay::profile::Section),
     #[cfg(test)]
     Stub(super::stub::profile::Section),
 }
@@ -36,6 +37,7 @@ impl ProfileSection {
         match self {
             ProfileSection::Leshua(_) => GatewayKind::Leshua,
             ProfileSection::Lianshang(_) => GatewayKind::Lianshang,
+            ProfileSection::Wechatpay(_) => GatewayKind::Wechatpay,
             #[cfg(test)]
             ProfileSection::Stub(_) => GatewayKind::Stub,
         }
@@ -46,6 +48,7 @@ impl ProfileSection {
         match self {
             ProfileSection::Leshua(section) => section.check(context),
             ProfileSection::Lianshang(section) => section.check(context),
+            ProfileSection::Wechatpay(section) => section.check(context),
             #[cfg(test)]
             ProfileSection::Stub(section) => section.check(context),
         }
@@ -73,6 +76,7 @@ fn setting_at_fault(mut settings: toml::Table) -> Option<String> {
     let path = match kind? {
         GatewayKind::Leshua => path_of_error::<leshua::profile::Section>(settings),
         GatewayKind::Lianshang => path_of_error::<lianshang::profile::Section>(settings),
+        GatewayKind::Wechatpay => path_of_error::<wechatpay::profile::Section>(settings),
         #[cfg(test)]
         GatewayKind::Stub => path_of_error::<super::stub::profile::Section>(settings),
     }?;
@@ -86,7 +90,8 @@ pub fn setting_names() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(lianshang::profile::SETTINGS)
         .chain(lianshang::BASE_FIELDS)
-        .chain(lianshang::BIZ_FIELDS);
+        .chain(lianshang::BIZ_FIELDS)
+        .chain(wechatpay::profile::SETTINGS);
     #[cfg(test)]
     let names = names.chain(super::stub::profile::SETTINGS);
     names.copied()

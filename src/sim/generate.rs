@@ -36,6 +36,9 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
                 format!("{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}")
             },
         },
+        GatewayKind::Wechatpay => {
+            return Err(std::io::Error::other("WeChat Pay has no simulator yet"))
+        }
         #[cfg(test)]
         GatewayKind::Stub => {
             return Err(std::io::Error::other("the stub gateway has no simulator"))
