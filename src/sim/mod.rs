@@ -1,5 +1,5 @@
-//! The gateway simulator (`bulkrefund sim`): one axum server that speaks both
-//! gateways at their real paths, strict like the real ones. It verifies every
+//! The gateway simulator (`bulkrefund sim`): one axum server that speaks every
+//! gateway at its real paths, strict like the real ones. It verifies every
 //! signature, keeps a [`ledger::Ledger`], enforces the refund rules and injects
 //! the faults of [`faults::FaultConfig`]. Tests, benchmarks and `demo` run it on
 //! 127.0.0.1 and talk to it over real TCP.
@@ -10,6 +10,7 @@ pub mod ledger;
 mod leshua;
 mod lianshang;
 mod orders;
+pub mod wechatpay;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ pub struct SimConfig {
     pub leshua_trade_key: Secret,
     pub leshua_notify_key: Secret,
     pub lianshang_public_key: RsaVerifier,
+    pub wechatpay: wechatpay::WechatpayConfig,
     pub faults: FaultConfig,
 }
 
@@ -46,6 +48,21 @@ pub mod sample_keys {
         include_str!("../../samples/keys/merchant-test-2048.pem");
     pub const LIANSHANG_PUBLIC_KEY: &str =
         include_str!("../../samples/keys/merchant-test-2048.pub.pem");
+    /// WeChat Pay: the merchant's API key (the client signs requests with it).
+    pub const WECHATPAY_MERCHANT_PRIVATE_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-go_signer_test_key.pem");
+    /// Its public half: the simulator verifies requests.
+    pub const WECHATPAY_MERCHANT_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-made_here_merchant_api_public_key.pem");
+    /// WeChat Pay's key: the simulator signs answers.
+    pub const WECHATPAY_PRIVATE_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-gunsluo_mock_private_key_pkcs8.pem");
+    /// Its public half (public-key mode): the client verifies answers.
+    pub const WECHATPAY_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-made_here_wechatpay_pub_key.pem");
+    /// The platform certificate of the same key (certificate mode).
+    pub const WECHATPAY_CERTIFICATE: &str =
+        include_str!("../../samples/keys/wechatpay-gunsluo_mock_cert.pem");
 }
 
 impl SimConfig {
@@ -57,6 +74,7 @@ impl SimConfig {
             leshua_notify_key: Secret::new(sample_keys::LESHUA_NOTIFY_KEY.trim()),
             lianshang_public_key: RsaVerifier::from_pem(sample_keys::LIANSHANG_PUBLIC_KEY)
                 .expect("the sample public key is valid"),
+            wechatpay: wechatpay::WechatpayConfig::sample(),
             faults: FaultConfig::default(),
         }
     }
@@ -67,6 +85,7 @@ pub(crate) struct SimState {
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
+    wechatpay: wechatpay::Wechatpay,
     /// This simulator's own address: the default target of redirects.
     addr: SocketAddr,
     /// Requests that reached `/__sim/elsewhere` (a client that followed a redirect).
@@ -165,6 +184,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
+        wechatpay: wechatpay::Wechatpay::new(config.wechatpay),
         addr,
         elsewhere: std::sync::atomic::AtomicU64::new(0),
     });
@@ -179,6 +199,11 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             crate::gateway::lianshang::QUERY_PATH,
             post(lianshang::handle_query),
         )
+        .route(wechatpay::APPLY_PATH, post(wechatpay::handle_apply))
+        .route(wechatpay::QUERY_PATH, get(wechatpay::handle_query))
+        .route(wechatpay::BILL_PATH, get(wechatpay::handle_bill))
+        .route(wechatpay::DOWNLOAD_PATH, get(wechatpay::handle_download))
+        .route(wechatpay::RESOLVE_PATH, post(wechatpay::handle_resolve))
         .route("/__sim/ledger", get(ledger_json))
         .route("/__sim/elsewhere/{*path}", post(elsewhere))
         .with_state(state.clone());
