@@ -12,9 +12,12 @@ use crate::report::export::ExportFormat;
 
 mod journal;
 mod places;
+mod sim_wechatpay;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
+pub use sim_wechatpay::{AnswerModeArg, BillLayoutArg, WechatpaySimArgs};
+use values::parse_probability;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -357,15 +360,6 @@ fn parse_latency(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Parses a probability from 0 to 1.
-fn parse_probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!(
-            "{text:?} is not a probability from 0 to 1 (e.g. 0.05)"
-        )),
-    }
-}
-
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::limits::parse_duration(text)
 }
@@ -452,6 +446,8 @@ pub struct SimArgs {
     /// Share of refunds paid but answered with a signed refusal; their queries say "no such refund".
     #[arg(long, default_value = "0", value_parser = parse_probability)]
     pub lie_rate: f64,
+    #[command(flatten)]
+    pub wechatpay: WechatpaySimArgs,
 }
 
 impl Command {

@@ -10,6 +10,7 @@ pub mod ledger;
 mod leshua;
 mod lianshang;
 mod orders;
+mod snapshot;
 pub mod wechatpay;
 
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ pub fn order(
     let (merchant, appid) = match gateway {
         GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
         GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
+        GatewayKind::Wechatpay => (bulkrefund::sim::generate::WECHATPAY_MERCHANT, ""),
     };
     OrderRow {
         gateway,
