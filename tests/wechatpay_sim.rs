@@ -458,3 +458,150 @@ async fn the_shared_faults_keep_the_ledger_right() {
     assert_eq!(ledger.refunds.len(), 3, "R1, R3, R4; not R2");
     assert!(ledger.ids.iter().all(|id| id.created <= 1));
 }
+
+/// Beijing's date `days` from today, as `bill_date` writes it.
+fn beijing_day(days: i64) -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date();
+    today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
+}
+
+/// Applies for the REFUND bill of `day`, gzipped.
+async fn apply_bill(wx: &Wx, day: &str) -> Reply {
+    let target = format!("/v3/bill/tradebill?bill_date={day}&bill_type=REFUND&tar_type=GZIP");
+    wx.send("GET", &target, "", Break::default()).await
+}
+
+/// Downloads what a bill answer offers: (status, bytes as received).
+async fn download(wx: &Wx, offered: &Reply) -> Reply {
+    let url = offered.json()["download_url"].as_str().unwrap().to_owned();
+    let target = &url[url.find("/v3/").unwrap()..];
+    wx.send("GET", target, "", Break::default()).await
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    hex::encode(sha1::Sha1::digest(bytes))
+}
+
+#[tokio::test]
+async fn the_refund_bill_is_the_ledgers_and_its_hash_matches_in_both_layouts() {
+    for (layout, columns, summary) in [
+        (
+            bulkrefund::sim::wechatpay::BillLayout::New,
+            29,
+            "`2,`0.00,`12.35,`0.00,`0.00000,`0.00,`12.35",
+        ),
+        (
+            bulkrefund::sim::wechatpay::BillLayout::Old,
+            26,
+            "`2,`0.00,`12.35,`0.00,`0.00000",
+        ),
+    ] {
+        let wx = start(FaultConfig::default(), |c| {
+            c.bill_same_day = true;
+            c.bill_layout = layout;
+        })
+        .await;
+        assert_eq!(wx.apply("R1", 1, 1000).await.status, 200);
+        assert_eq!(wx.apply("R|2", 2, 235).await.status, 200);
+        let offered = apply_bill(&wx, &beijing_day(0)).await;
+        assert_eq!(
+            offered.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&offered.body)
+        );
+        assert!(offered.verifies());
+        let answer = offered.json();
+        assert_eq!(answer["hash_type"], "SHA1");
+        let file = download(&wx, &offered).await;
+        assert_eq!(file.status, 200);
+        assert!(
+            file.header("Wechatpay-Signature").is_none(),
+            "downloads are unsigned"
+        );
+        let bill = gunzip(&file.body);
+        assert_eq!(sha1_hex(&bill), answer["hash_value"].as_str().unwrap());
+        let text = String::from_utf8(bill).unwrap();
+        assert!(text.starts_with('\u{feff}'));
+        assert_eq!(text.matches("\r\n").count(), 5);
+        assert_eq!(text.matches('\n').count(), 5, "CRLF only");
+        let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+        assert_eq!(lines[0].split(',').count(), columns, "{layout:?}");
+        for line in &lines[1..3] {
+            assert_eq!(line[1..].split(",`").count(), columns, "{line}");
+        }
+        assert!(lines[1].contains(",`R1,`10.00,`"), "{}", lines[1]);
+        assert!(lines[2].contains(",`R|2,`2.35,`"), "{}", lines[2]);
+        assert!(lines[1].contains(",`1234567890,`0,`,`W1,`T1,`"));
+        assert!(lines[3].starts_with("总交易单数,"));
+        assert_eq!(lines[4], summary);
+    }
+}
+
+#[tokio::test]
+async fn the_bill_refuses_days_not_ready_too_old_or_empty_and_stale_urls() {
+    let wx = start(FaultConfig::default(), |c| {
+        c.bill_url_ttl = Duration::from_millis(200);
+    })
+    .await;
+    assert_eq!(wx.apply("R1", 1, 1).await.status, 200);
+    let said = |reply: Reply| reply.said();
+    let today = beijing_day(0);
+    assert_eq!(
+        said(apply_bill(&wx, &today).await),
+        (400, "STATEMENT_CREATING".into())
+    );
+    assert_eq!(
+        said(apply_bill(&wx, &beijing_day(1)).await),
+        (400, "STATEMENT_CREATING".into())
+    );
+    assert_eq!(
+        said(apply_bill(&wx, &beijing_day(-91)).await),
+        (400, "INVALID_REQUEST".into())
+    );
+    assert_eq!(
+        said(apply_bill(&wx, &beijing_day(-1)).await),
+        (400, "NO_STATEMENT_EXIST".into())
+    );
+    assert_eq!(
+        said(apply_bill(&wx, "2026-13-01").await),
+        (400, "PARAM_ERROR".into())
+    );
+
+    let wx = start(FaultConfig::default(), |c| {
+        c.bill_same_day = true;
+        c.bill_url_ttl = Duration::from_millis(200);
+    })
+    .await;
+    assert_eq!(wx.apply("R1", 1, 1).await.status, 200);
+    let offered = apply_bill(&wx, &today).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        download(&wx, &offered).await.said(),
+        (400, "INVALID_REQUEST".into())
+    );
+    // Without tar_type the file comes as it is.
+    let target = format!("/v3/bill/tradebill?bill_date={today}&bill_type=REFUND");
+    let plain = wx.send("GET", &target, "", Break::default()).await;
+    let file = download(&wx, &plain).await;
+    assert!(file.body.starts_with("\u{feff}交易时间".as_bytes()));
+    assert_eq!(
+        sha1_hex(&file.body),
+        plain.json()["hash_value"].as_str().unwrap()
+    );
+}
