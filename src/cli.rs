@@ -333,7 +333,7 @@ pub enum Command {
     /// Print the man page (roff), e.g. `bulkrefund man > bulkrefund.1`, or write
     /// one page per subcommand too: `bulkrefund man --dir ~/.local/share/man/man1`.
     Man(ManArgs),
-    /// Run the local gateway simulator (both gateways), e.g.
+    /// Run the local gateway simulator (Leshua, Lianshang and WeChat Pay), e.g.
     /// `bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1`
     Sim(SimArgs),
 }
@@ -369,7 +369,7 @@ pub struct SimArgs {
     /// Address to listen on; `127.0.0.1:0` picks a free port (printed as `listening on http://ADDR`).
     #[arg(long, default_value = "127.0.0.1:8900")]
     pub listen: SocketAddr,
-    /// The paid orders the simulator knows (CSV: gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status).
+    /// The paid orders the simulator knows (CSV: gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status, optional paid_at).
     #[arg(long)]
     pub orders: PathBuf,
     /// Leshua trade key, as a file of key text (default: the sample test key).
