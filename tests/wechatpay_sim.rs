@@ -605,3 +605,19 @@ async fn the_bill_refuses_days_not_ready_too_old_or_empty_and_stale_urls() {
         plain.json()["hash_value"].as_str().unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_redirect_leads_elsewhere_after_the_refund_was_recorded() {
+    let wx = start(FaultConfig::default(), |_| {}).await;
+    wx.sim.set_faults(FaultConfig {
+        redirect_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    // reqwest follows redirects by default: the signed request lands elsewhere.
+    let followed = wx.apply("R1", 1, 100).await;
+    assert_eq!(followed.status, 200);
+    assert!(!followed.verifies(), "elsewhere answers unsigned");
+    let ledger = wx.sim.ledger();
+    assert_eq!(ledger.elsewhere_requests, 1);
+    assert_eq!(ledger.refunds.len(), 1);
+}

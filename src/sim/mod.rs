@@ -206,7 +206,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(wechatpay::DOWNLOAD_PATH, get(wechatpay::handle_download))
         .route(wechatpay::RESOLVE_PATH, post(wechatpay::handle_resolve))
         .route("/__sim/ledger", get(ledger_json))
-        .route("/__sim/elsewhere/{*path}", post(elsewhere))
+        .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -295,7 +295,11 @@ async fn elsewhere(
     state
         .elsewhere
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if path.starts_with("pai/") {
+    if path.starts_with("v3/") {
+        // WeChat Pay: a refund that succeeded, with no signature headers.
+        axum::Json(serde_json::json!({"status": "SUCCESS", "refund_id": "503ELSEWHERE"}))
+            .into_response()
+    } else if path.starts_with("pai/") {
         let success = serde_json::json!({"result_code": "Success", "refund_status": "SUCCESS", "wk_refund_id": "WKR-ELSEWHERE"});
         axum::Json(serde_json::json!({
             "newBaseResponseData": {}, "newBizResponseData": success,

@@ -352,7 +352,8 @@ const ECHOED: &[&str] = &[
 /// A correctly signed answer about something else than the request.
 pub(super) fn mismatch(state: &SimState, body: &mut Value, field: Option<&str>) {
     let field = field.unwrap_or_else(|| state.faults.pick(ECHOED));
-    let Some(object) = body.as_object_mut() else {
+    // Only a Refund object echoes the request; a bill's answer has nothing to mismatch.
+    let Some(object) = body.as_object_mut().filter(|o| o.contains_key("refund_id")) else {
         return;
     };
     match field {
