@@ -447,7 +447,7 @@ pub struct SimArgs {
     #[arg(long, default_value = "0", value_parser = parse_probability)]
     pub lie_rate: f64,
     #[command(flatten)]
-    pub wechatpay: WechatpaySimArgs,
+    pub wechatpay: Box<WechatpaySimArgs>,
 }
 
 impl Command {
