@@ -51,19 +51,19 @@ pub mod sample_keys {
         include_str!("../../samples/keys/merchant-test-2048.pub.pem");
     /// WeChat Pay: the merchant's API key (the client signs requests with it).
     pub const WECHATPAY_MERCHANT_PRIVATE_KEY: &str =
-        include_str!("../../samples/keys/wechatpay-go_signer_test_key.pem");
+        include_str!("../../samples/keys/wechatpay-merchant-test.pem");
     /// Its public half: the simulator verifies requests.
     pub const WECHATPAY_MERCHANT_PUBLIC_KEY: &str =
-        include_str!("../../samples/keys/wechatpay-made_here_merchant_api_public_key.pem");
+        include_str!("../../samples/keys/wechatpay-merchant-test.pub.pem");
     /// WeChat Pay's key: the simulator signs answers.
     pub const WECHATPAY_PRIVATE_KEY: &str =
-        include_str!("../../samples/keys/wechatpay-gunsluo_mock_private_key_pkcs8.pem");
+        include_str!("../../samples/keys/wechatpay-platform-test.pem");
     /// Its public half (public-key mode): the client verifies answers.
     pub const WECHATPAY_PUBLIC_KEY: &str =
-        include_str!("../../samples/keys/wechatpay-made_here_wechatpay_pub_key.pem");
+        include_str!("../../samples/keys/wechatpay-platform-test.pub.pem");
     /// The platform certificate of the same key (certificate mode).
     pub const WECHATPAY_CERTIFICATE: &str =
-        include_str!("../../samples/keys/wechatpay-gunsluo_mock_cert.pem");
+        include_str!("../../samples/keys/wechatpay-platform-test-9AD59953ADF1BABB.crt.pem");
 }
 
 impl SimConfig {
