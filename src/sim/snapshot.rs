@@ -24,7 +24,7 @@ pub enum RefundState {
 pub struct LedgerSnapshot {
     pub refunds: Vec<LedgerRefund>,
     pub ids: Vec<LedgerId>,
-    /// Gateway requests received (both gateways, submits and queries, faults included).
+    /// Gateway requests received (every gateway, submits and queries, faults included).
     pub requests: u64,
     /// The most requests seen in any one-second window.
     pub max_requests_in_one_second: u64,
