@@ -398,6 +398,15 @@ async fn an_abnormal_refund_turns_success_when_resolved_and_a_closed_one_frees_i
         wx.sim.ledger().refund("R3").unwrap().status,
         RefundState::Failed
     );
+
+    wx.sim.set_faults(FaultConfig {
+        abnormal_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    assert_eq!(wx.apply("R5", 3, 10).await.status, 200);
+    assert!(!wx.sim.resolve_abnormal("R4"), "R4 succeeded");
+    assert!(wx.sim.resolve_abnormal("R5"), "in-process, as the endpoint");
+    assert_eq!(wx.query("R5").await.json()["channel"], "OTHER_BALANCE");
 }
 
 #[tokio::test]

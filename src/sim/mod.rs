@@ -27,6 +27,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::gateway::rsa_sign::RsaVerifier;
+use crate::gateway::GatewayKind;
 use crate::secret::Secret;
 use faults::{FaultConfig, Faults};
 use ledger::{Ledger, LedgerSnapshot, OrderRow};
@@ -138,6 +139,16 @@ impl SimHandle {
     /// The ledger, read in-process (the same data `GET /__sim/ledger` serves).
     pub fn ledger(&self) -> LedgerSnapshot {
         self.state.snapshot()
+    }
+
+    /// Turns an abnormal WeChat Pay refund into a success (channel
+    /// `OTHER_BALANCE`), as `POST /__sim/wechatpay/resolve-abnormal` does;
+    /// false when there is no abnormal refund under that id.
+    pub fn resolve_abnormal(&self, out_refund_no: &str) -> bool {
+        let mut ledger = self.state.ledger.lock().expect("ledger lock");
+        ledger
+            .resolve_abnormal(GatewayKind::Wechatpay, out_refund_no, Instant::now())
+            .is_ok()
     }
 
     /// Changes the injected faults while running.
