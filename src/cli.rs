@@ -491,6 +491,52 @@ mod tests {
     }
 
     #[test]
+    fn sim_takes_the_wechatpay_flags_with_the_contracts_defaults() {
+        use clap::Parser;
+        let sim = |extra: &[&str]| {
+            let mut argv = vec!["bulkrefund", "sim", "--orders", "o.csv"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Sim(args) => args.wechatpay,
+                _ => unreachable!("sim parses as sim"),
+            }
+        };
+        let defaults = sim(&[]);
+        assert_eq!(
+            (
+                defaults.wechatpay_apply_qps,
+                defaults.wechatpay_query_qps,
+                defaults.wechatpay_bad_qps
+            ),
+            (150, 300, 6)
+        );
+        assert_eq!(defaults.wechatpay_order_gap, Duration::from_secs(60));
+        assert_eq!(defaults.bill_url_ttl, Duration::from_secs(30));
+        assert_eq!(defaults.wechatpay_answer_mode, AnswerModeArg::Pubkey);
+        assert_eq!(defaults.bill_layout, BillLayoutArg::New);
+        assert_eq!(defaults.wechatpay_balance_fen, None);
+        let given = sim(&[
+            "--wechatpay-answer-mode",
+            "cert",
+            "--bill-layout",
+            "old",
+            "--wechatpay-order-gap",
+            "0s",
+            "--abnormal-rate",
+            "0.5",
+            "--stale-answer-rate",
+            "0.1",
+            "--wechatpay-balance-fen",
+            "100",
+        ]);
+        assert_eq!(given.wechatpay_answer_mode, AnswerModeArg::Cert);
+        assert_eq!(given.bill_layout, BillLayoutArg::Old);
+        assert_eq!(given.wechatpay_order_gap, Duration::ZERO);
+        assert_eq!((given.abnormal_rate, given.stale_answer_rate), (0.5, 0.1));
+        assert_eq!(given.wechatpay_balance_fen, Some(100));
+    }
+
+    #[test]
     fn clap_definitions_are_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();

@@ -604,6 +604,16 @@ async fn the_bill_refuses_days_not_ready_too_old_or_empty_and_stale_urls() {
         download(&wx, &offered).await.said(),
         (400, "INVALID_REQUEST".into())
     );
+    // Another merchant's URL.
+    let other = Break {
+        mchid: Some("1234567899"),
+        ..Break::default()
+    };
+    let offered = apply_bill(&wx, &today).await;
+    let url = offered.json()["download_url"].as_str().unwrap().to_owned();
+    let target = &url[url.find("/v3/").unwrap()..];
+    let stolen = wx.send("GET", target, "", other).await;
+    assert_eq!(stolen.said(), (403, "NO_AUTH".into()));
     // Without tar_type the file comes as it is.
     let target = format!("/v3/bill/tradebill?bill_date={today}&bill_type=REFUND");
     let plain = wx.send("GET", &target, "", Break::default()).await;

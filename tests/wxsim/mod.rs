@@ -33,12 +33,17 @@ pub fn order(n: u32, fen: u64) -> OrderRow {
     }
 }
 
-/// T1..T5 of 1000 fen; T6 closed; T7 paid 400 days ago.
+/// T1..T5 of 1000 fen; T6 closed; T7 paid 400 days ago; T8 another merchant's.
 pub fn orders() -> Vec<OrderRow> {
     let mut orders: Vec<OrderRow> = (1..=5).map(|n| order(n, 1000)).collect();
     orders.push(OrderRow {
         status: OrderStatus::Closed,
         ..order(6, 1000)
+    });
+    // Another merchant, with no refund of its own.
+    orders.push(OrderRow {
+        merchant_id: "1234567899".into(),
+        ..order(8, 1000)
     });
     let long_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(400 * 24);
     orders.push(OrderRow {
