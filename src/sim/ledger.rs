@@ -1,8 +1,10 @@
 //! The simulator's books: the paid orders it was seeded with, every refund it
-//! created, and how often each refund id was submitted. Enforces the rules both
-//! gateways share (only paid orders, never more than the paid amount in total,
+//! created, and how often each refund id was submitted. Enforces the rules every
+//! gateway shares (only paid orders, never more than the paid amount in total,
 //! same currency, one refund per id) in gateway-neutral terms; the gateway
-//! modules turn a [`Refusal`] into their own error codes.
+//! modules turn a [`Refusal`] into their own error codes, and read what their
+//! own rules need (when an order was paid, its refunds, when the last one was
+//! created, what a merchant's refunds hold).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
