@@ -12,9 +12,12 @@ use crate::report::export::ExportFormat;
 
 mod journal;
 mod places;
+mod sim_wechatpay;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
+pub use sim_wechatpay::{AnswerModeArg, BillLayoutArg, WechatpaySimArgs};
+use values::parse_probability;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -332,7 +335,7 @@ pub enum Command {
     /// Print the man page (roff), e.g. `bulkrefund man > bulkrefund.1`, or write
     /// one page per subcommand too: `bulkrefund man --dir ~/.local/share/man/man1`.
     Man(ManArgs),
-    /// Run the local gateway simulator (both gateways), e.g.
+    /// Run the local gateway simulator (Leshua, Lianshang and WeChat Pay), e.g.
     /// `bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1`
     Sim(SimArgs),
 }
@@ -359,15 +362,6 @@ fn parse_latency(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// Parses a probability from 0 to 1.
-fn parse_probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!(
-            "{text:?} is not a probability from 0 to 1 (e.g. 0.05)"
-        )),
-    }
-}
-
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::limits::parse_duration(text)
 }
@@ -377,7 +371,7 @@ pub struct SimArgs {
     /// Address to listen on; `127.0.0.1:0` picks a free port (printed as `listening on http://ADDR`).
     #[arg(long, default_value = "127.0.0.1:8900")]
     pub listen: SocketAddr,
-    /// The paid orders the simulator knows (CSV: gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status).
+    /// The paid orders the simulator knows (CSV: gateway,merchant_id,third_order_id,gateway_order_id,appid,amount_fen,currency,status, optional paid_at).
     #[arg(long)]
     pub orders: PathBuf,
     /// Leshua trade key, as a file of key text (default: the sample test key).
@@ -454,6 +448,8 @@ pub struct SimArgs {
     /// Share of refunds paid but answered with a signed refusal; their queries say "no such refund".
     #[arg(long, default_value = "0", value_parser = parse_probability)]
     pub lie_rate: f64,
+    #[command(flatten)]
+    pub wechatpay: Box<WechatpaySimArgs>,
 }
 
 impl Command {
@@ -494,6 +490,52 @@ mod tests {
         assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
         assert_eq!(parse_delimiter(";"), Ok(b';'));
         assert!(parse_delimiter(";;").is_err());
+    }
+
+    #[test]
+    fn sim_takes_the_wechatpay_flags_with_the_contracts_defaults() {
+        use clap::Parser;
+        let sim = |extra: &[&str]| {
+            let mut argv = vec!["bulkrefund", "sim", "--orders", "o.csv"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Sim(args) => args.wechatpay,
+                _ => unreachable!("sim parses as sim"),
+            }
+        };
+        let defaults = sim(&[]);
+        assert_eq!(
+            (
+                defaults.wechatpay_apply_qps,
+                defaults.wechatpay_query_qps,
+                defaults.wechatpay_bad_qps
+            ),
+            (150, 300, 6)
+        );
+        assert_eq!(defaults.wechatpay_order_gap, Duration::from_secs(60));
+        assert_eq!(defaults.bill_url_ttl, Duration::from_secs(30));
+        assert_eq!(defaults.wechatpay_answer_mode, AnswerModeArg::Pubkey);
+        assert_eq!(defaults.bill_layout, BillLayoutArg::New);
+        assert_eq!(defaults.wechatpay_balance_fen, None);
+        let given = sim(&[
+            "--wechatpay-answer-mode",
+            "cert",
+            "--bill-layout",
+            "old",
+            "--wechatpay-order-gap",
+            "0s",
+            "--abnormal-rate",
+            "0.5",
+            "--stale-answer-rate",
+            "0.1",
+            "--wechatpay-balance-fen",
+            "100",
+        ]);
+        assert_eq!(given.wechatpay_answer_mode, AnswerModeArg::Cert);
+        assert_eq!(given.bill_layout, BillLayoutArg::Old);
+        assert_eq!(given.wechatpay_order_gap, Duration::ZERO);
+        assert_eq!((given.abnormal_rate, given.stale_answer_rate), (0.5, 0.1));
+        assert_eq!(given.wechatpay_balance_fen, Some(100));
     }
 
     #[test]

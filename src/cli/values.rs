@@ -1,4 +1,5 @@
-//! The values of the flags that name one of bulkrefund's own kinds.
+//! The values of the flags that name one of bulkrefund's own kinds, and the
+//! probabilities of the simulator's fault flags.
 
 use clap::builder::PossibleValue;
 use clap::ValueEnum;
@@ -28,5 +29,15 @@ impl ValueEnum for ExportFormat {
             ExportFormat::Csv => "csv",
             ExportFormat::Xlsx => "xlsx",
         }))
+    }
+}
+
+/// A share from 0 to 1 (the simulator's `--*-rate` flags).
+pub fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a probability from 0 to 1 (e.g. 0.05)"
+        )),
     }
 }

@@ -4,11 +4,12 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::{GenArgs, SimArgs};
+use crate::cli::{AnswerModeArg, BillLayoutArg, GenArgs, SimArgs, WechatpaySimArgs};
 use crate::exit;
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::secret::Secret;
-use crate::sim::{self, faults::FaultConfig, ledger, SimConfig};
+use crate::sim::wechatpay::{AnswerMode, BillLayout, WechatpayConfig};
+use crate::sim::{self, faults::FaultConfig, ledger, sample_keys, SimConfig};
 
 /// `bulkrefund gen`: a generated batch and the simulator orders that match it.
 pub fn generate(args: GenArgs) -> anyhow::Result<u8> {
@@ -63,8 +64,11 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         signed_refusals: args.signed_refusals,
         contradict: args.contradict,
         lie_rate: args.lie_rate,
+        abnormal_rate: args.wechatpay.abnormal_rate,
+        stale_answer_rate: args.wechatpay.stale_answer_rate,
         ..FaultConfig::default()
     };
+    config.wechatpay = wechatpay_config(&args.wechatpay, read)?;
     let handle = sim::start(config, args.listen).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {}", handle.base_url())?;
@@ -72,4 +76,48 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
     tokio::signal::ctrl_c().await?;
     handle.stop().await;
     Ok(exit::SUCCESS)
+}
+
+/// WeChat Pay's keys (each file, else the sample) and limits, from its flags.
+fn wechatpay_config(
+    args: &WechatpaySimArgs,
+    read: impl Fn(&std::path::Path) -> anyhow::Result<String>,
+) -> anyhow::Result<WechatpayConfig> {
+    let text = |path: &Option<std::path::PathBuf>, sample: &str| match path {
+        Some(path) => read(path),
+        None => Ok(sample.to_owned()),
+    };
+    let mut config = WechatpayConfig::with_keys(
+        &text(
+            &args.wechatpay_merchant_public_key,
+            sample_keys::WECHATPAY_MERCHANT_PUBLIC_KEY,
+        )?,
+        &text(
+            &args.wechatpay_private_key,
+            sample_keys::WECHATPAY_PRIVATE_KEY,
+        )?,
+        &text(
+            &args.wechatpay_certificate,
+            sample_keys::WECHATPAY_CERTIFICATE,
+        )?,
+    )
+    .map_err(|e| exit::UsageError(e.to_string()))?;
+    config.merchant_serial = args.wechatpay_merchant_serial.clone();
+    config.public_key_id = args.wechatpay_public_key_id.clone();
+    config.answer_mode = match args.wechatpay_answer_mode {
+        AnswerModeArg::Pubkey => AnswerMode::PublicKey,
+        AnswerModeArg::Cert => AnswerMode::Certificate,
+    };
+    config.apply_qps = args.wechatpay_apply_qps;
+    config.query_qps = args.wechatpay_query_qps;
+    config.bad_qps = args.wechatpay_bad_qps;
+    config.order_gap = args.wechatpay_order_gap;
+    config.balance_fen = args.wechatpay_balance_fen;
+    config.bill_url_ttl = args.bill_url_ttl;
+    config.bill_layout = match args.bill_layout {
+        BillLayoutArg::New => BillLayout::New,
+        BillLayoutArg::Old => BillLayout::Old,
+    };
+    config.bill_same_day = args.bill_same_day;
+    Ok(config)
 }

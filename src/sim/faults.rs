@@ -3,7 +3,7 @@
 //! the arrival time of every request, from which the ledger reports the busiest
 //! one-second window a client produced.
 
-use super::ledger::SteadyPace;
+use super::ledger::{Fate, SteadyPace};
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -74,6 +74,12 @@ pub struct FaultConfig {
     /// `AmountExceed`); while the share is above zero, queries about those
     /// refunds say there is no such refund. The gateway lies twice.
     pub lie_rate: f64,
+    /// WeChat Pay: share of refunds that end `ABNORMAL` (the payer's card
+    /// refused the money) instead of succeeding.
+    pub abnormal_rate: f64,
+    /// WeChat Pay: share of signed answers whose `Wechatpay-Timestamp` is ten
+    /// minutes old (correctly signed), which a client must refuse as stale.
+    pub stale_answer_rate: f64,
 }
 
 /// What to do to an answer after the request was processed.
@@ -206,6 +212,24 @@ impl Faults {
 
     pub fn refund_ends_failed(&self) -> bool {
         self.roll(self.config().fail_refund_rate)
+    }
+
+    /// How a WeChat Pay refund ends: closed (`fail_refund_rate`), abnormal
+    /// (`abnormal_rate`, among those not closed), else a success.
+    pub fn refund_fate(&self) -> Fate {
+        let config = self.config();
+        if self.roll(config.fail_refund_rate) {
+            Fate::Fails
+        } else if self.roll(config.abnormal_rate) {
+            Fate::Abnormal
+        } else {
+            Fate::Succeeds
+        }
+    }
+
+    /// Whether this signed answer carries a stale timestamp.
+    pub fn stale_answer(&self) -> bool {
+        self.roll(self.config().stale_answer_rate)
     }
 
     /// The fault for an answer. 500s and drops hit refund submissions only (the

@@ -8,6 +8,8 @@ use crate::gateway::GatewayKind;
 
 pub const LESHUA_MERCHANT: &str = "0000000018";
 pub const LIANSHANG_MERCHANT: &str = "pay001";
+/// The WeChat Pay `mchid` of the sample keys.
+pub const WECHATPAY_MERCHANT: &str = "1234567890";
 
 /// What generated data looks like for one simulated gateway.
 struct Sample {
@@ -36,9 +38,16 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
                 format!("{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}")
             },
         },
-        GatewayKind::Wechatpay => {
-            return Err(std::io::Error::other("WeChat Pay has no simulator yet"))
-        }
+        // Each refund is its order's full amount, so the required order
+        // total is the refund's; the order has both ids, and both are sent.
+        GatewayKind::Wechatpay => Sample {
+            merchant_id: WECHATPAY_MERCHANT,
+            appid: "",
+            header: "out_refund_no,out_trade_no,transaction_id,refund_amount,order_total,reason",
+            row: |prefix, i, order, gateway_order, amount| {
+                format!("{prefix}-R{i:09},{order},{gateway_order},{amount},{amount},月末退款 {i}")
+            },
+        },
         #[cfg(test)]
         GatewayKind::Stub => {
             return Err(std::io::Error::other("the stub gateway has no simulator"))
@@ -157,4 +166,32 @@ risk_extend = "{{\"risk\":100}}"
 refund_product_subject = "[]"
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wechat_batch_carries_its_order_total_and_its_orders_both_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let (batch, orders) = (dir.path().join("b.csv"), dir.path().join("o.csv"));
+        write_batch(GatewayKind::Wechatpay, 2, "wx", &batch, Some(&orders)).unwrap();
+        let batch = std::fs::read_to_string(batch).unwrap();
+        let lines: Vec<&str> = batch.lines().collect();
+        assert_eq!(
+            lines[0],
+            "out_refund_no,out_trade_no,transaction_id,refund_amount,order_total,reason"
+        );
+        assert_eq!(
+            lines[1],
+            "wx-R000000001,wxO000000001,wxG000000001,8019,8019,月末退款 1"
+        );
+        let orders = crate::sim::ledger::read_orders(&orders).unwrap();
+        assert_eq!(orders.len(), 2);
+        assert_eq!(orders[0].merchant_id, WECHATPAY_MERCHANT);
+        assert_eq!(orders[0].third_order_id, "wxO000000001");
+        assert_eq!(orders[0].gateway_order_id, "wxG000000001");
+        assert_eq!(orders[0].amount_fen, 8019);
+    }
 }

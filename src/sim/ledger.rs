@@ -1,84 +1,37 @@
 //! The simulator's books: the paid orders it was seeded with, every refund it
-//! created, and how often each refund id was submitted. Enforces the rules both
-//! gateways share (only paid orders, never more than the paid amount in total,
+//! created, and how often each refund id was submitted. Enforces the rules every
+//! gateway shares (only paid orders, never more than the paid amount in total,
 //! same currency, one refund per id) in gateway-neutral terms; the gateway
-//! modules turn a [`Refusal`] into their own error codes.
+//! modules turn a [`Refusal`] into their own error codes, and read what their
+//! own rules need (when an order was paid, its refunds, when the last one was
+//! created, what a merchant's refunds hold).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use crate::gateway::GatewayKind;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderStatus {
-    Paid,
-    Closed,
-    Failed,
+pub use super::orders::{read_orders, OrderRow, OrderStatus, OrdersError};
+pub use super::snapshot::{LedgerId, LedgerRefund, LedgerSnapshot, RefundState, SteadyPace};
+
+/// How a refund ends once its processing time is over, decided when it is
+/// created so that every later answer tells the same story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Succeeds,
+    Fails,
+    Abnormal,
 }
 
-/// One line of the orders file (docs/specs/cli.md, "The simulator's orders file").
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OrderRow {
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub third_order_id: String,
-    pub gateway_order_id: String,
-    #[serde(default)]
-    pub appid: String,
-    pub amount_fen: u64,
-    pub currency: String,
-    pub status: OrderStatus,
-}
-
-/// Why the orders file could not be read; the simulator refuses to start.
-#[derive(Debug, thiserror::Error)]
-pub enum OrdersError {
-    #[error("cannot read the orders file {}", path.display())]
-    Open {
-        path: std::path::PathBuf,
-        #[source]
-        source: csv::Error,
-    },
-    #[error("{}: line {line} is not an order", path.display())]
-    Row {
-        path: std::path::PathBuf,
-        line: u64,
-        #[source]
-        source: csv::Error,
-    },
-}
-
-pub fn read_orders(path: &Path) -> Result<Vec<OrderRow>, OrdersError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|source| OrdersError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-    let mut orders = Vec::new();
-    for (i, row) in reader.deserialize().enumerate() {
-        let row: OrderRow = row.map_err(|source| OrdersError::Row {
-            path: path.to_owned(),
-            line: i as u64 + 2,
-            source,
-        })?;
-        orders.push(row);
+impl Fate {
+    /// The fate of the gateways whose refunds only succeed or fail.
+    pub fn ends_failed(failed: bool) -> Fate {
+        if failed {
+            Fate::Fails
+        } else {
+            Fate::Succeeds
+        }
     }
-    Ok(orders)
-}
-
-/// A refund's state as the gateway reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RefundState {
-    Processing,
-    Succeeded,
-    Failed,
 }
 
 #[derive(Clone, Debug)]
@@ -92,18 +45,35 @@ pub struct SimRefund {
     pub gateway_refund_id: String,
     /// What makes a replay "the same refund" (order, amounts, currency).
     pub fingerprint: String,
+    /// When it was created: monotonic for the rules that count time, and
+    /// the wall clock for the times the gateway reports.
+    pub created: Instant,
+    pub created_at: jiff::Timestamp,
     pub final_at: Instant,
-    pub ends_failed: bool,
+    pub fate: Fate,
     pub finished_at: jiff::Timestamp,
+    /// When an abnormal refund was redirected to the payer's balance.
+    pub resolved_at: Option<jiff::Timestamp>,
 }
 
 impl SimRefund {
     pub fn state(&self, now: Instant) -> RefundState {
-        match (now >= self.final_at, self.ends_failed) {
-            (false, _) => RefundState::Processing,
-            (true, false) => RefundState::Succeeded,
-            (true, true) => RefundState::Failed,
+        if now < self.final_at {
+            return RefundState::Processing;
         }
+        match self.fate {
+            Fate::Succeeds => RefundState::Succeeded,
+            Fate::Fails => RefundState::Failed,
+            Fate::Abnormal if self.resolved_at.is_some() => RefundState::Succeeded,
+            Fate::Abnormal => RefundState::Abnormal,
+        }
+    }
+
+    /// When the money arrived: the end of processing, or the redirection of
+    /// an abnormal refund. `None` unless it succeeded.
+    pub fn success_time(&self, now: Instant) -> Option<jiff::Timestamp> {
+        (self.state(now) == RefundState::Succeeded)
+            .then(|| self.resolved_at.unwrap_or(self.finished_at))
     }
 }
 
@@ -119,6 +89,12 @@ pub enum OrderRef<'a> {
         out_trade_id: &'a str,
         original_wk_trade_id: &'a str,
         appid: &'a str,
+    },
+    /// WeChat Pay: `transaction_id` or `out_trade_no`; when both are given
+    /// they must name the same order (else no order is found).
+    Wechatpay {
+        transaction_id: Option<&'a str>,
+        out_trade_no: Option<&'a str>,
     },
 }
 
@@ -164,6 +140,26 @@ pub struct Ledger {
     by_refund_id: HashMap<IdKey, usize>,
     by_gateway_refund_id: HashMap<String, usize>,
     submissions: HashMap<IdKey, u32>,
+    /// When the ledger was made: an order without `paid_at` was paid a day before.
+    started_at: jiff::Timestamp,
+}
+
+/// Why an abnormal refund could not be resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResolveRefusal {
+    NoSuchRefund,
+    NotAbnormal(RefundState),
+}
+
+/// A gateway's id for the `n`th refund. WeChat's are 29 digits starting `503`
+/// (our convention, in the shape of its real ids); the others are the prefix
+/// and 14 digits.
+fn gateway_refund_id(prefix: &str, n: usize) -> String {
+    if prefix == "503" {
+        format!("503{n:026}")
+    } else {
+        format!("{prefix}{n:014}")
+    }
 }
 
 fn key(gateway: GatewayKind, merchant: &str, id: &str) -> IdKey {
@@ -172,7 +168,10 @@ fn key(gateway: GatewayKind, merchant: &str, id: &str) -> IdKey {
 
 impl Ledger {
     pub fn new(orders: Vec<OrderRow>) -> Ledger {
-        let mut ledger = Ledger::default();
+        let mut ledger = Ledger {
+            started_at: jiff::Timestamp::now(),
+            ..Ledger::default()
+        };
         for (i, order) in orders.iter().enumerate() {
             let g = order.gateway;
             ledger
@@ -242,6 +241,76 @@ impl Ledger {
                 (found.gateway_order_id == original_wk_trade_id && found.appid == appid)
                     .then_some(index)
             }
+            OrderRef::Wechatpay {
+                transaction_id,
+                out_trade_no,
+            } => {
+                let by = |map: &HashMap<IdKey, usize>, id: Option<&str>| {
+                    id.map(|id| map.get(&key(gateway, merchant_id, id)).copied())
+                };
+                match (
+                    by(&self.by_gateway_order_id, transaction_id),
+                    by(&self.by_third_order_id, out_trade_no),
+                ) {
+                    (Some(a), Some(b)) if a != b => None,
+                    (Some(found), _) | (None, Some(found)) => found,
+                    (None, None) => None,
+                }
+            }
+        }
+    }
+
+    /// When the order was paid: its `paid_at`, else a day before the ledger was made.
+    pub fn paid_at(&self, order: usize) -> jiff::Timestamp {
+        self.orders[order].paid_at.unwrap_or_else(|| {
+            self.started_at
+                .checked_sub(jiff::SignedDuration::from_hours(24))
+                .unwrap_or(self.started_at)
+        })
+    }
+
+    /// When the order's latest refund was created.
+    pub fn last_created(&self, order: usize) -> Option<Instant> {
+        self.refunds_of_order[order]
+            .iter()
+            .map(|&r| self.refunds[r].created)
+            .max()
+    }
+
+    /// What a merchant's refunds that did not fail have taken from its balance.
+    pub fn held_by_merchant(&self, gateway: GatewayKind, merchant_id: &str, now: Instant) -> u64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.gateway == gateway && r.merchant_id == merchant_id)
+            .filter(|r| r.state(now) != RefundState::Failed)
+            .map(|r| r.amount_fen)
+            .sum()
+    }
+
+    /// Every refund, in the order they were created.
+    pub fn refunds(&self) -> &[SimRefund] {
+        &self.refunds
+    }
+
+    /// Turns an abnormal refund (of any merchant of `gateway`) into a success,
+    /// as a person redirecting the money to the payer's balance does.
+    pub fn resolve_abnormal(
+        &mut self,
+        gateway: GatewayKind,
+        refund_id: &str,
+        now: Instant,
+    ) -> Result<usize, ResolveRefusal> {
+        let index = self
+            .refunds
+            .iter()
+            .position(|r| r.gateway == gateway && r.refund_id == refund_id)
+            .ok_or(ResolveRefusal::NoSuchRefund)?;
+        match self.refunds[index].state(now) {
+            RefundState::Abnormal => {
+                self.refunds[index].resolved_at = Some(jiff::Timestamp::now());
+                Ok(index)
+            }
+            other => Err(ResolveRefusal::NotAbnormal(other)),
         }
     }
 
@@ -275,14 +344,14 @@ impl Ledger {
         self.orders[order].amount_fen.saturating_sub(held)
     }
 
-    /// Creates a refund if every rule allows it. `ends_failed` and `processing_for`
-    /// decide its fate now, so that later answers are consistent.
+    /// Creates a refund if every rule allows it. `fate` and `processing_for`
+    /// decide how it ends now, so that later answers are consistent.
     pub fn create(
         &mut self,
         new: NewRefund,
         now: Instant,
         processing_for: Duration,
-        ends_failed: bool,
+        fate: Fate,
     ) -> Result<usize, Refusal> {
         let order = self.find_order(new.gateway, new.merchant_id, &new.order);
         let fingerprint = format!(
@@ -312,7 +381,7 @@ impl Ledger {
             return Err(Refusal::OverBalance { refundable });
         }
         let index = self.refunds.len();
-        let gateway_refund_id = format!("{}{:014}", new.id_prefix, index + 1);
+        let gateway_refund_id = gateway_refund_id(new.id_prefix, index + 1);
         let now_at = jiff::Timestamp::now();
         let finished_at = jiff::SignedDuration::try_from(processing_for)
             .ok()
@@ -327,9 +396,12 @@ impl Ledger {
             coin_amount: new.coin_amount,
             gateway_refund_id: gateway_refund_id.clone(),
             fingerprint,
+            created: now,
+            created_at: now_at,
             final_at: now + processing_for,
-            ends_failed,
+            fate,
             finished_at,
+            resolved_at: None,
         });
         self.refunds_of_order[order].push(index);
         self.by_refund_id
@@ -378,73 +450,6 @@ impl Ledger {
     }
 }
 
-/// `GET /__sim/ledger`: what the simulator holds, for tests to compare against.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LedgerSnapshot {
-    pub refunds: Vec<LedgerRefund>,
-    pub ids: Vec<LedgerId>,
-    /// Gateway requests received (both gateways, submits and queries, faults included).
-    pub requests: u64,
-    /// The most requests seen in any one-second window.
-    pub max_requests_in_one_second: u64,
-    /// Requests that reached `/__sim/elsewhere`: only a client that followed a redirect sends them.
-    #[serde(default)]
-    pub elsewhere_requests: u64,
-    /// The pace once the client is going: requests that arrived after the
-    /// first second of traffic, and over how long (to the last arrival).
-    #[serde(default)]
-    pub steady: SteadyPace,
-    /// The pace from the first request to the last, start-up included.
-    #[serde(default)]
-    pub whole: SteadyPace,
-}
-
-/// Requests after the first second of traffic, and the microseconds they span.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SteadyPace {
-    pub requests: u64,
-    pub micros: u64,
-}
-
-impl SteadyPace {
-    /// Requests per second; `None` when the traffic lasted under two seconds.
-    pub fn per_second(&self) -> Option<f64> {
-        (self.micros >= 1_000_000).then(|| self.requests as f64 * 1e6 / self.micros as f64)
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LedgerRefund {
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub refund_id: String,
-    pub order_id: String,
-    pub amount_fen: u64,
-    pub status: RefundState,
-    pub gateway_refund_id: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LedgerId {
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub refund_id: String,
-    /// Refund requests that named this id.
-    pub submissions: u32,
-    /// Refunds created under this id: 0 or 1, by construction of the ledger.
-    pub created: u32,
-}
-
-impl LedgerSnapshot {
-    pub fn refund(&self, refund_id: &str) -> Option<&LedgerRefund> {
-        self.refunds.iter().find(|r| r.refund_id == refund_id)
-    }
-
-    pub fn id(&self, refund_id: &str) -> Option<&LedgerId> {
-        self.ids.iter().find(|r| r.refund_id == refund_id)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,6 +465,7 @@ mod tests {
                 amount_fen: 1000,
                 currency: "CNY".into(),
                 status: OrderStatus::Paid,
+                paid_at: None,
             },
             OrderRow {
                 gateway: GatewayKind::Leshua,
@@ -470,6 +476,7 @@ mod tests {
                 amount_fen: 1000,
                 currency: "CNY".into(),
                 status: OrderStatus::Closed,
+                paid_at: None,
             },
         ])
     }
@@ -495,33 +502,37 @@ mod tests {
         let mut l = ledger();
         let now = Instant::now();
         let zero = Duration::ZERO;
-        assert!(l.create(refund("R1", "T1", 600), now, zero, false).is_ok());
+        assert!(l
+            .create(refund("R1", "T1", 600), now, zero, Fate::Succeeds)
+            .is_ok());
         assert_eq!(
-            l.create(refund("R2", "T1", 500), now, zero, false),
+            l.create(refund("R2", "T1", 500), now, zero, Fate::Succeeds),
             Err(Refusal::OverBalance { refundable: 400 })
         );
-        assert!(l.create(refund("R3", "T1", 400), now, zero, false).is_ok());
+        assert!(l
+            .create(refund("R3", "T1", 400), now, zero, Fate::Succeeds)
+            .is_ok());
         assert_eq!(l.refundable(0, now), 0);
         assert!(matches!(
-            l.create(refund("R1", "T1", 600), now, zero, false),
+            l.create(refund("R1", "T1", 600), now, zero, Fate::Succeeds),
             Err(Refusal::AlreadyExists {
                 same_content: true,
                 ..
             })
         ));
         assert!(matches!(
-            l.create(refund("R1", "T1", 601), now, zero, false),
+            l.create(refund("R1", "T1", 601), now, zero, Fate::Succeeds),
             Err(Refusal::AlreadyExists {
                 same_content: false,
                 ..
             })
         ));
         assert_eq!(
-            l.create(refund("R4", "T2", 1), now, zero, false),
+            l.create(refund("R4", "T2", 1), now, zero, Fate::Succeeds),
             Err(Refusal::NotPaid)
         );
         assert_eq!(
-            l.create(refund("R5", "T9", 1), now, zero, false),
+            l.create(refund("R5", "T9", 1), now, zero, Fate::Succeeds),
             Err(Refusal::UnknownOrder)
         );
     }
@@ -530,12 +541,80 @@ mod tests {
     fn a_failed_refund_gives_its_amount_back() {
         let mut l = ledger();
         let now = Instant::now();
-        l.create(refund("R1", "T1", 1000), now, Duration::from_secs(5), true)
-            .unwrap();
+        l.create(
+            refund("R1", "T1", 1000),
+            now,
+            Duration::from_secs(5),
+            Fate::Fails,
+        )
+        .unwrap();
         assert_eq!(l.refundable(0, now), 0);
         assert_eq!(l.refund(0).state(now), RefundState::Processing);
         let later = now + Duration::from_secs(5);
         assert_eq!(l.refund(0).state(later), RefundState::Failed);
         assert_eq!(l.refundable(0, later), 1000);
+    }
+
+    #[test]
+    fn an_abnormal_refund_holds_its_amount_until_resolved_to_a_success() {
+        let mut l = ledger();
+        let now = Instant::now();
+        l.create(refund("R1", "T1", 300), now, Duration::ZERO, Fate::Abnormal)
+            .unwrap();
+        assert_eq!(l.refund(0).state(now), RefundState::Abnormal);
+        assert_eq!(l.refund(0).success_time(now), None);
+        assert_eq!(l.refundable(0, now), 700);
+        assert_eq!(l.held_by_merchant(GatewayKind::Leshua, "M", now), 300);
+        assert_eq!(
+            l.resolve_abnormal(GatewayKind::Leshua, "R9", now),
+            Err(ResolveRefusal::NoSuchRefund)
+        );
+        assert_eq!(l.resolve_abnormal(GatewayKind::Leshua, "R1", now), Ok(0));
+        assert_eq!(l.refund(0).state(now), RefundState::Succeeded);
+        assert!(l.refund(0).success_time(now).is_some());
+        assert_eq!(
+            l.resolve_abnormal(GatewayKind::Leshua, "R1", now),
+            Err(ResolveRefusal::NotAbnormal(RefundState::Succeeded))
+        );
+        assert_eq!(l.last_created(0), Some(now));
+        assert_eq!(l.last_created(1), None);
+    }
+
+    #[test]
+    fn an_order_without_paid_at_was_paid_a_day_before_the_start() {
+        let l = ledger();
+        let day = l.started_at.duration_since(l.paid_at(0));
+        assert_eq!(day, jiff::SignedDuration::from_hours(24));
+    }
+
+    #[test]
+    fn a_wechat_order_is_found_by_either_id_and_both_must_agree() {
+        let order = |third: &str, wx: &str| OrderRow {
+            gateway: GatewayKind::Leshua,
+            merchant_id: "M".into(),
+            third_order_id: third.into(),
+            gateway_order_id: wx.into(),
+            appid: String::new(),
+            amount_fen: 1,
+            currency: "CNY".into(),
+            status: OrderStatus::Paid,
+            paid_at: None,
+        };
+        let l = Ledger::new(vec![order("T1", "W1"), order("T2", "W2")]);
+        let find = |transaction_id, out_trade_no| {
+            l.find_order(
+                GatewayKind::Leshua,
+                "M",
+                &OrderRef::Wechatpay {
+                    transaction_id,
+                    out_trade_no,
+                },
+            )
+        };
+        assert_eq!(find(Some("W2"), None), Some(1));
+        assert_eq!(find(None, Some("T1")), Some(0));
+        assert_eq!(find(Some("W1"), Some("T1")), Some(0));
+        assert_eq!(find(Some("W1"), Some("T2")), None);
+        assert_eq!(find(Some("W9"), None), None);
     }
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::faults::{AfterFault, NewRefundAnswer};
-use super::ledger::{OrderRef, RefundState, Refusal, SimRefund};
+use super::ledger::{Fate, OrderRef, RefundState, Refusal, SimRefund};
 use super::SimState;
 use crate::gateway::leshua::{self as wire, ALREADY_EXISTS};
 use crate::gateway::GatewayKind;
@@ -225,7 +225,8 @@ fn has_order_id(params: &Fields) -> bool {
 
 fn status_code(state: RefundState) -> &'static str {
     match state {
-        RefundState::Processing => "10",
+        // Leshua refunds never end abnormal (a WeChat Pay state).
+        RefundState::Processing | RefundState::Abnormal => "10",
         RefundState::Succeeded => "11",
         RefundState::Failed => "12",
     }
@@ -261,8 +262,8 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
         currency: None,
     };
     let now = Instant::now();
-    let ends_failed = state.faults.refund_ends_failed();
-    match ledger.create(new, now, state.faults.config().processing_for, ends_failed) {
+    let fate = Fate::ends_failed(state.faults.refund_ends_failed());
+    match ledger.create(new, now, state.faults.config().processing_for, fate) {
         Ok(_) if state.faults.lie() => Answer::Signed(business_error(
             params,
             "-20023",
@@ -375,7 +376,7 @@ fn query(state: &SimState, params: &Fields) -> Answer {
     let now = Instant::now();
     let mut fields = refund_fields(params, refund, &ledger, now);
     match refund.state(now) {
-        RefundState::Processing => {}
+        RefundState::Processing | RefundState::Abnormal => {}
         final_state => {
             fields.insert(
                 "refund_time".into(),

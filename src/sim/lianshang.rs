@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::faults::{AfterFault, NewRefundAnswer};
-use super::ledger::{NewRefund, OrderRef, RefundState, Refusal};
+use super::ledger::{Fate, NewRefund, OrderRef, RefundState, Refusal};
 use super::SimState;
 use crate::gateway::lianshang::{self as wire, check_text, is_valid_id, BASE_RULES, BIZ_RULES};
 use crate::gateway::rsa_sign::RsaDigest;
@@ -279,7 +279,8 @@ fn check_fields(
 
 fn status_text(state: RefundState) -> &'static str {
     match state {
-        RefundState::Processing => "PROCESSING",
+        // Lianshang refunds never end abnormal (a WeChat Pay state).
+        RefundState::Processing | RefundState::Abnormal => "PROCESSING",
         RefundState::Succeeded => "SUCCESS",
         RefundState::Failed => "FAIL",
     }
@@ -316,8 +317,8 @@ fn refund(
         currency: Some(str_of(biz, "refund_currency")),
     };
     let now = Instant::now();
-    let ends_failed = state.faults.refund_ends_failed();
-    let index = match ledger.create(new, now, state.faults.config().processing_for, ends_failed) {
+    let fate = Fate::ends_failed(state.faults.refund_ends_failed());
+    let index = match ledger.create(new, now, state.faults.config().processing_for, fate) {
         Ok(index) => match state.faults.new_refund_answer(lie_key(merchant, refund_id)) {
             NewRefundAnswer::Truth => index,
             NewRefundAnswer::ServerError => return None,
@@ -422,7 +423,7 @@ fn query(
     answer.insert("refund_coin_amount".into(), refund.coin_amount.into());
     answer.insert("refund_currency".into(), order.currency.clone().into());
     let time = match status {
-        RefundState::Processing => String::new(),
+        RefundState::Processing | RefundState::Abnormal => String::new(),
         _ => refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
     };
     answer.insert("refund_time".into(), time.into());

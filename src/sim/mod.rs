@@ -1,5 +1,5 @@
-//! The gateway simulator (`bulkrefund sim`): one axum server that speaks both
-//! gateways at their real paths, strict like the real ones. It verifies every
+//! The gateway simulator (`bulkrefund sim`): one axum server that speaks every
+//! gateway at its real paths, strict like the real ones. It verifies every
 //! signature, keeps a [`ledger::Ledger`], enforces the refund rules and injects
 //! the faults of [`faults::FaultConfig`]. Tests, benchmarks and `demo` run it on
 //! 127.0.0.1 and talk to it over real TCP.
@@ -9,6 +9,9 @@ pub mod generate;
 pub mod ledger;
 mod leshua;
 mod lianshang;
+mod orders;
+mod snapshot;
+pub mod wechatpay;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,6 +27,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::gateway::rsa_sign::RsaVerifier;
+use crate::gateway::GatewayKind;
 use crate::secret::Secret;
 use faults::{FaultConfig, Faults};
 use ledger::{Ledger, LedgerSnapshot, OrderRow};
@@ -33,6 +37,7 @@ pub struct SimConfig {
     pub leshua_trade_key: Secret,
     pub leshua_notify_key: Secret,
     pub lianshang_public_key: RsaVerifier,
+    pub wechatpay: wechatpay::WechatpayConfig,
     pub faults: FaultConfig,
 }
 
@@ -45,6 +50,21 @@ pub mod sample_keys {
         include_str!("../../samples/keys/merchant-test-2048.pem");
     pub const LIANSHANG_PUBLIC_KEY: &str =
         include_str!("../../samples/keys/merchant-test-2048.pub.pem");
+    /// WeChat Pay: the merchant's API key (the client signs requests with it).
+    pub const WECHATPAY_MERCHANT_PRIVATE_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-merchant-test.pem");
+    /// Its public half: the simulator verifies requests.
+    pub const WECHATPAY_MERCHANT_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-merchant-test.pub.pem");
+    /// WeChat Pay's key: the simulator signs answers.
+    pub const WECHATPAY_PRIVATE_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-platform-test.pem");
+    /// Its public half (public-key mode): the client verifies answers.
+    pub const WECHATPAY_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/wechatpay-platform-test.pub.pem");
+    /// The platform certificate of the same key (certificate mode).
+    pub const WECHATPAY_CERTIFICATE: &str =
+        include_str!("../../samples/keys/wechatpay-platform-test-9AD59953ADF1BABB.crt.pem");
 }
 
 impl SimConfig {
@@ -56,6 +76,7 @@ impl SimConfig {
             leshua_notify_key: Secret::new(sample_keys::LESHUA_NOTIFY_KEY.trim()),
             lianshang_public_key: RsaVerifier::from_pem(sample_keys::LIANSHANG_PUBLIC_KEY)
                 .expect("the sample public key is valid"),
+            wechatpay: wechatpay::WechatpayConfig::sample(),
             faults: FaultConfig::default(),
         }
     }
@@ -66,6 +87,7 @@ pub(crate) struct SimState {
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
+    wechatpay: wechatpay::Wechatpay,
     /// This simulator's own address: the default target of redirects.
     addr: SocketAddr,
     /// Requests that reached `/__sim/elsewhere` (a client that followed a redirect).
@@ -119,6 +141,16 @@ impl SimHandle {
         self.state.snapshot()
     }
 
+    /// Turns an abnormal WeChat Pay refund into a success (channel
+    /// `OTHER_BALANCE`), as `POST /__sim/wechatpay/resolve-abnormal` does;
+    /// false when there is no abnormal refund under that id.
+    pub fn resolve_abnormal(&self, out_refund_no: &str) -> bool {
+        let mut ledger = self.state.ledger.lock().expect("ledger lock");
+        ledger
+            .resolve_abnormal(GatewayKind::Wechatpay, out_refund_no, Instant::now())
+            .is_ok()
+    }
+
     /// Changes the injected faults while running.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.state.faults.set_config(faults);
@@ -164,6 +196,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
+        wechatpay: wechatpay::Wechatpay::new(config.wechatpay),
         addr,
         elsewhere: std::sync::atomic::AtomicU64::new(0),
     });
@@ -178,8 +211,13 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             crate::gateway::lianshang::QUERY_PATH,
             post(lianshang::handle_query),
         )
+        .route(wechatpay::APPLY_PATH, post(wechatpay::handle_apply))
+        .route(wechatpay::QUERY_PATH, get(wechatpay::handle_query))
+        .route(wechatpay::BILL_PATH, get(wechatpay::handle_bill))
+        .route(wechatpay::DOWNLOAD_PATH, get(wechatpay::handle_download))
+        .route(wechatpay::RESOLVE_PATH, post(wechatpay::handle_resolve))
         .route("/__sim/ledger", get(ledger_json))
-        .route("/__sim/elsewhere/{*path}", post(elsewhere))
+        .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -268,7 +306,11 @@ async fn elsewhere(
     state
         .elsewhere
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if path.starts_with("pai/") {
+    if path.starts_with("v3/") {
+        // WeChat Pay: a refund that succeeded, with no signature headers.
+        axum::Json(serde_json::json!({"status": "SUCCESS", "refund_id": "503ELSEWHERE"}))
+            .into_response()
+    } else if path.starts_with("pai/") {
         let success = serde_json::json!({"result_code": "Success", "refund_status": "SUCCESS", "wk_refund_id": "WKR-ELSEWHERE"});
         axum::Json(serde_json::json!({
             "newBaseResponseData": {}, "newBizResponseData": success,

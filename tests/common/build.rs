@@ -34,6 +34,7 @@ pub fn order(
         amount_fen: amount,
         currency: "CNY".into(),
         status,
+        paid_at: None,
     }
 }
 

@@ -154,6 +154,7 @@ pub fn assert_results_match_ledger(
                     RefundState::Succeeded => "succeeded",
                     RefundState::Failed => "failed",
                     RefundState::Processing => "processing",
+                    RefundState::Abnormal => "abnormal",
                 };
                 assert_eq!(status, expected, "row for {id}: {row:?}");
                 assert_eq!(row["gateway_refund_id"], refund.gateway_refund_id, "{id}");
