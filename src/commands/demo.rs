@@ -1,6 +1,6 @@
 //! `bulkrefund demo`: for a newcomer. Starts the simulator in-process on a free
 //! port with the sample orders (a little processing time and a few faults, so
-//! polling and retries show), runs both sample batches against it with a
+//! polling and retries show), runs every gateway's sample batch against it with a
 //! journal in a fresh directory, and prints the summaries and where the results are.
 
 use std::path::Path;
@@ -16,25 +16,41 @@ use crate::exit;
 use crate::options::RunOptions;
 use crate::sim::{self, faults::FaultConfig, sample_keys, SimConfig};
 
-/// The sample files, built into the binary.
-const SAMPLES: &[(&str, &str)] = &[
+/// The sample files, built into the binary (the WeChat batch is GBK, as a
+/// finance sheet saved from Excel on a Chinese Windows is).
+const SAMPLES: &[(&str, &[u8])] = &[
     (
         "bulkrefund.toml",
-        include_str!("../../samples/bulkrefund.toml"),
+        include_bytes!("../../samples/bulkrefund.toml"),
     ),
-    ("orders.csv", include_str!("../../samples/orders.csv")),
+    ("orders.csv", include_bytes!("../../samples/orders.csv")),
     (
         "leshua-batch.csv",
-        include_str!("../../samples/leshua-batch.csv"),
+        include_bytes!("../../samples/leshua-batch.csv"),
     ),
     (
         "lianshang-batch.csv",
-        include_str!("../../samples/lianshang-batch.csv"),
+        include_bytes!("../../samples/lianshang-batch.csv"),
     ),
-    ("keys/leshua-trade.key", sample_keys::LESHUA_TRADE_KEY),
+    (
+        "wechatpay-batch.csv",
+        include_bytes!("../../samples/wechatpay-batch.csv"),
+    ),
+    (
+        "keys/leshua-trade.key",
+        sample_keys::LESHUA_TRADE_KEY.as_bytes(),
+    ),
     (
         "keys/merchant-test-2048.pem",
-        sample_keys::LIANSHANG_PRIVATE_KEY,
+        sample_keys::LIANSHANG_PRIVATE_KEY.as_bytes(),
+    ),
+    (
+        "keys/wechatpay-merchant-test.pem",
+        sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY.as_bytes(),
+    ),
+    (
+        "keys/wechatpay-platform-test.pub.pem",
+        sample_keys::WECHATPAY_PUBLIC_KEY.as_bytes(),
     ),
 ];
 
@@ -46,6 +62,7 @@ fn write_samples(dir: &Path) -> anyhow::Result<()> {
         }
         // Key files are readable by their owner only, as bulkrefund asks of any key file.
         let written = if name.starts_with("keys/") {
+            let text = std::str::from_utf8(text).expect("the sample keys are PEM text");
             crate::sim::generate::write_private(&path, text)
         } else {
             std::fs::write(&path, text)
@@ -72,7 +89,7 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     };
     let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
     crate::say!(
-        "simulator listening on {} (both gateways; 3% busy answers, 3% HTTP 500 after recording)",
+        "simulator listening on {} (every gateway; 3% busy answers, 3% HTTP 500 after recording)",
         simulator.base_url()
     );
     crate::say!("working directory: {}\n", dir.display());
@@ -94,6 +111,7 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     for (batch, profile) in [
         ("leshua-batch.csv", "leshua"),
         ("lianshang-batch.csv", "lianshang"),
+        ("wechatpay-batch.csv", "wechatpay"),
     ] {
         crate::say!("== bulkrefund run {batch} --profile {profile}");
         let path = dir.join(batch);

@@ -112,6 +112,14 @@ pub fn write_sample_keys(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     for (name, text) in [
         ("leshua-trade.key", sample_keys::LESHUA_TRADE_KEY),
         ("merchant-test-2048.pem", sample_keys::LIANSHANG_PRIVATE_KEY),
+        (
+            "wechatpay-merchant-test.pem",
+            sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
+        ),
+        (
+            "wechatpay-platform-test.pub.pem",
+            sample_keys::WECHATPAY_PUBLIC_KEY,
+        ),
     ] {
         write_private(&keys.join(name), text)?;
     }
@@ -127,10 +135,14 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(text.as_bytes())
 }
 
-/// A `bulkrefund.toml` with both profiles aimed at a simulator at `base_url`,
-/// using the sample keys in `keys_dir` (test keys only).
+/// A `bulkrefund.toml` with a profile per gateway aimed at a simulator at
+/// `base_url`, using the sample keys in `keys_dir` (test keys only). WeChat's
+/// profile keeps within its simulator's limits (150 applies/s, 300 queries/s).
 pub fn simulator_config(base_url: &str, keys_dir: &Path, rate: u32, concurrency: u32) -> String {
     let keys = keys_dir.display();
+    let (wx_rate, wx_query_rate) = (rate.min(150), rate.saturating_mul(2).min(300));
+    let serial = crate::sim::wechatpay::SAMPLE_MERCHANT_SERIAL;
+    let public_key_id = crate::sim::wechatpay::SAMPLE_PUBLIC_KEY_ID;
     format!(
         r#"
 [profiles.leshua]
@@ -164,6 +176,20 @@ notify_url = "https://shop.example.com/refund/notify"
 refund_expire = 30
 risk_extend = "{{\"risk\":100}}"
 refund_product_subject = "[]"
+
+[profiles.wechatpay]
+gateway = "wechatpay"
+base_url = "{base_url}"
+merchant_id = "{WECHATPAY_MERCHANT}"
+merchant_serial_no = "{serial}"
+private_key = {{ file = "{keys}/wechatpay-merchant-test.pem" }}
+wechatpay_public_key_id = "{public_key_id}"
+wechatpay_public_key = {{ file = "{keys}/wechatpay-platform-test.pub.pem" }}
+rate = {wx_rate}
+query_rate = {wx_query_rate}
+concurrency = {concurrency}
+timeout = "5s"
+max_attempts = 8
 "#
     )
 }
