@@ -29,7 +29,7 @@ pub use super::retry_plan::{Plan, Planned};
 use crate::cli::RetryArgs;
 use crate::engine::ask::{query_once, record_answer, Asked};
 use crate::exit::{self, Interrupted, UsageError};
-use crate::gateway::{GatewayKind, NoDerivedId, Outcome};
+use crate::gateway::{GatewayKind, IdUse, NoDerivedId, Outcome};
 use crate::journal::chain::RetryStart;
 use crate::journal::{Journal, RefundRecord, Scope, State};
 use crate::options::{Locations, RunOptions};
@@ -168,7 +168,15 @@ fn say_why_never_created(journal: &Journal, plan: &mut Plan) -> anyhow::Result<(
 fn blocks_new_id(link: &RefundRecord, asked: &Asked, head: bool) -> Option<String> {
     let id = &link.refund_id;
     match &asked.outcome {
-        Outcome::Failed { .. } => None,
+        Outcome::Failed {
+            id: IdUse::Spent, ..
+        } => None,
+        // A failure that used no id proves nothing exists to replace.
+        Outcome::Failed {
+            id: IdUse::Free, ..
+        } => Some(format!(
+            "the gateway says nothing was created under {id}: not given a new id; `retry --failed` without --new-ids sends it again under its own"
+        )),
         Outcome::NotFound if head => None,
         Outcome::NotFound => Some(format!(
             "the gateway now says it has no refund {id}, which it said had failed: not retried; see `bulkrefund show {id}`"

@@ -75,7 +75,7 @@ pub fn record_answer(
     record: &RefundRecord,
     answer: Answer,
 ) -> Result<Asked, JournalError> {
-    let state = match correction(record.state, &answer.attempt.outcome) {
+    let state = match correction(record.state, record.ever_created, &answer.attempt.outcome) {
         Some(change) => {
             journal.settle(record.id, record.state, &change, &answer.kept)?;
             journal.reopen_listing(record.id)?;

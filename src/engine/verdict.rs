@@ -415,8 +415,12 @@ fn query_later(
 }
 
 /// The change a query's answer makes to a refund that is `failed` or in
-/// `review`; `None` when it leaves the refund as it is.
-pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
+/// `review`; `None` when it leaves the refund as it is. `ever_created`: the
+/// gateway once showed it holds the refund, so a "no such refund" now
+/// contradicts it and sends nothing again (a refund WeChat accepted and then
+/// could not pay, sent to review by a hostile answer, must never go back to
+/// pending on a forged or lagging 404).
+pub fn correction(from: State, ever_created: bool, outcome: &Outcome) -> Option<Change> {
     let asked = match from {
         State::Failed => "a query before a retry",
         _ => "a query an operator asked for",
@@ -440,6 +444,7 @@ pub fn correction(from: State, outcome: &Outcome) -> Option<Change> {
             )
         }),
         Outcome::Failed { .. } | Outcome::NotFound if from == State::Failed => None,
+        Outcome::NotFound if ever_created => None,
         Outcome::Abnormal(_) if from == State::Abnormal => None,
         Outcome::Abnormal(receipt) => Some(abnormal(receipt)),
         Outcome::Failed {
@@ -714,7 +719,7 @@ mod tests {
         let mismatch = Outcome::Mismatch {
             what: "merchant_refund_id differs".into(),
         };
-        let to = |from, outcome: &Outcome| correction(from, outcome).map(|c| c.to);
+        let to = |from, outcome: &Outcome| correction(from, false, outcome).map(|c| c.to);
         // Failed, asked before a retry: only what contradicts the journal changes it.
         assert_eq!(to(State::Failed, &failed), None);
         assert_eq!(to(State::Failed, &Outcome::NotFound), None);
@@ -730,6 +735,9 @@ mod tests {
         // In review: a verified answer about this refund settles it.
         assert_eq!(to(State::Review, &failed), Some(State::Failed));
         assert_eq!(to(State::Review, &Outcome::NotFound), Some(State::Pending));
+        // ... unless the gateway once showed it holds the refund: a "no such
+        // refund" then contradicts it, and nothing is sent again.
+        assert_eq!(correction(State::Review, true, &Outcome::NotFound), None);
         assert_eq!(
             to(State::Review, &Outcome::Succeeded(receipt)),
             Some(State::Succeeded)

@@ -45,50 +45,65 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 
 /// Sends a request and sorts every transport failure into its outcome. `Ok`
 /// for an answer whose body arrived whole and within [`MAX_BODY`], whatever
-/// its status (a redirect aside: never followed, never read).
+/// its status (a redirect aside: never followed, never read). A non-2xx
+/// whose body is too large or cut off still comes back, its body empty: its
+/// status alone may prove something (a 503 that streams an endless page is
+/// still busy), and a gateway that needs the body finds none to believe.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Attempt> {
-    let mut response = match request.send().await {
+    let response = match request.send().await {
         Ok(response) => response,
         Err(e) => return Err(Attempt::without_answer(classify_send_error(&e))),
     };
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let unknown = |why: String| Attempt {
-        outcome: Outcome::unknown(why),
-        http_status: Some(status),
-        gateway_codes: None,
-    };
     if (300..400).contains(&status) {
-        return Err(unknown(redirect(status, &headers)));
+        return Err(Attempt {
+            outcome: Outcome::unknown(redirect(status, &headers)),
+            http_status: Some(status),
+            gateway_codes: None,
+        });
     }
+    match read_body(response, &headers).await {
+        Ok(body) => Ok(Reply {
+            status,
+            headers,
+            body,
+        }),
+        Err(why) if (200..300).contains(&status) => Err(Attempt {
+            outcome: Outcome::unknown(why),
+            http_status: Some(status),
+            gateway_codes: None,
+        }),
+        Err(why) => {
+            tracing::debug!(status, "a non-2xx answer's body was not read: {why}");
+            Ok(Reply {
+                status,
+                headers,
+                body: Bytes::new(),
+            })
+        }
+    }
+}
+
+/// The whole body, or why it was not read: larger than [`MAX_BODY`] (as
+/// declared or as it streams), or cut off.
+async fn read_body(mut response: reqwest::Response, headers: &HeaderMap) -> Result<Bytes, String> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY as u64) {
-        return Err(unknown(too_large()));
+        return Err(too_large());
     }
     let mut body = BytesMut::new();
     loop {
         match response.chunk().await {
-            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY => {
-                return Err(unknown(too_large()))
-            }
+            Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY => return Err(too_large()),
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => {
-                return Err(unknown(format!(
-                    "the answer was cut off: {}",
-                    error_chain(&e)
-                )))
-            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => return Err(format!("the answer was cut off: {}", error_chain(&e))),
         }
     }
-    Ok(Reply {
-        status,
-        headers,
-        body: body.freeze(),
-    })
 }
 
 fn too_large() -> String {
@@ -181,5 +196,39 @@ mod tests {
             "HTTP 302: a redirect to http://elsewhere/, not followed; the refund will be queried"
         );
         assert!(redirect(307, &HeaderMap::new()).contains("to nowhere"));
+    }
+
+    /// A server on 127.0.0.1 answering every request with `status` and a
+    /// body larger than [`MAX_BODY`].
+    async fn oversized(status: u16) -> String {
+        use axum::http::StatusCode;
+        let app = axum::Router::new().fallback(move || async move {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                vec![b'x'; MAX_BODY + 1],
+            )
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_non_2xx_keeps_its_status_when_its_body_is_too_large_to_read() {
+        let http = client(Duration::from_secs(5));
+        let busy = send(http.get(oversized(503).await)).await.ok().unwrap();
+        assert_eq!((busy.status, busy.body.len()), (503, 0));
+        let refused = send(http.get(oversized(403).await)).await.ok().unwrap();
+        assert_eq!((refused.status, refused.body.len()), (403, 0));
+        // A 2xx must be read whole to be believed: unknown.
+        let Err(attempt) = send(http.get(oversized(200).await)).await else {
+            panic!("an oversized 2xx is never handed on");
+        };
+        assert!(
+            matches!(attempt.outcome, Outcome::Unknown { ref why } if why.contains("larger than")),
+            "{:?}",
+            attempt.outcome
+        );
     }
 }

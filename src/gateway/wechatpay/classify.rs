@@ -143,9 +143,10 @@ pub fn refund_outcome(refund: &RefundObject, asked: &Asked) -> Outcome {
 /// The echo check: `None` when the object is about the refund asked.
 pub fn echo(refund: &RefundObject, asked: &Asked) -> Option<String> {
     let mut check = EchoCheck::default();
+    // An empty echo names no refund: as missing as an absent one.
     let mut exact = |field: &str, answered: Option<&str>, sent: &str| match answered {
-        Some(value) => check.text(field, Some(value), sent),
-        None => check.differ(field, "missing", &format!("{sent:?}")),
+        Some(value) if !value.is_empty() => check.text(field, Some(value), sent),
+        _ => check.differ(field, "missing", &format!("{sent:?}")),
     };
     exact(
         "out_refund_no",
@@ -205,7 +206,7 @@ pub fn error_outcome(call: Call, status: u16, headers: &HeaderMap, error: &Error
             nothing_created("the merchant's refundable balance is too low: top it up, then retry --failed")
         }
         (403, "USER_ACCOUNT_ABNORMAL", Call::Apply) => {
-            nothing_created("the payer's account is closed: refund the payer another way")
+            nothing_created("the payer's account is closed and nothing was created under this id; before paying the payer another way, check with `bulkrefund show` that no earlier send of it was accepted")
         }
         (403, "NO_AUTH", Call::Apply) => nothing_created("no permission to refund this order"),
         (404, "RESOURCE_NOT_EXISTS", Call::Apply) => {
@@ -283,8 +284,14 @@ mod tests {
     #[test]
     fn every_echoed_field_must_match() {
         type Change = fn(&mut RefundObject);
-        let changes: [(&str, Change); 8] = [
+        let changes: [(&str, Change); 12] = [
             ("out_refund_no", |r| r.out_refund_no = "R2".into()),
+            ("out_refund_no", |r| r.out_refund_no = String::new()),
+            ("out_trade_no", |r| r.out_trade_no = Some(String::new())),
+            ("transaction_id", |r| r.transaction_id = Some(String::new())),
+            ("amount.currency", |r| {
+                r.amount.currency = Some(String::new())
+            }),
             ("out_trade_no", |r| r.out_trade_no = Some("T2".into())),
             ("out_trade_no", |r| r.out_trade_no = None),
             ("transaction_id", |r| r.transaction_id = Some("4201".into())),

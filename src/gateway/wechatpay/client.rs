@@ -31,8 +31,6 @@ pub struct WechatpaySettings {
     pub serial_no: String,
     pub signer: RsaSigner,
     pub keys: Arc<AnswerKeys>,
-    /// The profile's `notify_url`, sent when a row gives none.
-    pub notify_url: Option<String>,
     pub timeout: Duration,
     pub clock: Clock,
 }
@@ -127,7 +125,7 @@ pub fn asked(refund: &RefundOrder) -> Asked {
 }
 
 /// The apply body of a refund, or why its fields cannot make one.
-pub fn apply_body(refund: &RefundOrder, notify_url: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn apply_body(refund: &RefundOrder) -> Result<Vec<u8>, String> {
     let total = refund
         .field("order_total")
         .ok_or("the refund has no order_total")?;
@@ -137,7 +135,8 @@ pub fn apply_body(refund: &RefundOrder, notify_url: Option<&str>) -> Result<Vec<
         transaction_id: refund.field("transaction_id"),
         out_trade_no: refund.field("out_trade_no"),
         reason: refund.field("reason"),
-        notify_url: refund.field("notify_url").or(notify_url),
+        // The profile's, if any, was recorded in the fields at import.
+        notify_url: refund.field("notify_url"),
         funds_account: refund.field("funds_account"),
         amount: ApplyAmount {
             refund: refund.amount.0,
@@ -151,7 +150,7 @@ pub fn apply_body(refund: &RefundOrder, notify_url: Option<&str>) -> Result<Vec<
 #[async_trait::async_trait]
 impl Gateway for WechatpayClient {
     async fn submit(&self, refund: &RefundOrder) -> Attempt {
-        let body = match apply_body(refund, self.settings.notify_url.as_deref()) {
+        let body = match apply_body(refund) {
             Ok(body) => body,
             Err(why) => {
                 // Nothing sent: the row's fields cannot make the contract's body.
@@ -330,7 +329,6 @@ mod tests {
             signer: RsaSigner::from_pem(MERCHANT_KEY, crate::gateway::rsa_sign::RsaDigest::Sha256)
                 .unwrap(),
             keys: Arc::new(keys(&[])),
-            notify_url: None,
             timeout: Duration::from_secs(5),
             clock: Arc::new(|| 1795311030),
         })
@@ -351,7 +349,7 @@ mod tests {
         );
         let seen = seen.lock().unwrap();
         let (_, _, headers, body) = &seen[0];
-        assert_eq!(body, &apply_body(&order("R20261122-0001"), None).unwrap());
+        assert_eq!(body, &apply_body(&order("R20261122-0001")).unwrap());
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(headers["accept"], "application/json");
         assert_eq!(headers["user-agent"], user_agent());

@@ -5,6 +5,7 @@
 //! id (`mchid` on the wire) is the common `merchant_id`, as for every
 //! gateway. Keys are loaded once, here; no error shows a key.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -110,7 +111,9 @@ impl Section {
                 public_key,
                 certificates,
             }),
-            notify_url,
+            row_defaults: notify_url
+                .map(|url| BTreeMap::from([("notify_url".to_owned(), url)]))
+                .unwrap_or_default(),
         }))
     }
 }
@@ -120,7 +123,10 @@ struct WechatpayProfile {
     serial_no: String,
     signer: RsaSigner,
     keys: Arc<AnswerKeys>,
-    notify_url: Option<String>,
+    /// The profile's `notify_url`, filled into a row without one at import:
+    /// a refund's every send then carries the same JSON, whatever the
+    /// profile says by the time of a resend.
+    row_defaults: BTreeMap<String, String>,
 }
 
 impl GatewayProfile for WechatpayProfile {
@@ -131,10 +137,13 @@ impl GatewayProfile for WechatpayProfile {
             serial_no: self.serial_no.clone(),
             signer: self.signer.clone(),
             keys: self.keys.clone(),
-            notify_url: self.notify_url.clone(),
             timeout: endpoint.timeout,
             clock: system_clock(),
         })?))
+    }
+
+    fn row_defaults(&self) -> &BTreeMap<String, String> {
+        &self.row_defaults
     }
 }
 

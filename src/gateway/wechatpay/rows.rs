@@ -75,7 +75,7 @@ impl BatchFormat for Wechatpay {
     fn columns(
         &self,
         header: &Header,
-        _defaults: &BTreeMap<String, String>,
+        defaults: &BTreeMap<String, String>,
     ) -> Result<Box<dyn RowRules>, String> {
         header.require("out_refund_no", "wechatpay")?;
         if !header.has("out_trade_no") && !header.has("transaction_id") {
@@ -97,6 +97,7 @@ impl BatchFormat for Wechatpay {
         let total = AmountColumn::find(header, "order_total", "order_total_yuan")?;
         Ok(Box::new(WechatpayRows {
             header: header.clone(),
+            default_notify_url: defaults.get("notify_url").cloned().unwrap_or_default(),
             amount,
             total,
         }))
@@ -109,6 +110,8 @@ impl BatchFormat for Wechatpay {
 
 struct WechatpayRows {
     header: Header,
+    /// The profile's `notify_url` (`[profiles.P] notify_url`), or empty.
+    default_notify_url: String,
     amount: AmountColumn,
     total: AmountColumn,
 }
@@ -163,7 +166,12 @@ impl WechatpayRows {
                 "is longer than 80 characters (it is shown to the payer)",
             ));
         }
-        let notify_url = cell("notify_url");
+        // The profile's, when the row has none: recorded with the refund at
+        // import, so that every send of it carries the same JSON.
+        let notify_url = match cell("notify_url") {
+            "" => self.default_notify_url.as_str(),
+            given => given,
+        };
         plain_text("notify_url", notify_url)?;
         if !notify_url.is_empty() {
             check_notify_url(notify_url)?;
@@ -267,6 +275,28 @@ mod tests {
         "订单金额（元）*",
         "退款原因",
     ];
+
+    #[test]
+    fn the_profiles_notify_url_is_recorded_with_a_row_that_has_none() {
+        let names = [
+            "out_refund_no",
+            "out_trade_no",
+            "refund_amount",
+            "order_total",
+            "notify_url",
+        ];
+        let defaults =
+            BTreeMap::from([("notify_url".to_owned(), "https://m.example/p".to_owned())]);
+        let rules = rules(&Wechatpay, &names, &defaults).unwrap();
+        let from_profile = rules.check(&row(&["R1", "T1", "100", "100", ""])).unwrap();
+        assert_eq!(from_profile.fields["notify_url"], "https://m.example/p");
+        let own = rules
+            .check(&row(&["R2", "T1", "100", "100", "https://m.example/r"]))
+            .unwrap();
+        assert_eq!(own.fields["notify_url"], "https://m.example/r");
+        let none = check(&names, &["R3", "T1", "100", "100", ""]).unwrap();
+        assert!(!none.fields.contains_key("notify_url"));
+    }
 
     #[test]
     fn the_specs_example_in_chinese_headers() {

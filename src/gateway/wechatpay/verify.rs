@@ -127,22 +127,27 @@ impl AnswerKeys {
             Some(other) => {
                 return refused(
                     "base_url",
-                    format!("the answer's signature type {other:?} is not {SCHEME}"),
+                    format!(
+                        "the answer's signature type {} is not {SCHEME}",
+                        quoted(other)
+                    ),
                 )
             }
         }
         let Ok(stamp) = ts.trim().parse::<i64>() else {
             return refused(
                 "base_url",
-                format!("Wechatpay-Timestamp {ts:?} is not a time"),
+                format!("Wechatpay-Timestamp {} is not a time", quoted(ts)),
             );
         };
-        if (now - stamp).abs() >= FRESHNESS_SECS {
+        // abs_diff: a hostile timestamp near i64::MIN must neither overflow
+        // nor wrap into "fresh".
+        if now.abs_diff(stamp) >= FRESHNESS_SECS.unsigned_abs() {
             return refused(
                 "the system clock",
                 format!(
                     "the answer is signed at {stamp}, {} s from our clock: stale or replayed",
-                    now - stamp
+                    now.saturating_sub(stamp)
                 ),
             );
         }
@@ -175,11 +180,19 @@ impl AnswerKeys {
         match known.iter().find(|c| c.valid_at(now)) {
             Some(cert) => Ok(("platform_certificates", &cert.key)),
             None if known.is_empty() => Err(format!(
-                "Wechatpay-Serial {serial:?} is neither the public key id nor a configured certificate"
+                "Wechatpay-Serial {} is neither the public key id nor a configured certificate",
+                quoted(serial)
             )),
             None => Err(format!(
-                "the platform certificate {serial:?} is not valid now"
+                "the platform certificate {} is not valid now",
+                quoted(serial)
             )),
         }
     }
+}
+
+/// A header's text as a message quotes it: at most 64 characters, so that a
+/// hostile answer cannot fill the log.
+fn quoted(value: &str) -> String {
+    format!("{:?}", value.chars().take(64).collect::<String>())
 }

@@ -111,7 +111,7 @@ pub fn check<'a>(
     let at: i64 = timestamp
         .parse()
         .map_err(|_| Sign("timestamp is not Unix seconds"))?;
-    if (now_secs - at).abs() > CLOCK_SKEW_SECS {
+    if now_secs.abs_diff(at) > CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(Sign("timestamp is more than 300 s from the server's clock"));
     }
     let Ok(body) = std::str::from_utf8(body) else {
