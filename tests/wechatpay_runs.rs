@@ -141,3 +141,97 @@ async fn the_balance_is_set_over_http() {
         Some((2, 1))
     );
 }
+
+/// Each refund's attempts as the journal holds them: (refund id, kind, outcome).
+fn attempts(world: &World) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(world.journal()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT f.refund_id, a.kind, a.outcome FROM attempts a \
+             JOIN refunds f ON f.id = a.refund ORDER BY a.refund, a.id",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows
+}
+
+/// The attempts of one refund: (kind, outcome).
+fn attempts_of(all: &[(String, String, String)], id: &str) -> Vec<(String, String)> {
+    all.iter()
+        .filter(|(refund, _, _)| refund == id)
+        .map(|(_, kind, outcome)| (kind.clone(), outcome.clone()))
+        .collect()
+}
+
+/// 400 `INVALID_REQUEST` is settled by the one query the client makes: V1
+/// (the wrong order total) is unknown to WeChat, so failed, one submit, nothing
+/// created; K1 already names a refund of another amount, so the query finds
+/// that refund and its echo sends the row to review; G3 is paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_request_is_settled_by_one_query() {
+    let world = World::start(Orders::standard(), FaultConfig::default()).await;
+    let key = bulkrefund::sim::sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY;
+    let client = wechatpay_client(&world.sim, key, std::time::Duration::from_secs(5));
+    let earlier = wechatpay_refund("K1", "T2", "W2", 100, 1000);
+    let outcome = bulkrefund::gateway::Gateway::submit(&client, &earlier)
+        .await
+        .outcome;
+    assert!(matches!(outcome, Outcome::Succeeded(_)), "{outcome:?}");
+    let before = world.ledger().requests;
+    let batch = BatchFile::wechatpay()
+        .rows(["V1,T1,W1,100,999", "K1,T2,W2,200,1000", "G3,T3,W3,300,1000"])
+        .write(world.dir.path(), "invalid.csv");
+    let outcome = world.run(&batch, "wechatpay", quick()).await;
+    assert_eq!(outcome.exit_code, 3, "V1 failed, K1 in review");
+    let rows = by_id(world.results(&batch));
+    let said = |id: &str| {
+        let row = &rows[id];
+        (
+            row["status"].as_str(),
+            row["error_code"].as_str(),
+            row["gateway_refund_id"].as_str(),
+        )
+    };
+    assert_eq!(said("V1"), ("failed", "INVALID_REQUEST", ""));
+    assert_eq!(said("K1").0, "review");
+    assert_eq!(said("K1").1, "BR_MISMATCH");
+    assert!(
+        rows["K1"]["error_message"].contains("amount.refund"),
+        "{:?}",
+        rows["K1"]
+    );
+    assert_eq!(said("G3").0, "succeeded");
+    let ledger = world.ledger();
+    // V1: applied, queried; K1: applied, queried; G3: applied.
+    assert_eq!(ledger.requests - before, 5);
+    assert_eq!(
+        ledger.id("V1").map(|id| (id.submissions, id.created)),
+        Some((1, 0))
+    );
+    assert!(ledger.refund("V1").is_none());
+    assert_eq!(
+        ledger.id("K1").map(|id| (id.submissions, id.created)),
+        Some((2, 1))
+    );
+    let k1 = ledger.refund("K1").unwrap();
+    assert_eq!((k1.amount_fen, k1.status), (100, RefundState::Succeeded));
+    let all = attempts(&world);
+    let v1 = attempts_of(&all, "V1");
+    assert_eq!(v1.len(), 1, "{v1:?}");
+    assert_eq!(v1[0].0, "submit");
+    assert!(
+        v1[0].1.starts_with("failed") && v1[0].1.contains("INVALID_REQUEST"),
+        "{v1:?}"
+    );
+    let k1 = attempts_of(&all, "K1");
+    assert_eq!(k1.len(), 1, "{k1:?}");
+    assert_eq!(k1[0].0, "submit");
+    assert_eq!(
+        k1[0].1,
+        "review: the answer is not about this refund: amount.refund is 100, not 200; never believed"
+    );
+}
