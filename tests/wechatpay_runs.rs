@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use bulkrefund::gateway::Outcome;
+use bulkrefund::gateway::{GatewayKind, Outcome};
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
 use common::*;
@@ -234,4 +234,58 @@ async fn invalid_request_is_settled_by_one_query() {
         k1[0].1,
         "review: the answer is not about this refund: amount.refund is 100, not 200; never believed"
     );
+}
+
+/// Answers signed ten minutes ago or with a wrong signature, in a run: each
+/// is unknown, never believed; the refund is queried next (never sent blind);
+/// every row ends as the ledger says, and a row is succeeded only after a
+/// believed answer said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_or_badly_signed_answers_in_a_run_are_never_believed() {
+    let unbelievable = FaultConfig {
+        stale_answer_rate: 0.05,
+        bad_sign_rate: 0.05,
+        seed: Some(5),
+        ..FaultConfig::default()
+    };
+    let (world, batch) =
+        World::with_generated(GatewayKind::Wechatpay, 100, "S", unbelievable).await;
+    let outcome = world.run(&batch, "wechatpay", quick()).await;
+    assert_eq!(outcome.exit_code, 0);
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 100);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+    assert!(ledger
+        .refunds
+        .iter()
+        .all(|r| r.status == RefundState::Succeeded));
+    let rows = world.results(&batch);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert_results_match_ledger(&rows, "out_refund_no", &ledger);
+    let all = attempts(&world);
+    let unbelieved = |outcome: &str| outcome.contains("not trusted");
+    let stale = all
+        .iter()
+        .filter(|(_, _, o)| unbelieved(o) && o.contains("the system clock"))
+        .count();
+    let forged = all
+        .iter()
+        .filter(|(_, _, o)| unbelieved(o) && o.contains("wechatpay_public_key"))
+        .count();
+    assert!(
+        stale > 0 && forged > 0,
+        "stale {stale}, forged {forged}: {all:?}"
+    );
+    for pair in all.windows(2) {
+        let ((id, _, outcome), (next_id, next_kind, _)) = (&pair[0], &pair[1]);
+        if unbelieved(outcome) {
+            assert!(outcome.starts_with("unknown: "), "{outcome}");
+            assert_eq!((next_id, next_kind.as_str()), (id, "query"), "{pair:?}");
+        }
+    }
+    for row in &rows {
+        let id = &row["out_refund_no"];
+        let last = all.iter().rfind(|(refund, _, _)| refund == id).unwrap();
+        assert!(last.2.starts_with("succeeded"), "{last:?}");
+    }
 }
