@@ -3,7 +3,8 @@
 //! balance too low for some refunds (403 `NOT_ENOUGH`, then a top-up and
 //! `retry --failed` under the same ids), an apply that breaks a business rule
 //! (400 `INVALID_REQUEST`, settled by one query), and answers the client must
-//! not believe (a forged signature, a stale timestamp) in a run. The abnormal
+//! not believe (a forged signature, a stale timestamp, an unknown serial) in
+//! a run. The abnormal
 //! state end to end is `src/commands/wechatpay_abnormal.rs` (it needs the
 //! journal's test-only `make_due`).
 
@@ -288,4 +289,52 @@ async fn stale_or_badly_signed_answers_in_a_run_are_never_believed() {
         let last = all.iter().rfind(|(refund, _, _)| refund == id).unwrap();
         assert!(last.2.starts_with("succeeded"), "{last:?}");
     }
+}
+
+/// Answers under a serial the profile does not know (the simulator answers
+/// in certificate mode; the profile has only the public key): the run stops
+/// with nothing reported succeeded; with the certificate configured, `resume`
+/// settles every row as the ledger says, each refund created once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_under_an_unknown_serial_stop_the_run_and_are_never_believed() {
+    use bulkrefund::sim::wechatpay::AnswerMode;
+    let dir = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(dir.path(), GatewayKind::Wechatpay, 40, "C");
+    let mut config = bulkrefund::sim::SimConfig::with_sample_keys(orders);
+    config.wechatpay.answer_mode = AnswerMode::Certificate;
+    let sim = bulkrefund::sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let config = Profiles::default().write(dir.path(), &sim.base_url());
+    let world = World { dir, sim, config };
+    let outcome = world.run(&batch, "wechatpay", quick()).await;
+    assert_eq!(outcome.exit_code, 1);
+    let stopped = outcome.report.stopped.expect("the run says why it stopped");
+    assert!(stopped.contains("wechatpay_public_key_id"), "{stopped}");
+    let rows = world.results(&batch);
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r["status"] != "succeeded"), "{rows:?}");
+    let ledger = world.ledger();
+    assert!(!ledger.refunds.is_empty(), "the applies were recorded");
+    assert!(ledger.ids.iter().all(|id| id.created <= 1));
+
+    let certificate = world.write(
+        "platform.crt.pem",
+        bulkrefund::sim::sample_keys::WECHATPAY_CERTIFICATE,
+    );
+    let setting = format!(
+        "platform_certificates = [{{ file = \"{}\" }}]",
+        certificate.display()
+    );
+    Profiles::default()
+        .set("wechatpay", &setting)
+        .write(world.dir.path(), &world.sim.base_url());
+    let resumed = world.resume(quick()).await;
+    assert_eq!(resumed.exit_code, 0);
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 40);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+    let rows = world.results(&batch);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"));
+    assert_results_match_ledger(&rows, "out_refund_no", &ledger);
 }
