@@ -4,9 +4,8 @@
 //! `retry --failed` under the same ids), an apply that breaks a business rule
 //! (400 `INVALID_REQUEST`, settled by one query), and answers the client must
 //! not believe (a forged signature, a stale timestamp, an unknown serial) in
-//! a run. The abnormal
-//! state end to end is `src/commands/wechatpay_abnormal.rs` (it needs the
-//! journal's test-only `make_due`).
+//! a run. The abnormal state end to end is `src/commands/wechatpay_abnormal.rs`
+//! (it needs the journal's test-only `make_due`).
 
 mod common;
 
