@@ -177,11 +177,14 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("the simulator starts");
-    let config = super::build::Profiles::default()
-        .pace(1000, 32)
-        .set("wechatpay", "same_order_gap = \"1s\"")
-        .set("wechatpay", "poll_schedule = [\"1s\"]")
-        .write(dir.path(), &sim.base_url());
+    let keys = generate::write_sample_keys(dir.path()).expect("the sample keys are written");
+    let mut text = generate::simulator_config(&sim.base_url(), &keys, 1000, 32);
+    // WeChat's profile is the file's last section: these lines are its own.
+    let last = text.rfind("\n[profiles.").expect("profiles");
+    assert!(text[last..].starts_with("\n[profiles.wechatpay]"));
+    text.push_str("same_order_gap = \"1s\"\npoll_schedule = [\"1s\"]\n");
+    let config = dir.path().join("bulkrefund.toml");
+    std::fs::write(&config, text).unwrap();
     let world = World {
         chaos,
         batch,
