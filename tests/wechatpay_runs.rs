@@ -2,7 +2,8 @@
 //! the simulator's ledger, the results file and the exit code: a merchant
 //! balance too low for some refunds (403 `NOT_ENOUGH`, then a top-up and
 //! `retry --failed` under the same ids), an apply that breaks a business rule
-//! (400 `INVALID_REQUEST`, settled by one query), and answers the client must
+//! (400 `INVALID_REQUEST`, settled by one query), a refund WeChat closed
+//! (its id used up: only `--new-ids` sends it again), and answers the client must
 //! not believe (a forged signature, a stale timestamp, an unknown serial) in
 //! a run. The abnormal state end to end is `src/commands/wechatpay_abnormal.rs`
 //! (it needs the journal's test-only `make_due`).
@@ -337,4 +338,47 @@ async fn answers_under_an_unknown_serial_stop_the_run_and_are_never_believed() {
     let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
     assert_results_match_ledger(&rows, "out_refund_no", &ledger);
+}
+
+/// A refund WeChat closed has used its id: `retry --failed` alone sends
+/// nothing, `retry --failed --new-ids` sends each under a derived id against
+/// the same order (the simulator's and the profile's gap between one order's
+/// refunds shortened to 1 s), and the ledger holds each input id once, closed,
+/// and each derived id once, paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_refund_needs_a_new_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(dir.path(), GatewayKind::Wechatpay, 5, "X");
+    let mut config = bulkrefund::sim::SimConfig::with_sample_keys(orders);
+    config.wechatpay.order_gap = std::time::Duration::from_secs(1);
+    config.faults = every_refund_fails();
+    let sim = bulkrefund::sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let config = Profiles::default()
+        .set("wechatpay", "same_order_gap = \"1s\"")
+        .write(dir.path(), &sim.base_url());
+    let world = World { dir, sim, config };
+    let outcome = world.run(&batch, "wechatpay", quick()).await;
+    assert_eq!(outcome.exit_code, 3);
+    let rows = world.results(&batch);
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == "failed" && r["error_code"] == "CLOSED"));
+    assert!(world.retry(1, false).await.is_none(), "the ids are used up");
+    world.sim.set_faults(FaultConfig::default());
+    let retried = world.retry(1, true).await.expect("new ids are sent");
+    assert_eq!(retried.exit_code, 0);
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 10);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+    for row in &rows {
+        let id = &row["out_refund_no"];
+        let first = ledger.refund(id).unwrap();
+        let second = ledger.refund(&format!("{id}R2")).unwrap();
+        assert_eq!(first.status, RefundState::Failed);
+        assert_eq!(second.status, RefundState::Succeeded);
+        assert_eq!(first.order_id, second.order_id);
+        assert_eq!(ledger.id(id).unwrap().submissions, 1, "never resent");
+    }
 }
