@@ -505,7 +505,7 @@ fn a_misspelt_profile_and_a_tab_separated_paste_get_a_hint() {
     assert_eq!(
         run.stderr.lines().last().unwrap(),
         format!(
-            "Error: There is no profile 'lesuha' in '{}' (profiles: leshua, lianshang); did you mean `--profile leshua`?",
+            "Error: There is no profile 'lesuha' in '{}' (profiles: leshua, lianshang, wechatpay); did you mean `--profile leshua`?",
             samples().join("bulkrefund.toml").display()
         )
     );

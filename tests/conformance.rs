@@ -58,3 +58,5 @@ macro_rules! conformance {
 mod leshua;
 #[path = "conformance/lianshang.rs"]
 mod lianshang;
+#[path = "conformance/wechatpay.rs"]
+mod wechatpay;

@@ -187,7 +187,8 @@ async fn demo_exits_0_and_prints_the_summary() {
         refunded,
         [
             ["refunded", "29", "827.79", "yuan"],
-            ["refunded", "29", "1,118.76", "yuan"]
+            ["refunded", "29", "1,118.76", "yuan"],
+            ["refunded", "12", "220.17", "yuan"]
         ],
         "{stderr}"
     );

@@ -24,3 +24,5 @@ mod stub_abnormal;
 mod stub_gateway;
 pub mod suggest;
 pub mod validate;
+#[cfg(test)]
+mod wechatpay_abnormal;

@@ -77,6 +77,9 @@ pub struct FaultConfig {
     /// WeChat Pay: share of refunds that end `ABNORMAL` (the payer's card
     /// refused the money) instead of succeeding.
     pub abnormal_rate: f64,
+    /// WeChat Pay: these `out_refund_no` end `ABNORMAL` whatever the dice
+    /// (tests choose exactly which refunds; no flag sets it).
+    pub abnormal_refunds: Vec<String>,
     /// WeChat Pay: share of signed answers whose `Wechatpay-Timestamp` is ten
     /// minutes old (correctly signed), which a client must refuse as stale.
     pub stale_answer_rate: f64,
@@ -214,11 +217,14 @@ impl Faults {
         self.roll(self.config().fail_refund_rate)
     }
 
-    /// How a WeChat Pay refund ends: closed (`fail_refund_rate`), abnormal
+    /// How the WeChat Pay refund `out_refund_no` ends: abnormal when listed
+    /// in `abnormal_refunds`; else closed (`fail_refund_rate`), abnormal
     /// (`abnormal_rate`, among those not closed), else a success.
-    pub fn refund_fate(&self) -> Fate {
+    pub fn refund_fate(&self, out_refund_no: &str) -> Fate {
         let config = self.config();
-        if self.roll(config.fail_refund_rate) {
+        if config.abnormal_refunds.iter().any(|id| id == out_refund_no) {
+            Fate::Abnormal
+        } else if self.roll(config.fail_refund_rate) {
             Fate::Fails
         } else if self.roll(config.abnormal_rate) {
             Fate::Abnormal

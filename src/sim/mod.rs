@@ -151,6 +151,13 @@ impl SimHandle {
             .is_ok()
     }
 
+    /// Sets the WeChat Pay merchant's refundable balance while running (a
+    /// top-up), as `POST /__sim/wechatpay/balance` does; `None`: unlimited.
+    /// Applies above what its refunds not closed leave are 403 `NOT_ENOUGH`.
+    pub fn set_wechatpay_balance(&self, fen: Option<u64>) {
+        self.state.wechatpay.set_balance_fen(fen);
+    }
+
     /// Changes the injected faults while running.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.state.faults.set_config(faults);
@@ -216,6 +223,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(wechatpay::BILL_PATH, get(wechatpay::handle_bill))
         .route(wechatpay::DOWNLOAD_PATH, get(wechatpay::handle_download))
         .route(wechatpay::RESOLVE_PATH, post(wechatpay::handle_resolve))
+        .route(wechatpay::BALANCE_PATH, post(wechatpay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());

@@ -10,6 +10,8 @@ use bulkrefund::sim::ledger::{OrderRow, OrderStatus};
 
 pub const LESHUA_MERCHANT: &str = bulkrefund::sim::generate::LESHUA_MERCHANT;
 pub const LIANSHANG_MERCHANT: &str = bulkrefund::sim::generate::LIANSHANG_MERCHANT;
+/// The vectors' mchid (tests/vectors/wechatpay/README.md).
+pub const WECHATPAY_MERCHANT: &str = bulkrefund::sim::generate::WECHATPAY_MERCHANT;
 
 /// One order as the simulator's ledger holds it.
 pub fn order(
@@ -22,8 +24,7 @@ pub fn order(
     let (merchant, appid) = match gateway {
         GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
         GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
-        // The vectors' mchid (tests/vectors/wechatpay/README.md).
-        GatewayKind::Wechatpay => ("1234567890", ""),
+        GatewayKind::Wechatpay => (WECHATPAY_MERCHANT, ""),
     };
     OrderRow {
         gateway,
@@ -47,7 +48,8 @@ impl Orders {
         Orders::default()
     }
 
-    /// T1..T9 (1000 fen, paid) for both gateways, plus a closed order TC.
+    /// T1..T9 (1000 fen, paid) for every gateway, plus a closed order TC
+    /// (WeChat: transaction ids W1..W9 and WC).
     pub fn standard() -> Orders {
         let mut orders = Orders::new();
         for i in 1..=9 {
@@ -60,7 +62,8 @@ impl Orders {
                     1000,
                     OrderStatus::Paid,
                 )
-                .lianshang(&order, &wk, 1000);
+                .lianshang(&order, &wk, 1000)
+                .wechatpay(&order, &format!("W{i}"), 1000);
         }
         orders
             .with(GatewayKind::Leshua, "TC", "LC", 1000, OrderStatus::Closed)
@@ -68,6 +71,13 @@ impl Orders {
                 GatewayKind::Lianshang,
                 "TC",
                 "WKC",
+                1000,
+                OrderStatus::Closed,
+            )
+            .with(
+                GatewayKind::Wechatpay,
+                "TC",
+                "WC",
                 1000,
                 OrderStatus::Closed,
             )
@@ -91,6 +101,17 @@ impl Orders {
             GatewayKind::Lianshang,
             order,
             wk_order,
+            fen,
+            OrderStatus::Paid,
+        )
+    }
+
+    /// A paid WeChat order: `out_trade_no` `order`, `transaction_id` `transaction`.
+    pub fn wechatpay(self, order: &str, transaction: &str, fen: u64) -> Orders {
+        self.with(
+            GatewayKind::Wechatpay,
+            order,
+            transaction,
             fen,
             OrderStatus::Paid,
         )
@@ -142,6 +163,13 @@ impl BatchFile {
     /// The three ids and the cash amount; the profile's defaults fill the rest.
     pub fn lianshang() -> BatchFile {
         BatchFile::with_header("out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount")
+    }
+
+    /// Both order ids, the refund and the order's total in fen.
+    pub fn wechatpay() -> BatchFile {
+        BatchFile::with_header(
+            "out_refund_no,out_trade_no,transaction_id,refund_amount,order_total",
+        )
     }
 
     pub fn with_header(header: &str) -> BatchFile {

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use bulkrefund::gateway::leshua::{LeshuaClient, LeshuaSettings};
 use bulkrefund::gateway::lianshang::{LianshangClient, LianshangSettings};
-use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner};
+use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};
+use bulkrefund::gateway::wechatpay::client::{system_clock, WechatpayClient, WechatpaySettings};
+use bulkrefund::gateway::wechatpay::verify::AnswerKeys;
 use bulkrefund::gateway::{GatewayKind, RefundOrder};
 use bulkrefund::money::Fen;
 use bulkrefund::secret::Secret;
@@ -53,6 +55,54 @@ pub fn lianshang_client_with(sim: &SimHandle, pem: &str, compress: bool) -> Lian
 
 pub fn lianshang_client(sim: &SimHandle) -> LianshangClient {
     lianshang_client_with(sim, sample_keys::LIANSHANG_PRIVATE_KEY, false)
+}
+
+/// A WeChat Pay client of the sample merchant signing with `pem` (the
+/// sample merchant key or another), verifying answers with the sample
+/// WeChat Pay public key.
+pub fn wechatpay_client(sim: &SimHandle, pem: &str, timeout: Duration) -> WechatpayClient {
+    use bulkrefund::sim::wechatpay::{SAMPLE_MERCHANT_SERIAL, SAMPLE_PUBLIC_KEY_ID};
+    let keys = AnswerKeys {
+        public_key_id: SAMPLE_PUBLIC_KEY_ID.into(),
+        public_key: RsaVerifier::from_pem(sample_keys::WECHATPAY_PUBLIC_KEY).unwrap(),
+        certificates: Vec::new(),
+    };
+    WechatpayClient::new(WechatpaySettings {
+        base_url: sim.base_url().parse().unwrap(),
+        mchid: WECHATPAY_MERCHANT.into(),
+        serial_no: SAMPLE_MERCHANT_SERIAL.into(),
+        signer: RsaSigner::from_pem(pem, RsaDigest::Sha256).unwrap(),
+        keys: std::sync::Arc::new(keys),
+        notify_url: None,
+        timeout,
+        clock: system_clock(),
+    })
+    .unwrap()
+}
+
+/// A WeChat refund of `fen` against the order `order` (its `transaction_id`
+/// `transaction`, paid `total`), carrying both order ids.
+pub fn wechatpay_refund(
+    id: &str,
+    order: &str,
+    transaction: &str,
+    fen: u64,
+    total: u64,
+) -> RefundOrder {
+    let mut fields = BTreeMap::new();
+    for (name, value) in [
+        ("out_trade_no", order.to_owned()),
+        ("transaction_id", transaction.to_owned()),
+        ("order_total", total.to_string()),
+    ] {
+        fields.insert(name.to_string(), value);
+    }
+    RefundOrder {
+        refund_id: id.into(),
+        amount: Fen(fen),
+        fields,
+        gateway_refund_id: None,
+    }
 }
 
 pub fn leshua_refund(id: &str, order: &str, fen: u64) -> RefundOrder {

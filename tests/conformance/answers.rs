@@ -153,6 +153,15 @@ pub async fn forged_or_stale_signature(fixture: &dyn Fixture) {
         sim.ledger().refund("B1").unwrap().status,
         RefundState::Succeeded
     );
+    if fixture.stale_answers() {
+        // Correctly signed, ten minutes old: unknown, never succeeded.
+        sim.set_faults(faults(|f| f.stale_answer_rate = 1.0));
+        let stale = client.query(&refund).await.outcome;
+        assert!(
+            matches!(&stale, Outcome::Unknown { why } if why.contains("signature")),
+            "{stale:?}"
+        );
+    }
     sim.set_faults(FaultConfig::default());
     assert!(matches!(
         client.query(&refund).await.outcome,
@@ -219,7 +228,7 @@ pub async fn a_huge_retry_after_is_capped(fixture: &dyn Fixture) {
         .outcome;
     assert_eq!(
         outcome,
-        Outcome::retry(Some(Duration::from_secs(60)), "HTTP 429: rate limited")
+        Outcome::retry(Some(Duration::from_secs(60)), fixture.rate_limited_why())
     );
     assert!(sim.ledger().refunds.is_empty());
 }

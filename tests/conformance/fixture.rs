@@ -11,7 +11,7 @@ use std::time::Duration;
 use bulkrefund::gateway::{Gateway, GatewayKind, RefundOrder};
 use bulkrefund::sim::SimHandle;
 
-use crate::common::{BatchFile, Orders};
+use crate::common::{BatchFile, Orders, Profiles};
 
 pub trait Fixture: Sync {
     /// The gateway under test.
@@ -65,8 +65,9 @@ pub trait Fixture: Sync {
     /// The header of its batch files.
     fn batch(&self) -> BatchFile;
 
-    /// A batch row: refund `id` of `fen` against the order `order`.
-    fn row(&self, id: &str, order: &str, fen: u64) -> String;
+    /// A batch row: refund `id` of `fen` against the order `order`, paid
+    /// `total` (a gateway that wants the order's total sends it).
+    fn row(&self, id: &str, order: &str, fen: u64, total: u64) -> String;
 
     /// `orders` plus a paid order `order` of `fen`, as `row` refers to it.
     fn paid_order(&self, orders: Orders, order: &str, fen: u64) -> Orders;
@@ -74,4 +75,28 @@ pub trait Fixture: Sync {
     /// The results file's `error_code` for a refund over what is left of its
     /// order (formula-safe: a leading `-` is quoted).
     fn over_refund_code(&self) -> &'static str;
+
+    /// The profiles of a run that refunds one order more than once: the
+    /// gateway's own gap between one order's refunds shortened to what its
+    /// simulator allows.
+    fn profiles(&self) -> Profiles {
+        Profiles::default()
+    }
+
+    /// Why the client waits after the simulator's rate limit (its 429), as
+    /// the client's `Outcome::Retry` says it.
+    fn rate_limited_why(&self) -> &'static str {
+        "HTTP 429: rate limited"
+    }
+
+    /// The HTTP status of the simulator's busy answer (`busy_rate`).
+    fn busy_status(&self) -> u16 {
+        503
+    }
+
+    /// Whether answers carry a signed timestamp a client must refuse when
+    /// stale (the simulator's `stale_answer_rate`).
+    fn stale_answers(&self) -> bool {
+        false
+    }
 }

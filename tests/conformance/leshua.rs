@@ -72,7 +72,7 @@ impl Fixture for Leshua {
         BatchFile::leshua()
     }
 
-    fn row(&self, id: &str, order: &str, fen: u64) -> String {
+    fn row(&self, id: &str, order: &str, fen: u64, _total: u64) -> String {
         format!("{id},{order},{fen}")
     }
 

@@ -84,7 +84,7 @@ impl Fixture for Lianshang {
         BatchFile::lianshang()
     }
 
-    fn row(&self, id: &str, order: &str, fen: u64) -> String {
+    fn row(&self, id: &str, order: &str, fen: u64, _total: u64) -> String {
         format!("{id},{order},WK{order},{fen}")
     }
 

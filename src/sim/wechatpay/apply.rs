@@ -164,7 +164,7 @@ pub(super) fn apply(state: &SimState, mchid: &str, body: &[u8]) -> Option<Answer
         coin_amount: 0,
         currency: Some("CNY"),
     };
-    let fate = state.faults.refund_fate();
+    let fate = state.faults.refund_fate(&request.out_refund_no);
     let index = match ledger.create(new, now, config.processing_for, fate) {
         Ok(index) => index,
         // The rules above are the ledger's and more: it cannot refuse.
@@ -248,7 +248,7 @@ fn check_rules(
             "refunds of one order must be at least the gap apart",
         ));
     }
-    if let Some(balance) = state.wechatpay.config.balance_fen {
+    if let Some(balance) = state.wechatpay.balance_fen() {
         let held = ledger.held_by_merchant(GatewayKind::Wechatpay, mchid, now);
         if balance.saturating_sub(held) < request.refund {
             return Err(not_enough());

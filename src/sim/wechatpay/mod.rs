@@ -36,6 +36,7 @@ pub const QUERY_PATH: &str = "/v3/refund/domestic/refunds/{out_refund_no}";
 pub const BILL_PATH: &str = "/v3/bill/tradebill";
 pub const DOWNLOAD_PATH: &str = "/v3/billdownload/file";
 pub const RESOLVE_PATH: &str = "/__sim/wechatpay/resolve-abnormal";
+pub const BALANCE_PATH: &str = "/__sim/wechatpay/balance";
 
 /// The calls, each with its own per-second window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,11 +63,15 @@ pub(super) struct Wechatpay {
     windows: Mutex<Windows>,
     bills: Mutex<bills::Offers>,
     requests: AtomicU64,
+    /// The merchant's balance now: `config.balance_fen` at the start, then
+    /// what `SimHandle::set_wechatpay_balance` or `POST BALANCE_PATH` set.
+    balance_fen: Mutex<Option<u64>>,
 }
 
 impl Wechatpay {
     pub(super) fn new(config: WechatpayConfig) -> Wechatpay {
         Wechatpay {
+            balance_fen: Mutex::new(config.balance_fen),
             config,
             started: Instant::now(),
             windows: Mutex::new(Windows::default()),
@@ -112,6 +117,16 @@ impl Wechatpay {
             w.bad += u32::from(!over);
             over
         })
+    }
+
+    /// The merchant's refundable balance, when limited.
+    pub(super) fn balance_fen(&self) -> Option<u64> {
+        *self.balance_fen.lock().expect("balance lock")
+    }
+
+    /// Sets (tops up) the merchant's balance; `None`: unlimited.
+    pub(super) fn set_balance_fen(&self, fen: Option<u64>) {
+        *self.balance_fen.lock().expect("balance lock") = fen;
     }
 
     fn request_id(&self) -> String {
@@ -425,4 +440,23 @@ pub(super) async fn handle_resolve(State(state): State<Arc<SimState>>, body: Byt
         )
             .into_response(),
     }
+}
+
+/// `POST /__sim/wechatpay/balance {"balance_fen": N}` (or `null`: unlimited):
+/// what topping up the merchant's account does; answers the balance set.
+pub(super) async fn handle_balance(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let balance =
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| match v.get("balance_fen")? {
+                Value::Null => Some(None),
+                value => value.as_u64().map(Some),
+            });
+    let Some(balance) = balance else {
+        let message = "{\"balance_fen\": fen as a JSON integer, or null} expected";
+        let error = json!({"code": "PARAM_ERROR", "message": message});
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    };
+    state.wechatpay.set_balance_fen(balance);
+    axum::Json(json!({ "balance_fen": balance })).into_response()
 }
