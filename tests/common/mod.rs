@@ -73,7 +73,6 @@ pub fn wechatpay_client(sim: &SimHandle, pem: &str, timeout: Duration) -> Wechat
         serial_no: SAMPLE_MERCHANT_SERIAL.into(),
         signer: RsaSigner::from_pem(pem, RsaDigest::Sha256).unwrap(),
         keys: std::sync::Arc::new(keys),
-        notify_url: None,
         timeout,
         clock: system_clock(),
     })
