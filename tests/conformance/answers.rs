@@ -31,7 +31,11 @@ fn mismatch(field: &str) -> FaultConfig {
 /// The outcome is a mismatch that names `field`; an error says what was believed.
 fn expect_mismatch(outcome: Outcome, field: &str) -> Result<(), String> {
     match outcome {
-        Outcome::Mismatch { what } if what.contains(field.trim_end_matches("_number")) => Ok(()),
+        Outcome::Mismatch { what }
+            if what.contains(field.trim_end_matches("_number").trim_end_matches("_empty")) =>
+        {
+            Ok(())
+        }
         Outcome::Mismatch { what } => {
             Err(format!("{field}: a mismatch about another field: {what}"))
         }

@@ -53,7 +53,8 @@ pub trait Fixture: Sync {
     fn signs_answers(&self) -> bool;
 
     /// Every field its answers echo, as the simulator's `mismatch_field` names
-    /// them; the client's `Outcome::Mismatch` names the field (a `_number`
+    /// them; the client's `Outcome::Mismatch` names the field (an `_empty` suffix
+    /// marks the field echoed as an empty string, a `_number`
     /// suffix marks the same field sent as another JSON type).
     fn echoed_fields(&self) -> &'static [&'static str];
 

@@ -67,10 +67,13 @@ impl Fixture for Wechatpay {
     fn echoed_fields(&self) -> &'static [&'static str] {
         &[
             "out_refund_no",
+            "out_refund_no_empty",
             "out_trade_no",
+            "out_trade_no_empty",
             "transaction_id",
             "amount.refund",
             "amount.currency",
+            "amount.currency_empty",
         ]
     }
 

@@ -339,10 +339,14 @@ pub(super) fn refund_object(ledger: &Ledger, index: usize, now: Instant) -> Valu
 }
 
 /// The fields a mismatch may change; `out_refund_no_number` sends the id as a
-/// JSON number (a wrong type).
+/// JSON number (a wrong type), an `_empty` field an empty string (an echo
+/// that names nothing).
 const ECHOED: &[&str] = &[
     "out_refund_no",
     "out_refund_no_number",
+    "out_refund_no_empty",
+    "out_trade_no_empty",
+    "amount.currency_empty",
     "out_trade_no",
     "transaction_id",
     "amount.refund",
@@ -366,10 +370,19 @@ pub(super) fn mismatch(state: &SimState, body: &mut Value, field: Option<&str>) 
                 amount.insert("refund".into(), json!(refund + 1));
             }
         }
-        "amount.currency" => {
+        "amount.currency" | "amount.currency_empty" => {
+            let currency = if field == "amount.currency" {
+                "USD"
+            } else {
+                ""
+            };
             if let Some(amount) = object.get_mut("amount").and_then(Value::as_object_mut) {
-                amount.insert("currency".into(), json!("USD"));
+                amount.insert("currency".into(), json!(currency));
             }
+        }
+        "out_refund_no_empty" | "out_trade_no_empty" => {
+            let name = field.trim_end_matches("_empty");
+            object.insert(name.into(), json!(""));
         }
         name => {
             let current = object.get(name).and_then(Value::as_str).unwrap_or("");
