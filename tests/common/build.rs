@@ -85,6 +85,19 @@ impl Orders {
         )
     }
 
+    /// A paid WeChat Pay order (mchid 1234567890); its `transaction_id` is
+    /// `W` and the order's.
+    pub fn wechatpay(self, order: &str, fen: u64) -> Orders {
+        let transaction_id = format!("W{order}");
+        self.with(
+            GatewayKind::Wechatpay,
+            order,
+            &transaction_id,
+            fen,
+            OrderStatus::Paid,
+        )
+    }
+
     /// A paid Lianshang order.
     pub fn lianshang(self, order: &str, wk_order: &str, fen: u64) -> Orders {
         self.with(
@@ -142,6 +155,12 @@ impl BatchFile {
     /// The three ids and the cash amount; the profile's defaults fill the rest.
     pub fn lianshang() -> BatchFile {
         BatchFile::with_header("out_refund_id,out_trade_id,original_wk_trade_id,refund_cash_amount")
+    }
+
+    /// The refund id, the order's `out_trade_no`, the refund and the order's
+    /// total (WeChat requires both), in fen.
+    pub fn wechatpay() -> BatchFile {
+        BatchFile::with_header("out_refund_no,out_trade_no,refund_amount,order_total")
     }
 
     pub fn with_header(header: &str) -> BatchFile {
