@@ -2,7 +2,7 @@
 //! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
 //! as a child (so its wall time, CPU time and peak RSS are its own), and prints
 //! a markdown table. `cargo run --release --example bench -- [--quick]
-//! [--only SECTION (throughput, rate, adaptive, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
+//! [--only SECTION (throughput, rate, adaptive, wechatpay, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
 //! section also runs an older build's binary on the same batch, alternating
 //! with this one, so before and after are measured in one run on one machine.
 
@@ -17,6 +17,9 @@ use bulkrefund::gateway::{Gateway, GatewayKind, RefundOrder};
 use bulkrefund::secret::Secret;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::{self, generate, sample_keys, SimConfig, SimHandle};
+
+#[path = "bench/wechatpay.rs"]
+mod wechatpay;
 
 const CONCURRENCY: usize = 64;
 
@@ -542,6 +545,10 @@ async fn main() {
                 eprintln!("adaptive {rate} {label} done");
             }
         }
+    }
+
+    if wanted("wechatpay") {
+        wechatpay::section(dir.path(), scale, &mut table).await;
     }
 
     if wanted("million") {

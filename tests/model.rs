@@ -1,13 +1,16 @@
 //! A model-based test: random sequences of `run`, `run` of an overlapping file,
 //! `retry --new-ids`, `resume`, SIGKILL at random moments and gateway faults,
 //! on a small batch, through the real binary against the simulator (a gateway
-//! that lies twice and one that contradicts itself among the faults). After
+//! that lies twice and one that contradicts itself among the faults), over
+//! Leshua or WeChat Pay as each case draws (WeChat's own faults: refunds that
+//! end `abnormal`, answers with a stale timestamp). After
 //! each sequence the faults stop and `resume` settles what it can; then:
 //! - no order is refunded beyond what the operator's rows ask (every order is
 //!   paid ten times over, so the gateway's own balance rule hides nothing);
 //! - each retry chain has at most one link the gateway did not fail;
 //! - every status a results file reports is the ledger's (a refund in review
-//!   is never believed, so it is exempt).
+//!   is never believed, so it is exempt); an abnormal refund is neither paid
+//!   nor failed: reported `abnormal` only, and it still holds its order's money.
 
 mod common;
 
@@ -17,8 +20,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bulkrefund::commands::app::default_results_path;
+use bulkrefund::gateway::GatewayKind;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::{LedgerSnapshot, RefundState};
+use bulkrefund::sim::SimConfig;
 use proptest::prelude::*;
 
 use common::*;
@@ -62,13 +67,19 @@ fn faults(kind: u8, seed: u64) -> FaultConfig {
     };
     match kind {
         0 => {}
-        1 => f.fail_refund_rate = 0.5,
+        1 => {
+            f.fail_refund_rate = 0.5;
+            f.abnormal_rate = 0.3;
+        }
         2 => {
             f.busy_rate = 0.2;
             f.fail_rate = 0.2;
             f.drop_rate = 0.2;
         }
-        3 => f.bad_sign_rate = 0.3,
+        3 => {
+            f.bad_sign_rate = 0.3;
+            f.stale_answer_rate = 0.3;
+        }
         4 => f.processing_for = Duration::from_millis(300),
         5 => f.mismatch_rate = 0.2,
         6 => {
@@ -109,13 +120,18 @@ fn file(world: &World, file: File) -> PathBuf {
     })
 }
 
-/// The real binary doing `op` in `world`.
-fn command(world: &World, op: &Op) -> tokio::process::Command {
+/// The real binary doing `op` in `world`, with `gateway`'s sample profile.
+fn command(world: &World, gateway: GatewayKind, op: &Op) -> tokio::process::Command {
     let batch;
     let args: Vec<&str> = match op {
         Op::Run(f) => {
             batch = file(world, *f);
-            vec!["run", batch.to_str().unwrap(), "--profile", "leshua"]
+            vec![
+                "run",
+                batch.to_str().unwrap(),
+                "--profile",
+                gateway.as_str(),
+            ]
         }
         Op::Resume => vec!["resume"],
         Op::Retry(id) => {
@@ -123,7 +139,7 @@ fn command(world: &World, op: &Op) -> tokio::process::Command {
             let id = batch.to_str().unwrap();
             vec!["retry", "--batch", id, "--failed", "--new-ids", "--yes"]
         }
-        Op::Killed(op, _) => return command(world, op),
+        Op::Killed(op, _) => return command(world, gateway, op),
     };
     let mut command = world.command(&args);
     command
@@ -133,8 +149,8 @@ fn command(world: &World, op: &Op) -> tokio::process::Command {
     command
 }
 
-async fn apply(world: &World, op: &Op) {
-    let mut child = command(world, op).spawn().unwrap();
+async fn apply(world: &World, gateway: GatewayKind, op: &Op) {
+    let mut child = command(world, gateway, op).spawn().unwrap();
     if let Op::Killed(_, ms) = op {
         tokio::select! {
             _ = child.wait() => {}
@@ -151,15 +167,42 @@ async fn apply(world: &World, op: &Op) {
 }
 
 /// a.csv holds the first five intents, b.csv the last five.
-fn write_files(world: &World) {
+fn write_files(world: &World, gateway: GatewayKind) {
     for (name, range) in [("a.csv", 0..5), ("b.csv", 3..8)] {
+        let batch = match gateway {
+            GatewayKind::Wechatpay => BatchFile::wechatpay(),
+            _ => BatchFile::leshua(),
+        };
         INTENTS[range]
             .iter()
-            .fold(BatchFile::leshua(), |batch, (id, order, fen)| {
-                batch.row(&format!("{id},{order},{fen}"))
+            .fold(batch, |batch, (id, order, fen)| match gateway {
+                GatewayKind::Wechatpay => batch.row(&format!("{id},{order},,{fen},{ORDER_PAID}")),
+                _ => batch.row(&format!("{id},{order},{fen}")),
             })
             .write(world.dir.path(), name);
     }
+}
+
+/// The simulator with every order paid, and the sample profiles. WeChat's
+/// minute between two refunds of one order is off, in the simulator and in
+/// the profile (the intents refund orders twice, and retries again), and
+/// its polls come every second, not after a minute.
+async fn start(gateway: GatewayKind) -> World {
+    let orders = (1..=6).fold(Orders::new(), |o, i| match gateway {
+        GatewayKind::Wechatpay => o.wechatpay(&format!("O{i}"), &format!("WO{i}"), ORDER_PAID),
+        _ => o.leshua(&format!("O{i}"), ORDER_PAID),
+    });
+    let mut config = SimConfig::with_sample_keys(orders.into());
+    config.wechatpay.order_gap = Duration::ZERO;
+    let sim = bulkrefund::sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let config = Profiles::default()
+        .set("wechatpay", "same_order_gap = \"0s\"")
+        .set("wechatpay", "poll_schedule = [\"1s\"]")
+        .write(dir.path(), &sim.base_url());
+    World { dir, sim, config }
 }
 
 /// The intent a refund id serves (`R2R3` serves `R2`).
@@ -171,7 +214,8 @@ fn intent_of(refund_id: &str) -> &str {
 }
 
 fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String> {
-    // The gateway holds money for a refund that succeeded or is still processing.
+    // The gateway holds money for a refund that succeeded, is still
+    // processing, or is abnormal (it left the merchant and reached nobody).
     let holds = |status: RefundState| status != RefundState::Failed;
     let mut per_order: HashMap<&str, u64> = HashMap::new();
     let mut live_links: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -230,6 +274,7 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
                 ("review", _)
                     | ("succeeded", Some(RefundState::Succeeded))
                     | ("failed", Some(RefundState::Failed) | None)
+                    | ("abnormal", Some(RefundState::Abnormal))
                     | ("processing", Some(RefundState::Processing))
                     | ("pending", None)
             );
@@ -244,13 +289,12 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
     Ok(())
 }
 
-async fn scenario(ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
-    let orders = (1..=6).fold(Orders::new(), |o, i| o.leshua(&format!("O{i}"), ORDER_PAID));
-    let world = World::start(orders, FaultConfig::default()).await;
-    write_files(&world);
+async fn scenario(gateway: GatewayKind, ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
+    let world = start(gateway).await;
+    write_files(&world, gateway);
     for (i, (op, fault)) in ops.iter().enumerate() {
         world.sim.set_faults(faults(*fault, seed + i as u64));
-        apply(&world, op).await;
+        apply(&world, gateway, op).await;
     }
     // The gateway calms down; resume settles what can be settled.
     world.sim.set_faults(FaultConfig::default());
@@ -268,12 +312,15 @@ async fn scenario(ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
                 })
                 .is_ok_and(|n| n > 0);
         if left {
-            apply(&world, &Op::Run(f)).await;
+            apply(&world, gateway, &Op::Run(f)).await;
         }
     }
     let mut settled = false;
     for _ in 0..4 {
-        let status = command(&world, &Op::Resume).status().await.unwrap();
+        let status = command(&world, gateway, &Op::Resume)
+            .status()
+            .await
+            .unwrap();
         if status.code() != Some(4) {
             settled = true;
             break;
@@ -341,16 +388,18 @@ proptest! {
 
     #[test]
     fn no_sequence_pays_twice_or_reports_what_the_gateway_did_not_say(
+        wechatpay in any::<bool>(),
         ops in proptest::collection::vec((op(), 0u8..9), 2..9),
         seed in 0u64..1_000_000,
     ) {
+        let gateway = if wechatpay { GatewayKind::Wechatpay } else { GatewayKind::Leshua };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let verdict = runtime.block_on(scenario(ops.clone(), seed));
-        prop_assert!(verdict.is_ok(), "{ops:?} (seed {seed}): {}", verdict.unwrap_err());
+        let verdict = runtime.block_on(scenario(gateway, ops.clone(), seed));
+        prop_assert!(verdict.is_ok(), "{gateway:?} {ops:?} (seed {seed}): {}", verdict.unwrap_err());
     }
 }
 
@@ -383,5 +432,7 @@ fn a_retry_reported_by_a_finished_batch_is_followed_there_too() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(scenario(ops, 289_834)).unwrap();
+    runtime
+        .block_on(scenario(GatewayKind::Leshua, ops, 289_834))
+        .unwrap();
 }

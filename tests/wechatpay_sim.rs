@@ -247,6 +247,14 @@ async fn the_windows_answer_frequency_limited() {
         queries += u32::from(wx.query("R0").await.status == 429);
     }
     assert!(queries >= 4, "{queries} queries limited");
+    // The ledger counts applies and queries apart, and the 429s it gave.
+    let traffic = wx.sim.ledger().wechatpay;
+    assert_eq!((traffic.applies, traffic.queries), (10, 12));
+    assert_eq!(
+        traffic.frequency_limited,
+        limited.len() as u64 + u64::from(queries)
+    );
+    assert!(traffic.max_applies_in_one_second >= 3 && traffic.max_queries_in_one_second >= 4);
 }
 
 #[tokio::test]

@@ -309,7 +309,7 @@ impl Faults {
 
 /// The arrivals after the first second of traffic (the client's start-up:
 /// its first requests, its in-flight limit still growing) and their span.
-fn steady_pace(sorted_micros: &[u64]) -> SteadyPace {
+pub(crate) fn steady_pace(sorted_micros: &[u64]) -> SteadyPace {
     let (Some(&first), Some(&last)) = (sorted_micros.first(), sorted_micros.last()) else {
         return SteadyPace::default();
     };
@@ -325,7 +325,7 @@ fn steady_pace(sorted_micros: &[u64]) -> SteadyPace {
 
 /// The pace from the first arrival to the last: the gaps between them and
 /// their span (a run's start-up included, as the operator waits through it).
-fn whole_pace(sorted_micros: &[u64]) -> SteadyPace {
+pub(crate) fn whole_pace(sorted_micros: &[u64]) -> SteadyPace {
     match (sorted_micros.first(), sorted_micros.last()) {
         (Some(&first), Some(&last)) if sorted_micros.len() > 1 => SteadyPace {
             requests: sorted_micros.len() as u64 - 1,
@@ -337,7 +337,7 @@ fn whole_pace(sorted_micros: &[u64]) -> SteadyPace {
 
 /// The largest number of arrivals within any window of one second; the
 /// arrivals in microseconds, sorted.
-fn busiest_second(sorted_micros: &[u64]) -> u64 {
+pub(crate) fn busiest_second(sorted_micros: &[u64]) -> u64 {
     let mut start = 0;
     let mut best = 0;
     for (end, &t) in sorted_micros.iter().enumerate() {

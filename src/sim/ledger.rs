@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use crate::gateway::GatewayKind;
 
 pub use super::orders::{read_orders, OrderRow, OrderStatus, OrdersError};
-pub use super::snapshot::{LedgerId, LedgerRefund, LedgerSnapshot, RefundState, SteadyPace};
+pub use super::snapshot::{
+    LedgerId, LedgerRefund, LedgerSnapshot, RefundState, SteadyPace, WechatpayTraffic,
+};
 
 /// How a refund ends once its processing time is over, decided when it is
 /// created so that every later answer tells the same story.

@@ -110,6 +110,7 @@ impl SimState {
             elsewhere_requests: self.elsewhere.load(std::sync::atomic::Ordering::Relaxed),
             steady,
             whole,
+            wechatpay: self.wechatpay.traffic(),
         }
     }
 

@@ -38,6 +38,25 @@ pub struct LedgerSnapshot {
     /// The pace from the first request to the last, start-up included.
     #[serde(default)]
     pub whole: SteadyPace,
+    /// WeChat Pay's applies and queries apart (each has its own limit).
+    #[serde(default)]
+    pub wechatpay: WechatpayTraffic,
+}
+
+/// WeChat Pay's traffic by call: applies, and queries (bills and downloads
+/// with them), each counted at its arrival, and the 429 `FREQUENCY_LIMITED`
+/// answers given.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WechatpayTraffic {
+    pub applies: u64,
+    pub queries: u64,
+    pub max_applies_in_one_second: u64,
+    pub max_queries_in_one_second: u64,
+    /// The applies' pace from the first to the last.
+    pub applies_whole: SteadyPace,
+    /// The applies' pace after their first second.
+    pub applies_steady: SteadyPace,
+    pub frequency_limited: u64,
 }
 
 /// Requests after the first second of traffic, and the microseconds they span.

@@ -11,6 +11,7 @@ mod auth;
 mod bill;
 mod bills;
 mod config;
+mod traffic;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,7 +41,7 @@ pub const BALANCE_PATH: &str = "/__sim/wechatpay/balance";
 
 /// The calls, each with its own per-second window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Call {
+pub(super) enum Call {
     Apply,
     /// Queries, bill applies and downloads share the query window (ours:
     /// WeChat does not publish a bill limit).
@@ -66,6 +67,7 @@ pub(super) struct Wechatpay {
     /// The merchant's balance now: `config.balance_fen` at the start, then
     /// what `SimHandle::set_wechatpay_balance` or `POST BALANCE_PATH` set.
     balance_fen: Mutex<Option<u64>>,
+    arrivals: traffic::Arrivals,
 }
 
 impl Wechatpay {
@@ -77,7 +79,13 @@ impl Wechatpay {
             windows: Mutex::new(Windows::default()),
             bills: Mutex::new(bills::Offers::default()),
             requests: AtomicU64::new(0),
+            arrivals: traffic::Arrivals::default(),
         }
+    }
+
+    /// Applies and queries apart, and the 429s given.
+    pub(super) fn traffic(&self) -> super::snapshot::WechatpayTraffic {
+        self.arrivals.snapshot()
     }
 
     /// The current window, started afresh when its second is over.
@@ -191,15 +199,28 @@ async fn admit(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<String, Response> {
-    if state.faults.arrive().is_some() {
-        return Err(respond(
-            state,
-            frequency_limited().unsigned(),
-            AfterFault::None,
-            uri,
-        ));
-    }
+    let wx = &state.wechatpay;
+    wx.arrivals.arrive(call, wx.started);
+    // Decided at arrival, answered after the latency: the windows count a
+    // request when it arrives, as WeChat's do, not when its answer is ready.
+    let verdict = check(state, call, method, uri, headers, body);
     state.faults.delay().await;
+    verdict.map_err(|answer| respond(state, answer, AfterFault::None, uri))
+}
+
+/// The rate limit, the `Authorization`, the call's window, the busy fault:
+/// `Ok` is the merchant, `Err` the answer that refuses the request.
+fn check(
+    state: &SimState,
+    call: Call,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Answer> {
+    if state.faults.arrive().is_some() {
+        return Err(frequency_limited().unsigned());
+    }
     let wx = &state.wechatpay;
     let key = auth::MerchantKey {
         verifier: &wx.config.merchant_public_key,
@@ -218,7 +239,7 @@ async fn admit(
     let answer = match auth::check(authorization, method, target, body, known, &key, now_secs()) {
         Ok(mchid) => {
             if wx.over_limit(call) || state.faults.busy() {
-                return Err(respond(state, frequency_limited(), AfterFault::None, uri));
+                return Err(frequency_limited());
             }
             return Ok(mchid.to_owned());
         }
@@ -236,12 +257,10 @@ async fn admit(
             }
         }
     };
-    let answer = if call == Call::Apply && wx.over_bad_budget() {
-        frequency_limited().unsigned()
-    } else {
-        answer
-    };
-    Err(respond(state, answer, AfterFault::None, uri))
+    if call == Call::Apply && wx.over_bad_budget() {
+        return Err(frequency_limited().unsigned());
+    }
+    Err(answer)
 }
 
 /// Turns an answer into a response: the fault first (some replace the answer),
@@ -291,6 +310,7 @@ fn respond(state: &SimState, mut answer: Answer, fault: AfterFault, uri: &Uri) -
         .into_response();
     let headers = response.headers_mut();
     if answer.status == StatusCode::TOO_MANY_REQUESTS {
+        wx.arrivals.note_frequency_limited();
         let seconds = state.faults.config().retry_after_secs.unwrap_or(1).max(1);
         headers.insert(header::RETRY_AFTER, seconds.into());
     }
