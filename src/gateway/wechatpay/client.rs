@@ -40,8 +40,6 @@ pub struct WechatpaySettings {
 pub struct WechatpayClient {
     http: reqwest::Client,
     base_url: Url,
-    /// The settings' signer, shared with the threads that sign.
-    signer: Arc<RsaSigner>,
     settings: WechatpaySettings,
 }
 
@@ -57,33 +55,26 @@ impl WechatpayClient {
         Ok(WechatpayClient {
             http: http::client(settings.timeout),
             base_url: settings.base_url.clone(),
-            signer: Arc::new(settings.signer.clone()),
             settings,
         })
     }
 
     /// The Authorization header of a request signed at `ts` (Unix seconds).
-    /// An RSA signature takes a millisecond or more of CPU: it is made off
-    /// the runtime's threads, which must wake every other request at its
-    /// send slot (signed on them, a burst of requests made at once held the
-    /// sends of others back by tens of milliseconds, and the gateway saw
-    /// more than the rate in one second).
-    async fn authorize(&self, method: &'static str, url: &Url, body: &[u8], ts: i64) -> String {
-        let signer = self.signer.clone();
-        let (mchid, serial_no) = (self.settings.mchid.clone(), self.settings.serial_no.clone());
-        let canonical = url[Position::BeforePath..].to_owned();
-        let body = body.to_vec();
-        tokio::task::spawn_blocking(move || {
-            let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
-            let credentials = Credentials {
-                mchid: &mchid,
-                serial_no: &serial_no,
-                signer: &signer,
-            };
-            authorization(&credentials, method, &canonical, ts, &nonce, &body)
-        })
-        .await
-        .expect("signing never panics")
+    fn authorize(&self, method: &str, url: &Url, body: &[u8], ts: i64) -> String {
+        let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+        let credentials = Credentials {
+            mchid: &self.settings.mchid,
+            serial_no: &self.settings.serial_no,
+            signer: &self.settings.signer,
+        };
+        authorization(
+            &credentials,
+            method,
+            &url[Position::BeforePath..],
+            ts,
+            &nonce,
+            body,
+        )
     }
 
     /// One signed HTTP attempt: `body` is what is signed and what is sent.
@@ -110,13 +101,13 @@ impl WechatpayClient {
         };
         let method = if call == Call::Apply { "POST" } else { "GET" };
         let signed_at = (self.settings.clock)();
-        let mut auth = self.authorize(method, &url, &body, signed_at).await;
+        let mut auth = self.authorize(method, &url, &body, signed_at);
         if !gate.open().await {
             return None;
         }
         let now = (self.settings.clock)();
         if now.abs_diff(signed_at) > RESIGN_AFTER_SECS {
-            auth = self.authorize(method, &url, &body, now).await;
+            auth = self.authorize(method, &url, &body, now);
         }
         let request = match call {
             Call::Apply => self
