@@ -93,19 +93,7 @@ impl SendWindow {
 
     /// Takes the first free slot at or after `now` and says when it is.
     pub fn reserve(&self, now: Instant) -> Instant {
-        self.retake(None, now)
-    }
-
-    /// [`Self::reserve`], giving back first the slot a waiter did not use
-    /// (it woke too late for it, or a pause began): nothing left at that
-    /// time, so it holds no later slot back. Kept, it would cost the
-    /// profile a slot at every late wake (0.96 of the rate at 150/s on a
-    /// loaded machine, `scripts/bench --only wechatpay`).
-    pub fn retake(&self, unused: Option<Instant>, now: Instant) -> Instant {
         let mut slots = self.slots.lock().expect("window lock");
-        if let Some(i) = unused.and_then(|u| slots.iter().rposition(|&s| s == u)) {
-            slots.remove(i);
-        }
         let first = {
             let mut first = self.first.lock().expect("window lock");
             // After a lull (a prompt, a long pause) the connections have
@@ -127,9 +115,8 @@ impl SendWindow {
             at = at.max(opens + self.span + extra);
         }
         slots.push_back(at);
-        // Only the last `limit` slots can hold a later one back; one more is
-        // kept so that a slot given back still leaves `limit`.
-        while slots.len() > self.limit + 1 {
+        // Only the last `limit` slots can hold a later one back.
+        while slots.len() > self.limit {
             slots.pop_front();
         }
         at
@@ -326,8 +313,6 @@ impl Pace {
             _ => &self.sends,
         };
         let mut late_wakes = 0;
-        // A slot this waiter took and did not use.
-        let mut unused = None;
         loop {
             let paused = *self.paused_until.lock().expect("pause lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {
@@ -348,9 +333,9 @@ impl Pace {
             if paused.is_some_and(|u| u > Instant::now()) {
                 continue;
             }
-            // A slot given up (a pause, a late wake) is given back here.
+            // A slot given up (a cancel, a pause, a late wake) only slows the profile down.
             let now = Instant::now();
-            let slot = lane.window.retake(unused.take(), now);
+            let slot = lane.window.reserve(now);
             if slot > now {
                 tokio::select! {
                     biased;
@@ -359,7 +344,6 @@ impl Pace {
                 }
                 if Instant::now() > slot + LATE && late_wakes < MAX_LATE_WAKES {
                     late_wakes += 1;
-                    unused = Some(slot);
                     continue;
                 }
             }
@@ -374,7 +358,6 @@ impl Pace {
             {
                 return true;
             }
-            unused = Some(slot);
         }
     }
 }
@@ -455,30 +438,6 @@ mod tests {
             window.reserve(at(40_000));
         }
         assert_eq!(window.reserve(at(40_000)), at(41_025));
-    }
-
-    #[test]
-    fn a_slot_given_back_holds_no_later_one_back_and_the_window_still_holds() {
-        let window = SendWindow::new(3);
-        let start = Instant::now();
-        let at = |ms| start + Duration::from_millis(ms);
-        for ms in [0, 10, 20] {
-            assert_eq!(window.reserve(at(ms)), at(ms));
-        }
-        // The fourth waits for the first to leave the window; it wakes too
-        // late, gives its slot back and takes the next one free.
-        let late = window.reserve(at(30));
-        assert_eq!(late, at(1_025));
-        assert_eq!(window.retake(Some(late), at(1_040)), at(1_040));
-        // Its given-up slot holds nobody back: the next is bound by the
-        // second slot (10 ms), not by the unused one.
-        assert_eq!(window.reserve(at(1_041)), at(1_041));
-        // The slots that went (0, 10, 20, 1040, 1041, then these) still
-        // keep every window at 3: the one opened by 20 ms (the first
-        // second's, 1.025 s) ends at 1045, the one opened by 1040 at 2045.
-        assert_eq!(window.reserve(at(1_042)), at(1_045));
-        // A slot not in the window (long gone) is no harm to give back.
-        assert_eq!(window.retake(Some(at(9_999)), at(1_043)), at(2_045));
     }
 
     fn settings(rate: u32, query_rate: Option<u32>) -> PaceSettings {

@@ -17,7 +17,7 @@ use super::policy::Counters;
 use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
 use super::writer::{WriteError, Writer};
-use crate::gateway::{Attempt, Gate, Outcome, RefundOrder};
+use crate::gateway::{Attempt, Outcome, RefundOrder};
 use crate::journal::{
     now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
 };
@@ -188,62 +188,24 @@ impl Done {
     }
 }
 
-/// The send slot of one request: it opens when the profile's pace lets the
-/// request go, and counts the request as it leaves (the progress display,
-/// the run's pace report), noting when.
-struct Slot<'a> {
-    id: i64,
-    kind: RequestKind,
-    pace: &'a Pace,
-    shared: &'a Shared,
-    /// When the request left: journal time and clock.
-    left: std::sync::Mutex<Option<(String, Instant)>>,
-}
-
-#[async_trait::async_trait]
-impl Gate for Slot<'_> {
-    async fn open(&self) -> bool {
-        if !self.pace.ready(self.kind, &self.shared.stop_sending).await {
-            return false;
-        }
-        *self.left.lock().expect("slot lock") = Some((now_text(), Instant::now()));
-        self.shared.progress.request_left(self.id);
-        self.pace.count(self.kind == RequestKind::Submit);
-        true
-    }
-}
-
-/// Sends one request once the rate allows it (the client makes it ready
-/// first, then waits for its slot), with what every request is counted in:
-/// the in-flight limit's view of the gateway's latency and load, and the
-/// run's request count. Returns when it left (journal time and clock) and
-/// what came back; `None` when sending stopped before it left.
+/// Sends one request the rate has allowed, with what every request is
+/// counted in: the progress display, the in-flight limit's view of the
+/// gateway's latency and load, and the run's request count. Returns when it
+/// left (journal time and clock) and what came back.
 async fn sent(
     id: i64,
-    kind: RequestKind,
-    order: &RefundOrder,
+    submit: bool,
     pace: &Pace,
     shared: &Shared,
-) -> Option<(String, Instant, Attempt)> {
-    let slot = Slot {
-        id,
-        kind,
-        pace,
-        shared,
-        left: std::sync::Mutex::new(None),
-    };
-    let attempt = match kind {
-        RequestKind::Submit => pace.gateway.submit_when(order, &slot).await,
-        RequestKind::Query => pace.gateway.query_when(order, &slot).await,
-    }?;
-    let left = slot.left.lock().expect("slot lock").take();
-    // A client may answer without sending (a row its contract cannot carry).
-    let Some((at, started)) = left else {
-        return Some((now_text(), Instant::now(), attempt));
-    };
+    request: impl std::future::Future<Output = Attempt>,
+) -> (String, Instant, Attempt) {
+    let (at, started) = (now_text(), Instant::now());
+    shared.progress.request_left(id);
+    pace.count(submit);
+    let attempt = request.await;
     pace.feedback(&attempt, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
-    Some((at, started, attempt))
+    (at, started, attempt)
 }
 
 /// Commits the intent, waits for the rate and sends a refund that was never
@@ -261,8 +223,7 @@ async fn submit(
     }
     // The limiter gates the send itself, after the intent's commit (whose
     // latency varies), so that the gateway sees the rate we promised.
-    let Some((at, started, attempt)) = sent(id, RequestKind::Submit, order, pace, shared).await
-    else {
+    if !pace.ready(RequestKind::Submit, &shared.stop_sending).await {
         let withdraw = Change::to(
             State::Pending,
             "stopped before the request left; nothing was sent",
@@ -273,7 +234,8 @@ async fn submit(
             .await
             .err();
         return Err(Recorded::not_sent(State::Pending, fatal));
-    };
+    }
+    let (at, started, attempt) = sent(id, true, pace, shared, pace.gateway.submit(order)).await;
     counters.submits += 1;
     counters.answered = attempt
         .http_status
@@ -296,10 +258,10 @@ async fn query(
     shared: &Shared,
     counters: &mut Counters,
 ) -> Sent {
-    let Some((at, started, attempt)) = sent(id, RequestKind::Query, order, pace, shared).await
-    else {
+    if !pace.ready(RequestKind::Query, &shared.stop_sending).await {
         return Err(Recorded::not_sent(from, None));
-    };
+    }
+    let (at, started, attempt) = sent(id, false, pace, shared, pace.gateway.query(order)).await;
     if from == State::Processing {
         counters.polls += 1;
     } else {

@@ -330,45 +330,6 @@ pub trait Gateway: Send + Sync {
     async fn submit(&self, refund: &RefundOrder) -> Attempt;
     /// Learns the refund's state. Never creates anything.
     async fn query(&self, refund: &RefundOrder) -> Attempt;
-
-    /// [`Gateway::submit`], the request leaving only once `gate` opens (the
-    /// engine's send slot); `None` when it stayed shut and nothing was sent.
-    /// A client whose request takes long to make (an RSA signature) makes it
-    /// first, so that the request reaches the gateway as soon after its slot
-    /// as it can: the rate is promised at the gateway, not at the slot.
-    async fn submit_when(&self, refund: &RefundOrder, gate: &dyn Gate) -> Option<Attempt> {
-        if !gate.open().await {
-            return None;
-        }
-        Some(self.submit(refund).await)
-    }
-
-    /// [`Gateway::query`], the request leaving only once `gate` opens.
-    async fn query_when(&self, refund: &RefundOrder, gate: &dyn Gate) -> Option<Attempt> {
-        if !gate.open().await {
-            return None;
-        }
-        Some(self.query(refund).await)
-    }
-}
-
-/// What a request waits for just before it leaves: the profile's rate and
-/// pause. `open` resolves true when the request may go now (it must then go
-/// at once), false when sending has stopped.
-#[async_trait::async_trait]
-pub trait Gate: Send + Sync {
-    async fn open(&self) -> bool;
-}
-
-/// A gate always open: a request outside the engine's pace (a test's, or one
-/// a client makes to settle another's answer).
-pub struct Open;
-
-#[async_trait::async_trait]
-impl Gate for Open {
-    async fn open(&self) -> bool {
-        true
-    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ use super::classify::{answer, Asked, Call, CURRENCY};
 use super::verify::AnswerKeys;
 use super::wire::{authorization, query_path, ApplyAmount, ApplyBody, Credentials, APPLY_PATH};
 use crate::gateway::rsa_sign::RsaSigner;
-use crate::gateway::{
-    http, Attempt, ClientError, Gate, Gateway, IdUse, Open, Outcome, Receipt, RefundOrder,
-};
+use crate::gateway::{http, Attempt, ClientError, Gateway, IdUse, Outcome, Receipt, RefundOrder};
 use crate::money::Fen;
 
 /// The clock answers are checked against, in Unix seconds (tests set theirs).
@@ -59,70 +57,41 @@ impl WechatpayClient {
         })
     }
 
-    /// The Authorization header of a request signed at `ts` (Unix seconds).
-    fn authorize(&self, method: &str, url: &Url, body: &[u8], ts: i64) -> String {
+    /// One signed HTTP attempt: `body` is what is signed and what is sent.
+    async fn send(&self, call: Call, path: &str, body: Vec<u8>, asked: &Asked) -> Attempt {
+        let url = match self.base_url.join(path) {
+            Ok(url) => url,
+            Err(e) => {
+                return Attempt::without_answer(Outcome::retry(
+                    None,
+                    format!("the request URL cannot be built: {e}"),
+                ))
+            }
+        };
+        let canonical = &url[Position::BeforePath..];
+        let method = if call == Call::Apply { "POST" } else { "GET" };
         let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
         let credentials = Credentials {
             mchid: &self.settings.mchid,
             serial_no: &self.settings.serial_no,
             signer: &self.settings.signer,
         };
-        authorization(
-            &credentials,
-            method,
-            &url[Position::BeforePath..],
-            ts,
-            &nonce,
-            body,
-        )
-    }
-
-    /// One signed HTTP attempt: `body` is what is signed and what is sent.
-    /// It is signed before `gate` opens (an RSA signature takes a
-    /// millisecond or more, which would otherwise fall between the send
-    /// slot and the request's arrival), and signed again, fresh, if the
-    /// wait was long; `None` when the gate stayed shut.
-    async fn send(
-        &self,
-        call: Call,
-        path: &str,
-        body: Vec<u8>,
-        asked: &Asked,
-        gate: &dyn Gate,
-    ) -> Option<Attempt> {
-        let url = match self.base_url.join(path) {
-            Ok(url) => url,
-            Err(e) => {
-                return Some(Attempt::without_answer(Outcome::retry(
-                    None,
-                    format!("the request URL cannot be built: {e}"),
-                )))
-            }
-        };
-        let method = if call == Call::Apply { "POST" } else { "GET" };
-        let signed_at = (self.settings.clock)();
-        let mut auth = self.authorize(method, &url, &body, signed_at);
-        if !gate.open().await {
-            return None;
-        }
-        let now = (self.settings.clock)();
-        if now.abs_diff(signed_at) > RESIGN_AFTER_SECS {
-            auth = self.authorize(method, &url, &body, now);
-        }
+        let ts = (self.settings.clock)();
+        let auth = authorization(&credentials, method, canonical, ts, &nonce, &body);
         let request = match call {
             Call::Apply => self
                 .http
-                .post(url)
+                .post(url.clone())
                 .header(CONTENT_TYPE, "application/json")
                 .body(body),
-            Call::Query => self.http.get(url),
+            Call::Query => self.http.get(url.clone()),
         };
         let request = request
             .header(AUTHORIZATION, auth)
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, user_agent())
             .header("Wechatpay-Serial", &self.settings.keys.public_key_id);
-        Some(match http::send(request).await {
+        match http::send(request).await {
             Ok(reply) => answer(
                 call,
                 reply.status,
@@ -133,14 +102,9 @@ impl WechatpayClient {
                 (self.settings.clock)(),
             ),
             Err(attempt) => attempt,
-        })
+        }
     }
 }
-
-/// A signature older than this when its request is let go is made again:
-/// WeChat refuses a timestamp five minutes off, and a profile's pause may
-/// hold a request for a minute or more.
-const RESIGN_AFTER_SECS: u64 = 10;
 
 /// An apply refused with 400 `INVALID_REQUEST` (classified unknown until a
 /// query says what the id names).
@@ -186,43 +150,26 @@ pub fn apply_body(refund: &RefundOrder) -> Result<Vec<u8>, String> {
 #[async_trait::async_trait]
 impl Gateway for WechatpayClient {
     async fn submit(&self, refund: &RefundOrder) -> Attempt {
-        self.submit_when(refund, &Open)
-            .await
-            .expect("an open gate lets every request go")
-    }
-
-    async fn query(&self, refund: &RefundOrder) -> Attempt {
-        self.query_when(refund, &Open)
-            .await
-            .expect("an open gate lets every request go")
-    }
-
-    async fn submit_when(&self, refund: &RefundOrder, gate: &dyn Gate) -> Option<Attempt> {
         let body = match apply_body(refund) {
             Ok(body) => body,
             Err(why) => {
                 // Nothing sent: the row's fields cannot make the contract's body.
                 let outcome =
                     Outcome::failed("BR_INVALID_FIELD", why, Receipt::default(), IdUse::Free);
-                return Some(Attempt::without_answer(outcome));
+                return Attempt::without_answer(outcome);
             }
         };
         let asked = asked(refund);
-        let applied = self
-            .send(Call::Apply, APPLY_PATH, body, &asked, gate)
-            .await?;
+        let applied = self.send(Call::Apply, APPLY_PATH, body, &asked).await;
         if !broke_a_rule(&applied) {
-            return Some(applied);
+            return applied;
         }
         // 400 INVALID_REQUEST: well formed, against a business rule. Nothing
         // new was created, but the id may already name a refund: one query
         // settles which (docs/specs/wechatpay-v3.md, "Error codes").
         let path = query_path(&refund.refund_id);
-        let queried = self
-            .send(Call::Query, &path, Vec::new(), &asked, &Open)
-            .await
-            .expect("an open gate lets every request go");
-        Some(match queried.outcome {
+        let queried = self.send(Call::Query, &path, Vec::new(), &asked).await;
+        match queried.outcome {
             Outcome::NotFound => Attempt {
                 outcome: Outcome::failed(
                     "INVALID_REQUEST",
@@ -242,12 +189,12 @@ impl Gateway for WechatpayClient {
             | Outcome::Mismatch { .. } => queried,
             // Nothing learnt: unknown, and the engine asks again.
             _ => applied,
-        })
+        }
     }
 
-    async fn query_when(&self, refund: &RefundOrder, gate: &dyn Gate) -> Option<Attempt> {
+    async fn query(&self, refund: &RefundOrder) -> Attempt {
         let path = query_path(&refund.refund_id);
-        self.send(Call::Query, &path, Vec::new(), &asked(refund), gate)
+        self.send(Call::Query, &path, Vec::new(), &asked(refund))
             .await
     }
 }
