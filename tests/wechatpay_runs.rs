@@ -143,23 +143,6 @@ async fn the_balance_is_set_over_http() {
     );
 }
 
-/// Each refund's attempts as the journal holds them: (refund id, kind, outcome).
-fn attempts(world: &World) -> Vec<(String, String, String)> {
-    let conn = rusqlite::Connection::open(world.journal()).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT f.refund_id, a.kind, a.outcome FROM attempts a \
-             JOIN refunds f ON f.id = a.refund ORDER BY a.refund, a.id",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    rows
-}
-
 /// The attempts of one refund: (kind, outcome).
 fn attempts_of(all: &[(String, String, String)], id: &str) -> Vec<(String, String)> {
     all.iter()
@@ -220,7 +203,7 @@ async fn invalid_request_is_settled_by_one_query() {
     );
     let k1 = ledger.refund("K1").unwrap();
     assert_eq!((k1.amount_fen, k1.status), (100, RefundState::Succeeded));
-    let all = attempts(&world);
+    let all = world.attempts();
     let v1 = attempts_of(&all, "V1");
     assert_eq!(v1.len(), 1, "{v1:?}");
     assert_eq!(v1[0].0, "submit");
@@ -264,7 +247,7 @@ async fn stale_or_badly_signed_answers_in_a_run_are_never_believed() {
     let rows = world.results(&batch);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"));
     assert_results_match_ledger(&rows, "out_refund_no", &ledger);
-    let all = attempts(&world);
+    let all = world.attempts();
     let unbelieved = |outcome: &str| outcome.contains("not trusted");
     let stale = all
         .iter()

@@ -105,6 +105,24 @@ impl World {
         self.path("journal.db")
     }
 
+    /// Every attempt the journal holds, each refund's in the order they were
+    /// made: (refund id, kind, outcome).
+    pub fn attempts(&self) -> Vec<(String, String, String)> {
+        let conn = rusqlite::Connection::open(self.journal()).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT f.refund_id, a.kind, a.outcome FROM attempts a \
+                 JOIN refunds f ON f.id = a.refund ORDER BY a.refund, a.id",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows
+    }
+
     /// Writes a file into the world's directory.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);

@@ -145,23 +145,6 @@ pub async fn a_wrong_key_stops_the_run(fixture: &dyn Fixture) {
     assert!(ledger.ids.iter().all(|id| id.created == 1));
 }
 
-/// Each refund's attempts, in the order they were made: (refund id, kind, outcome).
-fn attempts(world: &World) -> Vec<(String, String, String)> {
-    let conn = rusqlite::Connection::open(world.journal()).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT f.refund_id, a.kind, a.outcome FROM attempts a \
-             JOIN refunds f ON f.id = a.refund ORDER BY a.refund, a.id",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    rows
-}
-
 /// Answers later than the profile's timeout: each such submit is followed by
 /// a query of that refund, never by a blind resend; every refund ends as the
 /// ledger says, created once (a query finds it, or says it was never created
@@ -191,7 +174,7 @@ pub async fn a_timeout_is_queried_before_anything_is_sent_again(fixture: &dyn Fi
     let rows = world.results(&generated);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
     assert_results_match_ledger(&rows, fixture.id_column(), &ledger);
-    let attempts = attempts(&world);
+    let attempts = world.attempts();
     let timed_out = |(_, kind, outcome): &(String, String, String)| {
         kind == "submit" && outcome == "unknown: no answer before the timeout"
     };
