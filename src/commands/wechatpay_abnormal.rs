@@ -28,17 +28,13 @@ use crate::sim::{self, generate, SimConfig, SimHandle};
 
 /// A paid WeChat order `T{n}` / `W{n}` of `fen`.
 fn order(n: u32, fen: u64) -> OrderRow {
-    OrderRow {
-        gateway: GatewayKind::Wechatpay,
-        merchant_id: generate::WECHATPAY_MERCHANT.into(),
-        third_order_id: format!("T{n}"),
-        gateway_order_id: format!("W{n}"),
-        appid: String::new(),
-        amount_fen: fen,
-        currency: "CNY".into(),
-        status: OrderStatus::Paid,
-        paid_at: None,
-    }
+    generate::sample_order(
+        GatewayKind::Wechatpay,
+        &format!("T{n}"),
+        &format!("W{n}"),
+        fen,
+        OrderStatus::Paid,
+    )
 }
 
 /// R1 (1 yuan) succeeds; A2 and A3 (2 and 3 yuan) turn abnormal; F4 (50

@@ -55,6 +55,29 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
     })
 }
 
+/// One order of `gateway`'s sample merchant (its appid too), as the
+/// simulator's ledger holds it: what tests build their orders from.
+pub fn sample_order(
+    gateway: GatewayKind,
+    third_order_id: &str,
+    gateway_order_id: &str,
+    amount_fen: u64,
+    status: crate::sim::ledger::OrderStatus,
+) -> crate::sim::ledger::OrderRow {
+    let sample = sample(gateway).expect("a gateway with a simulator");
+    crate::sim::ledger::OrderRow {
+        gateway,
+        merchant_id: sample.merchant_id.into(),
+        third_order_id: third_order_id.into(),
+        gateway_order_id: gateway_order_id.into(),
+        appid: sample.appid.into(),
+        amount_fen,
+        currency: "CNY".into(),
+        status,
+        paid_at: None,
+    }
+}
+
 /// Writes `rows` refunds (one per paid order, full amount) and their orders,
 /// each file through a fresh one renamed into place (never through a link
 /// planted at its name). Ids carry `prefix` so that several generated

@@ -21,22 +21,7 @@ pub fn order(
     amount: u64,
     status: OrderStatus,
 ) -> OrderRow {
-    let (merchant, appid) = match gateway {
-        GatewayKind::Leshua => (LESHUA_MERCHANT, ""),
-        GatewayKind::Lianshang => (LIANSHANG_MERCHANT, "app01"),
-        GatewayKind::Wechatpay => (WECHATPAY_MERCHANT, ""),
-    };
-    OrderRow {
-        gateway,
-        merchant_id: merchant.into(),
-        third_order_id: third.into(),
-        gateway_order_id: gateway_id.into(),
-        appid: appid.into(),
-        amount_fen: amount,
-        currency: "CNY".into(),
-        status,
-        paid_at: None,
-    }
+    bulkrefund::sim::generate::sample_order(gateway, third, gateway_id, amount, status)
 }
 
 /// The orders the simulator knows, paid unless said otherwise.

@@ -20,17 +20,13 @@ pub const PUB_KEY_ID: &str = "PUB_KEY_ID_0112345678902026110100000000000001";
 
 /// A paid WeChat order `T{n}` / `W{n}` of `fen`.
 pub fn order(n: u32, fen: u64) -> OrderRow {
-    OrderRow {
-        gateway: GatewayKind::Wechatpay,
-        merchant_id: MCHID.into(),
-        third_order_id: format!("T{n}"),
-        gateway_order_id: format!("W{n}"),
-        appid: String::new(),
-        amount_fen: fen,
-        currency: "CNY".into(),
-        status: OrderStatus::Paid,
-        paid_at: None,
-    }
+    bulkrefund::sim::generate::sample_order(
+        GatewayKind::Wechatpay,
+        &format!("T{n}"),
+        &format!("W{n}"),
+        fen,
+        OrderStatus::Paid,
+    )
 }
 
 /// T1..T5 of 1000 fen; T6 closed; T7 paid 400 days ago; T8 another merchant's.
