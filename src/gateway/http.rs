@@ -140,6 +140,16 @@ fn redirect(status: u16, headers: &HeaderMap) -> String {
     format!("HTTP {status}: a redirect to {location}, not followed; the refund will be queried")
 }
 
+/// Whether `url` names this machine: plain http to it crosses no network.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by either gateway),
 /// capped at [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {

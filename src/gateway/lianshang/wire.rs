@@ -62,21 +62,12 @@ pub enum UntrustedUrl {
 pub fn check_base_url(url: &Url, allow_insecure_http: bool) -> Result<(), UntrustedUrl> {
     match url.scheme() {
         "https" => Ok(()),
-        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
+        "http" if allow_insecure_http || http::is_loopback(url) => Ok(()),
         "http" => Err(UntrustedUrl::PlainHttp(url.clone())),
         other => Err(UntrustedUrl::Scheme {
             url: url.clone(),
             scheme: other.to_owned(),
         }),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

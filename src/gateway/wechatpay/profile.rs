@@ -16,7 +16,7 @@ use super::rows::check_notify_url;
 use super::verify::{AnswerKeys, PlatformCertificate};
 use crate::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
-use crate::gateway::{ClientError, Gateway};
+use crate::gateway::{http, ClientError, Gateway};
 use crate::secret::SecretRef;
 use crate::setting::SettingError;
 use crate::small_files;
@@ -75,6 +75,7 @@ fn non_empty(setting: &str, value: &str) -> Result<String, SettingError> {
 
 impl Section {
     pub fn check(&self, context: &SectionContext) -> Result<Arc<dyn GatewayProfile>, SettingError> {
+        check_transport(&context.endpoint.base_url)?;
         let serial_no = non_empty("merchant_serial_no", &self.merchant_serial_no)?;
         let public_key_id = non_empty("wechatpay_public_key_id", &self.wechatpay_public_key_id)?;
         let pem = SecretRef::read(
@@ -115,6 +116,23 @@ impl Section {
                 .map(|url| BTreeMap::from([("notify_url".to_owned(), url)]))
                 .unwrap_or_default(),
         }))
+    }
+}
+
+/// WeChat's error answers are believed unsigned (the contract, as its SDKs
+/// do): a forged `NOT_ENOUGH` would report a paid refund failed. So plain
+/// http only to this machine (the simulator), where nobody stands between.
+fn check_transport(base_url: &url::Url) -> Result<(), SettingError> {
+    match base_url.scheme() {
+        "https" => Ok(()),
+        "http" if http::is_loopback(base_url) => Ok(()),
+        other => Err(SettingError::new(
+            "base_url",
+            format!(
+                "is {other}: WeChat Pay is reached over https only (its error answers carry no \
+                 signature that must verify); plain http only to this machine"
+            ),
+        )),
     }
 }
 
@@ -191,6 +209,22 @@ platform_certificates = [{ file = "keys/wechatpay-platform-test-9AD59953ADF1BABB
         assert!(!format!("{profile:?}").contains("PRIVATE KEY"));
         let with_url = check(&format!("{WX}notify_url = \"https://m.example/n\"\n")).unwrap();
         assert!(format!("{with_url:?}").contains("https://m.example/n"));
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_this_machine() {
+        let at = |base: &str| check_transport(&url::Url::parse(base).unwrap());
+        assert!(at("https://api.mch.weixin.qq.com").is_ok());
+        assert!(at("http://127.0.0.1:8900").is_ok());
+        assert!(at("http://localhost:8900").is_ok());
+        let refused = at("http://api.mch.weixin.qq.com").unwrap_err();
+        assert_eq!(refused.setting, "base_url");
+        assert!(
+            refused.message.contains("https only"),
+            "{}",
+            refused.message
+        );
+        assert!(at("ftp://127.0.0.1").is_err());
     }
 
     #[test]
