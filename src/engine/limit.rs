@@ -3,9 +3,12 @@
 //! `rate × L` requests in flight to be sent `rate` a second; the limit follows
 //! the gateway's measured latency (a high percentile of the recent answers)
 //! with headroom, within an upper bound (the profile's `concurrency`, else
-//! `max_concurrency`). A busy answer, a 429 or a timeout cuts it by a third
-//! and holds it there a while (AIMD's multiplicative decrease): a gateway that
-//! is struggling gets fewer requests at once, not more.
+//! `max_concurrency`). A busy answer or a 429 cuts it by a third and holds it
+//! there a while (AIMD's multiplicative decrease): a gateway that is
+//! struggling gets fewer requests at once, not more. Lost answers (a 5xx, a
+//! timeout, a reset) cut it when they are a share of the recent answers, not
+//! one by one: a gateway that loses one answer in a hundred is not loaded,
+//! and cutting at each held a WeChat run at 0.95 of its rate (`scripts/bench`).
 //!
 //! It starts where a slow gateway would need it ([`ASSUMED_LATENCY`]), not
 //! low: the pacer keeps the rate whatever the limit, so a high start costs
@@ -31,6 +34,9 @@ const SPARE: u32 = 2;
 /// The limit is worked out again every this many answers: sorting the samples
 /// at every answer cost 5 % of a fast run's CPU.
 const RECOMPUTE_EVERY: u64 = 16;
+/// Lost answers among the last [`LOSS_SAMPLES`] that are load, not noise.
+const LOSS_SAMPLES: usize = 100;
+const LOSSES_THAT_CUT: usize = 5;
 /// How long a cut holds before the limit may grow again.
 const HOLD_AFTER_CUT: Duration = Duration::from_secs(2);
 /// The latency the limit starts from, before any answer: generous (gateways
@@ -54,6 +60,9 @@ struct State {
     /// while they were out).
     debt: u32,
     latencies: VecDeque<Duration>,
+    /// The last answers, true where it was lost, and how many of them were.
+    recent: VecDeque<bool>,
+    lost_of_recent: usize,
     hold_until: Option<Instant>,
     bound: Bound,
     /// The most the limit reached.
@@ -157,6 +166,8 @@ impl InFlightLimit {
                 limit: start,
                 debt: 0,
                 latencies: VecDeque::with_capacity(SAMPLES),
+                recent: VecDeque::with_capacity(LOSS_SAMPLES),
+                lost_of_recent: 0,
                 hold_until: None,
                 bound: if start == upper {
                     Bound::Upper
@@ -188,6 +199,7 @@ impl InFlightLimit {
     /// An answer came after `latency`: the limit follows what the rate needs.
     pub fn answered(&self, latency: Duration) {
         let mut state = self.state.lock().expect("limit lock");
+        state.remember(false);
         if state.latencies.len() == SAMPLES {
             state.latencies.pop_front();
         }
@@ -212,9 +224,25 @@ impl InFlightLimit {
         self.set(&mut state, target);
     }
 
-    /// A busy answer, a 429 or a timeout: a third fewer in flight, held a while.
+    /// No answer, or a 5xx: a cut once such answers are a share of the recent ones.
+    pub fn lost(&self) {
+        let mut state = self.state.lock().expect("limit lock");
+        state.remember(true);
+        if state.lost_of_recent >= LOSSES_THAT_CUT {
+            // The cut speaks for these: the next ones are counted afresh.
+            state.recent.clear();
+            state.lost_of_recent = 0;
+            self.cut(&mut state);
+        }
+    }
+
+    /// A busy answer or a 429: a third fewer in flight, held a while.
     pub fn overloaded(&self) {
         let mut state = self.state.lock().expect("limit lock");
+        self.cut(&mut state);
+    }
+
+    fn cut(&self, state: &mut State) {
         if state.hold_until.is_some_and(|until| Instant::now() < until) {
             return; // One cut per hold: a burst of busy answers is one signal.
         }
@@ -227,7 +255,7 @@ impl InFlightLimit {
             to = cut,
             "the gateway is struggling: fewer requests in flight"
         );
-        self.set(&mut state, cut);
+        self.set(state, cut);
     }
 
     fn set(&self, state: &mut State, target: u32) {
@@ -258,6 +286,16 @@ impl InFlightLimit {
             cuts: state.cuts,
             latency: percentile(&state.latencies, 0.9),
         }
+    }
+}
+
+impl State {
+    fn remember(&mut self, lost: bool) {
+        if self.recent.len() == LOSS_SAMPLES && self.recent.pop_front() == Some(true) {
+            self.lost_of_recent -= 1;
+        }
+        self.recent.push_back(lost);
+        self.lost_of_recent += usize::from(lost);
     }
 }
 
@@ -355,5 +393,35 @@ mod tests {
         // Held: answers do not raise it until the hold ends.
         answered(&limit, 300, 5);
         assert_eq!(limit.report().limit, 31);
+    }
+
+    #[tokio::test]
+    async fn lost_answers_cut_the_limit_only_as_a_share_of_the_recent_ones() {
+        let limit = InFlightLimit::new(100, 256);
+        answered(&limit, 300, 20);
+        assert_eq!(limit.report().limit, 47);
+        // One lost answer in twenty-five is noise: no cut, however long it goes on.
+        for _ in 0..10 {
+            limit.lost();
+            answered(&limit, 300, 24);
+        }
+        assert_eq!((limit.report().limit, limit.report().cuts), (47, 0));
+        answered(&limit, 300, LOSS_SAMPLES);
+        // Five in the last hundred are load: one cut, then counted afresh.
+        for _ in 0..4 {
+            limit.lost();
+            answered(&limit, 300, 2);
+        }
+        assert_eq!(limit.report().cuts, 0);
+        limit.lost();
+        let report = limit.report();
+        assert_eq!(
+            (report.limit, report.bound, report.cuts),
+            (31, Bound::Busy, 1)
+        );
+        // A busy answer cuts at once (after the hold).
+        limit.state.lock().unwrap().hold_until = None;
+        limit.overloaded();
+        assert_eq!(limit.report().cuts, 2);
     }
 }

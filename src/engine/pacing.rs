@@ -56,13 +56,13 @@ pub const START_SLACK: Duration = Duration::from_millis(25);
 /// connection closed meanwhile).
 const IDLE: Duration = Duration::from_secs(30);
 
-/// How late after its slot a request may still leave. A waiter the machine
-/// woke later than this (a busy core) takes a new slot instead: its lateness
-/// would eat into [`WINDOW_SLACK`], which is there for the network and the
-/// gateway. After [`MAX_LATE_WAKES`] in a row it goes anyway, so that a
-/// loaded machine slows the profile down rather than stopping it.
+/// How late after its slot a request may leave as if on time: a timer tick
+/// and a wake-up, within [`WINDOW_SLACK`]. A request that leaves later than
+/// this (the machine was busy) moves its slot to when it left, less this,
+/// so that the window counts it where it went, and the requests a second
+/// later wait for it: a busy core costs the profile its lateness, never a
+/// request over the limit, and never a whole slot.
 const LATE: Duration = Duration::from_millis(2);
-const MAX_LATE_WAKES: u32 = 8;
 
 /// The send slots given out in the last second plus [`WINDOW_SLACK`]: a
 /// request takes the first slot that keeps every such window at `limit` or
@@ -120,6 +120,19 @@ impl SendWindow {
             slots.pop_front();
         }
         at
+    }
+
+    /// Moves `slot`, given out by [`SendWindow::reserve`], to `at`, later:
+    /// its request left then. The slots stay in order.
+    pub fn left_late(&self, slot: Instant, at: Instant) {
+        let mut slots = self.slots.lock().expect("window lock");
+        // Within the last `limit` slots, unless as many were given out since.
+        let Some(index) = slots.iter().rposition(|&s| s == slot) else {
+            return;
+        };
+        slots.remove(index);
+        let place = slots.partition_point(|&s| s <= at);
+        slots.insert(place, at);
     }
 }
 
@@ -242,20 +255,18 @@ impl Pace {
     }
 
     /// What an answer says about the gateway's load: its latency feeds the
-    /// in-flight limit; a busy answer, a 429, a 5xx or no answer at all cuts
-    /// it. An answer that came back but proved nothing (a signature that does
-    /// not verify, an id that "already exists") is no sign of load.
+    /// in-flight limit; a busy answer or a 429 cuts it; a 5xx or no answer at
+    /// all counts towards a cut. An answer that came back but proved nothing
+    /// (a signature that does not verify, an id that "already exists") is no
+    /// sign of load.
     pub fn feedback(&self, attempt: &crate::gateway::Attempt, latency: Duration) {
         use crate::gateway::Outcome;
-        let struggling = match attempt.outcome {
-            Outcome::Retry { .. } => true,
-            Outcome::Unknown { .. } => attempt.http_status.is_none_or(|status| status >= 500),
-            _ => false,
-        };
-        if struggling {
-            self.in_flight.overloaded();
-        } else {
-            self.in_flight.answered(latency);
+        match attempt.outcome {
+            Outcome::Retry { .. } => self.in_flight.overloaded(),
+            Outcome::Unknown { .. } if attempt.http_status.is_none_or(|status| status >= 500) => {
+                self.in_flight.lost()
+            }
+            _ => self.in_flight.answered(latency),
         }
     }
 
@@ -312,7 +323,6 @@ impl Pace {
             (RequestKind::Query, Some(queries)) => queries,
             _ => &self.sends,
         };
-        let mut late_wakes = 0;
         loop {
             let paused = *self.paused_until.lock().expect("pause lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {
@@ -333,7 +343,7 @@ impl Pace {
             if paused.is_some_and(|u| u > Instant::now()) {
                 continue;
             }
-            // A slot given up (a cancel, a pause, a late wake) only slows the profile down.
+            // A slot given up (a cancel, a pause) only slows the profile down.
             let now = Instant::now();
             let slot = lane.window.reserve(now);
             if slot > now {
@@ -342,9 +352,9 @@ impl Pace {
                     _ = cancel.cancelled() => return false,
                     _ = tokio::time::sleep_until(slot) => {}
                 }
-                if Instant::now() > slot + LATE && late_wakes < MAX_LATE_WAKES {
-                    late_wakes += 1;
-                    continue;
+                let woke = Instant::now();
+                if woke > slot + LATE {
+                    lane.window.left_late(slot, woke - LATE);
                 }
             }
             if cancel.is_cancelled() {
@@ -411,6 +421,44 @@ mod tests {
                 start + first_span + span * 8,
                 "limit {limit}"
             );
+        }
+    }
+
+    #[test]
+    fn a_request_that_leaves_late_holds_the_later_ones_back_not_over_the_limit() {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        for limit in [3u32, 150] {
+            let window = SendWindow::new(limit);
+            let mut now = Instant::now();
+            let mut left = Vec::new();
+            for _ in 0..limit * 12 {
+                // Asked faster than the rate: the window binds throughout.
+                now += Duration::from_micros(rng.gen_range(0..200_000 / u64::from(limit)));
+                let slot = window.reserve(now);
+                // Most wake within a tick; some are descheduled for up to 20 ms.
+                let late = if rng.gen_bool(0.1) {
+                    Duration::from_micros(rng.gen_range(0..20_000))
+                } else {
+                    Duration::from_micros(rng.gen_range(0..1_000))
+                };
+                let at = slot + late;
+                if late > LATE {
+                    window.left_late(slot, at - LATE);
+                }
+                left.push(at);
+                now = now.max(at);
+            }
+            left.sort();
+            // Every window of a second holds at most `limit` departures, with
+            // the slack less the lateness forgiven to spare.
+            for (i, &first) in left.iter().enumerate() {
+                let within = left[i..]
+                    .iter()
+                    .take_while(|&&t| t < first + Duration::from_secs(1) + WINDOW_SLACK - LATE)
+                    .count();
+                assert!(within <= limit as usize, "limit {limit}: {within}");
+            }
         }
     }
 
