@@ -44,9 +44,7 @@ pub async fn query_once(
         permit = pace.in_flight.acquire() => permit,
         _ = cancel.cancelled() => return None,
     };
-    if !pace.ready(RequestKind::Query, cancel).await {
-        return None;
-    }
+    let departure = pace.ready(RequestKind::Query, cancel).await?;
     let order = RefundOrder {
         refund_id: record.refund_id.clone(),
         amount: record.amount,
@@ -54,7 +52,7 @@ pub async fn query_once(
         gateway_refund_id: record.gateway_refund_id.clone(),
     };
     let (at, started) = (now_text(), Instant::now());
-    let attempt = pace.gateway.query(&order).await;
+    let attempt = pace.send(departure, pace.gateway.query(&order)).await;
     pace.feedback(&attempt, started.elapsed());
     if let Outcome::Retry {
         after: Some(wait), ..

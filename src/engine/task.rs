@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::limit::LimitPermit;
-use super::pacing::{Pace, RequestKind};
+use super::pacing::{Departure, Pace, RequestKind};
 use super::policy::Counters;
 use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
@@ -194,6 +194,7 @@ impl Done {
 /// left (journal time and clock) and what came back.
 async fn sent(
     id: i64,
+    departure: Departure,
     submit: bool,
     pace: &Pace,
     shared: &Shared,
@@ -202,7 +203,7 @@ async fn sent(
     let (at, started) = (now_text(), Instant::now());
     shared.progress.request_left(id);
     pace.count(submit);
-    let attempt = request.await;
+    let attempt = pace.send(departure, request).await;
     pace.feedback(&attempt, started.elapsed());
     shared.requests.fetch_add(1, Ordering::Relaxed);
     (at, started, attempt)
@@ -223,7 +224,7 @@ async fn submit(
     }
     // The limiter gates the send itself, after the intent's commit (whose
     // latency varies), so that the gateway sees the rate we promised.
-    if !pace.ready(RequestKind::Submit, &shared.stop_sending).await {
+    let Some(departure) = pace.ready(RequestKind::Submit, &shared.stop_sending).await else {
         let withdraw = Change::to(
             State::Pending,
             "stopped before the request left; nothing was sent",
@@ -234,8 +235,9 @@ async fn submit(
             .await
             .err();
         return Err(Recorded::not_sent(State::Pending, fatal));
-    }
-    let (at, started, attempt) = sent(id, true, pace, shared, pace.gateway.submit(order)).await;
+    };
+    let submitted = pace.gateway.submit(order);
+    let (at, started, attempt) = sent(id, departure, true, pace, shared, submitted).await;
     counters.submits += 1;
     counters.answered = attempt
         .http_status
@@ -258,10 +260,11 @@ async fn query(
     shared: &Shared,
     counters: &mut Counters,
 ) -> Sent {
-    if !pace.ready(RequestKind::Query, &shared.stop_sending).await {
+    let Some(departure) = pace.ready(RequestKind::Query, &shared.stop_sending).await else {
         return Err(Recorded::not_sent(from, None));
-    }
-    let (at, started, attempt) = sent(id, false, pace, shared, pace.gateway.query(order)).await;
+    };
+    let queried = pace.gateway.query(order);
+    let (at, started, attempt) = sent(id, departure, false, pace, shared, queried).await;
     if from == State::Processing {
         counters.polls += 1;
     } else {
