@@ -27,8 +27,8 @@ use tokio::time::Instant;
 const SAMPLES: usize = 200;
 /// Answers needed before the measured latency is trusted.
 const MIN_SAMPLES: usize = 8;
-/// In flight = rate × latency × this, plus [`SPARE`]: room for jitter and
-/// for the journal's commit around each request.
+/// In flight = rate × (latency + [`AROUND`]) × this, plus [`SPARE`]: room
+/// for the latency's jitter.
 const HEADROOM: f64 = 1.5;
 const SPARE: u32 = 2;
 /// What a place in flight is held for besides the request itself: the
@@ -39,7 +39,8 @@ const AROUND: Duration = Duration::from_millis(20);
 /// The limit is worked out again every this many answers: sorting the samples
 /// at every answer cost 5 % of a fast run's CPU.
 const RECOMPUTE_EVERY: u64 = 16;
-/// Lost answers among the last [`LOSS_SAMPLES`] that are load, not noise.
+/// Lost answers (5xx, none) among the last [`LOSS_SAMPLES`] answers that are
+/// load, not noise. Busy answers and 429s are not counted here: each cuts.
 const LOSS_SAMPLES: usize = 100;
 const LOSSES_THAT_CUT: usize = 5;
 /// How long a cut holds before the limit may grow again.
@@ -233,11 +234,11 @@ impl InFlightLimit {
     pub fn lost(&self) {
         let mut state = self.state.lock().expect("limit lock");
         state.remember(true);
-        if state.lost_of_recent >= LOSSES_THAT_CUT {
-            // The cut speaks for these: the next ones are counted afresh.
+        // After a cut, the next ones are counted afresh; during a cut's hold
+        // they keep counting towards the next.
+        if state.lost_of_recent >= LOSSES_THAT_CUT && self.cut(&mut state) {
             state.recent.clear();
             state.lost_of_recent = 0;
-            self.cut(&mut state);
         }
     }
 
@@ -247,9 +248,10 @@ impl InFlightLimit {
         self.cut(&mut state);
     }
 
-    fn cut(&self, state: &mut State) {
+    /// True when it cut: one cut per hold, as a burst of busy answers is one signal.
+    fn cut(&self, state: &mut State) -> bool {
         if state.hold_until.is_some_and(|until| Instant::now() < until) {
-            return; // One cut per hold: a burst of busy answers is one signal.
+            return false;
         }
         let cut = (state.limit * 2 / 3).max(1);
         state.hold_until = Some(Instant::now() + HOLD_AFTER_CUT);
@@ -261,6 +263,7 @@ impl InFlightLimit {
             "the gateway is struggling: fewer requests in flight"
         );
         self.set(state, cut);
+        true
     }
 
     fn set(&self, state: &mut State, target: u32) {

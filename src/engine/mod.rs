@@ -18,6 +18,7 @@ pub mod progress;
 pub mod task;
 pub mod trust;
 pub mod verdict;
+pub mod window;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};

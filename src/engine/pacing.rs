@@ -19,6 +19,7 @@ use super::limit::InFlightLimit;
 use super::policy::Patience;
 use super::polls::PollShare;
 use super::trust::Trust;
+use super::window::SendWindow;
 use crate::gateway::Gateway;
 use crate::options::PaceSettings;
 
@@ -34,99 +35,6 @@ pub fn quota(rate: u32) -> Quota {
     Quota::with_period(Duration::from_secs(1) / rate)
         .expect("a positive period")
         .allow_burst(NonZeroU32::new(burst).expect("burst is 1 or 2"))
-}
-
-/// How much longer than a second the send window is: the room left for a
-/// request to reach the gateway later than its slot (a timer tick, a
-/// descheduled thread, the network) without two seconds' requests landing in
-/// one. It is also the price: the rate is at most `limit` per 1.005 s, 0.995
-/// of it (README, "Rate and concurrency").
-pub const WINDOW_SLACK: Duration = Duration::from_millis(5);
-
-/// The slack of the windows that begin in a run's first second. Every
-/// request then opens a connection of its own, and a new connection reaches
-/// the gateway later than a warm one by the time it takes to connect: with
-/// only [`WINDOW_SLACK`], the first second's early requests, late on their
-/// new connections, and the requests a second later, quick on warm ones,
-/// landed 101 in one second at a rate of 100 (`scripts/bench`). It costs the
-/// run at most this much time, once.
-pub const START_SLACK: Duration = Duration::from_millis(25);
-
-/// A lull after which the next request is a run's first again (its
-/// connection closed meanwhile).
-const IDLE: Duration = Duration::from_secs(30);
-
-/// The send slots given out in the last second plus [`WINDOW_SLACK`]: a
-/// request takes the first slot that keeps every such window at `limit` or
-/// fewer, and goes at that time. The limiter spaces requests; this makes the
-/// promise exact, whatever stalled before. Slots are handed out in order, so
-/// waiters do not crowd the same freed place. A request that went out after
-/// its slot moves it to when it went ([`SendWindow::left_late`]): the slots a
-/// second later wait for it by as much, and no more.
-pub struct SendWindow {
-    limit: usize,
-    span: Duration,
-    slots: Mutex<std::collections::VecDeque<Instant>>,
-    /// The first slot given out: windows that begin within a second of it
-    /// take [`START_SLACK`].
-    first: Mutex<Option<Instant>>,
-}
-
-impl SendWindow {
-    pub fn new(limit: u32) -> SendWindow {
-        SendWindow {
-            limit: limit.max(1) as usize,
-            span: Duration::from_secs(1) + WINDOW_SLACK,
-            slots: Mutex::new(std::collections::VecDeque::with_capacity(
-                limit.max(1) as usize + 1,
-            )),
-            first: Mutex::new(None),
-        }
-    }
-
-    /// Takes the first free slot at or after `now` and says when it is.
-    pub fn reserve(&self, now: Instant) -> Instant {
-        let mut slots = self.slots.lock().expect("window lock");
-        let first = {
-            let mut first = self.first.lock().expect("window lock");
-            // After a lull (a prompt, a long pause) the connections have
-            // closed: the next second starts anew.
-            if slots.back().is_none_or(|&last| now > last + IDLE) {
-                *first = Some(now);
-            }
-            first.unwrap_or(now)
-        };
-        let mut at = slots.back().map_or(now, |&last| last.max(now));
-        if slots.len() >= self.limit {
-            let opens = slots[slots.len() - self.limit];
-            let starting = opens < first + Duration::from_secs(1);
-            let extra = if starting {
-                START_SLACK - WINDOW_SLACK
-            } else {
-                Duration::ZERO
-            };
-            at = at.max(opens + self.span + extra);
-        }
-        slots.push_back(at);
-        // Only the last `limit` slots can hold a later one back.
-        while slots.len() > self.limit {
-            slots.pop_front();
-        }
-        at
-    }
-
-    /// Moves `slot`, given out by [`SendWindow::reserve`], to `at`, later:
-    /// its request left then. The slots stay in order.
-    pub fn left_late(&self, slot: Instant, at: Instant) {
-        let mut slots = self.slots.lock().expect("window lock");
-        // Within the last `limit` slots, unless as many were given out since.
-        let Some(index) = slots.iter().rposition(|&s| s == slot) else {
-            return;
-        };
-        slots.remove(index);
-        let place = slots.partition_point(|&s| s <= at);
-        slots.insert(place, at);
-    }
 }
 
 /// The requests of a profile while it had refunds to send: from its first
@@ -190,11 +98,31 @@ impl Lane {
     }
 }
 
-/// A request [`Pace::ready`] let go: its lane, and when the window counts it as gone.
-#[derive(Clone, Copy, Debug)]
-pub struct Departure {
-    kind: RequestKind,
+/// A request [`Pace::ready`] let go, and its slot in the send window until
+/// it has gone: [`Pace::send`] moves the slot to when it went; dropped
+/// unsent (a stop, a pause), the slot stays where it was, never used.
+pub struct Departure<'a> {
+    window: &'a SendWindow,
     at: Instant,
+    gone: bool,
+}
+
+impl Departure<'_> {
+    fn went(&mut self, at: Instant) {
+        if !self.gone {
+            self.at = self.window.moved(self.at, at, true);
+            self.gone = true;
+        }
+    }
+}
+
+impl Drop for Departure<'_> {
+    fn drop(&mut self) {
+        if !self.gone {
+            self.gone = true;
+            self.window.moved(self.at, self.at, true);
+        }
+    }
 }
 
 /// What a request does at the gateway: which of its limits it counts against.
@@ -324,39 +252,41 @@ impl Pace {
     }
 
     /// Sends `request`, which [`Pace::ready`] let go: the window counts it
-    /// from when it went out, that is when the client first waits on the
-    /// network, after making and signing the request (an RSA signature takes
-    /// a millisecond, more on a busy core). Counted from the slot, a request
+    /// from when it went out, that is when the client, having made and signed
+    /// it (an RSA signature takes a millisecond, more on a busy core), first
+    /// waits: it has handed the request to the HTTP client. A client that
+    /// waited on something else first would be counted early, as before this. Counted from the slot, a request
     /// whose signing was held up reached the gateway up to 17 ms after it,
     /// the request a second later on time, and the gateway saw 151 in one
     /// second at a rate of 150 (`scripts/bench --only wechatpay`).
     pub async fn send(
         &self,
-        departure: Departure,
+        mut departure: Departure<'_>,
         request: impl std::future::Future<Output = crate::gateway::Attempt>,
     ) -> crate::gateway::Attempt {
         let mut request = std::pin::pin!(request);
-        let mut out = false;
-        std::future::poll_fn(|cx| {
+        let attempt = std::future::poll_fn(|cx| {
             let poll = request.as_mut().poll(cx);
-            if poll.is_pending() && !out {
-                out = true;
-                let now = Instant::now();
-                if now > departure.at {
-                    self.lane(departure.kind)
-                        .window
-                        .left_late(departure.at, now);
-                }
+            if poll.is_pending() {
+                departure.went(Instant::now());
             }
             poll
         })
-        .await
+        .await;
+        // A client that answered without waiting on the network (a row its
+        // contract cannot carry) sent nothing, or nothing later than now.
+        departure.went(Instant::now());
+        attempt
     }
 
     /// Waits for the profile's pause and the rate limiter of a request of
     /// this `kind`: the request may go now, and goes through [`Pace::send`].
     /// `None` when cancelled first.
-    pub async fn ready(&self, kind: RequestKind, cancel: &CancellationToken) -> Option<Departure> {
+    pub async fn ready(
+        &self,
+        kind: RequestKind,
+        cancel: &CancellationToken,
+    ) -> Option<Departure<'_>> {
         let lane = self.lane(kind);
         loop {
             let paused = *self.paused_until.lock().expect("pause lock");
@@ -380,7 +310,23 @@ impl Pace {
             }
             // A slot given up (a cancel, a pause) only slows the profile down.
             let now = Instant::now();
-            let mut slot = lane.window.reserve(now);
+            let slot = match lane.window.reserve(now) {
+                Ok(slot) => slot,
+                Err(again) => {
+                    // The request a `rate` before has not gone yet.
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return None,
+                        _ = tokio::time::sleep_until(again) => {}
+                    }
+                    continue;
+                }
+            };
+            let mut departure = Departure {
+                window: &lane.window,
+                at: slot,
+                gone: false,
+            };
             if slot > now {
                 tokio::select! {
                     biased;
@@ -388,11 +334,7 @@ impl Pace {
                     _ = tokio::time::sleep_until(slot) => {}
                 }
                 // Woken late (a timer tick, a busy core): the window counts it from now.
-                let woke = Instant::now();
-                if woke > slot {
-                    lane.window.left_late(slot, woke);
-                    slot = woke;
-                }
+                departure.at = lane.window.moved(slot, Instant::now(), false);
             }
             if cancel.is_cancelled() {
                 return None;
@@ -403,7 +345,7 @@ impl Pace {
                 .expect("pause lock")
                 .is_none_or(|u| u <= Instant::now())
             {
-                return Some(Departure { kind, at: slot });
+                return Some(departure);
             }
         }
     }
@@ -425,103 +367,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn no_window_of_a_second_and_the_slack_holds_more_slots_than_the_limit() {
-        use rand::Rng;
-        let mut rng = rand::thread_rng();
-        for limit in [1u32, 3, 100, 200] {
-            let window = SendWindow::new(limit);
-            let start = Instant::now();
-            let mut now = start;
-            let mut slots = Vec::new();
-            for _ in 0..limit * 12 {
-                // Requests ask in bursts and in lulls, sometimes behind their slot.
-                now += Duration::from_micros(rng.gen_range(0..4_000_000 / u64::from(limit)));
-                slots.push(window.reserve(now));
-            }
-            assert!(slots.windows(2).all(|w| w[0] <= w[1]), "slots in order");
-            for (i, &first) in slots.iter().enumerate() {
-                let within = slots[i..]
-                    .iter()
-                    .take_while(|&&t| t < first + Duration::from_secs(1) + WINDOW_SLACK)
-                    .count();
-                assert!(within <= limit as usize, "limit {limit}: {within}");
-            }
-            // Asked all at once, the window gives `limit` slots per 1.005 s, no fewer.
-            let window = SendWindow::new(limit);
-            let slots: Vec<Instant> = (0..limit * 10).map(|_| window.reserve(start)).collect();
-            let span = Duration::from_secs(1) + WINDOW_SLACK;
-            let first_span = Duration::from_secs(1) + START_SLACK;
-            assert_eq!(slots[limit as usize], start + first_span, "limit {limit}");
-            assert_eq!(
-                slots[slots.len() - 1],
-                start + first_span + span * 8,
-                "limit {limit}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_request_that_leaves_late_holds_the_later_ones_back_not_over_the_limit() {
-        use rand::Rng;
-        let mut rng = rand::thread_rng();
-        for limit in [3u32, 150] {
-            let window = SendWindow::new(limit);
-            let mut now = Instant::now();
-            let mut left = Vec::new();
-            for _ in 0..limit * 12 {
-                // Asked faster than the rate: the window binds throughout.
-                now += Duration::from_micros(rng.gen_range(0..200_000 / u64::from(limit)));
-                let slot = window.reserve(now);
-                // Most wake within a tick; some are descheduled for up to 20 ms.
-                let late = if rng.gen_bool(0.1) {
-                    Duration::from_micros(rng.gen_range(0..20_000))
-                } else {
-                    Duration::from_micros(rng.gen_range(0..1_000))
-                };
-                let at = slot + late;
-                window.left_late(slot, at);
-                left.push(at);
-                now = now.max(at);
-            }
-            left.sort();
-            // Every window of a second and the slack holds at most `limit` departures.
-            for (i, &first) in left.iter().enumerate() {
-                let within = left[i..]
-                    .iter()
-                    .take_while(|&&t| t < first + Duration::from_secs(1) + WINDOW_SLACK)
-                    .count();
-                assert!(within <= limit as usize, "limit {limit}: {within}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_send_window_never_holds_more_than_its_limit() {
-        let window = SendWindow::new(3);
-        let start = Instant::now();
-        let at = |ms| start + Duration::from_millis(ms);
-        assert_eq!(window.reserve(at(0)), at(0));
-        assert_eq!(window.reserve(at(0)), at(0));
-        assert_eq!(window.reserve(at(10)), at(10));
-        // A fourth within the first window takes the slot the first frees,
-        // 1.025 s after it: the run's first second has the wider slack.
-        assert_eq!(window.reserve(at(500)), at(1_025));
-        // The next waiter is not sent to the same place: it takes the second's.
-        assert_eq!(window.reserve(at(600)), at(1_025));
-        assert_eq!(window.reserve(at(700)), at(1_035));
-        // A window opening after the first second has the usual 5 ms.
-        assert_eq!(window.reserve(at(1_100)), at(2_030));
-        // Slots stay in order: a request now never jumps ahead of a later slot.
-        assert_eq!(window.reserve(at(1_101)), at(2_030));
-        assert_eq!(window.reserve(at(5_000)), at(5_000));
-        // After a lull of more than 30 s, a second starts anew, with its slack.
-        for _ in 0..3 {
-            window.reserve(at(40_000));
-        }
-        assert_eq!(window.reserve(at(40_000)), at(41_025));
-    }
-
     fn settings(rate: u32, query_rate: Option<u32>) -> PaceSettings {
         PaceSettings {
             rate,
@@ -534,7 +379,7 @@ mod tests {
     }
 
     fn slots(lane: &Lane) -> usize {
-        lane.window.slots.lock().unwrap().len()
+        lane.window.given_out()
     }
 
     #[tokio::test]
@@ -564,5 +409,37 @@ mod tests {
         assert!(shared.ready(RequestKind::Submit, &cancel).await.is_some());
         assert!(shared.queries.is_none());
         assert_eq!(slots(&shared.sends), 4, "one limit for both");
+    }
+
+    /// A request counts from its first wait (its hand-off to the HTTP client): here, a client
+    /// that takes 30 ms to make and sign it, then waits once.
+    #[tokio::test]
+    async fn a_request_counts_from_when_it_goes_out_not_from_its_slot() {
+        use crate::gateway::stub::client::{StubClient, StubLedger};
+        use crate::gateway::{Attempt, Outcome};
+        let gateway: Arc<dyn Gateway> = Arc::new(StubClient {
+            merchant_id: "M".into(),
+            ledger: StubLedger::named("pacing send"),
+        });
+        let cancel = CancellationToken::new();
+        let pace = Pace::new(gateway, &settings(1, None));
+        let departure = pace.ready(RequestKind::Submit, &cancel).await.unwrap();
+        let slot = departure.at;
+        let mut polls = 0;
+        let signed_slowly = std::future::poll_fn(|cx| {
+            polls += 1;
+            if polls == 1 {
+                std::thread::sleep(Duration::from_millis(30));
+                cx.waker().wake_by_ref();
+                return std::task::Poll::Pending;
+            }
+            std::task::Poll::Ready(Attempt::without_answer(Outcome::NotFound))
+        });
+        pace.send(departure, signed_slowly).await;
+        // The next request of a rate of 1 waits a second and the slack from
+        // when the first went, not from its slot.
+        let next = pace.sends.window.reserve(slot).unwrap();
+        let went = slot + Duration::from_millis(30);
+        assert!(next >= went + Duration::from_secs(1), "{next:?} {slot:?}");
     }
 }

@@ -194,7 +194,7 @@ impl Done {
 /// left (journal time and clock) and what came back.
 async fn sent(
     id: i64,
-    departure: Departure,
+    departure: Departure<'_>,
     submit: bool,
     pace: &Pace,
     shared: &Shared,
