@@ -128,6 +128,12 @@ impl AlipayClient {
         }
     }
 
+    /// The settings back, to build a client that differs in one.
+    #[cfg(test)]
+    pub fn into_settings(self) -> AlipaySettings {
+        self.settings
+    }
+
     /// The signed form body of one call, stamped now.
     pub fn form(&self, method: &str, biz: &str) -> String {
         let timestamp = beijing_timestamp((self.settings.clock)());
