@@ -48,6 +48,13 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
                 format!("{prefix}-R{i:09},{order},{gateway_order},{amount},{amount},月末退款 {i}")
             },
         },
+        // The Alipay simulator is built on its own branch (alipay-sim), which
+        // replaces this arm.
+        GatewayKind::Alipay => {
+            return Err(std::io::Error::other(
+                "the Alipay gateway has no simulator yet",
+            ))
+        }
         #[cfg(test)]
         GatewayKind::Stub => {
             return Err(std::io::Error::other("the stub gateway has no simulator"))
