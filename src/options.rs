@@ -139,6 +139,8 @@ pub struct PaceSettings {
     pub same_order_gap: Duration,
     /// The waits before each poll of a refund still processing.
     pub poll_schedule: Vec<Duration>,
+    /// The gateway's wait before the first query of a send whose outcome is unknown.
+    pub first_query_after: Duration,
 }
 
 impl RunOptions {
@@ -151,6 +153,7 @@ impl RunOptions {
             max_attempts: self.max_attempts.unwrap_or(profile.max_attempts),
             same_order_gap: profile.same_order_gap,
             poll_schedule: profile.poll_schedule.clone(),
+            first_query_after: profile.first_query_after,
         }
     }
 }
@@ -186,6 +189,7 @@ mod tests {
                 max_attempts: 8,
                 same_order_gap: Duration::from_secs(2),
                 poll_schedule: vec![Duration::from_secs(1), Duration::from_secs(3)],
+                first_query_after: Duration::ZERO,
             }
         );
     }

@@ -85,6 +85,8 @@ pub struct Profile {
     /// The waits before each poll of a refund still processing, the last one
     /// repeating: `poll_schedule`, else the gateway's.
     pub poll_schedule: Vec<Duration>,
+    /// The gateway's wait before the first query of a send whose outcome is unknown.
+    pub first_query_after: Duration,
     /// The most a batch may send in all (`max_batch_yuan`), unless `--allow-over-limit`.
     pub max_batch: Option<Fen>,
     /// The most one refund may be (`max_refund_yuan`), unless `--allow-over-limit`.
@@ -391,6 +393,7 @@ impl Config {
             poll_schedule: common
                 .poll_schedule
                 .unwrap_or_else(|| spec.poll_schedule().to_vec()),
+            first_query_after: spec.pace_defaults().first_query_after,
             max_batch: common.max_batch,
             max_refund: common.max_refund,
             section,

@@ -171,6 +171,7 @@ impl Pace {
             patience: Patience {
                 max_attempts: settings.max_attempts.max(1),
                 poll_waits: settings.poll_schedule.clone(),
+                first_query_after: settings.first_query_after,
             },
             trust: Trust::default(),
             rate: settings.rate,
@@ -375,6 +376,7 @@ mod tests {
             max_attempts: 3,
             same_order_gap: Duration::ZERO,
             poll_schedule: vec![Duration::from_secs(1)],
+            first_query_after: Duration::ZERO,
         }
     }
 

@@ -46,6 +46,8 @@ pub struct Patience {
     pub max_attempts: u32,
     /// The waits before each poll, the last one repeating.
     pub poll_waits: Vec<Duration>,
+    /// The wait before the first query of a send whose outcome is unknown.
+    pub first_query_after: Duration,
 }
 
 impl Patience {
@@ -95,6 +97,7 @@ mod tests {
         let patience = Patience {
             max_attempts: 8,
             poll_waits: vec![Duration::from_secs(2), Duration::from_secs(5)],
+            first_query_after: Duration::ZERO,
         };
         let waits: Vec<u64> = (0..4).map(|n| patience.poll_wait(n).as_secs()).collect();
         assert_eq!(waits, [2, 5, 5, 5]);

@@ -158,7 +158,7 @@ pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Ver
         Outcome::Abnormal(receipt) => abnormal(receipt),
         Outcome::Unknown { why } => Change {
             error: Some((code_of(attempt), why.clone())),
-            next_attempt_at: Some(at_ms(backoff(0))),
+            next_attempt_at: Some(at_ms(patience.first_query_after + backoff(0))),
             ..Change::to(
                 State::Unknown,
                 format!("outcome unknown ({why}); it will be queried"),
@@ -166,7 +166,7 @@ pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Ver
         },
         // A submit cannot prove absence: only a query can.
         Outcome::NotFound => Change {
-            next_attempt_at: Some(at_ms(backoff(0))),
+            next_attempt_at: Some(at_ms(patience.first_query_after + backoff(0))),
             ..Change::to(
                 State::Unknown,
                 "unexpected answer to a submit; it will be queried",
@@ -484,6 +484,7 @@ mod tests {
         Patience {
             max_attempts: 8,
             poll_waits: vec![Duration::from_secs(2), Duration::from_secs(5)],
+            first_query_after: Duration::ZERO,
         }
     }
 
@@ -499,6 +500,29 @@ mod tests {
         match update {
             Update::Transition { change, .. } => Some(change.to),
             Update::Reschedule { .. } => None,
+        }
+    }
+
+    /// Alipay advises a query no sooner than 10 s after a refund whose
+    /// answer proved nothing (`fund_change` `N`): the first query of an
+    /// unknown send waits the gateway's `first_query_after`.
+    #[test]
+    fn an_unknown_send_is_first_queried_after_the_gateways_wait() {
+        let patient = Patience {
+            first_query_after: Duration::from_secs(10),
+            ..patience()
+        };
+        for outcome in [Outcome::unknown("fund_change N"), Outcome::NotFound] {
+            let before = now_ms();
+            let verdict = after_submit(&attempt(outcome, Some(200)), 1, &patient);
+            let Update::Transition { change, .. } = verdict.update else {
+                panic!("a transition");
+            };
+            let at = change.next_attempt_at.expect("a query is scheduled");
+            assert!(at >= before + 10_000, "{} ms", at - before);
+            assert!(
+                at <= now_ms() + 10_000 + super::super::policy::BACKOFF_BASE.as_millis() as i64
+            );
         }
     }
 

@@ -134,6 +134,10 @@ pub struct PaceDefaults {
     /// for both, and a profile may not set `query_rate`.
     pub query_rate: Option<u32>,
     pub same_order_gap: Duration,
+    /// How long after a send whose outcome is unknown (no answer, or one
+    /// that proves nothing, as Alipay's `fund_change` `N`) its first query is
+    /// worth making: a query sooner may not see the refund yet.
+    pub first_query_after: Duration,
 }
 
 impl Default for PaceDefaults {
@@ -142,6 +146,7 @@ impl Default for PaceDefaults {
             rate: 50,
             query_rate: None,
             same_order_gap: Duration::ZERO,
+            first_query_after: Duration::ZERO,
         }
     }
 }

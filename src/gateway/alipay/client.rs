@@ -16,9 +16,8 @@
 //! `Outcome::Rejected` at once: the engine stops the profile on the first,
 //! as for every gateway; the contract's "3 in a row" is not counted here.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 use url::Url;
@@ -52,15 +51,11 @@ pub struct AlipaySettings {
     pub app_auth_token: Option<Secret>,
     pub timeout: Duration,
     pub clock: Clock,
-    /// How long after a `fund_change` `N` refund its query waits.
-    pub query_after_no_fund_change: Duration,
 }
 
 pub struct AlipayClient {
     http: reqwest::Client,
     settings: AlipaySettings,
-    /// Refunds answered `fund_change` `N`: not queried before this instant.
-    hold: Mutex<HashMap<String, Instant>>,
 }
 
 /// The `User-Agent` every request carries.
@@ -113,18 +108,11 @@ pub fn query_biz(refund: &RefundOrder) -> String {
     })
 }
 
-/// A refund as the hold knows it: its number is unique only within its trade.
-fn hold_key(refund: &RefundOrder) -> String {
-    let (out_trade_no, trade_no) = super::rows::order_ids(&refund.fields);
-    format!("{out_trade_no}\n{trade_no}\n{}", refund.refund_id)
-}
-
 impl AlipayClient {
     pub fn new(settings: AlipaySettings) -> AlipayClient {
         AlipayClient {
             http: http::client(settings.timeout),
             settings,
-            hold: Mutex::new(HashMap::new()),
         }
     }
 
@@ -207,21 +195,6 @@ impl AlipayClient {
             _ => applied,
         }
     }
-
-    /// Waits out a hold on the refund's query (`fund_change` `N`), once.
-    async fn wait_for_hold(&self, refund: &RefundOrder) {
-        let until = self
-            .hold
-            .lock()
-            .expect("hold lock")
-            .remove(&hold_key(refund));
-        if let Some(until) = until {
-            let now = Instant::now();
-            if until > now {
-                tokio::time::sleep(until - now).await;
-            }
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -237,18 +210,11 @@ impl Gateway for AlipayClient {
             }
         };
         let asked = asked(refund);
-        let sent_at = Instant::now();
         let (applied, follow) = self.send(Call::Refund, &biz, &asked).await;
         match follow {
-            Follow::Nothing => applied,
-            Follow::QueryLater => {
-                let until = sent_at + self.settings.query_after_no_fund_change;
-                self.hold
-                    .lock()
-                    .expect("hold lock")
-                    .insert(hold_key(refund), until);
-                applied
-            }
+            // Unknown: the engine queries it no sooner than the gateway's
+            // `first_query_after` (10 s, Alipay's advice) after the send.
+            Follow::Nothing | Follow::QueryLater => applied,
             Follow::AskWhatTheNumberHolds => {
                 self.what_the_number_holds(refund, &asked, applied).await
             }
@@ -256,7 +222,6 @@ impl Gateway for AlipayClient {
     }
 
     async fn query(&self, refund: &RefundOrder) -> Attempt {
-        self.wait_for_hold(refund).await;
         let (attempt, _) = self
             .send(Call::Query, &query_biz(refund), &asked(refund))
             .await;
@@ -389,7 +354,7 @@ mod tests {
         }
     }
 
-    async fn started(hold: Duration) -> (AlipayClient, Seen) {
+    async fn started() -> (AlipayClient, Seen) {
         let seen: Seen = Arc::default();
         let app = {
             let seen = seen.clone();
@@ -406,14 +371,13 @@ mod tests {
             app_auth_token: None,
             timeout: Duration::from_secs(5),
             clock: system_clock(),
-            query_after_no_fund_change: hold,
         });
         (client, seen)
     }
 
     #[tokio::test]
     async fn signed_calls_over_http() {
-        let (client, seen) = started(Duration::ZERO).await;
+        let (client, seen) = started().await;
         let receipt = Receipt {
             gateway_refund_id: Some(TRADE_NO.into()),
             refund_fen: None,
@@ -465,10 +429,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fund_change_n_is_queried_after_the_hold_and_settled_by_the_query() {
-        let hold = Duration::from_millis(400);
-        let (client, seen) = started(hold).await;
-        let sent = Instant::now();
+    async fn fund_change_n_is_unknown_and_settled_by_the_query() {
+        let (client, seen) = started().await;
         let repeat = client.submit(&order("R20261122-0004")).await;
         assert!(
             matches!(repeat.outcome, Outcome::Unknown { .. }),
@@ -476,30 +438,22 @@ mod tests {
             repeat.outcome
         );
         let queried = client.query(&order("R20261122-0004")).await;
-        assert!(sent.elapsed() >= hold, "the query waited for the hold");
         assert!(
             matches!(queried.outcome, Outcome::Succeeded(_)),
             "{:?}",
             queried.outcome
         );
-        // The hold is spent: the next query goes at once.
-        let again = Instant::now();
-        client.query(&order("R20261122-0004")).await;
-        assert!(again.elapsed() < hold);
-        // Never a second refund call: one refund, two queries.
+        // Never a second refund call: one refund, one query.
         let methods: Vec<String> = seen
             .lock()
             .unwrap()
             .iter()
             .map(|(p, _)| p[1].1.clone())
             .collect();
-        assert_eq!(
-            methods,
-            [wire::REFUND_METHOD, wire::QUERY_METHOD, wire::QUERY_METHOD]
-        );
+        assert_eq!(methods, [wire::REFUND_METHOD, wire::QUERY_METHOD]);
         // fund_change N for a refund Alipay does not hold: the query says so,
         // and the engine sends it again under the same number.
-        let (client, _) = started(Duration::ZERO).await;
+        let (client, _) = started().await;
         let unheld = client.submit(&order("R20261122-0006")).await;
         assert!(matches!(unheld.outcome, Outcome::Unknown { .. }));
         assert_eq!(
@@ -510,7 +464,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_discordant_number_is_queried_never_renumbered() {
-        let (client, seen) = started(Duration::ZERO).await;
+        let (client, seen) = started().await;
         let discordant = client.submit(&order("R20261122-0005")).await;
         assert!(
             matches!(&discordant.outcome, Outcome::Mismatch { what } if what.contains("never sent under another number")),
@@ -527,7 +481,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_signature_is_rejected_and_a_busy_answer_waits() {
-        let (client, _) = started(Duration::ZERO).await;
+        let (client, _) = started().await;
         let refused = client.submit(&order("BADKEY")).await;
         assert!(
             matches!(&refused.outcome, Outcome::Rejected { code, why } if code == "isv.invalid-signature" && why.contains("private_key")),

@@ -80,6 +80,7 @@ impl GatewaySpec for Alipay {
             rate: 20,
             query_rate: None,
             same_order_gap: Duration::from_secs(3),
+            first_query_after: classify::QUERY_AFTER_NO_FUND_CHANGE,
         }
     }
 

@@ -143,7 +143,6 @@ impl GatewayProfile for AlipayProfile {
                 .map(|t| Secret::new(t.expose())),
             timeout: endpoint.timeout,
             clock: system_clock(),
-            query_after_no_fund_change: super::classify::QUERY_AFTER_NO_FUND_CHANGE,
         })))
     }
 }

@@ -72,7 +72,6 @@ fn client_at(beijing: &str) -> AlipayClient {
         app_auth_token: None,
         timeout: Duration::from_secs(5),
         clock: Arc::new(move || at),
-        query_after_no_fund_change: Duration::ZERO,
     })
 }
 

@@ -74,6 +74,7 @@ impl GatewaySpec for Wechatpay {
             rate: 100,
             query_rate: Some(200),
             same_order_gap: Duration::from_secs(61),
+            ..PaceDefaults::default()
         }
     }
 }
