@@ -16,7 +16,7 @@
 //! `Outcome::Rejected` at once: the engine stops the profile on the first,
 //! as for every gateway; the contract's "3 in a row" is not counted here.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -232,6 +232,7 @@ impl Gateway for AlipayClient {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Mutex;
 
     use axum::body::{to_bytes, Body};
     use axum::extract::Request;
