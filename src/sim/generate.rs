@@ -259,6 +259,7 @@ max_attempts = 8
 [profiles.alipay]
 gateway = "alipay"
 base_url = "{base_url}{gateway_path}"
+merchant_id = "{ALIPAY_APP_ID}"
 app_id = "{ALIPAY_APP_ID}"
 private_key = {{ file = "{keys}/alipay-app-test.pem" }}
 alipay_public_key = {{ file = "{keys}/alipay-sim-test.pub.pem" }}
