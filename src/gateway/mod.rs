@@ -8,6 +8,7 @@
 //!
 //! Adding a gateway: docs/architecture.md lists every place.
 
+pub mod alipay;
 pub mod echo;
 pub mod http;
 pub mod leshua;
@@ -35,6 +36,7 @@ pub enum GatewayKind {
     Leshua,
     Lianshang,
     Wechatpay,
+    Alipay,
     /// A stub third gateway, for tests only ([`stub`]).
     #[cfg(test)]
     Stub,
@@ -46,12 +48,14 @@ impl GatewayKind {
         GatewayKind::Leshua,
         GatewayKind::Lianshang,
         GatewayKind::Wechatpay,
+        GatewayKind::Alipay,
     ];
     #[cfg(test)]
     pub const ALL: &'static [GatewayKind] = &[
         GatewayKind::Leshua,
         GatewayKind::Lianshang,
         GatewayKind::Wechatpay,
+        GatewayKind::Alipay,
         GatewayKind::Stub,
     ];
 
@@ -67,6 +71,7 @@ impl GatewayKind {
             GatewayKind::Leshua => "leshua",
             GatewayKind::Lianshang => "lianshang",
             GatewayKind::Wechatpay => "wechatpay",
+            GatewayKind::Alipay => "alipay",
             #[cfg(test)]
             GatewayKind::Stub => "stub",
         }
@@ -78,6 +83,7 @@ impl GatewayKind {
             GatewayKind::Leshua => &leshua::Leshua,
             GatewayKind::Lianshang => &lianshang::Lianshang,
             GatewayKind::Wechatpay => &wechatpay::Wechatpay,
+            GatewayKind::Alipay => &alipay::Alipay,
             #[cfg(test)]
             GatewayKind::Stub => &stub::Stub,
         }

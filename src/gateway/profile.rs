@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::section::{GatewayProfile, SectionContext};
-use super::{leshua, lianshang, wechatpay, GatewayKind};
+use super::{alipay, leshua, lianshang, wechatpay, GatewayKind};
 use crate::setting::SettingError;
 
 /// A profile's gateway section as the file gives it.
@@ -20,6 +20,7 @@ pub enum ProfileSection {
     Leshua(leshua::profile::Section),
     Lianshang(lianshang::profile::Section),
     Wechatpay(wechatpay::profile::Section),
+    Alipay(alipay::profile::Section),
     #[cfg(test)]
     Stub(super::stub::profile::Section),
 }
@@ -38,6 +39,7 @@ impl ProfileSection {
             ProfileSection::Leshua(_) => GatewayKind::Leshua,
             ProfileSection::Lianshang(_) => GatewayKind::Lianshang,
             ProfileSection::Wechatpay(_) => GatewayKind::Wechatpay,
+            ProfileSection::Alipay(_) => GatewayKind::Alipay,
             #[cfg(test)]
             ProfileSection::Stub(_) => GatewayKind::Stub,
         }
@@ -49,6 +51,7 @@ impl ProfileSection {
             ProfileSection::Leshua(section) => section.check(context),
             ProfileSection::Lianshang(section) => section.check(context),
             ProfileSection::Wechatpay(section) => section.check(context),
+            ProfileSection::Alipay(section) => section.check(context),
             #[cfg(test)]
             ProfileSection::Stub(section) => section.check(context),
         }
@@ -77,6 +80,7 @@ fn setting_at_fault(mut settings: toml::Table) -> Option<String> {
         GatewayKind::Leshua => path_of_error::<leshua::profile::Section>(settings),
         GatewayKind::Lianshang => path_of_error::<lianshang::profile::Section>(settings),
         GatewayKind::Wechatpay => path_of_error::<wechatpay::profile::Section>(settings),
+        GatewayKind::Alipay => path_of_error::<alipay::profile::Section>(settings),
         #[cfg(test)]
         GatewayKind::Stub => path_of_error::<super::stub::profile::Section>(settings),
     }?;
@@ -91,7 +95,8 @@ pub fn setting_names() -> impl Iterator<Item = &'static str> {
         .chain(lianshang::profile::SETTINGS)
         .chain(lianshang::BASE_FIELDS)
         .chain(lianshang::BIZ_FIELDS)
-        .chain(wechatpay::profile::SETTINGS);
+        .chain(wechatpay::profile::SETTINGS)
+        .chain(alipay::profile::SETTINGS);
     #[cfg(test)]
     let names = names.chain(super::stub::profile::SETTINGS);
     names.copied()

@@ -1,0 +1,1030 @@
+//! What an Alipay answer proves (docs/specs/alipay.md, "Verifying an answer",
+//! "The refund answer", "alipay.trade.fastpay.refund.query", "Error codes:
+//! what each proves", "The echo check"). An answer is the one `…_response`
+//! member of a JSON body ([`super::verify`]); `code` `10000` and `40004` are
+//! believed only with a `sign` that verifies, and a `10000` only when it is
+//! about this very refund. Gateway-level codes may come unsigned and are read
+//! by code; none of them created a refund. `10000` is "the call ran", not
+//! "refunded": `fund_change` `N` is settled by a query, never by a new number.
+
+use std::time::Duration;
+
+use super::verify::{cut, Signature};
+use super::wire::{
+    parse_query, parse_refund, parse_status, response_member, Echoed, QueryAnswer, RefundAnswer,
+    Status, ERROR_MEMBER, QUERY_METHOD, REFUND_METHOD,
+};
+use super::yuan;
+use crate::gateway::echo::EchoCheck;
+use crate::gateway::rsa_sign::RsaVerifier;
+use crate::gateway::{IdUse, Outcome, Receipt};
+use crate::money::Fen;
+
+/// Which call an answer answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Refund,
+    Query,
+}
+
+impl Call {
+    pub fn method(self) -> &'static str {
+        match self {
+            Call::Refund => REFUND_METHOD,
+            Call::Query => QUERY_METHOD,
+        }
+    }
+}
+
+/// What a request sent, as an answer must echo it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub out_request_no: String,
+    pub out_trade_no: Option<String>,
+    pub trade_no: Option<String>,
+    pub refund: Fen,
+}
+
+/// How long after a refund answered `fund_change` `N` its query waits
+/// (Alipay's advice: at least 10 s).
+pub const QUERY_AFTER_NO_FUND_CHANGE: Duration = Duration::from_secs(10);
+
+/// What the client does next besides reporting the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follow {
+    Nothing,
+    /// `fund_change` `N`: the query that settles it waits
+    /// [`QUERY_AFTER_NO_FUND_CHANGE`] after the refund.
+    QueryLater,
+    /// `ACQ.DISCORDANT_REPEAT_REQUEST`: a query says what the number holds.
+    AskWhatTheNumberHolds,
+}
+
+/// One answer read: its outcome, its codes for the journal, whether Alipay's
+/// signature verified it, and what follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classified {
+    pub outcome: Outcome,
+    pub codes: Option<String>,
+    pub verified: bool,
+    pub follow: Follow,
+}
+
+impl Classified {
+    fn plain(outcome: Outcome) -> Classified {
+        Classified {
+            outcome,
+            codes: None,
+            verified: false,
+            follow: Follow::Nothing,
+        }
+    }
+}
+
+/// A gateway's value as we quote it: at most 64 characters.
+fn shown(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
+/// What a 2xx body proves.
+pub fn answer(call: Call, body: &[u8], alipay_key: &RsaVerifier, asked: &Asked) -> Classified {
+    let member = response_member(call.method());
+    let found = match cut(body, &member, ERROR_MEMBER) {
+        Ok(found) => found,
+        Err(why) => return Classified::plain(Outcome::unknown(why)),
+    };
+    let signature = found.signature(alipay_key);
+    if signature == Signature::Refused {
+        tracing::warn!("an Alipay answer whose sign does not verify: never believed");
+        return Classified::plain(Outcome::unverifiable("alipay_public_key"));
+    }
+    let status = match parse_status(found.value) {
+        Ok(status) => status,
+        Err(why) => return Classified::plain(Outcome::unknown(why)),
+    };
+    let sub_code = status.sub_code();
+    let mut codes = Some(if sub_code.is_empty() {
+        format!("code={}", shown(&status.code))
+    } else {
+        format!("code={}/sub_code={}", shown(&status.code), shown(sub_code))
+    });
+    let verified = signature == Signature::Verified;
+    let (outcome, follow) = match status.code.as_str() {
+        "10000" | "40004" if !verified => {
+            tracing::warn!(
+                "an unsigned Alipay answer with code {}",
+                shown(&status.code)
+            );
+            (Outcome::unverifiable("base_url"), Follow::Nothing)
+        }
+        "10000" => match call {
+            Call::Refund => match parse_refund(found.value) {
+                Ok(answer) => {
+                    if let Some(fund_change) = answer.fund_change.as_ref().and_then(Echoed::text) {
+                        codes = Some(format!("code=10000/fund_change={}", shown(fund_change)));
+                    }
+                    refund_ran(&answer, asked)
+                }
+                Err(why) => (Outcome::unknown(why), Follow::Nothing),
+            },
+            Call::Query => match parse_query(found.value) {
+                Ok(answer) => {
+                    if let Some(state) = answer.refund_status.as_ref().and_then(Echoed::text) {
+                        codes = Some(format!("code=10000/refund_status={}", shown(state)));
+                    }
+                    (query_ran(&answer, asked), Follow::Nothing)
+                }
+                Err(why) => (Outcome::unknown(why), Follow::Nothing),
+            },
+        },
+        "40004" => business(call, &status),
+        code => (gateway_level(call, code, &status), Follow::Nothing),
+    };
+    Classified {
+        outcome,
+        codes,
+        verified,
+        follow,
+    }
+}
+
+/// The sub_code (or the code, without one) a failure reports, and its message.
+fn failure(status: &Status, meaning: &str) -> (String, String) {
+    let code = match status.sub_code() {
+        "" => shown(&status.code),
+        sub => shown(sub),
+    };
+    let said = status
+        .sub_msg
+        .as_ref()
+        .or(status.msg.as_ref())
+        .and_then(Echoed::text)
+        .map(shown)
+        .unwrap_or_default();
+    (code.clone(), format!("{code}: {said} ({meaning})"))
+}
+
+fn refused(status: &Status, meaning: &str) -> Outcome {
+    let (code, message) = failure(status, meaning);
+    Outcome::failed(code, message, Receipt::default(), IdUse::Free)
+}
+
+/// A refund call that ran (`10000`): `fund_change` `Y` and the echo check
+/// make it succeeded; `N` (or none) proves nothing yet: a query decides.
+pub fn refund_ran(answer: &RefundAnswer, asked: &Asked) -> (Outcome, Follow) {
+    let moved = answer.fund_change.as_ref().and_then(Echoed::text) == Some("Y");
+    if let Some(what) = echo_refund(answer, asked, moved) {
+        return (Outcome::Mismatch { what }, Follow::Nothing);
+    }
+    if !moved {
+        let outcome = Outcome::unknown(
+            "Alipay ran the call but moved no money (fund_change N): a repeat of a refund \
+             already made answers so, and so may one not made; a query decides, never a new number",
+        );
+        return (outcome, Follow::QueryLater);
+    }
+    let receipt = Receipt {
+        gateway_refund_id: answer
+            .trade_no
+            .as_ref()
+            .and_then(Echoed::text)
+            .map(str::to_owned)
+            .or_else(|| asked.trade_no.clone()),
+        // refund_fee is the trade's total so far, not this refund's.
+        refund_fen: None,
+    };
+    (Outcome::Succeeded(receipt), Follow::Nothing)
+}
+
+/// A query that ran (`10000`): with the refund's number and amount, the
+/// refund was executed; with neither, Alipay holds no such refund on the
+/// trade; with one of them only, the answer is malformed.
+pub fn query_ran(answer: &QueryAnswer, asked: &Asked) -> Outcome {
+    let present = |field: &Option<Echoed>| match field {
+        Some(Echoed::Text(text)) => !text.is_empty(),
+        Some(Echoed::Other(_)) => true,
+        None => false,
+    };
+    match (present(&answer.out_request_no), present(&answer.refund_amount)) {
+        (false, false) => return Outcome::NotFound,
+        (true, true) => {}
+        _ => {
+            return Outcome::unknown(
+                "the query answer has only one of out_request_no and refund_amount: malformed, it proves nothing",
+            )
+        }
+    }
+    if let Some(what) = echo_query(answer, asked) {
+        return Outcome::Mismatch { what };
+    }
+    let receipt = Receipt {
+        gateway_refund_id: answer
+            .trade_no
+            .as_ref()
+            .and_then(Echoed::text)
+            .map(str::to_owned)
+            .or_else(|| asked.trade_no.clone()),
+        refund_fen: Some(asked.refund),
+    };
+    match answer.refund_status.as_ref() {
+        None => Outcome::Succeeded(receipt),
+        Some(Echoed::Text(status)) => match status.as_str() {
+            "REFUND_SUCCESS" => Outcome::Succeeded(receipt),
+            "REFUND_PROCESSING" => Outcome::Processing(receipt),
+            // Alipay asks for the same number again after a failed refund.
+            "REFUND_FAIL" => Outcome::failed(
+                "REFUND_FAIL",
+                "Alipay says the refund failed; retry --failed sends the same number again",
+                receipt,
+                IdUse::Free,
+            ),
+            other => Outcome::unknown(format!(
+                "refund_status {:?} is not in the contract: it proves nothing",
+                shown(other)
+            )),
+        },
+        Some(Echoed::Other(kind)) => Outcome::unknown(format!(
+            "refund_status is {kind}: malformed, it proves nothing"
+        )),
+    }
+}
+
+/// A field that must echo `sent` exactly: missing, empty or of another JSON
+/// type is a difference too.
+fn exact(check: &mut EchoCheck, field: &str, answered: Option<&Echoed>, sent: &str) {
+    match answered {
+        Some(Echoed::Text(text)) if !text.is_empty() => check.text(field, Some(text), sent),
+        Some(Echoed::Other(kind)) => check.differ(field, kind, &format!("{sent:?}")),
+        _ => check.differ(field, "missing", &format!("{sent:?}")),
+    }
+}
+
+/// A yuan field as fen, or the difference it makes.
+fn amount(check: &mut EchoCheck, field: &str, answered: Option<&Echoed>, sent: Fen) -> Option<Fen> {
+    let asked = format!("{:?} (this refund)", yuan::from_fen(sent));
+    match answered {
+        Some(Echoed::Text(text)) => match yuan::to_fen(text) {
+            Ok(fen) => return Some(fen),
+            Err(e) => check.differ(field, &format!("{:?}, which {e}", shown(text)), &asked),
+        },
+        Some(Echoed::Other(kind)) => check.differ(field, kind, &asked),
+        None => check.differ(field, "missing", &asked),
+    }
+    None
+}
+
+/// The trade's ids as the request sent them.
+fn trade_ids(
+    check: &mut EchoCheck,
+    out_trade_no: Option<&Echoed>,
+    trade_no: Option<&Echoed>,
+    asked: &Asked,
+) {
+    if let Some(sent) = &asked.out_trade_no {
+        exact(check, "out_trade_no", out_trade_no, sent);
+    }
+    if let Some(sent) = &asked.trade_no {
+        exact(check, "trade_no", trade_no, sent);
+    }
+}
+
+/// The refund answer's echo check: the trade's ids, and, when money moved,
+/// `refund_fee` (the trade's refunds so far, this one included) at least
+/// this refund. A refund answer names no number, so an answer about an
+/// earlier, smaller part of the trade shows a total below this part and is
+/// refused; without `fund_change` `Y` the total is not compared (the query
+/// that follows compares the number and the amount exactly).
+pub fn echo_refund(answer: &RefundAnswer, asked: &Asked, moved: bool) -> Option<String> {
+    let mut check = EchoCheck::default();
+    trade_ids(
+        &mut check,
+        answer.out_trade_no.as_ref(),
+        answer.trade_no.as_ref(),
+        asked,
+    );
+    if moved {
+        if let Some(total) = amount(
+            &mut check,
+            "refund_fee",
+            answer.refund_fee.as_ref(),
+            asked.refund,
+        ) {
+            if total < asked.refund {
+                check.differ(
+                    "refund_fee",
+                    &format!("{:?} in all on the trade", yuan::from_fen(total)),
+                    &format!("at least {:?} (this refund)", yuan::from_fen(asked.refund)),
+                );
+            }
+        }
+    }
+    check.finish()
+}
+
+/// The query answer's echo check: the number, this refund's amount exactly,
+/// and the trade's ids; an answer about another part of the trade differs
+/// in the number (and most likely the amount).
+pub fn echo_query(answer: &QueryAnswer, asked: &Asked) -> Option<String> {
+    let mut check = EchoCheck::default();
+    exact(
+        &mut check,
+        "out_request_no",
+        answer.out_request_no.as_ref(),
+        &asked.out_request_no,
+    );
+    if let Some(fen) = amount(
+        &mut check,
+        "refund_amount",
+        answer.refund_amount.as_ref(),
+        asked.refund,
+    ) {
+        if fen != asked.refund {
+            check.differ(
+                "refund_amount",
+                &format!("{:?}", yuan::from_fen(fen)),
+                &format!("{:?}", yuan::from_fen(asked.refund)),
+            );
+        }
+    }
+    trade_ids(
+        &mut check,
+        answer.out_trade_no.as_ref(),
+        answer.trade_no.as_ref(),
+        asked,
+    );
+    check.finish()
+}
+
+/// `40004` on `alipay.trade.refund` that proves nothing was refunded: the
+/// trade or the account refuses it (contract, "Error codes"). Alipay asks
+/// for the same number on a retry, so none of them uses the number up.
+pub const REFUND_REFUSALS: &[(&str, &str)] = &[
+    ("ACQ.TRADE_NOT_EXIST", "no such trade"),
+    ("ACQ.TRADE_STATUS_ERROR", "the trade is not paid"),
+    (
+        "ACQ.TRADE_HAS_CLOSE",
+        "the trade is closed: unpaid, or already fully refunded",
+    ),
+    (
+        "ACQ.TRADE_HAS_FINISHED",
+        "past the refundable period: retrying cannot help",
+    ),
+    (
+        "ACQ.REASON_TRADE_REFUND_FEE_ERR",
+        "the amount is more than the trade's refundable rest",
+    ),
+    (
+        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+        "the amount is not the trade's total",
+    ),
+    ("ACQ.REFUND_FEE_ERROR", "the amount is invalid"),
+    (
+        "ACQ.SELLER_BALANCE_NOT_ENOUGH",
+        "the merchant's balance is too low: top it up, then retry --failed sends the same number",
+    ),
+    ("ACQ.INVALID_PARAMETER", "a field is invalid"),
+    ("ACQ.REASON_TRADE_BEEN_FREEZEN", "the trade is frozen"),
+    (
+        "ACQ.TRADE_NOT_ALLOW_REFUND",
+        "the trade may not be refunded",
+    ),
+    (
+        "ACQ.NOT_ALLOW_PARTIAL_REFUND",
+        "the trade may not be refunded in part",
+    ),
+    (
+        "ACQ.ONLINE_TRADE_VOUCHER_NOT_ALLOW_REFUND",
+        "a voucher trade may not be refunded",
+    ),
+    (
+        "ACQ.REASON_TRADE_STATUS_INVALID",
+        "the trade's state does not allow it",
+    ),
+    ("ACQ.TRADE_SETTLE_ERROR", "the trade's settlement failed"),
+    (
+        "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR",
+        "the refund's split does not add up",
+    ),
+    (
+        "ACQ.REFUNDALLOC_UNAUTH_LIMIT",
+        "the refund's split is not authorized",
+    ),
+    (
+        "ACQ.REFUND_ROYALTY_PAYEE_ACCOUNT_NOT_EXIST",
+        "a royalty payee's account does not exist",
+    ),
+    (
+        "ACQ.REFUND_ACCOUNT_NOT_EXIST",
+        "the refund's account does not exist",
+    ),
+    ("ACQ.BUYER_NOT_EXIST", "the payer's account does not exist"),
+    ("ACQ.BUYER_ERROR", "the payer's account is in error"),
+    (
+        "ACQ.BUYER_ENABLE_STATUS_FORBID",
+        "the payer's account is disabled",
+    ),
+    ("ACQ.USER_NOT_MATCH_ERR", "the payer does not match"),
+    ("ACQ.CUSTOMER_VALIDATE_ERROR", "the customer check failed"),
+    ("ACQ.CURRENCY_NOT_SUPPORT", "the currency is not supported"),
+    (
+        "ACQ.ENTERPRISE_PAY_BIZ_ERROR",
+        "an enterprise payment error",
+    ),
+    (
+        "ACQ.OVERDRAFT_AGREEMENT_NOT_MATCH",
+        "the overdraft agreement does not match",
+    ),
+    (
+        "ACQ.OVERDRAFT_ASSIGN_ACCOUNT_INVALID",
+        "the overdraft account is invalid",
+    ),
+];
+
+/// `40004`: on a refund, one of the table's codes; on a query, only "no such
+/// trade" says anything (there is no refund on a trade that does not exist).
+pub fn business(call: Call, status: &Status) -> (Outcome, Follow) {
+    let sub_code = status.sub_code();
+    let unknown = |meaning: &str| Outcome::unknown(failure(status, meaning).1);
+    let outcome = match (call, sub_code) {
+        (Call::Query, "ACQ.TRADE_NOT_EXIST") => Outcome::NotFound,
+        (Call::Query, _) => unknown("the query proves nothing; asked again later"),
+        (Call::Refund, "ACQ.SYSTEM_ERROR") => unknown(
+            "Alipay's system error: the refund is queried, then sent again with the same number and amount",
+        ),
+        (Call::Refund, "ACQ.REFUND_CHARGE_ERROR") => {
+            unknown("the fee part failed and the refund may have run: it is queried")
+        }
+        (Call::Refund, "ACQ.DISCORDANT_REPEAT_REQUEST") => {
+            let outcome = unknown(
+                "this out_request_no was used on the trade with other parameters: a query says \
+                 what it holds; never sent under another number",
+            );
+            return (outcome, Follow::AskWhatTheNumberHolds);
+        }
+        (Call::Refund, sub) => match REFUND_REFUSALS.iter().find(|(code, _)| *code == sub) {
+            Some((_, meaning)) => refused(status, &format!("{meaning}; nothing was refunded")),
+            None => unknown("a code the contract does not list: the refund is queried"),
+        },
+    };
+    (outcome, Follow::Nothing)
+}
+
+/// The `40002` codes that refuse every request of the profile alike.
+const SYSTEMATIC: &[(&str, &str)] = &[
+    (
+        "isv.invalid-signature",
+        "Alipay could not verify the request's signature: check private_key (its public half must be \
+         the app public key set up at Alipay) and base_url (sandbox or production)",
+    ),
+    (
+        "isv.invalid-app-id",
+        "Alipay does not know this app: check merchant_id (the app_id) and base_url (sandbox or production)",
+    ),
+    (
+        "isv.invalid-signature-type",
+        "Alipay refused RSA2 for this app: set the app up for RSA2 (SHA256withRSA) keys",
+    ),
+];
+
+/// A gateway-level code (signed or not): none of them created a refund.
+pub fn gateway_level(call: Call, code: &str, status: &Status) -> Outcome {
+    let sub_code = status.sub_code();
+    let code_named = if sub_code.is_empty() {
+        shown(code)
+    } else {
+        shown(sub_code)
+    };
+    let a_bug = |meaning: &str| match call {
+        Call::Refund => refused(status, &format!("{meaning}; nothing was created")),
+        // A query refused says nothing about the refund.
+        Call::Query => Outcome::unknown(failure(status, meaning).1),
+    };
+    match code {
+        "20000" => {
+            Outcome::unknown(failure(status, "Alipay's unknown error: the call may have run").1)
+        }
+        "20001" => Outcome::rejected(
+            code_named,
+            "Alipay refused the app_auth_token: check the profile's app_auth_token",
+        ),
+        "40001" => a_bug("a required parameter is missing: a bug in bulkrefund"),
+        "40002" => match SYSTEMATIC.iter().find(|(sub, _)| *sub == sub_code) {
+            Some((_, why)) => Outcome::rejected(code_named, *why),
+            None if sub_code.starts_with("isv.invalid-") => {
+                a_bug("a parameter is invalid: a bug in bulkrefund")
+            }
+            None => Outcome::unknown(failure(status, "not in the contract's table").1),
+        },
+        "40003" => Outcome::rejected(
+            code_named,
+            "no app public key is set up at Alipay for this app_id: upload it in Alipay's portal",
+        ),
+        // The engine's backoff, as for any busy answer: a pause of seconds
+        // per answer would stall a profile that meets a few of them.
+        "40005" => Outcome::retry(
+            None,
+            failure(status, "Alipay's call limit: nothing was created").1,
+        ),
+        "40006" => Outcome::rejected(
+            code_named,
+            "the app may not make this call: sign the refund product in Alipay's portal",
+        ),
+        other => Outcome::unknown(format!(
+            "code {:?} is not in the contract's table: it proves nothing",
+            shown(other)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::alipay::testing::{alipay_key, signed_answer};
+
+    const REFUND: &str = "alipay_trade_refund_response";
+    const QUERY: &str = "alipay_trade_fastpay_refund_query_response";
+
+    fn member(call: Call) -> &'static str {
+        match call {
+            Call::Refund => REFUND,
+            Call::Query => QUERY,
+        }
+    }
+
+    /// Part 2 of trade T1 (Alipay's 2026…0002): R2, 20.00 yuan.
+    fn asked() -> Asked {
+        Asked {
+            out_request_no: "R2".into(),
+            out_trade_no: Some("T1".into()),
+            trade_no: Some("2026".into()),
+            refund: Fen(2000),
+        }
+    }
+
+    fn signed(call: Call, value: &str) -> Classified {
+        answer(
+            call,
+            signed_answer(member(call), value).as_bytes(),
+            &alipay_key(),
+            &asked(),
+        )
+    }
+
+    fn unsigned(call: Call, value: &str) -> Classified {
+        let body = format!("{{\"{}\":{value}}}", member(call));
+        answer(call, body.as_bytes(), &alipay_key(), &asked())
+    }
+
+    fn error(code: &str, sub_code: &str) -> String {
+        format!(r#"{{"code":"{code}","msg":"m","sub_code":"{sub_code}","sub_msg":"说明"}}"#)
+    }
+
+    fn failed_free(outcome: &Outcome, want: &str) -> bool {
+        matches!(outcome, Outcome::Failed { code, id: IdUse::Free, .. } if code == want)
+    }
+
+    #[test]
+    fn every_refund_refusal_fails_final_and_leaves_the_number_free() {
+        for (sub_code, meaning) in REFUND_REFUSALS {
+            let read = signed(Call::Refund, &error("40004", sub_code));
+            assert!(
+                failed_free(&read.outcome, sub_code),
+                "{sub_code}: {:?}",
+                read.outcome
+            );
+            let Outcome::Failed { message, .. } = &read.outcome else {
+                unreachable!()
+            };
+            assert!(
+                message.contains(meaning) && message.contains("说明"),
+                "{message}"
+            );
+            // Queried, the same code proves nothing about the refund.
+            if *sub_code != "ACQ.TRADE_NOT_EXIST" {
+                let read = signed(Call::Query, &error("40004", sub_code));
+                assert!(
+                    matches!(read.outcome, Outcome::Unknown { .. }),
+                    "{sub_code}"
+                );
+            }
+        }
+        let balance = signed(
+            Call::Refund,
+            &error("40004", "ACQ.SELLER_BALANCE_NOT_ENOUGH"),
+        );
+        let Outcome::Failed { message, .. } = balance.outcome else {
+            panic!()
+        };
+        assert!(message.contains("top it up"), "{message}");
+    }
+
+    #[test]
+    fn the_refund_codes_that_prove_nothing_are_queried() {
+        for sub_code in [
+            "ACQ.SYSTEM_ERROR",
+            "ACQ.REFUND_CHARGE_ERROR",
+            "ACQ.SOMETHING_NEW",
+            "",
+        ] {
+            let read = signed(Call::Refund, &error("40004", sub_code));
+            assert!(
+                matches!(read.outcome, Outcome::Unknown { .. }),
+                "{sub_code}"
+            );
+            assert_eq!(read.follow, Follow::Nothing, "{sub_code}");
+        }
+        let system = signed(Call::Refund, &error("40004", "ACQ.SYSTEM_ERROR")).outcome;
+        assert!(
+            matches!(&system, Outcome::Unknown { why } if why.contains("same number and amount")),
+            "{system:?}"
+        );
+        // Never "change the number and retry": a query says what it holds.
+        let discordant = signed(
+            Call::Refund,
+            &error("40004", "ACQ.DISCORDANT_REPEAT_REQUEST"),
+        );
+        assert!(
+            matches!(&discordant.outcome, Outcome::Unknown { why } if why.contains("never sent under another number"))
+        );
+        assert_eq!(discordant.follow, Follow::AskWhatTheNumberHolds);
+    }
+
+    #[test]
+    fn query_codes() {
+        assert_eq!(
+            signed(Call::Query, &error("40004", "ACQ.TRADE_NOT_EXIST")).outcome,
+            Outcome::NotFound
+        );
+        for code in ["ACQ.SYSTEM_ERROR", "ACQ.INVALID_PARAMETER"] {
+            assert!(matches!(
+                signed(Call::Query, &error("40004", code)).outcome,
+                Outcome::Unknown { .. }
+            ));
+        }
+        assert!(matches!(
+            signed(Call::Query, &error("20000", "isp.unknow-error")).outcome,
+            Outcome::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn gateway_level_codes_unsigned_or_signed() {
+        for read in [signed, unsigned] {
+            for call in [Call::Refund, Call::Query] {
+                for (code, sub) in [
+                    ("40002", "isv.invalid-signature"),
+                    ("40002", "isv.invalid-app-id"),
+                    ("40002", "isv.invalid-signature-type"),
+                    ("40003", "isv.missing-signature-config"),
+                    ("40006", "isv.insufficient-isv-permissions"),
+                    ("20001", "aop.invalid-auth-token"),
+                ] {
+                    let outcome = read(call, &error(code, sub)).outcome;
+                    assert!(
+                        matches!(&outcome, Outcome::Rejected { code, .. } if code == sub),
+                        "{sub}: {outcome:?}"
+                    );
+                }
+                for sub in ["isv.app-call-limited", "isv.method-call-limited"] {
+                    assert_eq!(
+                        read(call, &error("40005", sub)).outcome,
+                        Outcome::retry(
+                            None,
+                            format!("{sub}: 说明 (Alipay's call limit: nothing was created)")
+                        )
+                    );
+                }
+                for (code, sub) in [
+                    ("20000", "isp.unknow-error"),
+                    ("20000", "aop.unknow-error"),
+                    ("40002", "other"),
+                    ("99999", "x"),
+                ] {
+                    let outcome = read(call, &error(code, sub)).outcome;
+                    assert!(matches!(outcome, Outcome::Unknown { .. }), "{code} {sub}");
+                    assert!(outcome.unverifiable_key().is_none());
+                }
+            }
+            // A bug of ours: the refund was not created, final; a query proves nothing.
+            for (code, sub) in [
+                ("40001", "isv.missing-method"),
+                ("40002", "isv.invalid-parameter"),
+            ] {
+                assert!(
+                    failed_free(&read(Call::Refund, &error(code, sub)).outcome, sub),
+                    "{sub}"
+                );
+                assert!(matches!(
+                    read(Call::Query, &error(code, sub)).outcome,
+                    Outcome::Unknown { .. }
+                ));
+            }
+        }
+        // Raised before routing: `error_response`.
+        let body =
+            r#"{"error_response":{"code":"40002","msg":"m","sub_code":"isv.invalid-app-id"}}"#;
+        let outcome = answer(Call::Refund, body.as_bytes(), &alipay_key(), &asked()).outcome;
+        assert!(matches!(outcome, Outcome::Rejected { .. }), "{outcome:?}");
+    }
+
+    #[test]
+    fn success_and_business_codes_need_a_verified_sign() {
+        let ran = r#"{"code":"10000","msg":"Success","fund_change":"Y","out_trade_no":"T1","trade_no":"2026","refund_fee":"20.00"}"#;
+        assert!(matches!(
+            signed(Call::Refund, ran).outcome,
+            Outcome::Succeeded(_)
+        ));
+        let read = unsigned(Call::Refund, ran);
+        assert_eq!(read.outcome.unverifiable_key(), Some("base_url"));
+        let refused = unsigned(Call::Refund, &error("40004", "ACQ.TRADE_NOT_EXIST"));
+        assert_eq!(refused.outcome.unverifiable_key(), Some("base_url"));
+        // A sign that fails is never believed, whatever the code.
+        let wrong = |value: &str| {
+            let body = format!(
+                "{{\"{REFUND}\":{value},\"sign\":\"{}\"}}",
+                "QUJD".repeat(86)
+            );
+            answer(Call::Refund, body.as_bytes(), &alipay_key(), &asked()).outcome
+        };
+        for value in [
+            ran.to_owned(),
+            error("40002", "isv.invalid-signature"),
+            error("40004", "ACQ.TRADE_NOT_EXIST"),
+        ] {
+            assert_eq!(
+                wrong(&value).unverifiable_key(),
+                Some("alipay_public_key"),
+                "{value}"
+            );
+        }
+        // `code` missing or not text: malformed.
+        for value in [r#"{"msg":"Success"}"#, r#"{"code":10000}"#] {
+            assert!(matches!(
+                signed(Call::Refund, value).outcome,
+                Outcome::Unknown { .. }
+            ));
+        }
+    }
+
+    fn refund_answer(
+        fund_change: &str,
+        out_trade_no: &str,
+        trade_no: &str,
+        refund_fee: &str,
+    ) -> String {
+        format!(
+            r#"{{"code":"10000","msg":"Success","fund_change":{fund_change},"gmt_refund_pay":"2026-11-22 09:30:01","out_trade_no":{out_trade_no},"refund_fee":{refund_fee},"trade_no":{trade_no}}}"#
+        )
+    }
+
+    fn refund_outcome(
+        fund_change: &str,
+        out_trade_no: &str,
+        trade_no: &str,
+        refund_fee: &str,
+    ) -> Outcome {
+        signed(
+            Call::Refund,
+            &refund_answer(fund_change, out_trade_no, trade_no, refund_fee),
+        )
+        .outcome
+    }
+
+    #[test]
+    fn fund_change_y_is_success_n_is_a_query() {
+        let good = refund_outcome(r#""Y""#, r#""T1""#, r#""2026""#, r#""30.00""#);
+        assert_eq!(
+            good,
+            Outcome::Succeeded(Receipt {
+                gateway_refund_id: Some("2026".into()),
+                refund_fen: None
+            })
+        );
+        for not_moved in [r#""N""#, r#""y""#, "null", r#""""#, "true"] {
+            let read = signed(
+                Call::Refund,
+                &refund_answer(not_moved, r#""T1""#, r#""2026""#, r#""0.00""#),
+            );
+            assert!(
+                matches!(read.outcome, Outcome::Unknown { .. }),
+                "{not_moved}"
+            );
+            assert_eq!(read.follow, Follow::QueryLater, "{not_moved}");
+        }
+        let absent = r#"{"code":"10000","msg":"Success","out_trade_no":"T1","trade_no":"2026"}"#;
+        assert_eq!(signed(Call::Refund, absent).follow, Follow::QueryLater);
+    }
+
+    #[test]
+    fn the_refund_echo_field_by_field() {
+        let mismatch = |outcome: Outcome, field: &str| {
+            assert!(
+                matches!(&outcome, Outcome::Mismatch { what } if what.contains(field)),
+                "{field}: {outcome:?}"
+            )
+        };
+        let y = r#""Y""#;
+        let (t1, trade) = (r#""T1""#, r#""2026""#);
+        mismatch(
+            refund_outcome(y, r#""T9""#, trade, r#""20.00""#),
+            "out_trade_no",
+        );
+        mismatch(refund_outcome(y, "12", trade, r#""20.00""#), "out_trade_no");
+        mismatch(
+            refund_outcome(y, r#""""#, trade, r#""20.00""#),
+            "out_trade_no",
+        );
+        mismatch(refund_outcome(y, t1, r#""2027""#, r#""20.00""#), "trade_no");
+        mismatch(refund_outcome(y, t1, "2026", r#""20.00""#), "trade_no");
+        mismatch(refund_outcome(y, t1, trade, r#""19.99""#), "refund_fee");
+        mismatch(refund_outcome(y, t1, trade, "20.00"), "refund_fee");
+        mismatch(refund_outcome(y, t1, trade, r#""20.001""#), "refund_fee");
+        mismatch(refund_outcome(y, t1, trade, r#""-20.00""#), "refund_fee");
+        let missing = r#"{"code":"10000","msg":"Success","fund_change":"Y","out_trade_no":"T1","trade_no":"2026"}"#;
+        mismatch(signed(Call::Refund, missing).outcome, "refund_fee");
+        let no_trade_no = r#"{"code":"10000","msg":"Success","fund_change":"Y","out_trade_no":"T1","refund_fee":"20.00"}"#;
+        mismatch(signed(Call::Refund, no_trade_no).outcome, "trade_no");
+        // Earlier parts of the trade count in refund_fee: more is this refund plus them.
+        assert!(matches!(
+            refund_outcome(y, t1, trade, r#""20.00""#),
+            Outcome::Succeeded(_)
+        ));
+        assert!(matches!(
+            refund_outcome(y, t1, trade, r#""35""#),
+            Outcome::Succeeded(_)
+        ));
+        // An id the request did not carry is not compared.
+        let only_out = Asked {
+            trade_no: None,
+            ..asked()
+        };
+        let body = signed_answer(REFUND, &refund_answer(y, t1, r#""9999""#, r#""20.00""#));
+        let outcome = answer(Call::Refund, body.as_bytes(), &alipay_key(), &only_out).outcome;
+        assert_eq!(
+            outcome,
+            Outcome::Succeeded(Receipt {
+                gateway_refund_id: Some("9999".into()),
+                refund_fen: None
+            })
+        );
+        // Without fund_change Y the total is not compared, but the trade is.
+        let n = r#""N""#;
+        assert!(matches!(
+            refund_outcome(n, t1, trade, r#""0.00""#),
+            Outcome::Unknown { .. }
+        ));
+        mismatch(
+            refund_outcome(n, r#""T9""#, trade, r#""0.00""#),
+            "out_trade_no",
+        );
+    }
+
+    fn query_answer(out_request_no: &str, refund_amount: &str, status: &str) -> String {
+        format!(
+            r#"{{"code":"10000","msg":"Success","gmt_refund_pay":"2026-11-22 09:30:01","out_request_no":{out_request_no},"out_trade_no":"T1","refund_amount":{refund_amount}{status},"total_amount":"50.00","trade_no":"2026"}}"#
+        )
+    }
+
+    fn query_outcome(out_request_no: &str, refund_amount: &str, status: &str) -> Outcome {
+        signed(
+            Call::Query,
+            &query_answer(out_request_no, refund_amount, status),
+        )
+        .outcome
+    }
+
+    #[test]
+    fn query_answers_with_and_without_the_refund() {
+        let receipt = Receipt {
+            gateway_refund_id: Some("2026".into()),
+            refund_fen: Some(Fen(2000)),
+        };
+        let (r2, amount) = (r#""R2""#, r#""20.00""#);
+        assert_eq!(
+            query_outcome(r2, amount, ""),
+            Outcome::Succeeded(receipt.clone())
+        );
+        assert_eq!(
+            query_outcome(r2, amount, r#","refund_status":"REFUND_SUCCESS""#),
+            Outcome::Succeeded(receipt.clone())
+        );
+        assert_eq!(
+            query_outcome(r2, amount, r#","refund_status":"REFUND_PROCESSING""#),
+            Outcome::Processing(receipt)
+        );
+        assert!(failed_free(
+            &query_outcome(r2, amount, r#","refund_status":"REFUND_FAIL""#),
+            "REFUND_FAIL"
+        ));
+        for odd in [r#","refund_status":"NEW""#, r#","refund_status":1"#] {
+            assert!(
+                matches!(query_outcome(r2, amount, odd), Outcome::Unknown { .. }),
+                "{odd}"
+            );
+        }
+        // Neither: not found. One of them: malformed.
+        assert_eq!(
+            signed(Call::Query, r#"{"code":"10000","msg":"Success"}"#).outcome,
+            Outcome::NotFound
+        );
+        let empty = r#"{"code":"10000","msg":"Success","out_request_no":"","refund_amount":""}"#;
+        assert_eq!(signed(Call::Query, empty).outcome, Outcome::NotFound);
+        for one in [
+            r#"{"code":"10000","msg":"Success","out_request_no":"R2"}"#,
+            r#"{"code":"10000","msg":"Success","refund_amount":"20.00"}"#,
+        ] {
+            let outcome = signed(Call::Query, one).outcome;
+            assert!(
+                matches!(&outcome, Outcome::Unknown { why } if why.contains("only one")),
+                "{one}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_query_echo_field_by_field() {
+        let mismatch = |outcome: Outcome, field: &str| {
+            assert!(
+                matches!(&outcome, Outcome::Mismatch { what } if what.contains(field)),
+                "{field}: {outcome:?}"
+            )
+        };
+        let (r2, amount) = (r#""R2""#, r#""20.00""#);
+        mismatch(query_outcome(r#""R1""#, amount, ""), "out_request_no");
+        mismatch(query_outcome("2", amount, ""), "out_request_no");
+        mismatch(query_outcome(r2, r#""20.01""#, ""), "refund_amount");
+        mismatch(query_outcome(r2, r#""30.00""#, ""), "refund_amount");
+        mismatch(query_outcome(r2, "20", ""), "refund_amount");
+        mismatch(query_outcome(r2, r#""20.000""#, ""), "refund_amount");
+        mismatch(query_outcome(r2, r#""２0.00""#, ""), "refund_amount");
+        assert!(matches!(
+            query_outcome(r2, r#""20""#, ""),
+            Outcome::Succeeded(_)
+        ));
+        let with = |from: &str, to: &str| {
+            signed(Call::Query, &query_answer(r2, amount, "").replace(from, to)).outcome
+        };
+        mismatch(
+            with(r#""out_trade_no":"T1""#, r#""out_trade_no":"T2""#),
+            "out_trade_no",
+        );
+        mismatch(with(r#""out_trade_no":"T1","#, ""), "out_trade_no");
+        mismatch(
+            with(r#""trade_no":"2026""#, r#""trade_no":"2027""#),
+            "trade_no",
+        );
+        mismatch(with(r#","trade_no":"2026""#, ""), "trade_no");
+    }
+
+    #[test]
+    fn no_part_of_a_trade_is_believed_for_another() {
+        // Trade T1 refunded in three parts, the third retried under a new number.
+        let parts = [("R1", 1000u64), ("R2", 2000), ("R3", 500), ("R3R2", 500)];
+        let asked_for = |(no, fen): (&str, u64)| Asked {
+            out_request_no: no.into(),
+            out_trade_no: Some("T1".into()),
+            trade_no: Some("2026".into()),
+            refund: Fen(fen),
+        };
+        let yuan_of = |fen: u64| yuan::from_fen(Fen(fen));
+        for (i, &part) in parts.iter().enumerate() {
+            for (j, &other) in parts.iter().enumerate() {
+                let value = query_answer(
+                    &format!("\"{}\"", other.0),
+                    &format!("\"{}\"", yuan_of(other.1)),
+                    "",
+                );
+                let body = signed_answer(QUERY, &value);
+                let outcome = answer(
+                    Call::Query,
+                    body.as_bytes(),
+                    &alipay_key(),
+                    &asked_for(part),
+                )
+                .outcome;
+                if i == j {
+                    assert!(matches!(outcome, Outcome::Succeeded(_)), "{i}");
+                } else {
+                    assert!(
+                        matches!(outcome, Outcome::Mismatch { .. }),
+                        "{} for {}",
+                        other.0,
+                        part.0
+                    );
+                }
+            }
+        }
+        // A refund answer names no number: its cumulative refund_fee refuses
+        // an answer of an earlier, smaller part (R1's 10.00 shown to R2's 20.00).
+        let first = refund_answer(r#""Y""#, r#""T1""#, r#""2026""#, r#""10.00""#);
+        let body = signed_answer(REFUND, &first);
+        let outcome = answer(
+            Call::Refund,
+            body.as_bytes(),
+            &alipay_key(),
+            &asked_for(parts[1]),
+        )
+        .outcome;
+        assert!(matches!(outcome, Outcome::Mismatch { .. }), "{outcome:?}");
+    }
+}
