@@ -80,13 +80,6 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
             },
             gateway_order: alipay_trade_no,
         },
-        // The Alipay simulator is built on its own branch (alipay-sim), which
-        // replaces this arm.
-        GatewayKind::Alipay => {
-            return Err(std::io::Error::other(
-                "the Alipay gateway has no simulator yet",
-            ))
-        }
         #[cfg(test)]
         GatewayKind::Stub => {
             return Err(std::io::Error::other("the stub gateway has no simulator"))
