@@ -200,7 +200,8 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 /// A `bulkrefund.toml` with a profile per gateway aimed at a simulator at
 /// `base_url`, using the sample keys in `keys_dir` (test keys only). WeChat's
 /// profile keeps within its simulator's limits (150 applies/s, 300 queries/s),
-/// Alipay's within its 50 calls a second.
+/// Alipay's within its 50 calls a second. WeChat's profile stays the file's
+/// last section: tests append lines of its own to the text.
 pub fn simulator_config(base_url: &str, keys_dir: &Path, rate: u32, concurrency: u32) -> String {
     let keys = keys_dir.display();
     let (wx_rate, wx_query_rate) = (rate.min(150), rate.saturating_mul(2).min(300));
@@ -242,6 +243,18 @@ refund_expire = 30
 risk_extend = "{{\"risk\":100}}"
 refund_product_subject = "[]"
 
+[profiles.alipay]
+gateway = "alipay"
+base_url = "{base_url}{gateway_path}"
+merchant_id = "{ALIPAY_APP_ID}"
+app_id = "{ALIPAY_APP_ID}"
+private_key = {{ file = "{keys}/alipay-app-test.pem" }}
+alipay_public_key = {{ file = "{keys}/alipay-sim-test.pub.pem" }}
+rate = {ali_rate}
+concurrency = {concurrency}
+timeout = "5s"
+max_attempts = 8
+
 [profiles.wechatpay]
 gateway = "wechatpay"
 base_url = "{base_url}"
@@ -252,18 +265,6 @@ wechatpay_public_key_id = "{public_key_id}"
 wechatpay_public_key = {{ file = "{keys}/wechatpay-platform-test.pub.pem" }}
 rate = {wx_rate}
 query_rate = {wx_query_rate}
-concurrency = {concurrency}
-timeout = "5s"
-max_attempts = 8
-
-[profiles.alipay]
-gateway = "alipay"
-base_url = "{base_url}{gateway_path}"
-merchant_id = "{ALIPAY_APP_ID}"
-app_id = "{ALIPAY_APP_ID}"
-private_key = {{ file = "{keys}/alipay-app-test.pem" }}
-alipay_public_key = {{ file = "{keys}/alipay-sim-test.pub.pem" }}
-rate = {ali_rate}
 concurrency = {concurrency}
 timeout = "5s"
 max_attempts = 8
