@@ -183,6 +183,19 @@ async fn the_ledger_rules_answer_the_contracts_codes() {
     // The balance (15.00) less what was refunded (10.00) is too little.
     let poor = ali.refund(2, "N8", "6.00").await;
     assert_eq!(poor.said(), code("40004", "ACQ.SELLER_BALANCE_NOT_ENOUGH"));
+    // A top-up one fen short is not enough; lifting the limit is.
+    let topped = ali
+        .http
+        .post(format!("{}/__sim/alipay/balance", ali.sim.base_url()))
+        .body(r#"{"balance_fen": 1599}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(topped.status(), 200);
+    assert_eq!(
+        ali.refund(2, "N8", "6.00").await.said(),
+        code("40004", "ACQ.SELLER_BALANCE_NOT_ENOUGH")
+    );
     ali.sim.set_alipay_balance(None);
     assert_eq!(ali.refund(2, "N8", "6.00").await.said(), success());
     assert_eq!(ali.sim.ledger().refunds.len(), 2);

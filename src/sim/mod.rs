@@ -251,6 +251,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             post(alipay::handle_gateway).get(alipay::handle_gateway),
         )
         .route(alipay::DOWNLOAD_PATH, get(alipay::handle_download))
+        .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());

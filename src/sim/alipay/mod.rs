@@ -36,6 +36,8 @@ use form::{AppKey, Call, Request};
 
 /// The gateway's path (`https://openapi.alipay.com/gateway.do`).
 pub const GATEWAY_PATH: &str = "/gateway.do";
+/// Sets the merchant's balance while running (a top-up).
+pub const BALANCE_PATH: &str = "/__sim/alipay/balance";
 
 /// The simulator's Alipay: its settings, its one-second window, the
 /// merchant's balance and the bills on offer.
@@ -230,4 +232,21 @@ pub(super) async fn handle_download(State(state): State<Arc<SimState>>, uri: Uri
         )
             .into_response(),
     }
+}
+
+/// `POST /__sim/alipay/balance {"balance_fen": N}` (or `null`: unlimited):
+/// what topping up the merchant's account does; answers the balance set.
+pub(super) async fn handle_balance(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let balance = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| match v.get("balance_fen")? {
+            serde_json::Value::Null => Some(None),
+            value => value.as_u64().map(Some),
+        });
+    let Some(balance) = balance else {
+        let message = "{\"balance_fen\": fen as a JSON integer, or null} expected";
+        return (StatusCode::BAD_REQUEST, message).into_response();
+    };
+    state.alipay.set_balance_fen(balance);
+    axum::Json(serde_json::json!({ "balance_fen": balance })).into_response()
 }
