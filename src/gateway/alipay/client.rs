@@ -9,12 +9,14 @@
 //! - `ACQ.DISCORDANT_REPEAT_REQUEST`: one query says what the number holds
 //!   (this refund → its answer; another amount or nothing → review), never a
 //!   new number;
-//! - a systematic refusal (bad signature, unknown app, no permission) stops
-//!   sending only at the third in a row; the first two wait like a busy
-//!   answer (contract, "Error codes", our convention).
+//! - a busy answer (`40005`, HTTP 200) waits what its `Retry-After` asks, as
+//!   an HTTP 429 does.
+//!
+//! A systematic refusal (bad signature, unknown app, no permission) is
+//! `Outcome::Rejected` at once: the engine stops the profile on the first,
+//! as for every gateway; the contract's "3 in a row" is not counted here.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,9 +40,6 @@ pub fn system_clock() -> Clock {
     Arc::new(jiff::Timestamp::now)
 }
 
-/// How many systematic refusals in a row stop sending.
-pub const REFUSALS_THAT_STOP: u32 = 3;
-
 /// The largest refund Alipay takes: 100000000.00 yuan.
 const MAX_REFUND_FEN: u64 = 10_000_000_000;
 
@@ -60,8 +59,6 @@ pub struct AlipaySettings {
 pub struct AlipayClient {
     http: reqwest::Client,
     settings: AlipaySettings,
-    /// Systematic refusals since the last verified answer.
-    refusals: AtomicU32,
     /// Refunds answered `fund_change` `N`: not queried before this instant.
     hold: Mutex<HashMap<String, Instant>>,
 }
@@ -127,9 +124,14 @@ impl AlipayClient {
         AlipayClient {
             http: http::client(settings.timeout),
             settings,
-            refusals: AtomicU32::new(0),
             hold: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The settings back, to build a client that differs in one.
+    #[cfg(test)]
+    pub fn into_settings(self) -> AlipaySettings {
+        self.settings
     }
 
     /// The signed form body of one call, stamped now.
@@ -158,37 +160,22 @@ impl AlipayClient {
             Err(attempt) => return (attempt, Follow::Nothing),
         };
         if let Some(attempt) = status_only::outcome(&reply) {
-            return (self.count_refusals(attempt, false), Follow::Nothing);
+            return (attempt, Follow::Nothing);
         }
         let read = answer(call, &reply.body, &self.settings.alipay_key, asked);
+        let outcome = match read.outcome {
+            Outcome::Retry { after: None, why } => Outcome::Retry {
+                after: http::retry_after(&reply.headers),
+                why,
+            },
+            other => other,
+        };
         let attempt = Attempt {
-            outcome: read.outcome,
+            outcome,
             http_status: Some(reply.status),
             gateway_codes: read.codes,
         };
-        (self.count_refusals(attempt, read.verified), read.follow)
-    }
-
-    /// A systematic refusal stops sending only at the third in a row (with
-    /// no verified answer between); before that it waits like a busy answer.
-    fn count_refusals(&self, attempt: Attempt, verified: bool) -> Attempt {
-        let Outcome::Rejected { code, why } = &attempt.outcome else {
-            if verified {
-                self.refusals.store(0, Ordering::SeqCst);
-            }
-            return attempt;
-        };
-        let in_a_row = self.refusals.fetch_add(1, Ordering::SeqCst) + 1;
-        if in_a_row >= REFUSALS_THAT_STOP {
-            return attempt;
-        }
-        let outcome = Outcome::retry(
-            None,
-            format!(
-                "{code}: {why} (refused {in_a_row} in a row; nothing was created; sending stops at {REFUSALS_THAT_STOP})"
-            ),
-        );
-        Attempt { outcome, ..attempt }
+        (attempt, read.follow)
     }
 
     /// `ACQ.DISCORDANT_REPEAT_REQUEST`: the number was used on the trade with
@@ -346,6 +333,10 @@ mod tests {
         if !signature_verifies(params) || no == "BADKEY" {
             return made_here("refund_answer_invalid_signature_unsigned");
         }
+        if no.starts_with("BUSY") {
+            let limited = r#"{"code":"40005","msg":"Call Limited","sub_code":"isv.method-call-limited","sub_msg":"调用频率超限"}"#;
+            return format!("{{\"{refund_member}\":{limited}}}");
+        }
         match (get("method").as_str(), no.as_str()) {
             (wire::REFUND_METHOD, "R20261122-0003") => made_here("refund_answer_fund_change_Y"),
             (wire::REFUND_METHOD, "R20261122-0004" | "R20261122-0006") => {
@@ -371,12 +362,19 @@ mod tests {
         let params: Vec<(String, String)> =
             url::form_urlencoded::parse(&body).into_owned().collect();
         let answer = gateway_answer(&params);
+        // BUSY's answer asks for a wait (far too long: capped); BUSY-NO-WAIT's does not.
+        let busy = params
+            .iter()
+            .any(|(k, v)| k == "biz_content" && v.contains("\"BUSY\""));
         seen.lock().unwrap().push((params, content_type));
         // Alipay's observed Content-Type for a JSON body.
-        Response::builder()
-            .header("content-type", "text/html;charset=utf-8")
-            .body(Body::from(answer))
-            .unwrap()
+        let response = Response::builder().header("content-type", "text/html;charset=utf-8");
+        let response = if busy {
+            response.header("retry-after", "99999")
+        } else {
+            response
+        };
+        response.body(Body::from(answer)).unwrap()
     }
 
     fn order(id: &str) -> RefundOrder {
@@ -528,31 +526,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_signature_stops_sending_at_the_third_in_a_row() {
+    async fn a_refused_signature_is_rejected_and_a_busy_answer_waits() {
         let (client, _) = started(Duration::ZERO).await;
-        let outcomes: Vec<Outcome> = [
-            client.submit(&order("BADKEY")).await,
-            client.submit(&order("BADKEY")).await,
-            client.submit(&order("BADKEY")).await,
-        ]
-        .into_iter()
-        .map(|a| a.outcome)
-        .collect();
+        let refused = client.submit(&order("BADKEY")).await;
         assert!(
-            matches!(&outcomes[0], Outcome::Retry { after: None, why } if why.contains("1 in a row"))
+            matches!(&refused.outcome, Outcome::Rejected { code, why } if code == "isv.invalid-signature" && why.contains("private_key")),
+            "{:?}",
+            refused.outcome
         );
-        assert!(matches!(&outcomes[1], Outcome::Retry { why, .. } if why.contains("2 in a row")));
-        assert!(
-            matches!(&outcomes[2], Outcome::Rejected { code, .. } if code == "isv.invalid-signature")
+        assert_eq!(
+            refused.gateway_codes.as_deref(),
+            Some("code=40002/sub_code=isv.invalid-signature")
         );
-        // A verified answer between starts the count again.
+        // 40005 in a 200, with Retry-After: the wait it asks, capped.
+        let busy = client.submit(&order("BUSY")).await;
+        assert_eq!(
+            busy.outcome,
+            Outcome::retry(
+                Some(http::MAX_RETRY_AFTER),
+                "isv.method-call-limited: 调用频率超限 (Alipay's call limit: nothing was created)"
+            )
+        );
+        let unpaced = client.submit(&order("BUSY-NO-WAIT")).await;
         assert!(matches!(
-            client.submit(&order("R20261122-0003")).await.outcome,
-            Outcome::Succeeded(_)
-        ));
-        assert!(matches!(
-            client.submit(&order("BADKEY")).await.outcome,
-            Outcome::Retry { .. }
+            unpaced.outcome,
+            Outcome::Retry { after: None, .. }
         ));
     }
 

@@ -4,7 +4,8 @@
 //! key. Everything bulkrefund knows of Alipay lives in this folder: the wire
 //! format and request signing ([`wire`]), yuan strings ([`yuan`]), the keys
 //! as Alipay's tools write them ([`keys`]), answer verification
-//! ([`verify`]), what an answer proves ([`classify`]), the client
+//! ([`verify`]), what an answer proves ([`classify`], its error codes in
+//! [`codes`]), the client
 //! ([`client`]), the batch columns and row rules ([`rows`]) and the profile
 //! section ([`profile`]). The vectors of `tests/vectors/alipay/` are
 //! reproduced in `tests.rs`.
@@ -15,6 +16,7 @@
 
 pub mod classify;
 pub mod client;
+pub mod codes;
 pub mod keys;
 pub mod profile;
 pub mod rows;

@@ -419,3 +419,41 @@ fn the_member_twice_or_absent_is_unknown() {
     );
     assert!(matches!(read.outcome, Outcome::Unknown { .. }));
 }
+
+#[test]
+fn a_service_providers_token_is_sent_and_signed() {
+    let mut client = client_at("2026-11-22 09:30:00");
+    client = AlipayClient::new(AlipaySettings {
+        app_auth_token: Some(crate::secret::Secret::new(
+            "201611BB8xxxxxxxxxxxxxxxxxxxedcecde6",
+        )),
+        ..client.into_settings()
+    });
+    let body = client.form(wire::REFUND_METHOD, "{}");
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "app_id",
+            "method",
+            "format",
+            "charset",
+            "sign_type",
+            "timestamp",
+            "version",
+            "app_auth_token",
+            "biz_content",
+            "sign"
+        ]
+    );
+    let borrowed: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let message = string_to_sign(&borrowed);
+    assert!(message.starts_with("app_auth_token=201611BB8xxxxxxxxxxxxxxxxxxxedcecde6&app_id="));
+    assert!(app_key().verify(&message, &params[9].1, RsaDigest::Sha256));
+}

@@ -18,6 +18,22 @@ pub const ERROR_MEMBER: &str = "error_response";
 /// The only form parameter bulkrefund's answers come back in.
 pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded;charset=utf-8";
 
+/// Which call an answer answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Refund,
+    Query,
+}
+
+impl Call {
+    pub fn method(self) -> &'static str {
+        match self {
+            Call::Refund => REFUND_METHOD,
+            Call::Query => QUERY_METHOD,
+        }
+    }
+}
+
 /// The answer's member for `method`: its dots made `_`, then `_response`.
 pub fn response_member(method: &str) -> String {
     format!("{}_response", method.replace('.', "_"))
