@@ -532,11 +532,28 @@ async fn the_shared_faults_keep_the_ledger_right() {
     assert_eq!(other.field("refund_amount"), "1.01");
     let other = ali.refund(2, "E4", "1.00").await;
     assert_eq!(other.field("refund_fee"), "1.01");
+    let ledger = ali.sim.ledger();
+    let made: Vec<&str> = ledger
+        .refunds
+        .iter()
+        .map(|r| r.refund_id.as_str())
+        .collect();
+    assert_eq!(made, ["E1", "E4"]);
+    assert_eq!(ledger.id("E2").map(|id| id.created), None);
+    assert_eq!(ledger.id("E3").map(|id| id.created), Some(0));
+}
+
+#[tokio::test]
+async fn dropped_contradicted_and_wrong_key_answers_keep_the_ledger_right() {
     // --drop-rate: executed, the connection closed.
-    ali.sim.set_faults(FaultConfig {
-        drop_rate: 1.0,
-        ..FaultConfig::default()
-    });
+    let ali = start(
+        FaultConfig {
+            drop_rate: 1.0,
+            ..FaultConfig::default()
+        },
+        |_| {},
+    )
+    .await;
     let mut dropped = ali.parameters(
         "alipay.trade.refund",
         &json!({"out_trade_no": "T3", "out_request_no": "E5", "refund_amount": "1.00"}),
@@ -578,7 +595,7 @@ async fn the_shared_faults_keep_the_ledger_right() {
         ..FaultConfig::default()
     });
     assert_eq!(
-        ali.query(1, "E1").await.said(),
+        ali.query(3, "E5").await.said(),
         code("40002", "isv.invalid-signature")
     );
     let ledger = ali.sim.ledger();
@@ -587,8 +604,7 @@ async fn the_shared_faults_keep_the_ledger_right() {
         .iter()
         .map(|r| r.refund_id.as_str())
         .collect();
-    assert_eq!(made, ["E1", "E4", "E5", "E6"]);
-    assert_eq!(ledger.id("E2").map(|id| id.created), None);
+    assert_eq!(made, ["E5", "E6"]);
 }
 
 #[tokio::test]

@@ -178,7 +178,6 @@ pub(super) fn refund(state: &SimState, app_id: &str, biz_content: &str) -> Optio
         Err(why) => return Some(invalid(&Call::Refund.member(), &why)),
     };
     let config = state.faults.config();
-    let alipay = &state.alipay.config;
     let mut ledger = state.ledger.lock().expect("ledger lock");
     let now = Instant::now();
     let order = ledger.find_order(GatewayKind::Alipay, app_id, &request.order());
@@ -205,46 +204,10 @@ pub(super) fn refund(state: &SimState, app_id: &str, biz_content: &str) -> Optio
         }
         return Some(answer_of(&ledger, existing, false, now));
     }
-    // Step 6: the trade's state.
-    match trade.status {
-        OrderStatus::Failed => return Some(refused("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")),
-        OrderStatus::Closed => return Some(refused("ACQ.TRADE_HAS_CLOSE", "交易已经关闭")),
-        OrderStatus::Paid => {}
+    if let Err(refusal) = check_rules(state, &ledger, app_id, &request, order, now) {
+        return Some(refusal);
     }
-    let refundable = ledger.refundable(order, now);
-    if refundable == 0 {
-        return Some(refused("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"));
-    }
-    let age = jiff::Timestamp::now().duration_since(ledger.paid_at(order));
-    let window =
-        jiff::SignedDuration::try_from(alipay.refund_window).unwrap_or(jiff::SignedDuration::MAX);
-    if age > window {
-        return Some(refused("ACQ.TRADE_HAS_FINISHED", "交易已完结"));
-    }
-    // Step 7: the amount.
-    if request.out_request_no.is_none() && request.refund_fen != trade.amount_fen {
-        return Some(refused(
-            "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
-            "退款金额与订单金额不一致",
-        ));
-    }
-    if request.refund_fen > refundable {
-        return Some(refused("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额无效"));
-    }
-    // Step 8: refunds of one trade too close together: nothing recorded.
-    let gap = alipay.trade_gap;
-    let too_soon = |last: Instant| now.saturating_duration_since(last) < gap;
-    if gap > Duration::ZERO && ledger.last_created(order).is_some_and(too_soon) {
-        return Some(refused("ACQ.SYSTEM_ERROR", "系统错误"));
-    }
-    // Step 9: the merchant's balance, then the faults that refuse or say N
-    // without executing.
-    if let Some(balance) = state.alipay.balance_fen() {
-        let held = ledger.held_by_merchant(GatewayKind::Alipay, app_id, now);
-        if balance.saturating_sub(held) < request.refund_fen {
-            return Some(refused("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足"));
-        }
-    }
+    // The faults that refuse, or say N, without executing.
     if state.faults.refund_ends_failed() {
         return Some(refused("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足"));
     }
@@ -288,6 +251,59 @@ pub(super) fn refund(state: &SimState, app_id: &str, biz_content: &str) -> Optio
         }
         NewRefundAnswer::Truth => Some(answer_of(&ledger, index, true, now)),
     }
+}
+
+/// Steps 6–9: the trade's state and age, the amount, the gap since the
+/// trade's last refund, the merchant's balance; `Err` is the refusal.
+fn check_rules(
+    state: &SimState,
+    ledger: &Ledger,
+    app_id: &str,
+    request: &RefundBody,
+    order: usize,
+    now: Instant,
+) -> Result<(), Reply> {
+    let alipay = &state.alipay.config;
+    // Step 6: the trade's state.
+    match ledger.order(order).status {
+        OrderStatus::Failed => return Err(refused("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")),
+        OrderStatus::Closed => return Err(refused("ACQ.TRADE_HAS_CLOSE", "交易已经关闭")),
+        OrderStatus::Paid => {}
+    }
+    let refundable = ledger.refundable(order, now);
+    if refundable == 0 {
+        return Err(refused("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"));
+    }
+    let age = jiff::Timestamp::now().duration_since(ledger.paid_at(order));
+    let window =
+        jiff::SignedDuration::try_from(alipay.refund_window).unwrap_or(jiff::SignedDuration::MAX);
+    if age > window {
+        return Err(refused("ACQ.TRADE_HAS_FINISHED", "交易已完结"));
+    }
+    // Step 7: the amount.
+    if request.out_request_no.is_none() && request.refund_fen != ledger.order(order).amount_fen {
+        return Err(refused(
+            "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+            "退款金额与订单金额不一致",
+        ));
+    }
+    if request.refund_fen > refundable {
+        return Err(refused("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额无效"));
+    }
+    // Step 8: refunds of one trade too close together: nothing recorded.
+    let gap = alipay.trade_gap;
+    let too_soon = |last: Instant| now.saturating_duration_since(last) < gap;
+    if gap > Duration::ZERO && ledger.last_created(order).is_some_and(too_soon) {
+        return Err(refused("ACQ.SYSTEM_ERROR", "系统错误"));
+    }
+    // Step 9: the merchant's balance.
+    if let Some(balance) = state.alipay.balance_fen() {
+        let held = ledger.held_by_merchant(GatewayKind::Alipay, app_id, now);
+        if balance.saturating_sub(held) < request.refund_fen {
+            return Err(refused("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足"));
+        }
+    }
+    Ok(())
 }
 
 /// A query's business fields.
