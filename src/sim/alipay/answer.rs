@@ -196,7 +196,18 @@ pub(super) fn mismatch(reply: &mut Reply, field: &str) {
         ("number", _) => current
             .parse::<u64>()
             .map_or_else(|_| Value::from(1), Value::from),
-        (_, "refund_fee" | "refund_amount") => yuan(fen(&current).unwrap_or(0) + 1).into(),
+        // The refund answer's total can only be checked to be at least
+        // this refund (`send_back_fee`): the other refund's is below it.
+        (_, "refund_fee") => {
+            let this = reply.text("send_back_fee").and_then(fen);
+            yuan(
+                this.or_else(|| fen(&current))
+                    .unwrap_or(0)
+                    .saturating_sub(1),
+            )
+            .into()
+        }
+        (_, "refund_amount") => yuan(fen(&current).unwrap_or(0) + 1).into(),
         _ => format!("{current}X").into(),
     };
     reply.fields.insert(name.into(), changed);
@@ -232,7 +243,18 @@ mod tests {
         );
         let mut r = refund.clone();
         mismatch(&mut r, "refund_amount");
-        assert_eq!(r.text("refund_fee"), Some("1.01"));
+        assert_eq!(r.text("refund_fee"), Some("0.99"));
+        let mut executed = refund.clone();
+        executed.fields.insert("refund_fee".into(), "3.00".into());
+        executed
+            .fields
+            .insert("send_back_fee".into(), "2.00".into());
+        mismatch(&mut executed, "refund_fee");
+        assert_eq!(
+            executed.text("refund_fee"),
+            Some("1.99"),
+            "below this refund"
+        );
         let mut r = refund.clone();
         mismatch(&mut r, "trade_no_number");
         assert_eq!(r.fields["trade_no"], Value::from(2026));
