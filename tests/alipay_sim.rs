@@ -497,6 +497,7 @@ async fn the_shared_faults_keep_the_ledger_right() {
     let busy = ali.refund(1, "E2", "1.00").await;
     assert_eq!(busy.said(), code("40005", "isv.method-call-limited"));
     assert!(!busy.is_signed());
+    assert_eq!(busy.retry_after.as_deref(), Some("1"));
     // --fail-refund-rate: the balance is too low, nothing recorded.
     ali.sim.set_faults(FaultConfig {
         fail_refund_rate: 1.0,

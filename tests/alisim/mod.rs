@@ -95,6 +95,7 @@ pub struct Ali {
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    pub retry_after: Option<String>,
 }
 
 /// The exact text of the top-level member `name`'s object value in `body`:
@@ -232,6 +233,11 @@ impl Ali {
             .expect("the simulator answers");
         Reply {
             status: response.status().as_u16(),
+            retry_after: response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             body: response.text().await.unwrap_or_default(),
         }
     }
@@ -247,6 +253,11 @@ impl Ali {
             .expect("the simulator answers");
         Reply {
             status: response.status().as_u16(),
+            retry_after: response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             body: response.text().await.unwrap_or_default(),
         }
     }

@@ -163,17 +163,27 @@ async fn respond(state: &SimState, mut reply: Reply, fault: AfterFault, uri: &Ur
     // Signed off the runtime's threads: an RSA signature takes a
     // millisecond of CPU, and requests arriving meanwhile must be counted
     // when they arrive.
+    let limited = reply.code() == "40005";
     let signer = state.alipay.config.private_key.clone();
     let body = tokio::task::spawn_blocking(move || answer::body(&reply, &signer, layout))
         .await
         .expect("signing never panics");
-    (
+    let mut response = (
         StatusCode::OK,
         // What Alipay was seen to send; the body is JSON all the same.
         [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
         body,
     )
-        .into_response()
+        .into_response();
+    // A call-limited answer says when to come back, as the simulator's 429
+    // does (ours: whether Alipay sends a `Retry-After` is unverified).
+    if limited {
+        let seconds = state.faults.config().retry_after_secs.unwrap_or(1).max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 /// `POST /gateway.do` (form body, parameters in the query string too) and
