@@ -8,7 +8,8 @@
 //! twice, no refund paid by two links of its chain, nothing lost, every status
 //! equal to the ledger's. `scripts/chaos` runs it at full size (Leshua;
 //! `--gateway wechatpay`: WeChat Pay, with its abnormal refunds and stale
-//! answers among the faults); the
+//! answers among the faults; `--gateway alipay`: Alipay, with answers that
+//! say `fund_change` `N` for refunds it never made); the
 //! conformance suite (tests/conformance/kills.rs) runs a short variant per gateway.
 
 use std::collections::{HashMap, HashSet};
@@ -46,9 +47,13 @@ fn faults(gateway: GatewayKind, seed: u64) -> FaultConfig {
     // WeChat's own: refunds the payer's card refuses (`abnormal`), and
     // answers with a ten-minute-old timestamp, which must be refused as stale.
     let wechatpay = gateway == GatewayKind::Wechatpay;
+    // Alipay's own: a success that moved no money (`fund_change` `N`) for a
+    // refund it never made; only the query may settle it.
+    let alipay = gateway == GatewayKind::Alipay;
     FaultConfig {
         abnormal_rate: if wechatpay { 0.02 } else { 0.0 },
         stale_answer_rate: if wechatpay { 0.05 } else { 0.0 },
+        fund_change_n_rate: if alipay { 0.05 } else { 0.0 },
         latency_ms: Some((1, 10)),
         rate_limit: Some(600),
         fail_rate: 0.05,
@@ -182,6 +187,7 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     // in the profile, below); refunds are polled every second, not WeChat's
     // minute, so that the harness ends in test time.
     sim_config.wechatpay.order_gap = Duration::ZERO;
+    sim_config.alipay.trade_gap = Duration::ZERO;
     let sim = sim::start(sim_config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("the simulator starts");
@@ -191,6 +197,10 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
     let last = text.rfind("\n[profiles.").expect("profiles");
     assert!(text[last..].starts_with("\n[profiles.wechatpay]"));
     text.push_str("same_order_gap = \"0s\"\npoll_schedule = [\"1s\"]\n");
+    // Alipay's too (its 3 s between one trade's refunds, its polls).
+    let alipay = "\n[profiles.alipay]\n";
+    let at = text.find(alipay).expect("an alipay profile") + alipay.len();
+    text.insert_str(at, "same_order_gap = \"0s\"\npoll_schedule = [\"1s\"]\n");
     let config = dir.path().join("bulkrefund.toml");
     std::fs::write(&config, text).unwrap();
     let world = World {
