@@ -71,7 +71,15 @@ fn rewrapped(text: &str, labels: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::alipay::testing::{ALIPAY_PUBLIC_KEY, APP_PRIVATE_KEY, APP_PUBLIC_KEY};
+
+    // The vectors' keys, named here rather than through `testing.rs`, which
+    // reads them with this file (tests/layout.rs: no file depends on itself).
+    const APP_PRIVATE_KEY: &str =
+        include_str!("../../../tests/vectors/alipay/node_app-private-key.pem");
+    const APP_PUBLIC_KEY: &str =
+        include_str!("../../../tests/vectors/alipay/node_app-public-key.pem");
+    const ALIPAY_PUBLIC_KEY: &str =
+        include_str!("../../../tests/vectors/alipay/made_here_alipay_sim_public_key.pem");
 
     fn bare(pem: &str) -> String {
         pem.lines().filter(|l| !l.starts_with("-----")).collect()

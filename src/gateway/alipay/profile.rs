@@ -210,22 +210,6 @@ alipay_public_key = { file = "made_here_alipay_sim_public_key.pem" }
     }
 
     #[test]
-    fn a_profile_names_the_gateway_alipay() {
-        use crate::gateway::profile::ProfileSection;
-        use crate::gateway::GatewayKind;
-        let read = |text: String| ProfileSection::read(toml::from_str(&text).unwrap());
-        let section = read(format!("gateway = \"alipay\"\n{ALI}")).unwrap();
-        assert_eq!(section.kind(), GatewayKind::Alipay);
-        let wrong = read(format!("gateway = \"alipay\"\n{ALI}app_id = 1\n")).unwrap_err();
-        assert_eq!(wrong.setting.as_deref(), Some("app_id"));
-        // Another gateway's setting is not an Alipay one.
-        let other = read(format!(
-            "gateway = \"alipay\"\n{ALI}merchant_serial_no = \"x\"\n"
-        ));
-        assert!(other.unwrap_err().message.contains("merchant_serial_no"));
-    }
-
-    #[test]
     fn plain_http_goes_only_to_this_machine() {
         assert!(check_at(ALI, "https://openapi.alipay.com/gateway.do").is_ok());
         assert!(check_at(ALI, "http://localhost:8903/gateway.do").is_ok());

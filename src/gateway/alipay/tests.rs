@@ -456,3 +456,27 @@ fn a_service_providers_token_is_sent_and_signed() {
     assert!(message.starts_with("app_auth_token=201611BB8xxxxxxxxxxxxxxxxxxxedcecde6&app_id="));
     assert!(app_key().verify(&message, &params[9].1, RsaDigest::Sha256));
 }
+
+/// An Alipay profile's own settings, as `bulkrefund.toml` gives them (the
+/// key files are read later, by `check`). Here, not in `profile.rs`, which
+/// `gateway/profile.rs` names (tests/layout.rs: no file depends on itself).
+const PROFILE: &str = r#"
+private_key = { file = "node_app-private-key.pem" }
+alipay_public_key = { file = "made_here_alipay_sim_public_key.pem" }
+"#;
+
+#[test]
+fn a_profile_names_the_gateway_alipay() {
+    use crate::gateway::profile::ProfileSection;
+    use crate::gateway::GatewayKind;
+    let read = |text: String| ProfileSection::read(toml::from_str(&text).unwrap());
+    let section = read(format!("gateway = \"alipay\"\n{PROFILE}")).unwrap();
+    assert_eq!(section.kind(), GatewayKind::Alipay);
+    let wrong = read(format!("gateway = \"alipay\"\n{PROFILE}app_id = 1\n")).unwrap_err();
+    assert_eq!(wrong.setting.as_deref(), Some("app_id"));
+    // Another gateway's setting is not an Alipay one.
+    let other = read(format!(
+        "gateway = \"alipay\"\n{PROFILE}merchant_serial_no = \"x\"\n"
+    ));
+    assert!(other.unwrap_err().message.contains("merchant_serial_no"));
+}
