@@ -50,6 +50,16 @@ fn clean_samples_validate_and_nothing_is_written() {
         "{}",
         run.stdout
     );
+    // Alipay's: GBK with CRLF, Chinese headers, yuan, a tab after each trade_no
+    // (as Alipay's own files have it), one trade refunded in three rows.
+    let run = validate(&samples().join("alipay-batch.csv"), "alipay", &journal);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("12 data rows"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("12 refunds, 752.79 yuan"),
+        "{}",
+        run.stdout
+    );
     assert!(!journal.exists(), "validate must not create the journal");
 }
 
@@ -505,7 +515,7 @@ fn a_misspelt_profile_and_a_tab_separated_paste_get_a_hint() {
     assert_eq!(
         run.stderr.lines().last().unwrap(),
         format!(
-            "Error: There is no profile 'lesuha' in '{}' (profiles: leshua, lianshang, wechatpay); did you mean `--profile leshua`?",
+            "Error: There is no profile 'lesuha' in '{}' (profiles: alipay, leshua, lianshang, wechatpay); did you mean `--profile leshua`?",
             samples().join("bulkrefund.toml").display()
         )
     );

@@ -188,7 +188,8 @@ async fn demo_exits_0_and_prints_the_summary() {
         [
             ["refunded", "29", "827.79", "yuan"],
             ["refunded", "29", "1,118.76", "yuan"],
-            ["refunded", "12", "220.17", "yuan"]
+            ["refunded", "12", "220.17", "yuan"],
+            ["refunded", "12", "752.79", "yuan"]
         ],
         "{stderr}"
     );

@@ -30,7 +30,8 @@ pub struct App {
     pub cancel: CancellationToken,
     /// Where times are shown (the results files' times carry its offset).
     pub zone: Zone,
-    /// Every profile aimed at this base URL instead (the demo's simulator).
+    /// Every profile aimed at this simulator instead (the demo's): its
+    /// scheme, host and port, each profile keeping its own path.
     base_url: Option<Url>,
 }
 
@@ -65,7 +66,9 @@ impl App {
         })
     }
 
-    /// Aims every profile at `base_url` (the demo and tests use a simulator).
+    /// Aims every profile at the simulator at `base_url` (the demo). Each
+    /// profile keeps its path: Alipay's gateway is `/gateway.do`, where the
+    /// simulator serves it too, not the root the other gateways start from.
     pub fn aimed_at(self, base_url: Url) -> App {
         App {
             base_url: Some(base_url),
@@ -76,7 +79,11 @@ impl App {
     pub fn profile(&self, name: &str) -> Result<Profile, UsageError> {
         let profile = self.config.profile(name)?;
         Ok(match &self.base_url {
-            Some(url) => profile.with_base_url(url.clone()),
+            Some(simulator) => {
+                let mut url = simulator.clone();
+                url.set_path(profile.base_url.path());
+                profile.with_base_url(url)
+            }
             None => profile,
         })
     }

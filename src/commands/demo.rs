@@ -16,8 +16,8 @@ use crate::exit;
 use crate::options::RunOptions;
 use crate::sim::{self, faults::FaultConfig, sample_keys, SimConfig};
 
-/// The sample files, built into the binary (the WeChat batch is GBK, as a
-/// finance sheet saved from Excel on a Chinese Windows is).
+/// The sample files, built into the binary (the WeChat and Alipay batches are
+/// GBK, as a finance sheet saved from Excel on a Chinese Windows is).
 const SAMPLES: &[(&str, &[u8])] = &[
     (
         "bulkrefund.toml",
@@ -37,6 +37,10 @@ const SAMPLES: &[(&str, &[u8])] = &[
         include_bytes!("../../samples/wechatpay-batch.csv"),
     ),
     (
+        "alipay-batch.csv",
+        include_bytes!("../../samples/alipay-batch.csv"),
+    ),
+    (
         "keys/leshua-trade.key",
         sample_keys::LESHUA_TRADE_KEY.as_bytes(),
     ),
@@ -51,6 +55,14 @@ const SAMPLES: &[(&str, &[u8])] = &[
     (
         "keys/wechatpay-platform-test.pub.pem",
         sample_keys::WECHATPAY_PUBLIC_KEY.as_bytes(),
+    ),
+    (
+        "keys/alipay-app-test.pem",
+        sample_keys::ALIPAY_APP_PRIVATE_KEY.as_bytes(),
+    ),
+    (
+        "keys/alipay-sim-test.pub.pem",
+        sample_keys::ALIPAY_PUBLIC_KEY.as_bytes(),
     ),
 ];
 
@@ -89,7 +101,7 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     };
     let simulator = sim::start(sim_config, "127.0.0.1:0".parse()?).await?;
     crate::say!(
-        "simulator listening on {} (every gateway; 3% busy answers, 3% HTTP 500 after recording)",
+        "simulator listening on {} (every gateway; 3% busy answers, 3% errors after recording: HTTP 500, Alipay ACQ.SYSTEM_ERROR)",
         simulator.base_url()
     );
     crate::say!("working directory: {}\n", dir.display());
@@ -112,6 +124,7 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
         ("leshua-batch.csv", "leshua"),
         ("lianshang-batch.csv", "lianshang"),
         ("wechatpay-batch.csv", "wechatpay"),
+        ("alipay-batch.csv", "alipay"),
     ] {
         crate::say!("== bulkrefund run {batch} --profile {profile}");
         let path = dir.join(batch);
