@@ -12,10 +12,12 @@ use crate::report::export::ExportFormat;
 
 mod journal;
 mod places;
+mod sim_alipay;
 mod sim_wechatpay;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
+pub use sim_alipay::AlipaySimArgs;
 pub use sim_wechatpay::{AnswerModeArg, BillLayoutArg, WechatpaySimArgs};
 use values::parse_probability;
 
@@ -335,7 +337,7 @@ pub enum Command {
     /// Print the man page (roff), e.g. `bulkrefund man > bulkrefund.1`, or write
     /// one page per subcommand too: `bulkrefund man --dir ~/.local/share/man/man1`.
     Man(ManArgs),
-    /// Run the local gateway simulator (Leshua, Lianshang and WeChat Pay), e.g.
+    /// Run the local gateway simulator (Leshua, Lianshang, WeChat Pay and Alipay), e.g.
     /// `bulkrefund sim --listen 127.0.0.1:0 --orders samples/orders.csv --busy-rate 0.1`
     Sim(SimArgs),
 }
@@ -450,6 +452,8 @@ pub struct SimArgs {
     pub lie_rate: f64,
     #[command(flatten)]
     pub wechatpay: Box<WechatpaySimArgs>,
+    #[command(flatten)]
+    pub alipay: Box<AlipaySimArgs>,
 }
 
 impl Command {
@@ -536,6 +540,39 @@ mod tests {
         assert_eq!(given.wechatpay_order_gap, Duration::ZERO);
         assert_eq!((given.abnormal_rate, given.stale_answer_rate), (0.5, 0.1));
         assert_eq!(given.wechatpay_balance_fen, Some(100));
+    }
+
+    #[test]
+    fn sim_takes_the_alipay_flags_with_the_contracts_defaults() {
+        use clap::Parser;
+        let sim = |extra: &[&str]| {
+            let mut argv = vec!["bulkrefund", "sim", "--orders", "o.csv"];
+            argv.extend_from_slice(extra);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Sim(args) => args.alipay,
+                _ => unreachable!("sim parses as sim"),
+            }
+        };
+        let defaults = sim(&[]);
+        assert_eq!(defaults.alipay_qps, 50);
+        assert_eq!(defaults.alipay_trade_gap, Duration::from_secs(3));
+        assert_eq!(
+            defaults.alipay_refund_window,
+            Duration::from_secs(365 * 24 * 3600)
+        );
+        assert_eq!(defaults.alipay_balance_fen, None);
+        assert_eq!(defaults.fund_change_n_rate, 0.0);
+        let given = sim(&[
+            "--alipay-trade-gap",
+            "0s",
+            "--alipay-balance-fen",
+            "100",
+            "--fund-change-n-rate",
+            "0.2",
+        ]);
+        assert_eq!(given.alipay_trade_gap, Duration::ZERO);
+        assert_eq!(given.alipay_balance_fen, Some(100));
+        assert_eq!(given.fund_change_n_rate, 0.2);
     }
 
     #[test]

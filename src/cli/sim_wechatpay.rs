@@ -69,13 +69,13 @@ pub struct WechatpaySimArgs {
     /// Share of WeChat Pay answers whose Wechatpay-Timestamp is 10 minutes old.
     #[arg(long, default_value = "0", value_parser = parse_probability)]
     pub stale_answer_rate: f64,
-    /// How long a trade bill's download URL lives, e.g. `30s`.
+    /// How long a bill's download URL lives (WeChat Pay and Alipay), e.g. `30s`.
     #[arg(long, default_value = "30s", value_parser = crate::limits::parse_duration)]
     pub bill_url_ttl: Duration,
     /// The trade bill's layout.
     #[arg(long, value_enum, default_value = "new")]
     pub bill_layout: BillLayoutArg,
-    /// Serve today's bill at once instead of STATEMENT_CREATING (for trying reconciliation).
+    /// Serve today's bill at once (WeChat Pay and Alipay), for trying reconciliation.
     #[arg(long)]
     pub bill_same_day: bool,
 }

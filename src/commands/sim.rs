@@ -4,10 +4,11 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli::{AnswerModeArg, BillLayoutArg, GenArgs, SimArgs, WechatpaySimArgs};
+use crate::cli::{AlipaySimArgs, AnswerModeArg, BillLayoutArg, GenArgs, SimArgs, WechatpaySimArgs};
 use crate::exit;
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::secret::Secret;
+use crate::sim::alipay::AlipayConfig;
 use crate::sim::wechatpay::{AnswerMode, BillLayout, WechatpayConfig};
 use crate::sim::{self, faults::FaultConfig, ledger, sample_keys, SimConfig};
 
@@ -66,9 +67,11 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
         lie_rate: args.lie_rate,
         abnormal_rate: args.wechatpay.abnormal_rate,
         stale_answer_rate: args.wechatpay.stale_answer_rate,
+        fund_change_n_rate: args.alipay.fund_change_n_rate,
         ..FaultConfig::default()
     };
-    config.wechatpay = wechatpay_config(&args.wechatpay, read)?;
+    config.wechatpay = wechatpay_config(&args.wechatpay, &read)?;
+    config.alipay = alipay_config(&args.alipay, &args.wechatpay, &read)?;
     let handle = sim::start(config, args.listen).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "listening on {}", handle.base_url())?;
@@ -81,7 +84,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<u8> {
 /// WeChat Pay's keys (each file, else the sample) and limits, from its flags.
 fn wechatpay_config(
     args: &WechatpaySimArgs,
-    read: impl Fn(&std::path::Path) -> anyhow::Result<String>,
+    read: &impl Fn(&std::path::Path) -> anyhow::Result<String>,
 ) -> anyhow::Result<WechatpayConfig> {
     let text = |path: &Option<std::path::PathBuf>, sample: &str| match path {
         Some(path) => read(path),
@@ -119,5 +122,33 @@ fn wechatpay_config(
         BillLayoutArg::Old => BillLayout::Old,
     };
     config.bill_same_day = args.bill_same_day;
+    Ok(config)
+}
+
+/// Alipay's keys (each file, else the sample) and limits, from its flags;
+/// the bill's URL lifetime and same-day flag are the ones WeChat's bill uses.
+fn alipay_config(
+    args: &AlipaySimArgs,
+    bills: &WechatpaySimArgs,
+    read: &impl Fn(&std::path::Path) -> anyhow::Result<String>,
+) -> anyhow::Result<AlipayConfig> {
+    let text = |path: &Option<std::path::PathBuf>, sample: &str| match path {
+        Some(path) => read(path),
+        None => Ok(sample.to_owned()),
+    };
+    let mut config = AlipayConfig::with_keys(
+        &text(
+            &args.alipay_app_public_key,
+            sample_keys::ALIPAY_APP_PUBLIC_KEY,
+        )?,
+        &text(&args.alipay_private_key, sample_keys::ALIPAY_PRIVATE_KEY)?,
+    )
+    .map_err(|e| exit::UsageError(e.to_string()))?;
+    config.qps = args.alipay_qps;
+    config.refund_window = args.alipay_refund_window;
+    config.trade_gap = args.alipay_trade_gap;
+    config.balance_fen = args.alipay_balance_fen;
+    config.bill_url_ttl = bills.bill_url_ttl;
+    config.bill_same_day = bills.bill_same_day;
     Ok(config)
 }

@@ -83,6 +83,10 @@ pub struct FaultConfig {
     /// WeChat Pay: share of signed answers whose `Wechatpay-Timestamp` is ten
     /// minutes old (correctly signed), which a client must refuse as stale.
     pub stale_answer_rate: f64,
+    /// Alipay: share of refunds answered `10000` with `fund_change` `N`
+    /// though nothing was executed (nothing recorded): only the query, which
+    /// finds no refund, tells.
+    pub fund_change_n_rate: f64,
 }
 
 /// What to do to an answer after the request was processed.
@@ -231,6 +235,11 @@ impl Faults {
         } else {
             Fate::Succeeds
         }
+    }
+
+    /// Whether this Alipay refund is answered `fund_change` `N` unexecuted.
+    pub fn fund_change_n(&self) -> bool {
+        self.roll(self.config().fund_change_n_rate)
     }
 
     /// Whether this signed answer carries a stale timestamp.

@@ -10,6 +10,8 @@ pub const LESHUA_MERCHANT: &str = "0000000018";
 pub const LIANSHANG_MERCHANT: &str = "pay001";
 /// The WeChat Pay `mchid` of the sample keys.
 pub const WECHATPAY_MERCHANT: &str = "1234567890";
+/// The Alipay `app_id` of the sample keys (made up, as in the vectors).
+pub const ALIPAY_APP_ID: &str = "2021000123456789";
 
 /// What generated data looks like for one simulated gateway.
 struct Sample {
@@ -18,6 +20,22 @@ struct Sample {
     header: &'static str,
     /// A row: (prefix, i, order, gateway order, amount in fen).
     row: fn(&str, u64, &str, &str, u64) -> String,
+    /// The gateway's id of the `i`th generated order.
+    gateway_order: fn(&str, u64) -> String,
+}
+
+fn lettered_gateway_order(prefix: &str, i: u64) -> String {
+    format!("{prefix}G{i:09}")
+}
+
+/// Alipay's `trade_no` is digits only: 28 of them, as real ones, six of
+/// which come from the prefix so that batches with other prefixes differ.
+fn alipay_trade_no(prefix: &str, i: u64) -> String {
+    let from_prefix = prefix
+        .bytes()
+        .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+        % 1_000_000;
+    format!("2026{from_prefix:06}{i:018}")
 }
 
 fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
@@ -29,6 +47,7 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
             row: |prefix, i, order, _, amount| {
                 format!("{prefix}R{i:09},{order},{amount},refund {i} 退款")
             },
+            gateway_order: lettered_gateway_order,
         },
         GatewayKind::Lianshang => Sample {
             merchant_id: LIANSHANG_MERCHANT,
@@ -37,6 +56,7 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
             row: |prefix, i, order, gateway_order, amount| {
                 format!("{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}")
             },
+            gateway_order: lettered_gateway_order,
         },
         // Each refund is its order's full amount, so the required order
         // total is the refund's; the order has both ids, and both are sent.
@@ -47,14 +67,19 @@ fn sample(gateway: GatewayKind) -> std::io::Result<Sample> {
             row: |prefix, i, order, gateway_order, amount| {
                 format!("{prefix}-R{i:09},{order},{gateway_order},{amount},{amount},月末退款 {i}")
             },
+            gateway_order: lettered_gateway_order,
         },
-        // The Alipay simulator is built on its own branch (alipay-sim), which
-        // replaces this arm.
-        GatewayKind::Alipay => {
-            return Err(std::io::Error::other(
-                "the Alipay gateway has no simulator yet",
-            ))
-        }
+        // Each refund is its trade's full amount; the trade is named by both
+        // ids, and both are sent (and echo-checked).
+        GatewayKind::Alipay => Sample {
+            merchant_id: ALIPAY_APP_ID,
+            appid: "",
+            header: "out_request_no,out_trade_no,trade_no,refund_amount,refund_reason",
+            row: |prefix, i, order, gateway_order, amount| {
+                format!("{prefix}-R{i:09},{order},{gateway_order},{amount},月末退款 {i}")
+            },
+            gateway_order: alipay_trade_no,
+        },
         #[cfg(test)]
         GatewayKind::Stub => {
             return Err(std::io::Error::other("the stub gateway has no simulator"))
@@ -97,7 +122,12 @@ pub fn write_batch(
     orders: Option<&Path>,
 ) -> std::io::Result<()> {
     let sample = sample(gateway)?;
-    let order_of = |i: u64| (format!("{prefix}O{i:09}"), format!("{prefix}G{i:09}"));
+    let order_of = |i: u64| {
+        (
+            format!("{prefix}O{i:09}"),
+            (sample.gateway_order)(prefix, i),
+        )
+    };
     let amount_of = |i: u64| 100 + (i * 7919) % 100_000;
     crate::paths::write_replacing(batch, |file| {
         let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -150,6 +180,8 @@ pub fn write_sample_keys(dir: &Path) -> std::io::Result<std::path::PathBuf> {
             "wechatpay-platform-test.pub.pem",
             sample_keys::WECHATPAY_PUBLIC_KEY,
         ),
+        ("alipay-app-test.pem", sample_keys::ALIPAY_APP_PRIVATE_KEY),
+        ("alipay-sim-test.pub.pem", sample_keys::ALIPAY_PUBLIC_KEY),
     ] {
         write_private(&keys.join(name), text)?;
     }
@@ -167,12 +199,16 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// A `bulkrefund.toml` with a profile per gateway aimed at a simulator at
 /// `base_url`, using the sample keys in `keys_dir` (test keys only). WeChat's
-/// profile keeps within its simulator's limits (150 applies/s, 300 queries/s).
+/// profile keeps within its simulator's limits (150 applies/s, 300 queries/s),
+/// Alipay's within its 50 calls a second. WeChat's profile stays the file's
+/// last section: tests append lines of its own to the text.
 pub fn simulator_config(base_url: &str, keys_dir: &Path, rate: u32, concurrency: u32) -> String {
     let keys = keys_dir.display();
     let (wx_rate, wx_query_rate) = (rate.min(150), rate.saturating_mul(2).min(300));
     let serial = crate::sim::wechatpay::SAMPLE_MERCHANT_SERIAL;
     let public_key_id = crate::sim::wechatpay::SAMPLE_PUBLIC_KEY_ID;
+    let ali_rate = rate.min(40);
+    let gateway_path = crate::sim::alipay::GATEWAY_PATH;
     format!(
         r#"
 [profiles.leshua]
@@ -207,6 +243,18 @@ refund_expire = 30
 risk_extend = "{{\"risk\":100}}"
 refund_product_subject = "[]"
 
+[profiles.alipay]
+gateway = "alipay"
+base_url = "{base_url}{gateway_path}"
+merchant_id = "{ALIPAY_APP_ID}"
+app_id = "{ALIPAY_APP_ID}"
+private_key = {{ file = "{keys}/alipay-app-test.pem" }}
+alipay_public_key = {{ file = "{keys}/alipay-sim-test.pub.pem" }}
+rate = {ali_rate}
+concurrency = {concurrency}
+timeout = "5s"
+max_attempts = 8
+
 [profiles.wechatpay]
 gateway = "wechatpay"
 base_url = "{base_url}"
@@ -227,6 +275,29 @@ max_attempts = 8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alipay_batch_names_each_trade_by_both_ids_and_trade_nos_are_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (batch, orders) = (dir.path().join("b.csv"), dir.path().join("o.csv"));
+        write_batch(GatewayKind::Alipay, 2, "ali", &batch, Some(&orders)).unwrap();
+        let batch = std::fs::read_to_string(batch).unwrap();
+        let lines: Vec<&str> = batch.lines().collect();
+        assert_eq!(
+            lines[0],
+            "out_request_no,out_trade_no,trade_no,refund_amount,refund_reason"
+        );
+        let orders = crate::sim::ledger::read_orders(&orders).unwrap();
+        assert_eq!(orders[0].merchant_id, ALIPAY_APP_ID);
+        let trade_no = &orders[0].gateway_order_id;
+        assert_eq!(trade_no.len(), 28);
+        assert!(trade_no.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(
+            lines[1],
+            format!("ali-R000000001,aliO000000001,{trade_no},8019,月末退款 1")
+        );
+        assert_ne!(alipay_trade_no("ali", 1), alipay_trade_no("other", 1));
+    }
 
     #[test]
     fn a_wechat_batch_carries_its_order_total_and_its_orders_both_ids() {

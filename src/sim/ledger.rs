@@ -98,6 +98,22 @@ pub enum OrderRef<'a> {
         transaction_id: Option<&'a str>,
         out_trade_no: Option<&'a str>,
     },
+    /// Alipay: `trade_no` wins when both are given, as for Leshua.
+    Alipay {
+        trade_no: Option<&'a str>,
+        out_trade_no: Option<&'a str>,
+    },
+}
+
+/// Where a gateway makes a refund id unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdScope {
+    /// One refund per id and merchant (Leshua, Lianshang, WeChat Pay).
+    Merchant,
+    /// One refund per id and order (Alipay's `out_request_no`). Such a
+    /// refund has no id of its own at the gateway: its gateway id is its
+    /// order's (Alipay's `trade_no`).
+    Order,
 }
 
 pub struct NewRefund<'a> {
@@ -193,6 +209,11 @@ impl Ledger {
         self.merchants.contains(&(gateway, merchant_id.to_owned()))
     }
 
+    /// Every order, in the orders file's order.
+    pub fn orders(&self) -> &[OrderRow] {
+        &self.orders
+    }
+
     pub fn order(&self, index: usize) -> &OrderRow {
         &self.orders[index]
     }
@@ -219,6 +240,10 @@ impl Ledger {
             OrderRef::Leshua {
                 third_order_id,
                 leshua_order_id,
+            }
+            | OrderRef::Alipay {
+                out_trade_no: third_order_id,
+                trade_no: leshua_order_id,
             } => match leshua_order_id {
                 Some(id) => self
                     .by_gateway_order_id
@@ -327,6 +352,14 @@ impl Ledger {
             .copied()
     }
 
+    /// The refund of `order` under `refund_id` (an id unique within its order).
+    pub fn find_refund_of_order(&self, order: usize, refund_id: &str) -> Option<usize> {
+        self.refunds_of_order[order]
+            .iter()
+            .copied()
+            .find(|&r| self.refunds[r].refund_id == refund_id)
+    }
+
     pub fn find_by_gateway_refund_id(&self, gateway_refund_id: &str) -> Option<usize> {
         self.by_gateway_refund_id.get(gateway_refund_id).copied()
     }
@@ -355,6 +388,29 @@ impl Ledger {
         processing_for: Duration,
         fate: Fate,
     ) -> Result<usize, Refusal> {
+        self.create_scoped(new, IdScope::Merchant, now, processing_for, fate)
+    }
+
+    /// As [`Ledger::create`] for a gateway whose refund ids are unique only
+    /// within their order ([`IdScope::Order`]: Alipay).
+    pub fn create_within_order(
+        &mut self,
+        new: NewRefund,
+        now: Instant,
+        processing_for: Duration,
+        fate: Fate,
+    ) -> Result<usize, Refusal> {
+        self.create_scoped(new, IdScope::Order, now, processing_for, fate)
+    }
+
+    fn create_scoped(
+        &mut self,
+        new: NewRefund,
+        scope: IdScope,
+        now: Instant,
+        processing_for: Duration,
+        fate: Fate,
+    ) -> Result<usize, Refusal> {
         let order = self.find_order(new.gateway, new.merchant_id, &new.order);
         let fingerprint = format!(
             "{:?}|{}|{}|{}",
@@ -363,7 +419,11 @@ impl Ledger {
             new.coin_amount,
             new.currency.unwrap_or("")
         );
-        if let Some(existing) = self.find_refund(new.gateway, new.merchant_id, new.refund_id) {
+        let existing = match scope {
+            IdScope::Merchant => self.find_refund(new.gateway, new.merchant_id, new.refund_id),
+            IdScope::Order => order.and_then(|o| self.find_refund_of_order(o, new.refund_id)),
+        };
+        if let Some(existing) = existing {
             let same_content = self.refunds[existing].fingerprint == fingerprint;
             return Err(Refusal::AlreadyExists {
                 refund: existing,
@@ -383,7 +443,10 @@ impl Ledger {
             return Err(Refusal::OverBalance { refundable });
         }
         let index = self.refunds.len();
-        let gateway_refund_id = gateway_refund_id(new.id_prefix, index + 1);
+        let gateway_refund_id = match scope {
+            IdScope::Merchant => gateway_refund_id(new.id_prefix, index + 1),
+            IdScope::Order => paid.gateway_order_id.clone(),
+        };
         let now_at = jiff::Timestamp::now();
         let finished_at = jiff::SignedDuration::try_from(processing_for)
             .ok()
@@ -406,9 +469,15 @@ impl Ledger {
             resolved_at: None,
         });
         self.refunds_of_order[order].push(index);
+        // Under `IdScope::Order` an id (and the order's gateway id) may name
+        // refunds of several orders: the maps keep the first, which is what
+        // the snapshot's count of refunds created per id needs.
         self.by_refund_id
-            .insert(key(new.gateway, new.merchant_id, new.refund_id), index);
-        self.by_gateway_refund_id.insert(gateway_refund_id, index);
+            .entry(key(new.gateway, new.merchant_id, new.refund_id))
+            .or_insert(index);
+        self.by_gateway_refund_id
+            .entry(gateway_refund_id)
+            .or_insert(index);
         Ok(index)
     }
 
@@ -537,6 +606,61 @@ mod tests {
             l.create(refund("R5", "T9", 1), now, zero, Fate::Succeeds),
             Err(Refusal::UnknownOrder)
         );
+    }
+
+    #[test]
+    fn an_id_unique_within_its_order_may_name_refunds_of_two_orders() {
+        let mut l = Ledger::new(vec![
+            OrderRow {
+                gateway: GatewayKind::Leshua,
+                merchant_id: "M".into(),
+                third_order_id: "T1".into(),
+                gateway_order_id: "2026001".into(),
+                appid: String::new(),
+                amount_fen: 1000,
+                currency: "CNY".into(),
+                status: OrderStatus::Paid,
+                paid_at: None,
+            },
+            OrderRow {
+                third_order_id: "T2".into(),
+                gateway_order_id: "2026002".into(),
+                ..ledger().orders[0].clone()
+            },
+        ]);
+        let now = Instant::now();
+        let zero = Duration::ZERO;
+        let by = |order: &'static str, amount| NewRefund {
+            order: OrderRef::Alipay {
+                trade_no: None,
+                out_trade_no: Some(order),
+            },
+            ..refund("R1", order, amount)
+        };
+        assert_eq!(
+            l.create_within_order(by("T1", 300), now, zero, Fate::Succeeds),
+            Ok(0)
+        );
+        assert_eq!(
+            l.create_within_order(by("T2", 300), now, zero, Fate::Succeeds),
+            Ok(1)
+        );
+        assert!(matches!(
+            l.create_within_order(by("T1", 300), now, zero, Fate::Succeeds),
+            Err(Refusal::AlreadyExists {
+                refund: 0,
+                same_content: true
+            })
+        ));
+        // Such a refund has no id of its own: its order's stands in.
+        assert_eq!(l.refund(1).gateway_refund_id, "2026002");
+        assert_eq!(l.find_refund_of_order(1, "R1"), Some(1));
+        assert_eq!(l.find_refund(GatewayKind::Leshua, "M", "R1"), Some(0));
+        // The merchant-wide rule of the other gateways still refuses it.
+        assert!(matches!(
+            l.create(by("T2", 1), now, zero, Fate::Succeeds),
+            Err(Refusal::AlreadyExists { .. })
+        ));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the faults of [`faults::FaultConfig`]. Tests, benchmarks and `demo` run it on
 //! 127.0.0.1 and talk to it over real TCP.
 
+pub mod alipay;
 pub mod faults;
 pub mod generate;
 pub mod ledger;
@@ -38,6 +39,7 @@ pub struct SimConfig {
     pub leshua_notify_key: Secret,
     pub lianshang_public_key: RsaVerifier,
     pub wechatpay: wechatpay::WechatpayConfig,
+    pub alipay: alipay::AlipayConfig,
     pub faults: FaultConfig,
 }
 
@@ -65,6 +67,15 @@ pub mod sample_keys {
     /// The platform certificate of the same key (certificate mode).
     pub const WECHATPAY_CERTIFICATE: &str =
         include_str!("../../samples/keys/wechatpay-platform-test-9AD59953ADF1BABB.crt.pem");
+    /// Alipay: the app's private key (the client signs requests with it).
+    pub const ALIPAY_APP_PRIVATE_KEY: &str = include_str!("../../samples/keys/alipay-app-test.pem");
+    /// Its public half: the simulator verifies requests.
+    pub const ALIPAY_APP_PUBLIC_KEY: &str =
+        include_str!("../../samples/keys/alipay-app-test.pub.pem");
+    /// The key that plays Alipay: the simulator signs answers.
+    pub const ALIPAY_PRIVATE_KEY: &str = include_str!("../../samples/keys/alipay-sim-test.pem");
+    /// Its public half: the client verifies answers.
+    pub const ALIPAY_PUBLIC_KEY: &str = include_str!("../../samples/keys/alipay-sim-test.pub.pem");
 }
 
 impl SimConfig {
@@ -77,6 +88,7 @@ impl SimConfig {
             lianshang_public_key: RsaVerifier::from_pem(sample_keys::LIANSHANG_PUBLIC_KEY)
                 .expect("the sample public key is valid"),
             wechatpay: wechatpay::WechatpayConfig::sample(),
+            alipay: alipay::AlipayConfig::sample(),
             faults: FaultConfig::default(),
         }
     }
@@ -88,6 +100,7 @@ pub(crate) struct SimState {
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
     wechatpay: wechatpay::Wechatpay,
+    alipay: alipay::Alipay,
     /// This simulator's own address: the default target of redirects.
     addr: SocketAddr,
     /// Requests that reached `/__sim/elsewhere` (a client that followed a redirect).
@@ -159,6 +172,13 @@ impl SimHandle {
         self.state.wechatpay.set_balance_fen(fen);
     }
 
+    /// Sets the Alipay merchant's balance while running (a top-up); `None`:
+    /// unlimited. A refund above what its executed refunds leave is
+    /// `ACQ.SELLER_BALANCE_NOT_ENOUGH`.
+    pub fn set_alipay_balance(&self, fen: Option<u64>) {
+        self.state.alipay.set_balance_fen(fen);
+    }
+
     /// Changes the injected faults while running.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.state.faults.set_config(faults);
@@ -205,6 +225,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
         wechatpay: wechatpay::Wechatpay::new(config.wechatpay),
+        alipay: alipay::Alipay::new(config.alipay),
         addr,
         elsewhere: std::sync::atomic::AtomicU64::new(0),
     });
@@ -225,6 +246,12 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(wechatpay::DOWNLOAD_PATH, get(wechatpay::handle_download))
         .route(wechatpay::RESOLVE_PATH, post(wechatpay::handle_resolve))
         .route(wechatpay::BALANCE_PATH, post(wechatpay::handle_balance))
+        .route(
+            alipay::GATEWAY_PATH,
+            post(alipay::handle_gateway).get(alipay::handle_gateway),
+        )
+        .route(alipay::DOWNLOAD_PATH, get(alipay::handle_download))
+        .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
@@ -315,7 +342,11 @@ async fn elsewhere(
     state
         .elsewhere
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if path.starts_with("v3/") {
+    if path.starts_with("gateway.do") {
+        // Alipay: a refund that moved money, with no signature.
+        let answer = r#"{"alipay_trade_refund_response":{"code":"10000","msg":"Success","fund_change":"Y","refund_fee":"0.01","out_trade_no":"ELSEWHERE","trade_no":"ELSEWHERE"}}"#;
+        answer.into_response()
+    } else if path.starts_with("v3/") {
         // WeChat Pay: a refund that succeeded, with no signature headers.
         axum::Json(serde_json::json!({"status": "SUCCESS", "refund_id": "503ELSEWHERE"}))
             .into_response()
