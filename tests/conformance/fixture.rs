@@ -2,10 +2,10 @@
 //! else: how to build its refunds, orders and batch rows, its profile in the
 //! test configuration, clients wired to the simulator (with the right key, a
 //! wrong key, a short timeout), the fields its answers echo (and which of its
-//! answers echo each), and the words it
-//! uses for a bad signature and an over-refund. Each gateway implements
-//! [`Fixture`] in its own file (`leshua.rs`, `alipay.rs`, ...); the cases in
-//! `answers.rs`, `runs.rs`, `pacing.rs` and `kills.rs` only call these methods.
+//! answers echo each), and the words it uses for a bad signature and an
+//! over-refund. Each gateway implements [`Fixture`] in its own file
+//! (`leshua.rs`, `alipay.rs`, ...); the cases in `answers.rs`, `runs.rs`,
+//! `pacing.rs` and `kills.rs` only call these methods.
 
 use std::time::Duration;
 
