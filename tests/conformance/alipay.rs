@@ -5,6 +5,17 @@
 //! value, and the echo of both trade ids, the refund's number and amount
 //! (each in the answer that carries it). Where Alipay differs from the other
 //! gateways the fixture says how.
+//!
+//! Two of Alipay's own rules make some cases slower, never different: the
+//! engine queries a send whose outcome is unknown no sooner than 10 s after
+//! it (`PaceDefaults::first_query_after`, Alipay's advice; not a profile
+//! setting), so the timeout, redirect and SIGKILL cases wait that long per
+//! unknown send (the timeout case, whose timed-out sends the simulator never
+//! executes, takes 40-60 s: one 10 s wait per send of its unluckiest
+//! refund); and one trade's refunds go 3 s apart (the profile's
+//! `same_order_gap`, the simulator's trade gap), which the pacing case keeps:
+//! its second refund of a trade is refused for the closed trade whatever the
+//! gap.
 
 use std::time::Duration;
 
