@@ -54,6 +54,8 @@ macro_rules! conformance {
 }
 
 // One line per gateway: its fixture, whose tests are `<gateway>::<case>`.
+#[path = "conformance/alipay.rs"]
+mod alipay;
 #[path = "conformance/leshua.rs"]
 mod leshua;
 #[path = "conformance/lianshang.rs"]

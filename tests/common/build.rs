@@ -12,6 +12,19 @@ pub const LESHUA_MERCHANT: &str = bulkrefund::sim::generate::LESHUA_MERCHANT;
 pub const LIANSHANG_MERCHANT: &str = bulkrefund::sim::generate::LIANSHANG_MERCHANT;
 /// The vectors' mchid (tests/vectors/wechatpay/README.md).
 pub const WECHATPAY_MERCHANT: &str = bulkrefund::sim::generate::WECHATPAY_MERCHANT;
+/// The sample Alipay app (its `app_id` is the profile's `merchant_id`).
+pub const ALIPAY_APP_ID: &str = bulkrefund::sim::generate::ALIPAY_APP_ID;
+
+/// The Alipay `trade_no` the tests give order `order`: Alipay's are digits
+/// only, so `2026` and each character of the order's name as its three-digit
+/// code (`T1` → `2026084049`): distinct per order, and as long as 64 digits
+/// allow (names up to 20 characters).
+pub fn alipay_trade_no(order: &str) -> String {
+    order.bytes().fold("2026".to_owned(), |mut digits, b| {
+        write!(digits, "{b:03}").unwrap();
+        digits
+    })
+}
 
 /// One order as the simulator's ledger holds it.
 pub fn order(
@@ -34,7 +47,8 @@ impl Orders {
     }
 
     /// T1..T9 (1000 fen, paid) for every gateway, plus a closed order TC
-    /// (WeChat: transaction ids W1..W9 and WC).
+    /// (WeChat: transaction ids W1..W9 and WC; Alipay: the trade_nos of
+    /// [`alipay_trade_no`]).
     pub fn standard() -> Orders {
         let mut orders = Orders::new();
         for i in 1..=9 {
@@ -48,7 +62,8 @@ impl Orders {
                     OrderStatus::Paid,
                 )
                 .lianshang(&order, &wk, 1000)
-                .wechatpay(&order, &format!("W{i}"), 1000);
+                .wechatpay(&order, &format!("W{i}"), 1000)
+                .alipay(&order, &alipay_trade_no(&order), 1000);
         }
         orders
             .with(GatewayKind::Leshua, "TC", "LC", 1000, OrderStatus::Closed)
@@ -63,6 +78,13 @@ impl Orders {
                 GatewayKind::Wechatpay,
                 "TC",
                 "WC",
+                1000,
+                OrderStatus::Closed,
+            )
+            .with(
+                GatewayKind::Alipay,
+                "TC",
+                &alipay_trade_no("TC"),
                 1000,
                 OrderStatus::Closed,
             )
@@ -100,6 +122,11 @@ impl Orders {
             fen,
             OrderStatus::Paid,
         )
+    }
+
+    /// A paid Alipay trade: `out_trade_no` `order`, `trade_no` `trade_no`.
+    pub fn alipay(self, order: &str, trade_no: &str, fen: u64) -> Orders {
+        self.with(GatewayKind::Alipay, order, trade_no, fen, OrderStatus::Paid)
     }
 
     pub fn with(
@@ -157,6 +184,12 @@ impl BatchFile {
         )
     }
 
+    /// The refund's number, both trade ids, the refund and the order's total
+    /// in fen (the total is checked, never sent).
+    pub fn alipay() -> BatchFile {
+        BatchFile::with_header("out_request_no,out_trade_no,trade_no,refund_amount,order_total")
+    }
+
     pub fn with_header(header: &str) -> BatchFile {
         BatchFile {
             text: format!("{header}\n"),
@@ -184,8 +217,8 @@ impl BatchFile {
     }
 }
 
-/// The two sample profiles (`leshua`, `lianshang`) aimed at a simulator, with
-/// the sample keys, and what a scenario changes in them.
+/// The sample profiles (`leshua`, `lianshang`, `alipay`, `wechatpay`) aimed at
+/// a simulator, with the sample keys, and what a scenario changes in them.
 #[derive(Clone, Debug)]
 pub struct Profiles {
     rate: u32,
@@ -204,7 +237,8 @@ impl Default for Profiles {
 }
 
 impl Profiles {
-    /// Both profiles' `rate` and `concurrency`.
+    /// Every profile's `rate` and `concurrency` (WeChat's and Alipay's rates
+    /// kept within their simulators' limits).
     pub fn pace(self, rate: u32, concurrency: u32) -> Profiles {
         Profiles {
             rate,

@@ -15,6 +15,7 @@ pub use world::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use bulkrefund::gateway::alipay::client::{AlipayClient, AlipaySettings};
 use bulkrefund::gateway::leshua::{LeshuaClient, LeshuaSettings};
 use bulkrefund::gateway::lianshang::{LianshangClient, LianshangSettings};
 use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};
@@ -77,6 +78,42 @@ pub fn wechatpay_client(sim: &SimHandle, pem: &str, timeout: Duration) -> Wechat
         clock: system_clock(),
     })
     .unwrap()
+}
+
+/// An Alipay client of the sample app signing with `pem` (the sample app
+/// key or another), verifying answers with the simulator's Alipay public key,
+/// posting to the simulator's `/gateway.do`.
+pub fn alipay_client(sim: &SimHandle, pem: &str, timeout: Duration) -> AlipayClient {
+    use bulkrefund::gateway::alipay::{client::system_clock, keys};
+    let gateway_url = format!(
+        "{}{}",
+        sim.base_url(),
+        bulkrefund::sim::alipay::GATEWAY_PATH
+    );
+    AlipayClient::new(AlipaySettings {
+        gateway_url: gateway_url.parse().unwrap(),
+        app_id: ALIPAY_APP_ID.into(),
+        signer: keys::private_key(pem).unwrap(),
+        alipay_key: std::sync::Arc::new(keys::public_key(sample_keys::ALIPAY_PUBLIC_KEY).unwrap()),
+        app_auth_token: None,
+        timeout,
+        clock: system_clock(),
+    })
+}
+
+/// An Alipay refund numbered `id` of `fen` against the trade `order` (its
+/// `trade_no` `trade_no`), carrying both trade ids.
+pub fn alipay_refund(id: &str, order: &str, trade_no: &str, fen: u64) -> RefundOrder {
+    let fields = [("out_trade_no", order), ("trade_no", trade_no)]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    RefundOrder {
+        refund_id: id.into(),
+        amount: Fen(fen),
+        fields,
+        gateway_refund_id: None,
+    }
 }
 
 /// A WeChat refund of `fen` against the order `order` (its `transaction_id`

@@ -1,10 +1,11 @@
 //! What the conformance suite needs to know about one gateway, and nothing
 //! else: how to build its refunds, orders and batch rows, its profile in the
 //! test configuration, clients wired to the simulator (with the right key, a
-//! wrong key, a short timeout), the fields its answers echo, and the words it
-//! uses for a bad signature and an over-refund. Each gateway implements
-//! [`Fixture`] in its own file (`leshua.rs`, `lianshang.rs`); the cases in
-//! `answers.rs`, `runs.rs` and `kills.rs` only call these methods.
+//! wrong key, a short timeout), the fields its answers echo (and which of its
+//! answers echo each), and the words it uses for a bad signature and an
+//! over-refund. Each gateway implements [`Fixture`] in its own file
+//! (`leshua.rs`, `alipay.rs`, ...); the cases in `answers.rs`, `runs.rs`,
+//! `pacing.rs` and `kills.rs` only call these methods.
 
 use std::time::Duration;
 
@@ -12,6 +13,27 @@ use bulkrefund::gateway::{Gateway, GatewayKind, RefundOrder};
 use bulkrefund::sim::SimHandle;
 
 use crate::common::{BatchFile, Orders, Profiles};
+
+/// Which of a gateway's answers echo a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EchoedBy {
+    /// The submit's answer and the query's.
+    Both,
+    /// Only the submit's (the query's answer has no such field).
+    Submit,
+    /// Only the query's (the submit's answer has no such field).
+    Query,
+}
+
+impl EchoedBy {
+    pub fn submit(self) -> bool {
+        self != EchoedBy::Query
+    }
+
+    pub fn query(self) -> bool {
+        self != EchoedBy::Submit
+    }
+}
 
 pub trait Fixture: Sync {
     /// The gateway under test.
@@ -57,6 +79,16 @@ pub trait Fixture: Sync {
     /// marks the field echoed as an empty string, a `_number`
     /// suffix marks the same field sent as another JSON type).
     fn echoed_fields(&self) -> &'static [&'static str];
+
+    /// Which answers echo `field` (one of `echoed_fields`, or the
+    /// `replay_field`): the echo cases check those answers only. A gateway
+    /// whose submit and query answers echo different fields (Alipay: the
+    /// refund answer the trade's cumulative `refund_fee`, the query answer
+    /// the refund's number and its own amount) says so per field; the
+    /// others echo every field in both.
+    fn echoed_by(&self, _field: &str) -> EchoedBy {
+        EchoedBy::Both
+    }
 
     /// The echoed field that ties an answer to its request (a nonce, a request
     /// id): a correctly signed answer replayed from an earlier request differs
