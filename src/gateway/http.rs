@@ -150,6 +150,21 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// A gateway some of whose answers are believed unsigned (its contract's
+/// error answers) is reached over https, or over plain http only to this
+/// machine (the simulator), where nobody stands between: a forged refusal
+/// could report a paid refund failed. `Err`: the `base_url` setting's message.
+pub fn https_or_loopback(base_url: &url::Url, gateway: &str) -> Result<(), String> {
+    match base_url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(base_url) => Ok(()),
+        other => Err(format!(
+            "is {other}: {gateway} is reached over https only (some of its error answers carry \
+             no signature); plain http only to this machine"
+        )),
+    }
+}
+
 /// `Retry-After` in seconds (the HTTP-date form is not used by either gateway),
 /// capped at [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {

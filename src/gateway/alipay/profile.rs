@@ -110,17 +110,7 @@ impl Section {
 /// forged `isv.invalid-…` could fail a refund that was paid. So plain http
 /// only to this machine (the simulator), where nobody stands between.
 fn check_transport(base_url: &url::Url) -> Result<(), SettingError> {
-    match base_url.scheme() {
-        "https" => Ok(()),
-        "http" if http::is_loopback(base_url) => Ok(()),
-        other => Err(SettingError::new(
-            "base_url",
-            format!(
-                "is {other}: Alipay is reached over https only (some of its error answers carry no \
-                 signature); plain http only to this machine"
-            ),
-        )),
-    }
+    http::https_or_loopback(base_url, "Alipay").map_err(|why| SettingError::new("base_url", why))
 }
 
 #[derive(Debug)]

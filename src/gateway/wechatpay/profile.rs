@@ -123,17 +123,8 @@ impl Section {
 /// do): a forged `NOT_ENOUGH` would report a paid refund failed. So plain
 /// http only to this machine (the simulator), where nobody stands between.
 fn check_transport(base_url: &url::Url) -> Result<(), SettingError> {
-    match base_url.scheme() {
-        "https" => Ok(()),
-        "http" if http::is_loopback(base_url) => Ok(()),
-        other => Err(SettingError::new(
-            "base_url",
-            format!(
-                "is {other}: WeChat Pay is reached over https only (its error answers carry no \
-                 signature that must verify); plain http only to this machine"
-            ),
-        )),
-    }
+    http::https_or_loopback(base_url, "WeChat Pay")
+        .map_err(|why| SettingError::new("base_url", why))
 }
 
 #[derive(Debug)]
