@@ -44,6 +44,9 @@ pub struct Classified {
     pub codes: Option<String>,
     pub verified: bool,
     pub follow: Follow,
+    /// A refund that moved money: the trade's total refunded so far
+    /// (`refund_fee`), for the client's check against earlier parts.
+    pub trade_total: Option<Fen>,
 }
 
 impl Classified {
@@ -53,6 +56,7 @@ impl Classified {
             codes: None,
             verified: false,
             follow: Follow::Nothing,
+            trade_total: None,
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn answer(call: Call, body: &[u8], alipay_key: &RsaVerifier, asked: &Asked) 
         format!("code={}/sub_code={}", shown(&status.code), shown(sub_code))
     });
     let verified = signature == Signature::Verified;
+    let mut trade_total = None;
     let (outcome, follow) = match status.code.as_str() {
         "10000" | "40004" if !verified => {
             tracing::warn!(
@@ -94,7 +99,15 @@ pub fn answer(call: Call, body: &[u8], alipay_key: &RsaVerifier, asked: &Asked) 
                     if let Some(fund_change) = answer.fund_change.as_ref().and_then(Echoed::text) {
                         codes = Some(format!("code=10000/fund_change={}", shown(fund_change)));
                     }
-                    refund_ran(&answer, asked)
+                    let ran = refund_ran(&answer, asked);
+                    if matches!(ran.0, Outcome::Succeeded(_)) {
+                        trade_total = answer
+                            .refund_fee
+                            .as_ref()
+                            .and_then(Echoed::text)
+                            .and_then(|total| yuan::to_fen(total).ok());
+                    }
+                    ran
                 }
                 Err(why) => (Outcome::unknown(why), Follow::Nothing),
             },
@@ -116,6 +129,7 @@ pub fn answer(call: Call, body: &[u8], alipay_key: &RsaVerifier, asked: &Asked) 
         codes,
         verified,
         follow,
+        trade_total,
     }
 }
 

@@ -16,7 +16,8 @@
 //! `Outcome::Rejected` at once: the engine stops the profile on the first,
 //! as for every gateway; the contract's "3 in a row" is not counted here.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
@@ -30,6 +31,7 @@ use super::wire::{
 use super::yuan;
 use crate::gateway::rsa_sign::{RsaSigner, RsaVerifier};
 use crate::gateway::{http, status_only, Attempt, Gateway, IdUse, Outcome, Receipt, RefundOrder};
+use crate::money::Fen;
 use crate::secret::Secret;
 
 /// The clock requests are stamped with (tests set theirs).
@@ -56,6 +58,11 @@ pub struct AlipaySettings {
 pub struct AlipayClient {
     http: reqwest::Client,
     settings: AlipaySettings,
+    /// Each trade's total refunded, as the last answer that moved money on
+    /// it said (`refund_fee`). A refund's answer names no number, only the
+    /// trade's running total: a later part's answer must cover what an
+    /// earlier one said plus this part, or it is an earlier part's answer.
+    totals: Mutex<HashMap<(String, String), Fen>>,
 }
 
 /// The `User-Agent` every request carries.
@@ -113,6 +120,7 @@ impl AlipayClient {
         AlipayClient {
             http: http::client(settings.timeout),
             settings,
+            totals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,7 +143,7 @@ impl AlipayClient {
     }
 
     /// One signed HTTP attempt and what its answer proves.
-    async fn send(&self, call: Call, biz: &str, asked: &Asked) -> (Attempt, Follow) {
+    async fn send(&self, call: Call, biz: &str, asked: &Asked) -> (Attempt, Follow, Option<Fen>) {
         let request = self
             .http
             .post(self.settings.gateway_url.clone())
@@ -145,10 +153,10 @@ impl AlipayClient {
             .body(self.form(call.method(), biz));
         let reply = match http::send(request).await {
             Ok(reply) => reply,
-            Err(attempt) => return (attempt, Follow::Nothing),
+            Err(attempt) => return (attempt, Follow::Nothing, None),
         };
         if let Some(attempt) = status_only::outcome(&reply) {
-            return (attempt, Follow::Nothing);
+            return (attempt, Follow::Nothing, None);
         }
         let read = answer(call, &reply.body, &self.settings.alipay_key, asked);
         let outcome = match read.outcome {
@@ -163,7 +171,32 @@ impl AlipayClient {
             http_status: Some(reply.status),
             gateway_codes: read.codes,
         };
-        (attempt, read.follow)
+        (attempt, read.follow, read.trade_total)
+    }
+
+    /// A refund Alipay says moved money, its trade's total now `total`:
+    /// believed only if the total covers what an earlier answer said was
+    /// refunded on the trade plus this refund; then remembered.
+    fn covers_earlier_parts(&self, refund: &RefundOrder, applied: Attempt, total: Fen) -> Attempt {
+        let (out_trade_no, trade_no) = super::rows::order_ids(&refund.fields);
+        let key = (out_trade_no.to_owned(), trade_no.to_owned());
+        let mut totals = self.totals.lock().expect("totals lock");
+        let before = totals.get(&key).copied().unwrap_or(Fen(0));
+        if total.0 < before.0.saturating_add(refund.amount.0) {
+            let what = format!(
+                "refund_fee is {:?} in all on the trade, but an earlier answer said {:?} \
+                 and this refund is {:?}: an answer about an earlier part of the trade",
+                yuan::from_fen(total),
+                yuan::from_fen(before),
+                yuan::from_fen(refund.amount)
+            );
+            return Attempt {
+                outcome: Outcome::Mismatch { what },
+                ..applied
+            };
+        }
+        totals.insert(key, total);
+        applied
     }
 
     /// `ACQ.DISCORDANT_REPEAT_REQUEST`: the number was used on the trade with
@@ -176,7 +209,7 @@ impl AlipayClient {
         asked: &Asked,
         applied: Attempt,
     ) -> Attempt {
-        let (queried, _) = self.send(Call::Query, &query_biz(refund), asked).await;
+        let (queried, _, _) = self.send(Call::Query, &query_biz(refund), asked).await;
         match queried.outcome {
             Outcome::NotFound => Attempt {
                 outcome: Outcome::Mismatch {
@@ -210,11 +243,15 @@ impl Gateway for AlipayClient {
             }
         };
         let asked = asked(refund);
-        let (applied, follow) = self.send(Call::Refund, &biz, &asked).await;
+        let (applied, follow, trade_total) = self.send(Call::Refund, &biz, &asked).await;
         match follow {
+            Follow::Nothing => match trade_total {
+                Some(total) => self.covers_earlier_parts(refund, applied, total),
+                None => applied,
+            },
             // Unknown: the engine queries it no sooner than the gateway's
             // `first_query_after` (10 s, Alipay's advice) after the send.
-            Follow::Nothing | Follow::QueryLater => applied,
+            Follow::QueryLater => applied,
             Follow::AskWhatTheNumberHolds => {
                 self.what_the_number_holds(refund, &asked, applied).await
             }
@@ -222,7 +259,7 @@ impl Gateway for AlipayClient {
     }
 
     async fn query(&self, refund: &RefundOrder) -> Attempt {
-        let (attempt, _) = self
+        let (attempt, _, _) = self
             .send(Call::Query, &query_biz(refund), &asked(refund))
             .await;
         attempt
@@ -232,7 +269,6 @@ impl Gateway for AlipayClient {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
 
     use axum::body::{to_bytes, Body};
     use axum::extract::Request;
@@ -244,7 +280,6 @@ mod tests {
     };
     use crate::gateway::alipay::wire::{self, response_member, string_to_sign};
     use crate::gateway::rsa_sign::RsaDigest;
-    use crate::money::Fen;
 
     /// What the test server saw: each call's decoded parameters, in order, and its Content-Type.
     type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>;
@@ -305,6 +340,10 @@ mod tests {
         }
         match (get("method").as_str(), no.as_str()) {
             (wire::REFUND_METHOD, "R20261122-0003") => made_here("refund_answer_fund_change_Y"),
+            // A lying gateway: 0003's signed answer, replayed for another part.
+            (wire::REFUND_METHOD, replayed) if replayed.starts_with("REPLAY") => {
+                made_here("refund_answer_fund_change_Y")
+            }
             (wire::REFUND_METHOD, "R20261122-0004" | "R20261122-0006") => {
                 made_here("refund_answer_replay_fund_change_N")
             }
@@ -460,6 +499,33 @@ mod tests {
         assert_eq!(
             client.query(&order("R20261122-0006")).await.outcome,
             Outcome::NotFound
+        );
+    }
+
+    /// A refund's answer names no number, only the trade's running total:
+    /// the signed answer of an earlier part (25.99 in all), replayed for a
+    /// later part of 1.00, says less than the 25.99 + 1.00 the trade must
+    /// now hold, so it is never believed. (A client that saw no earlier
+    /// part cannot tell: the query's exact echo is then the guard, and
+    /// https the way to keep answers from being replayed.)
+    #[tokio::test]
+    async fn an_earlier_parts_answer_replayed_for_a_later_part_is_never_believed() {
+        let (client, _) = started().await;
+        let first = client.submit(&order("R20261122-0003")).await;
+        assert!(
+            matches!(first.outcome, Outcome::Succeeded(_)),
+            "{:?}",
+            first.outcome
+        );
+        let later = RefundOrder {
+            amount: Fen(100),
+            ..order("REPLAY-2")
+        };
+        let replayed = client.submit(&later).await;
+        assert!(
+            matches!(&replayed.outcome, Outcome::Mismatch { what } if what.contains("an earlier part")),
+            "{:?}",
+            replayed.outcome
         );
     }
 
