@@ -11,6 +11,7 @@ pub mod ledger;
 mod leshua;
 mod lianshang;
 mod orders;
+mod refund;
 mod snapshot;
 pub mod wechatpay;
 
