@@ -148,16 +148,20 @@ pub fn refund_ran(answer: &RefundAnswer, asked: &Asked) -> (Outcome, Follow) {
         return (outcome, Follow::QueryLater);
     }
     let receipt = Receipt {
-        gateway_refund_id: answer
-            .trade_no
-            .as_ref()
-            .and_then(Echoed::text)
-            .map(str::to_owned)
-            .or_else(|| asked.trade_no.clone()),
+        gateway_refund_id: trade_no(answer.trade_no.as_ref(), asked),
         // refund_fee is the trade's total so far, not this refund's.
         refund_fen: None,
     };
     (Outcome::Succeeded(receipt), Follow::Nothing)
+}
+
+/// The refund's gateway id: its trade's `trade_no` (an Alipay refund has no
+/// id of its own), as answered, else as sent.
+fn trade_no(answered: Option<&Echoed>, asked: &Asked) -> Option<String> {
+    answered
+        .and_then(Echoed::text)
+        .map(str::to_owned)
+        .or_else(|| asked.trade_no.clone())
 }
 
 /// A query that ran (`10000`): with the refund's number and amount, the
@@ -182,12 +186,7 @@ pub fn query_ran(answer: &QueryAnswer, asked: &Asked) -> Outcome {
         return Outcome::Mismatch { what };
     }
     let receipt = Receipt {
-        gateway_refund_id: answer
-            .trade_no
-            .as_ref()
-            .and_then(Echoed::text)
-            .map(str::to_owned)
-            .or_else(|| asked.trade_no.clone()),
+        gateway_refund_id: trade_no(answer.trade_no.as_ref(), asked),
         refund_fen: Some(asked.refund),
     };
     match answer.refund_status.as_ref() {
