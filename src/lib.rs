@@ -16,6 +16,7 @@ pub mod messages;
 pub mod money;
 pub mod options;
 pub mod paths;
+pub mod reconcile;
 pub mod report;
 pub mod secret;
 pub mod setting;

@@ -142,6 +142,14 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL
     );
     "#,
+    // 8: the gateway's own times of a refund (RFC 3339, UTC), from its
+    // answers: when it says the refund succeeded, and when it says it created
+    // it. Refunds recorded before this migration have neither; what groups by
+    // day falls back to `finished_at` (bulkrefund's clock) and says so.
+    r#"
+    ALTER TABLE refunds ADD COLUMN gateway_success_at TEXT;
+    ALTER TABLE refunds ADD COLUMN gateway_created_at TEXT;
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it
