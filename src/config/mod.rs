@@ -26,6 +26,7 @@ use url::Url;
 use self::common::{CommonText, SETTINGS as COMMON_SETTINGS};
 use self::places::Places;
 use crate::exit::UsageError;
+use crate::gateway::bill::{BillError, BillSource};
 use crate::gateway::profile::{self, ProfileSection, SectionError};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
@@ -100,6 +101,18 @@ impl Profile {
             base_url: self.base_url.clone(),
             merchant_id: self.merchant_id.clone(),
             timeout: self.timeout,
+        })
+    }
+
+    /// The gateway's bill API (`reconcile`), where it has one.
+    pub fn bills(&self) -> Result<Arc<dyn BillSource>, BillError> {
+        let endpoint = Endpoint {
+            base_url: self.base_url.clone(),
+            merchant_id: self.merchant_id.clone(),
+            timeout: self.timeout,
+        };
+        self.section.bills(&endpoint)?.ok_or(BillError::NoApi {
+            gateway: self.gateway.as_str(),
         })
     }
 

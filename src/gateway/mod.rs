@@ -9,6 +9,7 @@
 //! Adding a gateway: docs/architecture.md lists every place.
 
 pub mod alipay;
+pub mod bill;
 pub mod echo;
 pub mod http;
 pub mod leshua;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::bill::{BillError, BillSource};
 use super::{ClientError, Gateway};
 
 /// Where and how a client reaches its gateway: what every profile says.
@@ -32,6 +33,13 @@ pub struct SectionContext<'a> {
 /// A checked section, its keys loaded: it builds the gateway's client.
 pub trait GatewayProfile: Debug + Send + Sync {
     fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError>;
+
+    /// The gateway's bill API for this profile (`reconcile`); `None` for a
+    /// gateway that has none (its bills are files the operator gives).
+    fn bills(&self, endpoint: &Endpoint) -> Result<Option<Arc<dyn BillSource>>, BillError> {
+        let _ = endpoint;
+        Ok(None)
+    }
 
     /// The profile's values for row fields a batch may leave empty.
     fn row_defaults(&self) -> &BTreeMap<String, String> {
