@@ -128,7 +128,7 @@ impl Zone {
 
 /// A time as the journal writes it (`2026-11-01T00:00:00.000Z`), so that
 /// bounds and stored times compare as text.
-fn journal_time(at: Timestamp) -> String {
+pub fn journal_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 

@@ -8,6 +8,7 @@ pub mod batch_meta;
 pub mod batches;
 pub mod chain;
 pub mod changes;
+pub mod days;
 mod dedupe;
 pub mod due;
 pub mod file;
