@@ -380,7 +380,9 @@ fn query(state: &SimState, params: &Fields) -> Answer {
         final_state => {
             fields.insert(
                 "refund_time".into(),
-                refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
+                super::clock::beijing(refund.finished_at)
+                    .strftime("%Y%m%d%H%M%S")
+                    .to_string(),
             );
             if final_state == RefundState::Failed {
                 fields.insert("failure_reason".into(), "simulated refund failure".into());

@@ -424,7 +424,9 @@ fn query(
     answer.insert("refund_currency".into(), order.currency.clone().into());
     let time = match status {
         RefundState::Processing | RefundState::Abnormal => String::new(),
-        _ => refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
+        _ => super::clock::beijing(refund.finished_at)
+            .strftime("%Y%m%d%H%M%S")
+            .to_string(),
     };
     answer.insert("refund_time".into(), time.into());
     answer

@@ -5,6 +5,7 @@
 //! 127.0.0.1 and talk to it over real TCP.
 
 pub mod alipay;
+pub mod clock;
 pub mod faults;
 pub mod generate;
 pub mod ledger;
@@ -97,6 +98,8 @@ impl SimConfig {
 
 pub(crate) struct SimState {
     ledger: Mutex<Ledger>,
+    /// The wall clock (the ledger holds the same one).
+    clock: Arc<clock::SimClock>,
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
@@ -180,6 +183,11 @@ impl SimHandle {
         self.state.alipay.set_balance_fen(fen);
     }
 
+    /// The simulator's wall clock (what `POST /__sim/clock` sets).
+    pub fn clock(&self) -> &clock::SimClock {
+        &self.state.clock
+    }
+
     /// Changes the injected faults while running.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.state.faults.set_config(faults);
@@ -220,8 +228,10 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .await
         .map_err(refused)?;
     let addr = listener.local_addr().map_err(refused)?;
+    let clock = Arc::new(clock::SimClock::real());
     let state = Arc::new(SimState {
-        ledger: Mutex::new(Ledger::new(config.orders)),
+        ledger: Mutex::new(Ledger::with_clock(config.orders, clock.clone())),
+        clock,
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
@@ -254,6 +264,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(alipay::DOWNLOAD_PATH, get(alipay::handle_download))
         .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
+        .route(clock::CLOCK_PATH, post(clock::handle))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -142,7 +142,7 @@ pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &st
     else {
         return invalid("bill_date must be yyyy-MM-dd");
     };
-    let now_at = jiff::Timestamp::now();
+    let now_at = state.clock.now();
     let today = beijing(now_at).date();
     let config = &state.alipay.config;
     if day > today || (day == today && !config.bill_same_day) {

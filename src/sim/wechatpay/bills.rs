@@ -57,7 +57,7 @@ pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> A
         Some("GZIP") => true,
         Some(_) => return bad("PARAM_ERROR", "tar_type must be GZIP"),
     };
-    let today = beijing(jiff::Timestamp::now()).date();
+    let today = beijing(state.clock.now()).date();
     let config = &state.wechatpay.config;
     let ready = day < today || (day == today && config.bill_same_day);
     if !ready {

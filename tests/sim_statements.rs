@@ -1,0 +1,129 @@
+//! The simulator's side of reconciliation, over TCP (docs/specs/statements.md,
+//! "What the simulator provides"): the settable wall clock and the Beijing
+//! day a refund's bill is, refunds made outside bulkrefund, bill faults,
+//! bill delivery faults, and the Leshua and Lianshang portal statements.
+
+mod alisim;
+mod wxsim;
+
+use bulkrefund::sim::faults::FaultConfig;
+use serde_json::json;
+
+/// Freezes the simulator's wall clock at `now` (RFC 3339).
+async fn freeze_wx(wx: &wxsim::Wx, now: &str) {
+    let (status, answer) = wx
+        .control("/__sim/clock", json!({"now": now, "frozen": true}))
+        .await;
+    assert_eq!(
+        (status, answer["frozen"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+}
+
+async fn freeze_ali(ali: &alisim::Ali, now: &str) {
+    let (status, answer) = ali
+        .control("/__sim/clock", json!({"now": now, "frozen": true}))
+        .await;
+    assert_eq!(
+        (status, answer["frozen"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+}
+
+/// (out_refund_no, 退款成功时间) of a WeChat bill's rows.
+fn wx_ids(rows: &[wxsim::bills::WxBillRow]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| (r.out_refund_no.clone(), r.succeeded_at.clone()))
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn wechat_files_a_refund_by_the_beijing_day_of_the_clock_set() {
+    let wx = wxsim::start(FaultConfig::default(), |_| {}).await;
+    freeze_wx(&wx, "2026-11-30T23:59:58+08:00").await;
+    assert_eq!(wx.apply("R-D", 1, 100).await.status, 200);
+    freeze_wx(&wx, "2026-12-01T00:00:01+08:00").await;
+    assert_eq!(wx.apply("R-D1", 2, 100).await.status, 200);
+    // 07:59:59 Beijing is 23:59:59 UTC of the day before: Beijing's day counts.
+    freeze_wx(&wx, "2026-12-01T23:59:59Z").await;
+    assert_eq!(wx.apply("R-UTC", 3, 100).await.status, 200);
+    let query = wx.query("R-D").await.json();
+    assert_eq!(query["success_time"], "2026-11-30T23:59:58+08:00");
+    assert_eq!(query["create_time"], "2026-11-30T23:59:58+08:00");
+    // The bill of the day the clock is on is still being made.
+    assert_eq!(
+        wx.bill("2026-12-02").await,
+        Err((400, "STATEMENT_CREATING".into()))
+    );
+    freeze_wx(&wx, "2026-12-03T10:00:00+08:00").await;
+    assert_eq!(
+        wx_ids(&wx.bill("2026-11-30").await.unwrap()),
+        pairs(&[("R-D", "2026-11-30 23:59:58")])
+    );
+    assert_eq!(
+        wx_ids(&wx.bill("2026-12-01").await.unwrap()),
+        pairs(&[("R-D1", "2026-12-01 00:00:01")])
+    );
+    assert_eq!(
+        wx_ids(&wx.bill("2026-12-02").await.unwrap()),
+        pairs(&[("R-UTC", "2026-12-02 07:59:59")])
+    );
+    // Back to the machine's clock.
+    let (status, answer) = wx.control("/__sim/clock", json!({"real": true})).await;
+    assert_eq!((status, answer["real"].as_bool()), (200, Some(true)));
+}
+
+#[tokio::test]
+async fn alipay_files_a_refund_by_the_beijing_day_of_the_clock_set() {
+    let ali = alisim::start(FaultConfig::default(), |_| {}).await;
+    freeze_ali(&ali, "2026-11-30T23:59:58+08:00").await;
+    assert_eq!(ali.refund(1, "B-D", "1.00").await.field("code"), "10000");
+    freeze_ali(&ali, "2026-12-01T00:00:01+08:00").await;
+    let done = ali.refund(2, "B-D1", "1.00").await;
+    assert_eq!(done.field("gmt_refund_pay"), "2026-12-01 00:00:01");
+    freeze_ali(&ali, "2026-12-01T23:59:59Z").await;
+    assert_eq!(ali.refund(3, "B-UTC", "1.00").await.field("code"), "10000");
+    let not_yet = ali.bill("2026-12-02").await;
+    assert_eq!(not_yet, Err(("40004".into(), "isp.bill_not_exist".into())));
+    freeze_ali(&ali, "2026-12-03T10:00:00+08:00").await;
+    let day = |bill: alisim::bills::AliBill| {
+        bill.refunds
+            .iter()
+            .map(|r| (r.out_request_no.clone(), r.finished_at.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        day(ali.bill("2026-11-30").await.unwrap()),
+        pairs(&[("B-D", "2026-11-30 23:59:58")])
+    );
+    assert_eq!(
+        day(ali.bill("2026-12-01").await.unwrap()),
+        pairs(&[("B-D1", "2026-12-01 00:00:01")])
+    );
+    assert_eq!(
+        day(ali.bill("2026-12-02").await.unwrap()),
+        pairs(&[("B-UTC", "2026-12-02 07:59:59")])
+    );
+}
+
+#[tokio::test]
+async fn the_clock_refuses_a_body_it_cannot_read() {
+    let wx = wxsim::start(FaultConfig::default(), |_| {}).await;
+    for body in [
+        json!({"now": "2026-11-30 23:59:58"}),
+        json!({"frozen": true}),
+        json!({"real": true, "now": "2026-11-30T23:59:58+08:00"}),
+    ] {
+        let (status, answer) = wx.control("/__sim/clock", body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+}
