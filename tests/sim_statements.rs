@@ -127,3 +127,117 @@ async fn the_clock_refuses_a_body_it_cannot_read() {
         assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
 }
+
+#[tokio::test]
+async fn an_outside_refund_counts_against_the_order_and_shows_in_queries_and_bills() {
+    let wx = wxsim::start(FaultConfig::default(), |_| {}).await;
+    freeze_wx(&wx, "2026-11-30T10:00:00+08:00").await;
+    let portal = |order: &str, id: &str, fen: u64| {
+        json!({"gateway": "wechatpay", "merchant_id": wxsim::MCHID, "order": order,
+               "refund_id": id, "amount_fen": fen})
+    };
+    let (status, made) = wx
+        .control("/__sim/outside-refund", portal("T1", "PORTAL-1", 300))
+        .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["success_time"], "2026-11-30T10:00:00+08:00");
+    let refund_id = made["gateway_refund_id"].as_str().unwrap().to_owned();
+    assert!(refund_id.starts_with("503") && refund_id.len() == 29);
+    let query = wx.query("PORTAL-1").await;
+    assert_eq!(query.status, 200);
+    let object = query.json();
+    assert_eq!(
+        (
+            &object["status"],
+            &object["amount"]["refund"],
+            &object["refund_id"]
+        ),
+        (&json!("SUCCESS"), &json!(300), &json!(refund_id))
+    );
+    // The order has 700 left: an apply of 701 is refused, 700 passes.
+    assert_eq!(
+        wx.apply("R1", 1, 701).await.said(),
+        (400, "INVALID_REQUEST".into())
+    );
+    assert_eq!(wx.apply("R1", 1, 700).await.status, 200);
+    // By the order's gateway id too.
+    let (status, _) = wx
+        .control("/__sim/outside-refund", portal("W2", "PORTAL-2", 1000))
+        .await;
+    assert_eq!(status, 200);
+    for (body, reason) in [
+        (
+            portal("T2", "PORTAL-3", 1),
+            "over the order's refundable balance",
+        ),
+        (portal("T3", "PORTAL-1", 1), "already used"),
+        (portal("T8", "PORTAL-4", 1), "no order \"T8\" of merchant"),
+        (portal("T6", "PORTAL-5", 1), "not paid"),
+        (
+            json!({"gateway": "paypal", "merchant_id": "1", "order": "T1", "refund_id": "X",
+                "amount_fen": 1}),
+            "no gateway",
+        ),
+        (
+            json!({"gateway": "wechatpay", "order": "T1"}),
+            "does not fit",
+        ),
+    ] {
+        let (status, answer) = wx.control("/__sim/outside-refund", body).await;
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(status == 400 && error.contains(reason), "{status} {answer}");
+    }
+    freeze_wx(&wx, "2026-12-01T10:00:00+08:00").await;
+    let bill = wx.bill("2026-11-30").await.unwrap();
+    let listed: Vec<(&str, &str, &str)> = bill
+        .iter()
+        .map(|r| {
+            (
+                r.out_refund_no.as_str(),
+                r.applied.as_str(),
+                r.status.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("PORTAL-1", "3.00", "SUCCESS"),
+            ("R1", "7.00", "SUCCESS"),
+            ("PORTAL-2", "10.00", "SUCCESS")
+        ]
+    );
+    assert_eq!(bill[0].refund_id, refund_id);
+}
+
+#[tokio::test]
+async fn an_outside_alipay_refund_shows_in_the_query_and_the_bill() {
+    let ali = alisim::start(FaultConfig::default(), |_| {}).await;
+    freeze_ali(&ali, "2026-11-30T10:00:00+08:00").await;
+    let (status, made) = ali
+        .control(
+            "/__sim/outside-refund",
+            json!({"gateway": "alipay", "merchant_id": alisim::APP_ID,
+                   "order": alisim::trade_no(2), "refund_id": "P-1", "amount_fen": 250}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["gateway_refund_id"], alisim::trade_no(2));
+    let query = ali.query(2, "P-1").await;
+    assert_eq!(
+        (query.field("refund_status"), query.field("refund_amount")),
+        ("REFUND_SUCCESS".into(), "2.50".into())
+    );
+    assert_eq!(query.field("gmt_refund_pay"), "2026-11-30 10:00:00");
+    freeze_ali(&ali, "2026-12-01T10:00:00+08:00").await;
+    let bill = ali.bill("2026-11-30").await.unwrap();
+    assert_eq!(
+        bill.refunds,
+        [alisim::bills::AliBillRow {
+            trade_no: alisim::trade_no(2),
+            out_request_no: "P-1".into(),
+            amount: "-2.50".into(),
+            finished_at: "2026-11-30 10:00:00".into(),
+        }]
+    );
+}

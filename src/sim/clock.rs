@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -120,20 +119,11 @@ fn parse(body: &[u8]) -> Result<ClockSetting, String> {
     }
 }
 
-/// A refusal of a `/__sim/…` control call: 400 with the reason.
-pub(super) fn refused(reason: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(json!({ "error": reason })),
-    )
-        .into_response()
-}
-
 /// `POST /__sim/clock`: sets the clock; answers what it reads now, in Beijing time.
 pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     let setting = match parse(&body) {
         Ok(setting) => setting,
-        Err(why) => return refused(&why),
+        Err(why) => return super::control::refused(&why),
     };
     state.clock.set(setting);
     let now = state.clock.now();

@@ -43,6 +43,8 @@ pub enum OrderRef<'a> {
         trade_no: Option<&'a str>,
         out_trade_no: Option<&'a str>,
     },
+    /// The merchant portal: the merchant's order id, else the gateway's.
+    Portal(&'a str),
 }
 
 /// Where a gateway makes a refund id unique.
@@ -216,6 +218,13 @@ impl Ledger {
                 let found = &self.orders[index];
                 (found.gateway_order_id == original_wk_trade_id && found.appid == appid)
                     .then_some(index)
+            }
+            OrderRef::Portal(id) => {
+                let id = key(gateway, merchant_id, id);
+                self.by_third_order_id
+                    .get(&id)
+                    .or_else(|| self.by_gateway_order_id.get(&id))
+                    .copied()
             }
             OrderRef::Wechatpay {
                 transaction_id,

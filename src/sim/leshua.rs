@@ -60,6 +60,9 @@ pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> R
 }
 
 /// The fields a mismatch may change, each to another refund's value.
+/// How Leshua's own refund ids start (`leshua_refund_id`).
+pub(super) const REFUND_ID_PREFIX: &str = "LR";
+
 const ECHOED: &[&str] = &[
     "merchant_refund_id",
     "refund_amount",
@@ -253,7 +256,7 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
     ledger.note_submission(GatewayKind::Leshua, merchant, refund_id);
     let new = super::ledger::NewRefund {
         gateway: GatewayKind::Leshua,
-        id_prefix: "LR",
+        id_prefix: REFUND_ID_PREFIX,
         merchant_id: merchant,
         refund_id,
         order: order_ref(params),

@@ -132,6 +132,9 @@ async fn handle(
 }
 
 /// The fields a mismatch may change; `out_refund_id_number` sends the id as a JSON number.
+/// How Lianshang's own refund ids start (`wk_refund_id`).
+pub(super) const REFUND_ID_PREFIX: &str = "WKR";
+
 const ECHOED: &[&str] = &[
     "out_refund_id",
     "out_refund_id_number",
@@ -304,7 +307,7 @@ fn refund(
     ledger.note_submission(GatewayKind::Lianshang, merchant, refund_id);
     let new = NewRefund {
         gateway: GatewayKind::Lianshang,
-        id_prefix: "WKR",
+        id_prefix: REFUND_ID_PREFIX,
         merchant_id: merchant,
         refund_id,
         order: OrderRef::Lianshang {

@@ -6,6 +6,7 @@
 
 pub mod alipay;
 pub mod clock;
+mod control;
 pub mod faults;
 pub mod generate;
 pub mod ledger;
@@ -265,6 +266,10 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
         .route(clock::CLOCK_PATH, post(clock::handle))
+        .route(
+            control::OUTSIDE_REFUND_PATH,
+            post(control::handle_outside_refund),
+        )
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -34,7 +34,7 @@ impl ApplyBody {
 }
 
 /// The WeChat refund id prefix the ledger writes as 29 digits.
-const REFUND_ID_PREFIX: &str = "503";
+pub(in crate::sim) const REFUND_ID_PREFIX: &str = "503";
 const YEAR: jiff::SignedDuration = jiff::SignedDuration::from_hours(365 * 24);
 const MAX_REFUNDS_PER_ORDER: usize = 50;
 
