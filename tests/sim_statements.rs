@@ -241,3 +241,117 @@ async fn an_outside_alipay_refund_shows_in_the_query_and_the_bill() {
         }]
     );
 }
+
+#[tokio::test]
+async fn bill_faults_change_later_wechat_bills_and_never_the_answers() {
+    let wx = wxsim::start(FaultConfig::default(), |_| {}).await;
+    freeze_wx(&wx, "2026-11-30T10:00:00+08:00").await;
+    for (n, fen) in [(1, 100), (2, 200), (3, 300), (4, 400)] {
+        assert_eq!(wx.apply(&format!("R{n}"), n, fen).await.status, 200);
+    }
+    let fault = |body: serde_json::Value| wx.control("/__sim/bill-fault", body);
+    for body in [
+        json!({"gateway": "wechatpay", "refund_id": "R1", "omit": true}),
+        json!({"gateway": "wechatpay", "refund_id": "R2", "amount_fen": 250}),
+        json!({"gateway": "wechatpay", "refund_id": "R3", "status": "PROCESSING"}),
+    ] {
+        let (status, answer) = fault(body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    freeze_wx(&wx, "2026-12-01T10:00:00+08:00").await;
+    let shown = |rows: Vec<wxsim::bills::WxBillRow>| {
+        rows.into_iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.out_refund_no, r.refund, r.applied, r.status
+                )
+            })
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(
+        shown(wx.bill("2026-11-30").await.unwrap()),
+        [
+            "R2 2.50 2.50 SUCCESS",
+            "R3 3.00 3.00 PROCESSING",
+            "R4 4.00 4.00 SUCCESS"
+        ]
+    );
+    // Queries tell the truth.
+    for (id, fen) in [("R1", 100), ("R2", 200), ("R3", 300)] {
+        let answer = wx.query(id).await.json();
+        assert_eq!(
+            (&answer["status"], &answer["amount"]["refund"]),
+            (&json!("SUCCESS"), &json!(fen)),
+            "{id}"
+        );
+    }
+    // Cleared, R1 is back in the next bill.
+    let (status, answer) = fault(json!({"gateway": "wechatpay", "refund_id": "R1"})).await;
+    assert_eq!((status, &answer["fault"]), (200, &json!(null)));
+    let ids: Vec<String> = wx
+        .bill("2026-11-30")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.out_refund_no)
+        .collect();
+    assert_eq!(ids, ["R1", "R2", "R3", "R4"]);
+    for (body, reason) in [
+        (
+            json!({"gateway": "wechatpay", "refund_id": "R9", "omit": true}),
+            "no refund \"R9\"",
+        ),
+        (
+            json!({"gateway": "wechatpay", "refund_id": "R1", "omit": true, "amount_fen": 1}),
+            "not several",
+        ),
+        (
+            json!({"gateway": "wechatpay", "refund_id": "R1", "status": ""}),
+            "not be empty",
+        ),
+        (
+            json!({"gateway": "wechatpay", "refund_id": "R1", "colour": "red"}),
+            "does not fit",
+        ),
+    ] {
+        let (status, answer) = fault(body).await;
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(status == 400 && error.contains(reason), "{status} {answer}");
+    }
+}
+
+#[tokio::test]
+async fn bill_faults_change_later_alipay_bills_which_have_no_status() {
+    let ali = alisim::start(FaultConfig::default(), |_| {}).await;
+    freeze_ali(&ali, "2026-11-30T10:00:00+08:00").await;
+    for n in 1..=3 {
+        let done = ali.refund(n, &format!("B{n}"), &format!("{n}.00")).await;
+        assert_eq!(done.field("code"), "10000");
+    }
+    let fault = |body: serde_json::Value| ali.control("/__sim/bill-fault", body);
+    let (status, answer) =
+        fault(json!({"gateway": "alipay", "refund_id": "B1", "status": "X"})).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "alipay bills have no status column");
+    for body in [
+        json!({"gateway": "alipay", "refund_id": "B1", "omit": true}),
+        json!({"gateway": "alipay", "refund_id": "B2", "amount_fen": 250}),
+    ] {
+        assert_eq!(fault(body).await.0, 200);
+    }
+    freeze_ali(&ali, "2026-12-01T10:00:00+08:00").await;
+    let bill = ali.bill("2026-11-30").await.unwrap();
+    let shown: Vec<(&str, &str)> = bill
+        .refunds
+        .iter()
+        .map(|r| (r.out_request_no.as_str(), r.amount.as_str()))
+        .collect();
+    assert_eq!(shown, [("B2", "-2.50"), ("B3", "-3.00")]);
+    let query = ali.query(2, "B2").await;
+    assert_eq!(query.field("refund_amount"), "2.00");
+    assert_eq!(
+        ali.query(1, "B1").await.field("refund_status"),
+        "REFUND_SUCCESS"
+    );
+}

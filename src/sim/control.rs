@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::bill_faults::BillFault;
 use super::clock::beijing_rfc3339;
 use super::ledger::{Fate, IdScope, NewRefund, OrderRef, Refusal};
 use super::SimState;
@@ -132,4 +133,86 @@ pub(super) async fn handle_outside_refund(
         "success_time": refund.success_time(now).map(beijing_rfc3339),
     }))
     .into_response()
+}
+
+pub const BILL_FAULT_PATH: &str = "/__sim/bill-fault";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BillFaultBody {
+    gateway: String,
+    refund_id: String,
+    #[serde(default)]
+    omit: bool,
+    amount_fen: Option<u64>,
+    status: Option<String>,
+}
+
+/// Whether `gateway`'s bill has a status column (Alipay's lists executed refunds only).
+fn bill_has_status(gateway: GatewayKind) -> bool {
+    match gateway {
+        GatewayKind::Wechatpay | GatewayKind::Leshua | GatewayKind::Lianshang => true,
+        GatewayKind::Alipay => false,
+        #[cfg(test)]
+        GatewayKind::Stub => false,
+    }
+}
+
+/// The fault a body asks for: `None` clears; `Err` is the reason to refuse.
+fn bill_fault_of(asked: &BillFaultBody, gateway: GatewayKind) -> Result<Option<BillFault>, String> {
+    let fault = match (asked.omit, asked.amount_fen, &asked.status) {
+        (false, None, None) => None,
+        (true, None, None) => Some(BillFault::Omit),
+        (false, Some(fen), None) => Some(BillFault::Amount(fen)),
+        (false, None, Some(raw)) if raw.is_empty() => return Err("status must not be empty".into()),
+        (false, None, Some(_)) if !bill_has_status(gateway) => {
+            return Err(format!("{} bills have no status column", asked.gateway))
+        }
+        (false, None, Some(raw)) => Some(BillFault::Status(raw.clone())),
+        _ => return Err("one of omit: true, amount_fen or status, not several".into()),
+    };
+    Ok(fault)
+}
+
+/// `POST /__sim/bill-fault {gateway, refund_id, omit: true | amount_fen: N |
+/// status: "RAW"}` (none of the three: cleared): how that refund appears in
+/// every later bill of its gateway; answers never change.
+pub(super) async fn handle_bill_fault(
+    State(state): State<Arc<SimState>>,
+    bytes: Bytes,
+) -> Response {
+    let asked: BillFaultBody = match body(&bytes) {
+        Ok(asked) => asked,
+        Err(why) => return refused(&why),
+    };
+    let fault = gateway_named(&asked.gateway)
+        .and_then(|gateway| Ok((gateway, bill_fault_of(&asked, gateway)?)));
+    let (gateway, fault) = match fault {
+        Ok(fault) => fault,
+        Err(why) => return refused(&why),
+    };
+    let known = {
+        let ledger = state.ledger.lock().expect("ledger lock");
+        ledger
+            .refunds()
+            .iter()
+            .any(|r| r.gateway == gateway && r.refund_id == asked.refund_id)
+    };
+    if !known {
+        return refused(&format!(
+            "no refund {:?} at {}",
+            asked.refund_id, asked.gateway
+        ));
+    }
+    state
+        .bill_faults
+        .set_row(gateway, &asked.refund_id, fault.clone());
+    let shown = match fault {
+        None => serde_json::Value::Null,
+        Some(BillFault::Omit) => json!({"omit": true}),
+        Some(BillFault::Amount(fen)) => json!({"amount_fen": fen}),
+        Some(BillFault::Status(raw)) => json!({"status": raw}),
+    };
+    axum::Json(json!({"gateway": gateway, "refund_id": asked.refund_id, "fault": shown}))
+        .into_response()
 }

@@ -5,6 +5,7 @@
 //! 127.0.0.1 and talk to it over real TCP.
 
 pub mod alipay;
+pub mod bill_faults;
 pub mod clock;
 mod control;
 pub mod faults;
@@ -101,6 +102,8 @@ pub(crate) struct SimState {
     ledger: Mutex<Ledger>,
     /// The wall clock (the ledger holds the same one).
     clock: Arc<clock::SimClock>,
+    /// How bills show refunds and how they are delivered.
+    bill_faults: bill_faults::BillFaults,
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
@@ -233,6 +236,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
     let state = Arc::new(SimState {
         ledger: Mutex::new(Ledger::with_clock(config.orders, clock.clone())),
         clock,
+        bill_faults: bill_faults::BillFaults::default(),
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
@@ -270,6 +274,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             control::OUTSIDE_REFUND_PATH,
             post(control::handle_outside_refund),
         )
+        .route(control::BILL_FAULT_PATH, post(control::handle_bill_fault))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
