@@ -226,7 +226,7 @@ fn has_order_id(params: &Fields) -> bool {
         .any(|name| params.get(*name).is_some_and(|v| !v.is_empty()))
 }
 
-fn status_code(state: RefundState) -> &'static str {
+pub(super) fn status_code(state: RefundState) -> &'static str {
     match state {
         // Leshua refunds never end abnormal (a WeChat Pay state).
         RefundState::Processing | RefundState::Abnormal => "10",

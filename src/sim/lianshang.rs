@@ -280,7 +280,7 @@ fn check_fields(
     Ok(())
 }
 
-fn status_text(state: RefundState) -> &'static str {
+pub(super) fn status_text(state: RefundState) -> &'static str {
     match state {
         // Lianshang refunds never end abnormal (a WeChat Pay state).
         RefundState::Processing | RefundState::Abnormal => "PROCESSING",

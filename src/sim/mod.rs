@@ -16,6 +16,7 @@ mod lianshang;
 mod orders;
 mod refund;
 mod snapshot;
+mod statements;
 pub mod wechatpay;
 
 use std::net::SocketAddr;
@@ -275,6 +276,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             post(control::handle_outside_refund),
         )
         .route(control::BILL_FAULT_PATH, post(control::handle_bill_fault))
+        .route(statements::STATEMENT_PATH, get(statements::handle))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
