@@ -1,8 +1,10 @@
 //! The control calls that make reconciliation testable (docs/specs/statements.md,
 //! "What the simulator provides"; our convention): `POST /__sim/outside-refund`
 //! records a refund as if made in the merchant portal, which every later
-//! answer, query and bill then shows like any refund of the ledger. Bodies
-//! are JSON with the fields named exactly; a refusal is 400 with the reason.
+//! answer, query and bill then shows like any refund of the ledger;
+//! `POST /__sim/bill-fault` and `POST /__sim/bill-delivery-fault` set the
+//! [`super::bill_faults`] that bills (never answers) read. Bodies are JSON
+//! with the fields named exactly; a refusal is 400 with the reason.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

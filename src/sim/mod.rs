@@ -3,6 +3,19 @@
 //! signature, keeps a [`ledger::Ledger`], enforces the refund rules and injects
 //! the faults of [`faults::FaultConfig`]. Tests, benchmarks and `demo` run it on
 //! 127.0.0.1 and talk to it over real TCP.
+//!
+//! Control routes for reconciliation (docs/specs/statements.md, "What the
+//! simulator provides"), JSON bodies, 400 `{"error": reason}` when refused:
+//! - `POST /__sim/clock` `{"now": RFC 3339, "frozen": bool}` or `{"real": true}`:
+//!   the wall clock every reported time and every bill's day reads ([`clock`]).
+//! - `POST /__sim/outside-refund` `{gateway, merchant_id, order, refund_id,
+//!   amount_fen}`: a refund succeeded now, as if made in the merchant portal.
+//! - `POST /__sim/bill-fault` `{gateway, refund_id, omit: true | amount_fen: N |
+//!   status: "RAW"}`: how that refund shows in later bills (none of the three: cleared).
+//! - `POST /__sim/bill-delivery-fault` `{gateway, fault}`: `bad_hash`, `truncated`,
+//!   `zip_bomb`, `other_merchant`, `expired_url`, or `null` ([`bill_faults`]).
+//! - `GET /__sim/statement/{leshua|lianshang}?merchant_id=…&date=YYYY-MM-DD[&encoding=gbk]`:
+//!   the portal statement CSV of that Beijing day.
 
 pub mod alipay;
 pub mod bill_faults;
@@ -192,6 +205,12 @@ impl SimHandle {
     /// The simulator's wall clock (what `POST /__sim/clock` sets).
     pub fn clock(&self) -> &clock::SimClock {
         &self.state.clock
+    }
+
+    /// The bill faults, as `POST /__sim/bill-fault` and
+    /// `POST /__sim/bill-delivery-fault` set them.
+    pub fn bill_faults(&self) -> &bill_faults::BillFaults {
+        &self.state.bill_faults
     }
 
     /// Changes the injected faults while running.
