@@ -361,3 +361,29 @@ async fn bill_faults_change_later_alipay_bills_which_have_no_status() {
         "REFUND_SUCCESS"
     );
 }
+
+#[tokio::test]
+async fn the_365_day_rule_counts_an_orders_age_on_the_clock_set() {
+    // Orders without `paid_at` were paid a day before the simulator started.
+    let in_a_year = |days: i64| {
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(days * 24)).to_string()
+    };
+    let wx = wxsim::start(FaultConfig::default(), |_| {}).await;
+    freeze_wx(&wx, &in_a_year(363)).await;
+    assert_eq!(wx.apply("R1", 1, 100).await.status, 200);
+    freeze_wx(&wx, &in_a_year(366)).await;
+    let too_old = wx.apply("R2", 2, 100).await;
+    assert_eq!(too_old.said(), (400, "INVALID_REQUEST".into()));
+    assert_eq!(
+        too_old.json()["message"],
+        "the order was paid more than 365 days ago"
+    );
+    let ali = alisim::start(FaultConfig::default(), |_| {}).await;
+    freeze_ali(&ali, &in_a_year(363)).await;
+    assert_eq!(ali.refund(1, "B1", "1.00").await.field("code"), "10000");
+    freeze_ali(&ali, &in_a_year(366)).await;
+    assert_eq!(
+        ali.refund(2, "B2", "1.00").await.said(),
+        ("40004".to_owned(), "ACQ.TRADE_HAS_FINISHED".to_owned())
+    );
+}

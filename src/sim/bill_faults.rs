@@ -15,9 +15,11 @@ use crate::gateway::GatewayKind;
 pub enum BillFault {
     /// Left out.
     Omit,
-    /// Shown with this amount, in fen.
+    /// Shown with this amount, in fen (WeChat Pay: 退款金额 and 申请退款金额).
+    /// The bill's totals add up what the rows show.
     Amount(u64),
-    /// Shown with this raw status value (`PROCESSING`, `10`, …).
+    /// Shown with this raw status value (`PROCESSING`, `10`, …); its other
+    /// columns, its success time and its day stay as they are.
     Status(String),
 }
 
