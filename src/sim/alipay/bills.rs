@@ -3,7 +3,8 @@
 //! a Beijing day is made from the ledger when asked for (the trades paid and
 //! the refunds executed that day), zipped, and offered under a URL that lives
 //! `--bill-url-ttl`; the download needs no signature, and an expired or
-//! unknown URL is a 404.
+//! unknown URL is a 404. "Today" and the day are the simulator's clock's;
+//! the bill faults ([`super::super::bill_faults`]) change rows and delivery.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

@@ -3,7 +3,9 @@
 //! ledger when applied for, offered under a token that lives
 //! `--bill-url-ttl`, and downloaded gzipped (or plain without `tar_type`).
 //! A refund belongs to the day of its `success_time`, else of its
-//! `create_time` (ours: which time WeChat uses is unverified).
+//! `create_time` (ours: which time WeChat uses is unverified), on the
+//! simulator's clock; the bill faults ([`super::super::bill_faults`]) change
+//! rows and delivery.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
