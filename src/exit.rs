@@ -22,25 +22,3 @@ pub struct UsageError(pub String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Interrupted(pub String);
-
-/// The exit code for an error that ended a command. An output path refused,
-/// or a file at the journal's path that is not a journal, is a usage error:
-/// nothing was done.
-pub fn code_for(error: &anyhow::Error) -> u8 {
-    use crate::journal::JournalError;
-    let usage = |cause: &(dyn std::error::Error + 'static)| {
-        cause.is::<UsageError>()
-            || cause.is::<crate::paths::Refused>()
-            || matches!(
-                cause.downcast_ref::<JournalError>(),
-                Some(JournalError::NotAJournal { .. })
-            )
-    };
-    if error.chain().any(usage) {
-        USAGE
-    } else if error.chain().any(|cause| cause.is::<Interrupted>()) {
-        UNRESOLVED
-    } else {
-        FATAL
-    }
-}

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Err(e) if bulkrefund::messages::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             bulkrefund::say_error!("Error: {}", bulkrefund::messages::describe(&e));
-            ExitCode::from(bulkrefund::exit::code_for(&e))
+            ExitCode::from(bulkrefund::commands::exit_code_for(&e))
         }
     }
 }

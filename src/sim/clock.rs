@@ -7,15 +7,10 @@
 //! clock, so a frozen wall clock never stalls them; so do the timestamps of
 //! signatures, which the client stamps with its own real clock.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use serde_json::{json, Value};
-
-use super::SimState;
+use serde_json::Value;
 
 /// `POST /__sim/clock`.
 pub const CLOCK_PATH: &str = "/__sim/clock";
@@ -85,13 +80,13 @@ impl SimClock {
         self.set(ClockSetting::Real);
     }
 
-    fn set(&self, setting: ClockSetting) {
+    pub(super) fn set(&self, setting: ClockSetting) {
         *self.setting.lock().expect("clock lock") = setting;
     }
 }
 
 /// What a body of `POST /__sim/clock` asks for; `Err` says why it is refused.
-fn parse(body: &[u8]) -> Result<ClockSetting, String> {
+pub(super) fn parse(body: &[u8]) -> Result<ClockSetting, String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| "the body is not JSON")?;
     let object = value.as_object().ok_or("the body is not a JSON object")?;
     match object.get("real") {
@@ -117,22 +112,6 @@ fn parse(body: &[u8]) -> Result<ClockSetting, String> {
         }),
         Some(_) => Err("\"frozen\" must be true or false".into()),
     }
-}
-
-/// `POST /__sim/clock`: sets the clock; answers what it reads now, in Beijing time.
-pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
-    let setting = match parse(&body) {
-        Ok(setting) => setting,
-        Err(why) => return super::control::refused(&why),
-    };
-    state.clock.set(setting);
-    let now = state.clock.now();
-    axum::Json(json!({
-        "now": beijing_rfc3339(now),
-        "frozen": matches!(setting, ClockSetting::Frozen(_)),
-        "real": setting == ClockSetting::Real,
-    }))
-    .into_response()
 }
 
 /// A time in Beijing, RFC 3339 (`2026-11-30T23:59:58+08:00`).

@@ -276,3 +276,19 @@ pub(super) async fn handle_delivery_fault(
     state.bill_faults.set_delivery(gateway, fault);
     axum::Json(json!({"gateway": gateway, "fault": asked.fault})).into_response()
 }
+
+/// `POST /__sim/clock`: sets the clock; answers what it reads now, in Beijing time.
+pub(super) async fn set_clock(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let setting = match super::clock::parse(&body) {
+        Ok(setting) => setting,
+        Err(why) => return refused(&why),
+    };
+    state.clock.set(setting);
+    let now = state.clock.now();
+    axum::Json(json!({
+        "now": beijing_rfc3339(now),
+        "frozen": matches!(setting, super::clock::ClockSetting::Frozen(_)),
+        "real": setting == super::clock::ClockSetting::Real,
+    }))
+    .into_response()
+}

@@ -290,7 +290,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(alipay::DOWNLOAD_PATH, get(alipay::handle_download))
         .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
-        .route(clock::CLOCK_PATH, post(clock::handle))
+        .route(clock::CLOCK_PATH, post(control::set_clock))
         .route(
             control::OUTSIDE_REFUND_PATH,
             post(control::handle_outside_refund),
