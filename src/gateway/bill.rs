@@ -1,14 +1,22 @@
 //! A gateway's daily statement (对账单, "bill"; `statements.md`), whichever
 //! gateway and layout it came from: the refund rows it lists and the totals it
-//! states. Each gateway reads its own files (`<gateway>/bill.rs`) and, where it
-//! has a bill API, fetches them ([`BillSource`]); reconciliation reads only
-//! what is here.
+//! states. Each gateway reads its own files (`<gateway>/bill.rs`, the portal
+//! files through `portal_bill.rs`) and, where it has a bill API, fetches them
+//! ([`BillSource`]); reconciliation reads only what is here. What every
+//! reader shares lives here too: the size caps (a bill is never read whole
+//! into memory past its cap, and compressed bytes are counted as they
+//! inflate), strict decoding naming the line, exact yuan, Beijing wall times,
+//! and columns found by header text.
 
+use std::io::Read;
+use std::path::Path;
+
+use encoding_rs::Encoding;
 use jiff::civil::Date;
 use jiff::Timestamp;
 
 use super::GatewayKind;
-use crate::money::Fen;
+use crate::money::{AmountError, Fen};
 
 /// A refund's status as a bill states it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,11 +112,221 @@ pub trait BillSource: Send + Sync {
     async fn fetch(&self, date: Date) -> Result<FetchedBill, BillError>;
 }
 
-/// Reads a bill file (`--file`) of `gateway` for Beijing day `date`.
+/// How large a bill may be. A file past a cap is refused before it is read
+/// whole; compressed bytes are counted as they inflate, never trusted from a
+/// header. Tests lower them ([`read_with_caps`]) to build a bomb that is small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// A plain bill file: WeChat's decompressed CSV, a portal CSV (512 MiB, ours).
+    pub plain: u64,
+    /// Alipay's zip as downloaded or given (64 MiB, ours).
+    pub zipped: u64,
+    /// What one gzip stream or one zip entry may inflate to (512 MiB, ours).
+    pub inflated: u64,
+}
+
+impl Caps {
+    pub const DEFAULT: Caps = Caps {
+        plain: 512 << 20,
+        zipped: 64 << 20,
+        inflated: 512 << 20,
+    };
+}
+
+/// The largest file of `gateway` that [`read_path`] opens.
+pub fn max_file_bytes(gateway: GatewayKind) -> u64 {
+    match gateway {
+        GatewayKind::Alipay => Caps::DEFAULT.zipped,
+        _ => Caps::DEFAULT.plain,
+    }
+}
+
+/// Reads a bill file (`--file`) of `gateway` for Beijing day `date`: WeChat
+/// Pay's CSV (or its gzip), Alipay's zip, a Leshua or Lianshang portal CSV.
 pub fn read_file(gateway: GatewayKind, bytes: &[u8], date: Date) -> Result<Bill, BillError> {
-    let _ = (bytes, date);
-    Err(BillError::File(format!(
-        "reading {} bills is not built yet",
-        gateway.as_str()
-    )))
+    read_with_caps(gateway, bytes, date, Caps::DEFAULT)
+}
+
+/// [`read_file`] with caps of the caller's (tests lower them).
+pub(crate) fn read_with_caps(
+    gateway: GatewayKind,
+    bytes: &[u8],
+    date: Date,
+    caps: Caps,
+) -> Result<Bill, BillError> {
+    match gateway {
+        GatewayKind::Wechatpay => super::wechatpay::bill::read(bytes, date, caps),
+        GatewayKind::Alipay => super::alipay::bill::read(bytes, date, caps),
+        GatewayKind::Leshua => super::leshua::bill::read(bytes, date, caps),
+        GatewayKind::Lianshang => super::lianshang::bill::read(bytes, date, caps),
+        #[cfg(test)]
+        GatewayKind::Stub => Err(BillError::File("the stub gateway has no bills".into())),
+    }
+}
+
+/// Opens a bill file and reads it: its bytes (kept beside the report) and
+/// what they say. A file larger than the gateway's cap is refused from its
+/// size, and read through a bound, so a file that grows meanwhile is too.
+pub fn read_path(
+    gateway: GatewayKind,
+    path: &Path,
+    date: Date,
+) -> Result<(Vec<u8>, Bill), BillError> {
+    let shown = path.display();
+    let file = std::fs::File::open(path)
+        .map_err(|e| BillError::File(format!("{shown} cannot be read: {e}")))?;
+    let cap = max_file_bytes(gateway);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > cap {
+        return Err(too_large(&shown.to_string(), cap));
+    }
+    let bytes = bounded(file, cap, &shown.to_string())?;
+    let bill = read_file(gateway, &bytes, date)?;
+    Ok((bytes, bill))
+}
+
+fn too_large(what: &str, cap: u64) -> BillError {
+    BillError::Refused(format!("{what} is larger than {} MiB: not read", cap >> 20))
+}
+
+/// Everything `reader` gives, at most `cap` bytes: one byte more is refused,
+/// before more is held.
+pub(crate) fn bounded(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>, BillError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| BillError::Refused(format!("{what} cannot be read whole: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(what, cap));
+    }
+    Ok(bytes)
+}
+
+/// A gzip stream inflated, at most `cap` bytes counted as they come; a
+/// stream cut short (a truncated download) or damaged is refused whole.
+pub(crate) fn gunzip(gzipped: &[u8], cap: u64) -> Result<Vec<u8>, BillError> {
+    let mut out = Vec::new();
+    let read = flate2::read::GzDecoder::new(gzipped)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out);
+    match read {
+        Err(e) => Err(BillError::Refused(format!(
+            "the gzipped bill is damaged or cut short ({e}): nothing of it is kept"
+        ))),
+        Ok(_) if out.len() as u64 > cap => Err(too_large("the gzipped bill, inflated,", cap)),
+        Ok(_) => Ok(out),
+    }
+}
+
+/// A `File` error about line `line`.
+pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
+    BillError::File(format!("line {line}: {message}"))
+}
+
+/// Bytes decoded strictly with `encoding`: a byte sequence not valid in it
+/// stops the file, naming its line. Never a U+FFFD.
+pub(crate) fn decode_strict(
+    bytes: &[u8],
+    encoding: &'static Encoding,
+    what: &str,
+) -> Result<String, BillError> {
+    if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+        return Ok(text.into_owned());
+    }
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut text = String::with_capacity(bytes.len() * 2);
+    let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    let line = 1 + bytes[..read.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64;
+    Err(at_line(
+        line,
+        format!("{what} has bytes that are not valid {}", encoding.name()),
+    ))
+}
+
+/// A portal or hand-made file's text: UTF-8 (a BOM dropped), else GBK
+/// (GB18030) when the file is not UTF-8 at all. UTF-8 damaged by a few bytes
+/// is reported at its line, not read as GBK (as batch files are).
+pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, BillError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return decode_strict(rest, encoding_rs::UTF_8, what);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let lossy = String::from_utf8_lossy(bytes);
+    let valid_multibyte = lossy
+        .chars()
+        .filter(|&c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER)
+        .count();
+    let invalid = lossy.matches(char::REPLACEMENT_CHARACTER).count();
+    // GBK read as UTF-8 is mostly invalid; damaged UTF-8 mostly valid.
+    if valid_multibyte >= 4 * invalid {
+        return decode_strict(bytes, encoding_rs::UTF_8, what);
+    }
+    decode_strict(bytes, encoding_rs::GB18030, what)
+}
+
+/// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
+/// most two decimals.
+pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let fen = match Fen::parse_yuan(digits) {
+        Ok(fen) => fen.0 as i64,
+        Err(AmountError::Zero) => 0,
+        Err(e) => return Err(format!("{text:?} {e}")),
+    };
+    Ok(if negative { -fen } else { fen })
+}
+
+/// Beijing wall time `text` in `format` (`%Y-%m-%d %H:%M:%S`,
+/// `%Y%m%d%H%M%S`) as an instant. Beijing keeps UTC+8 all year.
+pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String> {
+    jiff::civil::DateTime::strptime(format, text)
+        .ok()
+        .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
+        .ok_or_else(|| format!("{text:?} is not a time as {format}"))
+}
+
+/// Where each wanted column is in a header, found by its text.
+pub(crate) struct Columns {
+    found: Vec<String>,
+}
+
+impl Columns {
+    pub(crate) fn new(header: &[String]) -> Columns {
+        Columns {
+            found: header.to_vec(),
+        }
+    }
+
+    /// The first of `names` the header has.
+    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
+        names
+            .iter()
+            .find_map(|name| self.found.iter().position(|c| c == name))
+    }
+
+    /// The column, or an error naming it and the columns the header has.
+    pub(crate) fn require(&self, what: &str, names: &[&str]) -> Result<usize, BillError> {
+        self.find(names).ok_or_else(|| self.missing(what, names))
+    }
+
+    pub(crate) fn missing(&self, what: &str, names: &[&str]) -> BillError {
+        BillError::File(format!(
+            "{what} has no column {}; the columns found are: {}",
+            names.join(" or "),
+            self.found.join(", ")
+        ))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.found.len()
+    }
 }

@@ -14,6 +14,7 @@ pub mod echo;
 pub mod http;
 pub mod leshua;
 pub mod lianshang;
+pub mod portal_bill;
 pub mod profile;
 pub mod rsa_sign;
 pub mod section;

@@ -14,6 +14,7 @@
 //! only within its trade, so every call carries the trade's ids too, and the
 //! `gateway_refund_id` a result shows is the trade's `trade_no`.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod codes;

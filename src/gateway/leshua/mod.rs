@@ -5,6 +5,7 @@
 //! ([`rows`]) and the profile section ([`profile`]). The simulator's side is
 //! `sim/leshua.rs`.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod profile;

@@ -9,6 +9,7 @@
 //! The contract has no response signature, so the transport must be trusted:
 //! plain http is refused unless the host is loopback or the profile allows it.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod fields;

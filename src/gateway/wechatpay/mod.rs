@@ -8,6 +8,7 @@
 //! section ([`profile`]). The vectors of `tests/vectors/wechatpay/` are
 //! reproduced in `tests.rs`.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod profile;
