@@ -73,10 +73,12 @@ impl PortalLayout {
             (Some(at), None) => (at, false),
             (None, Some(at)) => (at, true),
             (None, None) => return Err(columns.missing(&what, &[self.fen, self.yuan])),
-            (Some(_), Some(_)) => return Err(BillError::File(format!(
+            (Some(_), Some(_)) => {
+                return Err(BillError::File(format!(
                 "{what} has both {} and {}: exactly one of them, so that the amount is never two",
                 self.fen, self.yuan
-            ))),
+            )))
+            }
         };
         Ok(Found {
             merchant: need(self.merchant)?,

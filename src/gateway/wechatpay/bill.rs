@@ -167,6 +167,10 @@ fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
             summary_header = Some((SummaryLayout::of(&names, line)?, line));
             break;
         }
+        if text.is_empty() {
+            // The end of the last line, or a blank line: no value line.
+            continue;
+        }
         let values = values(text, line, header.len())?;
         let mchid = values[layout.merchant];
         match &merchant {
