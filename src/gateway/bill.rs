@@ -330,3 +330,130 @@ impl Columns {
         self.found.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    const DAY: Date = jiff::civil::date(2026, 11, 22);
+
+    /// Caps of 1 MiB inflated: a bomb of a few KiB is enough to pass them.
+    const SMALL: Caps = Caps {
+        plain: 1 << 20,
+        zipped: 1 << 20,
+        inflated: 1 << 20,
+    };
+
+    fn refused(result: Result<Bill, BillError>) -> String {
+        match result {
+            Err(BillError::Refused(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_zip_entry_inflating_past_the_cap_is_refused_as_it_streams() {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("bomb.csv", options).unwrap();
+        let zeros = vec![b'0'; 64 << 10];
+        for _ in 0..17 {
+            zip.write_all(&zeros).unwrap();
+        }
+        let bomb = zip.finish().unwrap().into_inner();
+        assert!(bomb.len() < 8 << 10, "a small zip: {}", bomb.len());
+        let why = refused(read_with_caps(GatewayKind::Alipay, &bomb, DAY, SMALL));
+        assert_eq!(
+            why,
+            "the bill zip's entry 1, inflated, is larger than 1 MiB: not read"
+        );
+        // Under the default caps the same zip is read (and is no bill).
+        assert!(matches!(
+            read_file(GatewayKind::Alipay, &bomb, DAY),
+            Err(BillError::File(_))
+        ));
+    }
+
+    #[test]
+    fn a_gzip_bomb_and_a_truncated_gzip_are_refused() {
+        let text = vec![b'`'; 2 << 20];
+        let gzipped = {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(&text).unwrap();
+            encoder.finish().unwrap()
+        };
+        let why = refused(read_with_caps(GatewayKind::Wechatpay, &gzipped, DAY, SMALL));
+        assert_eq!(
+            why,
+            "the gzipped bill, inflated, is larger than 1 MiB: not read"
+        );
+        let vector = include_bytes!(
+            "../../tests/vectors/wechatpay/made_here_tradebill_refund_2026-11-22.csv.gz"
+        );
+        assert!(read_file(GatewayKind::Wechatpay, vector, DAY).is_ok());
+        for cut in [vector.len() - 4, vector.len() - 9, vector.len() / 2, 11] {
+            let why = refused(read_file(GatewayKind::Wechatpay, &vector[..cut], DAY));
+            assert!(
+                why.starts_with("the gzipped bill is damaged or cut short"),
+                "{cut}: {why}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_file_past_its_cap_is_refused() {
+        let big = vec![b'x'; (1 << 20) + 1];
+        for gateway in [
+            GatewayKind::Wechatpay,
+            GatewayKind::Leshua,
+            GatewayKind::Lianshang,
+        ] {
+            let why = refused(read_with_caps(gateway, &big, DAY, SMALL));
+            assert!(why.ends_with("larger than 1 MiB: not read"), "{why}");
+        }
+    }
+
+    /// A sparse file past the cap: refused from its size, never read.
+    #[test]
+    fn read_path_refuses_a_file_past_the_cap_from_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.zip");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(Caps::DEFAULT.zipped + 1).unwrap();
+        let Err(BillError::Refused(why)) = read_path(GatewayKind::Alipay, &path, DAY) else {
+            panic!("read");
+        };
+        assert!(why.ends_with("is larger than 64 MiB: not read"), "{why}");
+    }
+
+    #[test]
+    fn signed_yuan_is_exact() {
+        assert_eq!(signed_fen("25.99"), Ok(2599));
+        assert_eq!(signed_fen("-25.99"), Ok(-2599));
+        assert_eq!(signed_fen("0.00"), Ok(0));
+        assert_eq!(signed_fen("-0.1"), Ok(-10));
+        assert!(signed_fen("1.001")
+            .unwrap_err()
+            .contains("more than 2 decimals"));
+        assert!(signed_fen("1e2").is_err());
+        assert!(signed_fen("--1").is_err());
+        assert!(signed_fen("").is_err());
+    }
+
+    #[test]
+    fn beijing_wall_times_are_utc_plus_8() {
+        assert_eq!(
+            beijing_time("2026-11-22 23:59:58", "%Y-%m-%d %H:%M:%S"),
+            Ok("2026-11-22T15:59:58Z".parse().unwrap())
+        );
+        assert_eq!(
+            beijing_time("20261123000001", "%Y%m%d%H%M%S"),
+            Ok("2026-11-22T16:00:01Z".parse().unwrap())
+        );
+        assert!(beijing_time("2026-11-22", "%Y-%m-%d %H:%M:%S").is_err());
+    }
+}
