@@ -219,6 +219,88 @@ pub(crate) fn gunzip(gzipped: &[u8], cap: u64) -> Result<Vec<u8>, BillError> {
     }
 }
 
+/// A bill's download: its status and body (whatever the status, a redirect
+/// aside: never followed), at most `cap` bytes, as declared or as it streams.
+/// A transfer cut off is a fetch error: nothing of it is kept.
+pub(crate) async fn download(
+    request: reqwest::RequestBuilder,
+    cap: u64,
+) -> Result<(u16, Vec<u8>), BillError> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| BillError::Fetch(format!("the download failed: {}", chain(e))))?;
+    let status = response.status().as_u16();
+    if (300..400).contains(&status) {
+        return Err(BillError::Refused(format!(
+            "the download answered HTTP {status}, a redirect: not followed"
+        )));
+    }
+    if response.content_length().is_some_and(|length| length > cap) {
+        return Err(too_large("the download", cap));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() as u64 + chunk.len() as u64 > cap => {
+                return Err(too_large("the download", cap))
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok((status, body)),
+            Err(e) => {
+                return Err(BillError::Fetch(format!(
+                    "the download was cut off: {}",
+                    chain(e)
+                )))
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line, without the URL: a download URL's
+/// token lets anyone fetch the bill while it lives.
+fn chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Why an HTTP attempt of `http::send` left nothing to read.
+pub(crate) fn transport_failure(attempt: super::Attempt) -> BillError {
+    let why = match attempt.outcome {
+        super::Outcome::Unknown { why } | super::Outcome::Retry { why, .. } => why,
+        other => format!("{other:?}"),
+    };
+    BillError::Fetch(why)
+}
+
+/// Whether a download URL from a signed answer may be fetched: https on one
+/// of `hosts`, or plain http to this machine when the gateway itself is
+/// reached there (the simulator).
+pub(crate) fn download_allowed(
+    url: &url::Url,
+    base_url: &url::Url,
+    hosts: &dyn Fn(&str) -> bool,
+) -> bool {
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" => hosts(host),
+        "http" => super::http::is_loopback(url) && super::http::is_loopback(base_url),
+        _ => false,
+    }
+}
+
+/// A text from an answer as a message quotes it: at most 64 characters.
+pub(crate) fn quoted(text: &str) -> String {
+    format!("{:?}", text.chars().take(64).collect::<String>())
+}
+
 /// A `File` error about line `line`.
 pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
     BillError::File(format!("line {line}: {message}"))

@@ -15,6 +15,7 @@
 //! `gateway_refund_id` a result shows is the trade's `trade_no`.
 
 pub mod bill;
+pub mod bill_fetch;
 pub mod classify;
 pub mod client;
 pub mod codes;

@@ -9,6 +9,7 @@
 //! reproduced in `tests.rs`.
 
 pub mod bill;
+pub mod bill_fetch;
 pub mod classify;
 pub mod client;
 pub mod profile;
