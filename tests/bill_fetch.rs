@@ -1,0 +1,286 @@
+//! Bills fetched over TCP from the simulator through a profile's bill source
+//! (`Profile::bills`), each compared with the refunds the simulator's ledger
+//! holds: WeChat Pay's REFUND bill (signed apply, download, SHA-1) and
+//! Alipay's zip; a day without a bill, a bill not made yet, a profile whose
+//! Alipay `pid` is another merchant's, and a gateway with no bill API.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bulkrefund::config::Config;
+use bulkrefund::gateway::bill::{read_file, BillError, BillSource, BillStatus, FetchedBill};
+use bulkrefund::gateway::{Gateway, GatewayKind, Outcome};
+use bulkrefund::money::Fen;
+use bulkrefund::sim::{self, sample_keys, SimConfig, SimHandle};
+use common::*;
+use jiff::civil::Date;
+
+/// The sample Alipay account's PID (the simulator's `#账号` is it and `0156`).
+const PID: &str = "2088123456789012";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    sim: SimHandle,
+    config: Config,
+}
+
+/// A simulator that serves today's bills, and the sample profiles aimed at it.
+async fn start(profiles: Profiles) -> Setup {
+    let mut config = SimConfig::with_sample_keys(Orders::standard().into());
+    config.wechatpay.bill_same_day = true;
+    config.wechatpay.order_gap = Duration::ZERO;
+    config.alipay.bill_same_day = true;
+    let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("simulator starts");
+    let dir = tempfile::tempdir().unwrap();
+    let path = profiles.write(dir.path(), &sim.base_url());
+    let config = Config::load(&path).unwrap();
+    Setup {
+        _dir: dir,
+        sim,
+        config,
+    }
+}
+
+impl Setup {
+    fn bills(&self, profile: &str) -> Arc<dyn BillSource> {
+        self.config.profile(profile).unwrap().bills().unwrap()
+    }
+}
+
+/// Today in Beijing, the day the simulator's bills of today's refunds are of.
+fn beijing_today() -> Date {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+}
+
+fn beijing_day(at: jiff::Timestamp) -> Date {
+    at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+}
+
+/// (refund id, gateway refund id, order id, gateway order id, fen, status)
+/// of every row, each row's success time checked to be on the bill's day.
+type Row = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    u64,
+    BillStatus,
+);
+
+fn rows(fetched: &FetchedBill) -> Vec<Row> {
+    let bill = &fetched.bill;
+    for row in &bill.rows {
+        let at = row.success_at.expect("a succeeded refund has its time");
+        assert_eq!(beijing_day(at), bill.date, "{row:?}");
+    }
+    let mut rows: Vec<Row> = bill
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.refund_id.clone(),
+                r.gateway_refund_id.clone(),
+                r.order_id.clone(),
+                r.gateway_order_id.clone(),
+                r.fen.0,
+                r.status.clone(),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+async fn make_refunds(client: &dyn Gateway, refunds: &[bulkrefund::gateway::RefundOrder]) {
+    for refund in refunds {
+        let sent = client.submit(refund).await;
+        assert!(
+            matches!(sent.outcome, Outcome::Succeeded(_) | Outcome::Processing(_)),
+            "{:?}",
+            sent.outcome
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wechat_bill_is_fetched_with_the_ledgers_refunds() {
+    let setup = start(Profiles::default()).await;
+    let client = wechatpay_client(
+        &setup.sim,
+        sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
+        Duration::from_secs(5),
+    );
+    make_refunds(
+        &client,
+        &[
+            wechatpay_refund("R-1", "T1", "W1", 250, 1000),
+            wechatpay_refund("R-2", "T2", "W2", 1000, 1000),
+        ],
+    )
+    .await;
+    let date = beijing_today();
+    let fetched = setup.bills("wechatpay").fetch(date).await.unwrap();
+    let ledger = setup.sim.ledger();
+    let held = |id: &str| Some(ledger.refund(id).unwrap().gateway_refund_id.clone());
+    assert_eq!(
+        rows(&fetched),
+        vec![
+            (
+                "R-1".into(),
+                held("R-1"),
+                Some("T1".into()),
+                Some("W1".into()),
+                250,
+                BillStatus::Succeeded
+            ),
+            (
+                "R-2".into(),
+                held("R-2"),
+                Some("T2".into()),
+                Some("W2".into()),
+                1000,
+                BillStatus::Succeeded
+            ),
+        ]
+    );
+    assert_eq!(ledger.refunds.len(), 2);
+    let bill = &fetched.bill;
+    assert_eq!(bill.merchant_id.as_deref(), Some(WECHATPAY_MERCHANT));
+    assert_eq!(
+        (bill.totals.count, bill.totals.fen),
+        (Some(2), Some(Fen(1250)))
+    );
+    // The kept file is the decompressed bill, as WeChat Pay hashed it.
+    assert_eq!(fetched.raw_extension, "csv");
+    assert!(fetched.raw.starts_with("\u{feff}交易时间,".as_bytes()));
+    assert_eq!(
+        &read_file(GatewayKind::Wechatpay, &fetched.raw, date).unwrap(),
+        bill
+    );
+}
+
+#[tokio::test]
+async fn an_alipay_bill_is_fetched_with_the_ledgers_refunds() {
+    let setup = start(Profiles::default().set("alipay", &format!("pid = \"{PID}\""))).await;
+    let client = alipay_client(
+        &setup.sim,
+        sample_keys::ALIPAY_APP_PRIVATE_KEY,
+        Duration::from_secs(5),
+    );
+    let (t1, t2) = (alipay_trade_no("T1"), alipay_trade_no("T2"));
+    make_refunds(
+        &client,
+        &[
+            alipay_refund("A-1", "T1", &t1, 250),
+            alipay_refund("A-2", "T2", &t2, 999),
+        ],
+    )
+    .await;
+    let date = beijing_today();
+    let fetched = setup.bills("alipay").fetch(date).await.unwrap();
+    assert_eq!(
+        rows(&fetched),
+        vec![
+            (
+                "A-1".into(),
+                Some(t1.clone()),
+                Some("T1".into()),
+                Some(t1),
+                250,
+                BillStatus::Succeeded
+            ),
+            (
+                "A-2".into(),
+                Some(t2.clone()),
+                Some("T2".into()),
+                Some(t2),
+                999,
+                BillStatus::Succeeded
+            ),
+        ]
+    );
+    let ledger = setup.sim.ledger();
+    let held: Vec<(&str, u64)> = ledger
+        .refunds
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.amount_fen))
+        .collect();
+    assert_eq!(held, vec![("A-1", 250), ("A-2", 999)]);
+    let bill = &fetched.bill;
+    assert_eq!(bill.merchant_id.as_deref(), Some("20881234567890120156"));
+    assert_eq!(
+        (bill.totals.count, bill.totals.fen),
+        (Some(2), Some(Fen(1249)))
+    );
+    assert_eq!(fetched.raw_extension, "csv.zip");
+    assert!(fetched.raw.starts_with(b"PK\x03\x04"));
+    assert_eq!(
+        &read_file(GatewayKind::Alipay, &fetched.raw, date).unwrap(),
+        bill
+    );
+}
+
+#[tokio::test]
+async fn a_day_without_refunds_is_an_empty_bill_and_tomorrow_is_not_ready() {
+    let setup = start(Profiles::default()).await;
+    let today = beijing_today();
+    let wechat = setup.bills("wechatpay");
+    let empty = wechat.fetch(today).await.unwrap();
+    assert_eq!(empty.bill.rows, vec![]);
+    assert_eq!(
+        (empty.bill.totals.count, empty.bill.totals.fen),
+        (Some(0), Some(Fen(0)))
+    );
+    let tomorrow = today.tomorrow().unwrap();
+    match wechat.fetch(tomorrow).await {
+        Err(BillError::NotReady { date, why }) => {
+            assert_eq!(date, tomorrow);
+            assert!(why.contains("STATEMENT_CREATING"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let alipay = setup.bills("alipay").fetch(tomorrow).await.unwrap();
+    assert_eq!(alipay.bill.rows, vec![]);
+    assert_eq!(alipay.bill.totals.count, Some(0));
+}
+
+#[tokio::test]
+async fn an_alipay_bill_of_another_pid_is_refused() {
+    let setup = start(Profiles::default().set("alipay", "pid = \"2088123456789013\"")).await;
+    let client = alipay_client(
+        &setup.sim,
+        sample_keys::ALIPAY_APP_PRIVATE_KEY,
+        Duration::from_secs(5),
+    );
+    make_refunds(
+        &client,
+        &[alipay_refund("A-1", "T1", &alipay_trade_no("T1"), 250)],
+    )
+    .await;
+    match setup.bills("alipay").fetch(beijing_today()).await {
+        Err(BillError::Refused(why)) => assert_eq!(
+            why,
+            "a bill of another merchant: its #账号 is \"20881234567890120156\", this profile's pid is \"2088123456789013\""
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn leshua_and_lianshang_have_no_bill_api() {
+    let setup = start(Profiles::default()).await;
+    for profile in ["leshua", "lianshang"] {
+        match setup.config.profile(profile).unwrap().bills() {
+            Err(BillError::NoApi { gateway }) => assert_eq!(gateway, profile),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("{profile} has a bill source"),
+        }
+    }
+}
