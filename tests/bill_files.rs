@@ -394,6 +394,17 @@ const LESHUA: &str = "merchant_id,merchant_refund_id,leshua_refund_id,third_orde
 0123456789,R4,LR4,T4,,7,99,,
 ";
 
+/// (refund id, order id, gateway order id, fen, status, success time, line).
+type PortalRow<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    u64,
+    BillStatus,
+    Option<Timestamp>,
+    u64,
+);
+
 #[test]
 fn leshua_statement_in_utf8_with_bom_and_in_gbk() {
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), LESHUA.as_bytes()].concat();
@@ -403,15 +414,7 @@ fn leshua_statement_in_utf8_with_bom_and_in_gbk() {
         let bill = read(Leshua, &bytes);
         assert_eq!(bill.merchant_id.as_deref(), Some("0123456789"));
         assert_eq!(bill.totals, BillTotals::default());
-        let got: Vec<(
-            &str,
-            Option<&str>,
-            Option<&str>,
-            u64,
-            BillStatus,
-            Option<Timestamp>,
-            u64,
-        )> = bill
+        let got: Vec<PortalRow> = bill
             .rows
             .iter()
             .map(|r| {
