@@ -2,21 +2,20 @@
 //! gateway and layout it came from: the refund rows it lists and the totals it
 //! states. Each gateway reads its own files (`<gateway>/bill.rs`, the portal
 //! files through `portal_bill.rs`) and, where it has a bill API, fetches them
-//! ([`BillSource`]); reconciliation reads only what is here. What every
-//! reader shares lives here too: the size caps (a bill is never read whole
-//! into memory past its cap, and compressed bytes are counted as they
-//! inflate), strict decoding naming the line, exact yuan, Beijing wall times,
-//! and columns found by header text.
+//! ([`BillSource`]); reconciliation reads only what is here. The size caps
+//! live here too: a bill is never read whole into memory past its cap, and
+//! compressed bytes are counted as they inflate. Which reader reads a file is
+//! the gateway's spec's ([`super::GatewaySpec::read_bill`]); what the readers
+//! share besides is `bill_read.rs`.
 
 use std::io::Read;
 use std::path::Path;
 
-use encoding_rs::Encoding;
 use jiff::civil::Date;
 use jiff::Timestamp;
 
 use super::GatewayKind;
-use crate::money::{AmountError, Fen};
+use crate::money::Fen;
 
 /// A refund's status as a bill states it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,14 +153,7 @@ pub(crate) fn read_with_caps(
     date: Date,
     caps: Caps,
 ) -> Result<Bill, BillError> {
-    match gateway {
-        GatewayKind::Wechatpay => super::wechatpay::bill::read(bytes, date, caps),
-        GatewayKind::Alipay => super::alipay::bill::read(bytes, date, caps),
-        GatewayKind::Leshua => super::leshua::bill::read(bytes, date, caps),
-        GatewayKind::Lianshang => super::lianshang::bill::read(bytes, date, caps),
-        #[cfg(test)]
-        GatewayKind::Stub => Err(BillError::File("the stub gateway has no bills".into())),
-    }
+    gateway.spec().read_bill(bytes, date, caps)
 }
 
 /// Opens a bill file and reads it: its bytes (kept beside the report) and
@@ -185,7 +177,7 @@ pub fn read_path(
     Ok((bytes, bill))
 }
 
-fn too_large(what: &str, cap: u64) -> BillError {
+pub(crate) fn too_large(what: &str, cap: u64) -> BillError {
     BillError::Refused(format!("{what} is larger than {} MiB: not read", cap >> 20))
 }
 
@@ -216,200 +208,6 @@ pub(crate) fn gunzip(gzipped: &[u8], cap: u64) -> Result<Vec<u8>, BillError> {
         ))),
         Ok(_) if out.len() as u64 > cap => Err(too_large("the gzipped bill, inflated,", cap)),
         Ok(_) => Ok(out),
-    }
-}
-
-/// A bill's download: its status and body (whatever the status, a redirect
-/// aside: never followed), at most `cap` bytes, as declared or as it streams.
-/// A transfer cut off is a fetch error: nothing of it is kept.
-pub(crate) async fn download(
-    request: reqwest::RequestBuilder,
-    cap: u64,
-) -> Result<(u16, Vec<u8>), BillError> {
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| BillError::Fetch(format!("the download failed: {}", chain(e))))?;
-    let status = response.status().as_u16();
-    if (300..400).contains(&status) {
-        return Err(BillError::Refused(format!(
-            "the download answered HTTP {status}, a redirect: not followed"
-        )));
-    }
-    if response.content_length().is_some_and(|length| length > cap) {
-        return Err(too_large("the download", cap));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) if body.len() as u64 + chunk.len() as u64 > cap => {
-                return Err(too_large("the download", cap))
-            }
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => return Ok((status, body)),
-            Err(e) => {
-                return Err(BillError::Fetch(format!(
-                    "the download was cut off: {}",
-                    chain(e)
-                )))
-            }
-        }
-    }
-}
-
-/// An error and its causes on one line, without the URL: a download URL's
-/// token lets anyone fetch the bill while it lives.
-fn chain(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Why an HTTP attempt of `http::send` left nothing to read.
-pub(crate) fn transport_failure(attempt: super::Attempt) -> BillError {
-    let why = match attempt.outcome {
-        super::Outcome::Unknown { why } | super::Outcome::Retry { why, .. } => why,
-        other => format!("{other:?}"),
-    };
-    BillError::Fetch(why)
-}
-
-/// Whether a download URL from a signed answer may be fetched: https on one
-/// of `hosts`, or plain http to this machine when the gateway itself is
-/// reached there (the simulator).
-pub(crate) fn download_allowed(
-    url: &url::Url,
-    base_url: &url::Url,
-    hosts: &dyn Fn(&str) -> bool,
-) -> bool {
-    let host = url.host_str().unwrap_or("");
-    match url.scheme() {
-        "https" => hosts(host),
-        "http" => super::http::is_loopback(url) && super::http::is_loopback(base_url),
-        _ => false,
-    }
-}
-
-/// A text from an answer as a message quotes it: at most 64 characters.
-pub(crate) fn quoted(text: &str) -> String {
-    format!("{:?}", text.chars().take(64).collect::<String>())
-}
-
-/// A `File` error about line `line`.
-pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
-    BillError::File(format!("line {line}: {message}"))
-}
-
-/// Bytes decoded strictly with `encoding`: a byte sequence not valid in it
-/// stops the file, naming its line. Never a U+FFFD.
-pub(crate) fn decode_strict(
-    bytes: &[u8],
-    encoding: &'static Encoding,
-    what: &str,
-) -> Result<String, BillError> {
-    if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(text.into_owned());
-    }
-    let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut text = String::with_capacity(bytes.len() * 2);
-    let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
-    let line = 1 + bytes[..read.min(bytes.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64;
-    Err(at_line(
-        line,
-        format!("{what} has bytes that are not valid {}", encoding.name()),
-    ))
-}
-
-/// A portal or hand-made file's text: UTF-8 (a BOM dropped), else GBK
-/// (GB18030) when the file is not UTF-8 at all. UTF-8 damaged by a few bytes
-/// is reported at its line, not read as GBK (as batch files are).
-pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, BillError> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return decode_strict(rest, encoding_rs::UTF_8, what);
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(text.to_owned());
-    }
-    let lossy = String::from_utf8_lossy(bytes);
-    let valid_multibyte = lossy
-        .chars()
-        .filter(|&c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER)
-        .count();
-    let invalid = lossy.matches(char::REPLACEMENT_CHARACTER).count();
-    // GBK read as UTF-8 is mostly invalid; damaged UTF-8 mostly valid.
-    if valid_multibyte >= 4 * invalid {
-        return decode_strict(bytes, encoding_rs::UTF_8, what);
-    }
-    decode_strict(bytes, encoding_rs::GB18030, what)
-}
-
-/// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
-/// most two decimals.
-pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let fen = match Fen::parse_yuan(digits) {
-        Ok(fen) => fen.0 as i64,
-        Err(AmountError::Zero) => 0,
-        Err(e) => return Err(format!("{text:?} {e}")),
-    };
-    Ok(if negative { -fen } else { fen })
-}
-
-/// Beijing wall time `text` in `format` (`%Y-%m-%d %H:%M:%S`,
-/// `%Y%m%d%H%M%S`) as an instant. Beijing keeps UTC+8 all year.
-pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String> {
-    jiff::civil::DateTime::strptime(format, text)
-        .ok()
-        .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
-        .ok_or_else(|| format!("{text:?} is not a time as {format}"))
-}
-
-/// Where each wanted column is in a header, found by its text.
-pub(crate) struct Columns {
-    found: Vec<String>,
-}
-
-impl Columns {
-    pub(crate) fn new(header: &[String]) -> Columns {
-        Columns {
-            found: header.to_vec(),
-        }
-    }
-
-    /// The first of `names` the header has.
-    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
-        names
-            .iter()
-            .find_map(|name| self.found.iter().position(|c| c == name))
-    }
-
-    /// The column, or an error naming it and the columns the header has.
-    pub(crate) fn require(&self, what: &str, names: &[&str]) -> Result<usize, BillError> {
-        self.find(names).ok_or_else(|| self.missing(what, names))
-    }
-
-    pub(crate) fn missing(&self, what: &str, names: &[&str]) -> BillError {
-        BillError::File(format!(
-            "{what} has no column {}; the columns found are: {}",
-            names.join(" or "),
-            self.found.join(", ")
-        ))
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.found.len()
     }
 }
 
@@ -510,32 +308,5 @@ mod tests {
             panic!("read");
         };
         assert!(why.ends_with("is larger than 64 MiB: not read"), "{why}");
-    }
-
-    #[test]
-    fn signed_yuan_is_exact() {
-        assert_eq!(signed_fen("25.99"), Ok(2599));
-        assert_eq!(signed_fen("-25.99"), Ok(-2599));
-        assert_eq!(signed_fen("0.00"), Ok(0));
-        assert_eq!(signed_fen("-0.1"), Ok(-10));
-        assert!(signed_fen("1.001")
-            .unwrap_err()
-            .contains("more than 2 decimals"));
-        assert!(signed_fen("1e2").is_err());
-        assert!(signed_fen("--1").is_err());
-        assert!(signed_fen("").is_err());
-    }
-
-    #[test]
-    fn beijing_wall_times_are_utc_plus_8() {
-        assert_eq!(
-            beijing_time("2026-11-22 23:59:58", "%Y-%m-%d %H:%M:%S"),
-            Ok("2026-11-22T15:59:58Z".parse().unwrap())
-        );
-        assert_eq!(
-            beijing_time("20261123000001", "%Y%m%d%H%M%S"),
-            Ok("2026-11-22T16:00:01Z".parse().unwrap())
-        );
-        assert!(beijing_time("2026-11-22", "%Y-%m-%d %H:%M:%S").is_err());
     }
 }

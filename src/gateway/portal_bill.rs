@@ -10,10 +10,8 @@
 
 use jiff::civil::Date;
 
-use super::bill::{
-    at_line, beijing_time, decode_utf8_or_gbk, Bill, BillError, BillRow, BillStatus, BillTotals,
-    Caps, Columns,
-};
+use super::bill::{Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
+use super::bill_read::{at_line, beijing_time, decode_utf8_or_gbk, Columns};
 use super::GatewayKind;
 use crate::money::Fen;
 

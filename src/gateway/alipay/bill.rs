@@ -15,10 +15,8 @@ use std::io::Cursor;
 
 use jiff::civil::Date;
 
-use crate::gateway::bill::{
-    at_line, beijing_time, bounded, decode_strict, signed_fen, Bill, BillError, BillRow,
-    BillStatus, BillTotals, Caps, Columns,
-};
+use crate::gateway::bill::{bounded, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
+use crate::gateway::bill_read::{at_line, beijing_time, decode_strict, signed_fen, Columns};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 

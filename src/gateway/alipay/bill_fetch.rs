@@ -21,9 +21,8 @@ use url::Url;
 use super::client::{AlipayClient, AlipaySettings};
 use super::verify::{cut, Signature};
 use super::wire::{parse_status, response_member, Echoed, ERROR_MEMBER};
-use crate::gateway::bill::{
-    self, quoted, Bill, BillError, BillSource, BillTotals, Caps, FetchedBill,
-};
+use crate::gateway::bill::{Bill, BillError, BillSource, BillTotals, Caps, FetchedBill};
+use crate::gateway::bill_read::{self, quoted};
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::gateway::{http, GatewayKind};
 use crate::money::Fen;
@@ -78,7 +77,9 @@ impl AlipayBills {
                 format!("bulkrefund/{}", env!("CARGO_PKG_VERSION")),
             )
             .body(self.client.form(BILL_METHOD, &biz));
-        let reply = http::send(request).await.map_err(bill::transport_failure)?;
+        let reply = http::send(request)
+            .await
+            .map_err(bill_read::transport_failure)?;
         if !(200..300).contains(&reply.status) {
             return Err(BillError::Fetch(format!(
                 "Alipay answered HTTP {}",
@@ -118,12 +119,12 @@ impl AlipayBills {
         let url = Url::parse(url)
             .map_err(|e| BillError::Refused(format!("the download URL is not a URL: {e}")))?;
         let alipay = |host: &str| host == "alipay.com" || host.ends_with(".alipay.com");
-        if !bill::download_allowed(&url, &self.gateway_url, &alipay) {
+        if !bill_read::download_allowed(&url, &self.gateway_url, &alipay) {
             return Err(BillError::Refused(
                 "the download URL is not https on an alipay.com host: not fetched".into(),
             ));
         }
-        let (status, body) = bill::download(self.http.get(url), self.caps.zipped).await?;
+        let (status, body) = bill_read::download(self.http.get(url), self.caps.zipped).await?;
         match status {
             200 => Ok(Some(body)),
             404 => Ok(None),

@@ -32,6 +32,15 @@ impl GatewaySpec for Leshua {
         GatewayKind::Leshua
     }
 
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
+    }
+
     fn accepts_refund_id(&self, id: &str) -> bool {
         is_valid_refund_id(id)
     }

@@ -11,10 +11,8 @@
 
 use jiff::civil::Date;
 
-use crate::gateway::bill::{
-    at_line, beijing_time, decode_strict, gunzip, signed_fen, Bill, BillError, BillRow, BillStatus,
-    BillTotals, Caps, Columns,
-};
+use crate::gateway::bill::{gunzip, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
+use crate::gateway::bill_read::{at_line, beijing_time, decode_strict, signed_fen, Columns};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 

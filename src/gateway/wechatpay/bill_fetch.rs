@@ -18,9 +18,8 @@ use url::{Position, Url};
 use super::client::WechatpaySettings;
 use super::verify::Signature;
 use super::wire::{authorization, Credentials};
-use crate::gateway::bill::{
-    self, quoted, Bill, BillError, BillSource, BillTotals, Caps, FetchedBill,
-};
+use crate::gateway::bill::{self, Bill, BillError, BillSource, BillTotals, Caps, FetchedBill};
+use crate::gateway::bill_read::{self, quoted};
 use crate::gateway::{http, GatewayKind};
 use crate::money::Fen;
 
@@ -111,7 +110,7 @@ impl WechatpayBills {
         )));
         let reply = http::send(self.signed_get(&url))
             .await
-            .map_err(bill::transport_failure)?;
+            .map_err(bill_read::transport_failure)?;
         let now = (self.settings.clock)();
         match self.settings.keys.check(&reply.headers, &reply.body, now) {
             Signature::Verified => {}
@@ -161,13 +160,13 @@ impl WechatpayBills {
             .map_err(|e| BillError::Refused(format!("the download URL is not a URL: {e}")))?;
         let base_host = self.settings.base_url.host_str().unwrap_or("");
         let hosts = |host: &str| host == base_host || host == WECHAT_HOST;
-        if !bill::download_allowed(&url, &self.settings.base_url, &hosts) {
+        if !bill_read::download_allowed(&url, &self.settings.base_url, &hosts) {
             return Err(BillError::Refused(format!(
                 "the download URL is not https on {base_host} or {WECHAT_HOST}: not fetched"
             )));
         }
         // A gzip is smaller than what it inflates to: one cap bounds both.
-        let (status, body) = bill::download(self.signed_get(&url), self.caps.inflated).await?;
+        let (status, body) = bill_read::download(self.signed_get(&url), self.caps.inflated).await?;
         if status == 200 {
             return Ok(Downloaded::Gzip(body));
         }

@@ -43,6 +43,15 @@ impl GatewaySpec for Wechatpay {
         GatewayKind::Wechatpay
     }
 
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
+    }
+
     fn accepts_refund_id(&self, id: &str) -> bool {
         is_valid_id(id, 64)
     }
