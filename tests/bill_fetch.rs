@@ -13,6 +13,7 @@ use bulkrefund::config::Config;
 use bulkrefund::gateway::bill::{read_file, BillError, BillSource, BillStatus, FetchedBill};
 use bulkrefund::gateway::{Gateway, GatewayKind, Outcome};
 use bulkrefund::money::Fen;
+use bulkrefund::sim::wechatpay::BillLayout;
 use bulkrefund::sim::{self, sample_keys, SimConfig, SimHandle};
 use common::*;
 use jiff::civil::Date;
@@ -28,10 +29,15 @@ struct Setup {
 
 /// A simulator that serves today's bills, and the sample profiles aimed at it.
 async fn start(profiles: Profiles) -> Setup {
+    start_tuned(profiles, |_| {}).await
+}
+
+async fn start_tuned(profiles: Profiles, tune: impl FnOnce(&mut SimConfig)) -> Setup {
     let mut config = SimConfig::with_sample_keys(Orders::standard().into());
     config.wechatpay.bill_same_day = true;
     config.wechatpay.order_gap = Duration::ZERO;
     config.alipay.bill_same_day = true;
+    tune(&mut config);
     let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("simulator starts");
@@ -111,7 +117,17 @@ async fn make_refunds(client: &dyn Gateway, refunds: &[bulkrefund::gateway::Refu
 
 #[tokio::test]
 async fn a_wechat_bill_is_fetched_with_the_ledgers_refunds() {
-    let setup = start(Profiles::default()).await;
+    wechat_bill_with_the_ledgers_refunds(BillLayout::New).await;
+}
+
+/// The older 26-column layout ("普通结算" merchants) reads to the same rows.
+#[tokio::test]
+async fn a_wechat_bill_in_the_old_layout_is_fetched_alike() {
+    wechat_bill_with_the_ledgers_refunds(BillLayout::Old).await;
+}
+
+async fn wechat_bill_with_the_ledgers_refunds(layout: BillLayout) {
+    let setup = start_tuned(Profiles::default(), |c| c.wechatpay.bill_layout = layout).await;
     let client = wechatpay_client(
         &setup.sim,
         sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
@@ -160,6 +176,9 @@ async fn a_wechat_bill_is_fetched_with_the_ledgers_refunds() {
     // The kept file is the decompressed bill, as WeChat Pay hashed it.
     assert_eq!(fetched.raw_extension, "csv");
     assert!(fetched.raw.starts_with("\u{feff}交易时间,".as_bytes()));
+    let header = String::from_utf8_lossy(&fetched.raw);
+    let columns = header.lines().next().unwrap().split(',').count();
+    assert_eq!(columns, if layout == BillLayout::New { 29 } else { 26 });
     assert_eq!(
         &read_file(GatewayKind::Wechatpay, &fetched.raw, date).unwrap(),
         bill
@@ -281,6 +300,44 @@ async fn leshua_and_lianshang_have_no_bill_api() {
             Err(BillError::NoApi { gateway }) => assert_eq!(gateway, profile),
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("{profile} has a bill source"),
+        }
+    }
+}
+
+/// A URL that dies before it is fetched is asked for once more, then the
+/// fetch fails saying so; nothing is returned.
+#[tokio::test]
+async fn a_download_url_that_expired_twice_is_a_fetch_error() {
+    let setup = start_tuned(Profiles::default(), |c| {
+        c.wechatpay.bill_url_ttl = Duration::ZERO;
+        c.alipay.bill_url_ttl = Duration::ZERO;
+    })
+    .await;
+    let wechat = wechatpay_client(
+        &setup.sim,
+        sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
+        Duration::from_secs(5),
+    );
+    make_refunds(&wechat, &[wechatpay_refund("R-1", "T1", "W1", 250, 1000)]).await;
+    let alipay = alipay_client(
+        &setup.sim,
+        sample_keys::ALIPAY_APP_PRIVATE_KEY,
+        Duration::from_secs(5),
+    );
+    make_refunds(
+        &alipay,
+        &[alipay_refund("A-1", "T1", &alipay_trade_no("T1"), 250)],
+    )
+    .await;
+    for (profile, gateway) in [("wechatpay", "WeChat Pay"), ("alipay", "Alipay")] {
+        match setup.bills(profile).fetch(beijing_today()).await {
+            Err(BillError::Fetch(why)) => assert_eq!(
+                why,
+                format!(
+                    "the download URL expired, twice: {gateway}'s bill URL lives 30 s; try again"
+                )
+            ),
+            other => panic!("{profile}: {other:?}"),
         }
     }
 }
