@@ -12,6 +12,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde_json::Value;
 
+use super::super::bill_faults::RowFaults;
 use super::super::ledger::Ledger;
 use super::super::SimState;
 use super::answer::Reply;
@@ -46,9 +47,10 @@ fn service_fee(fen: u64) -> i64 {
 }
 
 /// The bill's rows of one Beijing day for `app_id`: payments, then refunds,
-/// each in time order.
+/// each in time order and as the bill faults show it.
 fn rows_of_day(
     ledger: &Ledger,
+    faults: &RowFaults,
     app_id: &str,
     day: jiff::civil::Date,
     now: Instant,
@@ -84,14 +86,18 @@ fn rows_of_day(
         });
     }
     for refund in ledger.refunds() {
-        if refund.gateway != GatewayKind::Alipay || refund.merchant_id != app_id {
+        if refund.gateway != GatewayKind::Alipay
+            || refund.merchant_id != app_id
+            || faults.omits(&refund.refund_id)
+        {
             continue;
         }
         let Some(at) = refund.success_time(now).filter(|&at| on_day(at)) else {
             continue;
         };
         let order = ledger.order(refund.order);
-        let fen = -(refund.amount_fen as i64);
+        let shown = faults.amount(&refund.refund_id, refund.amount_fen);
+        let fen = -(shown as i64);
         rows.push(BillRow {
             trade_no: order.gateway_order_id.clone(),
             out_trade_no: order.third_order_id.clone(),
@@ -103,7 +109,7 @@ fn rows_of_day(
             amount_fen: fen,
             received_fen: fen,
             out_request_no: refund.refund_id.clone(),
-            service_fee_fen: service_fee(refund.amount_fen),
+            service_fee_fen: service_fee(shown),
             remark: String::new(),
         });
     }
@@ -142,15 +148,16 @@ pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &st
     else {
         return invalid("bill_date must be yyyy-MM-dd");
     };
-    let now_at = jiff::Timestamp::now();
+    let now_at = state.clock.now();
     let today = beijing(now_at).date();
     let config = &state.alipay.config;
     if day > today || (day == today && !config.bill_same_day) {
         return not_exist(&member);
     }
+    let faults = state.bill_faults.rows(GatewayKind::Alipay);
     let rows = {
         let ledger = state.ledger.lock().expect("ledger lock");
-        rows_of_day(&ledger, app_id, day, Instant::now())
+        rows_of_day(&ledger, &faults, app_id, day, Instant::now())
     };
     if rows.is_empty() {
         return not_exist(&member);

@@ -11,6 +11,7 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use super::super::bill_faults::RowFaults;
 use super::super::ledger::Ledger;
 use super::super::SimState;
 use super::apply::{beijing, channel_and_account, status_word};
@@ -57,7 +58,7 @@ pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> A
         Some("GZIP") => true,
         Some(_) => return bad("PARAM_ERROR", "tar_type must be GZIP"),
     };
-    let today = beijing(jiff::Timestamp::now()).date();
+    let today = beijing(state.clock.now()).date();
     let config = &state.wechatpay.config;
     let ready = day < today || (day == today && config.bill_same_day);
     if !ready {
@@ -72,9 +73,10 @@ pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> A
     if days_back > MAX_DAYS_BACK {
         return bad("INVALID_REQUEST", "bill_date is more than 90 days back");
     }
+    let faults = state.bill_faults.rows(GatewayKind::Wechatpay);
     let rows = {
         let ledger = state.ledger.lock().expect("ledger lock");
-        rows_of_day(&ledger, mchid, day, Instant::now())
+        rows_of_day(&ledger, &faults, mchid, day, Instant::now())
     };
     if rows.is_empty() {
         return bad("NO_STATEMENT_EXIST", "no refund on that day");
@@ -127,11 +129,21 @@ fn bill_time(time: jiff::Timestamp) -> String {
     beijing(time).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// The merchant's refunds of one Beijing day, in the order they were created.
-fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instant) -> Vec<BillRow> {
+/// The merchant's refunds of one Beijing day, in the order they were
+/// created, each as the bill faults show it.
+fn rows_of_day(
+    ledger: &Ledger,
+    faults: &RowFaults,
+    mchid: &str,
+    day: jiff::civil::Date,
+    now: Instant,
+) -> Vec<BillRow> {
     let mut rows = Vec::new();
     for (index, refund) in ledger.refunds().iter().enumerate() {
-        if refund.gateway != GatewayKind::Wechatpay || refund.merchant_id != mchid {
+        if refund.gateway != GatewayKind::Wechatpay
+            || refund.merchant_id != mchid
+            || faults.omits(&refund.refund_id)
+        {
             continue;
         }
         let success = refund.success_time(now);
@@ -140,11 +152,15 @@ fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instan
         }
         let order = ledger.order(refund.order);
         let status = refund.state(now);
+        let asked = faults.amount(&refund.refund_id, refund.amount_fen);
         // Money that went back to the merchant (a closed refund) was not settled.
         let settled = match status {
             super::super::ledger::RefundState::Failed => 0,
-            _ => refund.amount_fen,
+            _ => asked,
         };
+        let status = faults
+            .status(&refund.refund_id)
+            .unwrap_or(status_word(status));
         rows.push(BillRow {
             paid_at: bill_time(ledger.paid_at(refund.order)),
             appid: "wx00000000000000a1".into(),
@@ -162,10 +178,10 @@ fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instan
             out_refund_no: refund.refund_id.clone(),
             refund_fen: settled,
             channel: channel_and_account(ledger, index).0.into(),
-            status: status_word(status).into(),
+            status: status.into(),
             product: "bulkrefund 模拟商品, 测试".into(),
             fee_rate: "0.60%".into(),
-            applied_fen: refund.amount_fen,
+            applied_fen: asked,
             ..BillRow::default()
         });
     }

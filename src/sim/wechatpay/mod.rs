@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+pub(super) use apply::REFUND_ID_PREFIX;
 pub use bill::BillLayout;
 pub use config::{
     AnswerMode, WechatpayConfig, WechatpayKeyError, SAMPLE_MERCHANT_SERIAL, SAMPLE_PUBLIC_KEY_ID,
