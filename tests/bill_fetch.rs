@@ -57,20 +57,18 @@ impl Setup {
     }
 }
 
-/// Today in Beijing, the day the simulator's bills of today's refunds are of.
-fn beijing_today() -> Date {
-    jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .date()
+/// Freezes the simulator's wall clock at `at` (RFC 3339): the moment its
+/// refunds succeed and the "today" of its bills.
+fn freeze(setup: &Setup, at: &str) {
+    setup.sim.clock().freeze(at.parse().unwrap());
 }
 
-fn beijing_day(at: jiff::Timestamp) -> Date {
-    at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .date()
+fn day(text: &str) -> Date {
+    text.parse().unwrap()
 }
 
-/// (refund id, gateway refund id, order id, gateway order id, fen, status)
-/// of every row, each row's success time checked to be on the bill's day.
+/// (refund id, gateway refund id, order id, gateway order id, fen, status,
+/// success time) of a bill's rows.
 type Row = (
     String,
     Option<String>,
@@ -78,15 +76,12 @@ type Row = (
     Option<String>,
     u64,
     BillStatus,
+    Option<jiff::Timestamp>,
 );
 
 fn rows(fetched: &FetchedBill) -> Vec<Row> {
-    let bill = &fetched.bill;
-    for row in &bill.rows {
-        let at = row.success_at.expect("a succeeded refund has its time");
-        assert_eq!(beijing_day(at), bill.date, "{row:?}");
-    }
-    let mut rows: Vec<Row> = bill
+    fetched
+        .bill
         .rows
         .iter()
         .map(|r| {
@@ -97,11 +92,14 @@ fn rows(fetched: &FetchedBill) -> Vec<Row> {
                 r.gateway_order_id.clone(),
                 r.fen.0,
                 r.status.clone(),
+                r.success_at,
             )
         })
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    rows
+        .collect()
+}
+
+fn at(utc: &str) -> Option<jiff::Timestamp> {
+    Some(utc.parse().unwrap())
 }
 
 async fn make_refunds(client: &dyn Gateway, refunds: &[bulkrefund::gateway::RefundOrder]) {
@@ -126,6 +124,7 @@ async fn a_wechat_bill_in_the_old_layout_is_fetched_alike() {
     wechat_bill_with_the_ledgers_refunds(BillLayout::Old).await;
 }
 
+/// Two refunds either side of Beijing's midnight: each in its own day's bill.
 async fn wechat_bill_with_the_ledgers_refunds(layout: BillLayout) {
     let setup = start_tuned(Profiles::default(), |c| c.wechatpay.bill_layout = layout).await;
     let client = wechatpay_client(
@@ -133,58 +132,63 @@ async fn wechat_bill_with_the_ledgers_refunds(layout: BillLayout) {
         sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
         Duration::from_secs(5),
     );
-    make_refunds(
-        &client,
-        &[
-            wechatpay_refund("R-1", "T1", "W1", 250, 1000),
-            wechatpay_refund("R-2", "T2", "W2", 1000, 1000),
-        ],
-    )
-    .await;
-    let date = beijing_today();
-    let fetched = setup.bills("wechatpay").fetch(date).await.unwrap();
+    freeze(&setup, "2026-11-22T23:59:58+08:00");
+    make_refunds(&client, &[wechatpay_refund("R-1", "T1", "W1", 250, 1000)]).await;
+    freeze(&setup, "2026-11-23T00:00:01+08:00");
+    make_refunds(&client, &[wechatpay_refund("R-2", "T2", "W2", 1000, 1000)]).await;
     let ledger = setup.sim.ledger();
     let held = |id: &str| Some(ledger.refund(id).unwrap().gateway_refund_id.clone());
+    let bills = setup.bills("wechatpay");
+    let first = bills.fetch(day("2026-11-22")).await.unwrap();
+    let second = bills.fetch(day("2026-11-23")).await.unwrap();
     assert_eq!(
-        rows(&fetched),
-        vec![
-            (
+        (rows(&first), rows(&second)),
+        (
+            vec![(
                 "R-1".into(),
                 held("R-1"),
                 Some("T1".into()),
                 Some("W1".into()),
                 250,
-                BillStatus::Succeeded
-            ),
-            (
+                BillStatus::Succeeded,
+                at("2026-11-22T15:59:58Z"),
+            )],
+            vec![(
                 "R-2".into(),
                 held("R-2"),
                 Some("T2".into()),
                 Some("W2".into()),
                 1000,
-                BillStatus::Succeeded
-            ),
-        ]
+                BillStatus::Succeeded,
+                at("2026-11-22T16:00:01Z"),
+            )]
+        )
     );
-    assert_eq!(ledger.refunds.len(), 2);
-    let bill = &fetched.bill;
+    let amounts: Vec<(&str, u64)> = ledger
+        .refunds
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.amount_fen))
+        .collect();
+    assert_eq!(amounts, vec![("R-1", 250), ("R-2", 1000)]);
+    let bill = &first.bill;
     assert_eq!(bill.merchant_id.as_deref(), Some(WECHATPAY_MERCHANT));
     assert_eq!(
         (bill.totals.count, bill.totals.fen),
-        (Some(2), Some(Fen(1250)))
+        (Some(1), Some(Fen(250)))
     );
     // The kept file is the decompressed bill, as WeChat Pay hashed it.
-    assert_eq!(fetched.raw_extension, "csv");
-    assert!(fetched.raw.starts_with("\u{feff}交易时间,".as_bytes()));
-    let header = String::from_utf8_lossy(&fetched.raw);
-    let columns = header.lines().next().unwrap().split(',').count();
+    assert_eq!(first.raw_extension, "csv");
+    assert!(first.raw.starts_with("\u{feff}交易时间,".as_bytes()));
+    let text = String::from_utf8_lossy(&first.raw);
+    let columns = text.lines().next().unwrap().split(',').count();
     assert_eq!(columns, if layout == BillLayout::New { 29 } else { 26 });
     assert_eq!(
-        &read_file(GatewayKind::Wechatpay, &fetched.raw, date).unwrap(),
+        &read_file(GatewayKind::Wechatpay, &first.raw, day("2026-11-22")).unwrap(),
         bill
     );
 }
 
+/// Two refunds either side of Beijing's midnight: each in its own day's bill.
 #[tokio::test]
 async fn an_alipay_bill_is_fetched_with_the_ledgers_refunds() {
     let setup = start(Profiles::default().set("alipay", &format!("pid = \"{PID}\""))).await;
@@ -194,54 +198,53 @@ async fn an_alipay_bill_is_fetched_with_the_ledgers_refunds() {
         Duration::from_secs(5),
     );
     let (t1, t2) = (alipay_trade_no("T1"), alipay_trade_no("T2"));
-    make_refunds(
-        &client,
-        &[
-            alipay_refund("A-1", "T1", &t1, 250),
-            alipay_refund("A-2", "T2", &t2, 999),
-        ],
-    )
-    .await;
-    let date = beijing_today();
-    let fetched = setup.bills("alipay").fetch(date).await.unwrap();
+    freeze(&setup, "2026-11-22T23:59:58+08:00");
+    make_refunds(&client, &[alipay_refund("A-1", "T1", &t1, 250)]).await;
+    freeze(&setup, "2026-11-23T00:00:01+08:00");
+    make_refunds(&client, &[alipay_refund("A-2", "T2", &t2, 999)]).await;
+    let bills = setup.bills("alipay");
+    let first = bills.fetch(day("2026-11-22")).await.unwrap();
+    let second = bills.fetch(day("2026-11-23")).await.unwrap();
     assert_eq!(
-        rows(&fetched),
-        vec![
-            (
+        (rows(&first), rows(&second)),
+        (
+            vec![(
                 "A-1".into(),
                 Some(t1.clone()),
                 Some("T1".into()),
                 Some(t1),
                 250,
-                BillStatus::Succeeded
-            ),
-            (
+                BillStatus::Succeeded,
+                at("2026-11-22T15:59:58Z"),
+            )],
+            vec![(
                 "A-2".into(),
                 Some(t2.clone()),
                 Some("T2".into()),
                 Some(t2),
                 999,
-                BillStatus::Succeeded
-            ),
-        ]
+                BillStatus::Succeeded,
+                at("2026-11-22T16:00:01Z"),
+            )]
+        )
     );
     let ledger = setup.sim.ledger();
-    let held: Vec<(&str, u64)> = ledger
+    let amounts: Vec<(&str, u64)> = ledger
         .refunds
         .iter()
         .map(|r| (r.refund_id.as_str(), r.amount_fen))
         .collect();
-    assert_eq!(held, vec![("A-1", 250), ("A-2", 999)]);
-    let bill = &fetched.bill;
+    assert_eq!(amounts, vec![("A-1", 250), ("A-2", 999)]);
+    let bill = &second.bill;
     assert_eq!(bill.merchant_id.as_deref(), Some("20881234567890120156"));
     assert_eq!(
         (bill.totals.count, bill.totals.fen),
-        (Some(2), Some(Fen(1249)))
+        (Some(1), Some(Fen(999)))
     );
-    assert_eq!(fetched.raw_extension, "csv.zip");
-    assert!(fetched.raw.starts_with(b"PK\x03\x04"));
+    assert_eq!(second.raw_extension, "csv.zip");
+    assert!(second.raw.starts_with(b"PK\x03\x04"));
     assert_eq!(
-        &read_file(GatewayKind::Alipay, &fetched.raw, date).unwrap(),
+        &read_file(GatewayKind::Alipay, &second.raw, day("2026-11-23")).unwrap(),
         bill
     );
 }
@@ -249,7 +252,8 @@ async fn an_alipay_bill_is_fetched_with_the_ledgers_refunds() {
 #[tokio::test]
 async fn a_day_without_refunds_is_an_empty_bill_and_tomorrow_is_not_ready() {
     let setup = start(Profiles::default()).await;
-    let today = beijing_today();
+    freeze(&setup, "2026-11-22T10:00:00+08:00");
+    let today = day("2026-11-22");
     let wechat = setup.bills("wechatpay");
     let empty = wechat.fetch(today).await.unwrap();
     assert_eq!(empty.bill.rows, vec![]);
@@ -278,12 +282,13 @@ async fn an_alipay_bill_of_another_pid_is_refused() {
         sample_keys::ALIPAY_APP_PRIVATE_KEY,
         Duration::from_secs(5),
     );
+    freeze(&setup, "2026-11-22T10:00:00+08:00");
     make_refunds(
         &client,
         &[alipay_refund("A-1", "T1", &alipay_trade_no("T1"), 250)],
     )
     .await;
-    match setup.bills("alipay").fetch(beijing_today()).await {
+    match setup.bills("alipay").fetch(day("2026-11-22")).await {
         Err(BillError::Refused(why)) => assert_eq!(
             why,
             "a bill of another merchant: its #账号 is \"20881234567890120156\", this profile's pid is \"2088123456789013\""
@@ -313,6 +318,7 @@ async fn a_download_url_that_expired_twice_is_a_fetch_error() {
         c.alipay.bill_url_ttl = Duration::ZERO;
     })
     .await;
+    freeze(&setup, "2026-11-22T10:00:00+08:00");
     let wechat = wechatpay_client(
         &setup.sim,
         sample_keys::WECHATPAY_MERCHANT_PRIVATE_KEY,
@@ -330,7 +336,7 @@ async fn a_download_url_that_expired_twice_is_a_fetch_error() {
     )
     .await;
     for (profile, gateway) in [("wechatpay", "WeChat Pay"), ("alipay", "Alipay")] {
-        match setup.bills(profile).fetch(beijing_today()).await {
+        match setup.bills(profile).fetch(day("2026-11-22")).await {
             Err(BillError::Fetch(why)) => assert_eq!(
                 why,
                 format!(
