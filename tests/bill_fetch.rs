@@ -347,3 +347,86 @@ async fn a_download_url_that_expired_twice_is_a_fetch_error() {
         }
     }
 }
+
+/// A portal statement as the simulator serves it (`GET /__sim/statement/…`).
+async fn statement(setup: &Setup, gateway: &str, merchant: &str, date: &str, gbk: bool) -> Vec<u8> {
+    let mut url = format!(
+        "{}/__sim/statement/{gateway}?merchant_id={merchant}&date={date}",
+        setup.sim.base_url()
+    );
+    if gbk {
+        url.push_str("&encoding=gbk");
+    }
+    let reply = reqwest::get(url).await.unwrap();
+    assert_eq!(reply.status(), 200);
+    reply.bytes().await.unwrap().to_vec()
+}
+
+/// The portal statements the simulator makes (UTF-8 and GBK) read to the
+/// ledger's refunds, each on its Beijing day.
+#[tokio::test]
+async fn the_simulators_portal_statements_read_to_the_ledgers_refunds() {
+    let setup = start(Profiles::default()).await;
+    let leshua = sample_leshua_client(&setup.sim);
+    let lianshang = lianshang_client(&setup.sim);
+    freeze(&setup, "2026-11-22T23:59:58+08:00");
+    make_refunds(&leshua, &[leshua_refund("LR1", "T1", 250)]).await;
+    make_refunds(&lianshang, &[lianshang_refund("LSR1", "T1", "WK1", 300)]).await;
+    freeze(&setup, "2026-11-23T00:00:01+08:00");
+    make_refunds(&leshua, &[leshua_refund("LR2", "T2", 1000)]).await;
+    let ledger = setup.sim.ledger();
+    let held = |id: &str| Some(ledger.refund(id).unwrap().gateway_refund_id.clone());
+    let late = at("2026-11-22T15:59:58Z");
+    for gbk in [false, true] {
+        let bytes = statement(&setup, "leshua", LESHUA_MERCHANT, "2026-11-22", gbk).await;
+        let bill = read_file(GatewayKind::Leshua, &bytes, day("2026-11-22")).unwrap();
+        assert_eq!(bill.merchant_id.as_deref(), Some(LESHUA_MERCHANT));
+        let fetched = FetchedBill {
+            raw: bytes,
+            raw_extension: "csv",
+            bill,
+        };
+        assert_eq!(
+            rows(&fetched),
+            vec![(
+                "LR1".into(),
+                held("LR1"),
+                Some("T1".into()),
+                Some("L1".into()),
+                250,
+                BillStatus::Succeeded,
+                late
+            )],
+            "gbk {gbk}"
+        );
+        let bytes = statement(&setup, "lianshang", LIANSHANG_MERCHANT, "2026-11-22", gbk).await;
+        let bill = read_file(GatewayKind::Lianshang, &bytes, day("2026-11-22")).unwrap();
+        assert_eq!(bill.merchant_id.as_deref(), Some(LIANSHANG_MERCHANT));
+        let fetched = FetchedBill {
+            raw: bytes,
+            raw_extension: "csv",
+            bill,
+        };
+        assert_eq!(
+            rows(&fetched),
+            vec![(
+                "LSR1".into(),
+                held("LSR1"),
+                Some("T1".into()),
+                Some("WK1".into()),
+                300,
+                BillStatus::Succeeded,
+                late
+            )],
+            "gbk {gbk}"
+        );
+    }
+    let bytes = statement(&setup, "leshua", LESHUA_MERCHANT, "2026-11-23", false).await;
+    let bill = read_file(GatewayKind::Leshua, &bytes, day("2026-11-23")).unwrap();
+    let ids: Vec<(&str, Option<jiff::Timestamp>)> = bill
+        .rows
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.success_at))
+        .collect();
+    assert_eq!(ids, vec![("LR2", at("2026-11-22T16:00:01Z"))]);
+}
