@@ -8,7 +8,7 @@ use encoding_rs::Encoding;
 use jiff::Timestamp;
 
 use super::bill::{too_large, BillError};
-use crate::money::{AmountError, Fen};
+use crate::money::AmountError;
 
 /// A bill's download: its status and body (whatever the status, a redirect
 /// aside: never followed), at most `cap` bytes, as declared or as it streams.
@@ -64,6 +64,11 @@ fn chain(e: reqwest::Error) -> String {
 
 /// Why an HTTP attempt of `http::send` left nothing to read.
 pub(crate) fn transport_failure(attempt: super::Attempt) -> BillError {
+    if let Some(status @ 300..=399) = attempt.http_status {
+        return BillError::Fetch(format!(
+            "the gateway answered HTTP {status}, a redirect: not followed"
+        ));
+    }
     let why = match attempt.outcome {
         super::Outcome::Unknown { why } | super::Outcome::Retry { why, .. } => why,
         other => format!("{other:?}"),
@@ -144,18 +149,33 @@ pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, Bil
 }
 
 /// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
-/// most two decimals.
+/// most two decimals, never a float. Unlike a refund's amount, a bill's sum
+/// has no upper limit but i64's (a day's total may pass any one refund's cap).
 pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, decimals) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !all_digits(whole)
+        || !all_digits(decimals)
+        || (digits.contains('.') && decimals.is_empty())
+    {
+        return Err(format!("{text:?} {}", AmountError::NotDecimal));
+    }
+    if decimals.len() > 2 {
+        return Err(format!("{text:?} {}", AmountError::TooManyDecimals));
+    }
+    let value = |s: &str| {
+        s.bytes().try_fold(0i64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })
     };
-    let fen = match Fen::parse_yuan(digits) {
-        Ok(fen) => fen.0 as i64,
-        Err(AmountError::Zero) => 0,
-        Err(e) => return Err(format!("{text:?} {e}")),
-    };
-    Ok(if negative { -fen } else { fen })
+    let cents = value(decimals).unwrap_or(0) * if decimals.len() == 1 { 10 } else { 1 };
+    let fen = value(whole)
+        .and_then(|yuan| yuan.checked_mul(100))
+        .and_then(|fen| fen.checked_add(cents))
+        .ok_or_else(|| format!("{text:?} is too large an amount"))?;
+    Ok(if text.starts_with('-') { -fen } else { fen })
 }
 
 /// Beijing wall time `text` in `format` (`%Y-%m-%d %H:%M:%S`,
@@ -233,5 +253,18 @@ mod tests {
             Ok("2026-11-22T16:00:01Z".parse().unwrap())
         );
         assert!(beijing_time("2026-11-22", "%Y-%m-%d %H:%M:%S").is_err());
+    }
+
+    proptest::proptest! {
+        /// Any amount written as a bill writes it reads back to the same fen.
+        #[test]
+        fn signed_yuan_round_trips(fen in -999_999_999_999_999i64..=999_999_999_999_999) {
+            let abs = fen.unsigned_abs();
+            let sign = if fen < 0 { "-" } else { "" };
+            let text = format!("{sign}{}.{:02}", abs / 100, abs % 100);
+            proptest::prop_assert_eq!(signed_fen(&text), Ok(fen));
+            let three = format!("{text}0");
+            proptest::prop_assert!(signed_fen(&three).is_err());
+        }
     }
 }
