@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::bill_faults::BillFault;
+use super::bill_faults::{BillFault, DeliveryFault};
 use super::clock::beijing_rfc3339;
 use super::ledger::{Fate, IdScope, NewRefund, OrderRef, Refusal};
 use super::SimState;
@@ -215,4 +215,62 @@ pub(super) async fn handle_bill_fault(
     };
     axum::Json(json!({"gateway": gateway, "refund_id": asked.refund_id, "fault": shown}))
         .into_response()
+}
+
+pub const BILL_DELIVERY_FAULT_PATH: &str = "/__sim/bill-delivery-fault";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryFaultBody {
+    gateway: String,
+    /// A fault's name, or `null` to clear.
+    fault: Option<String>,
+}
+
+/// Whether `gateway`'s bill API can deliver with `fault`: WeChat Pay's every
+/// one; Alipay's has no hash and no gzip; the others have no bill API.
+fn delivery_applies(gateway: GatewayKind, fault: DeliveryFault) -> Result<(), String> {
+    let wechat_only = matches!(fault, DeliveryFault::BadHash | DeliveryFault::Truncated);
+    match gateway {
+        GatewayKind::Wechatpay => Ok(()),
+        GatewayKind::Alipay if wechat_only => Err(
+            "bad_hash and truncated are WeChat Pay's: an Alipay bill has no hash and no gzip"
+                .into(),
+        ),
+        GatewayKind::Alipay => Ok(()),
+        GatewayKind::Leshua | GatewayKind::Lianshang => Err(format!(
+            "{} has no bill API: its statement is a portal file",
+            gateway.as_str()
+        )),
+        #[cfg(test)]
+        GatewayKind::Stub => Err("the stub gateway has no simulator".into()),
+    }
+}
+
+/// `POST /__sim/bill-delivery-fault {gateway, fault}`: how every later bill
+/// answer of that gateway's API delivers, until `fault` is `null`.
+pub(super) async fn handle_delivery_fault(
+    State(state): State<Arc<SimState>>,
+    bytes: Bytes,
+) -> Response {
+    let asked: DeliveryFaultBody = match body(&bytes) {
+        Ok(asked) => asked,
+        Err(why) => return refused(&why),
+    };
+    let set = gateway_named(&asked.gateway).and_then(|gateway| {
+        let Some(name) = &asked.fault else {
+            return Ok((gateway, None));
+        };
+        let fault = DeliveryFault::named(name).ok_or_else(|| {
+            format!("no delivery fault {name:?}: bad_hash, truncated, zip_bomb, other_merchant, expired_url")
+        })?;
+        delivery_applies(gateway, fault)?;
+        Ok((gateway, Some(fault)))
+    });
+    let (gateway, fault) = match set {
+        Ok(set) => set,
+        Err(why) => return refused(&why),
+    };
+    state.bill_faults.set_delivery(gateway, fault);
+    axum::Json(json!({"gateway": gateway, "fault": asked.fault})).into_response()
 }

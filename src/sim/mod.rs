@@ -6,6 +6,7 @@
 
 pub mod alipay;
 pub mod bill_faults;
+mod bomb;
 pub mod clock;
 mod control;
 pub mod faults;
@@ -276,6 +277,10 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
             post(control::handle_outside_refund),
         )
         .route(control::BILL_FAULT_PATH, post(control::handle_bill_fault))
+        .route(
+            control::BILL_DELIVERY_FAULT_PATH,
+            post(control::handle_delivery_fault),
+        )
         .route(statements::STATEMENT_PATH, get(statements::handle))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());

@@ -64,6 +64,8 @@ pub(super) struct Wechatpay {
     started: Instant,
     windows: Mutex<Windows>,
     bills: Mutex<bills::Offers>,
+    /// The `zip_bomb` delivery fault's gzip, made when first asked for.
+    bomb: std::sync::OnceLock<super::bomb::Bomb>,
     requests: AtomicU64,
     /// The merchant's balance now: `config.balance_fen` at the start, then
     /// what `SimHandle::set_wechatpay_balance` or `POST BALANCE_PATH` set.
@@ -79,6 +81,7 @@ impl Wechatpay {
             started: Instant::now(),
             windows: Mutex::new(Windows::default()),
             bills: Mutex::new(bills::Offers::default()),
+            bomb: std::sync::OnceLock::new(),
             requests: AtomicU64::new(0),
             arrivals: traffic::Arrivals::default(),
         }
