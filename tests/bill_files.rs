@@ -380,6 +380,17 @@ fn alipay_errors_name_the_line_or_the_columns() {
         error(Alipay, &bad_gbk),
         "line 2: the bill zip's entry 1 has bytes that are not valid gb18030"
     );
+    let no_detail = {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("summary.csv", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"#summary\r\n").unwrap();
+        zip.finish().unwrap().into_inner()
+    };
+    assert_eq!(
+        error(Alipay, &no_detail),
+        "the bill zip holds no detail file (no line with 业务明细列表) among its 1 entries"
+    );
     assert!(matches!(
         read_file(Alipay, b"not a zip", DAY),
         Err(BillError::Refused(_))

@@ -255,6 +255,37 @@ mod tests {
         assert!(beijing_time("2026-11-22", "%Y-%m-%d %H:%M:%S").is_err());
     }
 
+    #[test]
+    fn a_download_goes_only_to_the_gateways_hosts_or_this_machine() {
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        let wechat = |host: &str| host == "api.mch.weixin.qq.com";
+        let allowed =
+            |download: &str, base: &str| download_allowed(&url(download), &url(base), &wechat);
+        let real = "https://api.mch.weixin.qq.com";
+        assert!(allowed(
+            "https://api.mch.weixin.qq.com/v3/billdownload/file?token=x",
+            real
+        ));
+        assert!(!allowed(
+            "https://evil.example/v3/billdownload/file?token=x",
+            real
+        ));
+        assert!(!allowed(
+            "http://api.mch.weixin.qq.com/v3/billdownload/file",
+            real
+        ));
+        assert!(
+            !allowed("http://127.0.0.1:8900/file", real),
+            "plain http from a real gateway"
+        );
+        assert!(allowed(
+            "http://127.0.0.1:8900/file",
+            "http://127.0.0.1:8900"
+        ));
+        assert!(!allowed("http://10.0.0.1/file", "http://127.0.0.1:8900"));
+        assert!(!allowed("ftp://api.mch.weixin.qq.com/file", real));
+    }
+
     proptest::proptest! {
         /// Any amount written as a bill writes it reads back to the same fen.
         #[test]

@@ -64,13 +64,14 @@ fn detail_file(bytes: &[u8], caps: Caps) -> Result<String, BillError> {
             details.push(text);
         }
     }
-    match details.len() {
-        1 => Ok(details.pop().expect("one")),
-        0 => Err(BillError::File(format!(
+    let found = details.len();
+    match (details.pop(), found) {
+        (Some(detail), 1) => Ok(detail),
+        (None, _) => Err(BillError::File(format!(
             "the bill zip holds no detail file (no line with {LIST_MARKER}) among its {} entries",
             archive.len()
         ))),
-        n => Err(BillError::File(format!(
+        (Some(_), n) => Err(BillError::File(format!(
             "the bill zip holds {n} detail files: which one is the bill cannot be told"
         ))),
     }
