@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use changes::{AttemptKind, AttemptRecord, Change, Op, Update};
+pub use changes::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 use lock::{JournalLock, LockError};
 pub use refunds::{RefundRecord, Scope, PARKED};
 use state::IllegalTransition;

@@ -467,9 +467,12 @@ fn attempts_are_counted_and_first_sent_kept() {
     changes::reschedule(
         conn,
         id,
-        0,
-        None,
-        None,
+        changes::Rescheduled {
+            next_attempt_at: 0,
+            note: None,
+            gateway_refund_id: None,
+            gateway_times: &Default::default(),
+        },
         &attempt(AttemptKind::Query, "2026-11-22T00:00:01.000Z"),
     )
     .unwrap();

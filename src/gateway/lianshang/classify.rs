@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::wire::Call;
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{IdUse, Outcome, Receipt};
+use crate::gateway::{times, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// result_codes that refuse a refund for good.
@@ -151,10 +151,15 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
     let receipt = Receipt {
         gateway_refund_id: Some(text("wk_refund_id")).filter(|s| !s.is_empty()),
         refund_fen: Fen::parse_fen(&text("refund_cash_amount")).ok(),
+        success_at: None,
+        created_at: None,
     };
     match (call, result_code.as_str()) {
         (_, "Success") => match text("refund_status").as_str() {
-            "SUCCESS" => Outcome::Succeeded(receipt),
+            "SUCCESS" => Outcome::Succeeded(Receipt {
+                success_at: refund_time(biz),
+                ..receipt
+            }),
             "PROCESSING" => Outcome::Processing(receipt),
             "FAIL" => Outcome::failed(
                 "FAIL",
@@ -180,6 +185,15 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
         (Call::Query, "RefundNotExist") => Outcome::NotFound,
         (_, code) => Outcome::unknown(format!("{code}: {message}")),
     }
+}
+
+/// `refund_time` of a succeeded refund (queryRefundStatus answers; a
+/// refund answer may carry it too): `yyyyMMddHHmmss`, Beijing time, as
+/// Lianshang writes every time (its requests' `time_stamp` too). Only a
+/// JSON string that reads is kept.
+fn refund_time(biz: &Map<String, Value>) -> Option<jiff::Timestamp> {
+    let text = biz.get("refund_time").and_then(Value::as_str);
+    times::kept(text, |t| times::beijing(t, times::COMPACT))
 }
 
 fn non_empty(text: String, fallback: &str) -> String {
@@ -222,6 +236,27 @@ mod tests {
 
     fn classify_asked(call: Call, biz: &Map<String, Value>) -> Outcome {
         classify(call, &base(), biz, &asked())
+    }
+
+    #[test]
+    fn refund_time_is_the_success_time_when_it_reads() {
+        let success_at = |status: &str, at: Value| {
+            let mut answer = biz("Success", status);
+            answer.insert("refund_time".into(), at);
+            match classify_asked(Call::Query, &answer) {
+                Outcome::Succeeded(receipt) => receipt.success_at,
+                Outcome::Failed { receipt, .. } => receipt.success_at,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            success_at("SUCCESS", "20261130235959".into()),
+            Some("2026-11-30T15:59:59Z".parse().unwrap())
+        );
+        assert_eq!(success_at("SUCCESS", "".into()), None);
+        assert_eq!(success_at("SUCCESS", "2026-11-30 23:59:59".into()), None);
+        assert_eq!(success_at("SUCCESS", 20261130235959u64.into()), None);
+        assert_eq!(success_at("FAIL", "20261130235959".into()), None);
     }
 
     #[test]
