@@ -208,6 +208,8 @@ impl Journal {
 }
 
 #[cfg(test)]
+mod days_tests;
+#[cfg(test)]
 mod import_trace_tests;
 #[cfg(test)]
 mod tests;
