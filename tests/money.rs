@@ -235,7 +235,7 @@ async fn every_report_of_two_batches_sharing_refunds_equals_the_ledger() {
         .map(|r| r[2].to_string().parse::<u64>().unwrap())
         .sum();
     assert_eq!(per_day, paid_fen);
-    let note = by_day.rows().last().unwrap()[0].to_string();
+    let note = by_day.rows().next_back().unwrap()[0].to_string();
     assert!(
         note.starts_with("days: the gateway's success time in Asia/Shanghai"),
         "{note}"

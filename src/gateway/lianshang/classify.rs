@@ -65,13 +65,13 @@ fn json_type(value: &Value) -> &'static str {
 impl Asked {
     /// `Err(outcome)` when the answer is not provably about this request: a
     /// field missing that every answer must echo (unknown), or one that differs
-    /// or has the wrong JSON type (mismatch).
+    /// or has the wrong JSON type (mismatch). Boxed: an outcome is large.
     fn check(
         &self,
         call: Call,
         base: &Map<String, Value>,
         biz: &Map<String, Value>,
-    ) -> Result<(), Outcome> {
+    ) -> Result<(), Box<Outcome>> {
         let mut check = EchoCheck::default();
         for (field, asked) in [
             ("request_id", &self.request_id),
@@ -79,9 +79,9 @@ impl Asked {
         ] {
             match base.get(field) {
                 None | Some(Value::Null) => {
-                    return Err(Outcome::unknown(format!(
+                    return Err(Box::new(Outcome::unknown(format!(
                         "the answer does not echo our {field}: it cannot be tied to this request"
-                    )))
+                    ))))
                 }
                 Some(value) => string_echo(&mut check, field, value, asked),
             }
@@ -104,13 +104,13 @@ impl Asked {
             ),
         }
         if let Some(what) = check.finish() {
-            return Err(Outcome::Mismatch { what });
+            return Err(Box::new(Outcome::Mismatch { what }));
         }
         let says_success = biz.get("result_code").and_then(Value::as_str) == Some("Success");
         if call == Call::Query && says_success && !biz.contains_key("out_refund_id") {
-            return Err(Outcome::unknown(
+            return Err(Box::new(Outcome::unknown(
                 "the query answer does not say which refund it is about",
-            ));
+            )));
         }
         Ok(())
     }
@@ -134,7 +134,7 @@ pub fn classify(
 ) -> Outcome {
     let (base, biz) = (trimmed(base), trimmed(biz));
     if let Err(outcome) = asked.check(call, &base, &biz) {
-        return outcome;
+        return *outcome;
     }
     classify_business(call, &biz)
 }
