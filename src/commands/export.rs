@@ -40,17 +40,18 @@ fn period(args: &ExportArgs) -> String {
 /// days; a period that ends before it starts is a usage error (exit 2),
 /// before anything is written.
 fn filter(args: &ExportArgs) -> anyhow::Result<Filter> {
+    let gateway_days = days::gateway_zone();
     let filter = Filter {
         batch: args.batch,
         since: args
             .since
             .as_deref()
-            .map(|t| days::bound(t, false))
+            .map(|t| gateway_days.bound(t, false))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(|t| days::bound(t, true))
+            .map(|t| gateway_days.bound(t, true))
             .transpose()?,
         statuses: args
             .status

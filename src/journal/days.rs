@@ -10,7 +10,6 @@
 
 use jiff::civil::Date;
 
-use crate::exit::UsageError;
 use crate::zone::Zone;
 
 /// The zone every gateway's day is in (UTC+8, no daylight saving).
@@ -49,14 +48,6 @@ fn qualified(sql: &str, alias: &str) -> String {
         out = out.replace(column, &format!("{alias}.{column}"));
     }
     out
-}
-
-/// `--since`/`--until` as a journal time: a date is that gateway day's
-/// first instant in Beijing time (for `until`, the next day's, so that the
-/// day is included); an RFC 3339 time with its offset is taken as it is.
-/// Compared with [`COUNTED_AT`].
-pub fn bound(text: &str, is_until: bool) -> Result<String, UsageError> {
-    gateway_zone().bound(text, is_until)
 }
 
 /// Whose clock placed a refund on its day.
@@ -137,11 +128,11 @@ mod tests {
         let day = zone.day_of("2026-11-30T16:00:00.000Z").unwrap();
         assert_eq!(day.to_string(), "2026-12-01");
         assert_eq!(
-            bound("2026-11-30", false).unwrap(),
+            zone.bound("2026-11-30", false).unwrap(),
             "2026-11-29T16:00:00.000Z"
         );
         assert_eq!(
-            bound("2026-11-30", true).unwrap(),
+            zone.bound("2026-11-30", true).unwrap(),
             "2026-11-30T16:00:00.000Z"
         );
     }

@@ -1,26 +1,20 @@
-//! The day a refund counts for, end to end in the journal: the gateway's own
-//! times kept from its answers (never erased by a later answer without
-//! them), a refund polled across Beijing midnight placed on the gateway's
-//! day in the export's "by day" figures and by `--since/--until`, and a
-//! journal from before migration 8 opened, migrated and exported with its
-//! refunds placed by bulkrefund's clock, and saying so.
+//! The day a refund counts for, in the journal: the gateway's own times
+//! kept from its answers (never erased by a later answer without them), and
+//! the export's rows placed on the gateway's day, and selected by it, for a
+//! refund polled across Beijing midnight. The files made of them (the "by
+//! day" sheet, `#by_day`, a journal from before migration 8) are tested in
+//! tests/export_days.rs.
 
-use calamine::{open_workbook, Reader, Xlsx};
 use jiff::Timestamp;
 
 use super::changes::{self, Rescheduled};
-use super::days;
+use super::days::{self, DayBasis};
+use super::reports::ExportFilter;
 use super::tests::{import_rows, valid};
 use super::*;
-use crate::report::export::{self, ExportFormat, Filter, Heading, COLUMNS};
-use crate::zone::Zone;
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
-}
-
-fn column(name: &str) -> usize {
-    COLUMNS.iter().position(|c| *c == name).unwrap()
 }
 
 /// Sends refund `id` and records the gateway's answer: succeeded, with
@@ -58,44 +52,32 @@ fn gateway_times(journal: &Journal, id: i64) -> (Option<String>, Option<String>)
         .unwrap()
 }
 
-/// The export as CSV records, for the gateway days `since..=until` (or all).
-fn exported(journal: &Journal, days: Option<(&str, &str)>) -> Vec<Vec<String>> {
-    let filter = Filter {
-        since: days.map(|(since, _)| days::bound(since, false).unwrap()),
-        until: days.map(|(_, until)| days::bound(until, true).unwrap()),
-        ..Filter::default()
+/// (refund id, gateway success time, day, whose clock) of each refund the
+/// export holds for the gateway days `since..=until` (or all).
+fn placed(
+    journal: &Journal,
+    days: Option<(&str, &str)>,
+) -> Vec<(String, Option<String>, String, DayBasis)> {
+    let zone = days::gateway_zone();
+    let filter = ExportFilter {
+        since: days.map(|(since, _)| zone.bound(since, false).unwrap()),
+        until: days.map(|(_, until)| zone.bound(until, true).unwrap()),
+        ..ExportFilter::default()
     };
-    let mut out = Vec::new();
-    export::export_csv(journal, &filter, &Zone::utc(), &mut out, false).unwrap();
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(out.as_slice())
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect()
-}
-
-fn lines<'a>(records: &'a [Vec<String>], mark: &str) -> Vec<&'a [String]> {
-    records
-        .iter()
-        .filter(|r| r[0] == mark)
-        .map(|r| &r[1..])
-        .collect()
-}
-
-fn refund_rows(records: &[Vec<String>]) -> Vec<(String, String, String, String)> {
-    records
-        .iter()
-        .filter(|r| !r[0].starts_with('#'))
-        .map(|r| {
-            (
-                r[column("refund_id")].clone(),
-                r[column("gateway_success_at")].clone(),
-                r[column("day")].clone(),
-                r[column("day_basis")].clone(),
-            )
+    let mut rows = Vec::new();
+    journal
+        .export_rows(&filter, |row| {
+            let day = row.counted.day().unwrap().to_string();
+            rows.push((
+                row.refund_id,
+                row.gateway_success_at,
+                day,
+                row.counted.basis,
+            ));
+            Ok::<_, JournalError>(())
         })
-        .collect()
+        .unwrap();
+    rows
 }
 
 #[test]
@@ -184,170 +166,27 @@ fn across_midnight() -> Journal {
 #[test]
 fn a_refund_polled_across_midnight_counts_for_the_gateways_day() {
     let journal = across_midnight();
-    let all = exported(&journal, None);
-    assert_eq!(
-        refund_rows(&all),
-        [
-            (
-                "R1".to_owned(),
-                "2026-11-30T15:59:59+00:00".to_owned(),
-                "2026-11-30".to_owned(),
-                "gateway".to_owned()
-            ),
-            (
-                "R2".into(),
-                String::new(),
-                "2026-11-30".into(),
-                "bulkrefund".into()
-            ),
-            (
-                "R3".into(),
-                "2026-11-30T16:00:01+00:00".into(),
-                "2026-12-01".into(),
-                "gateway".into()
-            ),
-        ]
+    let gateway = |id: &str, at: &str, day: &str| {
+        (
+            id.to_owned(),
+            Some(at.to_owned()),
+            day.to_owned(),
+            DayBasis::Gateway,
+        )
+    };
+    let r1 = gateway("R1", "2026-11-30T15:59:59.000Z", "2026-11-30");
+    let r2 = (
+        "R2".to_owned(),
+        None,
+        "2026-11-30".to_owned(),
+        DayBasis::Bulkrefund,
     );
-    let by_day: Vec<Vec<&str>> = lines(&all, "#by_day")
-        .iter()
-        .map(|l| l.iter().map(String::as_str).collect())
-        .collect();
-    assert_eq!(
-        by_day,
-        [
-            vec![
-                "day",
-                "refunded_count",
-                "amount_fen",
-                "amount_yuan",
-                "placed_by_bulkrefund_clock"
-            ],
-            vec!["2026-11-30", "2", "120", "1.20", "1"],
-            vec!["2026-12-01", "1", "3", "0.03", "0"],
-        ]
-    );
-    assert_eq!(
-        lines(&all, "#by_day_note"),
-        [[
-            "days: the gateway's success time in Asia/Shanghai; 1 refund placed by bulkrefund's \
-             clock (no gateway time: recorded before bulkrefund kept the gateway's times, or the \
-             gateway gave none)"
-                .to_owned()
-        ]]
-    );
+    let r3 = gateway("R3", "2026-11-30T16:00:01.000Z", "2026-12-01");
+    assert_eq!(placed(&journal, None), [r1.clone(), r2.clone(), r3.clone()]);
     // --since/--until select the gateway's day: R1 is November's, R3 is not.
-    let november = exported(&journal, Some(("2026-11-30", "2026-11-30")));
-    let ids: Vec<String> = refund_rows(&november).into_iter().map(|r| r.0).collect();
-    assert_eq!(ids, ["R1", "R2"]);
-    let december = exported(&journal, Some(("2026-12-01", "2026-12-01")));
-    let ids: Vec<String> = refund_rows(&december).into_iter().map(|r| r.0).collect();
-    assert_eq!(ids, ["R3"]);
     assert_eq!(
-        lines(&december, "#by_day")[1..],
-        [["2026-12-01", "1", "3", "0.03", "0"].map(String::from)]
+        placed(&journal, Some(("2026-11-30", "2026-11-30"))),
+        [r1, r2]
     );
-}
-
-#[test]
-fn the_by_day_sheet_places_it_on_the_gateways_day_and_says_whose_days() {
-    let journal = across_midnight();
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("november.xlsx");
-    let filter = Filter {
-        since: Some(days::bound("2026-11-30", false).unwrap()),
-        until: Some(days::bound("2026-11-30", true).unwrap()),
-        ..Filter::default()
-    };
-    let heading = Heading {
-        period: "2026-11-30 to 2026-11-30".into(),
-        zone: Zone::utc(),
-    };
-    export::export(&journal, &filter, &heading, &out, ExportFormat::Xlsx, false).unwrap();
-    let mut workbook: Xlsx<_> = open_workbook(&out).unwrap();
-    let sheet = workbook.worksheet_range("by day").unwrap();
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .skip(1)
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
-    assert_eq!(
-        rows[..2],
-        [
-            [
-                "day",
-                "refunded_count",
-                "amount_fen",
-                "amount_yuan",
-                "placed by bulkrefund's clock"
-            ]
-            .map(String::from),
-            ["2026-11-30", "2", "120", "1.2", "1"].map(String::from),
-        ]
-    );
-    assert!(
-        rows[3][0].starts_with(
-            "days: the gateway's success time in Asia/Shanghai; 1 refund placed by bulkrefund's clock"
-        ),
-        "{rows:?}"
-    );
-    assert!(!rows.iter().any(|r| r[0] == "2026-12-01"), "{rows:?}");
-}
-
-#[test]
-fn a_journal_from_before_the_gateways_times_migrates_and_says_whose_days() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("journal.db");
-    {
-        let mut journal = Journal::open(&path).unwrap();
-        import_rows(
-            &mut journal,
-            vec![valid(2, "R1", "T1", 100), valid(3, "R2", "T2", 20)],
-        );
-        succeed(&journal, 1, GatewayTimes::default());
-        succeed(&journal, 2, GatewayTimes::default());
-        finished_at(&journal, 1, "2026-11-30T15:59:59.000Z");
-        finished_at(&journal, 2, "2026-11-30T16:00:00.000Z");
-        // As schema 7 left it: no gateway times at all.
-        journal
-            .conn
-            .execute_batch(
-                "ALTER TABLE refunds DROP COLUMN gateway_success_at;
-                 ALTER TABLE refunds DROP COLUMN gateway_created_at;
-                 PRAGMA user_version = 7;",
-            )
-            .unwrap();
-    }
-    let journal = Journal::open(&path).unwrap();
-    assert_eq!(schema::version(&journal.conn).unwrap(), schema::VERSION);
-    let all = exported(&journal, None);
-    assert_eq!(
-        refund_rows(&all),
-        [
-            (
-                "R1".to_owned(),
-                String::new(),
-                "2026-11-30".to_owned(),
-                "bulkrefund".to_owned()
-            ),
-            (
-                "R2".into(),
-                String::new(),
-                "2026-12-01".into(),
-                "bulkrefund".into()
-            ),
-        ]
-    );
-    assert_eq!(
-        lines(&all, "#by_day")[1..],
-        [
-            ["2026-11-30", "1", "100", "1.00", "1"].map(String::from),
-            ["2026-12-01", "1", "20", "0.20", "1"].map(String::from),
-        ]
-    );
-    assert!(
-        lines(&all, "#by_day_note")[0][0].starts_with(
-            "days: the gateway's success time in Asia/Shanghai; 2 refunds placed by bulkrefund's clock"
-        ),
-        "{all:?}"
-    );
+    assert_eq!(placed(&journal, Some(("2026-12-01", "2026-12-01"))), [r3]);
 }

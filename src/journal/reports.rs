@@ -85,7 +85,7 @@ pub struct ExportFilter {
     pub batch: Option<i64>,
     /// RFC 3339 UTC bounds on the time a refund counts by
     /// ([`days::COUNTED_AT`]: the gateway's success time, else bulkrefund's);
-    /// [`days::bound`] makes them from the gateway's days.
+    /// a date is a gateway day (`days::gateway_zone().bound`).
     pub since: Option<String>,
     pub until: Option<String>,
     /// Empty for all.
