@@ -126,6 +126,41 @@ async fn a_wechat_run_records_the_times_the_gateway_gave() {
             "{id}"
         );
     }
+    // `show` gives the gateway's times, labelled as its own, beside bulkrefund's.
+    let (success, created) = answered_times(&world, "R1").await;
+    let zone = bulkrefund::zone::Zone::named("Asia/Shanghai").unwrap();
+    let shown = |at: Timestamp| zone.show(&bulkrefund::zone::journal_time(at));
+    let show = world
+        .bulkrefund(&["show", "R1", "--timezone", "Asia/Shanghai"])
+        .await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let line = show
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("  times: "))
+        .unwrap_or_else(|| panic!("{}", show.stdout));
+    assert!(
+        line.ends_with(&format!(
+            "(bulkrefund's clock); gateway's own: created {}, succeeded {}",
+            shown(created),
+            shown(success)
+        )),
+        "{line}"
+    );
+    let json = world
+        .bulkrefund(&["show", "R1", "--format", "json", "--timezone", "UTC"])
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let refund = &json["refunds"][0];
+    let utc = |field: &str| {
+        refund[field]
+            .as_str()
+            .unwrap()
+            .parse::<Timestamp>()
+            .unwrap()
+    };
+    assert_eq!(utc("gateway_success_at"), success);
+    assert_eq!(utc("gateway_created_at"), created);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
         text.ends_with("#by_day_note,days: the gateway's success time in Asia/Shanghai\n"),
