@@ -227,10 +227,17 @@ async fn every_report_of_two_batches_sharing_refunds_equals_the_ledger() {
     let refunded = summary.rows().find(|r| r[0] == "refunded").unwrap();
     assert_eq!(refunded[2].to_string(), paid_fen.to_string());
     let by_day = workbook.worksheet_range("by day").unwrap();
+    // The days, then a blank row and the note saying whose days they are.
     let per_day: u64 = by_day
         .rows()
         .skip(2)
+        .take_while(|r| !r[0].to_string().is_empty())
         .map(|r| r[2].to_string().parse::<u64>().unwrap())
         .sum();
     assert_eq!(per_day, paid_fen);
+    let note = by_day.rows().next_back().unwrap()[0].to_string();
+    assert!(
+        note.starts_with("days: the gateway's success time in Asia/Shanghai"),
+        "{note}"
+    );
 }

@@ -1,5 +1,5 @@
-//! The operator's everyday tools, as the real binary: local days for an
-//! export, one refund's story with `show`, and the look before `run` pays.
+//! The operator's everyday tools, as the real binary: the gateway's days for
+//! an export, one refund's story with `show`, and the look before `run` pays.
 
 mod common;
 
@@ -9,12 +9,12 @@ use std::time::Duration;
 use bulkrefund::sim::faults::FaultConfig;
 use common::*;
 
-/// Moves a refund's send time, as if it had been sent then.
-fn sent_at(world: &World, refund_id: &str, utc: &str) {
+/// Moves a refund's gateway success time, as if the gateway had said so.
+fn succeeded_at(world: &World, refund_id: &str, utc: &str) {
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
     let changed = conn
         .execute(
-            "UPDATE refunds SET first_sent_at = ?2 WHERE refund_id = ?1",
+            "UPDATE refunds SET gateway_success_at = ?2 WHERE refund_id = ?1",
             [refund_id, utc],
         )
         .unwrap();
@@ -30,12 +30,12 @@ fn export_ids(path: &std::path::Path) -> Vec<(String, String)> {
         .records()
         .map(|r| r.unwrap())
         .filter(|r| !r[0].starts_with('#'))
-        .map(|r| (r[2].to_owned(), r[14].to_owned()))
+        .map(|r| (r[2].to_owned(), r[19].to_owned()))
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shanghai_november_export_ends_at_local_midnight() {
+async fn a_november_export_ends_at_the_gateways_midnight_whatever_the_zone_shown() {
     let world = World::start(
         Orders::new().leshua("T1", 1000).leshua("T2", 2000),
         FaultConfig::default(),
@@ -57,9 +57,10 @@ async fn a_shanghai_november_export_ends_at_local_midnight() {
             .code,
         0
     );
-    // 23:30 on 30 November and 00:10 on 1 December, Shanghai time.
-    sent_at(&world, "LATE", "2026-11-30T15:30:00.000Z");
-    sent_at(&world, "NEXT", "2026-11-30T16:10:00.000Z");
+    // The gateway's success times: 23:30 on 30 November and 00:10 on
+    // 1 December, Beijing time.
+    succeeded_at(&world, "LATE", "2026-11-30T15:30:00.000Z");
+    succeeded_at(&world, "NEXT", "2026-11-30T16:10:00.000Z");
     let november = world.path("november.csv");
     let out = world
         .bulkrefund(&[
@@ -96,7 +97,9 @@ async fn a_shanghai_november_export_ends_at_local_midnight() {
         export_ids(&december),
         [("NEXT".to_owned(), "2026-12-01T00:10:00+08:00".to_owned())]
     );
-    // --timezone outranks the configuration: in UTC both were sent in November.
+    // --timezone outranks the configuration for the times shown, never for
+    // the day a refund counts for: in UTC both succeeded in November, yet
+    // the gateway's November holds LATE only.
     let utc = world.path("utc.csv");
     world
         .bulkrefund(&[
@@ -111,7 +114,10 @@ async fn a_shanghai_november_export_ends_at_local_midnight() {
             utc.to_str().unwrap(),
         ])
         .await;
-    assert_eq!(export_ids(&utc).len(), 2);
+    assert_eq!(
+        export_ids(&utc),
+        [("LATE".to_owned(), "2026-11-30T15:30:00+00:00".to_owned())]
+    );
     // An extension the export does not know is refused, nothing written.
     let ods = world.path("november.ods");
     let refused = world

@@ -256,12 +256,12 @@ async fn journal_backup_copies_the_last_commit_while_another_holds_the_journal()
     writer.execute_batch("ROLLBACK").unwrap();
 }
 
-/// Moves a refund's send time, as if it had been sent then.
-fn sent_at(world: &World, refund_id: &str, utc: &str) {
+/// Moves a refund's gateway success time, as if the gateway had said so.
+fn succeeded_at(world: &World, refund_id: &str, utc: &str) {
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
     let changed = conn
         .execute(
-            "UPDATE refunds SET first_sent_at = ?2 WHERE refund_id = ?1",
+            "UPDATE refunds SET gateway_success_at = ?2 WHERE refund_id = ?1",
             [refund_id, utc],
         )
         .unwrap();
@@ -271,8 +271,8 @@ fn sent_at(world: &World, refund_id: &str, utc: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_period_says_what_the_journal_holds_and_a_backwards_one_is_refused() {
     let world = paid_world().await;
-    sent_at(&world, "R1", "2026-12-01T10:00:00.000Z");
-    sent_at(&world, "R2", "2026-12-03T10:00:00.000Z");
+    succeeded_at(&world, "R1", "2026-12-01T10:00:00.000Z");
+    succeeded_at(&world, "R2", "2026-12-03T10:00:00.000Z");
     let out = world.path("november.csv");
     let export = |since: &'static str, until: &'static str| {
         let out = out.clone();
@@ -298,8 +298,9 @@ async fn an_empty_period_says_what_the_journal_holds_and_a_backwards_one_is_refu
     assert_eq!(
         november.stderr.lines().last(),
         Some(
-            "Note: the export holds no refund in 2026-11-01 to 2026-11-30 (times in UTC); \
-             the journal's refunds were first sent from 2026-12-01 to 2026-12-03"
+            "Note: the export holds no refund in 2026-11-01 to 2026-11-30 (the gateway's days, \
+             Asia/Shanghai); the journal's refunds count for the gateway's days from 2026-12-01 \
+             to 2026-12-03"
         ),
         "{}",
         november.stderr

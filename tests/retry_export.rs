@@ -213,7 +213,7 @@ fn read_export(path: &std::path::Path) -> (Vec<HashMap<String, String>>, Vec<Vec
             if record[1] != "figure" {
                 totals.push(record);
             }
-        } else if record[0] == "#by_day" {
+        } else if record[0] == "#by_day" || record[0] == "#by_day_note" {
             continue;
         } else {
             rows.push(header.iter().cloned().zip(record).collect());

@@ -1,9 +1,12 @@
 //! `bulkrefund export`: the reconciliation file, from the journal (read-only).
 //! `--out -` writes CSV to standard output; a file is never the journal, the
-//! configuration or a batch's input (README, "Output paths").
+//! configuration or a batch's input (README, "Output paths"). `--since` and
+//! `--until` select by the day a refund counts for, the gateway's day in
+//! Beijing time (journal/days.rs), whatever zone the times are shown in.
 
 use crate::cli::ExportArgs;
 use crate::exit::{self, UsageError};
+use crate::journal::days::{self, GATEWAY_ZONE};
 use crate::journal::Journal;
 use crate::options::Locations;
 use crate::paths::Protected;
@@ -26,23 +29,29 @@ fn period(args: &ExportArgs) -> String {
         (None, Some(until)) => format!("until {until}"),
         (Some(since), Some(until)) => format!("{since} to {until}"),
     };
-    format!("{}{range}", batch.unwrap_or_default())
+    let days = match (&args.since, &args.until) {
+        (None, None) => String::new(),
+        _ => format!(" (the gateway's days, {GATEWAY_ZONE})"),
+    };
+    format!("{}{range}{days}", batch.unwrap_or_default())
 }
 
-/// The refunds the flags ask for; a period that ends before it starts is a
-/// usage error (exit 2), before anything is written.
-fn filter(args: &ExportArgs, zone: &Zone) -> anyhow::Result<Filter> {
+/// The refunds the flags ask for, the period's dates being the gateway's
+/// days; a period that ends before it starts is a usage error (exit 2),
+/// before anything is written.
+fn filter(args: &ExportArgs) -> anyhow::Result<Filter> {
+    let gateway_days = days::gateway_zone();
     let filter = Filter {
         batch: args.batch,
         since: args
             .since
             .as_deref()
-            .map(|t| zone.bound(t, false))
+            .map(|t| gateway_days.bound(t, false))
             .transpose()?,
         until: args
             .until
             .as_deref()
-            .map(|t| zone.bound(t, true))
+            .map(|t| gateway_days.bound(t, true))
             .transpose()?,
         statuses: args
             .status
@@ -77,7 +86,7 @@ pub fn run(
         ))
         .into());
     };
-    let filter = filter(args, zone)?;
+    let filter = filter(args)?;
     let to_stdout = args.out.as_os_str() == "-";
     if to_stdout {
         if format == ExportFormat::Xlsx {
@@ -94,7 +103,7 @@ pub fn run(
             args.excel,
         )?;
         crate::say_part!("{}", totals.table());
-        say_if_empty(&journal, &filter, zone, args)?;
+        say_if_empty(&journal, &filter, args)?;
         return Ok(exit::SUCCESS);
     }
     let mut protected = Protected::new();
@@ -118,31 +127,27 @@ pub fn run(
         zone.name()
     );
     crate::say_part!("{}", totals.table());
-    say_if_empty(&journal, &filter, zone, args)?;
+    say_if_empty(&journal, &filter, args)?;
     Ok(exit::SUCCESS)
 }
 
 /// An export that holds no refund says so, and names the days the journal's
-/// refunds were sent on: a period typed for the wrong month is seen at once.
+/// refunds count for: a period typed for the wrong month is seen at once.
 /// It is still written, and the exit code is 0: an empty period is an answer.
-fn say_if_empty(
-    journal: &Journal,
-    filter: &Filter,
-    zone: &Zone,
-    args: &ExportArgs,
-) -> anyhow::Result<()> {
+fn say_if_empty(journal: &Journal, filter: &Filter, args: &ExportArgs) -> anyhow::Result<()> {
     if !journal.export_merchants(filter)?.is_empty() {
         return Ok(());
     }
     let held = match journal.export_span()? {
         None => "the journal holds no refund yet".to_owned(),
         Some((first, last)) => {
+            let zone = days::gateway_zone();
             let day = |utc: &str| {
                 zone.day_of(utc)
                     .map_or_else(|| utc.to_owned(), |d| d.to_string())
             };
             format!(
-                "the journal's refunds were first sent from {} to {}",
+                "the journal's refunds count for the gateway's days from {} to {}",
                 day(&first),
                 day(&last)
             )
@@ -150,7 +155,7 @@ fn say_if_empty(
     };
     let asked = match period(args).as_str() {
         "all times" => String::new(),
-        period => format!(" in {period} (times in {})", zone.name()),
+        period => format!(" in {period}"),
     };
     crate::say!("Note: the export holds no refund{asked}; {held}");
     Ok(())

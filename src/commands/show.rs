@@ -106,6 +106,8 @@ impl Story {
             "recorded_at": zone.show(&self.times.created_at),
             "first_sent_at": time(&self.times.first_sent_at),
             "finished_at": time(&self.times.finished_at),
+            "gateway_success_at": time(&self.times.gateway_success_at),
+            "gateway_created_at": time(&self.times.gateway_created_at),
             "retry_of": self.retry_of(),
             "retried_as": self.retried_as(),
             "chain": self.chain.iter().map(|l| json!({
@@ -187,6 +189,21 @@ impl Story {
         lines.into_iter().map(|(_, _, record)| record).collect()
     }
 
+    /// bulkrefund's times, then the gateway's own, each labelled as whose.
+    fn times_line(&self, zone: &Zone) -> String {
+        let t = &self.times;
+        let time = |t: &Option<String>| t.as_deref().map_or("-".into(), |t| zone.show(t));
+        format!(
+            "times: recorded {}, first sent {}, finished {} (bulkrefund's clock); \
+             gateway's own: created {}, succeeded {}",
+            zone.show(&t.created_at),
+            time(&t.first_sent_at),
+            time(&t.finished_at),
+            time(&t.gateway_created_at),
+            time(&t.gateway_success_at)
+        )
+    }
+
     fn table(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
         let r = &self.record;
         let (order_id, gateway_order_id) = r.gateway.spec().order_ids(&r.fields);
@@ -219,6 +236,7 @@ impl Story {
                 _ => String::new(),
             }
         )?;
+        writeln!(out, "  {}", self.times_line(zone))?;
         if let Some(steps) = what_to_do(r, zone) {
             writeln!(out, "  what to do:")?;
             for step in steps {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::policy::{backoff, Counters, Patience, ABNORMAL_RECHECK, MAX_DENIALS};
 use crate::gateway::{Attempt, IdUse, Outcome, Receipt};
-use crate::journal::{now_ms, Change, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
+use crate::journal::{now_ms, Change, GatewayTimes, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
 
 fn code_of(attempt: &Attempt) -> String {
     match (&attempt.outcome, attempt.http_status) {
@@ -37,8 +37,17 @@ fn at_ms(wait: Duration) -> i64 {
 fn known(change: Change, receipt: &Receipt) -> Change {
     Change {
         gateway_refund_id: receipt.gateway_refund_id.clone(),
+        gateway_times: gateway_times(receipt),
         created: true,
         ..change
+    }
+}
+
+/// The gateway's own times a receipt carries, as the journal keeps them.
+fn gateway_times(receipt: &Receipt) -> GatewayTimes {
+    GatewayTimes {
+        success_at: receipt.success_at,
+        created_at: receipt.created_at,
     }
 }
 
@@ -112,15 +121,16 @@ fn still_abnormal(attempt: &Attempt) -> Option<Verdict> {
         Outcome::Rejected { code, why } => (None, Some(refused_itself(code, why))),
         _ => return None,
     };
-    let gateway_refund_id = match &attempt.outcome {
-        Outcome::Abnormal(receipt) => receipt.gateway_refund_id.clone(),
-        _ => None,
+    let (gateway_refund_id, gateway_times) = match &attempt.outcome {
+        Outcome::Abnormal(receipt) => (receipt.gateway_refund_id.clone(), gateway_times(receipt)),
+        _ => (None, GatewayTimes::default()),
     };
     Some(Verdict {
         update: Update::Reschedule {
             next_attempt_at: at_ms(ABNORMAL_RECHECK),
             note: Some(abnormal_error()),
             gateway_refund_id,
+            gateway_times,
         },
         pause,
         stop,
@@ -150,6 +160,7 @@ pub fn after_submit(attempt: &Attempt, submits: u32, patience: &Patience) -> Ver
         } => Change {
             error: Some((code.clone(), message.clone())),
             gateway_refund_id: receipt.gateway_refund_id.clone(),
+            gateway_times: gateway_times(receipt),
             // The gateway says whether it created the refund: `retry --failed`
             // sends one it never created again under its own id.
             created: *id == IdUse::Spent,
@@ -283,6 +294,7 @@ pub fn after_query(
             next_attempt_at: at_ms(patience.poll_wait(counters.polls)),
             note: None,
             gateway_refund_id: receipt.gateway_refund_id.clone(),
+            gateway_times: gateway_times(receipt),
         }),
         Outcome::Processing(receipt) => Verdict::transition(
             from,
@@ -370,6 +382,7 @@ fn later(wait: Duration, code: String, why: String) -> Update {
         next_attempt_at: at_ms(wait),
         note: Some((code, why)),
         gateway_refund_id: None,
+        gateway_times: GatewayTimes::default(),
     }
 }
 
@@ -404,6 +417,7 @@ fn query_later(
                 ),
             )),
             gateway_refund_id: None,
+            gateway_times: GatewayTimes::default(),
         }
     } else {
         later(wait, code_of(attempt), why.to_owned())
@@ -531,6 +545,8 @@ mod tests {
         let receipt = Receipt {
             gateway_refund_id: Some("G1".into()),
             refund_fen: None,
+            success_at: Some("2026-11-30T15:59:59Z".parse().unwrap()),
+            created_at: Some("2026-11-30T15:59:50Z".parse().unwrap()),
         };
         let cases = [
             (Outcome::Succeeded(receipt.clone()), State::Succeeded),
@@ -554,6 +570,23 @@ mod tests {
         for (outcome, expected) in cases {
             let verdict = after_submit(&attempt(outcome.clone(), Some(200)), 1, &patience());
             assert_eq!(to_state(&verdict.update), Some(expected), "{outcome:?}");
+            // The gateway's own times go to the journal with its id.
+            if let Update::Transition { change, .. } = &verdict.update {
+                let told = matches!(
+                    outcome,
+                    Outcome::Succeeded(_) | Outcome::Processing(_) | Outcome::Abnormal(_)
+                );
+                assert_eq!(
+                    change.gateway_times.success_at,
+                    told.then_some(receipt.success_at).flatten(),
+                    "{outcome:?}"
+                );
+                assert_eq!(
+                    change.gateway_times.created_at,
+                    told.then_some(receipt.created_at).flatten(),
+                    "{outcome:?}"
+                );
+            }
             assert_eq!(
                 verdict.stop.is_some(),
                 matches!(outcome, Outcome::Rejected { .. }),
@@ -824,6 +857,8 @@ mod tests {
         let receipt = Receipt {
             gateway_refund_id: Some("503000".into()),
             refund_fen: None,
+            success_at: Some("2026-11-30T15:59:59Z".parse().unwrap()),
+            created_at: Some("2026-11-30T15:59:50Z".parse().unwrap()),
         };
         let abnormal = attempt(Outcome::Abnormal(receipt.clone()), Some(200));
         let hour = ABNORMAL_RECHECK.as_millis() as i64;

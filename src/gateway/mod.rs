@@ -22,6 +22,7 @@ pub mod section;
 pub mod status_only;
 #[cfg(test)]
 pub mod stub;
+pub mod times;
 pub mod wechatpay;
 
 use std::collections::BTreeMap;
@@ -218,6 +219,11 @@ impl RefundOrder {
 pub struct Receipt {
     pub gateway_refund_id: Option<String>,
     pub refund_fen: Option<Fen>,
+    /// The gateway's own time of the refund's success, when the answer gave
+    /// one that reads ([`times`]): the day the refund counts for.
+    pub success_at: Option<jiff::Timestamp>,
+    /// The gateway's own time it created the refund, when given.
+    pub created_at: Option<jiff::Timestamp>,
 }
 
 /// What one HTTP attempt proved. Only a verified answer about this very refund

@@ -3,7 +3,9 @@
 //! attempt noted. The engine's writer hands groups of them to
 //! [`Journal::commit_group`], which commits a group in one transaction; a
 //! refused change (a stale state, an illegal transition) is refused before it
-//! writes anything, so it fails alone.
+//! writes anything, so it fails alone. What an answer taught of the refund
+//! (the gateway's id, its own success and creation times) is kept beside the
+//! state: a later answer that does not repeat it erases nothing.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -20,7 +22,29 @@ pub enum Update {
         next_attempt_at: i64,
         note: Option<(String, String)>,
         gateway_refund_id: Option<String>,
+        gateway_times: GatewayTimes,
     },
+}
+
+/// The gateway's own times of a refund, as an answer gave them (WeChat's
+/// `success_time`, `create_time`, Alipay's `gmt_refund_pay`, Leshua's and
+/// Lianshang's `refund_time`): kept in `refunds.gateway_success_at` and
+/// `gateway_created_at`, journal times (RFC 3339 UTC) like every other.
+/// The success time is the day a refund counts for ([`super::days`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatewayTimes {
+    pub success_at: Option<jiff::Timestamp>,
+    pub created_at: Option<jiff::Timestamp>,
+}
+
+impl GatewayTimes {
+    /// (success, creation) as the journal writes them.
+    fn texts(&self) -> (Option<String>, Option<String>) {
+        (
+            self.success_at.map(crate::zone::journal_time),
+            self.created_at.map(crate::zone::journal_time),
+        )
+    }
 }
 
 /// One change the engine's writer commits.
@@ -135,12 +159,16 @@ fn commit_one(conn: &Connection, op: &Op) -> Result<(), JournalError> {
                 next_attempt_at,
                 note,
                 gateway_refund_id,
+                gateway_times,
             } => reschedule(
                 conn,
                 *refund,
-                *next_attempt_at,
-                note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
-                gateway_refund_id.as_deref(),
+                Rescheduled {
+                    next_attempt_at: *next_attempt_at,
+                    note: note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                    gateway_refund_id: gateway_refund_id.as_deref(),
+                    gateway_times,
+                },
                 attempt,
             ),
         },
@@ -159,6 +187,8 @@ pub struct Change {
     pub why: String,
     /// Set when the gateway told us its id.
     pub gateway_refund_id: Option<String>,
+    /// The gateway's own times, when its answer gave them.
+    pub gateway_times: GatewayTimes,
     /// (code, message) to show; `None` clears an earlier error.
     pub error: Option<(String, String)>,
     /// When to act on it next (unix ms); `None` means now.
@@ -173,6 +203,7 @@ impl Change {
             to,
             why: why.into(),
             gateway_refund_id: None,
+            gateway_times: GatewayTimes::default(),
             error: None,
             next_attempt_at: None,
             created: false,
@@ -229,6 +260,7 @@ fn transition(
     };
     let finished = change.to.is_final().then_some(now.as_str());
     let (attempts, submits, sent_at) = counted(attempt);
+    let (success_at, created_at) = change.gateway_times.texts();
     let changed = conn
         .prepare_cached(
             "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
@@ -236,7 +268,9 @@ fn transition(
              next_attempt_at = COALESCE(?6, 0), finished_at = ?7,
              ever_created = ever_created OR ?8,
              attempts = attempts + ?9, submits = submits + ?10,
-             first_sent_at = COALESCE(first_sent_at, ?11)
+             first_sent_at = COALESCE(first_sent_at, ?11),
+             gateway_success_at = COALESCE(?13, gateway_success_at),
+             gateway_created_at = COALESCE(?14, gateway_created_at)
          WHERE id = ?1 AND state = ?12",
         )?
         .execute(params![
@@ -251,7 +285,9 @@ fn transition(
             attempts,
             submits,
             sent_at,
-            expected.as_str()
+            expected.as_str(),
+            success_at,
+            created_at
         ])?;
     if changed == 0 {
         return Err(match state_of(conn, refund) {
@@ -279,36 +315,48 @@ fn transition(
     Ok(())
 }
 
+/// What a reschedule writes: when next, the note to show, and what the
+/// answer taught of the refund.
+pub(super) struct Rescheduled<'a> {
+    pub next_attempt_at: i64,
+    pub note: Option<(&'a str, &'a str)>,
+    pub gateway_refund_id: Option<&'a str>,
+    pub gateway_times: &'a GatewayTimes,
+}
+
 /// Updates a refund that stays in its state (a poll that found it still
 /// processing, a query that could not learn anything): no event, since
 /// nothing changed; the attempt is recorded.
 pub(super) fn reschedule(
     conn: &Connection,
     refund: i64,
-    next_attempt_at: i64,
-    note: Option<(&str, &str)>,
-    gateway_refund_id: Option<&str>,
+    update: Rescheduled,
     attempt: &AttemptRecord,
 ) -> Result<(), JournalError> {
     insert_attempt(conn, refund, attempt)?;
-    let (code, message) = note.unzip();
+    let (code, message) = update.note.unzip();
     let (attempts, submits, sent_at) = counted(Some(attempt));
+    let (success_at, created_at) = update.gateway_times.texts();
     conn.prepare_cached(
         "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
              gateway_refund_id = COALESCE(?5, gateway_refund_id),
              attempts = attempts + ?6, submits = submits + ?7,
-             first_sent_at = COALESCE(first_sent_at, ?8)
+             first_sent_at = COALESCE(first_sent_at, ?8),
+             gateway_success_at = COALESCE(?9, gateway_success_at),
+             gateway_created_at = COALESCE(?10, gateway_created_at)
          WHERE id = ?1",
     )?
     .execute(params![
         refund,
-        next_attempt_at,
+        update.next_attempt_at,
         code,
         message,
-        gateway_refund_id,
+        update.gateway_refund_id,
         attempts,
         submits,
-        sent_at
+        sent_at,
+        success_at,
+        created_at
     ])?;
     Ok(())
 }

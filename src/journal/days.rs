@@ -1,8 +1,14 @@
 //! The one definition of the day a refund counts for (statements.md, "Days:
 //! Asia/Shanghai, always"): the gateway's own success time when an answer
 //! gave one, else bulkrefund's `finished_at` (refunds recorded before the
-//! journal kept the gateway's times), in the gateway's day, Beijing time.
-//! Everything that groups or filters refunds by day reads it from here.
+//! journal kept the gateway's times, or whose gateway gave none), in the
+//! gateway's day, Beijing time. A refund not final yet has neither: it is
+//! placed by when it was first sent, else recorded (bulkrefund's clock too).
+//! Everything that groups or filters refunds by day reads it from here: the
+//! export's "by day" sheet and `#by_day` lines, `--since/--until`, the report,
+//! reconciliation's expected refunds; and each says whose clock it used.
+
+use jiff::civil::Date;
 
 use crate::zone::Zone;
 
@@ -16,10 +22,33 @@ pub fn gateway_zone() -> Zone {
 
 /// SQL over `refunds` (unqualified columns): the journal time (RFC 3339 UTC,
 /// compared as text) a refund counts by.
-pub const COUNTED_AT: &str = "COALESCE(gateway_success_at, finished_at)";
+pub const COUNTED_AT: &str = "COALESCE(gateway_success_at, finished_at, first_sent_at, created_at)";
 
 /// SQL over `refunds`: 1 when [`COUNTED_AT`] is bulkrefund's clock, not the gateway's.
 pub const COUNTED_BY_OUR_CLOCK: &str = "(gateway_success_at IS NULL)";
+
+/// [`COUNTED_AT`] over the refunds table named `alias` in a join.
+pub fn counted_at(alias: &str) -> String {
+    qualified(COUNTED_AT, alias)
+}
+
+/// [`COUNTED_BY_OUR_CLOCK`] over the refunds table named `alias` in a join.
+pub fn counted_by_our_clock(alias: &str) -> String {
+    qualified(COUNTED_BY_OUR_CLOCK, alias)
+}
+
+fn qualified(sql: &str, alias: &str) -> String {
+    let mut out = sql.to_owned();
+    for column in [
+        "gateway_success_at",
+        "finished_at",
+        "first_sent_at",
+        "created_at",
+    ] {
+        out = out.replace(column, &format!("{alias}.{column}"));
+    }
+    out
+}
 
 /// Whose clock placed a refund on its day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +57,63 @@ pub enum DayBasis {
     Gateway,
     /// bulkrefund's own time of the answer: the journal has no gateway time.
     Bulkrefund,
+}
+
+impl DayBasis {
+    /// As files write it: `gateway`, `bulkrefund`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DayBasis::Gateway => "gateway",
+            DayBasis::Bulkrefund => "bulkrefund",
+        }
+    }
+}
+
+/// The time a refund counts by, as [`COUNTED_AT`] and
+/// [`COUNTED_BY_OUR_CLOCK`] read it, and whose it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// A journal time (RFC 3339 UTC).
+    pub at: String,
+    pub basis: DayBasis,
+}
+
+impl Counted {
+    /// From the two columns a query selected: [`COUNTED_AT`] and
+    /// [`COUNTED_BY_OUR_CLOCK`].
+    pub fn read(row: &rusqlite::Row, at: usize, ours: usize) -> rusqlite::Result<Counted> {
+        Ok(Counted {
+            at: row.get(at)?,
+            basis: if row.get::<_, bool>(ours)? {
+                DayBasis::Bulkrefund
+            } else {
+                DayBasis::Gateway
+            },
+        })
+    }
+
+    /// The gateway's day it counts for (Beijing time).
+    pub fn day(&self) -> Option<Date> {
+        gateway_zone().day_of(&self.at)
+    }
+}
+
+/// What a "by day" figure says of its days: that they are the gateway's,
+/// and how many refunds bulkrefund's clock placed.
+pub fn note(placed_by_our_clock: u64) -> String {
+    let mut note = format!("days: the gateway's success time in {GATEWAY_ZONE}");
+    if placed_by_our_clock > 0 {
+        let refunds = if placed_by_our_clock == 1 {
+            "refund"
+        } else {
+            "refunds"
+        };
+        note.push_str(&format!(
+            "; {placed_by_our_clock} {refunds} placed by bulkrefund's clock (no gateway time: \
+             recorded before bulkrefund kept the gateway's times, or the gateway gave none)"
+        ));
+    }
+    note
 }
 
 #[cfg(test)]
@@ -41,5 +127,24 @@ mod tests {
         assert_eq!(day.to_string(), "2026-11-30");
         let day = zone.day_of("2026-11-30T16:00:00.000Z").unwrap();
         assert_eq!(day.to_string(), "2026-12-01");
+        assert_eq!(
+            zone.bound("2026-11-30", false).unwrap(),
+            "2026-11-29T16:00:00.000Z"
+        );
+        assert_eq!(
+            zone.bound("2026-11-30", true).unwrap(),
+            "2026-11-30T16:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn one_expression_whatever_the_alias() {
+        assert_eq!(
+            counted_at("f"),
+            "COALESCE(f.gateway_success_at, f.finished_at, f.first_sent_at, f.created_at)"
+        );
+        assert_eq!(counted_by_our_clock("f"), "(f.gateway_success_at IS NULL)");
+        assert_eq!(note(0), "days: the gateway's success time in Asia/Shanghai");
+        assert!(note(2).contains("; 2 refunds placed by bulkrefund's clock"));
     }
 }

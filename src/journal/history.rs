@@ -41,7 +41,9 @@ pub struct Listing {
     pub row_status: Option<String>,
 }
 
-/// The journal's times, gateway refund ids aside, for one refund.
+/// The journal's times, gateway refund ids aside, for one refund:
+/// bulkrefund's own (recorded, first sent, finished) and the gateway's own
+/// (its success and creation times, when an answer gave them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefundTimes {
     pub batch: i64,
@@ -49,6 +51,8 @@ pub struct RefundTimes {
     pub created_at: String,
     pub first_sent_at: Option<String>,
     pub finished_at: Option<String>,
+    pub gateway_success_at: Option<String>,
+    pub gateway_created_at: Option<String>,
 }
 
 const ATTEMPT_COLUMNS: &str = "kind, at, http_status, gateway_codes, outcome, latency_ms";
@@ -76,7 +80,9 @@ impl Journal {
 
     pub fn refund_times(&self, refund: i64) -> Result<RefundTimes, JournalError> {
         Ok(self.conn.query_row(
-            "SELECT batch_id, line, created_at, first_sent_at, finished_at FROM refunds WHERE id = ?1",
+            "SELECT batch_id, line, created_at, first_sent_at, finished_at,
+                    gateway_success_at, gateway_created_at
+             FROM refunds WHERE id = ?1",
             [refund],
             |row| {
                 Ok(RefundTimes {
@@ -85,6 +91,8 @@ impl Journal {
                     created_at: row.get(2)?,
                     first_sent_at: row.get(3)?,
                     finished_at: row.get(4)?,
+                    gateway_success_at: row.get(5)?,
+                    gateway_created_at: row.get(6)?,
                 })
             },
         )?)

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use changes::{AttemptKind, AttemptRecord, Change, Op, Update};
+pub use changes::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 use lock::{JournalLock, LockError};
 pub use refunds::{RefundRecord, Scope, PARKED};
 use state::IllegalTransition;
@@ -207,6 +207,8 @@ impl Journal {
     }
 }
 
+#[cfg(test)]
+mod days_tests;
 #[cfg(test)]
 mod import_trace_tests;
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! The journal's reads for people: a batch's rows as its results file shows
 //! them, counts and amounts per status, the rows that need attention, the
 //! reconciliation export's rows, and the batches themselves. Each returns
-//! typed rows; what a person reads is made of them in `report/`.
+//! typed rows; what a person reads is made of them in `report/`. An export's
+//! period and days are the gateway's ([`super::days`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension, Row};
 
+use super::days::{self, Counted};
 use super::{Journal, JournalError, RowStatus, State, Status};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
@@ -81,7 +83,9 @@ pub struct RetryLink {
 #[derive(Clone, Debug, Default)]
 pub struct ExportFilter {
     pub batch: Option<i64>,
-    /// RFC 3339 UTC bounds on when a refund was first sent (or recorded, if never sent).
+    /// RFC 3339 UTC bounds on the time a refund counts by
+    /// ([`days::COUNTED_AT`]: the gateway's success time, else bulkrefund's);
+    /// a date is a gateway day (`days::gateway_zone().bound`).
     pub since: Option<String>,
     pub until: Option<String>,
     /// Empty for all.
@@ -111,6 +115,10 @@ pub struct ExportRow {
     pub batch_id: i64,
     pub source_file: String,
     pub line: u64,
+    /// The gateway's own success time, when an answer gave one.
+    pub gateway_success_at: Option<String>,
+    /// The time the refund counts by, and whose clock it is.
+    pub counted: Counted,
 }
 
 fn status_of(text: &str) -> Status {
@@ -287,8 +295,11 @@ impl Journal {
         let sql = format!(
             "SELECT f.profile, f.merchant_id, f.refund_id, p.refund_id, f.fields, f.amount_fen, f.state,
                     f.gateway_refund_id, f.error_code, f.error_message, f.attempts, f.first_sent_at,
-                    f.finished_at, f.batch_id, b.file_name, f.line, f.gateway, n.refund_id
+                    f.finished_at, f.batch_id, b.file_name, f.line, f.gateway, n.refund_id,
+                    f.gateway_success_at, {}, {}
              {} ORDER BY f.id",
+            days::counted_at("f"),
+            days::counted_by_our_clock("f"),
             export_from_where(filter)
         );
         let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
@@ -301,12 +312,13 @@ impl Journal {
         Ok(())
     }
 
-    /// When the journal's refunds were first sent (or recorded, if never
-    /// sent), as an export's period counts them: the earliest and the latest,
-    /// or `None` when the journal holds no refund.
+    /// The times the journal's refunds count by ([`days::COUNTED_AT`]), as
+    /// an export's period selects them: the earliest and the latest, or
+    /// `None` when the journal holds no refund.
     pub fn export_span(&self) -> Result<Option<(String, String)>, JournalError> {
+        let counted = days::COUNTED_AT;
         let span: (Option<String>, Option<String>) = self.conn.query_row(
-            "SELECT MIN(COALESCE(first_sent_at, created_at)), MAX(COALESCE(first_sent_at, created_at)) FROM refunds",
+            &format!("SELECT MIN({counted}), MAX({counted}) FROM refunds"),
             [],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
@@ -327,8 +339,8 @@ impl Journal {
     }
 }
 
-/// The refunds an export holds (`?1` batch, `?2` since, `?3` until): `f` each
-/// refund, `p` the one it retries, `n` the one that retries it, `b` its batch.
+/// The refunds an export holds (`?1` batch, `?2` since, `?3` until, on the
+/// time each counts by): `f` each refund, `p` the one it retries, `n` the one that retries it, `b` its batch.
 fn export_from_where(filter: &ExportFilter) -> String {
     let states: Vec<State> = filter.statuses.iter().flat_map(|s| s.states()).collect();
     // A status names intents: a link that was retried has no status of its own left.
@@ -340,12 +352,13 @@ fn export_from_where(filter: &ExportFilter) -> String {
             super::state::sql_list(&states)
         )
     };
+    let counted = days::counted_at("f");
     format!(
         "FROM refunds f LEFT JOIN refunds p ON p.id = f.retry_of JOIN batches b ON b.id = f.batch_id
               LEFT JOIN refunds n ON n.retry_of = f.id
          WHERE (?1 IS NULL OR f.batch_id = ?1)
-           AND (?2 IS NULL OR COALESCE(f.first_sent_at, f.created_at) >= ?2)
-           AND (?3 IS NULL OR COALESCE(f.first_sent_at, f.created_at) < ?3)
+           AND (?2 IS NULL OR {counted} >= ?2)
+           AND (?3 IS NULL OR {counted} < ?3)
            AND {state_filter}"
     )
 }
@@ -397,5 +410,7 @@ fn export_row(row: &Row) -> rusqlite::Result<ExportRow> {
         batch_id: row.get(13)?,
         source_file: row.get(14)?,
         line: row.get(15)?,
+        gateway_success_at: row.get(18)?,
+        counted: Counted::read(row, 19, 20)?,
     })
 }

@@ -22,7 +22,7 @@ fn read_refund(conn: &rusqlite::Connection, id: i64) -> Result<RefundRecord, Jou
     )?)
 }
 
-fn meta() -> BatchMeta {
+pub(super) fn meta() -> BatchMeta {
     BatchMeta {
         file_name: "batch.csv".into(),
         file_hash: "abc".into(),
@@ -40,7 +40,7 @@ fn meta() -> BatchMeta {
     }
 }
 
-fn valid(
+pub(super) fn valid(
     line: u64,
     id: &str,
     order: &str,
@@ -70,7 +70,7 @@ fn invalid(line: u64) -> Result<CheckedRow, crate::batch::FileError> {
     })
 }
 
-fn import_rows(
+pub(super) fn import_rows(
     journal: &mut Journal,
     rows: Vec<Result<CheckedRow, crate::batch::FileError>>,
 ) -> (Tally, Vec<String>) {
@@ -467,9 +467,12 @@ fn attempts_are_counted_and_first_sent_kept() {
     changes::reschedule(
         conn,
         id,
-        0,
-        None,
-        None,
+        changes::Rescheduled {
+            next_attempt_at: 0,
+            note: None,
+            gateway_refund_id: None,
+            gateway_times: &Default::default(),
+        },
         &attempt(AttemptKind::Query, "2026-11-22T00:00:01.000Z"),
     )
     .unwrap();

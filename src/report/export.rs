@@ -1,7 +1,10 @@
 //! The reconciliation export (`bulkrefund export`): one row per gateway
 //! refund across runs, with its retry chain, order ids, amounts, status, gateway
-//! id, local times, attempts and source, then the money (README, "The money"):
-//! intents per status, and refunded per local day. CSV (formula-safe, an
+//! id, local times, attempts and source, the gateway's success time and the
+//! day the refund counts for, then the money (README, "The money"): intents
+//! per status, and refunded per gateway day (the gateway's success time in
+//! Beijing time, else bulkrefund's: journal/days.rs, the one definition,
+//! with a note of how many bulkrefund's clock placed). CSV (formula-safe, an
 //! optional BOM) or XLSX (a title row, a frozen header, amounts as numbers with
 //! two decimals, times as dates, a summary sheet and a "by day" sheet; its
 //! layout and print setup are [`super::xlsx`]'s). Rows stream from the journal
@@ -18,12 +21,13 @@ use super::summary::{IntentMoney, Sum};
 use super::xlsx::{self, write_figures, yuan_number, Formats};
 use super::ReportError;
 use crate::exit::UsageError;
+use crate::journal::days::{self, DayBasis};
 use crate::journal::reports::ExportRow;
 use crate::journal::{Journal, Status};
 use crate::money::Fen;
 use crate::zone::Zone;
 
-pub const COLUMNS: [&str; 19] = [
+pub const COLUMNS: [&str; 22] = [
     "profile",
     "merchant_id",
     "refund_id",
@@ -43,6 +47,10 @@ pub const COLUMNS: [&str; 19] = [
     "batch_id",
     "source_file",
     "line",
+    // Appended, never reordered: readers may pick columns by place.
+    "gateway_success_at",
+    "day",
+    "day_basis",
 ];
 
 /// Columns that hold numbers or times rather than text, by index in [`COLUMNS`].
@@ -54,6 +62,7 @@ const FIRST_SENT: usize = 14;
 const FINISHED: usize = 15;
 const BATCH: usize = 16;
 const LINE: usize = 18;
+const GATEWAY_SUCCESS: usize = 19;
 
 /// What a link that was retried under a new id shows as its status: its own
 /// failure is in its error columns, and its intent's status is its retry's.
@@ -129,29 +138,49 @@ impl Heading {
 
 /// The money of an export: intents per status (each chain counted once, by
 /// its last link), the links retried under a new id (no money of their own),
-/// and refunded per local day of the gateway's answer.
+/// and refunded per gateway day ([`days`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportTotals {
     pub intents: IntentMoney,
     pub retried: u64,
+    /// Refunded per gateway day (`2026-11-30`, Beijing time).
     pub by_day: BTreeMap<String, Sum>,
+    /// Of each day's refunded, how many bulkrefund's clock placed (no
+    /// gateway time); days without any are absent.
+    pub by_our_clock: BTreeMap<String, u64>,
+}
+
+/// The day a refund counts for, as the export writes it.
+fn day_of(row: &ExportRow) -> String {
+    row.counted
+        .day()
+        .map_or_else(|| "unknown".to_owned(), |d| d.to_string())
 }
 
 impl ExportTotals {
-    fn add(&mut self, row: &ExportRow, zone: &Zone) {
+    fn add(&mut self, row: &ExportRow) {
         if row.retried_as.is_some() {
             self.retried += 1;
             return;
         }
         self.intents.add(row.status, 1, row.fen);
         if row.status == Status::Succeeded {
-            let day = row
-                .finished_at
-                .as_deref()
-                .and_then(|at| zone.day_of(at))
-                .map_or_else(|| "unknown".to_owned(), |d| d.to_string());
+            let day = day_of(row);
+            if row.counted.basis == DayBasis::Bulkrefund {
+                *self.by_our_clock.entry(day.clone()).or_default() += 1;
+            }
             self.by_day.entry(day).or_default().add(1, row.fen);
         }
+    }
+
+    /// How many of the refunded a day holds that bulkrefund's clock placed.
+    pub fn placed_by_our_clock(&self, day: &str) -> u64 {
+        self.by_our_clock.get(day).copied().unwrap_or(0)
+    }
+
+    /// What the "by day" figures say of their days ([`days::note`]).
+    pub fn days_note(&self) -> String {
+        days::note(self.by_our_clock.values().sum())
     }
 
     /// (figure, count, amount) in reading order: the intents' figures, then
@@ -194,7 +223,7 @@ pub fn refund_status(text: &str) -> Result<Status, UsageError> {
 }
 
 /// The export's cells for one refund, in [`COLUMNS`] order.
-fn cells(row: &ExportRow, zone: &Zone) -> [String; 19] {
+fn cells(row: &ExportRow, zone: &Zone) -> [String; 22] {
     let (order_id, gateway_order_id) = row.gateway.spec().order_ids(&row.fields);
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let time = |value: &Option<String>| value.as_deref().map(|t| zone.show(t)).unwrap_or_default();
@@ -222,6 +251,9 @@ fn cells(row: &ExportRow, zone: &Zone) -> [String; 19] {
         row.batch_id.to_string(),
         row.source_file.clone(),
         row.line.to_string(),
+        time(&row.gateway_success_at),
+        day_of(row),
+        row.counted.basis.as_str().to_owned(),
     ]
 }
 
@@ -235,7 +267,7 @@ fn rows(
     mut each: impl FnMut(&[String], Fen) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     journal.export_rows(filter, |row| {
-        totals.add(&row, zone);
+        totals.add(&row);
         each(&cells(&row, zone), row.fen)
     })
 }
@@ -256,8 +288,9 @@ pub fn export(
 }
 
 /// Writes the export as CSV to any writer (a file, or standard output for `--out -`).
-/// After the rows: `#totals` lines (the money) and `#by_day` lines
-/// (refunded per local day), each marked in its first cell.
+/// After the rows: `#totals` lines (the money), `#by_day` lines (refunded
+/// per gateway day, with how many bulkrefund's clock placed) and a
+/// `#by_day_note` line saying whose days they are, each marked in its first cell.
 pub fn export_csv(
     journal: &Journal,
     filter: &Filter,
@@ -294,6 +327,7 @@ pub fn export_csv(
         "refunded_count",
         "amount_fen",
         "amount_yuan",
+        "placed_by_bulkrefund_clock",
     ])?;
     for (day, sum) in &totals.by_day {
         writer.write_record([
@@ -302,8 +336,10 @@ pub fn export_csv(
             &sum.count.to_string(),
             &sum.fen.0.to_string(),
             &sum.fen.to_string(),
+            &totals.placed_by_our_clock(day).to_string(),
         ])?;
     }
+    writer.write_record(["#by_day_note", &totals.days_note()])?;
     writer.flush()?;
     Ok(totals)
 }
@@ -335,7 +371,7 @@ fn export_xlsx(
                 match col {
                     AMOUNT_YUAN => widths.see(col, &fen.grouped()),
                     // Shown as `2026-11-30 23:30:00`.
-                    FIRST_SENT | FINISHED if !cell.is_empty() => {
+                    FIRST_SENT | FINISHED | GATEWAY_SUCCESS if !cell.is_empty() => {
                         widths.see(col, cell.get(..19).unwrap_or(cell))
                     }
                     _ => widths.see(col, cell),
@@ -357,6 +393,14 @@ fn export_xlsx(
         .iter()
         .map(|(day, sum)| (day.clone(), sum.count, Some(sum.fen)));
     write_figures(by_day, &title, header, days, &formats)?;
+    // Whose clock placed each day's refunds, and the note saying so.
+    by_day.write_string_with_format(1, 4, "placed by bulkrefund's clock", &formats.header)?;
+    by_day.set_column_width(4, 28.0)?;
+    for (i, day) in totals.by_day.keys().enumerate() {
+        by_day.write_number(i as u32 + 2, 4, totals.placed_by_our_clock(day) as f64)?;
+    }
+    let below = totals.by_day.len() as u32 + 3;
+    by_day.write_string(below, 0, totals.days_note())?;
     xlsx::save(&mut workbook, out)?;
     Ok(totals)
 }
@@ -381,13 +425,15 @@ fn write_row(
                 sheet.write_number(row, c, cell.parse::<f64>().unwrap_or_default())?
             }
             // Excel has no zones: the local wall-clock time, the zone being in the title.
-            FIRST_SENT | FINISHED if !cell.is_empty() => match zone.wall_clock(cell) {
-                Some(local) => {
-                    let datetime = ExcelDateTime::parse_from_str(&local)?;
-                    sheet.write_datetime_with_format(row, c, datetime, &formats.time)?
+            FIRST_SENT | FINISHED | GATEWAY_SUCCESS if !cell.is_empty() => {
+                match zone.wall_clock(cell) {
+                    Some(local) => {
+                        let datetime = ExcelDateTime::parse_from_str(&local)?;
+                        sheet.write_datetime_with_format(row, c, datetime, &formats.time)?
+                    }
+                    None => sheet.write_string(row, c, cell)?,
                 }
-                None => sheet.write_string(row, c, cell)?,
-            },
+            }
             // A long message wraps in its row, made tall enough.
             MESSAGE if xlsx::message_lines(cell) > 1 => {
                 xlsx::fit_message(sheet, row, xlsx::message_lines(cell))?;

@@ -17,9 +17,10 @@ use crate::money::Fen;
 /// [`super::export::COLUMNS`]: first what a reader needs to know of a refund
 /// (which, for which order, how much, where it stands, when, its retry, why
 /// not), then the rest (gateway ids, merchant, profile, attempts, source).
-pub const PRINT_ORDER: [usize; 19] = [
+pub const PRINT_ORDER: [usize; 22] = [
     2, 5, 8, 9, 15, 4, 11, 12, // refund_id … error_message
     3, 10, 6, 1, 0, 13, 14, 16, 17, 18, 7, // retry_of … amount_fen
+    19, 20, 21, // gateway_success_at, day, day_basis
 ];
 /// How many of [`PRINT_ORDER`] a reader needs: they fill the first pages
 /// across; the rest print on the pages after them.

@@ -20,7 +20,7 @@ use super::wire::{
 use super::yuan;
 use crate::gateway::echo::EchoCheck;
 use crate::gateway::rsa_sign::RsaVerifier;
-use crate::gateway::{IdUse, Outcome, Receipt};
+use crate::gateway::{times, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// What a request sent, as an answer must echo it.
@@ -151,8 +151,18 @@ pub fn refund_ran(answer: &RefundAnswer, asked: &Asked) -> (Outcome, Follow) {
         gateway_refund_id: trade_no(answer.trade_no.as_ref(), asked),
         // refund_fee is the trade's total so far, not this refund's.
         refund_fen: None,
+        success_at: refund_paid_at(answer.gmt_refund_pay.as_ref()),
+        created_at: None,
     };
     (Outcome::Succeeded(receipt), Follow::Nothing)
+}
+
+/// `gmt_refund_pay` (Beijing time): the refund's success time, when the
+/// answer proves a success and the time reads; else none.
+fn refund_paid_at(answered: Option<&Echoed>) -> Option<jiff::Timestamp> {
+    times::kept(answered.and_then(Echoed::text), |text| {
+        times::beijing(text, times::DASHED)
+    })
 }
 
 /// The refund's gateway id: its trade's `trade_no` (an Alipay refund has no
@@ -188,11 +198,18 @@ pub fn query_ran(answer: &QueryAnswer, asked: &Asked) -> Outcome {
     let receipt = Receipt {
         gateway_refund_id: trade_no(answer.trade_no.as_ref(), asked),
         refund_fen: Some(asked.refund),
+        success_at: None,
+        created_at: None,
+    };
+    // Only a success's gmt_refund_pay is its success time.
+    let succeeded = Receipt {
+        success_at: refund_paid_at(answer.gmt_refund_pay.as_ref()),
+        ..receipt.clone()
     };
     match answer.refund_status.as_ref() {
-        None => Outcome::Succeeded(receipt),
+        None => Outcome::Succeeded(succeeded),
         Some(Echoed::Text(status)) => match status.as_str() {
-            "REFUND_SUCCESS" => Outcome::Succeeded(receipt),
+            "REFUND_SUCCESS" => Outcome::Succeeded(succeeded),
             "REFUND_PROCESSING" => Outcome::Processing(receipt),
             // Alipay asks for the same number again after a failed refund.
             "REFUND_FAIL" => Outcome::failed(
@@ -560,6 +577,47 @@ mod tests {
         )
     }
 
+    /// The answers' `gmt_refund_pay`, 2026-11-22 09:30:01 Beijing time.
+    const PAID_AT: &str = "2026-11-22T01:30:01Z";
+
+    #[test]
+    fn gmt_refund_pay_is_the_success_time_when_it_reads() {
+        let y = r#""Y""#;
+        let with = |call: Call, at: &str| {
+            let body = match call {
+                Call::Refund => refund_answer(y, r#""T1""#, r#""2026""#, r#""30.00""#),
+                Call::Query => query_answer(r#""R2""#, r#""20.00""#, ""),
+            };
+            match signed(call, &body.replace("2026-11-22 09:30:01", at)).outcome {
+                Outcome::Succeeded(receipt) => receipt.success_at,
+                other => panic!("{other:?}"),
+            }
+        };
+        let at = |t: &str| Some(t.parse::<jiff::Timestamp>().unwrap());
+        for call in [Call::Refund, Call::Query] {
+            assert_eq!(
+                with(call, "2026-11-30 23:59:59"),
+                at("2026-11-30T15:59:59Z")
+            );
+            // A time that does not read is not kept; the success stands.
+            assert_eq!(with(call, "2026-11-30T23:59:59"), None);
+            assert_eq!(with(call, "2026/11/30 23:59:59"), None);
+        }
+        // A refund still processing has no success time, whatever it says.
+        let processing = query_answer(
+            r#""R2""#,
+            r#""20.00""#,
+            r#","refund_status":"REFUND_PROCESSING""#,
+        );
+        assert!(matches!(
+            signed(Call::Query, &processing).outcome,
+            Outcome::Processing(Receipt {
+                success_at: None,
+                ..
+            })
+        ));
+    }
+
     fn refund_outcome(
         fund_change: &str,
         out_trade_no: &str,
@@ -580,7 +638,10 @@ mod tests {
             good,
             Outcome::Succeeded(Receipt {
                 gateway_refund_id: Some("2026".into()),
-                refund_fen: None
+                refund_fen: None,
+                // gmt_refund_pay 2026-11-22 09:30:01, Beijing time
+                success_at: Some(PAID_AT.parse().unwrap()),
+                created_at: None,
             })
         );
         for not_moved in [r#""N""#, r#""y""#, "null", r#""""#, "true"] {
@@ -647,7 +708,9 @@ mod tests {
             outcome,
             Outcome::Succeeded(Receipt {
                 gateway_refund_id: Some("9999".into()),
-                refund_fen: None
+                refund_fen: None,
+                success_at: Some(PAID_AT.parse().unwrap()),
+                created_at: None,
             })
         );
         // Without fund_change Y the total is not compared, but the trade is.
@@ -681,15 +744,21 @@ mod tests {
         let receipt = Receipt {
             gateway_refund_id: Some("2026".into()),
             refund_fen: Some(Fen(2000)),
+            success_at: None,
+            created_at: None,
+        };
+        let paid = Receipt {
+            success_at: Some(PAID_AT.parse().unwrap()),
+            ..receipt.clone()
         };
         let (r2, amount) = (r#""R2""#, r#""20.00""#);
         assert_eq!(
             query_outcome(r2, amount, ""),
-            Outcome::Succeeded(receipt.clone())
+            Outcome::Succeeded(paid.clone())
         );
         assert_eq!(
             query_outcome(r2, amount, r#","refund_status":"REFUND_SUCCESS""#),
-            Outcome::Succeeded(receipt.clone())
+            Outcome::Succeeded(paid)
         );
         assert_eq!(
             query_outcome(r2, amount, r#","refund_status":"REFUND_PROCESSING""#),

@@ -418,9 +418,12 @@ mod tests {
     #[tokio::test]
     async fn signed_calls_over_http() {
         let (client, seen) = started().await;
+        // The vectors' gmt_refund_pay: 2026-11-22 09:30:01, Beijing time.
         let receipt = Receipt {
             gateway_refund_id: Some(TRADE_NO.into()),
             refund_fen: None,
+            success_at: Some("2026-11-22T01:30:01Z".parse().unwrap()),
+            created_at: None,
         };
         let refunded = client.submit(&order("R20261122-0003")).await;
         assert_eq!(refunded.outcome, Outcome::Succeeded(receipt.clone()));

@@ -183,6 +183,9 @@ fn derived_request_vectors() {
         Outcome::Succeeded(Receipt {
             gateway_refund_id: Some("2025010122001400000000000001".into()),
             refund_fen: None,
+            // gmt_refund_pay 2025-01-01 10:00:01, Beijing time
+            success_at: Some("2025-01-01T02:00:01Z".parse().unwrap()),
+            created_at: None,
         })
     );
     // Alipay's real key does not believe it.
@@ -263,9 +266,12 @@ fn every_signed_answer_cuts_to_its_verified_string() {
 
 #[test]
 fn the_vectors_answers_classified() {
+    // The vectors' gmt_refund_pay: 2026-11-22 09:30:01, Beijing time.
     let trade = || Receipt {
         gateway_refund_id: Some(TRADE_NO.into()),
         refund_fen: None,
+        success_at: Some("2026-11-22T01:30:01Z".parse().unwrap()),
+        created_at: None,
     };
     let y = read("refund_answer_fund_change_Y", Call::Refund);
     assert_eq!(y.outcome, Outcome::Succeeded(trade()));

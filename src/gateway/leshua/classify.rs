@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::wire::response_verifies;
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{IdUse, Outcome, Receipt};
+use crate::gateway::{times, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 use crate::secret::Secret;
 
@@ -51,6 +51,19 @@ fn receipt(fields: &BTreeMap<String, String>) -> Receipt {
         refund_fen: fields
             .get("refund_amount")
             .and_then(|a| Fen::parse_fen(a).ok()),
+        success_at: None,
+        created_at: None,
+    }
+}
+
+/// A succeeded refund's receipt: `refund_time` (`yyyyMMddHHmmss`, Beijing
+/// time, given when final) is its success time when it reads.
+fn succeeded(fields: &BTreeMap<String, String>) -> Receipt {
+    Receipt {
+        success_at: times::kept(fields.get("refund_time").map(String::as_str), |t| {
+            times::beijing(t, times::COMPACT)
+        }),
+        ..receipt(fields)
     }
 }
 
@@ -188,7 +201,7 @@ pub fn classify(
         }
         return match get("status") {
             "10" => Outcome::Processing(receipt(&fields)),
-            "11" => Outcome::Succeeded(receipt(&fields)),
+            "11" => Outcome::Succeeded(succeeded(&fields)),
             "12" => Outcome::failed(
                 "12",
                 non_empty(get("failure_reason"), "the gateway says the refund failed"),
@@ -351,11 +364,60 @@ mod tests {
     }
 
     #[test]
+    fn refund_time_is_the_success_time_when_it_reads() {
+        let with_time = |status: &str, at: &str| {
+            let mut pairs = about_r1(status);
+            pairs.push(("refund_time", at.into()));
+            classify_asked(Call::Query, &echoing_owned(&pairs))
+        };
+        let receipt = |success_at: Option<&str>| Receipt {
+            gateway_refund_id: Some("LR1".into()),
+            refund_fen: Some(Fen(100)),
+            success_at: success_at.map(|t| t.parse().unwrap()),
+            created_at: None,
+        };
+        // 2026-11-30 23:59:59 Beijing time.
+        assert_eq!(
+            with_time("11", "20261130235959"),
+            Outcome::Succeeded(receipt(Some("2026-11-30T15:59:59Z")))
+        );
+        // Not a time: not kept, and the success stands.
+        assert_eq!(
+            with_time("11", "2026-11-30 23:59:59"),
+            Outcome::Succeeded(receipt(None))
+        );
+        assert_eq!(
+            with_time("11", "20261131000000"),
+            Outcome::Succeeded(receipt(None))
+        );
+        // A failed refund's time is not a success time.
+        assert!(matches!(
+            with_time("12", "20261130235959"),
+            Outcome::Failed {
+                receipt: Receipt {
+                    success_at: None,
+                    ..
+                },
+                ..
+            }
+        ));
+        // The refund call's answer is read the same way.
+        let mut pairs = about_r1("11");
+        pairs.push(("refund_time", "20261201000001".into()));
+        assert_eq!(
+            classify_asked(Call::Refund, &echoing_owned(&pairs)),
+            Outcome::Succeeded(receipt(Some("2026-11-30T16:00:01Z")))
+        );
+    }
+
+    #[test]
     fn statuses_and_untrusted_answers() {
         let key = Secret::new("TESTKEY");
         let receipt = Receipt {
             gateway_refund_id: Some("LR1".into()),
             refund_fen: Some(Fen(100)),
+            success_at: None,
+            created_at: None,
         };
         let ok = |status: &str| echoing_owned(&about_r1(status));
         assert_eq!(

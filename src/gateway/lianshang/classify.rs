@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::wire::Call;
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{IdUse, Outcome, Receipt};
+use crate::gateway::{times, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// result_codes that refuse a refund for good.
@@ -65,13 +65,13 @@ fn json_type(value: &Value) -> &'static str {
 impl Asked {
     /// `Err(outcome)` when the answer is not provably about this request: a
     /// field missing that every answer must echo (unknown), or one that differs
-    /// or has the wrong JSON type (mismatch).
+    /// or has the wrong JSON type (mismatch). Boxed: an outcome is large.
     fn check(
         &self,
         call: Call,
         base: &Map<String, Value>,
         biz: &Map<String, Value>,
-    ) -> Result<(), Outcome> {
+    ) -> Result<(), Box<Outcome>> {
         let mut check = EchoCheck::default();
         for (field, asked) in [
             ("request_id", &self.request_id),
@@ -79,9 +79,9 @@ impl Asked {
         ] {
             match base.get(field) {
                 None | Some(Value::Null) => {
-                    return Err(Outcome::unknown(format!(
+                    return Err(Box::new(Outcome::unknown(format!(
                         "the answer does not echo our {field}: it cannot be tied to this request"
-                    )))
+                    ))))
                 }
                 Some(value) => string_echo(&mut check, field, value, asked),
             }
@@ -104,13 +104,13 @@ impl Asked {
             ),
         }
         if let Some(what) = check.finish() {
-            return Err(Outcome::Mismatch { what });
+            return Err(Box::new(Outcome::Mismatch { what }));
         }
         let says_success = biz.get("result_code").and_then(Value::as_str) == Some("Success");
         if call == Call::Query && says_success && !biz.contains_key("out_refund_id") {
-            return Err(Outcome::unknown(
+            return Err(Box::new(Outcome::unknown(
                 "the query answer does not say which refund it is about",
-            ));
+            )));
         }
         Ok(())
     }
@@ -134,7 +134,7 @@ pub fn classify(
 ) -> Outcome {
     let (base, biz) = (trimmed(base), trimmed(biz));
     if let Err(outcome) = asked.check(call, &base, &biz) {
-        return outcome;
+        return *outcome;
     }
     classify_business(call, &biz)
 }
@@ -151,10 +151,15 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
     let receipt = Receipt {
         gateway_refund_id: Some(text("wk_refund_id")).filter(|s| !s.is_empty()),
         refund_fen: Fen::parse_fen(&text("refund_cash_amount")).ok(),
+        success_at: None,
+        created_at: None,
     };
     match (call, result_code.as_str()) {
         (_, "Success") => match text("refund_status").as_str() {
-            "SUCCESS" => Outcome::Succeeded(receipt),
+            "SUCCESS" => Outcome::Succeeded(Receipt {
+                success_at: refund_time(biz),
+                ..receipt
+            }),
             "PROCESSING" => Outcome::Processing(receipt),
             "FAIL" => Outcome::failed(
                 "FAIL",
@@ -180,6 +185,15 @@ fn classify_business(call: Call, biz: &Map<String, Value>) -> Outcome {
         (Call::Query, "RefundNotExist") => Outcome::NotFound,
         (_, code) => Outcome::unknown(format!("{code}: {message}")),
     }
+}
+
+/// `refund_time` of a succeeded refund (queryRefundStatus answers; a
+/// refund answer may carry it too): `yyyyMMddHHmmss`, Beijing time, as
+/// Lianshang writes every time (its requests' `time_stamp` too). Only a
+/// JSON string that reads is kept.
+fn refund_time(biz: &Map<String, Value>) -> Option<jiff::Timestamp> {
+    let text = biz.get("refund_time").and_then(Value::as_str);
+    times::kept(text, |t| times::beijing(t, times::COMPACT))
 }
 
 fn non_empty(text: String, fallback: &str) -> String {
@@ -222,6 +236,27 @@ mod tests {
 
     fn classify_asked(call: Call, biz: &Map<String, Value>) -> Outcome {
         classify(call, &base(), biz, &asked())
+    }
+
+    #[test]
+    fn refund_time_is_the_success_time_when_it_reads() {
+        let success_at = |status: &str, at: Value| {
+            let mut answer = biz("Success", status);
+            answer.insert("refund_time".into(), at);
+            match classify_asked(Call::Query, &answer) {
+                Outcome::Succeeded(receipt) => receipt.success_at,
+                Outcome::Failed { receipt, .. } => receipt.success_at,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            success_at("SUCCESS", "20261130235959".into()),
+            Some("2026-11-30T15:59:59Z".parse().unwrap())
+        );
+        assert_eq!(success_at("SUCCESS", "".into()), None);
+        assert_eq!(success_at("SUCCESS", "2026-11-30 23:59:59".into()), None);
+        assert_eq!(success_at("SUCCESS", 20261130235959u64.into()), None);
+        assert_eq!(success_at("FAIL", "20261130235959".into()), None);
     }
 
     #[test]

@@ -61,6 +61,9 @@ fn answer(id: &str, refund: &StubRefund) -> Outcome {
     let receipt = Receipt {
         gateway_refund_id: Some(format!("STUB-{id}")),
         refund_fen: Some(refund.amount),
+        // The stub keeps no clock: its refunds count by bulkrefund's.
+        success_at: None,
+        created_at: None,
     };
     if refund.abnormal {
         Outcome::Abnormal(receipt)

@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use super::verify::{AnswerKeys, Signature};
 use super::wire::{parse_error, parse_refund, ErrorBody, RefundObject};
 use crate::gateway::echo::EchoCheck;
-use crate::gateway::{http, Attempt, IdUse, Outcome, Receipt};
+use crate::gateway::{http, times, Attempt, IdUse, Outcome, Receipt};
 use crate::money::Fen;
 
 /// Which call an answer answers.
@@ -115,9 +115,15 @@ pub fn refund_outcome(refund: &RefundObject, asked: &Asked) -> Outcome {
     if let Some(what) = echo(refund, asked) {
         return Outcome::Mismatch { what };
     }
+    // WeChat gives `success_time` only with SUCCESS: a success time on any
+    // other status is not the refund's success.
+    let succeeded = refund.status == "SUCCESS";
     let receipt = Receipt {
         gateway_refund_id: Some(refund.refund_id.clone()),
         refund_fen: refund.amount.refund.map(Fen),
+        success_at: times::kept(refund.success_time.as_deref(), times::rfc3339)
+            .filter(|_| succeeded),
+        created_at: times::rfc3339(&refund.create_time),
     };
     match refund.status.as_str() {
         "SUCCESS" => Outcome::Succeeded(receipt),
@@ -259,7 +265,43 @@ mod tests {
         Receipt {
             gateway_refund_id: Some("503".into()),
             refund_fen: Some(Fen(2599)),
+            success_at: None,
+            created_at: Some("2026-11-22T01:30:00Z".parse().unwrap()),
         }
+    }
+
+    #[test]
+    fn the_gateways_own_times_are_kept_and_a_bad_one_is_not() {
+        let with = |status: &str, success_time: &str| {
+            let mut answer = refund(status);
+            answer.success_time = Some(success_time.into());
+            refund_outcome(&answer, &asked())
+        };
+        let at = |text: &str| Some(text.parse::<jiff::Timestamp>().unwrap());
+        let Outcome::Succeeded(got) = with("SUCCESS", "2026-11-30T23:59:59+08:00") else {
+            panic!("succeeded")
+        };
+        assert_eq!(got.success_at, at("2026-11-30T15:59:59Z"));
+        assert_eq!(got.created_at, at("2026-11-22T01:30:00Z"));
+        // A time that does not read is not kept; the outcome stands.
+        assert_eq!(
+            with("SUCCESS", "2026-11-30 23:59:59"),
+            Outcome::Succeeded(receipt())
+        );
+        // Only SUCCESS carries the refund's success time.
+        assert_eq!(
+            with("PROCESSING", "2026-11-30T23:59:59+08:00"),
+            Outcome::Processing(receipt())
+        );
+        let mut odd = refund("SUCCESS");
+        odd.create_time = "22/11/2026".into();
+        assert_eq!(
+            refund_outcome(&odd, &asked()),
+            Outcome::Succeeded(Receipt {
+                created_at: None,
+                ..receipt()
+            })
+        );
     }
 
     #[test]

@@ -336,12 +336,21 @@ mod tests {
         let receipt = Receipt {
             gateway_refund_id: Some("50300000002026112200000000001".into()),
             refund_fen: Some(Fen(2599)),
+            success_at: None,
+            created_at: Some("2026-11-22T01:30:00Z".parse().unwrap()),
         };
         let applied = client.submit(&order("R20261122-0001")).await;
         assert_eq!(applied.outcome, Outcome::Processing(receipt.clone()));
         assert_eq!(applied.gateway_codes.as_deref(), Some("status=PROCESSING"));
         let queried = client.query(&order("R20261122-0001")).await;
-        assert_eq!(queried.outcome, Outcome::Succeeded(receipt));
+        let success_at = Some("2026-11-22T01:30:05Z".parse().unwrap());
+        assert_eq!(
+            queried.outcome,
+            Outcome::Succeeded(Receipt {
+                success_at,
+                ..receipt
+            })
+        );
         let absent = client.query(&order("R20261122|0002*A")).await;
         assert_eq!(
             (absent.outcome, absent.http_status),

@@ -225,6 +225,17 @@ fn receipt() -> Receipt {
     Receipt {
         gateway_refund_id: Some("50300000002026112200000000001".into()),
         refund_fen: Some(Fen(2599)),
+        success_at: None,
+        // create_time 2026-11-22T09:30:00+08:00
+        created_at: Some("2026-11-22T01:30:00Z".parse().unwrap()),
+    }
+}
+
+/// The query vector's receipt: its success_time 2026-11-22T09:30:05+08:00.
+fn succeeded() -> Receipt {
+    Receipt {
+        success_at: Some("2026-11-22T01:30:05Z".parse().unwrap()),
+        ..receipt()
     }
 }
 
@@ -250,7 +261,7 @@ fn signed_answers_in_both_key_modes() {
     assert_eq!(refused.unverifiable_key(), Some("wechatpay_public_key_id"));
     assert_eq!(
         classify_vector("query_answer_success", Call::Query, &pubkey, NOW + 61),
-        Outcome::Succeeded(receipt())
+        Outcome::Succeeded(succeeded())
     );
     assert_eq!(
         classify_vector("query_answer_not_found_404", Call::Query, &pubkey, NOW + 62),
