@@ -22,13 +22,13 @@ pub fn main(locations: &Locations, args: ReportArgs) -> anyhow::Result<u8> {
     run(&journal, Some(&locations.config_path()), &zone, &args)
 }
 
-/// "batch 3", "2026-11-01 to 2026-11-30", "all times": the page's title.
+/// "batch 3", "2026-11-01 to 2026-11-30": the page's title.
 fn period(args: &ReportArgs) -> String {
     if let Some(batch) = args.batch {
         return format!("batch {batch}");
     }
     match (&args.since, &args.until) {
-        (None, None) => "all times".to_owned(),
+        (None, None) => "every refund in the journal".to_owned(),
         (Some(since), None) => format!("from {since}"),
         (None, Some(until)) => format!("until {until}"),
         (Some(since), Some(until)) => format!("{since} to {until}"),

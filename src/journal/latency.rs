@@ -38,9 +38,15 @@ impl LatencyCurve {
     }
 }
 
-/// The widths a bucket may have: a minute, then wider steps a person reads
-/// on a clock, up to a day.
-const WIDTHS: [i64; 9] = [
+/// The widths a bucket may have: from a second (a short run) to a day, in
+/// steps a person reads on a clock.
+const WIDTHS: [i64; 15] = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
     60,
     5 * 60,
     15 * 60,
@@ -226,7 +232,8 @@ mod tests {
             ("2026-11-30T16:00:00.000Z", 35),
         ]);
         let all = ExportFilter::default();
-        let curve = journal.attempt_latency(&all, 120).unwrap();
+        // Three buckets at most: a minute wide (30 seconds would make four).
+        let curve = journal.attempt_latency(&all, 3).unwrap();
         let minute = jiff::Timestamp::from_str("2026-11-30T15:58:00Z")
             .unwrap()
             .as_second();
@@ -268,7 +275,9 @@ mod tests {
 
     #[test]
     fn the_narrowest_width_that_fits() {
-        assert_eq!(bucket_width(0, 120), 60);
+        assert_eq!(bucket_width(0, 120), 1);
+        assert_eq!(bucket_width(119, 120), 1);
+        assert_eq!(bucket_width(120, 120), 2);
         assert_eq!(bucket_width(119 * 60, 120), 60);
         assert_eq!(bucket_width(120 * 60, 120), 300);
         assert_eq!(bucket_width(29 * 86_400, 120), 6 * 3600);

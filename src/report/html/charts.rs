@@ -27,6 +27,9 @@ const INK: RGBColor = RGBColor(0x33, 0x3A, 0x44);
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 320;
 
+/// The widest a bar is drawn, in pixels.
+const BAR_MAX: i32 = 64;
+
 /// Label values above the bars while there are at most this many days.
 const VALUES_ON_BARS: usize = 16;
 
@@ -77,7 +80,9 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
     }
     let max = days.iter().map(|(_, sum)| sum.fen.0).max().unwrap_or(0);
     let top = round_top(max.max(1));
-    let count = days.len() as u32;
+    let count = days.len() as i32;
+    // One slot per day (a lone day in the middle of three).
+    let slots = if count == 1 { -1..1 } else { 0..count - 1 };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -86,11 +91,12 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(72)
-            .build_cartesian_2d((0..count).into_segmented(), 0u64..top)
+            .build_cartesian_2d(slots.clone().into_segmented(), 0u64..top)
             .map_err(chart_error)?;
-        let label = |value: &SegmentValue<u32>| match value {
-            SegmentValue::CenterOf(i) => days
-                .get(*i as usize)
+        let label = |value: &SegmentValue<i32>| match value {
+            SegmentValue::CenterOf(i) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| days.get(i))
                 .map(|(day, _)| short_day(day).to_owned())
                 .unwrap_or_default(),
             _ => String::new(),
@@ -110,8 +116,11 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
             .axis_desc_style(font(13))
             .draw()
             .map_err(chart_error)?;
+        // A bar at most BAR_MAX pixels wide, however few the days.
+        let slot = chart.plotting_area().dim_in_pixel().0 as i32 / (slots.end - slots.start + 1);
+        let margin = ((slot - BAR_MAX) / 2).max(slot / 8).max(1) as u32;
         let bars = days.iter().enumerate().map(|(i, (_, sum))| {
-            let i = i as u32;
+            let i = i as i32;
             let mut bar = Rectangle::new(
                 [
                     (SegmentValue::Exact(i), 0),
@@ -119,7 +128,7 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
                 ],
                 BAR.filled(),
             );
-            bar.set_margin(0, 0, 5, 5);
+            bar.set_margin(0, 0, margin, margin);
             bar
         });
         chart.draw_series(bars).map_err(chart_error)?;
@@ -128,7 +137,7 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
             let values = days.iter().enumerate().map(|(i, (_, sum))| {
                 Text::new(
                     axis_yuan(sum.fen.0),
-                    (SegmentValue::CenterOf(i as u32), sum.fen.0),
+                    (SegmentValue::CenterOf(i as i32), sum.fen.0),
                     above.clone(),
                 )
             });
@@ -139,17 +148,37 @@ pub fn refunded_per_day(days: &[(String, Sum)]) -> Result<String, ReportError> {
     Ok(svg)
 }
 
-/// The local time a bucket starts at: `23:30` within one day, else `11-30 23:30`.
-fn bucket_label(zone: &Zone, unix: i64, within_a_day: bool) -> String {
-    let Ok(at) = jiff::Timestamp::from_second(unix) else {
-        return String::new();
-    };
-    // `2026-11-30T23:30:00+08:00`
-    let local = zone.show(&crate::zone::journal_time(at));
-    let clock = local.get(11..16).unwrap_or_default();
-    match (within_a_day, local.get(5..10)) {
-        (false, Some(day)) => format!("{day} {clock}"),
-        _ => clock.to_owned(),
+/// How a bucket's start is labelled: as precise as its width, with the day
+/// when the chart spans more than one.
+#[derive(Clone, Copy)]
+enum Clock {
+    Seconds,
+    Minutes,
+    DayAndMinutes,
+}
+
+impl Clock {
+    fn for_curve(width: i64, span: i64) -> Clock {
+        match (width, span) {
+            (_, span) if span >= 86_400 => Clock::DayAndMinutes,
+            (width, _) if width < 60 => Clock::Seconds,
+            _ => Clock::Minutes,
+        }
+    }
+
+    /// `23:30:05`, `23:30` or `11-30 23:30`, local.
+    fn label(self, zone: &Zone, unix: i64) -> String {
+        let Ok(at) = jiff::Timestamp::from_second(unix) else {
+            return String::new();
+        };
+        // `2026-11-30T23:30:05+08:00`
+        let local = zone.show(&crate::zone::journal_time(at));
+        let part = |range: std::ops::Range<usize>| local.get(range).unwrap_or_default().to_owned();
+        match self {
+            Clock::Seconds => part(11..19),
+            Clock::Minutes => part(11..16),
+            Clock::DayAndMinutes => format!("{} {}", part(5..10), part(11..16)),
+        }
     }
 }
 
@@ -166,7 +195,7 @@ pub fn latency(curve: &LatencyCurve, zone: &Zone) -> Result<String, ReportError>
     let span = index(last.start) + 1;
     let top_ms = curve.buckets.iter().map(|b| b.p95_ms).max().unwrap_or(0);
     let top_ms = (top_ms + top_ms / 8).max(10);
-    let within_a_day = last.start - first.start < 86_400;
+    let clock = Clock::for_curve(width, last.start - first.start);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -181,7 +210,7 @@ pub fn latency(curve: &LatencyCurve, zone: &Zone) -> Result<String, ReportError>
             if *i < 0 || *i >= span {
                 return String::new();
             }
-            bucket_label(zone, first.start + i * width, within_a_day)
+            clock.label(zone, first.start + i * width)
         };
         chart
             .configure_mesh()

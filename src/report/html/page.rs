@@ -38,6 +38,30 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// Escaped text whose `quoted` spans become `<code>` (commands in the notes
+/// and in `show`'s steps).
+pub fn with_code(text: &str) -> String {
+    let escaped = escape(text);
+    let mut html = String::with_capacity(escaped.len() + 32);
+    for (i, part) in escaped.split('`').enumerate() {
+        match i % 2 {
+            0 => html.push_str(part),
+            _ => {
+                let _ = write!(html, "<code>{part}</code>");
+            }
+        }
+    }
+    html
+}
+
+/// `1 refund`, `3 refunds`.
+fn refunds(count: u64) -> String {
+    match count {
+        1 => "1 refund".to_owned(),
+        n => format!("{n} refunds"),
+    }
+}
+
 /// The whole page.
 pub fn render(report: &Report, zone: &Zone) -> Result<String, ReportError> {
     let mut html = String::with_capacity(64 * 1024);
@@ -97,10 +121,10 @@ fn key_figures(html: &mut String, lines: &[MoneyLine]) {
         let Some(fen) = line.fen else { continue };
         let _ = writeln!(
             html,
-            "<div class=\"figure\"><span class=\"label\">{}</span><span class=\"amount\">{}<small> yuan</small></span><span class=\"count\">{} refunds</span></div>",
+            "<div class=\"figure\"><span class=\"label\">{}</span><span class=\"amount\">{}<small> yuan</small></span><span class=\"count\">{}</span></div>",
             escape(&line.label),
             yuan(fen),
-            line.count
+            refunds(line.count)
         );
     }
     html.push_str("</div>\n");
@@ -113,7 +137,7 @@ fn money(html: &mut String, report: &Report) {
         html,
         "<p class=\"note\">Refunds by status, {}. Each refund asked for counts once, with the \
          status of the last link of its retry chain; no figure adds different statuses together.</p>",
-        escape(&report.money_source)
+        with_code(&report.money_source)
     );
     html.push_str(
         "<table class=\"money\">\n<thead><tr><th>status</th><th class=\"num\">refunds</th><th class=\"num\">yuan</th></tr></thead>\n<tbody>\n",
@@ -235,7 +259,7 @@ fn steps(html: &mut String, refund: &AttentionRefund) {
     }
     html.push_str("<ol class=\"steps\">");
     for step in &refund.what_to_do {
-        let _ = write!(html, "<li>{}</li>", escape(step));
+        let _ = write!(html, "<li>{}</li>", with_code(step));
     }
     html.push_str("</ol>");
 }
@@ -420,6 +444,16 @@ mod tests {
         assert!(html.contains("act at the gateway &lt;now&gt;"), "{html}");
         assert!(html.contains("wechatpay &lt;bill&gt;"), "{html}");
         assert!(html.contains("And 2 more"), "{html}");
+    }
+
+    #[test]
+    fn commands_in_quotes_become_code() {
+        assert_eq!(
+            with_code("run `bulkrefund resume` <now>"),
+            "run <code>bulkrefund resume</code> &lt;now&gt;"
+        );
+        assert_eq!(refunds(1), "1 refund");
+        assert_eq!(refunds(0), "0 refunds");
     }
 
     #[test]
