@@ -100,6 +100,7 @@ fn head(html: &mut String, report: &Report) {
         html,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>bulkrefund report · {period}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n\
          <header><p class=\"kicker\">bulkrefund report</p><h1>{period}</h1>\n\
@@ -472,9 +473,12 @@ mod tests {
             urls.iter().all(|u| u.starts_with("http-equiv") || u.starts_with("http://www.w3.org/2000/svg")),
             "{urls:?}"
         );
-        for fetching in ["src=", "href=", "url(", "@import", "@font-face"] {
+        for fetching in ["src=", "url(", "@import", "@font-face"] {
             assert!(!html.contains(fetching), "{fetching}");
         }
+        // The one link is the empty icon, so that the browser asks for no favicon.
+        assert_eq!(html.matches("href=").count(), 1);
+        assert!(html.contains("<link rel=\"icon\" href=\"data:,\">"));
         assert_eq!(html.matches("<svg").count(), 2);
         assert!(html.contains("<td class=\"num fen\">123456</td>"), "{html}");
         assert!(html.contains("1,234.56"), "{html}");
