@@ -297,7 +297,7 @@ fn the_report_of_the_demo_month_in_headless_chromium() {
             &server,
             "/november.html",
             Path::new(&readme_shot),
-            (1100, 2350),
+            (1100, 2200),
         );
         shot.assert_clean(&server, "/november.html");
     }

@@ -97,11 +97,13 @@ const SECONDS: &str = "CAST(strftime('%s', a.at) AS INTEGER)";
 
 impl Journal {
     /// The latency of the attempts `filter` holds (its `statuses` aside), in
-    /// at most `max_buckets` buckets.
+    /// at most `max_buckets` buckets. Buckets start on the clock of a zone
+    /// `utc_offset` seconds east of UTC (a 6-hour bucket at 00:00, 06:00, ...).
     pub fn attempt_latency(
         &self,
         filter: &ExportFilter,
         max_buckets: usize,
+        utc_offset: i64,
     ) -> Result<LatencyCurve, JournalError> {
         let bounds = params![filter.batch, filter.since, filter.until];
         let span: (Option<i64>, Option<i64>) = self.conn.query_row(
@@ -113,7 +115,7 @@ impl Journal {
             return Ok(LatencyCurve::default());
         };
         let width = bucket_width(last - first, max_buckets);
-        let origin = first - first.rem_euclid(width);
+        let origin = first - (first + utc_offset).rem_euclid(width);
         let mut stmt = self.conn.prepare(&format!(
             "SELECT ({SECONDS} - ?4) / ?5, a.latency_ms {ATTEMPTS} ORDER BY 1"
         ))?;
@@ -233,7 +235,7 @@ mod tests {
         ]);
         let all = ExportFilter::default();
         // Three buckets at most: a minute wide (30 seconds would make four).
-        let curve = journal.attempt_latency(&all, 3).unwrap();
+        let curve = journal.attempt_latency(&all, 3, 0).unwrap();
         let minute = jiff::Timestamp::from_str("2026-11-30T15:58:00Z")
             .unwrap()
             .as_second();
@@ -262,15 +264,34 @@ mod tests {
             until: Some("2026-11-30T16:00:00.000Z".into()),
             ..ExportFilter::default()
         };
-        assert_eq!(journal.attempt_latency(&until, 120).unwrap().attempts(), 3);
+        assert_eq!(
+            journal.attempt_latency(&until, 120, 0).unwrap().attempts(),
+            3
+        );
         let other_batch = ExportFilter {
             batch: Some(2),
             ..ExportFilter::default()
         };
         assert_eq!(
-            journal.attempt_latency(&other_batch, 120).unwrap(),
+            journal.attempt_latency(&other_batch, 120, 0).unwrap(),
             LatencyCurve::default()
         );
+    }
+
+    #[test]
+    fn buckets_start_on_the_local_clock() {
+        let journal = journal_with_attempts(&[
+            ("2026-11-02T17:00:00.000Z", 10),
+            ("2026-11-30T15:00:00.000Z", 20),
+        ]);
+        let all = ExportFilter::default();
+        // 28 days in at most 120 buckets: 6 hours, from midnight in Beijing.
+        let curve = journal.attempt_latency(&all, 120, 8 * 3600).unwrap();
+        assert_eq!(curve.bucket_seconds, 6 * 3600);
+        let midnight = jiff::Timestamp::from_str("2026-11-02T16:00:00Z").unwrap();
+        assert_eq!(curve.buckets[0].start, midnight.as_second());
+        let utc = journal.attempt_latency(&all, 120, 0).unwrap();
+        assert_eq!(utc.buckets[0].start, midnight.as_second() - 4 * 3600);
     }
 
     #[test]

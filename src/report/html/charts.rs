@@ -177,6 +177,8 @@ impl Clock {
         match self {
             Clock::Seconds => part(11..19),
             Clock::Minutes => part(11..16),
+            // A bucket at midnight is its day.
+            Clock::DayAndMinutes if part(11..16) == "00:00" => part(5..10),
             Clock::DayAndMinutes => format!("{} {}", part(5..10), part(11..16)),
         }
     }
@@ -252,7 +254,7 @@ pub fn latency(curve: &LatencyCurve, zone: &Zone) -> Result<String, ReportError>
             }
             let dots = points
                 .iter()
-                .map(|&point| Circle::new(point, 2, colour.filled()));
+                .map(|&point| Circle::new(point, 3, colour.filled()));
             chart.draw_series(dots).map_err(chart_error)?;
         }
         chart

@@ -182,11 +182,23 @@ pub fn gather(
         money,
         by_day: totals.by_day.into_iter().collect(),
         failures,
-        latency: journal.attempt_latency(filter, LATENCY_BUCKETS)?,
+        latency: journal.attempt_latency(filter, LATENCY_BUCKETS, utc_offset(zone))?,
         attention,
         attention_total,
         reconciliations: Vec::new(),
     })
+}
+
+/// How far east of UTC `zone`'s clock is now, in seconds.
+fn utc_offset(zone: &Zone) -> i64 {
+    let now = jiff::Timestamp::now();
+    // `2026-11-30T23:30:00+08:00`: the wall clock, read as if it were UTC.
+    let shown = zone.show(&crate::zone::journal_time(now));
+    let wall = shown
+        .get(..19)
+        .and_then(|t| t.parse::<jiff::civil::DateTime>().ok())
+        .and_then(|t| t.to_zoned(jiff::tz::TimeZone::UTC).ok());
+    wall.map_or(0, |wall| wall.timestamp().as_second() - now.as_second())
 }
 
 fn batch_lines(money: &BatchMoney) -> Vec<MoneyLine> {
@@ -277,5 +289,16 @@ impl Failures {
         let mut groups: Vec<FailureGroup> = self.groups.into_values().collect();
         groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(&b.code)));
         groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_east_of_utc() {
+        assert_eq!(utc_offset(&Zone::named("Asia/Shanghai").unwrap()), 8 * 3600);
+        assert_eq!(utc_offset(&Zone::utc()), 0);
     }
 }
