@@ -185,22 +185,31 @@ fn bars(dom: &str) -> Vec<(i64, i64)> {
     bars
 }
 
-/// The rows of the table beside the chart: (day, count, fen).
-fn table_days(dom: &str) -> Vec<(String, u64, u64)> {
-    let start = dom.find("<table id=\"by-day-table\"").expect("the table");
-    let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
-    table
-        .split("<tr>")
-        .skip(2)
+/// The body rows of the first table whose opening tag starts with `opening`,
+/// as the text of their cells.
+fn table_rows<'a>(html: &'a str, opening: &str) -> Vec<Vec<&'a str>> {
+    let start = html.find(opening).expect("the table");
+    let table = &html[start..start + html[start..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    body.split("<tr")
+        .skip(1)
         .map(|row| {
-            let cells: Vec<&str> = row
-                .split("<td")
+            row.split("<td")
                 .skip(1)
                 .map(|cell| {
                     let text = &cell[cell.find('>').unwrap() + 1..];
                     &text[..text.find("</td>").unwrap()]
                 })
-                .collect();
+                .collect()
+        })
+        .collect()
+}
+
+/// The rows of the table beside the chart: (day, count, fen).
+fn table_days(dom: &str) -> Vec<(String, u64, u64)> {
+    table_rows(dom, "<table id=\"by-day-table\"")
+        .into_iter()
+        .map(|cells| {
             (
                 cells[0].to_owned(),
                 cells[1].parse().unwrap(),
@@ -208,6 +217,62 @@ fn table_days(dom: &str) -> Vec<(String, u64, u64)> {
             )
         })
         .collect()
+}
+
+/// `report --batch N` shows the figures `status --batch N` gives, line by line.
+fn assert_batch_report_is_status(journal: &Path, batch: &str, tmp: &Path) {
+    let journal = journal.to_str().unwrap();
+    let page = tmp.join(format!("batch-{batch}.html"));
+    let output = bulkrefund(
+        &[
+            "report",
+            "--journal",
+            journal,
+            "--batch",
+            batch,
+            "--out",
+            page.to_str().unwrap(),
+        ],
+        tmp,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let status = bulkrefund(
+        &[
+            "status",
+            "--journal",
+            journal,
+            "--batch",
+            batch,
+            "--format",
+            "json",
+        ],
+        tmp,
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let money = &status["batch"]["money"];
+    let html = std::fs::read_to_string(&page).unwrap();
+    let rows = table_rows(&html, "<table class=\"money\"");
+    assert!(rows.len() >= 5, "{rows:?}");
+    for cells in rows {
+        let figure = &money[cells[0].replace(' ', "_")];
+        assert_eq!(
+            cells[1],
+            figure["count"].to_string(),
+            "{}: {money}",
+            cells[0]
+        );
+        assert_eq!(
+            cells[2].replace(',', ""),
+            figure["yuan"].as_str().unwrap(),
+            "{}",
+            cells[0]
+        );
+    }
 }
 
 /// The bars stand in the order of the days, each as tall as its day's fen
@@ -228,11 +293,14 @@ fn assert_bars_are(bars: &[(i64, i64)], days: &[(String, u64, u64)]) {
 
 #[test]
 fn the_report_of_the_demo_month_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = demo_journal(tmp.path());
+    for batch in ["1", "2", "3", "4"] {
+        assert_batch_report_is_status(&journal, batch, tmp.path());
+    }
     let Some(browser) = Browser::find() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let journal = demo_journal(tmp.path());
     let expected = spread_over_november(&journal);
     let days = exported_days(&journal, tmp.path());
     let summed: Vec<(String, u64)> = days.iter().map(|(d, _, fen)| (d.clone(), *fen)).collect();
