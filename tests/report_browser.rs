@@ -529,7 +529,8 @@ mod browser {
             let page = [server.url(page)];
             assert_eq!(
                 self.requests, page,
-                "the only request the proxy saw is the page"
+                "the only request the proxy saw is the page (besides the browser's own: {:?})",
+                self.browser_own
             );
             assert_eq!(
                 self.page_requests, page,
