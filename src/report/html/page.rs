@@ -214,11 +214,12 @@ fn failures(html: &mut String, groups: &[FailureGroup]) {
     html.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-/// `1 minute`, `6 hours`.
+/// `5 seconds`, `1 minute`, `6 hours`.
 fn width_text(seconds: i64) -> String {
     let (n, unit) = match seconds {
         s if s % 3600 == 0 => (s / 3600, "hour"),
-        s => (s / 60, "minute"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
     };
     if n == 1 {
         format!("1 {unit}")
@@ -454,6 +455,10 @@ mod tests {
             "run <code>bulkrefund resume</code> &lt;now&gt;"
         );
         assert_eq!(refunds(1), "1 refund");
+        assert_eq!(width_text(1), "1 second");
+        assert_eq!(width_text(15), "15 seconds");
+        assert_eq!(width_text(300), "5 minutes");
+        assert_eq!(width_text(6 * 3600), "6 hours");
         assert_eq!(refunds(0), "0 refunds");
     }
 
