@@ -150,3 +150,118 @@ fn what_show_says(
         .collect();
     Ok(steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::stub_gateway::config;
+    use super::*;
+    use crate::commands::app::App;
+    use crate::commands::run::{self as run_command, RunRequest};
+    use crate::options::RunOptions;
+
+    fn args(out: &Path) -> ReportArgs {
+        ReportArgs {
+            places: Default::default(),
+            batch: Some(1),
+            since: None,
+            until: None,
+            out: out.to_owned(),
+        }
+    }
+
+    /// The stub gateway pays r1, declines r2 and leaves r3 abnormal (17 fen).
+    async fn stub_batch(dir: &Path) -> std::path::PathBuf {
+        let journal = dir.join("journal.db");
+        let options = RunOptions {
+            poll_for: Duration::from_secs(5),
+            quiet: true,
+            ..RunOptions::default()
+        };
+        let app = App::new(
+            config(dir, "report"),
+            journal.clone(),
+            options,
+            CancellationToken::new(),
+        );
+        let batch = dir.join("stub.csv");
+        std::fs::write(
+            &batch,
+            "refund_id,order_id,amount_fen\nr1,o1,100\nr2,o2,13\nr3,o3,17\n",
+        )
+        .unwrap();
+        let outcome = run_command::run(&app, RunRequest::confirmed(&batch, "acme"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.exit_code, 3);
+        journal
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abnormal_refund_is_on_the_page_with_what_show_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = stub_batch(dir.path()).await;
+        let out = dir.path().join("batch-1.html");
+        let utc = Zone::utc();
+        assert_eq!(run(&journal, None, &utc, &args(&out)).unwrap(), 0);
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            html.contains(
+                "<tr><td>abnormal</td><td class=\"num\">1</td><td class=\"num\">0.17</td></tr>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr class=\"part\"><td>paid by this batch</td><td class=\"num\">1</td><td class=\"num\">1.00</td></tr>"),
+            "{html}"
+        );
+        // The refund to act on, with `show`'s four steps.
+        let attention = &html[html.find("<section id=\"attention\">").unwrap()..];
+        assert!(
+            attention.contains("<td class=\"ids\">r3<br>"),
+            "{attention}"
+        );
+        assert_eq!(attention.matches("<li>").count(), 4, "{attention}");
+        assert!(attention.contains(
+            "<li>act at the gateway: in WeChat Pay&#39;s merchant platform (交易中心), or through its \
+             apply-abnormal-refund API, have the money paid to the payer another way</li>"
+        ));
+        assert!(attention.contains("on <code>bulkrefund resume</code> (next after "));
+        // Failures by code: the declined one and the abnormal one.
+        let failures = &html[html.find("<section id=\"failures\">").unwrap()..];
+        let failures = &failures[..failures.find("</section>").unwrap()];
+        assert_eq!(failures.matches("<tr><td>").count(), 2, "{failures}");
+        assert!(failures.contains("<code>ABNORMAL</code>"), "{failures}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_flags_are_usage_errors_and_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = stub_batch(dir.path()).await;
+        let utc = Zone::utc();
+        let usage = |args: &ReportArgs| {
+            let error = run(&journal, None, &utc, args).unwrap_err();
+            error.downcast::<UsageError>().expect("a usage error").0
+        };
+        let out = dir.path().join("r.html");
+        let pdf = usage(&args(&dir.path().join("r.pdf")));
+        assert!(pdf.contains("end the name with .html"), "{pdf}");
+        let missing = usage(&ReportArgs {
+            batch: Some(9),
+            ..args(&out)
+        });
+        assert!(missing.contains("There is no batch 9"), "{missing}");
+        let backwards = usage(&ReportArgs {
+            batch: None,
+            since: Some("2026-11-30".into()),
+            until: Some("2026-11-01".into()),
+            ..args(&out)
+        });
+        assert!(backwards.contains("the period is backwards"), "{backwards}");
+        assert!(!out.exists());
+    }
+}
