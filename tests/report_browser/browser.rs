@@ -21,10 +21,26 @@ const CONTROL: &str = "<!DOCTYPE html><html><head><title>control</title>\
 /// Chromium's own services, by the traffic annotation its net log gives
 /// each request. They run whatever the page is (the component updater, the
 /// Google account list, the network time); any other request is the page's.
-const BROWSER_SERVICES: [(i64, &str); 3] = [
+const BROWSER_SERVICES: [(i64, &str); 17] = [
     (54_845_618, "update_client"),
     (35_565_745, "gaia_auth_list_accounts"),
     (46_188_932, "network_time_tracker"),
+    // Not seen on this machine's Chromium, but of the same kind: the
+    // browser's own, never a page's.
+    (4_598_626, "gaia_auth_check_connection_info"),
+    (31_445_884, "gaia_auth_multilogin"),
+    (39_877_119, "gaia_auth_exchange_device_id"),
+    (27_915_688, "oauth2_access_token_fetcher"),
+    (115_188_287, "chrome_variations_service"),
+    (82_509_217, "safe_browsing_v4_update"),
+    (34_557_599, "hintsfetcher_gethintsrequest"),
+    (65_957_842, "gcm_checkin"),
+    (727_528, "metrics_report_uma"),
+    (108_804_096, "domain_reliability_report_upload"),
+    (5_151_071, "extension_manifest_fetcher"),
+    (21_145_003, "extension_crx_fetcher"),
+    (95_682_324, "ranker_url_fetcher"),
+    (137_116_619, "translate_url_fetcher"),
 ];
 
 /// Pages by path, and the log of every request line's target.
