@@ -209,6 +209,25 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub places: Places,
+    /// Only this batch's refunds.
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub batch: Option<i64>,
+    /// Refunds first sent on or after: a local date (2026-11-01, a day in --timezone)
+    /// or an RFC 3339 time with its offset.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Refunds first sent on or before this local date, or before this RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// The HTML file to write (`.html` or `.htm`).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {}
 
 #[derive(Debug, Args)]
@@ -317,6 +336,11 @@ pub enum Command {
     /// Reconciliation export across runs, one row per refund, with totals, e.g.
     /// `bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx --format xlsx`.
     Export(ExportArgs),
+    /// One self-contained HTML page about a batch or a period, to look at and
+    /// print: the money, refunded per day, failures by code, the gateway's
+    /// latency, the refunds a person must act on, e.g.
+    /// `bulkrefund report --since 2026-11-01 --until 2026-11-30 --out november.html`.
+    Report(ReportArgs),
     /// Check every row and the dedupe against the journal without sending or
     /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
     /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.
@@ -466,6 +490,7 @@ impl Command {
             Command::Resume(a) => a.places.clone(),
             Command::Retry(a) => a.places.clone(),
             Command::Export(a) => a.places.clone(),
+            Command::Report(a) => a.places.clone(),
             Command::Validate(a) => a.places.clone(),
             Command::Status(a) => a.places.clone(),
             Command::Show(a) => a.places.clone(),

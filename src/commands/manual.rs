@@ -139,6 +139,16 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund export --batch 3 --status failed --out -",
     ),
     (
+        "report",
+        "November as one page to look at and print (no script, nothing fetched):",
+        "bulkrefund report --since 2026-11-01 --until 2026-11-30 --out november.html",
+    ),
+    (
+        "report",
+        "One batch, with the figures `status --batch 3` gives:",
+        "bulkrefund report --batch 3 --out batch-3.html",
+    ),
+    (
         "validate",
         "Check a tab-separated paste:",
         "bulkrefund validate pasted.tsv --profile leshua --delimiter tab",

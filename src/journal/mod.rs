@@ -15,6 +15,7 @@ pub mod file;
 pub mod history;
 pub mod import;
 pub mod imports;
+pub mod latency;
 pub mod lock;
 pub mod money;
 pub mod outgoing;

@@ -3,6 +3,7 @@
 //! summaries ([`summary`]).
 
 pub mod export;
+pub mod html;
 pub mod results;
 pub mod summary;
 pub mod xlsx;

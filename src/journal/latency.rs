@@ -1,0 +1,312 @@
+//! The gateway's latency over time, read from the `attempts` table: each
+//! HTTP attempt's time (`at`, bulkrefund's clock, RFC 3339 UTC) and how long
+//! the gateway took to answer it (`latency_ms`). Attempts are grouped into
+//! buckets of one width, the narrowest that keeps their number within what a
+//! chart can show, each summed up by its median, 95th percentile and maximum.
+//! Which attempts: those of the refunds a batch sent (`batch`), made within
+//! `since..until` (the attempt's own time: latency is about when the gateway
+//! was asked). Rows stream bucket by bucket: only one bucket's latencies are
+//! held at a time.
+
+use rusqlite::params;
+
+use super::reports::ExportFilter;
+use super::{Journal, JournalError};
+
+/// The attempts of one bucket: `[start, start + width)`, unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatencyBucket {
+    pub start: i64,
+    pub attempts: u64,
+    pub p50_ms: u64,
+    pub p95_ms: u64,
+    pub max_ms: u64,
+}
+
+/// The buckets that hold attempts, oldest first, all `bucket_seconds` wide
+/// (an empty bucket is not listed: the chart shows a gap).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatencyCurve {
+    pub bucket_seconds: i64,
+    pub buckets: Vec<LatencyBucket>,
+}
+
+impl LatencyCurve {
+    /// Every attempt counted.
+    pub fn attempts(&self) -> u64 {
+        self.buckets.iter().map(|b| b.attempts).sum()
+    }
+}
+
+/// The widths a bucket may have: from a second (a short run) to a day, in
+/// steps a person reads on a clock.
+const WIDTHS: [i64; 15] = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    5 * 60,
+    15 * 60,
+    30 * 60,
+    3600,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    24 * 3600,
+];
+
+/// The narrowest width that makes at most `max_buckets` buckets of `span` seconds.
+pub fn bucket_width(span: i64, max_buckets: usize) -> i64 {
+    let max = max_buckets.max(1) as i64;
+    WIDTHS
+        .iter()
+        .copied()
+        .find(|width| span / width < max)
+        .unwrap_or(WIDTHS[WIDTHS.len() - 1])
+}
+
+/// The nearest-rank percentile `q` (0 to 1) of sorted values (not empty).
+fn percentile(sorted: &[u64], q: f64) -> u64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn summed_up(start: i64, mut latencies: Vec<u64>) -> LatencyBucket {
+    latencies.sort_unstable();
+    LatencyBucket {
+        start,
+        attempts: latencies.len() as u64,
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        max_ms: latencies[latencies.len() - 1],
+    }
+}
+
+/// The attempts a filter holds (`a` each attempt, `f` its refund; `?1` batch,
+/// `?2` since, `?3` until), with the attempt's time in unix seconds.
+const ATTEMPTS: &str = "FROM attempts a JOIN refunds f ON f.id = a.refund
+     WHERE (?1 IS NULL OR f.batch_id = ?1)
+       AND (?2 IS NULL OR a.at >= ?2)
+       AND (?3 IS NULL OR a.at < ?3)";
+
+/// An attempt's time as unix seconds (SQLite reads the journal's `...Z` times).
+const SECONDS: &str = "CAST(strftime('%s', a.at) AS INTEGER)";
+
+impl Journal {
+    /// The latency of the attempts `filter` holds (its `statuses` aside), in
+    /// at most `max_buckets` buckets. Buckets start on the clock of a zone
+    /// `utc_offset` seconds east of UTC (a 6-hour bucket at 00:00, 06:00, ...).
+    pub fn attempt_latency(
+        &self,
+        filter: &ExportFilter,
+        max_buckets: usize,
+        utc_offset: i64,
+    ) -> Result<LatencyCurve, JournalError> {
+        let bounds = params![filter.batch, filter.since, filter.until];
+        let span: (Option<i64>, Option<i64>) = self.conn.query_row(
+            &format!("SELECT MIN({SECONDS}), MAX({SECONDS}) {ATTEMPTS}"),
+            bounds,
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        let (Some(first), Some(last)) = span else {
+            return Ok(LatencyCurve::default());
+        };
+        let width = bucket_width(last - first, max_buckets);
+        let origin = first - (first + utc_offset).rem_euclid(width);
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT ({SECONDS} - ?4) / ?5, a.latency_ms {ATTEMPTS} ORDER BY 1"
+        ))?;
+        let mut rows = stmt.query(params![
+            filter.batch,
+            filter.since,
+            filter.until,
+            origin,
+            width
+        ])?;
+        let mut curve = LatencyCurve {
+            bucket_seconds: width,
+            buckets: Vec::new(),
+        };
+        let mut current: Option<(i64, Vec<u64>)> = None;
+        while let Some(row) = rows.next()? {
+            let index: i64 = row.get(0)?;
+            let latency = row.get::<_, i64>(1)?.max(0) as u64;
+            match &mut current {
+                Some((at, latencies)) if *at == index => latencies.push(latency),
+                _ => {
+                    if let Some((at, latencies)) = current.take() {
+                        curve
+                            .buckets
+                            .push(summed_up(origin + at * width, latencies));
+                    }
+                    current = Some((index, vec![latency]));
+                }
+            }
+        }
+        if let Some((at, latencies)) = current {
+            curve
+                .buckets
+                .push(summed_up(origin + at * width, latencies));
+        }
+        Ok(curve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let values: Vec<u64> = (1..=20).collect();
+        assert_eq!(percentile(&values, 0.50), 10);
+        assert_eq!(percentile(&values, 0.95), 19);
+        assert_eq!(percentile(&[7], 0.95), 7);
+        let bucket = summed_up(60, vec![300, 10, 20]);
+        assert_eq!(
+            bucket,
+            LatencyBucket {
+                start: 60,
+                attempts: 3,
+                p50_ms: 20,
+                p95_ms: 300,
+                max_ms: 300
+            }
+        );
+    }
+
+    /// A journal holding one Leshua refund (#1) and these attempts at it:
+    /// (time, latency).
+    fn journal_with_attempts(attempts: &[(&str, u64)]) -> Journal {
+        use crate::batch::RefundRow;
+        use crate::journal::import::{self, BatchMeta, CheckedRow};
+        use crate::journal::{AttemptKind, AttemptRecord};
+        let mut journal = Journal::open_in_memory().unwrap();
+        let meta = BatchMeta {
+            file_name: "batch.csv".into(),
+            file_hash: "abc".into(),
+            profile: "leshua".into(),
+            gateway: crate::gateway::GatewayKind::Leshua,
+            merchant_id: "M1".into(),
+            header: vec!["merchant_refund_id".into()],
+            input_path: None,
+            results_path: None,
+            results_bom: false,
+        };
+        let row = CheckedRow::Valid {
+            line: 2,
+            cells: vec!["R1".into()],
+            refund: RefundRow {
+                refund_id: "R1".into(),
+                amount: crate::money::Fen(100),
+                fields: [("third_order_id".to_owned(), "T1".to_owned())].into(),
+                fingerprint: "T1||100".into(),
+                order_key: "T1".into(),
+            },
+        };
+        import::import(&mut journal, &meta, [Ok(row)].into_iter(), || false, |_| {}).unwrap();
+        for (at, latency_ms) in attempts {
+            let attempt = AttemptRecord {
+                kind: AttemptKind::Query,
+                at: (*at).into(),
+                http_status: Some(200),
+                gateway_codes: None,
+                outcome: "processing".into(),
+                latency_ms: *latency_ms,
+            };
+            journal.note_attempt(1, &attempt).unwrap();
+        }
+        journal
+    }
+
+    #[test]
+    fn attempts_in_minutes_and_within_the_period() {
+        let journal = journal_with_attempts(&[
+            ("2026-11-30T15:58:10.000Z", 40),
+            ("2026-11-30T15:58:50.500Z", 20),
+            ("2026-11-30T15:58:59.999Z", 900),
+            // No attempt in the minute 15:59: no bucket for it.
+            ("2026-11-30T16:00:00.000Z", 35),
+        ]);
+        let all = ExportFilter::default();
+        // Three buckets at most: a minute wide (30 seconds would make four).
+        let curve = journal.attempt_latency(&all, 3, 0).unwrap();
+        let minute = jiff::Timestamp::from_str("2026-11-30T15:58:00Z")
+            .unwrap()
+            .as_second();
+        assert_eq!(curve.bucket_seconds, 60);
+        assert_eq!(
+            curve.buckets,
+            [
+                LatencyBucket {
+                    start: minute,
+                    attempts: 3,
+                    p50_ms: 40,
+                    p95_ms: 900,
+                    max_ms: 900
+                },
+                LatencyBucket {
+                    start: minute + 120,
+                    attempts: 1,
+                    p50_ms: 35,
+                    p95_ms: 35,
+                    max_ms: 35
+                },
+            ]
+        );
+        assert_eq!(curve.attempts(), 4);
+        let until = ExportFilter {
+            until: Some("2026-11-30T16:00:00.000Z".into()),
+            ..ExportFilter::default()
+        };
+        assert_eq!(
+            journal.attempt_latency(&until, 120, 0).unwrap().attempts(),
+            3
+        );
+        let other_batch = ExportFilter {
+            batch: Some(2),
+            ..ExportFilter::default()
+        };
+        assert_eq!(
+            journal.attempt_latency(&other_batch, 120, 0).unwrap(),
+            LatencyCurve::default()
+        );
+    }
+
+    #[test]
+    fn buckets_start_on_the_local_clock() {
+        let journal = journal_with_attempts(&[
+            ("2026-11-02T17:00:00.000Z", 10),
+            ("2026-11-30T15:00:00.000Z", 20),
+        ]);
+        let all = ExportFilter::default();
+        // 28 days in at most 120 buckets: 6 hours, from midnight in Beijing.
+        let curve = journal.attempt_latency(&all, 120, 8 * 3600).unwrap();
+        assert_eq!(curve.bucket_seconds, 6 * 3600);
+        let midnight = jiff::Timestamp::from_str("2026-11-02T16:00:00Z").unwrap();
+        assert_eq!(curve.buckets[0].start, midnight.as_second());
+        let utc = journal.attempt_latency(&all, 120, 0).unwrap();
+        assert_eq!(utc.buckets[0].start, midnight.as_second() - 4 * 3600);
+    }
+
+    #[test]
+    fn the_narrowest_width_that_fits() {
+        assert_eq!(bucket_width(0, 120), 1);
+        assert_eq!(bucket_width(119, 120), 1);
+        assert_eq!(bucket_width(120, 120), 2);
+        assert_eq!(bucket_width(119 * 60, 120), 60);
+        assert_eq!(bucket_width(120 * 60, 120), 300);
+        assert_eq!(bucket_width(29 * 86_400, 120), 6 * 3600);
+        assert_eq!(
+            bucket_width(30 * 86_400, 120),
+            12 * 3600,
+            "121 buckets of 6 hours"
+        );
+        assert_eq!(bucket_width(400 * 86_400, 120), 86_400);
+    }
+}
