@@ -2,7 +2,7 @@
 //! 127.0.0.1 in this process, runs the release `bulkrefund` binary against them
 //! as a child (so its wall time, CPU time and peak RSS are its own), and prints
 //! a markdown table. `cargo run --release --example bench -- [--quick]
-//! [--only SECTION (throughput, rate, adaptive, wechatpay, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
+//! [--only SECTION (throughput, rate, adaptive, wechatpay, reconcile, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
 //! section also runs an older build's binary on the same batch, alternating
 //! with this one, so before and after are measured in one run on one machine.
 
@@ -18,6 +18,8 @@ use bulkrefund::secret::Secret;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::{self, generate, sample_keys, SimConfig, SimHandle};
 
+#[path = "bench/reconcile.rs"]
+mod reconcile;
 #[path = "bench/wechatpay.rs"]
 mod wechatpay;
 
@@ -549,6 +551,11 @@ async fn main() {
 
     if wanted("wechatpay") {
         wechatpay::section(dir.path(), scale, &mut table).await;
+    }
+
+    if wanted("reconcile") {
+        reconcile::section(dir.path(), scale, &mut table).await;
+        eprintln!("reconcile done");
     }
 
     if wanted("million") {
