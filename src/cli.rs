@@ -215,11 +215,14 @@ pub struct ReportArgs {
     /// Only this batch's refunds.
     #[arg(long, conflicts_with_all = ["since", "until"])]
     pub batch: Option<i64>,
-    /// Refunds first sent on or after: a local date (2026-11-01, a day in --timezone)
-    /// or an RFC 3339 time with its offset.
+    /// Refunds that count for this gateway day or later, as `export` reads it: a date
+    /// (2026-11-01, a day in Asia/Shanghai, the gateway's days, whatever --timezone) or an
+    /// RFC 3339 time with its offset. A refund counts for its gateway success time, else
+    /// bulkrefund's.
     #[arg(long)]
     pub since: Option<String>,
-    /// Refunds first sent on or before this local date, or before this RFC 3339 time.
+    /// Refunds that count for this gateway day (Asia/Shanghai) or earlier, or before
+    /// this RFC 3339 time.
     #[arg(long)]
     pub until: Option<String>,
     /// The HTML file to write (`.html` or `.htm`).

@@ -1,5 +1,8 @@
 //! `bulkrefund report` in a real browser: headless Chromium renders the page
-//! made from the demo's journal, its refunds spread over a month, and the test
+//! made from the demo's journal, its refunds spread over a month (one moved
+//! to 01:00 on the 1st of the next, Beijing time, that the month's report
+//! and export leave out though it is the month's last day in UTC, the zone
+//! they are run in), and the test
 //! checks that the page makes no request but its own and logs nothing to the
 //! console, that the chart's bars are the journal's daily sums, that it prints
 //! to PDF pages and screenshots to a PNG, and that a gateway's `<script>`
@@ -109,7 +112,40 @@ fn spread_over_november(journal: &Path) -> BTreeMap<String, u64> {
     by_day
 }
 
-/// The `#by_day` lines of `bulkrefund export`: (day, count, fen).
+/// Moves the last refund that succeeded to 01:00 on 1 December, Beijing
+/// time (17:00 on 30 November in UTC, the zone the test shows times in): it
+/// counts for December, and is in no report or export of November. Returns
+/// the day it was on and its fen.
+fn move_to_december_1st(journal: &Path) -> (String, u64) {
+    let zone = jiff::tz::TimeZone::get(ZONE).unwrap();
+    let conn = rusqlite::Connection::open(journal).unwrap();
+    let (id, counted_at, fen): (i64, String, i64) = conn
+        .query_row(
+            "SELECT id, COALESCE(gateway_success_at, finished_at), amount_fen FROM refunds
+             WHERE state = 'succeeded' ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let at: jiff::Timestamp = counted_at.parse().unwrap();
+    let day = at.to_zoned(zone).date().to_string();
+    let moved = conn
+        .execute(
+            "UPDATE refunds SET finished_at = ?1,
+                gateway_success_at = CASE WHEN gateway_success_at IS NULL THEN NULL ELSE ?1 END
+             WHERE id = ?2",
+            rusqlite::params![DECEMBER_1ST_BEIJING, id],
+        )
+        .unwrap();
+    assert_eq!(moved, 1);
+    (day, fen as u64)
+}
+
+/// 01:00 on 1 December 2026 in Beijing: still 30 November in UTC.
+const DECEMBER_1ST_BEIJING: &str = "2026-11-30T17:00:00.000Z";
+
+/// The `#by_day` lines of `bulkrefund export` of November, times in UTC
+/// (the days stay the gateway's): (day, count, fen).
 fn exported_days(journal: &Path, tmp: &Path) -> Vec<(String, u64, u64)> {
     let journal = journal.to_str().unwrap();
     let output = bulkrefund(
@@ -118,7 +154,11 @@ fn exported_days(journal: &Path, tmp: &Path) -> Vec<(String, u64, u64)> {
             "--journal",
             journal,
             "--timezone",
-            ZONE,
+            "UTC",
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-11-30",
             "--out",
             "-",
         ],
@@ -141,6 +181,8 @@ fn exported_days(journal: &Path, tmp: &Path) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// `bulkrefund report` of November, times in UTC: its days are the
+/// gateway's all the same, as the export's.
 fn report(journal: &Path, out: &Path, tmp: &Path) {
     let output = bulkrefund(
         &[
@@ -148,7 +190,7 @@ fn report(journal: &Path, out: &Path, tmp: &Path) {
             "--journal",
             journal.to_str().unwrap(),
             "--timezone",
-            ZONE,
+            "UTC",
             "--since",
             "2026-11-01",
             "--until",
@@ -302,17 +344,28 @@ fn the_report_of_the_demo_month_in_headless_chromium() {
     for batch in ["1", "2", "3", "4"] {
         assert_batch_report_is_status(&journal, batch, tmp.path());
     }
-    let expected = spread_over_november(&journal);
+    let mut expected = spread_over_november(&journal);
+    let (day, fen) = move_to_december_1st(&journal);
+    *expected.get_mut(&day).unwrap() -= fen;
+    expected.retain(|_, fen| *fen > 0);
     let days = exported_days(&journal, tmp.path());
     let summed: Vec<(String, u64)> = days.iter().map(|(d, _, fen)| (d.clone(), *fen)).collect();
     assert_eq!(summed, expected.into_iter().collect::<Vec<_>>());
     assert_eq!(days.len(), 12, "{days:?}");
+
+    // The report of November holds the days the export of November holds,
+    // not the refund of 1 December at 01:00 in Beijing (30 November in UTC).
+    let page = tmp.path().join("november.html");
+    report(&journal, &page, tmp.path());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(table_days(&html), days);
+    assert!(
+        html.contains("<h1>2026-11-01 to 2026-11-30 (the gateway&#39;s days, Asia/Shanghai)</h1>"),
+        "{html}"
+    );
     let Some(browser) = Browser::find() else {
         return;
     };
-
-    let page = tmp.path().join("november.html");
-    report(&journal, &page, tmp.path());
     let server = Server::start();
     server.serve("/november.html", std::fs::read(&page).unwrap());
 
@@ -340,7 +393,9 @@ fn the_report_of_the_demo_month_in_headless_chromium() {
     dom.assert_clean(&server, "/november.html");
     assert_eq!(table_days(&dom.stdout), days);
     assert_bars_are(&bars(&dom.stdout), &days);
-    assert!(dom.stdout.contains("<h1>2026-11-01 to 2026-11-30</h1>"));
+    assert!(dom
+        .stdout
+        .contains("<h1>2026-11-01 to 2026-11-30 (the gateway's days, Asia/Shanghai)</h1>"));
 
     let pdf = tmp.path().join("november.pdf");
     let printed = browser.run(
@@ -397,5 +452,5 @@ fn the_report_of_the_demo_month_in_headless_chromium() {
     assert!(dom.stdout.contains(&as_text), "{}", dom.stdout);
     assert!(dom
         .stdout
-        .contains("<title>bulkrefund report · 2026-11-01 to 2026-11-30</title>"));
+        .contains("<title>bulkrefund report · 2026-11-01 to 2026-11-30 (the gateway's days, Asia/Shanghai)</title>"));
 }

@@ -29,46 +29,56 @@ fn period(args: &ExportArgs) -> String {
         (None, Some(until)) => format!("until {until}"),
         (Some(since), Some(until)) => format!("{since} to {until}"),
     };
-    let days = match (&args.since, &args.until) {
-        (None, None) => String::new(),
-        _ => format!(" (the gateway's days, {GATEWAY_ZONE})"),
-    };
+    let days = days_named(args.since.as_deref(), args.until.as_deref());
     format!("{}{range}{days}", batch.unwrap_or_default())
 }
 
-/// The refunds the flags ask for, the period's dates being the gateway's
-/// days; a period that ends before it starts is a usage error (exit 2),
-/// before anything is written.
-fn filter(args: &ExportArgs) -> anyhow::Result<Filter> {
+/// " (the gateway's days, Asia/Shanghai)" after a period given by
+/// `--since/--until`, nothing without them: a title says whose days it means.
+pub(crate) fn days_named(since: Option<&str>, until: Option<&str>) -> String {
+    match (since, until) {
+        (None, None) => String::new(),
+        _ => format!(" (the gateway's days, {GATEWAY_ZONE})"),
+    }
+}
+
+/// The refunds of `batch` (or of every batch) that count for the period
+/// `--since`..=`--until`, its dates being the gateway's days whatever zone
+/// the times are shown in: the one reading of these flags, for `export` and
+/// `report` alike. A period that ends before it starts is a usage error
+/// (exit 2), before anything is written. Every status (`statuses` empty).
+pub(crate) fn period_filter(
+    batch: Option<i64>,
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<Filter, UsageError> {
     let gateway_days = days::gateway_zone();
     let filter = Filter {
-        batch: args.batch,
-        since: args
-            .since
-            .as_deref()
-            .map(|t| gateway_days.bound(t, false))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| gateway_days.bound(t, true))
-            .transpose()?,
-        statuses: args
-            .status
-            .iter()
-            .map(|s| export::refund_status(s))
-            .collect::<Result<_, _>>()?,
+        batch,
+        since: since.map(|t| gateway_days.bound(t, false)).transpose()?,
+        until: until.map(|t| gateway_days.bound(t, true)).transpose()?,
+        statuses: Vec::new(),
     };
-    if let (Some(since), Some(until)) = (&filter.since, &filter.until) {
-        if since >= until {
+    if let (Some(since_at), Some(until_at)) = (&filter.since, &filter.until) {
+        if since_at >= until_at {
             return Err(UsageError(format!(
                 "--since {} is not before --until {}: the period is backwards (--since is its first day, --until its last)",
-                args.since.as_deref().unwrap_or_default(),
-                args.until.as_deref().unwrap_or_default()
-            ))
-            .into());
+                since.unwrap_or_default(),
+                until.unwrap_or_default()
+            )));
         }
     }
+    Ok(filter)
+}
+
+/// The refunds the flags ask for: [`period_filter`], and `--status`.
+fn filter(args: &ExportArgs) -> anyhow::Result<Filter> {
+    let mut filter = period_filter(args.batch, args.since.as_deref(), args.until.as_deref())?;
+    filter.statuses = args
+        .status
+        .iter()
+        .map(|s| export::refund_status(s))
+        .collect::<Result<_, _>>()?;
     Ok(filter)
 }
 

@@ -1,6 +1,7 @@
 //! `bulkrefund report`: one self-contained HTML page about a batch or a
 //! period, from the journal (read-only), like `export`: it finds the journal
-//! and the zone the same way, takes the same `--since/--until`, and never
+//! and the zone the same way, reads `--since/--until` with export's own
+//! function (the gateway's days, whatever `--timezone`), and never
 //! writes over the journal, the configuration or a batch's input (README,
 //! "Output paths"). What the page holds is [`crate::report::html`]'s.
 
@@ -15,6 +16,8 @@ use crate::report::export::Filter;
 use crate::report::html::{self, AttentionRefund};
 use crate::zone::Zone;
 
+use super::export;
+
 /// `bulkrefund report ...`: reads only the journal, so it works without a
 /// configuration file.
 pub fn main(locations: &Locations, args: ReportArgs) -> anyhow::Result<u8> {
@@ -22,41 +25,27 @@ pub fn main(locations: &Locations, args: ReportArgs) -> anyhow::Result<u8> {
     run(&journal, Some(&locations.config_path()), &zone, &args)
 }
 
-/// "batch 3", "2026-11-01 to 2026-11-30": the page's title.
+/// "batch 3", "2026-11-01 to 2026-11-30 (the gateway's days, Asia/Shanghai)":
+/// the page's title, as `export` names its period.
 fn period(args: &ReportArgs) -> String {
     if let Some(batch) = args.batch {
         return format!("batch {batch}");
     }
-    match (&args.since, &args.until) {
+    let range = match (&args.since, &args.until) {
         (None, None) => "every refund in the journal".to_owned(),
         (Some(since), None) => format!("from {since}"),
         (None, Some(until)) => format!("until {until}"),
         (Some(since), Some(until)) => format!("{since} to {until}"),
-    }
+    };
+    let days = export::days_named(args.since.as_deref(), args.until.as_deref());
+    format!("{range}{days}")
 }
 
-/// The refunds the flags ask for, as `export` reads the same flags; a period
-/// that ends before it starts is a usage error (exit 2).
-fn filter(args: &ReportArgs, zone: &Zone) -> Result<Filter, UsageError> {
-    let bound = |text: &Option<String>, is_until| {
-        text.as_deref().map(|t| zone.bound(t, is_until)).transpose()
-    };
-    let filter = Filter {
-        batch: args.batch,
-        since: bound(&args.since, false)?,
-        until: bound(&args.until, true)?,
-        statuses: Vec::new(),
-    };
-    if let (Some(since), Some(until)) = (&filter.since, &filter.until) {
-        if since >= until {
-            return Err(UsageError(format!(
-                "--since {} is not before --until {}: the period is backwards (--since is its first day, --until its last)",
-                args.since.as_deref().unwrap_or_default(),
-                args.until.as_deref().unwrap_or_default()
-            )));
-        }
-    }
-    Ok(filter)
+/// The refunds the flags ask for, read exactly as `export` reads the same
+/// flags ([`export::period_filter`]): the dates are the gateway's days, not
+/// the operator's `--timezone`.
+fn filter(args: &ReportArgs) -> Result<Filter, UsageError> {
+    export::period_filter(args.batch, args.since.as_deref(), args.until.as_deref())
 }
 
 fn check_extension(out: &std::path::Path) -> Result<(), UsageError> {
@@ -86,7 +75,7 @@ pub fn run(
         ))
         .into());
     };
-    let filter = filter(args, zone)?;
+    let filter = filter(args)?;
     if let Some(batch) = args.batch {
         if journal.batch(batch)?.is_none() {
             return Err(UsageError(format!(
