@@ -208,6 +208,20 @@ mod tests {
             html.contains("<tr class=\"part\"><td>paid by this batch</td><td class=\"num\">1</td><td class=\"num\">1.00</td></tr>"),
             "{html}"
         );
+        // The stub gives no success time: its one paid refund is on the day
+        // bulkrefund's clock placed it, and the page says so.
+        let by_day = &html[html.find("<section id=\"by-day\">").unwrap()..];
+        let by_day = &by_day[..by_day.find("</section>").unwrap()];
+        assert!(
+            by_day.contains(
+                "days: the gateway&#39;s success time in Asia/Shanghai; 1 refund placed by bulkrefund&#39;s clock"
+            ),
+            "{by_day}"
+        );
+        assert!(
+            by_day.contains("<td class=\"num fen\">100</td><td class=\"num\">1</td></tr>"),
+            "{by_day}"
+        );
         // The refund to act on, with `show`'s four steps.
         let attention = &html[html.find("<section id=\"attention\">").unwrap()..];
         assert!(

@@ -8,6 +8,7 @@
 //! the chart are the export's "by day" sums. Nothing here counts money anew.
 
 pub mod charts;
+mod days;
 pub mod page;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,12 @@ pub struct Report {
     pub money: Vec<MoneyLine>,
     /// Refunded per day, as the export's "by day" sheet sums it.
     pub by_day: Vec<(String, Sum)>,
+    /// Of each day's refunds, how many bulkrefund's clock placed there (the
+    /// journal has no gateway time for them); days with none are absent.
+    pub by_our_clock: BTreeMap<String, u64>,
+    /// What the days are and how many refunds bulkrefund's clock placed
+    /// ([`ExportTotals::days_note`]), as the export says it.
+    pub days_note: String,
     pub failures: Vec<FailureGroup>,
     pub latency: LatencyCurve,
     pub attention: Vec<AttentionRefund>,
@@ -180,7 +187,9 @@ pub fn gather(
         },
         money_source,
         money,
+        days_note: totals.days_note(),
         by_day: totals.by_day.into_iter().collect(),
+        by_our_clock: totals.by_our_clock,
         failures,
         latency: journal.attempt_latency(filter, LATENCY_BUCKETS, utc_offset(zone))?,
         attention,

@@ -67,7 +67,7 @@ pub fn render(report: &Report, zone: &Zone) -> Result<String, ReportError> {
     let mut html = String::with_capacity(64 * 1024);
     head(&mut html, report);
     money(&mut html, report);
-    by_day(&mut html, report)?;
+    super::days::by_day(&mut html, report)?;
     failures(&mut html, &report.failures);
     latency(&mut html, report, zone)?;
     attention(&mut html, report);
@@ -111,7 +111,7 @@ fn head(html: &mut String, report: &Report) {
     );
 }
 
-fn yuan(fen: Fen) -> String {
+pub(super) fn yuan(fen: Fen) -> String {
     fen.grouped()
 }
 
@@ -154,38 +154,6 @@ fn money(html: &mut String, report: &Report) {
         );
     }
     html.push_str("</tbody>\n</table>\n</section>\n");
-}
-
-fn by_day(html: &mut String, report: &Report) -> Result<(), ReportError> {
-    html.push_str("<section id=\"by-day\">\n<h2>Refunded per day</h2>\n");
-    if report.by_day.is_empty() {
-        html.push_str("<p class=\"empty\">No refund succeeded in this period.</p>\n</section>\n");
-        return Ok(());
-    }
-    html.push_str(
-        "<p class=\"note\">The refunds that succeeded, on the day the export's \"by day\" sheet \
-         counts them (the gateway's day where the journal has the gateway's time).</p>\n",
-    );
-    let _ = writeln!(
-        html,
-        "<figure id=\"refunded-per-day\" class=\"chart\">\n{}</figure>",
-        charts::refunded_per_day(&report.by_day)?
-    );
-    html.push_str(
-        "<table id=\"by-day-table\" class=\"compact\">\n<thead><tr><th>day</th><th class=\"num\">refunds</th><th class=\"num\">yuan</th><th class=\"num\">fen</th></tr></thead>\n<tbody>\n",
-    );
-    for (day, sum) in &report.by_day {
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num fen\">{}</td></tr>",
-            escape(day),
-            sum.count,
-            yuan(sum.fen),
-            sum.fen.0
-        );
-    }
-    html.push_str("</tbody>\n</table>\n</section>\n");
-    Ok(())
 }
 
 fn failures(html: &mut String, groups: &[FailureGroup]) {
@@ -381,6 +349,8 @@ mod tests {
                 part: false,
             }],
             by_day: vec![("2026-11-30".into(), sum(2, 123_456))],
+            by_our_clock: Default::default(),
+            days_note: crate::journal::days::note(0),
             failures: vec![FailureGroup {
                 status: Some(Status::Failed),
                 code: "E<1>".into(),
