@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::policy::{backoff, Counters, Patience, ABNORMAL_RECHECK, MAX_DENIALS};
-use crate::gateway::{Attempt, IdUse, Outcome, Receipt};
+use crate::gateway::{times, Attempt, IdUse, Outcome, Receipt};
 use crate::journal::{now_ms, Change, GatewayTimes, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
 
 fn code_of(attempt: &Attempt) -> String {
@@ -43,11 +43,35 @@ fn known(change: Change, receipt: &Receipt) -> Change {
     }
 }
 
-/// The gateway's own times a receipt carries, as the journal keeps them.
+/// The gateway's own times a receipt carries, as the journal keeps them:
+/// only those that can be the refund's ([`times::plausible`] against now,
+/// when bulkrefund holds the answer). One that cannot is dropped with a
+/// warning (naming the gateway's id of the refund; the engine's span also
+/// names bulkrefund's), the refund's day falls back
+/// to bulkrefund's clock and says so; the outcome stands.
 fn gateway_times(receipt: &Receipt) -> GatewayTimes {
+    let received = jiff::Timestamp::now();
+    let kept = |at: Option<jiff::Timestamp>, what: &str| {
+        let at = at?;
+        if times::plausible(at, received) {
+            return Some(at);
+        }
+        tracing::warn!(
+            "the gateway's {what} time {at} of the refund it numbers {} is not kept (later than \
+             bulkrefund received the answer, {received}, plus {} minutes, or before {}): the \
+             refund's day is placed by bulkrefund's clock",
+            receipt
+                .gateway_refund_id
+                .as_deref()
+                .unwrap_or("(no gateway id)"),
+            times::MAX_SKEW.as_secs() / 60,
+            times::EARLIEST
+        );
+        None
+    };
     GatewayTimes {
-        success_at: receipt.success_at,
-        created_at: receipt.created_at,
+        success_at: kept(receipt.success_at, "success"),
+        created_at: kept(receipt.created_at, "creation"),
     }
 }
 
@@ -537,6 +561,49 @@ mod tests {
             assert!(
                 at <= now_ms() + 10_000 + super::super::policy::BACKOFF_BASE.as_millis() as i64
             );
+        }
+    }
+
+    #[test]
+    fn a_gateway_time_in_2099_or_1970_is_not_kept_and_the_outcome_stands() {
+        for (success_at, kept) in [
+            ("2099-11-30T15:59:59Z", false),
+            ("1970-01-01T00:00:00Z", false),
+            ("2026-11-30T15:59:59Z", true),
+        ] {
+            let success_at: jiff::Timestamp = success_at.parse().unwrap();
+            let receipt = Receipt {
+                gateway_refund_id: Some("G1".into()),
+                refund_fen: None,
+                success_at: Some(success_at),
+                created_at: Some(success_at),
+            };
+            let submitted = after_submit(
+                &attempt(Outcome::Succeeded(receipt.clone()), Some(200)),
+                1,
+                &patience(),
+            );
+            let queried = after_query(
+                State::Unknown,
+                &attempt(Outcome::Succeeded(receipt.clone()), Some(200)),
+                &Counters::default(),
+                &patience(),
+            );
+            let corrected = correction(State::Review, true, &Outcome::Succeeded(receipt));
+            let corrected = Update::Transition {
+                from: State::Review,
+                change: corrected.unwrap(),
+            };
+            for update in [&submitted.update, &queried.update, &corrected] {
+                assert_eq!(to_state(update), Some(State::Succeeded), "{success_at}");
+                let Update::Transition { change, .. } = update else {
+                    panic!("{update:?}")
+                };
+                let expected = kept.then_some(success_at);
+                assert_eq!(change.gateway_times.success_at, expected, "{success_at}");
+                assert_eq!(change.gateway_times.created_at, expected, "{success_at}");
+                assert_eq!(change.gateway_refund_id.as_deref(), Some("G1"));
+            }
         }
     }
 

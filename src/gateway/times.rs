@@ -46,6 +46,24 @@ pub fn beijing(text: &str, format: &str) -> Option<Timestamp> {
     civil.to_zoned(utc8).ok().map(|zoned| zoned.timestamp())
 }
 
+/// How far after bulkrefund's own receipt of an answer the gateway's clock
+/// may say the refund succeeded: clocks drift, but not by more than this.
+pub const MAX_SKEW: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// No gateway time is earlier than this: no gateway bulkrefund speaks to
+/// existed before 2000, so an earlier time is a zero or a default value
+/// (`1970-01-01`, `0000-...`), never the refund's.
+pub const EARLIEST: Timestamp = Timestamp::constant(946_684_800, 0);
+
+/// Whether a gateway's time `at` can be the refund's, given that bulkrefund
+/// received the answer at `received`: not after it by more than
+/// [`MAX_SKEW`], not before [`EARLIEST`]. A time that is not is not kept:
+/// the refund's day falls back to bulkrefund's clock, and says so.
+pub fn plausible(at: Timestamp, received: Timestamp) -> bool {
+    let latest = received.checked_add(MAX_SKEW).unwrap_or(Timestamp::MAX);
+    (EARLIEST..=latest).contains(&at)
+}
+
 /// A gateway's optional text time, read by `read`, as a receipt keeps it.
 pub fn kept(text: Option<&str>, read: impl Fn(&str) -> Option<Timestamp>) -> Option<Timestamp> {
     text.filter(|t| !t.is_empty()).and_then(read)
@@ -88,6 +106,17 @@ mod tests {
         ] {
             assert_eq!(beijing(bad, COMPACT), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_time_after_the_answer_or_before_2000_is_not_plausible() {
+        let received = at("2026-11-30T16:00:00Z");
+        assert!(plausible(at("2026-11-30T16:10:00Z"), received));
+        assert!(!plausible(at("2026-11-30T16:10:00.001Z"), received));
+        assert!(plausible(at("2000-01-01T00:00:00Z"), received));
+        assert!(!plausible(at("1999-12-31T23:59:59Z"), received));
+        assert!(!plausible(at("1970-01-01T00:00:00Z"), received));
+        assert!(!plausible(at("2099-01-01T00:00:00Z"), received));
     }
 
     #[test]
