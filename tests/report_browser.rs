@@ -9,8 +9,10 @@
 //! message shows as text.
 //!
 //! Chromium is `$BULKREFUND_CHROMIUM`, else `chromium` on the PATH. Where it
-//! is missing the test prints one line, "skipped: ...", and passes, unless
-//! `BULKREFUND_REQUIRE_REAL=1` (CI), where it fails. Every request the page
+//! is missing the test checks all it can without it (the report's and the
+//! export's days), writes one line, "skipped: ...", to standard error (seen
+//! in `cargo test`'s output) and passes, unless `BULKREFUND_REQUIRE_REAL` is
+//! set and not `0` (CI), where it fails. Every request the page
 //! could make, to any host, goes through a proxy this test runs on 127.0.0.1
 //! (`--proxy-server`, loopback not bypassed), which logs it.
 //!

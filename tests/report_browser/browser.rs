@@ -200,7 +200,8 @@ pub struct Browser {
 
 impl Browser {
     /// `$BULKREFUND_CHROMIUM`, else `chromium` on the PATH; `None` (the
-    /// test skips, saying why) without one, unless a real run is required.
+    /// test skips, saying why on the test's standard error) without one
+    /// that exists, unless a real run is required.
     pub fn find() -> Option<Browser> {
         let named = std::env::var_os("BULKREFUND_CHROMIUM").map(PathBuf::from);
         let on_path = || {
@@ -208,16 +209,21 @@ impl Browser {
                 .map(|dir| dir.join("chromium"))
                 .find(|exe| exe.is_file())
         };
-        match named.or_else(on_path) {
-            Some(exe) => Some(Browser { exe }),
-            None if std::env::var("BULKREFUND_REQUIRE_REAL").as_deref() == Ok("1") => {
-                panic!("chromium is not installed (apt-get install chromium), and BULKREFUND_REQUIRE_REAL=1")
-            }
-            None => {
-                println!("skipped: chromium is not installed (apt-get install chromium, or set BULKREFUND_CHROMIUM)");
-                None
-            }
+        let why = match named {
+            Some(exe) if exe.is_file() => return Some(Browser { exe }),
+            Some(exe) => format!("BULKREFUND_CHROMIUM={} is not a file", exe.display()),
+            None => match on_path() {
+                Some(exe) => return Some(Browser { exe }),
+                None => "chromium is not installed (apt-get install chromium, or set \
+                         BULKREFUND_CHROMIUM)"
+                    .to_owned(),
+            },
+        };
+        if require_real() {
+            panic!("{why}, and BULKREFUND_REQUIRE_REAL is set");
         }
+        say_skipped(&why);
+        None
     }
 
     /// Loads `page` from `server` with `action`, every request through the
@@ -324,4 +330,18 @@ pub fn png_size(png: &[u8]) -> (u32, u32) {
     );
     let number = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
     (number(16), number(20))
+}
+
+/// `BULKREFUND_REQUIRE_REAL` set to anything but empty or `0` (CI): a
+/// missing browser fails the test instead of skipping it.
+fn require_real() -> bool {
+    std::env::var("BULKREFUND_REQUIRE_REAL").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// "skipped: ..." on the process's standard error itself: libtest captures
+/// what `println!` and `eprintln!` write (and shows it only on failure), not
+/// what is written to the stderr handle, so the line is seen in `cargo test`.
+fn say_skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {why}");
 }
