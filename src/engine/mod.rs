@@ -10,6 +10,7 @@
 //! before its next read.
 
 pub mod ask;
+mod gateway_times;
 pub mod limit;
 pub mod pacing;
 pub mod policy;

@@ -9,8 +9,9 @@
 
 use std::time::Duration;
 
+use super::gateway_times::gateway_times;
 use super::policy::{backoff, Counters, Patience, ABNORMAL_RECHECK, MAX_DENIALS};
-use crate::gateway::{times, Attempt, IdUse, Outcome, Receipt};
+use crate::gateway::{Attempt, IdUse, Outcome, Receipt};
 use crate::journal::{now_ms, Change, GatewayTimes, State, Update, DENIED_AFTER_AN_ANSWER, PARKED};
 
 fn code_of(attempt: &Attempt) -> String {
@@ -40,38 +41,6 @@ fn known(change: Change, receipt: &Receipt) -> Change {
         gateway_times: gateway_times(receipt),
         created: true,
         ..change
-    }
-}
-
-/// The gateway's own times a receipt carries, as the journal keeps them:
-/// only those that can be the refund's ([`times::plausible`] against now,
-/// when bulkrefund holds the answer). One that cannot is dropped with a
-/// warning (naming the gateway's id of the refund; the engine's span also
-/// names bulkrefund's), the refund's day falls back
-/// to bulkrefund's clock and says so; the outcome stands.
-fn gateway_times(receipt: &Receipt) -> GatewayTimes {
-    let received = jiff::Timestamp::now();
-    let kept = |at: Option<jiff::Timestamp>, what: &str| {
-        let at = at?;
-        if times::plausible(at, received) {
-            return Some(at);
-        }
-        tracing::warn!(
-            "the gateway's {what} time {at} of the refund it numbers {} is not kept (later than \
-             bulkrefund received the answer, {received}, plus {} minutes, or before {}): the \
-             refund's day is placed by bulkrefund's clock",
-            receipt
-                .gateway_refund_id
-                .as_deref()
-                .unwrap_or("(no gateway id)"),
-            times::MAX_SKEW.as_secs() / 60,
-            times::EARLIEST
-        );
-        None
-    };
-    GatewayTimes {
-        success_at: kept(receipt.success_at, "success"),
-        created_at: kept(receipt.created_at, "creation"),
     }
 }
 
