@@ -19,6 +19,7 @@ pub mod lock;
 pub mod money;
 pub mod outgoing;
 pub mod preview;
+pub mod reconcile;
 pub mod refunds;
 pub mod reports;
 pub mod schema;

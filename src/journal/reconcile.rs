@@ -1,0 +1,393 @@
+//! The journal's side of `reconcile` (statements.md): the reads matching
+//! needs (refunds by id within a gateway and merchant, in chunks; the
+//! succeeded refunds counted on D−1..D+1 by [`days::COUNTED_AT`]; the
+//! unresolved ones sent on D), the record of a reconciliation (one
+//! transaction: the reconciliation and one row per finding), and what
+//! `status` and `show` read back of it. Read-only on refunds: nothing here
+//! writes `refunds`, `events` or `attempts`.
+
+use jiff::civil::Date;
+use rusqlite::{params, params_from_iter, Row};
+
+use super::days::{self, gateway_zone, DayBasis};
+use super::{Journal, JournalError, State};
+use crate::gateway::GatewayKind;
+use crate::money::Fen;
+use crate::reconcile::matching::{bill_status_name, JournalRefund, Matched, Outcome};
+use crate::report::summary::Sum;
+
+/// How many refund ids one read names (SQLite takes many more; this keeps
+/// each statement small whatever the bill's size).
+const CHUNK: usize = 500;
+
+/// The columns a [`JournalRefund`] is read from. `f` is a subquery over
+/// `refunds` that adds `counted_at` and `our_clock` (the day's definition
+/// lives in `days.rs`), `p` the link it retries, `n` the link that retries it.
+fn select(inner_where: &str) -> String {
+    format!(
+        "SELECT f.id, f.refund_id, f.state, f.amount_fen, f.fields, f.gateway, f.gateway_refund_id,
+                f.counted_at, f.our_clock, f.sent, f.batch_id, f.line, p.refund_id, n.refund_id
+         FROM (SELECT *, {} AS counted_at, {} AS our_clock, (submits > 0 OR ever_created) AS sent
+               FROM refunds WHERE scope = ?1 AND {inner_where}) f
+         LEFT JOIN refunds p ON p.id = f.retry_of
+         LEFT JOIN refunds n ON n.retry_of = f.id
+         ORDER BY f.id",
+        days::COUNTED_AT,
+        days::COUNTED_BY_OUR_CLOCK
+    )
+}
+
+fn journal_refund(row: &Row) -> rusqlite::Result<JournalRefund> {
+    let bad = |i, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let state: String = row.get(2)?;
+    let fields: String = row.get(4)?;
+    let gateway: String = row.get(5)?;
+    let gateway = GatewayKind::parse(&gateway)
+        .ok_or_else(|| bad(5, format!("unknown gateway {gateway:?}")))?;
+    let fields: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&fields).map_err(|e| bad(4, e.to_string()))?;
+    let (order_id, gateway_order_id) = gateway.spec().order_ids(&fields);
+    Ok(JournalRefund {
+        id: row.get(0)?,
+        refund_id: row.get(1)?,
+        state: State::parse(&state).ok_or_else(|| bad(2, format!("unknown state {state:?}")))?,
+        fen: Fen(row.get::<_, i64>(3)? as u64),
+        order_id: order_id.to_owned(),
+        gateway_order_id: gateway_order_id.to_owned(),
+        gateway_refund_id: row.get(6)?,
+        counted_at: row.get(7)?,
+        basis: if row.get::<_, bool>(8)? {
+            DayBasis::Bulkrefund
+        } else {
+            DayBasis::Gateway
+        },
+        sent: row.get(9)?,
+        batch_id: row.get(10)?,
+        line: row.get::<_, i64>(11)? as u64,
+        retry_of: row.get(12)?,
+        retried_as: row.get(13)?,
+    })
+}
+
+/// `[first 00:00, last+1 00:00)` of Beijing days, as journal-time text.
+fn day_bounds(first: Date, last: Date) -> Result<(String, String), JournalError> {
+    let zone = gateway_zone();
+    let bound = |date: Date, until| {
+        zone.bound(&date.to_string(), until)
+            .map_err(|e| JournalError::Inconsistent(e.0))
+    };
+    Ok((bound(first, false)?, bound(last, true)?))
+}
+
+fn shift(date: Date, days: i64) -> Date {
+    date.checked_add(jiff::Span::new().days(days))
+        .unwrap_or(date)
+}
+
+/// The refund states that are not settled yet: "unresolved, not in the bill".
+const UNRESOLVED: [State; 6] = [
+    State::Pending,
+    State::RetryWait,
+    State::InFlight,
+    State::Unknown,
+    State::Processing,
+    State::Abnormal,
+];
+
+impl Journal {
+    /// The refunds of this gateway and merchant with these ids.
+    pub fn refunds_for_bill(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<JournalRefund>, JournalError> {
+        let scope = super::id_space(gateway, merchant_id);
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = select(&format!("refund_id IN ({marks})"));
+            let mut stmt = self.conn.prepare(&sql)?;
+            let values = std::iter::once(&scope).chain(chunk);
+            let rows = stmt.query_map(params_from_iter(values), journal_refund)?;
+            for refund in rows {
+                found.push(refund?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The succeeded refunds of this gateway and merchant that count on
+    /// `date`−1, `date` or `date`+1 in Beijing time.
+    pub fn refunds_expected_around(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        date: Date,
+    ) -> Result<Vec<JournalRefund>, JournalError> {
+        let (since, until) = day_bounds(shift(date, -1), shift(date, 1))?;
+        let sql = select(&format!(
+            "state = ?2 AND {at} >= ?3 AND {at} < ?4",
+            at = days::COUNTED_AT
+        ));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let scope = super::id_space(gateway, merchant_id);
+        let rows = stmt.query_map(
+            params![scope, State::Succeeded.as_str(), since, until],
+            journal_refund,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The refunds of this gateway and merchant still unresolved that were
+    /// first sent on Beijing day `date`.
+    pub fn refunds_unresolved_on(
+        &self,
+        gateway: GatewayKind,
+        merchant_id: &str,
+        date: Date,
+    ) -> Result<Vec<JournalRefund>, JournalError> {
+        let (since, until) = day_bounds(date, date)?;
+        let sql = select(&format!(
+            "state IN {} AND submits > 0 AND first_sent_at >= ?2 AND first_sent_at < ?3",
+            super::state::sql_list(&UNRESOLVED)
+        ));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let scope = super::id_space(gateway, merchant_id);
+        let rows = stmt.query_map(params![scope, since, until], journal_refund)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// What a reconciliation records besides its findings.
+#[derive(Clone, Debug)]
+pub struct ReconciliationMeta {
+    pub profile: String,
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    /// `api`, or the bill file's path.
+    pub source: String,
+    /// The raw bill kept beside the report (a given file is its own).
+    pub raw_path: Option<String>,
+    pub raw_sha256: String,
+    /// The neighbours' bills: which were read, and why the others were not.
+    pub neighbours: String,
+}
+
+/// The source of a bill fetched through the gateway's API.
+pub const API: &str = "api";
+
+impl Journal {
+    /// Records a reconciliation and its findings in one transaction; returns its id.
+    pub fn record_reconciliation(
+        &mut self,
+        meta: &ReconciliationMeta,
+        matched: &Matched,
+    ) -> Result<i64, JournalError> {
+        let tx = self.conn.transaction()?;
+        let totals = &matched.totals;
+        let count = |o: Outcome| totals.of(o).count as i64;
+        tx.execute(
+            "INSERT INTO reconciliations (profile, gateway, merchant_id, bill_date, source, raw_path,
+                 raw_sha256, neighbours, reconciled_at, bill_count, bill_fen, matched, amount_differs,
+                 status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                meta.profile,
+                meta.gateway.as_str(),
+                meta.merchant_id,
+                matched.date.to_string(),
+                meta.source,
+                meta.raw_path,
+                meta.raw_sha256,
+                meta.neighbours,
+                super::now_text(),
+                totals.bill.count as i64,
+                totals.bill.fen.0 as i64,
+                count(Outcome::Matched),
+                count(Outcome::AmountDiffers),
+                count(Outcome::StatusDiffers),
+                count(Outcome::NotInJournal),
+                count(Outcome::MissingFromBill),
+                totals.unresolved_not_in_bill.count as i64,
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO reconciliation_rows (reconciliation, outcome, refund_id, refund, bill_day,
+                     bill_line, gateway_refund_id, journal_status, bill_status, journal_fen, bill_fen,
+                     bill_success_at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for f in &matched.findings {
+                let journal = f.journal.as_ref();
+                let bill = f.bill.as_ref();
+                insert.execute(params![
+                    id,
+                    f.outcome.as_str(),
+                    f.refund_id,
+                    journal.map(|j| j.id),
+                    f.bill_day.map(|d| d.to_string()),
+                    bill.map(|b| b.line as i64),
+                    bill.and_then(|b| b.gateway_refund_id.clone())
+                        .or_else(|| journal.and_then(|j| j.gateway_refund_id.clone())),
+                    journal.map(|j| j.state.status().as_str()),
+                    bill.map(|b| bill_status_name(&b.status).to_owned()),
+                    journal.map(|j| j.fen.0 as i64),
+                    bill.map(|b| b.fen.0 as i64),
+                    bill.and_then(|b| b.success_at)
+                        .map(crate::zone::journal_time),
+                    f.note,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+}
+
+/// Where a refund was found by a reconciliation, for `show`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundInBill {
+    pub reconciliation: i64,
+    /// The day reconciled.
+    pub bill_date: String,
+    /// The bill that lists it (D, or a neighbour); `None` when none did.
+    pub bill_day: Option<String>,
+    pub bill_line: Option<u64>,
+    pub outcome: String,
+    pub note: String,
+    pub reconciled_at: String,
+    pub source: String,
+}
+
+/// The latest reconciliation of a day, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatestReconciliation {
+    pub id: i64,
+    pub reconciled_at: String,
+    pub bill: Sum,
+    /// Per outcome, in [`Outcome::ALL`] order.
+    pub counts: [u64; 5],
+    pub unresolved_not_in_bill: u64,
+}
+
+/// A Beijing day of one gateway and merchant: its succeeded refunds in the
+/// journal and its latest reconciliation, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconciledDay {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub day: String,
+    pub succeeded: Sum,
+    pub latest: Option<LatestReconciliation>,
+}
+
+impl Journal {
+    /// Every reconciliation that found this journal refund, oldest first.
+    pub fn found_in_bills(&self, refund: i64) -> Result<Vec<FoundInBill>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, c.bill_date, w.bill_day, w.bill_line, w.outcome, w.note, c.reconciled_at, c.source
+             FROM reconciliation_rows w JOIN reconciliations c ON c.id = w.reconciliation
+             WHERE w.refund = ?1 ORDER BY c.id",
+        )?;
+        let rows = stmt.query_map([refund], |r| {
+            Ok(FoundInBill {
+                reconciliation: r.get(0)?,
+                bill_date: r.get(1)?,
+                bill_day: r.get(2)?,
+                bill_line: r.get::<_, Option<i64>>(3)?.map(|l| l as u64),
+                outcome: r.get(4)?,
+                note: r.get(5)?,
+                reconciled_at: r.get(6)?,
+                source: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The Beijing days with succeeded refunds, or with a reconciliation, per
+    /// gateway and merchant, each with its latest reconciliation; by
+    /// gateway, merchant and day.
+    pub fn reconciled_days(&self) -> Result<Vec<ReconciledDay>, JournalError> {
+        use std::collections::BTreeMap;
+        type Key = (GatewayKind, String, String);
+        let mut days: BTreeMap<Key, ReconciledDay> = BTreeMap::new();
+        let parse = |g: String| {
+            GatewayKind::parse(&g)
+                .ok_or_else(|| JournalError::Inconsistent(format!("unknown gateway {g:?}")))
+        };
+        // Grouped by the UTC hour in SQL (few rows whatever the journal's
+        // size), each hour then placed on its Beijing day by days.rs's zone:
+        // Beijing's offset is whole hours, so an hour never straddles a day.
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT gateway, merchant_id, substr({at}, 1, 13) || ':00:00Z', COUNT(*), SUM(amount_fen)
+             FROM refunds WHERE state = ?1 AND {at} IS NOT NULL GROUP BY 1, 2, 3",
+            at = days::COUNTED_AT
+        ))?;
+        let mut rows = stmt.query([State::Succeeded.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let gateway = parse(row.get(0)?)?;
+            let merchant_id: String = row.get(1)?;
+            let hour: String = row.get(2)?;
+            let Some(day) = gateway_zone().day_of(&hour) else {
+                continue;
+            };
+            let key = (gateway, merchant_id.clone(), day.to_string());
+            days.entry(key)
+                .or_insert_with(|| ReconciledDay {
+                    gateway,
+                    merchant_id,
+                    day: day.to_string(),
+                    succeeded: Sum::default(),
+                    latest: None,
+                })
+                .succeeded
+                .add(
+                    row.get::<_, i64>(3)? as u64,
+                    Fen(row.get::<_, i64>(4)? as u64),
+                );
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT gateway, merchant_id, bill_date, id, reconciled_at, bill_count, bill_fen, matched,
+                    amount_differs, status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill
+             FROM reconciliations c
+             WHERE id = (SELECT MAX(id) FROM reconciliations l WHERE l.gateway = c.gateway
+                         AND l.merchant_id = c.merchant_id AND l.bill_date = c.bill_date)",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let gateway = parse(row.get(0)?)?;
+            let merchant_id: String = row.get(1)?;
+            let day: String = row.get(2)?;
+            let count = |i: usize| row.get::<_, i64>(i).map(|c| c as u64);
+            let latest = LatestReconciliation {
+                id: row.get(3)?,
+                reconciled_at: row.get(4)?,
+                bill: Sum {
+                    count: count(5)?,
+                    fen: Fen(count(6)?),
+                },
+                counts: [count(7)?, count(8)?, count(9)?, count(10)?, count(11)?],
+                unresolved_not_in_bill: count(12)?,
+            };
+            days.entry((gateway, merchant_id.clone(), day.clone()))
+                .or_insert_with(|| ReconciledDay {
+                    gateway,
+                    merchant_id,
+                    day,
+                    succeeded: Sum::default(),
+                    latest: None,
+                })
+                .latest = Some(latest);
+        }
+        Ok(days.into_values().collect())
+    }
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
