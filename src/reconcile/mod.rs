@@ -5,3 +5,4 @@
 //! never an answer about a refund.
 
 pub mod matching;
+pub mod report;
