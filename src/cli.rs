@@ -207,6 +207,34 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub places: Places,
+    /// The gateway profile whose merchant is reconciled, e.g. `--profile wechatpay`.
+    #[arg(long)]
+    pub profile: String,
+    /// The day the bill covers: a Beijing (Asia/Shanghai) day, whatever --timezone says, e.g. 2026-11-30.
+    #[arg(long)]
+    pub date: String,
+    /// A bill file, instead of fetching it (required for Leshua and Lianshang). The first
+    /// is the bill of --date; a second and a third are the bills of the day before and the
+    /// day after (looked in for refunds near midnight). `DATE=FILE` names a file's day
+    /// instead, e.g. `--file 2026-11-30.csv --file 2026-12-01=next.csv`.
+    #[arg(long = "file", value_name = "BILL")]
+    pub files: Vec<PathBuf>,
+    /// The report: `.csv` or `.xlsx` (the format follows the extension), default
+    /// `DATE.GATEWAY.reconcile.csv`. The fetched raw bill is kept beside it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The format, when --out's extension does not say it.
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// CSV only: start with a BOM so that Excel shows Chinese text.
+    #[arg(long)]
+    pub excel: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {}
 
 #[derive(Debug, Args)]
@@ -315,6 +343,12 @@ pub enum Command {
     /// Reconciliation export across runs, one row per refund, with totals, e.g.
     /// `bulkrefund export --since 2026-11-01 --until 2026-11-30 --out november.xlsx --format xlsx`.
     Export(ExportArgs),
+    /// Match a day's bill from the gateway (对账单), refund by refund, against the journal
+    /// and write the report; read-only on refunds. Exit 0 when everything matched (or was
+    /// made outside bulkrefund), 3 for any difference or missing refund, 2 for a bad bill
+    /// file, 1 when the bill could not be fetched, e.g.
+    /// `bulkrefund reconcile --profile wechatpay --date 2026-11-30 --out 2026-11-30.xlsx`.
+    Reconcile(ReconcileArgs),
     /// Check every row and the dedupe against the journal without sending or
     /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
     /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.
@@ -464,6 +498,7 @@ impl Command {
             Command::Resume(a) => a.places.clone(),
             Command::Retry(a) => a.places.clone(),
             Command::Export(a) => a.places.clone(),
+            Command::Reconcile(a) => a.places.clone(),
             Command::Validate(a) => a.places.clone(),
             Command::Status(a) => a.places.clone(),
             Command::Show(a) => a.places.clone(),

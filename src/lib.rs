@@ -35,6 +35,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => commands::demo::main(args).await,
         Command::Validate(args) => commands::validate::main(&locations, args),
         Command::Export(args) => commands::export::main(&locations, args),
+        Command::Reconcile(args) => commands::reconcile::main(&locations, args).await,
         Command::Status(args) => commands::status::main(&locations, args),
         Command::Show(args) => commands::show::main(&locations, args),
         Command::Journal(args) => commands::journal::main(&locations, args),

@@ -13,8 +13,63 @@ use super::days::{self, gateway_zone, DayBasis};
 use super::{Journal, JournalError, State};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
-use crate::reconcile::matching::{bill_status_name, JournalRefund, Matched, Outcome};
-use crate::report::summary::Sum;
+
+/// A journal refund as reconciliation sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalRefund {
+    /// The journal's row id (`show` finds the reconciliations by it).
+    pub id: i64,
+    pub refund_id: String,
+    pub state: State,
+    pub fen: Fen,
+    /// The merchant's and the gateway's order ids ("" where the batch gave none).
+    pub order_id: String,
+    pub gateway_order_id: String,
+    pub gateway_refund_id: Option<String>,
+    /// The journal time (RFC 3339, UTC) the refund counts by (`days.rs`).
+    pub counted_at: Option<String>,
+    pub basis: DayBasis,
+    /// Ever sent to the gateway: a refund never sent is not bulkrefund's at the gateway.
+    pub sent: bool,
+    pub batch_id: i64,
+    pub line: u64,
+    /// The link this one retries, and the one that retries it.
+    pub retry_of: Option<String>,
+    pub retried_as: Option<String>,
+}
+
+impl JournalRefund {
+    /// The Beijing day the refund counts for.
+    pub fn day(&self) -> Option<Date> {
+        self.counted_at
+            .as_deref()
+            .and_then(|at| gateway_zone().day_of(at))
+    }
+}
+
+/// The outcomes a reconciliation counts, in the order its count columns
+/// (and [`ReconciliationMeta::counts`]) hold them.
+pub const OUTCOMES: [&str; 5] = [
+    "matched",
+    "amount_differs",
+    "status_differs",
+    "not_in_journal",
+    "missing_from_bill",
+];
+
+/// A count of refunds and their money.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Money {
+    pub count: u64,
+    pub fen: Fen,
+}
+
+impl Money {
+    pub fn add(&mut self, count: u64, fen: Fen) {
+        self.count += count;
+        self.fen = self.fen.saturating_add(fen);
+    }
+}
 
 /// How many refund ids one read names (SQLite takes many more; this keeps
 /// each statement small whatever the bill's size).
@@ -174,6 +229,31 @@ pub struct ReconciliationMeta {
     pub raw_sha256: String,
     /// The neighbours' bills: which were read, and why the others were not.
     pub neighbours: String,
+    pub bill_date: Date,
+    /// The bill's refund rows.
+    pub bill: Money,
+    /// Findings per outcome, in [`OUTCOMES`] order.
+    pub counts: [u64; 5],
+    pub unresolved_not_in_bill: u64,
+}
+
+/// One finding as the journal keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingRecord {
+    pub outcome: &'static str,
+    pub refund_id: String,
+    /// The journal's refund (its row id), when it has one.
+    pub refund: Option<i64>,
+    pub bill_day: Option<Date>,
+    pub bill_line: Option<u64>,
+    pub gateway_refund_id: Option<String>,
+    pub journal_status: Option<&'static str>,
+    pub bill_status: Option<String>,
+    pub journal_fen: Option<Fen>,
+    pub bill_fen: Option<Fen>,
+    /// A journal time (RFC 3339, UTC).
+    pub bill_success_at: Option<String>,
+    pub note: String,
 }
 
 /// The source of a bill fetched through the gateway's API.
@@ -184,11 +264,10 @@ impl Journal {
     pub fn record_reconciliation(
         &mut self,
         meta: &ReconciliationMeta,
-        matched: &Matched,
+        findings: &[FindingRecord],
     ) -> Result<i64, JournalError> {
         let tx = self.conn.transaction()?;
-        let totals = &matched.totals;
-        let count = |o: Outcome| totals.of(o).count as i64;
+        let [matched, amount, status, outside, missing] = meta.counts.map(|c| c as i64);
         tx.execute(
             "INSERT INTO reconciliations (profile, gateway, merchant_id, bill_date, source, raw_path,
                  raw_sha256, neighbours, reconciled_at, bill_count, bill_fen, matched, amount_differs,
@@ -198,20 +277,20 @@ impl Journal {
                 meta.profile,
                 meta.gateway.as_str(),
                 meta.merchant_id,
-                matched.date.to_string(),
+                meta.bill_date.to_string(),
                 meta.source,
                 meta.raw_path,
                 meta.raw_sha256,
                 meta.neighbours,
                 super::now_text(),
-                totals.bill.count as i64,
-                totals.bill.fen.0 as i64,
-                count(Outcome::Matched),
-                count(Outcome::AmountDiffers),
-                count(Outcome::StatusDiffers),
-                count(Outcome::NotInJournal),
-                count(Outcome::MissingFromBill),
-                totals.unresolved_not_in_bill.count as i64,
+                meta.bill.count as i64,
+                meta.bill.fen.0 as i64,
+                matched,
+                amount,
+                status,
+                outside,
+                missing,
+                meta.unresolved_not_in_bill as i64,
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -222,24 +301,20 @@ impl Journal {
                      bill_success_at, note)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
-            for f in &matched.findings {
-                let journal = f.journal.as_ref();
-                let bill = f.bill.as_ref();
+            for f in findings {
                 insert.execute(params![
                     id,
-                    f.outcome.as_str(),
+                    f.outcome,
                     f.refund_id,
-                    journal.map(|j| j.id),
+                    f.refund,
                     f.bill_day.map(|d| d.to_string()),
-                    bill.map(|b| b.line as i64),
-                    bill.and_then(|b| b.gateway_refund_id.clone())
-                        .or_else(|| journal.and_then(|j| j.gateway_refund_id.clone())),
-                    journal.map(|j| j.state.status().as_str()),
-                    bill.map(|b| bill_status_name(&b.status).to_owned()),
-                    journal.map(|j| j.fen.0 as i64),
-                    bill.map(|b| b.fen.0 as i64),
-                    bill.and_then(|b| b.success_at)
-                        .map(crate::zone::journal_time),
+                    f.bill_line.map(|l| l as i64),
+                    f.gateway_refund_id,
+                    f.journal_status,
+                    f.bill_status,
+                    f.journal_fen.map(|f| f.0 as i64),
+                    f.bill_fen.map(|f| f.0 as i64),
+                    f.bill_success_at,
                     f.note,
                 ])?;
             }
@@ -269,8 +344,8 @@ pub struct FoundInBill {
 pub struct LatestReconciliation {
     pub id: i64,
     pub reconciled_at: String,
-    pub bill: Sum,
-    /// Per outcome, in [`Outcome::ALL`] order.
+    pub bill: Money,
+    /// Per outcome, in [`OUTCOMES`] order.
     pub counts: [u64; 5],
     pub unresolved_not_in_bill: u64,
 }
@@ -282,7 +357,7 @@ pub struct ReconciledDay {
     pub gateway: GatewayKind,
     pub merchant_id: String,
     pub day: String,
-    pub succeeded: Sum,
+    pub succeeded: Money,
     pub latest: Option<LatestReconciliation>,
 }
 
@@ -342,7 +417,7 @@ impl Journal {
                     gateway,
                     merchant_id,
                     day: day.to_string(),
-                    succeeded: Sum::default(),
+                    succeeded: Money::default(),
                     latest: None,
                 })
                 .succeeded
@@ -367,7 +442,7 @@ impl Journal {
             let latest = LatestReconciliation {
                 id: row.get(3)?,
                 reconciled_at: row.get(4)?,
-                bill: Sum {
+                bill: Money {
                     count: count(5)?,
                     fen: Fen(count(6)?),
                 },
@@ -379,7 +454,7 @@ impl Journal {
                     gateway,
                     merchant_id,
                     day,
-                    succeeded: Sum::default(),
+                    succeeded: Money::default(),
                     latest: None,
                 })
                 .latest = Some(latest);

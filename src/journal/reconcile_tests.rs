@@ -8,8 +8,6 @@ use jiff::civil::Date;
 use rusqlite::params;
 
 use super::*;
-use crate::gateway::bill::{Bill, BillRow, BillStatus, BillTotals};
-use crate::reconcile::matching::{reconcile, DayBills, JournalSide};
 
 const MERCHANT: &str = "M1";
 
@@ -56,46 +54,27 @@ fn journal_with(refunds: &[(&str, &str, u64, Option<&str>, Option<&str>, i64)]) 
     journal
 }
 
-fn ok_row(line: u64, id: &str, fen: u64) -> BillRow {
-    BillRow {
-        refund_id: id.into(),
-        gateway_refund_id: Some(format!("G-{id}")),
-        order_id: Some(format!("O-{id}")),
-        gateway_order_id: None,
-        fen: Fen(fen),
-        status: BillStatus::Succeeded,
-        success_at: None,
-        line,
+/// A finding of `outcome` about `refund_id` (its journal row `refund`).
+fn finding(outcome: &'static str, refund_id: &str, refund: Option<i64>) -> FindingRecord {
+    let listed = outcome != "missing_from_bill";
+    FindingRecord {
+        outcome,
+        refund_id: refund_id.into(),
+        refund,
+        bill_day: listed.then(|| day("2026-11-30")),
+        bill_line: listed.then_some(2),
+        gateway_refund_id: Some(format!("G-{refund_id}")),
+        journal_status: refund.map(|_| "succeeded"),
+        bill_status: listed.then(|| "succeeded".to_owned()),
+        journal_fen: refund.map(|_| Fen(100)),
+        bill_fen: listed.then_some(Fen(100)),
+        bill_success_at: None,
+        note: String::new(),
     }
 }
 
-fn bill(date: &str, rows: Vec<BillRow>) -> Bill {
-    Bill {
-        gateway: GatewayKind::Leshua,
-        merchant_id: Some(MERCHANT.into()),
-        date: day(date),
-        rows,
-        totals: BillTotals::default(),
-    }
-}
-
-/// Reads what matching needs for `bill`, the way the command does.
-fn side(journal: &Journal, bill: &Bill) -> JournalSide {
-    let ids = crate::reconcile::matching::named_ids(bill);
-    JournalSide {
-        named: journal
-            .refunds_for_bill(GatewayKind::Leshua, MERCHANT, &ids)
-            .unwrap(),
-        expected: journal
-            .refunds_expected_around(GatewayKind::Leshua, MERCHANT, bill.date)
-            .unwrap(),
-        unresolved: journal
-            .refunds_unresolved_on(GatewayKind::Leshua, MERCHANT, bill.date)
-            .unwrap(),
-    }
-}
-
-fn meta() -> ReconciliationMeta {
+fn meta(date: &str, counts: [u64; 5]) -> ReconciliationMeta {
+    let listed: u64 = counts[..4].iter().sum();
     ReconciliationMeta {
         profile: "leshua".into(),
         gateway: GatewayKind::Leshua,
@@ -104,6 +83,13 @@ fn meta() -> ReconciliationMeta {
         raw_path: Some("/tmp/bill.csv".into()),
         raw_sha256: "00".repeat(32),
         neighbours: String::new(),
+        bill_date: day(date),
+        bill: Money {
+            count: listed,
+            fen: Fen(100 * listed),
+        },
+        counts,
+        unresolved_not_in_bill: 1,
     }
 }
 
@@ -235,38 +221,20 @@ fn a_reconciliation_is_recorded_whole_kept_as_history_and_touches_no_refund() {
     let mut journal = sample();
     let before = dump(&journal.conn);
     assert!(before.contains("R1"), "the dump sees the refunds");
-    let d = bill(
-        "2026-11-30",
-        vec![
-            ok_row(2, "R1", 100),
-            ok_row(3, "X9", 50),
-            ok_row(4, "R4", 400),
-        ],
-    );
-    let matched = reconcile(
-        DayBills {
-            day: &d,
-            before: None,
-            after: None,
-        },
-        &side(&journal, &d),
-    );
-    let outcomes: Vec<(&str, &str)> = matched
-        .findings
+    let ids: Vec<i64> = ["R1", "R2", "R3", "R4"]
         .iter()
-        .map(|f| (f.outcome.as_str(), f.refund_id.as_str()))
+        .map(|refund_id| journal.refunds_named(refund_id).unwrap()[0].id)
         .collect();
-    assert_eq!(
-        outcomes,
-        [
-            ("matched", "R1"),
-            ("status_differs", "R4"),
-            ("not_in_journal", "X9"),
-            ("missing_from_bill", "R2"),
-        ]
-    );
-    let first = journal.record_reconciliation(&meta(), &matched).unwrap();
-    let second = journal.record_reconciliation(&meta(), &matched).unwrap();
+    let id = |refund_id: &str| Some(ids[refund_id[1..].parse::<usize>().unwrap() - 1]);
+    let findings = [
+        finding("matched", "R1", id("R1")),
+        finding("status_differs", "R4", id("R4")),
+        finding("not_in_journal", "X9", None),
+        finding("missing_from_bill", "R2", id("R2")),
+    ];
+    let meta = meta("2026-11-30", [1, 0, 1, 1, 1]);
+    let first = journal.record_reconciliation(&meta, &findings).unwrap();
+    let second = journal.record_reconciliation(&meta, &findings).unwrap();
     assert_eq!(second, first + 1, "reconciling again adds, never replaces");
     assert_eq!(
         dump(&journal.conn),
@@ -278,8 +246,7 @@ fn a_reconciliation_is_recorded_whole_kept_as_history_and_touches_no_refund() {
         .query_row("SELECT COUNT(*) FROM reconciliation_rows", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 8);
-    let r1 = journal.refunds_named("R1").unwrap()[0].id;
-    let found = journal.found_in_bills(r1).unwrap();
+    let found = journal.found_in_bills(id("R1").unwrap()).unwrap();
     assert_eq!(found.len(), 2);
     assert_eq!(
         found[1],
@@ -294,10 +261,35 @@ fn a_reconciliation_is_recorded_whole_kept_as_history_and_touches_no_refund() {
             source: "/tmp/bill.csv".into(),
         }
     );
-    let r2 = journal.refunds_named("R2").unwrap()[0].id;
-    let missing = journal.found_in_bills(r2).unwrap();
+    let missing = journal.found_in_bills(id("R2").unwrap()).unwrap();
     assert_eq!(missing[0].outcome, "missing_from_bill");
     assert_eq!(missing[0].bill_day, None);
+    assert!(journal
+        .found_in_bills(id("R3").unwrap())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_failed_record_leaves_nothing() {
+    let mut journal = sample();
+    // A finding naming a refund the journal does not hold breaks the
+    // foreign key midway: the reconciliation row goes with it.
+    let findings = [
+        finding("matched", "R1", Some(1)),
+        finding("matched", "ghost", Some(999)),
+    ];
+    assert!(journal
+        .record_reconciliation(&meta("2026-11-30", [2, 0, 0, 0, 0]), &findings)
+        .is_err());
+    let count = |table: &str| -> i64 {
+        journal
+            .conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count("reconciliations"), 0);
+    assert_eq!(count("reconciliation_rows"), 0);
 }
 
 #[test]
@@ -323,34 +315,16 @@ fn status_lists_each_beijing_day_with_its_latest_reconciliation() {
             ("2026-12-03", 1, 600, false),
         ]
     );
-    let d = bill("2026-11-30", vec![ok_row(2, "R1", 100)]);
-    let bills = DayBills {
-        day: &d,
-        before: None,
-        after: None,
-    };
-    let first = reconcile(bills, &side(&journal, &d));
-    journal.record_reconciliation(&meta(), &first).unwrap();
-    let d = bill(
-        "2026-11-30",
-        vec![ok_row(2, "R1", 100), ok_row(3, "R2", 200)],
-    );
-    let bills = DayBills {
-        day: &d,
-        before: None,
-        after: None,
-    };
-    let again = reconcile(bills, &side(&journal, &d));
-    let latest_id = journal.record_reconciliation(&meta(), &again).unwrap();
-    // A day reconciled with no refund of the journal on it is listed too.
-    let empty = bill("2026-11-28", vec![]);
-    let bills = DayBills {
-        day: &empty,
-        before: None,
-        after: None,
-    };
+    let r1 = journal.refunds_named("R1").unwrap()[0].id;
+    let first = [finding("matched", "R1", Some(r1))];
     journal
-        .record_reconciliation(&meta(), &reconcile(bills, &side(&journal, &empty)))
+        .record_reconciliation(&meta("2026-11-30", [1, 0, 0, 0, 1]), &first)
+        .unwrap();
+    let again = meta("2026-11-30", [2, 0, 0, 0, 0]);
+    let latest_id = journal.record_reconciliation(&again, &[]).unwrap();
+    // A day reconciled with no refund of the journal on it is listed too.
+    journal
+        .record_reconciliation(&meta("2026-11-28", [0, 0, 0, 0, 0]), &[])
         .unwrap();
     let days = journal.reconciled_days().unwrap();
     let listed: Vec<(&str, Option<(i64, [u64; 5])>)> = days
@@ -368,9 +342,6 @@ fn status_lists_each_beijing_day_with_its_latest_reconciliation() {
     );
     let latest = days[1].latest.as_ref().unwrap();
     assert_eq!(latest.bill.count, 2);
-    assert_eq!(latest.bill.fen, Fen(300));
-    assert_eq!(
-        latest.unresolved_not_in_bill, 1,
-        "R4, processing, sent on the 30th"
-    );
+    assert_eq!(latest.bill.fen, Fen(200));
+    assert_eq!(latest.unresolved_not_in_bill, 1);
 }

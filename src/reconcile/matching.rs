@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use jiff::civil::Date;
 
 use crate::gateway::bill::{Bill, BillRow, BillStatus, BillTotals};
-use crate::journal::days::{gateway_zone, DayBasis};
+use crate::journal::days::DayBasis;
 use crate::journal::{State, Status};
 use crate::money::Fen;
 use crate::report::summary::Sum;
@@ -72,45 +72,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// A journal refund as matching sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JournalRefund {
-    /// The journal's row id (`show` finds the reconciliations by it).
-    pub id: i64,
-    pub refund_id: String,
-    pub state: State,
-    pub fen: Fen,
-    /// The merchant's and the gateway's order ids ("" where the batch gave none).
-    pub order_id: String,
-    pub gateway_order_id: String,
-    pub gateway_refund_id: Option<String>,
-    /// The journal time (RFC 3339, UTC) the refund counts by (`days.rs`).
-    pub counted_at: Option<String>,
-    pub basis: DayBasis,
-    /// Ever sent to the gateway: a refund never sent is not bulkrefund's at the gateway.
-    pub sent: bool,
-    pub batch_id: i64,
-    pub line: u64,
-    /// The link this one retries, and the one that retries it.
-    pub retry_of: Option<String>,
-    pub retried_as: Option<String>,
-}
+pub use crate::journal::reconcile::JournalRefund;
 
-impl JournalRefund {
-    /// The Beijing day the refund counts for.
-    pub fn day(&self) -> Option<Date> {
-        self.counted_at
-            .as_deref()
-            .and_then(|at| gateway_zone().day_of(at))
-    }
-
-    /// "bulkrefund's clock" when the day is not the gateway's.
-    fn basis_note(&self) -> &'static str {
-        match self.basis {
-            DayBasis::Gateway => "by the gateway's success time",
-            DayBasis::Bulkrefund => {
-                "by bulkrefund's clock: the journal has no success time from the gateway"
-            }
+/// How the journal placed a refund on its day, for notes.
+fn basis_note(refund: &JournalRefund) -> &'static str {
+    match refund.basis {
+        DayBasis::Gateway => "by the gateway's success time",
+        DayBasis::Bulkrefund => {
+            "by bulkrefund's clock: the journal has no success time from the gateway"
         }
     }
 }
@@ -360,7 +329,7 @@ fn compare(refund: &JournalRefund, row: &BillRow, bill_day: Date, date: Date) ->
         let day = journal_day.map_or_else(|| "no day".to_owned(), |d| d.to_string());
         notes.push(format!(
             "the journal counts it on {day} ({})",
-            refund.basis_note()
+            basis_note(refund)
         ));
     }
     let status = status_verdict(refund, &row.status);
@@ -446,7 +415,7 @@ fn status_verdict(refund: &JournalRefund, bill: &BillStatus) -> Result<(), Strin
 fn missing(refund: &JournalRefund, date: Date, bills: DayBills) -> Finding {
     let mut note = format!(
         "alarm: the journal counts it succeeded on {date} ({}) and no bill of {} lists it: the money may not have moved; `bulkrefund show` it, query it and tell the gateway",
-        refund.basis_note(),
+        basis_note(refund),
         days_read(bills)
     );
     let unread: Vec<String> = [(bills.before, -1), (bills.after, 1)]

@@ -5,4 +5,6 @@
 //! never an answer about a refund.
 
 pub mod matching;
+pub mod record;
 pub mod report;
+pub mod status;
