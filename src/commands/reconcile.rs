@@ -409,3 +409,43 @@ fn tell(matched: &Matched, meta: &ReconciliationMeta, day: &Had, id: i64, out: &
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> Date {
+        Date::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn bill_files_by_position_or_by_date() {
+        let d = day("2026-11-30");
+        let files = |names: &[&str]| {
+            let paths: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+            bill_files(d, &paths)
+        };
+        assert_eq!(
+            files(&["a.csv", "b.csv", "c.csv"]).unwrap(),
+            [
+                (d, PathBuf::from("a.csv")),
+                (day("2026-11-29"), PathBuf::from("b.csv")),
+                (day("2026-12-01"), PathBuf::from("c.csv")),
+            ]
+        );
+        assert_eq!(
+            files(&["a.csv", "2026-12-01=next.csv"]).unwrap(),
+            [
+                (d, PathBuf::from("a.csv")),
+                (day("2026-12-01"), PathBuf::from("next.csv")),
+            ]
+        );
+        assert!(files(&[]).unwrap().is_empty());
+        let error = |names: &[&str]| files(names).unwrap_err().0;
+        assert!(error(&["a", "b", "c", "d"]).contains("at most three"));
+        assert!(error(&["2026-12-05=x.csv"]).contains("is not 2026-11-30 or a day next to it"));
+        assert!(error(&["a.csv", "2026-11-30=b.csv"]).contains("two bills for 2026-11-30"));
+        assert!(error(&["2026-12-01=b.csv"]).contains("no bill for 2026-11-30 itself"));
+        assert!(parse_date("2026-11-3", "--date").is_err());
+    }
+}
