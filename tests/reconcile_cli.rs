@@ -76,8 +76,11 @@ fn portal_time(utc: &str) -> String {
         .to_string()
 }
 
-/// The report's rows as (outcome, refund id, note), and its `#summary` lines.
-fn report(path: &Path) -> (Vec<(String, String, String)>, BTreeMap<String, Vec<String>>) {
+/// A report row: (outcome, refund id, note).
+type Row = (String, String, String);
+
+/// The report's rows, and its `#summary` lines by figure.
+fn report(path: &Path) -> (Vec<Row>, BTreeMap<String, Vec<String>>) {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)

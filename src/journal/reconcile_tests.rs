@@ -15,9 +15,12 @@ fn day(text: &str) -> Date {
     Date::from_str(text).unwrap()
 }
 
-/// A journal with one batch and these refunds: (refund id, state, fen,
-/// gateway success time, finished_at, submits).
-fn journal_with(refunds: &[(&str, &str, u64, Option<&str>, Option<&str>, i64)]) -> Journal {
+/// A refund of a test journal: (refund id, state, fen, gateway success
+/// time, finished_at, submits).
+type Seed<'a> = (&'a str, &'a str, u64, Option<&'a str>, Option<&'a str>, i64);
+
+/// A journal with one batch and these refunds.
+fn journal_with(refunds: &[Seed]) -> Journal {
     let journal = Journal::open_in_memory().unwrap();
     journal
         .conn
@@ -327,7 +330,8 @@ fn status_lists_each_beijing_day_with_its_latest_reconciliation() {
         .record_reconciliation(&meta("2026-11-28", [0, 0, 0, 0, 0]), &[])
         .unwrap();
     let days = journal.reconciled_days().unwrap();
-    let listed: Vec<(&str, Option<(i64, [u64; 5])>)> = days
+    type Latest = Option<(i64, [u64; 5])>;
+    let listed: Vec<(&str, Latest)> = days
         .iter()
         .map(|d| (d.day.as_str(), d.latest.as_ref().map(|l| (l.id, l.counts))))
         .collect();
