@@ -393,6 +393,17 @@ fn tell(matched: &Matched, meta: &ReconciliationMeta, day: &Had, id: i64, out: &
     crate::say_part!("{}", report::table(matched));
     crate::say!("  neighbour days' bills: {}", meta.neighbours);
     let t = &matched.totals;
+    let stated_count = t.stated.count.is_some_and(|c| c != t.bill.count);
+    let stated_fen = t.stated.fen.is_some_and(|f| f != t.bill.fen);
+    if stated_count || stated_fen {
+        crate::say!(
+            "Note: the bill's own totals ({} refunds, {} yuan) are not its rows' ({} refunds, {} yuan): ask the gateway for the bill again",
+            t.stated.count.map_or("-".to_owned(), |c| c.to_string()),
+            t.stated.fen.map_or("-".to_owned(), |f| f.grouped()),
+            t.bill.count,
+            t.bill.fen.grouped()
+        );
+    }
     let attention: u64 = Outcome::ALL
         .into_iter()
         .filter(|o| o.needs_attention())

@@ -253,9 +253,6 @@ impl Story {
                     .unwrap_or_default()
             )?;
         }
-        for found in &self.bills {
-            writeln!(out, "  {}", reconciled::found_line(found, zone))?;
-        }
         writeln!(out, "  history (times in {}):", zone.name())?;
         for line in self.timeline(zone) {
             if line[2] == "attempt" {
@@ -353,6 +350,7 @@ pub fn run(
         OutputFormat::Table => {
             for story in &stories {
                 story.table(zone, out)?;
+                reconciled::write_found(&story.bills, zone, out)?;
             }
         }
     }

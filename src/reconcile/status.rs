@@ -127,6 +127,17 @@ pub fn found_line(found: &FoundInBill, zone: &Zone) -> String {
     )
 }
 
+/// `show`'s lines: the bills that listed the refund (or found it missing).
+pub fn write_found(found: &[FoundInBill], zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
+    if !found.is_empty() {
+        writeln!(out, "  reconciled against the gateway's bills:")?;
+    }
+    for found in found {
+        writeln!(out, "    {}", found_line(found, zone))?;
+    }
+    Ok(())
+}
+
 pub fn found_json(found: &[FoundInBill], zone: &Zone) -> Value {
     found
         .iter()
