@@ -284,6 +284,25 @@ pub async fn run(
     config: Option<&Path>,
     request: &Request,
 ) -> anyhow::Result<u8> {
+    let source = if request.files.is_empty() {
+        Some(profile.bills().map_err(|e| match e {
+            BillError::NoApi { .. } => anyhow::Error::new(UsageError(e.to_string())),
+            other => anyhow::Error::new(other),
+        })?)
+    } else {
+        None
+    };
+    run_with(profile, journal_path, config, request, source.as_deref()).await
+}
+
+/// [`run`] with the bill API given (tests give their own); `None` with files.
+pub async fn run_with(
+    profile: &Profile,
+    journal_path: &Path,
+    config: Option<&Path>,
+    request: &Request,
+    source: Option<&dyn BillSource>,
+) -> anyhow::Result<u8> {
     let mut protected = Protected::new();
     protected.journal(journal_path);
     if let Some(config) = config {
@@ -301,12 +320,8 @@ pub async fn run(
         .into());
     }
     let mut journal = Journal::open(journal_path)?;
-    let (day, neighbours, matched) = if request.files.is_empty() {
-        let source = profile.bills().map_err(|e| match e {
-            BillError::NoApi { .. } => anyhow::Error::new(UsageError(e.to_string())),
-            other => anyhow::Error::new(other),
-        })?;
-        fetch_all(&journal, source.as_ref(), (profile, &protected), request).await?
+    let (day, neighbours, matched) = if let Some(source) = source {
+        fetch_all(&journal, source, (profile, &protected), request).await?
     } else {
         let (day, neighbours) = files(profile, request)?;
         let side = read_side(&journal, profile, &day.bill)?;
@@ -422,41 +437,5 @@ fn tell(matched: &Matched, meta: &ReconciliationMeta, day: &Had, id: i64, out: &
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(text: &str) -> Date {
-        Date::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn bill_files_by_position_or_by_date() {
-        let d = day("2026-11-30");
-        let files = |names: &[&str]| {
-            let paths: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
-            bill_files(d, &paths)
-        };
-        assert_eq!(
-            files(&["a.csv", "b.csv", "c.csv"]).unwrap(),
-            [
-                (d, PathBuf::from("a.csv")),
-                (day("2026-11-29"), PathBuf::from("b.csv")),
-                (day("2026-12-01"), PathBuf::from("c.csv")),
-            ]
-        );
-        assert_eq!(
-            files(&["a.csv", "2026-12-01=next.csv"]).unwrap(),
-            [
-                (d, PathBuf::from("a.csv")),
-                (day("2026-12-01"), PathBuf::from("next.csv")),
-            ]
-        );
-        assert!(files(&[]).unwrap().is_empty());
-        let error = |names: &[&str]| files(names).unwrap_err().0;
-        assert!(error(&["a", "b", "c", "d"]).contains("at most three"));
-        assert!(error(&["2026-12-05=x.csv"]).contains("is not 2026-11-30 or a day next to it"));
-        assert!(error(&["a.csv", "2026-11-30=b.csv"]).contains("two bills for 2026-11-30"));
-        assert!(error(&["2026-12-01=b.csv"]).contains("no bill for 2026-11-30 itself"));
-        assert!(parse_date("2026-11-3", "--date").is_err());
-    }
-}
+#[path = "reconcile_tests.rs"]
+mod tests;
