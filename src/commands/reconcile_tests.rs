@@ -55,7 +55,8 @@ mod fetched {
     use crate::money::Fen;
     use crate::options::RunOptions;
 
-    /// A bill API of the test's: the bill of each day it holds, else not ready.
+    /// A bill API of the test's: the bill of each day it holds, else not
+    /// ready; one of another merchant than ACME refused, as a fetcher does.
     struct Bills {
         days: HashMap<Date, Bill>,
         asked: Mutex<Vec<Date>>,
@@ -69,6 +70,9 @@ mod fetched {
                 date,
                 why: "STATEMENT_CREATING".into(),
             })?;
+            if bill.merchant_id.as_deref() != Some("ACME") {
+                return Err(BillError::Refused("a bill of merchant OTHER".into()));
+            }
             Ok(FetchedBill {
                 raw: format!("raw bill of {date}").into_bytes(),
                 raw_extension: "csv",
