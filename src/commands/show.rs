@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::cli::{OutputFormat, ShowArgs};
 use crate::exit::{self, UsageError};
 use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
-use crate::journal::reconcile::FoundInBill;
+use crate::journal::reconciled::FoundInBill;
 use crate::journal::{Journal, RefundRecord, State};
 use crate::options::Locations;
 use crate::reconcile::status as reconciled;

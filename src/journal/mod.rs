@@ -20,6 +20,7 @@ pub mod money;
 pub mod outgoing;
 pub mod preview;
 pub mod reconcile;
+pub mod reconciled;
 pub mod refunds;
 pub mod reports;
 pub mod schema;

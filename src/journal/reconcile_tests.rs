@@ -8,6 +8,7 @@ use jiff::civil::Date;
 use rusqlite::params;
 
 use super::*;
+use crate::journal::reconciled::FoundInBill;
 
 const MERCHANT: &str = "M1";
 
@@ -264,6 +265,30 @@ fn a_reconciliation_is_recorded_whole_kept_as_history_and_touches_no_refund() {
             source: "/tmp/bill.csv".into(),
         }
     );
+    // The report reads the latest reconciliation of each day, without its matches.
+    let recorded = journal
+        .recorded_reconciliations("2026-11-01", "2026-11-30")
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].id, second);
+    assert_eq!(recorded[0].counts, [1, 0, 1, 1, 1]);
+    let listed: Vec<(&str, &str)> = recorded[0]
+        .findings
+        .iter()
+        .map(|f| (f.outcome.as_str(), f.refund_id.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("status_differs", "R4"),
+            ("not_in_journal", "X9"),
+            ("missing_from_bill", "R2")
+        ]
+    );
+    assert!(journal
+        .recorded_reconciliations("2026-12-01", "2026-12-31")
+        .unwrap()
+        .is_empty());
     let missing = journal.found_in_bills(id("R2").unwrap()).unwrap();
     assert_eq!(missing[0].outcome, "missing_from_bill");
     assert_eq!(missing[0].bill_day, None);

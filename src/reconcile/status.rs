@@ -8,7 +8,8 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::matching::Outcome;
-use crate::journal::reconcile::{FoundInBill, Money, ReconciledDay};
+use crate::journal::reconcile::Money;
+use crate::journal::reconciled::{FoundInBill, ReconciledDay};
 use crate::zone::Zone;
 
 /// "matched 998, amount_differs 1, …": the non-zero counts, or "nothing".
@@ -160,7 +161,7 @@ pub fn found_json(found: &[FoundInBill], zone: &Zone) -> Value {
 mod tests {
     use super::*;
     use crate::gateway::GatewayKind;
-    use crate::journal::reconcile::LatestReconciliation;
+    use crate::journal::reconciled::LatestReconciliation;
     use crate::money::Fen;
 
     #[test]
