@@ -1,8 +1,15 @@
 //! A gateway's daily statement (对账单, "bill"; `statements.md`), whichever
 //! gateway and layout it came from: the refund rows it lists and the totals it
-//! states. Each gateway reads its own files (`<gateway>/bill.rs`) and, where it
-//! has a bill API, fetches them ([`BillSource`]); reconciliation reads only
-//! what is here.
+//! states. Each gateway reads its own files (`<gateway>/bill.rs`, the portal
+//! files through `portal_bill.rs`) and, where it has a bill API, fetches them
+//! ([`BillSource`]); reconciliation reads only what is here. The size caps
+//! live here too: a bill is never read whole into memory past its cap, and
+//! compressed bytes are counted as they inflate. Which reader reads a file is
+//! the gateway's spec's ([`super::GatewaySpec::read_bill`]); what the readers
+//! share besides is `bill_read.rs`.
+
+use std::io::Read;
+use std::path::Path;
 
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -104,11 +111,202 @@ pub trait BillSource: Send + Sync {
     async fn fetch(&self, date: Date) -> Result<FetchedBill, BillError>;
 }
 
-/// Reads a bill file (`--file`) of `gateway` for Beijing day `date`.
+/// How large a bill may be. A file past a cap is refused before it is read
+/// whole; compressed bytes are counted as they inflate, never trusted from a
+/// header. Tests lower them ([`read_with_caps`]) to build a bomb that is small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// A plain bill file: WeChat's decompressed CSV, a portal CSV (512 MiB, ours).
+    pub plain: u64,
+    /// Alipay's zip as downloaded or given (64 MiB, ours).
+    pub zipped: u64,
+    /// What one gzip stream or one zip entry may inflate to (512 MiB, ours).
+    pub inflated: u64,
+}
+
+impl Caps {
+    pub const DEFAULT: Caps = Caps {
+        plain: 512 << 20,
+        zipped: 64 << 20,
+        inflated: 512 << 20,
+    };
+}
+
+/// The largest file of `gateway` that [`read_path`] opens.
+pub fn max_file_bytes(gateway: GatewayKind) -> u64 {
+    match gateway {
+        GatewayKind::Alipay => Caps::DEFAULT.zipped,
+        _ => Caps::DEFAULT.plain,
+    }
+}
+
+/// Reads a bill file (`--file`) of `gateway` for Beijing day `date`: WeChat
+/// Pay's CSV (or its gzip), Alipay's zip, a Leshua or Lianshang portal CSV.
 pub fn read_file(gateway: GatewayKind, bytes: &[u8], date: Date) -> Result<Bill, BillError> {
-    let _ = (bytes, date);
-    Err(BillError::File(format!(
-        "reading {} bills is not built yet",
-        gateway.as_str()
-    )))
+    read_with_caps(gateway, bytes, date, Caps::DEFAULT)
+}
+
+/// [`read_file`] with caps of the caller's (tests lower them).
+pub(crate) fn read_with_caps(
+    gateway: GatewayKind,
+    bytes: &[u8],
+    date: Date,
+    caps: Caps,
+) -> Result<Bill, BillError> {
+    gateway.spec().read_bill(bytes, date, caps)
+}
+
+/// Opens a bill file and reads it: its bytes (kept beside the report) and
+/// what they say. A file larger than the gateway's cap is refused from its
+/// size, and read through a bound, so a file that grows meanwhile is too.
+pub fn read_path(
+    gateway: GatewayKind,
+    path: &Path,
+    date: Date,
+) -> Result<(Vec<u8>, Bill), BillError> {
+    let shown = path.display();
+    let file = std::fs::File::open(path)
+        .map_err(|e| BillError::File(format!("{shown} cannot be read: {e}")))?;
+    let cap = max_file_bytes(gateway);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > cap {
+        return Err(too_large(&shown.to_string(), cap));
+    }
+    let bytes = bounded(file, cap, &shown.to_string())?;
+    let bill = read_file(gateway, &bytes, date)?;
+    Ok((bytes, bill))
+}
+
+pub(crate) fn too_large(what: &str, cap: u64) -> BillError {
+    BillError::Refused(format!("{what} is larger than {} MiB: not read", cap >> 20))
+}
+
+/// Everything `reader` gives, at most `cap` bytes: one byte more is refused,
+/// before more is held.
+pub(crate) fn bounded(reader: impl Read, cap: u64, what: &str) -> Result<Vec<u8>, BillError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| BillError::Refused(format!("{what} cannot be read whole: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(what, cap));
+    }
+    Ok(bytes)
+}
+
+/// A gzip stream inflated, at most `cap` bytes counted as they come; a
+/// stream cut short (a truncated download) or damaged is refused whole.
+pub(crate) fn gunzip(gzipped: &[u8], cap: u64) -> Result<Vec<u8>, BillError> {
+    let mut out = Vec::new();
+    let read = flate2::read::GzDecoder::new(gzipped)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out);
+    match read {
+        Err(e) => Err(BillError::Refused(format!(
+            "the gzipped bill is damaged or cut short ({e}): nothing of it is kept"
+        ))),
+        Ok(_) if out.len() as u64 > cap => Err(too_large("the gzipped bill, inflated,", cap)),
+        Ok(_) => Ok(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    const DAY: Date = jiff::civil::date(2026, 11, 22);
+
+    /// Caps of 1 MiB inflated: a bomb of a few KiB is enough to pass them.
+    const SMALL: Caps = Caps {
+        plain: 1 << 20,
+        zipped: 1 << 20,
+        inflated: 1 << 20,
+    };
+
+    fn refused(result: Result<Bill, BillError>) -> String {
+        match result {
+            Err(BillError::Refused(why)) => why,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_zip_entry_inflating_past_the_cap_is_refused_as_it_streams() {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("bomb.csv", options).unwrap();
+        let zeros = vec![b'0'; 64 << 10];
+        for _ in 0..17 {
+            zip.write_all(&zeros).unwrap();
+        }
+        let bomb = zip.finish().unwrap().into_inner();
+        assert!(bomb.len() < 8 << 10, "a small zip: {}", bomb.len());
+        let why = refused(read_with_caps(GatewayKind::Alipay, &bomb, DAY, SMALL));
+        assert_eq!(
+            why,
+            "the bill zip's entry 1, inflated, is larger than 1 MiB: not read"
+        );
+        // Under the default caps the same zip is read (and is no bill).
+        assert!(matches!(
+            read_file(GatewayKind::Alipay, &bomb, DAY),
+            Err(BillError::File(_))
+        ));
+    }
+
+    #[test]
+    fn a_gzip_bomb_and_a_truncated_gzip_are_refused() {
+        let text = vec![b'`'; 2 << 20];
+        let gzipped = {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(&text).unwrap();
+            encoder.finish().unwrap()
+        };
+        let why = refused(read_with_caps(GatewayKind::Wechatpay, &gzipped, DAY, SMALL));
+        assert_eq!(
+            why,
+            "the gzipped bill, inflated, is larger than 1 MiB: not read"
+        );
+        let vector = include_bytes!(
+            "../../tests/vectors/wechatpay/made_here_tradebill_refund_2026-11-22.csv.gz"
+        );
+        assert!(read_file(GatewayKind::Wechatpay, vector, DAY).is_ok());
+        for cut in [vector.len() - 4, vector.len() - 9, vector.len() / 2, 11] {
+            let why = refused(read_file(GatewayKind::Wechatpay, &vector[..cut], DAY));
+            assert!(
+                why.starts_with("the gzipped bill is damaged or cut short"),
+                "{cut}: {why}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_file_past_its_cap_is_refused() {
+        let big = vec![b'x'; (1 << 20) + 1];
+        for gateway in [
+            GatewayKind::Wechatpay,
+            GatewayKind::Leshua,
+            GatewayKind::Lianshang,
+        ] {
+            let why = refused(read_with_caps(gateway, &big, DAY, SMALL));
+            assert!(why.ends_with("larger than 1 MiB: not read"), "{why}");
+        }
+    }
+
+    /// A sparse file past the cap: refused from its size, never read.
+    #[test]
+    fn read_path_refuses_a_file_past_the_cap_from_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.zip");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(Caps::DEFAULT.zipped + 1).unwrap();
+        let Err(BillError::Refused(why)) = read_path(GatewayKind::Alipay, &path, DAY) else {
+            panic!("read");
+        };
+        assert!(why.ends_with("is larger than 64 MiB: not read"), "{why}");
+    }
 }

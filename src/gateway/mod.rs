@@ -10,10 +10,12 @@
 
 pub mod alipay;
 pub mod bill;
+pub mod bill_read;
 pub mod echo;
 pub mod http;
 pub mod leshua;
 pub mod lianshang;
+pub mod portal_bill;
 pub mod profile;
 pub mod rsa_sign;
 pub mod section;
@@ -110,6 +112,21 @@ pub trait GatewaySpec: BatchFormat {
     /// The pace a profile of this gateway keeps when it sets none.
     fn pace_defaults(&self) -> PaceDefaults {
         PaceDefaults::default()
+    }
+
+    /// Reads a bill file of this gateway for Beijing day `date`, within
+    /// `caps` (statements.md; [`bill::read_file`] calls it).
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: bill::Caps,
+    ) -> Result<bill::Bill, bill::BillError> {
+        let _ = (bytes, date, caps);
+        Err(bill::BillError::File(format!(
+            "reading {} bills is not built",
+            self.kind()
+        )))
     }
 
     /// The id that retries `root` for the `n`-th time (n ≥ 2): `{root}R{n}`,

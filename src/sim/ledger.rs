@@ -7,10 +7,12 @@
 //! created, what a merchant's refunds hold).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::gateway::GatewayKind;
 
+use super::clock::SimClock;
 pub use super::orders::{read_orders, OrderRow, OrderStatus, OrdersError};
 pub use super::refund::{Fate, SimRefund};
 pub use super::snapshot::{
@@ -41,6 +43,8 @@ pub enum OrderRef<'a> {
         trade_no: Option<&'a str>,
         out_trade_no: Option<&'a str>,
     },
+    /// The merchant portal: the merchant's order id, else the gateway's.
+    Portal(&'a str),
 }
 
 /// Where a gateway makes a refund id unique.
@@ -98,6 +102,8 @@ pub struct Ledger {
     submissions: HashMap<IdKey, u32>,
     /// When the ledger was made: an order without `paid_at` was paid a day before.
     started_at: jiff::Timestamp,
+    /// The wall clock creation and success times are read from.
+    clock: Arc<SimClock>,
 }
 
 /// Why an abnormal refund could not be resolved.
@@ -123,9 +129,16 @@ fn key(gateway: GatewayKind, merchant: &str, id: &str) -> IdKey {
 }
 
 impl Ledger {
+    /// A ledger on the real clock.
     pub fn new(orders: Vec<OrderRow>) -> Ledger {
+        Ledger::with_clock(orders, Arc::new(SimClock::real()))
+    }
+
+    /// A ledger whose wall times are `clock`'s.
+    pub fn with_clock(orders: Vec<OrderRow>, clock: Arc<SimClock>) -> Ledger {
         let mut ledger = Ledger {
-            started_at: jiff::Timestamp::now(),
+            started_at: clock.now(),
+            clock,
             ..Ledger::default()
         };
         for (i, order) in orders.iter().enumerate() {
@@ -206,6 +219,13 @@ impl Ledger {
                 (found.gateway_order_id == original_wk_trade_id && found.appid == appid)
                     .then_some(index)
             }
+            OrderRef::Portal(id) => {
+                let id = key(gateway, merchant_id, id);
+                self.by_third_order_id
+                    .get(&id)
+                    .or_else(|| self.by_gateway_order_id.get(&id))
+                    .copied()
+            }
             OrderRef::Wechatpay {
                 transaction_id,
                 out_trade_no,
@@ -272,7 +292,7 @@ impl Ledger {
             .ok_or(ResolveRefusal::NoSuchRefund)?;
         match self.refunds[index].state(now) {
             RefundState::Abnormal => {
-                self.refunds[index].resolved_at = Some(jiff::Timestamp::now());
+                self.refunds[index].resolved_at = Some(self.clock.now());
                 Ok(index)
             }
             other => Err(ResolveRefusal::NotAbnormal(other)),
@@ -385,7 +405,7 @@ impl Ledger {
             IdScope::Merchant => gateway_refund_id(new.id_prefix, index + 1),
             IdScope::Order => paid.gateway_order_id.clone(),
         };
-        let now_at = jiff::Timestamp::now();
+        let now_at = self.clock.now();
         let finished_at = jiff::SignedDuration::try_from(processing_for)
             .ok()
             .and_then(|d| now_at.checked_add(d).ok())

@@ -60,6 +60,9 @@ pub(super) async fn handle(State(state): State<Arc<SimState>>, body: Bytes) -> R
 }
 
 /// The fields a mismatch may change, each to another refund's value.
+/// How Leshua's own refund ids start (`leshua_refund_id`).
+pub(super) const REFUND_ID_PREFIX: &str = "LR";
+
 const ECHOED: &[&str] = &[
     "merchant_refund_id",
     "refund_amount",
@@ -223,7 +226,7 @@ fn has_order_id(params: &Fields) -> bool {
         .any(|name| params.get(*name).is_some_and(|v| !v.is_empty()))
 }
 
-fn status_code(state: RefundState) -> &'static str {
+pub(super) fn status_code(state: RefundState) -> &'static str {
     match state {
         // Leshua refunds never end abnormal (a WeChat Pay state).
         RefundState::Processing | RefundState::Abnormal => "10",
@@ -253,7 +256,7 @@ fn refund(state: &SimState, params: &Fields) -> Answer {
     ledger.note_submission(GatewayKind::Leshua, merchant, refund_id);
     let new = super::ledger::NewRefund {
         gateway: GatewayKind::Leshua,
-        id_prefix: "LR",
+        id_prefix: REFUND_ID_PREFIX,
         merchant_id: merchant,
         refund_id,
         order: order_ref(params),
@@ -380,7 +383,9 @@ fn query(state: &SimState, params: &Fields) -> Answer {
         final_state => {
             fields.insert(
                 "refund_time".into(),
-                refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
+                super::clock::beijing(refund.finished_at)
+                    .strftime("%Y%m%d%H%M%S")
+                    .to_string(),
             );
             if final_state == RefundState::Failed {
                 fields.insert("failure_reason".into(), "simulated refund failure".into());

@@ -132,6 +132,9 @@ async fn handle(
 }
 
 /// The fields a mismatch may change; `out_refund_id_number` sends the id as a JSON number.
+/// How Lianshang's own refund ids start (`wk_refund_id`).
+pub(super) const REFUND_ID_PREFIX: &str = "WKR";
+
 const ECHOED: &[&str] = &[
     "out_refund_id",
     "out_refund_id_number",
@@ -277,7 +280,7 @@ fn check_fields(
     Ok(())
 }
 
-fn status_text(state: RefundState) -> &'static str {
+pub(super) fn status_text(state: RefundState) -> &'static str {
     match state {
         // Lianshang refunds never end abnormal (a WeChat Pay state).
         RefundState::Processing | RefundState::Abnormal => "PROCESSING",
@@ -304,7 +307,7 @@ fn refund(
     ledger.note_submission(GatewayKind::Lianshang, merchant, refund_id);
     let new = NewRefund {
         gateway: GatewayKind::Lianshang,
-        id_prefix: "WKR",
+        id_prefix: REFUND_ID_PREFIX,
         merchant_id: merchant,
         refund_id,
         order: OrderRef::Lianshang {
@@ -424,7 +427,9 @@ fn query(
     answer.insert("refund_currency".into(), order.currency.clone().into());
     let time = match status {
         RefundState::Processing | RefundState::Abnormal => String::new(),
-        _ => refund.finished_at.strftime("%Y%m%d%H%M%S").to_string(),
+        _ => super::clock::beijing(refund.finished_at)
+            .strftime("%Y%m%d%H%M%S")
+            .to_string(),
     };
     answer.insert("refund_time".into(), time.into());
     answer

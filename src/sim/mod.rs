@@ -5,6 +5,10 @@
 //! 127.0.0.1 and talk to it over real TCP.
 
 pub mod alipay;
+pub mod bill_faults;
+mod bomb;
+pub mod clock;
+mod control;
 pub mod faults;
 pub mod generate;
 pub mod ledger;
@@ -13,6 +17,7 @@ mod lianshang;
 mod orders;
 mod refund;
 mod snapshot;
+mod statements;
 pub mod wechatpay;
 
 use std::net::SocketAddr;
@@ -97,6 +102,10 @@ impl SimConfig {
 
 pub(crate) struct SimState {
     ledger: Mutex<Ledger>,
+    /// The wall clock (the ledger holds the same one).
+    clock: Arc<clock::SimClock>,
+    /// How bills show refunds and how they are delivered.
+    bill_faults: bill_faults::BillFaults,
     faults: Faults,
     leshua_trade_key: Secret,
     lianshang_key: RsaVerifier,
@@ -180,6 +189,11 @@ impl SimHandle {
         self.state.alipay.set_balance_fen(fen);
     }
 
+    /// The simulator's wall clock (what `POST /__sim/clock` sets).
+    pub fn clock(&self) -> &clock::SimClock {
+        &self.state.clock
+    }
+
     /// Changes the injected faults while running.
     pub fn set_faults(&self, faults: FaultConfig) {
         self.state.faults.set_config(faults);
@@ -220,8 +234,11 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .await
         .map_err(refused)?;
     let addr = listener.local_addr().map_err(refused)?;
+    let clock = Arc::new(clock::SimClock::real());
     let state = Arc::new(SimState {
-        ledger: Mutex::new(Ledger::new(config.orders)),
+        ledger: Mutex::new(Ledger::with_clock(config.orders, clock.clone())),
+        clock,
+        bill_faults: bill_faults::BillFaults::default(),
         faults: Faults::new(config.faults),
         leshua_trade_key: config.leshua_trade_key,
         lianshang_key: config.lianshang_public_key,
@@ -254,6 +271,17 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> Result<SimHandle, L
         .route(alipay::DOWNLOAD_PATH, get(alipay::handle_download))
         .route(alipay::BALANCE_PATH, post(alipay::handle_balance))
         .route("/__sim/ledger", get(ledger_json))
+        .route(clock::CLOCK_PATH, post(clock::handle))
+        .route(
+            control::OUTSIDE_REFUND_PATH,
+            post(control::handle_outside_refund),
+        )
+        .route(control::BILL_FAULT_PATH, post(control::handle_bill_fault))
+        .route(
+            control::BILL_DELIVERY_FAULT_PATH,
+            post(control::handle_delivery_fault),
+        )
+        .route(statements::STATEMENT_PATH, get(statements::handle))
         .route("/__sim/elsewhere/{*path}", post(elsewhere).get(elsewhere))
         .with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -6,6 +6,8 @@
 //! checks the simulator and not a client.
 #![allow(dead_code)]
 
+pub mod bills;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

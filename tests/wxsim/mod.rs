@@ -4,6 +4,8 @@
 //! test checks the simulator and not a client.
 #![allow(dead_code)]
 
+pub mod bills;
+
 use std::time::Duration;
 
 use bulkrefund::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};

@@ -14,6 +14,8 @@
 //! only within its trade, so every call carries the trade's ids too, and the
 //! `gateway_refund_id` a result shows is the trade's `trade_no`.
 
+pub mod bill;
+pub mod bill_fetch;
 pub mod classify;
 pub mod client;
 pub mod codes;
@@ -48,6 +50,15 @@ pub fn is_valid_request_no(id: &str) -> bool {
 impl GatewaySpec for Alipay {
     fn kind(&self) -> GatewayKind {
         GatewayKind::Alipay
+    }
+
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
     }
 
     fn accepts_refund_id(&self, id: &str) -> bool {

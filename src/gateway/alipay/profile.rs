@@ -1,18 +1,21 @@
 //! An Alipay profile's own settings (docs/specs/alipay.md, "Common
 //! parameters"): the app's private key (a secret, by reference), Alipay's
 //! public key (a file), and, for a service provider acting for the merchant,
-//! an `app_auth_token` (a secret). The app id (`app_id` on the wire) is the
-//! common `merchant_id`, as WeChat's `mchid` is; an `app_id` setting may
-//! repeat it, never differ from it. Keys are loaded once, here; no error
-//! shows a key or a token.
+//! an `app_auth_token` (a secret); optionally the merchant's `pid`, the
+//! account its daily bills name (checked against each bill fetched). The app
+//! id (`app_id` on the wire) is the common `merchant_id`, as WeChat's `mchid`
+//! is; an `app_id` setting may repeat it, never differ from it. Keys are
+//! loaded once, here; no error shows a key or a token.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::bill_fetch::AlipayBills;
 use super::client::{system_clock, AlipayClient, AlipaySettings};
 use super::keys;
+use crate::gateway::bill::{BillError, BillSource};
 use crate::gateway::rsa_sign::{RsaSigner, RsaVerifier};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{http, ClientError, Gateway};
@@ -26,6 +29,7 @@ pub const SETTINGS: &[&str] = &[
     "private_key",
     "alipay_public_key",
     "app_auth_token",
+    "pid",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -35,6 +39,9 @@ pub struct Section {
     private_key: Option<SecretRef>,
     alipay_public_key: PublicFile,
     app_auth_token: Option<SecretRef>,
+    /// The merchant's Alipay PID (`2088` and 12 digits): the account its
+    /// daily bills name (`#账号`), checked when given.
+    pid: Option<String>,
 }
 
 /// A public key: a file, never a secret (so no warning when others can read it).
@@ -98,10 +105,23 @@ impl Section {
                 Some(Secret::new(token))
             }
         };
+        let pid = self.pid.as_deref().map(str::trim).map(str::to_owned);
+        if let Some(pid) = &pid {
+            if !(pid.len() == 16
+                && pid.starts_with("2088")
+                && pid.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(SettingError::new(
+                    "pid",
+                    "is not an Alipay PID (2088 and 12 digits)",
+                ));
+            }
+        }
         Ok(Arc::new(AlipayProfile {
             signer,
             alipay_key: Arc::new(alipay_key),
             app_auth_token,
+            pid,
         }))
     }
 }
@@ -118,11 +138,13 @@ struct AlipayProfile {
     signer: RsaSigner,
     alipay_key: Arc<RsaVerifier>,
     app_auth_token: Option<Secret>,
+    pid: Option<String>,
 }
 
-impl GatewayProfile for AlipayProfile {
-    fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError> {
-        Ok(Arc::new(AlipayClient::new(AlipaySettings {
+impl AlipayProfile {
+    /// What the client and the bill source are built from.
+    fn settings(&self, endpoint: &Endpoint) -> AlipaySettings {
+        AlipaySettings {
             gateway_url: endpoint.base_url.clone(),
             app_id: endpoint.merchant_id.clone(),
             signer: self.signer.clone(),
@@ -133,7 +155,18 @@ impl GatewayProfile for AlipayProfile {
                 .map(|t| Secret::new(t.expose())),
             timeout: endpoint.timeout,
             clock: system_clock(),
-        })))
+        }
+    }
+}
+
+impl GatewayProfile for AlipayProfile {
+    fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError> {
+        Ok(Arc::new(AlipayClient::new(self.settings(endpoint))))
+    }
+
+    fn bills(&self, endpoint: &Endpoint) -> Result<Option<Arc<dyn BillSource>>, BillError> {
+        let source = AlipayBills::new(self.settings(endpoint), self.pid.clone());
+        Ok(Some(Arc::new(source)))
     }
 }
 

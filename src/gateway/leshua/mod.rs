@@ -5,6 +5,7 @@
 //! ([`rows`]) and the profile section ([`profile`]). The simulator's side is
 //! `sim/leshua.rs`.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod profile;
@@ -29,6 +30,15 @@ pub struct Leshua;
 impl GatewaySpec for Leshua {
     fn kind(&self) -> GatewayKind {
         GatewayKind::Leshua
+    }
+
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
     }
 
     fn accepts_refund_id(&self, id: &str) -> bool {

@@ -9,6 +9,7 @@
 //! The contract has no response signature, so the transport must be trusted:
 //! plain http is refused unless the host is loopback or the profile allows it.
 
+pub mod bill;
 pub mod classify;
 pub mod client;
 pub mod fields;
@@ -36,6 +37,15 @@ pub struct Lianshang;
 impl GatewaySpec for Lianshang {
     fn kind(&self) -> GatewayKind {
         GatewayKind::Lianshang
+    }
+
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
     }
 
     fn accepts_refund_id(&self, id: &str) -> bool {

@@ -8,6 +8,8 @@
 //! section ([`profile`]). The vectors of `tests/vectors/wechatpay/` are
 //! reproduced in `tests.rs`.
 
+pub mod bill;
+pub mod bill_fetch;
 pub mod classify;
 pub mod client;
 pub mod profile;
@@ -39,6 +41,15 @@ pub fn is_valid_id(id: &str, max: usize) -> bool {
 impl GatewaySpec for Wechatpay {
     fn kind(&self) -> GatewayKind {
         GatewayKind::Wechatpay
+    }
+
+    fn read_bill(
+        &self,
+        bytes: &[u8],
+        date: jiff::civil::Date,
+        caps: super::bill::Caps,
+    ) -> Result<super::bill::Bill, super::bill::BillError> {
+        bill::read(bytes, date, caps)
     }
 
     fn accepts_refund_id(&self, id: &str) -> bool {

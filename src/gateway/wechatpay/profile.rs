@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::client::{system_clock, WechatpayClient, WechatpaySettings};
 use super::rows::check_notify_url;
 use super::verify::{AnswerKeys, PlatformCertificate};
+use crate::gateway::bill::{BillError, BillSource};
 use crate::gateway::rsa_sign::{RsaDigest, RsaSigner, RsaVerifier};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{http, ClientError, Gateway};
@@ -140,7 +141,22 @@ struct WechatpayProfile {
 
 impl GatewayProfile for WechatpayProfile {
     fn client(&self, endpoint: &Endpoint) -> Result<Arc<dyn Gateway>, ClientError> {
-        Ok(Arc::new(WechatpayClient::new(WechatpaySettings {
+        Ok(Arc::new(WechatpayClient::new(self.settings(endpoint))?))
+    }
+
+    fn bills(&self, endpoint: &Endpoint) -> Result<Option<Arc<dyn BillSource>>, BillError> {
+        Ok(Some(super::bill_fetch::source(self.settings(endpoint))))
+    }
+
+    fn row_defaults(&self) -> &BTreeMap<String, String> {
+        &self.row_defaults
+    }
+}
+
+impl WechatpayProfile {
+    /// What the client and the bill source are built from.
+    fn settings(&self, endpoint: &Endpoint) -> WechatpaySettings {
+        WechatpaySettings {
             base_url: endpoint.base_url.clone(),
             mchid: endpoint.merchant_id.clone(),
             serial_no: self.serial_no.clone(),
@@ -148,11 +164,7 @@ impl GatewayProfile for WechatpayProfile {
             keys: self.keys.clone(),
             timeout: endpoint.timeout,
             clock: system_clock(),
-        })?))
-    }
-
-    fn row_defaults(&self) -> &BTreeMap<String, String> {
-        &self.row_defaults
+        }
     }
 }
 

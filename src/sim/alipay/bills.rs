@@ -6,16 +6,18 @@
 //! unknown URL is a 404.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde_json::Value;
 
+use super::super::bill_faults::{DeliveryFault, RowFaults};
+use super::super::bomb::{self, Bomb};
 use super::super::ledger::Ledger;
 use super::super::SimState;
 use super::answer::Reply;
-use super::bill::{Bill, BillKind, BillRow};
+use super::bill::{Bill, BillKind, BillRow, DETAIL_HEADER};
 use super::form::Call;
 use super::refund::{beijing, beijing_text};
 use crate::gateway::GatewayKind;
@@ -46,9 +48,10 @@ fn service_fee(fen: u64) -> i64 {
 }
 
 /// The bill's rows of one Beijing day for `app_id`: payments, then refunds,
-/// each in time order.
+/// each in time order and as the bill faults show it.
 fn rows_of_day(
     ledger: &Ledger,
+    faults: &RowFaults,
     app_id: &str,
     day: jiff::civil::Date,
     now: Instant,
@@ -84,14 +87,18 @@ fn rows_of_day(
         });
     }
     for refund in ledger.refunds() {
-        if refund.gateway != GatewayKind::Alipay || refund.merchant_id != app_id {
+        if refund.gateway != GatewayKind::Alipay
+            || refund.merchant_id != app_id
+            || faults.omits(&refund.refund_id)
+        {
             continue;
         }
         let Some(at) = refund.success_time(now).filter(|&at| on_day(at)) else {
             continue;
         };
         let order = ledger.order(refund.order);
-        let fen = -(refund.amount_fen as i64);
+        let shown = faults.amount(&refund.refund_id, refund.amount_fen);
+        let fen = -(shown as i64);
         rows.push(BillRow {
             trade_no: order.gateway_order_id.clone(),
             out_trade_no: order.third_order_id.clone(),
@@ -103,7 +110,7 @@ fn rows_of_day(
             amount_fen: fen,
             received_fen: fen,
             out_request_no: refund.refund_id.clone(),
-            service_fee_fen: service_fee(refund.amount_fen),
+            service_fee_fen: service_fee(shown),
             remark: String::new(),
         });
     }
@@ -142,21 +149,26 @@ pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &st
     else {
         return invalid("bill_date must be yyyy-MM-dd");
     };
-    let now_at = jiff::Timestamp::now();
+    let now_at = state.clock.now();
     let today = beijing(now_at).date();
     let config = &state.alipay.config;
     if day > today || (day == today && !config.bill_same_day) {
         return not_exist(&member);
     }
+    let faults = state.bill_faults.rows(GatewayKind::Alipay);
     let rows = {
         let ledger = state.ledger.lock().expect("ledger lock");
-        rows_of_day(&ledger, app_id, day, Instant::now())
+        rows_of_day(&ledger, &faults, app_id, day, Instant::now())
     };
     if rows.is_empty() {
         return not_exist(&member);
     }
+    let fault = state.bill_faults.delivery(GatewayKind::Alipay);
     let bill = Bill {
-        account: config.bill_account.clone(),
+        account: match fault {
+            Some(DeliveryFault::OtherMerchant) => other_account(&config.bill_account),
+            _ => config.bill_account.clone(),
+        },
         day,
         exported_at: beijing(now_at).datetime(),
         rows,
@@ -174,14 +186,52 @@ pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &st
     let now = Instant::now();
     let mut offers = state.alipay.bills.lock().expect("bills lock");
     offers.by_file_id.retain(|_, offer| offer.until > now);
+    let ttl = match fault {
+        Some(DeliveryFault::ExpiredUrl) => Duration::ZERO,
+        _ => config.bill_url_ttl,
+    };
     offers.by_file_id.insert(
         file_id,
         Offer {
-            bytes: bill.zip(),
-            until: now + config.bill_url_ttl,
+            bytes: delivered(state, &bill, fault),
+            until: now + ttl,
         },
     );
     Reply::success(&member, &[("bill_download_url", url)])
+}
+
+/// An account that is not `account`.
+fn other_account(account: &str) -> String {
+    let other = "20889999999999990156";
+    if account == other {
+        "20881111111111110156"
+    } else {
+        other
+    }
+    .to_owned()
+}
+
+/// The zip to download, as the delivery fault has it: the bill's, or a
+/// bomb whose detail entry (named as the bill's) inflates past 600 MiB.
+fn delivered(state: &SimState, bill: &Bill, fault: Option<DeliveryFault>) -> Vec<u8> {
+    if fault != Some(DeliveryFault::ZipBomb) {
+        return bill.zip();
+    }
+    let bomb = state.alipay.bomb.get_or_init(|| {
+        // The detail file's opening, marker and header, then the zeros.
+        let detail = bill.detail();
+        let header_end = detail
+            .find(DETAIL_HEADER)
+            .map_or(0, |i| i + DETAIL_HEADER.len());
+        let opening: String = detail[..header_end]
+            .lines()
+            .filter(|line| !line.starts_with("#账号") && !line.starts_with("#起始日期"))
+            .map(|line| format!("{line}\r\n"))
+            .collect();
+        Bomb::new(&encoding_rs::GBK.encode(&opening).0, bomb::CHUNKS)
+    });
+    let name = encoding_rs::GBK.encode(&bill.names().0).0.into_owned();
+    bomb.zip(&name, bill.exported_at)
 }
 
 /// The download: the zip, or `None` (a 404) for a URL unknown or expired.

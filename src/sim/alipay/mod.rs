@@ -48,6 +48,8 @@ pub(super) struct Alipay {
     window: Mutex<(u64, u32)>,
     balance_fen: Mutex<Option<u64>>,
     bills: Mutex<bills::Offers>,
+    /// The `zip_bomb` delivery fault's detail entry, made when first asked for.
+    bomb: std::sync::OnceLock<super::bomb::Bomb>,
 }
 
 impl Alipay {
@@ -58,6 +60,7 @@ impl Alipay {
             started: Instant::now(),
             window: Mutex::new((0, 0)),
             bills: Mutex::new(bills::Offers::default()),
+            bomb: std::sync::OnceLock::new(),
         }
     }
 

@@ -115,9 +115,7 @@ pub(super) fn beijing_text(time: jiff::Timestamp) -> String {
     beijing(time).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-pub(super) fn beijing(time: jiff::Timestamp) -> jiff::Zoned {
-    time.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-}
+pub(super) use super::super::clock::beijing;
 
 /// What the trade's executed refunds add up to (Alipay's `refund_fee`).
 fn refunded(ledger: &Ledger, order: usize, now: Instant) -> u64 {
@@ -274,7 +272,7 @@ fn check_rules(
     if refundable == 0 {
         return Err(refused("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"));
     }
-    let age = jiff::Timestamp::now().duration_since(ledger.paid_at(order));
+    let age = state.clock.now().duration_since(ledger.paid_at(order));
     let window =
         jiff::SignedDuration::try_from(alipay.refund_window).unwrap_or(jiff::SignedDuration::MAX);
     if age > window {

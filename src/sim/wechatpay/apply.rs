@@ -34,7 +34,7 @@ impl ApplyBody {
 }
 
 /// The WeChat refund id prefix the ledger writes as 29 digits.
-const REFUND_ID_PREFIX: &str = "503";
+pub(in crate::sim) const REFUND_ID_PREFIX: &str = "503";
 const YEAR: jiff::SignedDuration = jiff::SignedDuration::from_hours(365 * 24);
 const MAX_REFUNDS_PER_ORDER: usize = 50;
 
@@ -227,7 +227,7 @@ fn check_rules(
     if request.total != paid.amount_fen {
         return Err(invalid("amount.total is not the order's paid amount"));
     }
-    let age = jiff::Timestamp::now().duration_since(ledger.paid_at(order));
+    let age = state.clock.now().duration_since(ledger.paid_at(order));
     if age > YEAR {
         return Err(invalid("the order was paid more than 365 days ago"));
     }
@@ -275,14 +275,9 @@ pub(super) fn query(state: &SimState, mchid: &str, out_refund_no: &str) -> Answe
     Answer::ok(refund_object(&ledger, index, Instant::now()))
 }
 
+pub(super) use super::super::clock::beijing;
 /// A time as the API writes it: RFC 3339 in Beijing time.
-pub(super) fn beijing(time: jiff::Timestamp) -> jiff::Zoned {
-    time.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-}
-
-fn rfc3339(time: jiff::Timestamp) -> String {
-    beijing(time).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-}
+use super::super::clock::beijing_rfc3339 as rfc3339;
 
 /// A refund's status word.
 pub(super) fn status_word(state: RefundState) -> &'static str {

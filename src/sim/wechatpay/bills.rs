@@ -6,11 +6,13 @@
 //! `create_time` (ours: which time WeChat uses is unverified).
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::json;
 
+use super::super::bill_faults::{DeliveryFault, RowFaults};
+use super::super::bomb::{self, Bomb};
 use super::super::ledger::Ledger;
 use super::super::SimState;
 use super::apply::{beijing, channel_and_account, status_word};
@@ -38,26 +40,34 @@ fn bad(code: &str, message: &str) -> Answer {
     Answer::error(StatusCode::BAD_REQUEST, code, message)
 }
 
-/// `GET /v3/bill/tradebill`: checks the query, makes the bill and offers it.
-pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> Answer {
+/// The bill's day and whether it is gzipped, from the apply's query.
+fn day_and_gzip(query: &str) -> Result<(jiff::civil::Date, bool), Answer> {
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let Some(date) = params.get("bill_date") else {
-        return bad("PARAM_ERROR", "bill_date is required");
+        return Err(bad("PARAM_ERROR", "bill_date is required"));
     };
     let Ok(day) = date.parse::<jiff::civil::Date>() else {
-        return bad("PARAM_ERROR", "bill_date must be yyyy-MM-dd");
+        return Err(bad("PARAM_ERROR", "bill_date must be yyyy-MM-dd"));
     };
     if params.get("bill_type").is_some_and(|t| t != "REFUND") {
-        return bad("PARAM_ERROR", "the simulator serves REFUND bills only");
+        return Err(bad("PARAM_ERROR", "the simulator serves REFUND bills only"));
     }
-    let gzip = match params.get("tar_type").map(String::as_str) {
-        None => false,
-        Some("GZIP") => true,
-        Some(_) => return bad("PARAM_ERROR", "tar_type must be GZIP"),
+    match params.get("tar_type").map(String::as_str) {
+        None => Ok((day, false)),
+        Some("GZIP") => Ok((day, true)),
+        Some(_) => Err(bad("PARAM_ERROR", "tar_type must be GZIP")),
+    }
+}
+
+/// `GET /v3/bill/tradebill`: checks the query, makes the bill and offers it.
+pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> Answer {
+    let (day, gzip) = match day_and_gzip(query) {
+        Ok(asked) => asked,
+        Err(refused) => return refused,
     };
-    let today = beijing(jiff::Timestamp::now()).date();
+    let today = beijing(state.clock.now()).date();
     let config = &state.wechatpay.config;
     let ready = day < today || (day == today && config.bill_same_day);
     if !ready {
@@ -72,26 +82,34 @@ pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> A
     if days_back > MAX_DAYS_BACK {
         return bad("INVALID_REQUEST", "bill_date is more than 90 days back");
     }
-    let rows = {
+    let faults = state.bill_faults.rows(GatewayKind::Wechatpay);
+    let mut rows = {
         let ledger = state.ledger.lock().expect("ledger lock");
-        rows_of_day(&ledger, mchid, day, Instant::now())
+        rows_of_day(&ledger, &faults, mchid, day, Instant::now())
     };
     if rows.is_empty() {
         return bad("NO_STATEMENT_EXIST", "no refund on that day");
     }
-    let text = bill::render(&rows, config.bill_layout);
-    let hash = bill::sha1_hex(&text);
-    let bytes = if gzip { bill::gzip(&text) } else { text };
+    let fault = state.bill_faults.delivery(GatewayKind::Wechatpay);
+    if fault == Some(DeliveryFault::OtherMerchant) {
+        let other = other_mchid(mchid);
+        rows.iter_mut().for_each(|row| row.mchid = other.clone());
+    }
+    let (hash, bytes) = delivered(state, &rows, gzip, fault);
     let token = super::auth::nonce();
     let mut offers = state.wechatpay.bills.lock().expect("bills lock");
     let now = Instant::now();
     offers.by_token.retain(|_, offer| offer.until > now);
+    let ttl = match fault {
+        Some(DeliveryFault::ExpiredUrl) => Duration::ZERO,
+        _ => config.bill_url_ttl,
+    };
     offers.by_token.insert(
         token.clone(),
         Offer {
             mchid: mchid.to_owned(),
             bytes,
-            until: now + config.bill_url_ttl,
+            until: now + ttl,
         },
     );
     Answer::ok(json!({
@@ -99,6 +117,48 @@ pub(super) fn offer(state: &SimState, mchid: &str, query: &str, host: &str) -> A
         "hash_value": hash,
         "download_url": format!("http://{host}{}?token={token}", super::DOWNLOAD_PATH),
     }))
+}
+
+/// A merchant id that is not `mchid` (WeChat's documentation's sample one).
+fn other_mchid(mchid: &str) -> String {
+    if mchid == "1900000109" {
+        "1900000110"
+    } else {
+        "1900000109"
+    }
+    .to_owned()
+}
+
+/// The `hash_value` and the bytes to download, as the delivery fault has them.
+fn delivered(
+    state: &SimState,
+    rows: &[BillRow],
+    gzip: bool,
+    fault: Option<DeliveryFault>,
+) -> (String, Vec<u8>) {
+    let layout = state.wechatpay.config.bill_layout;
+    if fault == Some(DeliveryFault::ZipBomb) {
+        // Gzipped whatever `tar_type` asked: the fault is the gzip.
+        let bomb = state.wechatpay.bomb.get_or_init(|| {
+            // The header line, BOM and CRLF included, then the zeros.
+            let empty = bill::render(&[], layout);
+            let header_end = empty
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map_or(0, |i| i + 2);
+            Bomb::new(&empty[..header_end], bomb::CHUNKS)
+        });
+        return (bomb.sha1.clone(), bomb.gzip());
+    }
+    let text = bill::render(rows, layout);
+    let mut hash = bill::sha1_hex(&text);
+    let mut bytes = if gzip { bill::gzip(&text) } else { text };
+    match fault {
+        Some(DeliveryFault::BadHash) => hash = bill::sha1_hex(b"another file"),
+        Some(DeliveryFault::Truncated) => bytes.truncate(bytes.len() / 2),
+        _ => {}
+    }
+    (hash, bytes)
 }
 
 /// `GET /v3/billdownload/file`: the bytes, or an error answer.
@@ -127,11 +187,21 @@ fn bill_time(time: jiff::Timestamp) -> String {
     beijing(time).strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// The merchant's refunds of one Beijing day, in the order they were created.
-fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instant) -> Vec<BillRow> {
+/// The merchant's refunds of one Beijing day, in the order they were
+/// created, each as the bill faults show it.
+fn rows_of_day(
+    ledger: &Ledger,
+    faults: &RowFaults,
+    mchid: &str,
+    day: jiff::civil::Date,
+    now: Instant,
+) -> Vec<BillRow> {
     let mut rows = Vec::new();
     for (index, refund) in ledger.refunds().iter().enumerate() {
-        if refund.gateway != GatewayKind::Wechatpay || refund.merchant_id != mchid {
+        if refund.gateway != GatewayKind::Wechatpay
+            || refund.merchant_id != mchid
+            || faults.omits(&refund.refund_id)
+        {
             continue;
         }
         let success = refund.success_time(now);
@@ -140,11 +210,15 @@ fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instan
         }
         let order = ledger.order(refund.order);
         let status = refund.state(now);
+        let asked = faults.amount(&refund.refund_id, refund.amount_fen);
         // Money that went back to the merchant (a closed refund) was not settled.
         let settled = match status {
             super::super::ledger::RefundState::Failed => 0,
-            _ => refund.amount_fen,
+            _ => asked,
         };
+        let status = faults
+            .status(&refund.refund_id)
+            .unwrap_or(status_word(status));
         rows.push(BillRow {
             paid_at: bill_time(ledger.paid_at(refund.order)),
             appid: "wx00000000000000a1".into(),
@@ -162,10 +236,10 @@ fn rows_of_day(ledger: &Ledger, mchid: &str, day: jiff::civil::Date, now: Instan
             out_refund_no: refund.refund_id.clone(),
             refund_fen: settled,
             channel: channel_and_account(ledger, index).0.into(),
-            status: status_word(status).into(),
+            status: status.into(),
             product: "bulkrefund 模拟商品, 测试".into(),
             fee_rate: "0.60%".into(),
-            applied_fen: refund.amount_fen,
+            applied_fen: asked,
             ..BillRow::default()
         });
     }

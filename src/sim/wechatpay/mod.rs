@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+pub(super) use apply::REFUND_ID_PREFIX;
 pub use bill::BillLayout;
 pub use config::{
     AnswerMode, WechatpayConfig, WechatpayKeyError, SAMPLE_MERCHANT_SERIAL, SAMPLE_PUBLIC_KEY_ID,
@@ -63,6 +64,8 @@ pub(super) struct Wechatpay {
     started: Instant,
     windows: Mutex<Windows>,
     bills: Mutex<bills::Offers>,
+    /// The `zip_bomb` delivery fault's gzip, made when first asked for.
+    bomb: std::sync::OnceLock<super::bomb::Bomb>,
     requests: AtomicU64,
     /// The merchant's balance now: `config.balance_fen` at the start, then
     /// what `SimHandle::set_wechatpay_balance` or `POST BALANCE_PATH` set.
@@ -78,6 +81,7 @@ impl Wechatpay {
             started: Instant::now(),
             windows: Mutex::new(Windows::default()),
             bills: Mutex::new(bills::Offers::default()),
+            bomb: std::sync::OnceLock::new(),
             requests: AtomicU64::new(0),
             arrivals: traffic::Arrivals::default(),
         }

@@ -1,0 +1,305 @@
+//! Reading Alipay's daily bill (docs/specs/alipay.md, "The daily bill"): a
+//! zip of GBK CSV files. Each entry is inflated within the cap, counted as
+//! it streams (a zip bomb stops at the cap, whatever its header says), and
+//! decoded strictly (GB18030, GBK's superset). The detail file is the entry
+//! holding the `业务明细列表` marker, whatever its name. Within it: `#` lines
+//! are not data; the header is the first line after the marker, rows run to
+//! the `业务明细列表结束` marker (markers found by those words, not dashes);
+//! cells are CSV (quoting honoured), trimmed of the tab Alipay puts after
+//! long ids; columns by header text, full- and half-width parentheses alike.
+//! Only `退款` rows become rows, their negative 订单金额 made positive fen;
+//! their count must be the `#退款合计：M笔` line's. The `#账号：[…]` line is
+//! the merchant.
+
+use std::io::Cursor;
+
+use jiff::civil::Date;
+
+use crate::gateway::bill::{bounded, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
+use crate::gateway::bill_read::{at_line, beijing_time, decode_strict, signed_fen, Columns};
+use crate::gateway::GatewayKind;
+use crate::money::Fen;
+
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// More entries than a bill has (two): a zip of many is not a bill.
+const MAX_ENTRIES: usize = 16;
+const LIST_MARKER: &str = "业务明细列表";
+const LIST_END_MARKER: &str = "业务明细列表结束";
+
+/// Reads a bill zip.
+pub(crate) fn read(bytes: &[u8], date: Date, caps: Caps) -> Result<Bill, BillError> {
+    let detail = detail_file(bytes, caps)?;
+    parse(&detail, date)
+}
+
+/// The detail file's text, chosen by its content among the zip's entries.
+fn detail_file(bytes: &[u8], caps: Caps) -> Result<String, BillError> {
+    if bytes.len() as u64 > caps.zipped {
+        return Err(BillError::Refused(format!(
+            "the bill zip is larger than {} MiB: not read",
+            caps.zipped >> 20
+        )));
+    }
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| BillError::Refused(format!("the bill is not a readable zip: {e}")))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(BillError::Refused(format!(
+            "the bill zip has {} entries: not a bill",
+            archive.len()
+        )));
+    }
+    let mut details = Vec::new();
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|e| BillError::Refused(format!("the bill zip's entry {}: {e}", index + 1)))?;
+        let what = format!("the bill zip's entry {}", index + 1);
+        // `take` counts what inflates: the declared size is never trusted.
+        let inflated = bounded(entry, caps.inflated, &format!("{what}, inflated,"))?;
+        let text = decode_strict(&inflated, encoding_rs::GB18030, &what)?;
+        let is_detail = text
+            .lines()
+            .any(|l| l.starts_with('#') && l.contains(LIST_MARKER) && !l.contains(LIST_END_MARKER));
+        if is_detail {
+            details.push(text);
+        }
+    }
+    let found = details.len();
+    match (details.pop(), found) {
+        (Some(detail), 1) => Ok(detail),
+        (None, _) => Err(BillError::File(format!(
+            "the bill zip holds no detail file (no line with {LIST_MARKER}) among its {} entries",
+            archive.len()
+        ))),
+        (Some(_), n) => Err(BillError::File(format!(
+            "the bill zip holds {n} detail files: which one is the bill cannot be told"
+        ))),
+    }
+}
+
+/// A header cell as compared: trimmed, full-width parentheses made half-width.
+fn header_name(cell: &str) -> String {
+    cell.trim().replace('（', "(").replace('）', ")")
+}
+
+/// The value of a `#name：[value]` or `#name：value…` line (either colon).
+fn hash_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let rest = line.strip_prefix('#')?.trim_start().strip_prefix(name)?;
+    let rest = rest.strip_prefix('：').or_else(|| rest.strip_prefix(':'))?;
+    Some(rest.trim())
+}
+
+/// `[2026年11月22日 00:00:00]` → the date.
+fn chinese_date(text: &str) -> Option<Date> {
+    let text = text.trim_start_matches('[');
+    let (year, rest) = text.split_once('年')?;
+    let (month, rest) = rest.split_once('月')?;
+    let (day, _) = rest.split_once('日')?;
+    Date::new(
+        year.trim().parse().ok()?,
+        month.trim().parse().ok()?,
+        day.trim().parse().ok()?,
+    )
+    .ok()
+}
+
+/// What the `#` lines say.
+#[derive(Default)]
+struct Hashes {
+    account: Option<String>,
+    day: Option<(Date, u64)>,
+    refund_count: Option<(u64, u64)>,
+    refund_sum: Option<i64>,
+}
+
+impl Hashes {
+    fn read(&mut self, line: &str, at: u64) -> Result<(), BillError> {
+        if let Some(value) = hash_value(line, "账号") {
+            let account = value.trim_start_matches('[').trim_end_matches(']').trim();
+            self.account = Some(account.to_owned());
+        } else if let Some(value) = hash_value(line, "起始日期") {
+            let day = chinese_date(value)
+                .ok_or_else(|| at_line(at, format!("起始日期 {value:?} is not a date")))?;
+            self.day = Some((day, at));
+        } else if let Some(value) = hash_value(line, "退款合计") {
+            let (count, rest) = value
+                .split_once('笔')
+                .ok_or_else(|| at_line(at, "#退款合计 has no count (M笔)"))?;
+            let count = count
+                .trim()
+                .parse()
+                .map_err(|_| at_line(at, format!("#退款合计's count {count:?} is not a number")))?;
+            self.refund_count = Some((count, at));
+            // 商家实收退款共-35.99元: what the merchant paid back (stated, not checked).
+            self.refund_sum = rest
+                .split_once("商家实收退款共")
+                .and_then(|(_, r)| r.split_once('元'))
+                .and_then(|(yuan, _)| signed_fen(yuan.trim()).ok());
+        }
+        Ok(())
+    }
+}
+
+/// Where the columns reconciliation reads are.
+struct Layout {
+    width: usize,
+    trade_no: usize,
+    out_trade_no: usize,
+    kind: usize,
+    finished_at: usize,
+    amount: usize,
+    out_request_no: usize,
+}
+
+impl Layout {
+    fn of(header: &[String], line: u64) -> Result<Layout, BillError> {
+        let columns = Columns::new(header);
+        let what = format!("the Alipay bill's header (line {line})");
+        let need = |name: &str| columns.require(&what, &[name]);
+        Ok(Layout {
+            width: columns.len(),
+            trade_no: need("支付宝交易号")?,
+            out_trade_no: need("商户订单号")?,
+            kind: need("业务类型")?,
+            finished_at: need("完成时间")?,
+            amount: need("订单金额(元)")?,
+            out_request_no: need("退款批次号/请求号")?,
+        })
+    }
+}
+
+/// A line's cells, trimmed (of the tab after long ids too). A line without a
+/// quote is split as it is; one with quotes goes through the CSV reader.
+fn cells(text: &str, line: u64) -> Result<Vec<String>, BillError> {
+    if !text.contains('"') {
+        return Ok(text.split(',').map(|c| c.trim().to_owned()).collect());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => Ok(record.iter().map(|c| c.trim().to_owned()).collect()),
+        Some(Err(e)) => Err(at_line(line, format!("is not CSV: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
+    let mut hashes = Hashes::default();
+    let mut layout: Option<Layout> = None;
+    let (mut in_list, mut list_ended) = (false, false);
+    let mut rows = Vec::new();
+    for (line, at) in text.lines().zip(1u64..) {
+        if line.starts_with('#') {
+            if line.contains(LIST_END_MARKER) {
+                list_ended = in_list;
+                in_list = false;
+            } else if line.contains(LIST_MARKER) {
+                in_list = true;
+            }
+            hashes.read(line, at)?;
+            continue;
+        }
+        if !in_list || line.trim().is_empty() {
+            continue;
+        }
+        let values = cells(line, at)?;
+        let Some(layout) = &layout else {
+            layout = Some(Layout::of(
+                &values.iter().map(|c| header_name(c)).collect::<Vec<_>>(),
+                at,
+            )?);
+            continue;
+        };
+        if values.len() != layout.width {
+            return Err(at_line(
+                at,
+                format!(
+                    "has {} cells, the header has {}",
+                    values.len(),
+                    layout.width
+                ),
+            ));
+        }
+        if values[layout.kind] == "退款" {
+            rows.push(refund_row(layout, &values, at)?);
+        }
+    }
+    if layout.is_none() || !list_ended {
+        return Err(BillError::File(format!(
+            "the Alipay bill's detail list (between the {LIST_MARKER} markers, with its header) is missing or cut short"
+        )));
+    }
+    check(&hashes, rows.len() as u64, date)?;
+    Ok(Bill {
+        gateway: GatewayKind::Alipay,
+        merchant_id: hashes.account,
+        date,
+        rows,
+        totals: BillTotals {
+            count: hashes.refund_count.map(|(count, _)| count),
+            fen: hashes
+                .refund_sum
+                .and_then(|sum| u64::try_from(-sum).ok())
+                .map(Fen),
+        },
+    })
+}
+
+/// The `#` lines' day and count against the rows.
+fn check(hashes: &Hashes, refunds: u64, date: Date) -> Result<(), BillError> {
+    if let Some((day, at)) = hashes.day {
+        if day != date {
+            return Err(at_line(at, format!("the bill is of {day}, not of {date}")));
+        }
+    }
+    match hashes.refund_count {
+        None => Err(BillError::File(
+            "the Alipay bill has no #退款合计 line: its refund count cannot be checked".into(),
+        )),
+        Some((count, at)) if count != refunds => Err(at_line(
+            at,
+            format!("#退款合计 says {count} refunds, but the bill lists {refunds} 退款 rows"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn refund_row(layout: &Layout, values: &[String], line: u64) -> Result<BillRow, BillError> {
+    let text = |at: usize| Some(values[at].clone()).filter(|v| !v.is_empty());
+    let refund_id = values[layout.out_request_no].clone();
+    if refund_id.is_empty() {
+        return Err(at_line(line, "a 退款 row has no 退款批次号/请求号"));
+    }
+    let amount = signed_fen(&values[layout.amount])
+        .map_err(|e| at_line(line, format!("订单金额（元） {e}")))?;
+    // A refund's amount is negative in the bill: money going back.
+    let fen = u64::try_from(-amount).map(Fen).map_err(|_| {
+        at_line(
+            line,
+            format!(
+                "a 退款 row's 订单金额（元） {:?} is not negative",
+                values[layout.amount]
+            ),
+        )
+    })?;
+    let success_at = match text(layout.finished_at) {
+        Some(at) => Some(
+            beijing_time(&at, TIME_FORMAT).map_err(|e| at_line(line, format!("完成时间 {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(BillRow {
+        refund_id,
+        // Alipay has no refund id of its own: the trade number stands in.
+        gateway_refund_id: text(layout.trade_no),
+        order_id: text(layout.out_trade_no),
+        gateway_order_id: text(layout.trade_no),
+        fen,
+        // Refunds are synchronous: a row in the bill was executed.
+        status: BillStatus::Succeeded,
+        success_at,
+        line,
+    })
+}

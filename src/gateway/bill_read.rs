@@ -1,0 +1,301 @@
+//! What every bill reader and fetcher shares (`bill.rs` holds the seam and
+//! the caps): a `File` error naming its line, strict decoding (UTF-8, GBK),
+//! exact signed yuan, Beijing wall times, columns found by header text, and
+//! the download of a bill from a URL a signed answer gave (bounded, never
+//! redirected, only to the gateway's hosts or this machine).
+
+use encoding_rs::Encoding;
+use jiff::Timestamp;
+
+use super::bill::{too_large, BillError};
+use crate::money::AmountError;
+
+/// A bill's download: its status and body (whatever the status, a redirect
+/// aside: never followed), at most `cap` bytes, as declared or as it streams.
+/// A transfer cut off is a fetch error: nothing of it is kept.
+pub(crate) async fn download(
+    request: reqwest::RequestBuilder,
+    cap: u64,
+) -> Result<(u16, Vec<u8>), BillError> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| BillError::Fetch(format!("the download failed: {}", chain(e))))?;
+    let status = response.status().as_u16();
+    if (300..400).contains(&status) {
+        return Err(BillError::Refused(format!(
+            "the download answered HTTP {status}, a redirect: not followed"
+        )));
+    }
+    if response.content_length().is_some_and(|length| length > cap) {
+        return Err(too_large("the download", cap));
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() as u64 + chunk.len() as u64 > cap => {
+                return Err(too_large("the download", cap))
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok((status, body)),
+            Err(e) => {
+                return Err(BillError::Fetch(format!(
+                    "the download was cut off: {}",
+                    chain(e)
+                )))
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line, without the URL: a download URL's
+/// token lets anyone fetch the bill while it lives.
+fn chain(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Why an HTTP attempt of `http::send` left nothing to read.
+pub(crate) fn transport_failure(attempt: super::Attempt) -> BillError {
+    if let Some(status @ 300..=399) = attempt.http_status {
+        return BillError::Fetch(format!(
+            "the gateway answered HTTP {status}, a redirect: not followed"
+        ));
+    }
+    let why = match attempt.outcome {
+        super::Outcome::Unknown { why } | super::Outcome::Retry { why, .. } => why,
+        other => format!("{other:?}"),
+    };
+    BillError::Fetch(why)
+}
+
+/// Whether a download URL from a signed answer may be fetched: https on one
+/// of `hosts`, or plain http to this machine when the gateway itself is
+/// reached there (the simulator).
+pub(crate) fn download_allowed(
+    url: &url::Url,
+    base_url: &url::Url,
+    hosts: &dyn Fn(&str) -> bool,
+) -> bool {
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" => hosts(host),
+        "http" => super::http::is_loopback(url) && super::http::is_loopback(base_url),
+        _ => false,
+    }
+}
+
+/// A text from an answer as a message quotes it: at most 64 characters.
+pub(crate) fn quoted(text: &str) -> String {
+    format!("{:?}", text.chars().take(64).collect::<String>())
+}
+
+/// A `File` error about line `line`.
+pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
+    BillError::File(format!("line {line}: {message}"))
+}
+
+/// Bytes decoded strictly with `encoding`: a byte sequence not valid in it
+/// stops the file, naming its line. Never a U+FFFD.
+pub(crate) fn decode_strict(
+    bytes: &[u8],
+    encoding: &'static Encoding,
+    what: &str,
+) -> Result<String, BillError> {
+    if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+        return Ok(text.into_owned());
+    }
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut text = String::with_capacity(bytes.len() * 2);
+    let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    let line = 1 + bytes[..read.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64;
+    Err(at_line(
+        line,
+        format!("{what} has bytes that are not valid {}", encoding.name()),
+    ))
+}
+
+/// A portal or hand-made file's text: UTF-8 (a BOM dropped), else GBK
+/// (GB18030) when the file is not UTF-8 at all. UTF-8 damaged by a few bytes
+/// is reported at its line, not read as GBK (as batch files are).
+pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, BillError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return decode_strict(rest, encoding_rs::UTF_8, what);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let lossy = String::from_utf8_lossy(bytes);
+    let valid_multibyte = lossy
+        .chars()
+        .filter(|&c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER)
+        .count();
+    let invalid = lossy.matches(char::REPLACEMENT_CHARACTER).count();
+    // GBK read as UTF-8 is mostly invalid; damaged UTF-8 mostly valid.
+    if valid_multibyte >= 4 * invalid {
+        return decode_strict(bytes, encoding_rs::UTF_8, what);
+    }
+    decode_strict(bytes, encoding_rs::GB18030, what)
+}
+
+/// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
+/// most two decimals, never a float. Unlike a refund's amount, a bill's sum
+/// has no upper limit but i64's (a day's total may pass any one refund's cap).
+pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, decimals) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !all_digits(whole)
+        || !all_digits(decimals)
+        || (digits.contains('.') && decimals.is_empty())
+    {
+        return Err(format!("{text:?} {}", AmountError::NotDecimal));
+    }
+    if decimals.len() > 2 {
+        return Err(format!("{text:?} {}", AmountError::TooManyDecimals));
+    }
+    let value = |s: &str| {
+        s.bytes().try_fold(0i64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })
+    };
+    let cents = value(decimals).unwrap_or(0) * if decimals.len() == 1 { 10 } else { 1 };
+    let fen = value(whole)
+        .and_then(|yuan| yuan.checked_mul(100))
+        .and_then(|fen| fen.checked_add(cents))
+        .ok_or_else(|| format!("{text:?} is too large an amount"))?;
+    Ok(if text.starts_with('-') { -fen } else { fen })
+}
+
+/// Beijing wall time `text` in `format` (`%Y-%m-%d %H:%M:%S`,
+/// `%Y%m%d%H%M%S`) as an instant. Beijing keeps UTC+8 all year.
+pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String> {
+    jiff::civil::DateTime::strptime(format, text)
+        .ok()
+        .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
+        .ok_or_else(|| format!("{text:?} is not a time as {format}"))
+}
+
+/// Where each wanted column is in a header, found by its text.
+pub(crate) struct Columns {
+    found: Vec<String>,
+}
+
+impl Columns {
+    pub(crate) fn new(header: &[String]) -> Columns {
+        Columns {
+            found: header.to_vec(),
+        }
+    }
+
+    /// The first of `names` the header has.
+    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
+        names
+            .iter()
+            .find_map(|name| self.found.iter().position(|c| c == name))
+    }
+
+    /// The column, or an error naming it and the columns the header has.
+    pub(crate) fn require(&self, what: &str, names: &[&str]) -> Result<usize, BillError> {
+        self.find(names).ok_or_else(|| self.missing(what, names))
+    }
+
+    pub(crate) fn missing(&self, what: &str, names: &[&str]) -> BillError {
+        BillError::File(format!(
+            "{what} has no column {}; the columns found are: {}",
+            names.join(" or "),
+            self.found.join(", ")
+        ))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.found.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_yuan_is_exact() {
+        assert_eq!(signed_fen("25.99"), Ok(2599));
+        assert_eq!(signed_fen("-25.99"), Ok(-2599));
+        assert_eq!(signed_fen("0.00"), Ok(0));
+        assert_eq!(signed_fen("-0.1"), Ok(-10));
+        assert!(signed_fen("1.001")
+            .unwrap_err()
+            .contains("more than 2 decimals"));
+        assert!(signed_fen("1e2").is_err());
+        assert!(signed_fen("--1").is_err());
+        assert!(signed_fen("").is_err());
+    }
+
+    #[test]
+    fn beijing_wall_times_are_utc_plus_8() {
+        assert_eq!(
+            beijing_time("2026-11-22 23:59:58", "%Y-%m-%d %H:%M:%S"),
+            Ok("2026-11-22T15:59:58Z".parse().unwrap())
+        );
+        assert_eq!(
+            beijing_time("20261123000001", "%Y%m%d%H%M%S"),
+            Ok("2026-11-22T16:00:01Z".parse().unwrap())
+        );
+        assert!(beijing_time("2026-11-22", "%Y-%m-%d %H:%M:%S").is_err());
+    }
+
+    #[test]
+    fn a_download_goes_only_to_the_gateways_hosts_or_this_machine() {
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        let wechat = |host: &str| host == "api.mch.weixin.qq.com";
+        let allowed =
+            |download: &str, base: &str| download_allowed(&url(download), &url(base), &wechat);
+        let real = "https://api.mch.weixin.qq.com";
+        assert!(allowed(
+            "https://api.mch.weixin.qq.com/v3/billdownload/file?token=x",
+            real
+        ));
+        assert!(!allowed(
+            "https://evil.example/v3/billdownload/file?token=x",
+            real
+        ));
+        assert!(!allowed(
+            "http://api.mch.weixin.qq.com/v3/billdownload/file",
+            real
+        ));
+        assert!(
+            !allowed("http://127.0.0.1:8900/file", real),
+            "plain http from a real gateway"
+        );
+        assert!(allowed(
+            "http://127.0.0.1:8900/file",
+            "http://127.0.0.1:8900"
+        ));
+        assert!(!allowed("http://10.0.0.1/file", "http://127.0.0.1:8900"));
+        assert!(!allowed("ftp://api.mch.weixin.qq.com/file", real));
+    }
+
+    proptest::proptest! {
+        /// Any amount written as a bill writes it reads back to the same fen.
+        #[test]
+        fn signed_yuan_round_trips(fen in -999_999_999_999_999i64..=999_999_999_999_999) {
+            let abs = fen.unsigned_abs();
+            let sign = if fen < 0 { "-" } else { "" };
+            let text = format!("{sign}{}.{:02}", abs / 100, abs % 100);
+            proptest::prop_assert_eq!(signed_fen(&text), Ok(fen));
+            let three = format!("{text}0");
+            proptest::prop_assert!(signed_fen(&three).is_err());
+        }
+    }
+}
