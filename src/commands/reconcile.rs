@@ -169,13 +169,8 @@ fn other_merchant(bill: &Bill, profile: &Profile) -> Option<String> {
 
 /// Reads a bill file; any problem is a usage error (exit 2) naming the file.
 fn read_file(profile: &Profile, date: Date, path: &Path) -> Result<Had, UsageError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        UsageError(format!(
-            "The bill file '{}' cannot be read: {e}",
-            path.display()
-        ))
-    })?;
-    let bill = bill::read_file(profile.gateway, &bytes, date)
+    // Read through the gateway's size cap: a file too large is refused unread.
+    let (bytes, bill) = bill::read_path(profile.gateway, path, date)
         .map_err(|e| UsageError(format!("The bill file '{}': {e}", path.display())))?;
     if let Some(why) = other_merchant(&bill, profile) {
         return Err(UsageError(format!(
