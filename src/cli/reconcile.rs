@@ -24,7 +24,8 @@ pub struct ReconcileArgs {
     #[arg(long = "file", value_name = "BILL")]
     pub files: Vec<PathBuf>,
     /// The report: `.csv` or `.xlsx` (the format follows the extension), default
-    /// `DATE.GATEWAY.reconcile.csv`. The fetched raw bill is kept beside it.
+    /// `DATE.GATEWAY.reconcile.csv`. The fetched raw bill is kept beside it. One row per
+    /// finding; its `line` is the bill file's line, `batch_id` the batch that sent the refund.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The format, when --out's extension does not say it.
