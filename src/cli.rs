@@ -12,11 +12,13 @@ use crate::report::export::ExportFormat;
 
 mod journal;
 mod places;
+mod reconcile;
 mod sim_alipay;
 mod sim_wechatpay;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
+pub use reconcile::ReconcileArgs;
 pub use sim_alipay::AlipaySimArgs;
 pub use sim_wechatpay::{AnswerModeArg, BillLayoutArg, WechatpaySimArgs};
 use values::parse_probability;
@@ -344,6 +346,12 @@ pub enum Command {
     /// latency, the refunds a person must act on, e.g.
     /// `bulkrefund report --since 2026-11-01 --until 2026-11-30 --out november.html`.
     Report(ReportArgs),
+    /// Match a day's bill from the gateway (对账单), refund by refund, against the journal
+    /// and write the report; read-only on refunds. Exit 0 when everything matched (or was
+    /// made outside bulkrefund), 3 for any difference or missing refund, 2 for a bad bill
+    /// file, 1 when the bill could not be fetched, e.g.
+    /// `bulkrefund reconcile --profile wechatpay --date 2026-11-30 --out 2026-11-30.xlsx`.
+    Reconcile(ReconcileArgs),
     /// Check every row and the dedupe against the journal without sending or
     /// writing anything, e.g. `bulkrefund validate refunds.csv --profile leshua`.
     /// Exit 0 clean, 3 if any row is invalid or conflicts, 2 for a file-level problem.
@@ -494,6 +502,7 @@ impl Command {
             Command::Retry(a) => a.places.clone(),
             Command::Export(a) => a.places.clone(),
             Command::Report(a) => a.places.clone(),
+            Command::Reconcile(a) => a.places.clone(),
             Command::Validate(a) => a.places.clone(),
             Command::Status(a) => a.places.clone(),
             Command::Show(a) => a.places.clone(),

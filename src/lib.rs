@@ -36,6 +36,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Validate(args) => commands::validate::main(&locations, args),
         Command::Export(args) => commands::export::main(&locations, args),
         Command::Report(args) => commands::report::main(&locations, args),
+        Command::Reconcile(args) => commands::reconcile::main(&locations, args).await,
         Command::Status(args) => commands::status::main(&locations, args),
         Command::Show(args) => commands::show::main(&locations, args),
         Command::Journal(args) => commands::journal::main(&locations, args),

@@ -149,6 +149,16 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund report --batch 3 --out batch-3.html",
     ),
     (
+        "reconcile",
+        "Fetch the WeChat Pay bill of 30 November and match it against the journal:",
+        "bulkrefund reconcile --profile wechatpay --date 2026-11-30 --out 2026-11-30.xlsx",
+    ),
+    (
+        "reconcile",
+        "A Leshua portal statement, with the next day's for refunds near midnight:",
+        "bulkrefund reconcile --profile leshua --date 2026-11-30 --file nov30.csv --file 2026-12-01=dec01.csv",
+    ),
+    (
         "validate",
         "Check a tab-separated paste:",
         "bulkrefund validate pasted.tsv --profile leshua --delimiter tab",

@@ -11,6 +11,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod look;
 pub mod manual;
+pub mod reconcile;
 pub mod report;
 pub mod resume;
 pub mod retry;

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use crate::cli::{OutputFormat, ShowArgs};
 use crate::exit::{self, UsageError};
 use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
+use crate::journal::reconciled::FoundInBill;
 use crate::journal::{Journal, RefundRecord, State};
 use crate::options::Locations;
+use crate::reconcile::status as reconciled;
 use crate::report::results::formula_safe_record;
 use crate::zone::Zone;
 
@@ -48,6 +50,8 @@ struct Story {
     listed_by: Vec<Listing>,
     transitions: Vec<Transition>,
     attempts: Vec<AttemptRow>,
+    /// The reconciliations that found it (`reconcile`).
+    bills: Vec<FoundInBill>,
 }
 
 impl Story {
@@ -60,6 +64,7 @@ impl Story {
             listed_by: journal.listings(head)?,
             transitions: journal.transitions(record.id)?,
             attempts: journal.attempts(record.id)?,
+            bills: journal.found_in_bills(record.id)?,
             chain,
             record,
         })
@@ -139,6 +144,7 @@ impl Story {
         if let Some(steps) = what_to_do(r, zone) {
             value["what_to_do"] = json!(steps);
         }
+        value["bills"] = reconciled::found_json(&self.bills, zone);
         value
     }
 
@@ -362,6 +368,7 @@ pub fn run(
         OutputFormat::Table => {
             for story in &stories {
                 story.table(zone, out)?;
+                reconciled::write_found(&story.bills, zone, out)?;
             }
         }
     }

@@ -13,6 +13,7 @@ use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
 use crate::options::Locations;
+use crate::reconcile::status as reconciled;
 use crate::report::results::formula_safe_record;
 use crate::report::summary::{BatchMoney, Sum};
 use crate::zone::Zone;
@@ -189,6 +190,7 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
                     "timezone": view.zone.name(),
                     "batches": listed,
                     "refunded_in_all": refunded_in_all,
+                    "days": reconciled::days_json(&journal.reconciled_days()?, &view.zone),
                     "unfinished_imports": unfinished,
                     "interrupted_imports": journal
                         .interrupted_imports()?
@@ -235,6 +237,7 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
                 refunded_in_all.fen.grouped(),
                 view.zone.name()
             )?;
+            reconciled::write_days(&journal.reconciled_days()?, &view.zone, out)?;
         }
     }
     Ok(())

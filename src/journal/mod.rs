@@ -20,6 +20,8 @@ pub mod lock;
 pub mod money;
 pub mod outgoing;
 pub mod preview;
+pub mod reconcile;
+pub mod reconciled;
 pub mod refunds;
 pub mod reports;
 pub mod schema;

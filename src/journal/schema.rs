@@ -150,6 +150,51 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE refunds ADD COLUMN gateway_success_at TEXT;
     ALTER TABLE refunds ADD COLUMN gateway_created_at TEXT;
     "#,
+    // 9: each reconciliation against a gateway's daily bill (`reconcile`),
+    // kept as history (the same day reconciled again is a new row), and one
+    // row per finding, pointing at the journal's refund where it has one, so
+    // that `show` says in which bill a refund was found. Nothing of
+    // `refunds`, `events` or `attempts` is touched: reconciliation is evidence.
+    r#"
+    CREATE TABLE reconciliations (
+        id INTEGER PRIMARY KEY,
+        profile TEXT NOT NULL,
+        gateway TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        bill_date TEXT NOT NULL,         -- YYYY-MM-DD, the Beijing day the bill covers
+        source TEXT NOT NULL,            -- 'api', or the bill file's path
+        raw_path TEXT,                   -- the raw bill kept beside the report
+        raw_sha256 TEXT NOT NULL,        -- of the raw bill's bytes
+        neighbours TEXT NOT NULL,        -- the bills of D-1 and D+1: read, or why not
+        reconciled_at TEXT NOT NULL,
+        bill_count INTEGER NOT NULL,
+        bill_fen INTEGER NOT NULL,
+        matched INTEGER NOT NULL,
+        amount_differs INTEGER NOT NULL,
+        status_differs INTEGER NOT NULL,
+        not_in_journal INTEGER NOT NULL,
+        missing_from_bill INTEGER NOT NULL,
+        unresolved_not_in_bill INTEGER NOT NULL
+    );
+    CREATE INDEX reconciliations_by_day ON reconciliations(gateway, merchant_id, bill_date);
+    CREATE TABLE reconciliation_rows (
+        reconciliation INTEGER NOT NULL REFERENCES reconciliations(id),
+        outcome TEXT NOT NULL,
+        refund_id TEXT NOT NULL,
+        refund INTEGER REFERENCES refunds(id),   -- NULL: not in the journal
+        bill_day TEXT,                   -- the bill that lists it (D or D-1/D+1); NULL: none
+        bill_line INTEGER,
+        gateway_refund_id TEXT,
+        journal_status TEXT,
+        bill_status TEXT,
+        journal_fen INTEGER,
+        bill_fen INTEGER,
+        bill_success_at TEXT,
+        note TEXT NOT NULL
+    );
+    CREATE INDEX reconciliation_rows_by_reconciliation ON reconciliation_rows(reconciliation);
+    CREATE INDEX reconciliation_rows_by_refund ON reconciliation_rows(refund) WHERE refund IS NOT NULL;
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it

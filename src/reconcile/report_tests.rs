@@ -1,0 +1,145 @@
+//! The report's exact bytes, its formats, and that it is written whole.
+
+use std::str::FromStr;
+
+use jiff::civil::Date;
+use jiff::Timestamp;
+
+use super::*;
+use crate::gateway::bill::{Bill, BillRow, BillStatus, BillTotals};
+use crate::gateway::GatewayKind;
+use crate::journal::days::DayBasis;
+use crate::reconcile::matching::{reconcile, DayBills, JournalRefund, JournalSide};
+
+fn sample() -> Matched {
+    let journal = |id: i64, refund_id: &str, fen: u64| JournalRefund {
+        id,
+        refund_id: refund_id.into(),
+        state: State::Succeeded,
+        fen: Fen(fen),
+        order_id: format!("O-{refund_id}"),
+        gateway_order_id: String::new(),
+        gateway_refund_id: Some(format!("G-{refund_id}")),
+        counted_at: Some("2026-11-30T15:59:58.000Z".into()),
+        basis: DayBasis::Gateway,
+        sent: true,
+        batch_id: 3,
+        line: 7,
+        retry_of: None,
+        retried_as: None,
+    };
+    let row = |line: u64, refund_id: &str, fen: u64| BillRow {
+        refund_id: refund_id.into(),
+        gateway_refund_id: Some(format!("G-{refund_id}")),
+        order_id: Some(format!("O-{refund_id}")),
+        gateway_order_id: None,
+        fen: Fen(fen),
+        status: BillStatus::Succeeded,
+        success_at: Some(Timestamp::from_str("2026-11-30T15:59:58Z").unwrap()),
+        line,
+    };
+    let day = Bill {
+        gateway: GatewayKind::Leshua,
+        merchant_id: Some("0000000018".into()),
+        date: Date::from_str("2026-11-30").unwrap(),
+        rows: vec![row(2, "R1", 2599), row(3, "=HYPERLINK(1)", 100)],
+        totals: BillTotals::default(),
+    };
+    let r1 = journal(1, "R1", 2599);
+    let gone = journal(2, "R2", 500);
+    reconcile(
+        DayBills {
+            day: &day,
+            before: None,
+            after: None,
+        },
+        &JournalSide {
+            named: vec![r1.clone()],
+            expected: vec![r1, gone],
+            unresolved: Vec::new(),
+        },
+    )
+}
+
+#[test]
+fn the_csv_has_the_contracts_columns_beijing_times_and_safe_cells() {
+    let mut bytes = Vec::new();
+    write_csv(&sample(), &mut bytes, false).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let expected = [
+        "outcome,bill_date,refund_id,gateway_refund_id,order_id,journal_status,bill_status,journal_fen,bill_fen,journal_success_at,bill_success_at,bill_day,batch_id,line,note",
+        "matched,2026-11-30,R1,G-R1,O-R1,succeeded,succeeded,2599,2599,2026-11-30T23:59:58+08:00,2026-11-30T23:59:58+08:00,2026-11-30,3,2,",
+        "not_in_journal,2026-11-30,'=HYPERLINK(1),G-=HYPERLINK(1),O-=HYPERLINK(1),,succeeded,,100,,2026-11-30T23:59:58+08:00,2026-11-30,,3,",
+        "missing_from_bill,2026-11-30,R2,G-R2,O-R2,succeeded,,500,,2026-11-30T23:59:58+08:00,,,3,,\"alarm: the journal counts it succeeded on 2026-11-30 (by the gateway's success time) and no bill of 2026-11-30 lists it: the money may not have moved; `bulkrefund show` it, query it and tell the gateway (the bill of 2026-11-29 and 2026-12-01 was not read: it may list it)\"",
+        "#summary,figure,count,amount_fen,amount_yuan",
+        "#summary,bill of 2026-11-30: refund rows,2,2699,26.99",
+        "#summary,journal: succeeded on 2026-11-30,2,3099,30.99",
+        "#summary,matched (journal),1,2599,25.99",
+        "#summary,amount_differs (journal),0,0,0.00",
+        "#summary,amount_differs (bill),0,0,0.00",
+        "#summary,status_differs (journal),0,0,0.00",
+        "#summary,not_in_journal (bill),1,100,1.00",
+        "#summary,missing_from_bill (journal),1,500,5.00",
+        "#summary,\"unresolved, not in the bill (run resume)\",0,0,0.00",
+        "",
+    ]
+    .join("\n");
+    assert_eq!(text, expected);
+    let mut with_bom = Vec::new();
+    write_csv(&sample(), &mut with_bom, true).unwrap();
+    assert_eq!(&with_bom[..3], "\u{feff}".as_bytes());
+    assert_eq!(&with_bom[3..], text.as_bytes());
+}
+
+#[test]
+fn formats_by_extension_and_html_is_not_built_yet() {
+    let format = |out: &str, given| format_for(Path::new(out), given);
+    assert_eq!(format("d.csv", None).unwrap(), ExportFormat::Csv);
+    assert_eq!(format("d.XLSX", None).unwrap(), ExportFormat::Xlsx);
+    assert_eq!(
+        format("d.txt", Some(ExportFormat::Xlsx)).unwrap(),
+        ExportFormat::Xlsx
+    );
+    assert!(format("d.csv", Some(ExportFormat::Xlsx)).is_err());
+    assert!(format("day.html", None)
+        .unwrap_err()
+        .0
+        .contains("the HTML reconciliation report is not built yet"));
+    assert!(format("-", None).is_err());
+}
+
+#[test]
+fn the_xlsx_has_the_summary_first_and_the_same_rows() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("day.xlsx");
+    write(&sample(), "title", &out, ExportFormat::Xlsx, false).unwrap();
+    let mut workbook: Xlsx<_> = open_workbook(&out).unwrap();
+    assert_eq!(workbook.sheet_names(), ["summary", "findings"]);
+    let summary = workbook.worksheet_range("summary").unwrap();
+    let first: Vec<String> = summary
+        .rows()
+        .nth(2)
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        first,
+        ["bill of 2026-11-30: refund rows", "2", "2699", "26.99"]
+    );
+    let findings = workbook.worksheet_range("findings").unwrap();
+    let rows: Vec<Vec<Data>> = findings.rows().map(|r| r.to_vec()).collect();
+    assert_eq!(rows.len(), 2 + 3);
+    let header: Vec<String> = rows[1].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header, COLUMNS);
+    assert_eq!(rows[2][0], Data::String("matched".into()));
+    assert_eq!(rows[2][7], Data::Float(2599.0));
+    assert_eq!(
+        rows[3][2],
+        Data::String("=HYPERLINK(1)".into()),
+        "a string cell, never a formula"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file left");
+}
