@@ -4,6 +4,8 @@
 //! the download of a bill from a URL a signed answer gave (bounded, never
 //! redirected, only to the gateway's hosts or this machine).
 
+use std::borrow::Cow;
+
 use encoding_rs::Encoding;
 use jiff::Timestamp;
 
@@ -103,18 +105,32 @@ pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
 }
 
 /// Bytes decoded strictly with `encoding`: a byte sequence not valid in it
-/// stops the file, naming its line. Never a U+FFFD.
-pub(crate) fn decode_strict(
-    bytes: &[u8],
+/// stops the file, naming its line. Never a U+FFFD. UTF-8 is borrowed, not
+/// copied: a large bill is held once.
+pub(crate) fn decode_strict<'a>(
+    bytes: &'a [u8],
     encoding: &'static Encoding,
     what: &str,
-) -> Result<String, BillError> {
+) -> Result<Cow<'a, str>, BillError> {
     if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(text.into_owned());
+        return Ok(text);
     }
+    // Where decoding stops: decoded into a small buffer, chunk by chunk,
+    // never into a second copy of the file.
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut text = String::with_capacity(bytes.len() * 2);
-    let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    let mut buffer = String::with_capacity(64 << 10);
+    let mut read = 0;
+    loop {
+        buffer.clear();
+        let (result, used) =
+            decoder.decode_to_string_without_replacement(&bytes[read..], &mut buffer, true);
+        read += used;
+        match result {
+            encoding_rs::DecoderResult::OutputFull => continue,
+            // A malformed sequence ends at `read`: its line is where it began.
+            _ => break,
+        }
+    }
     let line = 1 + bytes[..read.min(bytes.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -127,20 +143,23 @@ pub(crate) fn decode_strict(
 
 /// A portal or hand-made file's text: UTF-8 (a BOM dropped), else GBK
 /// (GB18030) when the file is not UTF-8 at all. UTF-8 damaged by a few bytes
-/// is reported at its line, not read as GBK (as batch files are).
-pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, BillError> {
+/// is reported at its line, not read as GBK (as batch files are). UTF-8 is
+/// borrowed, and the bytes are counted without a copy.
+pub(crate) fn decode_utf8_or_gbk<'a>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<Cow<'a, str>, BillError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return decode_strict(rest, encoding_rs::UTF_8, what);
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     }
-    let lossy = String::from_utf8_lossy(bytes);
-    let valid_multibyte = lossy
-        .chars()
-        .filter(|&c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER)
-        .count();
-    let invalid = lossy.matches(char::REPLACEMENT_CHARACTER).count();
+    let (mut valid_multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid_multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
     // GBK read as UTF-8 is mostly invalid; damaged UTF-8 mostly valid.
     if valid_multibyte >= 4 * invalid {
         return decode_strict(bytes, encoding_rs::UTF_8, what);

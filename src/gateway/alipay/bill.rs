@@ -15,7 +15,9 @@ use std::io::Cursor;
 
 use jiff::civil::Date;
 
-use crate::gateway::bill::{bounded, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
+use crate::gateway::bill::{
+    bounded, too_large, Bill, BillError, BillRow, BillStatus, BillTotals, Caps,
+};
 use crate::gateway::bill_read::{at_line, beijing_time, decode_strict, signed_fen, Columns};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
@@ -33,6 +35,10 @@ pub(crate) fn read(bytes: &[u8], date: Date, caps: Caps) -> Result<Bill, BillErr
 }
 
 /// The detail file's text, chosen by its content among the zip's entries.
+/// The inflated cap is the whole zip's: every entry's bytes count against
+/// it, so a zip of many entries each under the cap is still stopped. Only
+/// an entry whose raw GBK bytes hold the marker is decoded, and a second
+/// such entry stops the reading at once: one decoded detail text at most.
 fn detail_file(bytes: &[u8], caps: Caps) -> Result<String, BillError> {
     if bytes.len() as u64 > caps.zipped {
         return Err(BillError::Refused(format!(
@@ -48,33 +54,63 @@ fn detail_file(bytes: &[u8], caps: Caps) -> Result<String, BillError> {
             archive.len()
         )));
     }
-    let mut details = Vec::new();
+    let (marker, end_marker) = (gbk(LIST_MARKER), gbk(LIST_END_MARKER));
+    let mut left = caps.inflated;
+    let mut detail: Option<(String, usize)> = None;
     for index in 0..archive.len() {
         let entry = archive
             .by_index(index)
             .map_err(|e| BillError::Refused(format!("the bill zip's entry {}: {e}", index + 1)))?;
         let what = format!("the bill zip's entry {}", index + 1);
         // `take` counts what inflates: the declared size is never trusted.
-        let inflated = bounded(entry, caps.inflated, &format!("{what}, inflated,"))?;
-        let text = decode_strict(&inflated, encoding_rs::GB18030, &what)?;
-        let is_detail = text
-            .lines()
-            .any(|l| l.starts_with('#') && l.contains(LIST_MARKER) && !l.contains(LIST_END_MARKER));
-        if is_detail {
-            details.push(text);
+        let inflated = bounded(entry, left, &what).map_err(|e| match e {
+            BillError::Refused(why) if why.ends_with("not read") => too_large(
+                &format!("the bill zip, inflated up to its entry {},", index + 1),
+                caps.inflated,
+            ),
+            other => other,
+        })?;
+        left -= inflated.len() as u64;
+        if !has_marker_line(&inflated, &marker, &end_marker) {
+            continue;
         }
+        let text = decode_strict(&inflated, encoding_rs::GB18030, &what)?.into_owned();
+        // The bytes may match across two characters: the text decides.
+        if !text.lines().any(|l| is_marker_line(l)) {
+            continue;
+        }
+        if let Some((_, first)) = detail {
+            return Err(BillError::File(format!(
+                "the bill zip holds 2 detail files (entries {first} and {}): which one is the bill cannot be told",
+                index + 1
+            )));
+        }
+        detail = Some((text, index + 1));
     }
-    let found = details.len();
-    match (details.pop(), found) {
-        (Some(detail), 1) => Ok(detail),
-        (None, _) => Err(BillError::File(format!(
+    detail.map(|(text, _)| text).ok_or_else(|| {
+        BillError::File(format!(
             "the bill zip holds no detail file (no line with {LIST_MARKER}) among its {} entries",
             archive.len()
-        ))),
-        (Some(_), n) => Err(BillError::File(format!(
-            "the bill zip holds {n} detail files: which one is the bill cannot be told"
-        ))),
-    }
+        ))
+    })
+}
+
+fn gbk(text: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(text).0.into_owned()
+}
+
+/// Whether raw GBK bytes have a `#` line with the list marker (not the end
+/// marker). `#` and `\n` are below GBK's trail bytes (0x40..): never part of
+/// a character.
+fn has_marker_line(bytes: &[u8], marker: &[u8], end_marker: &[u8]) -> bool {
+    let holds = |line: &[u8], what: &[u8]| line.windows(what.len()).any(|w| w == what);
+    bytes
+        .split(|&b| b == b'\n')
+        .any(|line| line.starts_with(b"#") && holds(line, marker) && !holds(line, end_marker))
+}
+
+fn is_marker_line(line: &str) -> bool {
+    line.starts_with('#') && line.contains(LIST_MARKER) && !line.contains(LIST_END_MARKER)
 }
 
 /// A header cell as compared: trimmed, full-width parentheses made half-width.
