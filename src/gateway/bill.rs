@@ -25,7 +25,8 @@ pub enum BillStatus {
     Failed,
     Abnormal,
     /// A value the contract does not name: the row is `status_differs`,
-    /// with the raw value in its note.
+    /// with the raw value in its note: control characters escaped, cut to
+    /// 64 characters (it is the file's, shown on a terminal).
     Other(String),
 }
 

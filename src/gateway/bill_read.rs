@@ -5,11 +5,12 @@
 //! redirected, only to the gateway's hosts or this machine).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use encoding_rs::Encoding;
 use jiff::Timestamp;
 
-use super::bill::{too_large, BillError};
+use super::bill::{too_large, BillError, BillRow};
 use crate::money::AmountError;
 
 /// A bill's download: its status and body (whatever the status, a redirect
@@ -167,6 +168,24 @@ pub(crate) fn decode_utf8_or_gbk<'a>(
     decode_strict(bytes, encoding_rs::GB18030, what)
 }
 
+/// Each refund id listed once: the same refund on two lines of one bill
+/// would be reconciled twice. `name` is the id's column, for the message.
+pub(crate) fn listed_once(rows: &[BillRow], name: &str) -> Result<(), BillError> {
+    let mut seen: HashMap<&str, u64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Some(first) = seen.insert(&row.refund_id, row.line) {
+            return Err(at_line(
+                row.line,
+                format!(
+                    "{name} {} is also line {first}'s: a refund is listed once",
+                    quoted(&row.refund_id)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
 /// most two decimals, never a float. Unlike a refund's amount, a bill's sum
 /// has no upper limit but i64's (a day's total may pass any one refund's cap).
@@ -206,41 +225,99 @@ pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String
         .ok_or_else(|| format!("{text:?} is not a time as {format}"))
 }
 
-/// Where each wanted column is in a header, found by its text.
+/// At most this many header cells are listed in a message, each quoted and
+/// cut to 64 characters: a header is the file's, echoed to a terminal.
+const LISTED_COLUMNS: usize = 40;
+
+/// A header cell as compared: trimmed, full-width parentheses made half-width.
+fn column_name(cell: &str) -> String {
+    cell.trim().replace('（', "(").replace('）', ")")
+}
+
+/// Where each wanted column is in a header, found by its text (full- and
+/// half-width parentheses alike). A wanted name found twice is an error:
+/// one field is never read from two columns.
 pub(crate) struct Columns {
+    what: String,
     found: Vec<String>,
 }
 
 impl Columns {
-    pub(crate) fn new(header: &[String]) -> Columns {
+    /// `what` names the header in messages (`the WeChat Pay bill's header (line 1)`).
+    pub(crate) fn new(header: &[impl AsRef<str>], what: impl Into<String>) -> Columns {
         Columns {
-            found: header.to_vec(),
+            what: what.into(),
+            found: header.iter().map(|c| column_name(c.as_ref())).collect(),
         }
     }
 
-    /// The first of `names` the header has.
-    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
-        names
-            .iter()
-            .find_map(|name| self.found.iter().position(|c| c == name))
+    /// The first of `names` the header has; an error when the header has it twice.
+    pub(crate) fn find(&self, names: &[&str]) -> Result<Option<usize>, BillError> {
+        for name in names {
+            let name = column_name(name);
+            let mut at = self.found.iter().enumerate().filter(|(_, c)| **c == name);
+            if let Some((first, _)) = at.next() {
+                if let Some((second, _)) = at.next() {
+                    return Err(BillError::File(format!(
+                        "{} has the column {} twice (columns {} and {}): which one holds cannot be told",
+                        self.what,
+                        quoted(&name),
+                        first + 1,
+                        second + 1
+                    )));
+                }
+                return Ok(Some(first));
+            }
+        }
+        Ok(None)
     }
 
     /// The column, or an error naming it and the columns the header has.
-    pub(crate) fn require(&self, what: &str, names: &[&str]) -> Result<usize, BillError> {
-        self.find(names).ok_or_else(|| self.missing(what, names))
+    pub(crate) fn require(&self, names: &[&str]) -> Result<usize, BillError> {
+        self.find(names)?.ok_or_else(|| self.missing(names))
     }
 
-    pub(crate) fn missing(&self, what: &str, names: &[&str]) -> BillError {
+    pub(crate) fn missing(&self, names: &[&str]) -> BillError {
         BillError::File(format!(
-            "{what} has no column {}; the columns found are: {}",
+            "{} has no column {}; the columns found are: {}",
+            self.what,
             names.join(" or "),
-            self.found.join(", ")
+            listed(&self.found)
         ))
+    }
+
+    pub(crate) fn what(&self) -> &str {
+        &self.what
     }
 
     pub(crate) fn len(&self) -> usize {
         self.found.len()
     }
+}
+
+/// Cells from a file as a message lists them: each quoted (control
+/// characters escaped) and cut, at most [`LISTED_COLUMNS`] of them.
+fn listed(cells: &[String]) -> String {
+    let mut text: Vec<String> = cells
+        .iter()
+        .take(LISTED_COLUMNS)
+        .map(|c| quoted(c))
+        .collect();
+    if cells.len() > LISTED_COLUMNS {
+        text.push(format!("and {} more", cells.len() - LISTED_COLUMNS));
+    }
+    text.join(", ")
+}
+
+/// A raw value from a file kept to be shown (a status the contract does not
+/// name): control characters escaped, at most 64 characters.
+pub(crate) fn shown(text: &str) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    let mut cut: String = escaped.chars().take(64).collect();
+    if escaped.chars().nth(64).is_some() {
+        cut.push('…');
+    }
+    cut
 }
 
 #[cfg(test)]
