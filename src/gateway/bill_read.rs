@@ -6,12 +6,38 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use encoding_rs::Encoding;
 use jiff::Timestamp;
 
 use super::bill::{too_large, BillError, BillRow};
 use crate::money::AmountError;
+
+/// How long a bill download may take: a read may wait [`READ_TIMEOUT`]
+/// for its next byte, the whole transfer [`TOTAL_TIMEOUT`]. A refund call's
+/// timeout (seconds) would cut off a 64 MiB zip or a 512 MiB CSV arriving
+/// steadily; a stalled transfer still ends within a read timeout.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TOTAL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The client bill downloads go through: the profile's connect timeout (as
+/// the refund client has it), `read` without a byte, `total` in all; never
+/// redirected, no proxy, like [`super::http::client`].
+pub(crate) fn download_client(
+    profile_timeout: Duration,
+    read: Duration,
+    total: Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(profile_timeout.min(Duration::from_secs(5)))
+        .read_timeout(read)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("a client with static settings always builds")
+}
 
 /// A bill's download: its status and body (whatever the status, a redirect
 /// aside: never followed), at most `cap` bytes, as declared or as it streams.
@@ -33,7 +59,9 @@ pub(crate) async fn download(
     if response.content_length().is_some_and(|length| length > cap) {
         return Err(too_large("the download", cap));
     }
-    let mut body = Vec::new();
+    // Reserved from the declared length (within the cap): no doubling copy.
+    let declared = response.content_length().unwrap_or(0).min(cap);
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) if body.len() as u64 + chunk.len() as u64 > cap => {
@@ -380,6 +408,83 @@ mod tests {
         ));
         assert!(!allowed("http://10.0.0.1/file", "http://127.0.0.1:8900"));
         assert!(!allowed("ftp://api.mch.weixin.qq.com/file", real));
+    }
+
+    /// A server on 127.0.0.1 answering one request with `body` of
+    /// `length` bytes, `gap` between bytes; then holding the socket open.
+    async fn dribbling(body: &'static [u8], length: usize, gap: Duration) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.unwrap();
+            for byte in body {
+                tokio::time::sleep(gap).await;
+                socket.write_all(&[*byte]).await.unwrap();
+                socket.flush().await.unwrap();
+            }
+            std::future::pending::<()>().await;
+        });
+        format!("http://{address}/bill")
+    }
+
+    /// Six bytes over 600 ms: past a 200 ms refund timeout, within the
+    /// download client's, whose per-read timeout still stops a stall.
+    #[tokio::test]
+    async fn a_download_outlives_the_refund_timeout_but_not_a_stall() {
+        let short = Duration::from_millis(200);
+        let gap = Duration::from_millis(100);
+        let url = dribbling(b"abcdef", 6, gap).await;
+        let refund_client = super::super::http::client(short);
+        assert!(matches!(
+            download(refund_client.get(&url), 1 << 20).await,
+            Err(BillError::Fetch(_))
+        ));
+        let url = dribbling(b"abcdef", 6, gap).await;
+        let client = download_client(short, Duration::from_secs(3), Duration::from_secs(60));
+        let (status, body) = download(client.get(&url), 1 << 20).await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"abcdef".as_slice()));
+        // Two bytes of six, then nothing: cut off after a read timeout.
+        let url = dribbling(b"ab", 6, Duration::ZERO).await;
+        let client = download_client(short, short, Duration::from_secs(60));
+        let Err(BillError::Fetch(why)) = download(client.get(&url), 1 << 20).await else {
+            panic!("a stalled download was not cut off");
+        };
+        assert!(why.starts_with("the download was cut off: "), "{why}");
+    }
+
+    #[test]
+    fn utf8_is_read_borrowed_not_copied() {
+        let bytes = "merchant_id,状态\n".as_bytes();
+        let text = decode_utf8_or_gbk(bytes, "the file").unwrap();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        assert_eq!(text.as_ptr(), bytes.as_ptr());
+        let text = decode_strict(bytes, encoding_rs::UTF_8, "the file").unwrap();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        // Damaged UTF-8 (valid multibyte text, one bad byte) names its line;
+        // GBK is read as GBK.
+        let mut damaged = "状态,状态\n状态,状态\n状态,状态\n".as_bytes().to_vec();
+        damaged[14 + 12] = 0xff;
+        assert_eq!(
+            decode_utf8_or_gbk(&damaged, "the file")
+                .unwrap_err()
+                .to_string(),
+            "line 2: the file has bytes that are not valid UTF-8"
+        );
+        let gbk = encoding_rs::GBK.encode("测试商品,退款\n").0.into_owned();
+        assert!(std::str::from_utf8(&gbk).is_err());
+        assert_eq!(
+            decode_utf8_or_gbk(&gbk, "the file").unwrap(),
+            "测试商品,退款\n"
+        );
     }
 
     proptest::proptest! {
