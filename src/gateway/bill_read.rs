@@ -226,10 +226,10 @@ pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
         || !all_digits(decimals)
         || (digits.contains('.') && decimals.is_empty())
     {
-        return Err(format!("{text:?} {}", AmountError::NotDecimal));
+        return Err(format!("{} {}", quoted(text), AmountError::NotDecimal));
     }
     if decimals.len() > 2 {
-        return Err(format!("{text:?} {}", AmountError::TooManyDecimals));
+        return Err(format!("{} {}", quoted(text), AmountError::TooManyDecimals));
     }
     let value = |s: &str| {
         s.bytes().try_fold(0i64, |acc, d| {
@@ -240,7 +240,7 @@ pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
     let fen = value(whole)
         .and_then(|yuan| yuan.checked_mul(100))
         .and_then(|fen| fen.checked_add(cents))
-        .ok_or_else(|| format!("{text:?} is too large an amount"))?;
+        .ok_or_else(|| format!("{} is too large an amount", quoted(text)))?;
     Ok(if text.starts_with('-') { -fen } else { fen })
 }
 
@@ -250,7 +250,7 @@ pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String
     jiff::civil::DateTime::strptime(format, text)
         .ok()
         .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
-        .ok_or_else(|| format!("{text:?} is not a time as {format}"))
+        .ok_or_else(|| format!("{} is not a time as {format}", quoted(text)))
 }
 
 /// At most this many header cells are listed in a message, each quoted and

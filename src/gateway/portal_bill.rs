@@ -11,7 +11,9 @@
 use jiff::civil::Date;
 
 use super::bill::{Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
-use super::bill_read::{at_line, beijing_time, decode_utf8_or_gbk, listed_once, shown, Columns};
+use super::bill_read::{
+    at_line, beijing_time, decode_utf8_or_gbk, listed_once, quoted, shown, Columns,
+};
 use super::GatewayKind;
 use crate::money::Fen;
 
@@ -160,8 +162,10 @@ pub(crate) fn read(
                 return Err(at_line(
                     line,
                     format!(
-                        "{} {mchid:?} differs from line {at}'s {first:?}: one statement is one merchant's",
-                        layout.merchant
+                        "{} {} differs from line {at}'s {}: one statement is one merchant's",
+                        layout.merchant,
+                        quoted(mchid),
+                        quoted(first)
                     ),
                 ))
             }
@@ -195,11 +199,14 @@ fn row<'a>(
     } else {
         Fen::parse_fen(amount)
     }
-    .map_err(|e| at_line(line, format!("{name} {amount:?} {e}")))?;
+    .map_err(|e| at_line(line, format!("{name} {} {e}", quoted(amount))))?;
     if let (Some(at), Some((name, only))) = (found.currency, layout.currency) {
         let currency = cell(at);
         if !currency.is_empty() && currency != only {
-            return Err(at_line(line, format!("{name} {currency:?} is not {only}")));
+            return Err(at_line(
+                line,
+                format!("{name} {} is not {only}", quoted(currency)),
+            ));
         }
     }
     let status = layout.status(cell(found.status));

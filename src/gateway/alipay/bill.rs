@@ -79,7 +79,7 @@ fn detail_file(bytes: &[u8], caps: Caps) -> Result<String, BillError> {
         }
         let text = decode_strict(&inflated, encoding_rs::GB18030, &what)?.into_owned();
         // The bytes may match across two characters: the text decides.
-        if !text.lines().any(|l| is_marker_line(l)) {
+        if !text.lines().any(is_marker_line) {
             continue;
         }
         if let Some((_, first)) = detail {
@@ -428,8 +428,8 @@ fn refund_row(layout: &Layout, values: &[String], line: u64) -> Result<BillRow, 
         at_line(
             line,
             format!(
-                "a 退款 row's 订单金额（元） {:?} is not negative",
-                values[layout.amount]
+                "a 退款 row's 订单金额（元） {} is not negative",
+                quoted(&values[layout.amount])
             ),
         )
     })?;

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 
 use crate::gateway::bill::{gunzip, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
 use crate::gateway::bill_read::{
-    at_line, beijing_time, decode_strict, listed_once, shown, signed_fen, Columns,
+    at_line, beijing_time, decode_strict, listed_once, quoted, shown, signed_fen, Columns,
 };
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
@@ -190,7 +190,11 @@ fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
             Some((first, at)) if first != mchid => {
                 return Err(at_line(
                     line,
-                    format!("商户号 {mchid:?} differs from line {at}'s {first:?}: one bill is one merchant's"),
+                    format!(
+                        "商户号 {} differs from line {at}'s {}: one bill is one merchant's",
+                        quoted(mchid),
+                        quoted(first)
+                    ),
                 ))
             }
             Some(_) => {}
