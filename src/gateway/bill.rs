@@ -53,6 +53,9 @@ pub struct BillRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BillTotals {
     pub count: Option<u64>,
+    /// Comparable with Σ [`BillRow::fen`] (the amounts asked for). Alipay
+    /// states 商家实收退款共, checked exactly against its rows' 商家实收 when
+    /// read; its `fen` here is Σ 订单金额, the rows' own sum.
     pub fen: Option<Fen>,
 }
 
@@ -121,7 +124,8 @@ pub struct Caps {
     pub plain: u64,
     /// Alipay's zip as downloaded or given (64 MiB, ours).
     pub zipped: u64,
-    /// What one gzip stream or one zip entry may inflate to (512 MiB, ours).
+    /// What one gzip stream, or all of a zip's entries together, may inflate
+    /// to (512 MiB, ours).
     pub inflated: u64,
 }
 

@@ -1,15 +1,17 @@
 //! Reading Alipay's daily bill (docs/specs/alipay.md, "The daily bill"): a
-//! zip of GBK CSV files. Each entry is inflated within the cap, counted as
-//! it streams (a zip bomb stops at the cap, whatever its header says), and
-//! decoded strictly (GB18030, GBK's superset). The detail file is the entry
+//! zip of GBK CSV files. Its entries are inflated within one cap for the
+//! whole zip, counted as they stream (a zip bomb stops at the cap, whatever
+//! its header says); only the entry whose raw bytes hold the marker is
+//! decoded, strictly (GB18030, GBK's superset). The detail file is the entry
 //! holding the `业务明细列表` marker, whatever its name. Within it: `#` lines
 //! are not data; the header is the first line after the marker, rows run to
 //! the `业务明细列表结束` marker (markers found by those words, not dashes);
 //! cells are CSV (quoting honoured), trimmed of the tab Alipay puts after
 //! long ids; columns by header text, full- and half-width parentheses alike.
 //! Only `退款` rows become rows, their negative 订单金额 made positive fen;
-//! their count must be the `#退款合计：M笔` line's. The `#账号：[…]` line is
-//! the merchant.
+//! their count must be the `#退款合计：M笔` line's and their 商家实收 sum its
+//! 商家实收退款共; `#起始日期` must be the day's 00:00:00 to the next's. The
+//! `#账号：[…]` line is the merchant. Each `#` line and the list come once.
 
 use std::collections::HashMap;
 use std::io::Cursor;
