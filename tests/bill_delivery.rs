@@ -196,8 +196,8 @@ async fn alipay_bills_delivered_damaged_are_refused() {
     deliver(&sim, "alipay", Some("zip_bomb")).await;
     let why = refused(bills.fetch(day()).await);
     assert!(
-        why.starts_with("the bill zip's entry ")
-            && why.ends_with(", inflated, is larger than 8 MiB: not read"),
+        why.starts_with("the bill zip, inflated up to its entry ")
+            && why.ends_with(", is larger than 8 MiB: not read"),
         "{why}"
     );
 

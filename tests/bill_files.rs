@@ -155,8 +155,8 @@ fn wechat_errors_name_the_line_or_the_columns() {
         Wechatpay,
         text.replacen("商户退款单号", "退款单号", 1).as_bytes(),
     );
-    assert!(unknown.starts_with("the WeChat Pay bill's header (line 1) has no column 商户退款单号; the columns found are: 交易时间, 公众账号ID, 商户号,"), "{unknown}");
-    assert!(unknown.contains(", 退款单号, "), "{unknown}");
+    assert!(unknown.starts_with("the WeChat Pay bill's header (line 1) has no column 商户退款单号; the columns found are: \"交易时间\", \"公众账号ID\", \"商户号\","), "{unknown}");
+    assert!(unknown.contains(", \"退款单号\", "), "{unknown}");
     assert_eq!(
         error(Wechatpay, text.replacen("`25.99,`0.00,`ORIGINAL", "`25.9x,`0.00,`ORIGINAL", 1).as_bytes()),
         "line 2: 退款金额 \"25.9x\" is not a decimal amount of yuan (digits, an optional '.' and at most 2 decimals)"
@@ -357,12 +357,12 @@ fn alipay_errors_name_the_line_or_the_columns() {
     );
     let missing = error(Alipay, &with("退款批次号/请求号,", "批次号,"));
     assert!(
-        missing.starts_with("the Alipay bill's header (line 5) has no column 退款批次号/请求号; the columns found are: 支付宝交易号, 商户订单号,"),
+        missing.starts_with("the Alipay bill's header (line 5) has no column 退款批次号/请求号; the columns found are: \"支付宝交易号\", \"商户订单号\","),
         "{missing}"
     );
     assert_eq!(
         error(Alipay, &with("11月22日 00:00:00]", "11月21日 00:00:00]")),
-        "line 3: the bill is of 2026-11-21, not of 2026-11-22"
+        "line 3: the bill's period is \"[2026年11月21日 00:00:00]   终止日期：[2026年11月23日 00:00:00]\", not the day 2026-11-22 (起始日期 2026-11-22 00:00:00, 终止日期 the next day's 00:00:00)"
     );
     assert_eq!(
         error(Alipay, &with(",商家后台退款", ",商家后台退款,多一列")),

@@ -123,7 +123,7 @@ fn portal_errors_name_the_line_or_the_columns() {
     );
     assert_eq!(
         missing,
-        "the leshua statement's header (line 1) has no column leshua_refund_id; the columns found are: merchant_id, merchant_refund_id, refund_no, third_order_id, leshua_order_id, refund_amount, status, refund_time, note"
+        "the leshua statement's header (line 1) has no column leshua_refund_id; the columns found are: \"merchant_id\", \"merchant_refund_id\", \"refund_no\", \"third_order_id\", \"leshua_order_id\", \"refund_amount\", \"status\", \"refund_time\", \"note\""
     );
     assert!(error(
         Leshua,

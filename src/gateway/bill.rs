@@ -25,7 +25,8 @@ pub enum BillStatus {
     Failed,
     Abnormal,
     /// A value the contract does not name: the row is `status_differs`,
-    /// with the raw value in its note.
+    /// with the raw value in its note: control characters escaped, cut to
+    /// 64 characters (it is the file's, shown on a terminal).
     Other(String),
 }
 
@@ -52,6 +53,9 @@ pub struct BillRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BillTotals {
     pub count: Option<u64>,
+    /// Comparable with Σ [`BillRow::fen`] (the amounts asked for). Alipay
+    /// states 商家实收退款共, checked exactly against its rows' 商家实收 when
+    /// read; its `fen` here is Σ 订单金额, the rows' own sum.
     pub fen: Option<Fen>,
 }
 
@@ -120,7 +124,8 @@ pub struct Caps {
     pub plain: u64,
     /// Alipay's zip as downloaded or given (64 MiB, ours).
     pub zipped: u64,
-    /// What one gzip stream or one zip entry may inflate to (512 MiB, ours).
+    /// What one gzip stream, or all of a zip's entries together, may inflate
+    /// to (512 MiB, ours).
     pub inflated: u64,
 }
 
@@ -248,13 +253,61 @@ mod tests {
         let why = refused(read_with_caps(GatewayKind::Alipay, &bomb, DAY, SMALL));
         assert_eq!(
             why,
-            "the bill zip's entry 1, inflated, is larger than 1 MiB: not read"
+            "the bill zip, inflated up to its entry 1, is larger than 1 MiB: not read"
         );
         // Under the default caps the same zip is read (and is no bill).
         assert!(matches!(
             read_file(GatewayKind::Alipay, &bomb, DAY),
             Err(BillError::File(_))
         ));
+    }
+
+    /// A zip of `entries` (name, bytes), stored deflated.
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in entries {
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn the_inflated_cap_is_the_whole_zips_not_each_entrys() {
+        // Three entries of 400 KiB: each under the 1 MiB cap, 1.2 MiB in all.
+        let part = vec![b'0'; 400 << 10];
+        let parts: Vec<(&str, &[u8])> = vec![("a.csv", &part), ("b.csv", &part), ("c.csv", &part)];
+        let why = refused(read_with_caps(
+            GatewayKind::Alipay,
+            &zip_of(&parts),
+            DAY,
+            SMALL,
+        ));
+        assert_eq!(
+            why,
+            "the bill zip, inflated up to its entry 3, is larger than 1 MiB: not read"
+        );
+    }
+
+    #[test]
+    fn a_second_detail_entry_stops_the_zip_before_the_entries_after_it() {
+        let detail = encoding_rs::GBK
+            .encode("#---业务明细列表---\r\n")
+            .0
+            .into_owned();
+        let bomb = vec![b'0'; 2 << 20];
+        let parts: Vec<(&str, &[u8])> =
+            vec![("a.csv", &detail), ("b.csv", &detail), ("bomb.csv", &bomb)];
+        let result = read_with_caps(GatewayKind::Alipay, &zip_of(&parts), DAY, SMALL);
+        let Err(BillError::File(why)) = result else {
+            panic!("not a file error: {result:?}");
+        };
+        assert_eq!(
+            why,
+            "the bill zip holds 2 detail files (entries 1 and 2): which one is the bill cannot be told"
+        );
     }
 
     #[test]

@@ -4,11 +4,40 @@
 //! the download of a bill from a URL a signed answer gave (bounded, never
 //! redirected, only to the gateway's hosts or this machine).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Duration;
+
 use encoding_rs::Encoding;
 use jiff::Timestamp;
 
-use super::bill::{too_large, BillError};
+use super::bill::{too_large, BillError, BillRow};
 use crate::money::AmountError;
+
+/// How long a bill download may take: a read may wait [`READ_TIMEOUT`]
+/// for its next byte, the whole transfer [`TOTAL_TIMEOUT`]. A refund call's
+/// timeout (seconds) would cut off a 64 MiB zip or a 512 MiB CSV arriving
+/// steadily; a stalled transfer still ends within a read timeout.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TOTAL_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The client bill downloads go through: the profile's connect timeout (as
+/// the refund client has it), `read` without a byte, `total` in all; never
+/// redirected, no proxy, like [`super::http::client`].
+pub(crate) fn download_client(
+    profile_timeout: Duration,
+    read: Duration,
+    total: Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(profile_timeout.min(Duration::from_secs(5)))
+        .read_timeout(read)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("a client with static settings always builds")
+}
 
 /// A bill's download: its status and body (whatever the status, a redirect
 /// aside: never followed), at most `cap` bytes, as declared or as it streams.
@@ -30,7 +59,9 @@ pub(crate) async fn download(
     if response.content_length().is_some_and(|length| length > cap) {
         return Err(too_large("the download", cap));
     }
-    let mut body = Vec::new();
+    // Reserved from the declared length (within the cap): no doubling copy.
+    let declared = response.content_length().unwrap_or(0).min(cap);
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) if body.len() as u64 + chunk.len() as u64 > cap => {
@@ -103,18 +134,32 @@ pub(crate) fn at_line(line: u64, message: impl std::fmt::Display) -> BillError {
 }
 
 /// Bytes decoded strictly with `encoding`: a byte sequence not valid in it
-/// stops the file, naming its line. Never a U+FFFD.
-pub(crate) fn decode_strict(
-    bytes: &[u8],
+/// stops the file, naming its line. Never a U+FFFD. UTF-8 is borrowed, not
+/// copied: a large bill is held once.
+pub(crate) fn decode_strict<'a>(
+    bytes: &'a [u8],
     encoding: &'static Encoding,
     what: &str,
-) -> Result<String, BillError> {
+) -> Result<Cow<'a, str>, BillError> {
     if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(text.into_owned());
+        return Ok(text);
     }
+    // Where decoding stops: decoded into a small buffer, chunk by chunk,
+    // never into a second copy of the file.
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let mut text = String::with_capacity(bytes.len() * 2);
-    let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    let mut buffer = String::with_capacity(64 << 10);
+    let mut read = 0;
+    loop {
+        buffer.clear();
+        let (result, used) =
+            decoder.decode_to_string_without_replacement(&bytes[read..], &mut buffer, true);
+        read += used;
+        match result {
+            encoding_rs::DecoderResult::OutputFull => continue,
+            // A malformed sequence ends at `read`: its line is where it began.
+            _ => break,
+        }
+    }
     let line = 1 + bytes[..read.min(bytes.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -127,25 +172,46 @@ pub(crate) fn decode_strict(
 
 /// A portal or hand-made file's text: UTF-8 (a BOM dropped), else GBK
 /// (GB18030) when the file is not UTF-8 at all. UTF-8 damaged by a few bytes
-/// is reported at its line, not read as GBK (as batch files are).
-pub(crate) fn decode_utf8_or_gbk(bytes: &[u8], what: &str) -> Result<String, BillError> {
+/// is reported at its line, not read as GBK (as batch files are). UTF-8 is
+/// borrowed, and the bytes are counted without a copy.
+pub(crate) fn decode_utf8_or_gbk<'a>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<Cow<'a, str>, BillError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return decode_strict(rest, encoding_rs::UTF_8, what);
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(text.to_owned());
+        return Ok(Cow::Borrowed(text));
     }
-    let lossy = String::from_utf8_lossy(bytes);
-    let valid_multibyte = lossy
-        .chars()
-        .filter(|&c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER)
-        .count();
-    let invalid = lossy.matches(char::REPLACEMENT_CHARACTER).count();
+    let (mut valid_multibyte, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid_multibyte += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
     // GBK read as UTF-8 is mostly invalid; damaged UTF-8 mostly valid.
     if valid_multibyte >= 4 * invalid {
         return decode_strict(bytes, encoding_rs::UTF_8, what);
     }
     decode_strict(bytes, encoding_rs::GB18030, what)
+}
+
+/// Each refund id listed once: the same refund on two lines of one bill
+/// would be reconciled twice. `name` is the id's column, for the message.
+pub(crate) fn listed_once(rows: &[BillRow], name: &str) -> Result<(), BillError> {
+    let mut seen: HashMap<&str, u64> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Some(first) = seen.insert(&row.refund_id, row.line) {
+            return Err(at_line(
+                row.line,
+                format!(
+                    "{name} {} is also line {first}'s: a refund is listed once",
+                    quoted(&row.refund_id)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Signed yuan (`"25.99"`, `"-25.99"`, `"0.00"`) as signed fen, exactly: at
@@ -160,10 +226,10 @@ pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
         || !all_digits(decimals)
         || (digits.contains('.') && decimals.is_empty())
     {
-        return Err(format!("{text:?} {}", AmountError::NotDecimal));
+        return Err(format!("{} {}", quoted(text), AmountError::NotDecimal));
     }
     if decimals.len() > 2 {
-        return Err(format!("{text:?} {}", AmountError::TooManyDecimals));
+        return Err(format!("{} {}", quoted(text), AmountError::TooManyDecimals));
     }
     let value = |s: &str| {
         s.bytes().try_fold(0i64, |acc, d| {
@@ -174,7 +240,7 @@ pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
     let fen = value(whole)
         .and_then(|yuan| yuan.checked_mul(100))
         .and_then(|fen| fen.checked_add(cents))
-        .ok_or_else(|| format!("{text:?} is too large an amount"))?;
+        .ok_or_else(|| format!("{} is too large an amount", quoted(text)))?;
     Ok(if text.starts_with('-') { -fen } else { fen })
 }
 
@@ -184,44 +250,102 @@ pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String
     jiff::civil::DateTime::strptime(format, text)
         .ok()
         .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
-        .ok_or_else(|| format!("{text:?} is not a time as {format}"))
+        .ok_or_else(|| format!("{} is not a time as {format}", quoted(text)))
 }
 
-/// Where each wanted column is in a header, found by its text.
+/// At most this many header cells are listed in a message, each quoted and
+/// cut to 64 characters: a header is the file's, echoed to a terminal.
+const LISTED_COLUMNS: usize = 40;
+
+/// A header cell as compared: trimmed, full-width parentheses made half-width.
+fn column_name(cell: &str) -> String {
+    cell.trim().replace('（', "(").replace('）', ")")
+}
+
+/// Where each wanted column is in a header, found by its text (full- and
+/// half-width parentheses alike). A wanted name found twice is an error:
+/// one field is never read from two columns.
 pub(crate) struct Columns {
+    what: String,
     found: Vec<String>,
 }
 
 impl Columns {
-    pub(crate) fn new(header: &[String]) -> Columns {
+    /// `what` names the header in messages (`the WeChat Pay bill's header (line 1)`).
+    pub(crate) fn new(header: &[impl AsRef<str>], what: impl Into<String>) -> Columns {
         Columns {
-            found: header.to_vec(),
+            what: what.into(),
+            found: header.iter().map(|c| column_name(c.as_ref())).collect(),
         }
     }
 
-    /// The first of `names` the header has.
-    pub(crate) fn find(&self, names: &[&str]) -> Option<usize> {
-        names
-            .iter()
-            .find_map(|name| self.found.iter().position(|c| c == name))
+    /// The first of `names` the header has; an error when the header has it twice.
+    pub(crate) fn find(&self, names: &[&str]) -> Result<Option<usize>, BillError> {
+        for name in names {
+            let name = column_name(name);
+            let mut at = self.found.iter().enumerate().filter(|(_, c)| **c == name);
+            if let Some((first, _)) = at.next() {
+                if let Some((second, _)) = at.next() {
+                    return Err(BillError::File(format!(
+                        "{} has the column {} twice (columns {} and {}): which one holds cannot be told",
+                        self.what,
+                        quoted(&name),
+                        first + 1,
+                        second + 1
+                    )));
+                }
+                return Ok(Some(first));
+            }
+        }
+        Ok(None)
     }
 
     /// The column, or an error naming it and the columns the header has.
-    pub(crate) fn require(&self, what: &str, names: &[&str]) -> Result<usize, BillError> {
-        self.find(names).ok_or_else(|| self.missing(what, names))
+    pub(crate) fn require(&self, names: &[&str]) -> Result<usize, BillError> {
+        self.find(names)?.ok_or_else(|| self.missing(names))
     }
 
-    pub(crate) fn missing(&self, what: &str, names: &[&str]) -> BillError {
+    pub(crate) fn missing(&self, names: &[&str]) -> BillError {
         BillError::File(format!(
-            "{what} has no column {}; the columns found are: {}",
+            "{} has no column {}; the columns found are: {}",
+            self.what,
             names.join(" or "),
-            self.found.join(", ")
+            listed(&self.found)
         ))
+    }
+
+    pub(crate) fn what(&self) -> &str {
+        &self.what
     }
 
     pub(crate) fn len(&self) -> usize {
         self.found.len()
     }
+}
+
+/// Cells from a file as a message lists them: each quoted (control
+/// characters escaped) and cut, at most [`LISTED_COLUMNS`] of them.
+fn listed(cells: &[String]) -> String {
+    let mut text: Vec<String> = cells
+        .iter()
+        .take(LISTED_COLUMNS)
+        .map(|c| quoted(c))
+        .collect();
+    if cells.len() > LISTED_COLUMNS {
+        text.push(format!("and {} more", cells.len() - LISTED_COLUMNS));
+    }
+    text.join(", ")
+}
+
+/// A raw value from a file kept to be shown (a status the contract does not
+/// name): control characters escaped, at most 64 characters.
+pub(crate) fn shown(text: &str) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    let mut cut: String = escaped.chars().take(64).collect();
+    if escaped.chars().nth(64).is_some() {
+        cut.push('…');
+    }
+    cut
 }
 
 #[cfg(test)]
@@ -284,6 +408,83 @@ mod tests {
         ));
         assert!(!allowed("http://10.0.0.1/file", "http://127.0.0.1:8900"));
         assert!(!allowed("ftp://api.mch.weixin.qq.com/file", real));
+    }
+
+    /// A server on 127.0.0.1 answering one request with `body` of
+    /// `length` bytes, `gap` between bytes; then holding the socket open.
+    async fn dribbling(body: &'static [u8], length: usize, gap: Duration) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.unwrap();
+            for byte in body {
+                tokio::time::sleep(gap).await;
+                socket.write_all(&[*byte]).await.unwrap();
+                socket.flush().await.unwrap();
+            }
+            std::future::pending::<()>().await;
+        });
+        format!("http://{address}/bill")
+    }
+
+    /// Six bytes over 600 ms: past a 200 ms refund timeout, within the
+    /// download client's, whose per-read timeout still stops a stall.
+    #[tokio::test]
+    async fn a_download_outlives_the_refund_timeout_but_not_a_stall() {
+        let short = Duration::from_millis(200);
+        let gap = Duration::from_millis(100);
+        let url = dribbling(b"abcdef", 6, gap).await;
+        let refund_client = super::super::http::client(short);
+        assert!(matches!(
+            download(refund_client.get(&url), 1 << 20).await,
+            Err(BillError::Fetch(_))
+        ));
+        let url = dribbling(b"abcdef", 6, gap).await;
+        let client = download_client(short, Duration::from_secs(3), Duration::from_secs(60));
+        let (status, body) = download(client.get(&url), 1 << 20).await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"abcdef".as_slice()));
+        // Two bytes of six, then nothing: cut off after a read timeout.
+        let url = dribbling(b"ab", 6, Duration::ZERO).await;
+        let client = download_client(short, short, Duration::from_secs(60));
+        let Err(BillError::Fetch(why)) = download(client.get(&url), 1 << 20).await else {
+            panic!("a stalled download was not cut off");
+        };
+        assert!(why.starts_with("the download was cut off: "), "{why}");
+    }
+
+    #[test]
+    fn utf8_is_read_borrowed_not_copied() {
+        let bytes = "merchant_id,状态\n".as_bytes();
+        let text = decode_utf8_or_gbk(bytes, "the file").unwrap();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        assert_eq!(text.as_ptr(), bytes.as_ptr());
+        let text = decode_strict(bytes, encoding_rs::UTF_8, "the file").unwrap();
+        assert!(matches!(text, Cow::Borrowed(_)));
+        // Damaged UTF-8 (valid multibyte text, one bad byte) names its line;
+        // GBK is read as GBK.
+        let mut damaged = "状态,状态\n状态,状态\n状态,状态\n".as_bytes().to_vec();
+        damaged[14 + 12] = 0xff;
+        assert_eq!(
+            decode_utf8_or_gbk(&damaged, "the file")
+                .unwrap_err()
+                .to_string(),
+            "line 2: the file has bytes that are not valid UTF-8"
+        );
+        let gbk = encoding_rs::GBK.encode("测试商品,退款\n").0.into_owned();
+        assert!(std::str::from_utf8(&gbk).is_err());
+        assert_eq!(
+            decode_utf8_or_gbk(&gbk, "the file").unwrap(),
+            "测试商品,退款\n"
+        );
     }
 
     proptest::proptest! {

@@ -11,7 +11,9 @@
 use jiff::civil::Date;
 
 use super::bill::{Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
-use super::bill_read::{at_line, beijing_time, decode_utf8_or_gbk, Columns};
+use super::bill_read::{
+    at_line, beijing_time, decode_utf8_or_gbk, listed_once, quoted, shown, Columns,
+};
 use super::GatewayKind;
 use crate::money::Fen;
 
@@ -57,27 +59,27 @@ impl PortalLayout {
     }
 
     fn find(&self, header: &[String]) -> Result<Found, BillError> {
-        let columns = Columns::new(header);
-        let what = self.what();
-        let need = |name: &str| columns.require(&what, &[name]);
+        let columns = Columns::new(header, self.what());
+        let need = |name: &str| columns.require(&[name]);
         let (order_id, gateway_order_id) = (
-            columns.find(&[self.order_id]),
-            columns.find(&[self.gateway_order_id]),
+            columns.find(&[self.order_id])?,
+            columns.find(&[self.gateway_order_id])?,
         );
         if order_id.is_none() && gateway_order_id.is_none() {
-            return Err(columns.missing(&what, &[self.order_id, self.gateway_order_id]));
+            return Err(columns.missing(&[self.order_id, self.gateway_order_id]));
         }
-        let amount = match (columns.find(&[self.fen]), columns.find(&[self.yuan])) {
-            (Some(at), None) => (at, false),
-            (None, Some(at)) => (at, true),
-            (None, None) => return Err(columns.missing(&what, &[self.fen, self.yuan])),
-            (Some(_), Some(_)) => {
-                return Err(BillError::File(format!(
-                "{what} has both {} and {}: exactly one of them, so that the amount is never two",
-                self.fen, self.yuan
+        let amount =
+            match (columns.find(&[self.fen])?, columns.find(&[self.yuan])?) {
+                (Some(at), None) => (at, false),
+                (None, Some(at)) => (at, true),
+                (None, None) => return Err(columns.missing(&[self.fen, self.yuan])),
+                (Some(_), Some(_)) => {
+                    return Err(BillError::File(format!(
+                "{} has both {} and {}: exactly one of them, so that the amount is never two",
+                columns.what(), self.fen, self.yuan
             )))
-            }
-        };
+                }
+            };
         Ok(Found {
             merchant: need(self.merchant)?,
             refund_id: need(self.refund_id)?,
@@ -86,8 +88,11 @@ impl PortalLayout {
             gateway_order_id,
             amount,
             status: need(self.status)?,
-            success_time: columns.find(&[self.success_time]),
-            currency: self.currency.and_then(|(name, _)| columns.find(&[name])),
+            success_time: columns.find(&[self.success_time])?,
+            currency: match self.currency {
+                Some((name, _)) => columns.find(&[name])?,
+                None => None,
+            },
         })
     }
 
@@ -95,7 +100,7 @@ impl PortalLayout {
         self.statuses
             .iter()
             .find(|(w, _)| *w == word)
-            .map_or_else(|| BillStatus::Other(word.to_owned()), |(_, s)| s.clone())
+            .map_or_else(|| BillStatus::Other(shown(word)), |(_, s)| s.clone())
     }
 }
 
@@ -157,8 +162,10 @@ pub(crate) fn read(
                 return Err(at_line(
                     line,
                     format!(
-                        "{} {mchid:?} differs from line {at}'s {first:?}: one statement is one merchant's",
-                        layout.merchant
+                        "{} {} differs from line {at}'s {}: one statement is one merchant's",
+                        layout.merchant,
+                        quoted(mchid),
+                        quoted(first)
                     ),
                 ))
             }
@@ -166,6 +173,7 @@ pub(crate) fn read(
         }
         rows.push(row(layout, &found, &cell, line)?);
     }
+    listed_once(&rows, layout.refund_id)?;
     Ok(Bill {
         gateway: layout.gateway,
         merchant_id: merchant.map(|(id, _)| id),
@@ -191,11 +199,14 @@ fn row<'a>(
     } else {
         Fen::parse_fen(amount)
     }
-    .map_err(|e| at_line(line, format!("{name} {amount:?} {e}")))?;
+    .map_err(|e| at_line(line, format!("{name} {} {e}", quoted(amount))))?;
     if let (Some(at), Some((name, only))) = (found.currency, layout.currency) {
         let currency = cell(at);
         if !currency.is_empty() && currency != only {
-            return Err(at_line(line, format!("{name} {currency:?} is not {only}")));
+            return Err(at_line(
+                line,
+                format!("{name} {} is not {only}", quoted(currency)),
+            ));
         }
     }
     let status = layout.status(cell(found.status));

@@ -37,7 +37,10 @@ enum Asked {
 
 /// A profile's Alipay bill API.
 pub struct AlipayBills {
+    /// The refund client's timeouts: for the signed call.
     http: reqwest::Client,
+    /// Long enough for a whole bill to arrive ([`bill_read::download_client`]).
+    download: reqwest::Client,
     /// Signs the call's form (the refund client's own signing).
     client: AlipayClient,
     gateway_url: Url,
@@ -51,6 +54,11 @@ impl AlipayBills {
     pub fn new(settings: AlipaySettings, pid: Option<String>) -> AlipayBills {
         AlipayBills {
             http: http::client(settings.timeout),
+            download: bill_read::download_client(
+                settings.timeout,
+                bill_read::READ_TIMEOUT,
+                bill_read::TOTAL_TIMEOUT,
+            ),
             gateway_url: settings.gateway_url.clone(),
             alipay_key: settings.alipay_key.clone(),
             client: AlipayClient::new(settings),
@@ -124,7 +132,7 @@ impl AlipayBills {
                 "the download URL is not https on an alipay.com host: not fetched".into(),
             ));
         }
-        let (status, body) = bill_read::download(self.http.get(url), self.caps.zipped).await?;
+        let (status, body) = bill_read::download(self.download.get(url), self.caps.zipped).await?;
         match status {
             200 => Ok(Some(body)),
             404 => Ok(None),

@@ -12,7 +12,9 @@
 use jiff::civil::Date;
 
 use crate::gateway::bill::{gunzip, Bill, BillError, BillRow, BillStatus, BillTotals, Caps};
-use crate::gateway::bill_read::{at_line, beijing_time, decode_strict, signed_fen, Columns};
+use crate::gateway::bill_read::{
+    at_line, beijing_time, decode_strict, listed_once, quoted, shown, signed_fen, Columns,
+};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -36,20 +38,19 @@ struct Layout {
 
 impl Layout {
     fn of(header: &[String]) -> Result<Layout, BillError> {
-        let columns = Columns::new(header);
-        let what = "the WeChat Pay bill's header (line 1)";
-        let need = |names: &[&str]| columns.require(what, names);
+        let columns = Columns::new(header, "the WeChat Pay bill's header (line 1)");
+        let need = |names: &[&str]| columns.require(names);
         Ok(Layout {
             merchant: need(&["商户号"])?,
             trade_state: need(&["交易状态"])?,
             refund_id: need(&["商户退款单号"])?,
             gateway_refund_id: need(&["微信退款单号"])?,
-            order_id: columns.find(&["商户订单号"]),
-            gateway_order_id: columns.find(&["微信订单号"]),
+            order_id: columns.find(&["商户订单号"])?,
+            gateway_order_id: columns.find(&["微信订单号"])?,
             settled: need(&["退款金额"])?,
-            applied: columns.find(&["申请退款金额"]),
+            applied: columns.find(&["申请退款金额"])?,
             status: need(&["退款状态"])?,
-            success_at: columns.find(&["退款成功时间"]),
+            success_at: columns.find(&["退款成功时间"])?,
         })
     }
 }
@@ -64,12 +65,14 @@ struct SummaryLayout {
 
 impl SummaryLayout {
     fn of(header: &[String], line: u64) -> Result<SummaryLayout, BillError> {
-        let columns = Columns::new(header);
-        let what = format!("the WeChat Pay bill's summary header (line {line})");
+        let columns = Columns::new(
+            header,
+            format!("the WeChat Pay bill's summary header (line {line})"),
+        );
         Ok(SummaryLayout {
-            count: columns.require(&what, &["总交易单数"])?,
-            settled: columns.require(&what, &["退款总金额", "总退款金额"])?,
-            applied: columns.find(&["申请退款总金额"]),
+            count: columns.require(&["总交易单数"])?,
+            settled: columns.require(&["退款总金额", "总退款金额"])?,
+            applied: columns.find(&["申请退款总金额"])?,
             width: columns.len(),
         })
     }
@@ -82,7 +85,7 @@ fn status(word: &str) -> BillStatus {
         "PROCESSING" => BillStatus::Processing,
         "CLOSED" | "REFUNDCLOSE" => BillStatus::Failed,
         "ABNORMAL" | "CHANGE" => BillStatus::Abnormal,
-        other => BillStatus::Other(other.to_owned()),
+        other => BillStatus::Other(shown(other)),
     }
 }
 
@@ -112,6 +115,17 @@ fn fen(value: i64, line: u64, column: &str) -> Result<Fen, BillError> {
     u64::try_from(value)
         .map(Fen)
         .map_err(|_| at_line(line, format!("{column} is negative")))
+}
+
+/// `value` added to `sum`; a sum past i64 is no bill's, named at its line.
+fn add(sum: &mut i64, value: i64, line: u64, column: &str) -> Result<(), BillError> {
+    *sum = sum.checked_add(value).ok_or_else(|| {
+        at_line(
+            line,
+            format!("the sum of {column} up to here passes the largest amount bulkrefund counts: not a bill"),
+        )
+    })?;
+    Ok(())
 }
 
 /// Sums of the value lines, checked against the summary.
@@ -176,7 +190,11 @@ fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
             Some((first, at)) if first != mchid => {
                 return Err(at_line(
                     line,
-                    format!("商户号 {mchid:?} differs from line {at}'s {first:?}: one bill is one merchant's"),
+                    format!(
+                        "商户号 {} differs from line {at}'s {}: one bill is one merchant's",
+                        quoted(mchid),
+                        quoted(first)
+                    ),
                 ))
             }
             Some(_) => {}
@@ -187,13 +205,13 @@ fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
             None => settled,
         };
         sums.lines += 1;
-        sums.settled += settled;
-        sums.applied += applied;
+        add(&mut sums.settled, settled, line, "退款金额")?;
+        add(&mut sums.applied, applied, line, "申请退款金额")?;
         if values[layout.trade_state] != "REFUND" {
             continue;
         }
         sums.refund_lines += 1;
-        sums.refund_applied += applied;
+        add(&mut sums.refund_applied, applied, line, "申请退款金额")?;
         rows.push(row(&layout, &values, line, applied)?);
     }
     let Some((summary, header_line)) = summary_header else {
@@ -203,6 +221,7 @@ fn parse(text: &str, date: Date) -> Result<Bill, BillError> {
         ));
     };
     let totals = check_summary(lines, &summary, header_line, &sums)?;
+    listed_once(&rows, "商户退款单号")?;
     Ok(Bill {
         gateway: GatewayKind::Wechatpay,
         merchant_id: merchant.map(|(id, _)| id),

@@ -57,7 +57,10 @@ enum Downloaded {
 
 /// A profile's WeChat Pay bill API.
 pub struct WechatpayBills {
+    /// The refund client's timeouts: for the signed call.
     http: reqwest::Client,
+    /// Long enough for a whole bill to arrive ([`bill_read::download_client`]).
+    download: reqwest::Client,
     settings: WechatpaySettings,
     caps: Caps,
 }
@@ -66,6 +69,11 @@ impl WechatpayBills {
     pub fn new(settings: WechatpaySettings) -> WechatpayBills {
         WechatpayBills {
             http: http::client(settings.timeout),
+            download: bill_read::download_client(
+                settings.timeout,
+                bill_read::READ_TIMEOUT,
+                bill_read::TOTAL_TIMEOUT,
+            ),
             settings,
             caps: Caps::DEFAULT,
         }
@@ -77,8 +85,8 @@ impl WechatpayBills {
         WechatpayBills { caps, ..self }
     }
 
-    /// A signed GET of `url` (CANONICAL_URL: its path and query).
-    fn signed_get(&self, url: &Url) -> reqwest::RequestBuilder {
+    /// A signed GET of `url` (CANONICAL_URL: its path and query) through `client`.
+    fn signed_get(&self, client: &reqwest::Client, url: &Url) -> reqwest::RequestBuilder {
         let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
         let credentials = Credentials {
             mchid: &self.settings.mchid,
@@ -88,7 +96,7 @@ impl WechatpayBills {
         let canonical = &url[Position::BeforePath..];
         let ts = (self.settings.clock)();
         let auth = authorization(&credentials, "GET", canonical, ts, &nonce, b"");
-        self.http
+        client
             .get(url.clone())
             .header(AUTHORIZATION, auth)
             .header(ACCEPT, "application/json")
@@ -108,7 +116,7 @@ impl WechatpayBills {
         url.set_query(Some(&format!(
             "bill_date={date}&bill_type=REFUND&tar_type=GZIP"
         )));
-        let reply = http::send(self.signed_get(&url))
+        let reply = http::send(self.signed_get(&self.http, &url))
             .await
             .map_err(bill_read::transport_failure)?;
         let now = (self.settings.clock)();
@@ -166,7 +174,8 @@ impl WechatpayBills {
             )));
         }
         // A gzip is smaller than what it inflates to: one cap bounds both.
-        let (status, body) = bill_read::download(self.signed_get(&url), self.caps.inflated).await?;
+        let (status, body) =
+            bill_read::download(self.signed_get(&self.download, &url), self.caps.inflated).await?;
         if status == 200 {
             return Ok(Downloaded::Gzip(body));
         }
@@ -186,8 +195,16 @@ impl WechatpayBills {
     }
 
     /// The inflated bill, checked against the signed hash and the merchant.
-    fn accept(&self, offer: &Offer, gzipped: &[u8], date: Date) -> Result<FetchedBill, BillError> {
-        let raw = bill::gunzip(gzipped, self.caps.inflated)?;
+    /// The gzip is taken and dropped once inflated, and the CSV is read
+    /// borrowed: at most the raw bill and its rows are held.
+    fn accept(
+        &self,
+        offer: &Offer,
+        gzipped: Vec<u8>,
+        date: Date,
+    ) -> Result<FetchedBill, BillError> {
+        let raw = bill::gunzip(&gzipped, self.caps.inflated)?;
+        drop(gzipped);
         let hash = {
             use sha1::Digest as _;
             hex::encode(sha1::Sha1::digest(&raw))
@@ -246,7 +263,7 @@ impl BillSource for WechatpayBills {
                 Applied::Offer(offer) => offer,
             };
             match self.download(&offer).await? {
-                Downloaded::Gzip(gzipped) => return self.accept(&offer, &gzipped, date),
+                Downloaded::Gzip(gzipped) => return self.accept(&offer, gzipped, date),
                 Downloaded::Expired => continue,
             }
         }
