@@ -72,6 +72,19 @@ impl Money {
     }
 }
 
+/// Whether a refund may be at the gateway: SQL over `refunds`. A refund
+/// leaves `pending` only through `in_flight`, which the engine commits
+/// before the submit leaves and without counting it (`submits` counts an
+/// answered submit; `state::check`, `engine::writer::intent`). So any state
+/// but `pending` means an intent was committed and the request may have
+/// left (a crash leaves it `unknown` with `submits` 0); a `pending` refund
+/// was sent if a submit was counted or the gateway showed it holds it.
+const SENT: &str = "(state <> 'pending' OR submits > 0 OR ever_created)";
+
+/// The journal time an unresolved refund counts for: its first counted
+/// submit, else (an intent whose submit was never answered) its creation.
+const SENT_AT: &str = "COALESCE(first_sent_at, created_at)";
+
 /// How many refund ids one read names (SQLite takes many more; this keeps
 /// each statement small whatever the bill's size).
 const CHUNK: usize = 500;
@@ -83,7 +96,7 @@ fn select(inner_where: &str) -> String {
     format!(
         "SELECT f.id, f.refund_id, f.state, f.amount_fen, f.fields, f.gateway, f.gateway_refund_id,
                 f.counted_at, f.our_clock, f.sent, f.batch_id, f.line, p.refund_id, n.refund_id
-         FROM (SELECT *, {} AS counted_at, {} AS our_clock, (submits > 0 OR ever_created) AS sent
+         FROM (SELECT *, {} AS counted_at, {} AS our_clock, {SENT} AS sent
                FROM refunds WHERE scope = ?1 AND {inner_where}) f
          LEFT JOIN refunds p ON p.id = f.retry_of
          LEFT JOIN refunds n ON n.retry_of = f.id
@@ -198,7 +211,7 @@ impl Journal {
     }
 
     /// The refunds of this gateway and merchant still unresolved that were
-    /// first sent on Beijing day `date`.
+    /// sent ([`SENT`]) on Beijing day `date` by [`SENT_AT`].
     pub fn refunds_unresolved_on(
         &self,
         gateway: GatewayKind,
@@ -207,7 +220,7 @@ impl Journal {
     ) -> Result<Vec<JournalRefund>, JournalError> {
         let (since, until) = day_bounds(date, date)?;
         let sql = select(&format!(
-            "state IN {} AND submits > 0 AND first_sent_at >= ?2 AND first_sent_at < ?3",
+            "state IN {} AND {SENT} AND {SENT_AT} >= ?2 AND {SENT_AT} < ?3",
             super::state::sql_list(&UNRESOLVED)
         ));
         let mut stmt = self.conn.prepare(&sql)?;

@@ -374,3 +374,42 @@ fn status_lists_each_beijing_day_with_its_latest_reconciliation() {
     assert_eq!(latest.bill.fen, Fen(200));
     assert_eq!(latest.unresolved_not_in_bill, 1);
 }
+
+/// A crash between the intent and the answer leaves a refund `unknown` with
+/// no submit counted and no `first_sent_at`: it may be at the gateway, so it
+/// is bulkrefund's (sent) and unresolved on the day it was created.
+#[test]
+fn a_refund_left_in_flight_by_a_crash_counts_as_sent() {
+    let journal = journal_with(&[
+        ("R7", "unknown", 700, None, None, 0),
+        ("R8", "in_flight", 800, None, None, 0),
+        ("R9", "pending", 900, None, None, 0),
+    ]);
+    journal
+        .conn
+        .execute(
+            "UPDATE refunds SET first_sent_at = NULL, created_at = '2026-11-30T15:30:00.000Z'",
+            [],
+        )
+        .unwrap();
+    let ids: Vec<String> = ["R7", "R8", "R9"].map(String::from).to_vec();
+    let named = journal
+        .refunds_for_bill(GatewayKind::Leshua, MERCHANT, &ids)
+        .unwrap();
+    let sent: Vec<(&str, bool)> = named
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.sent))
+        .collect();
+    assert_eq!(sent, [("R7", true), ("R8", true), ("R9", false)]);
+    // Created 23:30 Beijing on the 30th: unresolved on the 30th, not the 1st.
+    let unresolved = |date: &str| -> Vec<String> {
+        journal
+            .refunds_unresolved_on(GatewayKind::Leshua, MERCHANT, day(date))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.refund_id)
+            .collect()
+    };
+    assert_eq!(unresolved("2026-11-30"), ["R7", "R8"]);
+    assert!(unresolved("2026-12-01").is_empty());
+}
