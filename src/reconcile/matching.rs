@@ -244,9 +244,26 @@ fn orders_agree(journal: &JournalRefund, row: &BillRow) -> bool {
         && agree(&journal.gateway_order_id, &row.gateway_order_id)
 }
 
+/// A row that is not bulkrefund's. The contract makes any row whose status
+/// bulkrefund does not know `status_differs`, the raw value in the note,
+/// whoever made the refund: nobody can say what the gateway did.
 fn outside(row: &BillRow, day: Date, note: String) -> Finding {
+    let (outcome, note) = match &row.status {
+        BillStatus::Other(raw) => {
+            let why = format!(
+                "the bill gives a status bulkrefund does not know ({raw:?}): a person checks with the gateway"
+            );
+            let note = if note.is_empty() {
+                why
+            } else {
+                format!("{why}; {note}")
+            };
+            (Outcome::StatusDiffers, note)
+        }
+        _ => (Outcome::NotInJournal, note),
+    };
     Finding {
-        outcome: Outcome::NotInJournal,
+        outcome,
         refund_id: row.refund_id.clone(),
         journal: None,
         bill: Some(row.clone()),

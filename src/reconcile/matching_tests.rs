@@ -431,3 +431,30 @@ fn outcomes_round_trip_and_only_differences_need_attention() {
 
 #[path = "matching_day_tests.rs"]
 mod days;
+
+#[test]
+fn an_outside_row_with_a_status_bulkrefund_does_not_know_differs() {
+    let odd = BillStatus::Other("99".into());
+    let day = bill(
+        "2026-11-30",
+        vec![row(2, "X1", 100, odd.clone()), row(3, "", 200, odd)],
+    );
+    let matched = reconcile(only_day(&day), &side(vec![], vec![]));
+    assert_eq!(
+        summary(&matched),
+        [
+            (
+                Outcome::StatusDiffers,
+                String::new(),
+                "the bill gives a status bulkrefund does not know (\"99\"): a person checks with the gateway; the bill gives no refund id".to_owned()
+            ),
+            (
+                Outcome::StatusDiffers,
+                "X1".to_owned(),
+                "the bill gives a status bulkrefund does not know (\"99\"): a person checks with the gateway".to_owned()
+            ),
+        ]
+    );
+    assert!(matched.totals.needs_attention());
+    assert_eq!(matched.totals.of(Outcome::NotInJournal).count, 0);
+}
