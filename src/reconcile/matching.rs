@@ -128,8 +128,11 @@ pub struct OutcomeSum {
 /// The summary of a reconciliation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
-    /// The refund rows of D's bill, counted here.
+    /// The refund rows of D's bill, counted here, whatever their status.
     pub bill: Sum,
+    /// The succeeded refund rows of D's bill: what compares with
+    /// [`Totals::expected`], both sides filtered the same way.
+    pub bill_succeeded: Sum,
     /// What the bill states of itself, where it does.
     pub stated: BillTotals,
     /// Per outcome, in [`Outcome::ALL`] order.
@@ -194,6 +197,9 @@ pub fn reconcile(bills: DayBills, journal: &JournalSide) -> Matched {
     };
     for row in &bills.day.rows {
         totals.bill.add(1, row.fen);
+        if row.status == BillStatus::Succeeded {
+            totals.bill_succeeded.add(1, row.fen);
+        }
     }
     let neighbours: Vec<&Bill> = [bills.before, bills.after].into_iter().flatten().collect();
     for refund in &journal.expected {

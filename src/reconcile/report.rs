@@ -117,8 +117,9 @@ pub fn cells(finding: &Finding, date: jiff::civil::Date) -> [String; 15] {
     ]
 }
 
-/// The summary: (figure, count, amount) in reading order: the bill's totals,
-/// then the journal's, then each outcome (its bill side and journal side
+/// The summary: (figure, count, amount) in reading order: the bill's rows
+/// whatever their status (and its stated totals, which count the same rows),
+/// then its succeeded rows beside the journal's succeeded refunds, then each outcome (its bill side and journal side
 /// where they can differ), then the unresolved refunds no bill lists.
 pub fn summary_lines(matched: &Matched) -> Vec<(String, u64, Option<Fen>)> {
     let t = &matched.totals;
@@ -135,6 +136,12 @@ pub fn summary_lines(matched: &Matched) -> Vec<(String, u64, Option<Fen>)> {
             t.stated.fen,
         ));
     }
+    // The two sides compared, filtered the same way: succeeded on D.
+    lines.push((
+        format!("bill of {date}: succeeded refund rows"),
+        t.bill_succeeded.count,
+        Some(t.bill_succeeded.fen),
+    ));
     lines.push((
         format!("journal: succeeded on {date}"),
         t.expected.count,

@@ -73,6 +73,7 @@ fn the_csv_has_the_contracts_columns_beijing_times_and_safe_cells() {
         "missing_from_bill,2026-11-30,R2,G-R2,O-R2,succeeded,,500,,2026-11-30T23:59:58+08:00,,,3,,\"alarm: the journal counts it succeeded on 2026-11-30 (by the gateway's success time) and no bill of 2026-11-30 lists it: the money may not have moved; `bulkrefund show` it, query it and tell the gateway (the bill of 2026-11-29 and 2026-12-01 was not read: it may list it)\"",
         "#summary,figure,count,amount_fen,amount_yuan",
         "#summary,bill of 2026-11-30: refund rows,2,2699,26.99",
+        "#summary,bill of 2026-11-30: succeeded refund rows,2,2699,26.99",
         "#summary,journal: succeeded on 2026-11-30,2,3099,30.99",
         "#summary,matched (journal),1,2599,25.99",
         "#summary,amount_differs (journal),0,0,0.00",
@@ -142,4 +143,54 @@ fn the_xlsx_has_the_summary_first_and_the_same_rows() {
     );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "no temporary file left");
+}
+
+/// The bill's succeeded rows stand beside the journal's succeeded refunds;
+/// all its rows (and what it states of them) are their own lines.
+#[test]
+fn the_bill_and_the_journal_are_totalled_the_same_way() {
+    let mut matched = sample();
+    let mut processing = matched.findings[1].bill.clone().unwrap();
+    processing.status = BillStatus::Processing;
+    let day = Bill {
+        gateway: GatewayKind::Leshua,
+        merchant_id: None,
+        date: matched.date,
+        rows: vec![matched.findings[0].bill.clone().unwrap(), processing],
+        totals: BillTotals {
+            count: Some(2),
+            fen: Some(Fen(2699)),
+        },
+    };
+    let journal = matched.findings[0].journal.clone().unwrap();
+    matched = reconcile(
+        DayBills {
+            day: &day,
+            before: None,
+            after: None,
+        },
+        &JournalSide {
+            named: vec![journal.clone()],
+            expected: vec![journal],
+            unresolved: Vec::new(),
+        },
+    );
+    let lines = summary_lines(&matched);
+    let first: Vec<(&str, u64, Option<Fen>)> = lines[..4]
+        .iter()
+        .map(|(figure, count, fen)| (figure.as_str(), *count, *fen))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            ("bill of 2026-11-30: refund rows", 2, Some(Fen(2699))),
+            ("bill of 2026-11-30: its stated totals", 2, Some(Fen(2699))),
+            (
+                "bill of 2026-11-30: succeeded refund rows",
+                1,
+                Some(Fen(2599))
+            ),
+            ("journal: succeeded on 2026-11-30", 1, Some(Fen(2599))),
+        ]
+    );
 }
