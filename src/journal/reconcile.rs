@@ -249,6 +249,8 @@ pub struct ReconciliationMeta {
     /// Findings per outcome, in [`OUTCOMES`] order.
     pub counts: [u64; 5],
     pub unresolved_not_in_bill: u64,
+    /// The journal's succeeded refunds counted on `bill_date`, as matched.
+    pub expected: Money,
 }
 
 /// One finding as the journal keeps it.
@@ -285,8 +287,9 @@ impl Journal {
         tx.execute(
             "INSERT INTO reconciliations (profile, gateway, merchant_id, bill_date, source, raw_path,
                  raw_sha256, neighbours, reconciled_at, bill_count, bill_fen, matched, amount_differs,
-                 status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill,
+                 expected_count, expected_fen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 meta.profile,
                 meta.gateway.as_str(),
@@ -305,6 +308,8 @@ impl Journal {
                 outside,
                 missing,
                 meta.unresolved_not_in_bill as i64,
+                meta.expected.count as i64,
+                meta.expected.fen.0 as i64,
             ],
         )?;
         let id = tx.last_insert_rowid();

@@ -94,6 +94,10 @@ fn meta(date: &str, counts: [u64; 5]) -> ReconciliationMeta {
         },
         counts,
         unresolved_not_in_bill: 1,
+        expected: Money {
+            count: counts[0],
+            fen: Fen(100 * counts[0]),
+        },
     }
 }
 
@@ -412,4 +416,46 @@ fn a_refund_left_in_flight_by_a_crash_counts_as_sent() {
     };
     assert_eq!(unresolved("2026-11-30"), ["R7", "R8"]);
     assert!(unresolved("2026-12-01").is_empty());
+}
+
+/// The record keeps what the journal expected of the day, so `status` can
+/// tell a reconciled day whose refunds changed since.
+#[test]
+fn a_day_whose_refunds_changed_since_its_reconciliation_is_told() {
+    let mut journal = sample();
+    let mut on_the_30th = meta("2026-11-30", [2, 0, 0, 0, 0]);
+    on_the_30th.expected = Money {
+        count: 2,
+        fen: Fen(300),
+    };
+    journal.record_reconciliation(&on_the_30th, &[]).unwrap();
+    let day = |journal: &Journal| {
+        journal
+            .reconciled_days()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.day == "2026-11-30")
+            .unwrap()
+    };
+    let before = day(&journal);
+    assert_eq!(before.latest.as_ref().unwrap().expected, before.succeeded);
+    assert!(!before.changed_since_reconciled());
+    // R4 succeeds afterwards, by the gateway's time on the 30th.
+    journal
+        .conn
+        .execute(
+            "UPDATE refunds SET state = 'succeeded', gateway_success_at = '2026-11-30T05:00:00.000Z'
+             WHERE refund_id = 'R4'",
+            [],
+        )
+        .unwrap();
+    let after = day(&journal);
+    assert_eq!(
+        after.succeeded,
+        Money {
+            count: 3,
+            fen: Fen(700)
+        }
+    );
+    assert!(after.changed_since_reconciled());
 }

@@ -36,6 +36,8 @@ pub struct LatestReconciliation {
     /// Per outcome, in [`OUTCOMES`] order.
     pub counts: [u64; 5],
     pub unresolved_not_in_bill: u64,
+    /// The journal's succeeded refunds on the day when it was reconciled.
+    pub expected: Money,
 }
 
 /// A Beijing day of one gateway and merchant: its succeeded refunds in the
@@ -47,6 +49,16 @@ pub struct ReconciledDay {
     pub day: String,
     pub succeeded: Money,
     pub latest: Option<LatestReconciliation>,
+}
+
+impl ReconciledDay {
+    /// Whether the day's succeeded refunds (count or sum) are no longer
+    /// those its latest reconciliation matched: its verdict is stale.
+    pub fn changed_since_reconciled(&self) -> bool {
+        self.latest
+            .as_ref()
+            .is_some_and(|latest| latest.expected != self.succeeded)
+    }
 }
 
 impl Journal {
@@ -116,7 +128,8 @@ impl Journal {
         }
         let mut stmt = self.conn.prepare(
             "SELECT gateway, merchant_id, bill_date, id, reconciled_at, bill_count, bill_fen, matched,
-                    amount_differs, status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill
+                    amount_differs, status_differs, not_in_journal, missing_from_bill, unresolved_not_in_bill,
+                    expected_count, expected_fen
              FROM reconciliations c
              WHERE id = (SELECT MAX(id) FROM reconciliations l WHERE l.gateway = c.gateway
                          AND l.merchant_id = c.merchant_id AND l.bill_date = c.bill_date)",
@@ -136,6 +149,10 @@ impl Journal {
                 },
                 counts: [count(7)?, count(8)?, count(9)?, count(10)?, count(11)?],
                 unresolved_not_in_bill: count(12)?,
+                expected: Money {
+                    count: count(13)?,
+                    fen: Fen(count(14)?),
+                },
             };
             days.entry((gateway, merchant_id.clone(), day.clone()))
                 .or_insert_with(|| ReconciledDay {

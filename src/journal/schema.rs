@@ -174,7 +174,11 @@ const MIGRATIONS: &[&str] = &[
         status_differs INTEGER NOT NULL,
         not_in_journal INTEGER NOT NULL,
         missing_from_bill INTEGER NOT NULL,
-        unresolved_not_in_bill INTEGER NOT NULL
+        unresolved_not_in_bill INTEGER NOT NULL,
+        -- the journal's succeeded refunds counted on bill_date when reconciled:
+        -- `status` tells a day whose refunds changed since
+        expected_count INTEGER NOT NULL,
+        expected_fen INTEGER NOT NULL
     );
     CREATE INDEX reconciliations_by_day ON reconciliations(gateway, merchant_id, bill_date);
     CREATE TABLE reconciliation_rows (

@@ -34,6 +34,10 @@ pub fn meta(source: Source, matched: &Matched) -> ReconciliationMeta {
         },
         counts: Outcome::ALL.map(|o| t.of(o).count),
         unresolved_not_in_bill: t.unresolved_not_in_bill.count,
+        expected: Money {
+            count: t.expected.count,
+            fen: t.expected.fen,
+        },
     }
 }
 

@@ -27,6 +27,25 @@ fn counts(counts: &[u64; 5]) -> String {
     }
 }
 
+/// "2 refunds changed", when the day's succeeded refunds are no longer those
+/// its latest reconciliation matched. Only counts and sums are kept, so a
+/// change that leaves the count is told by its sum.
+fn changed(day: &ReconciledDay) -> Option<String> {
+    if !day.changed_since_reconciled() {
+        return None;
+    }
+    let then = day.latest.as_ref()?.expected;
+    let now = day.succeeded;
+    Some(if then.count != now.count {
+        format!("{} refunds changed", then.count.abs_diff(now.count))
+    } else {
+        format!(
+            "refunds changed (their sum was {} yuan)",
+            then.fen.grouped()
+        )
+    })
+}
+
 /// One line per day, under a heading per gateway and merchant.
 pub fn write_days(days: &[ReconciledDay], zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
     if days.is_empty() {
@@ -45,20 +64,28 @@ pub fn write_days(days: &[ReconciledDay], zone: &Zone, out: &mut dyn Write) -> s
         }
         let state = match &day.latest {
             None => "not reconciled".to_owned(),
-            Some(latest) => format!(
-                "reconciled {} (#{}): {}{}",
-                zone.show(&latest.reconciled_at),
-                latest.id,
-                counts(&latest.counts),
-                if latest.unresolved_not_in_bill > 0 {
-                    format!(
-                        "; {} unresolved, not in the bill",
-                        latest.unresolved_not_in_bill
-                    )
-                } else {
-                    String::new()
+            Some(latest) => {
+                let verdict = format!(
+                    "{} (#{}): {}{}",
+                    zone.show(&latest.reconciled_at),
+                    latest.id,
+                    counts(&latest.counts),
+                    if latest.unresolved_not_in_bill > 0 {
+                        format!(
+                            "; {} unresolved, not in the bill",
+                            latest.unresolved_not_in_bill
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                match changed(day) {
+                    Some(changed) => {
+                        format!("reconciled, but {changed} since: reconcile again ({verdict})")
+                    }
+                    None => format!("reconciled {verdict}"),
                 }
-            ),
+            }
         };
         writeln!(
             out,
@@ -90,6 +117,8 @@ pub fn days_json(days: &[ReconciledDay], zone: &Zone) -> Value {
                     "bill": money(latest.bill),
                     "outcomes": outcomes,
                     "unresolved_not_in_bill": latest.unresolved_not_in_bill,
+                    "succeeded_when_reconciled": money(latest.expected),
+                    "changed_since": day.changed_since_reconciled(),
                 })
             });
             json!({
@@ -183,10 +212,34 @@ mod tests {
             bill: Money::default(),
             counts: [2, 1, 0, 0, 0],
             unresolved_not_in_bill: 1,
+            expected: Money {
+                count: 3,
+                fen: Fen(123_456),
+            },
+        };
+        // The day's refunds changed since: one more, then the same count with another sum.
+        let grown = LatestReconciliation {
+            expected: Money {
+                count: 2,
+                fen: Fen(100_000),
+            },
+            ..latest.clone()
+        };
+        let moved = LatestReconciliation {
+            expected: Money {
+                count: 3,
+                fen: Fen(100_000),
+            },
+            ..latest.clone()
         };
         let mut out = Vec::new();
         write_days(
-            &[day("2026-11-29", None), day("2026-11-30", Some(latest))],
+            &[
+                day("2026-11-29", None),
+                day("2026-11-30", Some(latest)),
+                day("2026-12-01", Some(grown)),
+                day("2026-12-02", Some(moved)),
+            ],
             &zone,
             &mut out,
         )
@@ -198,6 +251,8 @@ mod tests {
                 "  leshua merchant 0000000018",
                 "    2026-11-29        3 succeeded         1,234.56 yuan  not reconciled",
                 "    2026-11-30        3 succeeded         1,234.56 yuan  reconciled 2026-12-01T09:00:00+08:00 (#4): matched 2, amount_differs 1; 1 unresolved, not in the bill",
+                "    2026-12-01        3 succeeded         1,234.56 yuan  reconciled, but 1 refunds changed since: reconcile again (2026-12-01T09:00:00+08:00 (#4): matched 2, amount_differs 1; 1 unresolved, not in the bill)",
+                "    2026-12-02        3 succeeded         1,234.56 yuan  reconciled, but refunds changed (their sum was 1,000.00 yuan) since: reconcile again (2026-12-01T09:00:00+08:00 (#4): matched 2, amount_differs 1; 1 unresolved, not in the bill)",
                 "",
             ]
             .join("\n")
