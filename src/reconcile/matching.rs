@@ -91,8 +91,9 @@ pub struct JournalSide {
     pub named: Vec<JournalRefund>,
     /// The succeeded refunds counted on D−1, D or D+1.
     pub expected: Vec<JournalRefund>,
-    /// The unresolved refunds (processing, unknown, abnormal, pending after a
-    /// send) first sent on D.
+    /// The unresolved refunds that may be at the gateway (in flight, unknown
+    /// even with no submit counted, processing, abnormal, pending after a
+    /// send), placed on D by their first submit, else their creation.
     pub unresolved: Vec<JournalRefund>,
 }
 
