@@ -273,11 +273,14 @@ fn a_journal_from_before_the_gateways_times_migrates_and_says_whose_days() {
             ("R2", 20, None, "2026-11-30T16:00:00.000Z"),
         ],
     );
-    // As schema 7 left it: no column for the gateway's times at all.
+    // As schema 7 left it: no column for the gateway's times at all, and no
+    // reconciliation (migration 9).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "ALTER TABLE refunds DROP COLUMN gateway_success_at;
          ALTER TABLE refunds DROP COLUMN gateway_created_at;
+         DROP TABLE reconciliation_rows;
+         DROP TABLE reconciliations;
          PRAGMA user_version = 7;",
     )
     .unwrap();
