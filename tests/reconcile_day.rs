@@ -92,7 +92,7 @@ async fn reconcile_a_day(source: Source) {
         .filter(|(outcome, _)| outcome != "matched")
         .map(|(outcome, id)| (outcome.as_str(), id.clone()))
         .collect();
-    assert_eq!(found, findings);
+    assert_eq!(found, findings, "{}\n{summary:?}", day.output.stderr);
     // Alipay's bill has no status column: the refund "still processing" is
     // an ordinary matched row there, so Alipay shows four findings, not five
     // (a journal refund left unresolved while Alipay's bill lists it would
