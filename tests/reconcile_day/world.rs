@@ -104,7 +104,9 @@ impl DayWorld {
         // with the query, as the real gateway usually does (leshua.md); one
         // final at once would carry no `refund_time`, and its day would be
         // bulkrefund's clock's, not the frozen D.
-        config.faults.processing_for = std::time::Duration::from_millis(200);
+        if gateway == GatewayKind::Leshua {
+            config.faults.processing_for = std::time::Duration::from_millis(200);
+        }
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("simulator starts");
