@@ -110,7 +110,11 @@ impl DayWorld {
         let sim = sim::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("simulator starts");
-        let profiles = Profiles::default().set("alipay", "rate = 300");
+        // Alipay's bills are checked against the account's PID (the
+        // simulator's `#账号` is it and `0156`).
+        let profiles = Profiles::default()
+            .set("alipay", "rate = 300")
+            .set("alipay", "pid = \"2088123456789012\"");
         let config = profiles.write(dir.path(), &sim.base_url());
         DayWorld {
             w: World { dir, sim, config },
