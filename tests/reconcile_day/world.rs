@@ -170,11 +170,15 @@ impl DayWorld {
     }
 
     pub async fn run(&self, batch: &Path) {
-        let run = self
-            .w
-            .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", self.profile()])
-            .await;
+        let run = self.run_with(batch, &[]).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+
+    /// `run` with more flags, however it ends.
+    pub async fn run_with(&self, batch: &Path, flags: &[&str]) -> Output {
+        let mut args = vec!["run", batch.to_str().unwrap(), "--profile", self.profile()];
+        args.extend(flags);
+        self.w.bulkrefund(&args).await
     }
 
     /// `POST path` with a JSON body; the answer must be 200.
