@@ -191,6 +191,12 @@ async fn reconcile_a_day(source: Source) {
         );
     }
     w.assert_recorded(&day, 1);
+    if source.gateway == GatewayKind::Wechatpay {
+        // The layout asked for is the one read: its header's columns.
+        let raw = std::fs::read_to_string(&day.raw).unwrap();
+        let columns = raw.lines().next().unwrap().split(',').count();
+        assert_eq!(columns, if source.old_layout { 26 } else { 29 });
+    }
 
     // D+1 holds the refund of 00:00:01, and only it.
     if source.portal.is_none() {
