@@ -25,6 +25,8 @@ use bulkrefund::gateway::GatewayKind;
 use bulkrefund::money::Fen;
 use bulkrefund::sim::faults::FaultConfig;
 use day_world::*;
+use jiff::civil::Date;
+use serde_json::json;
 
 /// Where one source's bill comes from, and what it can show.
 struct Source {
@@ -44,6 +46,9 @@ struct Source {
 /// 1001 at 23:59:58, 1002 at 00:00:01 of D+1; order 1003 refunded outside;
 /// 1004 (Alipay) paid on D, its answers lost.
 const DAY_ROWS: u64 = 1000;
+/// The refunds the journal holds succeeded on D: the 1,000 and 23:59:58's.
+const DAY_FINAL: u64 = DAY_ROWS + 1;
+const UNRESOLVED_ROW: u64 = DAY_ROWS + 4;
 const OUTSIDE_FEN: u64 = 1234;
 const OUTSIDE_ID: &str = "OUTSIDE-1";
 
@@ -73,20 +78,14 @@ async fn leave_unresolved(w: &DayWorld, row: u64) {
     assert_eq!(state, "pending", "the journal holds it unresolved");
 }
 
-async fn reconcile_a_day(source: Source) {
-    let w = DayWorld::start(
-        source.gateway,
-        source.prefix,
-        source.old_layout,
-        DAY_ROWS + 4,
-    )
-    .await;
-    let d = days_ago(3);
-    let (next, after) = (shift(d, 1), shift(d, 2));
+/// The refunds of D, D+1 and outside, paid with the clock frozen at their
+/// times, and the bill faults set.
+async fn stage_day(w: &DayWorld, source: &Source, d: Date) {
+    let next = shift(d, 1);
     w.freeze(&format!("{d}T12:00:00+08:00")).await;
     w.run(&w.batch("day", 1..=DAY_ROWS)).await;
     if source.processing.is_none() {
-        leave_unresolved(&w, DAY_ROWS + 4).await;
+        leave_unresolved(w, UNRESOLVED_ROW).await;
     }
     w.freeze(&format!("{d}T23:59:58+08:00")).await;
     w.run(&w.batch("late", [DAY_ROWS + 1])).await;
@@ -95,71 +94,38 @@ async fn reconcile_a_day(source: Source) {
     w.freeze(&format!("{d}T15:00:00+08:00")).await;
     w.outside_refund(&w.order_id(DAY_ROWS + 3), OUTSIDE_ID, OUTSIDE_FEN)
         .await;
-    let (omitted, other_amount, processing) = (w.refund_id(1), w.refund_id(2), w.refund_id(3));
-    w.bill_fault(&omitted, serde_json::json!({"omit": true}))
+    w.bill_fault(&w.refund_id(1), json!({"omit": true})).await;
+    w.bill_fault(&w.refund_id(2), json!({"amount_fen": amount_of(2) - 1}))
         .await;
-    w.bill_fault(
-        &other_amount,
-        serde_json::json!({"amount_fen": amount_of(2) - 1}),
-    )
-    .await;
     if let Some(raw) = source.processing {
-        w.bill_fault(&processing, serde_json::json!({"status": raw}))
-            .await;
+        w.bill_fault(&w.refund_id(3), json!({"status": raw})).await;
     }
-    w.freeze(&format!("{next}T12:00:00+08:00")).await;
-    let day = w.reconcile(d, source.portal).await;
-    assert_eq!(day.output.code, 3, "{}", day.output.stderr);
+}
 
-    // Exactly the findings, and every other row of the day matched.
-    let mut findings = vec![("amount_differs", other_amount.clone())];
-    let status_row = if source.processing.is_some() {
-        3
-    } else {
-        DAY_ROWS + 4
-    };
-    findings.push(("status_differs", w.refund_id(status_row)));
-    findings.push(("not_in_journal", OUTSIDE_ID.to_owned()));
-    findings.push(("missing_from_bill", omitted.clone()));
-    let (rows, summary) = read_report(&day.report);
-    let found: Vec<(&str, String)> = rows
-        .iter()
-        .filter(|(outcome, _)| outcome != "matched")
-        .map(|(outcome, id)| (outcome.as_str(), id.clone()))
-        .collect();
-    assert_eq!(found, findings, "{}\n{summary:?}", day.output.stderr);
-    // The day's succeeded refunds the bill shows otherwise; Alipay's
-    // status_differs is a refund the journal does not count as succeeded.
-    let differing = if source.processing.is_some() { 3 } else { 2 };
+/// The row whose status differs: the one the bill shows processing, or
+/// (Alipay) the one the journal holds unresolved.
+fn status_row(source: &Source) -> u64 {
+    match source.processing {
+        Some(_) => 3,
+        None => UNRESOLVED_ROW,
+    }
+}
+
+/// D's `#summary` lines as they must be: the bill's totals beside the
+/// journal's, each figure worked out from the generated amounts.
+fn expected_summary(source: &Source, d: Date, states_totals: bool) -> Summary {
+    let processing_fen = source.processing.map_or(0, |_| amount_of(3));
     let unresolved_in_bill = u64::from(source.processing.is_none());
-    let day_refunds = DAY_ROWS + 1; // the 1,000 and the one of 23:59:58
-    let matched: Vec<&String> = rows
-        .iter()
-        .filter(|(outcome, _)| outcome == "matched")
-        .map(|(_, id)| id)
-        .collect();
-    assert_eq!(matched.len() as u64, day_refunds - differing);
-    assert!(matched.contains(&&w.refund_id(DAY_ROWS + 1)));
-    let of_next_day = w.refund_id(DAY_ROWS + 2);
-    assert!(!rows.iter().any(|(_, id)| *id == of_next_day), "{rows:?}");
-
-    // The bill's totals beside the journal's, in the file and on the terminal.
-    let sum = |ids: &mut dyn Iterator<Item = u64>| ids.map(amount_of).sum::<u64>();
-    let all_day = sum(&mut (1..=day_refunds));
-    let processing_fen = if source.processing.is_some() {
-        amount_of(3)
-    } else {
-        0
-    };
+    let all_day: u64 = (1..=DAY_FINAL).map(amount_of).sum();
     let bill_fen =
-        all_day - amount_of(1) - 1 + OUTSIDE_FEN + unresolved_in_bill * amount_of(DAY_ROWS + 4);
-    let bill_rows = day_refunds + unresolved_in_bill;
+        all_day - amount_of(1) - 1 + OUTSIDE_FEN + unresolved_in_bill * amount_of(UNRESOLVED_ROW);
+    let bill_rows = DAY_FINAL + unresolved_in_bill;
     let mut expected = vec![
         (format!("bill of {d}: refund rows"), bill_rows, bill_fen),
-        (format!("journal: succeeded on {d}"), day_refunds, all_day),
+        (format!("journal: succeeded on {d}"), DAY_FINAL, all_day),
         (
             "matched (journal)".to_owned(),
-            day_refunds - differing,
+            DAY_FINAL - differing(source),
             all_day - amount_of(1) - amount_of(2) - processing_fen,
         ),
         ("amount_differs (journal)".to_owned(), 1, amount_of(2)),
@@ -167,13 +133,13 @@ async fn reconcile_a_day(source: Source) {
         (
             "status_differs (journal)".to_owned(),
             1,
-            amount_of(status_row),
+            amount_of(status_row(source)),
         ),
         ("not_in_journal (bill)".to_owned(), 1, OUTSIDE_FEN),
         ("missing_from_bill (journal)".to_owned(), 1, amount_of(1)),
         ("unresolved, not in the bill (run resume)".to_owned(), 0, 0),
     ];
-    if w.states_totals() {
+    if states_totals {
         let stated = (
             format!("bill of {d}: its stated totals"),
             bill_rows,
@@ -181,14 +147,63 @@ async fn reconcile_a_day(source: Source) {
         );
         expected.insert(1, stated);
     }
+    expected
+}
+
+/// The journal's succeeded refunds of D that are not `matched` (Alipay's
+/// status_differs is a refund the journal does not count as succeeded).
+fn differing(source: &Source) -> u64 {
+    if source.processing.is_some() {
+        3
+    } else {
+        2
+    }
+}
+
+/// The report names exactly the findings, every other row is `matched`
+/// (the refund of 23:59:58 among them), the refund of D+1 is not in it.
+fn assert_rows(w: &DayWorld, source: &Source, rows: &[(String, String)], stderr: &str) {
+    let findings = [
+        ("amount_differs", w.refund_id(2)),
+        ("status_differs", w.refund_id(status_row(source))),
+        ("not_in_journal", OUTSIDE_ID.to_owned()),
+        ("missing_from_bill", w.refund_id(1)),
+    ];
+    let found: Vec<(&str, String)> = rows
+        .iter()
+        .filter(|(outcome, _)| outcome != "matched")
+        .map(|(outcome, id)| (outcome.as_str(), id.clone()))
+        .collect();
+    assert_eq!(found, findings, "{stderr}");
+    let matched: Vec<&String> = rows
+        .iter()
+        .filter(|(outcome, _)| outcome == "matched")
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(matched.len() as u64, DAY_FINAL - differing(source));
+    assert!(matched.contains(&&w.refund_id(DAY_ROWS + 1)));
+    let of_next_day = w.refund_id(DAY_ROWS + 2);
+    assert!(!rows.iter().any(|(_, id)| *id == of_next_day), "{rows:?}");
+}
+
+async fn reconcile_a_day(source: Source) {
+    let rows = UNRESOLVED_ROW;
+    let w = DayWorld::start(source.gateway, source.prefix, source.old_layout, rows).await;
+    let d = days_ago(3);
+    let (next, after) = (shift(d, 1), shift(d, 2));
+    stage_day(&w, &source, d).await;
+    w.freeze(&format!("{next}T12:00:00+08:00")).await;
+    let day = w.reconcile(d, source.portal).await;
+    assert_eq!(day.output.code, 3, "{}", day.output.stderr);
+    let (rows, summary) = read_report(&day.report);
+    assert_rows(&w, &source, &rows, &day.output.stderr);
+    // The bill's totals beside the journal's, in the file and on the terminal.
+    let expected = expected_summary(&source, d, w.states_totals());
     assert_eq!(summary, expected);
     for (label, count, fen) in &expected {
         let line = format!("  {label:<42} {count:>8} {:>16} yuan", Fen(*fen).grouped());
-        assert!(
-            day.output.stderr.contains(&line),
-            "{line:?} in\n{}",
-            day.output.stderr
-        );
+        let printed = &day.output.stderr;
+        assert!(printed.contains(&line), "{line:?} in\n{printed}");
     }
     w.assert_recorded(&day, 1);
     if source.gateway == GatewayKind::Wechatpay {
@@ -205,7 +220,7 @@ async fn reconcile_a_day(source: Source) {
     let next_day = w.reconcile(next, source.portal).await;
     assert_eq!(next_day.output.code, 0, "{}", next_day.output.stderr);
     let (rows, _) = read_report(&next_day.report);
-    assert_eq!(rows, [("matched".to_owned(), of_next_day)]);
+    assert_eq!(rows, [("matched".to_owned(), w.refund_id(DAY_ROWS + 2))]);
     w.assert_recorded(&next_day, 2);
 }
 
