@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::super::ReportError;
-use super::{charts, AttentionRefund, MoneyLine, ReconciliationSection, Report};
+use super::{charts, AttentionRefund, Heading, MoneyLine, Report};
 use crate::journal::money::FailureGroup;
 use crate::money::Fen;
 use crate::zone::Zone;
@@ -65,26 +65,32 @@ fn refunds(count: u64) -> String {
 /// The whole page.
 pub fn render(report: &Report, zone: &Zone) -> Result<String, ReportError> {
     let mut html = String::with_capacity(64 * 1024);
-    head(&mut html, report);
+    head(&mut html, &report.heading, "bulkrefund report");
     money(&mut html, report);
     super::days::by_day(&mut html, report)?;
     failures(&mut html, &report.failures);
     latency(&mut html, report, zone)?;
     attention(&mut html, report);
     for section in &report.reconciliations {
-        reconciliation(&mut html, section);
+        super::reconciliation::section(&mut html, section);
     }
-    let _ = write!(
-        html,
-        "<footer>Written by bulkrefund {} from its journal. This page runs no script and \
-         loads nothing: it reads the same offline and prints on A4.</footer>\n</main>\n</body>\n</html>\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    footer(&mut html, "from its journal");
     Ok(html)
 }
 
-fn head(html: &mut String, report: &Report) {
-    let h = &report.heading;
+/// The page's end: what wrote it, `from` what, and that it loads nothing.
+pub(super) fn footer(html: &mut String, from: &str) {
+    let _ = write!(
+        html,
+        "<footer>Written by bulkrefund {} {from}. This page runs no script and \
+         loads nothing: it reads the same offline and prints on A4.</footer>\n</main>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// The page's start: the CSP that forbids every fetch, the inline style,
+/// and the title (`kicker` above the period).
+pub(super) fn head(html: &mut String, h: &Heading, kicker: &str) {
     let merchants = match h.merchants.as_slice() {
         [] => "no refunds".to_owned(),
         [one] => format!("merchant {}", escape(one)),
@@ -102,8 +108,8 @@ fn head(html: &mut String, report: &Report) {
          <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
          <link rel=\"icon\" href=\"data:,\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>bulkrefund report · {period}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n\
-         <header><p class=\"kicker\">bulkrefund report</p><h1>{period}</h1>\n\
+         <title>{kicker} · {period}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n\
+         <header><p class=\"kicker\">{kicker}</p><h1>{period}</h1>\n\
          <p class=\"meta\">{merchants} · times in {zone} · generated {generated}</p></header>\n",
         period = escape(&h.period),
         zone = escape(&h.zone),
@@ -277,49 +283,9 @@ fn attention(html: &mut String, report: &Report) {
     html.push_str("</section>\n");
 }
 
-fn amount(fen: Option<Fen>) -> String {
-    fen.map(yuan).unwrap_or_else(|| "-".to_owned())
-}
-
-fn reconciliation(html: &mut String, section: &ReconciliationSection) {
-    let _ = writeln!(
-        html,
-        "<section class=\"reconciliation\">\n<h2>Reconciliation of {} against the gateway's bill</h2>\n<p class=\"note\">{}</p>",
-        escape(&section.date),
-        escape(&section.source)
-    );
-    html.push_str("<table class=\"compact\">\n<thead><tr><th>outcome</th><th class=\"num\">refunds</th></tr></thead>\n<tbody>\n");
-    for (outcome, count) in &section.counts {
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td class=\"num\">{count}</td></tr>",
-            escape(outcome)
-        );
-    }
-    html.push_str("</tbody>\n</table>\n");
-    if !section.findings.is_empty() {
-        html.push_str(
-            "<table>\n<thead><tr><th>finding</th><th>refund</th><th class=\"num\">journal yuan</th><th class=\"num\">bill yuan</th><th>note</th></tr></thead>\n<tbody>\n",
-        );
-        for f in &section.findings {
-            let _ = writeln!(
-                html,
-                "<tr><td>{}</td><td class=\"ids\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"message\">{}</td></tr>",
-                escape(&f.outcome),
-                escape(&f.refund_id),
-                amount(f.journal_fen),
-                amount(f.bill_fen),
-                escape(&f.note)
-            );
-        }
-        html.push_str("</tbody>\n</table>\n");
-    }
-    html.push_str("</section>\n");
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{Finding, Heading};
+    use super::super::{Finding, OutcomeLine, ReconciliationSection};
     use super::*;
     use crate::journal::latency::{LatencyBucket, LatencyCurve};
     use crate::journal::Status;
@@ -384,14 +350,19 @@ mod tests {
             reconciliations: vec![ReconciliationSection {
                 date: "2026-11-30".into(),
                 source: "wechatpay <bill>".into(),
-                counts: vec![("matched".into(), 1)],
+                outcomes: vec![OutcomeLine {
+                    outcome: "matched".into(),
+                    count: 1,
+                    ..OutcomeLine::default()
+                }],
                 findings: vec![Finding {
                     outcome: "amount differs".into(),
                     refund_id: "R<4>".into(),
                     journal_fen: Some(Fen(100)),
-                    bill_fen: None,
                     note: HOSTILE.into(),
+                    ..Finding::default()
                 }],
+                ..ReconciliationSection::default()
             }],
         }
     }
