@@ -42,7 +42,7 @@ pub struct Request {
     /// Bill files and the day each covers: D's, and maybe D−1's and D+1's.
     pub files: Vec<(Date, PathBuf)>,
     pub out: PathBuf,
-    pub format: ExportFormat,
+    pub format: report::ReportFormat,
     pub excel: bool,
 }
 
@@ -94,6 +94,7 @@ impl Request {
     }
 }
 
+/// The default `--out`'s extension: the rows, as CSV unless `--format` says XLSX.
 fn extension(format: Option<ExportFormat>) -> &'static str {
     match format {
         Some(ExportFormat::Xlsx) => "xlsx",
@@ -333,9 +334,17 @@ pub async fn run_with(
         day.source,
         crate::journal::days::gateway_zone().now()
     );
-    report::write(
+    let described = report::Described {
+        title: &title,
+        merchant: &profile.merchant_id,
+        source: &format!(
+            "{} merchant {} (profile {}); bill: {}",
+            profile.gateway, profile.merchant_id, profile.name, day.source
+        ),
+    };
+    report::write_any(
         &matched,
-        &title,
+        described,
         &request.out,
         request.format,
         request.excel,

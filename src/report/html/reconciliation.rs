@@ -237,7 +237,7 @@ fn findings(html: &mut String, findings: &[Finding]) {
             amount(f.journal_fen),
             amount(f.bill_fen),
             escape(&f.bill_day),
-            escape(&f.note),
+            with_code(&f.note),
             with_code(&f.what_to_do)
         );
     }
