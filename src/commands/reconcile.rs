@@ -152,31 +152,21 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A bill file that names another merchant than the profile's: `why` if so.
-/// A fetched bill is not checked here: its fetcher checks it by the
-/// gateway's own rule (WeChat's 商户号 against the mchid, Alipay's `#账号`
-/// against the profile's `pid`) and refuses it (`BillError::Refused`).
-// For an Alipay file the `#账号` is a PID, not the profile's merchant_id (its
-// app_id): the gateway's rule is needed here too (see the report to the lead).
-fn other_merchant(bill: &Bill, profile: &Profile) -> Option<String> {
-    let named = bill.merchant_id.as_deref()?;
-    (named != profile.merchant_id || bill.gateway != profile.gateway).then(|| {
-        format!(
-            "it is the {} bill of merchant {named}, not of profile {}'s {} merchant {}; nothing was recorded",
-            bill.gateway, profile.name, profile.gateway, profile.merchant_id
-        )
-    })
-}
-
 /// Reads a bill file; any problem is a usage error (exit 2) naming the file.
 fn read_file(profile: &Profile, date: Date, path: &Path) -> Result<Had, UsageError> {
     // Read through the gateway's size cap: a file too large is refused unread.
     let (bytes, bill) = bill::read_path(profile.gateway, path, date)
         .map_err(|e| UsageError(format!("The bill file '{}': {e}", path.display())))?;
-    if let Some(why) = other_merchant(&bill, profile) {
+    // Whose bill it is, by the gateway's own rule (Alipay's `#账号` is a
+    // PID, not the profile's app_id). A fetched bill is checked by its
+    // fetcher the same way (`BillError::Refused`).
+    if let Err(why) = profile.owns_bill(&bill) {
         return Err(UsageError(format!(
-            "The bill file '{}': {why}",
-            path.display()
+            "The bill file '{}': {why}; it is not of profile {}'s {} merchant {}; nothing was recorded",
+            path.display(),
+            profile.name,
+            profile.gateway,
+            profile.merchant_id
         )));
     }
     Ok(Had {
