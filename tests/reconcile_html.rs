@@ -192,3 +192,102 @@ async fn the_reconciliation_page_names_exactly_its_findings() {
         "{next_page}"
     );
 }
+
+/// The sample Alipay account's PID (the simulator's `#账号` is it and `0156`).
+const PID: &str = "2088123456789012";
+
+/// `reconcile --profile alipay --date 2026-11-22`, fetching or reading `file`.
+async fn alipay_reconcile(w: &World, file: Option<&Path>, out: &Path) -> Output {
+    let mut args = vec![
+        "reconcile".to_owned(),
+        "--profile".into(),
+        "alipay".into(),
+        "--date".into(),
+        "2026-11-22".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if let Some(file) = file {
+        args.extend(["--file".to_owned(), file.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.bulkrefund(&args).await
+}
+
+/// An Alipay bill file is whose its `#账号` says, checked against the
+/// profile's `pid` (the profile's merchant_id is the app_id, which a bill
+/// never names): read with the right pid, refused (exit 2, nothing recorded)
+/// with another, and refused without one, saying to set it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alipay_bill_file_is_read_by_its_pid() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (generated, orders) = generated(scratch.path(), GatewayKind::Alipay, 3, "AP");
+    let profiles = Profiles::default().set("alipay", &format!("pid = \"{PID}\""));
+    let w = World::with_profiles(orders, FaultConfig::default(), profiles).await;
+    let batch = w.path("batch.csv");
+    std::fs::copy(&generated, &batch).unwrap();
+    // The refunds succeed on 2026-11-22 (Beijing), and the bill is asked the day after.
+    w.sim
+        .clock()
+        .freeze("2026-11-22T10:00:00+08:00".parse().unwrap());
+    let run = w
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "alipay"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    w.sim
+        .clock()
+        .freeze("2026-11-23T10:00:00+08:00".parse().unwrap());
+    let fetched = alipay_reconcile(&w, None, &w.path("api.csv")).await;
+    assert_eq!(fetched.code, 0, "{}", fetched.stderr);
+    let zip = w.path("2026-11-22.alipay.bill.csv.zip");
+    assert!(zip.exists(), "the raw bill is kept");
+    let conn = || rusqlite::Connection::open(w.journal()).unwrap();
+    let recorded = || -> i64 {
+        conn()
+            .query_row("SELECT COUNT(*) FROM reconciliations", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(recorded(), 1);
+
+    // The kept bill, given as a file: the same 3 refunds matched.
+    let read = alipay_reconcile(&w, Some(&zip), &w.path("file.csv")).await;
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    assert_eq!(recorded(), 2);
+    let matched: i64 = conn()
+        .query_row(
+            "SELECT matched FROM reconciliations ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(matched, 3);
+
+    // Another merchant's pid: the file is refused, nothing recorded.
+    let config = std::fs::read_to_string(&w.config).unwrap();
+    let other = config.replace(PID, "2088123456789013");
+    assert_ne!(other, config);
+    std::fs::write(&w.config, &other).unwrap();
+    let refused = alipay_reconcile(&w, Some(&zip), &w.path("other.csv")).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "it is the bill of account \"20881234567890120156\", not of this profile's pid \"2088123456789013\""
+        ) && refused.stderr.contains("nothing was recorded"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!w.path("other.csv").exists());
+
+    // No pid at all: refused, saying to set it.
+    let without = config.replace(&format!("pid = \"{PID}\"\n"), "");
+    assert_ne!(without, config);
+    std::fs::write(&w.config, &without).unwrap();
+    let unchecked = alipay_reconcile(&w, Some(&zip), &w.path("unchecked.csv")).await;
+    assert_eq!(unchecked.code, 2, "{}", unchecked.stderr);
+    assert!(
+        unchecked.stderr.contains("set the profile's pid"),
+        "{}",
+        unchecked.stderr
+    );
+    assert_eq!(recorded(), 2);
+}
