@@ -9,6 +9,7 @@
 
 pub mod charts;
 mod days;
+mod markup;
 pub mod page;
 pub mod reconciliation;
 

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::page::{self, escape, with_code, yuan};
+use super::markup::{self, escape, with_code, yuan};
 use super::{Heading, MoneyLine};
 use crate::journal::reconcile::Money;
 use crate::journal::reconciled::{RecordedFinding, RecordedReconciliation};
@@ -248,9 +248,9 @@ fn findings(html: &mut String, findings: &[Finding]) {
 /// head, rules (CSP, no script, nothing fetched) and footer as the report's.
 pub fn render_page(heading: &Heading, reconciliation: &ReconciliationSection) -> String {
     let mut html = String::with_capacity(16 * 1024 + reconciliation.findings.len() * 512);
-    page::head(&mut html, heading, "bulkrefund reconciliation");
+    markup::head(&mut html, heading, "bulkrefund reconciliation");
     section(&mut html, reconciliation);
-    page::footer(&mut html, "from the gateway's bill and its journal");
+    markup::footer(&mut html, "from the gateway's bill and its journal");
     html
 }
 

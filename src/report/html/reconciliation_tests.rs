@@ -115,7 +115,7 @@ fn a_recorded_reconciliation_shows_every_outcome_its_findings_and_escapes_notes(
     // The same rules as the report: the CSP, no script, nothing fetched.
     assert!(html.contains(&format!(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
-        page::CSP
+        markup::CSP
     )));
     for fetching in ["<script", "src=", "url(", "@import"] {
         assert!(!html.contains(fetching), "{fetching}");
