@@ -263,7 +263,7 @@ async fn another_merchants_bill_is_refused_and_nothing_is_recorded() {
         .await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("merchant 9999999999")
+        refused.stderr.contains("merchant \"9999999999\"")
             && refused.stderr.contains(LESHUA_MERCHANT)
             && refused.stderr.contains("nothing was recorded"),
         "{}",
@@ -277,7 +277,7 @@ async fn another_merchants_bill_is_refused_and_nothing_is_recorded() {
         .await;
     assert_eq!(html.code, 2, "{}", html.stderr);
     assert!(
-        html.stderr.contains("merchant 9999999999"),
+        html.stderr.contains("merchant \"9999999999\""),
         "{}",
         html.stderr
     );

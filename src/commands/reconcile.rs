@@ -160,9 +160,13 @@ fn read_file(profile: &Profile, date: Date, path: &Path) -> Result<Had, UsageErr
     // Whose bill it is, by the gateway's own rule (Alipay's `#账号` is a
     // PID, not the profile's app_id). A fetched bill is checked by its
     // fetcher the same way (`BillError::Refused`).
-    if let Err(why) = profile.owns_bill(&bill) {
+    if let Err(refused) = profile.owns_bill(&bill) {
+        let why = match refused {
+            BillError::Refused(why) => why,
+            other => other.to_string(),
+        };
         return Err(UsageError(format!(
-            "The bill file '{}': {why}; it is not of profile {}'s {} merchant {}; nothing was recorded",
+            "The bill file '{}' is not profile {}'s ({} merchant {}): {why}; nothing was recorded",
             path.display(),
             profile.name,
             profile.gateway,
