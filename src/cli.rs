@@ -292,7 +292,8 @@ pub enum Command {
     Export(ExportArgs),
     /// One self-contained HTML page about a batch or a period, to look at and
     /// print: the money, refunded per day, failures by code, the gateway's
-    /// latency, the refunds a person must act on, e.g.
+    /// latency, the refunds a person must act on, the latest reconciliation of each
+    /// day, e.g.
     /// `bulkrefund report --since 2026-11-01 --until 2026-11-30 --out november.html`.
     Report(ReportArgs),
     /// Match a day's bill from the gateway (对账单), refund by refund, against the journal

@@ -4,8 +4,11 @@
 //! operator's zone, since a bill's day is Beijing's. CSV (UTF-8, a BOM with
 //! `--excel`, every text cell formula-safe, then `#summary` lines as the
 //! export ends with `#totals`) or XLSX (the summary on a first sheet, the rows
-//! on a second). Written whole through a temporary file: a killed process
-//! never leaves half a report. The summary is also what the terminal shows.
+//! on a second), or HTML (`--out day.html`: the page of
+//! `report::html::reconciliation`, the same figures and every finding with
+//! statements.md's "what to do"). Written whole through a temporary file: a
+//! killed process never leaves half a report. The summary is also what the
+//! terminal shows.
 
 use std::io::Write;
 use std::path::Path;
