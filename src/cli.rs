@@ -8,17 +8,18 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gateway::GatewayKind;
-use crate::report::export::ExportFormat;
 
 mod journal;
 mod places;
 mod reconcile;
+mod report;
 mod sim_alipay;
 mod sim_wechatpay;
 mod values;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
 pub use reconcile::ReconcileArgs;
+pub use report::{ExportArgs, ReportArgs};
 pub use sim_alipay::AlipaySimArgs;
 pub use sim_wechatpay::{AnswerModeArg, BillLayoutArg, WechatpaySimArgs};
 use values::parse_probability;
@@ -181,58 +182,6 @@ pub struct RetryArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
-    #[command(flatten)]
-    pub places: Places,
-    /// Only this batch's refunds.
-    #[arg(long)]
-    pub batch: Option<i64>,
-    /// Refunds that count for this gateway day or later: a date (2026-11-01, a day in
-    /// Asia/Shanghai, as the gateway's statements) or an RFC 3339 time with its offset.
-    /// A refund counts for its gateway success time, else bulkrefund's.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Refunds that count for this gateway day (Asia/Shanghai) or earlier, or before
-    /// this RFC 3339 time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Only refunds with this status (repeatable): succeeded, failed, abnormal, review, processing, unknown, pending.
-    #[arg(long)]
-    pub status: Vec<String>,
-    /// The file to write: `.csv` or `.xlsx` (the format follows the extension), or `-` for CSV on stdout.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// The format, when --out's extension does not say it.
-    #[arg(long, value_enum)]
-    pub format: Option<ExportFormat>,
-    /// CSV only: start with a BOM so that Excel shows Chinese text.
-    #[arg(long)]
-    pub excel: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    #[command(flatten)]
-    pub places: Places,
-    /// Only this batch's refunds.
-    #[arg(long, conflicts_with_all = ["since", "until"])]
-    pub batch: Option<i64>,
-    /// Refunds that count for this gateway day or later, as `export` reads it: a date
-    /// (2026-11-01, a day in Asia/Shanghai, the gateway's days, whatever --timezone) or an
-    /// RFC 3339 time with its offset. A refund counts for its gateway success time, else
-    /// bulkrefund's.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Refunds that count for this gateway day (Asia/Shanghai) or earlier, or before
-    /// this RFC 3339 time.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// The HTML file to write (`.html` or `.htm`).
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Debug, Args)]
 pub struct DemoArgs {}
 
 #[derive(Debug, Args)]
@@ -343,7 +292,8 @@ pub enum Command {
     Export(ExportArgs),
     /// One self-contained HTML page about a batch or a period, to look at and
     /// print: the money, refunded per day, failures by code, the gateway's
-    /// latency, the refunds a person must act on, e.g.
+    /// latency, the refunds a person must act on, the latest reconciliation of each
+    /// day, e.g.
     /// `bulkrefund report --since 2026-11-01 --until 2026-11-30 --out november.html`.
     Report(ReportArgs),
     /// Match a day's bill from the gateway (对账单), refund by refund, against the journal

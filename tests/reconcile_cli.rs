@@ -231,7 +231,7 @@ async fn a_portal_statement_reconciled_names_exactly_its_differences() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_merchants_bill_or_an_html_report_is_refused_and_nothing_is_recorded() {
+async fn another_merchants_bill_is_refused_and_nothing_is_recorded() {
     let (w, batch) =
         World::with_generated(GatewayKind::Leshua, 2, "RX", FaultConfig::default()).await;
     let run = w
@@ -263,7 +263,7 @@ async fn another_merchants_bill_or_an_html_report_is_refused_and_nothing_is_reco
         .await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("merchant 9999999999")
+        refused.stderr.contains("merchant \"9999999999\"")
             && refused.stderr.contains(LESHUA_MERCHANT)
             && refused.stderr.contains("nothing was recorded"),
         "{}",
@@ -276,6 +276,11 @@ async fn another_merchants_bill_or_an_html_report_is_refused_and_nothing_is_reco
         .bulkrefund(&words.iter().map(String::as_str).collect::<Vec<_>>())
         .await;
     assert_eq!(html.code, 2, "{}", html.stderr);
-    assert!(html.stderr.contains("not built yet"), "{}", html.stderr);
+    assert!(
+        html.stderr.contains("merchant \"9999999999\""),
+        "{}",
+        html.stderr
+    );
+    assert!(!w.path("day.html").exists(), "no page for a refused bill");
     assert_eq!(reconciliations(&w.journal()), 0);
 }

@@ -42,7 +42,7 @@ pub struct Request {
     /// Bill files and the day each covers: D's, and maybe D−1's and D+1's.
     pub files: Vec<(Date, PathBuf)>,
     pub out: PathBuf,
-    pub format: ExportFormat,
+    pub format: report::ReportFormat,
     pub excel: bool,
 }
 
@@ -94,6 +94,7 @@ impl Request {
     }
 }
 
+/// The default `--out`'s extension: the rows, as CSV unless `--format` says XLSX.
 fn extension(format: Option<ExportFormat>) -> &'static str {
     match format {
         Some(ExportFormat::Xlsx) => "xlsx",
@@ -151,31 +152,25 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A bill file that names another merchant than the profile's: `why` if so.
-/// A fetched bill is not checked here: its fetcher checks it by the
-/// gateway's own rule (WeChat's 商户号 against the mchid, Alipay's `#账号`
-/// against the profile's `pid`) and refuses it (`BillError::Refused`).
-// For an Alipay file the `#账号` is a PID, not the profile's merchant_id (its
-// app_id): the gateway's rule is needed here too (see the report to the lead).
-fn other_merchant(bill: &Bill, profile: &Profile) -> Option<String> {
-    let named = bill.merchant_id.as_deref()?;
-    (named != profile.merchant_id || bill.gateway != profile.gateway).then(|| {
-        format!(
-            "it is the {} bill of merchant {named}, not of profile {}'s {} merchant {}; nothing was recorded",
-            bill.gateway, profile.name, profile.gateway, profile.merchant_id
-        )
-    })
-}
-
 /// Reads a bill file; any problem is a usage error (exit 2) naming the file.
 fn read_file(profile: &Profile, date: Date, path: &Path) -> Result<Had, UsageError> {
     // Read through the gateway's size cap: a file too large is refused unread.
     let (bytes, bill) = bill::read_path(profile.gateway, path, date)
         .map_err(|e| UsageError(format!("The bill file '{}': {e}", path.display())))?;
-    if let Some(why) = other_merchant(&bill, profile) {
+    // Whose bill it is, by the gateway's own rule (Alipay's `#账号` is a
+    // PID, not the profile's app_id). A fetched bill is checked by its
+    // fetcher the same way (`BillError::Refused`).
+    if let Err(refused) = profile.owns_bill(&bill) {
+        let why = match refused {
+            BillError::Refused(why) => why,
+            other => other.to_string(),
+        };
         return Err(UsageError(format!(
-            "The bill file '{}': {why}",
-            path.display()
+            "The bill file '{}' is not profile {}'s ({} merchant {}): {why}; nothing was recorded",
+            path.display(),
+            profile.name,
+            profile.gateway,
+            profile.merchant_id
         )));
     }
     Ok(Had {
@@ -333,9 +328,17 @@ pub async fn run_with(
         day.source,
         crate::journal::days::gateway_zone().now()
     );
-    report::write(
+    let described = report::Described {
+        title: &title,
+        merchant: &profile.merchant_id,
+        source: &format!(
+            "{} merchant {} (profile {}); bill: {}",
+            profile.gateway, profile.merchant_id, profile.name, day.source
+        ),
+    };
+    report::write_any(
         &matched,
-        &title,
+        described,
         &request.out,
         request.format,
         request.excel,

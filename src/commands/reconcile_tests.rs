@@ -147,7 +147,7 @@ mod fetched {
             date,
             files: Vec::new(),
             out: dir.join("day.csv"),
-            format: ExportFormat::Csv,
+            format: report::ReportFormat::Table(ExportFormat::Csv),
             excel: false,
         }
     }

@@ -5,15 +5,18 @@
 //! writes over the journal, the configuration or a batch's input (README,
 //! "Output paths"). What the page holds is [`crate::report::html`]'s.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::exit::{self, UsageError};
+use crate::journal::days::gateway_zone;
 use crate::journal::{Journal, Status};
 use crate::options::Locations;
 use crate::paths::Protected;
 use crate::report::export::Filter;
-use crate::report::html::{self, AttentionRefund};
+use crate::report::html::{self, AttentionRefund, ReconciliationSection, Report};
 use crate::zone::Zone;
 
 use super::export;
@@ -94,6 +97,7 @@ pub fn run(
     }
     protected.check(&args.out, "--out")?;
     let mut report = html::gather(&journal, &filter, zone, &period(args))?;
+    report.reconciliations = reconciliations(&journal, &filter, &report)?;
     for refund in &mut report.attention {
         if refund.status == Status::Abnormal {
             refund.what_to_do = what_show_says(journal_path, refund, zone)?;
@@ -109,6 +113,64 @@ pub fn run(
         zone.name()
     );
     Ok(exit::SUCCESS)
+}
+
+/// The Beijing days whose reconciliations the page shows: a period's days
+/// (`--since`'s first to `--until`'s last, open ends unbounded), or the
+/// days a batch's refunds succeeded on; `None` when there are none.
+fn reconciled_period(filter: &Filter, report: &Report) -> Option<(String, String)> {
+    if filter.batch.is_some() {
+        let first = report.by_day.first()?;
+        let last = report.by_day.last()?;
+        return Some((first.0.clone(), last.0.clone()));
+    }
+    let zone = gateway_zone();
+    let first = match filter.since.as_deref() {
+        Some(since) => zone.day_of(since)?.to_string(),
+        None => "0000-01-01".to_owned(),
+    };
+    // `until` is the first instant after the period: its day is the one before.
+    let last = match filter.until.as_deref() {
+        Some(until) => {
+            let at: jiff::Timestamp = until.parse().ok()?;
+            let before = at.checked_sub(jiff::SignedDuration::from_millis(1)).ok()?;
+            zone.day_of(&crate::zone::journal_time(before))?.to_string()
+        }
+        None => "9999-12-31".to_owned(),
+    };
+    Some((first, last))
+}
+
+/// The latest reconciliation of each day of the period, with its findings
+/// and what the journal holds as succeeded on that day; for a batch, only
+/// its merchants'.
+fn reconciliations(
+    journal: &Journal,
+    filter: &Filter,
+    report: &Report,
+) -> anyhow::Result<Vec<ReconciliationSection>> {
+    let Some((first, last)) = reconciled_period(filter, report) else {
+        return Ok(Vec::new());
+    };
+    let recorded = journal.recorded_reconciliations(&first, &last)?;
+    if recorded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let succeeded: HashMap<_, _> = journal
+        .reconciled_days()?
+        .into_iter()
+        .map(|d| ((d.gateway, d.merchant_id, d.day), d.succeeded))
+        .collect();
+    let ours =
+        |merchant: &String| filter.batch.is_none() || report.heading.merchants.contains(merchant);
+    Ok(recorded
+        .iter()
+        .filter(|r| ours(&r.merchant_id))
+        .map(|r| {
+            let key = (r.gateway, r.merchant_id.clone(), r.bill_date.clone());
+            html::reconciliation::recorded(r, succeeded.get(&key).copied())
+        })
+        .collect())
 }
 
 /// The steps `bulkrefund show` gives for this refund (its JSON's

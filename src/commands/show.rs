@@ -211,6 +211,13 @@ impl Story {
     }
 
     fn table(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
+        self.identity(zone, out)?;
+        self.links(out)?;
+        self.history(zone, out)
+    }
+
+    /// Who the refund is, its amount, status, times and what to do.
+    fn identity(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
         let r = &self.record;
         let (order_id, gateway_order_id) = r.gateway.spec().order_ids(&r.fields);
         writeln!(
@@ -249,6 +256,12 @@ impl Story {
                 writeln!(out, "    - {step}")?;
             }
         }
+        Ok(())
+    }
+
+    /// Its retry chain and the batches that list it.
+    fn links(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let r = &self.record;
         let chain: Vec<String> = self
             .chain
             .iter()
@@ -271,6 +284,11 @@ impl Story {
                     .unwrap_or_default()
             )?;
         }
+        Ok(())
+    }
+
+    /// Its events and attempts, oldest first.
+    fn history(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "  history (times in {}):", zone.name())?;
         for line in self.timeline(zone) {
             if line[2] == "attempt" {

@@ -26,7 +26,7 @@ use url::Url;
 use self::common::{CommonText, SETTINGS as COMMON_SETTINGS};
 use self::places::Places;
 use crate::exit::UsageError;
-use crate::gateway::bill::{BillError, BillSource};
+use crate::gateway::bill::{Bill, BillError, BillSource};
 use crate::gateway::profile::{self, ProfileSection, SectionError};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
@@ -114,6 +114,24 @@ impl Profile {
         self.section.bills(&endpoint)?.ok_or(BillError::NoApi {
             gateway: self.gateway.as_str(),
         })
+    }
+
+    /// Whether a bill given as a file is this profile's: of its gateway, and
+    /// of its merchant by the gateway's own rule
+    /// ([`GatewayProfile::owns_bill`]); `BillError::Refused` saying why not.
+    pub fn owns_bill(&self, bill: &Bill) -> Result<(), BillError> {
+        if bill.gateway != self.gateway {
+            return Err(BillError::Refused(format!(
+                "it is a {} bill, not a {} one",
+                bill.gateway, self.gateway
+            )));
+        }
+        let endpoint = Endpoint {
+            base_url: self.base_url.clone(),
+            merchant_id: self.merchant_id.clone(),
+            timeout: self.timeout,
+        };
+        self.section.owns_bill(&endpoint, bill)
     }
 
     /// The profile's values for row fields a batch may leave empty.

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::bill::{BillError, BillSource};
+use super::bill::{Bill, BillError, BillSource};
+use super::bill_read::quoted;
 use super::{ClientError, Gateway};
 
 /// Where and how a client reaches its gateway: what every profile says.
@@ -39,6 +40,22 @@ pub trait GatewayProfile: Debug + Send + Sync {
     fn bills(&self, endpoint: &Endpoint) -> Result<Option<Arc<dyn BillSource>>, BillError> {
         let _ = endpoint;
         Ok(None)
+    }
+
+    /// Whether a bill given as a file is this profile's merchant's
+    /// (`BillError::Refused` saying why not): by default the merchant the
+    /// bill names must be the profile's `merchant_id`; a gateway whose bills
+    /// name the merchant another way (Alipay's `#账号`, a PID) overrides it.
+    /// A bill that names no merchant is not refused here.
+    fn owns_bill(&self, endpoint: &Endpoint, bill: &Bill) -> Result<(), BillError> {
+        match bill.merchant_id.as_deref() {
+            Some(named) if named != endpoint.merchant_id => Err(BillError::Refused(format!(
+                "it is the bill of merchant {}, not of merchant_id {}",
+                quoted(named),
+                quoted(&endpoint.merchant_id)
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The profile's values for row fields a batch may leave empty.

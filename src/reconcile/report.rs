@@ -4,8 +4,11 @@
 //! operator's zone, since a bill's day is Beijing's. CSV (UTF-8, a BOM with
 //! `--excel`, every text cell formula-safe, then `#summary` lines as the
 //! export ends with `#totals`) or XLSX (the summary on a first sheet, the rows
-//! on a second). Written whole through a temporary file: a killed process
-//! never leaves half a report. The summary is also what the terminal shows.
+//! on a second), or HTML (`--out day.html`: the page of
+//! `report::html::reconciliation`, the same figures and every finding with
+//! statements.md's "what to do"). Written whole through a temporary file: a
+//! killed process never leaves half a report. The summary is also what the
+//! terminal shows.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,9 +18,13 @@ use rust_xlsxwriter::Workbook;
 use super::matching::{bill_status_name, Finding, Matched, Outcome};
 use crate::exit::UsageError;
 use crate::journal::days::gateway_zone;
-use crate::journal::State;
+use crate::journal::{State, Status};
 use crate::money::Fen;
 use crate::report::export::ExportFormat;
+use crate::report::html::reconciliation::{render_page, what_to_do};
+use crate::report::html::{
+    Finding as HtmlFinding, Heading, MoneyLine, OutcomeLine, ReconciliationSection,
+};
 use crate::report::results::formula_safe;
 use crate::report::xlsx::{self, write_figures, Formats};
 use crate::report::ReportError;
@@ -43,26 +50,35 @@ pub const COLUMNS: [&str; 15] = [
 /// The columns that hold whole numbers, by index in [`COLUMNS`].
 const NUMBERS: [usize; 4] = [7, 8, 12, 13];
 
-/// The format `--out` names (`.csv`, `.xlsx`), checked against `--format`.
-/// An `.html` report is refused for now.
-pub fn format_for(out: &Path, given: Option<ExportFormat>) -> Result<ExportFormat, UsageError> {
+/// What `reconcile --out` writes: the rows (CSV or XLSX), or the page to
+/// look at (HTML).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table(ExportFormat),
+    Html,
+}
+
+/// The format `--out` names (`.csv`, `.xlsx`, `.html`), checked against
+/// `--format` (which names only the two tables).
+pub fn format_for(out: &Path, given: Option<ExportFormat>) -> Result<ReportFormat, UsageError> {
     let html = out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-    if html {
-        // The HTML report is built on its own branch; the lead replaces this.
-        return Err(UsageError(format!(
-            "--out '{}': the HTML reconciliation report is not built yet; write .csv or .xlsx",
-            out.display()
-        )));
-    }
     if out.as_os_str() == "-" {
         return Err(UsageError(
             "--out -: the reconciliation report is written to a file, beside the raw bill it keeps"
                 .into(),
         ));
     }
-    ExportFormat::for_output(out, given)
+    match (html, given) {
+        (true, Some(given)) => Err(UsageError(format!(
+            "--out '{}' names an HTML page, but --format says {}: make them agree (--format is for .csv and .xlsx)",
+            out.display(),
+            given.name()
+        ))),
+        (true, None) => Ok(ReportFormat::Html),
+        (false, _) => ExportFormat::for_output(out, given).map(ReportFormat::Table),
+    }
 }
 
 /// A journal time (UTC) as RFC 3339 in Beijing time.
@@ -188,7 +204,35 @@ pub fn table(matched: &Matched) -> String {
     text
 }
 
-/// Writes the report, whole or not at all.
+/// What a report says of itself: the tables' title; the page's merchant,
+/// and whose bill it is and where it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct Described<'a> {
+    pub title: &'a str,
+    pub merchant: &'a str,
+    pub source: &'a str,
+}
+
+/// Writes the report in `format`, whole or not at all.
+pub fn write_any(
+    matched: &Matched,
+    described: Described,
+    out: &Path,
+    format: ReportFormat,
+    excel_bom: bool,
+) -> Result<(), ReportError> {
+    match format {
+        ReportFormat::Table(format) => write(matched, described.title, out, format, excel_bom),
+        ReportFormat::Html => {
+            let page = html_page(matched, described.merchant, described.source);
+            crate::report::write_whole(out, "the reconciliation report", |mut file| {
+                Ok(file.write_all(page.as_bytes())?)
+            })
+        }
+    }
+}
+
+/// Writes the CSV or XLSX report, whole or not at all.
 pub fn write(
     matched: &Matched,
     title: &str,
@@ -200,6 +244,90 @@ pub fn write(
         ExportFormat::Csv => write_csv(matched, file, excel_bom),
         ExportFormat::Xlsx => write_xlsx(matched, title, file),
     })
+}
+
+/// The reconciliation as the HTML report's section: the same figures as
+/// [`summary_lines`], each finding with statements.md's "what to do".
+pub fn html_section(matched: &Matched, source: &str) -> ReconciliationSection {
+    let t = &matched.totals;
+    let line = |label: String, count: u64, fen: Option<Fen>| MoneyLine {
+        label,
+        count,
+        fen,
+        part: false,
+    };
+    let mut totals = vec![line(
+        format!("bill of {}: refund rows", matched.date),
+        t.bill.count,
+        Some(t.bill.fen),
+    )];
+    if t.stated.count.is_some() || t.stated.fen.is_some() {
+        let label = format!("bill of {}: its stated totals", matched.date);
+        totals.push(line(
+            label,
+            t.stated.count.unwrap_or_default(),
+            t.stated.fen,
+        ));
+    }
+    let label = format!("journal: succeeded on {}", matched.date);
+    totals.push(line(label, t.expected.count, Some(t.expected.fen)));
+    let label = "unresolved, not in the bill (run resume)".to_owned();
+    let unresolved = &t.unresolved_not_in_bill;
+    totals.push(line(label, unresolved.count, Some(unresolved.fen)));
+    let outcomes = Outcome::ALL
+        .into_iter()
+        .map(|outcome| {
+            let sum = t.of(outcome);
+            OutcomeLine {
+                outcome: outcome.as_str().to_owned(),
+                count: sum.count,
+                journal_fen: (outcome != Outcome::NotInJournal).then_some(sum.journal_fen),
+                bill_fen: (outcome != Outcome::MissingFromBill).then_some(sum.bill_fen),
+            }
+        })
+        .collect();
+    let findings = matched
+        .findings
+        .iter()
+        .filter(|f| f.outcome != Outcome::Matched)
+        .map(html_finding)
+        .collect();
+    ReconciliationSection {
+        date: matched.date.to_string(),
+        source: source.to_owned(),
+        totals,
+        outcomes,
+        findings,
+    }
+}
+
+fn html_finding(finding: &Finding) -> HtmlFinding {
+    // As matching judges a status that differs: `resume` settles these.
+    let unresolved = finding.journal.as_ref().map(|j| {
+        let status = j.state.status();
+        status.is_unresolved() || status == Status::Abnormal
+    });
+    HtmlFinding {
+        outcome: finding.outcome.as_str().to_owned(),
+        refund_id: finding.refund_id.clone(),
+        journal_fen: finding.journal.as_ref().map(|j| j.fen),
+        bill_fen: finding.bill.as_ref().map(|b| b.fen),
+        bill_day: finding.bill_day.map(|d| d.to_string()).unwrap_or_default(),
+        note: finding.note.clone(),
+        what_to_do: what_to_do(finding.outcome.as_str(), unresolved).to_owned(),
+    }
+}
+
+/// The whole page of a reconciliation, times of its heading in Beijing time.
+pub fn html_page(matched: &Matched, merchant: &str, source: &str) -> String {
+    let zone = gateway_zone();
+    let heading = Heading {
+        merchants: vec![merchant.to_owned()],
+        period: format!("bill of {} (Beijing day)", matched.date),
+        zone: zone.name().to_owned(),
+        generated_at: zone.now(),
+    };
+    render_page(&heading, &html_section(matched, source))
 }
 
 pub fn write_csv(matched: &Matched, out: impl Write, excel_bom: bool) -> Result<(), ReportError> {

@@ -93,19 +93,22 @@ fn the_csv_has_the_contracts_columns_beijing_times_and_safe_cells() {
 }
 
 #[test]
-fn formats_by_extension_and_html_is_not_built_yet() {
+fn formats_by_extension() {
     let format = |out: &str, given| format_for(Path::new(out), given);
-    assert_eq!(format("d.csv", None).unwrap(), ExportFormat::Csv);
-    assert_eq!(format("d.XLSX", None).unwrap(), ExportFormat::Xlsx);
+    let table = ReportFormat::Table;
+    assert_eq!(format("d.csv", None).unwrap(), table(ExportFormat::Csv));
+    assert_eq!(format("d.XLSX", None).unwrap(), table(ExportFormat::Xlsx));
     assert_eq!(
         format("d.txt", Some(ExportFormat::Xlsx)).unwrap(),
-        ExportFormat::Xlsx
+        table(ExportFormat::Xlsx)
     );
     assert!(format("d.csv", Some(ExportFormat::Xlsx)).is_err());
-    assert!(format("day.html", None)
+    assert_eq!(format("day.html", None).unwrap(), ReportFormat::Html);
+    assert_eq!(format("day.HTM", None).unwrap(), ReportFormat::Html);
+    assert!(format("day.html", Some(ExportFormat::Csv))
         .unwrap_err()
         .0
-        .contains("the HTML reconciliation report is not built yet"));
+        .contains("names an HTML page, but --format says"));
     assert!(format("-", None).is_err());
 }
 
@@ -193,4 +196,120 @@ fn the_bill_and_the_journal_are_totalled_the_same_way() {
             ("journal: succeeded on 2026-11-30", 1, Some(Fen(2599))),
         ]
     );
+}
+
+/// A day with every outcome: R1 matched, R3 with another amount in the bill,
+/// R4 still processing in the journal but succeeded in the bill, an outside
+/// refund, and R2 that no bill lists.
+fn every_outcome() -> Matched {
+    let journal = |id: i64, refund_id: &str, fen: u64, state: State| JournalRefund {
+        id,
+        refund_id: refund_id.into(),
+        state,
+        fen: Fen(fen),
+        order_id: format!("O-{refund_id}"),
+        gateway_order_id: String::new(),
+        gateway_refund_id: Some(format!("G-{refund_id}")),
+        counted_at: (state == State::Succeeded).then(|| "2026-11-30T04:00:00.000Z".into()),
+        basis: DayBasis::Gateway,
+        sent: true,
+        batch_id: 3,
+        line: id as u64,
+        retry_of: None,
+        retried_as: None,
+    };
+    let row = |line: u64, refund_id: &str, fen: u64| BillRow {
+        refund_id: refund_id.into(),
+        gateway_refund_id: Some(format!("G-{refund_id}")),
+        order_id: Some(format!("O-{refund_id}")),
+        gateway_order_id: None,
+        fen: Fen(fen),
+        status: BillStatus::Succeeded,
+        success_at: Some(Timestamp::from_str("2026-11-30T04:00:00Z").unwrap()),
+        line,
+    };
+    let day = Bill {
+        gateway: GatewayKind::Leshua,
+        merchant_id: Some("0000000018".into()),
+        date: Date::from_str("2026-11-30").unwrap(),
+        rows: vec![
+            row(2, "R1", 2599),
+            row(3, "R3", 999),
+            row(4, "R4", 700),
+            row(5, "OUT<1>", 1234),
+        ],
+        totals: BillTotals::default(),
+    };
+    let r1 = journal(1, "R1", 2599, State::Succeeded);
+    let r2 = journal(2, "R2", 500, State::Succeeded);
+    let r3 = journal(3, "R3", 1000, State::Succeeded);
+    let r4 = journal(4, "R4", 700, State::Processing);
+    reconcile(
+        DayBills {
+            day: &day,
+            before: None,
+            after: None,
+        },
+        &JournalSide {
+            named: vec![r1.clone(), r3.clone(), r4],
+            expected: vec![r1, r2, r3],
+            unresolved: Vec::new(),
+        },
+    )
+}
+
+#[test]
+fn the_html_page_names_each_finding_with_its_counts_and_escapes_notes() {
+    const HOSTILE: &str = "<script>alert('x')</script> & \"paid\"";
+    let mut matched = every_outcome();
+    let outside = matched
+        .findings
+        .iter_mut()
+        .find(|f| f.outcome == Outcome::NotInJournal)
+        .unwrap();
+    outside.note = HOSTILE.into();
+    let html = html_page(
+        &matched,
+        "0000000018",
+        "leshua merchant 0000000018; bill: <day>.csv",
+    );
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;paid&quot;"));
+    assert!(html.contains("bill: &lt;day&gt;.csv"), "{html}");
+    // One row per outcome with its count, journal yuan and bill yuan.
+    for (outcome, count, journal, bill) in [
+        ("matched", 1, "25.99", "25.99"),
+        ("amount_differs", 1, "10.00", "9.99"),
+        ("status_differs", 1, "7.00", "7.00"),
+        ("not_in_journal", 1, "-", "12.34"),
+        ("missing_from_bill", 1, "5.00", "-"),
+    ] {
+        let line = format!(
+            "<tr><td>{outcome}</td><td class=\"num\">{count}</td><td class=\"num\">{journal}</td><td class=\"num\">{bill}</td></tr>"
+        );
+        assert_eq!(html.matches(&line).count(), 1, "{line}: {html}");
+    }
+    // The four findings, each once, in the report's order; never the matched one.
+    assert!(html.contains("<h3>Findings (4)</h3>"), "{html}");
+    let ids: Vec<usize> = ["R3", "R4", "OUT&lt;1&gt;", "R2"]
+        .iter()
+        .map(|id| {
+            let cell = format!("<td class=\"ids\">{id}</td>");
+            assert_eq!(html.matches(&cell).count(), 1, "{cell}: {html}");
+            html.find(&cell).unwrap()
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(!html.contains("<td class=\"ids\">R1</td>"), "{html}");
+    // R4 is unresolved in the journal: `resume` settles it.
+    assert!(
+        html.contains("the journal&#39;s refund is unresolved: run <code>bulkrefund resume</code>"),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<tr><td>journal: succeeded on 2026-11-30</td><td class=\"num\">3</td><td class=\"num\">40.99</td></tr>"
+    ), "{html}");
+    assert!(html.contains(
+        "<tr><td>bill of 2026-11-30: refund rows</td><td class=\"num\">4</td><td class=\"num\">55.32</td></tr>"
+    ), "{html}");
 }

@@ -169,7 +169,7 @@ impl AlipayBills {
 
 /// Whether a bill's `#账号` is the PID's: the PID itself, or the PID and the
 /// `0156` Alipay appends.
-fn is_account_of(account: &str, pid: &str) -> bool {
+pub(super) fn is_account_of(account: &str, pid: &str) -> bool {
     account == pid || account.strip_prefix(pid) == Some("0156")
 }
 

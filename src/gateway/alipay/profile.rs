@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::bill_fetch::AlipayBills;
+use super::bill_fetch::{is_account_of, AlipayBills};
 use super::client::{system_clock, AlipayClient, AlipaySettings};
 use super::keys;
-use crate::gateway::bill::{BillError, BillSource};
+use crate::gateway::bill::{Bill, BillError, BillSource};
+use crate::gateway::bill_read::quoted;
 use crate::gateway::rsa_sign::{RsaSigner, RsaVerifier};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{http, ClientError, Gateway};
@@ -167,6 +168,31 @@ impl GatewayProfile for AlipayProfile {
     fn bills(&self, endpoint: &Endpoint) -> Result<Option<Arc<dyn BillSource>>, BillError> {
         let source = AlipayBills::new(self.settings(endpoint), self.pid.clone());
         Ok(Some(Arc::new(source)))
+    }
+
+    /// An Alipay bill names its merchant by account (`#账号`: the PID, with
+    /// `0156` appended), never by the app_id that is the profile's
+    /// `merchant_id`: only the `pid` can tell whose it is. Without one a
+    /// file is refused, not read unchecked: unlike a bill fetched with the
+    /// app's own signed request (whose merchant the API vouches for), a file
+    /// given by hand may be anyone's, and another merchant's bill would be
+    /// recorded as a day of alarms.
+    fn owns_bill(&self, _endpoint: &Endpoint, bill: &Bill) -> Result<(), BillError> {
+        let account = bill.merchant_id.as_deref().unwrap_or("");
+        match &self.pid {
+            Some(pid) if is_account_of(account, pid) => Ok(()),
+            Some(pid) => Err(BillError::Refused(format!(
+                "it is the bill of account {}, not of this profile's pid {}",
+                quoted(account),
+                quoted(pid)
+            ))),
+            None => Err(BillError::Refused(format!(
+                "the Alipay bill names account {}, and the profile has no pid to check it \
+                 against: set the profile's pid (2088 and 12 digits, the account without its \
+                 0156) to read an Alipay bill file",
+                quoted(account)
+            ))),
+        }
     }
 }
 

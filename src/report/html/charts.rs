@@ -6,6 +6,7 @@
 //! axis shows yuan, never computed through a float.
 
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::types::{RangedCoordi64, RangedCoordu64};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -227,36 +228,7 @@ pub fn latency(curve: &LatencyCurve, zone: &Zone) -> Result<String, ReportError>
             .axis_desc_style(font(13))
             .draw()
             .map_err(chart_error)?;
-        for (name, colour, value) in [
-            (
-                "p50 (median)",
-                MEDIAN,
-                (|b| b.p50_ms) as fn(&LatencyBucket) -> u64,
-            ),
-            ("p95", P95, |b| b.p95_ms),
-        ] {
-            let points: Vec<(i64, u64)> = curve
-                .buckets
-                .iter()
-                .map(|b| (index(b.start), value(b)))
-                .collect();
-            let mut labelled = false;
-            for run in points.chunk_by(|a, b| b.0 == a.0 + 1) {
-                let line = chart
-                    .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
-                    .map_err(chart_error)?;
-                if !labelled {
-                    line.label(name).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-                    });
-                    labelled = true;
-                }
-            }
-            let dots = points
-                .iter()
-                .map(|&point| Circle::new(point, 3, colour.filled()));
-            chart.draw_series(dots).map_err(chart_error)?;
-        }
+        latency_lines(&mut chart, curve, index)?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
@@ -268,6 +240,50 @@ pub fn latency(curve: &LatencyCurve, zone: &Zone) -> Result<String, ReportError>
         root.present().map_err(chart_error)?;
     }
     Ok(svg)
+}
+
+/// The latency chart's area: bucket index by milliseconds.
+type LatencyChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordi64, RangedCoordu64>>;
+
+/// The median and the p95 lines on `chart`, each broken where a bucket has
+/// no attempt, with a dot at every bucket and a legend entry.
+fn latency_lines(
+    chart: &mut LatencyChart,
+    curve: &LatencyCurve,
+    index: impl Fn(i64) -> i64,
+) -> Result<(), ReportError> {
+    for (name, colour, value) in [
+        (
+            "p50 (median)",
+            MEDIAN,
+            (|b| b.p50_ms) as fn(&LatencyBucket) -> u64,
+        ),
+        ("p95", P95, |b| b.p95_ms),
+    ] {
+        let points: Vec<(i64, u64)> = curve
+            .buckets
+            .iter()
+            .map(|b| (index(b.start), value(b)))
+            .collect();
+        let mut labelled = false;
+        for run in points.chunk_by(|a, b| b.0 == a.0 + 1) {
+            let line = chart
+                .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
+                .map_err(chart_error)?;
+            if !labelled {
+                line.label(name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+                labelled = true;
+            }
+        }
+        let dots = points
+            .iter()
+            .map(|&point| Circle::new(point, 3, colour.filled()));
+        chart.draw_series(dots).map_err(chart_error)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

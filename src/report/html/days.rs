@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::super::ReportError;
-use super::page::{escape, yuan};
+use super::markup::{escape, yuan};
 use super::{charts, Report};
 use crate::journal::days::GATEWAY_ZONE;
 

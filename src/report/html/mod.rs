@@ -9,7 +9,9 @@
 
 pub mod charts;
 mod days;
+mod markup;
 pub mod page;
+pub mod reconciliation;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,8 @@ use crate::journal::reports::ExportRow;
 use crate::journal::{Journal, Status};
 use crate::money::Fen;
 use crate::zone::Zone;
+
+pub use reconciliation::{Finding, OutcomeLine, ReconciliationSection};
 
 /// At most this many buckets on the latency chart.
 pub const LATENCY_BUCKETS: usize = 120;
@@ -68,32 +72,6 @@ pub struct AttentionRefund {
     pub what_to_do: Vec<String>,
 }
 
-/// One refund a reconciliation found something about.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Finding {
-    /// "not in the journal", "missing from the bill", "amount differs", ...
-    pub outcome: String,
-    pub refund_id: String,
-    pub journal_fen: Option<Fen>,
-    pub bill_fen: Option<Fen>,
-    pub note: String,
-}
-
-/// A reconciliation of one gateway day against its bill: how many refunds
-/// matched or not, by outcome, and each finding. Empty until reconciliations
-/// are recorded in the journal (issue 22, item 2); the page shows the section
-/// only when there is one.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReconciliationSection {
-    /// The gateway's day, `2026-11-30`.
-    pub date: String,
-    /// The profile or gateway and merchant the bill is of.
-    pub source: String,
-    /// (outcome, refunds), in the order the page lists them.
-    pub counts: Vec<(String, u64)>,
-    pub findings: Vec<Finding>,
-}
-
 /// Everything the page shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -114,6 +92,8 @@ pub struct Report {
     pub attention: Vec<AttentionRefund>,
     /// How many refunds are in review or abnormal in all (some may not be listed).
     pub attention_total: usize,
+    /// The latest reconciliation of each day in the period (the command
+    /// fills them from the journal), by day.
     pub reconciliations: Vec<ReconciliationSection>,
 }
 

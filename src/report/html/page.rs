@@ -9,50 +9,10 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::super::ReportError;
-use super::{charts, AttentionRefund, MoneyLine, ReconciliationSection, Report};
+use super::markup::{escape, footer, head, with_code, yuan};
+use super::{charts, AttentionRefund, MoneyLine, Report};
 use crate::journal::money::FailureGroup;
-use crate::money::Fen;
 use crate::zone::Zone;
-
-/// Nothing but inline styles and `data:` images; no script at all.
-pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
-
-const STYLE: &str = include_str!("page.css");
-
-/// Text as HTML text or attribute value: `<`, `>`, `&`, and both quotes escaped.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['<', '>', '&', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '&' => escaped.push_str("&amp;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    Cow::Owned(escaped)
-}
-
-/// Escaped text whose `quoted` spans become `<code>` (commands in the notes
-/// and in `show`'s steps).
-pub fn with_code(text: &str) -> String {
-    let escaped = escape(text);
-    let mut html = String::with_capacity(escaped.len() + 32);
-    for (i, part) in escaped.split('`').enumerate() {
-        match i % 2 {
-            0 => html.push_str(part),
-            _ => {
-                let _ = write!(html, "<code>{part}</code>");
-            }
-        }
-    }
-    html
-}
 
 /// `1 refund`, `3 refunds`.
 fn refunds(count: u64) -> String {
@@ -65,54 +25,17 @@ fn refunds(count: u64) -> String {
 /// The whole page.
 pub fn render(report: &Report, zone: &Zone) -> Result<String, ReportError> {
     let mut html = String::with_capacity(64 * 1024);
-    head(&mut html, report);
+    head(&mut html, &report.heading, "bulkrefund report");
     money(&mut html, report);
     super::days::by_day(&mut html, report)?;
     failures(&mut html, &report.failures);
     latency(&mut html, report, zone)?;
     attention(&mut html, report);
     for section in &report.reconciliations {
-        reconciliation(&mut html, section);
+        super::reconciliation::section(&mut html, section);
     }
-    let _ = write!(
-        html,
-        "<footer>Written by bulkrefund {} from its journal. This page runs no script and \
-         loads nothing: it reads the same offline and prints on A4.</footer>\n</main>\n</body>\n</html>\n",
-        env!("CARGO_PKG_VERSION")
-    );
+    footer(&mut html, "from its journal");
     Ok(html)
-}
-
-fn head(html: &mut String, report: &Report) {
-    let h = &report.heading;
-    let merchants = match h.merchants.as_slice() {
-        [] => "no refunds".to_owned(),
-        [one] => format!("merchant {}", escape(one)),
-        many => format!(
-            "merchants {}",
-            many.iter()
-                .map(|m| escape(m))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>bulkrefund report · {period}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n\
-         <header><p class=\"kicker\">bulkrefund report</p><h1>{period}</h1>\n\
-         <p class=\"meta\">{merchants} · times in {zone} · generated {generated}</p></header>\n",
-        period = escape(&h.period),
-        zone = escape(&h.zone),
-        generated = escape(&h.generated_at),
-    );
-}
-
-pub(super) fn yuan(fen: Fen) -> String {
-    fen.grouped()
 }
 
 /// The figures that stand out at the top: what was asked, and what was refunded.
@@ -277,52 +200,15 @@ fn attention(html: &mut String, report: &Report) {
     html.push_str("</section>\n");
 }
 
-fn amount(fen: Option<Fen>) -> String {
-    fen.map(yuan).unwrap_or_else(|| "-".to_owned())
-}
-
-fn reconciliation(html: &mut String, section: &ReconciliationSection) {
-    let _ = writeln!(
-        html,
-        "<section class=\"reconciliation\">\n<h2>Reconciliation of {} against the gateway's bill</h2>\n<p class=\"note\">{}</p>",
-        escape(&section.date),
-        escape(&section.source)
-    );
-    html.push_str("<table class=\"compact\">\n<thead><tr><th>outcome</th><th class=\"num\">refunds</th></tr></thead>\n<tbody>\n");
-    for (outcome, count) in &section.counts {
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td class=\"num\">{count}</td></tr>",
-            escape(outcome)
-        );
-    }
-    html.push_str("</tbody>\n</table>\n");
-    if !section.findings.is_empty() {
-        html.push_str(
-            "<table>\n<thead><tr><th>finding</th><th>refund</th><th class=\"num\">journal yuan</th><th class=\"num\">bill yuan</th><th>note</th></tr></thead>\n<tbody>\n",
-        );
-        for f in &section.findings {
-            let _ = writeln!(
-                html,
-                "<tr><td>{}</td><td class=\"ids\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"message\">{}</td></tr>",
-                escape(&f.outcome),
-                escape(&f.refund_id),
-                amount(f.journal_fen),
-                amount(f.bill_fen),
-                escape(&f.note)
-            );
-        }
-        html.push_str("</tbody>\n</table>\n");
-    }
-    html.push_str("</section>\n");
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{Finding, Heading};
+    use super::super::markup::CSP;
+    use super::super::Heading;
+    use super::super::{Finding, OutcomeLine, ReconciliationSection};
     use super::*;
     use crate::journal::latency::{LatencyBucket, LatencyCurve};
     use crate::journal::Status;
+    use crate::money::Fen;
     use crate::report::summary::Sum;
 
     const HOSTILE: &str = "<script>alert('paid')</script> & \"more\"";
@@ -384,14 +270,19 @@ mod tests {
             reconciliations: vec![ReconciliationSection {
                 date: "2026-11-30".into(),
                 source: "wechatpay <bill>".into(),
-                counts: vec![("matched".into(), 1)],
+                outcomes: vec![OutcomeLine {
+                    outcome: "matched".into(),
+                    count: 1,
+                    ..OutcomeLine::default()
+                }],
                 findings: vec![Finding {
                     outcome: "amount differs".into(),
                     refund_id: "R<4>".into(),
                     journal_fen: Some(Fen(100)),
-                    bill_fen: None,
                     note: HOSTILE.into(),
+                    ..Finding::default()
                 }],
+                ..ReconciliationSection::default()
             }],
         }
     }

@@ -118,37 +118,40 @@ fn rows_of_day(
     rows
 }
 
-/// The bill URL call: checks `bill_type` and `bill_date`, makes the bill and offers it.
-pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &str) -> Reply {
-    let member = Call::BillUrl.member();
+/// The day a bill URL call asks for, or the answer that refuses it: a
+/// `trade` bill of one `yyyy-MM-dd` day (a `signcustomer` bill, the
+/// account's money flow, is not one the simulator keeps).
+fn requested_day(member: &str, biz_content: &str) -> Result<jiff::civil::Date, Reply> {
     let invalid = |why: &str| {
         Reply::business(
-            &member,
+            member,
             "isv.invalid-parameter",
             &format!("参数不合法: {why}"),
             &[],
         )
     };
-    let fields: BTreeMap<String, Value> = match serde_json::from_str(biz_content) {
-        Ok(fields) => fields,
-        Err(_) => return invalid("biz_content is not a JSON object"),
-    };
+    let fields: BTreeMap<String, Value> = serde_json::from_str(biz_content)
+        .map_err(|_| invalid("biz_content is not a JSON object"))?;
     let text = |name: &str| fields.get(name).and_then(Value::as_str);
     match text("bill_type") {
         Some("trade") => {}
-        // The account's money flow: a real bill, not one the simulator keeps.
-        Some("signcustomer") => return not_exist(&member),
-        _ => return invalid("bill_type must be trade or signcustomer"),
+        Some("signcustomer") => return Err(not_exist(member)),
+        _ => return Err(invalid("bill_type must be trade or signcustomer")),
     }
-    let Some(date) = text("bill_date") else {
-        return invalid("bill_date is required");
-    };
+    let date = text("bill_date").ok_or_else(|| invalid("bill_date is required"))?;
     // A daily bill only: a month (`yyyy-MM`) is not kept here.
-    let Some(day) = (date.len() == 10)
+    (date.len() == 10)
         .then(|| date.parse::<jiff::civil::Date>().ok())
         .flatten()
-    else {
-        return invalid("bill_date must be yyyy-MM-dd");
+        .ok_or_else(|| invalid("bill_date must be yyyy-MM-dd"))
+}
+
+/// The bill URL call: checks `bill_type` and `bill_date`, makes the bill and offers it.
+pub(super) fn offer(state: &SimState, app_id: &str, biz_content: &str, host: &str) -> Reply {
+    let member = Call::BillUrl.member();
+    let day = match requested_day(&member, biz_content) {
+        Ok(day) => day,
+        Err(refused) => return refused,
     };
     let now_at = state.clock.now();
     let today = beijing(now_at).date();
