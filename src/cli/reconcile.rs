@@ -23,8 +23,9 @@ pub struct ReconcileArgs {
     /// instead, e.g. `--file 2026-11-30.csv --file 2026-12-01=next.csv`.
     #[arg(long = "file", value_name = "BILL")]
     pub files: Vec<PathBuf>,
-    /// The report: `.csv` or `.xlsx` (the format follows the extension), default
-    /// `DATE.GATEWAY.reconcile.csv`. The fetched raw bill is kept beside it. One row per
+    /// The report: `.csv`, `.xlsx` or `.html` (a page to look at; the format follows the
+    /// extension), default `DATE.GATEWAY.reconcile.csv`. The fetched raw bill is kept beside
+    /// it, never over a different one (then named by its SHA-256). One row per
     /// finding; its `line` is the bill file's line, `batch_id` the batch that sent the refund.
     #[arg(long)]
     pub out: Option<PathBuf>,

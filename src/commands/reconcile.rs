@@ -196,21 +196,56 @@ async fn fetch(
         ))
         .into());
     }
-    let kept = directory_of(out).join(format!(
-        "{date}.{}.bill.{}",
-        profile.gateway, fetched.raw_extension
-    ));
-    protected.check(&kept, "the raw bill kept")?;
-    crate::paths::write_replacing(&kept, |mut file| {
-        std::io::Write::write_all(&mut file, &fetched.raw)
-    })
-    .map_err(|e| anyhow!("cannot keep the raw bill at '{}': {e}", kept.display()))?;
+    let sha256 = sha256(&fetched.raw);
+    let kept = keep_raw(
+        directory_of(out),
+        format!("{date}.{}.bill", profile.gateway),
+        fetched.raw_extension,
+        (&fetched.raw, &sha256),
+        protected,
+    )?;
     Ok(Had {
-        sha256: sha256(&fetched.raw),
+        sha256,
         bill: fetched.bill,
         source: API.to_owned(),
         raw_path: kept,
     })
+}
+
+/// Keeps a fetched bill's raw bytes as `STEM.EXT` beside the report, never
+/// over a different file: an earlier reconciliation recorded that file's
+/// SHA-256, and the file is its evidence. A bill fetched again with other
+/// bytes is kept as `STEM.<first 12 hex of its SHA-256>.EXT`; the same bytes
+/// are not written twice.
+fn keep_raw(
+    dir: &Path,
+    stem: String,
+    extension: &str,
+    (raw, sha256): (&[u8], &str),
+    protected: &Protected,
+) -> anyhow::Result<PathBuf> {
+    let plain = dir.join(format!("{stem}.{extension}"));
+    let hashed = dir.join(format!("{stem}.{}.{extension}", &sha256[..12]));
+    for kept in [plain, hashed] {
+        protected.check(&kept, "the raw bill kept")?;
+        match std::fs::read(&kept) {
+            Ok(there) if there == raw => return Ok(kept),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::paths::write_replacing(&kept, |mut file| {
+                    std::io::Write::write_all(&mut file, raw)
+                })
+                .map_err(|e| anyhow!("cannot keep the raw bill at '{}': {e}", kept.display()))?;
+                return Ok(kept);
+            }
+            Err(e) => return Err(anyhow!("cannot read '{}': {e}", kept.display())),
+        }
+    }
+    Err(anyhow!(
+        "a different file is already kept at '{}.{}.{extension}': not replaced",
+        stem,
+        &sha256[..12]
+    ))
 }
 
 /// Day D's bill and the neighbours given as files.
@@ -336,13 +371,6 @@ pub async fn run_with(
             profile.gateway, profile.merchant_id, profile.name, day.source
         ),
     };
-    report::write_any(
-        &matched,
-        described,
-        &request.out,
-        request.format,
-        request.excel,
-    )?;
     let source = record::Source {
         profile: profile.name.clone(),
         gateway: profile.gateway,
@@ -353,7 +381,23 @@ pub async fn run_with(
         neighbours: neighbours_text(request.date, &neighbours),
     };
     let meta = record::meta(source, &matched);
+    // Recorded first, then the report: a report on disk always has its
+    // record (a kill between the two leaves a record without its report,
+    // which `status` shows and a second run writes again).
     let id = journal.record_reconciliation(&meta, &record::findings(&matched))?;
+    report::write_any(
+        &matched,
+        described,
+        &request.out,
+        request.format,
+        request.excel,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "the reconciliation is recorded (number {id}), but its report could not be written at '{}': {e}",
+            request.out.display()
+        )
+    })?;
     tell(&matched, &meta, &day, id, &request.out);
     Ok(if matched.totals.needs_attention() {
         exit::SOME_FAILED

@@ -230,3 +230,35 @@ mod fetched {
         assert_eq!(*whole.asked.lock().unwrap(), [date]);
     }
 }
+
+/// A kept raw bill is evidence an earlier reconciliation recorded the hash
+/// of: a bill fetched again with other bytes never replaces it.
+#[test]
+fn a_kept_raw_bill_is_never_replaced_by_other_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let protected = Protected::new();
+    let keep = |bytes: &[u8]| {
+        let sha = sha256(bytes);
+        keep_raw(
+            dir.path(),
+            "2026-11-30.wechatpay.bill".into(),
+            "csv",
+            (bytes, &sha),
+            &protected,
+        )
+        .unwrap()
+    };
+    let first = keep(b"first bill");
+    assert_eq!(first, dir.path().join("2026-11-30.wechatpay.bill.csv"));
+    assert_eq!(keep(b"first bill"), first, "the same bytes: the same file");
+    let second = keep(b"second bill");
+    let sha = sha256(b"second bill");
+    assert_eq!(
+        second,
+        dir.path()
+            .join(format!("2026-11-30.wechatpay.bill.{}.csv", &sha[..12]))
+    );
+    assert_eq!(std::fs::read(&first).unwrap(), b"first bill");
+    assert_eq!(std::fs::read(&second).unwrap(), b"second bill");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
