@@ -116,15 +116,7 @@ pub fn run(
         say_if_empty(&journal, &filter, args)?;
         return Ok(exit::SUCCESS);
     }
-    let mut protected = Protected::new();
-    protected.journal(journal_path);
-    if let Some(config) = config {
-        protected.add(config, "the configuration");
-    }
-    for input in journal.batch_inputs()? {
-        protected.add(&input, "the input of a batch in the journal");
-    }
-    protected.check(&args.out, "--out")?;
+    check_out(&journal, journal_path, config, &args.out)?;
     let heading = Heading {
         period: period(args),
         zone: zone.clone(),
@@ -168,5 +160,25 @@ fn say_if_empty(journal: &Journal, filter: &Filter, args: &ExportArgs) -> anyhow
         period => format!(" in {period}"),
     };
     crate::say!("Note: the export holds no refund{asked}; {held}");
+    Ok(())
+}
+
+/// Refuses an `--out` that is the journal, the configuration or a batch's
+/// input (the export and the report write only new files of their own).
+pub(crate) fn check_out(
+    journal: &Journal,
+    journal_path: &std::path::Path,
+    config: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut protected = Protected::new();
+    protected.journal(journal_path);
+    if let Some(config) = config {
+        protected.add(config, "the configuration");
+    }
+    for input in journal.batch_inputs()? {
+        protected.add(&input, "the input of a batch in the journal");
+    }
+    protected.check(out, "--out")?;
     Ok(())
 }

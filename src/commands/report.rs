@@ -14,7 +14,6 @@ use crate::exit::{self, UsageError};
 use crate::journal::days::gateway_zone;
 use crate::journal::{Journal, Status};
 use crate::options::Locations;
-use crate::paths::Protected;
 use crate::report::export::Filter;
 use crate::report::html::{self, AttentionRefund, ReconciliationSection, Report};
 use crate::zone::Zone;
@@ -87,15 +86,7 @@ pub fn run(
             .into());
         }
     }
-    let mut protected = Protected::new();
-    protected.journal(journal_path);
-    if let Some(config) = config {
-        protected.add(config, "the configuration");
-    }
-    for input in journal.batch_inputs()? {
-        protected.add(&input, "the input of a batch in the journal");
-    }
-    protected.check(&args.out, "--out")?;
+    super::export::check_out(&journal, journal_path, config, &args.out)?;
     let mut report = html::gather(&journal, &filter, zone, &period(args))?;
     report.reconciliations = reconciliations(&journal, &filter, &report)?;
     for refund in &mut report.attention {

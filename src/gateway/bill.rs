@@ -83,6 +83,28 @@ pub struct FetchedBill {
     pub bill: Bill,
 }
 
+impl FetchedBill {
+    /// The bill of a day the gateway says had no bill (`NO_STATEMENT_EXIST`,
+    /// `isp.bill_not_exist`, believed only in a signed answer): no bytes, no
+    /// rows, totals of zero.
+    pub fn empty(gateway: GatewayKind, date: Date, raw_extension: &'static str) -> FetchedBill {
+        FetchedBill {
+            raw: Vec::new(),
+            raw_extension,
+            bill: Bill {
+                gateway,
+                merchant_id: None,
+                date,
+                rows: Vec::new(),
+                totals: BillTotals {
+                    count: Some(0),
+                    fen: Some(Fen(0)),
+                },
+            },
+        }
+    }
+}
+
 /// Why a bill could not be had or read. Never holds a key or a token.
 #[derive(Debug, thiserror::Error)]
 pub enum BillError {

@@ -21,11 +21,10 @@ use url::Url;
 use super::client::{AlipayClient, AlipaySettings};
 use super::verify::{cut, Signature};
 use super::wire::{parse_status, response_member, Echoed, ERROR_MEMBER};
-use crate::gateway::bill::{Bill, BillError, BillSource, BillTotals, Caps, FetchedBill};
+use crate::gateway::bill::{BillError, BillSource, Caps, FetchedBill};
 use crate::gateway::bill_read::{self, quoted};
 use crate::gateway::rsa_sign::RsaVerifier;
 use crate::gateway::{http, GatewayKind};
-use crate::money::Fen;
 
 pub const BILL_METHOD: &str = "alipay.data.dataservice.bill.downloadurl.query";
 
@@ -173,30 +172,15 @@ pub(super) fn is_account_of(account: &str, pid: &str) -> bool {
     account == pid || account.strip_prefix(pid) == Some("0156")
 }
 
-fn empty(date: Date) -> FetchedBill {
-    FetchedBill {
-        raw: Vec::new(),
-        raw_extension: "csv.zip",
-        bill: Bill {
-            gateway: GatewayKind::Alipay,
-            merchant_id: None,
-            date,
-            rows: Vec::new(),
-            totals: BillTotals {
-                count: Some(0),
-                fen: Some(Fen(0)),
-            },
-        },
-    }
-}
-
 #[async_trait::async_trait]
 impl BillSource for AlipayBills {
     async fn fetch(&self, date: Date) -> Result<FetchedBill, BillError> {
         // The URL lives 30 s: one that died on the way is asked for once more.
         for _ in 0..2 {
             let url = match self.ask(date).await? {
-                Asked::NoBill => return Ok(empty(date)),
+                Asked::NoBill => {
+                    return Ok(FetchedBill::empty(GatewayKind::Alipay, date, "csv.zip"))
+                }
                 Asked::Url(url) => url,
             };
             if let Some(zip) = self.download(&url).await? {

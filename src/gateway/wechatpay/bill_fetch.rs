@@ -18,10 +18,9 @@ use url::{Position, Url};
 use super::client::WechatpaySettings;
 use super::verify::Signature;
 use super::wire::{authorization, Credentials};
-use crate::gateway::bill::{self, Bill, BillError, BillSource, BillTotals, Caps, FetchedBill};
+use crate::gateway::bill::{self, BillError, BillSource, Caps, FetchedBill};
 use crate::gateway::bill_read::{self, quoted};
 use crate::gateway::{http, GatewayKind};
-use crate::money::Fen;
 
 const BILL_PATH: &str = "/v3/bill/tradebill";
 /// The host WeChat Pay's download URLs name.
@@ -235,31 +234,15 @@ impl WechatpayBills {
     }
 }
 
-/// The bill of a day WeChat Pay says had no trade or refund.
-fn empty(date: Date) -> FetchedBill {
-    FetchedBill {
-        raw: Vec::new(),
-        raw_extension: "csv",
-        bill: Bill {
-            gateway: GatewayKind::Wechatpay,
-            merchant_id: None,
-            date,
-            rows: Vec::new(),
-            totals: BillTotals {
-                count: Some(0),
-                fen: Some(Fen(0)),
-            },
-        },
-    }
-}
-
 #[async_trait::async_trait]
 impl BillSource for WechatpayBills {
     async fn fetch(&self, date: Date) -> Result<FetchedBill, BillError> {
         // The URL lives 30 s: one that expired on the way is applied for once more.
         for _ in 0..2 {
             let offer = match self.apply(date).await? {
-                Applied::NoBill => return Ok(empty(date)),
+                Applied::NoBill => {
+                    return Ok(FetchedBill::empty(GatewayKind::Wechatpay, date, "csv"))
+                }
                 Applied::Offer(offer) => offer,
             };
             match self.download(&offer).await? {
