@@ -120,8 +120,15 @@ fn expected_summary(source: &Source, d: Date, states_totals: bool) -> Summary {
     let bill_fen =
         all_day - amount_of(1) - 1 + OUTSIDE_FEN + unresolved_in_bill * amount_of(UNRESOLVED_ROW);
     let bill_rows = DAY_FINAL + unresolved_in_bill;
+    // The bill's succeeded rows: all but the one it shows still processing.
+    let processing_rows = u64::from(source.processing.is_some());
     let mut expected = vec![
         (format!("bill of {d}: refund rows"), bill_rows, bill_fen),
+        (
+            format!("bill of {d}: succeeded refund rows"),
+            bill_rows - processing_rows,
+            bill_fen - processing_fen,
+        ),
         (format!("journal: succeeded on {d}"), DAY_FINAL, all_day),
         (
             "matched (journal)".to_owned(),

@@ -51,8 +51,9 @@ struct Had {
     bill: Bill,
     /// `api`, or the file's path.
     source: String,
-    /// The raw bytes' file: the given file, or the fetched bill kept.
-    raw_path: PathBuf,
+    /// The raw bytes' file: the given file, or the fetched bill kept; none
+    /// for a day the gateway says has no bill (nothing to keep).
+    raw_path: Option<PathBuf>,
     sha256: String,
 }
 
@@ -176,7 +177,7 @@ fn read_file(profile: &Profile, date: Date, path: &Path) -> Result<Had, UsageErr
     Ok(Had {
         bill,
         source: path.display().to_string(),
-        raw_path: path.to_owned(),
+        raw_path: Some(path.to_owned()),
         sha256: sha256(&bytes),
     })
 }
@@ -197,13 +198,17 @@ async fn fetch(
         .into());
     }
     let sha256 = sha256(&fetched.raw);
-    let kept = keep_raw(
-        directory_of(out),
-        format!("{date}.{}.bill", profile.gateway),
-        fetched.raw_extension,
-        (&fetched.raw, &sha256),
-        protected,
-    )?;
+    let kept = (!fetched.raw.is_empty())
+        .then(|| {
+            keep_raw(
+                directory_of(out),
+                format!("{date}.{}.bill", profile.gateway),
+                fetched.raw_extension,
+                (&fetched.raw, &sha256),
+                protected,
+            )
+        })
+        .transpose()?;
     Ok(Had {
         sha256,
         bill: fetched.bill,
@@ -376,7 +381,7 @@ pub async fn run_with(
         gateway: profile.gateway,
         merchant_id: profile.merchant_id.clone(),
         source: day.source.clone(),
-        raw_path: Some(day.raw_path.display().to_string()),
+        raw_path: day.raw_path.as_ref().map(|p| p.display().to_string()),
         raw_sha256: day.sha256.clone(),
         neighbours: neighbours_text(request.date, &neighbours),
     };
@@ -446,8 +451,10 @@ fn tell(matched: &Matched, meta: &ReconciliationMeta, day: &Had, id: i64, out: &
         &meta.raw_sha256[..12.min(meta.raw_sha256.len())]
     );
     crate::say!("  report: {}", out.display());
-    if meta.source == API {
-        crate::say!("  raw bill kept: {}", day.raw_path.display());
+    match (&day.raw_path, meta.source == API) {
+        (Some(kept), true) => crate::say!("  raw bill kept: {}", kept.display()),
+        (None, _) => crate::say!("  the gateway has no bill of that day: nothing kept"),
+        (Some(_), false) => {}
     }
     crate::say_part!("{}", report::table(matched));
     crate::say!("  neighbour days' bills: {}", meta.neighbours);
