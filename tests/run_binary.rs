@@ -200,7 +200,22 @@ async fn demo_exits_0_and_prints_the_summary() {
         .find_map(|l| l.strip_prefix("results: "))
         .unwrap();
     assert!(Path::new(results).exists());
-    let _ = std::fs::remove_dir_all(Path::new(results).parent().unwrap());
+    // The month as one page, beside the results, with the money above.
+    let dir = Path::new(results).parent().unwrap();
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..80]);
+    assert!(
+        page.contains("2,919.51"),
+        "the refunded of all four batches"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "report written to {}",
+            dir.join("report.html").display()
+        )),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

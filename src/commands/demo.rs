@@ -10,11 +10,12 @@ use anyhow::Context;
 
 use super::app::App;
 use super::run::{self, RunRequest};
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, ReportArgs};
 use crate::config::Config;
 use crate::exit;
 use crate::options::RunOptions;
 use crate::sim::{self, faults::FaultConfig, sample_keys, SimConfig};
+use crate::zone::Zone;
 
 /// The sample files, built into the binary (the WeChat and Alipay batches are
 /// GBK, as a finance sheet saved from Excel on a Chinese Windows is).
@@ -106,6 +107,10 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     );
     crate::say!("working directory: {}\n", dir.display());
     let config = Config::load(&dir.join("bulkrefund.toml"))?;
+    let zone = match config.timezone() {
+        Some(name) => Zone::named(name)?,
+        None => Zone::system(),
+    };
     let journal = dir.join("bulkrefund.db");
     let options = RunOptions {
         poll_for: Duration::from_secs(60),
@@ -145,6 +150,15 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
     crate::say!("(the Leshua sample's last row fails on purpose: it refunds an order that was already refunded in full)");
     crate::say!("journal: {}", journal.display());
     simulator.stop().await;
+    // The month as one page to look at (`bulkrefund report`).
+    let report = ReportArgs {
+        places: Default::default(),
+        batch: None,
+        since: None,
+        until: None,
+        out: dir.join("report.html"),
+    };
+    super::report::run(&journal, None, &zone, &report)?;
     Ok(if all_final && doubled == 0 {
         exit::SUCCESS
     } else {
