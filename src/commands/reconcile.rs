@@ -327,6 +327,48 @@ pub async fn run(
     run_with(profile, journal_path, config, request, source.as_deref()).await
 }
 
+/// What no file reconciliation writes may be: the journal, the
+/// configuration, a batch's input, a bill file given, and the report itself
+/// (so that a raw bill kept is never the report). The report's path is
+/// checked here, before anything is fetched or recorded: a report that cannot
+/// be written fails before the record (exit 2), never after it. A name of the
+/// kept bills' form (`DATE.GATEWAY.bill.EXT`) is refused for the report: an
+/// earlier reconciliation's raw bill may be there.
+fn protected_paths(
+    journal: &Journal,
+    journal_path: &Path,
+    config: Option<&Path>,
+    request: &Request,
+) -> anyhow::Result<Protected> {
+    let mut protected = Protected::new();
+    protected.journal(journal_path);
+    if let Some(config) = config {
+        protected.add(config, "the configuration");
+    }
+    for input in journal.batch_inputs()? {
+        protected.add(&input, "the input of a batch in the journal");
+    }
+    for (_, file) in &request.files {
+        protected.add(file, "a bill file");
+    }
+    protected.check(&request.out, "--out")?;
+    let name = request
+        .out
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    if name.contains(".bill.") {
+        return Err(UsageError(format!(
+            "--out '{}': a name of the form DATE.GATEWAY.bill.* is where raw bills are kept; name the report otherwise",
+            request.out.display()
+        ))
+        .into());
+    }
+    crate::paths::check_writable(&request.out, "--out")?;
+    protected.add(&request.out, "the report (--out)");
+    Ok(protected)
+}
+
 /// [`run`] with the bill API given (tests give their own); `None` with files.
 pub async fn run_with(
     profile: &Profile,
@@ -335,15 +377,6 @@ pub async fn run_with(
     request: &Request,
     source: Option<&dyn BillSource>,
 ) -> anyhow::Result<u8> {
-    let mut protected = Protected::new();
-    protected.journal(journal_path);
-    if let Some(config) = config {
-        protected.add(config, "the configuration");
-    }
-    for (_, file) in &request.files {
-        protected.add(file, "a bill file");
-    }
-    protected.check(&request.out, "--out")?;
     if !journal_path.exists() {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to reconcile against",
@@ -352,6 +385,7 @@ pub async fn run_with(
         .into());
     }
     let mut journal = Journal::open(journal_path)?;
+    let protected = protected_paths(&journal, journal_path, config, request)?;
     let (day, neighbours, matched) = if let Some(source) = source {
         fetch_all(&journal, source, (profile, &protected), request).await?
     } else {

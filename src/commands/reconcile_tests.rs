@@ -229,6 +229,44 @@ mod fetched {
         assert_eq!(code, exit::SUCCESS);
         assert_eq!(*whole.asked.lock().unwrap(), [date]);
     }
+
+    /// A report that would land on a batch's input, on a raw bill's name or
+    /// in a folder that does not exist is refused (exit 2) before anything
+    /// is fetched or recorded.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_report_path_that_cannot_be_is_refused_before_anything_is_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let (profile, journal_path, date) = paid(dir.path(), "reconcile-out").await;
+        let whole = Bills {
+            days: HashMap::from([(
+                date,
+                bill(date, "ACME", vec![row(2, "r1", 100), row(3, "r2", 200)]),
+            )]),
+            asked: Mutex::new(Vec::new()),
+        };
+        let input = std::fs::read(dir.path().join("stub.csv")).unwrap();
+        for (out, says) in [
+            ("stub.csv", "the input of a batch"),
+            ("2026-11-30.stub.bill.csv", "where raw bills are kept"),
+            ("no-such-folder/day.csv", "--out"),
+        ] {
+            let mut request = request(dir.path(), date);
+            request.out = dir.path().join(out);
+            let error = run_with(&profile, &journal_path, None, &request, Some(&whole))
+                .await
+                .unwrap_err();
+            assert_eq!(crate::commands::exit_code_for(&error), exit::USAGE, "{out}");
+            assert!(format!("{error:#}").contains(says), "{out}: {error:#}");
+        }
+        assert!(whole.asked.lock().unwrap().is_empty(), "nothing fetched");
+        assert_eq!(std::fs::read(dir.path().join("stub.csv")).unwrap(), input);
+        let journal = Journal::open_read_only(&journal_path).unwrap().unwrap();
+        assert!(journal
+            .reconciled_days()
+            .unwrap()
+            .iter()
+            .all(|d| d.latest.is_none()));
+    }
 }
 
 /// A kept raw bill is evidence an earlier reconciliation recorded the hash

@@ -269,6 +269,12 @@ pub fn html_section(matched: &Matched, source: &str) -> ReconciliationSection {
             t.stated.fen,
         ));
     }
+    let label = format!("bill of {}: succeeded refund rows", matched.date);
+    totals.push(line(
+        label,
+        t.bill_succeeded.count,
+        Some(t.bill_succeeded.fen),
+    ));
     let label = format!("journal: succeeded on {}", matched.date);
     totals.push(line(label, t.expected.count, Some(t.expected.fen)));
     let label = "unresolved, not in the bill (run resume)".to_owned();
