@@ -153,8 +153,8 @@ impl AlipayBills {
                 )))
             }
             Some(_) => {}
-            None => tracing::info!(
-                "the Alipay bill names account {} (set the profile's pid to have it checked)",
+            None => tracing::warn!(
+                "the Alipay bill names account {}, not checked: set the profile's pid (2088…) to have it checked",
                 quoted(account)
             ),
         }
