@@ -12,6 +12,7 @@ use encoding_rs::Encoding;
 use jiff::Timestamp;
 
 use super::bill::{too_large, BillError, BillRow};
+use super::times;
 use crate::money::AmountError;
 
 /// How long a bill download may take: a read may wait [`READ_TIMEOUT`]
@@ -244,12 +245,11 @@ pub(crate) fn signed_fen(text: &str) -> Result<i64, String> {
     Ok(if text.starts_with('-') { -fen } else { fen })
 }
 
-/// Beijing wall time `text` in `format` (`%Y-%m-%d %H:%M:%S`,
-/// `%Y%m%d%H%M%S`) as an instant. Beijing keeps UTC+8 all year.
+/// Beijing wall time `text` in `format` ([`times::DASHED`],
+/// [`times::COMPACT`]) as an instant, as the gateway's answers are read
+/// ([`times::beijing`]); an error names the text and the format.
 pub(crate) fn beijing_time(text: &str, format: &str) -> Result<Timestamp, String> {
-    jiff::civil::DateTime::strptime(format, text)
-        .ok()
-        .and_then(|at| jiff::tz::offset(8).to_timestamp(at).ok())
+    times::beijing(text, format)
         .ok_or_else(|| format!("{} is not a time as {format}", quoted(text)))
 }
 

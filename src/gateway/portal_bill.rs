@@ -17,7 +17,7 @@ use super::bill_read::{
 use super::GatewayKind;
 use crate::money::Fen;
 
-const TIME_FORMAT: &str = "%Y%m%d%H%M%S";
+const TIME_FORMAT: &str = crate::gateway::times::COMPACT;
 
 /// A gateway's portal columns and status words.
 pub(crate) struct PortalLayout {

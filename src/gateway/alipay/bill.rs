@@ -27,7 +27,7 @@ use crate::gateway::bill_read::{
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+const TIME_FORMAT: &str = crate::gateway::times::DASHED;
 /// More entries than a bill has (two): a zip of many is not a bill.
 const MAX_ENTRIES: usize = 16;
 const LIST_MARKER: &str = "业务明细列表";

@@ -18,7 +18,7 @@ use crate::gateway::bill_read::{
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+const TIME_FORMAT: &str = crate::gateway::times::DASHED;
 
 /// Where the columns reconciliation reads are.
 struct Layout {
