@@ -12,6 +12,7 @@ pub mod journal;
 pub mod look;
 pub mod manual;
 pub mod reconcile;
+mod reconcile_paths;
 pub mod report;
 pub mod resume;
 pub mod retry;

@@ -23,6 +23,7 @@ use anyhow::anyhow;
 use jiff::civil::Date;
 use sha2::{Digest, Sha256};
 
+use super::reconcile_paths::{keep_raw, protected_paths};
 use crate::cli::ReconcileArgs;
 use crate::config::Profile;
 use crate::exit::{self, UsageError};
@@ -217,42 +218,6 @@ async fn fetch(
     })
 }
 
-/// Keeps a fetched bill's raw bytes as `STEM.EXT` beside the report, never
-/// over a different file: an earlier reconciliation recorded that file's
-/// SHA-256, and the file is its evidence. A bill fetched again with other
-/// bytes is kept as `STEM.<first 12 hex of its SHA-256>.EXT`; the same bytes
-/// are not written twice.
-fn keep_raw(
-    dir: &Path,
-    stem: String,
-    extension: &str,
-    (raw, sha256): (&[u8], &str),
-    protected: &Protected,
-) -> anyhow::Result<PathBuf> {
-    let plain = dir.join(format!("{stem}.{extension}"));
-    let hashed = dir.join(format!("{stem}.{}.{extension}", &sha256[..12]));
-    for kept in [plain, hashed] {
-        protected.check(&kept, "the raw bill kept")?;
-        match std::fs::read(&kept) {
-            Ok(there) if there == raw => return Ok(kept),
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::paths::write_replacing(&kept, |mut file| {
-                    std::io::Write::write_all(&mut file, raw)
-                })
-                .map_err(|e| anyhow!("cannot keep the raw bill at '{}': {e}", kept.display()))?;
-                return Ok(kept);
-            }
-            Err(e) => return Err(anyhow!("cannot read '{}': {e}", kept.display())),
-        }
-    }
-    Err(anyhow!(
-        "a different file is already kept at '{}.{}.{extension}': not replaced",
-        stem,
-        &sha256[..12]
-    ))
-}
-
 /// Day D's bill and the neighbours given as files.
 fn files(profile: &Profile, request: &Request) -> Result<(Had, [Neighbour; 2]), UsageError> {
     let mut day = None;
@@ -327,48 +292,6 @@ pub async fn run(
     run_with(profile, journal_path, config, request, source.as_deref()).await
 }
 
-/// What no file reconciliation writes may be: the journal, the
-/// configuration, a batch's input, a bill file given, and the report itself
-/// (so that a raw bill kept is never the report). The report's path is
-/// checked here, before anything is fetched or recorded: a report that cannot
-/// be written fails before the record (exit 2), never after it. A name of the
-/// kept bills' form (`DATE.GATEWAY.bill.EXT`) is refused for the report: an
-/// earlier reconciliation's raw bill may be there.
-fn protected_paths(
-    journal: &Journal,
-    journal_path: &Path,
-    config: Option<&Path>,
-    request: &Request,
-) -> anyhow::Result<Protected> {
-    let mut protected = Protected::new();
-    protected.journal(journal_path);
-    if let Some(config) = config {
-        protected.add(config, "the configuration");
-    }
-    for input in journal.batch_inputs()? {
-        protected.add(&input, "the input of a batch in the journal");
-    }
-    for (_, file) in &request.files {
-        protected.add(file, "a bill file");
-    }
-    protected.check(&request.out, "--out")?;
-    let name = request
-        .out
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy();
-    if name.contains(".bill.") {
-        return Err(UsageError(format!(
-            "--out '{}': a name of the form DATE.GATEWAY.bill.* is where raw bills are kept; name the report otherwise",
-            request.out.display()
-        ))
-        .into());
-    }
-    crate::paths::check_writable(&request.out, "--out")?;
-    protected.add(&request.out, "the report (--out)");
-    Ok(protected)
-}
-
 /// [`run`] with the bill API given (tests give their own); `None` with files.
 pub async fn run_with(
     profile: &Profile,
@@ -385,7 +308,12 @@ pub async fn run_with(
         .into());
     }
     let mut journal = Journal::open(journal_path)?;
-    let protected = protected_paths(&journal, journal_path, config, request)?;
+    let protected = protected_paths(
+        &journal,
+        journal_path,
+        config,
+        (&request.files, &request.out),
+    )?;
     let (day, neighbours, matched) = if let Some(source) = source {
         fetch_all(&journal, source, (profile, &protected), request).await?
     } else {
