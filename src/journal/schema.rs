@@ -199,6 +199,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX reconciliation_rows_by_reconciliation ON reconciliation_rows(reconciliation);
     CREATE INDEX reconciliation_rows_by_refund ON reconciliation_rows(refund) WHERE refund IS NOT NULL;
     "#,
+    // 10: claims. A process claims a refund before it works on it and holds the
+    // claim under a lease it renews; every later write of the refund names the
+    // claim (owner and generation), so a process that lost it changes nothing.
+    r#"
+    ALTER TABLE refunds ADD COLUMN claim_owner TEXT;             -- host:pid:nonce of the holder; NULL: unclaimed
+    ALTER TABLE refunds ADD COLUMN claim_generation INTEGER NOT NULL DEFAULT 0;  -- grows at every claim: the fence
+    ALTER TABLE refunds ADD COLUMN lease_until_ms INTEGER;       -- unix ms, the journal's clock: the claim lapses then
+    "#,
+    // 11: a second person's approval of a batch over its profile's limit.
+    r#"
+    ALTER TABLE batches ADD COLUMN approval_over_fen INTEGER;    -- the limit it was recorded over; NULL: needs no approval
+    ALTER TABLE batches ADD COLUMN recorded_by TEXT;             -- who recorded it (database role, or OS user on SQLite)
+    CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY,
+        batch_id INTEGER NOT NULL REFERENCES batches(id),
+        at TEXT NOT NULL,
+        person TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('approved', 'refused')),
+        why TEXT NOT NULL
+    );
+    CREATE INDEX approvals_by_batch ON approvals(batch_id);
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it
