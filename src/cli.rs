@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gateway::GatewayKind;
 
+mod approve;
 mod journal;
 mod places;
 mod reconcile;
@@ -16,6 +17,7 @@ mod report;
 mod sim_alipay;
 mod sim_wechatpay;
 mod values;
+pub use approve::ApproveArgs;
 pub use journal::{BackupArgs, JournalArgs, JournalCommand};
 pub use places::Places;
 pub use reconcile::ReconcileArgs;
@@ -313,6 +315,10 @@ pub enum Command {
     /// that list it, every transition and HTTP attempt (and, for an abnormal
     /// refund, what to do), e.g. `bulkrefund show R123`.
     Show(ShowArgs),
+    /// Approve a batch that waits for a second person (over its profile's
+    /// approve_over_yuan): refused, and the refusal recorded, for the person
+    /// who recorded it, e.g. `bulkrefund approve --batch 3`.
+    Approve(ApproveArgs),
     /// Work on the journal itself: `bulkrefund journal backup FILE`,
     /// `bulkrefund journal forget-import ID`.
     Journal(JournalArgs),
@@ -456,6 +462,7 @@ impl Command {
             Command::Validate(a) => a.places.clone(),
             Command::Status(a) => a.places.clone(),
             Command::Show(a) => a.places.clone(),
+            Command::Approve(a) => a.places.clone(),
             Command::Journal(a) => match &a.command {
                 JournalCommand::Backup(b) => b.places.clone(),
                 JournalCommand::ForgetImport(f) => f.places.clone(),

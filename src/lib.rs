@@ -39,6 +39,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
         Command::Reconcile(args) => commands::reconcile::main(&locations, args).await,
         Command::Status(args) => commands::status::main(&locations, args),
         Command::Show(args) => commands::show::main(&locations, args),
+        Command::Approve(args) => commands::approve::main(&locations, args),
         Command::Journal(args) => commands::journal::main(&locations, args),
         Command::Completions(args) => commands::manual::completions(args.shell),
         Command::Man(args) => commands::manual::man(args.dir.as_deref()),

@@ -15,6 +15,7 @@ use crate::config::{Config, Profile};
 use crate::engine::pacing::Pace;
 use crate::engine::{self, EngineOptions, EngineReport};
 use crate::exit::{self, UsageError};
+use crate::journal::approval::{ApprovalStore, WaitingBatch};
 use crate::journal::{Journal, Scope};
 use crate::options::{Locations, RunOptions};
 use crate::paths::Protected;
@@ -177,6 +178,12 @@ impl App {
             outcome.problems.push(import.describe());
             outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
         }
+        // A batch waiting for approval sent nothing: its refunds stay pending (exit 4).
+        outcome.waiting = journal.batches_waiting()?;
+        outcome.waiting.retain(|w| affected.contains(&w.batch));
+        if !outcome.waiting.is_empty() {
+            outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
+        }
         for batch in affected {
             if unfinished.iter().any(|u| u.batch == batch) {
                 continue;
@@ -253,6 +260,8 @@ pub struct RunOutcome {
     pub notes: Vec<String>,
     /// Refunds left in review in the command's scope (`resume` says so, and exits 3).
     pub in_review: usize,
+    /// The batches in scope that wait for a second person's approval: nothing of them was sent.
+    pub waiting: Vec<WaitingBatch>,
 }
 
 impl RunOutcome {
@@ -264,6 +273,7 @@ impl RunOutcome {
             problems: Vec::new(),
             notes: Vec::new(),
             in_review: 0,
+            waiting: Vec::new(),
         }
     }
 
@@ -272,6 +282,9 @@ impl RunOutcome {
         let report = &self.report;
         for note in &self.notes {
             crate::say!("{note}");
+        }
+        for waiting in &self.waiting {
+            crate::say!("{}", waiting.describe());
         }
         if self.in_review > 0 {
             crate::say!(
@@ -329,12 +342,12 @@ impl RunOutcome {
             crate::say_error!("Error: {problem}");
         }
         // An exit 4 that `resume` cannot help (an import to run again) has said so above.
-        let resumable = self.report.interrupted
-            || self
-                .batches
-                .iter()
-                .any(|(_, _, money)| !money.intents.unresolved.is_zero());
-        if self.exit_code == exit::UNRESOLVED && (resumable || self.problems.is_empty()) {
+        let resumable = self.report.interrupted || !self.unresolved().is_empty();
+        let only_waiting = !self.waiting.is_empty() && !resumable;
+        if self.exit_code == exit::UNRESOLVED
+            && !only_waiting
+            && (resumable || self.problems.is_empty())
+        {
             crate::say!("{}", self.resume_hint());
         }
     }
@@ -343,9 +356,8 @@ impl RunOutcome {
     /// and the command that finishes them.
     pub fn resume_hint(&self) -> String {
         let unresolved: Vec<String> = self
-            .batches
-            .iter()
-            .filter(|(_, _, money)| !money.intents.unresolved.is_zero())
+            .unresolved()
+            .into_iter()
             .map(|(batch, _, money)| {
                 format!(
                     "batch {batch}: {} unresolved",
@@ -365,6 +377,20 @@ impl RunOutcome {
                 unresolved.join(", ")
             )
         }
+    }
+}
+
+impl RunOutcome {
+    /// The batches with refunds unresolved that `resume` can finish now
+    /// (those waiting for approval aside: they are said apart).
+    fn unresolved(&self) -> Vec<&(i64, PathBuf, BatchMoney)> {
+        self.batches
+            .iter()
+            .filter(|(batch, _, money)| {
+                !money.intents.unresolved.is_zero()
+                    && !self.waiting.iter().any(|w| w.batch == *batch)
+            })
+            .collect()
     }
 }
 

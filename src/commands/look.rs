@@ -2,13 +2,16 @@
 //! and the earlier ones it names that are not yet sent), where and how much,
 //! its limits (caps.rs), and whether the same file was run before. Decided inside
 //! the import's transaction, so a "no" (or a limit) leaves nothing recorded
-//! and nothing that a later `resume` could send.
+//! and nothing that a later `resume` could send; a batch over the profile's
+//! `approve_over_yuan` is recorded held, in that same transaction, and waits
+//! for a second person's approval (journal/approval.rs).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::caps::{self, Outgoing};
 use crate::config::Profile;
+use crate::journal::approval::{self, Hold};
 use crate::journal::import::{Refusal, Tally};
 use crate::journal::reports::BatchSummary;
 
@@ -24,6 +27,9 @@ pub struct Look<'a> {
     pub allow_over_limit: bool,
     /// Where the earlier batch's time is shown.
     pub zone: &'a crate::zone::Zone,
+    /// Who records the batch (the journal's idea of the person asking): the
+    /// one person who may not approve it, should it need approval.
+    pub person: String,
 }
 
 impl Look<'_> {
@@ -87,6 +93,14 @@ impl Look<'_> {
         for limit in self.over_limits(tally) {
             let _ = writeln!(text, "  over the limit: {limit}");
         }
+        if let Some(hold) = self.hold(tally) {
+            let _ = writeln!(
+                text,
+                "  approval:  over approve_over_yuan = {}: recorded, then it waits for approval by someone other than {}; nothing of it is sent before",
+                hold.over_fen.grouped(),
+                hold.recorded_by
+            );
+        }
         if let Some(warning) = self.same_file() {
             let _ = writeln!(text, "  {warning}");
         }
@@ -97,6 +111,14 @@ impl Look<'_> {
     /// `validate`, `retry` and `resume` make too).
     pub fn over_limits(&self, tally: &Tally) -> Vec<String> {
         caps::over(self.profile, &Outgoing::of_tally(tally))
+    }
+
+    /// The hold the batch gets when what it would send is over the
+    /// profile's `approve_over_yuan` (the very sum the caps check).
+    /// `--allow-over-limit` has no say in it.
+    pub fn hold(&self, tally: &Tally) -> Option<Hold> {
+        let to_send = Outgoing::of_tally(tally).fen;
+        approval::hold_for(self.profile.approve_over, to_send, &self.person)
     }
 
     fn same_file(&self) -> Option<String> {
@@ -110,9 +132,14 @@ impl Look<'_> {
         ))
     }
 
-    /// Ok to send, or why not. Asked on the terminal when there is something
+    /// Ok to send (or, over `approve_over_yuan`, to record it held: the hold
+    /// returned), or why not. Asked on the terminal when there is something
     /// to send (or the same file again); refused outright over a limit.
-    pub fn decide(&self, tally: &Tally, cancelled: impl Fn() -> bool) -> Result<(), Refusal> {
+    pub fn decide(
+        &self,
+        tally: &Tally,
+        cancelled: impl Fn() -> bool,
+    ) -> Result<Option<Hold>, Refusal> {
         let over = self.over_limits(tally);
         let outgoing = Outgoing::of_tally(tally);
         let something_to_pay = outgoing.count > 0 || !self.earlier.is_empty();
@@ -127,11 +154,19 @@ impl Look<'_> {
             )));
         }
         if !something_to_pay {
-            return Ok(());
+            return Ok(None);
         }
-        let question = match self.earlier.first() {
-            Some(first) => format!("The same file was run as batch {}. Run it again?", first.id),
-            None => format!(
+        let hold = self.hold(tally);
+        let question = match (self.earlier.first(), &hold) {
+            (Some(first), _) => {
+                format!("The same file was run as batch {}. Run it again?", first.id)
+            }
+            (None, Some(_)) => format!(
+                "Record {} refunds, {} yuan, to wait for a second person's approval?",
+                outgoing.count,
+                outgoing.fen.grouped()
+            ),
+            (None, None) => format!(
                 "Send {} refunds, {} yuan?",
                 outgoing.count,
                 outgoing.fen.grouped()
@@ -139,7 +174,7 @@ impl Look<'_> {
         };
         let not_confirmed = "not confirmed: nothing was recorded or sent";
         match super::confirm::confirmed(self.yes, "run", &question) {
-            Ok(true) if !cancelled() => Ok(()),
+            Ok(true) if !cancelled() => Ok(hold),
             // Interrupted at the question: no answer.
             _ if cancelled() => Err(Refusal::undecided(not_confirmed)),
             Ok(_) => Err(Refusal::decided(not_confirmed)),

@@ -3,6 +3,7 @@
 //! send share one application path ([`app`]).
 
 pub mod app;
+pub mod approve;
 pub mod caps;
 pub mod confirm;
 pub mod demo;

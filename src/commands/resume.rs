@@ -16,6 +16,7 @@ use crate::cli::ResumeArgs;
 use crate::engine::ask::ask_once;
 use crate::exit::{self, UsageError};
 use crate::gateway::Outcome;
+use crate::journal::approval::ApprovalStore;
 use crate::journal::{Journal, Scope, State};
 use crate::options::{Locations, RunOptions};
 use crate::paths;
@@ -110,7 +111,12 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
 /// batch's profile allows (its caps may have been lowered since its run).
 fn check_caps(app: &App, journal: &Journal, scope: &Scope, allow: bool) -> anyhow::Result<()> {
     let mut over = Vec::new();
+    // A batch waiting for approval sends nothing now: its approval comes first.
+    let held = journal.batches_waiting()?;
     for waiting in journal.waiting(scope)? {
+        if held.iter().any(|h| h.batch == waiting.batch) {
+            continue;
+        }
         // A profile gone from the configuration is reported by the engine.
         let Ok(profile) = app.profile(&waiting.profile) else {
             continue;

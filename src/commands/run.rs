@@ -13,6 +13,7 @@ use crate::batch::{self, CheckedBatch, ReadOptions, Scanned};
 use crate::cli::RunArgs;
 use crate::config::Profile;
 use crate::exit::{Interrupted, UsageError};
+use crate::journal::approval::ApprovalStore;
 use crate::journal::import::{self, BatchMeta, ImportError};
 use crate::journal::{Journal, Scope};
 use crate::options::{Locations, RunOptions};
@@ -113,6 +114,7 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
         yes: request.yes,
         allow_over_limit: request.allow_over_limit,
         zone: &app.zone,
+        person: journal.person()?,
     };
     super::interrupt::set_phase(super::interrupt::Phase::Importing);
     let recorded = record(app, &mut journal, &meta, rows, &look);
@@ -155,7 +157,7 @@ fn record(
     look: &Look,
 ) -> anyhow::Result<i64> {
     let mut shown = 0;
-    let tally = import::import_checked(
+    let tally = import::import_deciding(
         journal,
         meta,
         rows,

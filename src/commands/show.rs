@@ -1,7 +1,9 @@
 //! `bulkrefund show REFUND_ID`: one refund's whole story from the journal:
 //! the refund, its order and amount, its retry chain (earlier and later ids),
 //! the batch rows that list it, and every transition and HTTP attempt, with
-//! local times; for an abnormal refund, what the operator must do. As a table, JSON, or CSV (one line per transition or attempt).
+//! local times; for an abnormal refund, what the operator must do; whether its
+//! batches wait for a second person's approval, and their approvals and
+//! refusals. As a table, JSON, or CSV (one line per transition or attempt).
 
 use std::io::Write;
 
@@ -14,6 +16,7 @@ use crate::journal::reconciled::FoundInBill;
 use crate::journal::{Journal, RefundRecord, State};
 use crate::options::Locations;
 use crate::reconcile::status as reconciled;
+use crate::report::approvals::BatchesApproval;
 use crate::report::results::formula_safe_record;
 use crate::zone::Zone;
 
@@ -52,6 +55,8 @@ struct Story {
     attempts: Vec<AttemptRow>,
     /// The reconciliations that found it (`reconcile`).
     bills: Vec<FoundInBill>,
+    /// Whether the batches that list it wait for approval, and their approvals and refusals.
+    approval: BatchesApproval,
 }
 
 impl Story {
@@ -59,9 +64,12 @@ impl Story {
         let head = journal.chain_head(record.id)?;
         let mut chain = journal.chain_links(head)?;
         chain.reverse();
+        let listed_by = journal.listings(head)?;
+        let batches: Vec<i64> = listed_by.iter().map(|l| l.batch).collect();
         Ok(Story {
+            approval: BatchesApproval::read(journal, &batches)?,
             times: journal.refund_times(record.id)?,
-            listed_by: journal.listings(head)?,
+            listed_by,
             transitions: journal.transitions(record.id)?,
             attempts: journal.attempts(record.id)?,
             bills: journal.found_in_bills(record.id)?,
@@ -145,6 +153,7 @@ impl Story {
             value["what_to_do"] = json!(steps);
         }
         value["bills"] = reconciled::found_json(&self.bills, zone);
+        value["approval"] = self.approval.json(zone);
         value
     }
 
@@ -213,6 +222,7 @@ impl Story {
     fn table(&self, zone: &Zone, out: &mut dyn Write) -> std::io::Result<()> {
         self.identity(zone, out)?;
         self.links(out)?;
+        self.approval.write(zone, out)?;
         self.history(zone, out)
     }
 

@@ -13,7 +13,9 @@ use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
 use crate::options::Locations;
+use crate::journal::approval::ApprovalStore;
 use crate::reconcile::status as reconciled;
+use crate::report::approvals::{waiting_json, BatchesApproval};
 use crate::report::results::formula_safe_record;
 use crate::report::summary::{BatchMoney, Sum};
 use crate::zone::Zone;
@@ -165,6 +167,7 @@ fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<Str
 
 pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
     let batches = journal.batches()?;
+    let waiting = journal.batches_waiting()?;
     let (count, fen) = journal.refunded_in_all()?;
     let refunded_in_all = Sum { count, fen };
     match view.format {
@@ -189,6 +192,7 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
                 &json!({
                     "timezone": view.zone.name(),
                     "batches": listed,
+                    "waiting_for_approval": waiting.iter().map(waiting_json).collect::<Vec<_>>(),
                     "refunded_in_all": refunded_in_all,
                     "days": reconciled::days_json(&journal.reconciled_days()?, &view.zone),
                     "unfinished_imports": unfinished,
@@ -226,6 +230,9 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
                     batch_state(batch, &view.zone)
                 )?;
                 writeln!(out, "  {}", money.one_line())?;
+                if let Some(waits) = waiting.iter().find(|w| w.batch == batch.id) {
+                    writeln!(out, "  {}", waits.describe())?;
+                }
             }
             for unfinished in journal.unfinished_imports(None)? {
                 writeln!(out, "{}", unfinished.describe())?;
@@ -251,6 +258,8 @@ struct Detail {
     retries: Vec<RetryLink>,
     /// Only with `--rows`.
     rows: Vec<AttentionRow>,
+    /// Whether it waits for a second person's approval; its approvals and refusals.
+    approval: BatchesApproval,
 }
 
 pub(crate) fn detail(
@@ -270,6 +279,7 @@ pub(crate) fn detail(
         money: BatchMoney::for_batch(journal, id)?,
         failures: journal.failures_by_code(id)?,
         retries: journal.retries_in_batch(id)?,
+        approval: BatchesApproval::read(journal, &[id])?,
         rows: if view.rows {
             journal.rows_needing_attention(id)?
         } else {
@@ -317,6 +327,7 @@ fn detail_json(d: &Detail, view: &View, out: &mut dyn Write) -> anyhow::Result<(
         "batch": batch_json(&d.batch, &d.money, &view.zone),
         "failures": failures,
         "retries": retries,
+        "approval": d.approval.json(&view.zone),
     });
     if view.rows {
         value["rows"] = d
@@ -405,6 +416,7 @@ fn detail_table(d: &Detail, view: &View, out: &mut dyn Write) -> std::io::Result
     if let Some(results) = &batch.results_path {
         writeln!(out, "  results: {}", results.display())?;
     }
+    d.approval.write(&view.zone, out)?;
     write!(out, "{}", d.money.table())?;
     if !d.failures.is_empty() {
         writeln!(out, "why refunds did not succeed, by error code:")?;

@@ -26,6 +26,7 @@ pub const SETTINGS: &[&str] = &[
     "poll_schedule",
     "max_batch_yuan",
     "max_refund_yuan",
+    "approve_over_yuan",
 ];
 
 /// The upper bound on requests in flight when a profile sets neither
@@ -48,6 +49,7 @@ pub struct CommonText {
     poll_schedule: Option<Vec<String>>,
     max_batch_yuan: Option<toml::Value>,
     max_refund_yuan: Option<toml::Value>,
+    approve_over_yuan: Option<toml::Value>,
 }
 
 /// The common settings, checked, defaults applied.
@@ -74,6 +76,9 @@ pub struct Common {
     pub max_batch: Option<Fen>,
     /// A batch with any one refund larger than this is refused before anything is sent.
     pub max_refund: Option<Fen>,
+    /// A batch that would send more than this is recorded and waits for a
+    /// second person's approval (`bulkrefund approve`); no flag bypasses it.
+    pub approve_over: Option<Fen>,
 }
 
 impl CommonText {
@@ -123,6 +128,7 @@ impl CommonText {
                 .map_err(|m| SettingError::new("poll_schedule", m))?,
             max_batch: yuan("max_batch_yuan", &self.max_batch_yuan)?,
             max_refund: yuan("max_refund_yuan", &self.max_refund_yuan)?,
+            approve_over: yuan("approve_over_yuan", &self.approve_over_yuan)?,
         })
     }
 }

@@ -92,6 +92,8 @@ pub struct Profile {
     pub max_batch: Option<Fen>,
     /// The most one refund may be (`max_refund_yuan`), unless `--allow-over-limit`.
     pub max_refund: Option<Fen>,
+    /// Over this (`approve_over_yuan`) a batch waits for a second person's approval.
+    pub approve_over: Option<Fen>,
     section: Arc<dyn GatewayProfile>,
 }
 
@@ -427,6 +429,7 @@ impl Config {
             first_query_after: spec.pace_defaults().first_query_after,
             max_batch: common.max_batch,
             max_refund: common.max_refund,
+            approve_over: common.approve_over,
             section,
         })
     }

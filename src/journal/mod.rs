@@ -4,6 +4,7 @@
 //! definition); [`sqlite`] is the embedded store, the default that needs
 //! nothing installed.
 
+pub mod approval;
 pub mod batch_meta;
 pub mod days;
 pub mod sqlite;

@@ -1,7 +1,8 @@
 //! What bulkrefund tells people: the results file ([`results`]), the
-//! reconciliation export ([`export`], its XLSX layout [`xlsx`]) and status
-//! summaries ([`summary`]).
+//! reconciliation export ([`export`], its XLSX layout [`xlsx`]), status
+//! summaries ([`summary`]) and batches' approvals ([`approvals`]).
 
+pub mod approvals;
 pub mod export;
 pub mod html;
 pub mod results;

@@ -84,6 +84,14 @@ impl Journal {
                 WHERE b.imported_at IS NULL AND f.state = 'pending' AND f.first_sent_at IS NULL)",
             [],
         )?;
+        // Nor is anything a batch waiting for a second person's approval holds back.
+        conn.execute(
+            &format!(
+                "DELETE FROM temp.scope_ids WHERE id IN ({})",
+                super::approvals::held_refunds_sql()
+            ),
+            [],
+        )?;
         Ok(DueReader { conn, gaps })
     }
 }

@@ -16,6 +16,7 @@ use super::dedupe::{against_journal, lookup, Dedupe};
 use super::{now_text, Journal, JournalError, RowStatus, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
+use crate::journal::approval::Hold;
 use crate::money::Fen;
 
 /// Rows between two looks at whether the operator interrupted the import
@@ -167,6 +168,21 @@ pub fn import_checked(
     on_problem: impl FnMut(&str),
     check: impl FnOnce(&Tally) -> Result<(), Refusal>,
 ) -> Result<Tally, ImportError> {
+    let check = |tally: &Tally| check(tally).map(|()| None);
+    import_deciding(journal, meta, rows, interrupted, on_problem, check)
+}
+
+/// [`import_checked`], whose look may also hold the batch for a second
+/// person's approval ([`crate::journal::approval`]): the hold is written in
+/// the same transaction as the rows, so the batch is never recorded without it.
+pub fn import_deciding(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
+    on_problem: impl FnMut(&str),
+    check: impl FnOnce(&Tally) -> Result<Option<Hold>, Refusal>,
+) -> Result<Tally, ImportError> {
     // Committed before the transaction: a kill in the middle leaves this trace.
     let trace = super::imports::begin(&journal.conn, meta)?;
     let result = import_in_transaction(journal, meta, rows, interrupted, on_problem, check, trace);
@@ -191,7 +207,7 @@ fn import_in_transaction(
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
     mut on_problem: impl FnMut(&str),
-    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
+    check: impl FnOnce(&Tally) -> Result<Option<Hold>, Refusal>,
     trace: i64,
 ) -> Result<Tally, ImportError> {
     let id_space = meta.id_space();
@@ -239,7 +255,9 @@ fn import_in_transaction(
             &mut on_problem,
         )?;
     }
-    check(&result).map_err(ImportError::Refused)?;
+    if let Some(hold) = check(&result).map_err(ImportError::Refused)? {
+        super::approvals::hold(&tx, batch_id, &hold)?;
+    }
     super::imports::end(&tx, trace, meta)?;
     tx.execute(
         "UPDATE batches SET imported_at = ?2 WHERE id = ?1",

@@ -6,6 +6,7 @@
 
 use super::{batch_meta, days, state, status};
 
+pub mod approvals;
 pub mod batches;
 pub mod chain;
 pub mod changes;

@@ -220,6 +220,12 @@ const MIGRATIONS: &[&str] = &[
         why TEXT NOT NULL
     );
     CREATE INDEX approvals_by_batch ON approvals(batch_id);
+    -- One approval releases a batch; refusals may be many.
+    CREATE UNIQUE INDEX approvals_one_approval ON approvals(batch_id) WHERE verdict = 'approved';
+    CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+    CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
+        BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
     "#,
 ];
 

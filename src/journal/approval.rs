@@ -1,0 +1,348 @@
+//! A second person's approval of a batch (issue 21, item 4), whatever stores
+//! the journal: which batch must wait (its money to send over the profile's
+//! `approve_over_yuan`), who may approve it (anyone but the person who
+//! recorded it), and the flow of `bulkrefund approve` over a store's few named
+//! operations ([`ApprovalStore`]). No SQL here: the SQLite store implements
+//! the operations in `sqlite/approvals.rs`, and keeps a waiting batch's
+//! refunds out of what is due there; a PostgreSQL store implements the same
+//! ones, with the database role as the person.
+
+use crate::money::Fen;
+
+/// What a person decided about a batch: the `approvals.verdict` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Approved,
+    /// Refused by the rule: the person asking recorded the batch.
+    Refused,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::Refused => "refused",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Verdict> {
+        match text {
+            "approved" => Some(Verdict::Approved),
+            "refused" => Some(Verdict::Refused),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a batch recorded over its profile's `approve_over_yuan` carries:
+/// the limit it was over and who recorded it (the one person who may not
+/// approve it). Written in the import's own transaction, so a batch is never
+/// recorded without it and sent by a later `resume`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub over_fen: Fen,
+    pub recorded_by: String,
+}
+
+/// The hold a batch gets, if any: `to_send` is the money the batch would
+/// send, the very figure `max_batch_yuan` is checked against (commands/caps.rs);
+/// over `limit` (not at it), the batch waits. `--allow-over-limit` has no say.
+pub fn hold_for(limit: Option<Fen>, to_send: Fen, person: &str) -> Option<Hold> {
+    let limit = limit?;
+    (to_send > limit).then(|| Hold {
+        over_fen: limit,
+        recorded_by: person.to_owned(),
+    })
+}
+
+/// One approval or refusal, as the audit trail keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub batch: i64,
+    /// Journal time (RFC 3339, UTC).
+    pub at: String,
+    pub person: String,
+    pub verdict: Verdict,
+    pub why: String,
+}
+
+/// What a store knows of one batch's approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchApproval {
+    pub batch: i64,
+    /// The hold it was recorded with; `None`: it needs no approval.
+    pub hold: Option<Hold>,
+    /// The approval that released it, if one did.
+    pub approved: Option<ApprovalRecord>,
+}
+
+impl BatchApproval {
+    /// Waiting: held and not yet approved. Nothing of it is sent meanwhile.
+    pub fn waits(&self) -> bool {
+        self.hold.is_some() && self.approved.is_none()
+    }
+}
+
+/// A batch that waits, as `status` and `run` say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingBatch {
+    pub batch: i64,
+    pub hold: Hold,
+    /// Its refunds held back, and their money.
+    pub refunds: u64,
+    pub fen: Fen,
+}
+
+impl WaitingBatch {
+    /// "batch 3 waits for approval by someone other than alice (...)": what
+    /// waits, why, and what to run.
+    pub fn describe(&self) -> String {
+        format!(
+            "batch {} waits for approval by someone other than {}: {} refunds, {} yuan, over \
+             approve_over_yuan = {}; nothing of it is sent until then. Another person runs \
+             `bulkrefund approve --batch {}`, then `bulkrefund resume --batch {}` sends it",
+            self.batch,
+            self.hold.recorded_by,
+            self.refunds,
+            self.fen.grouped(),
+            self.hold.over_fen.grouped(),
+            self.batch,
+            self.batch
+        )
+    }
+}
+
+/// What the rule says about `person` approving a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ruling {
+    /// A second person: the approval is recorded and the batch is released.
+    Approve,
+    /// The person who recorded it: refused, and the refusal recorded.
+    SelfApproval,
+    /// Not over its limit when recorded: there is nothing to approve.
+    NotNeeded,
+    /// Approved already (by this record).
+    AlreadyApproved(ApprovalRecord),
+}
+
+/// The rule: only a person other than the one who recorded a held batch
+/// may approve it, once.
+pub fn rule(state: &BatchApproval, person: &str) -> Ruling {
+    match (&state.hold, &state.approved) {
+        (None, _) => Ruling::NotNeeded,
+        (Some(_), Some(approved)) => Ruling::AlreadyApproved(approved.clone()),
+        (Some(hold), None) if hold.recorded_by == person => Ruling::SelfApproval,
+        (Some(_), None) => Ruling::Approve,
+    }
+}
+
+/// The named operations a journal store gives the approval flow.
+pub trait ApprovalStore {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Who is asking, as this store knows it (SQLite: the OS user of the
+    /// process; PostgreSQL: the database role, `current_user`).
+    fn person(&self) -> Result<String, Self::Error>;
+    /// What the store knows of `batch`'s approval; `None`: no such batch.
+    fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error>;
+    /// Appends an approval or a refusal to the audit trail (and an event to
+    /// each refund the batch holds back), in one transaction.
+    fn record_approval(
+        &self,
+        batch: i64,
+        person: &str,
+        verdict: Verdict,
+        why: &str,
+    ) -> Result<ApprovalRecord, Self::Error>;
+    /// Every approval and refusal of `batch`, oldest first.
+    fn approvals_of(&self, batch: i64) -> Result<Vec<ApprovalRecord>, Self::Error>;
+    /// The batches that wait, in batch order.
+    fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, Self::Error>;
+}
+
+/// Why `approve` did not release the batch. Every one exits 2: nothing was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ApproveError<E: std::error::Error + 'static> {
+    #[error("There is no batch {0} in the journal; `bulkrefund status` lists them")]
+    NoSuchBatch(i64),
+    #[error("batch {0} needs no approval: it was not over its profile's approve_over_yuan when recorded, and `run` or `resume` sends it")]
+    NotNeeded(i64),
+    #[error("batch {batch} was approved already, by {} at {}: `bulkrefund resume --batch {batch}` sends it", .by.person, .by.at)]
+    AlreadyApproved { batch: i64, by: ApprovalRecord },
+    #[error("refused: {person} recorded batch {batch}, and a batch over approve_over_yuan needs a second person's approval. The refusal is recorded; someone other than {person} must run `bulkrefund approve --batch {batch}`")]
+    SelfApproval { batch: i64, person: String },
+    #[error(transparent)]
+    Store(E),
+}
+
+/// `bulkrefund approve --batch N`: the person the store names approves
+/// `batch`, or is refused (and the refusal recorded) when it is the person
+/// who recorded it.
+pub fn approve<S: ApprovalStore>(
+    store: &S,
+    batch: i64,
+) -> Result<ApprovalRecord, ApproveError<S::Error>> {
+    let person = store.person().map_err(ApproveError::Store)?;
+    let state = store
+        .approval_state(batch)
+        .map_err(ApproveError::Store)?
+        .ok_or(ApproveError::NoSuchBatch(batch))?;
+    match rule(&state, &person) {
+        Ruling::NotNeeded => Err(ApproveError::NotNeeded(batch)),
+        Ruling::AlreadyApproved(by) => Err(ApproveError::AlreadyApproved { batch, by }),
+        Ruling::SelfApproval => {
+            let why = format!("{person} recorded this batch: it needs a second person");
+            store
+                .record_approval(batch, &person, Verdict::Refused, &why)
+                .map_err(ApproveError::Store)?;
+            Err(ApproveError::SelfApproval { batch, person })
+        }
+        Ruling::Approve => {
+            let recorded_by = state.hold.map(|h| h.recorded_by).unwrap_or_default();
+            let why = format!("a second person approved it (recorded by {recorded_by})");
+            store
+                .record_approval(batch, &person, Verdict::Approved, &why)
+                .map_err(ApproveError::Store)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    fn held(by: &str) -> Option<Hold> {
+        Some(Hold {
+            over_fen: Fen(100_00),
+            recorded_by: by.into(),
+        })
+    }
+
+    #[test]
+    fn a_batch_waits_only_when_over_its_limit() {
+        assert_eq!(hold_for(None, Fen(u64::MAX), "alice"), None);
+        assert_eq!(hold_for(Some(Fen(100_00)), Fen(100_00), "alice"),
+            None,
+            "at it");
+        assert_eq!(
+            hold_for(Some(Fen(100_00)), Fen(100_01), "alice"),
+            held("alice")
+        );
+    }
+
+    #[test]
+    fn only_a_second_person_may_approve_once() {
+        let mut state = BatchApproval {
+            batch: 1,
+            hold: held("alice"),
+            approved: None,
+        };
+        assert!(state.waits());
+        assert_eq!(rule(&state, "alice"), Ruling::SelfApproval);
+        assert_eq!(rule(&state, "bob"), Ruling::Approve);
+        let approval = ApprovalRecord {
+            batch: 1,
+            at: "2026-12-01T00:00:00.000Z".into(),
+            person: "bob".into(),
+            verdict: Verdict::Approved,
+            why: String::new(),
+        };
+        state.approved = Some(approval.clone());
+        assert!(!state.waits());
+        assert_eq!(rule(&state, "carol"), Ruling::AlreadyApproved(approval));
+        state.hold = None;
+        state.approved = None;
+        assert!(!state.waits());
+        assert_eq!(rule(&state, "bob"), Ruling::NotNeeded);
+    }
+
+    /// A store in memory: one batch held, recorded by alice.
+    struct Memory {
+        person: String,
+        state: Option<BatchApproval>,
+        trail: RefCell<Vec<ApprovalRecord>>,
+    }
+
+    impl ApprovalStore for Memory {
+        type Error = std::io::Error;
+        fn person(&self) -> Result<String, Self::Error> {
+            Ok(self.person.clone())
+        }
+        fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error> {
+            Ok(self.state.clone().filter(|s| s.batch == batch))
+        }
+        fn record_approval(
+            &self,
+            batch: i64,
+            person: &str,
+            verdict: Verdict,
+            why: &str,
+        ) -> Result<ApprovalRecord, Self::Error> {
+            let record = ApprovalRecord {
+                batch,
+                at: "t".into(),
+                person: person.into(),
+                verdict,
+                why: why.into(),
+            };
+            self.trail.borrow_mut().push(record.clone());
+            Ok(record)
+        }
+        fn approvals_of(&self, _: i64) -> Result<Vec<ApprovalRecord>, Self::Error> {
+            Ok(self.trail.borrow().clone())
+        }
+        fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, Self::Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn store(person: &str) -> Memory {
+        Memory {
+            person: person.into(),
+            state: Some(BatchApproval {
+                batch: 7,
+                hold: held("alice"),
+                approved: None,
+            }),
+            trail: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn self_approval_is_refused_and_the_refusal_recorded() {
+        let alice = store("alice");
+        let refused = approve(&alice, 7).unwrap_err();
+        assert!(matches!(refused, ApproveError::SelfApproval { batch: 7, .. }));
+        assert!(refused.to_string().contains("alice recorded batch 7"));
+        let trail = alice.trail.borrow();
+        assert_eq!(trail.len(), 1);
+        assert_eq!(
+            (trail[0].person.as_str(), trail[0].verdict),
+            ("alice", Verdict::Refused)
+        );
+    }
+
+    #[test]
+    fn a_second_person_approves_and_nothing_else_is_recorded() {
+        let bob = store("bob");
+        let approved = approve(&bob, 7).unwrap();
+        assert_eq!(
+            (approved.person.as_str(), approved.verdict),
+            ("bob", Verdict::Approved)
+        );
+        assert_eq!(bob.trail.borrow().len(), 1);
+        assert!(matches!(
+            approve(&bob, 8).unwrap_err(),
+            ApproveError::NoSuchBatch(8)
+        ));
+        assert_eq!(bob.trail.borrow().len(), 1, "no record for a missing batch");
+    }
+}

@@ -1,0 +1,392 @@
+//! The SQLite store's operations of a second person's approval
+//! ([`crate::journal::approval`] holds the rule): a held batch is marked in
+//! the import's transaction (`batches.approval_over_fen`, `recorded_by`),
+//! approvals and refusals are appended to `approvals` (append-only, like
+//! `events`) with an event on each refund the batch holds back, and
+//! [`held_refunds_sql`] names the refunds no scheduler may send meanwhile
+//! (due.rs takes them out of every scope). The person is the OS user of the
+//! process, from its real uid and the passwd entry: anyone who can write the
+//! journal's file can change what it says, so it is weaker than PostgreSQL's
+//! authenticated role (README, "Approval").
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::outgoing::MAY_LEAVE;
+use super::state::sql_list;
+use super::{now_text, Journal, JournalError};
+use crate::journal::approval::{
+    ApprovalRecord, ApprovalStore, BatchApproval, Hold, Verdict, WaitingBatch,
+};
+use crate::money::Fen;
+
+/// A batch `b` that waits: held when recorded, and no approval since.
+const WAITS: &str = "b.approval_over_fen IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM approvals a WHERE a.batch_id = b.id AND a.verdict = 'approved')";
+
+/// The ids of the refunds held back by a waiting batch: every refund a row
+/// of it names (its own, and earlier ones it would have sent with them, whose
+/// money counted towards its limit). The scheduler's scopes leave them out.
+pub(super) fn held_refunds_sql() -> String {
+    format!(
+        "SELECT r.refund FROM batch_rows r JOIN batches b ON b.id = r.batch_id
+         WHERE r.refund IS NOT NULL AND {WAITS}"
+    )
+}
+
+/// The refunds a batch's rows name that may still leave (what it holds back).
+fn held_by(batch: &str) -> String {
+    format!(
+        "SELECT DISTINCT f.id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+         WHERE r.batch_id = {batch} AND f.state IN {}",
+        sql_list(&MAY_LEAVE)
+    )
+}
+
+/// Marks a batch, inside the import's transaction, as waiting for approval.
+pub(super) fn hold(tx: &Connection, batch_id: i64, hold: &Hold) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE batches SET approval_over_fen = ?2, recorded_by = ?3 WHERE id = ?1",
+        params![batch_id, hold.over_fen.0 as i64, hold.recorded_by],
+    )?;
+    Ok(())
+}
+
+fn read_record(row: &rusqlite::Row) -> rusqlite::Result<ApprovalRecord> {
+    let verdict: String = row.get(3)?;
+    Ok(ApprovalRecord {
+        batch: row.get(0)?,
+        at: row.get(1)?,
+        person: row.get(2)?,
+        verdict: Verdict::parse(&verdict).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("no verdict {verdict:?}").into(),
+            )
+        })?,
+        why: row.get(4)?,
+    })
+}
+
+const RECORD: &str = "SELECT batch_id, at, person, verdict, why FROM approvals";
+
+/// The OS user this process runs as: the passwd entry of its real uid (never
+/// `$USER`, which anyone sets), or `uid N` when there is none.
+pub fn os_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers
+    // given, and its result points into them only when it returns 0.
+    let uid = unsafe { libc::getuid() };
+    let mut size = 1024;
+    while size <= 1 << 20 {
+        let mut buffer = vec![0 as libc::c_char; size];
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let code = unsafe {
+            libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found)
+        };
+        if code == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if code == 0 && !found.is_null() && !entry.pw_name.is_null() {
+            // SAFETY: pw_name points to a NUL-terminated string in `buffer`.
+            let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+            return name.to_string_lossy().into_owned();
+        }
+        break;
+    }
+    format!("uid {uid}")
+}
+
+impl ApprovalStore for Journal {
+    type Error = JournalError;
+
+    fn person(&self) -> Result<String, JournalError> {
+        Ok(os_user())
+    }
+
+    fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, JournalError> {
+        let found: Option<(Option<i64>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT approval_over_fen, recorded_by FROM batches WHERE id = ?1",
+                [batch],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((over, recorded_by)) = found else {
+            return Ok(None);
+        };
+        let approved = self
+            .conn
+            .query_row(
+                &format!("{RECORD} WHERE batch_id = ?1 AND verdict = 'approved' ORDER BY id LIMIT 1"),
+                [batch],
+                read_record,
+            )
+            .optional()?;
+        Ok(Some(BatchApproval {
+            batch,
+            hold: over.map(|fen| Hold {
+                over_fen: Fen(fen as u64),
+                recorded_by: recorded_by.unwrap_or_default(),
+            }),
+            approved,
+        }))
+    }
+
+    fn record_approval(
+        &self,
+        batch: i64,
+        person: &str,
+        verdict: Verdict,
+        why: &str,
+    ) -> Result<ApprovalRecord, JournalError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let at = now_text();
+        tx.execute(
+            "INSERT INTO approvals (batch_id, at, person, verdict, why) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![batch, at, person, verdict.as_str(), why],
+        )?;
+        // The audit trail of each refund it holds back says so too (`show`).
+        tx.execute(
+            &format!(
+                "INSERT INTO events (refund, at, from_state, to_state, why)
+                 SELECT f.id, ?1, f.state, f.state, ?2 FROM refunds f WHERE f.id IN ({})",
+                held_by("?3")
+            ),
+            params![at, format!("batch {batch} {verdict} by {person}: {why}"), batch],
+        )?;
+        tx.commit()?;
+        Ok(ApprovalRecord {
+            batch,
+            at,
+            person: person.to_owned(),
+            verdict,
+            why: why.to_owned(),
+        })
+    }
+
+    fn approvals_of(&self, batch: i64) -> Result<Vec<ApprovalRecord>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{RECORD} WHERE batch_id = ?1 ORDER BY id"))?;
+        let records = stmt.query_map([batch], read_record)?;
+        Ok(records.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, JournalError> {
+        let sql = format!(
+            "SELECT b.id, b.approval_over_fen, COALESCE(b.recorded_by, ''),
+                (SELECT COUNT(*) FROM refunds f WHERE f.id IN ({held})),
+                (SELECT COALESCE(SUM(f.amount_fen), 0) FROM refunds f WHERE f.id IN ({held}))
+             FROM batches b WHERE {WAITS} ORDER BY b.id",
+            held = held_by("b.id")
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |row| {
+            Ok(WaitingBatch {
+                batch: row.get(0)?,
+                hold: Hold {
+                    over_fen: Fen(row.get::<_, i64>(1)? as u64),
+                    recorded_by: row.get(2)?,
+                },
+                refunds: row.get(3)?,
+                fen: Fen(row.get::<_, i64>(4)? as u64),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Journal {
+    /// `batch`, when it waits for approval.
+    pub fn batch_waiting(&self, batch: i64) -> Result<Option<WaitingBatch>, JournalError> {
+        Ok(self
+            .batches_waiting()?
+            .into_iter()
+            .find(|w| w.batch == batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{CheckedRow, RefundRow};
+    use crate::gateway::GatewayKind;
+    use crate::journal::approval::{approve, ApproveError};
+    use crate::journal::import::{import_deciding, BatchMeta};
+    use crate::journal::{Scope, State};
+
+    fn meta(name: &str) -> BatchMeta {
+        BatchMeta {
+            file_name: name.into(),
+            file_hash: name.into(),
+            profile: "leshua".into(),
+            gateway: GatewayKind::Leshua,
+            merchant_id: "m".into(),
+            header: vec![],
+            input_path: None,
+            results_path: None,
+            results_bom: false,
+        }
+    }
+
+    fn row(line: u64, id: &str, fen: u64) -> Result<CheckedRow, crate::batch::FileError> {
+        Ok(CheckedRow::Valid {
+            line,
+            cells: vec![id.into()],
+            refund: RefundRow {
+                refund_id: id.into(),
+                fingerprint: id.into(),
+                amount: Fen(fen),
+                order_key: String::new(),
+                fields: Default::default(),
+            },
+        })
+    }
+
+    /// Records a batch of `ids` (1.00 yuan each), held for `by` when `hold`.
+    fn record(journal: &mut Journal, name: &str, ids: &[&str], held: Option<&str>) -> i64 {
+        let rows: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| row(i as u64 + 2, id, 100))
+            .collect();
+        let hold = held.map(|by| Hold {
+            over_fen: Fen(50),
+            recorded_by: by.into(),
+        });
+        let tally = import_deciding(journal, &meta(name), rows.into_iter(), || false, |_| {}, |_| {
+            Ok(hold)
+        })
+        .unwrap();
+        tally.batch_id.unwrap()
+    }
+
+    fn due(journal: &Journal) -> Vec<String> {
+        let reader = journal.due_reader(&Scope::All, false).unwrap();
+        let page = reader.page(0).unwrap();
+        page.into_iter().map(|d| d.record.refund_id).collect()
+    }
+
+    /// The journal, as a store that says `person` is asking.
+    struct As<'a>(&'a Journal, &'a str);
+
+    impl ApprovalStore for As<'_> {
+        type Error = JournalError;
+        fn person(&self) -> Result<String, JournalError> {
+            Ok(self.1.to_owned())
+        }
+        fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, JournalError> {
+            self.0.approval_state(batch)
+        }
+        fn record_approval(
+            &self,
+            batch: i64,
+            person: &str,
+            verdict: Verdict,
+            why: &str,
+        ) -> Result<ApprovalRecord, JournalError> {
+            self.0.record_approval(batch, person, verdict, why)
+        }
+        fn approvals_of(&self, batch: i64) -> Result<Vec<ApprovalRecord>, JournalError> {
+            self.0.approvals_of(batch)
+        }
+        fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, JournalError> {
+            self.0.batches_waiting()
+        }
+    }
+
+    #[test]
+    fn a_held_batch_is_not_due_until_a_second_person_approves_it() {
+        // The scheduler reads through a connection of its own: a file.
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let free = record(&mut journal, "free.csv", &["F1"], None);
+        let held = record(&mut journal, "held.csv", &["H1", "H2"], Some("alice"));
+        assert_eq!(due(&journal), ["F1"], "only the batch that needs no approval");
+        let waiting = journal.batches_waiting().unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(
+            (waiting[0].batch, waiting[0].refunds, waiting[0].fen),
+            (held, 2, Fen(200))
+        );
+        assert_eq!(waiting[0].hold.recorded_by, "alice");
+        assert!(journal.batch_waiting(free).unwrap().is_none());
+
+        let refused = approve(&As(&journal, "alice"), held).unwrap_err();
+        assert!(matches!(refused, ApproveError::SelfApproval { .. }));
+        assert_eq!(due(&journal), ["F1"], "a refusal releases nothing");
+        assert!(matches!(
+            approve(&As(&journal, "bob"), free).unwrap_err(),
+            ApproveError::NotNeeded(_)
+        ));
+        assert!(matches!(
+            approve(&As(&journal, "bob"), 99).unwrap_err(),
+            ApproveError::NoSuchBatch(99)
+        ));
+
+        approve(&As(&journal, "bob"), held).unwrap();
+        assert_eq!(due(&journal), ["F1", "H1", "H2"]);
+        assert!(journal.batches_waiting().unwrap().is_empty());
+        assert!(matches!(
+            approve(&As(&journal, "carol"), held).unwrap_err(),
+            ApproveError::AlreadyApproved { .. }
+        ));
+        let trail: Vec<(String, Verdict)> = journal
+            .approvals_of(held)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.person, a.verdict))
+            .collect();
+        assert_eq!(
+            trail,
+            [
+                ("alice".to_owned(), Verdict::Refused),
+                ("bob".to_owned(), Verdict::Approved)
+            ]
+        );
+        // Each held refund's own trail says so, in its state.
+        let h1 = journal.refunds_named("H1").unwrap()[0].id;
+        let events = journal.transitions(h1).unwrap();
+        let whys: Vec<&str> = events.iter().map(|t| t.why.as_str()).collect();
+        assert_eq!(events.len(), 3, "{whys:?}");
+        assert!(events[1].why.starts_with(&format!("batch {held} refused by alice")));
+        assert!(events[2].why.starts_with(&format!("batch {held} approved by bob")));
+        assert_eq!(events[2].to, State::Pending.as_str());
+    }
+
+    #[test]
+    fn the_trail_is_append_only() {
+        let journal = Journal::open_in_memory().unwrap();
+        journal
+            .conn
+            .execute_batch(
+                "INSERT INTO batches (file_name, file_hash, profile, gateway, merchant_id, header, started_at)
+                 VALUES ('f', 'h', 'p', 'leshua', 'm', '[]', 't')",
+            )
+            .unwrap();
+        journal.record_approval(1, "bob", Verdict::Approved, "ok").unwrap();
+        assert!(journal
+            .conn
+            .execute("UPDATE approvals SET person = 'mallory'", [])
+            .is_err());
+        assert!(journal.conn.execute("DELETE FROM approvals", []).is_err());
+        assert!(
+            journal.record_approval(1, "carol", Verdict::Approved, "again").is_err(),
+            "one approval a batch"
+        );
+    }
+
+    #[test]
+    fn the_person_is_the_os_user_not_user_variable() {
+        let name = os_user();
+        assert!(!name.is_empty());
+        // Not whatever $USER says: the passwd entry of the real uid.
+        let uid = unsafe { libc::getuid() };
+        if uid == 0 {
+            assert_eq!(name, "root");
+        }
+    }
+}

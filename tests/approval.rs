@@ -1,0 +1,225 @@
+//! A second person's approval (issue 21, item 4), as the real binary against
+//! the simulator: a batch over the profile's `approve_over_yuan` is recorded
+//! and waits. `run` exits 4 (nothing lost, `resume` later) and sends nothing;
+//! `resume` and `--allow-over-limit` send nothing either; `status` names the
+//! person who recorded it; `approve` by that same OS user is refused (exit 2)
+//! and the refusal recorded; `approve` by another OS user releases it, and
+//! `resume` then pays each refund exactly once. A batch under the limit is
+//! sent at once.
+//!
+//! Another OS user: the binary runs through `runuser -u nobody --`, which
+//! needs root (as on CI). Not root: the test says it skipped, on one line of
+//! stderr, or fails when `BULKREFUND_REQUIRE_REAL=1`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use bulkrefund::journal::sqlite::approvals::os_user;
+use bulkrefund::sim::faults::FaultConfig;
+use common::*;
+
+/// The limits of the scenario: a batch over 25.00 yuan waits; 28.00 is the
+/// most a batch may send without `--allow-over-limit`.
+fn limited() -> Profiles {
+    Profiles::default()
+        .set("leshua", "approve_over_yuan = \"25\"")
+        .set("leshua", "max_batch_yuan = 28")
+}
+
+/// Whether this process may run the binary as another OS user; says why
+/// not (or fails, where a skip is not allowed).
+fn other_user_available() -> bool {
+    // SAFETY: getuid cannot fail.
+    if unsafe { libc::getuid() } == 0 {
+        return true;
+    }
+    if std::env::var("BULKREFUND_REQUIRE_REAL").as_deref() == Ok("1") {
+        panic!("approval by another OS user needs root (runuser), and BULKREFUND_REQUIRE_REAL=1");
+    }
+    eprintln!("skipped: approval by another OS user runs the binary through runuser (not root)");
+    false
+}
+
+/// Lets `nobody` write the journal: its directory and every file in it.
+fn open_to_everyone(dir: &Path) {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+    }
+}
+
+/// `bulkrefund approve --batch N` as the OS user `nobody`. The journal and
+/// the time zone are given, so the configuration (and its keys) is not read.
+async fn approve_as_nobody(world: &World, batch: &str) -> Output {
+    open_to_everyone(world.dir.path());
+    let output = tokio::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_bulkrefund")])
+        .args(["approve", "--batch", batch, "--timezone", "UTC", "--journal"])
+        .arg(world.journal())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn nothing_sent(world: &World, when: &str) {
+    let ledger = world.ledger();
+    assert_eq!(ledger.requests, 0, "{when}: no request reached the gateway");
+    assert!(ledger.refunds.is_empty(), "{when}: {:?}", ledger.refunds);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_limit_waits_for_a_second_person() {
+    if !other_user_available() {
+        return;
+    }
+    let world = World::with_profiles(
+        Orders::new().leshua("T1", 1000).leshua("T2", 2000),
+        FaultConfig::default(),
+        limited(),
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["P1,T1,1000", "P2,T2,2000"])
+        .write(world.dir.path(), "month-end.csv");
+    let arg = batch.to_str().unwrap();
+    let me = os_user();
+    let waits = format!("batch 1 waits for approval by someone other than {me}");
+
+    // Over max_batch_yuan too: refused outright without --allow-over-limit.
+    let refused = world.bulkrefund(&["run", arg, "--profile", "leshua"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    // --allow-over-limit passes the cap, never the approval: recorded, held.
+    let run = world
+        .bulkrefund(&["run", arg, "--profile", "leshua", "--allow-over-limit"])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains(&waits), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`bulkrefund approve --batch 1`"),
+        "{}",
+        run.stderr
+    );
+    nothing_sent(&world, "run --allow-over-limit");
+
+    for args in [
+        &["resume"][..],
+        &["resume", "--allow-over-limit"],
+        &["resume", "--batch", "1", "--allow-over-limit"],
+    ] {
+        let resumed = world.bulkrefund(args).await;
+        assert_eq!(resumed.code, 4, "{args:?}: {}", resumed.stderr);
+        assert!(resumed.stderr.contains(&waits), "{}", resumed.stderr);
+        nothing_sent(&world, &format!("{args:?}"));
+    }
+
+    let status = world.bulkrefund(&["status"]).await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(status.stdout.contains(&waits), "{}", status.stdout);
+    assert!(status.stdout.contains("`bulkrefund approve --batch 1`"));
+
+    // The person who recorded it cannot approve it; the refusal is kept.
+    let own = world.bulkrefund(&["approve", "--batch", "1"]).await;
+    assert_eq!(own.code, 2, "{}", own.stderr);
+    assert!(
+        own.stderr.contains(&format!("refused: {me} recorded batch 1")),
+        "{}",
+        own.stderr
+    );
+    let resumed = world.bulkrefund(&["resume", "--allow-over-limit"]).await;
+    assert_eq!(resumed.code, 4, "{}", resumed.stderr);
+    nothing_sent(&world, "after the refused self-approval");
+    let shown = world.bulkrefund(&["show", "P1"]).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains(&waits), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains(&format!("refused   {me}: {me} recorded this batch")),
+        "{}",
+        shown.stdout
+    );
+
+    // Another OS user approves it.
+    let approved = approve_as_nobody(&world, "1").await;
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    assert!(
+        approved.stderr.contains("batch 1 approved by nobody"),
+        "{}",
+        approved.stderr
+    );
+    nothing_sent(&world, "approval alone sends nothing");
+    let again = approve_as_nobody(&world, "1").await;
+    assert_eq!(again.code, 2, "approved already: {}", again.stderr);
+
+    let resumed = world.bulkrefund(&["resume", "--allow-over-limit"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let ledger = world.ledger();
+    let mut paid: Vec<(&str, u64)> = ledger
+        .refunds
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.amount_fen))
+        .collect();
+    paid.sort();
+    assert_eq!(paid, [("P1", 1000), ("P2", 2000)]);
+    assert!(ledger.ids.iter().all(|id| id.created == 1 && id.submissions == 1));
+    let status = world.bulkrefund(&["status"]).await;
+    assert!(!status.stdout.contains("waits for approval"), "{}", status.stdout);
+
+    let shown = world.bulkrefund(&["show", "P2"]).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for said in [
+        format!("batch 1  "),
+        format!("refused   {me}: {me} recorded this batch: it needs a second person"),
+        format!("approved  nobody: a second person approved it (recorded by {me})"),
+        format!("pending -> pending: batch 1 approved by nobody"),
+    ] {
+        assert!(shown.stdout.contains(&said), "{said:?} in\n{}", shown.stdout);
+    }
+    assert!(!shown.stdout.contains("waits for approval"), "{}", shown.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_under_the_limit_is_sent_at_once_and_needs_no_approval() {
+    let world = World::with_profiles(
+        Orders::new().leshua("T1", 1000).leshua("T2", 1500),
+        FaultConfig::default(),
+        limited(),
+    )
+    .await;
+    // 25.00 yuan: at the limit, not over it.
+    let batch = BatchFile::leshua()
+        .rows(["P1,T1,1000", "P2,T2,1500"])
+        .write(world.dir.path(), "small.csv");
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("waits for approval"), "{}", run.stderr);
+    let ledger = world.ledger();
+    assert_eq!(ledger.refunds.len(), 2);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+
+    let approve = world.bulkrefund(&["approve", "--batch", "1"]).await;
+    assert_eq!(approve.code, 2, "{}", approve.stderr);
+    assert!(
+        approve.stderr.contains("batch 1 needs no approval"),
+        "{}",
+        approve.stderr
+    );
+    let missing = world.bulkrefund(&["approve", "--batch", "9"]).await;
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("There is no batch 9 in the journal"),
+        "{}",
+        missing.stderr
+    );
+}
