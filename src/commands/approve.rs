@@ -24,7 +24,7 @@ pub fn main(locations: &Locations, args: ApproveArgs) -> anyhow::Result<u8> {
     match approval::approve(&journal, batch) {
         Ok(approved) => {
             crate::say!(
-                "batch {batch} approved by {} at {} ({}): `bulkrefund resume --batch {batch}` sends it",
+                "batch {batch} approved by {} at {}: {}. `bulkrefund resume --batch {batch}` sends it",
                 approved.person,
                 zone.show(&approved.at),
                 approved.why

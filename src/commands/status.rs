@@ -9,11 +9,11 @@ use serde_json::json;
 
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::exit::{self, UsageError};
+use crate::journal::approval::{ApprovalStore, WaitingBatch};
 use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
 use crate::options::Locations;
-use crate::journal::approval::ApprovalStore;
 use crate::reconcile::status as reconciled;
 use crate::report::approvals::{waiting_json, BatchesApproval};
 use crate::report::results::formula_safe_record;
@@ -215,38 +215,51 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
             writer.flush()?;
         }
         OutputFormat::Table => {
-            if batches.is_empty() {
-                writeln!(out, "no batches yet")?;
-            }
-            for batch in &batches {
-                let money = BatchMoney::for_batch(journal, batch.id)?;
-                writeln!(
-                    out,
-                    "batch {}  {}  profile {}  started {}  {}",
-                    batch.id,
-                    batch.file_name,
-                    batch.profile,
-                    view.zone.show(&batch.started_at),
-                    batch_state(batch, &view.zone)
-                )?;
-                writeln!(out, "  {}", money.one_line())?;
-                if let Some(waits) = waiting.iter().find(|w| w.batch == batch.id) {
-                    writeln!(out, "  {}", waits.describe())?;
-                }
-            }
-            for unfinished in journal.unfinished_imports(None)? {
-                writeln!(out, "{}", unfinished.describe())?;
-            }
-            writeln!(
-                out,
-                "refunded in all: {} gateway refunds, {} yuan (each counted once, whichever batches list it); times in {}",
-                refunded_in_all.count,
-                refunded_in_all.fen.grouped(),
-                view.zone.name()
-            )?;
-            reconciled::write_days(&journal.reconciled_days()?, &view.zone, out)?;
+            list_table(journal, &batches, &waiting, &refunded_in_all, view, out)?
         }
     }
+    Ok(())
+}
+
+/// `status` as a table: each batch, its money and whether it waits for approval.
+fn list_table(
+    journal: &Journal,
+    batches: &[BatchSummary],
+    waiting: &[WaitingBatch],
+    refunded_in_all: &Sum,
+    view: &View,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if batches.is_empty() {
+        writeln!(out, "no batches yet")?;
+    }
+    for batch in batches {
+        let money = BatchMoney::for_batch(journal, batch.id)?;
+        writeln!(
+            out,
+            "batch {}  {}  profile {}  started {}  {}",
+            batch.id,
+            batch.file_name,
+            batch.profile,
+            view.zone.show(&batch.started_at),
+            batch_state(batch, &view.zone)
+        )?;
+        writeln!(out, "  {}", money.one_line())?;
+        if let Some(waits) = waiting.iter().find(|w| w.batch == batch.id) {
+            writeln!(out, "  {}", waits.describe())?;
+        }
+    }
+    for unfinished in journal.unfinished_imports(None)? {
+        writeln!(out, "{}", unfinished.describe())?;
+    }
+    writeln!(
+        out,
+        "refunded in all: {} gateway refunds, {} yuan (each counted once, whichever batches list it); times in {}",
+        refunded_in_all.count,
+        refunded_in_all.fen.grouped(),
+        view.zone.name()
+    )?;
+    reconciled::write_days(&journal.reconciled_days()?, &view.zone, out)?;
     Ok(())
 }
 

@@ -221,7 +221,7 @@ mod tests {
 
     fn held(by: &str) -> Option<Hold> {
         Some(Hold {
-            over_fen: Fen(100_00),
+            over_fen: Fen(10_000),
             recorded_by: by.into(),
         })
     }
@@ -229,11 +229,13 @@ mod tests {
     #[test]
     fn a_batch_waits_only_when_over_its_limit() {
         assert_eq!(hold_for(None, Fen(u64::MAX), "alice"), None);
-        assert_eq!(hold_for(Some(Fen(100_00)), Fen(100_00), "alice"),
-            None,
-            "at it");
         assert_eq!(
-            hold_for(Some(Fen(100_00)), Fen(100_01), "alice"),
+            hold_for(Some(Fen(10_000)), Fen(10_000), "alice"),
+            None,
+            "at it"
+        );
+        assert_eq!(
+            hold_for(Some(Fen(10_000)), Fen(10_001), "alice"),
             held("alice")
         );
     }
@@ -320,7 +322,10 @@ mod tests {
     fn self_approval_is_refused_and_the_refusal_recorded() {
         let alice = store("alice");
         let refused = approve(&alice, 7).unwrap_err();
-        assert!(matches!(refused, ApproveError::SelfApproval { batch: 7, .. }));
+        assert!(matches!(
+            refused,
+            ApproveError::SelfApproval { batch: 7, .. }
+        ));
         assert!(refused.to_string().contains("alice recorded batch 7"));
         let trail = alice.trail.borrow();
         assert_eq!(trail.len(), 1);

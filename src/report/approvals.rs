@@ -73,7 +73,12 @@ impl BatchesApproval {
             writeln!(out, "  approvals and refusals:")?;
         }
         for record in &self.records {
-            writeln!(out, "    batch {}  {}", record.batch, record_line(record, zone))?;
+            writeln!(
+                out,
+                "    batch {}  {}",
+                record.batch,
+                record_line(record, zone)
+            )?;
         }
         Ok(())
     }

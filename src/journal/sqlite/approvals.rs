@@ -81,9 +81,8 @@ pub fn os_user() -> String {
         let mut buffer = vec![0 as libc::c_char; size];
         let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
         let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let code = unsafe {
-            libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found)
-        };
+        let code =
+            unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found) };
         if code == libc::ERANGE {
             size *= 4;
             continue;
@@ -120,7 +119,9 @@ impl ApprovalStore for Journal {
         let approved = self
             .conn
             .query_row(
-                &format!("{RECORD} WHERE batch_id = ?1 AND verdict = 'approved' ORDER BY id LIMIT 1"),
+                &format!(
+                    "{RECORD} WHERE batch_id = ?1 AND verdict = 'approved' ORDER BY id LIMIT 1"
+                ),
                 [batch],
                 read_record,
             )
@@ -155,7 +156,11 @@ impl ApprovalStore for Journal {
                  SELECT f.id, ?1, f.state, f.state, ?2 FROM refunds f WHERE f.id IN ({})",
                 held_by("?3")
             ),
-            params![at, format!("batch {batch} {verdict} by {person}: {why}"), batch],
+            params![
+                at,
+                format!("batch {batch} {verdict} by {person}: {why}"),
+                batch
+            ],
         )?;
         tx.commit()?;
         Ok(ApprovalRecord {
@@ -257,9 +262,14 @@ mod tests {
             over_fen: Fen(50),
             recorded_by: by.into(),
         });
-        let tally = import_deciding(journal, &meta(name), rows.into_iter(), || false, |_| {}, |_| {
-            Ok(hold)
-        })
+        let tally = import_deciding(
+            journal,
+            &meta(name),
+            rows.into_iter(),
+            || false,
+            |_| {},
+            |_| Ok(hold),
+        )
         .unwrap();
         tally.batch_id.unwrap()
     }
@@ -305,7 +315,11 @@ mod tests {
         let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
         let free = record(&mut journal, "free.csv", &["F1"], None);
         let held = record(&mut journal, "held.csv", &["H1", "H2"], Some("alice"));
-        assert_eq!(due(&journal), ["F1"], "only the batch that needs no approval");
+        assert_eq!(
+            due(&journal),
+            ["F1"],
+            "only the batch that needs no approval"
+        );
         let waiting = journal.batches_waiting().unwrap();
         assert_eq!(waiting.len(), 1);
         assert_eq!(
@@ -352,8 +366,12 @@ mod tests {
         let events = journal.transitions(h1).unwrap();
         let whys: Vec<&str> = events.iter().map(|t| t.why.as_str()).collect();
         assert_eq!(events.len(), 3, "{whys:?}");
-        assert!(events[1].why.starts_with(&format!("batch {held} refused by alice")));
-        assert!(events[2].why.starts_with(&format!("batch {held} approved by bob")));
+        assert!(events[1]
+            .why
+            .starts_with(&format!("batch {held} refused by alice")));
+        assert!(events[2]
+            .why
+            .starts_with(&format!("batch {held} approved by bob")));
         assert_eq!(events[2].to, State::Pending.as_str());
     }
 
@@ -367,14 +385,18 @@ mod tests {
                  VALUES ('f', 'h', 'p', 'leshua', 'm', '[]', 't')",
             )
             .unwrap();
-        journal.record_approval(1, "bob", Verdict::Approved, "ok").unwrap();
+        journal
+            .record_approval(1, "bob", Verdict::Approved, "ok")
+            .unwrap();
         assert!(journal
             .conn
             .execute("UPDATE approvals SET person = 'mallory'", [])
             .is_err());
         assert!(journal.conn.execute("DELETE FROM approvals", []).is_err());
         assert!(
-            journal.record_approval(1, "carol", Verdict::Approved, "again").is_err(),
+            journal
+                .record_approval(1, "carol", Verdict::Approved, "again")
+                .is_err(),
             "one approval a batch"
         );
     }
