@@ -184,6 +184,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "bulkrefund show RF202611300031",
     ),
     (
+        "approve",
+        "A second person approves batch 3 (over approve_over_yuan), which resume then sends:",
+        "bulkrefund approve --batch 3 && bulkrefund resume --batch 3",
+    ),
+    (
         "demo",
         "Run the samples against the simulator:",
         "bulkrefund demo",
