@@ -160,6 +160,20 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
         shown.stdout
     );
 
+    let detail = world.bulkrefund(&["status", "--batch", "1"]).await;
+    assert!(detail.stdout.contains(&waits), "{}", detail.stdout);
+    assert!(
+        detail.stdout.contains(&format!("refused   {me}: ")),
+        "{}",
+        detail.stdout
+    );
+    let json = world.bulkrefund(&["status", "--format", "json"]).await;
+    let listed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let waiting = &listed["waiting_for_approval"];
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
+    assert_eq!(waiting[0]["recorded_by"], me.as_str());
+    assert_eq!(waiting[0]["fen"], 3000);
+
     // Another OS user approves it.
     let approved = approve_as_nobody(&world, "1").await;
     assert_eq!(approved.code, 0, "{}", approved.stderr);
