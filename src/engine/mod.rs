@@ -167,10 +167,7 @@ pub async fn run(
     let requests = Arc::new(AtomicU64::new(0));
     let poll_deadline = started + options.poll_for;
     let merchants = merchants_of(&paces);
-    let profiles_used: Vec<(String, Arc<MerchantPace>)> = paces
-        .iter()
-        .map(|(name, pace)| (name.clone(), pace.merchant.clone()))
-        .collect();
+    let labels: Vec<String> = merchants.iter().map(|m| label(m, &paces)).collect();
     let progress = progress::Progress::new(progress::ProgressSetup {
         show: options.show_progress,
         to_work: reader.count(false)?.saturating_sub(reader.count(true)?),
@@ -221,9 +218,9 @@ pub async fn run(
         elapsed: started.elapsed(),
         interrupted: cancel.is_cancelled(),
         stopped: book.stopped,
-        limits: merchants
-            .iter()
-            .map(|merchant| (label(merchant, &profiles_used), merchant.report()))
+        limits: labels
+            .into_iter()
+            .zip(merchants.iter().map(|merchant| merchant.report()))
             .collect(),
     };
     Ok((journal, report))
@@ -244,10 +241,10 @@ fn merchants_of(paces: &HashMap<String, Arc<Pace>>) -> Vec<Arc<MerchantPace>> {
 
 /// "leshua merchant 8800 (profiles a, b)": a merchant and the profiles of
 /// it that this run used, for the summary.
-fn label(merchant: &Arc<MerchantPace>, profiles: &[(String, Arc<MerchantPace>)]) -> String {
-    let mut names: Vec<&str> = profiles
+fn label(merchant: &Arc<MerchantPace>, paces: &HashMap<String, Arc<Pace>>) -> String {
+    let mut names: Vec<&str> = paces
         .iter()
-        .filter(|(_, of)| Arc::ptr_eq(of, merchant))
+        .filter(|(_, pace)| Arc::ptr_eq(&pace.merchant, merchant))
         .map(|(name, _)| name.as_str())
         .collect();
     names.sort_unstable();
