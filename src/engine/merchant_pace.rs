@@ -334,3 +334,57 @@ async fn sleep_until(until: Instant, cancel: &CancellationToken) -> Option<()> {
         _ = tokio::time::sleep_until(until) => Some(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rate_ledger::Granted;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A ledger out of reach at first: its first grant fails, its second
+    /// grants nothing, then it grants a slot now.
+    #[derive(Default)]
+    struct Flaky {
+        asked: AtomicU32,
+    }
+
+    impl RateLedger for Flaky {
+        fn grant<'a>(&'a self, _: &'a RateKey, _: RateQuota, _: u32) -> Granted<'a> {
+            let asked = self.asked.fetch_add(1, Ordering::SeqCst);
+            Box::pin(std::future::ready(match asked {
+                0 => Err(LedgerError("the journal is out of reach".into())),
+                1 => Ok(Vec::new()),
+                _ => Ok(vec![Instant::now()]),
+            }))
+        }
+    }
+
+    fn merchant(ledger: Arc<dyn RateLedger>) -> MerchantPace {
+        let merchant = Merchant {
+            gateway: crate::gateway::GatewayKind::Stub,
+            merchant_id: "M".into(),
+        };
+        let rates = SharedRates {
+            rate: 100,
+            query_rate: None,
+            concurrency: 4,
+        };
+        MerchantPace::new(merchant, rates, ledger)
+    }
+
+    /// A ledger that grants nothing lets nothing go: the request waits and
+    /// asks again, and a stop meanwhile ends the wait.
+    #[tokio::test]
+    async fn no_request_goes_without_a_slot_granted() {
+        let ledger = Arc::new(Flaky::default());
+        let pace = merchant(ledger.clone());
+        let stop = CancellationToken::new();
+        stop.cancel();
+        assert!(pace.ready(RequestKind::Submit, &stop).await.is_none());
+        let cancel = CancellationToken::new();
+        let departure = pace.ready(RequestKind::Submit, &cancel).await;
+        assert!(departure.is_some());
+        assert_eq!(ledger.asked.load(Ordering::SeqCst), 3);
+        assert_eq!(pace.sends.window.given_out(), 1);
+    }
+}
