@@ -1,7 +1,8 @@
 //! The one application path that `run`, `resume`, `retry` and `demo` share: the
 //! configuration and the journal, the profiles (aimed at a simulator for the
-//! demo), one pace per profile within one per gateway merchant, the engine over a scope, then each affected
-//! batch's results file and the exit code the outcome deserves.
+//! demo), one pace per profile within one per gateway merchant, the engine
+//! over a scope, then each affected batch's results file and the exit code
+//! the outcome deserves.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
