@@ -535,7 +535,8 @@ async fn main() {
                 let settled = run
                     .stderr
                     .lines()
-                    .find_map(|l| l.strip_prefix("leshua: "))
+                    // "leshua merchant 0000000018 (profile leshua): …": one line per merchant.
+                    .find_map(|l| l.split_once(" (profile leshua): ").map(|(_, pace)| pace))
                     .unwrap_or("?")
                     .to_owned();
                 table.push(format!(

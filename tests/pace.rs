@@ -100,9 +100,8 @@ async fn polls_leave_the_rate_to_the_refunds_still_to_send() {
     );
 }
 
-/// A profile held below its rate by its concurrency says so in the summary,
+/// A merchant held below its rate by its concurrency says so in the summary,
 /// with the rate it reached while it sent.
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summary_names_what_held_the_rate_back() {
     let _alone = ALONE.lock().await;
@@ -120,10 +119,11 @@ async fn the_summary_names_what_held_the_rate_back() {
     };
     let outcome = world.run(&batch, "leshua", options).await;
     assert_eq!(outcome.exit_code, 0);
-    let [(profile, pace)] = &outcome.report.limits[..] else {
-        panic!("one profile: {:?}", outcome.report.limits);
+    let [(merchant, pace)] = &outcome.report.limits[..] else {
+        panic!("one merchant: {:?}", outcome.report.limits);
     };
-    assert_eq!(profile, "leshua");
+    // The summary names the pace's merchant (its profiles share it), and the profile.
+    assert_eq!(merchant, "leshua merchant 0000000018 (profile leshua)");
     // Two in flight at 200 ms each: 10 a second at most, a fifth of the rate.
     let reached = pace.sending.expect("three seconds of sending");
     assert!(reached <= 10.5, "{reached}");

@@ -67,7 +67,8 @@ pub async fn section(dir: &Path, scale: impl Fn(u64) -> u64, table: &mut Vec<Str
         let settled = run
             .stderr
             .lines()
-            .find_map(|l| l.strip_prefix("wechatpay: "))
+            // "wechatpay merchant … (profile wechatpay): …": one line per merchant.
+            .find_map(|l| l.split_once(" (profile wechatpay): ").map(|(_, pace)| pace))
             .unwrap_or("?")
             .to_owned();
         table.push(format!(

@@ -1,7 +1,8 @@
 //! The one application path that `run`, `resume`, `retry` and `demo` share: the
 //! configuration and the journal, the profiles (aimed at a simulator for the
-//! demo), one pace per profile, the engine over a scope, then each affected
-//! batch's results file and the exit code the outcome deserves.
+//! demo), one pace per profile within one per gateway merchant, the engine
+//! over a scope, then each affected batch's results file and the exit code
+//! the outcome deserves.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::config::{Config, Profile};
+use crate::engine::merchant_pace::MerchantPace;
 use crate::engine::pacing::Pace;
+use crate::engine::rate_keys::{shared_rates, Merchant, ProfileRates};
+use crate::engine::rate_ledger::{InProcessLedger, RateLedger};
 use crate::engine::{self, EngineOptions, EngineReport};
 use crate::exit::{self, UsageError};
 use crate::journal::approval::{ApprovalStore, WaitingBatch};
@@ -93,6 +97,8 @@ impl App {
         Paces {
             app: self,
             made: HashMap::new(),
+            merchants: HashMap::new(),
+            ledger: Arc::new(InProcessLedger::default()),
         }
     }
 
@@ -217,10 +223,14 @@ impl App {
 
 /// The pace (rate limiter, in-flight bound, client) of each profile a command
 /// uses, made once: every request of a profile in one process, the retry's
-/// checks as much as the engine's, is counted by the same limiter.
+/// checks as much as the engine's, is counted by the same limiter, and every
+/// profile of one gateway merchant by that merchant's one limiter.
 pub struct Paces<'a> {
     app: &'a App,
     made: HashMap<String, Arc<Pace>>,
+    merchants: HashMap<Merchant, Arc<MerchantPace>>,
+    /// Where the merchants' rates are kept: in this process.
+    ledger: Arc<dyn RateLedger>,
 }
 
 impl Paces<'_> {
@@ -234,9 +244,60 @@ impl Paces<'_> {
             ))
         })?;
         let settings = self.app.options.pace_for(&profile);
-        let pace = Arc::new(Pace::new(profile.client()?, &settings));
+        let merchant = self.merchant_pace(&profile);
+        let pace = Arc::new(Pace::new(profile.client()?, &settings, merchant));
         self.made.insert(name.to_owned(), pace.clone());
         Ok(pace)
+    }
+
+    /// The pace of `profile`'s gateway merchant, made at the first of its
+    /// profiles, at the lowest rates of every profile of the configuration
+    /// that is that merchant (those whose settings do not check send
+    /// nothing): a run says once when they differ.
+    fn merchant_pace(&mut self, profile: &Profile) -> Arc<MerchantPace> {
+        let merchant = Merchant {
+            gateway: profile.gateway,
+            merchant_id: profile.merchant_id.clone(),
+        };
+        if let Some(pace) = self.merchants.get(&merchant) {
+            return pace.clone();
+        }
+        let options = &self.app.options;
+        let own = options.pace_for(profile);
+        let mut profiles = vec![ProfileRates {
+            name: profile.name.clone(),
+            merchant: merchant.clone(),
+            rate: own.rate,
+            query_rate: own.query_rate,
+            concurrency: own.concurrency,
+        }];
+        let config = &self.app.config;
+        for name in config.profile_names().filter(|n| *n != profile.name) {
+            if let Some(other) = config.pace_of(name) {
+                profiles.push(ProfileRates {
+                    name: name.to_owned(),
+                    merchant: Merchant {
+                        gateway: other.gateway,
+                        merchant_id: other.merchant_id,
+                    },
+                    // The flags apply to every profile alike.
+                    rate: options.rate.unwrap_or(other.rate),
+                    query_rate: other.query_rate,
+                    concurrency: options.concurrency.unwrap_or(other.concurrency),
+                });
+            }
+        }
+        let (rates, warning) = shared_rates(&merchant, &profiles).expect("the profile is its own");
+        if let Some(warning) = warning {
+            crate::say!("{warning}");
+        }
+        let pace = Arc::new(MerchantPace::new(
+            merchant.clone(),
+            rates,
+            self.ledger.clone(),
+        ));
+        self.merchants.insert(merchant, pace.clone());
+        pace
     }
 
     /// The paces of these profiles, for the engine.
@@ -327,9 +388,10 @@ impl RunOutcome {
                 ""
             }
         );
-        for (profile, limit) in &report.limits {
+        // One line per gateway merchant: its profiles share its rate.
+        for (merchant, limit) in &report.limits {
             if report.requests > 0 {
-                crate::say!("{profile}: {}", limit.describe());
+                crate::say!("{merchant}: {}", limit.describe());
             }
         }
         if let Some(why) = &report.stopped {

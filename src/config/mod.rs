@@ -65,6 +65,16 @@ pub struct Config {
     profiles: BTreeMap<String, ProfileText>,
 }
 
+/// What a profile says of its merchant and its rates ([`Config::pace_of`]).
+#[derive(Clone, Debug)]
+pub struct ProfilePace {
+    pub gateway: GatewayKind,
+    pub merchant_id: String,
+    pub rate: u32,
+    pub query_rate: Option<u32>,
+    pub concurrency: u32,
+}
+
 /// A profile, checked and ready to use.
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -377,6 +387,23 @@ impl Config {
 
     pub fn profile_names(&self) -> impl Iterator<Item = &str> {
         self.profiles.keys().map(String::as_str)
+    }
+
+    /// Profile `name`'s gateway, merchant and rates, its common settings
+    /// checked but not its gateway's section (no key is loaded): what the
+    /// rate its merchant's profiles share needs of each (engine/rate_keys.rs).
+    /// `None` when there is no such profile or its settings do not check.
+    pub fn pace_of(&self, name: &str) -> Option<ProfilePace> {
+        let text = self.profiles.get(name)?;
+        let gateway = text.section.kind();
+        let common = text.common.check(&gateway.spec().pace_defaults()).ok()?;
+        Some(ProfilePace {
+            gateway,
+            merchant_id: common.merchant_id,
+            rate: common.rate,
+            query_rate: common.query_rate,
+            concurrency: common.concurrency,
+        })
     }
 
     /// Checks one profile completely and returns it ready to use.

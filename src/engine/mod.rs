@@ -12,10 +12,13 @@
 pub mod ask;
 mod gateway_times;
 pub mod limit;
+pub mod merchant_pace;
 pub mod pacing;
 pub mod policy;
 pub mod polls;
 pub mod progress;
+pub mod rate_keys;
+pub mod rate_ledger;
 pub mod task;
 pub mod trust;
 pub mod verdict;
@@ -33,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::journal::due::{DueReader, DueRefund};
 use crate::journal::{self, Journal, JournalError, Scope, State};
+use merchant_pace::MerchantPace;
 use pacing::Pace;
 use policy::Counters;
 use task::{Done, Job, Shared};
@@ -56,7 +60,8 @@ pub struct EngineReport {
     /// itself (bad signature, unknown merchant, authentication), or its
     /// answers could not be verified with the profile's key.
     pub stopped: Option<String>,
-    /// Where each profile's in-flight limit settled, and why there.
+    /// How fast each gateway merchant went, where its in-flight limit
+    /// settled, and why there: named "leshua merchant 8800 (profiles a, b)".
     pub limits: Vec<(String, pacing::PaceReport)>,
 }
 
@@ -128,6 +133,8 @@ enum Dispatched {
 struct Scheduler {
     reader: DueReader,
     paces: HashMap<String, Arc<Pace>>,
+    /// The merchants of `paces`, each once.
+    merchants: Vec<Arc<MerchantPace>>,
     shared: Shared,
     done_rx: mpsc::UnboundedReceiver<Done>,
     book: Book,
@@ -159,25 +166,26 @@ pub async fn run(
     let reader = journal.due_reader(&scope, gaps)?;
     let requests = Arc::new(AtomicU64::new(0));
     let poll_deadline = started + options.poll_for;
+    let merchants = merchants_of(&paces);
+    let labels: Vec<String> = merchants.iter().map(|m| label(m, &paces)).collect();
     let progress = progress::Progress::new(progress::ProgressSetup {
         show: options.show_progress,
         to_work: reader.count(false)?.saturating_sub(reader.count(true)?),
         requests: requests.clone(),
-        rate: paces.values().map(|pace| pace.rate).sum(),
+        rate: merchants.iter().map(|merchant| merchant.rate).sum(),
         poll_deadline,
-        limits: paces.values().map(|pace| pace.in_flight.clone()).collect(),
+        limits: merchants
+            .iter()
+            .map(|merchant| merchant.in_flight.clone())
+            .collect(),
         zone: options.zone.clone(),
     });
-    let mut limits: Vec<(String, Arc<Pace>)> = paces
-        .iter()
-        .map(|(name, pace)| (name.clone(), pace.clone()))
-        .collect();
-    limits.sort_by(|a, b| a.0.cmp(&b.0));
     let (writer, writer_thread) = writer::start(journal);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
         reader,
         paces,
+        merchants: merchants.clone(),
         shared: Shared {
             writer,
             stop_sending: cancel.child_token(),
@@ -210,12 +218,42 @@ pub async fn run(
         elapsed: started.elapsed(),
         interrupted: cancel.is_cancelled(),
         stopped: book.stopped,
-        limits: limits
+        limits: labels
             .into_iter()
-            .map(|(name, pace)| (name, pace.report()))
+            .zip(merchants.iter().map(|merchant| merchant.report()))
             .collect(),
     };
     Ok((journal, report))
+}
+
+/// The gateway merchants of `paces`, each once (its profiles share one
+/// pace), in the order of their names.
+fn merchants_of(paces: &HashMap<String, Arc<Pace>>) -> Vec<Arc<MerchantPace>> {
+    let mut merchants: Vec<Arc<MerchantPace>> = Vec::new();
+    for pace in paces.values() {
+        if !merchants.iter().any(|m| Arc::ptr_eq(m, &pace.merchant)) {
+            merchants.push(pace.merchant.clone());
+        }
+    }
+    merchants.sort_by(|a, b| a.merchant.cmp(&b.merchant));
+    merchants
+}
+
+/// "leshua merchant 8800 (profiles a, b)": a merchant and the profiles of
+/// it that this run used, for the summary.
+fn label(merchant: &Arc<MerchantPace>, paces: &HashMap<String, Arc<Pace>>) -> String {
+    let mut names: Vec<&str> = paces
+        .iter()
+        .filter(|(_, pace)| Arc::ptr_eq(&pace.merchant, merchant))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    names.sort_unstable();
+    let word = if names.len() == 1 {
+        "profile"
+    } else {
+        "profiles"
+    };
+    format!("{} ({word} {})", merchant.merchant, names.join(", "))
 }
 
 impl Scheduler {
@@ -240,8 +278,9 @@ impl Scheduler {
             }
             let page = self.reader.page(cursor)?;
             if page.is_empty() {
-                for pace in self.paces.values() {
-                    pace.polls.sweep_ended();
+                // Each merchant's share once, whichever of its profiles are here.
+                for merchant in &self.merchants {
+                    merchant.polls.sweep_ended();
                 }
                 let swept_idle = cursor == 0 || dispatched_in_sweep == 0;
                 cursor = 0;
@@ -339,12 +378,12 @@ impl Scheduler {
         };
         if matches!(record.state, State::Pending | State::RetryWait) {
             // Handed out or not yet, it is a submit waiting for the rate.
-            pace.polls.submit_due();
+            pace.polls().submit_due();
         }
         if self.book.active.contains(&record.id) {
             return Dispatched::Skipped;
         }
-        if record.state == State::Processing && !pace.polls.admit_poll() {
+        if record.state == State::Processing && !pace.polls().admit_poll() {
             return Dispatched::Skipped;
         }
         if !pace.same_order_gap.is_zero()

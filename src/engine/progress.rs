@@ -124,7 +124,8 @@ struct Stats {
     /// The last state shown for each refund not yet final.
     last_state: HashMap<i64, State>,
     requests: Arc<AtomicU64>,
-    /// Requests per second the profiles allow, together.
+    /// Requests per second the gateway merchants allow, together (the
+    /// profiles of one merchant share its rate).
     rate: u32,
     started: Instant,
     /// The wall clock when the run began, for the times the line names.
@@ -133,7 +134,7 @@ struct Stats {
     poll_deadline: Instant,
     /// (when, refunds sent by then, requests by then), oldest first, over [`PACE_WINDOW`].
     samples: Vec<(Instant, u64, u64)>,
-    /// Each profile's in-flight limit: what holds the pace back, when something does.
+    /// Each merchant's in-flight limit: what holds the pace back, when something does.
     limits: Vec<Arc<InFlightLimit>>,
 }
 
@@ -401,8 +402,10 @@ pub struct ProgressSetup {
     pub show: bool,
     pub to_work: u64,
     pub requests: Arc<AtomicU64>,
+    /// The sum of the rates of the gateway merchants in the run, each once.
     pub rate: u32,
     pub poll_deadline: Instant,
+    /// Each gateway merchant's in-flight limit, once.
     pub limits: Vec<Arc<InFlightLimit>>,
     /// The zone the times shown are in: the configured one.
     pub zone: Zone,
