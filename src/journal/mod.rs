@@ -19,6 +19,7 @@ pub mod latency;
 pub mod lock;
 pub mod money;
 pub mod outgoing;
+pub mod postgres;
 pub mod preview;
 pub mod reconcile;
 pub mod reconciled;

@@ -1,0 +1,170 @@
+//! The password file, read by libpq's rules: `$PGPASSFILE`, else
+//! `~/.pgpass`; lines `hostname:port:database:username:password`, `#`
+//! comments, `*` matching anything in the first four fields, `\:` and `\\`
+//! escaping a colon and a backslash; the first line that matches wins. A
+//! Unix-socket connection matches the socket directory itself, or
+//! `localhost` when the directory is the default one. A file whose mode lets
+//! its group or others in (more open than 0600) is ignored with a warning,
+//! as libpq ignores it.
+
+use std::path::{Path, PathBuf};
+
+use super::connect::{Host, Target, DEFAULT_SOCKET_DIR};
+use crate::secret::Secret;
+use crate::small_files;
+
+/// Where the password file is looked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Passfile {
+    /// This file (it need not exist).
+    At(PathBuf),
+    /// None is read.
+    Nowhere,
+}
+
+impl Passfile {
+    /// libpq's choice: `$PGPASSFILE`, else `~/.pgpass`, else none.
+    pub fn from_env() -> Passfile {
+        if let Some(path) = std::env::var_os("PGPASSFILE").filter(|p| !p.is_empty()) {
+            return Passfile::At(PathBuf::from(path));
+        }
+        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(home) => Passfile::At(Path::new(&home).join(".pgpass")),
+            None => Passfile::Nowhere,
+        }
+    }
+}
+
+/// What the password file says for a target.
+#[derive(Debug)]
+pub enum PassfileVerdict {
+    Found { path: PathBuf, password: Secret },
+    /// No file, or no line matches.
+    NoMatch,
+    /// The file is there but not read, and why.
+    Ignored { path: PathBuf, why: String },
+}
+
+/// The password the file gives for `target`, if it is readable and private.
+pub fn lookup(passfile: &Passfile, target: &Target) -> PassfileVerdict {
+    let Passfile::At(path) = passfile else {
+        return PassfileVerdict::NoMatch;
+    };
+    let path = path.clone();
+    if !path.exists() {
+        return PassfileVerdict::NoMatch;
+    }
+    let (text, meta) = match small_files::read(&path, small_files::MAX_KEY, "64 KiB") {
+        Ok(read) => read,
+        Err(e) => {
+            let why = format!("it cannot be read ({})", e.brief());
+            return PassfileVerdict::Ignored { path, why };
+        }
+    };
+    if let Some(mode) = small_files::mode(&meta).filter(|mode| mode & 0o077 != 0) {
+        let why = format!(
+            "it is ignored, as libpq ignores it: its group or others can read it (mode \
+             {mode:03o}); permissions should be u=rw (0600) or less: chmod 600 it"
+        );
+        return PassfileVerdict::Ignored { path, why };
+    }
+    match find(&text, target) {
+        Some(password) => PassfileVerdict::Found {
+            path,
+            password: Secret::new(password),
+        },
+        None => PassfileVerdict::NoMatch,
+    }
+}
+
+/// The password of the first line that matches `target`.
+fn find(text: &str, target: &Target) -> Option<String> {
+    let hosts = host_names(target);
+    let port = target.port.to_string();
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(fields)
+        .find(|[host, line_port, db, user, _]| {
+            (host == "*" || hosts.iter().any(|h| h == host))
+                && matches(line_port, &port)
+                && matches(db, &target.dbname)
+                && matches(user, &target.role)
+        })
+        .map(|[.., password]| password)
+}
+
+fn matches(field: &str, value: &str) -> bool {
+    field == "*" || field == value
+}
+
+/// The names a line's hostname field may give for the target's host.
+fn host_names(target: &Target) -> Vec<String> {
+    match &target.host {
+        Host::Tcp(host) => vec![host.clone()],
+        Host::Socket(dir) => {
+            let dir = dir.to_string_lossy().into_owned();
+            let default = Path::new(&dir) == Path::new(DEFAULT_SOCKET_DIR);
+            let mut names = vec![dir];
+            if default {
+                names.push("localhost".to_owned());
+            }
+            names
+        }
+    }
+}
+
+/// A line's five fields, unescaped; `None` for a line with fewer. As in
+/// libpq, the password ends at the next unescaped colon.
+fn fields(line: &str) -> Option<[String; 5]> {
+    let mut fields: Vec<String> = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ':' => fields.push(String::new()),
+            '\\' => match chars.next() {
+                Some(next) => fields.last_mut()?.push(next),
+                None => fields.last_mut()?.push('\\'),
+            },
+            c => fields.last_mut()?.push(c),
+        }
+    }
+    if fields.len() < 5 {
+        return None;
+    }
+    fields.truncate(5);
+    fields.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(host: Host) -> Target {
+        Target {
+            role: "alice".into(),
+            host,
+            port: 5432,
+            dbname: "journal".into(),
+            options: None,
+        }
+    }
+
+    #[test]
+    fn escapes_and_wildcards() {
+        let t = target(Host::Tcp("db.example".into()));
+        let text = "# a comment\nother:*:*:*:no\n*:5432:journal:alice:pa\\:ss\\\\word:end\n";
+        assert_eq!(find(text, &t).as_deref(), Some("pa:ss\\word"));
+        assert_eq!(find("*:5433:*:*:no\n", &t), None);
+        assert_eq!(find("db.example:*:*:bob:no\n", &t), None);
+        assert_eq!(find("too:few:fields\n", &t), None);
+    }
+
+    #[test]
+    fn sockets_match_their_directory_or_localhost_when_default() {
+        let own = target(Host::Socket("/tmp/pg".into()));
+        assert_eq!(find("/tmp/pg:*:*:*:yes\n", &own).as_deref(), Some("yes"));
+        assert_eq!(find("localhost:*:*:*:no\n", &own), None);
+        let default = target(Host::Socket(DEFAULT_SOCKET_DIR.into()));
+        assert_eq!(find("localhost:*:*:*:yes\n", &default).as_deref(), Some("yes"));
+    }
+}
