@@ -225,9 +225,9 @@ impl Login {
     }
 
     fn why_not_connected(&self, error: &postgres::Error) -> String {
+        // The driver says it only as the cause of a configuration error.
         let asked_for_missing_password = self.password.is_none()
-            && error.as_db_error().is_none()
-            && error.to_string().contains("password missing");
+            && std::error::Error::source(error).is_some_and(|c| c.to_string() == "password missing");
         if asked_for_missing_password {
             let hint = match &self.origin {
                 PasswordOrigin::PassfileIgnored { path, why } => {

@@ -24,8 +24,10 @@ pub fn current_user(client: &mut Client) -> Result<String, PgError> {
 
 /// Checks every privilege the journal needs: USAGE on the schema, TEMP on
 /// the database, each table's own (see [`TABLE_NEEDS`]), USAGE on every
-/// sequence of the schema. Run after [`super::schema::migrate`] (the tables
-/// must exist).
+/// sequence of the schema. A table not created yet is not checked: the
+/// journal's open checks before migrating (a role without the right to read
+/// the version gets this error, not a bare "permission denied") and again
+/// after.
 pub fn check(client: &mut Client) -> Result<(), PgError> {
     let role = current_user(client)?;
     let missing = missing(client)?;
@@ -56,12 +58,18 @@ pub fn missing(client: &mut Client) -> Result<Vec<String>, PgError> {
              UNION ALL
              SELECT x.privilege || ' on ' || x.tab
                  FROM unnest($1::text[], $2::text[]) AS x(tab, privilege)
-                 WHERE NOT has_table_privilege(x.tab, x.privilege)
+                 JOIN pg_class c ON c.relname = x.tab AND c.relkind IN ('r', 'p')
+                 JOIN pg_namespace s ON s.oid = c.relnamespace AND s.nspname = current_schema()
+                 WHERE NOT has_table_privilege(c.oid, x.privilege)
              UNION ALL
              SELECT 'USAGE on sequence ' || c.relname
                  FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-                 WHERE c.relkind = 'S' AND s.nspname = current_schema()
-                   AND NOT has_sequence_privilege(c.oid, 'USAGE')",
+                 WHERE s.nspname = current_schema()
+                   -- CASE, so that only a sequence is asked about (the
+                   -- planner may evaluate an AND's terms in any order).
+                   AND CASE WHEN c.relkind = 'S'
+                            THEN NOT has_sequence_privilege(c.oid, 'USAGE')
+                            ELSE false END",
             &[&tables, &privileges],
         )
         .map_err(|e| PgError::query(doing, &e))?;
@@ -69,6 +77,18 @@ pub fn missing(client: &mut Client) -> Result<Vec<String>, PgError> {
         .map(|row| row.try_get::<_, String>(0))
         .collect::<Result<_, _>>()
         .map_err(|e| PgError::query(doing, &e))
+}
+
+/// The statements that give [`OPERATOR_ROLE`] what the journal needs, for
+/// the journal's owner to run once the schema exists (docs/postgres.md, the
+/// team's setup). The schema is `public`, PostgreSQL's default.
+pub fn operator_grants() -> String {
+    let mut sql = format!("GRANT USAGE ON SCHEMA public TO {OPERATOR_ROLE};\n");
+    for (table, needs) in TABLE_NEEDS {
+        sql += &format!("GRANT {} ON {table} TO {OPERATOR_ROLE};\n", needs.join(", "));
+    }
+    sql += &format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {OPERATOR_ROLE};\n");
+    sql
 }
 
 /// A role's name as SQL writes it: bare when it is lowercase letters,

@@ -26,6 +26,7 @@ pub fn open(
     passfile: &Passfile,
 ) -> Result<Opened, PgError> {
     let (mut client, login) = connect::connect(url, secret, passfile)?;
+    grants::check(&mut client)?;
     schema::migrate(&mut client)?;
     grants::check(&mut client)?;
     let person = grants::current_user(&mut client)?;

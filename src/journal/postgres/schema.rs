@@ -31,14 +31,7 @@ const CREATED_AT: i64 = 11;
 /// schema yet.
 pub fn version(client: &mut impl GenericClient) -> Result<Option<i64>, PgError> {
     let doing = "reading the schema version";
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('bulkrefund_schema') IS NOT NULL",
-            &[],
-        )
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| PgError::query(doing, &e))?;
-    if !exists {
+    if !exists(client)? {
         return Ok(None);
     }
     let rows = client
@@ -51,6 +44,26 @@ pub fn version(client: &mut impl GenericClient) -> Result<Option<i64>, PgError> 
             rows.len()
         ))),
     }
+}
+
+/// Whether the database has a bulkrefund schema (its version table, in the
+/// current schema, where the journal's tables are). Read from the catalog with the statement's
+/// own snapshot: `to_regclass` would answer from the session's catalog
+/// cache, which inside a transaction does not see a table another session
+/// committed meanwhile (the migration that waited on the lock would create
+/// the schema a second time).
+pub fn exists(client: &mut impl GenericClient) -> Result<bool, PgError> {
+    client
+        .query_one(
+            "SELECT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE c.relname = 'bulkrefund_schema'
+                    AND n.nspname = current_schema())",
+            &[],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| PgError::query("looking for the schema", &e))
 }
 
 /// Brings the schema to [`VERSION`]; refuses one that is newer. A schema
@@ -75,7 +88,7 @@ pub fn migrate(client: &mut Client) -> Result<(), PgError> {
     if let Some(found) = found {
         check_not_newer(found)?;
     }
-    let mut at = match found {
+    let at = match found {
         Some(version) => version,
         None => {
             tx.batch_execute(schema_sql::VERSION_11)
@@ -107,7 +120,6 @@ pub fn migrate(client: &mut Client) -> Result<(), PgError> {
         tx.batch_execute(sql)
             .and_then(|()| tx.execute("UPDATE bulkrefund_schema SET version = $1", &[to]))
             .map_err(|e| PgError::query(format!("migration {to}"), &e))?;
-        at = *to;
     }
     tx.commit().map_err(|e| PgError::query(doing, &e))
 }
