@@ -41,7 +41,10 @@ fn team(server: &PgServer) {
         ),
     );
     // Not in a transaction (a batch of statements is one).
-    server.exec("postgres", &format!("CREATE DATABASE {DB} OWNER bulkrefund_owner"));
+    server.exec(
+        "postgres",
+        &format!("CREATE DATABASE {DB} OWNER bulkrefund_owner"),
+    );
 }
 
 /// The owner creates the schema and grants the group role what it needs.
@@ -62,7 +65,12 @@ fn login(
     secret: Option<ConfiguredSecret<'_>>,
     passfile: &Passfile,
 ) -> Login {
-    Login::resolve(Target::parse(&server.url(role, DB)).unwrap(), secret, passfile).unwrap()
+    Login::resolve(
+        Target::parse(&server.url(role, DB)).unwrap(),
+        secret,
+        passfile,
+    )
+    .unwrap()
 }
 
 fn logged_in_as(login: &Login) -> String {
@@ -126,7 +134,10 @@ fn passwords_come_from_a_secret_or_the_password_file() {
     assert_eq!(path, &pgpass);
     assert!(why.contains("mode 644") && why.contains("0600"), "{why}");
     let error = ignored.connect().err().unwrap().to_string();
-    assert!(error.contains("the server asks for a password and none was given"), "{error}");
+    assert!(
+        error.contains("the server asks for a password and none was given"),
+        "{error}"
+    );
     assert!(error.contains("mode 644"), "{error}");
 }
 
@@ -155,9 +166,15 @@ fn a_wrong_password_is_said_without_it() {
         message.starts_with("cannot connect to PostgreSQL at socket "),
         "{message}"
     );
-    assert!(message.contains(&server.socket_dir().display().to_string()), "{message}");
+    assert!(
+        message.contains(&server.socket_dir().display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("as role 'alice'"), "{message}");
-    assert!(message.contains("password authentication failed"), "{message}");
+    assert!(
+        message.contains("password authentication failed"),
+        "{message}"
+    );
     assert!(message.contains("SQLSTATE 28P01"), "{message}");
 
     // A password in the URL: refused by the parse, before anything connects
@@ -204,7 +221,8 @@ fn pg_shape(client: &mut postgres::Client) -> BTreeSet<String> {
 
 #[test]
 fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
-    let Some(server) = PgServer::start("the_schema_is_sqlites_at_the_same_version_and_migrates_once")
+    let Some(server) =
+        PgServer::start("the_schema_is_sqlites_at_the_same_version_and_migrates_once")
     else {
         return;
     };
@@ -216,7 +234,11 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
     assert_eq!(schema::VERSION, 11);
     let first = pg_shape(&mut owner);
     schema::migrate(&mut owner).unwrap();
-    assert_eq!(pg_shape(&mut owner), first, "migrating again changed the schema");
+    assert_eq!(
+        pg_shape(&mut owner),
+        first,
+        "migrating again changed the schema"
+    );
     assert_eq!(schema::version(&mut owner).unwrap(), Some(11));
 
     // The same tables and columns as the SQLite journal at version 11 (and
@@ -240,7 +262,15 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
     let pg_indexes: BTreeSet<String> = first
         .iter()
         .filter_map(|l| l.strip_prefix("index "))
-        .map(|l| l.split_once(' ').unwrap().0.split_once('.').unwrap().1.to_owned())
+        .map(|l| {
+            l.split_once(' ')
+                .unwrap()
+                .0
+                .split_once('.')
+                .unwrap()
+                .1
+                .to_owned()
+        })
         .filter(|name| !name.ends_with("_pkey") && !name.ends_with("_key"))
         .collect();
     let mut expected = sqlite_indexes(&sqlite);
@@ -264,7 +294,11 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
         )
         .unwrap();
     let error = owner.batch_execute("DELETE FROM events").err().unwrap();
-    assert!(error.as_db_error().unwrap().message().contains("events are append-only"));
+    assert!(error
+        .as_db_error()
+        .unwrap()
+        .message()
+        .contains("events are append-only"));
     let error = owner
         .batch_execute(
             "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line,
@@ -285,11 +319,17 @@ fn sqlite_columns(conn: &rusqlite::Connection) -> BTreeSet<String> {
     let mut columns = BTreeSet::new();
     for table in tables {
         let mut statement = conn
-            .prepare(&format!("SELECT name, \"notnull\", pk FROM pragma_table_info('{table}')"))
+            .prepare(&format!(
+                "SELECT name, \"notnull\", pk FROM pragma_table_info('{table}')"
+            ))
             .unwrap();
         let rows = statement
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })
             .unwrap();
         for row in rows {
@@ -360,7 +400,13 @@ fn two_processes_migrating_at_once_leave_one_schema_and_a_newer_one_is_refused()
         .unwrap();
     let error = schema::migrate(&mut owner).err().unwrap();
     assert!(
-        matches!(error, PgError::Newer { found: 12, known: 11 }),
+        matches!(
+            error,
+            PgError::Newer {
+                found: 12,
+                known: 11
+            }
+        ),
         "{error:?}"
     );
     assert!(error.to_string().contains("upgrade bulkrefund"), "{error}");
@@ -411,7 +457,8 @@ fn a_role_without_the_grants_is_told_what_to_ask_for() {
     assert!(!missing.contains("UPDATE on events"), "{missing}");
     let message = error.to_string();
     assert!(message.starts_with("role 'bob' lacks what the PostgreSQL journal needs ("));
-    assert!(message.ends_with("Ask the journal's administrator to run: GRANT bulkrefund_operator TO bob;"));
+    assert!(message
+        .ends_with("Ask the journal's administrator to run: GRANT bulkrefund_operator TO bob;"));
 
     server.exec(DB, "GRANT bulkrefund_operator TO bob");
     let opened = open().unwrap_or_else(|e| panic!("{e}"));

@@ -209,7 +209,10 @@ fn chown_to_postgres(path: &Path) {
     // at once; chown takes a NUL-terminated path.
     unsafe {
         let pw = libc::getpwnam(c"postgres".as_ptr());
-        assert!(!pw.is_null(), "running as root, but there is no user 'postgres'");
+        assert!(
+            !pw.is_null(),
+            "running as root, but there is no user 'postgres'"
+        );
         let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
         assert_eq!(
             libc::chown(c_path.as_ptr(), (*pw).pw_uid, (*pw).pw_gid),

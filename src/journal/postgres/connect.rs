@@ -94,7 +94,9 @@ impl Target {
         }
         let role = match role.filter(|r| !r.is_empty()) {
             Some(role) => role,
-            None => os_user().ok_or_else(|| bad("it names no role, and the user running bulkrefund has no name"))?,
+            None => os_user().ok_or_else(|| {
+                bad("it names no role, and the user running bulkrefund has no name")
+            })?,
         };
         let host = match host.filter(|h| !h.is_empty()) {
             None => Host::Socket(PathBuf::from(DEFAULT_SOCKET_DIR)),
@@ -169,8 +171,12 @@ impl Login {
         passfile: &Passfile,
     ) -> Result<Login, PgError> {
         if let Some(secret) = secret {
-            let password =
-                SecretRef::read(Some(secret.reference), PASSWORD_SETTING, secret.dir, "journal")?;
+            let password = SecretRef::read(
+                Some(secret.reference),
+                PASSWORD_SETTING,
+                secret.dir,
+                "journal",
+            )?;
             return Ok(Login {
                 target,
                 password: Some(password),
@@ -227,7 +233,8 @@ impl Login {
     fn why_not_connected(&self, error: &postgres::Error) -> String {
         // The driver says it only as the cause of a configuration error.
         let asked_for_missing_password = self.password.is_none()
-            && std::error::Error::source(error).is_some_and(|c| c.to_string() == "password missing");
+            && std::error::Error::source(error)
+                .is_some_and(|c| c.to_string() == "password missing");
         if asked_for_missing_password {
             let hint = match &self.origin {
                 PasswordOrigin::PassfileIgnored { path, why } => {
@@ -272,7 +279,10 @@ fn split_host_port(hostport: &str) -> Result<(Option<String>, Option<u16>), PgEr
             .ok_or_else(|| bad("an IPv6 address opened with '[' is never closed"))?;
         let port = match after {
             "" => None,
-            p => Some(p.strip_prefix(':').ok_or_else(|| bad("text after the IPv6 address"))?),
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| bad("text after the IPv6 address"))?,
+            ),
         };
         (host.to_owned(), port)
     } else {

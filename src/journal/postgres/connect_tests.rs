@@ -47,7 +47,10 @@ fn a_password_in_the_url_is_refused_without_echoing_it() {
         "postgres://alice@db/journal?password=hunter2",
     ] {
         let message = refused(url);
-        assert!(message.contains("carries a password, which is refused"), "{message}");
+        assert!(
+            message.contains("carries a password, which is refused"),
+            "{message}"
+        );
         assert!(message.contains("journal_password = { env"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
     }

@@ -23,7 +23,11 @@ pub enum PgError {
     #[error("the PostgreSQL journal's password: {0}")]
     Secret(#[from] SettingError),
     #[error("cannot connect to PostgreSQL at {at} as role '{role}': {why}")]
-    Connect { role: String, at: String, why: String },
+    Connect {
+        role: String,
+        at: String,
+        why: String,
+    },
     /// A statement failed after connecting: what was being done, and why.
     #[error("the PostgreSQL journal, {doing}: {why}")]
     Query { doing: String, why: String },
@@ -73,9 +77,7 @@ pub fn describe(error: &postgres::Error) -> String {
                 "no server is listening there (connection refused)".to_owned()
             }
             std::io::ErrorKind::TimedOut => "the server did not answer in time".to_owned(),
-            std::io::ErrorKind::PermissionDenied => {
-                "permission denied on the socket".to_owned()
-            }
+            std::io::ErrorKind::PermissionDenied => "permission denied on the socket".to_owned(),
             kind => format!("input/output error ({kind})"),
         };
     }

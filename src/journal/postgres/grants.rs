@@ -85,7 +85,10 @@ pub fn missing(client: &mut Client) -> Result<Vec<String>, PgError> {
 pub fn operator_grants() -> String {
     let mut sql = format!("GRANT USAGE ON SCHEMA public TO {OPERATOR_ROLE};\n");
     for (table, needs) in TABLE_NEEDS {
-        sql += &format!("GRANT {} ON {table} TO {OPERATOR_ROLE};\n", needs.join(", "));
+        sql += &format!(
+            "GRANT {} ON {table} TO {OPERATOR_ROLE};\n",
+            needs.join(", ")
+        );
     }
     sql += &format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {OPERATOR_ROLE};\n");
     sql

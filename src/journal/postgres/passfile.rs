@@ -38,11 +38,17 @@ impl Passfile {
 /// What the password file says for a target.
 #[derive(Debug)]
 pub enum PassfileVerdict {
-    Found { path: PathBuf, password: Secret },
+    Found {
+        path: PathBuf,
+        password: Secret,
+    },
     /// No file, or no line matches.
     NoMatch,
     /// The file is there but not read, and why.
-    Ignored { path: PathBuf, why: String },
+    Ignored {
+        path: PathBuf,
+        why: String,
+    },
 }
 
 /// The password the file gives for `target`, if it is readable and private.
@@ -165,6 +171,9 @@ mod tests {
         assert_eq!(find("/tmp/pg:*:*:*:yes\n", &own).as_deref(), Some("yes"));
         assert_eq!(find("localhost:*:*:*:no\n", &own), None);
         let default = target(Host::Socket(DEFAULT_SOCKET_DIR.into()));
-        assert_eq!(find("localhost:*:*:*:yes\n", &default).as_deref(), Some("yes"));
+        assert_eq!(
+            find("localhost:*:*:*:yes\n", &default).as_deref(),
+            Some("yes")
+        );
     }
 }

@@ -38,7 +38,10 @@ pub fn version(client: &mut impl GenericClient) -> Result<Option<i64>, PgError> 
         .query("SELECT version FROM bulkrefund_schema", &[])
         .map_err(|e| PgError::query(doing, &e))?;
     match rows.as_slice() {
-        [row] => row.try_get(0).map(Some).map_err(|e| PgError::query(doing, &e)),
+        [row] => row
+            .try_get(0)
+            .map(Some)
+            .map_err(|e| PgError::query(doing, &e)),
         _ => Err(PgError::NotAJournal(format!(
             "bulkrefund_schema holds {} rows, not one",
             rows.len()
