@@ -115,6 +115,28 @@ impl Target {
         })
     }
 
+    /// What a password file's line must match for this target: a Unix
+    /// socket answers to its directory, and to `localhost` when that is the
+    /// default directory (libpq's rule).
+    pub fn passfile_key(&self) -> passfile::Key {
+        let hosts = match &self.host {
+            Host::Tcp(host) => vec![host.clone()],
+            Host::Socket(dir) => {
+                let mut names = vec![dir.to_string_lossy().into_owned()];
+                if dir == Path::new(DEFAULT_SOCKET_DIR) {
+                    names.push("localhost".to_owned());
+                }
+                names
+            }
+        };
+        passfile::Key {
+            hosts,
+            port: self.port,
+            dbname: self.dbname.clone(),
+            role: self.role.clone(),
+        }
+    }
+
     /// Where the server is, for messages: `socket /dir (port 5432)` or `host:port`.
     pub fn at(&self) -> String {
         match &self.host {
@@ -183,7 +205,7 @@ impl Login {
                 origin: PasswordOrigin::Secret,
             });
         }
-        let (password, origin) = match passfile::lookup(passfile, &target) {
+        let (password, origin) = match passfile::lookup(passfile, &target.passfile_key()) {
             PassfileVerdict::Found { path, password } => {
                 (Some(password), PasswordOrigin::Passfile(path))
             }

@@ -65,3 +65,13 @@ fn malformed_urls_name_the_part() {
     assert!(refused("postgres://a@h1,h2/j").contains("several hosts"));
     assert!(refused("postgres://a%zz@h/j").contains("two hex digits"));
 }
+
+#[test]
+fn a_socket_answers_the_password_file_to_its_directory_or_localhost_when_default() {
+    let own = parse("postgres://alice@/j?host=/tmp/pg").passfile_key();
+    assert_eq!(own.hosts, ["/tmp/pg"]);
+    let default = parse("postgres://alice@/j").passfile_key();
+    assert_eq!(default.hosts, [DEFAULT_SOCKET_DIR, "localhost"]);
+    let tcp = parse("postgres://alice@db:5433/j").passfile_key();
+    assert_eq!((tcp.hosts, tcp.port), (vec!["db".to_owned()], 5433));
+}

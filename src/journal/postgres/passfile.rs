@@ -1,15 +1,13 @@
 //! The password file, read by libpq's rules: `$PGPASSFILE`, else
 //! `~/.pgpass`; lines `hostname:port:database:username:password`, `#`
 //! comments, `*` matching anything in the first four fields, `\:` and `\\`
-//! escaping a colon and a backslash; the first line that matches wins. A
-//! Unix-socket connection matches the socket directory itself, or
-//! `localhost` when the directory is the default one. A file whose mode lets
+//! escaping a colon and a backslash; the first line that matches wins (the
+//! names a connection answers to are the caller's: [`Key`]). A file whose mode lets
 //! its group or others in (more open than 0600) is ignored with a warning,
 //! as libpq ignores it.
 
 use std::path::{Path, PathBuf};
 
-use super::connect::{Host, Target, DEFAULT_SOCKET_DIR};
 use crate::secret::Secret;
 use crate::small_files;
 
@@ -35,6 +33,17 @@ impl Passfile {
     }
 }
 
+/// What a line must match: the names the host answers to (a Unix socket's
+/// directory, and `localhost` for the default one), the port, the database
+/// and the role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub hosts: Vec<String>,
+    pub port: u16,
+    pub dbname: String,
+    pub role: String,
+}
+
 /// What the password file says for a target.
 #[derive(Debug)]
 pub enum PassfileVerdict {
@@ -51,8 +60,8 @@ pub enum PassfileVerdict {
     },
 }
 
-/// The password the file gives for `target`, if it is readable and private.
-pub fn lookup(passfile: &Passfile, target: &Target) -> PassfileVerdict {
+/// The password the file gives for `key`, if it is readable and private.
+pub fn lookup(passfile: &Passfile, key: &Key) -> PassfileVerdict {
     let Passfile::At(path) = passfile else {
         return PassfileVerdict::NoMatch;
     };
@@ -74,7 +83,7 @@ pub fn lookup(passfile: &Passfile, target: &Target) -> PassfileVerdict {
         );
         return PassfileVerdict::Ignored { path, why };
     }
-    match find(&text, target) {
+    match find(&text, key) {
         Some(password) => PassfileVerdict::Found {
             path,
             password: Secret::new(password),
@@ -83,40 +92,23 @@ pub fn lookup(passfile: &Passfile, target: &Target) -> PassfileVerdict {
     }
 }
 
-/// The password of the first line that matches `target`.
-fn find(text: &str, target: &Target) -> Option<String> {
-    let hosts = host_names(target);
-    let port = target.port.to_string();
+/// The password of the first line that matches `key`.
+fn find(text: &str, key: &Key) -> Option<String> {
+    let port = key.port.to_string();
     text.lines()
         .filter(|line| !line.trim_start().starts_with('#'))
         .filter_map(fields)
         .find(|[host, line_port, db, user, _]| {
-            (host == "*" || hosts.iter().any(|h| h == host))
+            (host == "*" || key.hosts.iter().any(|h| h == host))
                 && matches(line_port, &port)
-                && matches(db, &target.dbname)
-                && matches(user, &target.role)
+                && matches(db, &key.dbname)
+                && matches(user, &key.role)
         })
         .map(|[.., password]| password)
 }
 
 fn matches(field: &str, value: &str) -> bool {
     field == "*" || field == value
-}
-
-/// The names a line's hostname field may give for the target's host.
-fn host_names(target: &Target) -> Vec<String> {
-    match &target.host {
-        Host::Tcp(host) => vec![host.clone()],
-        Host::Socket(dir) => {
-            let dir = dir.to_string_lossy().into_owned();
-            let default = Path::new(&dir) == Path::new(DEFAULT_SOCKET_DIR);
-            let mut names = vec![dir];
-            if default {
-                names.push("localhost".to_owned());
-            }
-            names
-        }
-    }
 }
 
 /// A line's five fields, unescaped; `None` for a line with fewer. As in
@@ -145,35 +137,23 @@ fn fields(line: &str) -> Option<[String; 5]> {
 mod tests {
     use super::*;
 
-    fn target(host: Host) -> Target {
-        Target {
-            role: "alice".into(),
-            host,
+    fn key(hosts: &[&str]) -> Key {
+        Key {
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
             port: 5432,
             dbname: "journal".into(),
-            options: None,
+            role: "alice".into(),
         }
     }
 
     #[test]
     fn escapes_and_wildcards() {
-        let t = target(Host::Tcp("db.example".into()));
+        let k = key(&["db.example"]);
         let text = "# a comment\nother:*:*:*:no\n*:5432:journal:alice:pa\\:ss\\\\word:end\n";
-        assert_eq!(find(text, &t).as_deref(), Some("pa:ss\\word"));
-        assert_eq!(find("*:5433:*:*:no\n", &t), None);
-        assert_eq!(find("db.example:*:*:bob:no\n", &t), None);
-        assert_eq!(find("too:few:fields\n", &t), None);
-    }
-
-    #[test]
-    fn sockets_match_their_directory_or_localhost_when_default() {
-        let own = target(Host::Socket("/tmp/pg".into()));
-        assert_eq!(find("/tmp/pg:*:*:*:yes\n", &own).as_deref(), Some("yes"));
-        assert_eq!(find("localhost:*:*:*:no\n", &own), None);
-        let default = target(Host::Socket(DEFAULT_SOCKET_DIR.into()));
-        assert_eq!(
-            find("localhost:*:*:*:yes\n", &default).as_deref(),
-            Some("yes")
-        );
+        assert_eq!(find(text, &k).as_deref(), Some("pa:ss\\word"));
+        assert_eq!(find("*:5433:*:*:no\n", &k), None);
+        assert_eq!(find("db.example:*:*:bob:no\n", &k), None);
+        assert_eq!(find("too:few:fields\n", &k), None);
+        assert_eq!(find("db.example:*:*:*:yes\n", &k).as_deref(), Some("yes"));
     }
 }
