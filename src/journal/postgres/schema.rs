@@ -109,7 +109,13 @@ pub fn migrate(client: &mut Client) -> Result<(), PgError> {
                         &[&CREATED_AT],
                     )
                 })
-                .map_err(|e| PgError::query("creating the schema", &e))?;
+                .map_err(|e| {
+                    PgError::query(
+                        "creating the schema (the journal's owner creates it, by opening it \
+                         first: docs/postgres.md)",
+                        &e,
+                    )
+                })?;
             CREATED_AT
         }
     };
