@@ -177,6 +177,17 @@ fn a_wrong_password_is_said_without_it() {
     );
     assert!(message.contains("SQLSTATE 28P01"), "{message}");
 
+    // No server at that socket: said so, in bulkrefund's words.
+    let nowhere = format!("postgres://alice@/{DB}?host={}/none", tmp.path().display());
+    let error = connect::connect(&nowhere, None, &Passfile::Nowhere)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.ends_with("as role 'alice': no server is listening there (no such socket)"),
+        "{error}"
+    );
+
     // A password in the URL: refused by the parse, before anything connects
     // (the server is real and the password right: still refused).
     let url = format!(

@@ -1,3 +1,7 @@
+//! Reading a journal URL: role, host or socket directory, port, database,
+//! options; a password in it refused without echoing it; malformed parts
+//! named; and the names a socket answers to in the password file.
+
 use std::path::PathBuf;
 
 use super::*;
