@@ -317,11 +317,14 @@ fn split_host_port(hostport: &str) -> Result<(Option<String>, Option<u16>), PgEr
     Ok((Some(host).filter(|h| !h.is_empty()), port))
 }
 
+/// A port. The text is not repeated in the error: in a URL such as
+/// `postgres://alice:pa/ss@host` the part after the colon is a password
+/// (cut short by the slash), not a port.
 fn parse_port(text: &str) -> Result<u16, PgError> {
     text.parse::<u16>()
         .ok()
         .filter(|p| *p != 0)
-        .ok_or_else(|| bad(format!("the port '{text}' is not a number from 1 to 65535")))
+        .ok_or_else(|| bad("the port is not a number from 1 to 65535"))
 }
 
 /// Percent-decoding, as URLs write `/` in a socket directory (`%2Ftmp`).
