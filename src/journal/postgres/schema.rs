@@ -142,3 +142,15 @@ fn check_not_newer(found: i64) -> Result<(), PgError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// A migration added to the SQLite journal needs its PostgreSQL step
+    /// here: without one, a PostgreSQL journal would stay a version behind
+    /// (and be migrated again at every open).
+    #[test]
+    fn every_sqlite_version_has_its_postgresql_step() {
+        let latest = super::STEPS.last().map_or(super::CREATED_AT, |(to, _)| *to);
+        assert_eq!(latest, super::VERSION);
+    }
+}
