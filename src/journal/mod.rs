@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod batch_meta;
 pub mod days;
+pub mod postgres;
 pub mod sqlite;
 pub mod state;
 pub mod status;

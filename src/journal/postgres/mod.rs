@@ -1,0 +1,46 @@
+//! What a PostgreSQL journal stands on: where it is and how to log in
+//! ([`connect`], [`passfile`]), its schema and version ([`schema`],
+//! [`schema_sql`]), whether the role may use it ([`grants`]), and errors in
+//! bulkrefund's own words ([`error`]). The driver is the synchronous
+//! `postgres` crate (docs/postgres.md, "Driver"): the journal is
+//! synchronous, one writer thread owning its connection; a `Client` must not
+//! be used from inside an async task (it runs its own small runtime).
+
+pub mod connect;
+pub mod error;
+pub mod grants;
+pub mod passfile;
+pub mod schema;
+pub mod schema_sql;
+
+pub use connect::{ConfiguredSecret, Host, Login, PasswordOrigin, Target};
+pub use error::PgError;
+pub use passfile::Passfile;
+
+/// Opens a PostgreSQL journal: connects, brings the schema to the current
+/// version and checks the role's privileges. Returns the connection and who
+/// is logged in.
+pub fn open(
+    url: &str,
+    secret: Option<ConfiguredSecret<'_>>,
+    passfile: &Passfile,
+) -> Result<Opened, PgError> {
+    let (mut client, login) = connect::connect(url, secret, passfile)?;
+    grants::check(&mut client)?;
+    schema::migrate(&mut client)?;
+    grants::check(&mut client)?;
+    let person = grants::current_user(&mut client)?;
+    Ok(Opened {
+        client,
+        login,
+        person,
+    })
+}
+
+/// An open PostgreSQL journal's connection.
+pub struct Opened {
+    pub client: postgres::Client,
+    pub login: Login,
+    /// `current_user`: the person, as PostgreSQL authenticated them.
+    pub person: String,
+}
