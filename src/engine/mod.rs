@@ -31,8 +31,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::due::{DueReader, DueRefund};
-use crate::journal::{self, Journal, JournalError, Scope, State};
+use crate::journal::due::DueRefund;
+use crate::journal::{self, DueReads, Journal, JournalError, Scope, State};
 use pacing::Pace;
 use policy::Counters;
 use task::{Done, Job, Shared};
@@ -126,7 +126,7 @@ enum Dispatched {
 }
 
 struct Scheduler {
-    reader: DueReader,
+    reader: Box<dyn DueReads>,
     paces: HashMap<String, Arc<Pace>>,
     shared: Shared,
     done_rx: mpsc::UnboundedReceiver<Done>,

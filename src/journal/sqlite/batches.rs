@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{now_text, Journal, JournalError};
+use super::{now_text, JournalError, SqliteJournal};
 
 /// A batch whose rows were not all recorded (left by an older bulkrefund, which
 /// imported in chunks): nothing of it is sent until the same file is run again.
@@ -32,7 +32,7 @@ impl UnfinishedImport {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     pub fn batch_exists(&self, batch: i64) -> Result<bool, JournalError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",

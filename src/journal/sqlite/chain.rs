@@ -10,7 +10,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
-use super::{changes, now_text, Change, Journal, JournalError, RefundRecord, State};
+use super::{changes, now_text, Change, JournalError, RefundRecord, SqliteJournal, State};
 use crate::gateway::GatewayKind;
 
 /// The retry of `id`, if it has one.
@@ -123,7 +123,7 @@ pub struct RetryStart {
     pub why: String,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The last link of the chain `id` belongs to (`id` itself when never retried).
     pub fn chain_head(&self, id: i64) -> Result<i64, JournalError> {
         Ok(head(&self.conn, id)?)

@@ -1,7 +1,7 @@
 //! Every change of a refund: a transition (checked by [`state::check`] and
 //! appended to the audit trail), a reschedule (same state, later), or an
 //! attempt noted. The engine's writer hands groups of them to
-//! [`Journal::commit_group`], which commits a group in one transaction; a
+//! [`SqliteJournal::commit_group`], which commits a group in one transaction; a
 //! refused change (a stale state, an illegal transition) is refused before it
 //! writes anything, so it fails alone. What an answer taught of the refund
 //! (the gateway's id, its own success and creation times) is kept beside the
@@ -10,7 +10,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::state::{self, State};
-use super::{now_text, Journal, JournalError};
+use super::{now_text, JournalError, SqliteJournal};
 
 /// What a refund's attempt leaves in the journal.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ pub enum Op {
     },
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every refund left `in_flight` by a process that stopped before recording
     /// the answer becomes `unknown`: it will be queried, never blindly resent.
     pub fn recover_in_flight(&mut self) -> Result<usize, JournalError> {

@@ -11,7 +11,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, State, FINAL};
-use super::{now_ms, Journal, JournalError, RefundRecord, Scope, DENIED_AFTER_AN_ANSWER, PARKED};
+use super::{
+    now_ms, JournalError, RefundRecord, Scope, SqliteJournal, DENIED_AFTER_AN_ANSWER, PARKED,
+};
 
 /// In the run's scope. Written as a probe of the scope table's key: SQLite
 /// reads `f.id IN temp.scope_ids` by copying the whole table into a fresh
@@ -58,7 +60,7 @@ pub struct DueReader {
     gaps: bool,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// A reader of what is due in `scope`, on a connection of its own.
     pub fn due_reader(&self, scope: &Scope, gaps: bool) -> Result<DueReader, JournalError> {
         let open_error = |e: rusqlite::Error| JournalError::open(&self.path, e);

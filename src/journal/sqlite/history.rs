@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::params;
 
 use super::refunds::{read_record, RECORD_COLUMNS};
-use super::{Journal, JournalError, RefundRecord, Scope};
+use super::{JournalError, RefundRecord, Scope, SqliteJournal};
 
 /// A transition of a refund's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ fn read_attempt(row: &rusqlite::Row) -> rusqlite::Result<AttemptRow> {
     })
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every refund recorded under this id (one per gateway and merchant).
     pub fn refunds_named(&self, refund_id: &str) -> Result<Vec<RefundRecord>, JournalError> {
         let mut stmt = self.conn.prepare(&format!(

@@ -13,7 +13,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::dedupe::{against_journal, lookup, Dedupe};
-use super::{now_text, Journal, JournalError, RowStatus, State};
+use super::{now_text, JournalError, RowStatus, SqliteJournal, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
 use crate::money::Fen;
@@ -147,7 +147,7 @@ fn note_recorded_rows(
 /// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
 /// says yes, nothing is recorded.
 pub fn import(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
@@ -160,7 +160,7 @@ pub fn import(
 /// the tally (what the batch would send) and may refuse, with the reason, in
 /// which case nothing of the batch is recorded (so nothing can be sent later).
 pub fn import_checked(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
@@ -186,7 +186,7 @@ pub fn import_checked(
 }
 
 fn import_in_transaction(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,

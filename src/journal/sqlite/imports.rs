@@ -12,7 +12,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch_meta::BatchMeta;
-use super::{now_text, Journal, JournalError};
+use super::{now_text, JournalError, SqliteJournal};
 use crate::messages::shell_word;
 
 /// An import that began and never ended.
@@ -107,7 +107,7 @@ pub(super) fn abandon(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Imports that began and never ended (killed), oldest first.
     pub fn interrupted_imports(&self) -> Result<Vec<InterruptedImport>, JournalError> {
         let mut stmt = self

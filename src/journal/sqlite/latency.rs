@@ -11,7 +11,7 @@
 use rusqlite::params;
 
 use super::reports::ExportFilter;
-use super::{Journal, JournalError};
+use super::{JournalError, SqliteJournal};
 
 /// The attempts of one bucket: `[start, start + width)`, unix seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +95,7 @@ const ATTEMPTS: &str = "FROM attempts a JOIN refunds f ON f.id = a.refund
 /// An attempt's time as unix seconds (SQLite reads the journal's `...Z` times).
 const SECONDS: &str = "CAST(strftime('%s', a.at) AS INTEGER)";
 
-impl Journal {
+impl SqliteJournal {
     /// The latency of the attempts `filter` holds (its `statuses` aside), in
     /// at most `max_buckets` buckets. Buckets start on the clock of a zone
     /// `utc_offset` seconds east of UTC (a 6-hour bucket at 00:00, 06:00, ...).
@@ -182,11 +182,11 @@ mod tests {
 
     /// A journal holding one Leshua refund (#1) and these attempts at it:
     /// (time, latency).
-    fn journal_with_attempts(attempts: &[(&str, u64)]) -> Journal {
+    fn journal_with_attempts(attempts: &[(&str, u64)]) -> SqliteJournal {
         use crate::batch::RefundRow;
-        use crate::journal::import::{self, BatchMeta, CheckedRow};
+        use crate::journal::sqlite::import::{self, BatchMeta, CheckedRow};
         use crate::journal::{AttemptKind, AttemptRecord};
-        let mut journal = Journal::open_in_memory().unwrap();
+        let mut journal = SqliteJournal::open_in_memory().unwrap();
         let meta = BatchMeta {
             file_name: "batch.csv".into(),
             file_hash: "abc".into(),

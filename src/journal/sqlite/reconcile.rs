@@ -11,8 +11,9 @@ use jiff::civil::Date;
 use rusqlite::{params, params_from_iter, Row};
 
 use super::days::{self, gateway_zone, DayBasis};
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal, State};
 use crate::gateway::GatewayKind;
+use crate::journal::money_rules;
 use crate::money::Fen;
 
 /// A journal refund as reconciliation sees it.
@@ -155,17 +156,7 @@ fn shift(date: Date, days: i64) -> Date {
         .unwrap_or(date)
 }
 
-/// The refund states that are not settled yet: "unresolved, not in the bill".
-const UNRESOLVED: [State; 6] = [
-    State::Pending,
-    State::RetryWait,
-    State::InFlight,
-    State::Unknown,
-    State::Processing,
-    State::Abnormal,
-];
-
-impl Journal {
+impl SqliteJournal {
     /// The refunds of this gateway and merchant with these ids.
     pub fn refunds_for_bill(
         &self,
@@ -198,15 +189,13 @@ impl Journal {
     ) -> Result<Vec<JournalRefund>, JournalError> {
         let (since, until) = day_bounds(shift(date, -1), shift(date, 1))?;
         let sql = select(&format!(
-            "state = ?2 AND {at} >= ?3 AND {at} < ?4",
+            "state IN {refunded} AND {at} >= ?2 AND {at} < ?3",
+            refunded = super::state::sql_list(&money_rules::REFUNDED),
             at = days::COUNTED_AT
         ));
         let mut stmt = self.conn.prepare(&sql)?;
         let scope = super::id_space(gateway, merchant_id);
-        let rows = stmt.query_map(
-            params![scope, State::Succeeded.as_str(), since, until],
-            journal_refund,
-        )?;
+        let rows = stmt.query_map(params![scope, since, until], journal_refund)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -221,7 +210,7 @@ impl Journal {
         let (since, until) = day_bounds(date, date)?;
         let sql = select(&format!(
             "state IN {} AND {SENT} AND {SENT_AT} >= ?2 AND {SENT_AT} < ?3",
-            super::state::sql_list(&UNRESOLVED)
+            super::state::sql_list(&money_rules::NOT_SETTLED)
         ));
         let mut stmt = self.conn.prepare(&sql)?;
         let scope = super::id_space(gateway, merchant_id);
@@ -275,7 +264,7 @@ pub struct FindingRecord {
 /// The source of a bill fetched through the gateway's API.
 pub const API: &str = "api";
 
-impl Journal {
+impl SqliteJournal {
     /// Records a reconciliation and its findings in one transaction; returns its id.
     pub fn record_reconciliation(
         &mut self,

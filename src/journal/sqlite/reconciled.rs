@@ -8,7 +8,7 @@ use rusqlite::params;
 
 use super::days::{self, gateway_zone};
 use super::reconcile::Money;
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -61,7 +61,7 @@ impl ReconciledDay {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every reconciliation that found this journal refund, oldest first.
     pub fn found_in_bills(&self, refund: i64) -> Result<Vec<FoundInBill>, JournalError> {
         let mut stmt = self.conn.prepare(
@@ -100,10 +100,11 @@ impl Journal {
         // Beijing's offset is whole hours, so an hour never straddles a day.
         let mut stmt = self.conn.prepare(&format!(
             "SELECT gateway, merchant_id, substr({at}, 1, 13) || ':00:00Z', COUNT(*), SUM(amount_fen)
-             FROM refunds WHERE state = ?1 AND {at} IS NOT NULL GROUP BY 1, 2, 3",
+             FROM refunds WHERE state IN {refunded} AND {at} IS NOT NULL GROUP BY 1, 2, 3",
+            refunded = super::state::sql_list(&crate::journal::money_rules::REFUNDED),
             at = days::COUNTED_AT
         ))?;
-        let mut rows = stmt.query([State::Succeeded.as_str()])?;
+        let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let gateway = parse(row.get(0)?)?;
             let merchant_id: String = row.get(1)?;
@@ -198,7 +199,7 @@ pub struct RecordedFinding {
     pub note: String,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The latest reconciliation of each gateway, merchant and Beijing day
     /// from `first` to `last` (`YYYY-MM-DD`, both included), by day.
     pub fn recorded_reconciliations(

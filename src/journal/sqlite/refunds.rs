@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::OptionalExtension;
 
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal, State};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -111,7 +111,7 @@ impl Scope {
 /// allowed). The next run or `resume` takes it up again.
 pub const PARKED: i64 = i64::MAX / 4;
 
-impl Journal {
+impl SqliteJournal {
     pub fn refund(&self, id: i64) -> Result<RefundRecord, JournalError> {
         self.conn
             .query_row(

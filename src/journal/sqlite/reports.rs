@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::days::{self, Counted};
-use super::{Journal, JournalError, RowStatus, State, Status};
+use super::{JournalError, RowStatus, SqliteJournal, State, Status};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
@@ -151,7 +151,7 @@ fn batch_summary(row: &Row) -> rusqlite::Result<BatchSummary> {
 const BATCH_COLUMNS: &str =
     "id, file_name, profile, started_at, imported_at IS NOT NULL, finished_at, results_path";
 
-impl Journal {
+impl SqliteJournal {
     /// Every batch, oldest first.
     pub fn batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
         let mut stmt = self

@@ -1,0 +1,48 @@
+//! Recording a batch, whatever stores the journal (docs/specs/batch-files.md,
+//! "Dedupe"): every row or none. The store decides the verdicts and writes
+//! (`JournalStore::import_checked`); these are the calls the commands make,
+//! taking any iterator and closures.
+
+pub use super::batch_meta::BatchMeta;
+pub use super::sqlite::import::{ImportError, Refusal, Tally, CODE_CONFLICT, CODE_INVALID};
+use super::Journal;
+pub use crate::batch::CheckedRow;
+use crate::batch::FileError;
+
+/// Records a batch and its rows, all in one transaction. Returns the tally
+/// with the batch's id. `interrupted` is asked every few thousand rows: when
+/// it says yes, nothing is recorded.
+pub fn import(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
+    on_problem: impl FnMut(&str),
+) -> Result<Tally, ImportError> {
+    import_checked(journal, meta, rows, interrupted, on_problem, |_| Ok(()))
+}
+
+/// [`import`], with a last look before the batch is committed: `check` sees
+/// the tally (what the batch would send) and may refuse, with the reason, in
+/// which case nothing of the batch is recorded (so nothing can be sent later).
+pub fn import_checked(
+    journal: &mut Journal,
+    meta: &BatchMeta,
+    mut rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
+    interrupted: impl Fn() -> bool,
+    mut on_problem: impl FnMut(&str),
+    check: impl FnOnce(&Tally) -> Result<(), Refusal>,
+) -> Result<Tally, ImportError> {
+    let mut check = Some(check);
+    let mut check_once = |tally: &Tally| match check.take() {
+        Some(check) => check(tally),
+        None => Ok(()),
+    };
+    journal.import_checked(
+        meta,
+        &mut rows,
+        &interrupted,
+        &mut on_problem,
+        &mut check_once,
+    )
+}
