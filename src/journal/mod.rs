@@ -7,20 +7,28 @@
 //! store, the default that needs nothing installed.
 
 pub mod batch_meta;
+pub mod change;
 pub mod days;
 pub mod error;
 mod handle;
 pub mod import;
 pub mod money_rules;
 pub mod preview;
+pub mod reconcile_rows;
+pub mod records;
+pub mod report_rows;
 pub mod sqlite;
 pub mod state;
 pub mod status;
 pub mod store;
 
+pub use change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 pub use error::JournalError;
 pub use handle::Journal;
+pub use records::{RefundRecord, Scope, PARKED};
 pub use sqlite::*;
+pub use state::State;
+pub use status::{RowStatus, Status};
 pub use store::{DueReads, JournalStore};
 
 /// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`),

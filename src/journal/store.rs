@@ -13,21 +13,23 @@ use std::path::{Path, PathBuf};
 use jiff::civil::Date;
 
 use super::batches::UnfinishedImport;
-use super::chain::RetryStart;
-use super::due::DueRefund;
+use super::change::{AttemptRecord, Change, Op};
 use super::file::BackupError;
-use super::history::{AttemptRow, Listing, RefundTimes, Transition};
 use super::import::{BatchMeta, CheckedRow, ImportError, Refusal, Tally};
 use super::imports::InterruptedImport;
 use super::latency::LatencyCurve;
-use super::money::{FailureGroup, IntentTotal};
-use super::outgoing::Waiting;
-use super::reconcile::{FindingRecord, JournalRefund, ReconciliationMeta};
-use super::reconciled::{FoundInBill, ReconciledDay, RecordedReconciliation};
-use super::reports::{AttentionRow, BatchSummary, ExportFilter, ExportRow, ResultsRow, RetryLink};
-use super::{
-    AttemptRecord, Change, JournalError, Op, RefundRecord, RowStatus, Scope, State, Status,
+use super::reconcile_rows::{
+    FindingRecord, FoundInBill, JournalRefund, ReconciledDay, ReconciliationMeta,
+    RecordedReconciliation,
 };
+use super::records::{DueRefund, RefundRecord, RetryStart, Scope, Waiting};
+use super::report_rows::{
+    AttemptRow, AttentionRow, BatchSummary, ExportFilter, ExportRow, FailureGroup, IntentTotal,
+    Listing, RefundTimes, ResultsRow, RetryLink, Transition,
+};
+use super::state::State;
+use super::status::{RowStatus, Status};
+use super::JournalError;
 use crate::batch::FileError;
 use crate::gateway::GatewayKind;
 use crate::money::Fen;

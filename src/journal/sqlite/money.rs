@@ -9,34 +9,10 @@ use std::collections::BTreeMap;
 
 use super::state::sql_list;
 use crate::journal::money_rules;
+pub use crate::journal::report_rows::{FailureGroup, IntentTotal, FAILURE_SAMPLES};
 
 use super::{JournalError, RowStatus, SqliteJournal, State, Status};
 use crate::money::Fen;
-
-/// Intents of one status whose head belongs to `owner` (the batch that sent it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IntentTotal {
-    pub status: Status,
-    pub owner: i64,
-    pub count: u64,
-    pub fen: Fen,
-}
-
-/// Failures of a batch that share a status and an error code.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FailureGroup {
-    pub status: Option<Status>,
-    pub code: String,
-    /// The gateway's (or the check's) message of the first of them.
-    pub message: String,
-    pub count: u64,
-    pub fen: Fen,
-    /// The first few refund ids (or `line N` for a row with no refund).
-    pub samples: Vec<String>,
-}
-
-/// How many ids a failure group names.
-pub const FAILURE_SAMPLES: usize = 3;
 
 /// `('invalid', 'conflict')`: rows' verdicts for SQL, as [`sql_list`] lists states.
 fn verdict_list(verdicts: &[RowStatus]) -> String {

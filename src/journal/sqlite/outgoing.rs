@@ -10,21 +10,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::state::sql_list;
 use super::{JournalError, Scope, SqliteJournal};
+pub use crate::journal::records::Waiting;
 use crate::money::Fen;
 
 /// States from which a refund may still be submitted: decided in `money_rules`.
 pub use crate::journal::money_rules::MAY_LEAVE;
-
-/// The refunds of one batch (of one profile) that may still leave.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Waiting {
-    pub batch: i64,
-    pub profile: String,
-    pub count: u64,
-    pub fen: Fen,
-    /// The largest of them: its amount and refund id.
-    pub largest: (Fen, String),
-}
 
 impl Waiting {
     fn add(&mut self, fen: Fen, refund_id: &str) {

@@ -10,56 +10,10 @@ use super::days::{self, gateway_zone};
 use super::reconcile::Money;
 use super::{JournalError, SqliteJournal};
 use crate::gateway::GatewayKind;
+pub use crate::journal::reconcile_rows::{
+    FoundInBill, LatestReconciliation, ReconciledDay, RecordedFinding, RecordedReconciliation,
+};
 use crate::money::Fen;
-
-/// Where a refund was found by a reconciliation, for `show`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FoundInBill {
-    pub reconciliation: i64,
-    /// The day reconciled.
-    pub bill_date: String,
-    /// The bill that lists it (D, or a neighbour); `None` when none did.
-    pub bill_day: Option<String>,
-    pub bill_line: Option<u64>,
-    pub outcome: String,
-    pub note: String,
-    pub reconciled_at: String,
-    pub source: String,
-}
-
-/// The latest reconciliation of a day, for `status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LatestReconciliation {
-    pub id: i64,
-    pub reconciled_at: String,
-    pub bill: Money,
-    /// Per outcome, in [`OUTCOMES`] order.
-    pub counts: [u64; 5],
-    pub unresolved_not_in_bill: u64,
-    /// The journal's succeeded refunds on the day when it was reconciled.
-    pub expected: Money,
-}
-
-/// A Beijing day of one gateway and merchant: its succeeded refunds in the
-/// journal and its latest reconciliation, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReconciledDay {
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub day: String,
-    pub succeeded: Money,
-    pub latest: Option<LatestReconciliation>,
-}
-
-impl ReconciledDay {
-    /// Whether the day's succeeded refunds (count or sum) are no longer
-    /// those its latest reconciliation matched: its verdict is stale.
-    pub fn changed_since_reconciled(&self) -> bool {
-        self.latest
-            .as_ref()
-            .is_some_and(|latest| latest.expected != self.succeeded)
-    }
-}
 
 impl SqliteJournal {
     /// Every reconciliation that found this journal refund, oldest first.
@@ -167,36 +121,6 @@ impl SqliteJournal {
         }
         Ok(days.into_values().collect())
     }
-}
-
-/// A recorded reconciliation with the findings that are not `matched`, for the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedReconciliation {
-    pub id: i64,
-    pub profile: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub bill_date: String,
-    pub source: String,
-    pub reconciled_at: String,
-    pub bill: Money,
-    /// Per outcome, in [`super::reconcile::OUTCOMES`] order.
-    pub counts: [u64; 5],
-    pub unresolved_not_in_bill: u64,
-    /// Every finding but the matched ones, ordered by outcome (as the
-    /// report lists them) then refund id.
-    pub findings: Vec<RecordedFinding>,
-}
-
-/// One finding as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedFinding {
-    pub outcome: String,
-    pub refund_id: String,
-    pub journal_fen: Option<Fen>,
-    pub bill_fen: Option<Fen>,
-    pub bill_day: Option<String>,
-    pub note: String,
 }
 
 impl SqliteJournal {
