@@ -3,7 +3,8 @@
 //! one cause are the same for every store; [`JournalError::Store`] carries a
 //! store's own failure as words (a PostgreSQL store, which has no SQLite error
 //! to give). The SQLite store still has its own variants (`Lock`, `Open`,
-//! `Sql`), which name rusqlite and its lock.
+//! `Sql`), which name rusqlite and its lock. [`BackupError`] is why a
+//! backup of the journal was not made.
 
 use std::path::PathBuf;
 
@@ -46,4 +47,24 @@ pub enum JournalError {
     /// change of the group carries the one cause.
     #[error("journal: {0}")]
     Group(std::sync::Arc<JournalError>),
+}
+
+/// Why a backup of the journal was not made. (`Copy` is the SQLite store's
+/// own failure; another store reports its own as `Journal(Store(..))`.)
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("'{0}' already exists: a backup never replaces a file; give a new name")]
+    Exists(PathBuf),
+    #[error("cannot write the backup '{path}': {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the backup '{path}' cannot be made: {source}")]
+    Copy {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }

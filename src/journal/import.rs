@@ -1,13 +1,16 @@
 //! Recording a batch, whatever stores the journal (docs/specs/batch-files.md,
 //! "Dedupe"): every row or none. The store decides the verdicts and writes
 //! (`JournalStore::import_checked`); these are the calls the commands make,
-//! taking any iterator and closures.
+//! taking any iterator and closures. An import a killed process left
+//! unfinished is told to the operator by [`InterruptedImport`] (and, from an
+//! older bulkrefund, [`UnfinishedImport`]).
 
 pub use super::batch_meta::BatchMeta;
 use super::records::Waiting;
 use super::{Journal, JournalError};
 pub use crate::batch::CheckedRow;
 use crate::batch::FileError;
+use crate::messages::shell_word;
 use crate::money::Fen;
 
 /// Records a batch and its rows, all in one transaction. Returns the tally
@@ -110,5 +113,78 @@ impl Refusal {
             why: why.into(),
             decided: false,
         }
+    }
+}
+
+/// A batch whose rows were not all recorded (left by an older bulkrefund, which
+/// imported in chunks): nothing of it is sent until the same file is run again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnfinishedImport {
+    pub batch: i64,
+    pub file_name: String,
+    pub profile: String,
+    pub rows_recorded: u64,
+}
+
+impl UnfinishedImport {
+    /// What the operator reads, and what to do.
+    pub fn describe(&self) -> String {
+        format!(
+            "batch {}: the import of '{}' is unfinished ({} rows recorded); nothing of it is sent \
+             until the rest is recorded: run `bulkrefund run {} --profile {}` again (the same file)",
+            self.batch,
+            self.file_name,
+            self.rows_recorded,
+            shell_word(&self.file_name),
+            shell_word(&self.profile)
+        )
+    }
+}
+
+/// An import that began and never ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterruptedImport {
+    /// The trace's id (`bulkrefund journal forget-import ID`).
+    pub id: i64,
+    pub file_name: String,
+    pub profile: String,
+    pub started_at: String,
+}
+
+impl InterruptedImport {
+    /// What the operator reads, and what to do, from a command that holds
+    /// the journal (so no import is under way); `started` is when it began,
+    /// as the caller shows times.
+    pub fn describe(&self, started: &str) -> String {
+        format!(
+            "the import of '{}' (profile {}, started {started}) never finished: the process was \
+             killed before it was recorded, so nothing of it was recorded or sent. {}",
+            self.file_name,
+            self.profile,
+            self.run_again()
+        )
+    }
+
+    /// The same, from a reader without the journal's lock (`status`): the
+    /// import may be under way in another process.
+    pub fn describe_unlocked(&self, started: &str) -> String {
+        format!(
+            "the import of '{}' (profile {}, started {started}) has not finished: unless a \
+             bulkrefund is importing it now, the process was killed, and nothing of it was \
+             recorded or sent. {}",
+            self.file_name,
+            self.profile,
+            self.run_again()
+        )
+    }
+
+    fn run_again(&self) -> String {
+        format!(
+            "Run it again: `bulkrefund run {} --profile {}`; or, if it is not to be run, \
+             forget it: `bulkrefund journal forget-import {}`",
+            shell_word(&self.file_name),
+            shell_word(&self.profile),
+            self.id
+        )
     }
 }

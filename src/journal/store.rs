@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
-use super::batches::UnfinishedImport;
 use super::change::{AttemptRecord, Change, Op};
-use super::file::BackupError;
-use super::import::{BatchMeta, CheckedRow, ImportError, Refusal, Tally};
-use super::imports::InterruptedImport;
-use super::latency::LatencyCurve;
+use super::error::BackupError;
+use super::import::{
+    BatchMeta, CheckedRow, ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport,
+};
+use super::latency_curve::LatencyCurve;
 use super::reconcile_rows::{
     FindingRecord, FoundInBill, JournalRefund, ReconciledDay, ReconciliationMeta,
     RecordedReconciliation,

@@ -14,11 +14,12 @@
 //! made by [`backup`] (`bulkrefund journal backup`), never by copying the file.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::{configure, schema, JournalError, OpenError, SqliteJournal};
+pub use crate::journal::error::BackupError;
 use crate::paths::with_suffix;
 
 /// The start of every SQLite file.
@@ -182,25 +183,6 @@ impl Drop for SqliteJournal {
             Err(e) => tracing::warn!("the journal's closing checkpoint failed: {e}"),
         }
     }
-}
-
-/// Why a backup of the journal was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error("'{0}' already exists: a backup never replaces a file; give a new name")]
-    Exists(PathBuf),
-    #[error("cannot write the backup '{path}': {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the backup '{path}' cannot be made: {source}")]
-    Copy {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
 }
 
 /// Copies the journal, whole and consistent, into `target`, a file that
