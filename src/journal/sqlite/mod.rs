@@ -4,11 +4,12 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
-use super::{batch_meta, days, state, status};
+use super::{batch_meta, state, status};
 
 pub mod batches;
 pub mod chain;
 pub mod changes;
+mod days;
 mod dedupe;
 pub mod due;
 pub mod file;
