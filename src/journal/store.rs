@@ -105,9 +105,9 @@ pub trait JournalStore: Send {
     /// Commits a group of changes in one transaction: one result each. A
     /// refused change fails alone; any other error fails the whole group.
     /// (The handle's `commit_group` takes any iterator.)
-    fn commit_ops<'a>(
+    fn commit_ops(
         &mut self,
-        ops: &mut dyn ExactSizeIterator<Item = &'a Op>,
+        ops: &mut dyn ExactSizeIterator<Item = &Op>,
     ) -> Vec<Result<(), JournalError>>;
     /// Test-only: the refund's next request falls due now, as if its wait had passed.
     #[cfg(test)]

@@ -149,9 +149,9 @@ impl JournalStore for SqliteJournal {
         SqliteJournal::note_attempt(self, refund, attempt)
     }
 
-    fn commit_ops<'a>(
+    fn commit_ops(
         &mut self,
-        ops: &mut dyn ExactSizeIterator<Item = &'a Op>,
+        ops: &mut dyn ExactSizeIterator<Item = &Op>,
     ) -> Vec<Result<(), JournalError>> {
         SqliteJournal::commit_group(self, ops)
     }
