@@ -9,10 +9,11 @@
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
-use super::reports::{ExportFilter, ExportRow, ResultsRow};
+use super::change::Op;
+use super::report_rows::{ExportFilter, ExportRow, ResultsRow};
 use super::sqlite::SqliteJournal;
 use super::store::JournalStore;
-use super::{JournalError, Op};
+use super::JournalError;
 
 /// An open journal. Dropping it closes the store (the SQLite store folds its
 /// log into the file then).

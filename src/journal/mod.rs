@@ -12,6 +12,7 @@ pub mod days;
 pub mod error;
 mod handle;
 pub mod import;
+pub mod import_rows;
 pub mod latency_curve;
 pub mod money_rules;
 pub mod preview;

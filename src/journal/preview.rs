@@ -2,7 +2,7 @@
 //! decided without writing the journal; against no journal at all when there
 //! is none yet (then the embedded store's scratch space decides, writing nothing).
 
-use super::import::{ImportError, Tally};
+use super::import_rows::{ImportError, Tally};
 use super::Journal;
 use crate::batch::{CheckedRow, FileError};
 use crate::gateway::GatewayKind;

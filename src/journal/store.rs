@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
+use super::batch_meta::BatchMeta;
 use super::change::{AttemptRecord, Change, Op};
 use super::error::BackupError;
-use super::import::{
-    BatchMeta, CheckedRow, ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport,
-};
+use super::import_rows::{ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport};
 use super::latency_curve::LatencyCurve;
 use super::reconcile_rows::{
     FindingRecord, FoundInBill, JournalRefund, ReconciledDay, ReconciliationMeta,
@@ -30,7 +29,7 @@ use super::report_rows::{
 use super::state::State;
 use super::status::{RowStatus, Status};
 use super::JournalError;
-use crate::batch::FileError;
+use crate::batch::{CheckedRow, FileError};
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 

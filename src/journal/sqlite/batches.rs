@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, OptionalExtension};
 
 use super::{now_text, JournalError, SqliteJournal};
-pub use crate::journal::import::UnfinishedImport;
+pub use crate::journal::import_rows::UnfinishedImport;
 
 impl SqliteJournal {
     pub fn batch_exists(&self, batch: i64) -> Result<bool, JournalError> {

@@ -16,7 +16,7 @@ use super::dedupe::{against_journal, lookup, Dedupe};
 use super::{now_text, JournalError, RowStatus, SqliteJournal, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
-pub use crate::journal::import::{ImportError, Refusal, Tally, CODE_CONFLICT, CODE_INVALID};
+pub use crate::journal::import_rows::{ImportError, Refusal, Tally, CODE_CONFLICT, CODE_INVALID};
 use crate::money::Fen;
 
 /// Rows between two looks at whether the operator interrupted the import

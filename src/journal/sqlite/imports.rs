@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch_meta::BatchMeta;
 use super::{now_text, JournalError, SqliteJournal};
-pub use crate::journal::import::InterruptedImport;
+pub use crate::journal::import_rows::InterruptedImport;
 
 fn read_trace(row: &rusqlite::Row) -> rusqlite::Result<InterruptedImport> {
     Ok(InterruptedImport {
