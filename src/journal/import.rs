@@ -36,10 +36,14 @@ pub fn import_checked(
     mut on_problem: impl FnMut(&str),
     check: impl FnOnce(&Tally) -> Result<(), Refusal>,
 ) -> Result<Tally, ImportError> {
+    // The store asks once; were it to ask again, the answer is no (never a
+    // batch sent on a check that did not look).
     let mut check = Some(check);
     let mut check_once = |tally: &Tally| match check.take() {
         Some(check) => check(tally),
-        None => Ok(()),
+        None => Err(Refusal::undecided(
+            "the check before sending was asked twice; nothing of the batch was recorded",
+        )),
     };
     journal.import_checked(
         meta,

@@ -106,3 +106,21 @@ fn a_row_reader_stops_at_the_callers_error_and_returns_it() {
         "the journal is inconsistent: enough"
     );
 }
+
+#[test]
+fn the_schedulers_reads_come_boxed_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+    let rows = vec![row(2, "R1", 100), row(3, "R2", 250)];
+    import::import(&mut journal, &meta(), rows.into_iter(), || false, |_| {}).unwrap();
+    let reads: Box<dyn super::DueReads> = journal.due_reader(&super::Scope::All, false).unwrap();
+    let due: Vec<String> = reads
+        .page(0)
+        .unwrap()
+        .into_iter()
+        .map(|due| due.record.refund_id)
+        .collect();
+    assert_eq!(due, ["R1", "R2"]);
+    assert_eq!(reads.count(false).unwrap(), 2);
+    assert_eq!(reads.count(true).unwrap(), 0);
+}
