@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::cli::{JournalArgs, JournalCommand};
 use crate::exit::{self, UsageError};
-use crate::journal::file::{self, BackupError};
+use crate::journal::file::BackupError;
 use crate::journal::Journal;
 use crate::options::Locations;
 use crate::paths::Protected;
@@ -63,7 +63,7 @@ fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {
     protected.journal(&journal_path);
     protected.add(&locations.config_path(), "the configuration");
     protected.check(target, "FILE")?;
-    let refunds = match file::backup(&journal, target) {
+    let refunds = match journal.backup(target) {
         Err(e @ BackupError::Exists(_)) => return Err(UsageError(e.to_string()).into()),
         other => other?,
     };

@@ -34,8 +34,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::due::{DueReader, DueRefund};
-use crate::journal::{self, Journal, JournalError, Scope, State};
+use crate::journal::due::DueRefund;
+use crate::journal::{self, DueReads, Journal, JournalError, Scope, State};
 use merchant_pace::MerchantPace;
 use pacing::Pace;
 use policy::Counters;
@@ -131,7 +131,7 @@ enum Dispatched {
 }
 
 struct Scheduler {
-    reader: DueReader,
+    reader: Box<dyn DueReads>,
     paces: HashMap<String, Arc<Pace>>,
     /// The merchants of `paces`, each once.
     merchants: Vec<Arc<MerchantPace>>,

@@ -22,6 +22,6 @@ pub struct BatchMeta {
 
 impl BatchMeta {
     pub(super) fn id_space(&self) -> String {
-        super::sqlite::id_space(self.gateway, &self.merchant_id)
+        super::id_space(self.gateway, &self.merchant_id)
     }
 }

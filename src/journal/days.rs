@@ -20,35 +20,16 @@ pub fn gateway_zone() -> Zone {
     Zone::named(GATEWAY_ZONE).expect("the bundled zone database has Asia/Shanghai")
 }
 
-/// SQL over `refunds` (unqualified columns): the journal time (RFC 3339 UTC,
-/// compared as text) a refund counts by.
-pub const COUNTED_AT: &str = "COALESCE(gateway_success_at, finished_at, first_sent_at, created_at)";
-
-/// SQL over `refunds`: 1 when [`COUNTED_AT`] is bulkrefund's clock, not the gateway's.
-pub const COUNTED_BY_OUR_CLOCK: &str = "(gateway_success_at IS NULL)";
-
-/// [`COUNTED_AT`] over the refunds table named `alias` in a join.
-pub fn counted_at(alias: &str) -> String {
-    qualified(COUNTED_AT, alias)
-}
-
-/// [`COUNTED_BY_OUR_CLOCK`] over the refunds table named `alias` in a join.
-pub fn counted_by_our_clock(alias: &str) -> String {
-    qualified(COUNTED_BY_OUR_CLOCK, alias)
-}
-
-fn qualified(sql: &str, alias: &str) -> String {
-    let mut out = sql.to_owned();
-    for column in [
-        "gateway_success_at",
-        "finished_at",
-        "first_sent_at",
-        "created_at",
-    ] {
-        out = out.replace(column, &format!("{alias}.{column}"));
-    }
-    out
-}
+/// The refund's times a day is counted by, in order: the first one a refund
+/// has is its time ([`RefundTimes`](super::report_rows::RefundTimes) names
+/// them alike). The first is the gateway's own clock; the others are
+/// bulkrefund's. A store builds its query from this list.
+pub const COUNTED_BY: [&str; 4] = [
+    "gateway_success_at",
+    "finished_at",
+    "first_sent_at",
+    "created_at",
+];
 
 /// Whose clock placed a refund on its day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +50,7 @@ impl DayBasis {
     }
 }
 
-/// The time a refund counts by, as [`COUNTED_AT`] and
-/// [`COUNTED_BY_OUR_CLOCK`] read it, and whose it is.
+/// The time a refund counts by ([`COUNTED_BY`]), and whose it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counted {
     /// A journal time (RFC 3339 UTC).
@@ -79,19 +59,6 @@ pub struct Counted {
 }
 
 impl Counted {
-    /// From the two columns a query selected: [`COUNTED_AT`] and
-    /// [`COUNTED_BY_OUR_CLOCK`].
-    pub fn read(row: &rusqlite::Row, at: usize, ours: usize) -> rusqlite::Result<Counted> {
-        Ok(Counted {
-            at: row.get(at)?,
-            basis: if row.get::<_, bool>(ours)? {
-                DayBasis::Bulkrefund
-            } else {
-                DayBasis::Gateway
-            },
-        })
-    }
-
     /// The gateway's day it counts for (Beijing time).
     pub fn day(&self) -> Option<Date> {
         gateway_zone().day_of(&self.at)
@@ -138,12 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn one_expression_whatever_the_alias() {
-        assert_eq!(
-            counted_at("f"),
-            "COALESCE(f.gateway_success_at, f.finished_at, f.first_sent_at, f.created_at)"
-        );
-        assert_eq!(counted_by_our_clock("f"), "(f.gateway_success_at IS NULL)");
+    fn the_note_says_whose_clock() {
         assert_eq!(note(0), "days: the gateway's success time in Asia/Shanghai");
         assert!(note(2).contains("; 2 refunds placed by bulkrefund's clock"));
     }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
-use crate::journal::{Journal, JournalError, RowStatus, Status};
+use crate::journal::{money_rules, Journal, JournalError, RowStatus, Status};
 use crate::money::Fen;
 
 /// A number of intents (or rows) and their amount.
@@ -155,10 +155,10 @@ impl BatchMoney {
         };
         for total in journal.batch_intents(batch)? {
             money.intents.add(total.status, total.count, total.fen);
-            if total.status != Status::Succeeded {
+            if !money_rules::is_refunded(total.status) {
                 continue;
             }
-            if total.owner == batch {
+            if money_rules::paid_by_this_batch(total.status, total.owner, batch) {
                 money.paid_by_this_batch.add(total.count, total.fen);
             } else {
                 let mut sum = Sum::default();

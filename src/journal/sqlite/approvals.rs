@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::outgoing::MAY_LEAVE;
 use super::state::sql_list;
-use super::{now_text, Journal, JournalError};
+use super::{now_text, JournalError, SqliteJournal};
 use crate::journal::approval::{
     ApprovalRecord, ApprovalStore, BatchApproval, Hold, Verdict, WaitingBatch,
 };
@@ -97,7 +97,7 @@ pub fn os_user() -> String {
     format!("uid {uid}")
 }
 
-impl ApprovalStore for Journal {
+impl ApprovalStore for SqliteJournal {
     type Error = JournalError;
 
     fn person(&self) -> Result<String, JournalError> {
@@ -204,16 +204,6 @@ impl ApprovalStore for Journal {
     }
 }
 
-impl Journal {
-    /// `batch`, when it waits for approval.
-    pub fn batch_waiting(&self, batch: i64) -> Result<Option<WaitingBatch>, JournalError> {
-        Ok(self
-            .batches_waiting()?
-            .into_iter()
-            .find(|w| w.batch == batch))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,7 +211,7 @@ mod tests {
     use crate::gateway::GatewayKind;
     use crate::journal::approval::{approve, ApproveError};
     use crate::journal::import::{import_deciding, BatchMeta};
-    use crate::journal::{Scope, State};
+    use crate::journal::{Journal, Scope, State};
 
     fn meta(name: &str) -> BatchMeta {
         BatchMeta {
@@ -377,7 +367,7 @@ mod tests {
 
     #[test]
     fn the_trail_is_append_only() {
-        let journal = Journal::open_in_memory().unwrap();
+        let journal = SqliteJournal::open_in_memory().unwrap();
         journal
             .conn
             .execute_batch(

@@ -5,34 +5,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{now_text, Journal, JournalError};
+use super::{now_text, JournalError, SqliteJournal};
+pub use crate::journal::import_rows::UnfinishedImport;
 
-/// A batch whose rows were not all recorded (left by an older bulkrefund, which
-/// imported in chunks): nothing of it is sent until the same file is run again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnfinishedImport {
-    pub batch: i64,
-    pub file_name: String,
-    pub profile: String,
-    pub rows_recorded: u64,
-}
-
-impl UnfinishedImport {
-    /// What the operator reads, and what to do.
-    pub fn describe(&self) -> String {
-        format!(
-            "batch {}: the import of '{}' is unfinished ({} rows recorded); nothing of it is sent \
-             until the rest is recorded: run `bulkrefund run {} --profile {}` again (the same file)",
-            self.batch,
-            self.file_name,
-            self.rows_recorded,
-            crate::messages::shell_word(&self.file_name),
-            crate::messages::shell_word(&self.profile)
-        )
-    }
-}
-
-impl Journal {
+impl SqliteJournal {
     pub fn batch_exists(&self, batch: i64) -> Result<bool, JournalError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) > 0 FROM batches WHERE id = ?1",

@@ -10,8 +10,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
-use super::{changes, now_text, Change, Journal, JournalError, RefundRecord, State};
+use super::{changes, now_text, Change, JournalError, RefundRecord, SqliteJournal, State};
 use crate::gateway::GatewayKind;
+pub use crate::journal::records::RetryStart;
 
 /// The retry of `id`, if it has one.
 fn retry_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<i64>> {
@@ -112,18 +113,7 @@ fn start_retry(
     Ok(new)
 }
 
-/// One refund a retry sends again: under its own id (never created at the
-/// gateway), or as the next link of its chain under a new id.
-#[derive(Clone, Debug)]
-pub struct RetryStart {
-    /// The failed refund (the head of its chain).
-    pub refund: i64,
-    pub new_id: Option<String>,
-    /// The event's words.
-    pub why: String,
-}
-
-impl Journal {
+impl SqliteJournal {
     /// The last link of the chain `id` belongs to (`id` itself when never retried).
     pub fn chain_head(&self, id: i64) -> Result<i64, JournalError> {
         Ok(head(&self.conn, id)?)

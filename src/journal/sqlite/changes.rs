@@ -1,7 +1,7 @@
 //! Every change of a refund: a transition (checked by [`state::check`] and
 //! appended to the audit trail), a reschedule (same state, later), or an
 //! attempt noted. The engine's writer hands groups of them to
-//! [`Journal::commit_group`], which commits a group in one transaction; a
+//! [`SqliteJournal::commit_group`], which commits a group in one transaction; a
 //! refused change (a stale state, an illegal transition) is refused before it
 //! writes anything, so it fails alone. What an answer taught of the refund
 //! (the gateway's id, its own success and creation times) is kept beside the
@@ -10,32 +10,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::state::{self, State};
-use super::{now_text, Journal, JournalError};
-
-/// What a refund's attempt leaves in the journal.
-#[derive(Debug)]
-pub enum Update {
-    /// A new state (with its event).
-    Transition { from: State, change: Change },
-    /// Same state, later (`next_attempt_at`), with a note of why.
-    Reschedule {
-        next_attempt_at: i64,
-        note: Option<(String, String)>,
-        gateway_refund_id: Option<String>,
-        gateway_times: GatewayTimes,
-    },
-}
-
-/// The gateway's own times of a refund, as an answer gave them (WeChat's
-/// `success_time`, `create_time`, Alipay's `gmt_refund_pay`, Leshua's and
-/// Lianshang's `refund_time`): kept in `refunds.gateway_success_at` and
-/// `gateway_created_at`, journal times (RFC 3339 UTC) like every other.
-/// The success time is the day a refund counts for ([`super::days`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GatewayTimes {
-    pub success_at: Option<jiff::Timestamp>,
-    pub created_at: Option<jiff::Timestamp>,
-}
+use super::{now_text, JournalError, SqliteJournal};
+pub use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 
 impl GatewayTimes {
     /// (success, creation) as the journal writes them.
@@ -47,24 +23,7 @@ impl GatewayTimes {
     }
 }
 
-/// One change the engine's writer commits.
-#[derive(Debug)]
-pub enum Op {
-    /// The attempt and what it changed.
-    Settle {
-        refund: i64,
-        attempt: Box<AttemptRecord>,
-        update: Update,
-    },
-    /// A state change with no attempt behind it.
-    Transition {
-        refund: i64,
-        from: State,
-        change: Change,
-    },
-}
-
-impl Journal {
+impl SqliteJournal {
     /// Every refund left `in_flight` by a process that stopped before recording
     /// the answer becomes `unknown`: it will be queried, never blindly resent.
     pub fn recover_in_flight(&mut self) -> Result<usize, JournalError> {
@@ -177,37 +136,6 @@ fn commit_one(conn: &Connection, op: &Op) -> Result<(), JournalError> {
             from,
             change,
         } => apply(conn, *refund, *from, change),
-    }
-}
-
-/// A change of a refund's state and what the answer that caused it taught us.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    pub to: State,
-    pub why: String,
-    /// Set when the gateway told us its id.
-    pub gateway_refund_id: Option<String>,
-    /// The gateway's own times, when its answer gave them.
-    pub gateway_times: GatewayTimes,
-    /// (code, message) to show; `None` clears an earlier error.
-    pub error: Option<(String, String)>,
-    /// When to act on it next (unix ms); `None` means now.
-    pub next_attempt_at: Option<i64>,
-    /// The gateway has shown that it holds this refund.
-    pub created: bool,
-}
-
-impl Change {
-    pub fn to(to: State, why: impl Into<String>) -> Change {
-        Change {
-            to,
-            why: why.into(),
-            gateway_refund_id: None,
-            gateway_times: GatewayTimes::default(),
-            error: None,
-            next_attempt_at: None,
-            created: false,
-        }
     }
 }
 
@@ -372,23 +300,6 @@ pub(super) fn note_attempt(
     conn.prepare_cached("UPDATE refunds SET attempts = attempts + 1 WHERE id = ?1")?
         .execute([refund])?;
     Ok(())
-}
-
-/// One HTTP attempt, as the attempts table keeps it.
-#[derive(Clone, Debug)]
-pub struct AttemptRecord {
-    pub kind: AttemptKind,
-    pub at: String,
-    pub http_status: Option<u16>,
-    pub gateway_codes: Option<String>,
-    pub outcome: String,
-    pub latency_ms: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttemptKind {
-    Submit,
-    Query,
 }
 
 fn insert_attempt(

@@ -19,7 +19,7 @@ fn at(text: &str) -> Timestamp {
 
 /// Sends refund `id` and records the gateway's answer: succeeded, with
 /// the gateway's own times when it gave them.
-fn succeed(journal: &Journal, id: i64, times: GatewayTimes) {
+fn succeed(journal: &SqliteJournal, id: i64, times: GatewayTimes) {
     journal
         .apply(id, State::Pending, &Change::to(State::InFlight, "sending"))
         .unwrap();
@@ -31,7 +31,7 @@ fn succeed(journal: &Journal, id: i64, times: GatewayTimes) {
 }
 
 /// bulkrefund's own time of the answer, as if it had come then.
-fn finished_at(journal: &Journal, id: i64, utc: &str) {
+fn finished_at(journal: &SqliteJournal, id: i64, utc: &str) {
     journal
         .conn
         .execute(
@@ -41,7 +41,7 @@ fn finished_at(journal: &Journal, id: i64, utc: &str) {
         .unwrap();
 }
 
-fn gateway_times(journal: &Journal, id: i64) -> (Option<String>, Option<String>) {
+fn gateway_times(journal: &SqliteJournal, id: i64) -> (Option<String>, Option<String>) {
     journal
         .conn
         .query_row(
@@ -55,7 +55,7 @@ fn gateway_times(journal: &Journal, id: i64) -> (Option<String>, Option<String>)
 /// (refund id, gateway success time, day, whose clock) of each refund the
 /// export holds for the gateway days `since..=until` (or all).
 fn placed(
-    journal: &Journal,
+    journal: &SqliteJournal,
     days: Option<(&str, &str)>,
 ) -> Vec<(String, Option<String>, String, DayBasis)> {
     let zone = days::gateway_zone();
@@ -82,7 +82,7 @@ fn placed(
 
 #[test]
 fn a_later_answer_without_the_gateways_times_erases_none() {
-    let mut journal = Journal::open_in_memory().unwrap();
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
     import_rows(&mut journal, vec![valid(2, "R1", "T1", 100)]);
     journal
         .apply(1, State::Pending, &Change::to(State::InFlight, "sending"))
@@ -140,8 +140,8 @@ fn a_later_answer_without_the_gateways_times_erases_none() {
 /// R1: the gateway says 23:59:59 on 30 November (Beijing), bulkrefund heard
 /// it after midnight. R2: no gateway time, bulkrefund's clock on 30
 /// November. R3: the gateway says 00:00:01 on 1 December.
-fn across_midnight() -> Journal {
-    let mut journal = Journal::open_in_memory().unwrap();
+fn across_midnight() -> SqliteJournal {
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
     import_rows(
         &mut journal,
         vec![

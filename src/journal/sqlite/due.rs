@@ -11,7 +11,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, State, FINAL};
-use super::{now_ms, Journal, JournalError, RefundRecord, Scope, DENIED_AFTER_AN_ANSWER, PARKED};
+use super::{now_ms, JournalError, Scope, SqliteJournal, DENIED_AFTER_AN_ANSWER, PARKED};
+pub use crate::journal::records::DueRefund;
 
 /// In the run's scope. Written as a probe of the scope table's key: SQLite
 /// reads `f.id IN temp.scope_ids` by copying the whole table into a fresh
@@ -44,13 +45,6 @@ fn waits_for_its_order() -> String {
 const PREVIOUS_OF_ORDER_FINISHED: &str = "(SELECT MAX(e.finished_at) FROM refunds e
     WHERE f.order_key <> '' AND e.scope = f.scope AND e.order_key = f.order_key AND e.id < f.id)";
 
-/// A due refund, with when the previous refund of its order finished (read
-/// only when some profile keeps a gap between them).
-pub struct DueRefund {
-    pub record: RefundRecord,
-    pub previous_finished: Option<String>,
-}
-
 /// Reads what is due within one scope.
 pub struct DueReader {
     conn: Connection,
@@ -58,7 +52,7 @@ pub struct DueReader {
     gaps: bool,
 }
 
-impl Journal {
+impl SqliteJournal {
     /// A reader of what is due in `scope`, on a connection of its own.
     pub fn due_reader(&self, scope: &Scope, gaps: bool) -> Result<DueReader, JournalError> {
         let open_error = |e: rusqlite::Error| JournalError::open(&self.path, e);

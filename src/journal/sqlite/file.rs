@@ -10,15 +10,16 @@
 //! A journal is one file only at rest: while it is open, SQLite's write-ahead
 //! log (`-wal`) holds the latest commits. A journal that closes cleanly
 //! checkpoints the log into the file and truncates it (the `Drop` of
-//! [`Journal`]); a copy of a journal that may be open, or was killed, is
+//! [`SqliteJournal`]); a copy of a journal that may be open, or was killed, is
 //! made by [`backup`] (`bulkrefund journal backup`), never by copying the file.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{configure, schema, Journal, JournalError, OpenError};
+use super::{configure, schema, JournalError, OpenError, SqliteJournal};
+pub use crate::journal::error::BackupError;
 use crate::paths::with_suffix;
 
 /// The start of every SQLite file.
@@ -144,7 +145,7 @@ pub fn create(path: &Path) -> Result<(), JournalError> {
     }
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Copies the write-ahead log into the journal file and empties it, so
     /// that the file alone holds every refund. `false` when a reader's
     /// snapshot kept part of the log out (SQLite reports that as a busy row,
@@ -161,7 +162,7 @@ impl Journal {
     }
 }
 
-impl Drop for Journal {
+impl Drop for SqliteJournal {
     /// At every clean end the log is folded into the journal file. SQLite
     /// does this itself only when the last connection closes, and another
     /// process reading the journal (`status` in another terminal) keeps it
@@ -184,32 +185,13 @@ impl Drop for Journal {
     }
 }
 
-/// Why a backup of the journal was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error("'{0}' already exists: a backup never replaces a file; give a new name")]
-    Exists(PathBuf),
-    #[error("cannot write the backup '{path}': {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the backup '{path}' cannot be made: {source}")]
-    Copy {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
-}
-
 /// Copies the journal, whole and consistent, into `target`, a file that
 /// must not exist yet; returns how many refunds the copy holds. `VACUUM INTO`
 /// reads one snapshot (the last commit, log included) through a read-only
 /// connection, so it is safe while a run holds the journal's lock and
 /// writes. The copy is made under a temporary name beside `target`, synced,
 /// checked, then linked into place only if nothing is there (never an overwrite).
-pub fn backup(journal: &Journal, target: &Path) -> Result<i64, BackupError> {
+pub fn backup(journal: &SqliteJournal, target: &Path) -> Result<i64, BackupError> {
     let exists = || BackupError::Exists(target.to_owned());
     if std::fs::symlink_metadata(target).is_ok() {
         return Err(exists());
@@ -266,7 +248,7 @@ mod tests {
     fn the_log_is_folded_in_unless_a_reader_holds_a_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.db");
-        let journal = Journal::open(&path).unwrap();
+        let journal = SqliteJournal::open(&path).unwrap();
         journal.conn.execute_batch("PRAGMA user_version").unwrap();
         assert!(journal.fold_log().unwrap(), "nobody reads it");
         // A reader in the middle of a read transaction, then a write after it.

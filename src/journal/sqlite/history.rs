@@ -7,53 +7,8 @@ use std::collections::HashMap;
 use rusqlite::params;
 
 use super::refunds::{read_record, RECORD_COLUMNS};
-use super::{Journal, JournalError, RefundRecord, Scope};
-
-/// A transition of a refund's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
-    pub at: String,
-    /// `None` when the refund was recorded.
-    pub from: Option<String>,
-    pub to: String,
-    pub why: String,
-}
-
-/// One HTTP request about a refund and what came of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttemptRow {
-    /// `submit` or `query`.
-    pub kind: String,
-    pub at: String,
-    pub http_status: Option<u16>,
-    pub gateway_codes: Option<String>,
-    pub outcome: String,
-    pub latency_ms: u64,
-}
-
-/// A batch row that lists a chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listing {
-    pub batch: i64,
-    pub file_name: String,
-    pub line: u64,
-    /// The row's own verdict (a duplicate row), if any.
-    pub row_status: Option<String>,
-}
-
-/// The journal's times, gateway refund ids aside, for one refund:
-/// bulkrefund's own (recorded, first sent, finished) and the gateway's own
-/// (its success and creation times, when an answer gave them).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefundTimes {
-    pub batch: i64,
-    pub line: u64,
-    pub created_at: String,
-    pub first_sent_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub gateway_success_at: Option<String>,
-    pub gateway_created_at: Option<String>,
-}
+use super::{JournalError, RefundRecord, Scope, SqliteJournal};
+pub use crate::journal::report_rows::{AttemptRow, Listing, RefundTimes, Transition};
 
 const ATTEMPT_COLUMNS: &str = "kind, at, http_status, gateway_codes, outcome, latency_ms";
 
@@ -68,7 +23,7 @@ fn read_attempt(row: &rusqlite::Row) -> rusqlite::Result<AttemptRow> {
     })
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Every refund recorded under this id (one per gateway and merchant).
     pub fn refunds_named(&self, refund_id: &str) -> Result<Vec<RefundRecord>, JournalError> {
         let mut stmt = self.conn.prepare(&format!(

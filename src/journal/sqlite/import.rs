@@ -13,81 +13,18 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::dedupe::{against_journal, lookup, Dedupe};
-use super::{now_text, Journal, JournalError, RowStatus, State};
+use super::{now_text, JournalError, RowStatus, SqliteJournal, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
 use crate::journal::approval::Hold;
+pub use crate::journal::import_rows::{ImportError, Refusal, Tally, CODE_CONFLICT, CODE_INVALID};
 use crate::money::Fen;
 
 /// Rows between two looks at whether the operator interrupted the import
 /// (and, in `preview`, rows per transaction of its scratch table).
 pub const CHUNK: usize = 10_000;
 
-pub const CODE_INVALID: &str = "BR_INVALID";
-pub const CODE_CONFLICT: &str = "BR_CONFLICT";
-
 pub use super::batch_meta::BatchMeta;
-
-/// What a batch's rows came to.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub batch_id: Option<i64>,
-    pub rows: u64,
-    /// New refunds: what `run` sends.
-    pub new: u64,
-    pub new_fen: Fen,
-    /// The largest new refund: its amount and line.
-    pub largest_new: Option<(Fen, u64)>,
-    /// Ids the journal already holds with the same content.
-    pub known: u64,
-    pub duplicate: u64,
-    pub conflict: u64,
-    pub invalid: u64,
-    /// Refunds recorded before this batch that its rows name and that may
-    /// still leave (a killed run never sent them): the run sends them too.
-    pub earlier: Vec<super::outgoing::Waiting>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error(transparent)]
-    File(#[from] FileError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error("interrupted during the import: nothing of this batch was recorded or sent")]
-    Interrupted,
-    /// The check before sending said no (declined, or over a limit).
-    #[error("{}", .0.why)]
-    Refused(Refusal),
-}
-
-/// Why the check before sending said no.
-#[derive(Debug)]
-pub struct Refusal {
-    pub why: String,
-    /// The operator decided about this file: declined it, or its caps
-    /// refused it. The traces earlier, killed imports of the same file left
-    /// are cleared with this one's (they asked for that decision).
-    pub decided: bool,
-}
-
-impl Refusal {
-    /// A no the operator gave (or the caps): a decision about the file.
-    pub fn decided(why: impl Into<String>) -> Refusal {
-        Refusal {
-            why: why.into(),
-            decided: true,
-        }
-    }
-
-    /// A no for want of a decision (no terminal to ask on, interrupted).
-    pub fn undecided(why: impl Into<String>) -> Refusal {
-        Refusal {
-            why: why.into(),
-            decided: false,
-        }
-    }
-}
 
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> ImportError {
@@ -148,7 +85,7 @@ fn note_recorded_rows(
 /// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
 /// says yes, nothing is recorded.
 pub fn import(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
@@ -161,7 +98,7 @@ pub fn import(
 /// the tally (what the batch would send) and may refuse, with the reason, in
 /// which case nothing of the batch is recorded (so nothing can be sent later).
 pub fn import_checked(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
@@ -176,7 +113,7 @@ pub fn import_checked(
 /// person's approval ([`crate::journal::approval`]): the hold is written in
 /// the same transaction as the rows, so the batch is never recorded without it.
 pub fn import_deciding(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,
@@ -202,7 +139,7 @@ pub fn import_deciding(
 }
 
 fn import_in_transaction(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     meta: &BatchMeta,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,
     interrupted: impl Fn() -> bool,

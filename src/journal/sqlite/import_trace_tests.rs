@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::batch_meta::BatchMeta;
 use super::import::{import_checked, ImportError, Refusal};
 use super::imports::InterruptedImport;
-use super::Journal;
+use super::SqliteJournal;
 
 fn meta(name: &str) -> BatchMeta {
     BatchMeta {
@@ -27,7 +27,7 @@ fn meta(name: &str) -> BatchMeta {
 fn the_attempt_is_committed_before_the_import_and_cleared_by_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.db");
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = SqliteJournal::open(&path).unwrap();
     // What another connection (a process after a kill) sees mid-import.
     let traces_seen = || -> i64 {
         let other = Connection::open(&path).unwrap();
@@ -66,7 +66,7 @@ fn the_attempt_is_committed_before_the_import_and_cleared_by_its_end() {
     let left = journal.interrupted_imports().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].file_name, "c.csv");
-    crate::journal::import::import(
+    crate::journal::sqlite::import::import(
         &mut journal,
         &meta("c.csv"),
         std::iter::empty(),
@@ -82,8 +82,8 @@ fn the_attempt_is_committed_before_the_import_and_cleared_by_its_end() {
 /// answer.
 #[test]
 fn a_decision_against_the_file_or_forget_import_clears_its_trace() {
-    let mut journal = Journal::open_in_memory().unwrap();
-    let refuse = |journal: &mut Journal, refusal: Refusal| {
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
+    let refuse = |journal: &mut SqliteJournal, refusal: Refusal| {
         let result = import_checked(
             journal,
             &meta("d.csv"),
@@ -97,7 +97,7 @@ fn a_decision_against_the_file_or_forget_import_clears_its_trace() {
     let killed = journal.begin_import(&meta("d.csv")).unwrap();
     let other = journal.begin_import(&meta("e.csv")).unwrap();
     refuse(&mut journal, Refusal::undecided("no terminal to ask on"));
-    let ids = |journal: &Journal| -> Vec<i64> {
+    let ids = |journal: &SqliteJournal| -> Vec<i64> {
         let traces = journal.interrupted_imports().unwrap();
         traces.iter().map(|t| t.id).collect()
     };

@@ -12,56 +12,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::batch_meta::BatchMeta;
-use super::{now_text, Journal, JournalError};
-use crate::messages::shell_word;
-
-/// An import that began and never ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InterruptedImport {
-    /// The trace's id (`bulkrefund journal forget-import ID`).
-    pub id: i64,
-    pub file_name: String,
-    pub profile: String,
-    pub started_at: String,
-}
-
-impl InterruptedImport {
-    /// What the operator reads, and what to do, from a command that holds
-    /// the journal (so no import is under way); `started` is when it began,
-    /// as the caller shows times.
-    pub fn describe(&self, started: &str) -> String {
-        format!(
-            "the import of '{}' (profile {}, started {started}) never finished: the process was \
-             killed before it was recorded, so nothing of it was recorded or sent. {}",
-            self.file_name,
-            self.profile,
-            self.run_again()
-        )
-    }
-
-    /// The same, from a reader without the journal's lock (`status`): the
-    /// import may be under way in another process.
-    pub fn describe_unlocked(&self, started: &str) -> String {
-        format!(
-            "the import of '{}' (profile {}, started {started}) has not finished: unless a \
-             bulkrefund is importing it now, the process was killed, and nothing of it was \
-             recorded or sent. {}",
-            self.file_name,
-            self.profile,
-            self.run_again()
-        )
-    }
-
-    pub(super) fn run_again(&self) -> String {
-        format!(
-            "Run it again: `bulkrefund run {} --profile {}`; or, if it is not to be run, \
-             forget it: `bulkrefund journal forget-import {}`",
-            shell_word(&self.file_name),
-            shell_word(&self.profile),
-            self.id
-        )
-    }
-}
+use super::{now_text, JournalError, SqliteJournal};
+pub use crate::journal::import_rows::InterruptedImport;
 
 fn read_trace(row: &rusqlite::Row) -> rusqlite::Result<InterruptedImport> {
     Ok(InterruptedImport {
@@ -107,7 +59,7 @@ pub(super) fn abandon(conn: &Connection, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Imports that began and never ended (killed), oldest first.
     pub fn interrupted_imports(&self) -> Result<Vec<InterruptedImport>, JournalError> {
         let mut stmt = self

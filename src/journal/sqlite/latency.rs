@@ -11,79 +11,9 @@
 use rusqlite::params;
 
 use super::reports::ExportFilter;
-use super::{Journal, JournalError};
-
-/// The attempts of one bucket: `[start, start + width)`, unix seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LatencyBucket {
-    pub start: i64,
-    pub attempts: u64,
-    pub p50_ms: u64,
-    pub p95_ms: u64,
-    pub max_ms: u64,
-}
-
-/// The buckets that hold attempts, oldest first, all `bucket_seconds` wide
-/// (an empty bucket is not listed: the chart shows a gap).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LatencyCurve {
-    pub bucket_seconds: i64,
-    pub buckets: Vec<LatencyBucket>,
-}
-
-impl LatencyCurve {
-    /// Every attempt counted.
-    pub fn attempts(&self) -> u64 {
-        self.buckets.iter().map(|b| b.attempts).sum()
-    }
-}
-
-/// The widths a bucket may have: from a second (a short run) to a day, in
-/// steps a person reads on a clock.
-const WIDTHS: [i64; 15] = [
-    1,
-    2,
-    5,
-    10,
-    15,
-    30,
-    60,
-    5 * 60,
-    15 * 60,
-    30 * 60,
-    3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    24 * 3600,
-];
-
-/// The narrowest width that makes at most `max_buckets` buckets of `span` seconds.
-pub fn bucket_width(span: i64, max_buckets: usize) -> i64 {
-    let max = max_buckets.max(1) as i64;
-    WIDTHS
-        .iter()
-        .copied()
-        .find(|width| span / width < max)
-        .unwrap_or(WIDTHS[WIDTHS.len() - 1])
-}
-
-/// The nearest-rank percentile `q` (0 to 1) of sorted values (not empty).
-fn percentile(sorted: &[u64], q: f64) -> u64 {
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn summed_up(start: i64, mut latencies: Vec<u64>) -> LatencyBucket {
-    latencies.sort_unstable();
-    LatencyBucket {
-        start,
-        attempts: latencies.len() as u64,
-        p50_ms: percentile(&latencies, 0.50),
-        p95_ms: percentile(&latencies, 0.95),
-        max_ms: latencies[latencies.len() - 1],
-    }
-}
+use super::{JournalError, SqliteJournal};
+use crate::journal::latency_curve::summed_up;
+pub use crate::journal::latency_curve::{bucket_width, LatencyBucket, LatencyCurve};
 
 /// The attempts a filter holds (`a` each attempt, `f` its refund; `?1` batch,
 /// `?2` since, `?3` until), with the attempt's time in unix seconds.
@@ -95,7 +25,7 @@ const ATTEMPTS: &str = "FROM attempts a JOIN refunds f ON f.id = a.refund
 /// An attempt's time as unix seconds (SQLite reads the journal's `...Z` times).
 const SECONDS: &str = "CAST(strftime('%s', a.at) AS INTEGER)";
 
-impl Journal {
+impl SqliteJournal {
     /// The latency of the attempts `filter` holds (its `statuses` aside), in
     /// at most `max_buckets` buckets. Buckets start on the clock of a zone
     /// `utc_offset` seconds east of UTC (a 6-hour bucket at 00:00, 06:00, ...).
@@ -160,6 +90,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+    use crate::journal::latency_curve::percentile;
 
     #[test]
     fn percentiles_by_nearest_rank() {
@@ -182,11 +113,11 @@ mod tests {
 
     /// A journal holding one Leshua refund (#1) and these attempts at it:
     /// (time, latency).
-    fn journal_with_attempts(attempts: &[(&str, u64)]) -> Journal {
+    fn journal_with_attempts(attempts: &[(&str, u64)]) -> SqliteJournal {
         use crate::batch::RefundRow;
-        use crate::journal::import::{self, BatchMeta, CheckedRow};
+        use crate::journal::sqlite::import::{self, BatchMeta, CheckedRow};
         use crate::journal::{AttemptKind, AttemptRecord};
-        let mut journal = Journal::open_in_memory().unwrap();
+        let mut journal = SqliteJournal::open_in_memory().unwrap();
         let meta = BatchMeta {
             file_name: "batch.csv".into(),
             file_hash: "abc".into(),

@@ -7,7 +7,7 @@
 //!
 //! The lock's descriptor must outlive the journal's SQLite connection: closing
 //! any descriptor of a file releases the process's POSIX locks on it, which
-//! SQLite uses ([`super::Journal`] drops its connection first).
+//! SQLite uses ([`super::SqliteJournal`] drops its connection first).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -4,12 +4,13 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
-use super::{batch_meta, days, state, status};
+use super::{batch_meta, state, status};
 
 pub mod approvals;
 pub mod batches;
 pub mod chain;
 pub mod changes;
+mod days;
 mod dedupe;
 pub mod due;
 pub mod file;
@@ -26,50 +27,20 @@ pub mod reconciled;
 pub mod refunds;
 pub mod reports;
 pub mod schema;
+mod store_impl;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use super::error::JournalError;
+pub(crate) use super::id_space;
+pub use super::{now_ms, now_text, DENIED_AFTER_AN_ANSWER};
 pub use changes::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
-use lock::{JournalLock, LockError};
+use lock::JournalLock;
 pub use refunds::{RefundRecord, Scope, PARKED};
-use state::IllegalTransition;
 pub use state::State;
 pub use status::{RowStatus, Status};
-
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    #[error("The journal '{path}' cannot be opened: {source}")]
-    Open { path: PathBuf, source: OpenError },
-    #[error("'{path}' is not a bulkrefund journal: {why}. Nothing was done; give the right file with --journal (a missing journal is created)")]
-    NotAJournal { path: PathBuf, why: String },
-    #[error("The journal '{path}' is damaged ({report}); nothing was sent. Restore it from a backup, or ask for help before going on")]
-    Damaged { path: PathBuf, report: String },
-    #[error("journal: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("refund #{refund}: {source}")]
-    Illegal {
-        refund: i64,
-        source: IllegalTransition,
-    },
-    #[error("refund #{refund} is {actual}, not {expected} as the caller believed")]
-    Stale {
-        refund: i64,
-        expected: State,
-        actual: State,
-    },
-    #[error("no refund #{0} in the journal")]
-    Missing(i64),
-    #[error("the journal is inconsistent: {0}")]
-    Inconsistent(String),
-    /// A group of changes could not be committed (none of it was): each
-    /// change of the group carries the one cause.
-    #[error("journal: {0}")]
-    Group(std::sync::Arc<JournalError>),
-}
 
 /// Why a journal file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -100,37 +71,11 @@ impl JournalError {
 
 /// The journal. Its fields drop in order: the connection before the lock's
 /// descriptor, which must outlive it (see [`lock`]).
-pub struct Journal {
+pub struct SqliteJournal {
     conn: Connection,
     _lock: Option<JournalLock>,
     /// Where it is (`:memory:` for a private one), for readers of their own.
     path: PathBuf,
-}
-
-/// Where a refund id is unique: the gateway and the merchant (`leshua:0000000018`),
-/// as the journal keys it internally (its column is still named `scope`, from
-/// before [`Scope`] came to mean the refunds a command works on).
-pub(crate) fn id_space(gateway: crate::gateway::GatewayKind, merchant_id: &str) -> String {
-    format!("{gateway}:{merchant_id}")
-}
-
-/// How the reason of a move from unknown back to pending begins when a
-/// query found no refund right after the gateway had answered a send of it:
-/// the engine writes it, and counts these moves again in a later run
-/// ([`due::DueReader::denials`]).
-pub const DENIED_AFTER_AN_ANSWER: &str =
-    "the gateway has no refund with this id, though it answered the last send of it";
-
-/// Now, as the journal writes times: RFC 3339, UTC, milliseconds.
-pub fn now_text() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// Now in unix milliseconds (`next_attempt_at`).
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -141,11 +86,11 @@ pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// Opens for writing, holding the process lock; a missing journal is
     /// created. A file that is not a journal is refused, and a damaged journal
     /// is noticed (`quick_check`) before anything is sent.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+    pub fn open(path: &Path) -> Result<SqliteJournal, JournalError> {
         if std::fs::symlink_metadata(path).is_err() {
             file::create(path)?;
         }
@@ -162,7 +107,7 @@ impl Journal {
         configure(&conn).map_err(|e| open_error(e.into()))?;
         schema::migrate(&mut conn).map_err(|e| open_error(e.into()))?;
         file::quick_check(&conn, path)?;
-        Ok(Journal {
+        Ok(SqliteJournal {
             conn,
             _lock: Some(lock),
             path: path.to_owned(),
@@ -171,7 +116,7 @@ impl Journal {
 
     /// Opens for reading only, without the lock (a run may be writing meanwhile:
     /// WAL lets readers see its last commit). `None` when there is no journal yet.
-    pub fn open_read_only(path: &Path) -> Result<Option<Journal>, JournalError> {
+    pub fn open_read_only(path: &Path) -> Result<Option<SqliteJournal>, JournalError> {
         if !path.exists() {
             return Ok(None);
         }
@@ -189,7 +134,7 @@ impl Journal {
         if version != schema::VERSION {
             return Err(open_error(OpenError::OlderSchema { found: version }));
         }
-        Ok(Some(Journal {
+        Ok(Some(SqliteJournal {
             conn,
             _lock: None,
             path: path.to_owned(),
@@ -197,11 +142,11 @@ impl Journal {
     }
 
     /// A private journal in memory, for tests.
-    pub fn open_in_memory() -> Result<Journal, JournalError> {
+    pub fn open_in_memory() -> Result<SqliteJournal, JournalError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn).map_err(|e| JournalError::open(Path::new(":memory:"), e))?;
-        Ok(Journal {
+        Ok(SqliteJournal {
             conn,
             _lock: None,
             path: ":memory:".into(),

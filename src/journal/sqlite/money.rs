@@ -7,41 +7,27 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use super::state::sql_list;
+use crate::journal::money_rules;
+pub use crate::journal::report_rows::{FailureGroup, IntentTotal, FAILURE_SAMPLES};
 
-use super::{Journal, JournalError, RowStatus, State, Status};
+use super::{JournalError, RowStatus, SqliteJournal, State, Status};
 use crate::money::Fen;
 
-/// Intents of one status whose head belongs to `owner` (the batch that sent it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IntentTotal {
-    pub status: Status,
-    pub owner: i64,
-    pub count: u64,
-    pub fen: Fen,
+/// `('invalid', 'conflict')`: rows' verdicts for SQL, as [`sql_list`] lists states.
+fn verdict_list(verdicts: &[RowStatus]) -> String {
+    let names: Vec<String> = verdicts
+        .iter()
+        .map(|v| format!("'{}'", v.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
 }
-
-/// Failures of a batch that share a status and an error code.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FailureGroup {
-    pub status: Option<Status>,
-    pub code: String,
-    /// The gateway's (or the check's) message of the first of them.
-    pub message: String,
-    pub count: u64,
-    pub fen: Fen,
-    /// The first few refund ids (or `line N` for a row with no refund).
-    pub samples: Vec<String>,
-}
-
-/// How many ids a failure group names.
-pub const FAILURE_SAMPLES: usize = 3;
 
 fn count_and_fen(count: i64, fen: i64) -> (u64, Fen) {
     (count as u64, Fen(fen as u64))
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The intents `batch` lists, by their head's status and owning batch.
     pub fn batch_intents(&self, batch: i64) -> Result<Vec<IntentTotal>, JournalError> {
         let mut stmt = self.conn.prepare_cached(
@@ -91,8 +77,11 @@ impl Journal {
     /// gateways paid through bulkrefund.
     pub fn refunded_in_all(&self) -> Result<(u64, Fen), JournalError> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE state = ?1",
-            [State::Succeeded.as_str()],
+            &format!(
+                "SELECT COUNT(*), COALESCE(SUM(amount_fen), 0) FROM refunds WHERE state IN {}",
+                sql_list(&money_rules::REFUNDED)
+            ),
+            [],
             |row| Ok(count_and_fen(row.get(0)?, row.get(1)?)),
         )?)
     }
@@ -102,24 +91,19 @@ impl Journal {
     /// aside: the row it repeats is counted), grouped by status and error code,
     /// largest count first.
     pub fn failures_by_code(&self, batch: i64) -> Result<Vec<FailureGroup>, JournalError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT COALESCE(r.row_status, h.state), COALESCE(r.error_code, h.error_code, ''),
                     COALESCE(r.error_message, h.error_message, ''), COALESCE(r.fen, h.amount_fen, 0),
                     h.refund_id, MIN(r.line)
              FROM batch_rows r LEFT JOIN refunds h ON h.id = r.refund
              WHERE r.batch_id = ?1
-               AND ((r.row_status IS NULL AND h.state IN (?2, ?3, ?6)) OR r.row_status IN (?4, ?5))
+               AND ((r.row_status IS NULL AND h.state IN {}) OR r.row_status IN {})
              GROUP BY CASE WHEN r.row_status IS NULL THEN r.refund ELSE -r.line END
              ORDER BY MIN(r.line)",
-        )?;
-        let mut rows = stmt.query(params![
-            batch,
-            State::Failed.as_str(),
-            State::Review.as_str(),
-            RowStatus::Invalid.as_str(),
-            RowStatus::Conflict.as_str(),
-            State::Abnormal.as_str(),
-        ])?;
+            sql_list(&money_rules::failed_states()),
+            verdict_list(&money_rules::failed_verdicts()),
+        ))?;
+        let mut rows = stmt.query([batch])?;
         let mut groups: BTreeMap<(Option<Status>, String), FailureGroup> = BTreeMap::new();
         while let Some(row) = rows.next()? {
             let status: String = row.get(0)?;

@@ -8,29 +8,13 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::state::{sql_list, State};
-use super::{Journal, JournalError, Scope};
+use super::state::sql_list;
+use super::{JournalError, Scope, SqliteJournal};
+pub use crate::journal::records::Waiting;
 use crate::money::Fen;
 
-/// States from which a refund may still be submitted (an unknown one, or one
-/// in flight when a run died, after a query that finds it never created).
-pub const MAY_LEAVE: [State; 4] = [
-    State::Pending,
-    State::RetryWait,
-    State::Unknown,
-    State::InFlight,
-];
-
-/// The refunds of one batch (of one profile) that may still leave.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Waiting {
-    pub batch: i64,
-    pub profile: String,
-    pub count: u64,
-    pub fen: Fen,
-    /// The largest of them: its amount and refund id.
-    pub largest: (Fen, String),
-}
+/// States from which a refund may still be submitted: decided in `money_rules`.
+pub use crate::journal::money_rules::MAY_LEAVE;
 
 impl Waiting {
     fn add(&mut self, fen: Fen, refund_id: &str) {
@@ -79,7 +63,7 @@ pub(super) fn note(
     Ok(())
 }
 
-impl Journal {
+impl SqliteJournal {
     /// The refunds in `scope` that may still leave, by batch and profile, in
     /// batch order.
     pub fn waiting(&self, scope: &Scope) -> Result<Vec<Waiting>, JournalError> {

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::dedupe::{against_journal, lookup, Dedupe};
 use super::import::{tally, ImportError, Tally, CHUNK};
-use super::Journal;
+use super::SqliteJournal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
 
@@ -13,7 +13,7 @@ use crate::gateway::GatewayKind;
 /// journal (in-file repeats are tracked in a TEMP table, on disk, so memory
 /// stays bounded for any batch size).
 pub fn preview(
-    journal: Option<&Journal>,
+    journal: Option<&SqliteJournal>,
     gateway: GatewayKind,
     merchant_id: &str,
     rows: impl Iterator<Item = Result<CheckedRow, FileError>>,

@@ -11,66 +11,13 @@ use jiff::civil::Date;
 use rusqlite::{params, params_from_iter, Row};
 
 use super::days::{self, gateway_zone, DayBasis};
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal, State};
 use crate::gateway::GatewayKind;
+use crate::journal::money_rules;
+pub use crate::journal::reconcile_rows::{
+    FindingRecord, JournalRefund, Money, ReconciliationMeta, API, OUTCOMES,
+};
 use crate::money::Fen;
-
-/// A journal refund as reconciliation sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JournalRefund {
-    /// The journal's row id (`show` finds the reconciliations by it).
-    pub id: i64,
-    pub refund_id: String,
-    pub state: State,
-    pub fen: Fen,
-    /// The merchant's and the gateway's order ids ("" where the batch gave none).
-    pub order_id: String,
-    pub gateway_order_id: String,
-    pub gateway_refund_id: Option<String>,
-    /// The journal time (RFC 3339, UTC) the refund counts by (`days.rs`).
-    pub counted_at: Option<String>,
-    pub basis: DayBasis,
-    /// Ever sent to the gateway: a refund never sent is not bulkrefund's at the gateway.
-    pub sent: bool,
-    pub batch_id: i64,
-    pub line: u64,
-    /// The link this one retries, and the one that retries it.
-    pub retry_of: Option<String>,
-    pub retried_as: Option<String>,
-}
-
-impl JournalRefund {
-    /// The Beijing day the refund counts for.
-    pub fn day(&self) -> Option<Date> {
-        self.counted_at
-            .as_deref()
-            .and_then(|at| gateway_zone().day_of(at))
-    }
-}
-
-/// The outcomes a reconciliation counts, in the order its count columns
-/// (and [`ReconciliationMeta::counts`]) hold them.
-pub const OUTCOMES: [&str; 5] = [
-    "matched",
-    "amount_differs",
-    "status_differs",
-    "not_in_journal",
-    "missing_from_bill",
-];
-
-/// A count of refunds and their money.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Money {
-    pub count: u64,
-    pub fen: Fen,
-}
-
-impl Money {
-    pub fn add(&mut self, count: u64, fen: Fen) {
-        self.count += count;
-        self.fen = self.fen.saturating_add(fen);
-    }
-}
 
 /// Whether a refund may be at the gateway: SQL over `refunds`. A refund
 /// leaves `pending` only through `in_flight`, which the engine commits
@@ -155,17 +102,7 @@ fn shift(date: Date, days: i64) -> Date {
         .unwrap_or(date)
 }
 
-/// The refund states that are not settled yet: "unresolved, not in the bill".
-const UNRESOLVED: [State; 6] = [
-    State::Pending,
-    State::RetryWait,
-    State::InFlight,
-    State::Unknown,
-    State::Processing,
-    State::Abnormal,
-];
-
-impl Journal {
+impl SqliteJournal {
     /// The refunds of this gateway and merchant with these ids.
     pub fn refunds_for_bill(
         &self,
@@ -198,15 +135,13 @@ impl Journal {
     ) -> Result<Vec<JournalRefund>, JournalError> {
         let (since, until) = day_bounds(shift(date, -1), shift(date, 1))?;
         let sql = select(&format!(
-            "state = ?2 AND {at} >= ?3 AND {at} < ?4",
+            "state IN {refunded} AND {at} >= ?2 AND {at} < ?3",
+            refunded = super::state::sql_list(&money_rules::REFUNDED),
             at = days::COUNTED_AT
         ));
         let mut stmt = self.conn.prepare(&sql)?;
         let scope = super::id_space(gateway, merchant_id);
-        let rows = stmt.query_map(
-            params![scope, State::Succeeded.as_str(), since, until],
-            journal_refund,
-        )?;
+        let rows = stmt.query_map(params![scope, since, until], journal_refund)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -221,7 +156,7 @@ impl Journal {
         let (since, until) = day_bounds(date, date)?;
         let sql = select(&format!(
             "state IN {} AND {SENT} AND {SENT_AT} >= ?2 AND {SENT_AT} < ?3",
-            super::state::sql_list(&UNRESOLVED)
+            super::state::sql_list(&money_rules::NOT_SETTLED)
         ));
         let mut stmt = self.conn.prepare(&sql)?;
         let scope = super::id_space(gateway, merchant_id);
@@ -230,52 +165,7 @@ impl Journal {
     }
 }
 
-/// What a reconciliation records besides its findings.
-#[derive(Clone, Debug)]
-pub struct ReconciliationMeta {
-    pub profile: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    /// `api`, or the bill file's path.
-    pub source: String,
-    /// The raw bill kept beside the report (a given file is its own).
-    pub raw_path: Option<String>,
-    pub raw_sha256: String,
-    /// The neighbours' bills: which were read, and why the others were not.
-    pub neighbours: String,
-    pub bill_date: Date,
-    /// The bill's refund rows.
-    pub bill: Money,
-    /// Findings per outcome, in [`OUTCOMES`] order.
-    pub counts: [u64; 5],
-    pub unresolved_not_in_bill: u64,
-    /// The journal's succeeded refunds counted on `bill_date`, as matched.
-    pub expected: Money,
-}
-
-/// One finding as the journal keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FindingRecord {
-    pub outcome: &'static str,
-    pub refund_id: String,
-    /// The journal's refund (its row id), when it has one.
-    pub refund: Option<i64>,
-    pub bill_day: Option<Date>,
-    pub bill_line: Option<u64>,
-    pub gateway_refund_id: Option<String>,
-    pub journal_status: Option<&'static str>,
-    pub bill_status: Option<String>,
-    pub journal_fen: Option<Fen>,
-    pub bill_fen: Option<Fen>,
-    /// A journal time (RFC 3339, UTC).
-    pub bill_success_at: Option<String>,
-    pub note: String,
-}
-
-/// The source of a bill fetched through the gateway's API.
-pub const API: &str = "api";
-
-impl Journal {
+impl SqliteJournal {
     /// Records a reconciliation and its findings in one transaction; returns its id.
     pub fn record_reconciliation(
         &mut self,

@@ -21,8 +21,8 @@ fn day(text: &str) -> Date {
 type Seed<'a> = (&'a str, &'a str, u64, Option<&'a str>, Option<&'a str>, i64);
 
 /// A journal with one batch and these refunds.
-fn journal_with(refunds: &[Seed]) -> Journal {
-    let journal = Journal::open_in_memory().unwrap();
+fn journal_with(refunds: &[Seed]) -> SqliteJournal {
+    let journal = SqliteJournal::open_in_memory().unwrap();
     journal
         .conn
         .execute(
@@ -101,7 +101,7 @@ fn meta(date: &str, counts: [u64; 5]) -> ReconciliationMeta {
     }
 }
 
-fn sample() -> Journal {
+fn sample() -> SqliteJournal {
     journal_with(&[
         // Beijing 2026-11-30 12:00 by the gateway's time.
         (
@@ -429,7 +429,7 @@ fn a_day_whose_refunds_changed_since_its_reconciliation_is_told() {
         fen: Fen(300),
     };
     journal.record_reconciliation(&on_the_30th, &[]).unwrap();
-    let day = |journal: &Journal| {
+    let day = |journal: &SqliteJournal| {
         journal
             .reconciled_days()
             .unwrap()

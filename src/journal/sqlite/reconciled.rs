@@ -8,60 +8,14 @@ use rusqlite::params;
 
 use super::days::{self, gateway_zone};
 use super::reconcile::Money;
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal};
 use crate::gateway::GatewayKind;
+pub use crate::journal::reconcile_rows::{
+    FoundInBill, LatestReconciliation, ReconciledDay, RecordedFinding, RecordedReconciliation,
+};
 use crate::money::Fen;
 
-/// Where a refund was found by a reconciliation, for `show`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FoundInBill {
-    pub reconciliation: i64,
-    /// The day reconciled.
-    pub bill_date: String,
-    /// The bill that lists it (D, or a neighbour); `None` when none did.
-    pub bill_day: Option<String>,
-    pub bill_line: Option<u64>,
-    pub outcome: String,
-    pub note: String,
-    pub reconciled_at: String,
-    pub source: String,
-}
-
-/// The latest reconciliation of a day, for `status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LatestReconciliation {
-    pub id: i64,
-    pub reconciled_at: String,
-    pub bill: Money,
-    /// Per outcome, in [`OUTCOMES`] order.
-    pub counts: [u64; 5],
-    pub unresolved_not_in_bill: u64,
-    /// The journal's succeeded refunds on the day when it was reconciled.
-    pub expected: Money,
-}
-
-/// A Beijing day of one gateway and merchant: its succeeded refunds in the
-/// journal and its latest reconciliation, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReconciledDay {
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub day: String,
-    pub succeeded: Money,
-    pub latest: Option<LatestReconciliation>,
-}
-
-impl ReconciledDay {
-    /// Whether the day's succeeded refunds (count or sum) are no longer
-    /// those its latest reconciliation matched: its verdict is stale.
-    pub fn changed_since_reconciled(&self) -> bool {
-        self.latest
-            .as_ref()
-            .is_some_and(|latest| latest.expected != self.succeeded)
-    }
-}
-
-impl Journal {
+impl SqliteJournal {
     /// Every reconciliation that found this journal refund, oldest first.
     pub fn found_in_bills(&self, refund: i64) -> Result<Vec<FoundInBill>, JournalError> {
         let mut stmt = self.conn.prepare(
@@ -100,10 +54,11 @@ impl Journal {
         // Beijing's offset is whole hours, so an hour never straddles a day.
         let mut stmt = self.conn.prepare(&format!(
             "SELECT gateway, merchant_id, substr({at}, 1, 13) || ':00:00Z', COUNT(*), SUM(amount_fen)
-             FROM refunds WHERE state = ?1 AND {at} IS NOT NULL GROUP BY 1, 2, 3",
+             FROM refunds WHERE state IN {refunded} AND {at} IS NOT NULL GROUP BY 1, 2, 3",
+            refunded = super::state::sql_list(&crate::journal::money_rules::REFUNDED),
             at = days::COUNTED_AT
         ))?;
-        let mut rows = stmt.query([State::Succeeded.as_str()])?;
+        let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let gateway = parse(row.get(0)?)?;
             let merchant_id: String = row.get(1)?;
@@ -168,37 +123,7 @@ impl Journal {
     }
 }
 
-/// A recorded reconciliation with the findings that are not `matched`, for the report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedReconciliation {
-    pub id: i64,
-    pub profile: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub bill_date: String,
-    pub source: String,
-    pub reconciled_at: String,
-    pub bill: Money,
-    /// Per outcome, in [`super::reconcile::OUTCOMES`] order.
-    pub counts: [u64; 5],
-    pub unresolved_not_in_bill: u64,
-    /// Every finding but the matched ones, ordered by outcome (as the
-    /// report lists them) then refund id.
-    pub findings: Vec<RecordedFinding>,
-}
-
-/// One finding as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordedFinding {
-    pub outcome: String,
-    pub refund_id: String,
-    pub journal_fen: Option<Fen>,
-    pub bill_fen: Option<Fen>,
-    pub bill_day: Option<String>,
-    pub note: String,
-}
-
-impl Journal {
+impl SqliteJournal {
     /// The latest reconciliation of each gateway, merchant and Beijing day
     /// from `first` to `last` (`YYYY-MM-DD`, both included), by day.
     pub fn recorded_reconciliations(

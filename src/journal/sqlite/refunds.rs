@@ -1,35 +1,12 @@
 //! Reads of refunds: one by id, the ones in review, and which refunds a
 //! command works on ([`Scope`]).
 
-use std::collections::BTreeMap;
-
 use rusqlite::OptionalExtension;
 
-use super::{Journal, JournalError, State};
+use super::{JournalError, SqliteJournal, State};
 use crate::gateway::GatewayKind;
+pub use crate::journal::records::{RefundRecord, Scope, PARKED};
 use crate::money::Fen;
-
-/// A refund as the engine works on it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefundRecord {
-    pub id: i64,
-    pub refund_id: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub profile: String,
-    pub amount: Fen,
-    pub fields: BTreeMap<String, String>,
-    pub state: State,
-    pub gateway_refund_id: Option<String>,
-    pub next_attempt_at: i64,
-    pub attempts: u32,
-    pub submits: u32,
-    pub ever_created: bool,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    /// The batch that sent it (for a retry, the batch whose retry made it).
-    pub batch: i64,
-}
 
 pub(super) const RECORD_COLUMNS: &str =
     "id, refund_id, profile, amount_fen, fields, state, gateway_refund_id, \
@@ -68,17 +45,6 @@ pub(super) fn read_record(row: &rusqlite::Row) -> rusqlite::Result<RefundRecord>
     })
 }
 
-/// Which refunds a command works on.
-#[derive(Clone, Debug)]
-pub enum Scope {
-    /// Those that the rows of these batches name (their own, and known ones from earlier runs).
-    Batches(Vec<i64>),
-    /// Exactly these refunds (what a retry started or must follow).
-    Refunds(Vec<i64>),
-    /// Every refund in the journal.
-    All,
-}
-
 fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
@@ -97,21 +63,9 @@ impl Scope {
             Scope::All => "SELECT id FROM refunds".to_owned(),
         }
     }
-
-    /// The batches the scope names, if it names batches.
-    pub fn batches(&self) -> Option<&[i64]> {
-        match self {
-            Scope::Batches(ids) => Some(ids),
-            _ => None,
-        }
-    }
 }
 
-/// `next_attempt_at` of a refund a run gave up on (unknown after every query
-/// allowed). The next run or `resume` takes it up again.
-pub const PARKED: i64 = i64::MAX / 4;
-
-impl Journal {
+impl SqliteJournal {
     pub fn refund(&self, id: i64) -> Result<RefundRecord, JournalError> {
         self.conn
             .query_row(

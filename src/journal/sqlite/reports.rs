@@ -4,122 +4,17 @@
 //! typed rows; what a person reads is made of them in `report/`. An export's
 //! period and days are the gateway's ([`super::days`]).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::days::{self, Counted};
-use super::{Journal, JournalError, RowStatus, State, Status};
+use super::{JournalError, RowStatus, SqliteJournal, State, Status};
 use crate::gateway::GatewayKind;
+pub use crate::journal::report_rows::{
+    AttentionRow, BatchSummary, ExportFilter, ExportRow, ResultsRow, RetryLink,
+};
 use crate::money::Fen;
-
-/// A batch as `status` lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BatchSummary {
-    pub id: i64,
-    pub file_name: String,
-    pub profile: String,
-    pub started_at: String,
-    /// Every row recorded (false only for an import an older version left unfinished).
-    pub imported: bool,
-    pub finished_at: Option<String>,
-    pub results_path: Option<PathBuf>,
-}
-
-/// One row of a batch, as its results file reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResultsRow {
-    pub line: u64,
-    /// The row's cells as read.
-    pub cells: Vec<String>,
-    /// The row's own verdict, when it was never a refund to send (or repeats one).
-    pub row_status: Option<RowStatus>,
-    /// The status of the refund the row names (for a duplicate, the row it repeats).
-    pub refund_status: Option<Status>,
-    /// The refund's amount, else the row's.
-    pub fen: Option<Fen>,
-    pub gateway_refund_id: Option<String>,
-    /// The row's own error, else the refund's.
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub attempts: u64,
-    pub first_sent_at: Option<String>,
-    pub finished_at: Option<String>,
-    /// The batch that sent the refund (the head of its chain).
-    pub owner_batch: Option<i64>,
-}
-
-impl ResultsRow {
-    /// What the row reports.
-    pub fn status(&self) -> Status {
-        match (self.row_status, self.refund_status) {
-            (Some(row), _) => row.status(),
-            (None, Some(refund)) => refund,
-            (None, None) => Status::Unknown,
-        }
-    }
-}
-
-/// A row that did not succeed, for `status --batch`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttentionRow {
-    pub line: u64,
-    pub refund_id: String,
-    pub status: Status,
-    pub error_code: String,
-    pub error_message: String,
-}
-
-/// A refund of a batch that retries another: (line, the one it retries, new).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryLink {
-    pub line: u64,
-    pub retried: (String, Status),
-    pub retry: (String, Status),
-}
-
-/// Which refunds an export holds.
-#[derive(Clone, Debug, Default)]
-pub struct ExportFilter {
-    pub batch: Option<i64>,
-    /// RFC 3339 UTC bounds on the time a refund counts by
-    /// ([`days::COUNTED_AT`]: the gateway's success time, else bulkrefund's);
-    /// a date is a gateway day (`days::gateway_zone().bound`).
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Empty for all.
-    pub statuses: Vec<Status>,
-}
-
-/// One refund, as the reconciliation export reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExportRow {
-    pub profile: String,
-    pub gateway: GatewayKind,
-    pub merchant_id: String,
-    pub refund_id: String,
-    /// The refund this one retries.
-    pub retry_of: Option<String>,
-    /// The refund that retries this one: this link is no longer its intent's status.
-    pub retried_as: Option<String>,
-    pub fields: BTreeMap<String, String>,
-    pub fen: Fen,
-    pub status: Status,
-    pub gateway_refund_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub attempts: u64,
-    pub first_sent_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub batch_id: i64,
-    pub source_file: String,
-    pub line: u64,
-    /// The gateway's own success time, when an answer gave one.
-    pub gateway_success_at: Option<String>,
-    /// The time the refund counts by, and whose clock it is.
-    pub counted: Counted,
-}
 
 fn status_of(text: &str) -> Status {
     State::parse(text)
@@ -151,7 +46,7 @@ fn batch_summary(row: &Row) -> rusqlite::Result<BatchSummary> {
 const BATCH_COLUMNS: &str =
     "id, file_name, profile, started_at, imported_at IS NOT NULL, finished_at, results_path";
 
-impl Journal {
+impl SqliteJournal {
     /// Every batch, oldest first.
     pub fn batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
         let mut stmt = self

@@ -71,7 +71,7 @@ fn invalid(line: u64) -> Result<CheckedRow, crate::batch::FileError> {
 }
 
 pub(super) fn import_rows(
-    journal: &mut Journal,
+    journal: &mut SqliteJournal,
     rows: Vec<Result<CheckedRow, crate::batch::FileError>>,
 ) -> (Tally, Vec<String>) {
     let mut problems = Vec::new();
@@ -89,7 +89,7 @@ pub(super) fn import_rows(
 /// (line, row_status, refund, error_message) of each row of a batch.
 type RowStatus = (u64, Option<String>, Option<i64>, Option<String>);
 
-fn row_statuses(journal: &Journal, batch: i64) -> Vec<RowStatus> {
+fn row_statuses(journal: &SqliteJournal, batch: i64) -> Vec<RowStatus> {
     let mut stmt = journal
         .conn
         .prepare("SELECT line, row_status, refund, error_message FROM batch_rows WHERE batch_id = ?1 ORDER BY line")
@@ -104,7 +104,7 @@ fn row_statuses(journal: &Journal, batch: i64) -> Vec<RowStatus> {
 
 #[test]
 fn dedupe_within_a_file_and_against_the_journal() {
-    let mut journal = Journal::open_in_memory().unwrap();
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
     let (first, problems) = import_rows(
         &mut journal,
         vec![
@@ -198,7 +198,7 @@ fn dedupe_within_a_file_and_against_the_journal() {
 fn preview_decides_like_import_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = SqliteJournal::open(&path).unwrap();
     import_rows(
         &mut journal,
         vec![valid(2, "R1", "T1", 100), valid(3, "R2", "T1", 200)],
@@ -214,7 +214,7 @@ fn preview_decides_like_import_and_writes_nothing() {
             invalid(7),
         ]
     };
-    let reader = Journal::open_read_only(&path).unwrap().unwrap();
+    let reader = SqliteJournal::open_read_only(&path).unwrap().unwrap();
     let mut problems = Vec::new();
     let previewed = super::preview::preview(
         Some(&reader),
@@ -253,7 +253,7 @@ fn preview_decides_like_import_and_writes_nothing() {
         .unwrap();
     assert_eq!(batches, 1, "preview wrote nothing");
     drop(reader);
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = SqliteJournal::open(&path).unwrap();
     let (imported, _) = import_rows(&mut journal, rows());
     assert_eq!(
         Tally {
@@ -279,7 +279,7 @@ fn preview_decides_like_import_and_writes_nothing() {
 fn preview_and_import_send_a_retry_chain_named_twice_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = SqliteJournal::open(&path).unwrap();
     import_rows(&mut journal, vec![valid(2, "R1", "T1", 60_000)]);
     let mut from = State::Pending;
     for to in [State::InFlight, State::Failed] {
@@ -295,7 +295,7 @@ fn preview_and_import_send_a_retry_chain_named_twice_once() {
     drop(journal);
     // R1R2 is pending: a run of this file sends it, once.
     let rows = || vec![valid(2, "R1", "T1", 60_000), valid(3, "R1R2", "T1", 60_000)];
-    let reader = Journal::open_read_only(&path).unwrap().unwrap();
+    let reader = SqliteJournal::open_read_only(&path).unwrap().unwrap();
     let previewed = super::preview::preview(
         Some(&reader),
         GatewayKind::Leshua,
@@ -305,7 +305,7 @@ fn preview_and_import_send_a_retry_chain_named_twice_once() {
     )
     .unwrap();
     drop(reader);
-    let mut journal = Journal::open(&path).unwrap();
+    let mut journal = SqliteJournal::open(&path).unwrap();
     let (imported, _) = import_rows(&mut journal, rows());
     let once = vec![Waiting {
         batch: 1,
@@ -325,13 +325,13 @@ fn preview_and_import_send_a_retry_chain_named_twice_once() {
     );
 }
 
-fn one_refund() -> (Journal, i64) {
-    let mut journal = Journal::open_in_memory().unwrap();
+fn one_refund() -> (SqliteJournal, i64) {
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
     import_rows(&mut journal, vec![valid(2, "R1", "T1", 100)]);
     (journal, 1)
 }
 
-fn events(journal: &Journal, refund: i64) -> Vec<(Option<String>, String)> {
+fn events(journal: &SqliteJournal, refund: i64) -> Vec<(Option<String>, String)> {
     let mut stmt = journal
         .conn
         .prepare("SELECT from_state, to_state FROM events WHERE refund = ?1 ORDER BY id")
@@ -535,7 +535,7 @@ fn attempts_are_counted_and_first_sent_kept() {
 #[test]
 fn a_file_journal_uses_wal_and_a_migrated_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    let journal = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
     let mode: String = journal
         .conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -547,7 +547,7 @@ fn a_file_journal_uses_wal_and_a_migrated_schema() {
     assert_eq!((mode.as_str(), sync), ("wal", 1));
     assert_eq!(schema::version(&journal.conn).unwrap(), schema::VERSION);
     // A second process (here: a second open) is refused while the first holds it.
-    let error = Journal::open(&dir.path().join("j.db"))
+    let error = SqliteJournal::open(&dir.path().join("j.db"))
         .err()
         .unwrap()
         .to_string();
@@ -558,7 +558,7 @@ fn a_file_journal_uses_wal_and_a_migrated_schema() {
 }
 
 /// (batches, refunds, batch rows) in the journal.
-fn recorded(journal: &Journal) -> (i64, i64, i64) {
+fn recorded(journal: &SqliteJournal) -> (i64, i64, i64) {
     journal
         .conn
         .query_row(
@@ -576,7 +576,7 @@ fn many_rows(n: u64) -> impl Iterator<Item = Result<CheckedRow, crate::batch::Fi
 #[test]
 fn an_import_is_all_or_nothing_when_the_disk_fills() {
     let dir = tempfile::tempdir().unwrap();
-    let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    let mut journal = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
     let pages: i64 = journal
         .conn
         .query_row("PRAGMA page_count", [], |r| r.get(0))
@@ -606,7 +606,7 @@ fn an_import_is_all_or_nothing_when_the_disk_fills() {
 
 #[test]
 fn an_import_stopped_by_a_bad_file_or_an_interrupt_records_nothing() {
-    let mut journal = Journal::open_in_memory().unwrap();
+    let mut journal = SqliteJournal::open_in_memory().unwrap();
     let broken =
         many_rows(25_000).chain(std::iter::once(Err(crate::batch::FileError::Malformed {
             path: "batch.csv".into(),
@@ -629,7 +629,7 @@ fn an_import_stopped_by_a_bad_file_or_an_interrupt_records_nothing() {
 #[test]
 fn an_abnormal_refund_is_due_hourly_and_keeps_nothing_waiting() {
     let dir = tempfile::tempdir().unwrap();
-    let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+    let mut journal = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
     import_rows(
         &mut journal,
         vec![valid(2, "R1", "T1", 17), valid(3, "R2", "T2", 100)],
