@@ -5,6 +5,7 @@
 //! nothing installed.
 
 pub mod batch_meta;
+pub mod claim;
 pub mod days;
 pub mod sqlite;
 pub mod state;

@@ -4,11 +4,12 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
-use super::{batch_meta, days, state, status};
+use super::{batch_meta, claim, days, state, status};
 
 pub mod batches;
 pub mod chain;
 pub mod changes;
+pub mod claims;
 mod dedupe;
 pub mod due;
 pub mod file;
@@ -59,6 +60,13 @@ pub enum JournalError {
         refund: i64,
         expected: State,
         actual: State,
+    },
+    /// A write under a claim another process took over: nothing was written.
+    #[error("refund #{refund}: another process took this refund over (this write was made under claim {generation}; it is now {now}), so nothing of it was recorded")]
+    Fenced {
+        refund: i64,
+        generation: i64,
+        now: String,
     },
     #[error("no refund #{0} in the journal")]
     Missing(i64),
@@ -161,6 +169,8 @@ impl Journal {
         configure(&conn).map_err(|e| open_error(e.into()))?;
         schema::migrate(&mut conn).map_err(|e| open_error(e.into()))?;
         file::quick_check(&conn, path)?;
+        // The lock is held: no other process is alive, nor any claim of one.
+        claims::lapse_all(&conn)?;
         Ok(Journal {
             conn,
             _lock: Some(lock),
@@ -208,6 +218,8 @@ impl Journal {
     }
 }
 
+#[cfg(test)]
+mod claims_tests;
 #[cfg(test)]
 mod days_tests;
 #[cfg(test)]

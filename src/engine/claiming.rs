@@ -1,0 +1,121 @@
+//! The run's claims on the refunds it works on. The scheduler claims due
+//! refunds a chunk at a time, through the writer (one transaction), right
+//! before it hands them out; a refund another process holds is skipped this
+//! sweep. A task's every write names its claim ([`super::task`]), and the
+//! writer renews the run's claims every third of a lease ([`renewing`]), so
+//! that only a stalled or dead process loses them.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
+use super::writer::Writer;
+use super::{Dispatched, Scheduler};
+use crate::journal::claim::Lease;
+use crate::journal::due::DueRefund;
+
+/// The most refunds claimed at once: few enough that the ones a sweep claims
+/// but does not reach before it reads the polls again (at a low rate, most
+/// of a chunk) cost little.
+const CLAIM_CHUNK: usize = 64;
+
+/// What a run of [`Scheduler::dispatch_claimed`] did.
+pub(super) struct Handed {
+    /// Refunds handed to a task.
+    pub sent: u64,
+    /// The last refund passed over, handed out or not.
+    pub last: Option<i64>,
+    /// Sending stopped (an interrupt, the gateway's refusal, the journal's).
+    pub stopping: bool,
+}
+
+impl Scheduler {
+    /// Hands out `dues` in order, each that may go now and that this run
+    /// could claim; with `until_poll_read`, stops early once the polls fall
+    /// due (the rest of a page read before is stale by then).
+    pub(super) async fn dispatch_claimed(
+        &mut self,
+        dues: Vec<DueRefund>,
+        until_poll_read: bool,
+    ) -> Handed {
+        let mut handed = Handed {
+            sent: 0,
+            last: None,
+            stopping: false,
+        };
+        let mut dues = dues.into_iter().peekable();
+        while dues.peek().is_some() {
+            let chunk: Vec<DueRefund> = dues.by_ref().take(CLAIM_CHUNK).collect();
+            let mut admitted = Vec::with_capacity(chunk.len());
+            for due in &chunk {
+                match self.admit(due) {
+                    ControlFlow::Break(()) => {
+                        handed.stopping = true;
+                        return handed;
+                    }
+                    ControlFlow::Continue(true) => admitted.push(due.record.id),
+                    ControlFlow::Continue(false) => {}
+                }
+            }
+            let mut claims = match self.claim(admitted).await {
+                Some(claims) => claims.into_iter().peekable(),
+                None => {
+                    handed.stopping = true;
+                    return handed;
+                }
+            };
+            for due in chunk {
+                handed.last = Some(due.record.id);
+                // Claims come back in the order asked, which is the chunk's.
+                let Some((_, claim)) = claims.next_if(|(id, _)| *id == due.record.id) else {
+                    continue;
+                };
+                match self.dispatch(due, claim).await {
+                    Dispatched::Sent => handed.sent += 1,
+                    Dispatched::Skipped => {}
+                    Dispatched::Stopping => {
+                        handed.stopping = true;
+                        return handed;
+                    }
+                }
+                if until_poll_read && Instant::now() >= self.next_poll_read {
+                    return handed;
+                }
+            }
+        }
+        handed
+    }
+
+    /// Claims `ids` for this run: the claims taken, in order, or `None` when
+    /// the journal refused (the run stops).
+    async fn claim(&mut self, ids: Vec<i64>) -> Option<Vec<(i64, crate::journal::claim::Claim)>> {
+        if ids.is_empty() {
+            return Some(Vec::new());
+        }
+        match self.shared.writer.claim(ids).await {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                self.book.fatal.get_or_insert(e.into());
+                None
+            }
+        }
+    }
+}
+
+/// Renews the run's claims every third of `lease` until aborted. A renewal
+/// the journal refuses is only a warning: the claims lapse, other processes
+/// may take the refunds over, and the fence keeps this run's late writes out.
+pub(super) fn renewing(writer: Writer, lease: Lease) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(lease.renew_every());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = writer.renew().await {
+                tracing::warn!("the run's claims could not be renewed: {e}");
+            }
+        }
+    })
+}
