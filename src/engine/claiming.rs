@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use super::writer::Writer;
-use super::{Dispatched, Scheduler};
-use crate::journal::claim::Lease;
+use super::writer::{Claims, Writer, WriterThread};
+use super::{Dispatched, EngineError, Scheduler};
+use crate::journal::claim::{ClaimOwner, Lease};
 use crate::journal::due::DueRefund;
+use crate::journal::{Journal, JournalError};
 
 /// The most refunds claimed at once: few enough that the ones a sweep claims
 /// but does not reach before it reads the polls again (at a low rate, most
@@ -101,6 +102,43 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// The run's claims, made before it starts: a new owner, the lease, and the
+/// refunds left in flight under a claim that lapsed (or none) made unknown,
+/// to be queried. Live claims of other processes are left alone.
+pub(super) fn recover(journal: &mut Journal) -> Result<Claims, JournalError> {
+    let claims = Claims {
+        owner: ClaimOwner::new(),
+        lease: Lease::from_env(),
+    };
+    let recovered = journal.recover_lapsed(&claims.owner, journal.clock_ms())?;
+    if recovered > 0 {
+        tracing::warn!(
+            "{recovered} refunds were in flight when the run that claimed them stopped; they will be queried"
+        );
+    }
+    Ok(claims)
+}
+
+/// Waits for the writer to commit everything, then frees the run's claims
+/// (a clean end); says how many refunds other processes took over.
+pub(super) async fn release(
+    writer: WriterThread,
+    owner: ClaimOwner,
+    fenced: u64,
+) -> Result<Journal, EngineError> {
+    let journal = tokio::task::spawn_blocking(move || {
+        let mut journal = writer.finish();
+        journal.release(&owner).map(|_| journal)
+    })
+    .await??;
+    if fenced > 0 {
+        tracing::warn!(
+            "{fenced} refunds were taken over by another process while this one was stalled; their answers here were not recorded"
+        );
+    }
+    Ok(journal)
 }
 
 /// Renews the run's claims every third of `lease` until aborted. A renewal

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::claim::{Claim, ClaimOwner, Lease};
+use crate::journal::claim::Claim;
 use crate::journal::due::{DueReader, DueRefund};
 use crate::journal::{self, Journal, JournalError, Scope, State};
 use pacing::Pace;
@@ -159,13 +159,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(Journal, EngineReport), EngineError> {
     let started = Instant::now();
-    let (owner, lease) = (ClaimOwner::new(), Lease::from_env());
-    let recovered = journal.recover_lapsed(&owner, journal.clock_ms())?;
-    if recovered > 0 {
-        tracing::warn!(
-            "{recovered} refunds were in flight when the run that claimed them stopped; they will be queried"
-        );
-    }
+    let claims = claiming::recover(&mut journal)?;
+    let (owner, lease) = (claims.owner.clone(), claims.lease);
     // Refunds an earlier run gave up on (still unknown) are taken up again.
     journal.unpark(&scope)?;
     let gaps = paces.values().any(|pace| !pace.same_order_gap.is_zero());
@@ -186,10 +181,6 @@ pub async fn run(
         .map(|(name, pace)| (name.clone(), pace.clone()))
         .collect();
     limits.sort_by(|a, b| a.0.cmp(&b.0));
-    let claims = writer::Claims {
-        owner: owner.clone(),
-        lease,
-    };
     let (writer, writer_thread) = writer::start(journal, claims);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
@@ -218,18 +209,8 @@ pub async fn run(
     };
     let swept = scheduler.sweep().await;
     let (book, requests) = scheduler.drain().await;
-    let journal = tokio::task::spawn_blocking(move || {
-        let mut journal = writer_thread.finish();
-        journal.release(&owner).map(|_| journal)
-    })
-    .await??;
+    let journal = claiming::release(writer_thread, owner, book.fenced).await?;
     book.progress.finish();
-    if book.fenced > 0 {
-        tracing::warn!(
-            "{} refunds were taken over by another process while this one was stalled; their answers here were not recorded",
-            book.fenced
-        );
-    }
     swept?;
     if let Some(e) = book.fatal {
         return Err(e);
