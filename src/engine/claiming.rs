@@ -157,3 +157,79 @@ pub(super) fn renewing(writer: Writer, lease: Lease) -> JoinHandle<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::writer::{self, Claims};
+    use crate::batch::RefundRow;
+    use crate::gateway::GatewayKind;
+    use crate::journal::claim::{ClaimOwner, Lease};
+    use crate::journal::import::{self, BatchMeta, CheckedRow};
+    use crate::journal::{Journal, State};
+    use crate::money::Fen;
+
+    fn journal_with_one_refund() -> Journal {
+        let mut journal = Journal::open_in_memory().unwrap();
+        let meta = BatchMeta {
+            file_name: "batch.csv".into(),
+            file_hash: "abc".into(),
+            profile: "leshua".into(),
+            gateway: GatewayKind::Leshua,
+            merchant_id: "M1".into(),
+            header: vec!["merchant_refund_id".into(), "refund_amount".into()],
+            input_path: None,
+            results_path: None,
+            results_bom: false,
+        };
+        let row = CheckedRow::Valid {
+            line: 2,
+            cells: vec!["R1".into(), "100".into()],
+            refund: RefundRow {
+                refund_id: "R1".into(),
+                amount: Fen(100),
+                fields: BTreeMap::from([("third_order_id".into(), "T1".into())]),
+                fingerprint: "T1||100".into(),
+                order_key: "T1".into(),
+            },
+        };
+        import::import(&mut journal, &meta, [Ok(row)].into_iter(), || false, |_| {}).unwrap();
+        journal
+    }
+
+    #[tokio::test]
+    async fn the_writer_fences_off_a_run_whose_refund_another_process_took_over() {
+        let mut journal = journal_with_one_refund();
+        let (stalled, other) = (
+            ClaimOwner::named("alpha:1:a"),
+            ClaimOwner::named("beta:2:b"),
+        );
+        // The stalled run's claim lapsed long ago; another process took the refund.
+        let old = journal
+            .claim_at(&stalled, &[1], Lease::default(), 1_000)
+            .unwrap();
+        let taken = journal.claim(&other, &[1], Lease::default()).unwrap();
+        assert_eq!((old[0].1.generation, taken[0].1.generation), (1, 2));
+        let claims = Claims {
+            owner: stalled.clone(),
+            lease: Lease::default(),
+        };
+        let (writer, thread) = writer::start(journal, claims);
+        let refused = writer
+            .intent(1, State::Pending, &old[0].1)
+            .await
+            .unwrap_err();
+        assert!(refused.is_fenced(), "{refused}");
+        assert!(writer.claim(vec![1]).await.unwrap().is_empty());
+        assert_eq!(writer.renew().await.unwrap(), 0);
+        drop(writer);
+        let mut journal = tokio::task::spawn_blocking(move || thread.finish())
+            .await
+            .unwrap();
+        let refund = journal.refund(1).unwrap();
+        assert_eq!((refund.state, refund.attempts), (State::Pending, 0));
+        assert_eq!(journal.release(&stalled).unwrap(), 0);
+        assert_eq!(journal.release(&other).unwrap(), 1);
+    }
+}

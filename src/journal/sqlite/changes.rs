@@ -317,9 +317,8 @@ pub(super) struct Rescheduled<'a> {
     pub gateway_times: &'a GatewayTimes,
 }
 
-/// Updates a refund that stays in its state (a poll that found it still
-/// processing, a query that could not learn anything): no event, since
-/// nothing changed; the attempt is recorded.
+/// [`reschedule_under`] under no claim, as tests write.
+#[cfg(test)]
 pub(super) fn reschedule(
     conn: &Connection,
     refund: i64,
@@ -329,7 +328,10 @@ pub(super) fn reschedule(
     reschedule_under(conn, refund, update, attempt, None)
 }
 
-/// [`reschedule`] under a claim: written only while the refund's claim is it.
+/// Updates a refund that stays in its state (a poll that found it still
+/// processing, a query that could not learn anything): no event, since
+/// nothing changed; the attempt is recorded. Under a claim, written only
+/// while the refund's claim is still that one.
 fn reschedule_under(
     conn: &Connection,
     refund: i64,
