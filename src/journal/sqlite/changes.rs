@@ -10,7 +10,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::claim::Claim;
-use super::claims::{frees_the_claim, refusal};
+use super::fence::{frees_the_claim, refusal};
 use super::state::{self, State};
 use super::{now_text, Journal, JournalError};
 

@@ -1,8 +1,8 @@
 //! Claims, leases and fenced writes on SQLite ([`super::claim`] holds the
 //! types): the named operations a store offers the engine — [`Journal::claim`],
-//! [`Journal::renew`], [`Journal::release`], [`Journal::recover_lapsed`] — and
-//! what the fenced writes of [`super::changes`] share ([`frees_the_claim`],
-//! [`refusal`]). Times are the journal's clock ([`Journal::clock_ms`]).
+//! [`Journal::renew`], [`Journal::release`], [`Journal::recover_lapsed`]. The
+//! fence of the writes of [`super::changes`] is [`super::fence`]. Times are
+//! the journal's clock ([`Journal::clock_ms`]).
 //!
 //! SQLite admits one writing process ([`super::lock`]), so no claim of another
 //! process can be alive when a journal is opened for writing: [`lapse_all`]
@@ -11,10 +11,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::changes::{self, state_of, Change};
+use super::changes::{self, Change};
 use super::claim::{Claim, ClaimOwner, Lease};
 use super::state::{sql_list, State, SETTLED};
-use super::{now_ms, Journal, JournalError, PARKED};
+use super::{now_ms, Journal, JournalError};
 
 /// Why a refund found in flight with a lapsed claim becomes unknown.
 pub const LAPSED_IN_FLIGHT: &str =
@@ -22,59 +22,6 @@ pub const LAPSED_IN_FLIGHT: &str =
 
 /// A lapsed claim's `lease_until_ms`: before any clock's now.
 const LAPSED: i64 = 0;
-
-/// Whether a change leaves the refund needing no claim: a final state (the
-/// engine is done with it) or a parked one (nothing takes it up in this run).
-pub(super) fn frees_the_claim(to: State, next_attempt_at: Option<i64>) -> bool {
-    to.is_final() || next_attempt_at.is_some_and(|at| at >= PARKED)
-}
-
-/// Why a fenced write changed no row: the claim is no longer `claim` (another
-/// process took the refund over), the refund is not in `expected`, or there
-/// is no such refund.
-pub(super) fn refusal(
-    conn: &Connection,
-    refund: i64,
-    expected: Option<State>,
-    claim: Option<&Claim>,
-) -> JournalError {
-    let held = conn
-        .prepare_cached("SELECT claim_owner, claim_generation FROM refunds WHERE id = ?1")
-        .and_then(|mut stmt| {
-            stmt.query_row([refund], |row| {
-                Ok((row.get::<_, Option<String>>(0)?, row.get::<_, i64>(1)?))
-            })
-            .optional()
-        });
-    let (owner, generation) = match held {
-        Ok(Some(held)) => held,
-        Ok(None) => return JournalError::Missing(refund),
-        Err(e) => return e.into(),
-    };
-    if let Some(claim) = claim {
-        if owner.as_deref() != Some(claim.owner.as_str()) || generation != claim.generation {
-            return JournalError::Fenced {
-                refund,
-                generation: claim.generation,
-                now: match owner {
-                    Some(owner) => format!("held by {owner}, claim {generation}"),
-                    None => format!("unclaimed since claim {generation}"),
-                },
-            };
-        }
-    }
-    match (expected, state_of(conn, refund)) {
-        (Some(expected), Ok(actual)) => JournalError::Stale {
-            refund,
-            expected,
-            actual,
-        },
-        (None, Ok(actual)) => JournalError::Inconsistent(format!(
-            "refund #{refund} ({actual}) refused a write under its own claim"
-        )),
-        (_, Err(e)) => e,
-    }
-}
 
 /// Marks every claim in the journal lapsed: one UPDATE, right after the lock
 /// is taken. Holding SQLite's lock proves that no other process is alive, so

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod claims;
 mod dedupe;
 pub mod due;
+mod fence;
 pub mod file;
 pub mod history;
 pub mod import;
