@@ -178,6 +178,12 @@ async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Do
         }
         Err(not_sent) => not_sent,
     };
+    if recorded.fenced {
+        tracing::warn!(
+            "refund {}: another process took it over while this one was stalled; its answer here was not recorded",
+            order.refund_id
+        );
+    }
     recorded.finish(Done::unchanged(id, from, counters))
 }
 
@@ -339,12 +345,6 @@ impl Recorded {
     }
 
     fn finish(self, done: Done) -> Done {
-        if self.fenced {
-            tracing::warn!(
-                "refund {}: another process took it over while this one was stalled; its answer here was not recorded",
-                done.id
-            );
-        }
         Done {
             state: self.state,
             stop: self.stop,
