@@ -115,7 +115,7 @@ pub(super) fn recover(journal: &mut Journal) -> Result<Claims, JournalError> {
     let recovered = journal.recover_lapsed(&claims.owner, journal.clock_ms())?;
     if recovered > 0 {
         tracing::warn!(
-            "{recovered} refunds were in flight when the run that claimed them stopped; they will be queried"
+            "{recovered} refunds were in flight when an earlier run stopped; they will be queried"
         );
     }
     Ok(claims)
