@@ -46,13 +46,17 @@ fn recover(
     now: i64,
     only: Option<i64>,
 ) -> Result<Vec<i64>, JournalError> {
+    // One refund by its key (a claim asks for each), or all found by state.
+    let which = match only {
+        Some(_) => "id = ?3 AND state = 'in_flight'",
+        None => "state = 'in_flight' AND ?3 IS NULL",
+    };
     let ids: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id FROM refunds WHERE state = 'in_flight'
-             AND (?3 IS NULL OR id = ?3)
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id FROM refunds WHERE {which}
              AND (claim_owner IS NULL
-                  OR (claim_owner <> ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?2)))",
-        )?;
+                  OR (claim_owner <> ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?2)))"
+        ))?;
         let ids = stmt
             .query_map(params![owner.as_str(), now, only], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
