@@ -7,9 +7,11 @@
 //! reads with its own connection ([`crate::journal::due`]) and writes only
 //! through the [`writer`]; a refund is never given to two tasks: it stays
 //! `active` until its changes are committed and the scheduler has seen that
-//! before its next read.
+//! before its next read. Nor to two processes: a refund is handed out only
+//! under this run's claim on it ([`claiming`]), and written only under it.
 
 pub mod ask;
+mod claiming;
 mod gateway_times;
 pub mod limit;
 pub mod merchant_pace;
@@ -26,6 +28,7 @@ pub mod window;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +37,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::journal::claim::Claim;
 use crate::journal::due::DueRefund;
 use crate::journal::{self, DueReads, Journal, JournalError, Scope, State};
 use merchant_pace::MerchantPace;
@@ -63,6 +67,9 @@ pub struct EngineReport {
     /// How fast each gateway merchant went, where its in-flight limit
     /// settled, and why there: named "leshua merchant 8800 (profiles a, b)".
     pub limits: Vec<(String, pacing::PaceReport)>,
+    /// Refunds another process took over while this one was stalled: a
+    /// write of theirs was fenced off (each named in a warning).
+    pub fenced: u64,
 }
 
 /// Why the engine could not go on.
@@ -102,6 +109,8 @@ struct Book {
     fatal: Option<EngineError>,
     /// The first refusal of a request itself, naming its profile.
     stopped: Option<String>,
+    /// Steps whose write another process fenced off.
+    fenced: u64,
     progress: progress::Progress,
 }
 
@@ -114,6 +123,7 @@ impl Book {
         if let Some(why) = done.stop {
             self.stopped.get_or_insert(why);
         }
+        self.fenced += u64::from(done.fenced);
         if done.state.is_final() {
             self.counters.remove(&done.id);
         } else {
@@ -142,6 +152,8 @@ struct Scheduler {
     poll_deadline: Instant,
     /// When the polls due are next read.
     next_poll_read: Instant,
+    /// Renews the run's claims until the tasks are done.
+    renewal: tokio::task::JoinHandle<()>,
 }
 
 /// Runs the engine over `scope` until nothing can move or `cancel` fires.
@@ -154,12 +166,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(Journal, EngineReport), EngineError> {
     let started = Instant::now();
-    let recovered = journal.recover_in_flight()?;
-    if recovered > 0 {
-        tracing::warn!(
-            "{recovered} refunds were in flight when an earlier run stopped; they will be queried"
-        );
-    }
+    let claims = claiming::recover(&mut journal)?;
+    let (owner, lease) = (claims.owner.clone(), claims.lease);
     // Refunds an earlier run gave up on (still unknown) are taken up again.
     journal.unpark(&scope)?;
     let gaps = paces.values().any(|pace| !pace.same_order_gap.is_zero());
@@ -180,12 +188,13 @@ pub async fn run(
             .collect(),
         zone: options.zone.clone(),
     });
-    let (writer, writer_thread) = writer::start(journal);
+    let (writer, writer_thread) = writer::start(journal, claims);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
         reader,
         paces,
         merchants: merchants.clone(),
+        renewal: claiming::renewing(writer.clone(), lease),
         shared: Shared {
             writer,
             stop_sending: cancel.child_token(),
@@ -199,6 +208,7 @@ pub async fn run(
             counters: HashMap::new(),
             fatal: None,
             stopped: None,
+            fenced: 0,
             progress,
         },
         tasks: JoinSet::new(),
@@ -207,7 +217,7 @@ pub async fn run(
     };
     let swept = scheduler.sweep().await;
     let (book, requests) = scheduler.drain().await;
-    let journal = tokio::task::spawn_blocking(move || writer_thread.finish()).await?;
+    let journal = claiming::release(writer_thread, owner, book.fenced).await?;
     book.progress.finish();
     swept?;
     if let Some(e) = book.fatal {
@@ -218,6 +228,7 @@ pub async fn run(
         elapsed: started.elapsed(),
         interrupted: cancel.is_cancelled(),
         stopped: book.stopped,
+        fenced: book.fenced,
         limits: labels
             .into_iter()
             .zip(merchants.iter().map(|merchant| merchant.report()))
@@ -290,19 +301,14 @@ impl Scheduler {
                 }
                 continue;
             }
-            for due in page {
-                cursor = due.record.id;
-                match self.dispatch(due).await {
-                    Dispatched::Sent => dispatched_in_sweep += 1,
-                    Dispatched::Skipped => {}
-                    Dispatched::Stopping => return Ok(()),
-                }
-                // Polls fall due while a page is sent, which takes a while at
-                // a low rate: the rest of the page is read afresh after them
-                // (a page read before a refund's commit was released is stale).
-                if Instant::now() >= self.next_poll_read {
-                    break;
-                }
+            // Polls fall due while a page is sent, which takes a while at
+            // a low rate: the rest of the page is read afresh after them
+            // (a page read before a refund's commit was released is stale).
+            let handed = self.dispatch_claimed(page, true).await;
+            dispatched_in_sweep += handed.sent;
+            cursor = handed.last.unwrap_or(cursor);
+            if handed.stopping {
+                return Ok(());
             }
         }
     }
@@ -318,15 +324,9 @@ impl Scheduler {
         }
         self.next_poll_read = now + POLL_READS;
         // Read right after finished refunds were released, and used before any more are.
-        let mut sent = 0;
-        for due in self.reader.polls(POLL_PAGE)? {
-            match self.dispatch(due).await {
-                Dispatched::Sent => sent += 1,
-                Dispatched::Skipped => {}
-                Dispatched::Stopping => return Ok(None),
-            }
-        }
-        Ok(Some(sent))
+        let polls = self.reader.polls(POLL_PAGE)?;
+        let handed = self.dispatch_claimed(polls, false).await;
+        Ok((!handed.stopping).then_some(handed.sent))
     }
 
     /// Waits for a refund to fall due, a step to finish, or an interrupt.
@@ -359,40 +359,48 @@ impl Scheduler {
         Ok(true)
     }
 
-    /// Hands a due refund to a task, within its profile's pace.
-    async fn dispatch(&mut self, due: DueRefund) -> Dispatched {
-        let DueRefund {
-            record,
-            previous_finished,
-        } = due;
+    /// Whether a due refund may be handed out now, within its profile's
+    /// pace (before it is claimed); `Break` when the run must stop.
+    fn admit(&mut self, due: &DueRefund) -> ControlFlow<(), bool> {
+        let record = &due.record;
         let Some(pace) = self.paces.get(&record.profile) else {
             if record.state == State::Abnormal {
                 // Its hour came during the run: the next `resume` asks.
-                return Dispatched::Skipped;
+                return ControlFlow::Continue(false);
             }
             self.book.fatal = Some(EngineError::ProfileNotLoaded {
-                refund_id: record.refund_id,
-                profile: record.profile,
+                refund_id: record.refund_id.clone(),
+                profile: record.profile.clone(),
             });
-            return Dispatched::Stopping;
+            return ControlFlow::Break(());
         };
         if matches!(record.state, State::Pending | State::RetryWait) {
             // Handed out or not yet, it is a submit waiting for the rate.
             pace.polls().submit_due();
         }
         if self.book.active.contains(&record.id) {
-            return Dispatched::Skipped;
+            return ControlFlow::Continue(false);
         }
         if record.state == State::Processing && !pace.polls().admit_poll() {
-            return Dispatched::Skipped;
+            return ControlFlow::Continue(false);
         }
         if !pace.same_order_gap.is_zero()
             && matches!(record.state, State::Pending | State::RetryWait)
-            && within_gap(previous_finished.as_deref(), pace.same_order_gap)
+            && within_gap(due.previous_finished.as_deref(), pace.same_order_gap)
         {
             // The gateway wants a pause after the previous refund of this order.
-            return Dispatched::Skipped;
+            return ControlFlow::Continue(false);
         }
+        ControlFlow::Continue(true)
+    }
+
+    /// Hands an admitted refund this run claimed to a task, within its
+    /// profile's pace.
+    async fn dispatch(&mut self, due: DueRefund, claim: Claim) -> Dispatched {
+        let record = due.record;
+        let Some(pace) = self.paces.get(&record.profile) else {
+            return Dispatched::Skipped;
+        };
         let permit = tokio::select! {
             biased;
             _ = self.shared.stop_sending.cancelled() => return Dispatched::Stopping,
@@ -409,7 +417,11 @@ impl Scheduler {
             },
         };
         self.book.active.insert(record.id);
-        let job = Job { counters, record };
+        let job = Job {
+            counters,
+            record,
+            claim,
+        };
         self.tasks
             .spawn(task::work(job, pace.clone(), permit, self.shared.clone()));
         Dispatched::Sent
@@ -434,6 +446,9 @@ impl Scheduler {
     /// queued ones see the cancel) and books what they did.
     async fn drain(mut self) -> (Book, u64) {
         while self.tasks.join_next().await.is_some() {}
+        // No task writes any more: nothing is left to renew.
+        self.renewal.abort();
+        let _ = (&mut self.renewal).await;
         let Shared {
             writer,
             requests,

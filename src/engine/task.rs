@@ -1,7 +1,9 @@
 //! One step for one refund: submit it (pending, retry_wait), query it
 //! (unknown, or abnormal: hourly), or poll it (processing), and record what the answer proved. What
 //! an answer proves is decided in `verdict.rs`; this module sends the request
-//! and commits the decision.
+//! and commits the decision, under the claim the scheduler took for the step:
+//! a write another process fenced off (it took the refund over while this
+//! one was stalled) is reported, and nothing more is written for the refund.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use super::progress::ProgressHandle;
 use super::verdict::{after_query, after_submit, Verdict};
 use super::writer::{WriteError, Writer};
 use crate::gateway::{Attempt, Outcome, RefundOrder};
+use crate::journal::claim::Claim;
 use crate::journal::{
     now_text, AttemptKind, AttemptRecord, Change, RefundRecord, State, Status, Update,
 };
@@ -25,6 +28,8 @@ use crate::journal::{
 pub struct Job {
     pub record: RefundRecord,
     pub counters: Counters,
+    /// The claim every write of the step is made under.
+    pub claim: Claim,
 }
 
 /// A finished step, reported to the scheduler after its changes are committed.
@@ -38,6 +43,8 @@ pub struct Done {
     pub fatal: Option<WriteError>,
     /// The gateway refused the request itself: why, naming the profile.
     pub stop: Option<String>,
+    /// Another process took the refund over: a write of the step was fenced off.
+    pub fenced: bool,
 }
 
 /// What an attempt records when the gateway has no such refund.
@@ -135,6 +142,7 @@ async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Do
     let Job {
         record,
         mut counters,
+        claim,
     } = job;
     let RefundRecord {
         id,
@@ -152,29 +160,43 @@ async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Do
         fields,
         gateway_refund_id,
     };
+    let held = Held { id, claim: &claim };
     let sent = match from {
         State::Pending | State::RetryWait => {
-            submit(id, from, &order, pace, shared, &mut counters).await
+            submit(held, from, &order, pace, shared, &mut counters).await
         }
         // An abnormal refund is only ever asked about: never sent again.
         State::Unknown | State::Processing | State::Abnormal => {
-            query(id, from, &order, pace, shared, &mut counters).await
+            query(held, from, &order, pace, shared, &mut counters).await
         }
         _ => return Done::unchanged(id, from, counters),
     };
     let recorded = match sent {
         Ok((attempt, verdict)) => {
             drop(permit);
-            record_verdict(id, from, &profile, attempt, verdict, pace, shared).await
+            record_verdict(held, from, &profile, attempt, verdict, pace, shared).await
         }
         Err(not_sent) => not_sent,
     };
+    if recorded.fenced {
+        tracing::warn!(
+            "refund {}: another process took it over while this one was stalled; its answer here was not recorded",
+            order.refund_id
+        );
+    }
     recorded.finish(Done::unchanged(id, from, counters))
 }
 
 /// A request that went out with what its answer proves, or how a step that
 /// ended before anything was sent left the refund.
 type Sent = Result<(AttemptRecord, Verdict), Recorded>;
+
+/// The refund a step works on, and the claim its writes are made under.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    id: i64,
+    claim: &'a Claim,
+}
 
 impl Done {
     fn unchanged(id: i64, state: State, counters: Counters) -> Done {
@@ -184,6 +206,7 @@ impl Done {
             state,
             fatal: None,
             stop: None,
+            fenced: false,
         }
     }
 }
@@ -212,14 +235,15 @@ async fn sent(
 /// Commits the intent, waits for the rate and sends a refund that was never
 /// sent or waits to be sent again.
 async fn submit(
-    id: i64,
+    held: Held<'_>,
     from: State,
     order: &RefundOrder,
     pace: &Pace,
     shared: &Shared,
     counters: &mut Counters,
 ) -> Sent {
-    if let Err(e) = shared.writer.intent(id, from).await {
+    let Held { id, claim } = held;
+    if let Err(e) = shared.writer.intent(id, from, claim).await {
         return Err(Recorded::not_sent(from, Some(e)));
     }
     // The limiter gates the send itself, after the intent's commit (whose
@@ -231,7 +255,7 @@ async fn submit(
         );
         let fatal = shared
             .writer
-            .transition(id, State::InFlight, withdraw)
+            .transition(id, State::InFlight, withdraw, claim)
             .await
             .err();
         return Err(Recorded::not_sent(State::Pending, fatal));
@@ -253,13 +277,14 @@ async fn submit(
 /// Asks the gateway about a refund whose outcome is unknown (or an abnormal
 /// one, hourly), or polls one still processing.
 async fn query(
-    id: i64,
+    held: Held<'_>,
     from: State,
     order: &RefundOrder,
     pace: &Pace,
     shared: &Shared,
     counters: &mut Counters,
 ) -> Sent {
+    let id = held.id;
     let Some(departure) = pace.ready(RequestKind::Query, &shared.stop_sending).await else {
         return Err(Recorded::not_sent(from, None));
     };
@@ -304,15 +329,18 @@ struct Recorded {
     state: State,
     stop: Option<String>,
     fatal: Option<WriteError>,
+    fenced: bool,
 }
 
 impl Recorded {
-    /// A step that ended before its request left.
-    fn not_sent(state: State, fatal: Option<WriteError>) -> Recorded {
+    /// A step that ended before its request left (fenced off, nothing was).
+    fn not_sent(state: State, refused: Option<WriteError>) -> Recorded {
+        let fenced = refused.as_ref().is_some_and(WriteError::is_fenced);
         Recorded {
             state,
             stop: None,
-            fatal,
+            fatal: refused.filter(|_| !fenced),
+            fenced,
         }
     }
 
@@ -321,6 +349,7 @@ impl Recorded {
             state: self.state,
             stop: self.stop,
             fatal: self.fatal,
+            fenced: self.fenced,
             ..done
         }
     }
@@ -329,7 +358,7 @@ impl Recorded {
 /// Pauses or stops the profile as the verdict asks, then commits its update
 /// with the attempt.
 async fn record_verdict(
-    id: i64,
+    held: Held<'_>,
     from: State,
     profile: &str,
     attempt: AttemptRecord,
@@ -354,16 +383,29 @@ async fn record_verdict(
         Update::Transition { change, .. } => change.to,
         Update::Reschedule { .. } => from,
     };
-    match shared.writer.settle(id, attempt, update).await {
+    match shared
+        .writer
+        .settle(held.id, attempt, update, held.claim)
+        .await
+    {
         Ok(()) => Recorded {
             state,
             stop,
             fatal: None,
+            fenced: false,
+        },
+        // The refund is another process's now: it queries it.
+        Err(e) if e.is_fenced() => Recorded {
+            state: from,
+            stop,
+            fatal: None,
+            fenced: true,
         },
         Err(e) => Recorded {
             state: State::InFlight,
             stop,
             fatal: Some(e),
+            fenced: false,
         },
     }
 }

@@ -3,6 +3,7 @@
 //! change of a group the writer commits ([`Op`]). A store checks each against
 //! [`super::state::check`] and commits a group in one transaction.
 
+use super::claim::Claim;
 use super::state::State;
 
 /// What a refund's attempt leaves in the journal.
@@ -30,7 +31,8 @@ pub struct GatewayTimes {
     pub created_at: Option<jiff::Timestamp>,
 }
 
-/// One change the engine's writer commits.
+/// One change the engine's writer commits, under the claim it was made
+/// under: written only while the refund's claim is still that one.
 #[derive(Debug)]
 pub enum Op {
     /// The attempt and what it changed.
@@ -38,12 +40,14 @@ pub enum Op {
         refund: i64,
         attempt: Box<AttemptRecord>,
         update: Update,
+        claim: Claim,
     },
     /// A state change with no attempt behind it.
     Transition {
         refund: i64,
         from: State,
         change: Change,
+        claim: Claim,
     },
 }
 

@@ -39,6 +39,13 @@ pub enum JournalError {
         expected: State,
         actual: State,
     },
+    /// A write under a claim another process took over: nothing was written.
+    #[error("refund #{refund}: another process took this refund over (this write was made under claim {generation}; it is now {now}), so nothing of it was recorded")]
+    Fenced {
+        refund: i64,
+        generation: i64,
+        now: String,
+    },
     #[error("no refund #{0} in the journal")]
     Missing(i64),
     #[error("the journal is inconsistent: {0}")]

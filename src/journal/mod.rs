@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod batch_meta;
 pub mod change;
+pub mod claim;
 pub mod days;
 pub mod error;
 mod handle;

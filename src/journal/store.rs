@@ -15,6 +15,7 @@ use jiff::civil::Date;
 use super::approval::{ApprovalRecord, BatchApproval, Hold, Verdict, WaitingBatch};
 use super::batch_meta::BatchMeta;
 use super::change::{AttemptRecord, Change, Op};
+use super::claim::{Claim, ClaimOwner, Lease};
 use super::error::BackupError;
 use super::import_rows::{ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport};
 use super::latency_curve::LatencyCurve;
@@ -87,9 +88,35 @@ pub trait JournalStore: Send {
     fn found_in_bills(&self, refund: i64) -> Result<Vec<FoundInBill>, JournalError>;
 
     // Changes: the only ways a refund's state or schedule changes.
-    /// Every refund left `in_flight` by a process that stopped before recording
-    /// the answer becomes `unknown`: it will be queried, never blindly resent.
-    fn recover_in_flight(&mut self) -> Result<usize, JournalError>;
+    // Claims ([`super::claim`]): a process works only on refunds it claimed,
+    // under a lease it renews, and every write of one names its claim.
+    /// Now on the journal's clock, in unix ms: the clock every lease is read on.
+    fn clock_ms(&self) -> i64;
+    /// Claims each of `ids` that is not settled and whose claim is free, this
+    /// owner's, or lapsed; skips one another process holds live. An in-flight
+    /// refund is never taken: one whose claim lapsed becomes `unknown` first.
+    fn claim(
+        &mut self,
+        owner: &ClaimOwner,
+        ids: &[i64],
+        lease: Lease,
+    ) -> Result<Vec<(i64, Claim)>, JournalError>;
+    /// Extends every live claim of `owner`; one taken over is not renewed.
+    fn renew(&mut self, owner: &ClaimOwner, lease: Lease) -> Result<u64, JournalError>;
+    /// Frees `owner`'s claims at a clean end.
+    fn release(&mut self, owner: &ClaimOwner) -> Result<u64, JournalError>;
+    /// Every in-flight refund whose claim lapsed (or that has none) becomes
+    /// `unknown`, to be queried; a live claim of another process is never touched.
+    fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError>;
+    #[cfg(test)]
+    /// [`JournalStore::claim`] at a given time.
+    fn claim_at(
+        &mut self,
+        owner: &ClaimOwner,
+        ids: &[i64],
+        lease: Lease,
+        now: i64,
+    ) -> Result<Vec<(i64, Claim)>, JournalError>;
     /// A state change with no attempt behind it (checked, with its event).
     fn apply(&self, refund: i64, expected: State, change: &Change) -> Result<(), JournalError>;
     /// A state change, recording the attempt whose answer caused it.

@@ -9,6 +9,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::claim::Claim;
+use super::fence::{frees_the_claim, refusal};
 use super::state::{self, State};
 use super::{now_text, JournalError, SqliteJournal};
 pub use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
@@ -24,28 +26,6 @@ impl GatewayTimes {
 }
 
 impl SqliteJournal {
-    /// Every refund left `in_flight` by a process that stopped before recording
-    /// the answer becomes `unknown`: it will be queried, never blindly resent.
-    pub fn recover_in_flight(&mut self) -> Result<usize, JournalError> {
-        let tx = self.conn.transaction()?;
-        let ids: Vec<i64> = {
-            let mut stmt = tx.prepare("SELECT id FROM refunds WHERE state = 'in_flight'")?;
-            let ids = stmt
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
-            ids
-        };
-        for &id in &ids {
-            let change = Change::to(
-                State::Unknown,
-                "found in flight at start: the answer was never recorded, so it will be queried",
-            );
-            apply(&tx, id, State::InFlight, &change)?;
-        }
-        tx.commit()?;
-        Ok(ids.len())
-    }
-
     /// A state change with no attempt behind it (checked, with its event).
     pub fn apply(&self, refund: i64, expected: State, change: &Change) -> Result<(), JournalError> {
         apply(&self.conn, refund, expected, change)
@@ -87,11 +67,13 @@ impl SqliteJournal {
         let mut results = Vec::with_capacity(count);
         for op in ops {
             match commit_one(&tx, op) {
-                // A refused change (stale state, illegal transition) is
-                // checked before anything is written: it fails alone.
+                // A refused change (stale state, illegal transition, a claim
+                // another process took over) is checked before anything is
+                // written: it fails alone.
                 Err(
                     e @ (JournalError::Stale { .. }
                     | JournalError::Illegal { .. }
+                    | JournalError::Fenced { .. }
                     | JournalError::Missing(_)),
                 ) => results.push(Err(e)),
                 // Anything else may have written half a change: the group is rolled back.
@@ -112,14 +94,17 @@ fn commit_one(conn: &Connection, op: &Op) -> Result<(), JournalError> {
             refund,
             attempt,
             update,
+            claim,
         } => match update {
-            Update::Transition { from, change } => settle(conn, *refund, *from, change, attempt),
+            Update::Transition { from, change } => {
+                transition(conn, *refund, *from, change, Some(attempt), Some(claim))
+            }
             Update::Reschedule {
                 next_attempt_at,
                 note,
                 gateway_refund_id,
                 gateway_times,
-            } => reschedule(
+            } => reschedule_under(
                 conn,
                 *refund,
                 Rescheduled {
@@ -129,13 +114,15 @@ fn commit_one(conn: &Connection, op: &Op) -> Result<(), JournalError> {
                     gateway_times,
                 },
                 attempt,
+                Some(claim),
             ),
         },
         Op::Transition {
             refund,
             from,
             change,
-        } => apply(conn, *refund, *from, change),
+            claim,
+        } => transition(conn, *refund, *from, change, None, Some(claim)),
     }
 }
 
@@ -148,7 +135,7 @@ pub(super) fn apply(
     expected: State,
     change: &Change,
 ) -> Result<(), JournalError> {
-    transition(conn, refund, expected, change, None)
+    transition(conn, refund, expected, change, None, None)
 }
 
 /// [`apply`], recording the attempt whose answer caused the change.
@@ -159,7 +146,7 @@ pub(super) fn settle(
     change: &Change,
     attempt: &AttemptRecord,
 ) -> Result<(), JournalError> {
-    transition(conn, refund, expected, change, Some(attempt))
+    transition(conn, refund, expected, change, Some(attempt), None)
 }
 
 /// (attempts, submits, first_sent_at) that an attempt adds to its refund.
@@ -177,9 +164,11 @@ fn transition(
     expected: State,
     change: &Change,
     attempt: Option<&AttemptRecord>,
+    claim: Option<&Claim>,
 ) -> Result<(), JournalError> {
-    // Every check comes before the first write. The state is checked by the
-    // UPDATE itself (`AND state = expected`); it is read only to explain a refusal.
+    // Every check comes before the first write. The state and the claim are
+    // checked by the UPDATE itself (`AND state = expected`, the fence); they
+    // are read only to explain a refusal.
     state::check(expected, change.to).map_err(|source| JournalError::Illegal { refund, source })?;
     let now = now_text();
     let (code, message) = match &change.error {
@@ -189,6 +178,8 @@ fn transition(
     let finished = change.to.is_final().then_some(now.as_str());
     let (attempts, submits, sent_at) = counted(attempt);
     let (success_at, created_at) = change.gateway_times.texts();
+    let frees = frees_the_claim(change.to, change.next_attempt_at);
+    let (owner, generation) = fence(claim);
     let changed = conn
         .prepare_cached(
             "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
@@ -198,8 +189,11 @@ fn transition(
              attempts = attempts + ?9, submits = submits + ?10,
              first_sent_at = COALESCE(first_sent_at, ?11),
              gateway_success_at = COALESCE(?13, gateway_success_at),
-             gateway_created_at = COALESCE(?14, gateway_created_at)
-         WHERE id = ?1 AND state = ?12",
+             gateway_created_at = COALESCE(?14, gateway_created_at),
+             claim_owner = CASE WHEN ?15 THEN NULL ELSE claim_owner END,
+             lease_until_ms = CASE WHEN ?15 THEN NULL ELSE lease_until_ms END
+         WHERE id = ?1 AND state = ?12
+         AND (?16 IS NULL OR (claim_owner = ?16 AND claim_generation = ?17))",
         )?
         .execute(params![
             refund,
@@ -215,17 +209,13 @@ fn transition(
             sent_at,
             expected.as_str(),
             success_at,
-            created_at
+            created_at,
+            frees,
+            owner,
+            generation
         ])?;
     if changed == 0 {
-        return Err(match state_of(conn, refund) {
-            Ok(actual) => JournalError::Stale {
-                refund,
-                expected,
-                actual,
-            },
-            Err(e) => e,
-        });
+        return Err(refusal(conn, refund, Some(expected), claim));
     }
     if let Some(attempt) = attempt {
         insert_attempt(conn, refund, attempt)?;
@@ -252,41 +242,72 @@ pub(super) struct Rescheduled<'a> {
     pub gateway_times: &'a GatewayTimes,
 }
 
-/// Updates a refund that stays in its state (a poll that found it still
-/// processing, a query that could not learn anything): no event, since
-/// nothing changed; the attempt is recorded.
+/// [`reschedule_under`] under no claim, as tests write.
+#[cfg(test)]
 pub(super) fn reschedule(
     conn: &Connection,
     refund: i64,
     update: Rescheduled,
     attempt: &AttemptRecord,
 ) -> Result<(), JournalError> {
-    insert_attempt(conn, refund, attempt)?;
+    reschedule_under(conn, refund, update, attempt, None)
+}
+
+/// Updates a refund that stays in its state (a poll that found it still
+/// processing, a query that could not learn anything): no event, since
+/// nothing changed; the attempt is recorded. Under a claim, written only
+/// while the refund's claim is still that one.
+fn reschedule_under(
+    conn: &Connection,
+    refund: i64,
+    update: Rescheduled,
+    attempt: &AttemptRecord,
+    claim: Option<&Claim>,
+) -> Result<(), JournalError> {
     let (code, message) = update.note.unzip();
     let (attempts, submits, sent_at) = counted(Some(attempt));
     let (success_at, created_at) = update.gateway_times.texts();
-    conn.prepare_cached(
-        "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
+    // The refund's state is unchanged, and final only if it was (an abnormal
+    // refund asked about again): a parked or final one needs no claim.
+    let frees = frees_the_claim(state_of(conn, refund)?, Some(update.next_attempt_at));
+    let (owner, generation) = fence(claim);
+    let changed = conn
+        .prepare_cached(
+            "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
              gateway_refund_id = COALESCE(?5, gateway_refund_id),
              attempts = attempts + ?6, submits = submits + ?7,
              first_sent_at = COALESCE(first_sent_at, ?8),
              gateway_success_at = COALESCE(?9, gateway_success_at),
-             gateway_created_at = COALESCE(?10, gateway_created_at)
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        refund,
-        update.next_attempt_at,
-        code,
-        message,
-        update.gateway_refund_id,
-        attempts,
-        submits,
-        sent_at,
-        success_at,
-        created_at
-    ])?;
+             gateway_created_at = COALESCE(?10, gateway_created_at),
+             claim_owner = CASE WHEN ?11 THEN NULL ELSE claim_owner END,
+             lease_until_ms = CASE WHEN ?11 THEN NULL ELSE lease_until_ms END
+         WHERE id = ?1 AND (?12 IS NULL OR (claim_owner = ?12 AND claim_generation = ?13))",
+        )?
+        .execute(params![
+            refund,
+            update.next_attempt_at,
+            code,
+            message,
+            update.gateway_refund_id,
+            attempts,
+            submits,
+            sent_at,
+            success_at,
+            created_at,
+            frees,
+            owner,
+            generation
+        ])?;
+    if changed == 0 {
+        return Err(refusal(conn, refund, None, claim));
+    }
+    insert_attempt(conn, refund, attempt)?;
     Ok(())
+}
+
+/// The fence's parameters: (owner, generation), both NULL for a write under no claim.
+fn fence(claim: Option<&Claim>) -> (Option<&str>, Option<i64>) {
+    claim.map(|c| (c.owner.as_str(), c.generation)).unzip()
 }
 
 /// Records an attempt that changed nothing about its refund (a query that

@@ -4,15 +4,17 @@
 //! ([`lock`]). [`apply`] is the only way a refund's state changes: it checks
 //! the transition against [`state::check`] and appends the event.
 
-use super::{batch_meta, state, status};
+use super::{batch_meta, claim, state, status};
 
 pub mod approvals;
 pub mod batches;
 pub mod chain;
 pub mod changes;
+pub mod claims;
 mod days;
 mod dedupe;
 pub mod due;
+mod fence;
 pub mod file;
 pub mod history;
 pub mod import;
@@ -107,6 +109,8 @@ impl SqliteJournal {
         configure(&conn).map_err(|e| open_error(e.into()))?;
         schema::migrate(&mut conn).map_err(|e| open_error(e.into()))?;
         file::quick_check(&conn, path)?;
+        // The lock is held: no other process is alive, nor any claim of one.
+        claims::lapse_all(&conn)?;
         Ok(SqliteJournal {
             conn,
             _lock: Some(lock),
@@ -154,6 +158,8 @@ impl SqliteJournal {
     }
 }
 
+#[cfg(test)]
+mod claims_tests;
 #[cfg(test)]
 mod days_tests;
 #[cfg(test)]

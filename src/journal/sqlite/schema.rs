@@ -206,6 +206,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE refunds ADD COLUMN claim_owner TEXT;             -- host:pid:nonce of the holder; NULL: unclaimed
     ALTER TABLE refunds ADD COLUMN claim_generation INTEGER NOT NULL DEFAULT 0;  -- grows at every claim: the fence
     ALTER TABLE refunds ADD COLUMN lease_until_ms INTEGER;       -- unix ms, the journal's clock: the claim lapses then
+    -- Renewal, release and the lapse at open find one owner's claims, or all of
+    -- them, among refunds that are mostly unclaimed (a final refund's claim is freed).
+    CREATE INDEX refunds_by_claim_owner ON refunds(claim_owner) WHERE claim_owner IS NOT NULL;
     "#,
     // 11: a second person's approval of a batch over its profile's limit.
     r#"

@@ -30,6 +30,7 @@ use crate::gateway::GatewayKind;
 use crate::journal::approval::{
     ApprovalRecord, ApprovalStore, BatchApproval, Hold, Verdict, WaitingBatch,
 };
+use crate::journal::claim::{Claim, ClaimOwner, Lease};
 use crate::journal::store::{DueReads, JournalStore};
 use crate::money::Fen;
 
@@ -130,8 +131,40 @@ impl JournalStore for SqliteJournal {
         SqliteJournal::found_in_bills(self, refund)
     }
 
-    fn recover_in_flight(&mut self) -> Result<usize, JournalError> {
-        SqliteJournal::recover_in_flight(self)
+    fn clock_ms(&self) -> i64 {
+        SqliteJournal::clock_ms(self)
+    }
+
+    fn claim(
+        &mut self,
+        owner: &ClaimOwner,
+        ids: &[i64],
+        lease: Lease,
+    ) -> Result<Vec<(i64, Claim)>, JournalError> {
+        SqliteJournal::claim(self, owner, ids, lease)
+    }
+
+    fn renew(&mut self, owner: &ClaimOwner, lease: Lease) -> Result<u64, JournalError> {
+        SqliteJournal::renew(self, owner, lease)
+    }
+
+    fn release(&mut self, owner: &ClaimOwner) -> Result<u64, JournalError> {
+        SqliteJournal::release(self, owner)
+    }
+
+    fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
+        SqliteJournal::recover_lapsed(self, owner, now)
+    }
+
+    #[cfg(test)]
+    fn claim_at(
+        &mut self,
+        owner: &ClaimOwner,
+        ids: &[i64],
+        lease: Lease,
+        now: i64,
+    ) -> Result<Vec<(i64, Claim)>, JournalError> {
+        SqliteJournal::claim_at(self, owner, ids, lease, now)
     }
 
     fn apply(&self, refund: i64, expected: State, change: &Change) -> Result<(), JournalError> {

@@ -420,6 +420,7 @@ fn every_illegal_transition_is_refused_from_every_state() {
 
 #[test]
 fn in_flight_after_a_crash_becomes_unknown() {
+    // In flight under no claim, as a journal older than claims leaves it.
     let (mut journal, id) = one_refund();
     changes::apply(
         &journal.conn,
@@ -428,7 +429,9 @@ fn in_flight_after_a_crash_becomes_unknown() {
         &Change::to(State::InFlight, "sending"),
     )
     .unwrap();
-    assert_eq!(journal.recover_in_flight().unwrap(), 1);
+    let owner = super::claim::ClaimOwner::named("host:1:next");
+    let now = journal.clock_ms();
+    assert_eq!(journal.recover_lapsed(&owner, now).unwrap(), 1);
     assert_eq!(
         read_refund(&journal.conn, id).unwrap().state,
         State::Unknown

@@ -1,0 +1,236 @@
+//! The run's claims on the refunds it works on. The scheduler claims due
+//! refunds a chunk at a time, through the writer (one transaction), right
+//! before it hands them out; a refund another process holds is skipped this
+//! sweep. A task's every write names its claim ([`super::task`]), and the
+//! writer renews the run's claims every third of a lease ([`renewing`]), so
+//! that only a stalled or dead process loses them.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use tokio::task::JoinHandle;
+
+use super::writer::{Claims, Writer, WriterThread};
+use super::{Dispatched, EngineError, Scheduler};
+use crate::journal::claim::{ClaimOwner, Lease};
+use crate::journal::due::DueRefund;
+use crate::journal::{Journal, JournalError};
+
+/// The most refunds claimed at once: few enough that the ones a sweep claims
+/// but does not reach before it reads the polls again (at a low rate, most
+/// of a chunk) cost little.
+const CLAIM_CHUNK: usize = 64;
+
+/// What a run of [`Scheduler::dispatch_claimed`] did.
+pub(super) struct Handed {
+    /// Refunds handed to a task.
+    pub sent: u64,
+    /// The last refund passed over, handed out or not.
+    pub last: Option<i64>,
+    /// Sending stopped (an interrupt, the gateway's refusal, the journal's).
+    pub stopping: bool,
+}
+
+impl Scheduler {
+    /// Hands out `dues` in order, each that may go now and that this run
+    /// could claim; with `until_poll_read`, stops early once the polls fall
+    /// due (the rest of a page read before is stale by then).
+    pub(super) async fn dispatch_claimed(
+        &mut self,
+        dues: Vec<DueRefund>,
+        until_poll_read: bool,
+    ) -> Handed {
+        let mut handed = Handed {
+            sent: 0,
+            last: None,
+            stopping: false,
+        };
+        let mut dues = dues.into_iter().peekable();
+        while dues.peek().is_some() {
+            let chunk: Vec<DueRefund> = dues.by_ref().take(CLAIM_CHUNK).collect();
+            let mut admitted = Vec::with_capacity(chunk.len());
+            for due in &chunk {
+                match self.admit(due) {
+                    ControlFlow::Break(()) => {
+                        handed.stopping = true;
+                        return handed;
+                    }
+                    ControlFlow::Continue(true) => admitted.push(due.record.id),
+                    ControlFlow::Continue(false) => {}
+                }
+            }
+            let mut claims = match self.claim(admitted).await {
+                Some(claims) => claims.into_iter().peekable(),
+                None => {
+                    handed.stopping = true;
+                    return handed;
+                }
+            };
+            for due in chunk {
+                handed.last = Some(due.record.id);
+                // Claims come back in the order asked, which is the chunk's.
+                let Some((_, claim)) = claims.next_if(|(id, _)| *id == due.record.id) else {
+                    continue;
+                };
+                match self.dispatch(due, claim).await {
+                    Dispatched::Sent => handed.sent += 1,
+                    Dispatched::Skipped => {}
+                    Dispatched::Stopping => {
+                        handed.stopping = true;
+                        return handed;
+                    }
+                }
+                if until_poll_read && Instant::now() >= self.next_poll_read {
+                    return handed;
+                }
+            }
+        }
+        handed
+    }
+
+    /// Claims `ids` for this run: the claims taken, in order, or `None` when
+    /// the journal refused (the run stops).
+    async fn claim(&mut self, ids: Vec<i64>) -> Option<Vec<(i64, crate::journal::claim::Claim)>> {
+        if ids.is_empty() {
+            return Some(Vec::new());
+        }
+        match self.shared.writer.claim(ids).await {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                self.book.fatal.get_or_insert(e.into());
+                None
+            }
+        }
+    }
+}
+
+/// The run's claims, made before it starts: a new owner, the lease, and the
+/// refunds left in flight under a claim that lapsed (or none) made unknown,
+/// to be queried. Live claims of other processes are left alone.
+pub(super) fn recover(journal: &mut Journal) -> Result<Claims, JournalError> {
+    let claims = Claims {
+        owner: ClaimOwner::new(),
+        lease: Lease::from_env(),
+    };
+    let now = journal.clock_ms();
+    let recovered = journal.recover_lapsed(&claims.owner, now)?;
+    if recovered > 0 {
+        tracing::warn!(
+            "{recovered} refunds were in flight when an earlier run stopped; they will be queried"
+        );
+    }
+    Ok(claims)
+}
+
+/// Waits for the writer to commit everything, then frees the run's claims
+/// (a clean end); says how many refunds other processes took over.
+pub(super) async fn release(
+    writer: WriterThread,
+    owner: ClaimOwner,
+    fenced: u64,
+) -> Result<Journal, EngineError> {
+    let journal = tokio::task::spawn_blocking(move || {
+        let mut journal = writer.finish();
+        journal.release(&owner).map(|_| journal)
+    })
+    .await??;
+    if fenced > 0 {
+        tracing::warn!(
+            "{fenced} refunds were taken over by another process while this one was stalled; their answers here were not recorded"
+        );
+    }
+    Ok(journal)
+}
+
+/// Renews the run's claims every third of `lease` until aborted. A renewal
+/// the journal refuses is only a warning: the claims lapse, other processes
+/// may take the refunds over, and the fence keeps this run's late writes out.
+pub(super) fn renewing(writer: Writer, lease: Lease) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(lease.renew_every());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = writer.renew().await {
+                tracing::warn!("the run's claims could not be renewed: {e}");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::writer::{self, Claims};
+    use crate::batch::RefundRow;
+    use crate::gateway::GatewayKind;
+    use crate::journal::claim::{ClaimOwner, Lease};
+    use crate::journal::import::{self, BatchMeta, CheckedRow};
+    use crate::journal::{Journal, State};
+    use crate::money::Fen;
+
+    fn journal_with_one_refund() -> Journal {
+        let mut journal = Journal::open_in_memory().unwrap();
+        let meta = BatchMeta {
+            file_name: "batch.csv".into(),
+            file_hash: "abc".into(),
+            profile: "leshua".into(),
+            gateway: GatewayKind::Leshua,
+            merchant_id: "M1".into(),
+            header: vec!["merchant_refund_id".into(), "refund_amount".into()],
+            input_path: None,
+            results_path: None,
+            results_bom: false,
+        };
+        let row = CheckedRow::Valid {
+            line: 2,
+            cells: vec!["R1".into(), "100".into()],
+            refund: RefundRow {
+                refund_id: "R1".into(),
+                amount: Fen(100),
+                fields: BTreeMap::from([("third_order_id".into(), "T1".into())]),
+                fingerprint: "T1||100".into(),
+                order_key: "T1".into(),
+            },
+        };
+        import::import(&mut journal, &meta, [Ok(row)].into_iter(), || false, |_| {}).unwrap();
+        journal
+    }
+
+    #[tokio::test]
+    async fn the_writer_fences_off_a_run_whose_refund_another_process_took_over() {
+        let mut journal = journal_with_one_refund();
+        let (stalled, other) = (
+            ClaimOwner::named("alpha:1:a"),
+            ClaimOwner::named("beta:2:b"),
+        );
+        // The stalled run's claim lapsed long ago; another process took the refund.
+        let old = journal
+            .claim_at(&stalled, &[1], Lease::default(), 1_000)
+            .unwrap();
+        let taken = journal.claim(&other, &[1], Lease::default()).unwrap();
+        assert_eq!((old[0].1.generation, taken[0].1.generation), (1, 2));
+        let claims = Claims {
+            owner: stalled.clone(),
+            lease: Lease::default(),
+        };
+        let (writer, thread) = writer::start(journal, claims);
+        let refused = writer
+            .intent(1, State::Pending, &old[0].1)
+            .await
+            .unwrap_err();
+        assert!(refused.is_fenced(), "{refused}");
+        assert!(writer.claim(vec![1]).await.unwrap().is_empty());
+        assert_eq!(writer.renew().await.unwrap(), 0);
+        drop(writer);
+        let mut journal = tokio::task::spawn_blocking(move || thread.finish())
+            .await
+            .unwrap();
+        let refund = journal.refund(1).unwrap();
+        assert_eq!((refund.state, refund.attempts), (State::Pending, 0));
+        assert_eq!(journal.release(&stalled).unwrap(), 0);
+        assert_eq!(journal.release(&other).unwrap(), 1);
+    }
+}
