@@ -143,7 +143,7 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     assert_eq!(own.code, 2, "{}", own.stderr);
     assert!(
         own.stderr
-            .contains(&format!("refused: {me} recorded batch 1 (as {me})")),
+            .contains(&format!("refused: {me} recorded batch 1, and")),
         "{}",
         own.stderr
     );

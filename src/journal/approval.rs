@@ -240,7 +240,7 @@ pub enum ApproveError<E: std::error::Error + 'static> {
     NotNeeded(i64),
     #[error("batch {batch} was approved already, by {} at {}: `bulkrefund resume --batch {batch}` sends it", .by.person, .by.at)]
     AlreadyApproved { batch: i64, by: ApprovalRecord },
-    #[error("refused: {person} recorded batch {batch} (as {recorded_by}), and a batch over approve_over_yuan needs a second person's approval. The refusal is recorded; someone other than {person} must run `bulkrefund approve --batch {batch}`")]
+    #[error("refused: {person} recorded batch {batch}{}, and a batch over approve_over_yuan needs a second person's approval. The refusal is recorded; someone other than {person} must run `bulkrefund approve --batch {batch}`", under_another_name(.person, .recorded_by))]
     SelfApproval {
         batch: i64,
         person: Person,
@@ -248,6 +248,16 @@ pub enum ApproveError<E: std::error::Error + 'static> {
     },
     #[error(transparent)]
     Store(E),
+}
+
+/// " (as alice (uid:1000))" when the person asking recorded the batch under
+/// another name (the same uid in a container); nothing when it is the same.
+fn under_another_name(person: &Person, recorded_by: &Person) -> String {
+    if person.name == recorded_by.name {
+        String::new()
+    } else {
+        format!(" (as {recorded_by})")
+    }
 }
 
 /// `bulkrefund approve --batch N`: the person the store names approves
