@@ -221,7 +221,7 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     for said in [
         format!("refused   {me}: {me} recorded this batch: it needs a second person"),
-        format!("approved  nobody (uid:"),
+        "approved  nobody (uid:".to_owned(),
         format!("a second person approved what it was shown: {seen}"),
         figures.to_owned(),
         "pending -> pending: batch 1 approved by nobody (uid:".to_owned(),
