@@ -79,7 +79,7 @@ impl std::fmt::Display for Verdict {
 
 /// What a batch recorded over its profile's `approve_over_yuan` carries:
 /// the limit it was over and who recorded it (the one person who may not
-/// approve it). Written in the import's own transaction, so a batch is never
+/// approve it, whatever name it asks under). Written in the import's own transaction, so a batch is never
 /// recorded without it and sent by a later `resume`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
@@ -211,8 +211,9 @@ pub fn rule(state: &BatchApproval, person: &Person) -> Ruling {
 pub trait ApprovalStore {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Who is asking, as this store knows it (SQLite: the OS user of the
-    /// process; PostgreSQL: the database role, `current_user`).
+    /// Who is asking, as this store knows it: the key the rule compares and
+    /// the name shown (SQLite: the real uid, `uid:1000`, named by its passwd
+    /// entry; PostgreSQL: the database role, `current_user`, as both).
     fn person(&self) -> Result<Person, Self::Error>;
     /// What the store knows of `batch`'s approval; `None`: no such batch.
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error>;

@@ -1,14 +1,14 @@
 //! The SQLite store's operations of a second person's approval
 //! ([`crate::journal::approval`] holds the rule): a held batch is marked in
-//! the import's transaction (`batches.approval_over_fen`, `recorded_by`),
-//! approvals and refusals are appended to `approvals` (append-only, like
-//! `events`) with an event on each refund the batch holds back, and
-//! [`held_refunds_sql`] names the refunds no scheduler may send meanwhile
-//! (due.rs never sends them). The person is the OS user of the process: its
-//! real uid is the key compared (`uid:1000`), and its passwd entry's name is
-//! only shown (one uid has other names in a container). Anyone who can write the
-//! journal's file can change what it says, so it is weaker than PostgreSQL's
-//! authenticated role (README, "Approval").
+//! the import's transaction (`batches.approval_over_fen`, `recorded_by` and
+//! `recorded_by_name`), approvals and refusals are appended to `approvals`
+//! (append-only, like `events`) with an event on each refund the batch holds
+//! back, and [`held_refunds_sql`] names the refunds no scheduler may submit
+//! meanwhile (due.rs still queries and polls them). The person is the OS user
+//! of the process: its real uid is the key compared (`uid:1000`), its passwd
+//! entry's name is only shown (one uid has other names in a container).
+//! Anyone who can write the journal's file can change what it says, so it is
+//! weaker than PostgreSQL's authenticated role (README, "Approval").
 
 use rusqlite::{params, Connection, OptionalExtension};
 
