@@ -104,6 +104,7 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     let arg = batch.to_str().unwrap();
     let me = os_user();
     let waits = format!("batch 1 waits for approval by someone other than {me}");
+    assert_eq!(me.key, format!("uid:{}", unsafe { libc::getuid() }));
 
     // Over max_batch_yuan too: refused outright without --allow-over-limit.
     let refused = world.bulkrefund(&["run", arg, "--profile", "leshua"]).await;
@@ -142,7 +143,7 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     assert_eq!(own.code, 2, "{}", own.stderr);
     assert!(
         own.stderr
-            .contains(&format!("refused: {me} recorded batch 1")),
+            .contains(&format!("refused: {me} recorded batch 1, and")),
         "{}",
         own.stderr
     );
@@ -171,14 +172,23 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     let listed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     let waiting = &listed["waiting_for_approval"];
     assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
-    assert_eq!(waiting[0]["recorded_by"], me.as_str());
+    assert_eq!(waiting[0]["recorded_by"], me.name.as_str());
+    assert_eq!(waiting[0]["recorded_by_key"], me.key.as_str());
     assert_eq!(waiting[0]["fen"], 3000);
 
     // Another OS user approves it.
     let approved = approve_as_nobody(&world, "1").await;
     assert_eq!(approved.code, 0, "{}", approved.stderr);
+    // What is approved is shown before it is recorded: the same figures.
+    let seen = format!("batch 1 ({arg}), recorded by {me} at ");
+    let figures = "2 refunds, 30.00 yuan to send, over approve_over_yuan = 25.00";
     assert!(
-        approved.stderr.contains("batch 1 approved by nobody at "),
+        approved.stderr.contains(&format!("approving {seen}")) && approved.stderr.contains(figures),
+        "{}",
+        approved.stderr
+    );
+    assert!(
+        approved.stderr.contains("batch 1 approved by nobody (uid:"),
         "{}",
         approved.stderr
     );
@@ -211,8 +221,10 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     for said in [
         format!("refused   {me}: {me} recorded this batch: it needs a second person"),
-        format!("approved  nobody: a second person approved it (recorded by {me})"),
-        "pending -> pending: batch 1 approved by nobody".to_owned(),
+        "approved  nobody (uid:".to_owned(),
+        format!("a second person approved what it was shown: {seen}"),
+        figures.to_owned(),
+        "pending -> pending: batch 1 approved by nobody (uid:".to_owned(),
     ] {
         assert!(
             shown.stdout.contains(&said),
@@ -264,4 +276,125 @@ async fn a_batch_under_the_limit_is_sent_at_once_and_needs_no_approval() {
         "{}",
         missing.stderr
     );
+}
+
+/// Over `approve_over_yuan` (25.00) and under `max_batch_yuan` (40.00).
+fn approval_below_the_cap() -> Profiles {
+    Profiles::default()
+        .set("leshua", "approve_over_yuan = \"25\"")
+        .set("leshua", "max_batch_yuan = 40")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_approval_and_under_the_cap_waits_and_user_variables_change_no_one() {
+    let world = World::with_profiles(
+        Orders::new().leshua("T1", 1000).leshua("T2", 2000),
+        FaultConfig::default(),
+        approval_below_the_cap(),
+    )
+    .await;
+    let batch = BatchFile::leshua()
+        .rows(["P1,T1,1000", "P2,T2,2000"])
+        .write(world.dir.path(), "month-end.csv");
+    // No --allow-over-limit: the caps pass; the confirmation is --yes (no terminal).
+    let run = world
+        .bulkrefund(&["run", batch.to_str().unwrap(), "--profile", "leshua"])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let me = os_user();
+    let waits = format!("batch 1 waits for approval by someone other than {me}");
+    assert!(run.stderr.contains(&waits), "{}", run.stderr);
+    nothing_sent(&world, "run over approve_over_yuan");
+
+    // The same OS user, whatever $USER and $LOGNAME say: refused.
+    let mut command = world.command(&["approve", "--batch", "1"]);
+    command
+        .env("USER", "someone-else")
+        .env("LOGNAME", "someone-else");
+    let output = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("refused: {me} recorded batch 1")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("someone-else"), "{stderr}");
+    let resumed = world.bulkrefund(&["resume"]).await;
+    assert_eq!(resumed.code, 4, "{}", resumed.stderr);
+    assert!(resumed.stderr.contains(&waits), "{}", resumed.stderr);
+    nothing_sent(&world, "after the refusal");
+}
+
+/// The status `show` gives a refund.
+async fn status_of(world: &World, refund: &str) -> String {
+    let json = world
+        .bulkrefund(&["show", refund, "--format", "json"])
+        .await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let shown: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    shown["refunds"][0]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_batch_stops_its_sends_not_the_polls_of_an_earlier_batch() {
+    let world = World::with_profiles(
+        Orders::new().leshua("T1", 1000).leshua("T2", 3000),
+        FaultConfig {
+            // P1 is created and stays processing a moment: the run stops polling first.
+            processing_for: std::time::Duration::from_secs(1),
+            ..FaultConfig::default()
+        },
+        approval_below_the_cap(),
+    )
+    .await;
+    let first = BatchFile::leshua()
+        .row("P1,T1,1000")
+        .write(world.dir.path(), "first.csv");
+    let run = world
+        .bulkrefund(&[
+            "run",
+            first.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--poll-for",
+            "0s",
+        ])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(status_of(&world, "P1").await, "processing");
+
+    // The same refund again, with a new one over approve_over_yuan: held.
+    let again = BatchFile::leshua()
+        .rows(["P1,T1,1000", "P2,T2,3000"])
+        .write(world.dir.path(), "again.csv");
+    let run = world
+        .bulkrefund(&[
+            "run",
+            again.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--poll-for",
+            "0s",
+        ])
+        .await;
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("batch 2 waits for approval"),
+        "{}",
+        run.stderr
+    );
+
+    // resume polls P1 until it is final; P2, held, is never sent.
+    let resumed = world.bulkrefund(&["resume"]).await;
+    assert_eq!(resumed.code, 4, "P2 still waits: {}", resumed.stderr);
+    assert_eq!(status_of(&world, "P1").await, "succeeded");
+    assert_eq!(status_of(&world, "P2").await, "pending");
+    let ledger = world.ledger();
+    let paid: Vec<(&str, u64)> = ledger
+        .refunds
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.amount_fen))
+        .collect();
+    assert_eq!(paid, [("P1", 1000)]);
+    assert!(ledger.ids.iter().all(|id| id.submissions == 1));
 }

@@ -1,7 +1,9 @@
 //! `bulkrefund approve --batch N`: the person the journal names (on SQLite
-//! the OS user of this process) approves a batch that waits for a second
-//! person, or is refused, and the refusal recorded, when it is the person who
-//! recorded the batch (journal/approval.rs holds the rule). Approved, the
+//! the OS user of this process, compared by uid) approves a batch that waits
+//! for a second person, or is refused, and the refusal recorded, when it is
+//! the person who recorded the batch (journal/approval.rs holds the rule).
+//! What is approved is shown first (its file, who recorded it and when, the
+//! refunds and money it lets leave), and the approval keeps it. Approved, the
 //! batch's refunds are due: `run` or `resume` sends them.
 
 use crate::cli::ApproveArgs;
@@ -21,13 +23,16 @@ pub fn main(locations: &Locations, args: ApproveArgs) -> anyhow::Result<u8> {
     }
     let journal = Journal::open(&journal_path)?;
     let batch = args.batch;
-    match approval::approve(&journal, batch) {
+    let present = |state: &approval::BatchApproval| {
+        crate::say!("approving {}", state.seen(&zone.show(&state.recorded_at)));
+    };
+    match approval::approve(&journal, batch, present) {
         Ok(approved) => {
             crate::say!(
-                "batch {batch} approved by {} at {}: {}. `bulkrefund resume --batch {batch}` sends it",
+                "batch {batch} approved by {} at {}. `bulkrefund resume --batch {batch}` sends it \
+                 (with --allow-over-limit if it is over max_batch_yuan or max_refund_yuan)",
                 approved.person,
                 zone.show(&approved.at),
-                approved.why
             );
             Ok(exit::SUCCESS)
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::caps::{self, Outgoing};
 use crate::config::Profile;
-use crate::journal::approval::{self, Hold};
+use crate::journal::approval::{self, Hold, Person};
 use crate::journal::import::{Refusal, Tally};
 use crate::journal::reports::BatchSummary;
 
@@ -29,7 +29,7 @@ pub struct Look<'a> {
     pub zone: &'a crate::zone::Zone,
     /// Who records the batch (the journal's idea of the person asking): the
     /// one person who may not approve it, should it need approval.
-    pub person: String,
+    pub person: Person,
 }
 
 impl Look<'_> {

@@ -10,7 +10,7 @@ use crate::journal::approval::{ApprovalRecord, ApprovalStore, WaitingBatch};
 use crate::journal::{Journal, JournalError};
 use crate::zone::Zone;
 
-/// `2026-12-02 10:00:00 +08:00  refused  alice: alice recorded this batch: ...`
+/// `2026-12-02 10:00:00 +08:00  refused   alice (uid:1000): alice (uid:1000) recorded this batch: ...`
 pub fn record_line(record: &ApprovalRecord, zone: &Zone) -> String {
     format!(
         "{}  {:<8}  {}: {}",
@@ -25,7 +25,8 @@ pub fn record_json(record: &ApprovalRecord, zone: &Zone) -> Value {
     json!({
         "batch": record.batch,
         "at": zone.show(&record.at),
-        "person": record.person,
+        "person": record.person.name,
+        "person_key": record.person.key,
         "verdict": record.verdict.as_str(),
         "why": record.why,
     })
@@ -34,7 +35,8 @@ pub fn record_json(record: &ApprovalRecord, zone: &Zone) -> Value {
 pub fn waiting_json(waiting: &WaitingBatch) -> Value {
     json!({
         "batch": waiting.batch,
-        "recorded_by": waiting.hold.recorded_by,
+        "recorded_by": waiting.hold.recorded_by.name,
+        "recorded_by_key": waiting.hold.recorded_by.key,
         "approve_over_fen": waiting.hold.over_fen.0,
         "refunds": waiting.refunds,
         "fen": waiting.fen.0,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::approvals::HELD_FROM_SENDING;
 use super::refunds::{read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use super::state::{sql_list, State, FINAL};
 use super::{now_ms, JournalError, Scope, SqliteJournal, DENIED_AFTER_AN_ANSWER, PARKED};
@@ -24,6 +25,15 @@ const IN_SCOPE: &str = "EXISTS (SELECT 1 FROM temp.scope_ids s WHERE s.id = f.id
 /// `next_attempt_at` says) about an abnormal refund, which is only ever
 /// queried. Abnormal refunds are not [`DUE`]: none keeps a run waiting.
 const TO_SEND: &str = "f.state IN ('pending', 'retry_wait', 'unknown', 'abnormal')";
+
+/// Held back by a waiting batch (`temp.held_ids`) in a state it would be
+/// sent from: a query that finds an unknown one never created makes it so.
+fn held() -> String {
+    format!(
+        "(f.state IN {HELD_FROM_SENDING}
+         AND EXISTS (SELECT 1 FROM temp.held_ids h WHERE h.id = f.id))"
+    )
+}
 
 /// Due: still to be sent or queried, or (while polling lasts) to be polled.
 const DUE: &str =
@@ -78,14 +88,15 @@ impl SqliteJournal {
                 WHERE b.imported_at IS NULL AND f.state = 'pending' AND f.first_sent_at IS NULL)",
             [],
         )?;
-        // Nor is anything a batch waiting for a second person's approval holds back.
-        conn.execute(
-            &format!(
-                "DELETE FROM temp.scope_ids WHERE id IN ({})",
-                super::approvals::held_refunds_sql()
-            ),
-            [],
-        )?;
+        // Nor is anything sent that a batch waiting for a second person's
+        // approval holds back (it is still queried and polled: no money moves).
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE held_ids (id INTEGER PRIMARY KEY);
+             INSERT OR IGNORE INTO temp.held_ids {};
+             DELETE FROM temp.scope_ids WHERE id IN (SELECT f.id FROM refunds f
+                 WHERE f.id IN temp.held_ids AND f.state IN {HELD_FROM_SENDING});",
+            super::approvals::held_refunds_sql()
+        ))?;
         Ok(DueReader { conn, gaps })
     }
 }
@@ -103,8 +114,9 @@ impl DueReader {
             // Pages walk the table in id order; an index scan would have to sort.
             "SELECT {RECORD_COLUMNS}, {previous} FROM refunds AS f NOT INDEXED
              WHERE f.id > ?1 AND f.next_attempt_at <= ?2 AND {TO_SEND} AND {IN_SCOPE}
-             AND NOT {waits} ORDER BY f.id LIMIT 512",
-            waits = waits_for_its_order()
+             AND NOT {waits} AND NOT {held} ORDER BY f.id LIMIT 512",
+            waits = waits_for_its_order(),
+            held = held()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params![cursor, now_ms()], |row| {
@@ -138,8 +150,9 @@ impl DueReader {
     pub fn next_due(&self, poll_open: bool) -> Result<Option<i64>, JournalError> {
         let sql = format!(
             "SELECT MIN(f.next_attempt_at) FROM refunds AS f WHERE {DUE} AND f.next_attempt_at < ?2
-             AND {IN_SCOPE} AND NOT {waits}",
-            waits = waits_for_its_order()
+             AND {IN_SCOPE} AND NOT {waits} AND NOT {held}",
+            waits = waits_for_its_order(),
+            held = held()
         );
         Ok(self
             .conn

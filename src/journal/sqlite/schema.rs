@@ -213,12 +213,14 @@ const MIGRATIONS: &[&str] = &[
     // 11: a second person's approval of a batch over its profile's limit.
     r#"
     ALTER TABLE batches ADD COLUMN approval_over_fen INTEGER;    -- the limit it was recorded over; NULL: needs no approval
-    ALTER TABLE batches ADD COLUMN recorded_by TEXT;             -- who recorded it (database role, or OS user on SQLite)
+    ALTER TABLE batches ADD COLUMN recorded_by TEXT;             -- who recorded it, the key compared (SQLite: 'uid:1000'; PostgreSQL: the role)
+    ALTER TABLE batches ADD COLUMN recorded_by_name TEXT;        -- that person's name, as shown (the passwd name; the role)
     CREATE TABLE approvals (
         id INTEGER PRIMARY KEY,
         batch_id INTEGER NOT NULL REFERENCES batches(id),
         at TEXT NOT NULL,
-        person TEXT NOT NULL,
+        person TEXT NOT NULL,                                    -- the key, as batches.recorded_by
+        person_name TEXT NOT NULL,                               -- the name, as shown
         verdict TEXT NOT NULL CHECK (verdict IN ('approved', 'refused')),
         why TEXT NOT NULL
     );
