@@ -505,7 +505,7 @@ mod tests {
 impl ApprovalStore for super::Journal {
     type Error = super::JournalError;
 
-    fn person(&self) -> Result<String, Self::Error> {
+    fn person(&self) -> Result<Person, Self::Error> {
         super::JournalStore::person(&**self)
     }
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error> {
@@ -514,7 +514,7 @@ impl ApprovalStore for super::Journal {
     fn record_approval(
         &self,
         batch: i64,
-        person: &str,
+        person: &Person,
         verdict: Verdict,
         why: &str,
     ) -> Result<ApprovalRecord, Self::Error> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
-use super::approval::{ApprovalRecord, BatchApproval, Hold, Verdict, WaitingBatch};
+use super::approval::{ApprovalRecord, BatchApproval, Hold, Person, Verdict, WaitingBatch};
 use super::batch_meta::BatchMeta;
 use super::change::{AttemptRecord, Change, Op};
 use super::claim::{Claim, ClaimOwner, Lease};
@@ -156,7 +156,7 @@ pub trait JournalStore: Send {
     // A second person's approval ([`super::approval`]: the rule; these, what the store keeps).
     /// Who is asking, as this store knows it (SQLite: the OS user of the
     /// process; PostgreSQL: the database role, `current_user`).
-    fn person(&self) -> Result<String, JournalError>;
+    fn person(&self) -> Result<Person, JournalError>;
     /// What the store knows of `batch`'s approval; `None`: no such batch.
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, JournalError>;
     /// Appends an approval or a refusal to the audit trail (and an event to
@@ -164,7 +164,7 @@ pub trait JournalStore: Send {
     fn record_approval(
         &self,
         batch: i64,
-        person: &str,
+        person: &Person,
         verdict: Verdict,
         why: &str,
     ) -> Result<ApprovalRecord, JournalError>;

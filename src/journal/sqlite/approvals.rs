@@ -492,9 +492,10 @@ mod tests {
     fn a_held_batch_stops_sends_only() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        // The states a run would have left, written beside the handle.
+        let beside = Connection::open(dir.path().join("j.db")).unwrap();
         record(&mut journal, "first.csv", &["U1", "P1"], None);
-        journal
-            .conn
+        beside
             .execute_batch(
                 "UPDATE refunds SET state = 'unknown' WHERE refund_id = 'U1';
                  UPDATE refunds SET state = 'processing' WHERE refund_id = 'P1';",
@@ -521,8 +522,7 @@ mod tests {
         assert_eq!(polls, ["P1"], "polled, though the held batch names it");
         assert!(reader.next_due(true).unwrap().is_some());
         // A query finds U1 never created: pending, and held from sending now.
-        journal
-            .conn
+        beside
             .execute_batch("UPDATE refunds SET state = 'pending' WHERE refund_id = 'U1'")
             .unwrap();
         assert!(reader.page(0).unwrap().is_empty(), "not sent while held");

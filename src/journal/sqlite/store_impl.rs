@@ -28,7 +28,7 @@ use super::{
 use crate::batch::FileError;
 use crate::gateway::GatewayKind;
 use crate::journal::approval::{
-    ApprovalRecord, ApprovalStore, BatchApproval, Hold, Verdict, WaitingBatch,
+    ApprovalRecord, ApprovalStore, BatchApproval, Hold, Person, Verdict, WaitingBatch,
 };
 use crate::journal::claim::{Claim, ClaimOwner, Lease};
 use crate::journal::store::{DueReads, JournalStore};
@@ -213,7 +213,7 @@ impl JournalStore for SqliteJournal {
         SqliteJournal::start_retries(self, batch, starts)
     }
 
-    fn person(&self) -> Result<String, JournalError> {
+    fn person(&self) -> Result<Person, JournalError> {
         ApprovalStore::person(self)
     }
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, JournalError> {
@@ -222,7 +222,7 @@ impl JournalStore for SqliteJournal {
     fn record_approval(
         &self,
         batch: i64,
-        person: &str,
+        person: &Person,
         verdict: Verdict,
         why: &str,
     ) -> Result<ApprovalRecord, JournalError> {
