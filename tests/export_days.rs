@@ -273,11 +273,19 @@ fn a_journal_from_before_the_gateways_times_migrates_and_says_whose_days() {
             ("R2", 20, None, "2026-11-30T16:00:00.000Z"),
         ],
     );
-    // As schema 7 left it: no column for the gateway's times at all, and no
-    // reconciliation (migration 9).
+    // As schema 7 left it: no column for the gateway's times at all, no
+    // reconciliation (migration 9), no claims (10) and no approvals (11).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE refunds DROP COLUMN gateway_success_at;
+        "DROP TABLE approvals;
+         ALTER TABLE batches DROP COLUMN approval_over_fen;
+         ALTER TABLE batches DROP COLUMN recorded_by;
+         ALTER TABLE batches DROP COLUMN recorded_by_name;
+         DROP INDEX refunds_by_claim_owner;
+         ALTER TABLE refunds DROP COLUMN claim_owner;
+         ALTER TABLE refunds DROP COLUMN claim_generation;
+         ALTER TABLE refunds DROP COLUMN lease_until_ms;
+         ALTER TABLE refunds DROP COLUMN gateway_success_at;
          ALTER TABLE refunds DROP COLUMN gateway_created_at;
          DROP TABLE reconciliation_rows;
          DROP TABLE reconciliations;
