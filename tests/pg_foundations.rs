@@ -309,7 +309,7 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
         .as_db_error()
         .unwrap()
         .message()
-        .contains("events are append-only"));
+        .contains("events is append-only"));
     let error = owner
         .batch_execute(
             "INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line,
