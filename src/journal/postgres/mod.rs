@@ -12,10 +12,12 @@ pub mod grants;
 pub mod passfile;
 pub mod schema;
 pub mod schema_sql;
+pub mod store;
 
 pub use connect::{ConfiguredSecret, Host, Login, PasswordOrigin, Target};
 pub use error::PgError;
 pub use passfile::Passfile;
+pub use store::PgJournal;
 
 /// Opens a PostgreSQL journal: connects, brings the schema to the current
 /// version and checks the role's privileges. Returns the connection and who
