@@ -500,39 +500,3 @@ mod tests {
         assert_eq!(bob.trail.borrow().len(), 1, "no record for a missing batch");
     }
 }
-
-/// The handle answers for whichever store it holds.
-impl ApprovalStore for super::Journal {
-    type Error = super::JournalError;
-
-    fn person(&self) -> Result<Person, Self::Error> {
-        super::JournalStore::person(&**self)
-    }
-    fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error> {
-        super::JournalStore::approval_state(&**self, batch)
-    }
-    fn record_approval(
-        &self,
-        batch: i64,
-        person: &Person,
-        verdict: Verdict,
-        why: &str,
-    ) -> Result<ApprovalRecord, Self::Error> {
-        super::JournalStore::record_approval(&**self, batch, person, verdict, why)
-    }
-    fn approvals_of(&self, batch: i64) -> Result<Vec<ApprovalRecord>, Self::Error> {
-        super::JournalStore::approvals_of(&**self, batch)
-    }
-    fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, Self::Error> {
-        super::JournalStore::batches_waiting(&**self)
-    }
-}
-
-impl super::Journal {
-    /// `batch`, when it waits for approval.
-    pub fn batch_waiting(&self, batch: i64) -> Result<Option<WaitingBatch>, super::JournalError> {
-        Ok(ApprovalStore::batches_waiting(self)?
-            .into_iter()
-            .find(|w| w.batch == batch))
-    }
-}

@@ -13,6 +13,7 @@ pub mod claim;
 pub mod days;
 pub mod error;
 mod handle;
+mod handle_approvals;
 pub mod import;
 pub mod import_rows;
 pub mod latency_curve;
