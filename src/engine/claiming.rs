@@ -6,7 +6,8 @@
 //! that only a stalled or dead process loses them.
 
 use std::ops::ControlFlow;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -142,18 +143,58 @@ pub(super) async fn release(
     Ok(journal)
 }
 
+/// Until when this process may still send under its claims, by its own
+/// clock: a lease after the start of the last renewal that came in time (or
+/// of the run), less a tenth for the clocks' drift. A process that stalled
+/// (SIGSTOP, a paused machine, an unreachable journal) past it may find its
+/// refunds taken over and queried by another at any moment: it sends
+/// nothing more ([`super::task`] withdraws the intent instead). Once lapsed
+/// it stays lapsed: a late renewal renews only claims still live, so it
+/// cannot vouch for the others.
+#[derive(Clone)]
+pub struct LeaseWatch {
+    valid_until: Arc<Mutex<Instant>>,
+    lease: Duration,
+}
+
+impl LeaseWatch {
+    pub(super) fn new(lease: Lease) -> LeaseWatch {
+        let lease = lease.duration() - lease.duration() / 10;
+        LeaseWatch {
+            valid_until: Arc::new(Mutex::new(Instant::now() + lease)),
+            lease,
+        }
+    }
+
+    /// A renewal asked for at `asked` succeeded.
+    fn renewed(&self, asked: Instant) {
+        let mut until = self.valid_until.lock().expect("not poisoned");
+        if asked < *until {
+            *until = (*until).max(asked + self.lease);
+        }
+    }
+
+    /// Whether the run's claims may have lapsed.
+    pub fn lapsed(&self) -> bool {
+        Instant::now() >= *self.valid_until.lock().expect("not poisoned")
+    }
+}
+
 /// Renews the run's claims every third of `lease` until aborted. A renewal
 /// the journal refuses is only a warning: the claims lapse, other processes
-/// may take the refunds over, and the fence keeps this run's late writes out.
-pub(super) fn renewing(writer: Writer, lease: Lease) -> JoinHandle<()> {
+/// may take the refunds over, the fence keeps this run's late writes out,
+/// and `watch` stops its sends.
+pub(super) fn renewing(writer: Writer, lease: Lease, watch: LeaseWatch) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(lease.renew_every());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = writer.renew().await {
-                tracing::warn!("the run's claims could not be renewed: {e}");
+            let asked = Instant::now();
+            match writer.renew().await {
+                Ok(_) => watch.renewed(asked),
+                Err(e) => tracing::warn!("the run's claims could not be renewed: {e}"),
             }
         }
     })
@@ -210,7 +251,11 @@ mod tests {
         let old = journal
             .claim_at(&stalled, &[1], Lease::default(), 1_000)
             .unwrap();
-        let taken = journal.claim(&other, &[1], Lease::default()).unwrap();
+        // An hour ahead of this machine's clock: live while the test runs.
+        let later = crate::journal::now_ms() + 3_600_000;
+        let taken = journal
+            .claim_at(&other, &[1], Lease::default(), later)
+            .unwrap();
         assert_eq!((old[0].1.generation, taken[0].1.generation), (1, 2));
         let claims = Claims {
             owner: stalled.clone(),
@@ -232,5 +277,29 @@ mod tests {
         assert_eq!((refund.state, refund.attempts), (State::Pending, 0));
         assert_eq!(journal.release(&stalled).unwrap(), 0);
         assert_eq!(journal.release(&other).unwrap(), 1);
+    }
+}
+
+#[cfg(test)]
+mod lease_watch_tests {
+    use super::*;
+
+    /// The shortest lease there is (200 ms) runs out; a renewal asked for
+    /// after that does not bring it back, one asked for before does.
+    #[test]
+    fn a_lease_lapses_and_a_late_renewal_does_not_revive_it() {
+        let lease = Lease::new(Duration::ZERO);
+        let watch = LeaseWatch::new(lease);
+        assert!(!watch.lapsed());
+        let early = Instant::now();
+        std::thread::sleep(Duration::from_millis(100));
+        watch.renewed(early);
+        std::thread::sleep(lease.duration());
+        assert!(watch.lapsed(), "a lease after the last renewal has passed");
+        watch.renewed(Instant::now());
+        assert!(
+            watch.lapsed(),
+            "a renewal after the lapse vouches for nothing"
+        );
     }
 }

@@ -188,16 +188,18 @@ pub async fn run(
             .collect(),
         zone: options.zone.clone(),
     });
+    let lease_watch = claiming::LeaseWatch::new(lease);
     let (writer, writer_thread) = writer::start(journal, claims);
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let mut scheduler = Scheduler {
         reader,
         paces,
         merchants: merchants.clone(),
-        renewal: claiming::renewing(writer.clone(), lease),
+        renewal: claiming::renewing(writer.clone(), lease, lease_watch.clone()),
         shared: Shared {
             writer,
             stop_sending: cancel.child_token(),
+            lease: lease_watch,
             requests,
             done: done_tx,
             progress: progress.handle(),

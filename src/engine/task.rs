@@ -94,6 +94,8 @@ pub struct Shared {
     /// Cancelled by an interrupt, or when the gateway refuses every request of
     /// a profile: no new request leaves, the ones in flight finish.
     pub stop_sending: CancellationToken,
+    /// Whether this run's claims may have lapsed: then it sends nothing more.
+    pub lease: super::claiming::LeaseWatch,
     pub requests: Arc<AtomicU64>,
     pub done: mpsc::UnboundedSender<Done>,
     /// Told of each step's end at once (the scheduler may be busy dispatching).
@@ -248,10 +250,24 @@ async fn submit(
     }
     // The limiter gates the send itself, after the intent's commit (whose
     // latency varies), so that the gateway sees the rate we promised.
-    let Some(departure) = pace.ready(RequestKind::Submit, &shared.stop_sending).await else {
+    let ready = pace.ready(RequestKind::Submit, &shared.stop_sending).await;
+    // Checked after the wait for the rate, the last moment before the
+    // request leaves: a run that stalled past its lease stops sending.
+    let lapsed = ready.is_some() && shared.lease.lapsed();
+    if lapsed && !shared.stop_sending.is_cancelled() {
+        tracing::warn!(
+            "this run stalled past its claims' lease: it sends nothing more (run resume)"
+        );
+        shared.stop_sending.cancel();
+    }
+    let Some(departure) = ready.filter(|_| !lapsed) else {
         let withdraw = Change::to(
             State::Pending,
-            "stopped before the request left; nothing was sent",
+            if lapsed {
+                "its claim's lease ran out before the request left (this run stalled); nothing was sent"
+            } else {
+                "stopped before the request left; nothing was sent"
+            },
         );
         let fatal = shared
             .writer

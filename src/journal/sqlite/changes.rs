@@ -180,6 +180,12 @@ fn transition(
     let (success_at, created_at) = change.gateway_times.texts();
     let frees = frees_the_claim(change.to, change.next_attempt_at);
     let (owner, generation) = fence(claim);
+    // An intent (the step before a request leaves) also needs the claim's
+    // lease still running: a process that stalled past it may find its
+    // refund taken over and queried by another at any moment, so it sends
+    // nothing more under it.
+    let lease_now =
+        (claim.is_some() && change.to == State::InFlight).then(super::claims::journal_now);
     let changed = conn
         .prepare_cached(
             "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,
@@ -193,7 +199,8 @@ fn transition(
              claim_owner = CASE WHEN ?15 THEN NULL ELSE claim_owner END,
              lease_until_ms = CASE WHEN ?15 THEN NULL ELSE lease_until_ms END
          WHERE id = ?1 AND state = ?12
-         AND (?16 IS NULL OR (claim_owner = ?16 AND claim_generation = ?17))",
+         AND (?16 IS NULL OR (claim_owner = ?16 AND claim_generation = ?17))
+         AND (?18 IS NULL OR lease_until_ms >= ?18)",
         )?
         .execute(params![
             refund,
@@ -212,24 +219,31 @@ fn transition(
             created_at,
             frees,
             owner,
-            generation
+            generation,
+            lease_now
         ])?;
     if changed == 0 {
-        return Err(refusal(conn, refund, Some(expected), claim));
+        return Err(refusal(conn, refund, Some(expected), claim, lease_now));
     }
     if let Some(attempt) = attempt {
         insert_attempt(conn, refund, attempt)?;
     }
+    event(conn, refund, &now, expected, change.to, &change.why)
+}
+
+/// Appends a refund's move from `from` to `to` to the audit trail.
+pub(super) fn event(
+    conn: &Connection,
+    refund: i64,
+    at: &str,
+    from: State,
+    to: State,
+    why: &str,
+) -> Result<(), JournalError> {
     conn.prepare_cached(
         "INSERT INTO events (refund, at, from_state, to_state, why) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![
-        refund,
-        now,
-        expected.as_str(),
-        change.to.as_str(),
-        change.why
-    ])?;
+    .execute(params![refund, at, from.as_str(), to.as_str(), why])?;
     Ok(())
 }
 
@@ -299,7 +313,7 @@ fn reschedule_under(
             generation
         ])?;
     if changed == 0 {
-        return Err(refusal(conn, refund, None, claim));
+        return Err(refusal(conn, refund, None, claim, None));
     }
     insert_attempt(conn, refund, attempt)?;
     Ok(())

@@ -11,14 +11,37 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::changes::{self, Change};
+use super::changes;
 use super::claim::{Claim, ClaimOwner, Lease};
 use super::state::{sql_list, State, SETTLED};
-use super::{now_ms, JournalError, SqliteJournal};
+use super::{now_ms, now_text, JournalError, SqliteJournal};
 
 /// Why a refund found in flight with a lapsed claim becomes unknown.
 pub const LAPSED_IN_FLIGHT: &str =
     "its claim lapsed while it was in flight: the answer was never recorded, so it will be queried";
+
+#[cfg(test)]
+thread_local! {
+    /// The journal's clock in a test: the last time the test named.
+    static TEST_CLOCK: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets the journal's clock of this test's thread (the claim operations
+/// that take a time set it too, so a test's later writes happen then).
+#[cfg(test)]
+pub(super) fn set_test_clock(now: i64) {
+    TEST_CLOCK.with(|clock| clock.set(Some(now)));
+}
+
+/// Now on the journal's clock, in unix milliseconds: on SQLite, this
+/// machine's (every process of a journal runs on it).
+pub(super) fn journal_now() -> i64 {
+    #[cfg(test)]
+    if let Some(now) = TEST_CLOCK.with(|clock| clock.get()) {
+        return now;
+    }
+    now_ms()
+}
 
 /// A lapsed claim's `lease_until_ms`: before any clock's now.
 const LAPSED: i64 = 0;
@@ -38,8 +61,10 @@ pub(super) fn lapse_all(conn: &Connection) -> rusqlite::Result<usize> {
 /// Turns each refund of `ids` that is in flight under a lapsed claim (or
 /// none, as in journals older than claims), and not claimed by `owner`, into
 /// unknown; frees its claim and counts a new generation, so that the late
-/// answer of the process that lost it is fenced off. Within the caller's
-/// transaction. The refunds it turned.
+/// answer of the process that lost it is fenced off. One UPDATE decides and
+/// writes (`RETURNING`), so two processes recovering at once never both turn
+/// one refund, nor turn one another just claimed again: the loser skips it.
+/// Within the caller's transaction. The refunds it turned.
 fn recover(
     conn: &Connection,
     owner: &ClaimOwner,
@@ -53,27 +78,30 @@ fn recover(
     };
     let ids: Vec<i64> = {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id FROM refunds WHERE {which}
+            "UPDATE refunds SET state = 'unknown', next_attempt_at = 0, finished_at = NULL,
+                 error_code = NULL, error_message = NULL,
+                 claim_owner = NULL, lease_until_ms = NULL,
+                 claim_generation = claim_generation + 1
+             WHERE {which}
              AND (claim_owner IS NULL
-                  OR (claim_owner <> ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?2)))"
+                  OR (claim_owner <> ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?2)))
+             RETURNING id"
         ))?;
         let ids = stmt
             .query_map(params![owner.as_str(), now, only], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         ids
     };
+    let at = now_text();
     for &id in &ids {
-        changes::apply(
+        changes::event(
             conn,
             id,
+            &at,
             State::InFlight,
-            &Change::to(State::Unknown, LAPSED_IN_FLIGHT),
+            State::Unknown,
+            LAPSED_IN_FLIGHT,
         )?;
-        conn.prepare_cached(
-            "UPDATE refunds SET claim_owner = NULL, lease_until_ms = NULL,
-             claim_generation = claim_generation + 1 WHERE id = ?1",
-        )?
-        .execute([id])?;
     }
     Ok(ids)
 }
@@ -82,7 +110,7 @@ impl SqliteJournal {
     /// Now on the journal's clock, in unix milliseconds: on SQLite, this
     /// machine's (every process of a journal runs on it).
     pub fn clock_ms(&self) -> i64 {
-        now_ms()
+        journal_now()
     }
 
     /// Claims for `owner` each refund of `ids` that is still to be worked on
@@ -109,6 +137,8 @@ impl SqliteJournal {
         lease: Lease,
         now: i64,
     ) -> Result<Vec<(i64, Claim)>, JournalError> {
+        #[cfg(test)]
+        set_test_clock(now);
         let tx = self.conn.transaction()?;
         let mut claims = Vec::with_capacity(ids.len());
         {
@@ -158,6 +188,8 @@ impl SqliteJournal {
         lease: Lease,
         now: i64,
     ) -> Result<u64, JournalError> {
+        #[cfg(test)]
+        set_test_clock(now);
         let renewed = self.conn.execute(
             "UPDATE refunds SET lease_until_ms = ?2 WHERE claim_owner = ?1 AND lease_until_ms >= ?3",
             params![owner.as_str(), now.saturating_add(lease.ms()), now],
@@ -191,6 +223,8 @@ impl SqliteJournal {
     /// never touched, nor any claim of `owner` (its own work in progress).
     /// The refunds recovered.
     pub fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
+        #[cfg(test)]
+        set_test_clock(now);
         let tx = self.conn.transaction()?;
         let recovered = recover(&tx, owner, now, None)?.len();
         tx.commit()?;

@@ -269,8 +269,8 @@ fn recovery_turns_only_lapsed_refunds_in_flight_unknown() {
     let (a, b) = owners();
     let recoverer = ClaimOwner::named("gamma:3:cccc");
     let of_a = journal.claim_at(&a, &[1], second(), 10_000).unwrap();
-    let of_b = journal.claim_at(&b, &[2, 4], second(), 12_000).unwrap();
     commit(&mut journal, to_in_flight(1, &of_a[0].1)).unwrap();
+    let of_b = journal.claim_at(&b, &[2, 4], second(), 12_000).unwrap();
     commit(&mut journal, to_in_flight(2, &of_b[0].1)).unwrap();
     // In flight under no claim, as a journal older than claims leaves it.
     journal
@@ -360,4 +360,28 @@ fn opening_for_writing_lapses_every_claim_and_recovery_follows() {
     assert_eq!(state(&journal, 1), State::Unknown);
     let taken = journal.claim(&b, &[1, 2], Lease::default()).unwrap();
     assert_eq!(claimed(&taken), [(1, 3), (2, 2)]);
+}
+
+/// A process that stalled past its lease, its claim not (yet) taken over:
+/// its intent is refused, since another process may take the refund over and
+/// query it at any moment, and it writes nothing.
+#[test]
+fn an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing() {
+    let mut journal = journal_of(1);
+    let (a, _) = owners();
+    // Claimed a second long, long ago on the journal's clock.
+    let taken = journal.claim_at(&a, &[1], second(), 10_000).unwrap();
+    let before = everything(&journal, 1);
+    super::claims::set_test_clock(11_001);
+    let refused = commit(&mut journal, to_in_flight(1, &taken[0].1));
+    assert!(
+        matches!(&refused, Err(JournalError::Fenced { refund: 1, now, .. }) if now.contains("lease ran out")),
+        "{refused:?}"
+    );
+    assert_eq!(everything(&journal, 1), before);
+    assert_eq!(state(&journal, 1), State::Pending);
+    // Under a live lease the same intent is written.
+    let live = journal.claim(&a, &[1], second()).unwrap();
+    commit(&mut journal, to_in_flight(1, &live[0].1)).unwrap();
+    assert_eq!(state(&journal, 1), State::InFlight);
 }

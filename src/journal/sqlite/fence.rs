@@ -18,27 +18,31 @@ pub(super) fn frees_the_claim(to: State, next_attempt_at: Option<i64>) -> bool {
 }
 
 /// Why a fenced write changed no row: the claim is no longer `claim` (another
-/// process took the refund over), the refund is not in `expected`, or there
-/// is no such refund.
+/// process took the refund over), its lease ran out before `lease_now` (an
+/// intent's check), the refund is not in `expected`, or there is no such refund.
 pub(super) fn refusal(
     conn: &Connection,
     refund: i64,
     expected: Option<State>,
     claim: Option<&Claim>,
+    lease_now: Option<i64>,
 ) -> JournalError {
     let held = conn
-        .prepare_cached("SELECT claim_owner, claim_generation, state FROM refunds WHERE id = ?1")
+        .prepare_cached(
+            "SELECT claim_owner, claim_generation, state, lease_until_ms FROM refunds WHERE id = ?1",
+        )
         .and_then(|mut stmt| {
             stmt.query_row([refund], |row| {
                 Ok((
                     row.get::<_, Option<String>>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, String>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
                 ))
             })
             .optional()
         });
-    let (owner, generation, state) = match held {
+    let (owner, generation, state, lease_until) = match held {
         Ok(Some(held)) => held,
         Ok(None) => return JournalError::Missing(refund),
         Err(e) => return e.into(),
@@ -52,6 +56,15 @@ pub(super) fn refusal(
                     Some(owner) => format!("held by {owner}, claim {generation}"),
                     None => format!("unclaimed since claim {generation}"),
                 },
+            };
+        }
+    }
+    if let (Some(claim), Some(now)) = (claim, lease_now) {
+        if lease_until.is_none_or(|until| until < now) {
+            return JournalError::Fenced {
+                refund,
+                generation: claim.generation,
+                now: "lapsed: its lease ran out before the request left".into(),
             };
         }
     }
