@@ -185,7 +185,7 @@ fn transition(
     // refund taken over and queried by another at any moment, so it sends
     // nothing more under it.
     let lease_now =
-        (claim.is_some() && change.to == State::InFlight).then(super::claims::journal_now);
+        (claim.is_some() && change.to == State::InFlight).then(super::clock::journal_now);
     let changed = conn
         .prepare_cached(
             "UPDATE refunds SET state = ?2, error_code = ?3, error_message = ?4,

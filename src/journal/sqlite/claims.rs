@@ -13,35 +13,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes;
 use super::claim::{Claim, ClaimOwner, Lease};
+use super::clock::journal_now;
+#[cfg(test)]
+use super::clock::set_test_clock;
 use super::state::{sql_list, State, SETTLED};
-use super::{now_ms, now_text, JournalError, SqliteJournal};
+use super::{now_text, JournalError, SqliteJournal};
 
 /// Why a refund found in flight with a lapsed claim becomes unknown.
 pub const LAPSED_IN_FLIGHT: &str =
     "its claim lapsed while it was in flight: the answer was never recorded, so it will be queried";
-
-#[cfg(test)]
-thread_local! {
-    /// The journal's clock in a test: the last time the test named.
-    static TEST_CLOCK: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
-}
-
-/// Sets the journal's clock of this test's thread (the claim operations
-/// that take a time set it too, so a test's later writes happen then).
-#[cfg(test)]
-pub(super) fn set_test_clock(now: i64) {
-    TEST_CLOCK.with(|clock| clock.set(Some(now)));
-}
-
-/// Now on the journal's clock, in unix milliseconds: on SQLite, this
-/// machine's (every process of a journal runs on it).
-pub(super) fn journal_now() -> i64 {
-    #[cfg(test)]
-    if let Some(now) = TEST_CLOCK.with(|clock| clock.get()) {
-        return now;
-    }
-    now_ms()
-}
 
 /// A lapsed claim's `lease_until_ms`: before any clock's now.
 const LAPSED: i64 = 0;

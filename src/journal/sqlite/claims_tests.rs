@@ -372,7 +372,7 @@ fn an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing() {
     // Claimed a second long, long ago on the journal's clock.
     let taken = journal.claim_at(&a, &[1], second(), 10_000).unwrap();
     let before = everything(&journal, 1);
-    super::claims::set_test_clock(11_001);
+    super::clock::set_test_clock(11_001);
     let refused = commit(&mut journal, to_in_flight(1, &taken[0].1));
     assert!(
         matches!(&refused, Err(JournalError::Fenced { refund: 1, now, .. }) if now.contains("lease ran out")),

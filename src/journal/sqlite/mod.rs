@@ -11,6 +11,7 @@ pub mod batches;
 pub mod chain;
 pub mod changes;
 pub mod claims;
+mod clock;
 mod days;
 mod dedupe;
 pub mod due;
