@@ -175,8 +175,14 @@ async fn step(job: Job, pace: &Pace, permit: LimitPermit, shared: &Shared) -> Do
     };
     let recorded = match sent {
         Ok((attempt, verdict)) => {
+            // A busy answer pauses the merchant before this request's place
+            // in flight is given up: else the next request could take the
+            // place and leave in the moment between.
+            if let Some(wait) = verdict.pause {
+                pace.pause(wait);
+            }
             drop(permit);
-            record_verdict(held, from, &profile, attempt, verdict, pace, shared).await
+            record_verdict(held, from, &profile, attempt, verdict, shared).await
         }
         Err(not_sent) => not_sent,
     };
@@ -371,26 +377,19 @@ impl Recorded {
     }
 }
 
-/// Pauses or stops the profile as the verdict asks, then commits its update
-/// with the attempt.
+/// Stops the profile as the verdict asks, then commits its update with the
+/// attempt.
 async fn record_verdict(
     held: Held<'_>,
     from: State,
     profile: &str,
     attempt: AttemptRecord,
     verdict: Verdict,
-    pace: &Pace,
     shared: &Shared,
 ) -> Recorded {
-    let Verdict {
-        update,
-        pause,
-        stop,
-    } = verdict;
+    // Its pause was applied before the place in flight was given up ([`step`]).
+    let Verdict { update, stop, .. } = verdict;
     let stop = stop.map(|why| format!("profile '{profile}': {why}"));
-    if let Some(wait) = pause {
-        pace.pause(wait);
-    }
     if stop.is_some() {
         // Every other request of the profile would be refused alike.
         shared.stop_sending.cancel();
