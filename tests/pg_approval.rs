@@ -7,7 +7,9 @@
 //! that lost INSERT on `approvals` gets an error that says so.
 
 use bulkrefund::journal::approval::{approve, ApprovalStore, ApproveError, Person, Verdict};
-use bulkrefund::journal::postgres::{grants, schema, ConfiguredSecret, Passfile, PgError, PgJournal};
+use bulkrefund::journal::postgres::{
+    grants, schema, ConfiguredSecret, Passfile, PgError, PgJournal,
+};
 use bulkrefund::journal::JournalError;
 use bulkrefund::money::Fen;
 use bulkrefund::secret::SecretRef;
@@ -131,7 +133,10 @@ fn only_a_second_role_approves_and_the_trail_says_who() {
     else {
         panic!("{refused:?}");
     };
-    assert_eq!((person.key.as_str(), recorded_by.key.as_str()), ("alice", "alice"));
+    assert_eq!(
+        (person.key.as_str(), recorded_by.key.as_str()),
+        ("alice", "alice")
+    );
     assert_eq!(
         refused.to_string(),
         "refused: alice recorded batch 1, and a batch over approve_over_yuan needs a second \
@@ -142,11 +147,25 @@ fn only_a_second_role_approves_and_the_trail_says_who() {
     // alice takes the group role as hers (at connection, `-c role=…`):
     // current_user is the group, but she is still alice, and refused again.
     let mut as_group = open_as(&server, "alice", "-c%20role%3Dbulkrefund_operator").unwrap();
-    assert_eq!(as_group.role(), grants::OPERATOR_ROLE, "the role was not set");
-    assert_eq!(as_group.approvals().person().unwrap(), Person::keyed("alice"));
+    assert_eq!(
+        as_group.role(),
+        grants::OPERATOR_ROLE,
+        "the role was not set"
+    );
+    assert_eq!(
+        as_group.approvals().person().unwrap(),
+        Person::keyed("alice")
+    );
     let refused = approve(&as_group.approvals(), BATCH, |_| panic!("shown")).unwrap_err();
-    assert!(matches!(refused, ApproveError::SelfApproval { .. }), "{refused:?}");
-    assert_eq!(bob.approvals().batches_waiting().unwrap().len(), 1, "still waits");
+    assert!(
+        matches!(refused, ApproveError::SelfApproval { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(
+        bob.approvals().batches_waiting().unwrap().len(),
+        1,
+        "still waits"
+    );
 
     // bob approves what he is shown.
     let mut seen = None;
@@ -193,8 +212,17 @@ fn only_a_second_role_approves_and_the_trail_says_who() {
     assert_eq!(trail[1], refusal(&trail[1].at));
     assert_eq!(trail[2], approved);
     for record in &trail {
-        assert_eq!(record.at.len(), "2026-12-01T09:00:00.000Z".len(), "{}", record.at);
-        assert!(record.at.ends_with('Z') && record.at.contains('T'), "{}", record.at);
+        assert_eq!(
+            record.at.len(),
+            "2026-12-01T09:00:00.000Z".len(),
+            "{}",
+            record.at
+        );
+        assert!(
+            record.at.ends_with('Z') && record.at.contains('T'),
+            "{}",
+            record.at
+        );
     }
 
     // Each refund it held back (not the succeeded one) has each in its trail.
@@ -212,7 +240,10 @@ fn only_a_second_role_approves_and_the_trail_says_who() {
         assert_eq!(whys.len(), 3, "{whys:?}");
         assert!(whys[0].starts_with("batch 1 refused by alice: alice recorded"));
         assert!(whys[1].starts_with("batch 1 refused by alice: "));
-        assert_eq!(whys[2], format!("batch 1 approved by bob: {}", approved.why));
+        assert_eq!(
+            whys[2],
+            format!("batch 1 approved by bob: {}", approved.why)
+        );
     }
 
     // The trail cannot be changed: a member has no UPDATE on it, and even
@@ -221,7 +252,10 @@ fn only_a_second_role_approves_and_the_trail_says_who() {
     let error = direct
         .execute("UPDATE approvals SET person = 'mallory'", &[])
         .unwrap_err();
-    assert_eq!(error.code(), Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+    assert_eq!(
+        error.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
     let mut owner = server.client("bulkrefund_owner", OWNER_PASSWORD, DB);
     let error = owner.execute("DELETE FROM approvals", &[]).unwrap_err();
     let said = error.as_db_error().map(|db| db.message().to_owned());
@@ -242,16 +276,23 @@ fn a_role_without_the_grants_is_told_and_nothing_panics() {
     seed(&server);
 
     // carol may log in, and nothing more: her open says what to ask for.
-    let error = open_as(&server, "carol", "").err().expect("carol opened it");
+    let error = open_as(&server, "carol", "")
+        .err()
+        .expect("carol opened it");
     let message = error.to_string();
-    assert!(matches!(&error, PgError::Grants { role, .. } if role == "carol"), "{error:?}");
+    assert!(
+        matches!(&error, PgError::Grants { role, .. } if role == "carol"),
+        "{error:?}"
+    );
     assert!(
         message.starts_with("role 'carol' lacks what the PostgreSQL journal needs ("),
         "{message}"
     );
     assert!(message.contains("INSERT on approvals"), "{message}");
     assert!(
-        message.ends_with("Ask the journal's administrator to run: GRANT bulkrefund_operator TO carol;"),
+        message.ends_with(
+            "Ask the journal's administrator to run: GRANT bulkrefund_operator TO carol;"
+        ),
         "{message}"
     );
     assert!(!message.contains(&password("carol")), "{message}");

@@ -148,7 +148,9 @@ impl ApprovalStore for PgApprovals<'_> {
         };
         let approved = client
             .query_opt(
-                &format!("{RECORD} WHERE batch_id = $1 AND verdict = 'approved' ORDER BY id LIMIT 1"),
+                &format!(
+                    "{RECORD} WHERE batch_id = $1 AND verdict = 'approved' ORDER BY id LIMIT 1"
+                ),
                 &[&batch],
             )
             .map_err(|e| failed(&doing, &e))?
@@ -232,7 +234,10 @@ impl ApprovalStore for PgApprovals<'_> {
         let rows = self
             .client
             .borrow_mut()
-            .query(&format!("{RECORD} WHERE batch_id = $1 ORDER BY id"), &[&batch])
+            .query(
+                &format!("{RECORD} WHERE batch_id = $1 ORDER BY id"),
+                &[&batch],
+            )
             .map_err(|e| failed(&doing, &e))?;
         rows.iter().map(read_record).collect()
     }
