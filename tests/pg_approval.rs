@@ -313,8 +313,7 @@ fn a_role_without_the_grants_is_told_and_nothing_panics() {
         why,
         "the PostgreSQL journal, recording that batch 1 was refused by dave: permission \
          denied for table approvals (SQLSTATE 42501). The role lacks a privilege the journal \
-         needs; ask the journal's administrator to run: GRANT bulkrefund_operator TO <your \
-         role>;"
+         needs; ask the journal's administrator to run: GRANT bulkrefund_operator TO dave;"
     );
     // Reading still works, and nothing was written.
     assert!(dave.approvals().approvals_of(BATCH).unwrap().is_empty());

@@ -79,14 +79,19 @@ impl PgJournal {
 }
 
 /// A driver error as the journal reports it, with no secret in it: what was
-/// being done and the server's words. A missing privilege also says what to
-/// ask for: the grants check at open saw them all, so one was revoked since.
+/// being done and the server's words.
 fn failed(doing: &str, error: &postgres::Error) -> JournalError {
+    failed_as(doing, error, "<your role>")
+}
+
+/// [`failed`], where a missing privilege also says what `role` is to ask
+/// for: the grants check at open saw them all, so one was revoked since.
+fn failed_as(doing: &str, error: &postgres::Error, role: &str) -> JournalError {
     let said = PgError::query(doing, error).to_string();
     if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         return JournalError::Store(format!(
             "{said}. The role lacks a privilege the journal needs; ask the journal's \
-             administrator to run: GRANT {} TO <your role>;",
+             administrator to run: GRANT {} TO {role};",
             super::grants::OPERATOR_ROLE
         ));
     }
@@ -187,7 +192,9 @@ impl ApprovalStore for PgApprovals<'_> {
     ) -> Result<ApprovalRecord, JournalError> {
         let doing = format!("recording that batch {batch} was {verdict} by {person}");
         let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction().map_err(|e| failed(&doing, &e))?;
+        let mut tx = client
+            .transaction()
+            .map_err(|e| failed_as(&doing, &e, &person.key))?;
         let inserted = tx.query_one(
             &format!(
                 "INSERT INTO approvals (batch_id, at, person, person_name, verdict, why)
@@ -203,7 +210,7 @@ impl ApprovalStore for PgApprovals<'_> {
                      was recorded for {person}"
                 )))
             }
-            Err(e) => return Err(failed(&doing, &e)),
+            Err(e) => return Err(failed_as(&doing, &e, &person.key)),
         };
         // The audit trail of each refund it holds back says so too (`show`).
         tx.execute(
@@ -218,8 +225,9 @@ impl ApprovalStore for PgApprovals<'_> {
                 &batch,
             ],
         )
-        .map_err(|e| failed(&doing, &e))?;
-        tx.commit().map_err(|e| failed(&doing, &e))?;
+        .map_err(|e| failed_as(&doing, &e, &person.key))?;
+        tx.commit()
+            .map_err(|e| failed_as(&doing, &e, &person.key))?;
         Ok(ApprovalRecord {
             batch,
             at,
