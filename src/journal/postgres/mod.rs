@@ -6,6 +6,7 @@
 //! synchronous, one writer thread owning its connection; a `Client` must not
 //! be used from inside an async task (it runs its own small runtime).
 
+pub mod approvals;
 pub mod connect;
 pub mod error;
 pub mod grants;
