@@ -77,8 +77,9 @@ pub struct PgRateLedger {
 
 impl PgRateLedger {
     /// A ledger on `client`, a connection to a journal at the current schema
-    /// (its role may use `rate_buckets`). The connection's thread ends when
-    /// the ledger is dropped.
+    /// (its role may use `rate_buckets`), made outside async code (the
+    /// driver runs a runtime of its own). The connection's thread ends, and
+    /// closes it, when the ledger is dropped.
     pub fn new(mut client: postgres::Client) -> PgRateLedger {
         let (asks, waiting) = mpsc::channel::<Ask>();
         std::thread::Builder::new()
@@ -163,7 +164,10 @@ mod tests {
         let received = Instant::now() + Duration::from_secs(10);
         let us = Duration::from_micros;
         assert_eq!(local_instant(received, 5_000, 5_000), received);
-        assert_eq!(local_instant(received, 5_000, 25_100), received + us(20_100));
+        assert_eq!(
+            local_instant(received, 5_000, 25_100),
+            received + us(20_100)
+        );
         assert_eq!(local_instant(received, 5_000, 4_990), received - us(10));
     }
 
@@ -178,6 +182,9 @@ mod tests {
         let (asks, _) = mpsc::channel();
         let ledger = PgRateLedger { asks };
         let block = |rate| ledger.block(RateQuota::of(rate));
-        assert_eq!([block(1), block(9), block(50), block(80), block(300)], [1, 1, 5, 8, 8]);
+        assert_eq!(
+            [block(1), block(9), block(50), block(80), block(300)],
+            [1, 1, 5, 8, 8]
+        );
     }
 }
