@@ -4,7 +4,8 @@
 //! server binaries exist): three ledgers on three connections, as three
 //! processes would hold them, asking for slots of one key at once, never
 //! have more than the rate granted in any second of the server's clock, and
-//! together use the rate; keys of another merchant, another kind of call or
+//! together use the rate (also as three real processes: this test binary
+//! run three times); keys of another merchant, another kind of call or
 //! another gateway keep buckets of their own.
 
 use bulkrefund::engine::pg_ledger::{bucket_key, interval_us, PgRateLedger};
@@ -222,4 +223,81 @@ fn the_engine_gets_blocks_on_its_own_clock() {
         assert!(slots[0] + interval > before, "{slots:?} before {before:?}");
         assert!(ledger.grant(&shared, quota, 0).await.unwrap().is_empty());
     });
+}
+
+/// Where a helper process finds the server and writes its slots.
+const HELPER_SOCKET: &str = "BULKREFUND_PG_RATE_SOCKET";
+const HELPER_OUT: &str = "BULKREFUND_PG_RATE_OUT";
+
+/// The same through three real processes: this test binary run three times,
+/// each running [`one_process_of_three`] alone, all at once.
+#[test]
+fn three_real_processes_together_never_exceed_the_rate() {
+    let Some(server) = PgServer::start("pg_rate::three_real_processes") else {
+        return;
+    };
+    journal(&server);
+    let outs = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|n| {
+            let out = outs.path().join(format!("slots-{n}"));
+            let child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "one_process_of_three",
+                    "--nocapture",
+                ])
+                .env(HELPER_SOCKET, server.socket_dir())
+                .env(HELPER_OUT, &out)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            (child, out)
+        })
+        .collect();
+    let mut all = Vec::new();
+    for (mut child, out) in children {
+        assert!(child.wait().unwrap().success(), "a helper process failed");
+        let text = std::fs::read_to_string(&out).unwrap();
+        let granted: Vec<i64> = text.lines().map(|line| line.parse().unwrap()).collect();
+        assert!(granted.len() >= 5, "each process was granted slots");
+        all.extend(granted);
+    }
+    all.sort_unstable();
+    let rate = 50;
+    assert!(all.windows(2).all(|w| w[1] - w[0] >= interval_us(rate)));
+    assert!(busiest(&all, SECOND_US) <= rate as usize, "{all:?}");
+    assert!(busiest(&all, SECOND_US + 5_000) <= rate as usize, "{all:?}");
+    let seconds = (all[all.len() - 1] - all[0]) as f64 / SECOND_US as f64;
+    assert!(
+        all.len() as f64 >= 0.9 * f64::from(rate) * seconds,
+        "{} slots in {seconds:.3} s at a rate of {rate}",
+        all.len()
+    );
+}
+
+/// One of [`three_real_processes_together_never_exceed_the_rate`]'s
+/// processes: uses the rate of the shared key for three seconds and writes
+/// its slots, one a line. Does nothing when not run by it.
+#[test]
+#[ignore = "a helper process of three_real_processes_together_never_exceed_the_rate"]
+fn one_process_of_three() {
+    let (Some(socket), Some(out)) = (
+        std::env::var_os(HELPER_SOCKET),
+        std::env::var_os(HELPER_OUT),
+    ) else {
+        return;
+    };
+    let client = postgres::Config::new()
+        .host_path(socket)
+        .user("alice")
+        .password(ALICE_PASSWORD)
+        .dbname(DB)
+        .connect(postgres::NoTls)
+        .unwrap();
+    let shared = key(GatewayKind::Leshua, "M-100", CallKind::Requests);
+    let granted = on_runtime(use_the_rate(PgRateLedger::new(client), shared, 50, 3));
+    let lines: Vec<String> = granted.iter().map(i64::to_string).collect();
+    std::fs::write(out, lines.join("\n")).unwrap();
 }
