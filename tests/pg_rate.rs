@@ -8,10 +8,13 @@
 //! run three times); keys of another merchant, another kind of call or
 //! another gateway keep buckets of their own.
 
+use std::os::unix::fs::PermissionsExt;
+
 use bulkrefund::engine::pg_ledger::{bucket_key, interval_us, PgRateLedger};
 use bulkrefund::engine::rate_ledger::{CallKind, RateKey, RateLedger, RateQuota};
 use bulkrefund::gateway::GatewayKind;
-use bulkrefund::journal::postgres::{grants, schema};
+use bulkrefund::journal::postgres::{grants, schema, ConfiguredSecret, Passfile, PgJournal};
+use bulkrefund::secret::SecretRef;
 
 #[path = "pg/server.rs"]
 mod server;
@@ -196,7 +199,7 @@ fn each_merchant_call_kind_and_gateway_keeps_its_own_bucket() {
     assert_eq!(buckets, expected);
 }
 
-/// Through the engine's seam: a block of the size the engine asks for, as
+/// Through the engine's seam, on a journal opened as a command opens it: a block of the size the engine asks for, as
 /// instants of this process's clock, in order and an interval apart.
 #[test]
 fn the_engine_gets_blocks_on_its_own_clock() {
@@ -204,7 +207,20 @@ fn the_engine_gets_blocks_on_its_own_clock() {
         return;
     };
     journal(&server);
-    let ledger = ledger(&server);
+    // Opened as a command would open it: the URL, the password from a file secret.
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("alice.pw");
+    std::fs::write(&password, ALICE_PASSWORD).unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = SecretRef::File {
+        file: "alice.pw".into(),
+    };
+    let secret = ConfiguredSecret {
+        reference: &file,
+        dir: dir.path(),
+    };
+    let opened = PgJournal::open(&server.url("alice", DB), Some(secret), &Passfile::Nowhere);
+    let ledger = PgRateLedger::on_journal(opened.unwrap_or_else(|e| panic!("{e}")));
     let quota = RateQuota::of(50);
     let shared = key(GatewayKind::Alipay, "2088-1", CallKind::Requests);
     assert_eq!(ledger.block(quota), 5);

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::rate_ledger::{Granted, LedgerError, RateKey, RateLedger, RateQuota};
 use super::window::WINDOW_SLACK;
 use crate::journal::postgres::rate::{grant_slots, ServerSlots};
+use crate::journal::postgres::PgJournal;
 
 /// The most slots asked for in one round trip. A slot granted is spent,
 /// used or not: a process that stops (or is killed) with a block in hand
@@ -95,6 +96,13 @@ impl PgRateLedger {
             })
             .expect("spawning the rate ledger's thread");
         PgRateLedger { asks }
+    }
+
+    /// A ledger on a journal opened for it ([`PgJournal::open`]: the schema
+    /// current, the role's grants checked): a connection of its own, so that
+    /// a grant never waits behind the journal's writes.
+    pub fn on_journal(journal: PgJournal) -> PgRateLedger {
+        PgRateLedger::new(journal.client)
     }
 
     /// Grants up to `wanted` slots of `key` at `quota`, on the server's
