@@ -16,6 +16,7 @@ mod gateway_times;
 pub mod limit;
 pub mod merchant_pace;
 pub mod pacing;
+pub mod pg_ledger;
 pub mod policy;
 pub mod polls;
 pub mod progress;

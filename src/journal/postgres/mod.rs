@@ -11,6 +11,7 @@ pub mod connect;
 pub mod error;
 pub mod grants;
 pub mod passfile;
+pub mod rate;
 pub mod schema;
 pub mod schema_sql;
 pub mod store;
