@@ -6,8 +6,10 @@
 //! synchronous, one writer thread owning its connection; a `Client` must not
 //! be used from inside an async task (it runs its own small runtime).
 
+pub mod claims;
 pub mod connect;
 pub mod error;
+pub mod fenced;
 pub mod grants;
 pub mod passfile;
 pub mod schema;
