@@ -21,8 +21,10 @@ use fixture::*;
 
 #[test]
 fn a_claim_skips_another_owners_live_claim_and_takes_a_lapsed_one() {
-    let Some(fx) = Fixture::start("a_claim_skips_another_owners_live_claim_and_takes_a_lapsed_one", 3)
-    else {
+    let Some(fx) = Fixture::start(
+        "a_claim_skips_another_owners_live_claim_and_takes_a_lapsed_one",
+        3,
+    ) else {
         return;
     };
     let (a, b) = owners();
@@ -120,7 +122,10 @@ fn a_late_write_of_the_owner_that_lost_the_claim_changes_nothing() {
         message.contains("another process took this refund over"),
         "{message}"
     );
-    assert!(message.contains(&format!("held by {b}, claim 3")), "{message}");
+    assert!(
+        message.contains(&format!("held by {b}, claim 3")),
+        "{message}"
+    );
     assert_eq!(fx.everything(1), before);
     // A transition and a reschedule under the old claim are fenced alike.
     let from_unknown = |claim| Op::Transition {
@@ -166,7 +171,10 @@ fn a_late_write_of_the_owner_that_lost_the_claim_changes_nothing() {
     let after = fx.everything(1);
     assert_eq!(after[1].len(), before[1].len() + 2, "{after:?}");
     assert_eq!(after[2].len(), 1, "{after:?}");
-    assert!(after[2][0].contains("\"outcome\":\"succeeded\""), "{after:?}");
+    assert!(
+        after[2][0].contains("\"outcome\":\"succeeded\""),
+        "{after:?}"
+    );
 }
 
 #[test]
@@ -322,7 +330,10 @@ fn two_claimers_racing_for_the_same_refunds_never_both_get_one() {
             by_id
         })
         .collect();
-    let both: Vec<&i64> = held[0].keys().filter(|id| held[1].contains_key(id)).collect();
+    let both: Vec<&i64> = held[0]
+        .keys()
+        .filter(|id| held[1].contains_key(id))
+        .collect();
     assert!(both.is_empty(), "granted to both claimers: {both:?}");
     let mut union: Vec<i64> = held.iter().flat_map(|h| h.keys().copied()).collect();
     union.sort();

@@ -102,7 +102,10 @@ impl PgJournal {
         ids: &[i64],
         lease: Lease,
     ) -> Result<Vec<(i64, Claim)>, JournalError> {
-        let mut tx = self.client.transaction().map_err(pg_error("claiming refunds"))?;
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(pg_error("claiming refunds"))?;
         let now = server_ms(&mut tx)?;
         let rows = tx
             .query(

@@ -65,7 +65,9 @@ impl PgJournal {
     /// written and the refusal says why ([`JournalError::Fenced`] when
     /// another process took the refund over).
     pub fn commit_fenced(&mut self, op: &Op) -> Result<(), JournalError> {
-        self.commit_group(std::iter::once(op)).pop().unwrap_or(Ok(()))
+        self.commit_group(std::iter::once(op))
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     /// Commits a group of changes in one transaction: one result each. A
@@ -320,7 +322,10 @@ fn insert_attempt(
 /// there is no such refund.
 fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError> {
     let text: String = tx
-        .query_opt("SELECT state FROM refunds WHERE id = $1 FOR UPDATE", &[&refund])
+        .query_opt(
+            "SELECT state FROM refunds WHERE id = $1 FOR UPDATE",
+            &[&refund],
+        )
         .map_err(pg_error("reading a refund's state"))?
         .ok_or(JournalError::Missing(refund))?
         .get(0);
