@@ -12,6 +12,7 @@
 
 use postgres::Transaction;
 
+use super::clock::{server_ms, NOW_MS};
 use super::fenced::{pg_error, transition};
 use super::PgJournal;
 use crate::journal::change::Change;
@@ -20,18 +21,8 @@ use crate::journal::sqlite::claims::LAPSED_IN_FLIGHT;
 use crate::journal::state::{State, SETTLED};
 use crate::journal::JournalError;
 
-/// The server's clock, in unix milliseconds.
-const CLOCK_SQL: &str = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint";
-
 /// A lapsed claim's `lease_until_ms`: before any clock's now (SQLite's too).
 const LAPSED: i64 = 0;
-
-/// Now on the server's clock, within `tx`.
-pub(super) fn server_ms(tx: &mut Transaction<'_>) -> Result<i64, JournalError> {
-    tx.query_one(CLOCK_SQL, &[])
-        .and_then(|row| row.try_get(0))
-        .map_err(pg_error("reading the server's clock"))
-}
 
 /// A refund as a claim reads it, locked until the transaction ends.
 struct Locked {
@@ -77,17 +68,6 @@ fn recover_one(tx: &mut Transaction<'_>, id: i64, now_ms: i64) -> Result<(), Jou
 }
 
 impl PgJournal {
-    /// Now on the journal's clock, in unix milliseconds: the SERVER's. The
-    /// processes of one journal run on many machines whose clocks disagree;
-    /// leases compared on each one's own clock would let a fast clock take
-    /// over a live claim. One clock, the server's, orders every lease.
-    pub fn clock_ms(&mut self) -> Result<i64, JournalError> {
-        self.client
-            .query_one(CLOCK_SQL, &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(pg_error("reading the server's clock"))
-    }
-
     /// Claims for `owner` each refund of `ids` that is still to be worked on
     /// and whose claim is free, `owner`'s own or lapsed: a new generation,
     /// leased until now + `lease` on the server's clock. A refund another
@@ -171,9 +151,11 @@ impl PgJournal {
     pub fn renew(&mut self, owner: &ClaimOwner, lease: Lease) -> Result<u64, JournalError> {
         self.client
             .execute(
-                "WITH now AS (SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS ms)
-                 UPDATE refunds SET lease_until_ms = now.ms + $2 FROM now
-                 WHERE claim_owner = $1 AND lease_until_ms >= now.ms",
+                &format!(
+                    "WITH now AS (SELECT {NOW_MS} AS ms)
+                     UPDATE refunds SET lease_until_ms = now.ms + $2 FROM now
+                     WHERE claim_owner = $1 AND lease_until_ms >= now.ms"
+                ),
                 &[&owner.as_str(), &lease.ms()],
             )
             .map_err(pg_error("renewing claims"))

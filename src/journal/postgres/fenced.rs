@@ -5,11 +5,11 @@
 //! still the one it was made under (owner and generation). A write from a
 //! process that lost its claim changes nothing and is refused with
 //! [`JournalError::Fenced`]. Event and finish times are the server's clock,
-//! as the leases are ([`super::claims`]).
+//! as the leases are ([`super::clock`]).
 
 use postgres::Transaction;
 
-use super::claims::server_ms;
+use super::clock::server_ms;
 use super::error::describe;
 use super::PgJournal;
 use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};

@@ -7,6 +7,7 @@
 //! be used from inside an async task (it runs its own small runtime).
 
 pub mod claims;
+pub mod clock;
 pub mod connect;
 pub mod error;
 pub mod fenced;
