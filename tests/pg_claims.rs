@@ -198,7 +198,7 @@ fn renewal_extends_live_claims_only_never_one_taken_over() {
     assert!(until.unwrap() >= before + long().ms(), "{live:?} {until:?}");
     // A lapsed claim not taken over is not renewed either.
     let c = ClaimOwner::named("gamma:3:cccc");
-    let (mut jc, _) = (fx.journal(), ());
+    let mut jc = fx.journal();
     let lapsing = jc.claim(&c, &[2], long()).unwrap();
     assert!(lapsing.is_empty(), "a's claim on 2 is alive");
     ja.claim(&a, &[2], short()).unwrap();
