@@ -1,14 +1,20 @@
-//! What a PostgreSQL journal stands on: where it is and how to log in
-//! ([`connect`], [`passfile`]), its schema and version ([`schema`],
-//! [`schema_sql`]), whether the role may use it ([`grants`]), and errors in
-//! bulkrefund's own words ([`error`]). The driver is the synchronous
+//! The PostgreSQL journal, being built (issue 21): where it is and how to
+//! log in ([`connect`], [`passfile`]), its schema and version ([`schema`],
+//! [`schema_sql`]), whether the role may use it ([`grants`]), errors in
+//! bulkrefund's own words ([`error`]), and the first named operations of
+//! its store ([`store::PgJournal`]): claims and fenced writes ([`claims`],
+//! [`fenced`], on the server's [`clock`]), approvals ([`approvals`]) and the
+//! shared rate ([`rate`]). No command opens one yet. The driver is the synchronous
 //! `postgres` crate (docs/postgres.md, "Driver"): the journal is
 //! synchronous, one writer thread owning its connection; a `Client` must not
 //! be used from inside an async task (it runs its own small runtime).
 
 pub mod approvals;
+pub mod claims;
+pub mod clock;
 pub mod connect;
 pub mod error;
+pub mod fenced;
 pub mod grants;
 pub mod passfile;
 pub mod rate;

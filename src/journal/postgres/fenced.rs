@@ -1,0 +1,382 @@
+//! Fenced writes on PostgreSQL: the engine's changes ([`Op`]) committed the
+//! way the SQLite store commits them (`journal/sqlite/changes.rs`: the
+//! state checked by [`state::check`], the event appended, the attempt
+//! recorded, a reschedule), each written only while the refund's claim is
+//! still the one it was made under (owner and generation). A write from a
+//! process that lost its claim changes nothing and is refused with
+//! [`JournalError::Fenced`]. Event and finish times are the server's clock,
+//! as the leases are ([`super::clock`]).
+
+use postgres::Transaction;
+
+use super::clock::server_ms;
+use super::error::describe;
+use super::PgJournal;
+use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
+use crate::journal::claim::Claim;
+use crate::journal::state::{self, State};
+use crate::journal::{JournalError, PARKED};
+
+/// A driver error as a journal error, `doing` what the caller was doing:
+/// the server's message and SQLSTATE, never a connection string.
+pub(super) fn pg_error(doing: &'static str) -> impl Fn(postgres::Error) -> JournalError {
+    move |e| JournalError::Store(format!("the PostgreSQL journal, {doing}: {}", describe(&e)))
+}
+
+/// Whether a change leaves the refund needing no claim: a final state (the
+/// engine is done with it) or a parked one (nothing takes it up in this run).
+/// The same rule as the SQLite store's fence.
+fn frees_the_claim(to: State, next_attempt_at: Option<i64>) -> bool {
+    to.is_final() || next_attempt_at.is_some_and(|at| at >= PARKED)
+}
+
+/// A journal time (RFC 3339 UTC, milliseconds) of `ms` on the server's clock.
+fn journal_time(ms: i64) -> Result<String, JournalError> {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(crate::zone::journal_time)
+        .map_err(|e| JournalError::Inconsistent(format!("the server's clock reads {ms}: {e}")))
+}
+
+/// (attempts, submits, first_sent_at) that an attempt adds to its refund.
+fn counted(attempt: Option<&AttemptRecord>) -> (i64, i64, Option<&str>) {
+    match attempt {
+        None => (0, 0, None),
+        Some(a) if a.kind == AttemptKind::Submit => (1, 1, Some(a.at.as_str())),
+        Some(_) => (1, 0, None),
+    }
+}
+
+/// (success, creation) as the journal writes them.
+fn gateway_texts(times: &GatewayTimes) -> (Option<String>, Option<String>) {
+    (
+        times.success_at.map(crate::zone::journal_time),
+        times.created_at.map(crate::zone::journal_time),
+    )
+}
+
+/// The fence's parameters: (owner, generation), both NULL for a write under no claim.
+fn fence(claim: Option<&Claim>) -> (Option<&str>, Option<i64>) {
+    claim.map(|c| (c.owner.as_str(), c.generation)).unzip()
+}
+
+impl PgJournal {
+    /// Commits one change under its claim, in one transaction: written only
+    /// while the refund's claim is still that one; otherwise nothing is
+    /// written and the refusal says why ([`JournalError::Fenced`] when
+    /// another process took the refund over).
+    pub fn commit_fenced(&mut self, op: &Op) -> Result<(), JournalError> {
+        self.commit_group(std::iter::once(op))
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Commits a group of changes in one transaction: one result each. A
+    /// refused change (stale, illegal, fenced, missing) is refused before it
+    /// writes anything, so it fails alone; any other error fails the whole
+    /// group, none of which is written.
+    pub fn commit_group<'a>(
+        &mut self,
+        ops: impl ExactSizeIterator<Item = &'a Op>,
+    ) -> Vec<Result<(), JournalError>> {
+        let count = ops.len();
+        let fail_all = |e: JournalError| {
+            let cause = std::sync::Arc::new(e);
+            (0..count)
+                .map(|_| Err(JournalError::Group(cause.clone())))
+                .collect()
+        };
+        let doing = "committing changes";
+        let mut tx = match self.client.transaction() {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(pg_error(doing)(e)),
+        };
+        let now = match server_ms(&mut tx) {
+            Ok(now) => now,
+            Err(e) => return fail_all(e),
+        };
+        let mut results = Vec::with_capacity(count);
+        for op in ops {
+            match commit_one(&mut tx, op, now) {
+                Err(
+                    e @ (JournalError::Stale { .. }
+                    | JournalError::Illegal { .. }
+                    | JournalError::Fenced { .. }
+                    | JournalError::Missing(_)),
+                ) => results.push(Err(e)),
+                Err(e) => return fail_all(e),
+                Ok(()) => results.push(Ok(())),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => results,
+            Err(e) => fail_all(pg_error(doing)(e)),
+        }
+    }
+}
+
+fn commit_one(tx: &mut Transaction<'_>, op: &Op, now: i64) -> Result<(), JournalError> {
+    match op {
+        Op::Settle {
+            refund,
+            attempt,
+            update,
+            claim,
+        } => match update {
+            Update::Transition { from, change } => {
+                transition(tx, *refund, *from, change, Some(attempt), Some(claim), now)
+            }
+            Update::Reschedule {
+                next_attempt_at,
+                note,
+                gateway_refund_id,
+                gateway_times,
+            } => reschedule(
+                tx,
+                *refund,
+                Rescheduled {
+                    next_attempt_at: *next_attempt_at,
+                    note: note.as_ref().map(|(c, m)| (c.as_str(), m.as_str())),
+                    gateway_refund_id: gateway_refund_id.as_deref(),
+                    gateway_times,
+                },
+                attempt,
+                claim,
+            ),
+        },
+        Op::Transition {
+            refund,
+            from,
+            change,
+            claim,
+        } => transition(tx, *refund, *from, change, None, Some(claim), now),
+    }
+}
+
+/// Changes a refund's state: checks that the transition is legal, updates
+/// the refund only while it is in `expected` and (under a claim) still held
+/// by `claim`, records `attempt` and appends the event. Within `tx`; a
+/// refused change writes nothing. `now_ms` is the server's clock.
+pub(super) fn transition(
+    tx: &mut Transaction<'_>,
+    refund: i64,
+    expected: State,
+    change: &Change,
+    attempt: Option<&AttemptRecord>,
+    claim: Option<&Claim>,
+    now_ms: i64,
+) -> Result<(), JournalError> {
+    // Every check comes before the first write. The state and the claim are
+    // checked by the UPDATE itself; they are read only to explain a refusal.
+    state::check(expected, change.to).map_err(|source| JournalError::Illegal { refund, source })?;
+    let now = journal_time(now_ms)?;
+    let (code, message) = change.error.clone().unzip();
+    let finished = change.to.is_final().then_some(now.as_str());
+    let (attempts, submits, sent_at) = counted(attempt);
+    let (success_at, created_at) = gateway_texts(&change.gateway_times);
+    let frees = frees_the_claim(change.to, change.next_attempt_at);
+    let (owner, generation) = fence(claim);
+    let changed = tx
+        .execute(
+            "UPDATE refunds SET state = $2::text, error_code = $3::text, error_message = $4::text,
+             gateway_refund_id = COALESCE($5::text, gateway_refund_id),
+             next_attempt_at = COALESCE($6::bigint, 0), finished_at = $7::text,
+             ever_created = CASE WHEN $8::bool THEN 1 ELSE ever_created END,
+             attempts = attempts + $9::bigint, submits = submits + $10::bigint,
+             first_sent_at = COALESCE(first_sent_at, $11::text),
+             gateway_success_at = COALESCE($13::text, gateway_success_at),
+             gateway_created_at = COALESCE($14::text, gateway_created_at),
+             claim_owner = CASE WHEN $15::bool THEN NULL ELSE claim_owner END,
+             lease_until_ms = CASE WHEN $15::bool THEN NULL ELSE lease_until_ms END
+             WHERE id = $1 AND state = $12::text
+             AND ($16::text IS NULL OR (claim_owner = $16::text AND claim_generation = $17::bigint))",
+            &[
+                &refund,
+                &change.to.as_str(),
+                &code,
+                &message,
+                &change.gateway_refund_id,
+                &change.next_attempt_at,
+                &finished,
+                &change.created,
+                &attempts,
+                &submits,
+                &sent_at,
+                &expected.as_str(),
+                &success_at,
+                &created_at,
+                &frees,
+                &owner,
+                &generation,
+            ],
+        )
+        .map_err(pg_error("changing a refund's state"))?;
+    if changed == 0 {
+        return Err(refusal(tx, refund, Some(expected), claim));
+    }
+    if let Some(attempt) = attempt {
+        insert_attempt(tx, refund, attempt)?;
+    }
+    tx.execute(
+        "INSERT INTO events (refund, at, from_state, to_state, why) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &refund,
+            &now,
+            &expected.as_str(),
+            &change.to.as_str(),
+            &change.why,
+        ],
+    )
+    .map_err(pg_error("appending an event"))?;
+    Ok(())
+}
+
+/// What a reschedule writes: when next, the note to show, and what the
+/// answer taught of the refund.
+struct Rescheduled<'a> {
+    next_attempt_at: i64,
+    note: Option<(&'a str, &'a str)>,
+    gateway_refund_id: Option<&'a str>,
+    gateway_times: &'a GatewayTimes,
+}
+
+/// Updates a refund that stays in its state (a poll that found it still
+/// processing, a query that could not learn anything): no event, since
+/// nothing changed; the attempt is recorded. Written only while the
+/// refund's claim is still `claim`.
+fn reschedule(
+    tx: &mut Transaction<'_>,
+    refund: i64,
+    update: Rescheduled,
+    attempt: &AttemptRecord,
+    claim: &Claim,
+) -> Result<(), JournalError> {
+    let (code, message) = update.note.unzip();
+    let (attempts, submits, sent_at) = counted(Some(attempt));
+    let (success_at, created_at) = gateway_texts(update.gateway_times);
+    // The refund's state is unchanged, and final only if it was (an abnormal
+    // refund asked about again): a parked or final one needs no claim. Read
+    // under the row's lock, so that it cannot change before the UPDATE.
+    let frees = frees_the_claim(state_of(tx, refund)?, Some(update.next_attempt_at));
+    let changed = tx
+        .execute(
+            "UPDATE refunds SET next_attempt_at = $2::bigint, error_code = $3::text,
+             error_message = $4::text,
+             gateway_refund_id = COALESCE($5::text, gateway_refund_id),
+             attempts = attempts + $6::bigint, submits = submits + $7::bigint,
+             first_sent_at = COALESCE(first_sent_at, $8::text),
+             gateway_success_at = COALESCE($9::text, gateway_success_at),
+             gateway_created_at = COALESCE($10::text, gateway_created_at),
+             claim_owner = CASE WHEN $11::bool THEN NULL ELSE claim_owner END,
+             lease_until_ms = CASE WHEN $11::bool THEN NULL ELSE lease_until_ms END
+             WHERE id = $1 AND claim_owner = $12::text AND claim_generation = $13::bigint",
+            &[
+                &refund,
+                &update.next_attempt_at,
+                &code,
+                &message,
+                &update.gateway_refund_id,
+                &attempts,
+                &submits,
+                &sent_at,
+                &success_at,
+                &created_at,
+                &frees,
+                &claim.owner.as_str(),
+                &claim.generation,
+            ],
+        )
+        .map_err(pg_error("rescheduling a refund"))?;
+    if changed == 0 {
+        return Err(refusal(tx, refund, None, Some(claim)));
+    }
+    insert_attempt(tx, refund, attempt)
+}
+
+fn insert_attempt(
+    tx: &mut Transaction<'_>,
+    refund: i64,
+    attempt: &AttemptRecord,
+) -> Result<(), JournalError> {
+    let kind = match attempt.kind {
+        AttemptKind::Submit => "submit",
+        AttemptKind::Query => "query",
+    };
+    tx.execute(
+        "INSERT INTO attempts (refund, kind, at, http_status, gateway_codes, outcome, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &refund,
+            &kind,
+            &attempt.at,
+            &attempt.http_status.map(i64::from),
+            &attempt.gateway_codes,
+            &attempt.outcome,
+            &(attempt.latency_ms as i64),
+        ],
+    )
+    .map_err(pg_error("recording an attempt"))?;
+    Ok(())
+}
+
+/// A refund's state now, its row locked: [`JournalError::Missing`] when
+/// there is no such refund.
+fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError> {
+    let text: String = tx
+        .query_opt(
+            "SELECT state FROM refunds WHERE id = $1 FOR UPDATE",
+            &[&refund],
+        )
+        .map_err(pg_error("reading a refund's state"))?
+        .ok_or(JournalError::Missing(refund))?
+        .get(0);
+    State::parse(&text).ok_or_else(|| {
+        JournalError::Inconsistent(format!("refund #{refund} has the unknown state {text:?}"))
+    })
+}
+
+/// Why a fenced write changed no row: the claim is no longer `claim` (another
+/// process took the refund over), the refund is not in `expected`, or there
+/// is no such refund. The same refusals, in the same words, as SQLite's.
+fn refusal(
+    tx: &mut Transaction<'_>,
+    refund: i64,
+    expected: Option<State>,
+    claim: Option<&Claim>,
+) -> JournalError {
+    let held = tx.query_opt(
+        "SELECT claim_owner, claim_generation, state FROM refunds WHERE id = $1",
+        &[&refund],
+    );
+    let row = match held {
+        Ok(Some(row)) => row,
+        Ok(None) => return JournalError::Missing(refund),
+        Err(e) => return pg_error("reading why a write was refused")(e),
+    };
+    let (owner, generation, state): (Option<String>, i64, String) =
+        (row.get(0), row.get(1), row.get(2));
+    if let Some(claim) = claim {
+        if owner.as_deref() != Some(claim.owner.as_str()) || generation != claim.generation {
+            return JournalError::Fenced {
+                refund,
+                generation: claim.generation,
+                now: match owner {
+                    Some(owner) => format!("held by {owner}, claim {generation}"),
+                    None => format!("unclaimed since claim {generation}"),
+                },
+            };
+        }
+    }
+    match (expected, State::parse(&state)) {
+        (Some(expected), Some(actual)) => JournalError::Stale {
+            refund,
+            expected,
+            actual,
+        },
+        (None, _) => JournalError::Inconsistent(format!(
+            "refund #{refund} ({state}) refused a write under its own claim"
+        )),
+        (_, None) => {
+            JournalError::Inconsistent(format!("refund #{refund} has the unknown state {state:?}"))
+        }
+    }
+}
