@@ -351,3 +351,30 @@ fn two_claimers_racing_for_the_same_refunds_never_both_get_one() {
         }
     }
 }
+
+/// A process that stalled past its lease, its claim not (yet) taken over:
+/// its intent is refused on the server's clock and writes nothing; under a
+/// live lease the same intent is written.
+#[test]
+fn an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing() {
+    let Some(fx) = Fixture::start(
+        "an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing",
+        1,
+    ) else {
+        return;
+    };
+    let (a, _) = owners();
+    let mut ja = fx.journal();
+    let taken = ja.claim(&a, &[1], short()).unwrap();
+    wait_past(&mut ja, fx.claim_of(1).2.unwrap());
+    let before = fx.everything(1);
+    let refused = ja.commit_fenced(&to_in_flight(1, &taken[0].1));
+    assert!(
+        matches!(&refused, Err(JournalError::Fenced { refund: 1, now, .. }) if now.contains("lease ran out")),
+        "{refused:?}"
+    );
+    assert_eq!(fx.everything(1), before);
+    let live = ja.claim(&a, &[1], long()).unwrap();
+    ja.commit_fenced(&to_in_flight(1, &live[0].1)).unwrap();
+    assert_eq!(fx.state(1), State::InFlight);
+}

@@ -175,6 +175,9 @@ pub(super) fn transition(
     let (success_at, created_at) = gateway_texts(&change.gateway_times);
     let frees = frees_the_claim(change.to, change.next_attempt_at);
     let (owner, generation) = fence(claim);
+    // An intent (the step before a request leaves) also needs the claim's
+    // lease still running on the server's clock, as on SQLite.
+    let lease_now = (claim.is_some() && change.to == State::InFlight).then_some(now_ms);
     let changed = tx
         .execute(
             "UPDATE refunds SET state = $2::text, error_code = $3::text, error_message = $4::text,
@@ -188,7 +191,8 @@ pub(super) fn transition(
              claim_owner = CASE WHEN $15::bool THEN NULL ELSE claim_owner END,
              lease_until_ms = CASE WHEN $15::bool THEN NULL ELSE lease_until_ms END
              WHERE id = $1 AND state = $12::text
-             AND ($16::text IS NULL OR (claim_owner = $16::text AND claim_generation = $17::bigint))",
+             AND ($16::text IS NULL OR (claim_owner = $16::text AND claim_generation = $17::bigint))
+             AND ($18::bigint IS NULL OR lease_until_ms >= $18::bigint)",
             &[
                 &refund,
                 &change.to.as_str(),
@@ -207,11 +211,12 @@ pub(super) fn transition(
                 &frees,
                 &owner,
                 &generation,
+                &lease_now,
             ],
         )
         .map_err(pg_error("changing a refund's state"))?;
     if changed == 0 {
-        return Err(refusal(tx, refund, Some(expected), claim));
+        return Err(refusal(tx, refund, Some(expected), claim, lease_now));
     }
     if let Some(attempt) = attempt {
         insert_attempt(tx, refund, attempt)?;
@@ -287,7 +292,7 @@ fn reschedule(
         )
         .map_err(pg_error("rescheduling a refund"))?;
     if changed == 0 {
-        return Err(refusal(tx, refund, None, Some(claim)));
+        return Err(refusal(tx, refund, None, Some(claim), None));
     }
     insert_attempt(tx, refund, attempt)
 }
@@ -342,9 +347,10 @@ fn refusal(
     refund: i64,
     expected: Option<State>,
     claim: Option<&Claim>,
+    lease_now: Option<i64>,
 ) -> JournalError {
     let held = tx.query_opt(
-        "SELECT claim_owner, claim_generation, state FROM refunds WHERE id = $1",
+        "SELECT claim_owner, claim_generation, state, lease_until_ms FROM refunds WHERE id = $1",
         &[&refund],
     );
     let row = match held {
@@ -352,8 +358,8 @@ fn refusal(
         Ok(None) => return JournalError::Missing(refund),
         Err(e) => return pg_error("reading why a write was refused")(e),
     };
-    let (owner, generation, state): (Option<String>, i64, String) =
-        (row.get(0), row.get(1), row.get(2));
+    let (owner, generation, state, lease_until): (Option<String>, i64, String, Option<i64>) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
     if let Some(claim) = claim {
         if owner.as_deref() != Some(claim.owner.as_str()) || generation != claim.generation {
             return JournalError::Fenced {
@@ -363,6 +369,15 @@ fn refusal(
                     Some(owner) => format!("held by {owner}, claim {generation}"),
                     None => format!("unclaimed since claim {generation}"),
                 },
+            };
+        }
+    }
+    if let (Some(claim), Some(now)) = (claim, lease_now) {
+        if lease_until.is_none_or(|until| until < now) {
+            return JournalError::Fenced {
+                refund,
+                generation: claim.generation,
+                now: "lapsed: its lease ran out before the request left".into(),
             };
         }
     }
