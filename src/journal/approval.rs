@@ -213,7 +213,7 @@ pub trait ApprovalStore {
 
     /// Who is asking, as this store knows it: the key the rule compares and
     /// the name shown (SQLite: the real uid, `uid:1000`, named by its passwd
-    /// entry; PostgreSQL: the database role, `current_user`, as both).
+    /// entry; PostgreSQL: the role it authenticated, `session_user`, as both).
     fn person(&self) -> Result<Person, Self::Error>;
     /// What the store knows of `batch`'s approval; `None`: no such batch.
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, Self::Error>;
