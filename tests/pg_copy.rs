@@ -32,7 +32,10 @@ const TABLES: &[(&str, &str)] = &[
     ("attempts", "id"),
     ("events", "id"),
     ("reconciliations", "id"),
-    ("reconciliation_rows", "reconciliation, refund_id, outcome, note"),
+    (
+        "reconciliation_rows",
+        "reconciliation, refund_id, outcome, note",
+    ),
     ("approvals", "id"),
 ];
 
@@ -71,7 +74,11 @@ fn source_journal() -> (tokio::runtime::Runtime, World) {
     });
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
     let chains: i64 = conn
-        .query_row("SELECT COUNT(*) FROM refunds WHERE retry_of IS NOT NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM refunds WHERE retry_of IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(chains, 5, "every refund of batch 1 has a retry");
     // The file's states, set behind the engine's back (the copy copies rows;
@@ -88,7 +95,9 @@ fn source_journal() -> (tokio::runtime::Runtime, World) {
 
 fn copy_to(world: &World, url: &str, password: &str) -> std::process::Output {
     let mut command = world.command(&["journal", "copy", "--to", url, "--password-env", "PGPW"]);
-    command.env("PGPW", password).env("PGPASSFILE", "/nonexistent");
+    command
+        .env("PGPW", password)
+        .env("PGPASSFILE", "/nonexistent");
     let command = command.as_std_mut();
     command.output().unwrap()
 }
@@ -98,7 +107,10 @@ fn sqlite_rows(journal: &Path, table: &str, order: &str) -> Vec<Vec<Option<Strin
     let conn = rusqlite::Connection::open(journal).unwrap();
     let columns = sqlite_columns(&conn, table);
     let mut stmt = conn
-        .prepare(&format!("SELECT {} FROM {table} ORDER BY {order}", columns.join(", ")))
+        .prepare(&format!(
+            "SELECT {} FROM {table} ORDER BY {order}",
+            columns.join(", ")
+        ))
         .unwrap();
     let rows = stmt
         .query_map([], |r| {
@@ -160,7 +172,8 @@ fn pg_count(server: &PgServer, table: &str) -> i64 {
 
 #[test]
 fn a_copy_holds_every_row_of_every_table_and_proves_it() {
-    let Some(server) = PgServer::start("a_copy_holds_every_row_of_every_table_and_proves_it") else {
+    let Some(server) = PgServer::start("a_copy_holds_every_row_of_every_table_and_proves_it")
+    else {
         return;
     };
     empty_journal(&server);
@@ -169,7 +182,10 @@ fn a_copy_holds_every_row_of_every_table_and_proves_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("proven"), "{stderr}");
-    assert!(stderr.contains("review"), "the proof's table names each state: {stderr}");
+    assert!(
+        stderr.contains("review"),
+        "the proof's table names each state: {stderr}"
+    );
     assert!(!stderr.contains(OWNER_PASSWORD));
 
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
@@ -186,7 +202,10 @@ fn a_copy_holds_every_row_of_every_table_and_proves_it() {
         }
     }
     for state in ["succeeded", "failed", "review", "abnormal"] {
-        assert!(states.contains(state), "the journal holds a {state} refund: {states:?}");
+        assert!(
+            states.contains(state),
+            "the journal holds a {state} refund: {states:?}"
+        );
     }
     // New ids continue past the copied ones.
     let next: i64 = client
@@ -203,7 +222,10 @@ fn a_copy_holds_every_row_of_every_table_and_proves_it() {
     let again = copy_to(&world, &server.url(OWNER, DB), OWNER_PASSWORD);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not empty") && stderr.contains("nothing was copied"), "{stderr}");
+    assert!(
+        stderr.contains("not empty") && stderr.contains("nothing was copied"),
+        "{stderr}"
+    );
     let after: Vec<i64> = TABLES.iter().map(|(t, _)| pg_count(&server, t)).collect();
     assert_eq!(before, after);
 }
@@ -231,16 +253,22 @@ fn a_proof_that_fails_rolls_the_copy_back() {
     assert!(stderr.contains("rolled back"), "{stderr}");
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
     let (state, fen): (String, i64) = conn
-        .query_row("SELECT state, amount_fen FROM refunds WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT state, amount_fen FROM refunds WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     let named = format!("batch 1, refunds by state '{state}'");
     assert!(stderr.contains(&named), "{named} in {stderr}");
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
     assert!(fen > 0);
     for (table, _) in TABLES {
-        assert_eq!(pg_count(&server, table), 0, "{table} is empty after the rollback");
+        assert_eq!(
+            pg_count(&server, table),
+            0,
+            "{table} is empty after the rollback"
+        );
     }
 }
 
@@ -259,7 +287,10 @@ fn a_wrong_password_is_never_said() {
     assert!(stderr.contains("cannot connect"), "{stderr}");
     assert!(stderr.contains(OWNER), "the role is named: {stderr}");
     for text in [&stderr, &stdout] {
-        assert!(!text.contains(wrong) && !text.contains(OWNER_PASSWORD), "{text}");
+        assert!(
+            !text.contains(wrong) && !text.contains(OWNER_PASSWORD),
+            "{text}"
+        );
     }
     assert_eq!(pg_count(&server, "batches"), 0);
 }

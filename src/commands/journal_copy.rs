@@ -91,6 +91,10 @@ fn say_proof(proof: &Proof) {
             |_| format!("{} fen", figure.fen),
             |fen| format!("{} yuan", Fen(fen).grouped()),
         );
-        crate::say!("    {:<12} {:>8} refunds {yuan:>16}", figure.key, figure.count);
+        crate::say!(
+            "    {:<12} {:>8} refunds {yuan:>16}",
+            figure.key,
+            figure.count
+        );
     }
 }

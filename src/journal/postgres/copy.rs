@@ -92,7 +92,9 @@ pub fn figure_sql(figure: &Figure) -> String {
 pub enum CopyError {
     #[error("the PostgreSQL journal is not empty ({holds}): nothing was copied; a copy goes into an empty journal")]
     NotEmpty { holds: String },
-    #[error("the copy differs from the SQLite journal, so it was rolled back and nothing was copied")]
+    #[error(
+        "the copy differs from the SQLite journal, so it was rolled back and nothing was copied"
+    )]
     Differs(Vec<Difference>),
     #[error(transparent)]
     Journal(#[from] JournalError),

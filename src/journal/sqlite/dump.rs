@@ -36,7 +36,9 @@ impl SqliteJournal {
         self.conn.execute_batch("BEGIN DEFERRED")?;
         // The snapshot is taken at the first read, made now.
         self.conn
-            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
         Ok(())
     }
 
@@ -88,15 +90,14 @@ impl SqliteJournal {
         let mut cells = Vec::with_capacity(columns.len());
         while let Some(row) = rows.next().map_err(JournalError::from)? {
             cells.clear();
-            for i in 0..columns.len() {
+            for (i, column) in columns.iter().enumerate() {
                 let cell = match row.get_ref(i).map_err(JournalError::from)? {
                     ValueRef::Null => Cell::Null,
                     ValueRef::Integer(n) => Cell::Int(n),
                     ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
                     ValueRef::Real(_) | ValueRef::Blob(_) => {
                         return Err(JournalError::Store(format!(
-                            "{table}.{} holds a value that is neither integer nor text",
-                            columns[i]
+                            "{table}.{column} holds a value that is neither integer nor text"
                         ))
                         .into())
                     }
@@ -141,7 +142,9 @@ impl SqliteJournal {
         if found == 1 {
             Ok(())
         } else {
-            Err(JournalError::Store(format!("the journal has no table {table}")))
+            Err(JournalError::Store(format!(
+                "the journal has no table {table}"
+            )))
         }
     }
 }
