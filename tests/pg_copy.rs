@@ -90,7 +90,46 @@ fn source_journal() -> (tokio::runtime::Runtime, World) {
              WHERE id = (SELECT MAX(id) - 1 FROM refunds);",
     )
     .unwrap();
+    other_tables(&conn);
     (runtime, world)
+}
+
+/// Rows in the tables a run leaves empty (an unfinished import, a
+/// reconciliation with a row, a refusal), their text holding what COPY's
+/// text format must escape: a tab, a newline, a carriage return, a backslash.
+fn other_tables(conn: &rusqlite::Connection) {
+    let awkward = "a\ttab\tand\na newline,\r\nCRLF, a \\ backslash, \\N and 退款";
+    conn.execute(
+        "INSERT INTO imports (id, file_name, file_hash, input_path, profile, started_at)
+         VALUES (7, ?1, 'h', NULL, 'leshua', '2026-12-01T00:00:00Z')",
+        [awkward],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO reconciliations (id, profile, gateway, merchant_id, bill_date, source,
+             raw_path, raw_sha256, neighbours, reconciled_at, bill_count, bill_fen, matched,
+             amount_differs, status_differs, not_in_journal, missing_from_bill,
+             unresolved_not_in_bill, expected_count, expected_fen)
+         VALUES (3, 'leshua', 'leshua', '0000000018', '2026-12-01', 'api', NULL, 's', ?1,
+             '2026-12-02T00:00:00Z', 1, 8019, 1, 0, 0, 0, 0, 0, 1, 8019)",
+        [awkward],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO reconciliation_rows (reconciliation, outcome, refund_id, refund, bill_day,
+             bill_line, gateway_refund_id, journal_status, bill_status, journal_fen, bill_fen,
+             bill_success_at, note)
+         VALUES (3, 'matched', 'KR000000001R2', 6, '2026-12-01', 2, NULL, 'succeeded',
+             'SUCCESS', 8019, 8019, NULL, ?1)",
+        [awkward],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO approvals (batch_id, at, person, person_name, verdict, why)
+         VALUES (1, '2026-12-02T00:00:00Z', 'uid:1000', 'alice', 'refused', ?1)",
+        [awkward],
+    )
+    .unwrap();
 }
 
 fn copy_to(world: &World, url: &str, password: &str) -> std::process::Output {
@@ -195,6 +234,7 @@ fn a_copy_holds_every_row_of_every_table_and_proves_it() {
         let columns = sqlite_columns(&conn, table);
         let ours = sqlite_rows(&world.journal(), table, order);
         let theirs = pg_rows(&mut client, table, &columns, order);
+        assert!(!ours.is_empty(), "the journal holds rows in {table}");
         assert_eq!(ours, theirs, "table {table}");
         if *table == "refunds" {
             let state = columns.iter().position(|c| c == "state").unwrap();
@@ -208,14 +248,19 @@ fn a_copy_holds_every_row_of_every_table_and_proves_it() {
         );
     }
     // New ids continue past the copied ones.
-    let next: i64 = client
-        .query_one(
-            "SELECT nextval(pg_get_serial_sequence('refunds', 'id')) - (SELECT MAX(id) FROM refunds)",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(next, 1);
+    for (table, order) in TABLES.iter().filter(|(_, order)| *order == "id") {
+        let next: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT nextval(pg_get_serial_sequence('{table}', '{order}')) \
+                     - (SELECT MAX(id) FROM {table})"
+                ),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(next, 1, "{table}");
+    }
 
     // A second copy into the now non-empty journal: refused, nothing changed.
     let before: Vec<i64> = TABLES.iter().map(|(t, _)| pg_count(&server, t)).collect();
