@@ -338,4 +338,15 @@ fn a_wrong_password_is_never_said() {
         );
     }
     assert_eq!(pg_count(&server, "batches"), 0);
+
+    // A password written in the URL is refused before anything connects.
+    let in_url = format!(
+        "postgres://{OWNER}:{OWNER_PASSWORD}@/{DB}?host={}",
+        server.socket_dir().display()
+    );
+    let output = copy_to(&world, &in_url, OWNER_PASSWORD);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains(OWNER_PASSWORD), "{stderr}");
+    assert_eq!(pg_count(&server, "batches"), 0);
 }

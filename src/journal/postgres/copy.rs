@@ -326,3 +326,48 @@ fn io(doing: &str) -> impl Fn(std::io::Error) -> CopyError + '_ {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_escapes_what_copy_text_reads_specially() {
+        let mut out = Vec::new();
+        let cells = [
+            Cell::Int(-7),
+            Cell::Null,
+            Cell::Text("a\tb\nc\rd\\e \\N 退".into()),
+            Cell::Text(String::new()),
+        ];
+        encode_line(&cells, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "-7\t\\N\ta\\tb\\nc\\rd\\\\e \\\\N 退\t\n"
+        );
+    }
+
+    #[test]
+    fn a_difference_names_the_batch_the_figure_and_both_values() {
+        let figure = |count, fen| GroupFigure {
+            batch: 2,
+            key: "succeeded".into(),
+            count,
+            fen,
+        };
+        let ours = [figure(3, 300)];
+        let theirs = [figure(3, 301)];
+        assert_eq!(compare("refunds by state", &ours, &ours), vec![]);
+        assert_eq!(
+            compare("refunds by state", &ours, &theirs),
+            vec![Difference {
+                place: "batch 2".into(),
+                figure: "refunds by state 'succeeded'".into(),
+                sqlite: "3 rows, 300 fen".into(),
+                postgres: "3 rows, 301 fen".into(),
+            }]
+        );
+        // A group on one side only is a difference against nothing.
+        assert_eq!(compare("refunds by state", &ours, &[]).len(), 1);
+    }
+}
