@@ -6,7 +6,7 @@
 //! that retry chains, batch rows, events, attempts, reconciliation rows and
 //! approvals point at the same rows; each identity then continues past the
 //! largest id copied. Before COMMIT the copy is proven: every table's row
-//! count, and per batch the same money figures ([`FIGURES`]) computed on
+//! count, and per batch the same money figures ([`figures`]) computed on
 //! both sides by the same SQL text; any difference rolls everything back.
 //! A target that holds anything already is refused: a copy is into an empty
 //! journal, never a merge.
@@ -19,7 +19,8 @@ use super::error::describe;
 use super::PgError;
 use crate::journal::sqlite::dump::{Cell, GroupFigure};
 use crate::journal::sqlite::SqliteJournal;
-use crate::journal::JournalError;
+use crate::journal::state::{sql_list, State};
+use crate::journal::{money_rules, JournalError};
 
 /// The tables copied, in an order their references allow, each with the
 /// order its rows are read in (the journal's own order of writing them).
@@ -36,54 +37,79 @@ pub const COPIED_TABLES: &[(&str, &[&str])] = &[
 ];
 
 /// A money figure computed per batch on both sides: the rows of `from`
-/// (its batch column `batch`), grouped by `key`, counted and their `fen` summed.
+/// (its batch column `batch`) that `only` keeps, grouped by `key`, counted
+/// and their `fen` summed.
 pub struct Figure {
     pub name: &'static str,
     pub from: &'static str,
     pub batch: &'static str,
     pub key: &'static str,
     pub fen: &'static str,
+    /// A condition on the rows ("" for all), built from money_rules.rs.
+    pub only: String,
 }
 
-/// The figures the proof compares. "Intents" are the distinct refunds a
-/// batch's rows name (the heads of their chains, money_rules.rs), by the
-/// head's state: the README's money per batch, which also proves that the
-/// rows still point at the same refunds.
-pub const FIGURES: &[Figure] = &[
-    Figure {
-        name: "refunds by state",
-        from: "refunds",
+/// The distinct refunds a batch's rows name: the intents, each the head of
+/// its chain (money_rules.rs), with its state and amount.
+const INTENTS: &str = "(SELECT DISTINCT i.batch_id, r.state, r.amount_fen, r.id \
+                       FROM batch_rows i JOIN refunds r ON r.id = i.refund) AS intents";
+
+/// The figures the proof compares: every refund by state, every row by its
+/// verdict, every intent by its head's state (which also proves the rows
+/// still point at the same refunds), and the intents that count as
+/// refunded, as what may still leave and as not settled, by the states
+/// money_rules.rs lists, the one place that defines them.
+pub fn figures() -> Vec<Figure> {
+    let intents_in = |name, states: &[State]| Figure {
+        name,
+        from: INTENTS,
         batch: "batch_id",
-        key: "state",
+        key: "''",
         fen: "amount_fen",
-    },
-    Figure {
-        name: "rows by row status",
-        from: "batch_rows",
-        batch: "batch_id",
-        key: "row_status",
-        fen: "fen",
-    },
-    Figure {
-        name: "intents by state",
-        from: "(SELECT DISTINCT i.batch_id, r.state, r.amount_fen, r.id \
-               FROM batch_rows i JOIN refunds r ON r.id = i.refund) AS intents",
-        batch: "batch_id",
-        key: "state",
-        fen: "amount_fen",
-    },
-];
+        only: format!("WHERE state IN {}", sql_list(states)),
+    };
+    vec![
+        Figure {
+            name: "refunds by state",
+            from: "refunds",
+            batch: "batch_id",
+            key: "state",
+            fen: "amount_fen",
+            only: String::new(),
+        },
+        Figure {
+            name: "rows by row status",
+            from: "batch_rows",
+            batch: "batch_id",
+            key: "row_status",
+            fen: "fen",
+            only: String::new(),
+        },
+        Figure {
+            name: "intents by state",
+            from: INTENTS,
+            batch: "batch_id",
+            key: "state",
+            fen: "amount_fen",
+            only: String::new(),
+        },
+        intents_in("intents refunded", &money_rules::REFUNDED),
+        intents_in("intents that may still leave", &money_rules::MAY_LEAVE),
+        intents_in("intents not settled", &money_rules::NOT_SETTLED),
+    ]
+}
 
 /// The one SQL text of a figure, read alike by SQLite and PostgreSQL:
 /// columns batch, key ('' for NULL), count, fen.
 pub fn figure_sql(figure: &Figure) -> String {
     format!(
         "SELECT {batch}, COALESCE({key}, ''), COUNT(*), CAST(COALESCE(SUM({fen}), 0) AS BIGINT) \
-         FROM {from} GROUP BY {batch}, COALESCE({key}, '') ORDER BY 1, 2",
+         FROM {from} {only} GROUP BY {batch}, COALESCE({key}, '') ORDER BY 1, 2",
         batch = figure.batch,
         key = figure.key,
         fen = figure.fen,
-        from = figure.from
+        from = figure.from,
+        only = figure.only
     )
 }
 
@@ -115,7 +141,7 @@ pub struct Difference {
 #[derive(Clone, Debug, Default)]
 pub struct Proof {
     pub tables: Vec<(&'static str, i64)>,
-    /// The first figure ([`FIGURES`]`[0]`, refunds by state) per batch.
+    /// The first figure ([`figures`]: refunds by state) per batch.
     pub refunds: Vec<GroupFigure>,
 }
 
@@ -245,7 +271,7 @@ fn prove(tx: &mut postgres::Transaction<'_>, source: &SqliteJournal) -> Result<P
         }
         proof.tables.push((table, ours));
     }
-    for (i, figure) in FIGURES.iter().enumerate() {
+    for (i, figure) in figures().iter().enumerate() {
         let sql = figure_sql(figure);
         let ours = source.dump_figures(&sql)?;
         let theirs = pg_figures(tx, &sql, figure.name)?;
@@ -276,7 +302,10 @@ fn compare(name: &str, ours: &[GroupFigure], theirs: &[GroupFigure]) -> Vec<Diff
         .filter(|(_, [a, b])| a != b)
         .map(|((batch, key), [a, b])| Difference {
             place: format!("batch {batch}"),
-            figure: format!("{name} '{key}'"),
+            figure: match key {
+                "" => name.to_owned(),
+                key => format!("{name} '{key}'"),
+            },
             sqlite: format!("{} rows, {} fen", a.0, a.1),
             postgres: format!("{} rows, {} fen", b.0, b.1),
         })
