@@ -18,7 +18,7 @@ mod sim_alipay;
 mod sim_wechatpay;
 mod values;
 pub use approve::ApproveArgs;
-pub use journal::{BackupArgs, JournalArgs, JournalCommand};
+pub use journal::{BackupArgs, CopyArgs, JournalArgs, JournalCommand};
 pub use places::Places;
 pub use reconcile::ReconcileArgs;
 pub use report::{ExportArgs, ReportArgs};
@@ -466,6 +466,7 @@ impl Command {
             Command::Journal(a) => match &a.command {
                 JournalCommand::Backup(b) => b.places.clone(),
                 JournalCommand::ForgetImport(f) => f.places.clone(),
+                JournalCommand::Copy(c) => c.places.clone(),
             },
             Command::Demo(_)
             | Command::Gen(_)

@@ -22,6 +22,12 @@ pub enum JournalCommand {
     /// will not be run. `resume` and `status` name such imports with their
     /// ids and do not exit 0 while one stands, e.g. `bulkrefund journal forget-import 3`.
     ForgetImport(ForgetImportArgs),
+    /// Copy the journal into an empty PostgreSQL journal, in one transaction,
+    /// and prove it (every table's rows, every batch's money, the same on
+    /// both) or roll it back; the password from --password-env,
+    /// --password-file or PGPASSFILE/~/.pgpass, e.g.
+    /// `bulkrefund journal copy --to postgres://alice@db.internal/refunds --password-env PGPW`.
+    Copy(CopyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -38,4 +44,20 @@ pub struct ForgetImportArgs {
     pub places: Places,
     /// The import's id, as `resume` and `status` show it.
     pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub places: Places,
+    /// The PostgreSQL journal to copy into: `postgres://ROLE@HOST/DB` or
+    /// `postgres://ROLE@/DB?host=/socket/dir` (never a password in it).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The password is in this environment variable.
+    #[arg(long, value_name = "NAME", conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// The password is in this file (its first line).
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
 }

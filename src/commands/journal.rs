@@ -19,6 +19,7 @@ pub fn main(locations: &Locations, args: JournalArgs) -> anyhow::Result<u8> {
     match args.command {
         JournalCommand::Backup(args) => backup(locations, &args.file),
         JournalCommand::ForgetImport(args) => forget_import(locations, args.id),
+        JournalCommand::Copy(args) => super::journal_copy::main(locations, &args),
     }
 }
 

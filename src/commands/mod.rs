@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod interrupt;
 pub mod journal;
+pub mod journal_copy;
 pub mod look;
 pub mod manual;
 pub mod reconcile;

@@ -13,6 +13,7 @@ pub mod approvals;
 pub mod claims;
 pub mod clock;
 pub mod connect;
+pub mod copy;
 pub mod error;
 pub mod fenced;
 pub mod grants;

@@ -15,6 +15,7 @@ mod clock;
 mod days;
 mod dedupe;
 pub mod due;
+pub mod dump;
 mod fence;
 pub mod file;
 pub mod history;
