@@ -8,7 +8,7 @@
 //! an hour, so no assert depends on how fast the machine is.
 
 use bulkrefund::journal::claim::ClaimOwner;
-use bulkrefund::journal::sqlite::claims::LAPSED_IN_FLIGHT;
+use bulkrefund::journal::fence::LAPSED_IN_FLIGHT;
 use bulkrefund::journal::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, State, Update};
 use bulkrefund::journal::{JournalError, PARKED};
 

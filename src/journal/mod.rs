@@ -12,6 +12,7 @@ pub mod change;
 pub mod claim;
 pub mod days;
 pub mod error;
+pub mod fence;
 mod handle;
 mod handle_approvals;
 pub mod import;

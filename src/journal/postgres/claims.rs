@@ -17,7 +17,7 @@ use super::fenced::{pg_error, transition};
 use super::PgJournal;
 use crate::journal::change::Change;
 use crate::journal::claim::{Claim, ClaimOwner, Lease};
-use crate::journal::sqlite::claims::LAPSED_IN_FLIGHT;
+use crate::journal::fence::LAPSED_IN_FLIGHT;
 use crate::journal::state::{State, SETTLED};
 use crate::journal::JournalError;
 

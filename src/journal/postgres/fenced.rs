@@ -14,20 +14,14 @@ use super::error::describe;
 use super::PgJournal;
 use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 use crate::journal::claim::Claim;
+use crate::journal::fence::{self, frees_the_claim};
 use crate::journal::state::{self, State};
-use crate::journal::{JournalError, PARKED};
+use crate::journal::JournalError;
 
 /// A driver error as a journal error, `doing` what the caller was doing:
 /// the server's message and SQLSTATE, never a connection string.
 pub(super) fn pg_error(doing: &'static str) -> impl Fn(postgres::Error) -> JournalError {
     move |e| JournalError::Store(format!("the PostgreSQL journal, {doing}: {}", describe(&e)))
-}
-
-/// Whether a change leaves the refund needing no claim: a final state (the
-/// engine is done with it) or a parked one (nothing takes it up in this run).
-/// The same rule as the SQLite store's fence.
-fn frees_the_claim(to: State, next_attempt_at: Option<i64>) -> bool {
-    to.is_final() || next_attempt_at.is_some_and(|at| at >= PARKED)
 }
 
 /// A journal time (RFC 3339 UTC, milliseconds) of `ms` on the server's clock.
@@ -52,11 +46,6 @@ fn gateway_texts(times: &GatewayTimes) -> (Option<String>, Option<String>) {
         times.success_at.map(crate::zone::journal_time),
         times.created_at.map(crate::zone::journal_time),
     )
-}
-
-/// The fence's parameters: (owner, generation), both NULL for a write under no claim.
-fn fence(claim: Option<&Claim>) -> (Option<&str>, Option<i64>) {
-    claim.map(|c| (c.owner.as_str(), c.generation)).unzip()
 }
 
 impl PgJournal {
@@ -174,7 +163,7 @@ pub(super) fn transition(
     let (attempts, submits, sent_at) = counted(attempt);
     let (success_at, created_at) = gateway_texts(&change.gateway_times);
     let frees = frees_the_claim(change.to, change.next_attempt_at);
-    let (owner, generation) = fence(claim);
+    let (owner, generation) = fence::params(claim);
     // An intent (the step before a request leaves) also needs the claim's
     // lease still running on the server's clock, as on SQLite.
     let lease_now = (claim.is_some() && change.to == State::InFlight).then_some(now_ms);
@@ -339,9 +328,8 @@ fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError
     })
 }
 
-/// Why a fenced write changed no row: the claim is no longer `claim` (another
-/// process took the refund over), the refund is not in `expected`, or there
-/// is no such refund. The same refusals, in the same words, as SQLite's.
+/// Why a fenced write changed no row ([`fence::refusal`], the same words as
+/// SQLite's), from the refund as it is now.
 fn refusal(
     tx: &mut Transaction<'_>,
     refund: i64,
@@ -353,45 +341,14 @@ fn refusal(
         "SELECT claim_owner, claim_generation, state, lease_until_ms FROM refunds WHERE id = $1",
         &[&refund],
     );
-    let row = match held {
-        Ok(Some(row)) => row,
-        Ok(None) => return JournalError::Missing(refund),
+    let held = match held {
+        Ok(row) => row.map(|row| fence::Held {
+            owner: row.get(0),
+            generation: row.get(1),
+            state: row.get(2),
+            lease_until: row.get(3),
+        }),
         Err(e) => return pg_error("reading why a write was refused")(e),
     };
-    let (owner, generation, state, lease_until): (Option<String>, i64, String, Option<i64>) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    if let Some(claim) = claim {
-        if owner.as_deref() != Some(claim.owner.as_str()) || generation != claim.generation {
-            return JournalError::Fenced {
-                refund,
-                generation: claim.generation,
-                now: match owner {
-                    Some(owner) => format!("held by {owner}, claim {generation}"),
-                    None => format!("unclaimed since claim {generation}"),
-                },
-            };
-        }
-    }
-    if let (Some(claim), Some(now)) = (claim, lease_now) {
-        if lease_until.is_none_or(|until| until < now) {
-            return JournalError::Fenced {
-                refund,
-                generation: claim.generation,
-                now: "lapsed: its lease ran out before the request left".into(),
-            };
-        }
-    }
-    match (expected, State::parse(&state)) {
-        (Some(expected), Some(actual)) => JournalError::Stale {
-            refund,
-            expected,
-            actual,
-        },
-        (None, _) => JournalError::Inconsistent(format!(
-            "refund #{refund} ({state}) refused a write under its own claim"
-        )),
-        (_, None) => {
-            JournalError::Inconsistent(format!("refund #{refund} has the unknown state {state:?}"))
-        }
-    }
+    fence::refusal(refund, expected, claim, lease_now, held)
 }

@@ -10,10 +10,11 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::claim::Claim;
-use super::fence::{frees_the_claim, refusal};
+use super::fence::refusal;
 use super::state::{self, State};
 use super::{now_text, JournalError, SqliteJournal};
 pub use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
+use crate::journal::fence::{self, frees_the_claim};
 
 impl GatewayTimes {
     /// (success, creation) as the journal writes them.
@@ -179,7 +180,7 @@ fn transition(
     let (attempts, submits, sent_at) = counted(attempt);
     let (success_at, created_at) = change.gateway_times.texts();
     let frees = frees_the_claim(change.to, change.next_attempt_at);
-    let (owner, generation) = fence(claim);
+    let (owner, generation) = fence::params(claim);
     // An intent (the step before a request leaves) also needs the claim's
     // lease still running: a process that stalled past it may find its
     // refund taken over and queried by another at any moment, so it sends
@@ -284,7 +285,7 @@ fn reschedule_under(
     // The refund's state is unchanged, and final only if it was (an abnormal
     // refund asked about again): a parked or final one needs no claim.
     let frees = frees_the_claim(state_of(conn, refund)?, Some(update.next_attempt_at));
-    let (owner, generation) = fence(claim);
+    let (owner, generation) = fence::params(claim);
     let changed = conn
         .prepare_cached(
             "UPDATE refunds SET next_attempt_at = ?2, error_code = ?3, error_message = ?4,
@@ -317,11 +318,6 @@ fn reschedule_under(
     }
     insert_attempt(conn, refund, attempt)?;
     Ok(())
-}
-
-/// The fence's parameters: (owner, generation), both NULL for a write under no claim.
-fn fence(claim: Option<&Claim>) -> (Option<&str>, Option<i64>) {
-    claim.map(|c| (c.owner.as_str(), c.generation)).unzip()
 }
 
 /// Records an attempt that changed nothing about its refund (a query that

@@ -19,9 +19,7 @@ use super::clock::set_test_clock;
 use super::state::{sql_list, State, SETTLED};
 use super::{now_text, JournalError, SqliteJournal};
 
-/// Why a refund found in flight with a lapsed claim becomes unknown.
-pub const LAPSED_IN_FLIGHT: &str =
-    "its claim lapsed while it was in flight: the answer was never recorded, so it will be queried";
+use crate::journal::fence::LAPSED_IN_FLIGHT;
 
 /// A lapsed claim's `lease_until_ms`: before any clock's now.
 const LAPSED: i64 = 0;

@@ -5,9 +5,9 @@
 use rusqlite::types::Value;
 
 use super::claim::{Claim, ClaimOwner, Lease};
-use super::claims::LAPSED_IN_FLIGHT;
 use super::tests::{import_rows, valid};
 use super::*;
+use crate::journal::fence::LAPSED_IN_FLIGHT;
 
 /// A lease of one second (the shortest a run may ask for is shorter).
 fn second() -> Lease {
