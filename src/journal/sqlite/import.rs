@@ -83,7 +83,9 @@ fn note_recorded_rows(
 
 /// Records a batch and its rows, all in one transaction. Returns the tally
 /// with the batch's id. `interrupted` is asked every [`CHUNK`] rows: when it
-/// says yes, nothing is recorded.
+/// says yes, nothing is recorded. The store's own tests call it; the program
+/// goes through [`crate::journal::import::import`].
+#[cfg(test)]
 pub fn import(
     journal: &mut SqliteJournal,
     meta: &BatchMeta,
@@ -97,6 +99,8 @@ pub fn import(
 /// [`import`], with a last look before the transaction commits: `check` sees
 /// the tally (what the batch would send) and may refuse, with the reason, in
 /// which case nothing of the batch is recorded (so nothing can be sent later).
+/// The store's own tests call it, as [`import`].
+#[cfg(test)]
 pub fn import_checked(
     journal: &mut SqliteJournal,
     meta: &BatchMeta,

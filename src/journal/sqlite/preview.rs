@@ -1,4 +1,4 @@
-//! What `validate` shows: the verdict [`super::import::import`] would give
+//! What `validate` shows: the verdict [`super::import::import_deciding`] would give
 //! every row, decided without writing the journal.
 
 use rusqlite::{params, Connection, OptionalExtension};
