@@ -113,7 +113,7 @@ pub(super) fn recover(journal: &mut Journal) -> Result<Claims, JournalError> {
         owner: ClaimOwner::new(),
         lease: Lease::from_env(),
     };
-    let now = journal.clock_ms();
+    let now = journal.clock_ms()?;
     let recovered = journal.recover_lapsed(&claims.owner, now)?;
     if recovered > 0 {
         tracing::warn!(

@@ -91,7 +91,7 @@ pub trait JournalStore: Send {
     // Claims ([`super::claim`]): a process works only on refunds it claimed,
     // under a lease it renews, and every write of one names its claim.
     /// Now on the journal's clock, in unix ms: the clock every lease is read on.
-    fn clock_ms(&self) -> i64;
+    fn clock_ms(&self) -> Result<i64, JournalError>;
     /// Claims each of `ids` that is not settled and whose claim is free, this
     /// owner's, or lapsed; skips one another process holds live. An in-flight
     /// refund is never taken: one whose claim lapsed becomes `unknown` first.

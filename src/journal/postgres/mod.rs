@@ -10,23 +10,31 @@
 //! be used from inside an async task (it runs its own small runtime).
 
 pub mod approvals;
+pub mod changes;
 pub mod claims;
 pub mod clock;
 pub mod connect;
 pub mod copy;
+pub mod due;
 pub mod error;
 pub mod fenced;
 pub mod grants;
+pub mod imports;
 pub mod passfile;
 pub mod rate;
+pub mod reconcile;
+pub mod refunds;
+pub mod reports;
 pub mod schema;
 pub mod schema_sql;
 pub mod store;
+pub mod store_impl;
 
 pub use connect::{ConfiguredSecret, Host, Login, PasswordOrigin, Target};
 pub use error::PgError;
 pub use passfile::Passfile;
 pub use store::PgJournal;
+pub use store_impl::PgStore;
 
 /// Opens a PostgreSQL journal: connects, brings the schema to the current
 /// version and checks the role's privileges. Returns the connection and who

@@ -1,17 +1,21 @@
 //! The PostgreSQL store: the journal's named operations on a PostgreSQL
 //! connection, for teams that share one journal across processes and
-//! machines. Built in steps: the claims, the approvals and the shared rate
-//! first (each proven against a real server), then the rest of
-//! [`crate::journal::JournalStore`]; until every operation is here, no
-//! command opens a PostgreSQL journal.
+//! machines: one connection ([`PgJournal`]), whose named operations live in
+//! the modules beside this one, one module per kind of operation as in
+//! `journal/sqlite/`; [`super::store_impl::PgStore`] makes it a
+//! [`crate::journal::JournalStore`].
 
-use super::{ConfiguredSecret, Passfile, PgError};
+use super::{ConfiguredSecret, Login, Passfile, PgError};
 
 /// One connection to a PostgreSQL journal, with who it is logged in as.
 pub struct PgJournal {
     pub(crate) client: postgres::Client,
-    /// `current_user`: the person, as PostgreSQL authenticated them.
+    /// `session_user`: the person, as PostgreSQL authenticated them.
     pub(crate) role: String,
+    /// How it logged in: the scheduler's reads open a second connection
+    /// with it ([`crate::journal::store::DueReads`]).
+    #[allow(dead_code)] // read by the due reader (due.rs), being written
+    pub(crate) login: Login,
 }
 
 impl PgJournal {
@@ -26,6 +30,7 @@ impl PgJournal {
         Ok(PgJournal {
             client: opened.client,
             role: opened.person,
+            login: opened.login,
         })
     }
 
@@ -33,4 +38,11 @@ impl PgJournal {
     pub fn role(&self) -> &str {
         &self.role
     }
+}
+
+/// What an operation the PostgreSQL store does not have yet answers.
+pub(super) fn not_yet(operation: &str) -> crate::journal::JournalError {
+    crate::journal::JournalError::Store(format!(
+        "the PostgreSQL journal cannot yet do '{operation}'"
+    ))
 }

@@ -131,8 +131,8 @@ impl JournalStore for SqliteJournal {
         SqliteJournal::found_in_bills(self, refund)
     }
 
-    fn clock_ms(&self) -> i64 {
-        SqliteJournal::clock_ms(self)
+    fn clock_ms(&self) -> Result<i64, JournalError> {
+        Ok(SqliteJournal::clock_ms(self))
     }
 
     fn claim(
