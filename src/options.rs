@@ -9,6 +9,8 @@ use std::time::Duration;
 use crate::cli::{Cli, EngineArgs};
 use crate::config::{Config, Profile, DEFAULT_JOURNAL};
 use crate::exit::UsageError;
+use crate::journal::location::is_postgres_url;
+use crate::journal::JournalLocation;
 use crate::zone::Zone;
 
 /// Where the configuration and the journal are, from the global flags.
@@ -38,26 +40,32 @@ impl Locations {
     }
 
     /// The configuration, which must exist, and the journal it names.
-    pub fn load(&self) -> Result<(Config, PathBuf), UsageError> {
+    pub fn load(&self) -> Result<(Config, JournalLocation), UsageError> {
         let config = Config::load(&self.config_path())?;
-        let journal = config.journal_path(self.journal.as_deref());
+        let journal = config.journal_location(self.journal.as_deref());
         Ok((config, journal))
     }
 
     /// The journal and the time zone, for commands that read only the
     /// journal: they work without a configuration file (one that exists is
     /// read, once, for its `journal` and its `timezone`).
-    pub fn journal_only(&self) -> Result<(PathBuf, Zone), UsageError> {
+    pub fn journal_only(&self) -> Result<(JournalLocation, Zone), UsageError> {
         let path = self.config_path();
-        let config = if self.journal.is_none() || self.timezone.is_none() {
+        // A PostgreSQL journal's password may be the configuration's.
+        let postgres = self
+            .journal
+            .as_deref()
+            .and_then(|j| j.to_str())
+            .is_some_and(is_postgres_url);
+        let config = if self.journal.is_none() || self.timezone.is_none() || postgres {
             path.exists().then(|| Config::load(&path)).transpose()?
         } else {
             None
         };
         let journal = match (&self.journal, &config) {
-            (Some(journal), _) => journal.clone(),
-            (None, Some(config)) => config.journal_path(None),
-            (None, None) => PathBuf::from(DEFAULT_JOURNAL),
+            (_, Some(config)) => config.journal_location(self.journal.as_deref()),
+            (Some(journal), None) => JournalLocation::named(journal, None, None),
+            (None, None) => JournalLocation::file(DEFAULT_JOURNAL),
         };
         Ok((journal, self.zone(config.as_ref())?))
     }

@@ -16,10 +16,12 @@ use crate::config::{Config, Profile};
 use crate::engine::merchant_pace::MerchantPace;
 use crate::engine::pacing::Pace;
 use crate::engine::rate_keys::{shared_rates, Merchant, ProfileRates};
+use crate::engine::pg_ledger::PgRateLedger;
 use crate::engine::rate_ledger::{InProcessLedger, RateLedger};
 use crate::engine::{self, EngineOptions, EngineReport};
 use crate::exit::{self, UsageError};
 use crate::journal::approval::{ApprovalStore, WaitingBatch};
+use crate::journal::JournalLocation;
 use crate::journal::{Journal, Scope};
 use crate::options::{Locations, RunOptions};
 use crate::paths::Protected;
@@ -30,7 +32,7 @@ use crate::zone::Zone;
 /// What a command that sends works with.
 pub struct App {
     pub config: Config,
-    pub journal_path: PathBuf,
+    pub journal_at: JournalLocation,
     pub options: RunOptions,
     pub cancel: CancellationToken,
     /// Where times are shown (the results files' times carry its offset).
@@ -43,14 +45,14 @@ pub struct App {
 impl App {
     pub fn new(
         config: Config,
-        journal_path: PathBuf,
+        journal_at: JournalLocation,
         options: RunOptions,
         cancel: CancellationToken,
     ) -> App {
         App {
             zone: crate::options::zone_of(&config),
             config,
-            journal_path,
+            journal_at,
             options,
             cancel,
             base_url: None,
@@ -63,11 +65,11 @@ impl App {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<App, UsageError> {
-        let (config, journal_path) = locations.load()?;
+        let (config, journal_at) = locations.load()?;
         let zone = locations.zone(Some(&config))?;
         Ok(App {
             zone,
-            ..App::new(config, journal_path, options, cancel)
+            ..App::new(config, journal_at, options, cancel)
         })
     }
 
@@ -93,13 +95,22 @@ impl App {
         })
     }
 
-    pub fn paces(&self) -> Paces<'_> {
-        Paces {
+    /// The paces of this command's profiles. On a PostgreSQL journal the
+    /// merchants' rates are kept in the journal, shared by every process
+    /// on it, over a connection of their own.
+    pub fn paces(&self) -> anyhow::Result<Paces<'_>> {
+        let ledger: Arc<dyn RateLedger> = match &self.journal_at {
+            JournalLocation::File(_) => Arc::new(InProcessLedger::default()),
+            JournalLocation::Postgres(place) => {
+                Arc::new(PgRateLedger::on_journal(place.connect()?))
+            }
+        };
+        Ok(Paces {
             app: self,
             made: HashMap::new(),
             merchants: HashMap::new(),
-            ledger: Arc::new(InProcessLedger::default()),
-        }
+            ledger,
+        })
     }
 
     /// The files an output path must never be: the journal and its companions,
@@ -107,7 +118,7 @@ impl App {
     pub fn protected_files(&self, journal: Option<&Journal>) -> anyhow::Result<Protected> {
         let mut protected = Protected::new();
         protected
-            .journal(&self.journal_path)
+            .journal(&self.journal_at)
             .add(self.config.path(), "the configuration");
         if let Some(journal) = journal {
             for input in journal.batch_inputs()? {
@@ -121,14 +132,14 @@ impl App {
     /// given, must be one of its batches (`resume` and `retry` work only on
     /// what is there).
     pub fn open_existing(&self, batch: Option<i64>) -> anyhow::Result<Journal> {
-        if !self.journal_path.exists() {
+        if !self.journal_at.exists() {
             return Err(UsageError(format!(
                 "There is no journal at '{}': nothing has been run",
-                self.journal_path.display()
+                self.journal_at.display()
             ))
             .into());
         }
-        let journal = Journal::open(&self.journal_path)?;
+        let journal = self.journal_at.open()?;
         if let Some(id) = batch {
             if !journal.batch_exists(id)? {
                 return Err(UsageError(format!(
@@ -229,7 +240,8 @@ pub struct Paces<'a> {
     app: &'a App,
     made: HashMap<String, Arc<Pace>>,
     merchants: HashMap<Merchant, Arc<MerchantPace>>,
-    /// Where the merchants' rates are kept: in this process.
+    /// Where the merchants' rates are kept: in this process, or in a
+    /// PostgreSQL journal.
     ledger: Arc<dyn RateLedger>,
 }
 

@@ -9,19 +9,18 @@
 use crate::cli::ApproveArgs;
 use crate::exit::{self, UsageError};
 use crate::journal::approval::{self, ApproveError};
-use crate::journal::Journal;
 use crate::options::Locations;
 
 pub fn main(locations: &Locations, args: ApproveArgs) -> anyhow::Result<u8> {
-    let (journal_path, zone) = locations.journal_only()?;
-    if !journal_path.exists() {
+    let (journal_at, zone) = locations.journal_only()?;
+    if !journal_at.exists() {
         return Err(UsageError(format!(
             "There is no journal at '{}': nothing has been run",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     }
-    let journal = Journal::open(&journal_path)?;
+    let journal = journal_at.open()?;
     let batch = args.batch;
     let present = |state: &approval::BatchApproval| {
         crate::say!("approving {}", state.seen(&zone.show(&state.recorded_at)));

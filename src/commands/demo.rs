@@ -13,6 +13,7 @@ use super::run::{self, RunRequest};
 use crate::cli::{DemoArgs, ReportArgs};
 use crate::config::Config;
 use crate::exit;
+use crate::journal::JournalLocation;
 use crate::options::RunOptions;
 use crate::sim::{self, faults::FaultConfig, sample_keys, SimConfig};
 use crate::zone::Zone;
@@ -111,7 +112,7 @@ pub async fn main(_args: DemoArgs) -> anyhow::Result<u8> {
         Some(name) => Zone::named(name)?,
         None => Zone::system(),
     };
-    let journal = dir.join("bulkrefund.db");
+    let journal = JournalLocation::file(dir.join("bulkrefund.db"));
     let options = RunOptions {
         poll_for: Duration::from_secs(60),
         quiet: crate::messages::quiet(),

@@ -8,6 +8,7 @@ use crate::cli::ExportArgs;
 use crate::exit::{self, UsageError};
 use crate::journal::days::{self, GATEWAY_ZONE};
 use crate::journal::Journal;
+use crate::journal::JournalLocation;
 use crate::options::Locations;
 use crate::paths::Protected;
 use crate::report::export::{self, ExportFormat, Filter, Heading};
@@ -83,16 +84,16 @@ fn filter(args: &ExportArgs) -> anyhow::Result<Filter> {
 }
 
 pub fn run(
-    journal_path: &std::path::Path,
+    journal_at: &JournalLocation,
     config: Option<&std::path::Path>,
     zone: &Zone,
     args: &ExportArgs,
 ) -> anyhow::Result<u8> {
     let format = ExportFormat::for_output(&args.out, args.format)?;
-    let Some(journal) = Journal::open_read_only(journal_path)? else {
+    let Some(journal) = journal_at.open_read_only()? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to export",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };
@@ -116,7 +117,7 @@ pub fn run(
         say_if_empty(&journal, &filter, args)?;
         return Ok(exit::SUCCESS);
     }
-    check_out(&journal, journal_path, config, &args.out)?;
+    check_out(&journal, journal_at, config, &args.out)?;
     let heading = Heading {
         period: period(args),
         zone: zone.clone(),
@@ -167,12 +168,12 @@ fn say_if_empty(journal: &Journal, filter: &Filter, args: &ExportArgs) -> anyhow
 /// input (the export and the report write only new files of their own).
 pub(crate) fn check_out(
     journal: &Journal,
-    journal_path: &std::path::Path,
+    journal_at: &JournalLocation,
     config: Option<&std::path::Path>,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     let mut protected = Protected::new();
-    protected.journal(journal_path);
+    protected.journal(journal_at);
     if let Some(config) = config {
         protected.add(config, "the configuration");
     }

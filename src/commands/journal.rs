@@ -11,7 +11,6 @@ use std::path::Path;
 use crate::cli::{JournalArgs, JournalCommand};
 use crate::exit::{self, UsageError};
 use crate::journal::file::BackupError;
-use crate::journal::Journal;
 use crate::options::Locations;
 use crate::paths::Protected;
 
@@ -27,15 +26,15 @@ pub fn main(locations: &Locations, args: JournalArgs) -> anyhow::Result<u8> {
 /// left, once the operator has decided its file will not be run. Needs the
 /// journal's lock: an import under way holds it.
 fn forget_import(locations: &Locations, id: i64) -> anyhow::Result<u8> {
-    let (journal_path, zone) = locations.journal_only()?;
-    if !journal_path.exists() {
+    let (journal_at, zone) = locations.journal_only()?;
+    if !journal_at.exists() {
         return Err(UsageError(format!(
             "There is no journal at '{}': no import to forget",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     }
-    let journal = Journal::open(&journal_path)?;
+    let journal = journal_at.open()?;
     let Some(trace) = journal.forget_import(id)? else {
         return Err(UsageError(format!(
             "no unfinished import {id} in the journal: `bulkrefund status` lists them"
@@ -52,16 +51,16 @@ fn forget_import(locations: &Locations, id: i64) -> anyhow::Result<u8> {
 }
 
 fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {
-    let (journal_path, _) = locations.journal_only()?;
-    let Some(journal) = Journal::open_read_only(&journal_path)? else {
+    let (journal_at, _) = locations.journal_only()?;
+    let Some(journal) = journal_at.open_read_only()? else {
         return Err(UsageError(format!(
             "There is no journal at '{}': nothing to back up",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };
     let mut protected = Protected::new();
-    protected.journal(&journal_path);
+    protected.journal(&journal_at);
     protected.add(&locations.config_path(), "the configuration");
     protected.check(target, "FILE")?;
     let refunds = match journal.backup(target) {
@@ -70,7 +69,7 @@ fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {
     };
     crate::say!(
         "backed up the journal '{}' to '{}': {refunds} refunds",
-        journal_path.display(),
+        journal_at.display(),
         target.display()
     );
     Ok(exit::SUCCESS)

@@ -18,11 +18,19 @@ use crate::options::Locations;
 use crate::secret::SecretRef;
 
 pub fn main(locations: &Locations, args: &CopyArgs) -> anyhow::Result<u8> {
-    let (journal_path, _) = locations.journal_only()?;
-    let Some(source) = SqliteJournal::open_read_only(&journal_path)? else {
+    let (journal_at, _) = locations.journal_only()?;
+    let Some(path) = journal_at.path() else {
+        return Err(UsageError(format!(
+            "journal copy copies a SQLite journal into PostgreSQL, and the journal named is {}: \
+             name the SQLite journal with --journal FILE",
+            journal_at.display()
+        ))
+        .into());
+    };
+    let Some(source) = SqliteJournal::open_read_only(path)? else {
         return Err(UsageError(format!(
             "There is no journal at '{}': nothing to copy",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };
@@ -50,7 +58,7 @@ pub fn main(locations: &Locations, args: &CopyArgs) -> anyhow::Result<u8> {
         Ok((proof, at, person)) => {
             crate::say!(
                 "copied the journal '{}' to PostgreSQL at {at} as role '{person}', proven:",
-                journal_path.display()
+                journal_at.display()
             );
             say_proof(&proof);
             Ok(exit::SUCCESS)

@@ -30,6 +30,7 @@ use crate::exit::{self, UsageError};
 use crate::gateway::bill::{self, Bill, BillError, BillSource};
 use crate::journal::reconcile::{ReconciliationMeta, API};
 use crate::journal::Journal;
+use crate::journal::JournalLocation;
 use crate::options::Locations;
 use crate::paths::{directory_of, Protected};
 use crate::reconcile::matching::{self, DayBills, JournalSide, Matched, Outcome};
@@ -144,10 +145,10 @@ fn bill_files(date: Date, files: &[PathBuf]) -> Result<Vec<(Date, PathBuf)>, Usa
 
 /// `bulkrefund reconcile ...`.
 pub async fn main(locations: &Locations, args: ReconcileArgs) -> anyhow::Result<u8> {
-    let (config, journal_path) = locations.load()?;
+    let (config, journal_at) = locations.load()?;
     let profile = config.profile(&args.profile)?;
     let request = Request::from_args(&args, profile.gateway.as_str())?;
-    run(&profile, &journal_path, Some(config.path()), &request).await
+    run(&profile, &journal_at, Some(config.path()), &request).await
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -277,7 +278,7 @@ fn neighbours_text(date: Date, neighbours: &[Neighbour; 2]) -> String {
 
 pub async fn run(
     profile: &Profile,
-    journal_path: &Path,
+    journal_at: &JournalLocation,
     config: Option<&Path>,
     request: &Request,
 ) -> anyhow::Result<u8> {
@@ -289,31 +290,26 @@ pub async fn run(
     } else {
         None
     };
-    run_with(profile, journal_path, config, request, source.as_deref()).await
+    run_with(profile, journal_at, config, request, source.as_deref()).await
 }
 
 /// [`run`] with the bill API given (tests give their own); `None` with files.
 pub async fn run_with(
     profile: &Profile,
-    journal_path: &Path,
+    journal_at: &JournalLocation,
     config: Option<&Path>,
     request: &Request,
     source: Option<&dyn BillSource>,
 ) -> anyhow::Result<u8> {
-    if !journal_path.exists() {
+    if !journal_at.exists() {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to reconcile against",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     }
-    let mut journal = Journal::open(journal_path)?;
-    let protected = protected_paths(
-        &journal,
-        journal_path,
-        config,
-        (&request.files, &request.out),
-    )?;
+    let mut journal = journal_at.open()?;
+    let protected = protected_paths(&journal, journal_at, config, (&request.files, &request.out))?;
     let (day, neighbours, matched) = if let Some(source) = source {
         fetch_all(&journal, source, (profile, &protected), request).await?
     } else {

@@ -10,6 +10,7 @@ use jiff::civil::Date;
 
 use crate::exit::UsageError;
 use crate::journal::Journal;
+use crate::journal::JournalLocation;
 use crate::paths::Protected;
 
 /// What no file reconciliation writes may be: the journal, the
@@ -21,12 +22,12 @@ use crate::paths::Protected;
 /// earlier reconciliation's raw bill may be there.
 pub(super) fn protected_paths(
     journal: &Journal,
-    journal_path: &Path,
+    journal_at: &JournalLocation,
     config: Option<&Path>,
     (files, out): (&[(Date, PathBuf)], &Path),
 ) -> anyhow::Result<Protected> {
     let mut protected = Protected::new();
-    protected.journal(journal_path);
+    protected.journal(journal_at);
     if let Some(config) = config {
         protected.add(config, "the configuration");
     }

@@ -1,6 +1,8 @@
 //! `reconcile`'s own rules: bill files by position or date, and the fetch
 //! path through a bill API of the test's (the stub gateway has none).
 
+use crate::journal::JournalLocation;
+
 use super::*;
 
 fn day(text: &str) -> Date {
@@ -117,7 +119,7 @@ mod fetched {
         let profile = config.profile("acme").unwrap();
         let app = App::new(
             config,
-            journal_path.clone(),
+            JournalLocation::file(&journal_path),
             options,
             CancellationToken::new(),
         );
@@ -168,9 +170,15 @@ mod fetched {
             asked: Mutex::new(Vec::new()),
         };
         let request = request(dir.path(), date);
-        let code = run_with(&profile, &journal_path, None, &request, Some(&bills))
-            .await
-            .unwrap();
+        let code = run_with(
+            &profile,
+            &JournalLocation::file(&journal_path),
+            None,
+            &request,
+            Some(&bills),
+        )
+        .await
+        .unwrap();
         assert_eq!(code, exit::SUCCESS, "matched, and one made outside");
         assert_eq!(*bills.asked.lock().unwrap(), [date, before, after]);
         let kept = |day: Date| dir.path().join(format!("{day}.stub.bill.csv"));
@@ -205,9 +213,15 @@ mod fetched {
             days: HashMap::from([(date, bill(date, "OTHER", vec![]))]),
             asked: Mutex::new(Vec::new()),
         };
-        let error = run_with(&profile, &journal_path, None, &request, Some(&other))
-            .await
-            .unwrap_err();
+        let error = run_with(
+            &profile,
+            &JournalLocation::file(&journal_path),
+            None,
+            &request,
+            Some(&other),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(crate::commands::exit_code_for(&error), exit::FATAL);
         assert!(format!("{error:#}").contains("merchant OTHER"), "{error:#}");
         let journal = Journal::open_read_only(&journal_path).unwrap().unwrap();
@@ -223,9 +237,15 @@ mod fetched {
             )]),
             asked: Mutex::new(Vec::new()),
         };
-        let code = run_with(&profile, &journal_path, None, &request, Some(&whole))
-            .await
-            .unwrap();
+        let code = run_with(
+            &profile,
+            &JournalLocation::file(&journal_path),
+            None,
+            &request,
+            Some(&whole),
+        )
+        .await
+        .unwrap();
         assert_eq!(code, exit::SUCCESS);
         assert_eq!(*whole.asked.lock().unwrap(), [date]);
     }
@@ -252,9 +272,15 @@ mod fetched {
         ] {
             let mut request = request(dir.path(), date);
             request.out = dir.path().join(out);
-            let error = run_with(&profile, &journal_path, None, &request, Some(&whole))
-                .await
-                .unwrap_err();
+            let error = run_with(
+                &profile,
+                &JournalLocation::file(&journal_path),
+                None,
+                &request,
+                Some(&whole),
+            )
+            .await
+            .unwrap_err();
             assert_eq!(crate::commands::exit_code_for(&error), exit::USAGE, "{out}");
             assert!(format!("{error:#}").contains(says), "{out}: {error:#}");
         }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::exit::{self, UsageError};
 use crate::journal::days::gateway_zone;
+use crate::journal::JournalLocation;
 use crate::journal::{Journal, Status};
 use crate::options::Locations;
 use crate::report::export::Filter;
@@ -64,16 +65,16 @@ fn check_extension(out: &std::path::Path) -> Result<(), UsageError> {
 }
 
 pub fn run(
-    journal_path: &std::path::Path,
+    journal_at: &JournalLocation,
     config: Option<&std::path::Path>,
     zone: &Zone,
     args: &ReportArgs,
 ) -> anyhow::Result<u8> {
     check_extension(&args.out)?;
-    let Some(journal) = Journal::open_read_only(journal_path)? else {
+    let Some(journal) = journal_at.open_read_only()? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing to report",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };
@@ -86,12 +87,12 @@ pub fn run(
             .into());
         }
     }
-    super::export::check_out(&journal, journal_path, config, &args.out)?;
+    super::export::check_out(&journal, journal_at, config, &args.out)?;
     let mut report = html::gather(&journal, &filter, zone, &period(args))?;
     report.reconciliations = reconciliations(&journal, &filter, &report)?;
     for refund in &mut report.attention {
         if refund.status == Status::Abnormal {
-            refund.what_to_do = what_show_says(journal_path, refund, zone)?;
+            refund.what_to_do = what_show_says(journal_at, refund, zone)?;
         }
     }
     html::write(&report, zone, &args.out)?;
@@ -167,13 +168,13 @@ fn reconciliations(
 /// The steps `bulkrefund show` gives for this refund (its JSON's
 /// `what_to_do`): the page says exactly what `show` says.
 fn what_show_says(
-    journal_path: &std::path::Path,
+    journal_at: &JournalLocation,
     refund: &AttentionRefund,
     zone: &Zone,
 ) -> anyhow::Result<Vec<String>> {
     let mut json = Vec::new();
     super::show::run(
-        journal_path,
+        journal_at,
         &refund.refund_id,
         OutputFormat::Json,
         zone,
@@ -226,7 +227,7 @@ mod tests {
         };
         let app = App::new(
             config(dir, "report"),
-            journal.clone(),
+            JournalLocation::file(&journal),
             options,
             CancellationToken::new(),
         );
@@ -249,7 +250,10 @@ mod tests {
         let journal = stub_batch(dir.path()).await;
         let out = dir.path().join("batch-1.html");
         let utc = Zone::utc();
-        assert_eq!(run(&journal, None, &utc, &args(&out)).unwrap(), 0);
+        assert_eq!(
+            run(&JournalLocation::file(&journal), None, &utc, &args(&out)).unwrap(),
+            0
+        );
         let html = std::fs::read_to_string(&out).unwrap();
         assert!(
             html.contains(
@@ -300,7 +304,7 @@ mod tests {
         let journal = stub_batch(dir.path()).await;
         let utc = Zone::utc();
         let usage = |args: &ReportArgs| {
-            let error = run(&journal, None, &utc, args).unwrap_err();
+            let error = run(&JournalLocation::file(&journal), None, &utc, args).unwrap_err();
             error.downcast::<UsageError>().expect("a usage error").0
         };
         let out = dir.path().join("r.html");

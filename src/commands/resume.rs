@@ -75,7 +75,7 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
         Some(id) => Scope::Batches(vec![id]),
         None => Scope::All,
     };
-    let mut paces = app.paces();
+    let mut paces = app.paces()?;
     let reviewing = std::time::Instant::now();
     let (notes, queries) = if review {
         settle_reviews(app, &journal, &mut paces, &scope).await?
@@ -89,7 +89,7 @@ pub async fn resume(app: &App, request: ResumeRequest<'_>) -> anyhow::Result<Run
     // The summary's requests and time are the command's: the review's queries too.
     outcome.report.requests += queries;
     outcome.report.elapsed += reviewing;
-    if let Some(journal) = Journal::open_read_only(&app.journal_path)? {
+    if let Some(journal) = app.journal_at.open_read_only()? {
         // An import killed in the middle recorded nothing that resume could
         // finish: the operator must run its file again.
         for import in journal.interrupted_imports()? {

@@ -417,7 +417,7 @@ fn over_caps(app: &App, plan: &Plan) -> anyhow::Result<Vec<String>> {
 /// nothing was sent (nothing to send, or the operator declined).
 pub async fn run(app: &App, request: RetryRequest) -> anyhow::Result<Option<RunOutcome>> {
     let mut journal = app.open_existing(Some(request.batch))?;
-    let mut paces = app.paces();
+    let mut paces = app.paces()?;
     let plan = plan(&journal, request.batch, request.new_ids)?;
     let plan = check_with_gateway(&journal, &mut paces, plan, &app.cancel).await?;
     // The plan is a message for the operator (stderr, like every message).

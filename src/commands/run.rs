@@ -96,7 +96,7 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
     protected.add(request.batch, "the input batch");
     protected.check(&results_path, "--out")?;
     paths::check_writable(&results_path, "--out")?;
-    let mut journal = Journal::open(&app.journal_path)?;
+    let mut journal = app.journal_at.open()?;
     app.protected_files(Some(&journal))?
         .check(&results_path, "--out")?;
     let meta = batch_meta(&request, &profile, &scanned, &results_path);
@@ -120,7 +120,7 @@ pub async fn run(app: &App, request: RunRequest<'_>) -> anyhow::Result<RunOutcom
     let recorded = record(app, &mut journal, &meta, rows, &look);
     super::interrupt::set_phase(super::interrupt::Phase::Sending);
     let batch_id = recorded?;
-    let mut paces = app.paces();
+    let mut paces = app.paces()?;
     app.finish(journal, &mut paces, Scope::Batches(vec![batch_id]))
         .await
 }

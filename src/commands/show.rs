@@ -13,6 +13,7 @@ use crate::cli::{OutputFormat, ShowArgs};
 use crate::exit::{self, UsageError};
 use crate::journal::history::{AttemptRow, Listing, RefundTimes, Transition};
 use crate::journal::reconciled::FoundInBill;
+use crate::journal::JournalLocation;
 use crate::journal::{Journal, RefundRecord, State};
 use crate::options::Locations;
 use crate::reconcile::status as reconciled;
@@ -348,16 +349,16 @@ pub fn main(locations: &Locations, args: ShowArgs) -> anyhow::Result<u8> {
 }
 
 pub fn run(
-    journal_path: &std::path::Path,
+    journal_at: &JournalLocation,
     refund_id: &str,
     format: OutputFormat,
     zone: &Zone,
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
-    let Some(journal) = Journal::open_read_only(journal_path)? else {
+    let Some(journal) = journal_at.open_read_only()? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing has been run",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };
@@ -365,7 +366,7 @@ pub fn run(
     if records.is_empty() {
         return Err(UsageError(format!(
             "There is no refund {refund_id:?} in the journal ('{}'); `bulkrefund export` lists every refund",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     }

@@ -13,6 +13,7 @@ use crate::journal::approval::{ApprovalStore, WaitingBatch};
 use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
+use crate::journal::JournalLocation;
 use crate::options::Locations;
 use crate::reconcile::status as reconciled;
 use crate::report::approvals::{waiting_json, BatchesApproval};
@@ -40,14 +41,14 @@ pub struct View {
     pub zone: Zone,
 }
 
-pub fn run(journal_path: &std::path::Path, batch: Option<i64>, view: &View) -> anyhow::Result<u8> {
+pub fn run(journal_at: &JournalLocation, batch: Option<i64>, view: &View) -> anyhow::Result<u8> {
     if view.rows && batch.is_none() {
         return Err(UsageError("--rows lists one batch's rows: give --batch ID too".into()).into());
     }
-    let Some(journal) = Journal::open_read_only(journal_path)? else {
+    let Some(journal) = journal_at.open_read_only()? else {
         return Err(UsageError(format!(
             "There is no journal at '{}' yet: nothing has been run",
-            journal_path.display()
+            journal_at.display()
         ))
         .into());
     };

@@ -5,6 +5,8 @@
 //! it alone; `resume` asks about it only once its hour is up, never sends it
 //! again, and reports it succeeded once the gateway says so.
 
+use crate::journal::JournalLocation;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -138,7 +140,14 @@ fn export_totals_it_apart(journal: &Journal) {
 fn show_says_what_to_do(journal_path: &Path) {
     let utc = Zone::utc();
     let shown = text(|out| {
-        show::run(journal_path, "r3", OutputFormat::Table, &utc, out).unwrap();
+        show::run(
+            &JournalLocation::file(&journal_path),
+            "r3",
+            OutputFormat::Table,
+            &utc,
+            out,
+        )
+        .unwrap();
     });
     assert!(
         shown.contains(
@@ -156,7 +165,14 @@ fn show_says_what_to_do(journal_path: &Path) {
         assert!(shown.contains(step), "{step}\n{shown}");
     }
     let json = text(|out| {
-        show::run(journal_path, "r3", OutputFormat::Json, &utc, out).unwrap();
+        show::run(
+            &JournalLocation::file(&journal_path),
+            "r3",
+            OutputFormat::Json,
+            &utc,
+            out,
+        )
+        .unwrap();
     });
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["refunds"][0]["status"], "abnormal");
@@ -165,7 +181,14 @@ fn show_says_what_to_do(journal_path: &Path) {
         4
     );
     let paid = text(|out| {
-        show::run(journal_path, "r1", OutputFormat::Json, &utc, out).unwrap();
+        show::run(
+            &JournalLocation::file(&journal_path),
+            "r1",
+            OutputFormat::Json,
+            &utc,
+            out,
+        )
+        .unwrap();
     });
     assert!(!paid.contains("what_to_do"), "only for an abnormal refund");
 }
@@ -265,7 +288,7 @@ async fn an_abnormal_refund_is_reported_apart_never_resent_and_asked_about_hourl
     let journal_path = dir.path().join("journal.db");
     let app = App::new(
         config(dir.path(), "abnormal"),
-        journal_path.clone(),
+        JournalLocation::file(&journal_path),
         options,
         CancellationToken::new(),
     );

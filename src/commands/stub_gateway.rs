@@ -3,6 +3,8 @@
 //! the scan and the import, its client under the engine, the journal's gateway
 //! column, the results file, the export's order ids and `retry --new-ids`.
 
+use crate::journal::JournalLocation;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -73,7 +75,7 @@ async fn a_stub_batch_is_run_reported_exported_and_retried() {
     let journal_path = dir.path().join("journal.db");
     let app = App::new(
         config(dir.path(), "scenario"),
-        journal_path.clone(),
+        JournalLocation::file(&journal_path),
         options,
         CancellationToken::new(),
     );

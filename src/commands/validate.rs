@@ -16,6 +16,7 @@ use crate::exit::{self, UsageError};
 use crate::journal::import::{self, Tally};
 use crate::journal::preview::preview;
 use crate::journal::Journal;
+use crate::journal::JournalLocation;
 use crate::options::Locations;
 
 /// Checks a batch; prints every problem to `out` as it is found.
@@ -56,13 +57,13 @@ pub fn file_error(e: FileError) -> anyhow::Error {
 
 /// `bulkrefund validate BATCH --profile P`.
 pub fn main(locations: &Locations, args: ValidateArgs) -> anyhow::Result<u8> {
-    let (config, journal_path) = locations.load()?;
+    let (config, journal_at) = locations.load()?;
     let profile = config.profile(&args.profile)?;
     let asked = Asked {
         options: args.input.read_options(),
         allow_over_limit: args.allow_over_limit,
     };
-    run(&args.batch, &asked, (&config, &profile), &journal_path)
+    run(&args.batch, &asked, (&config, &profile), &journal_at)
 }
 
 /// What `validate` is asked besides the batch.
@@ -77,10 +78,10 @@ pub fn run(
     batch: &Path,
     asked: &Asked,
     (config, profile): (&Config, &Profile),
-    journal_path: &Path,
+    journal_at: &JournalLocation,
 ) -> anyhow::Result<u8> {
     let options = &asked.options;
-    let journal = Journal::open_read_only(journal_path)?;
+    let journal = journal_at.open_read_only()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     writeln!(

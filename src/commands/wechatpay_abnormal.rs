@@ -8,6 +8,8 @@
 //! succeeded and exits 0. Here, beside the commands, because it moves the
 //! journal's clock with the test-only `Journal::make_due`.
 
+use crate::journal::JournalLocation;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -75,7 +77,7 @@ fn app(dir: &Path, sim: &SimHandle) -> App {
     let journal = dir.join("journal.db");
     App::new(
         Config::load(&path).unwrap(),
-        journal,
+        JournalLocation::file(&journal),
         options,
         CancellationToken::new(),
     )

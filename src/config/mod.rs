@@ -30,6 +30,7 @@ use crate::gateway::bill::{Bill, BillError, BillSource};
 use crate::gateway::profile::{self, ProfileSection, SectionError};
 use crate::gateway::section::{Endpoint, GatewayProfile, SectionContext};
 use crate::gateway::{ClientError, Gateway, GatewayKind, GatewaySpec};
+use crate::journal::JournalLocation;
 use crate::money::Fen;
 use crate::setting::SettingError;
 use crate::small_files;
@@ -41,6 +42,7 @@ pub const DEFAULT_JOURNAL: &str = "bulkrefund.db";
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     journal: Option<PathBuf>,
+    journal_password: Option<crate::secret::SecretRef>,
     timezone: Option<String>,
     #[serde(default)]
     profiles: BTreeMap<String, toml::Table>,
@@ -60,6 +62,8 @@ pub struct Config {
     text: String,
     places: Places,
     journal: Option<PathBuf>,
+    /// A PostgreSQL journal's password, as a secret (`{ env }`/`{ file }`).
+    journal_password: Option<crate::secret::SecretRef>,
     /// The IANA name of the operator's time zone.
     timezone: Option<String>,
     profiles: BTreeMap<String, ProfileText>,
@@ -167,11 +171,19 @@ impl Profile {
 /// Every name a configuration may hold: only these are ever shown in an error
 /// (anything else on a line may be a secret typed in the wrong place).
 fn known_names() -> Vec<&'static str> {
-    ["journal", "timezone", "profiles", "gateway", "env", "file"]
-        .into_iter()
-        .chain(COMMON_SETTINGS.iter().copied())
-        .chain(profile::setting_names())
-        .collect()
+    [
+        "journal",
+        "journal_password",
+        "timezone",
+        "profiles",
+        "gateway",
+        "env",
+        "file",
+    ]
+    .into_iter()
+    .chain(COMMON_SETTINGS.iter().copied())
+    .chain(profile::setting_names())
+    .collect()
 }
 
 /// The profile a mistyped name most likely meant: the nearest by edit
@@ -234,6 +246,7 @@ impl Config {
             text: text.to_owned(),
             places: Places::parse(text),
             journal: None,
+            journal_password: None,
             timezone: None,
             profiles: BTreeMap::new(),
         };
@@ -244,10 +257,11 @@ impl Config {
                 config.shape_error(
                     &path,
                     e.inner().message(),
-                    &["journal", "timezone", "profiles"],
+                    &["journal", "journal_password", "timezone", "profiles"],
                 )
             })?;
         config.journal = raw.journal;
+        config.journal_password = raw.journal_password;
         if let Some(name) = &raw.timezone {
             crate::zone::Zone::named(name)
                 .map_err(|e| UsageError(format!("'{}', timezone: {}", path.display(), e.0)))?;
@@ -371,12 +385,19 @@ impl Config {
         crate::paths::directory_of(&self.path)
     }
 
-    /// The journal: `--journal`, else the file's `journal` (relative to the file), else `./bulkrefund.db`.
-    pub fn journal_path(&self, explicit: Option<&Path>) -> PathBuf {
+    /// The journal: `--journal`, else the file's `journal` (a file relative
+    /// to the configuration's, or a `postgres://` URL), else
+    /// `./bulkrefund.db`. A PostgreSQL journal's password is the file's
+    /// `journal_password`.
+    pub fn journal_location(&self, explicit: Option<&Path>) -> JournalLocation {
+        let password = self
+            .journal_password
+            .clone()
+            .map(|secret| (secret, self.dir().to_owned()));
         match (explicit, &self.journal) {
-            (Some(path), _) => path.to_owned(),
-            (None, Some(path)) => self.dir().join(path),
-            (None, None) => PathBuf::from(DEFAULT_JOURNAL),
+            (Some(named), _) => JournalLocation::named(named, None, password),
+            (None, Some(named)) => JournalLocation::named(named, Some(self.dir()), password),
+            (None, None) => JournalLocation::file(DEFAULT_JOURNAL),
         }
     }
 

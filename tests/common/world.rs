@@ -14,7 +14,7 @@ use bulkrefund::commands::retry::{self, Plan, RetryRequest};
 use bulkrefund::commands::run::{self, RunRequest};
 use bulkrefund::config::Config;
 use bulkrefund::gateway::GatewayKind;
-use bulkrefund::journal::Journal;
+use bulkrefund::journal::{Journal, JournalLocation};
 use bulkrefund::options::RunOptions;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::LedgerSnapshot;
@@ -148,7 +148,12 @@ impl World {
 
     pub fn app(&self, options: RunOptions) -> App {
         let config = Config::load(&self.config).unwrap();
-        App::new(config, self.journal(), options, CancellationToken::new())
+        App::new(
+            config,
+            JournalLocation::file(self.journal()),
+            options,
+            CancellationToken::new(),
+        )
     }
 
     pub async fn run(&self, batch: &Path, profile: &str, options: RunOptions) -> RunOutcome {

@@ -63,3 +63,19 @@ pub struct Opened {
     /// `current_user`: the person, as PostgreSQL authenticated them.
     pub person: String,
 }
+
+/// Runs `f`, which uses the driver, where the driver may block: the
+/// `postgres` client drives its connection on a runtime of its own, which
+/// tokio refuses to start on a thread that drives async tasks, so there it
+/// runs under `block_in_place` (the program's runtime is multi-threaded:
+/// the other tasks go on). Everywhere else (the journal's writer thread, a
+/// blocking task, a plain thread) it simply runs.
+pub fn outside_async<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
-use super::PgJournal;
+use super::{outside_async, PgJournal};
 use crate::batch::{CheckedRow, FileError};
 use crate::gateway::GatewayKind;
 use crate::journal::approval::{
@@ -43,53 +43,73 @@ use crate::money::Fen;
 
 /// A PostgreSQL journal, as the rest of the program holds one.
 pub struct PgStore {
-    conn: RefCell<PgJournal>,
+    /// Always `Some` until dropped (see `Drop`).
+    conn: RefCell<Option<PgJournal>>,
 }
 
 impl PgStore {
     pub fn new(journal: PgJournal) -> PgStore {
         PgStore {
-            conn: RefCell::new(journal),
+            conn: RefCell::new(Some(journal)),
         }
     }
 
     /// The connection, for one operation.
     fn conn(&self) -> RefMut<'_, PgJournal> {
-        self.conn.borrow_mut()
+        RefMut::map(self.conn.borrow_mut(), |conn| {
+            conn.as_mut().expect("the connection is held until dropped")
+        })
+    }
+
+    fn conn_mut(&mut self) -> &mut PgJournal {
+        self.conn
+            .get_mut()
+            .as_mut()
+            .expect("the connection is held until dropped")
+    }
+}
+
+impl Drop for PgStore {
+    /// Closing the connection blocks on the driver's runtime, as every
+    /// statement does: a journal dropped in async code closes it outside.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().take() {
+            outside_async(|| drop(conn));
+        }
     }
 }
 
 impl JournalStore for PgStore {
     fn refund(&self, id: i64) -> Result<RefundRecord, JournalError> {
-        self.conn().refund(id)
+        outside_async(|| self.conn().refund(id))
     }
 
     fn refunds_named(&self, refund_id: &str) -> Result<Vec<RefundRecord>, JournalError> {
-        self.conn().refunds_named(refund_id)
+        outside_async(|| self.conn().refunds_named(refund_id))
     }
 
     fn refunds_in_review(&self, scope: &Scope) -> Result<Vec<RefundRecord>, JournalError> {
-        self.conn().refunds_in_review(scope)
+        outside_async(|| self.conn().refunds_in_review(scope))
     }
 
     fn batch_refunds(&self, batch: i64) -> Result<Vec<i64>, JournalError> {
-        self.conn().batch_refunds(batch)
+        outside_async(|| self.conn().batch_refunds(batch))
     }
 
     fn unresolved_profiles(&self, scope: &Scope) -> Result<Vec<String>, JournalError> {
-        self.conn().unresolved_profiles(scope)
+        outside_async(|| self.conn().unresolved_profiles(scope))
     }
 
     fn affected_batches(&self, scope: &Scope) -> Result<Vec<i64>, JournalError> {
-        self.conn().affected_batches(scope)
+        outside_async(|| self.conn().affected_batches(scope))
     }
 
     fn chain_head(&self, id: i64) -> Result<i64, JournalError> {
-        self.conn().chain_head(id)
+        outside_async(|| self.conn().chain_head(id))
     }
 
     fn chain_links(&self, id: i64) -> Result<Vec<RefundRecord>, JournalError> {
-        self.conn().chain_links(id)
+        outside_async(|| self.conn().chain_links(id))
     }
 
     fn id_taken(
@@ -98,38 +118,38 @@ impl JournalStore for PgStore {
         merchant_id: &str,
         refund_id: &str,
     ) -> Result<bool, JournalError> {
-        self.conn().id_taken(gateway, merchant_id, refund_id)
+        outside_async(|| self.conn().id_taken(gateway, merchant_id, refund_id))
     }
 
     fn refund_times(&self, refund: i64) -> Result<RefundTimes, JournalError> {
-        self.conn().refund_times(refund)
+        outside_async(|| self.conn().refund_times(refund))
     }
 
     fn transitions(&self, refund: i64) -> Result<Vec<Transition>, JournalError> {
-        self.conn().transitions(refund)
+        outside_async(|| self.conn().transitions(refund))
     }
 
     fn attempts(&self, refund: i64) -> Result<Vec<AttemptRow>, JournalError> {
-        self.conn().attempts(refund)
+        outside_async(|| self.conn().attempts(refund))
     }
 
     fn last_attempts(
         &self,
         refunds: &[i64],
     ) -> Result<HashMap<i64, (String, String)>, JournalError> {
-        self.conn().last_attempts(refunds)
+        outside_async(|| self.conn().last_attempts(refunds))
     }
 
     fn listings(&self, head: i64) -> Result<Vec<Listing>, JournalError> {
-        self.conn().listings(head)
+        outside_async(|| self.conn().listings(head))
     }
 
     fn found_in_bills(&self, refund: i64) -> Result<Vec<FoundInBill>, JournalError> {
-        self.conn().found_in_bills(refund)
+        outside_async(|| self.conn().found_in_bills(refund))
     }
 
     fn clock_ms(&self) -> Result<i64, JournalError> {
-        self.conn().clock_ms()
+        outside_async(|| self.conn().clock_ms())
     }
 
     fn claim(
@@ -138,19 +158,19 @@ impl JournalStore for PgStore {
         ids: &[i64],
         lease: Lease,
     ) -> Result<Vec<(i64, Claim)>, JournalError> {
-        self.conn.get_mut().claim(owner, ids, lease)
+        outside_async(|| self.conn_mut().claim(owner, ids, lease))
     }
 
     fn renew(&mut self, owner: &ClaimOwner, lease: Lease) -> Result<u64, JournalError> {
-        self.conn.get_mut().renew(owner, lease)
+        outside_async(|| self.conn_mut().renew(owner, lease))
     }
 
     fn release(&mut self, owner: &ClaimOwner) -> Result<u64, JournalError> {
-        self.conn.get_mut().release(owner)
+        outside_async(|| self.conn_mut().release(owner))
     }
 
     fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
-        self.conn.get_mut().recover_lapsed(owner, now)
+        outside_async(|| self.conn_mut().recover_lapsed(owner, now))
     }
 
     #[cfg(test)]
@@ -168,7 +188,7 @@ impl JournalStore for PgStore {
     }
 
     fn apply(&self, refund: i64, expected: State, change: &Change) -> Result<(), JournalError> {
-        self.conn().apply(refund, expected, change)
+        outside_async(|| self.conn().apply(refund, expected, change))
     }
 
     fn settle(
@@ -178,31 +198,31 @@ impl JournalStore for PgStore {
         change: &Change,
         attempt: &AttemptRecord,
     ) -> Result<(), JournalError> {
-        self.conn().settle(refund, expected, change, attempt)
+        outside_async(|| self.conn().settle(refund, expected, change, attempt))
     }
 
     fn note_attempt(&self, refund: i64, attempt: &AttemptRecord) -> Result<(), JournalError> {
-        self.conn().note_attempt(refund, attempt)
+        outside_async(|| self.conn().note_attempt(refund, attempt))
     }
 
     fn commit_ops(
         &mut self,
         ops: &mut dyn ExactSizeIterator<Item = &Op>,
     ) -> Vec<Result<(), JournalError>> {
-        self.conn.get_mut().commit_group(ops)
+        outside_async(|| self.conn_mut().commit_group(ops))
     }
 
     #[cfg(test)]
     fn make_due(&self, refund: i64) -> Result<(), JournalError> {
-        self.conn().make_due(refund)
+        outside_async(|| self.conn().make_due(refund))
     }
 
     fn unpark(&self, scope: &Scope) -> Result<(), JournalError> {
-        self.conn().unpark(scope)
+        outside_async(|| self.conn().unpark(scope))
     }
 
     fn reopen_listing(&self, refund: i64) -> Result<(), JournalError> {
-        self.conn().reopen_listing(refund)
+        outside_async(|| self.conn().reopen_listing(refund))
     }
 
     fn start_retries(
@@ -210,15 +230,15 @@ impl JournalStore for PgStore {
         batch: i64,
         starts: &[RetryStart],
     ) -> Result<Vec<i64>, JournalError> {
-        self.conn.get_mut().start_retries(batch, starts)
+        outside_async(|| self.conn_mut().start_retries(batch, starts))
     }
 
     fn person(&self) -> Result<Person, JournalError> {
-        ApprovalStore::person(&self.conn().approvals())
+        outside_async(|| ApprovalStore::person(&self.conn().approvals()))
     }
 
     fn approval_state(&self, batch: i64) -> Result<Option<BatchApproval>, JournalError> {
-        ApprovalStore::approval_state(&self.conn().approvals(), batch)
+        outside_async(|| ApprovalStore::approval_state(&self.conn().approvals(), batch))
     }
 
     fn record_approval(
@@ -228,15 +248,17 @@ impl JournalStore for PgStore {
         verdict: Verdict,
         why: &str,
     ) -> Result<ApprovalRecord, JournalError> {
-        ApprovalStore::record_approval(&self.conn().approvals(), batch, person, verdict, why)
+        outside_async(|| {
+            ApprovalStore::record_approval(&self.conn().approvals(), batch, person, verdict, why)
+        })
     }
 
     fn approvals_of(&self, batch: i64) -> Result<Vec<ApprovalRecord>, JournalError> {
-        ApprovalStore::approvals_of(&self.conn().approvals(), batch)
+        outside_async(|| ApprovalStore::approvals_of(&self.conn().approvals(), batch))
     }
 
     fn batches_waiting(&self) -> Result<Vec<WaitingBatch>, JournalError> {
-        ApprovalStore::batches_waiting(&self.conn().approvals())
+        outside_async(|| ApprovalStore::batches_waiting(&self.conn().approvals()))
     }
 
     fn import_deciding(
@@ -247,9 +269,10 @@ impl JournalStore for PgStore {
         on_problem: &mut dyn FnMut(&str),
         check: &mut dyn FnMut(&Tally) -> Result<Option<Hold>, Refusal>,
     ) -> Result<Tally, ImportError> {
-        self.conn
-            .get_mut()
-            .import_deciding(meta, rows, interrupted, on_problem, check)
+        outside_async(|| {
+            self.conn_mut()
+                .import_deciding(meta, rows, interrupted, on_problem, check)
+        })
     }
 
     fn preview(
@@ -259,74 +282,74 @@ impl JournalStore for PgStore {
         rows: &mut dyn Iterator<Item = Result<CheckedRow, FileError>>,
         on_problem: &mut dyn FnMut(&str),
     ) -> Result<Tally, ImportError> {
-        self.conn().preview(gateway, merchant_id, rows, on_problem)
+        outside_async(|| self.conn().preview(gateway, merchant_id, rows, on_problem))
     }
 
     fn begin_import(&self, meta: &BatchMeta) -> Result<i64, JournalError> {
-        self.conn().begin_import(meta)
+        outside_async(|| self.conn().begin_import(meta))
     }
 
     fn interrupted_imports(&self) -> Result<Vec<InterruptedImport>, JournalError> {
-        self.conn().interrupted_imports()
+        outside_async(|| self.conn().interrupted_imports())
     }
 
     fn forget_import(&self, id: i64) -> Result<Option<InterruptedImport>, JournalError> {
-        self.conn().forget_import(id)
+        outside_async(|| self.conn().forget_import(id))
     }
 
     fn unfinished_imports(
         &self,
         only: Option<&[i64]>,
     ) -> Result<Vec<UnfinishedImport>, JournalError> {
-        self.conn().unfinished_imports(only)
+        outside_async(|| self.conn().unfinished_imports(only))
     }
 
     fn batch_exists(&self, batch: i64) -> Result<bool, JournalError> {
-        self.conn().batch_exists(batch)
+        outside_async(|| self.conn().batch_exists(batch))
     }
 
     fn batch_inputs(&self) -> Result<Vec<PathBuf>, JournalError> {
-        self.conn().batch_inputs()
+        outside_async(|| self.conn().batch_inputs())
     }
 
     fn results_path(&self, batch: i64) -> Result<Option<PathBuf>, JournalError> {
-        self.conn().results_path(batch)
+        outside_async(|| self.conn().results_path(batch))
     }
 
     fn results_bom(&self, batch: i64) -> Result<bool, JournalError> {
-        self.conn().results_bom(batch)
+        outside_async(|| self.conn().results_bom(batch))
     }
 
     fn set_results_path(&self, batch: i64, path: &Path) -> Result<(), JournalError> {
-        self.conn().set_results_path(batch, path)
+        outside_async(|| self.conn().set_results_path(batch, path))
     }
 
     fn set_finished(&self, batch: i64, finished: bool) -> Result<(), JournalError> {
-        self.conn().set_finished(batch, finished)
+        outside_async(|| self.conn().set_finished(batch, finished))
     }
 
     fn waiting(&self, scope: &Scope) -> Result<Vec<Waiting>, JournalError> {
-        self.conn().waiting(scope)
+        outside_async(|| self.conn().waiting(scope))
     }
 
     fn due_reader(&self, scope: &Scope, gaps: bool) -> Result<Box<dyn DueReads>, JournalError> {
-        self.conn().due_reader(scope, gaps)
+        outside_async(|| self.conn().due_reader(scope, gaps))
     }
 
     fn batch_intents(&self, batch: i64) -> Result<Vec<IntentTotal>, JournalError> {
-        self.conn().batch_intents(batch)
+        outside_async(|| self.conn().batch_intents(batch))
     }
 
     fn batch_unsent(&self, batch: i64) -> Result<Vec<(RowStatus, u64, Fen)>, JournalError> {
-        self.conn().batch_unsent(batch)
+        outside_async(|| self.conn().batch_unsent(batch))
     }
 
     fn refunded_in_all(&self) -> Result<(u64, Fen), JournalError> {
-        self.conn().refunded_in_all()
+        outside_async(|| self.conn().refunded_in_all())
     }
 
     fn failures_by_code(&self, batch: i64) -> Result<Vec<FailureGroup>, JournalError> {
-        self.conn().failures_by_code(batch)
+        outside_async(|| self.conn().failures_by_code(batch))
     }
 
     fn status_totals(
@@ -334,23 +357,23 @@ impl JournalStore for PgStore {
         batch: i64,
         as_repeated: bool,
     ) -> Result<Vec<(Status, u64, Fen)>, JournalError> {
-        self.conn().status_totals(batch, as_repeated)
+        outside_async(|| self.conn().status_totals(batch, as_repeated))
     }
 
     fn batches(&self) -> Result<Vec<BatchSummary>, JournalError> {
-        self.conn().batches()
+        outside_async(|| self.conn().batches())
     }
 
     fn batches_with_hash(&self, sha256: &str) -> Result<Vec<BatchSummary>, JournalError> {
-        self.conn().batches_with_hash(sha256)
+        outside_async(|| self.conn().batches_with_hash(sha256))
     }
 
     fn batch(&self, id: i64) -> Result<Option<BatchSummary>, JournalError> {
-        self.conn().batch(id)
+        outside_async(|| self.conn().batch(id))
     }
 
     fn batch_header(&self, batch: i64) -> Result<Vec<String>, JournalError> {
-        self.conn().batch_header(batch)
+        outside_async(|| self.conn().batch_header(batch))
     }
 
     fn results_rows_while(
@@ -358,15 +381,15 @@ impl JournalStore for PgStore {
         batch: i64,
         each: &mut dyn FnMut(ResultsRow) -> bool,
     ) -> Result<(), JournalError> {
-        self.conn().results_rows_while(batch, each)
+        outside_async(|| self.conn().results_rows_while(batch, each))
     }
 
     fn rows_needing_attention(&self, batch: i64) -> Result<Vec<AttentionRow>, JournalError> {
-        self.conn().rows_needing_attention(batch)
+        outside_async(|| self.conn().rows_needing_attention(batch))
     }
 
     fn retries_in_batch(&self, batch: i64) -> Result<Vec<RetryLink>, JournalError> {
-        self.conn().retries_in_batch(batch)
+        outside_async(|| self.conn().retries_in_batch(batch))
     }
 
     fn export_rows_while(
@@ -374,15 +397,15 @@ impl JournalStore for PgStore {
         filter: &ExportFilter,
         each: &mut dyn FnMut(ExportRow) -> bool,
     ) -> Result<(), JournalError> {
-        self.conn().export_rows_while(filter, each)
+        outside_async(|| self.conn().export_rows_while(filter, each))
     }
 
     fn export_span(&self) -> Result<Option<(String, String)>, JournalError> {
-        self.conn().export_span()
+        outside_async(|| self.conn().export_span())
     }
 
     fn export_merchants(&self, filter: &ExportFilter) -> Result<Vec<String>, JournalError> {
-        self.conn().export_merchants(filter)
+        outside_async(|| self.conn().export_merchants(filter))
     }
 
     fn attempt_latency(
@@ -391,7 +414,7 @@ impl JournalStore for PgStore {
         max_buckets: usize,
         utc_offset: i64,
     ) -> Result<LatencyCurve, JournalError> {
-        self.conn().attempt_latency(filter, max_buckets, utc_offset)
+        outside_async(|| self.conn().attempt_latency(filter, max_buckets, utc_offset))
     }
 
     fn refunds_for_bill(
@@ -400,7 +423,7 @@ impl JournalStore for PgStore {
         merchant_id: &str,
         ids: &[String],
     ) -> Result<Vec<JournalRefund>, JournalError> {
-        self.conn().refunds_for_bill(gateway, merchant_id, ids)
+        outside_async(|| self.conn().refunds_for_bill(gateway, merchant_id, ids))
     }
 
     fn refunds_expected_around(
@@ -409,8 +432,10 @@ impl JournalStore for PgStore {
         merchant_id: &str,
         date: Date,
     ) -> Result<Vec<JournalRefund>, JournalError> {
-        self.conn()
-            .refunds_expected_around(gateway, merchant_id, date)
+        outside_async(|| {
+            self.conn()
+                .refunds_expected_around(gateway, merchant_id, date)
+        })
     }
 
     fn refunds_unresolved_on(
@@ -419,8 +444,10 @@ impl JournalStore for PgStore {
         merchant_id: &str,
         date: Date,
     ) -> Result<Vec<JournalRefund>, JournalError> {
-        self.conn()
-            .refunds_unresolved_on(gateway, merchant_id, date)
+        outside_async(|| {
+            self.conn()
+                .refunds_unresolved_on(gateway, merchant_id, date)
+        })
     }
 
     fn record_reconciliation(
@@ -428,11 +455,11 @@ impl JournalStore for PgStore {
         meta: &ReconciliationMeta,
         findings: &[FindingRecord],
     ) -> Result<i64, JournalError> {
-        self.conn.get_mut().record_reconciliation(meta, findings)
+        outside_async(|| self.conn_mut().record_reconciliation(meta, findings))
     }
 
     fn reconciled_days(&self) -> Result<Vec<ReconciledDay>, JournalError> {
-        self.conn().reconciled_days()
+        outside_async(|| self.conn().reconciled_days())
     }
 
     fn recorded_reconciliations(
@@ -440,7 +467,7 @@ impl JournalStore for PgStore {
         first: &str,
         last: &str,
     ) -> Result<Vec<RecordedReconciliation>, JournalError> {
-        self.conn().recorded_reconciliations(first, last)
+        outside_async(|| self.conn().recorded_reconciliations(first, last))
     }
 
     fn backup(&self, target: &Path) -> Result<i64, BackupError> {
