@@ -28,6 +28,14 @@ use proptest::prelude::*;
 
 use common::*;
 
+#[path = "pg/server.rs"]
+mod server;
+#[path = "pg/tables.rs"]
+mod tables;
+#[path = "pg/twin.rs"]
+mod twin;
+use twin::Twin;
+
 /// The operator's refunds: (id, order, fen). File A holds the first five, B the
 /// last five: R4 and R5 are in both.
 const INTENTS: [(&str, &str, u64); 8] = [
@@ -202,7 +210,12 @@ async fn start(gateway: GatewayKind) -> World {
         .set("wechatpay", "same_order_gap = \"0s\"")
         .set("wechatpay", "poll_schedule = [\"1s\"]")
         .write(dir.path(), &sim.base_url());
-    World { dir, sim, config }
+    World {
+        dir,
+        sim,
+        config,
+        pg: None,
+    }
 }
 
 /// The intent a refund id serves (`R2R3` serves `R2`).
@@ -248,15 +261,16 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
         }
     }
     // Every reported status is the ledger's, for the refund the row names now.
-    let conn = rusqlite::Connection::open(world.journal()).map_err(|e| e.to_string())?;
     let head_of = |batch: &str, line: &str| -> Option<String> {
-        conn.query_row(
-            "SELECT f.refund_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
-             WHERE r.batch_id = ?1 AND r.line = ?2",
-            [batch, line],
-            |r| r.get(0),
-        )
-        .ok()
+        let batch: i64 = batch.parse().ok()?;
+        let line: i64 = line.parse().ok()?;
+        world
+            .journal_rows(&format!(
+                "SELECT f.refund_id FROM batch_rows r JOIN refunds f ON f.id = r.refund
+                 WHERE r.batch_id = {batch} AND r.line = {line}"
+            ))
+            .pop()
+            .and_then(|mut row| row.pop().flatten())
     };
     for file in [File::A, File::B] {
         let results = default_results_path(&self::file(world, file));
@@ -289,8 +303,16 @@ fn check_invariants(world: &World, ledger: &LedgerSnapshot) -> Result<(), String
     Ok(())
 }
 
-async fn scenario(gateway: GatewayKind, ops: Vec<(Op, u8)>, seed: u64) -> Result<(), String> {
-    let world = start(gateway).await;
+/// `ops` on a fresh world, then the invariants; the world's journal is
+/// PostgreSQL when `pg` is given, else its SQLite file.
+async fn scenario(
+    gateway: GatewayKind,
+    ops: Vec<(Op, u8)>,
+    seed: u64,
+    pg: Option<PgJournalAt>,
+) -> Result<(), String> {
+    let mut world = start(gateway).await;
+    world.pg = pg;
     write_files(&world, gateway);
     for (i, (op, fault)) in ops.iter().enumerate() {
         world.sim.set_faults(faults(*fault, seed + i as u64));
@@ -301,16 +323,12 @@ async fn scenario(gateway: GatewayKind, ops: Vec<(Op, u8)>, seed: u64) -> Result
     // An import killed midway is finished by running its file again, as resume says.
     for f in [File::A, File::B] {
         let name = file(&world, f).display().to_string();
-        let left = world.journal().exists()
-            && rusqlite::Connection::open(world.journal())
-                .and_then(|c| {
-                    c.query_row(
-                        "SELECT COUNT(*) FROM imports WHERE file_name = ?1",
-                        [name],
-                        |r| r.get::<_, i64>(0),
-                    )
-                })
-                .is_ok_and(|n| n > 0);
+        let left = !world
+            .journal_rows(&format!(
+                "SELECT CAST(id AS TEXT) FROM imports WHERE file_name = '{}'",
+                name.replace('\'', "''")
+            ))
+            .is_empty();
         if left {
             apply(&world, gateway, &Op::Run(f)).await;
         }
@@ -340,22 +358,11 @@ async fn scenario(gateway: GatewayKind, ops: Vec<(Op, u8)>, seed: u64) -> Result
 /// `retry --failed` (same ids) of every batch: a refund the gateway refused
 /// with a lie is failed, never created, and only a retry asks about it again.
 async fn retry_never_created(world: &World) {
-    let journal = world.journal();
-    // (Opening a journal that does not exist would create one.)
-    let batches: Vec<String> = if journal.exists() {
-        rusqlite::Connection::open(&journal)
-            .and_then(|conn| {
-                let mut select = conn.prepare("SELECT id FROM batches")?;
-                let ids = select
-                    .query_map([], |r| r.get::<_, i64>(0))?
-                    .map(|id| id.map(|id| id.to_string()))
-                    .collect();
-                ids
-            })
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let batches: Vec<String> = world
+        .journal_rows("SELECT CAST(id AS TEXT) FROM batches")
+        .into_iter()
+        .filter_map(|mut row| row.pop().flatten())
+        .collect();
     for batch in &batches {
         let mut retry = world.command(&["retry", "--batch", batch, "--failed", "--yes"]);
         retry
@@ -378,6 +385,23 @@ fn cases() -> u32 {
         .unwrap_or(24)
 }
 
+/// Cases on a PostgreSQL journal per `cargo test` (each starts its own
+/// server): `BULKREFUND_MODEL_PG_CASES`.
+fn pg_cases() -> u32 {
+    std::env::var("BULKREFUND_MODEL_PG_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(8)
+}
+
+fn model_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
@@ -393,13 +417,33 @@ proptest! {
         seed in 0u64..1_000_000,
     ) {
         let gateway = if wechatpay { GatewayKind::Wechatpay } else { GatewayKind::Leshua };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let verdict = runtime.block_on(scenario(gateway, ops.clone(), seed));
+        let verdict = model_runtime().block_on(scenario(gateway, ops.clone(), seed, None));
         prop_assert!(verdict.is_ok(), "{gateway:?} {ops:?} (seed {seed}): {}", verdict.unwrap_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: pg_cases(),
+        max_shrink_iters: 4,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The same model, asserting the same, on a PostgreSQL journal.
+    #[test]
+    fn on_postgres_no_sequence_pays_twice_or_reports_what_the_gateway_did_not_say(
+        wechatpay in any::<bool>(),
+        ops in proptest::collection::vec((op(), 0u8..9), 2..9),
+        seed in 0u64..1_000_000,
+    ) {
+        let gateway = if wechatpay { GatewayKind::Wechatpay } else { GatewayKind::Leshua };
+        let Some(twin) = Twin::start("model on_postgres") else {
+            return Ok(());
+        };
+        let pg = Some(twin.for_world("alice"));
+        let verdict = model_runtime().block_on(scenario(gateway, ops.clone(), seed, pg));
+        prop_assert!(verdict.is_ok(), "PostgreSQL {gateway:?} {ops:?} (seed {seed}): {}", verdict.unwrap_err());
     }
 }
 
@@ -427,12 +471,7 @@ fn a_retry_reported_by_a_finished_batch_is_followed_there_too() {
         (Op::Retry(3), 1),
         (Op::Run(File::B), 0),
     ];
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(scenario(GatewayKind::Leshua, ops, 289_834))
+    model_runtime()
+        .block_on(scenario(GatewayKind::Leshua, ops, 289_834, None))
         .unwrap();
 }

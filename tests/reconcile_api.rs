@@ -21,7 +21,15 @@ async fn world(rows: u64, same_day: bool) -> (World, std::path::PathBuf) {
         .await
         .expect("simulator starts");
     let config = Profiles::default().write(dir.path(), &sim.base_url());
-    (World { dir, sim, config }, generated)
+    (
+        World {
+            dir,
+            sim,
+            config,
+            pg: None,
+        },
+        generated,
+    )
 }
 
 fn reconciliations(journal: &std::path::Path) -> Vec<(String, String)> {

@@ -290,7 +290,12 @@ async fn answers_under_an_unknown_serial_stop_the_run_and_are_never_believed() {
         .await
         .unwrap();
     let config = Profiles::default().write(dir.path(), &sim.base_url());
-    let world = World { dir, sim, config };
+    let world = World {
+        dir,
+        sim,
+        config,
+        pg: None,
+    };
     let outcome = world.run(&batch, "wechatpay", quick()).await;
     assert_eq!(outcome.exit_code, 1);
     let stopped = outcome.report.stopped.expect("the run says why it stopped");
@@ -341,7 +346,12 @@ async fn a_closed_refund_needs_a_new_id() {
     let config = Profiles::default()
         .set("wechatpay", "same_order_gap = \"1s\"")
         .write(dir.path(), &sim.base_url());
-    let world = World { dir, sim, config };
+    let world = World {
+        dir,
+        sim,
+        config,
+        pg: None,
+    };
     let outcome = world.run(&batch, "wechatpay", quick()).await;
     assert_eq!(outcome.exit_code, 3);
     let rows = world.results(&batch);

@@ -28,6 +28,18 @@ pub struct World {
     pub sim: SimHandle,
     /// `bulkrefund.toml`, aimed at the simulator.
     pub config: PathBuf,
+    /// A PostgreSQL journal the real binary uses instead of the SQLite file.
+    pub pg: Option<PgJournalAt>,
+}
+
+/// A PostgreSQL journal for the world's commands (tests/pg/twin.rs makes one).
+pub struct PgJournalAt {
+    /// `postgres://role@/db?host=…`, as `--journal` takes it.
+    pub url: String,
+    /// The role's password file (PGPASSFILE, mode 0600).
+    pub passfile: PathBuf,
+    /// How the test itself reads what the journal holds.
+    pub reader: postgres::Config,
 }
 
 /// What the binary printed and how it ended.
@@ -76,7 +88,12 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let sim = start_sim(orders, faults).await;
         let config = profiles.write(dir.path(), &sim.base_url());
-        World { dir, sim, config }
+        World {
+            dir,
+            sim,
+            config,
+            pg: None,
+        }
     }
 
     /// A world whose gateway knows the orders of a generated batch of `rows`
@@ -217,8 +234,46 @@ impl World {
         command
     }
 
+    /// The real binary on the world's journal: its SQLite file, or its
+    /// PostgreSQL journal when it has one.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        self.command_with_journal(&self.journal(), args)
+        match &self.pg {
+            None => self.command_with_journal(&self.journal(), args),
+            Some(pg) => {
+                let mut command = self.command_with_journal(Path::new(&pg.url), args);
+                command.env("PGPASSFILE", &pg.passfile);
+                command
+            }
+        }
+    }
+
+    /// The rows `sql` selects from the world's journal, whichever it is,
+    /// every column as text (write `CAST(x AS TEXT)`: both databases read
+    /// it); none when there is no journal yet.
+    pub fn journal_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match &self.pg {
+            None => {
+                if !self.journal().exists() {
+                    return Vec::new();
+                }
+                let conn = rusqlite::Connection::open(self.journal()).unwrap();
+                let mut select = conn.prepare(sql).unwrap();
+                let width = select.column_count();
+                let rows = select
+                    .query_map([], |r| (0..width).map(|i| r.get(i)).collect())
+                    .unwrap();
+                rows.collect::<Result<_, _>>().unwrap()
+            }
+            Some(pg) => bulkrefund::journal::postgres::outside_async(|| {
+                let mut client = pg.reader.connect(postgres::NoTls).unwrap();
+                client
+                    .query(sql, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                    .collect()
+            }),
+        }
     }
 
     /// Runs the real binary to its end.

@@ -11,6 +11,9 @@
 //! and passes, unless `BULKREFUND_REQUIRE_REAL` is set and not `0` (CI),
 //! where it fails.
 
+// Not every test file uses every helper.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -105,6 +108,17 @@ impl PgServer {
     /// A connection as the superuser to `db`.
     pub fn superuser(&self, db: &str) -> postgres::Client {
         self.client(SUPERUSER, SUPER_PASSWORD, db)
+    }
+
+    /// How to connect as the superuser to `db`.
+    pub fn superuser_config(&self, db: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
+            .host_path(self.socket_dir())
+            .user(SUPERUSER)
+            .password(SUPER_PASSWORD)
+            .dbname(db);
+        config
     }
 
     /// A connection as `role` with `password` to `db`, made directly with

@@ -18,6 +18,7 @@ use bulkrefund::journal::sqlite::SqliteJournal;
 use bulkrefund::journal::Journal;
 use bulkrefund::secret::SecretRef;
 
+use super::common::PgJournalAt;
 use super::server::PgServer;
 use super::tables::{pg_rows, sqlite_columns, sqlite_rows, TABLES};
 
@@ -110,6 +111,26 @@ impl Twin {
             .expect("the SQLite journal exists");
         let mut owner = self.server.client(OWNER, OWNER_PASSWORD, DB);
         copy::copy(&mut owner, &sqlite).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The PostgreSQL journal for a [`World`]'s commands, as `person`: its
+    /// URL, a password file for it, and a superuser's reader.
+    pub fn for_world(&self, person: &str) -> PgJournalAt {
+        let passfile = self.dir.path().join(format!("{person}.pgpass"));
+        std::fs::write(
+            &passfile,
+            format!(
+                "{}:5432:{DB}:{person}:{person}-pw\n",
+                self.server.socket_dir().display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        PgJournalAt {
+            url: self.url(person),
+            passfile,
+            reader: self.server.superuser_config(DB),
+        }
     }
 
     /// A connection as the superuser, to look at what PostgreSQL holds.

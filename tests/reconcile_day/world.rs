@@ -118,7 +118,12 @@ impl DayWorld {
             .set("alipay", "pid = \"2088123456789012\"");
         let config = profiles.write(dir.path(), &sim.base_url());
         DayWorld {
-            w: World { dir, sim, config },
+            w: World {
+                dir,
+                sim,
+                config,
+                pg: None,
+            },
             gateway,
             header,
             rows: lines.collect(),
