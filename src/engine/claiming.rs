@@ -278,6 +278,48 @@ mod tests {
         assert_eq!(journal.release(&stalled).unwrap(), 0);
         assert_eq!(journal.release(&other).unwrap(), 1);
     }
+    /// A process killed with a refund in flight leaves its claim to lapse:
+    /// a run still going recovers it at its next renewal (it becomes
+    /// unknown, to be queried), not only the next run to start.
+    #[tokio::test]
+    async fn a_renewal_recovers_what_a_dead_process_left_in_flight() {
+        let mut journal = journal_with_one_refund();
+        let (dead, running) = (
+            ClaimOwner::named("dead:1:a"),
+            ClaimOwner::named("running:2:b"),
+        );
+        // Claimed and sent at 1970's clock (the claim at a time sets this
+        // thread's journal clock too): lapsed long before the writer's now.
+        let claim = journal
+            .claim_at(&dead, &[1], Lease::default(), 1_000)
+            .unwrap();
+        let intent = crate::journal::Op::Transition {
+            refund: 1,
+            from: State::Pending,
+            change: crate::journal::Change::to(State::InFlight, "submitting"),
+            claim: claim[0].1.clone(),
+        };
+        journal
+            .commit_group([intent].iter())
+            .pop()
+            .unwrap()
+            .unwrap();
+        assert_eq!(journal.refund(1).unwrap().state, State::InFlight);
+        let claims = Claims {
+            owner: running,
+            lease: Lease::default(),
+        };
+        let (writer, thread) = writer::start(journal, claims);
+        assert_eq!(writer.renew().await.unwrap(), 0, "it holds no claim yet");
+        drop(writer);
+        let journal = tokio::task::spawn_blocking(move || thread.finish())
+            .await
+            .unwrap();
+        let refund = journal.refund(1).unwrap();
+        assert_eq!(refund.state, State::Unknown);
+        let last = journal.transitions(1).unwrap().pop().unwrap();
+        assert_eq!(last.why, crate::journal::fence::LAPSED_IN_FLIGHT);
+    }
 }
 
 #[cfg(test)]

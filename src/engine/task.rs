@@ -252,6 +252,13 @@ async fn submit(
 ) -> Sent {
     let Held { id, claim } = held;
     if let Err(e) = shared.writer.intent(id, from, claim).await {
+        if e.is_stale() {
+            // Another process moved it between the page's read and this
+            // run's claim (it ended, or went on to wait): nothing was sent,
+            // and the next read sees it as it is.
+            tracing::info!("refund {}: {e}; it is read again", order.refund_id);
+            return Err(Recorded::not_sent(from, None));
+        }
         return Err(Recorded::not_sent(from, Some(e)));
     }
     // The limiter gates the send itself, after the intent's commit (whose

@@ -43,7 +43,8 @@ enum Request {
         ids: Vec<i64>,
         done: oneshot::Sender<Result<Vec<(i64, Claim)>, JournalError>>,
     },
-    /// Renews the run's live claims.
+    /// Renews the run's live claims, then recovers the refunds other
+    /// processes left in flight under a claim that lapsed since.
     Renew {
         done: oneshot::Sender<Result<u64, JournalError>>,
     },
@@ -158,6 +159,12 @@ impl WriteError {
     pub fn is_fenced(&self) -> bool {
         matches!(self, WriteError::Journal(JournalError::Fenced { .. }))
     }
+
+    /// The journal refused the change because the refund is no longer in
+    /// the state the caller read it in.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, WriteError::Journal(JournalError::Stale { .. }))
+    }
 }
 
 type Done = oneshot::Sender<Result<(), JournalError>>;
@@ -207,6 +214,22 @@ fn run(mut journal: Journal, claims: Claims, rx: mpsc::Receiver<Request>) -> Jou
     journal
 }
 
+/// Renews the run's claims (how many), then makes `unknown` every refund
+/// another process left in flight under a claim that has lapsed since (it
+/// was killed or stalled while this run goes on): they fall due at once, to
+/// be queried by this run or another, not left in flight until the next start.
+fn renew_and_recover(journal: &mut Journal, claims: &Claims) -> Result<u64, JournalError> {
+    let renewed = journal.renew(&claims.owner, claims.lease)?;
+    let now = journal.clock_ms()?;
+    let recovered = journal.recover_lapsed(&claims.owner, now)?;
+    if recovered > 0 {
+        tracing::warn!(
+            "{recovered} refunds were left in flight by a process whose claim lapsed; they will be queried"
+        );
+    }
+    Ok(renewed)
+}
+
 /// Serves a claim or a renewal at once, in a transaction of its own; a
 /// change is given back, to be committed in a group.
 fn serve(journal: &mut Journal, claims: &Claims, request: Request) -> Option<(Op, Done)> {
@@ -216,7 +239,7 @@ fn serve(journal: &mut Journal, claims: &Claims, request: Request) -> Option<(Op
             let _ = done.send(journal.claim(&claims.owner, &ids, claims.lease));
         }
         Request::Renew { done } => {
-            let _ = done.send(journal.renew(&claims.owner, claims.lease));
+            let _ = done.send(renew_and_recover(journal, claims));
         }
     }
     None
