@@ -1,0 +1,251 @@
+//! A team's journal in PostgreSQL, end to end: the real binary with
+//! `--journal postgres://…` against the simulator and a real server the test
+//! starts (tests/pg/server.rs; skipped, saying so, where no server binaries
+//! exist). A stalled process (SIGSTOP) loses its refund to a query by
+//! another and its late write is fenced off; a batch over the approval limit
+//! waits for a second role; a SQLite journal copied to PostgreSQL tells the
+//! same story in `status`, `show` and `export`.
+
+mod common;
+
+#[path = "pg/rich.rs"]
+mod rich;
+#[path = "pg/server.rs"]
+mod server;
+#[path = "pg/tables.rs"]
+mod tables;
+#[path = "pg/twin.rs"]
+mod twin;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bulkrefund::gateway::GatewayKind;
+use bulkrefund::journal::postgres::outside_async;
+use bulkrefund::sim::faults::FaultConfig;
+use common::*;
+use twin::{Twin, OWNER, OWNER_PASSWORD};
+
+/// Waits for `ready`, checked every 10 ms, for at most `limit`: true once it held.
+async fn until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// One column of every row `sql` selects from the world's journal.
+fn column(world: &World, sql: &str) -> Vec<String> {
+    world
+        .journal_rows(sql)
+        .into_iter()
+        .map(|mut row| row.remove(0).unwrap_or_default())
+        .collect()
+}
+
+fn signal(child: &tokio::process::Child, signal: libc::c_int) {
+    let pid = child.id().expect("still running") as libc::pid_t;
+    // SAFETY: a signal to our own child, whose pid we hold.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_process_is_taken_over_by_a_query_and_its_late_write_fenced_off() {
+    let Some(twin) = outside_async(|| {
+        Twin::start("a_stalled_process_is_taken_over_by_a_query_and_its_late_write_fenced_off")
+    }) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 1, "S");
+    // Every answer takes 1.5 s: the run is stopped while it waits for one.
+    let faults = FaultConfig {
+        latency_ms: Some((1_500, 1_500)),
+        ..FaultConfig::default()
+    };
+    let mut world = World::start(orders, faults).await;
+    world.pg = Some(outside_async(|| twin.for_world("alice")));
+    let batch = batch.to_str().unwrap();
+    let mut stalled = world.command(&["run", batch, "--profile", "leshua"]);
+    stalled
+        .env("BULKREFUND_LEASE_MS", "1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let stalled = stalled.spawn().unwrap();
+    // Its request reached the gateway: it now waits for the answer.
+    assert!(
+        until(Duration::from_secs(20), || world
+            .ledger()
+            .ids
+            .iter()
+            .any(|id| id.submissions == 1))
+        .await,
+        "the run never sent its refund"
+    );
+    signal(&stalled, libc::SIGSTOP);
+    // Its lease lapses on the server's clock while it is stopped.
+    let lapsed = "SELECT CAST(lease_until_ms < (extract(epoch from clock_timestamp()) * 1000)::bigint AS TEXT)
+                  FROM refunds WHERE state = 'in_flight'";
+    assert!(
+        until(Duration::from_secs(20), || column(&world, lapsed)
+            == ["true"])
+        .await,
+        "{:?}",
+        column(&world, lapsed)
+    );
+    // Another process takes it over: a query settles it, nothing is sent again.
+    let mut taking_over = world.command(&["resume"]);
+    taking_over.env("BULKREFUND_LEASE_MS", "1000");
+    let resumed = taking_over.output().await.unwrap();
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(0), "{said}");
+    let ledger = world.ledger();
+    assert_eq!((ledger.ids[0].submissions, ledger.ids[0].created), (1, 1));
+    let kinds = "SELECT kind FROM attempts ORDER BY id";
+    assert_eq!(column(&world, kinds), ["query"]);
+    assert_eq!(column(&world, "SELECT state FROM refunds"), ["succeeded"]);
+    let events = column(&world, "SELECT why FROM events ORDER BY id");
+    // The stalled process wakes: its answer comes, and its write is fenced off.
+    signal(&stalled, libc::SIGCONT);
+    let woke = stalled.wait_with_output().await.unwrap();
+    let woke_said = String::from_utf8_lossy(&woke.stderr);
+    assert!(
+        woke_said.contains("another process took it over"),
+        "{woke_said}"
+    );
+    let ledger = world.ledger();
+    assert_eq!((ledger.ids[0].submissions, ledger.ids[0].created), (1, 1));
+    assert_eq!(column(&world, kinds), ["query"]);
+    assert_eq!(column(&world, "SELECT state FROM refunds"), ["succeeded"]);
+    assert_eq!(column(&world, "SELECT why FROM events ORDER BY id"), events);
+}
+
+/// A batch over alice's profile's approval limit waits for bob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_limit_waits_for_a_second_role() {
+    let Some(twin) =
+        outside_async(|| Twin::start("a_batch_over_the_limit_waits_for_a_second_role"))
+    else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "A");
+    let profiles = Profiles::default().set("leshua", "approve_over_yuan = \"1\"");
+    let mut world = World::with_profiles(orders, FaultConfig::default(), profiles).await;
+    let (alice, bob) = outside_async(|| (twin.for_world("alice"), twin.for_world("bob")));
+    world.pg = Some(alice);
+    let batch = batch.to_str().unwrap();
+    let ran = world
+        .bulkrefund(&["run", batch, "--profile", "leshua"])
+        .await;
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("waits for approval by someone other than alice"),
+        "{}",
+        ran.stderr
+    );
+    assert!(world.ledger().ids.is_empty(), "nothing is sent before");
+    let own = world.bulkrefund(&["approve", "--batch", "1"]).await;
+    assert_eq!(own.code, 2, "{}", own.stderr);
+    let resumed = world.bulkrefund(&["resume"]).await;
+    assert_eq!(resumed.code, 4, "{}", resumed.stderr);
+    assert!(world.ledger().ids.is_empty(), "nothing is sent before");
+    let alice = world.pg.replace(bob).unwrap();
+    let approved = world.bulkrefund(&["approve", "--batch", "1"]).await;
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    world.pg = Some(alice);
+    let resumed = world.bulkrefund(&["resume"]).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let ledger = world.ledger();
+    assert_eq!(ledger.ids.len(), 3);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+    let trail = column(
+        &world,
+        "SELECT person || ' ' || verdict FROM approvals ORDER BY id",
+    );
+    assert_eq!(trail, ["alice refused", "bob approved"]);
+}
+
+/// What `status`, `show` and `export` say of a journal: the same words and
+/// figures whichever store holds it (the line naming the journal aside).
+async fn story(world: &World, refunds: &[String], out: &Path) -> Vec<String> {
+    let mut said = Vec::new();
+    let mut asks: Vec<Vec<String>> = vec![
+        vec!["status".into()],
+        vec!["status".into(), "--batch".into(), "1".into()],
+        vec!["status".into(), "--batch".into(), "2".into()],
+        vec!["status".into(), "--format".into(), "json".into()],
+    ];
+    for refund in refunds {
+        asks.push(vec!["show".into(), refund.clone()]);
+        asks.push(vec![
+            "show".into(),
+            refund.clone(),
+            "--format".into(),
+            "json".into(),
+        ]);
+    }
+    for ask in asks {
+        let args: Vec<&str> = ask.iter().map(String::as_str).collect();
+        let output = world.bulkrefund(&args).await;
+        said.push(format!(
+            "{ask:?} exit {}\n{}{}",
+            output.code, output.stdout, output.stderr
+        ));
+    }
+    let _ = std::fs::remove_file(out);
+    let exported = world
+        .bulkrefund(&["export", "--out", out.to_str().unwrap()])
+        .await;
+    said.push(format!(
+        "export exit {}\n{}",
+        exported.code,
+        std::fs::read_to_string(out).unwrap_or_default()
+    ));
+    said
+}
+
+#[test]
+fn a_copied_journal_tells_the_same_story_on_both() {
+    let Some(twin) = Twin::start("a_copied_journal_tells_the_same_story_on_both") else {
+        return;
+    };
+    let (runtime, mut world) = rich::source_journal();
+    let refunds: Vec<String> = column(&world, "SELECT refund_id FROM refunds ORDER BY id");
+    assert!(refunds.len() >= 10, "{refunds:?}");
+    let out = world.path("export.csv");
+    let on_sqlite = runtime.block_on(story(&world, &refunds, &out));
+    let mut copy = world.command(&[
+        "journal",
+        "copy",
+        "--to",
+        &twin.url(OWNER),
+        "--password-env",
+        "OWNER_PASSWORD",
+    ]);
+    copy.env("OWNER_PASSWORD", OWNER_PASSWORD);
+    let copied = runtime.block_on(copy.output()).unwrap();
+    assert_eq!(
+        copied.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    world.pg = Some(twin.for_world("alice"));
+    let on_postgres = runtime.block_on(story(&world, &refunds, &out));
+    assert_eq!(on_sqlite.len(), on_postgres.len());
+    for (sqlite, postgres) in on_sqlite.iter().zip(&on_postgres) {
+        assert_eq!(sqlite, postgres);
+    }
+    assert!(
+        on_sqlite.iter().any(|s| s.contains("review"))
+            && on_sqlite.iter().any(|s| s.contains("abnormal")),
+        "the story holds a refund in review and an abnormal one"
+    );
+}
