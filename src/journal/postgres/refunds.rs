@@ -70,17 +70,19 @@ impl PgJournal {
 
     /// The profiles that unresolved refunds in `scope` belong to, and abnormal
     /// ones whose hourly query is due (on the journal's clock, the server's).
-    /// SQLite gives them in no stated order; here they are by name.
+    /// SQLite gives them in no stated order (its `DISTINCT`); here they are
+    /// by name, once each (`GROUP BY`: PostgreSQL's `DISTINCT` cannot be
+    /// ordered by a collation of its column).
     pub fn unresolved_profiles(&mut self, scope: &Scope) -> Result<Vec<String>, JournalError> {
         let doing = "reading the profiles of unresolved refunds";
         let rows = self
             .client
             .query(
                 &format!(
-                    "SELECT DISTINCT profile FROM refunds
+                    "SELECT profile FROM refunds
                      WHERE (state NOT IN {} OR (state = $1 AND next_attempt_at <= {NOW_MS}))
                      AND id IN ({})
-                     ORDER BY profile COLLATE \"C\"",
+                     GROUP BY profile ORDER BY profile COLLATE \"C\"",
                     state::sql_list(&state::FINAL),
                     scope_ids_sql(scope)
                 ),
