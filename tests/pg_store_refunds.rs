@@ -268,9 +268,24 @@ fn compare_refund_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held: &m
     for id in ids.iter().copied().chain([0, 9999]) {
         held.check("refund", id, sqlite.refund(id), pg.refund(id));
         held.check("chain_head", id, sqlite.chain_head(id), pg.chain_head(id));
-        held.check("chain_links", id, sqlite.chain_links(id), pg.chain_links(id));
-        held.check("refund_times", id, sqlite.refund_times(id), pg.refund_times(id));
-        held.check("transitions", id, sqlite.transitions(id), pg.transitions(id));
+        held.check(
+            "chain_links",
+            id,
+            sqlite.chain_links(id),
+            pg.chain_links(id),
+        );
+        held.check(
+            "refund_times",
+            id,
+            sqlite.refund_times(id),
+            pg.refund_times(id),
+        );
+        held.check(
+            "transitions",
+            id,
+            sqlite.transitions(id),
+            pg.transitions(id),
+        );
         held.check("attempts", id, sqlite.attempts(id), pg.attempts(id));
         held.check("listings", id, sqlite.listings(id), pg.listings(id));
         let found = (sqlite.found_in_bills(id), pg.found_in_bills(id));
@@ -283,8 +298,11 @@ fn compare_refund_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held: &m
         held.check("refunds_named", name, a, b);
     }
     for (_, name, gateway, merchant) in &names {
-        for (merchant, name) in [(merchant.as_str(), name.as_str()), (merchant, "X"), ("0", name)]
-        {
+        for (merchant, name) in [
+            (merchant.as_str(), name.as_str()),
+            (merchant, "X"),
+            ("0", name),
+        ] {
             let a = sqlite.id_taken(*gateway, merchant, name);
             let b = pg.id_taken(*gateway, merchant, name);
             held.check("id_taken", (gateway, merchant, name), a, b);
@@ -302,7 +320,10 @@ fn compare_refund_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held: &m
         held.check("batch_refunds", batch, a, b);
     }
     for scope in scopes(&ids, &batches) {
-        let (a, b) = (sqlite.refunds_in_review(&scope), pg.refunds_in_review(&scope));
+        let (a, b) = (
+            sqlite.refunds_in_review(&scope),
+            pg.refunds_in_review(&scope),
+        );
         held.check("refunds_in_review", &scope, a, b);
         // SQLite names the profiles in no stated order.
         let sorted = |p: Result<Vec<String>, _>| p.map(BTreeSet::from_iter);
@@ -338,7 +359,10 @@ fn compare_reconcile_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held:
     for (gateway, merchant) in &merchants {
         let (g, m) = (*gateway, merchant.as_str());
         for list in [ids.clone(), vec![], ids[..2].to_vec()] {
-            let (a, b) = (sqlite.refunds_for_bill(g, m, &list), pg.refunds_for_bill(g, m, &list));
+            let (a, b) = (
+                sqlite.refunds_for_bill(g, m, &list),
+                pg.refunds_for_bill(g, m, &list),
+            );
             held.check("refunds_for_bill", (g, m, &list), a, b);
         }
         for date in &dates {
@@ -350,7 +374,12 @@ fn compare_reconcile_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held:
             held.check("refunds_unresolved_on", (g, m, date), a, b);
         }
     }
-    held.check("reconciled_days", (), sqlite.reconciled_days(), pg.reconciled_days());
+    held.check(
+        "reconciled_days",
+        (),
+        sqlite.reconciled_days(),
+        pg.reconciled_days(),
+    );
     let first = dates.first().unwrap().to_string();
     let last = dates.last().unwrap().to_string();
     for (from, to) in [
@@ -387,8 +416,12 @@ fn every_refund_and_reconciliation_read_answers_the_same_on_both_stores() {
     // The reconciliations the binary recorded are there, the latest of the
     // day read back, with its findings.
     let days = pg.reconciled_days().unwrap();
-    assert!(days.iter().any(|d| d.latest.as_ref().is_some_and(|l| l.id == 2)));
-    assert!(!days.iter().any(|d| d.latest.as_ref().is_some_and(|l| l.id == 1)));
+    assert!(days
+        .iter()
+        .any(|d| d.latest.as_ref().is_some_and(|l| l.id == 2)));
+    assert!(!days
+        .iter()
+        .any(|d| d.latest.as_ref().is_some_and(|l| l.id == 1)));
     let recorded = pg.recorded_reconciliations("0000", "9999").unwrap();
     // By day: rich.rs's of 2026-12-01, then the binary's (today's run).
     assert_eq!(recorded.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 2]);
@@ -473,12 +506,16 @@ fn a_reconciliation_is_recorded_alike_on_both_stores() {
     let mut sqlite = Journal::open(&world.journal()).unwrap();
     let mut pg = twin.pg();
     for (date, findings) in [("2026-11-30", findings()), ("2026-11-30", vec![])] {
-        let a = sqlite.record_reconciliation(&meta(date), &findings).unwrap();
+        let a = sqlite
+            .record_reconciliation(&meta(date), &findings)
+            .unwrap();
         let b = pg.record_reconciliation(&meta(date), &findings).unwrap();
         assert_eq!(a, b, "the same id on both");
     }
     // rich.rs's journal holds reconciliation 3: each store goes on past it.
-    let recorded = pg.recorded_reconciliations("2026-11-30", "2026-11-30").unwrap();
+    let recorded = pg
+        .recorded_reconciliations("2026-11-30", "2026-11-30")
+        .unwrap();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].id, 5, "the latest of the day");
     // Each store's own clock stamped `reconciled_at`; all else is the same.
@@ -494,7 +531,11 @@ fn a_reconciliation_is_recorded_alike_on_both_stores() {
                     .collect::<Vec<_>>()
             })
     };
-    let recorded = same("recorded_reconciliations", unstamped(&sqlite), unstamped(&pg));
+    let recorded = same(
+        "recorded_reconciliations",
+        unstamped(&sqlite),
+        unstamped(&pg),
+    );
     assert!(recorded.is_some_and(|r| r.contains("id: 5,") && r.contains("id: 3,")));
     let found = pg.found_in_bills(7).unwrap();
     assert_eq!(found.len(), 1);
