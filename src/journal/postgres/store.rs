@@ -14,7 +14,6 @@ pub struct PgJournal {
     pub(crate) role: String,
     /// How it logged in: the scheduler's reads open a second connection
     /// with it ([`crate::journal::store::DueReads`]).
-    #[allow(dead_code)] // read by the due reader (due.rs), being written
     pub(crate) login: Login,
 }
 
