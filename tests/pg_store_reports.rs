@@ -117,7 +117,7 @@ fn batches_and_their_rows_read_the_same_on_both_stores() {
     assert!(batches.iter().any(|b| !b.imported), "an unfinished import");
     for hash in [
         journal::FILE_HASH.to_owned(),
-        first_file_hash(&world),
+        first_file_hash(world),
         "none".into(),
     ] {
         assert_eq!(
@@ -133,7 +133,7 @@ fn batches_and_their_rows_read_the_same_on_both_stores() {
         "two imports of one file, the unfinished third aside"
     );
     assert!(!pg
-        .batches_with_hash(&first_file_hash(&world))
+        .batches_with_hash(&first_file_hash(world))
         .unwrap()
         .is_empty());
     let mut ids: Vec<i64> = batches.iter().map(|b| b.id).collect();

@@ -27,6 +27,26 @@ type Refund = (
     Option<i64>,
 );
 
+/// (id, results path, started, imported, finished) of a batch added.
+type BatchSpec = (
+    i64,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// (batch, line, verdict, refund, fen, error code, message) of a row with a verdict of its own.
+type OwnVerdict = (
+    i64,
+    i64,
+    &'static str,
+    Option<i64>,
+    Option<i64>,
+    &'static str,
+    &'static str,
+);
+
 const REFUNDS: [Refund; 10] = [
     (
         100,
@@ -165,7 +185,7 @@ pub fn enrich(conn: &rusqlite::Connection) {
                      header, results_path, started_at, imported_at, finished_at)
                  VALUES (?1, 'second.csv', ?2, 'wechat', 'wechatpay', 'Zeta',
                      '[\"merchant_refund_id\",\"amount\",\"note\"]', ?3, ?4, ?5, ?6)";
-    let batches: [(i64, Option<&str>, &str, Option<&str>, Option<&str>); 3] = [
+    let batches: [BatchSpec; 3] = [
         (
             SECOND,
             Some("/tmp/second.results.csv"),
@@ -245,7 +265,7 @@ fn rows(conn: &rusqlite::Connection) {
         )
         .unwrap();
     }
-    let own: [(i64, i64, &str, Option<i64>, Option<i64>, &str, &str); 4] = [
+    let own: [OwnVerdict; 4] = [
         (
             SECOND,
             20,

@@ -2,9 +2,8 @@
 //! the same name means (`sqlite/reports.rs`), row for row and in the same
 //! order: the batches, a batch's header, its rows as its results file
 //! reports them (streamed), the rows needing attention and the retries a
-//! batch made. The export's reads are in [`export`], the attempts' latency
-//! in [`latency`], and what they share in [`rows`].
-
+//! batch made. The export's reads are in `reports/export.rs`, the attempts'
+//! latency in `reports/latency.rs`, and what they share in `reports/rows.rs`.
 mod export;
 mod latency;
 mod rows;
