@@ -44,6 +44,7 @@ pub struct Copied {
 /// no server here, said so).
 fn copied(test: &str) -> Option<Copied> {
     let twin = Twin::start(test)?;
+    in_a_locales_order(&twin);
     let (runtime, world) = rich::source_journal();
     let conn = rusqlite::Connection::open(world.journal()).unwrap();
     journal::enrich(&conn);
@@ -62,6 +63,45 @@ fn copied(test: &str) -> Option<Copied> {
         world,
         _runtime: runtime,
     })
+}
+
+/// Makes the twin's PostgreSQL journal anew in a database whose text order
+/// is a locale's (ICU's `en-US`: `alpha` before `Zeta`), as a team's server
+/// often has, where byte order is only what a query asks for: the test
+/// server's own databases are `C`, where every order is byte order. Where
+/// the server has no ICU, the journal stays in `C`, and says so.
+fn in_a_locales_order(twin: &Twin) {
+    use bulkrefund::journal::postgres::{grants, schema};
+    let mut superuser = twin.server.superuser("postgres");
+    superuser
+        .batch_execute(&format!("DROP DATABASE {}", twin::DB))
+        .unwrap();
+    let icu = superuser.batch_execute(&format!(
+        "CREATE DATABASE {} OWNER {} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'
+         LOCALE 'C'",
+        twin::DB,
+        twin::OWNER
+    ));
+    if let Err(e) = icu {
+        println!("no ICU collation here ({e}): the journal's order is byte order");
+        let create = format!("CREATE DATABASE {} OWNER {}", twin::DB, twin::OWNER);
+        superuser.batch_execute(&create).unwrap();
+    }
+    let mut owner = twin
+        .server
+        .client(twin::OWNER, twin::OWNER_PASSWORD, twin::DB);
+    schema::migrate(&mut owner).unwrap();
+    owner.batch_execute(&grants::operator_grants()).unwrap();
+    let order: Vec<String> = owner
+        .query(
+            "SELECT m FROM (VALUES ('Zeta'), ('alpha')) v(m) ORDER BY m",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    println!("the journal database orders text as {order:?}");
 }
 
 /// A batch's results rows, stopping after `stop` when given.

@@ -4,6 +4,7 @@
 //! reports them (streamed), the rows needing attention and the retries a
 //! batch made. The export's reads are in `reports/export.rs`, the attempts'
 //! latency in `reports/latency.rs`, and what they share in `reports/rows.rs`.
+
 mod export;
 mod latency;
 mod rows;
