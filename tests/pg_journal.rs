@@ -77,14 +77,10 @@ async fn a_stalled_process_is_taken_over_by_a_query_and_its_late_write_fenced_of
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let stalled = stalled.spawn().unwrap();
-    // Its request reached the gateway: it now waits for the answer.
+    // Its request reached the gateway (counted as it arrives, 1.5 s before
+    // the gateway acts on it and answers): the run now waits for the answer.
     assert!(
-        until(Duration::from_secs(20), || world
-            .ledger()
-            .ids
-            .iter()
-            .any(|id| id.submissions == 1))
-        .await,
+        until(Duration::from_secs(20), || world.ledger().requests == 1).await,
         "the run never sent its refund"
     );
     signal(&stalled, libc::SIGSTOP);
@@ -230,7 +226,7 @@ fn a_copied_journal_tells_the_same_story_on_both() {
         "OWNER_PASSWORD",
     ]);
     copy.env("OWNER_PASSWORD", OWNER_PASSWORD);
-    let copied = runtime.block_on(copy.output()).unwrap();
+    let copied = runtime.block_on(async { copy.output().await }).unwrap();
     assert_eq!(
         copied.status.code(),
         Some(0),
@@ -308,9 +304,8 @@ async fn the_configuration_names_the_journal_and_its_password() {
     // Nothing was written beside the configuration: the journal is PostgreSQL's.
     assert!(!world.journal().exists());
     assert!(!world.path("bulkrefund.db").exists());
-    let mut client = outside_async(|| twin.superuser());
     let recorded: i64 = outside_async(|| {
-        client
+        twin.superuser()
             .query_one(
                 "SELECT COUNT(*) FROM refunds WHERE state = 'succeeded'",
                 &[],

@@ -94,7 +94,10 @@ const ADDED: &[Added] = &[
 
 /// Every refund a read is asked about: the rich journal's, the ones added, a missing one.
 fn refunds() -> Vec<i64> {
-    (1..=12).chain(ADDED.iter().map(|a| a.0)).chain([999]).collect()
+    (1..=12)
+        .chain(ADDED.iter().map(|a| a.0))
+        .chain([999])
+        .collect()
 }
 
 /// Extends the rich journal at `path` with [`ADDED`] and their batches'
@@ -156,8 +159,13 @@ fn extend(path: &std::path::Path) {
             scope.clone()
         };
         let settled = matches!(state, "succeeded" | "failed" | "review");
-        let code = matches!(state, "failed" | "review" | "abnormal")
-            .then(|| if id == 124 { "E2" } else { "E1" });
+        let code = matches!(state, "failed" | "review" | "abnormal").then(|| {
+            if id == 124 {
+                "E2"
+            } else {
+                "E1"
+            }
+        });
         conn.execute(
             "INSERT INTO refunds (id, scope, refund_id, fingerprint, profile, batch_id, line,
                  amount_fen, fields, state, next_attempt_at, error_code, error_message,
@@ -180,7 +188,11 @@ fn extend(path: &std::path::Path) {
                 settled.then(|| format!("2026-12-01T00:{:02}:00.000Z", id % 60)),
                 order,
                 gateway,
-                if batch == SECOND_MERCHANT { "0000000099" } else { merchant.as_str() },
+                if batch == SECOND_MERCHANT {
+                    "0000000099"
+                } else {
+                    merchant.as_str()
+                },
             ],
         )
         .unwrap();
@@ -206,7 +218,12 @@ fn extend(path: &std::path::Path) {
     .unwrap();
     let denied = bulkrefund::journal::DENIED_AFTER_AN_ANSWER;
     for (refund, from, to, why) in [
-        (105, "unknown", "pending", format!("{denied} (the first time)")),
+        (
+            105,
+            "unknown",
+            "pending",
+            format!("{denied} (the first time)"),
+        ),
         (105, "unknown", "pending", denied.to_owned()),
         (105, "pending", "unknown", denied.to_owned()),
         (105, "unknown", "pending", "never created".to_owned()),
@@ -276,13 +293,22 @@ fn everything_due(reader: &dyn DueReads) -> String {
         all.push(format!("pages from {cursor}: {:?}", pages(reader, cursor)));
     }
     for limit in [0, 1, 2, 3, 100] {
-        all.push(format!("polls {limit}: {:?}", due(reader.polls(limit).unwrap())));
+        all.push(format!(
+            "polls {limit}: {:?}",
+            due(reader.polls(limit).unwrap())
+        ));
     }
     for poll_open in [true, false] {
-        all.push(format!("next due {poll_open}: {:?}", reader.next_due(poll_open).unwrap()));
+        all.push(format!(
+            "next due {poll_open}: {:?}",
+            reader.next_due(poll_open).unwrap()
+        ));
     }
     for refund in refunds() {
-        all.push(format!("denials {refund}: {}", reader.denials(refund).unwrap()));
+        all.push(format!(
+            "denials {refund}: {}",
+            reader.denials(refund).unwrap()
+        ));
     }
     for finals in [true, false] {
         all.push(format!("count {finals}: {}", reader.count(finals).unwrap()));
@@ -322,7 +348,10 @@ fn the_due_reader_answers_the_same_on_both_stores() {
     assert_eq!(o2.1.as_deref(), Some("2026-12-01T00:53:00.000Z"));
     assert_eq!(page[0].0.refund_id, "R101");
     assert_eq!(page[0].0.fields["order"], "x");
-    let polls: Vec<i64> = due(reader.polls(2).unwrap()).iter().map(|d| d.0.id).collect();
+    let polls: Vec<i64> = due(reader.polls(2).unwrap())
+        .iter()
+        .map(|d| d.0.id)
+        .collect();
     assert_eq!(polls, [110, 107]);
     assert_eq!(reader.next_due(true).unwrap(), Some(PAST));
     assert_eq!(reader.denials(105).unwrap(), 2);
@@ -335,9 +364,13 @@ fn the_due_reader_answers_the_same_on_both_stores() {
     assert_eq!(due_ids(&*held), [132]);
     assert_eq!(due(held.polls(10).unwrap())[0].0.id, 133);
     assert_eq!(held.count(false).unwrap(), 3);
-    let approved = pg.due_reader(&Scope::Batches(vec![APPROVED]), false).unwrap();
+    let approved = pg
+        .due_reader(&Scope::Batches(vec![APPROVED]), false)
+        .unwrap();
     assert_eq!(due_ids(&*approved), [141, 142]);
-    let unimported = pg.due_reader(&Scope::Batches(vec![UNIMPORTED]), false).unwrap();
+    let unimported = pg
+        .due_reader(&Scope::Batches(vec![UNIMPORTED]), false)
+        .unwrap();
     assert_eq!(due_ids(&*unimported), [152]);
     let nothing = pg.due_reader(&Scope::Batches(vec![]), false).unwrap();
     assert_eq!(nothing.next_due(true).unwrap(), None);
@@ -371,7 +404,10 @@ fn the_due_reader_reads_beside_the_writer() {
     assert_eq!(everything_due(&*ours), everything_due(&*theirs));
     assert_eq!(due_ids(&*theirs), [102, 104, 105, 111, 114, 132]);
     let reopened = pg.due_reader(&scope, false).unwrap();
-    assert_eq!(due_ids(&*reopened), [102, 103, 104, 105, 111, 114, 131, 132, 134]);
+    assert_eq!(
+        due_ids(&*reopened),
+        [102, 103, 104, 105, 111, 114, 131, 132, 134]
+    );
     let again = sqlite.due_reader(&scope, false).unwrap();
     assert_eq!(everything_due(&*again), everything_due(&*reopened));
 }
@@ -405,14 +441,24 @@ fn waiting_and_the_money_answer_the_same_on_both_stores() {
         };
         assert_eq!(on(&sqlite), on(&pg), "batch {batch}");
     }
-    assert_eq!(sqlite.refunded_in_all().unwrap(), pg.refunded_in_all().unwrap());
+    assert_eq!(
+        sqlite.refunded_in_all().unwrap(),
+        pg.refunded_in_all().unwrap()
+    );
     // What the answers hold.
     let waiting = pg.waiting(&Scope::Batches(vec![MIXED])).unwrap();
     let groups: Vec<(i64, &str, u64)> = waiting
         .iter()
         .map(|w| (w.batch, w.profile.as_str(), w.count))
         .collect();
-    assert_eq!(groups, [(MIXED, "B-desk", 2), (MIXED, "a-desk", 1), (MIXED, "leshua", 9)]);
+    assert_eq!(
+        groups,
+        [
+            (MIXED, "B-desk", 2),
+            (MIXED, "a-desk", 1),
+            (MIXED, "leshua", 9)
+        ]
+    );
     assert_eq!(waiting[0].largest.1, "R120");
     assert_eq!(waiting[2].largest.1, "R102");
     let intents = pg.batch_intents(MIXED).unwrap();
@@ -421,7 +467,10 @@ fn waiting_and_the_money_answer_the_same_on_both_stores() {
     assert_eq!(pg.batch_unsent(MIXED).unwrap().len(), 3);
     let failures = pg.failures_by_code(MIXED).unwrap();
     assert_eq!(failures[0].count, 2, "{failures:?}");
-    assert!(failures.iter().any(|f| f.samples == ["line 4", "line 5"]), "{failures:?}");
+    assert!(
+        failures.iter().any(|f| f.samples == ["line 4", "line 5"]),
+        "{failures:?}"
+    );
     assert_ne!(
         pg.status_totals(MIXED, false).unwrap(),
         pg.status_totals(MIXED, true).unwrap()

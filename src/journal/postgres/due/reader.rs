@@ -21,6 +21,7 @@ use postgres::{Client, Statement};
 
 use super::super::clock::NOW_MS;
 use super::super::fenced::pg_error;
+use super::super::outside_async;
 use super::scope::{ids_sql, read_record, RECORD_COLUMNS, RECORD_COLUMN_COUNT};
 use crate::journal::records::{DueRefund, Scope, PARKED};
 use crate::journal::state::{sql_list, State, FINAL};
@@ -192,7 +193,8 @@ impl Statements {
 
 /// Reads what is due within one scope, on a connection of its own.
 pub struct PgDueReader {
-    client: RefCell<Client>,
+    /// Always `Some` until dropped (see `Drop`).
+    client: RefCell<Option<Client>>,
     statements: Statements,
 }
 
@@ -208,7 +210,7 @@ impl PgDueReader {
         let statements = Statements::prepare(&mut client, gaps)
             .map_err(pg_error("preparing the scheduler's reads"))?;
         Ok(PgDueReader {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             statements,
         })
     }
@@ -219,10 +221,24 @@ impl PgDueReader {
         params: &[&(dyn postgres::types::ToSql + Sync)],
         doing: &'static str,
     ) -> Result<Vec<postgres::Row>, JournalError> {
-        self.client
-            .borrow_mut()
-            .query(statement, params)
-            .map_err(pg_error(doing))
+        // The scheduler reads from async code: the driver blocks outside it.
+        outside_async(|| {
+            self.client
+                .borrow_mut()
+                .as_mut()
+                .expect("the connection is held until dropped")
+                .query(statement, params)
+                .map_err(pg_error(doing))
+        })
+    }
+}
+
+impl Drop for PgDueReader {
+    /// Closing the connection blocks on the driver's runtime, as a query does.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take() {
+            outside_async(|| drop(client));
+        }
     }
 }
 
