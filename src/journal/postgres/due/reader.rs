@@ -170,10 +170,17 @@ impl Statements {
              AND {IN_SCOPE} ORDER BY f.next_attempt_at, f.id LIMIT $1",
             processing = State::Processing.as_str()
         );
+        // A refund in flight counts from its lease's end, as on SQLite.
         let next_due = format!(
-            "SELECT MIN(f.next_attempt_at) FROM refunds f WHERE {due} AND f.next_attempt_at < $2
-             AND {IN_SCOPE} AND NOT {waits} AND NOT {held}",
-            due = due()
+            "SELECT MIN(t) FROM (
+                 SELECT MIN(f.next_attempt_at) AS t FROM refunds f
+                 WHERE {due} AND f.next_attempt_at < $2
+                 AND {IN_SCOPE} AND NOT {waits} AND NOT {held}
+                 UNION ALL
+                 SELECT MIN(f.lease_until_ms) FROM refunds f
+                 WHERE f.state = '{in_flight}' AND {IN_SCOPE}) AS due",
+            due = due(),
+            in_flight = State::InFlight.as_str(),
         );
         let count = "SELECT COUNT(*) FROM pg_temp.scope_ids s JOIN refunds f ON f.id = s.id";
         Ok(Statements {
