@@ -38,10 +38,3 @@ impl PgJournal {
         &self.role
     }
 }
-
-/// What an operation the PostgreSQL store does not have yet answers.
-pub(super) fn not_yet(operation: &str) -> crate::journal::JournalError {
-    crate::journal::JournalError::Store(format!(
-        "the PostgreSQL journal cannot yet do '{operation}'"
-    ))
-}
