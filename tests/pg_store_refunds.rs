@@ -23,7 +23,7 @@ use std::fmt::Debug;
 use std::path::Path;
 
 use bulkrefund::gateway::GatewayKind;
-use bulkrefund::journal::days::gateway_zone;
+use bulkrefund::journal::days::{gateway_zone, DayBasis};
 use bulkrefund::journal::reconcile_rows::{FindingRecord, Money, ReconciliationMeta};
 use bulkrefund::journal::{Journal, JournalError, Scope};
 use bulkrefund::money::Fen;
@@ -94,7 +94,9 @@ fn portal_bill(journal: &Path, prefix: &str) -> (String, Date) {
 /// row twice), batch 4 (Leshua, an id WeChat Pay's batch uses too), batch 5
 /// (batch 1's first rows again), then states set by hand: review, abnormal
 /// and due, processing, unknown, pending never sent, an unfinished batch,
-/// and rich.rs's other tables (a third reconciliation, of another day).
+/// the gateway's success times on either side of a Beijing midnight,
+/// a chain of three links, and rich.rs's other tables (a third
+/// reconciliation, of another day).
 fn refunds_journal() -> (tokio::runtime::Runtime, World) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let world = runtime.block_on(async {
@@ -161,9 +163,32 @@ fn refunds_journal() -> (tokio::runtime::Runtime, World) {
          UPDATE refunds SET state = 'unknown', finished_at = NULL WHERE refund_id = 'WX4';
          UPDATE refunds SET state = 'pending', submits = 0, ever_created = 0,
              first_sent_at = NULL, finished_at = NULL WHERE refund_id = 'WX3';
-         UPDATE batches SET finished_at = NULL WHERE id = 5;",
+         UPDATE batches SET finished_at = NULL WHERE id = 5;
+         UPDATE refunds SET gateway_success_at = '2026-11-30T15:59:59.999Z'
+             WHERE refund_id = 'KR000000002R2';
+         UPDATE refunds SET gateway_success_at = '2026-11-30T16:00:00Z'
+             WHERE refund_id = 'KR000000003R2';
+         UPDATE refunds SET gateway_success_at = '2026-12-01T03:30:00.000Z'
+             WHERE refund_id = 'DUPID' AND gateway = 'wechatpay';
+         UPDATE refunds SET state = 'failed' WHERE refund_id = 'KR000000001R2';
+         INSERT INTO refunds (scope, refund_id, fingerprint, profile, batch_id, line, amount_fen,
+                              fields, state, retry_of, created_at, order_key, gateway, merchant_id)
+             SELECT scope, refund_id || 'R3', fingerprint, profile, batch_id, line, amount_fen,
+                    fields, 'pending', id, created_at, order_key, gateway, merchant_id
+             FROM refunds WHERE refund_id = 'KR000000001R2';
+         UPDATE batch_rows SET refund = (SELECT MAX(id) FROM refunds)
+             WHERE refund = (SELECT id FROM refunds WHERE refund_id = 'KR000000001R2');",
     )
     .unwrap();
+    // A third link: a chain of three (R, R2, R3), as a second retry leaves it.
+    let links: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM refunds WHERE refund_id LIKE 'KR000000001%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(links, 3);
     rich::other_tables(&conn);
     (runtime, world)
 }
@@ -353,12 +378,19 @@ fn compare_reconcile_reads(journal: &Path, sqlite: &Journal, pg: &Journal, held:
             }
         }
     }
-    dates.insert("2026-12-01".parse().unwrap());
+    for day in ["2026-11-28", "2026-11-29", "2026-11-30", "2026-12-01"] {
+        dates.insert(day.parse().unwrap());
+    }
     let mut ids: Vec<String> = names.iter().map(|n| n.1.clone()).collect();
     ids.push("OUTSIDE-1".into());
     for (gateway, merchant) in &merchants {
         let (g, m) = (*gateway, merchant.as_str());
-        for list in [ids.clone(), vec![], ids[..2].to_vec()] {
+        // More ids than one statement names (500): read in chunks.
+        let many: Vec<String> = (0..1200)
+            .map(|i| format!("X{i}"))
+            .chain(ids.iter().cloned())
+            .collect();
+        for list in [ids.clone(), vec![], ids[..2].to_vec(), many] {
             let (a, b) = (
                 sqlite.refunds_for_bill(g, m, &list),
                 pg.refunds_for_bill(g, m, &list),
@@ -413,6 +445,48 @@ fn every_refund_and_reconciliation_read_answers_the_same_on_both_stores() {
     compare_refund_reads(&world.journal(), &sqlite, &pg, &mut held);
     compare_reconcile_reads(&world.journal(), &sqlite, &pg, &mut held);
     held.assert_every_one_held_something(20);
+    // The gateway's time places a refund on its Beijing day: 23:59:59.999
+    // of 30 November, and midnight, which is 1 December.
+    let around = pg
+        .refunds_expected_around(
+            GatewayKind::Leshua,
+            LESHUA_MERCHANT,
+            "2026-11-29".parse().unwrap(),
+        )
+        .unwrap();
+    let ids: Vec<(&str, DayBasis)> = around
+        .iter()
+        .map(|r| (r.refund_id.as_str(), r.basis))
+        .collect();
+    assert_eq!(ids, [("KR000000002R2", DayBasis::Gateway)]);
+    let days: Vec<(GatewayKind, String)> = pg
+        .reconciled_days()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.gateway, d.day))
+        .collect();
+    for day in ["2026-11-30", "2026-12-01"] {
+        assert!(
+            days.contains(&(GatewayKind::Leshua, day.into())),
+            "{days:?}"
+        );
+    }
+    assert!(
+        days.contains(&(GatewayKind::Wechatpay, "2026-12-01".into())),
+        "{days:?}"
+    );
+    // A chain of three: its root leads to its head, which lists all three.
+    let root = pg.refunds_named("KR000000001").unwrap()[0].id;
+    let head = pg.chain_head(root).unwrap();
+    assert_eq!(pg.refund(head).unwrap().refund_id, "KR000000001R2R3");
+    let links: Vec<String> = pg
+        .chain_links(head)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.refund_id)
+        .collect();
+    assert_eq!(links, ["KR000000001R2R3", "KR000000001R2", "KR000000001"]);
+    assert!(!pg.listings(head).unwrap().is_empty());
     // The reconciliations the binary recorded are there, the latest of the
     // day read back, with its findings.
     let days = pg.reconciled_days().unwrap();

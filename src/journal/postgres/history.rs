@@ -6,28 +6,13 @@
 use std::collections::HashMap;
 
 use super::fenced::pg_error;
-use super::refund_rows::{read_records, RECORD_COLUMNS};
+use super::refund_rows::{read_records, unsigned, RECORD_COLUMNS};
 use super::PgJournal;
 use crate::journal::records::RefundRecord;
 use crate::journal::report_rows::{AttemptRow, Listing, RefundTimes, Transition};
 use crate::journal::JournalError;
 
 const ATTEMPT_COLUMNS: &str = "kind, at, http_status, gateway_codes, outcome, latency_ms";
-
-/// A BIGINT column that is never negative, as the `u64` the rows hold.
-pub(super) fn unsigned(row: &postgres::Row, i: usize) -> Result<u64, JournalError> {
-    let value: i64 = row.try_get(i).map_err(pg_error("reading a row"))?;
-    u64::try_from(value)
-        .map_err(|_| JournalError::Inconsistent(format!("a count or line is {value}")))
-}
-
-/// [`unsigned`], where the column may be NULL.
-pub(super) fn unsigned_opt(row: &postgres::Row, i: usize) -> Result<Option<u64>, JournalError> {
-    let value: Option<i64> = row.try_get(i).map_err(pg_error("reading a row"))?;
-    value
-        .map(|v| u64::try_from(v).map_err(|_| JournalError::Inconsistent(format!("a line is {v}"))))
-        .transpose()
-}
 
 fn read_attempt(row: &postgres::Row) -> Result<AttemptRow, JournalError> {
     let get = pg_error("reading an attempt");

@@ -13,6 +13,7 @@ use postgres::types::ToSql;
 use super::clock::server_ms;
 use super::days::{counted_at, counted_by_our_clock};
 use super::fenced::pg_error;
+use super::refund_rows::unsigned;
 use super::PgJournal;
 use crate::gateway::GatewayKind;
 use crate::journal::days::{gateway_zone, DayBasis};
@@ -80,7 +81,7 @@ fn journal_refund(row: &postgres::Row) -> Result<JournalRefund, JournalError> {
         },
         sent: row.try_get(9).map_err(&get)?,
         batch_id: row.try_get(10).map_err(&get)?,
-        line: super::history::unsigned(row, 11)?,
+        line: unsigned(row, 11)?,
         retry_of: row.try_get(12).map_err(&get)?,
         retried_as: row.try_get(13).map_err(&get)?,
     })

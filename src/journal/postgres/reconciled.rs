@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::days::counted_at;
 use super::fenced::pg_error;
-use super::history::{unsigned, unsigned_opt};
+use super::refund_rows::{unsigned, unsigned_opt};
 use super::PgJournal;
 use crate::gateway::GatewayKind;
 use crate::journal::days::gateway_zone;

@@ -1,6 +1,7 @@
 //! How the PostgreSQL store reads a refund from a row ([`RECORD_COLUMNS`],
 //! [`read_record`]: the one reader every operation that gives a
-//! [`RefundRecord`] uses), and which refunds a [`Scope`] names, as SQL.
+//! [`RefundRecord`] uses), the counts and lines of other rows ([`unsigned`]),
+//! and which refunds a [`Scope`] names, as SQL.
 //! Both say what `journal/sqlite/refunds.rs` says, column for column.
 
 use super::fenced::pg_error;
@@ -66,6 +67,21 @@ pub(super) fn read_record(row: &postgres::Row) -> Result<RefundRecord, JournalEr
         error_message: row.try_get(12).map_err(column_error)?,
         batch: row.try_get(15).map_err(column_error)?,
     })
+}
+
+/// A BIGINT column that is never negative, as the `u64` the rows hold.
+pub(super) fn unsigned(row: &postgres::Row, i: usize) -> Result<u64, JournalError> {
+    let value: i64 = row.try_get(i).map_err(pg_error("reading a row"))?;
+    u64::try_from(value)
+        .map_err(|_| JournalError::Inconsistent(format!("a count or line is {value}")))
+}
+
+/// [`unsigned`], where the column may be NULL.
+pub(super) fn unsigned_opt(row: &postgres::Row, i: usize) -> Result<Option<u64>, JournalError> {
+    let value: Option<i64> = row.try_get(i).map_err(pg_error("reading a row"))?;
+    value
+        .map(|v| u64::try_from(v).map_err(|_| JournalError::Inconsistent(format!("a line is {v}"))))
+        .transpose()
 }
 
 /// Reads every row with [`read_record`].

@@ -8,8 +8,9 @@ use postgres::types::ToSql;
 
 use super::clock::NOW_MS;
 use super::fenced::pg_error;
-use super::refund_rows::RECORD_COLUMNS;
-use super::refund_rows::{id_array, read_record, read_records, record_columns, scope_ids_sql};
+use super::refund_rows::{
+    id_array, read_record, read_records, record_columns, scope_ids_sql, RECORD_COLUMNS,
+};
 use super::PgJournal;
 use crate::gateway::GatewayKind;
 use crate::journal::records::{RefundRecord, Scope};
