@@ -232,8 +232,13 @@ fn read_before(
     let mut before = Before::default();
     for row in tx
         .query(
-            "SELECT refund_id, id, fingerprint, batch_id, line FROM refunds
-             WHERE scope = $1 AND refund_id = ANY($2)",
+            // One index probe an id (LATERAL ... LIMIT 1: never a join the
+            // planner could make a scan of the table; within an import's
+            // transaction its statistics are those of a far smaller table).
+            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
+             FROM unnest($2::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM refunds r
+                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
             &[&target.id_space, &ids],
         )
         .map_err(&doing)?
@@ -254,7 +259,9 @@ fn read_before(
             "WITH RECURSIVE walk (start, id, depth) AS (
                  SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
                  UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w JOIN refunds r ON r.retry_of = w.id)
+                 SELECT w.start, r.id, w.depth + 1 FROM walk w
+                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
+                     WHERE r.retry_of = w.id LIMIT 1) r)
              SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
             &[&holders],
         )
@@ -265,8 +272,10 @@ fn read_before(
     let heads: Vec<i64> = before.heads.values().copied().collect();
     for row in tx
         .query(
-            "SELECT refund, MIN(line) FROM batch_rows WHERE batch_id = $1 AND refund = ANY($2)
-             GROUP BY refund",
+            "SELECT u.refund, l.line FROM unnest($2::bigint[]) AS u (refund)
+             CROSS JOIN LATERAL (SELECT MIN(line) AS line FROM batch_rows b
+                 WHERE b.refund = u.refund AND b.batch_id = $1) l
+             WHERE l.line IS NOT NULL",
             &[&target.id, &heads],
         )
         .map_err(&doing)?
@@ -275,8 +284,10 @@ fn read_before(
         before.first_lines.insert(row.get(0), line as u64);
     }
     let sql = format!(
-        "SELECT id, refund_id, profile, batch_id, amount_fen FROM refunds
-         WHERE id = ANY($1) AND state IN {}",
+        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
+         FROM unnest($1::bigint[]) AS u (id)
+         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
+         WHERE r.state IN {}",
         sql_list(&MAY_LEAVE)
     );
     for row in tx.query(&sql, &[&heads]).map_err(&doing)? {

@@ -188,7 +188,9 @@ fn read_before(
     let mut before = Before::default();
     for row in tx
         .query(
-            "SELECT refund_id, fingerprint, line FROM pg_temp.seen WHERE refund_id = ANY($1)",
+            "SELECT s.refund_id, s.fingerprint, s.line FROM unnest($1::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM pg_temp.seen s
+                 WHERE s.refund_id = u.refund_id LIMIT 1) s",
             &[&ids],
         )
         .map_err(&doing)?
@@ -198,8 +200,13 @@ fn read_before(
     }
     for row in tx
         .query(
-            "SELECT refund_id, id, fingerprint, batch_id, line FROM refunds
-             WHERE scope = $1 AND refund_id = ANY($2)",
+            // One index probe an id (LATERAL ... LIMIT 1: never a join the
+            // planner could make a scan of the table; within an import's
+            // transaction its statistics are those of a far smaller table).
+            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
+             FROM unnest($2::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM refunds r
+                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
             &[&id_space, &ids],
         )
         .map_err(&doing)?
@@ -219,7 +226,9 @@ fn read_before(
             "WITH RECURSIVE walk (start, id, depth) AS (
                  SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
                  UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w JOIN refunds r ON r.retry_of = w.id)
+                 SELECT w.start, r.id, w.depth + 1 FROM walk w
+                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
+                     WHERE r.retry_of = w.id LIMIT 1) r)
              SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
             &[&holders],
         )
@@ -230,7 +239,9 @@ fn read_before(
     let heads: Vec<i64> = before.heads.values().copied().collect();
     for row in tx
         .query(
-            "SELECT refund, line FROM pg_temp.heads WHERE refund = ANY($1)",
+            "SELECT h.refund, h.line FROM unnest($1::bigint[]) AS u (refund)
+             CROSS JOIN LATERAL (SELECT * FROM pg_temp.heads h
+                 WHERE h.refund = u.refund LIMIT 1) h",
             &[&heads],
         )
         .map_err(&doing)?
@@ -239,8 +250,10 @@ fn read_before(
         before.head_lines.insert(row.get(0), line as u64);
     }
     let sql = format!(
-        "SELECT id, refund_id, profile, batch_id, amount_fen FROM refunds
-         WHERE id = ANY($1) AND state IN {}",
+        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
+         FROM unnest($1::bigint[]) AS u (id)
+         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
+         WHERE r.state IN {}",
         sql_list(&MAY_LEAVE)
     );
     for row in tx.query(&sql, &[&heads]).map_err(&doing)? {
