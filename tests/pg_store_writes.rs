@@ -34,7 +34,13 @@ use writes_rows::{batch_a, batch_b, batch_c, meta, Spec};
 /// PostgreSQL: the server's): when a batch began, was imported and
 /// finished, when a refund was recorded and finished, when an event
 /// happened. Whether each is set is compared apart ([`clock_nulls`]).
-const CLOCK_STAMPED: [&str; 5] = ["started_at", "imported_at", "finished_at", "created_at", "at"];
+const CLOCK_STAMPED: [&str; 5] = [
+    "started_at",
+    "imported_at",
+    "finished_at",
+    "created_at",
+    "at",
+];
 
 /// Who recorded a held batch: the OS user on SQLite, the role on PostgreSQL.
 const RECORDER: [&str; 2] = ["recorded_by", "recorded_by_name"];
@@ -58,10 +64,7 @@ fn import(
     journal: &mut Journal,
     meta: &bulkrefund::journal::import::BatchMeta,
     rows: Vec<Spec>,
-) -> (
-    Result<journal_import::Tally, String>,
-    Vec<String>,
-) {
+) -> (Result<journal_import::Tally, String>, Vec<String>) {
     let mut problems = Vec::new();
     let tally = journal_import::import(
         journal,
@@ -152,7 +155,13 @@ fn imports_and_changes_write_the_same_journal_on_both_stores() {
     let meta_b = meta("b.csv", "hash-b");
     let (b, _) = both(&mut journals, |j| import(j, &meta_b, batch_b()));
     let b = b.unwrap();
-    assert_eq!(Tally { batch_id: None, ..b.clone() }, seen);
+    assert_eq!(
+        Tally {
+            batch_id: None,
+            ..b.clone()
+        },
+        seen
+    );
     assert_eq!(
         (b.rows, b.new, b.known, b.duplicate, b.conflict, b.invalid),
         (8, 1, 2, 2, 2, 1)
@@ -168,7 +177,13 @@ fn imports_and_changes_write_the_same_journal_on_both_stores() {
     let meta_c = meta("c.csv", "hash-c");
     let (c, problems) = both(&mut journals, |j| import(j, &meta_c, batch_c()));
     let c = c.unwrap();
-    assert_eq!(Tally { batch_id: None, ..c.clone() }, seen);
+    assert_eq!(
+        Tally {
+            batch_id: None,
+            ..c.clone()
+        },
+        seen
+    );
     assert_eq!(problems, seen_problems);
     assert_eq!((c.rows, c.known, c.duplicate, c.new), (4, 2, 1, 1));
     assert!(!c.earlier.is_empty());
@@ -209,7 +224,9 @@ fn drive_states(journals: &mut [Journal; 2]) {
     let pending = |why: &str| Change::to(State::InFlight, why);
     // Refunds 1 (A000002) and 4 (A000005) fail; 2 succeeds; 3 is parked.
     for refund in 1..=4 {
-        ok(journals, |j| j.apply(refund, State::Pending, &pending("intent")));
+        ok(journals, |j| {
+            j.apply(refund, State::Pending, &pending("intent"))
+        });
     }
     let failed = Change {
         error: Some(("REFUND_FAIL".into(), "refused".into())),
@@ -227,7 +244,9 @@ fn drive_states(journals: &mut [Journal; 2]) {
         created: true,
         ..Change::to(State::Succeeded, "the gateway paid it")
     };
-    ok(journals, |j| j.settle(2, State::InFlight, &succeeded, &submit));
+    ok(journals, |j| {
+        j.settle(2, State::InFlight, &succeeded, &submit)
+    });
     let query = attempt(AttemptKind::Query, "2026-12-01T01:10:00.000Z", "succeeded");
     ok(journals, |j| j.note_attempt(2, &query));
     let parked = Change {
@@ -245,7 +264,9 @@ fn drive_states(journals: &mut [Journal; 2]) {
         j.apply(2, State::Succeeded, &Change::to(State::Pending, "undo"))
     });
     assert!(illegal.is_err());
-    let missing = both(journals, |j| j.apply(99_999, State::Pending, &pending("none")));
+    let missing = both(journals, |j| {
+        j.apply(99_999, State::Pending, &pending("none"))
+    });
     assert!(missing.is_err());
 
     let starts = [
@@ -320,7 +341,9 @@ fn held_and_unfinished(twin: &Twin, journals: &mut [Journal; 2]) {
 
 /// A batch's files and whether it is finished.
 fn batch_files(journals: &mut [Journal; 2]) {
-    ok(journals, |j| j.set_results_path(1, "/tmp/a-results.csv".as_ref()));
+    ok(journals, |j| {
+        j.set_results_path(1, "/tmp/a-results.csv".as_ref())
+    });
     ok(journals, |j| j.set_finished(1, true));
     ok(journals, |j| j.set_finished(1, true));
     ok(journals, |j| j.set_finished(3, true));
@@ -354,14 +377,21 @@ fn traces(journals: &mut [Journal; 2]) {
 /// How many rows each table of the PostgreSQL journal holds.
 fn pg_counts(twin: &Twin) -> Vec<i64> {
     let mut pg = twin.superuser();
-    ["batches", "refunds", "batch_rows", "events", "attempts", "imports"]
-        .iter()
-        .map(|t| {
-            pg.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])
-                .unwrap()
-                .get(0)
-        })
-        .collect()
+    [
+        "batches",
+        "refunds",
+        "batch_rows",
+        "events",
+        "attempts",
+        "imports",
+    ]
+    .iter()
+    .map(|t| {
+        pg.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])
+            .unwrap()
+            .get(0)
+    })
+    .collect()
 }
 
 #[test]

@@ -14,17 +14,15 @@ use postgres::Transaction;
 
 use super::fenced::pg_error;
 use super::import::CHUNK;
+use super::import_chunk::{note_leaving, Leaving};
 use super::PgJournal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
-use crate::journal::dedupe::{
-    against_earlier_row, against_journal, note_waiting, tally, Dedupe, Existing,
-};
+use crate::journal::dedupe::{against_earlier_row, against_journal, tally, Dedupe, Existing};
 use crate::journal::import_rows::{ImportError, Tally};
 use crate::journal::money_rules::MAY_LEAVE;
 use crate::journal::state::sql_list;
 use crate::journal::JournalError;
-use crate::money::Fen;
 
 /// What the verdicts on a chunk read: the file's earlier rows and the journal.
 #[derive(Default)]
@@ -38,7 +36,7 @@ struct Before {
     /// The line of the earlier row that reached each head.
     head_lines: HashMap<i64, u64>,
     /// Heads that may still leave: (refund id, profile, batch, fen).
-    leaving: HashMap<i64, (String, String, i64, i64)>,
+    leaving: Leaving,
 }
 
 impl PgJournal {
@@ -126,16 +124,7 @@ fn decide_chunk(
         tally(result, &verdict, refund.amount, line);
         if let Dedupe::Known { refund: head } = verdict {
             heads_here.insert(head, line);
-            if let Some((refund_id, profile, batch, fen)) = before.leaving.get(&head) {
-                let fen = Fen(*fen as u64);
-                note_waiting(
-                    &mut result.earlier,
-                    *batch,
-                    profile.clone(),
-                    fen,
-                    refund_id.clone(),
-                );
-            }
+            note_leaving(&before.leaving, head, &mut result.earlier);
         }
     }
     keep(tx, seen_here, heads_here)
@@ -185,19 +174,10 @@ fn read_before(
     ids: &[&str],
 ) -> Result<Before, JournalError> {
     let doing = pg_error("deciding a file's rows");
-    let mut before = Before::default();
-    for row in tx
-        .query(
-            "SELECT s.refund_id, s.fingerprint, s.line FROM unnest($1::text[]) AS u (refund_id)
-             CROSS JOIN LATERAL (SELECT * FROM pg_temp.seen s
-                 WHERE s.refund_id = u.refund_id LIMIT 1) s",
-            &[&ids],
-        )
-        .map_err(&doing)?
-    {
-        let line: i64 = row.get(2);
-        before.seen.insert(row.get(0), (row.get(1), line as u64));
-    }
+    let mut before = Before {
+        seen: read_seen(tx, ids)?,
+        ..Before::default()
+    };
     for row in tx
         .query(
             // One index probe an id (LATERAL ... LIMIT 1: never a join the
@@ -262,6 +242,28 @@ fn read_before(
             .insert(row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4)));
     }
     Ok(before)
+}
+
+/// The file's rows before the chunk that used the chunk's ids: (fingerprint, line).
+fn read_seen(
+    tx: &mut Transaction<'_>,
+    ids: &[&str],
+) -> Result<HashMap<String, (String, u64)>, JournalError> {
+    let doing = pg_error("deciding a file's rows");
+    let mut seen = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT s.refund_id, s.fingerprint, s.line FROM unnest($1::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM pg_temp.seen s
+                 WHERE s.refund_id = u.refund_id LIMIT 1) s",
+            &[&ids],
+        )
+        .map_err(&doing)?
+    {
+        let line: i64 = row.get(2);
+        seen.insert(row.get(0), (row.get(1), line as u64));
+    }
+    Ok(seen)
 }
 
 /// Keeps the chunk's rows for the later chunks' verdicts.
