@@ -21,6 +21,7 @@ use crate::journal::batch_meta::BatchMeta;
 use crate::journal::dedupe::{against_journal, note_waiting, tally, Dedupe, Existing};
 use crate::journal::import_rows::{ImportError, Tally, CODE_CONFLICT, CODE_INVALID};
 use crate::journal::money_rules::MAY_LEAVE;
+use crate::journal::records::Waiting;
 use crate::journal::state::{sql_list, State};
 use crate::journal::status::RowStatus;
 use crate::journal::JournalError;
@@ -43,7 +44,19 @@ struct Before {
     /// The first line of this batch that names each head.
     first_lines: HashMap<i64, u64>,
     /// Heads that may still leave: (refund id, profile, batch, fen).
-    leaving: HashMap<i64, (String, String, i64, i64)>,
+    leaving: Leaving,
+}
+
+/// Refunds that may still leave, by id: (refund id, profile, batch, fen).
+pub(super) type Leaving = HashMap<i64, (String, String, i64, i64)>;
+
+/// Notes `head`, a refund recorded before the batch that a row names, among
+/// those that may still leave (`into`), if it may.
+pub(super) fn note_leaving(leaving: &Leaving, head: i64, into: &mut Vec<Waiting>) {
+    if let Some((refund_id, profile, batch, fen)) = leaving.get(&head) {
+        let fen = Fen(*fen as u64);
+        note_waiting(into, *batch, profile.clone(), fen, refund_id.clone());
+    }
 }
 
 /// One line of `batch_rows`, as it is written.
@@ -111,18 +124,8 @@ impl Decided {
                 fen,
                 message,
             } => {
-                result.rows += 1;
-                result.invalid += 1;
                 on_problem(&message);
-                self.out.push(RowOut {
-                    line,
-                    cells: cells_json(&cells),
-                    refund: None,
-                    status: Some(RowStatus::Invalid),
-                    fen,
-                    code: Some(CODE_INVALID),
-                    message: Some(message),
-                });
+                self.invalid(line, &cells, fen, message, result);
                 return Ok(());
             }
             CheckedRow::Valid {
@@ -131,35 +134,7 @@ impl Decided {
                 refund,
             } => (line, cells, refund),
         };
-        let holder = self
-            .new_holders
-            .get(&refund.refund_id)
-            .or_else(|| before.holders.get(&refund.refund_id));
-        let verdict = match holder {
-            None => Dedupe::New,
-            Some(holder) => against_journal(
-                &refund,
-                holder,
-                Some(target.id),
-                // A refund new in this chunk has no retry: it is its own head.
-                |id| match id {
-                    id if id < 0 => Ok(id),
-                    id => before.heads.get(&id).copied().ok_or_else(|| {
-                        JournalError::Inconsistent(format!("refund #{id}'s chain was not read"))
-                    }),
-                },
-                // Every line before the chunk comes before every line in it.
-                |head| {
-                    Ok::<_, JournalError>(
-                        before
-                            .first_lines
-                            .get(&head)
-                            .or_else(|| self.first_here.get(&head))
-                            .copied(),
-                    )
-                },
-            )?,
-        };
+        let verdict = self.verdict(target, before, &refund)?;
         tally(result, &verdict, refund.amount, line);
         let mut out = RowOut {
             line,
@@ -187,16 +162,7 @@ impl Decided {
                 self.new.push((line, refund));
             }
             Dedupe::Known { refund: head } => {
-                if let Some((refund_id, profile, batch, fen)) = before.leaving.get(&head) {
-                    let fen = Fen(*fen as u64);
-                    note_waiting(
-                        &mut result.earlier,
-                        *batch,
-                        profile.clone(),
-                        fen,
-                        refund_id.clone(),
-                    );
-                }
+                note_leaving(&before.leaving, head, &mut result.earlier);
                 self.first_here.entry(head).or_insert(line);
                 out.refund = Some(head);
             }
@@ -216,6 +182,67 @@ impl Decided {
         self.out.push(out);
         Ok(())
     }
+
+    /// An invalid row: counted, recorded with its problem, never a refund.
+    fn invalid(
+        &mut self,
+        line: u64,
+        cells: &[String],
+        fen: Option<Fen>,
+        message: String,
+        result: &mut Tally,
+    ) {
+        result.rows += 1;
+        result.invalid += 1;
+        self.out.push(RowOut {
+            line,
+            cells: cells_json(cells),
+            refund: None,
+            status: Some(RowStatus::Invalid),
+            fen,
+            code: Some(CODE_INVALID),
+            message: Some(message),
+        });
+    }
+
+    /// The verdict on a valid row: the chunk's earlier rows first (their
+    /// refunds are not in the journal yet), then what the journal held.
+    fn verdict(
+        &self,
+        target: &Target,
+        before: &Before,
+        refund: &RefundRow,
+    ) -> Result<Dedupe, JournalError> {
+        let holder = self
+            .new_holders
+            .get(&refund.refund_id)
+            .or_else(|| before.holders.get(&refund.refund_id));
+        Ok(match holder {
+            None => Dedupe::New,
+            Some(holder) => against_journal(
+                refund,
+                holder,
+                Some(target.id),
+                // A refund new in this chunk has no retry: it is its own head.
+                |id| match id {
+                    id if id < 0 => Ok(id),
+                    id => before.heads.get(&id).copied().ok_or_else(|| {
+                        JournalError::Inconsistent(format!("refund #{id}'s chain was not read"))
+                    }),
+                },
+                // Every line before the chunk comes before every line in it.
+                |head| {
+                    Ok::<_, JournalError>(
+                        before
+                            .first_lines
+                            .get(&head)
+                            .or_else(|| self.first_here.get(&head))
+                            .copied(),
+                    )
+                },
+            )?,
+        })
+    }
 }
 
 fn cells_json(cells: &[String]) -> String {
@@ -232,8 +259,13 @@ fn read_before(
     let mut before = Before::default();
     for row in tx
         .query(
-            "SELECT refund_id, id, fingerprint, batch_id, line FROM refunds
-             WHERE scope = $1 AND refund_id = ANY($2)",
+            // One index probe an id (LATERAL ... LIMIT 1: never a join the
+            // planner could make a scan of the table; within an import's
+            // transaction its statistics are those of a far smaller table).
+            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
+             FROM unnest($2::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM refunds r
+                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
             &[&target.id_space, &ids],
         )
         .map_err(&doing)?
@@ -254,7 +286,9 @@ fn read_before(
             "WITH RECURSIVE walk (start, id, depth) AS (
                  SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
                  UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w JOIN refunds r ON r.retry_of = w.id)
+                 SELECT w.start, r.id, w.depth + 1 FROM walk w
+                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
+                     WHERE r.retry_of = w.id LIMIT 1) r)
              SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
             &[&holders],
         )
@@ -265,8 +299,10 @@ fn read_before(
     let heads: Vec<i64> = before.heads.values().copied().collect();
     for row in tx
         .query(
-            "SELECT refund, MIN(line) FROM batch_rows WHERE batch_id = $1 AND refund = ANY($2)
-             GROUP BY refund",
+            "SELECT u.refund, l.line FROM unnest($2::bigint[]) AS u (refund)
+             CROSS JOIN LATERAL (SELECT MIN(line) AS line FROM batch_rows b
+                 WHERE b.refund = u.refund AND b.batch_id = $1) l
+             WHERE l.line IS NOT NULL",
             &[&target.id, &heads],
         )
         .map_err(&doing)?
@@ -275,8 +311,10 @@ fn read_before(
         before.first_lines.insert(row.get(0), line as u64);
     }
     let sql = format!(
-        "SELECT id, refund_id, profile, batch_id, amount_fen FROM refunds
-         WHERE id = ANY($1) AND state IN {}",
+        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
+         FROM unnest($1::bigint[]) AS u (id)
+         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
+         WHERE r.state IN {}",
         sql_list(&MAY_LEAVE)
     );
     for row in tx.query(&sql, &[&heads]).map_err(&doing)? {

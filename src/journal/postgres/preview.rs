@@ -14,17 +14,15 @@ use postgres::Transaction;
 
 use super::fenced::pg_error;
 use super::import::CHUNK;
+use super::import_chunk::{note_leaving, Leaving};
 use super::PgJournal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
-use crate::journal::dedupe::{
-    against_earlier_row, against_journal, note_waiting, tally, Dedupe, Existing,
-};
+use crate::journal::dedupe::{against_earlier_row, against_journal, tally, Dedupe, Existing};
 use crate::journal::import_rows::{ImportError, Tally};
 use crate::journal::money_rules::MAY_LEAVE;
 use crate::journal::state::sql_list;
 use crate::journal::JournalError;
-use crate::money::Fen;
 
 /// What the verdicts on a chunk read: the file's earlier rows and the journal.
 #[derive(Default)]
@@ -38,7 +36,7 @@ struct Before {
     /// The line of the earlier row that reached each head.
     head_lines: HashMap<i64, u64>,
     /// Heads that may still leave: (refund id, profile, batch, fen).
-    leaving: HashMap<i64, (String, String, i64, i64)>,
+    leaving: Leaving,
 }
 
 impl PgJournal {
@@ -126,16 +124,7 @@ fn decide_chunk(
         tally(result, &verdict, refund.amount, line);
         if let Dedupe::Known { refund: head } = verdict {
             heads_here.insert(head, line);
-            if let Some((refund_id, profile, batch, fen)) = before.leaving.get(&head) {
-                let fen = Fen(*fen as u64);
-                note_waiting(
-                    &mut result.earlier,
-                    *batch,
-                    profile.clone(),
-                    fen,
-                    refund_id.clone(),
-                );
-            }
+            note_leaving(&before.leaving, head, &mut result.earlier);
         }
     }
     keep(tx, seen_here, heads_here)
@@ -185,21 +174,19 @@ fn read_before(
     ids: &[&str],
 ) -> Result<Before, JournalError> {
     let doing = pg_error("deciding a file's rows");
-    let mut before = Before::default();
+    let mut before = Before {
+        seen: read_seen(tx, ids)?,
+        ..Before::default()
+    };
     for row in tx
         .query(
-            "SELECT refund_id, fingerprint, line FROM pg_temp.seen WHERE refund_id = ANY($1)",
-            &[&ids],
-        )
-        .map_err(&doing)?
-    {
-        let line: i64 = row.get(2);
-        before.seen.insert(row.get(0), (row.get(1), line as u64));
-    }
-    for row in tx
-        .query(
-            "SELECT refund_id, id, fingerprint, batch_id, line FROM refunds
-             WHERE scope = $1 AND refund_id = ANY($2)",
+            // One index probe an id (LATERAL ... LIMIT 1: never a join the
+            // planner could make a scan of the table; within an import's
+            // transaction its statistics are those of a far smaller table).
+            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
+             FROM unnest($2::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM refunds r
+                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
             &[&id_space, &ids],
         )
         .map_err(&doing)?
@@ -219,7 +206,9 @@ fn read_before(
             "WITH RECURSIVE walk (start, id, depth) AS (
                  SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
                  UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w JOIN refunds r ON r.retry_of = w.id)
+                 SELECT w.start, r.id, w.depth + 1 FROM walk w
+                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
+                     WHERE r.retry_of = w.id LIMIT 1) r)
              SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
             &[&holders],
         )
@@ -230,7 +219,9 @@ fn read_before(
     let heads: Vec<i64> = before.heads.values().copied().collect();
     for row in tx
         .query(
-            "SELECT refund, line FROM pg_temp.heads WHERE refund = ANY($1)",
+            "SELECT h.refund, h.line FROM unnest($1::bigint[]) AS u (refund)
+             CROSS JOIN LATERAL (SELECT * FROM pg_temp.heads h
+                 WHERE h.refund = u.refund LIMIT 1) h",
             &[&heads],
         )
         .map_err(&doing)?
@@ -239,8 +230,10 @@ fn read_before(
         before.head_lines.insert(row.get(0), line as u64);
     }
     let sql = format!(
-        "SELECT id, refund_id, profile, batch_id, amount_fen FROM refunds
-         WHERE id = ANY($1) AND state IN {}",
+        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
+         FROM unnest($1::bigint[]) AS u (id)
+         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
+         WHERE r.state IN {}",
         sql_list(&MAY_LEAVE)
     );
     for row in tx.query(&sql, &[&heads]).map_err(&doing)? {
@@ -249,6 +242,28 @@ fn read_before(
             .insert(row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4)));
     }
     Ok(before)
+}
+
+/// The file's rows before the chunk that used the chunk's ids: (fingerprint, line).
+fn read_seen(
+    tx: &mut Transaction<'_>,
+    ids: &[&str],
+) -> Result<HashMap<String, (String, u64)>, JournalError> {
+    let doing = pg_error("deciding a file's rows");
+    let mut seen = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT s.refund_id, s.fingerprint, s.line FROM unnest($1::text[]) AS u (refund_id)
+             CROSS JOIN LATERAL (SELECT * FROM pg_temp.seen s
+                 WHERE s.refund_id = u.refund_id LIMIT 1) s",
+            &[&ids],
+        )
+        .map_err(&doing)?
+    {
+        let line: i64 = row.get(2);
+        seen.insert(row.get(0), (row.get(1), line as u64));
+    }
+    Ok(seen)
 }
 
 /// Keeps the chunk's rows for the later chunks' verdicts.
