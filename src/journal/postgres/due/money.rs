@@ -29,7 +29,10 @@ fn verdict_list(verdicts: &[RowStatus]) -> String {
 
 /// A count (BIGINT) and a sum of fen (cast to BIGINT) as the money reads them.
 fn count_and_fen(count: i64, fen: i64) -> Result<(u64, Fen), JournalError> {
-    Ok((unsigned(count, "a count")?, Fen(unsigned(fen, "an amount")?)))
+    Ok((
+        unsigned(count, "a count")?,
+        Fen(unsigned(fen, "an amount")?),
+    ))
 }
 
 /// A status as the journal writes it: a refund's state, or a row's verdict.

@@ -34,10 +34,7 @@ pub(super) fn ids_sql(scope: &Scope) -> String {
             "SELECT refund FROM batch_rows WHERE refund IS NOT NULL AND batch_id = ANY({})",
             id_array(ids)
         ),
-        Scope::Refunds(ids) => format!(
-            "SELECT id FROM refunds WHERE id = ANY({})",
-            id_array(ids)
-        ),
+        Scope::Refunds(ids) => format!("SELECT id FROM refunds WHERE id = ANY({})", id_array(ids)),
         Scope::All => "SELECT id FROM refunds".to_owned(),
     }
 }
@@ -46,7 +43,9 @@ pub(super) fn ids_sql(scope: &Scope) -> String {
 fn count(row: &postgres::Row, index: usize, id: i64) -> Result<u32, JournalError> {
     let value: i64 = row.get(index);
     u32::try_from(value).map_err(|_| {
-        JournalError::Inconsistent(format!("refund #{id} has a count of {value} in column {index}"))
+        JournalError::Inconsistent(format!(
+            "refund #{id} has a count of {value} in column {index}"
+        ))
     })
 }
 
