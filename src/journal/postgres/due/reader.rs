@@ -59,9 +59,8 @@ const SENDS: [State; 2] = [State::Pending, State::RetryWait];
 /// Due: still to be sent or queried, or (while polling lasts, `$1`) to be polled.
 fn due() -> String {
     format!(
-        "(f.state IN {} OR (f.state = '{}' AND $1))",
-        sql_list(&OPEN),
-        State::Processing.as_str()
+        "(f.state IN {} OR (f.state = 'processing' AND $1))",
+        sql_list(&OPEN)
     )
 }
 
@@ -120,7 +119,7 @@ fn fix_scope(client: &mut Client, scope: &Scope) -> Result<(), JournalError> {
          INSERT INTO pg_temp.scope_ids {scope} ON CONFLICT DO NOTHING;
          DELETE FROM pg_temp.scope_ids WHERE id IN (
              SELECT f.id FROM refunds f JOIN batches b ON b.id = f.batch_id
-             WHERE b.imported_at IS NULL AND f.state = '{pending}' AND f.first_sent_at IS NULL);
+             WHERE b.imported_at IS NULL AND f.state = 'pending' AND f.first_sent_at IS NULL);
          CREATE TEMP TABLE held_ids (id BIGINT PRIMARY KEY);
          INSERT INTO pg_temp.held_ids {held} ON CONFLICT DO NOTHING;
          DELETE FROM pg_temp.scope_ids WHERE id IN (SELECT f.id FROM refunds f
@@ -129,7 +128,6 @@ fn fix_scope(client: &mut Client, scope: &Scope) -> Result<(), JournalError> {
          ANALYZE pg_temp.held_ids;
          COMMIT;",
         scope = ids_sql(scope),
-        pending = State::Pending.as_str(),
         held = held_refunds_sql(),
         held_states = sql_list(&HELD_FROM_SENDING),
     );
@@ -166,9 +164,8 @@ impl Statements {
         // Ties in time go by id, as SQLite's index on the time orders them.
         let polls = format!(
             "SELECT {RECORD_COLUMNS} FROM refunds f
-             WHERE f.state = '{processing}' AND f.next_attempt_at <= (SELECT {NOW_MS})
-             AND {IN_SCOPE} ORDER BY f.next_attempt_at, f.id LIMIT $1",
-            processing = State::Processing.as_str()
+             WHERE f.state = 'processing' AND f.next_attempt_at <= (SELECT {NOW_MS})
+             AND {IN_SCOPE} ORDER BY f.next_attempt_at, f.id LIMIT $1"
         );
         // A refund in flight counts from its lease's end, as on SQLite.
         let next_due = format!(
