@@ -22,6 +22,10 @@ use crate::journal::{Journal, JournalError};
 /// of a chunk) cost little.
 const CLAIM_CHUNK: usize = 64;
 
+/// How often a run with nothing to take may recover what other processes
+/// left in flight under a lapsed claim.
+const RECOVERY_EVERY: Duration = Duration::from_secs(1);
+
 /// What a run of [`Scheduler::dispatch_claimed`] did.
 pub(super) struct Handed {
     /// Refunds handed to a task.
@@ -87,6 +91,20 @@ impl Scheduler {
             }
         }
         handed
+    }
+
+    /// Recovers (makes `unknown`, to be queried) what other processes left
+    /// in flight under a lapsed claim, at most once a second; a refusal is
+    /// only a warning (the next renewal recovers it too).
+    pub(super) async fn recover_lapsed(&mut self) {
+        let now = Instant::now();
+        if now < self.next_recovery {
+            return;
+        }
+        self.next_recovery = now + RECOVERY_EVERY;
+        if let Err(e) = self.shared.writer.recover().await {
+            tracing::warn!("refunds left in flight by other processes could not be recovered: {e}");
+        }
     }
 
     /// Claims `ids` for this run: the claims taken, in order, or `None` when

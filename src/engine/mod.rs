@@ -89,10 +89,6 @@ pub enum EngineError {
 /// How often the polls due are read while refunds are being sent.
 const POLL_READS: Duration = Duration::from_millis(100);
 
-/// How often a run with nothing to take may recover what other processes
-/// left in flight under a lapsed claim.
-const RECOVERY_EVERY: Duration = Duration::from_secs(1);
-
 /// The most polls read at once: more than can be in flight, so that the ones
 /// still in flight from the last read do not fill a page.
 const POLL_PAGE: usize = 1024;
@@ -121,6 +117,17 @@ struct Book {
 }
 
 impl Book {
+    fn new(progress: progress::Progress) -> Book {
+        Book {
+            active: HashSet::new(),
+            counters: HashMap::new(),
+            fatal: None,
+            stopped: None,
+            fenced: 0,
+            progress,
+        }
+    }
+
     fn finish(&mut self, done: Done) {
         self.active.remove(&done.id);
         if let Some(e) = done.fatal {
@@ -213,14 +220,7 @@ pub async fn run(
             progress: progress.handle(),
         },
         done_rx,
-        book: Book {
-            active: HashSet::new(),
-            counters: HashMap::new(),
-            fatal: None,
-            stopped: None,
-            fenced: 0,
-            progress,
-        },
+        book: Book::new(progress),
         tasks: JoinSet::new(),
         poll_deadline,
         next_poll_read: started,
@@ -374,20 +374,6 @@ impl Scheduler {
             _ = self.shared.stop_sending.cancelled() => {}
         }
         Ok(true)
-    }
-
-    /// Recovers (makes `unknown`, to be queried) what other processes left
-    /// in flight under a lapsed claim, at most once a second; a refusal is
-    /// only a warning (the next renewal recovers it too).
-    async fn recover_lapsed(&mut self) {
-        let now = Instant::now();
-        if now < self.next_recovery {
-            return;
-        }
-        self.next_recovery = now + RECOVERY_EVERY;
-        if let Err(e) = self.shared.writer.recover().await {
-            tracing::warn!("refunds left in flight by other processes could not be recovered: {e}");
-        }
     }
 
     /// Whether a due refund may be handed out now, within its profile's
