@@ -103,7 +103,12 @@ fn measure(command: &mut Command) -> Measured {
         wall: started.elapsed(),
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         peak_rss_mib: peak_kib as f64 / 1024.0,
-        exit: libc::WEXITSTATUS(status),
+        // A process killed by a signal (an abort after a panic) failed too.
+        exit: if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            libc::WEXITSTATUS(status)
+        },
         stderr,
     }
 }
@@ -336,7 +341,8 @@ async fn million(dir: &Path, rows: u64, table: &mut Vec<String>, pg: Option<&PgB
     ));
     if let Some(done) = &server {
         table.push(format!(
-            "| the PostgreSQL server during that run | peak PSS **{:.1} MiB** (RSS summed {:.1} MiB), {} processes at most; {:.2} CPU s per 1,000 refunds; {} | — |",
+            "| that run on PostgreSQL | the engine: {}; the server: peak PSS **{:.1} MiB** (RSS summed {:.1} MiB), {} processes at most; {:.2} CPU s per 1,000 refunds; {} | — |",
+            pg_runs::engine_summary(&done.run.stderr),
             done.server.peak_pss_mib,
             done.server.peak_rss_mib,
             done.server.peak_processes,
@@ -753,6 +759,14 @@ async fn main() {
                 export.peak_rss_mib
             ));
         }
+    }
+    if let Some(pg) = pg.as_ref().filter(|pg| pg.profiling) {
+        let log = std::env::temp_dir().join("bench-pg-server.log");
+        pg.keep_log(&log);
+        eprintln!(
+            "the PostgreSQL server's log (slow plans): {}",
+            log.display()
+        );
     }
     println!("{}", table.join("\n"));
 }

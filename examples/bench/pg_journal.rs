@@ -59,11 +59,15 @@ pub struct PgBench {
 
 impl PgBench {
     /// Starts the server (fsync on); with `profiling`, pg_stat_statements
-    /// loaded and I/O timing on, for the statement profile.
+    /// loaded and I/O timing on, for the statement profile, and the plan of
+    /// every statement slower than 20 ms logged (auto_explain; the log is
+    /// kept, see [`PgBench::keep_log`]).
     pub fn start(profiling: bool) -> PgBench {
         let settings = if profiling {
-            "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
-             -c track_io_timing=on -c track_wal_io_timing=on"
+            "-c shared_preload_libraries=pg_stat_statements,auto_explain \
+             -c pg_stat_statements.track=all -c track_io_timing=on -c track_wal_io_timing=on \
+             -c auto_explain.log_min_duration=20 -c auto_explain.log_analyze=on \
+             -c auto_explain.log_buffers=on"
         } else {
             ""
         };
@@ -162,8 +166,9 @@ impl PgBench {
                 .first()
                 .map_or("?".into(), |r| r[0].clone())
         };
+        let (trip, commit) = self.statement_prices();
         format!(
-            "PostgreSQL {} on a Unix socket; fsync={}, synchronous_commit={}, wal_sync_method={}, shared_buffers={}; data in {} ({})",
+            "PostgreSQL {} on a Unix socket; fsync={}, synchronous_commit={}, wal_sync_method={}, shared_buffers={}; data in {} ({}); a round trip (prepared `SELECT 1`) {trip:.0} µs, a commit that reaches the disk (one-row INSERT) {commit:.0} µs (medians)",
             show("server_version"),
             show("fsync"),
             show("synchronous_commit"),
@@ -172,6 +177,48 @@ impl PgBench {
             self.server.socket_dir().display(),
             filesystem_of(self.server.socket_dir()),
         )
+    }
+
+    /// Copies the server's log (with `--pg-profile`, the slow statements'
+    /// plans) to `to`, as the server is removed when the bench ends.
+    pub fn keep_log(&self, to: &Path) {
+        let _ = std::fs::copy(self.server.socket_dir().join("server.log"), to);
+    }
+
+    /// What one statement costs on this server, from this machine, as the
+    /// superuser in a scratch table: a round trip (a prepared `SELECT 1`),
+    /// and a commit that must reach the disk (a one-row INSERT, committed
+    /// alone): the two prices a journal's write pays, in µs, medians.
+    pub fn statement_prices(&self) -> (f64, f64) {
+        outside_async(|| {
+            let mut client = self.server.superuser("postgres");
+            client
+                .batch_execute("CREATE TABLE IF NOT EXISTS bench_commits (at bigint)")
+                .unwrap();
+            let select = client.prepare("SELECT 1").unwrap();
+            let insert = client
+                .prepare("INSERT INTO bench_commits VALUES ($1)")
+                .unwrap();
+            let mut median = |n: usize, f: &mut dyn FnMut(&mut postgres::Client)| {
+                let mut times: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let started = std::time::Instant::now();
+                        f(&mut client);
+                        started.elapsed().as_secs_f64() * 1e6
+                    })
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                times[n / 2]
+            };
+            let trip = median(2_000, &mut |c| {
+                c.query_one(&select, &[]).unwrap();
+            });
+            let commit = median(300, &mut |c| {
+                c.execute(&insert, &[&1i64]).unwrap();
+            });
+            client.batch_execute("DROP TABLE bench_commits").unwrap();
+            (trip, commit)
+        })
     }
 
     /// The postmaster's pid, from its data directory.

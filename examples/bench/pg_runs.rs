@@ -65,7 +65,12 @@ pub async fn throughput_run(
     let config = write_config(dir, &sim.base_url());
     let db = format!("bench_t{round}");
     let done = run_on_pg(pg, &db, batch, &config, rows, "throughput").await;
-    assert_eq!(sim.ledger().refunds.len() as u64, rows);
+    assert_eq!(
+        sim.ledger().refunds.len() as u64,
+        rows,
+        "not every refund reached the gateway:\n{}",
+        done.run.stderr
+    );
     sim.stop().await;
     pg.drop_journal(&db);
     eprintln!(
@@ -73,6 +78,18 @@ pub async fn throughput_run(
         rows as f64 / done.run.wall.as_secs_f64()
     );
     done
+}
+
+/// What the engine said of its sending: its "N requests in Xs (R
+/// requests/s)" line and each merchant's pace (where the in-flight limit
+/// settled), joined.
+pub fn engine_summary(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.contains("requests/s)") || l.contains(" (profile "))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// One round's pair: the same batch on SQLite and on PostgreSQL, and the
@@ -147,7 +164,8 @@ pub fn comparison_rows(pg: &PgBench, pairs: &[Pair], rows: u64, sqlite_cpu: &[f6
             median(server_cpu),
         ),
         format!(
-            "| the PostgreSQL server in the median round | peak PSS **{:.1} MiB** (RSS summed {:.1} MiB), {} processes at most; {} | — |",
+            "| the PostgreSQL run of the median round | the engine: {}; the server: peak PSS **{:.1} MiB** (RSS summed {:.1} MiB), {} processes at most; {} | — |",
+            engine_summary(&middle.pg.run.stderr),
             middle.pg.server.peak_pss_mib,
             middle.pg.server.peak_rss_mib,
             middle.pg.server.peak_processes,
