@@ -16,13 +16,12 @@ use std::collections::HashMap;
 use postgres::Transaction;
 
 use super::fenced::pg_error;
+use super::held_ids::{self, note_leaving, Leaving};
 use crate::batch::{CheckedRow, RefundRow};
 use crate::journal::batch_meta::BatchMeta;
-use crate::journal::dedupe::{against_journal, note_waiting, tally, Dedupe, Existing};
+use crate::journal::dedupe::{against_journal, tally, Dedupe, Existing};
 use crate::journal::import_rows::{ImportError, Tally, CODE_CONFLICT, CODE_INVALID};
-use crate::journal::money_rules::MAY_LEAVE;
-use crate::journal::records::Waiting;
-use crate::journal::state::{sql_list, State};
+use crate::journal::state::State;
 use crate::journal::status::RowStatus;
 use crate::journal::JournalError;
 use crate::money::Fen;
@@ -45,18 +44,6 @@ struct Before {
     first_lines: HashMap<i64, u64>,
     /// Heads that may still leave: (refund id, profile, batch, fen).
     leaving: Leaving,
-}
-
-/// Refunds that may still leave, by id: (refund id, profile, batch, fen).
-pub(super) type Leaving = HashMap<i64, (String, String, i64, i64)>;
-
-/// Notes `head`, a refund recorded before the batch that a row names, among
-/// those that may still leave (`into`), if it may.
-pub(super) fn note_leaving(leaving: &Leaving, head: i64, into: &mut Vec<Waiting>) {
-    if let Some((refund_id, profile, batch, fen)) = leaving.get(&head) {
-        let fen = Fen(*fen as u64);
-        note_waiting(into, *batch, profile.clone(), fen, refund_id.clone());
-    }
 }
 
 /// One line of `batch_rows`, as it is written.
@@ -257,46 +244,10 @@ fn read_before(
 ) -> Result<Before, JournalError> {
     let doing = pg_error("reading what the journal holds of a batch's ids");
     let mut before = Before::default();
-    for row in tx
-        .query(
-            // One index probe an id (LATERAL ... LIMIT 1: never a join the
-            // planner could make a scan of the table; within an import's
-            // transaction its statistics are those of a far smaller table).
-            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
-             FROM unnest($2::text[]) AS u (refund_id)
-             CROSS JOIN LATERAL (SELECT * FROM refunds r
-                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
-            &[&target.id_space, &ids],
-        )
-        .map_err(&doing)?
-    {
-        let line: i64 = row.get(4);
-        let holder = Existing {
-            id: row.get(1),
-            fingerprint: row.get(2),
-            batch_id: row.get(3),
-            line: line as u64,
-        };
-        before.holders.insert(row.get(0), holder);
-    }
-    let holders: Vec<i64> = before.holders.values().map(|h| h.id).collect();
-    // Each holder walked to the last link of its chain (a refund has at most one retry).
-    for row in tx
-        .query(
-            "WITH RECURSIVE walk (start, id, depth) AS (
-                 SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
-                 UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w
-                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
-                     WHERE r.retry_of = w.id LIMIT 1) r)
-             SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
-            &[&holders],
-        )
-        .map_err(&doing)?
-    {
-        before.heads.insert(row.get(0), row.get(1));
-    }
-    let heads: Vec<i64> = before.heads.values().copied().collect();
+    let held = held_ids::holders_of(tx, target.id_space, ids)?;
+    let heads: Vec<i64> = held.heads.values().copied().collect();
+    before.holders = held.holders;
+    before.heads = held.heads;
     for row in tx
         .query(
             "SELECT u.refund, l.line FROM unnest($2::bigint[]) AS u (refund)
@@ -310,17 +261,7 @@ fn read_before(
         let line: i64 = row.get(1);
         before.first_lines.insert(row.get(0), line as u64);
     }
-    let sql = format!(
-        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
-         FROM unnest($1::bigint[]) AS u (id)
-         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
-         WHERE r.state IN {}",
-        sql_list(&MAY_LEAVE)
-    );
-    for row in tx.query(&sql, &[&heads]).map_err(&doing)? {
-        let leaving = (row.get(1), row.get(2), row.get(3), row.get(4));
-        before.leaving.insert(row.get(0), leaving);
-    }
+    before.leaving = held_ids::leaving_of(tx, &heads)?;
     Ok(before)
 }
 

@@ -23,6 +23,7 @@ pub mod due;
 pub mod error;
 pub mod fenced;
 pub mod grants;
+mod held_ids;
 mod history;
 mod import;
 mod import_chunk;

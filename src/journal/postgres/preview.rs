@@ -13,15 +13,13 @@ use std::collections::HashMap;
 use postgres::Transaction;
 
 use super::fenced::pg_error;
+use super::held_ids::{self, note_leaving, Leaving};
 use super::import::CHUNK;
-use super::import_chunk::{note_leaving, Leaving};
 use super::PgJournal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
 use crate::journal::dedupe::{against_earlier_row, against_journal, tally, Dedupe, Existing};
 use crate::journal::import_rows::{ImportError, Tally};
-use crate::journal::money_rules::MAY_LEAVE;
-use crate::journal::state::sql_list;
 use crate::journal::JournalError;
 
 /// What the verdicts on a chunk read: the file's earlier rows and the journal.
@@ -178,45 +176,10 @@ fn read_before(
         seen: read_seen(tx, ids)?,
         ..Before::default()
     };
-    for row in tx
-        .query(
-            // One index probe an id (LATERAL ... LIMIT 1: never a join the
-            // planner could make a scan of the table; within an import's
-            // transaction its statistics are those of a far smaller table).
-            "SELECT r.refund_id, r.id, r.fingerprint, r.batch_id, r.line
-             FROM unnest($2::text[]) AS u (refund_id)
-             CROSS JOIN LATERAL (SELECT * FROM refunds r
-                 WHERE r.scope = $1 AND r.refund_id = u.refund_id LIMIT 1) r",
-            &[&id_space, &ids],
-        )
-        .map_err(&doing)?
-    {
-        let line: i64 = row.get(4);
-        let holder = Existing {
-            id: row.get(1),
-            fingerprint: row.get(2),
-            batch_id: row.get(3),
-            line: line as u64,
-        };
-        before.holders.insert(row.get(0), holder);
-    }
-    let holders: Vec<i64> = before.holders.values().map(|h| h.id).collect();
-    for row in tx
-        .query(
-            "WITH RECURSIVE walk (start, id, depth) AS (
-                 SELECT s, s, 0 FROM unnest($1::bigint[]) AS s
-                 UNION ALL
-                 SELECT w.start, r.id, w.depth + 1 FROM walk w
-                 CROSS JOIN LATERAL (SELECT r.id FROM refunds r
-                     WHERE r.retry_of = w.id LIMIT 1) r)
-             SELECT DISTINCT ON (start) start, id FROM walk ORDER BY start, depth DESC",
-            &[&holders],
-        )
-        .map_err(&doing)?
-    {
-        before.heads.insert(row.get(0), row.get(1));
-    }
-    let heads: Vec<i64> = before.heads.values().copied().collect();
+    let held = held_ids::holders_of(tx, id_space, ids)?;
+    let heads: Vec<i64> = held.heads.values().copied().collect();
+    before.holders = held.holders;
+    before.heads = held.heads;
     for row in tx
         .query(
             "SELECT h.refund, h.line FROM unnest($1::bigint[]) AS u (refund)
@@ -229,18 +192,7 @@ fn read_before(
         let line: i64 = row.get(1);
         before.head_lines.insert(row.get(0), line as u64);
     }
-    let sql = format!(
-        "SELECT r.id, r.refund_id, r.profile, r.batch_id, r.amount_fen
-         FROM unnest($1::bigint[]) AS u (id)
-         CROSS JOIN LATERAL (SELECT * FROM refunds r WHERE r.id = u.id LIMIT 1) r
-         WHERE r.state IN {}",
-        sql_list(&MAY_LEAVE)
-    );
-    for row in tx.query(&sql, &[&heads]).map_err(&doing)? {
-        before
-            .leaving
-            .insert(row.get(0), (row.get(1), row.get(2), row.get(3), row.get(4)));
-    }
+    before.leaving = held_ids::leaving_of(tx, &heads)?;
     Ok(before)
 }
 
