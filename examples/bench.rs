@@ -5,6 +5,10 @@
 //! [--only SECTION (throughput, rate, adaptive, wechatpay, reconcile, million, rsa, scale)] [--baseline BINARY]`: with `--baseline`, the throughput
 //! section also runs an older build's binary on the same batch, alternating
 //! with this one, so before and after are measured in one run on one machine.
+//! With `--journal postgres` a temporary PostgreSQL server (fsync on) is
+//! started: the throughput section also runs the same batch on a PostgreSQL
+//! journal in every round, alternating with SQLite, and the million runs on
+//! PostgreSQL; `--pg-profile` adds the server's statement profile.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,7 +21,18 @@ use bulkrefund::gateway::{Gateway, GatewayKind, RefundOrder};
 use bulkrefund::secret::Secret;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::{self, generate, sample_keys, SimConfig, SimHandle};
+use pg_journal::{JournalAt, PgBench};
 
+#[path = "bench/pg_journal.rs"]
+mod pg_journal;
+#[path = "bench/pg_profile.rs"]
+mod pg_profile;
+#[path = "bench/pg_runs.rs"]
+mod pg_runs;
+#[path = "../tests/pg/server.rs"]
+mod pg_server;
+#[path = "bench/pg_watch.rs"]
+mod pg_watch;
 #[path = "bench/reconcile.rs"]
 mod reconcile;
 #[path = "bench/wechatpay.rs"]
@@ -26,6 +41,7 @@ mod wechatpay;
 const CONCURRENCY: usize = 64;
 
 /// What a child process cost.
+#[derive(Clone)]
 struct Measured {
     wall: Duration,
     cpu: Duration,
@@ -87,7 +103,12 @@ fn measure(command: &mut Command) -> Measured {
         wall: started.elapsed(),
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         peak_rss_mib: peak_kib as f64 / 1024.0,
-        exit: libc::WEXITSTATUS(status),
+        // A process killed by a signal (an abort after a panic) failed too.
+        exit: if libc::WIFSIGNALED(status) {
+            128 + libc::WTERMSIG(status)
+        } else {
+            libc::WEXITSTATUS(status)
+        },
         stderr,
     }
 }
@@ -167,7 +188,19 @@ async fn run_batch_into(
     profile: &str,
     extra: &[&str],
 ) -> Measured {
-    let journal = journal.to_owned();
+    let journal = JournalAt::file(journal);
+    run_batch_at(binary, batch, &journal, config, profile, extra).await
+}
+
+/// `binary run` of `batch` on `journal`, a SQLite file or a PostgreSQL URL.
+async fn run_batch_at(
+    binary: &Path,
+    batch: &Path,
+    journal: &JournalAt,
+    config: &Path,
+    profile: &str,
+    extra: &[&str],
+) -> Measured {
     let mut command = Command::new(binary);
     command
         .args([
@@ -179,9 +212,9 @@ async fn run_batch_into(
             // settled) is read from stderr; off a terminal nothing is drawn.
             "--config",
         ])
-        .arg(config)
-        .arg("--journal")
-        .arg(journal)
+        .arg(config);
+    journal.apply(&mut command);
+    command
         // Builds from before "a look before paying" have no --yes (nor ask).
         .args(accepts_yes(binary).then_some("--yes"))
         .args(extra);
@@ -269,22 +302,55 @@ fn journal_mib(journal: &Path) -> f64 {
 }
 
 /// A million refunds end to end: `run` against the simulator with no limit,
-/// then `status` and `export` of the journal it left.
-async fn million(dir: &Path, rows: u64, table: &mut Vec<String>) {
+/// then `status` and `export` of the journal it left; on a PostgreSQL
+/// journal when `pg` is given, with what the server spent.
+async fn million(dir: &Path, rows: u64, table: &mut Vec<String>, pg: Option<&PgBench>) {
     let (batch, config, sim) =
         prepare(dir, GatewayKind::Leshua, rows, "MR", FaultConfig::default()).await;
-    let journal = dir.join("MR.db");
-    let run = run_batch_into(&binary(), &batch, &journal, &config, "leshua", &[]).await;
+    const DB: &str = "bench_million";
+    let (run, journal, server) = match pg {
+        None => {
+            let journal = JournalAt::file(&dir.join("MR.db"));
+            let run = run_batch_at(&binary(), &batch, &journal, &config, "leshua", &[]).await;
+            (run, journal, None)
+        }
+        Some(pg) => {
+            table.push(format!(
+                "| the PostgreSQL server of the million | {} | honest: fsync on |",
+                pg.describe()
+            ));
+            let done = pg_runs::run_on_pg(pg, DB, &batch, &config, rows, "million").await;
+            let journal = done.journal.clone();
+            let run = done.run.clone();
+            (run, journal, Some(done))
+        }
+    };
     assert_eq!(sim.ledger().refunds.len() as u64, rows);
     sim.stop().await;
+    let (on, size) = match pg {
+        None => ("", journal_mib(&journal.arg)),
+        Some(pg) => (" on PostgreSQL", pg.database_mib(DB)),
+    };
     table.push(format!(
-        "| {rows} refunds end to end: `run` (import, send, results file), no rate limit, no latency | **{:.1} s** ({:.0} refunds/s), {:.2} CPU s per 1,000; peak RSS **{:.1} MiB**; journal {:.0} MiB | ≤ 100 MiB |",
+        "| {rows} refunds end to end{on}: `run` (import, send, results file), no rate limit, no latency | **{:.1} s** ({:.0} refunds/s), {:.2} CPU s per 1,000; peak RSS **{:.1} MiB**; journal {:.0} MiB | ≤ 100 MiB |",
         run.wall.as_secs_f64(),
         rows as f64 / run.wall.as_secs_f64(),
         run.cpu.as_secs_f64() * 1000.0 / rows as f64,
         run.peak_rss_mib,
-        journal_mib(&journal),
+        size,
     ));
+    if let Some(done) = &server {
+        table.push(format!(
+            "| that run on PostgreSQL | the engine: {}; the server: peak PSS **{:.1} MiB** (RSS summed {:.1} MiB), {} processes at most; {:.2} CPU s per 1,000 refunds; {} | — |",
+            pg_runs::engine_summary(&done.run.stderr),
+            done.server.peak_pss_mib,
+            done.server.peak_rss_mib,
+            done.server.peak_processes,
+            done.server.cpu.as_secs_f64() * 1000.0 / rows as f64,
+            done.counters.per_refund(rows),
+        ));
+        table.extend(done.statements.iter().cloned());
+    }
     let reads: [(&str, Vec<String>); 3] = [
         ("status", vec!["status".into()]),
         (
@@ -302,16 +368,36 @@ async fn million(dir: &Path, rows: u64, table: &mut Vec<String>) {
     ];
     for (label, args) in reads {
         let mut command = Command::new(binary());
-        command.args(&args).arg("--journal").arg(&journal);
+        command.args(&args);
+        journal.apply(&mut command);
+        let watch = pg.map(|pg| pg_watch::Watch::start(pg.postmaster_pid()));
         let read = measured(command).await;
         assert_eq!(read.exit, 0, "{label}: {}", read.stderr);
+        let server = match watch {
+            Some(watch) => {
+                let used = tokio::task::spawn_blocking(move || watch.stop())
+                    .await
+                    .unwrap();
+                format!(
+                    "; the server: {:.2} CPU s, peak PSS {:.1} MiB",
+                    used.cpu.as_secs_f64(),
+                    used.peak_pss_mib
+                )
+            }
+            None => String::new(),
+        };
         table.push(format!(
-            "| `{label}` of that journal | **{:.1} s**; peak RSS {:.1} MiB | — |",
+            "| `{label}` of that journal{on} | **{:.1} s**; peak RSS {:.1} MiB{server} | — |",
             read.wall.as_secs_f64(),
             read.peak_rss_mib
         ));
     }
-    let _ = std::fs::remove_file(&journal);
+    match pg {
+        None => {
+            let _ = std::fs::remove_file(&journal.arg);
+        }
+        Some(pg) => pg.drop_journal(DB),
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -337,6 +423,23 @@ async fn main() {
         .position(|a| a == "--baseline")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
+    // `--journal postgres`: a temporary PostgreSQL server for the sections
+    // that measure a PostgreSQL journal (throughput, million); `--pg-profile`
+    // adds its statement profile.
+    let pg = match args
+        .iter()
+        .position(|a| a == "--journal")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+    {
+        None | Some("sqlite") => None,
+        Some("postgres") => {
+            let pg = PgBench::start(args.iter().any(|a| a == "--pg-profile"));
+            eprintln!("{}", pg.describe());
+            Some(pg)
+        }
+        Some(other) => panic!("--journal takes sqlite or postgres, not {other}"),
+    };
     let scale = |n: u64| if quick { n / 10 } else { n };
     let dir = tempfile::tempdir().unwrap();
     let mut table = vec![
@@ -362,6 +465,8 @@ async fn main() {
         let mut pairs = Vec::new();
         let mut before = Vec::new();
         let mut ceilings = Vec::new();
+        let mut pg_pairs = Vec::new();
+        let mut sqlite_cpu = Vec::new();
         for round in 0..rounds {
             // The baseline runs first in odd rounds, so neither build always
             // meets a warmer machine.
@@ -380,6 +485,11 @@ async fn main() {
             if round % 2 == 1 {
                 run_baseline("first").await;
             }
+            // PostgreSQL, like the baseline, runs first in odd rounds.
+            let mut pg_run = None;
+            if let (Some(pg), 1) = (&pg, round % 2) {
+                pg_run = Some(pg_runs::throughput_run(pg, dir.path(), &batch, rows, round).await);
+            }
             let sim = simulator(&orders, FaultConfig::default()).await;
             let config = write_config(dir.path(), &sim.base_url());
             let journal = dir.path().join(format!("T-{round}.db"));
@@ -395,6 +505,17 @@ async fn main() {
                 "round {round}: {throughput:.0} refunds/s, bare {ceiling:.0}/s, ratio {:.2}",
                 throughput / ceiling
             );
+            if let (Some(pg), 0) = (&pg, round % 2) {
+                pg_run = Some(pg_runs::throughput_run(pg, dir.path(), &batch, rows, round).await);
+            }
+            if let Some(pg) = pg_run {
+                sqlite_cpu.push(run.cpu.as_secs_f64() * 1000.0 / rows as f64);
+                pg_pairs.push(pg_runs::Pair {
+                    sqlite: throughput,
+                    sqlite_sending: reported_rate(&run.stderr),
+                    pg,
+                });
+            }
             pairs.push((throughput / ceiling, throughput, ceiling, run));
             ceilings.push(ceiling);
             if round % 2 == 0 {
@@ -471,6 +592,9 @@ async fn main() {
             "| loopback ceiling: the same {rows} signed requests from a bare client loop | {ceiling:.0} requests/s; bulkrefund / bare = **{ratio:.2}** ({rounds} rounds: {}) | ≥ 0.5 |",
             ratios.join(", ")
         ));
+        if let Some(pg) = &pg {
+            table.extend(pg_runs::comparison_rows(pg, &pg_pairs, rows, &sqlite_cpu));
+        }
         eprintln!("throughput done");
     }
 
@@ -560,7 +684,7 @@ async fn main() {
     }
 
     if wanted("million") {
-        million(dir.path(), scale(1_000_000), &mut table).await;
+        million(dir.path(), scale(1_000_000), &mut table, pg.as_ref()).await;
         eprintln!("million done");
     }
 
@@ -635,6 +759,14 @@ async fn main() {
                 export.peak_rss_mib
             ));
         }
+    }
+    if let Some(pg) = pg.as_ref().filter(|pg| pg.profiling) {
+        let log = std::env::temp_dir().join("bench-pg-server.log");
+        pg.keep_log(&log);
+        eprintln!(
+            "the PostgreSQL server's log (slow plans): {}",
+            log.display()
+        );
     }
     println!("{}", table.join("\n"));
 }

@@ -1,7 +1,8 @@
 //! A real PostgreSQL server for a test: `initdb` in a temporary directory
 //! (password authentication, scram-sha-256, for every connection), started
 //! by `pg_ctl` listening only on a Unix socket in that directory, with
-//! fsync off; stopped (`-m immediate`) and removed on drop, also when the
+//! fsync off for the tests (`start_with` takes other settings: the
+//! benchmark's server keeps fsync on); stopped (`-m immediate`) and removed on drop, also when the
 //! test panics. As root the server runs as the `postgres` user, through
 //! `runuser -u postgres --` (PostgreSQL refuses to run as root).
 //!
@@ -33,6 +34,13 @@ impl PgServer {
     /// Starts a server for `test`, or says the test is skipped and returns
     /// `None` where no server binaries exist.
     pub fn start(test: &str) -> Option<PgServer> {
+        PgServer::start_with(test, "-c fsync=off")
+    }
+
+    /// [`PgServer::start`] with `settings`, more of the server's options
+    /// (`-c name=value …`) than where it listens: fsync stays on unless they
+    /// turn it off.
+    pub fn start_with(test: &str, settings: &str) -> Option<PgServer> {
         let Some(bin) = find_binaries() else {
             let why = "no PostgreSQL server binaries (initdb) found";
             if require_real() {
@@ -70,7 +78,7 @@ impl PgServer {
             ],
         );
         let options = format!(
-            "-c listen_addresses='' -k {} -c fsync=off",
+            "-c listen_addresses='' -k {} {settings}",
             server.socket_dir().display()
         );
         let log = server.dir.path().join("server.log");
