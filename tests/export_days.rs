@@ -274,10 +274,12 @@ fn a_journal_from_before_the_gateways_times_migrates_and_says_whose_days() {
         ],
     );
     // As schema 7 left it: no column for the gateway's times at all, no
-    // reconciliation (migration 9), no claims (10) and no approvals (11).
+    // reconciliation (migration 9), no claims (10), no approvals (11) and no
+    // index of the refunds in flight (12).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE approvals;
+        "DROP INDEX refunds_in_flight;
+         DROP TABLE approvals;
          ALTER TABLE batches DROP COLUMN approval_over_fen;
          ALTER TABLE batches DROP COLUMN recorded_by;
          ALTER TABLE batches DROP COLUMN recorded_by_name;
