@@ -6,6 +6,8 @@
 
 pub mod build;
 pub mod chaos;
+pub mod journal_at;
+pub mod team;
 pub mod world;
 
 pub use build::*;
