@@ -9,6 +9,8 @@
 #[path = "../tests/common/chaos.rs"]
 #[allow(dead_code)]
 mod chaos;
+#[path = "../tests/common/chaos_checks.rs"]
+mod chaos_checks;
 #[path = "../tests/common/journal_at.rs"]
 mod journal_at;
 #[path = "../tests/pg/server.rs"]
@@ -73,7 +75,9 @@ async fn main() {
         }
         Some(other) => panic!("--journal: sqlite or postgres, not {other:?}"),
     };
-    let pg = twin.as_ref().map(|twin| outside_async(|| twin.for_world("alice")));
+    let pg = twin
+        .as_ref()
+        .map(|twin| outside_async(|| twin.for_world("alice")));
     if pg.is_some() {
         println!("journal: PostgreSQL (a server of this run's own, as role alice)");
     }

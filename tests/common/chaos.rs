@@ -24,6 +24,7 @@ use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
 use bulkrefund::sim::{self, generate, SimConfig};
 
+use super::chaos_checks::{batch_heads, journal_refunds, statuses_against_ledger};
 use super::journal_at::{JournalAt, PgJournalAt};
 
 pub struct Chaos {
@@ -209,7 +210,11 @@ impl Opened {
 /// The role of a journal URL (`postgres://role@/db?host=…`).
 pub fn role_of(url: &str) -> String {
     let after = url.split_once("://").map_or(url, |(_, rest)| rest);
-    after.split(['@', ':', '/']).next().unwrap_or_default().to_owned()
+    after
+        .split(['@', ':', '/'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Runs the harness on a SQLite journal; `say` gets one line per kill and
@@ -397,37 +402,6 @@ fn the_batch(journal: &JournalAt) -> i64 {
     journal.number("SELECT CAST(MIN(id) AS TEXT) FROM batches")
 }
 
-/// Every refund in the journal: refund id → (state, gateway id, ever created).
-pub fn journal_refunds(journal: &JournalAt) -> HashMap<String, (String, Option<String>, bool)> {
-    journal
-        .rows(
-            "SELECT refund_id, state, gateway_refund_id, CAST(ever_created AS TEXT) FROM refunds",
-        )
-        .into_iter()
-        .map(|mut row| {
-            let created = matches!(row[3].as_deref(), Some("1" | "true"));
-            let gateway_id = row[2].take();
-            let state = row[1].take().unwrap_or_default();
-            (row[0].take().unwrap_or_default(), (state, gateway_id, created))
-        })
-        .collect()
-}
-
-/// Each line of `batch` with the state of the refund it names, as the
-/// journal holds it.
-pub fn batch_heads(journal: &JournalAt, batch: i64) -> HashMap<u64, String> {
-    journal
-        .rows(&format!(
-            "SELECT CAST(r.line AS TEXT), f.state FROM batch_rows r JOIN refunds f ON f.id = r.refund WHERE r.batch_id = {batch}"
-        ))
-        .into_iter()
-        .filter_map(|mut row| {
-            let line = row[0].as_deref()?.parse().ok()?;
-            Some((line, row[1].take().unwrap_or_default()))
-        })
-        .collect()
-}
-
 /// Every way the journal, the results file and the ledger could disagree.
 fn check(world: &World, last_exit: i32) -> Vec<String> {
     let mut problems = Vec::new();
@@ -444,11 +418,6 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
         .collect();
     let input_ids: HashSet<&str> = input.iter().map(String::as_str).collect();
     let journal_refunds = journal_refunds(&world.journal);
-    let ledger_refunds: HashMap<&str, &sim::ledger::LedgerRefund> = ledger
-        .refunds
-        .iter()
-        .map(|r| (r.refund_id.as_str(), r))
-        .collect();
     for id in ledger.ids.iter().filter(|id| id.created > 1) {
         problems.push(format!("{} was created {} times", id.refund_id, id.created));
     }
@@ -475,27 +444,7 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
             problems.push(format!("{id} was lost: it is not in the journal"));
         }
     }
-    for (id, (state, gateway_id, created)) in &journal_refunds {
-        match (state.as_str(), ledger_refunds.get(id.as_str())) {
-            ("succeeded", Some(r)) if r.status == RefundState::Succeeded => {}
-            ("failed", Some(r)) if r.status == RefundState::Failed => {}
-            ("abnormal", Some(r)) if r.status == RefundState::Abnormal => {}
-            ("failed", None) if !created => {}
-            ("review", _) => {}
-            (state, found) => problems.push(format!(
-                "{id}: the journal says {state}, the ledger {:?}",
-                found.map(|r| r.status)
-            )),
-        }
-        if let (Some(r), Some(gateway_id)) = (ledger_refunds.get(id.as_str()), gateway_id) {
-            if &r.gateway_refund_id != gateway_id {
-                problems.push(format!(
-                    "{id}: gateway id {gateway_id} in the journal, {} at the gateway",
-                    r.gateway_refund_id
-                ));
-            }
-        }
-    }
+    problems.extend(statuses_against_ledger(&journal_refunds, &ledger));
     // Each results row reports the head of its refund's chain, as the journal holds it.
     let heads = batch_heads(&world.journal, the_batch(&world.journal));
     let results_path = world.batch.with_file_name("chaos.results.csv");

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod chaos;
+pub mod chaos_checks;
 pub mod journal_at;
 pub mod team;
 pub mod world;
