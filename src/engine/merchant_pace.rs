@@ -105,6 +105,14 @@ impl Lane {
         }
     }
 
+    /// Whether a request leaving at `at` would use `slot` later than its
+    /// ledger allows.
+    fn too_late(&self, slot: Instant, at: Instant) -> bool {
+        self.ledger
+            .used_late_by_at_most()
+            .is_some_and(|late| at > slot + late)
+    }
+
     /// The next slot granted to this process.
     async fn next_slot(&self) -> Result<Instant, LedgerError> {
         let mut granted = self.granted.lock().await;
@@ -272,20 +280,29 @@ impl MerchantPace {
                 _ = cancel.cancelled() => return None,
                 granted = lane.next_slot() => granted,
             };
-            match granted {
-                Ok(slot) => sleep_until(slot, cancel).await?,
+            let slot = match granted {
+                Ok(slot) => slot,
                 Err(e) => {
                     tracing::warn!("{e}; asking again in a second");
                     sleep_until(Instant::now() + LEDGER_RETRY, cancel).await?;
                     continue;
                 }
+            };
+            // A slot of a shared ledger found too late is given up unused.
+            if lane.too_late(slot, Instant::now()) {
+                continue;
             }
+            sleep_until(slot, cancel).await?;
             // A pause set while we waited for the slot applies to us too; a
             // slot given up (a cancel, a pause) only slows the merchant down.
             if self.paused().is_some() {
                 continue;
             }
             if let Some(departure) = self.window_slot(lane, cancel).await? {
+                // Dropped unsent when it would leave too late: never used.
+                if lane.too_late(slot, departure.at) {
+                    continue;
+                }
                 return Some(departure);
             }
         }
