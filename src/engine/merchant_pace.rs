@@ -404,4 +404,52 @@ mod tests {
         assert_eq!(ledger.asked.load(Ordering::SeqCst), 3);
         assert_eq!(pace.sends.window.given_out(), 1);
     }
+
+    /// A ledger whose first grant is a block of slots already a second old
+    /// (as a block not used in time is), then a slot now; shared by other
+    /// processes or not.
+    struct Stale {
+        asked: AtomicU32,
+        shared: bool,
+    }
+
+    impl RateLedger for Stale {
+        fn grant<'a>(&'a self, _: &'a RateKey, _: RateQuota, _: u32) -> Granted<'a> {
+            let asked = self.asked.fetch_add(1, Ordering::SeqCst);
+            let now = Instant::now();
+            let old = now - Duration::from_secs(1);
+            Box::pin(std::future::ready(Ok(match asked {
+                0 => vec![old, old + Duration::from_millis(10)],
+                _ => vec![now],
+            })))
+        }
+
+        fn used_late_by_at_most(&self) -> Option<Duration> {
+            self.shared.then_some(Duration::from_micros(2_500))
+        }
+    }
+
+    /// A shared ledger's slots found late are given up, not used at once
+    /// (they would land among the slots other processes use on time); one
+    /// process's own ledger may use them (its send window keeps the rate).
+    #[tokio::test]
+    async fn a_shared_ledgers_late_slots_are_given_up() {
+        for (shared, asked) in [(true, 2), (false, 1)] {
+            let ledger = Arc::new(Stale {
+                asked: AtomicU32::new(0),
+                shared,
+            });
+            let pace = merchant(ledger.clone());
+            let asking = Instant::now();
+            let departure = pace
+                .ready(RequestKind::Submit, &CancellationToken::new())
+                .await;
+            assert!(departure.unwrap().at >= asking);
+            assert_eq!(
+                ledger.asked.load(Ordering::SeqCst),
+                asked,
+                "shared: {shared}"
+            );
+        }
+    }
 }

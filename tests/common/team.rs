@@ -271,11 +271,12 @@ pub async fn run(team: &Team, pg: PgJournalAt, mut say: impl FnMut(&str)) -> Rep
         .count();
     let verdict = if discrepancies.is_empty() {
         format!(
-            "verdict: PASS: {} + {} rows, {} processes at once and one more, {landed} kills, then resume; {} refunds created, each once ({succeeded} succeeded); every status equals the ledger's; every row in the journal and its results file; busiest second {} requests ≤ rate {}; sending took {:.1} s",
+            "verdict: PASS: {} + {} rows, {} processes at once and one more, {landed} kills, then resume; {} refunds created, each once ({succeeded} succeeded); every status equals the ledger's; every row in the journal and its results file; {} requests, the busiest second {} ≤ rate {}; sending took {:.1} s",
             team.rows,
             team.overlap + team.new_rows,
             team.processes,
             ledger.refunds.len(),
+            ledger.requests,
             ledger.max_requests_in_one_second,
             team.rate,
             sending.as_secs_f64()
