@@ -260,7 +260,7 @@ pub async fn run_on(chaos: &Chaos, pg: Option<PgJournalAt>, mut say: impl FnMut(
         batch,
         config,
         journal: match pg {
-            Some(pg) => JournalAt::Postgres(pg),
+            Some(pg) => JournalAt::Postgres(Box::new(pg)),
             None => JournalAt::Sqlite(dir.path().join("journal.db")),
         },
         sim,

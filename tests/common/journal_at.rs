@@ -20,7 +20,7 @@ pub struct PgJournalAt {
 /// A harness's journal: a SQLite file, or a PostgreSQL journal.
 pub enum JournalAt {
     Sqlite(PathBuf),
-    Postgres(PgJournalAt),
+    Postgres(Box<PgJournalAt>),
 }
 
 impl JournalAt {

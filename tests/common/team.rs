@@ -141,7 +141,7 @@ impl Stage {
             first,
             second,
             config,
-            journal: JournalAt::Postgres(pg),
+            journal: JournalAt::Postgres(Box::new(pg)),
             sim,
         }
     }
