@@ -11,6 +11,9 @@
 //! answers among the faults; `--gateway alipay`: Alipay, with answers that
 //! say `fund_change` `N` for refunds it never made); the
 //! conformance suite (tests/conformance/kills.rs) runs a short variant per gateway.
+//! On either journal ([`run_on`]): a SQLite file, or with `--journal postgres`
+//! a PostgreSQL one, every command on it and every read of it through one
+//! seam (journal_at.rs), asserting the same.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
