@@ -10,8 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::journal::JournalLocation;
-
 /// An output refused: nothing was done (a usage error, exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -82,11 +80,7 @@ impl Protected {
     }
 
     /// The journal and the files SQLite and the lock keep beside it.
-    pub fn journal(&mut self, journal: &JournalLocation) -> &mut Protected {
-        // A PostgreSQL journal has no file here to overwrite.
-        let Some(journal) = journal.path() else {
-            return self;
-        };
+    pub fn journal(&mut self, journal: &Path) -> &mut Protected {
         self.add(journal, "the journal");
         for suffix in ["-wal", "-shm", "-journal", ".lock"] {
             self.add(
@@ -189,7 +183,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("j.db");
         let mut protected = Protected::new();
-        protected.journal(&JournalLocation::file(&journal));
+        protected.journal(&journal);
         for name in ["j.db", "j.db-wal", "j.db-shm", "j.db.lock"] {
             let error = protected
                 .check(&dir.path().join(name), "--out")

@@ -339,13 +339,34 @@ async fn scenario(
             .status()
             .await
             .unwrap();
-        if status.code() != Some(4) {
-            settled = true;
-            break;
+        match status.code() {
+            Some(4) => continue,
+            // Settled: everything ended, some refunds failed or none.
+            Some(0 | 3) => {}
+            // No journal yet: every run was killed before it made one.
+            Some(2)
+                if world
+                    .journal_rows("SELECT CAST(id AS TEXT) FROM batches")
+                    .is_empty() => {}
+            other => {
+                return Err(format!(
+                    "resume exited {other:?}: the journal could not be used"
+                ))
+            }
         }
+        settled = true;
+        break;
     }
     if !settled {
         return Err("resume never settled the journal".into());
+    }
+    let ran_whole = ops.iter().any(|(op, _)| matches!(op, Op::Run(_)));
+    if ran_whole
+        && world
+            .journal_rows("SELECT CAST(id AS TEXT) FROM batches")
+            .is_empty()
+    {
+        return Err("a run went to its end, yet the journal holds no batch".into());
     }
     retry_never_created(&world).await;
     let ledger = world.sim.ledger();

@@ -378,3 +378,27 @@ fn an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing() {
     ja.commit_fenced(&to_in_flight(1, &live[0].1)).unwrap();
     assert_eq!(fx.state(1), State::InFlight);
 }
+
+/// A refund in flight under another process's claim keeps a scope's run
+/// waiting until the claim's lease ends (then it is recovered, if its
+/// process died), rather than letting it end with the refund unresolved.
+#[test]
+fn a_refund_in_flight_keeps_the_scope_waiting_until_its_lease_ends() {
+    let Some(fx) = Fixture::start(
+        "a_refund_in_flight_keeps_the_scope_waiting_until_its_lease_ends",
+        1,
+    ) else {
+        return;
+    };
+    let (a, _) = owners();
+    let mut ja = fx.journal();
+    let taken = ja.claim(&a, &[1], long()).unwrap();
+    ja.commit_fenced(&to_in_flight(1, &taken[0].1)).unwrap();
+    let (_, _, until) = fx.claim_of(1);
+    let reader = ja
+        .due_reader(&bulkrefund::journal::Scope::All, false)
+        .unwrap();
+    assert!(reader.page(0).unwrap().is_empty(), "in flight: not due");
+    assert_eq!(reader.next_due(true).unwrap(), until);
+    assert_eq!(reader.next_due(false).unwrap(), until);
+}

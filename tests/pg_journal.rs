@@ -77,14 +77,10 @@ async fn a_stalled_process_is_taken_over_by_a_query_and_its_late_write_fenced_of
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let stalled = stalled.spawn().unwrap();
-    // Its request reached the gateway: it now waits for the answer.
+    // Its request reached the gateway (counted as it arrives, 1.5 s before
+    // the gateway acts on it and answers): the run now waits for the answer.
     assert!(
-        until(Duration::from_secs(20), || world
-            .ledger()
-            .ids
-            .iter()
-            .any(|id| id.submissions == 1))
-        .await,
+        until(Duration::from_secs(20), || world.ledger().requests == 1).await,
         "the run never sent its refund"
     );
     signal(&stalled, libc::SIGSTOP);
@@ -230,7 +226,7 @@ fn a_copied_journal_tells_the_same_story_on_both() {
         "OWNER_PASSWORD",
     ]);
     copy.env("OWNER_PASSWORD", OWNER_PASSWORD);
-    let copied = runtime.block_on(copy.output()).unwrap();
+    let copied = runtime.block_on(async { copy.output().await }).unwrap();
     assert_eq!(
         copied.status.code(),
         Some(0),
@@ -248,4 +244,80 @@ fn a_copied_journal_tells_the_same_story_on_both() {
             && on_sqlite.iter().any(|s| s.contains("abnormal")),
         "the story holds a refund in review and an abnormal one"
     );
+}
+
+/// `journal = "postgres://…"` and `journal_password = { env = … }` in the
+/// configuration: every command uses that journal; a wrong password is
+/// refused, naming the role and never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configuration_names_the_journal_and_its_password() {
+    let Some(twin) =
+        outside_async(|| Twin::start("the_configuration_names_the_journal_and_its_password"))
+    else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 2, "P");
+    let world = World::start(orders, FaultConfig::default()).await;
+    let text = std::fs::read_to_string(&world.config).unwrap();
+    std::fs::write(
+        &world.config,
+        format!(
+            "journal = \"{}\"\njournal_password = {{ env = \"ALICE_PW\" }}\n{text}",
+            twin.url("alice")
+        ),
+    )
+    .unwrap();
+    let bulkrefund = |password: &str, args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkrefund"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&world.config)
+            .env("ALICE_PW", password)
+            .env("PGPASSFILE", "/nonexistent")
+            .stdin(Stdio::null());
+        command
+    };
+    let ran = bulkrefund(
+        "alice-pw",
+        &[
+            "run",
+            batch.to_str().unwrap(),
+            "--profile",
+            "leshua",
+            "--yes",
+        ],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let ledger = world.ledger();
+    assert_eq!(ledger.ids.len(), 2);
+    assert!(ledger.ids.iter().all(|id| id.created == 1));
+    // Nothing was written beside the configuration: the journal is PostgreSQL's.
+    assert!(!world.journal().exists());
+    assert!(!world.path("bulkrefund.db").exists());
+    let recorded: i64 = outside_async(|| {
+        twin.superuser()
+            .query_one(
+                "SELECT COUNT(*) FROM refunds WHERE state = 'succeeded'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(recorded, 2);
+    let wrong = "not-alices-pw-9f3";
+    let refused = bulkrefund(wrong, &["status"]).output().await.unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("role 'alice'"), "{said}");
+    assert!(!said.contains(wrong), "{said}");
 }

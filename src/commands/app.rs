@@ -117,8 +117,8 @@ impl App {
     /// the configuration, and every batch input the journal knows.
     pub fn protected_files(&self, journal: Option<&Journal>) -> anyhow::Result<Protected> {
         let mut protected = Protected::new();
-        protected
-            .journal(&self.journal_at)
+        self.journal_at
+            .protect(&mut protected)
             .add(self.config.path(), "the configuration");
         if let Some(journal) = journal {
             for input in journal.batch_inputs()? {

@@ -173,7 +173,7 @@ pub(crate) fn check_out(
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     let mut protected = Protected::new();
-    protected.journal(journal_at);
+    journal_at.protect(&mut protected);
     if let Some(config) = config {
         protected.add(config, "the configuration");
     }

@@ -60,7 +60,7 @@ fn backup(locations: &Locations, target: &Path) -> anyhow::Result<u8> {
         .into());
     };
     let mut protected = Protected::new();
-    protected.journal(&journal_at);
+    journal_at.protect(&mut protected);
     protected.add(&locations.config_path(), "the configuration");
     protected.check(target, "FILE")?;
     let refunds = match journal.backup(target) {

@@ -27,7 +27,7 @@ pub(super) fn protected_paths(
     (files, out): (&[(Date, PathBuf)], &Path),
 ) -> anyhow::Result<Protected> {
     let mut protected = Protected::new();
-    protected.journal(journal_at);
+    journal_at.protect(&mut protected);
     if let Some(config) = config {
         protected.add(config, "the configuration");
     }

@@ -141,7 +141,7 @@ fn show_says_what_to_do(journal_path: &Path) {
     let utc = Zone::utc();
     let shown = text(|out| {
         show::run(
-            &JournalLocation::file(&journal_path),
+            &JournalLocation::file(journal_path),
             "r3",
             OutputFormat::Table,
             &utc,
@@ -166,7 +166,7 @@ fn show_says_what_to_do(journal_path: &Path) {
     }
     let json = text(|out| {
         show::run(
-            &JournalLocation::file(&journal_path),
+            &JournalLocation::file(journal_path),
             "r3",
             OutputFormat::Json,
             &utc,
@@ -182,7 +182,7 @@ fn show_says_what_to_do(journal_path: &Path) {
     );
     let paid = text(|out| {
         show::run(
-            &JournalLocation::file(&journal_path),
+            &JournalLocation::file(journal_path),
             "r1",
             OutputFormat::Json,
             &utc,

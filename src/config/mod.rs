@@ -36,7 +36,7 @@ use crate::setting::SettingError;
 use crate::small_files;
 
 pub const DEFAULT_FILE: &str = "bulkrefund.toml";
-pub const DEFAULT_JOURNAL: &str = "bulkrefund.db";
+pub use crate::journal::location::DEFAULT_JOURNAL;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -385,20 +385,10 @@ impl Config {
         crate::paths::directory_of(&self.path)
     }
 
-    /// The journal: `--journal`, else the file's `journal` (a file relative
-    /// to the configuration's, or a `postgres://` URL), else
-    /// `./bulkrefund.db`. A PostgreSQL journal's password is the file's
-    /// `journal_password`.
+    /// The journal `--journal` or the file names ([`JournalLocation::chosen`]).
     pub fn journal_location(&self, explicit: Option<&Path>) -> JournalLocation {
-        let password = self
-            .journal_password
-            .clone()
-            .map(|secret| (secret, self.dir().to_owned()));
-        match (explicit, &self.journal) {
-            (Some(named), _) => JournalLocation::named(named, None, password),
-            (None, Some(named)) => JournalLocation::named(named, Some(self.dir()), password),
-            (None, None) => JournalLocation::file(DEFAULT_JOURNAL),
-        }
+        let password = (self.journal_password.clone()).map(|p| (p, self.dir().to_owned()));
+        JournalLocation::chosen(explicit, self.journal.as_deref(), self.dir(), password)
     }
 
     /// The configuration's `timezone`, if it sets one (checked when parsed).

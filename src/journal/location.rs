@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 use super::postgres::{self as pg, ConfiguredSecret, Passfile, PgError, PgJournal, PgStore};
 use super::{Journal, JournalError};
+use crate::paths::Protected;
 use crate::secret::SecretRef;
+
+/// The journal when neither `--journal` nor the configuration names one.
+pub const DEFAULT_JOURNAL: &str = "bulkrefund.db";
 
 /// A journal's place.
 #[derive(Clone, Debug)]
@@ -59,6 +63,23 @@ impl JournalLocation {
         }
     }
 
+    /// The journal: `explicit` (`--journal`), else `configured` (the
+    /// configuration's `journal`: a file relative to its directory `dir`, or
+    /// a `postgres://` URL), else `./bulkrefund.db`. A PostgreSQL journal's
+    /// password is `password` (the configuration's `journal_password`).
+    pub fn chosen(
+        explicit: Option<&Path>,
+        configured: Option<&Path>,
+        dir: &Path,
+        password: Option<(SecretRef, PathBuf)>,
+    ) -> JournalLocation {
+        match (explicit, configured) {
+            (Some(named), _) => JournalLocation::named(named, None, password),
+            (None, Some(named)) => JournalLocation::named(named, Some(dir), password),
+            (None, None) => JournalLocation::file(DEFAULT_JOURNAL),
+        }
+    }
+
     /// The SQLite file, when the journal is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
@@ -71,6 +92,15 @@ impl JournalLocation {
     /// server is): `Display`, spelled as a path's is.
     pub fn display(&self) -> &JournalLocation {
         self
+    }
+
+    /// Adds the journal's files to those an output must never be (a
+    /// PostgreSQL journal has none here).
+    pub fn protect<'a>(&self, protected: &'a mut Protected) -> &'a mut Protected {
+        match self.path() {
+            Some(path) => protected.journal(path),
+            None => protected,
+        }
     }
 
     /// Whether the journal may hold something: a file that exists; a

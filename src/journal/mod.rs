@@ -11,6 +11,7 @@ pub mod batch_meta;
 pub mod change;
 pub mod claim;
 pub mod days;
+mod dedupe;
 pub mod error;
 pub mod fence;
 mod handle;

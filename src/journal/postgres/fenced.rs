@@ -25,7 +25,7 @@ pub(super) fn pg_error(doing: &'static str) -> impl Fn(postgres::Error) -> Journ
 }
 
 /// A journal time (RFC 3339 UTC, milliseconds) of `ms` on the server's clock.
-fn journal_time(ms: i64) -> Result<String, JournalError> {
+pub(super) fn journal_time(ms: i64) -> Result<String, JournalError> {
     jiff::Timestamp::from_millisecond(ms)
         .map(crate::zone::journal_time)
         .map_err(|e| JournalError::Inconsistent(format!("the server's clock reads {ms}: {e}")))
@@ -286,7 +286,7 @@ fn reschedule(
     insert_attempt(tx, refund, attempt)
 }
 
-fn insert_attempt(
+pub(super) fn insert_attempt(
     tx: &mut Transaction<'_>,
     refund: i64,
     attempt: &AttemptRecord,
@@ -314,7 +314,7 @@ fn insert_attempt(
 
 /// A refund's state now, its row locked: [`JournalError::Missing`] when
 /// there is no such refund.
-fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError> {
+pub(super) fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError> {
     let text: String = tx
         .query_opt(
             "SELECT state FROM refunds WHERE id = $1 FOR UPDATE",

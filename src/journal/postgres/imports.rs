@@ -1,102 +1,199 @@
-//! Batches and their imports: recording a batch and its rows (deciding each
-//! row), the preview of one, the traces of imports, and a batch's results
-//! file.
-//! (Being written: each operation says "not yet" until its SQL is here.)
-#![allow(unused_imports, unused_variables)]
+//! The traces of imports and a batch as a whole on PostgreSQL, as SQLite
+//! keeps them (`sqlite/imports.rs`, `batches.rs`): an import's trace is
+//! committed before its transaction and deleted by it (import.rs), so that a
+//! killed import is told to the operator; whether a batch exists, where its
+//! input and results files are, whether its import or its run is finished.
+//! Times are the server's clock.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use jiff::civil::Date;
+use postgres::GenericClient;
 
-use super::store::not_yet;
+use super::clock::server_ms;
+use super::fenced::{journal_time, pg_error};
 use super::PgJournal;
-use crate::batch::{CheckedRow, FileError};
-use crate::gateway::GatewayKind;
-use crate::journal::approval::Hold;
 use crate::journal::batch_meta::BatchMeta;
-use crate::journal::change::{AttemptRecord, Change};
-use crate::journal::import_rows::{
-    ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport,
-};
-use crate::journal::latency_curve::LatencyCurve;
-use crate::journal::reconcile_rows::{
-    FindingRecord, FoundInBill, JournalRefund, ReconciledDay, ReconciliationMeta,
-    RecordedReconciliation,
-};
-use crate::journal::records::{RefundRecord, RetryStart, Scope, Waiting};
-use crate::journal::report_rows::{
-    AttemptRow, AttentionRow, BatchSummary, ExportFilter, ExportRow, FailureGroup, IntentTotal,
-    Listing, RefundTimes, ResultsRow, RetryLink, Transition,
-};
-use crate::journal::state::State;
-use crate::journal::status::{RowStatus, Status};
-use crate::journal::store::DueReads;
+use crate::journal::import_rows::{InterruptedImport, UnfinishedImport};
 use crate::journal::JournalError;
-use crate::money::Fen;
+
+const TRACE: &str = "SELECT id, file_name, profile, started_at FROM imports";
+
+fn read_trace(row: &postgres::Row) -> InterruptedImport {
+    InterruptedImport {
+        id: row.get(0),
+        file_name: row.get(1),
+        profile: row.get(2),
+        started_at: row.get(3),
+    }
+}
+
+/// Commits the trace of an import about to begin; returns its id.
+pub(super) fn begin_trace(
+    client: &mut impl GenericClient,
+    meta: &BatchMeta,
+) -> Result<i64, JournalError> {
+    let now = journal_time(server_ms(client)?)?;
+    Ok(client
+        .query_one(
+            "INSERT INTO imports (file_name, file_hash, input_path, profile, started_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &meta.file_name,
+                &meta.file_hash,
+                &meta.input_path,
+                &meta.profile,
+                &now,
+            ],
+        )
+        .map_err(pg_error("recording that an import begins"))?
+        .get(0))
+}
+
+/// Deletes the trace `id`, and those an earlier, killed import of the same
+/// file (the same bytes or the same path) with the same profile left.
+pub(super) fn end_trace(
+    client: &mut impl GenericClient,
+    id: i64,
+    meta: &BatchMeta,
+) -> Result<(), JournalError> {
+    client
+        .execute(
+            "DELETE FROM imports WHERE id = $1
+                OR (profile = $2 AND (file_hash = $3
+                    OR (input_path IS NOT NULL AND input_path = $4)))",
+            &[&id, &meta.profile, &meta.file_hash, &meta.input_path],
+        )
+        .map_err(pg_error("ending an import's trace"))?;
+    Ok(())
+}
+
+/// Deletes the trace of an import that ended without recording anything and said so.
+pub(super) fn abandon_trace(client: &mut impl GenericClient, id: i64) -> Result<(), JournalError> {
+    client
+        .execute("DELETE FROM imports WHERE id = $1", &[&id])
+        .map_err(pg_error("ending an import's trace"))?;
+    Ok(())
+}
 
 impl PgJournal {
-    pub fn import_deciding(
-        &mut self,
-        meta: &BatchMeta,
-        rows: &mut dyn Iterator<Item = Result<CheckedRow, FileError>>,
-        interrupted: &dyn Fn() -> bool,
-        on_problem: &mut dyn FnMut(&str),
-        check: &mut dyn FnMut(&Tally) -> Result<Option<Hold>, Refusal>,
-    ) -> Result<Tally, ImportError> {
-        Err(ImportError::Journal(not_yet("import_deciding")))
-    }
-
-    pub fn preview(
-        &self,
-        gateway: GatewayKind,
-        merchant_id: &str,
-        rows: &mut dyn Iterator<Item = Result<CheckedRow, FileError>>,
-        on_problem: &mut dyn FnMut(&str),
-    ) -> Result<Tally, ImportError> {
-        Err(ImportError::Journal(not_yet("preview")))
-    }
-
+    /// Commits the trace of an import about to begin, as an import does first.
     pub fn begin_import(&mut self, meta: &BatchMeta) -> Result<i64, JournalError> {
-        Err(not_yet("begin_import"))
+        begin_trace(&mut self.client, meta)
     }
 
+    /// Imports that began and never ended (killed), oldest first.
     pub fn interrupted_imports(&mut self) -> Result<Vec<InterruptedImport>, JournalError> {
-        Err(not_yet("interrupted_imports"))
+        let rows = self
+            .client
+            .query(&format!("{TRACE} ORDER BY id"), &[])
+            .map_err(pg_error("reading the traces of imports"))?;
+        Ok(rows.iter().map(read_trace).collect())
     }
 
+    /// Deletes the trace `id`: returns what it was, `None` when there is no such trace.
     pub fn forget_import(&mut self, id: i64) -> Result<Option<InterruptedImport>, JournalError> {
-        Err(not_yet("forget_import"))
+        let doing = pg_error("forgetting an import's trace");
+        let mut tx = self.client.transaction().map_err(&doing)?;
+        let trace = tx
+            .query_opt(&format!("{TRACE} WHERE id = $1"), &[&id])
+            .map_err(&doing)?
+            .map(|row| read_trace(&row));
+        abandon_trace(&mut tx, id)?;
+        tx.commit().map_err(&doing)?;
+        Ok(trace)
     }
 
+    /// Unfinished imports (left by an older bulkrefund), among `only` when given.
     pub fn unfinished_imports(
-        &self,
+        &mut self,
         only: Option<&[i64]>,
     ) -> Result<Vec<UnfinishedImport>, JournalError> {
-        Err(not_yet("unfinished_imports"))
+        let rows = self
+            .client
+            .query(
+                "SELECT b.id, b.file_name, b.profile,
+                        (SELECT COUNT(*) FROM batch_rows r WHERE r.batch_id = b.id)
+                 FROM batches b WHERE b.imported_at IS NULL ORDER BY b.id",
+                &[],
+            )
+            .map_err(pg_error("reading unfinished imports"))?;
+        Ok(rows
+            .iter()
+            .map(|row| UnfinishedImport {
+                batch: row.get(0),
+                file_name: row.get(1),
+                profile: row.get(2),
+                rows_recorded: row.get::<_, i64>(3) as u64,
+            })
+            .filter(|u| only.is_none_or(|ids| ids.contains(&u.batch)))
+            .collect())
     }
 
+    /// Whether the journal holds this batch.
     pub fn batch_exists(&mut self, batch: i64) -> Result<bool, JournalError> {
-        Err(not_yet("batch_exists"))
+        Ok(self
+            .client
+            .query_one("SELECT COUNT(*) > 0 FROM batches WHERE id = $1", &[&batch])
+            .map_err(pg_error("looking a batch up"))?
+            .get(0))
     }
 
+    /// Every batch's input file (its canonical path when recorded, else its name as given).
     pub fn batch_inputs(&mut self) -> Result<Vec<PathBuf>, JournalError> {
-        Err(not_yet("batch_inputs"))
+        let rows = self
+            .client
+            .query(
+                "SELECT COALESCE(input_path, file_name) FROM batches ORDER BY id",
+                &[],
+            )
+            .map_err(pg_error("reading the batches' input files"))?;
+        Ok(rows
+            .iter()
+            .map(|row| PathBuf::from(row.get::<_, String>(0)))
+            .collect())
     }
 
+    /// Where the batch's results file was last written, if it was.
     pub fn results_path(&mut self, batch: i64) -> Result<Option<PathBuf>, JournalError> {
-        Err(not_yet("results_path"))
+        Ok(self
+            .client
+            .query_opt("SELECT results_path FROM batches WHERE id = $1", &[&batch])
+            .map_err(pg_error("reading a batch's results file"))?
+            .and_then(|row| row.get::<_, Option<String>>(0))
+            .map(PathBuf::from))
     }
 
+    /// Whether the batch's results file starts with a BOM.
     pub fn results_bom(&mut self, batch: i64) -> Result<bool, JournalError> {
-        Err(not_yet("results_bom"))
+        let bom: i64 = self
+            .client
+            .query_one("SELECT results_bom FROM batches WHERE id = $1", &[&batch])
+            .map_err(pg_error("reading a batch's results file"))?
+            .get(0);
+        Ok(bom != 0)
     }
 
+    /// Records where the batch's results file is written.
     pub fn set_results_path(&mut self, batch: i64, path: &Path) -> Result<(), JournalError> {
-        Err(not_yet("set_results_path"))
+        self.client
+            .execute(
+                "UPDATE batches SET results_path = $2 WHERE id = $1",
+                &[&batch, &path.display().to_string()],
+            )
+            .map_err(pg_error("recording a batch's results file"))?;
+        Ok(())
     }
 
+    /// Records whether a batch, whose results were just written, is finished.
     pub fn set_finished(&mut self, batch: i64, finished: bool) -> Result<(), JournalError> {
-        Err(not_yet("set_finished"))
+        let now = journal_time(server_ms(&mut self.client)?)?;
+        self.client
+            .execute(
+                "UPDATE batches SET finished_at = CASE WHEN $2 THEN COALESCE(finished_at, $3) END
+                 WHERE id = $1",
+                &[&batch, &finished, &now],
+            )
+            .map_err(pg_error("recording whether a batch is finished"))?;
+        Ok(())
     }
 }

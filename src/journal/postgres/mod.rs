@@ -1,13 +1,16 @@
-//! The PostgreSQL journal, being built (issue 21): where it is and how to
-//! log in ([`connect`], [`passfile`]), its schema and version ([`schema`],
-//! [`schema_sql`]), whether the role may use it ([`grants`]), errors in
-//! bulkrefund's own words ([`error`]), and the first named operations of
-//! its store ([`store::PgJournal`]): claims and fenced writes ([`claims`],
-//! [`fenced`], on the server's [`clock`]), approvals ([`approvals`]) and the
-//! shared rate ([`rate`]). No command opens one yet. The driver is the synchronous
-//! `postgres` crate (docs/postgres.md, "Driver"): the journal is
-//! synchronous, one writer thread owning its connection; a `Client` must not
-//! be used from inside an async task (it runs its own small runtime).
+//! The PostgreSQL journal, for a team that shares one: where it is and how
+//! to log in ([`connect`], [`passfile`]), its schema and version
+//! ([`schema`], [`schema_sql`]), whether the role may use it ([`grants`]),
+//! errors in bulkrefund's own words ([`error`]), and its store: the
+//! connection ([`store::PgJournal`]) whose named operations live one module
+//! per kind, as SQLite's do — claims and fenced writes ([`claims`],
+//! [`fenced`], on the server's [`clock`]), changes ([`changes`]), imports
+//! ([`imports`]), refunds and their history ([`refunds`]), the scheduler's
+//! reads and the money ([`due`]), reports ([`reports`]), reconciliation
+//! ([`reconcile`]), approvals ([`approvals`]) and the shared rate ([`rate`])
+//! — made a `JournalStore` by [`store_impl::PgStore`]. The driver is the
+//! synchronous `postgres` crate (docs/postgres.md, "Driver"); it must not
+//! block a thread that runs async tasks, hence [`outside_async`].
 
 pub mod approvals;
 pub mod changes;
@@ -15,14 +18,22 @@ pub mod claims;
 pub mod clock;
 pub mod connect;
 pub mod copy;
+mod days;
 pub mod due;
 pub mod error;
 pub mod fenced;
 pub mod grants;
+mod held_ids;
+mod history;
+mod import;
+mod import_chunk;
 pub mod imports;
 pub mod passfile;
+mod preview;
 pub mod rate;
 pub mod reconcile;
+mod reconciled;
+mod refund_rows;
 pub mod refunds;
 pub mod reports;
 pub mod schema;

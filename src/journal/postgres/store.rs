@@ -14,7 +14,6 @@ pub struct PgJournal {
     pub(crate) role: String,
     /// How it logged in: the scheduler's reads open a second connection
     /// with it ([`crate::journal::store::DueReads`]).
-    #[allow(dead_code)] // read by the due reader (due.rs), being written
     pub(crate) login: Login,
 }
 
@@ -38,11 +37,4 @@ impl PgJournal {
     pub fn role(&self) -> &str {
         &self.role
     }
-}
-
-/// What an operation the PostgreSQL store does not have yet answers.
-pub(super) fn not_yet(operation: &str) -> crate::journal::JournalError {
-    crate::journal::JournalError::Store(format!(
-        "the PostgreSQL journal cannot yet do '{operation}'"
-    ))
 }

@@ -385,3 +385,18 @@ fn an_intent_under_a_lapsed_lease_is_fenced_and_writes_nothing() {
     commit(&mut journal, to_in_flight(1, &live[0].1)).unwrap();
     assert_eq!(state(&journal, 1), State::InFlight);
 }
+
+#[test]
+fn a_refund_in_flight_keeps_the_scope_waiting_until_its_lease_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = SqliteJournal::open(&dir.path().join("j.db")).unwrap();
+    import_rows(&mut journal, vec![valid(2, "R1", "T1", 100)]);
+    let (_, other) = owners();
+    let of_other = journal.claim_at(&other, &[1], second(), 50_000).unwrap();
+    commit(&mut journal, to_in_flight(1, &of_other[0].1)).unwrap();
+    let reader = journal.due_reader(&Scope::All, false).unwrap();
+    assert!(reader.page(0).unwrap().is_empty(), "in flight: not due");
+    // Its lease's end: then it is recovered and queried, if its process died.
+    assert_eq!(reader.next_due(true).unwrap(), Some(51_000));
+    assert_eq!(reader.next_due(false).unwrap(), Some(51_000));
+}

@@ -146,13 +146,21 @@ impl DueReader {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// When the next refund in scope falls due, if any still can.
+    /// When the next refund in scope falls due, if any still can. A refund
+    /// in flight counts from its lease's end: if the process sending it
+    /// dies, it is recovered then (to be queried), so a run does not end
+    /// while one is in flight (another process's, on a shared journal).
     pub fn next_due(&self, poll_open: bool) -> Result<Option<i64>, JournalError> {
         let sql = format!(
-            "SELECT MIN(f.next_attempt_at) FROM refunds AS f WHERE {DUE} AND f.next_attempt_at < ?2
-             AND {IN_SCOPE} AND NOT {waits} AND NOT {held}",
+            "SELECT MIN(t) FROM (
+                 SELECT MIN(f.next_attempt_at) AS t FROM refunds AS f
+                 WHERE {DUE} AND f.next_attempt_at < ?2 AND {IN_SCOPE} AND NOT {waits} AND NOT {held}
+                 UNION ALL
+                 SELECT MIN(f.lease_until_ms) FROM refunds AS f
+                 WHERE f.state = '{in_flight}' AND {IN_SCOPE})",
             waits = waits_for_its_order(),
-            held = held()
+            held = held(),
+            in_flight = State::InFlight.as_str(),
         );
         Ok(self
             .conn

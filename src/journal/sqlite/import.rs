@@ -17,6 +17,7 @@ use super::{now_text, JournalError, RowStatus, SqliteJournal, State};
 pub use crate::batch::CheckedRow;
 use crate::batch::{FileError, RefundRow};
 use crate::journal::approval::Hold;
+pub(super) use crate::journal::dedupe::tally;
 pub use crate::journal::import_rows::{ImportError, Refusal, Tally, CODE_CONFLICT, CODE_INVALID};
 use crate::money::Fen;
 
@@ -29,22 +30,6 @@ pub use super::batch_meta::BatchMeta;
 impl From<rusqlite::Error> for ImportError {
     fn from(e: rusqlite::Error) -> ImportError {
         ImportError::Journal(e.into())
-    }
-}
-
-pub(super) fn tally(tally: &mut Tally, verdict: &Dedupe, fen: Fen, line: u64) {
-    tally.rows += 1;
-    match verdict {
-        Dedupe::New => {
-            tally.new += 1;
-            tally.new_fen = tally.new_fen.saturating_add(fen);
-            if tally.largest_new.is_none_or(|(largest, _)| fen > largest) {
-                tally.largest_new = Some((fen, line));
-            }
-        }
-        Dedupe::Known { .. } => tally.known += 1,
-        Dedupe::Duplicate { .. } => tally.duplicate += 1,
-        Dedupe::Conflict { .. } => tally.conflict += 1,
     }
 }
 

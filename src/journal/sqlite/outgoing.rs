@@ -10,21 +10,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::state::sql_list;
 use super::{JournalError, Scope, SqliteJournal};
+use crate::journal::dedupe::note_waiting;
 pub use crate::journal::records::Waiting;
 use crate::money::Fen;
 
 /// States from which a refund may still be submitted: decided in `money_rules`.
 pub use crate::journal::money_rules::MAY_LEAVE;
-
-impl Waiting {
-    fn add(&mut self, fen: Fen, refund_id: &str) {
-        self.count += 1;
-        self.fen = self.fen.saturating_add(fen);
-        if fen > self.largest.0 {
-            self.largest = (fen, refund_id.to_owned());
-        }
-    }
-}
 
 /// Adds `refund` (a refund the journal held before this batch, which a row of
 /// it names) to `into` when it may still leave.
@@ -46,20 +37,7 @@ pub(super) fn note(
     let Some((refund_id, profile, batch, fen)) = found else {
         return Ok(());
     };
-    let fen = Fen(fen as u64);
-    match into
-        .iter_mut()
-        .find(|w| w.batch == batch && w.profile == profile)
-    {
-        Some(waiting) => waiting.add(fen, &refund_id),
-        None => into.push(Waiting {
-            batch,
-            profile,
-            count: 1,
-            fen,
-            largest: (fen, refund_id),
-        }),
-    }
+    note_waiting(into, batch, profile, Fen(fen as u64), refund_id);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use super::import::{tally, ImportError, Tally, CHUNK};
 use super::SqliteJournal;
 use crate::batch::{CheckedRow, FileError, RefundRow};
 use crate::gateway::GatewayKind;
+use crate::journal::dedupe::against_earlier_row;
 
 /// Decides every row's verdict as [`import`] would, writing nothing to the
 /// journal (in-file repeats are tracked in a TEMP table, on disk, so memory
@@ -89,16 +90,7 @@ fn preview_verdict(
         .query_row([&refund.refund_id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(match seen {
-        Some((fingerprint, of_line)) if fingerprint == refund.fingerprint => Dedupe::Duplicate {
-            refund: None,
-            of_line,
-        },
-        Some((_, of_line)) => Dedupe::Conflict {
-            message: format!(
-                "refund id {} is used at line {of_line} for a different refund; never sent",
-                refund.refund_id
-            ),
-        },
+        Some((fingerprint, of_line)) => against_earlier_row(refund, &fingerprint, of_line),
         None => match journal_has_refunds
             .then(|| lookup(conn, id_space, &refund.refund_id))
             .transpose()?
