@@ -88,6 +88,11 @@ pub enum EngineError {
 
 /// How often the polls due are read while refunds are being sent.
 const POLL_READS: Duration = Duration::from_millis(100);
+
+/// How often a run with nothing to take may recover what other processes
+/// left in flight under a lapsed claim.
+const RECOVERY_EVERY: Duration = Duration::from_secs(1);
+
 /// The most polls read at once: more than can be in flight, so that the ones
 /// still in flight from the last read do not fill a page.
 const POLL_PAGE: usize = 1024;
@@ -153,6 +158,8 @@ struct Scheduler {
     poll_deadline: Instant,
     /// When the polls due are next read.
     next_poll_read: Instant,
+    /// When a sweep that found nothing to take may next recover lapsed claims.
+    next_recovery: Instant,
     /// Renews the run's claims until the tasks are done.
     renewal: tokio::task::JoinHandle<()>,
 }
@@ -217,6 +224,7 @@ pub async fn run(
         tasks: JoinSet::new(),
         poll_deadline,
         next_poll_read: started,
+        next_recovery: started,
     };
     let swept = scheduler.sweep().await;
     let (book, requests) = scheduler.drain().await;
@@ -343,7 +351,13 @@ impl Scheduler {
             Some(at) if at > journal::now_ms() => {
                 Duration::from_millis((at - journal::now_ms()) as u64)
             }
-            _ => Duration::from_millis(200),
+            Some(_) => {
+                // Due, yet the sweep found nothing it could take: another
+                // process holds it, or its lease in flight has run out.
+                self.recover_lapsed().await;
+                Duration::from_millis(200)
+            }
+            None => Duration::from_millis(200),
         };
         let wait = if poll_open {
             wait.min(
@@ -360,6 +374,20 @@ impl Scheduler {
             _ = self.shared.stop_sending.cancelled() => {}
         }
         Ok(true)
+    }
+
+    /// Recovers (makes `unknown`, to be queried) what other processes left
+    /// in flight under a lapsed claim, at most once a second; a refusal is
+    /// only a warning (the next renewal recovers it too).
+    async fn recover_lapsed(&mut self) {
+        let now = Instant::now();
+        if now < self.next_recovery {
+            return;
+        }
+        self.next_recovery = now + RECOVERY_EVERY;
+        if let Err(e) = self.shared.writer.recover().await {
+            tracing::warn!("refunds left in flight by other processes could not be recovered: {e}");
+        }
     }
 
     /// Whether a due refund may be handed out now, within its profile's

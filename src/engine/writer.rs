@@ -48,6 +48,11 @@ enum Request {
     Renew {
         done: oneshot::Sender<Result<u64, JournalError>>,
     },
+    /// Recovers the refunds other processes left in flight under a claim
+    /// that lapsed (how many).
+    Recover {
+        done: oneshot::Sender<Result<usize, JournalError>>,
+    },
 }
 
 /// Whose claims the writer takes, and for how long.
@@ -110,6 +115,12 @@ impl Writer {
     /// Renews this run's live claims; how many.
     pub async fn renew(&self) -> Result<u64, WriteError> {
         self.ask(|done| Request::Renew { done }).await
+    }
+
+    /// Makes `unknown` the refunds other processes left in flight under a
+    /// claim that lapsed; how many.
+    pub async fn recover(&self) -> Result<usize, WriteError> {
+        self.ask(|done| Request::Recover { done }).await
     }
 
     /// `from` → in_flight, committed before the submit leaves.
@@ -220,6 +231,12 @@ fn run(mut journal: Journal, claims: Claims, rx: mpsc::Receiver<Request>) -> Jou
 /// be queried by this run or another, not left in flight until the next start.
 fn renew_and_recover(journal: &mut Journal, claims: &Claims) -> Result<u64, JournalError> {
     let renewed = journal.renew(&claims.owner, claims.lease)?;
+    recover(journal, claims)?;
+    Ok(renewed)
+}
+
+/// Makes `unknown` what other processes left in flight under a lapsed claim.
+fn recover(journal: &mut Journal, claims: &Claims) -> Result<usize, JournalError> {
     let now = journal.clock_ms()?;
     let recovered = journal.recover_lapsed(&claims.owner, now)?;
     if recovered > 0 {
@@ -227,7 +244,7 @@ fn renew_and_recover(journal: &mut Journal, claims: &Claims) -> Result<u64, Jour
             "{recovered} refunds were left in flight by a process whose claim lapsed; they will be queried"
         );
     }
-    Ok(renewed)
+    Ok(recovered)
 }
 
 /// Serves a claim or a renewal at once, in a transaction of its own; a
@@ -240,6 +257,9 @@ fn serve(journal: &mut Journal, claims: &Claims, request: Request) -> Option<(Op
         }
         Request::Renew { done } => {
             let _ = done.send(renew_and_recover(journal, claims));
+        }
+        Request::Recover { done } => {
+            let _ = done.send(recover(journal, claims));
         }
     }
     None

@@ -157,10 +157,10 @@ impl DueReader {
                  WHERE {DUE} AND f.next_attempt_at < ?2 AND {IN_SCOPE} AND NOT {waits} AND NOT {held}
                  UNION ALL
                  SELECT MIN(f.lease_until_ms) FROM refunds AS f
-                 WHERE f.state = '{in_flight}' AND {IN_SCOPE})",
+                 WHERE f.state IN {in_flight} AND {IN_SCOPE})",
             waits = waits_for_its_order(),
             held = held(),
-            in_flight = State::InFlight.as_str(),
+            in_flight = sql_list(&[State::InFlight]),
         );
         Ok(self
             .conn

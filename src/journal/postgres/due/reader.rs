@@ -175,9 +175,9 @@ impl Statements {
                  AND {IN_SCOPE} AND NOT {waits} AND NOT {held}
                  UNION ALL
                  SELECT MIN(f.lease_until_ms) FROM refunds f
-                 WHERE f.state = '{in_flight}' AND {IN_SCOPE}) AS due",
+                 WHERE f.state IN {in_flight} AND {IN_SCOPE}) AS due",
             due = due(),
-            in_flight = State::InFlight.as_str(),
+            in_flight = sql_list(&[State::InFlight]),
         );
         let count = "SELECT COUNT(*) FROM pg_temp.scope_ids s JOIN refunds f ON f.id = s.id";
         Ok(Statements {
