@@ -241,8 +241,8 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
     let mut owner = server.client("bulkrefund_owner", OWNER_PASSWORD, DB);
     assert_eq!(schema::version(&mut owner).unwrap(), None);
     schema::migrate(&mut owner).unwrap();
-    assert_eq!(schema::version(&mut owner).unwrap(), Some(11));
-    assert_eq!(schema::VERSION, 11);
+    assert_eq!(schema::version(&mut owner).unwrap(), Some(12));
+    assert_eq!(schema::VERSION, 12);
     let first = pg_shape(&mut owner);
     schema::migrate(&mut owner).unwrap();
     assert_eq!(
@@ -250,9 +250,9 @@ fn the_schema_is_sqlites_at_the_same_version_and_migrates_once() {
         first,
         "migrating again changed the schema"
     );
-    assert_eq!(schema::version(&mut owner).unwrap(), Some(11));
+    assert_eq!(schema::version(&mut owner).unwrap(), Some(12));
 
-    // The same tables and columns as the SQLite journal at version 11 (and
+    // The same tables and columns as the SQLite journal at version 12 (and
     // the same NOT NULLs), plus the version table and the shared rate's.
     let mut sqlite = rusqlite::Connection::open_in_memory().unwrap();
     bulkrefund::journal::schema::migrate(&mut sqlite).unwrap();
@@ -404,18 +404,18 @@ fn two_processes_migrating_at_once_leave_one_schema_and_a_newer_one_is_refused()
         .unwrap()
         .get(0);
     assert_eq!(one_row, 1);
-    assert_eq!(schema::version(&mut owner).unwrap(), Some(11));
+    assert_eq!(schema::version(&mut owner).unwrap(), Some(12));
 
     owner
-        .batch_execute("UPDATE bulkrefund_schema SET version = 12")
+        .batch_execute("UPDATE bulkrefund_schema SET version = 13")
         .unwrap();
     let error = schema::migrate(&mut owner).err().unwrap();
     assert!(
         matches!(
             error,
             PgError::Newer {
-                found: 12,
-                known: 11
+                found: 13,
+                known: 12
             }
         ),
         "{error:?}"

@@ -423,6 +423,17 @@ async fn record_verdict(
             fatal: None,
             fenced: true,
         },
+        // Another process settled it since this run read it (on a shared
+        // journal): this answer is not recorded; the journal's stands.
+        Err(e) if e.is_stale() => {
+            tracing::info!("refund #{}: {e}; this answer is not recorded", held.id);
+            Recorded {
+                state: from,
+                stop,
+                fatal: None,
+                fenced: false,
+            }
+        }
         Err(e) => Recorded {
             state: State::InFlight,
             stop,

@@ -166,6 +166,10 @@ impl PgJournal {
         for start in starts {
             match &start.new_id {
                 None => {
+                    // Locked, and refused once retried under a new id: two
+                    // operators' retries of one refund, one with a new id and
+                    // one without, would otherwise send both.
+                    lock_failed_head(&mut tx, start.refund)?;
                     let change = Change::to(State::Pending, start.why.clone());
                     fenced::transition(
                         &mut tx,
@@ -193,6 +197,35 @@ impl PgJournal {
     }
 }
 
+/// Locks `refund` (until the transaction ends), which must still be failed
+/// and the head of its chain: another process's retry of it, under the same
+/// id or a new one, commits first or waits for this one and is refused.
+fn lock_failed_head(tx: &mut Transaction<'_>, refund: i64) -> Result<(), JournalError> {
+    let state = state_of(tx, refund)?;
+    if state != State::Failed {
+        return Err(JournalError::Stale {
+            refund,
+            expected: State::Failed,
+            actual: state,
+        });
+    }
+    // SQLite's trigger says so; here the unique index would refuse a second
+    // new id too, in the server's words: the journal's own are clearer.
+    let retried: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM refunds WHERE retry_of = $1)",
+            &[&refund],
+        )
+        .map_err(pg_error("checking a refund's retries"))?
+        .get(0);
+    if retried {
+        return Err(JournalError::Store(format!(
+            "refund #{refund}: {ONE_RETRY}"
+        )));
+    }
+    Ok(())
+}
+
 /// Starts the retry of `old` (the failed head of its chain) as a new
 /// pending refund `new_refund_id`, and points every batch row that listed
 /// `old` at it (SQLite's `chain::start_retry`: the new refund belongs to
@@ -207,26 +240,7 @@ fn start_retry(
     now_ms: i64,
 ) -> Result<i64, JournalError> {
     let doing = pg_error("starting a retry under a new id");
-    let state = state_of(tx, old)?;
-    if state != State::Failed {
-        return Err(JournalError::Stale {
-            refund: old,
-            expected: State::Failed,
-            actual: state,
-        });
-    }
-    // SQLite's trigger says so; here the unique index would refuse it too,
-    // in the server's words: the journal's own are clearer.
-    let retried: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM refunds WHERE retry_of = $1)",
-            &[&old],
-        )
-        .map_err(&doing)?
-        .get(0);
-    if retried {
-        return Err(JournalError::Store(format!("refund #{old}: {ONE_RETRY}")));
-    }
+    lock_failed_head(tx, old)?;
     let now = journal_time(now_ms)?;
     let new: i64 = tx
         .query_one(

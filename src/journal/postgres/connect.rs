@@ -55,6 +55,11 @@ impl Target {
             .ok_or_else(|| bad("it must begin with postgres:// or postgresql://"))?;
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = before_query.split_once('/').unwrap_or((before_query, ""));
+        // A password holding a '/' puts its '@' after the first '/': the
+        // "host" would be the role and the "database" the password's end.
+        if authority.contains(':') && path.contains('@') {
+            return Err(PgError::PasswordInUrl);
+        }
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((userinfo, hostport)) => (Some(userinfo), hostport),
             None => (None, authority),

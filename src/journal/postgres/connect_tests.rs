@@ -49,6 +49,8 @@ fn a_password_in_the_url_is_refused_without_echoing_it() {
         "postgres://alice:hunter2@db/journal",
         "postgres://alice:@db/journal",
         "postgres://alice@db/journal?password=hunter2",
+        "postgres://alice:hunter2/x@db/journal",
+        "postgres://alice:2024/hunter2@db.example.com/journal",
     ] {
         let message = refused(url);
         assert!(

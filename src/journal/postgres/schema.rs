@@ -22,7 +22,10 @@ pub const MIGRATION_LOCK: i64 = crate::journal::schema::APPLICATION_ID as i64;
 /// The steps after creation: (the version a step brings the schema to, its
 /// SQL). Creation brings an empty database to [`CREATED_AT`]; a later
 /// migration appends its step here.
-const STEPS: &[(i64, &str)] = &[];
+const STEPS: &[(i64, &str)] = &[(
+    12,
+    "CREATE INDEX refunds_in_flight ON refunds(lease_until_ms) WHERE state = 'in_flight';",
+)];
 
 /// The version [`schema_sql::VERSION_11`] creates.
 const CREATED_AT: i64 = 11;

@@ -232,6 +232,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals
         BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
     "#,
+    // 11 -> 12: the refunds in flight by their lease's end, found without a
+    // scan of the table: a running process recovers lapsed ones, and a run
+    // waits for their leases (a journal of a million refunds holds few).
+    r#"
+    CREATE INDEX refunds_in_flight ON refunds(lease_until_ms) WHERE state = 'in_flight';
+    "#,
 ];
 
 /// `PRAGMA application_id` of a bulkrefund journal ("BRJL"): a file without it
