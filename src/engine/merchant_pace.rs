@@ -105,6 +105,14 @@ impl Lane {
         }
     }
 
+    /// Whether a request leaving at `at` would use `slot` later than its
+    /// ledger allows.
+    fn too_late(&self, slot: Instant, at: Instant) -> bool {
+        self.ledger
+            .used_late_by_at_most()
+            .is_some_and(|late| at > slot + late)
+    }
+
     /// The next slot granted to this process.
     async fn next_slot(&self) -> Result<Instant, LedgerError> {
         let mut granted = self.granted.lock().await;
@@ -272,20 +280,29 @@ impl MerchantPace {
                 _ = cancel.cancelled() => return None,
                 granted = lane.next_slot() => granted,
             };
-            match granted {
-                Ok(slot) => sleep_until(slot, cancel).await?,
+            let slot = match granted {
+                Ok(slot) => slot,
                 Err(e) => {
                     tracing::warn!("{e}; asking again in a second");
                     sleep_until(Instant::now() + LEDGER_RETRY, cancel).await?;
                     continue;
                 }
+            };
+            // A slot of a shared ledger found too late is given up unused.
+            if lane.too_late(slot, Instant::now()) {
+                continue;
             }
+            sleep_until(slot, cancel).await?;
             // A pause set while we waited for the slot applies to us too; a
             // slot given up (a cancel, a pause) only slows the merchant down.
             if self.paused().is_some() {
                 continue;
             }
             if let Some(departure) = self.window_slot(lane, cancel).await? {
+                // Dropped unsent when it would leave too late: never used.
+                if lane.too_late(slot, departure.at) {
+                    continue;
+                }
                 return Some(departure);
             }
         }
@@ -386,5 +403,53 @@ mod tests {
         assert!(departure.is_some());
         assert_eq!(ledger.asked.load(Ordering::SeqCst), 3);
         assert_eq!(pace.sends.window.given_out(), 1);
+    }
+
+    /// A ledger whose first grant is a block of slots already a second old
+    /// (as a block not used in time is), then a slot now; shared by other
+    /// processes or not.
+    struct Stale {
+        asked: AtomicU32,
+        shared: bool,
+    }
+
+    impl RateLedger for Stale {
+        fn grant<'a>(&'a self, _: &'a RateKey, _: RateQuota, _: u32) -> Granted<'a> {
+            let asked = self.asked.fetch_add(1, Ordering::SeqCst);
+            let now = Instant::now();
+            let old = now - Duration::from_secs(1);
+            Box::pin(std::future::ready(Ok(match asked {
+                0 => vec![old, old + Duration::from_millis(10)],
+                _ => vec![now],
+            })))
+        }
+
+        fn used_late_by_at_most(&self) -> Option<Duration> {
+            self.shared.then_some(Duration::from_micros(2_500))
+        }
+    }
+
+    /// A shared ledger's slots found late are given up, not used at once
+    /// (they would land among the slots other processes use on time); one
+    /// process's own ledger may use them (its send window keeps the rate).
+    #[tokio::test]
+    async fn a_shared_ledgers_late_slots_are_given_up() {
+        for (shared, asked) in [(true, 2), (false, 1)] {
+            let ledger = Arc::new(Stale {
+                asked: AtomicU32::new(0),
+                shared,
+            });
+            let pace = merchant(ledger.clone());
+            let asking = Instant::now();
+            let departure = pace
+                .ready(RequestKind::Submit, &CancellationToken::new())
+                .await;
+            assert!(departure.unwrap().at >= asking);
+            assert_eq!(
+                ledger.asked.load(Ordering::SeqCst),
+                asked,
+                "shared: {shared}"
+            );
+        }
     }
 }

@@ -35,6 +35,15 @@ use crate::journal::postgres::PgJournal;
 /// to a rate of 80 (a round trip on a LAN is well under a millisecond).
 pub const MAX_BLOCK: u32 = 8;
 
+/// How late a process may use a slot: half the send window's slack, the
+/// other half left to the way to the gateway. The `rate + 1` slots a window
+/// could hold span a second and the slack, so requests that leave at most
+/// this late and arrive within the other half still keep every second of
+/// arrivals within the rate, whichever process sends them. A slot found
+/// later (a block's slots not used in time, a task woken late on a busy
+/// core) is given up: spent, only slowing the merchant down.
+pub const USED_LATE_BY_AT_MOST: Duration = Duration::from_micros(2_500);
+
 /// The time between two slots of a key at `rate`, in microseconds: rounded
 /// up, so that `rate + 1` slots span more than a second plus the slack.
 pub fn interval_us(rate: u32) -> i64 {
@@ -141,6 +150,12 @@ impl RateLedger for PgRateLedger {
     /// A tenth of a second of the rate, from 1 to [`MAX_BLOCK`].
     fn block(&self, quota: RateQuota) -> u32 {
         (quota.rate / 10).clamp(1, MAX_BLOCK)
+    }
+
+    /// [`USED_LATE_BY_AT_MOST`]: a slot's request goes within it of the
+    /// slot, or the slot is given up unused.
+    fn used_late_by_at_most(&self) -> Option<Duration> {
+        Some(USED_LATE_BY_AT_MOST)
     }
 }
 

@@ -114,6 +114,14 @@ pub trait RateLedger: Send + Sync {
         let _ = quota;
         1
     }
+
+    /// How much later than its instant a slot may still be used; `None`:
+    /// any time (one process, whose send window keeps the promise alone).
+    /// Where processes share the ledger, each slot is the only promise: one
+    /// used late lands among later slots that other processes use on time.
+    fn used_late_by_at_most(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// The rate of every key kept in this process: GCRA, its theoretical

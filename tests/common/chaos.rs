@@ -11,9 +11,12 @@
 //! answers among the faults; `--gateway alipay`: Alipay, with answers that
 //! say `fund_change` `N` for refunds it never made); the
 //! conformance suite (tests/conformance/kills.rs) runs a short variant per gateway.
+//! On either journal ([`run_on`]): a SQLite file, or with `--journal postgres`
+//! a PostgreSQL one, every command on it and every read of it through one
+//! seam (journal_at.rs), asserting the same.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -23,6 +26,9 @@ use bulkrefund::gateway::GatewayKind;
 use bulkrefund::sim::faults::FaultConfig;
 use bulkrefund::sim::ledger::RefundState;
 use bulkrefund::sim::{self, generate, SimConfig};
+
+use super::chaos_checks::{batch_heads, journal_refunds, statuses_against_ledger};
+use super::journal_at::{JournalAt, PgJournalAt};
 
 pub struct Chaos {
     /// The gateway the batch goes to (its simulator, its sample profile).
@@ -67,36 +73,17 @@ fn faults(gateway: GatewayKind, seed: u64) -> FaultConfig {
     }
 }
 
-fn read_only(journal: &Path) -> Option<rusqlite::Connection> {
-    rusqlite::Connection::open_with_flags(journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()
-}
-
 /// (batches, batch rows) in the journal.
-fn recorded(journal: &Path) -> (i64, i64) {
-    read_only(journal)
-        .and_then(|conn| {
-            conn.query_row(
-                "SELECT (SELECT COUNT(*) FROM batches), (SELECT COUNT(*) FROM batch_rows)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok()
-        })
-        .unwrap_or((0, 0))
+fn recorded(journal: &JournalAt) -> (i64, i64) {
+    (
+        journal.number("SELECT CAST(COUNT(*) AS TEXT) FROM batches"),
+        journal.number("SELECT CAST(COUNT(*) AS TEXT) FROM batch_rows"),
+    )
 }
 
 /// Whether `run` got as far as recording the whole batch.
-fn imported(journal: &Path) -> bool {
-    read_only(journal)
-        .and_then(|conn| {
-            conn.query_row(
-                "SELECT COUNT(*) > 0 FROM batches WHERE imported_at IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .ok()
-        })
-        .unwrap_or(false)
+fn imported(journal: &JournalAt) -> bool {
+    journal.number("SELECT CAST(COUNT(*) AS TEXT) FROM batches WHERE imported_at IS NOT NULL") > 0
 }
 
 /// The harness's world: the batch, the simulator and the journal.
@@ -104,7 +91,7 @@ struct World<'a> {
     chaos: &'a Chaos,
     batch: PathBuf,
     config: PathBuf,
-    journal: PathBuf,
+    journal: JournalAt,
     sim: sim::SimHandle,
 }
 
@@ -115,12 +102,11 @@ impl World<'_> {
             .args(args)
             .arg("--config")
             .arg(&self.config)
-            .arg("--journal")
-            .arg(&self.journal)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        self.journal.give_to(&mut command);
         command
     }
 
@@ -139,6 +125,35 @@ impl World<'_> {
                 "--yes",
             ])
         }
+    }
+
+    /// Starts `run` and waits (30 s at most) until it has opened the
+    /// journal, just before the import's one transaction, so that a kill
+    /// soon after lands in the import. On SQLite `run` writes the lock's
+    /// holder note then; on PostgreSQL its role's connection appears.
+    async fn spawn_until_open(&self) -> tokio::process::Child {
+        let opened_since = match &self.journal {
+            JournalAt::Sqlite(file) => {
+                let note = bulkrefund::journal::lock::holder_note_path(file);
+                let _ = std::fs::remove_file(&note);
+                Opened::Note(note)
+            }
+            JournalAt::Postgres(pg) => Opened::Connection {
+                role: role_of(&pg.url),
+                since: self.journal.rows("SELECT CAST(clock_timestamp() AS TEXT)")[0][0]
+                    .clone()
+                    .expect("the server's clock"),
+            },
+        };
+        let mut child = self.next(false).spawn().expect("the binary starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !opened_since.seen(&self.journal)
+            && std::time::Instant::now() < deadline
+            && child.try_wait().ok().flatten().is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        child
     }
 
     /// Runs `command`, killed with SIGKILL after `delay` unless it ends first.
@@ -172,8 +187,48 @@ impl World<'_> {
     }
 }
 
-/// Runs the harness; `say` gets one line per kill and round, then the verdict.
-pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
+/// What shows that a process has opened the journal.
+enum Opened {
+    /// SQLite: the lock's holder note.
+    Note(PathBuf),
+    /// PostgreSQL: a connection of the journal's role, started since `since`
+    /// (the server's clock, as text).
+    Connection { role: String, since: String },
+}
+
+impl Opened {
+    fn seen(&self, journal: &JournalAt) -> bool {
+        match self {
+            Opened::Note(note) => note.exists(),
+            Opened::Connection { role, since } => {
+                journal.number(&format!(
+                    "SELECT CAST(COUNT(*) AS TEXT) FROM pg_stat_activity
+                     WHERE usename = '{role}' AND backend_start >= CAST('{since}' AS timestamptz)"
+                )) > 0
+            }
+        }
+    }
+}
+
+/// The role of a journal URL (`postgres://role@/db?host=…`).
+pub fn role_of(url: &str) -> String {
+    let after = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after
+        .split(['@', ':', '/'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs the harness on a SQLite journal; `say` gets one line per kill and
+/// round, then the verdict.
+pub async fn run(chaos: &Chaos, say: impl FnMut(&str)) -> Report {
+    run_on(chaos, None, say).await
+}
+
+/// Runs the harness on `pg` (a PostgreSQL journal, empty), or on a SQLite
+/// journal in the harness's directory when `None`.
+pub async fn run_on(chaos: &Chaos, pg: Option<PgJournalAt>, mut say: impl FnMut(&str)) -> Report {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let batch = dir.path().join("chaos.csv");
     let orders = dir.path().join("chaos-orders.csv");
@@ -207,14 +262,14 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
         chaos,
         batch,
         config,
-        journal: dir.path().join("journal.db"),
+        journal: match pg {
+            Some(pg) => JournalAt::Postgres(Box::new(pg)),
+            None => JournalAt::Sqlite(dir.path().join("journal.db")),
+        },
         sim,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(chaos.seed);
     let mut discrepancies = Vec::new();
-    // `run` writes the lock's holder note when it opens the journal, just
-    // before the import's one transaction: a kill soon after lands in the import.
-    let note = bulkrefund::journal::lock::holder_note_path(&world.journal);
     for kill in 1..=chaos.import_kills {
         if imported(&world.journal) {
             say(&format!(
@@ -222,17 +277,15 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
             ));
             break;
         }
-        let _ = std::fs::remove_file(&note);
-        let mut child = world.next(false).spawn().expect("the binary starts");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !note.exists()
-            && std::time::Instant::now() < deadline
-            && child.try_wait().ok().flatten().is_none()
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        // Within the import's usual length (about a millisecond per 200 rows).
-        let delay = rng.gen_range(0..=(chaos.rows / 200).max(1));
+        let mut child = world.spawn_until_open().await;
+        // Within the import's usual length (about a millisecond per 200 rows
+        // on SQLite; PostgreSQL's, over a socket, is longer).
+        let per_ms = if world.journal.sqlite_file().is_some() {
+            200
+        } else {
+            20
+        };
+        let delay = rng.gen_range(0..=(chaos.rows / per_ms).max(1));
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let _ = child.start_kill();
         let _ = child.wait().await;
@@ -280,11 +333,13 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
         }
     }
     let mut last_exit = world.settle().await;
+    // 1 on SQLite; on PostgreSQL an identity a killed import used is gone.
+    let batch_id = the_batch(&world.journal).to_string();
     for round in 1..=chaos.retry_rounds {
         let retry = world.command(&[
             "retry",
             "--batch",
-            "1",
+            &batch_id,
             "--failed",
             "--new-ids",
             "--yes",
@@ -299,6 +354,14 @@ pub async fn run(chaos: &Chaos, mut say: impl FnMut(&str)) -> Report {
             12
         } else {
             1
+        };
+        // On PostgreSQL, kills within 1.5 s, and within 6 s (seed 1), ended
+        // every round of 500 before its first new id (SQLite had made 425 by
+        // 1.26 s): its confirming and recording take longer.
+        let slow = if world.journal.sqlite_file().is_some() {
+            slow
+        } else {
+            slow * 12
         };
         let delay = Duration::from_millis(rng.gen_range(20..1500 * slow));
         let how = match world.run_or_kill(retry, delay).await {
@@ -345,6 +408,11 @@ fn root_of<'a>(refund_id: &'a str, input_ids: &HashSet<&str>) -> Option<&'a str>
     (n.bytes().all(|b| b.is_ascii_digit()) && input_ids.contains(root)).then_some(root)
 }
 
+/// The batch's id: the journal holds only it.
+fn the_batch(journal: &JournalAt) -> i64 {
+    journal.number("SELECT CAST(MIN(id) AS TEXT) FROM batches")
+}
+
 /// Every way the journal, the results file and the ledger could disagree.
 fn check(world: &World, last_exit: i32) -> Vec<String> {
     let mut problems = Vec::new();
@@ -360,26 +428,7 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
         .map(|r| r.unwrap()[0].to_owned())
         .collect();
     let input_ids: HashSet<&str> = input.iter().map(String::as_str).collect();
-    let conn = rusqlite::Connection::open(&world.journal).unwrap();
-    // Every refund in the journal: (state, gateway id, ever created).
-    let mut journal_refunds: HashMap<String, (String, Option<String>, bool)> = HashMap::new();
-    let mut stmt = conn
-        .prepare("SELECT refund_id, state, gateway_refund_id, ever_created FROM refunds")
-        .unwrap();
-    for row in stmt
-        .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .unwrap()
-    {
-        let (id, state, gateway_id, created) = row.unwrap();
-        journal_refunds.insert(id, (state, gateway_id, created));
-    }
-    let ledger_refunds: HashMap<&str, &sim::ledger::LedgerRefund> = ledger
-        .refunds
-        .iter()
-        .map(|r| (r.refund_id.as_str(), r))
-        .collect();
+    let journal_refunds = journal_refunds(&world.journal);
     for id in ledger.ids.iter().filter(|id| id.created > 1) {
         problems.push(format!("{} was created {} times", id.refund_id, id.created));
     }
@@ -406,39 +455,9 @@ fn check(world: &World, last_exit: i32) -> Vec<String> {
             problems.push(format!("{id} was lost: it is not in the journal"));
         }
     }
-    for (id, (state, gateway_id, created)) in &journal_refunds {
-        match (state.as_str(), ledger_refunds.get(id.as_str())) {
-            ("succeeded", Some(r)) if r.status == RefundState::Succeeded => {}
-            ("failed", Some(r)) if r.status == RefundState::Failed => {}
-            ("abnormal", Some(r)) if r.status == RefundState::Abnormal => {}
-            ("failed", None) if !created => {}
-            ("review", _) => {}
-            (state, found) => problems.push(format!(
-                "{id}: the journal says {state}, the ledger {:?}",
-                found.map(|r| r.status)
-            )),
-        }
-        if let (Some(r), Some(gateway_id)) = (ledger_refunds.get(id.as_str()), gateway_id) {
-            if &r.gateway_refund_id != gateway_id {
-                problems.push(format!(
-                    "{id}: gateway id {gateway_id} in the journal, {} at the gateway",
-                    r.gateway_refund_id
-                ));
-            }
-        }
-    }
+    problems.extend(statuses_against_ledger(&journal_refunds, &ledger));
     // Each results row reports the head of its refund's chain, as the journal holds it.
-    let heads: HashMap<u64, String> = {
-        let mut stmt = conn
-            .prepare("SELECT r.line, f.state FROM batch_rows r JOIN refunds f ON f.id = r.refund WHERE r.batch_id = 1")
-            .unwrap();
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        rows
-    };
+    let heads = batch_heads(&world.journal, the_batch(&world.journal));
     let results_path = world.batch.with_file_name("chaos.results.csv");
     match csv::Reader::from_path(&results_path) {
         Err(e) => problems.push(format!("no results file: {e}")),

@@ -6,6 +6,9 @@
 
 pub mod build;
 pub mod chaos;
+pub mod chaos_checks;
+pub mod journal_at;
+pub mod team;
 pub mod world;
 
 pub use build::*;

@@ -32,15 +32,7 @@ pub struct World {
     pub pg: Option<PgJournalAt>,
 }
 
-/// A PostgreSQL journal for the world's commands (tests/pg/twin.rs makes one).
-pub struct PgJournalAt {
-    /// `postgres://role@/db?host=…`, as `--journal` takes it.
-    pub url: String,
-    /// The role's password file (PGPASSFILE, mode 0600).
-    pub passfile: PathBuf,
-    /// How the test itself reads what the journal holds.
-    pub reader: postgres::Config,
-}
+pub use super::journal_at::PgJournalAt;
 
 /// What the binary printed and how it ended.
 pub struct Output {
