@@ -24,9 +24,10 @@ pub enum JournalLocation {
     Postgres(PgPlace),
 }
 
-/// A PostgreSQL journal's URL (never holding a password: one there is
-/// refused when it is opened) and the password's secret, if configured.
-#[derive(Clone, Debug)]
+/// A PostgreSQL journal's URL (a password in it is refused when it is
+/// opened, and neither `Debug` nor `Display` shows the URL as given) and the
+/// password's secret, if configured.
+#[derive(Clone)]
 pub struct PgPlace {
     pub url: String,
     /// `journal_password`, and the directory a `file` secret is relative to.
@@ -152,6 +153,13 @@ fn pg_journal_error(error: PgError) -> JournalError {
     JournalError::Store(error.to_string())
 }
 
+impl fmt::Debug for PgPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = JournalLocation::Postgres(self.clone());
+        write!(f, "PgPlace({place})")
+    }
+}
+
 impl fmt::Display for JournalLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -168,5 +176,30 @@ impl fmt::Display for JournalLocation {
                 Err(_) => write!(f, "the PostgreSQL journal (its URL cannot be read)"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A URL typed with a password in it is refused when opened; before
+    /// that, no message or debug print of the location shows it.
+    #[test]
+    fn a_password_typed_in_the_url_is_never_shown() {
+        for url in [
+            "postgres://alice:hunter2@db/journal",
+            "postgres://alice:2024/hunter2@db/journal",
+        ] {
+            let place = JournalLocation::named(Path::new(url), None, None);
+            for shown in [place.to_string(), format!("{place:?}")] {
+                assert!(!shown.contains("hunter2"), "{shown}");
+            }
+        }
+        let place = JournalLocation::named(Path::new("postgres://alice@db/journal"), None, None);
+        assert_eq!(
+            place.to_string(),
+            "the PostgreSQL journal at db:5432, database 'journal' (role 'alice')"
+        );
     }
 }
