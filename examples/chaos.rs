@@ -6,6 +6,8 @@
 //! `cargo run --release --example chaos -- [--gateway NAME] [--rows N] [--kills N] [--seed N] [--journal sqlite|postgres] [--binary PATH]`
 
 // Shared with the tests: not every caller uses every part.
+#[path = "harness/args.rs"]
+mod args;
 #[path = "../tests/common/chaos.rs"]
 #[allow(dead_code)]
 mod chaos;
@@ -26,26 +28,8 @@ mod common {
     pub use super::journal_at::PgJournalAt;
 }
 
+use args::{flag, value};
 use bulkrefund::journal::postgres::outside_async;
-
-fn value(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let i = args.iter().position(|a| a == name)?;
-    Some(
-        args.get(i + 1)
-            .unwrap_or_else(|| panic!("{name} takes a value"))
-            .clone(),
-    )
-}
-
-fn flag(name: &str, default: u64) -> u64 {
-    value(name)
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} takes a number"))
-        })
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {

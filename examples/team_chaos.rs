@@ -7,6 +7,8 @@
 //! Exits 1 on any discrepancy.
 //! `cargo run --release --example team_chaos -- [--rows N] [--overlap N] [--new-rows N] [--kills N] [--seed N] [--rate N] [--lease-ms N] [--binary PATH] [--logs DIR]`
 
+#[path = "harness/args.rs"]
+mod args;
 #[path = "../tests/common/chaos_checks.rs"]
 #[allow(dead_code)]
 mod chaos_checks;
@@ -30,26 +32,8 @@ mod common {
 
 use std::time::Duration;
 
+use args::{flag, value};
 use bulkrefund::journal::postgres::outside_async;
-
-fn value(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    let i = args.iter().position(|a| a == name)?;
-    Some(
-        args.get(i + 1)
-            .unwrap_or_else(|| panic!("{name} takes a value"))
-            .clone(),
-    )
-}
-
-fn flag(name: &str, default: u64) -> u64 {
-    value(name)
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} takes a number"))
-        })
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
