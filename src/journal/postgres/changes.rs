@@ -71,12 +71,21 @@ impl PgJournal {
         change: &Change,
         attempt: Option<&AttemptRecord>,
     ) -> Result<(), JournalError> {
+        let sql = self.fenced_statements()?;
         let mut tx = self
             .client
             .transaction()
             .map_err(pg_error("changing a refund's state"))?;
-        let now = server_ms(&mut tx)?;
-        fenced::transition(&mut tx, refund, expected, change, attempt, None, now)?;
+        let now = fenced::now_ms(&mut tx, &sql)?;
+        fenced::transition(
+            &mut tx,
+            &sql,
+            refund,
+            (expected, change),
+            attempt,
+            None,
+            now,
+        )?;
         tx.commit().map_err(pg_error("changing a refund's state"))
     }
 
@@ -143,6 +152,7 @@ impl PgJournal {
         starts: &[RetryStart],
     ) -> Result<Vec<i64>, JournalError> {
         let doing = "starting retries";
+        let sql = self.fenced_statements()?;
         let mut tx = self.client.transaction().map_err(pg_error(doing))?;
         // A new id joins its gateway and merchant's ids: an import deciding
         // against them waits until this commits (import.rs).
@@ -173,9 +183,9 @@ impl PgJournal {
                     let change = Change::to(State::Pending, start.why.clone());
                     fenced::transition(
                         &mut tx,
+                        &sql,
                         start.refund,
-                        State::Failed,
-                        &change,
+                        (State::Failed, &change),
                         None,
                         None,
                         now,

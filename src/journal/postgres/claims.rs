@@ -14,6 +14,7 @@ use postgres::Transaction;
 
 use super::clock::{server_ms, NOW_MS};
 use super::fenced::{pg_error, transition};
+use super::fenced_sql::FencedStatements;
 use super::PgJournal;
 use crate::journal::change::Change;
 use crate::journal::claim::{Claim, ClaimOwner, Lease};
@@ -55,9 +56,15 @@ impl Locked {
 /// [`LAPSED_IN_FLIGHT`]), frees its claim and counts a new generation, so
 /// that the late answer of the process that lost it is fenced off. Within
 /// `tx`, which holds the refund's row.
-fn recover_one(tx: &mut Transaction<'_>, id: i64, now_ms: i64) -> Result<(), JournalError> {
+fn recover_one(
+    tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
+    id: i64,
+    now_ms: i64,
+) -> Result<(), JournalError> {
     let change = Change::to(State::Unknown, LAPSED_IN_FLIGHT);
-    transition(tx, id, State::InFlight, &change, None, None, now_ms)?;
+    let from = (State::InFlight, &change);
+    transition(tx, sql, id, from, None, None, now_ms)?;
     tx.execute(
         "UPDATE refunds SET claim_owner = NULL, lease_until_ms = NULL,
          claim_generation = claim_generation + 1 WHERE id = $1",
@@ -82,6 +89,7 @@ impl PgJournal {
         ids: &[i64],
         lease: Lease,
     ) -> Result<Vec<(i64, Claim)>, JournalError> {
+        let sql = self.fenced_statements()?;
         let mut tx = self
             .client
             .transaction()
@@ -111,7 +119,7 @@ impl PgJournal {
             };
             if locked.lapsed_in_flight(owner, now) {
                 // Unknown now, to be queried: the caller read it in flight.
-                recover_one(&mut tx, locked.id, now)?;
+                recover_one(&mut tx, &sql, locked.id, now)?;
             } else if !SETTLED.contains(&state)
                 && state != State::InFlight
                 && locked.open_to(owner, now)
@@ -193,6 +201,7 @@ impl PgJournal {
     /// transaction holds right now. The refunds recovered.
     pub fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
         let doing = "recovering lapsed claims";
+        let sql = self.fenced_statements()?;
         let mut tx = self.client.transaction().map_err(pg_error(doing))?;
         let ids: Vec<i64> = tx
             .query(
@@ -208,7 +217,7 @@ impl PgJournal {
             .collect();
         let at = server_ms(&mut tx)?;
         for &id in &ids {
-            recover_one(&mut tx, id, at)?;
+            recover_one(&mut tx, &sql, id, at)?;
         }
         tx.commit().map_err(pg_error(doing))?;
         Ok(ids.len())

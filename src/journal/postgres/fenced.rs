@@ -9,8 +9,8 @@
 
 use postgres::Transaction;
 
-use super::clock::server_ms;
 use super::error::describe;
+use super::fenced_sql::FencedStatements;
 use super::PgJournal;
 use crate::journal::change::{AttemptKind, AttemptRecord, Change, GatewayTimes, Op, Update};
 use crate::journal::claim::Claim;
@@ -75,17 +75,21 @@ impl PgJournal {
                 .collect()
         };
         let doing = "committing changes";
+        let sql = match self.fenced_statements() {
+            Ok(sql) => sql,
+            Err(e) => return fail_all(e),
+        };
         let mut tx = match self.client.transaction() {
             Ok(tx) => tx,
             Err(e) => return fail_all(pg_error(doing)(e)),
         };
-        let now = match server_ms(&mut tx) {
+        let now = match now_ms(&mut tx, &sql) {
             Ok(now) => now,
             Err(e) => return fail_all(e),
         };
         let mut results = Vec::with_capacity(count);
         for op in ops {
-            match commit_one(&mut tx, op, now) {
+            match commit_one(&mut tx, &sql, op, now) {
                 Err(
                     e @ (JournalError::Stale { .. }
                     | JournalError::Illegal { .. }
@@ -103,7 +107,22 @@ impl PgJournal {
     }
 }
 
-fn commit_one(tx: &mut Transaction<'_>, op: &Op, now: i64) -> Result<(), JournalError> {
+/// Now on the server's clock ([`super::clock`]), by the prepared statement.
+pub(super) fn now_ms(
+    tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
+) -> Result<i64, JournalError> {
+    tx.query_one(&sql.now, &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(pg_error("reading the server's clock"))
+}
+
+fn commit_one(
+    tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
+    op: &Op,
+    now: i64,
+) -> Result<(), JournalError> {
     match op {
         Op::Settle {
             refund,
@@ -111,9 +130,15 @@ fn commit_one(tx: &mut Transaction<'_>, op: &Op, now: i64) -> Result<(), Journal
             update,
             claim,
         } => match update {
-            Update::Transition { from, change } => {
-                transition(tx, *refund, *from, change, Some(attempt), Some(claim), now)
-            }
+            Update::Transition { from, change } => transition(
+                tx,
+                sql,
+                *refund,
+                (*from, change),
+                Some(attempt),
+                Some(claim),
+                now,
+            ),
             Update::Reschedule {
                 next_attempt_at,
                 note,
@@ -121,6 +146,7 @@ fn commit_one(tx: &mut Transaction<'_>, op: &Op, now: i64) -> Result<(), Journal
                 gateway_times,
             } => reschedule(
                 tx,
+                sql,
                 *refund,
                 Rescheduled {
                     next_attempt_at: *next_attempt_at,
@@ -137,24 +163,26 @@ fn commit_one(tx: &mut Transaction<'_>, op: &Op, now: i64) -> Result<(), Journal
             from,
             change,
             claim,
-        } => transition(tx, *refund, *from, change, None, Some(claim), now),
+        } => transition(tx, sql, *refund, (*from, change), None, Some(claim), now),
     }
 }
 
-/// Changes a refund's state: checks that the transition is legal, updates
-/// the refund only while it is in `expected` and (under a claim) still held
-/// by `claim`, records `attempt` and appends the event. Within `tx`; a
-/// refused change writes nothing. `now_ms` is the server's clock.
+/// Changes a refund's state, `from` the expected one: checks that the
+/// transition is legal, updates the refund only while it is in the expected
+/// state and (under a claim) still held by `claim`, records `attempt` and
+/// appends the event, in one statement ([`FencedStatements::transition`]).
+/// Within `tx`; a refused change writes nothing. `now_ms` is the server's
+/// clock.
 pub(super) fn transition(
     tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
     refund: i64,
-    expected: State,
-    change: &Change,
+    (expected, change): (State, &Change),
     attempt: Option<&AttemptRecord>,
     claim: Option<&Claim>,
     now_ms: i64,
 ) -> Result<(), JournalError> {
-    // Every check comes before the first write. The state and the claim are
+    // Every check comes before the write. The state and the claim are
     // checked by the UPDATE itself; they are read only to explain a refusal.
     state::check(expected, change.to).map_err(|source| JournalError::Illegal { refund, source })?;
     let now = journal_time(now_ms)?;
@@ -167,21 +195,10 @@ pub(super) fn transition(
     // An intent (the step before a request leaves) also needs the claim's
     // lease still running on the server's clock, as on SQLite.
     let lease_now = (claim.is_some() && change.to == State::InFlight).then_some(now_ms);
-    let changed = tx
-        .execute(
-            "UPDATE refunds SET state = $2::text, error_code = $3::text, error_message = $4::text,
-             gateway_refund_id = COALESCE($5::text, gateway_refund_id),
-             next_attempt_at = COALESCE($6::bigint, 0), finished_at = $7::text,
-             ever_created = CASE WHEN $8::bool THEN 1 ELSE ever_created END,
-             attempts = attempts + $9::bigint, submits = submits + $10::bigint,
-             first_sent_at = COALESCE(first_sent_at, $11::text),
-             gateway_success_at = COALESCE($13::text, gateway_success_at),
-             gateway_created_at = COALESCE($14::text, gateway_created_at),
-             claim_owner = CASE WHEN $15::bool THEN NULL ELSE claim_owner END,
-             lease_until_ms = CASE WHEN $15::bool THEN NULL ELSE lease_until_ms END
-             WHERE id = $1 AND state = $12::text
-             AND ($16::text IS NULL OR (claim_owner = $16::text AND claim_generation = $17::bigint))
-             AND ($18::bigint IS NULL OR lease_until_ms >= $18::bigint)",
+    let recorded = AttemptParams::of(attempt);
+    let row = tx
+        .query_one(
+            &sql.transition,
             &[
                 &refund,
                 &change.to.as_str(),
@@ -201,27 +218,58 @@ pub(super) fn transition(
                 &owner,
                 &generation,
                 &lease_now,
+                &recorded.kind,
+                &recorded.at,
+                &recorded.http_status,
+                &recorded.gateway_codes,
+                &recorded.outcome,
+                &recorded.latency_ms,
+                &now,
+                &change.why,
             ],
         )
         .map_err(pg_error("changing a refund's state"))?;
-    if changed == 0 {
+    if changed(&row)? == 0 {
         return Err(refusal(tx, refund, Some(expected), claim, lease_now));
     }
-    if let Some(attempt) = attempt {
-        insert_attempt(tx, refund, attempt)?;
-    }
-    tx.execute(
-        "INSERT INTO events (refund, at, from_state, to_state, why) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &refund,
-            &now,
-            &expected.as_str(),
-            &change.to.as_str(),
-            &change.why,
-        ],
-    )
-    .map_err(pg_error("appending an event"))?;
     Ok(())
+}
+
+/// How many refunds a fenced statement changed (its one column).
+fn changed(row: &postgres::Row) -> Result<i64, JournalError> {
+    row.try_get(0)
+        .map_err(pg_error("reading what a change of a refund wrote"))
+}
+
+/// An attempt as the fenced statements bind it: every column NULL when
+/// there is none (and then none is written).
+struct AttemptParams<'a> {
+    kind: Option<&'static str>,
+    at: Option<&'a str>,
+    http_status: Option<i64>,
+    gateway_codes: Option<&'a str>,
+    outcome: Option<&'a str>,
+    latency_ms: Option<i64>,
+}
+
+impl<'a> AttemptParams<'a> {
+    fn of(attempt: Option<&'a AttemptRecord>) -> AttemptParams<'a> {
+        AttemptParams {
+            kind: attempt.map(|a| kind_text(a.kind)),
+            at: attempt.map(|a| a.at.as_str()),
+            http_status: attempt.and_then(|a| a.http_status.map(i64::from)),
+            gateway_codes: attempt.and_then(|a| a.gateway_codes.as_deref()),
+            outcome: attempt.map(|a| a.outcome.as_str()),
+            latency_ms: attempt.map(|a| a.latency_ms as i64),
+        }
+    }
+}
+
+fn kind_text(kind: AttemptKind) -> &'static str {
+    match kind {
+        AttemptKind::Submit => "submit",
+        AttemptKind::Query => "query",
+    }
 }
 
 /// What a reschedule writes: when next, the note to show, and what the
@@ -239,6 +287,7 @@ struct Rescheduled<'a> {
 /// refund's claim is still `claim`.
 fn reschedule(
     tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
     refund: i64,
     update: Rescheduled,
     attempt: &AttemptRecord,
@@ -250,19 +299,11 @@ fn reschedule(
     // The refund's state is unchanged, and final only if it was (an abnormal
     // refund asked about again): a parked or final one needs no claim. Read
     // under the row's lock, so that it cannot change before the UPDATE.
-    let frees = frees_the_claim(state_of(tx, refund)?, Some(update.next_attempt_at));
-    let changed = tx
-        .execute(
-            "UPDATE refunds SET next_attempt_at = $2::bigint, error_code = $3::text,
-             error_message = $4::text,
-             gateway_refund_id = COALESCE($5::text, gateway_refund_id),
-             attempts = attempts + $6::bigint, submits = submits + $7::bigint,
-             first_sent_at = COALESCE(first_sent_at, $8::text),
-             gateway_success_at = COALESCE($9::text, gateway_success_at),
-             gateway_created_at = COALESCE($10::text, gateway_created_at),
-             claim_owner = CASE WHEN $11::bool THEN NULL ELSE claim_owner END,
-             lease_until_ms = CASE WHEN $11::bool THEN NULL ELSE lease_until_ms END
-             WHERE id = $1 AND claim_owner = $12::text AND claim_generation = $13::bigint",
+    let frees = frees_the_claim(locked_state(tx, sql, refund)?, Some(update.next_attempt_at));
+    let recorded = AttemptParams::of(Some(attempt));
+    let row = tx
+        .query_one(
+            &sql.reschedule,
             &[
                 &refund,
                 &update.next_attempt_at,
@@ -277,13 +318,19 @@ fn reschedule(
                 &frees,
                 &claim.owner.as_str(),
                 &claim.generation,
+                &recorded.kind,
+                &recorded.at,
+                &recorded.http_status,
+                &recorded.gateway_codes,
+                &recorded.outcome,
+                &recorded.latency_ms,
             ],
         )
         .map_err(pg_error("rescheduling a refund"))?;
-    if changed == 0 {
+    if changed(&row)? == 0 {
         return Err(refusal(tx, refund, None, Some(claim), None));
     }
-    insert_attempt(tx, refund, attempt)
+    Ok(())
 }
 
 pub(super) fn insert_attempt(
@@ -291,10 +338,7 @@ pub(super) fn insert_attempt(
     refund: i64,
     attempt: &AttemptRecord,
 ) -> Result<(), JournalError> {
-    let kind = match attempt.kind {
-        AttemptKind::Submit => "submit",
-        AttemptKind::Query => "query",
-    };
+    let kind = kind_text(attempt.kind);
     tx.execute(
         "INSERT INTO attempts (refund, kind, at, http_status, gateway_codes, outcome, latency_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -315,14 +359,29 @@ pub(super) fn insert_attempt(
 /// A refund's state now, its row locked: [`JournalError::Missing`] when
 /// there is no such refund.
 pub(super) fn state_of(tx: &mut Transaction<'_>, refund: i64) -> Result<State, JournalError> {
-    let text: String = tx
+    let row = tx
         .query_opt(
             "SELECT state FROM refunds WHERE id = $1 FOR UPDATE",
             &[&refund],
         )
-        .map_err(pg_error("reading a refund's state"))?
-        .ok_or(JournalError::Missing(refund))?
-        .get(0);
+        .map_err(pg_error("reading a refund's state"))?;
+    parse_state(refund, row)
+}
+
+/// [`state_of`] by the prepared statement.
+fn locked_state(
+    tx: &mut Transaction<'_>,
+    sql: &FencedStatements,
+    refund: i64,
+) -> Result<State, JournalError> {
+    let row = tx
+        .query_opt(&sql.state_of, &[&refund])
+        .map_err(pg_error("reading a refund's state"))?;
+    parse_state(refund, row)
+}
+
+fn parse_state(refund: i64, row: Option<postgres::Row>) -> Result<State, JournalError> {
+    let text: String = row.ok_or(JournalError::Missing(refund))?.get(0);
     State::parse(&text).ok_or_else(|| {
         JournalError::Inconsistent(format!("refund #{refund} has the unknown state {text:?}"))
     })

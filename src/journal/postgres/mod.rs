@@ -22,6 +22,7 @@ mod days;
 pub mod due;
 pub mod error;
 pub mod fenced;
+mod fenced_sql;
 pub mod grants;
 mod held_ids;
 mod history;

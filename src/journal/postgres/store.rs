@@ -5,7 +5,10 @@
 //! `journal/sqlite/`; [`super::store_impl::PgStore`] makes it a
 //! [`crate::journal::JournalStore`].
 
+use super::fenced::pg_error;
+use super::fenced_sql::FencedStatements;
 use super::{ConfiguredSecret, Login, Passfile, PgError};
+use crate::journal::JournalError;
 
 /// One connection to a PostgreSQL journal, with who it is logged in as.
 pub struct PgJournal {
@@ -15,6 +18,8 @@ pub struct PgJournal {
     /// How it logged in: the scheduler's reads open a second connection
     /// with it ([`crate::journal::store::DueReads`]).
     pub(crate) login: Login,
+    /// The fenced writes' statements, prepared at the first write.
+    pub(crate) fenced: Option<FencedStatements>,
 }
 
 impl PgJournal {
@@ -30,11 +35,24 @@ impl PgJournal {
             client: opened.client,
             role: opened.person,
             login: opened.login,
+            fenced: None,
         })
     }
 
     /// The role logged in (`current_user`).
     pub fn role(&self) -> &str {
         &self.role
+    }
+
+    /// The fenced writes' statements on this connection, prepared once;
+    /// call it before a transaction begins.
+    pub(crate) fn fenced_statements(&mut self) -> Result<FencedStatements, JournalError> {
+        let prepared = match self.fenced.take() {
+            Some(prepared) => prepared,
+            None => FencedStatements::prepare(&mut self.client)
+                .map_err(pg_error("preparing the journal's statements"))?,
+        };
+        self.fenced = Some(prepared.clone());
+        Ok(prepared)
     }
 }
