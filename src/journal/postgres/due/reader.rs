@@ -35,6 +35,13 @@ const PAGE: i64 = 512;
 /// temporary table of this connection).
 const IN_SCOPE: &str = "EXISTS (SELECT 1 FROM pg_temp.scope_ids s WHERE s.id = f.id)";
 
+/// [`IN_SCOPE`] for a page after the cursor `$1`: the bound is said of the
+/// scope's ids too, since the planner does not carry an inequality across
+/// `s.id = f.id`. Without it, each page of a million-refund run merged the
+/// scope from its first id, and the last pages took 120 ms each.
+const IN_SCOPE_AFTER_CURSOR: &str =
+    "EXISTS (SELECT 1 FROM pg_temp.scope_ids s WHERE s.id = f.id AND s.id > $1)";
+
 /// Due to be sent, or queried: about an unknown outcome, or (hourly, as its
 /// `next_attempt_at` says) about an abnormal refund, which is only ever
 /// queried. Abnormal refunds are not [`due`]: none keeps a run waiting.
@@ -157,7 +164,7 @@ impl Statements {
         let page = format!(
             "SELECT {RECORD_COLUMNS}, {previous} FROM refunds f
              WHERE f.id > $1 AND f.next_attempt_at <= (SELECT {NOW_MS})
-             AND f.state IN {to_send} AND {IN_SCOPE}
+             AND f.state IN {to_send} AND {IN_SCOPE_AFTER_CURSOR}
              AND NOT {waits} AND NOT {held} ORDER BY f.id LIMIT {PAGE}",
             to_send = sql_list(&TO_SEND),
         );
