@@ -321,3 +321,49 @@ async fn the_configuration_names_the_journal_and_its_password() {
     assert!(said.contains("role 'alice'"), "{said}");
     assert!(!said.contains(wrong), "{said}");
 }
+
+/// A machine whose clock runs an hour ahead of the server's dates and
+/// schedules by the server's: its first poll falls due two seconds after
+/// the server says the refund was accepted, not an hour and two seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_whose_clock_is_an_hour_ahead_keeps_the_servers_time() {
+    let Some(twin) = outside_async(|| {
+        Twin::start("a_machine_whose_clock_is_an_hour_ahead_keeps_the_servers_time")
+    }) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "C");
+    // Every refund is still processing when first polled or not (300 ms).
+    let faults = FaultConfig {
+        processing_for: Duration::from_millis(300),
+        ..FaultConfig::default()
+    };
+    let mut world = World::start(orders, faults).await;
+    world.pg = Some(outside_async(|| twin.for_world("alice")));
+    let mut run = world.command(&["run", batch.to_str().unwrap(), "--profile", "leshua"]);
+    run.env("BULKREFUND_TEST_CLOCK_SKEW_MS", "3600000");
+    // Leshua's first poll is 2 s after acceptance: a run on this machine's
+    // clock would wait an hour for it.
+    let ran = tokio::time::timeout(Duration::from_secs(90), run.output())
+        .await
+        .expect("the run waited for polls dated by this machine's clock, an hour ahead")
+        .unwrap();
+    let said = String::from_utf8_lossy(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(0), "{said}");
+    let ledger = world.ledger();
+    assert!(ledger.ids.iter().all(|id| id.created == 1), "{ledger:?}");
+    assert_eq!(
+        column(&world, "SELECT state FROM refunds"),
+        ["succeeded"; 3]
+    );
+    // Every attempt is dated by the server's clock (within a minute of it),
+    // as the events are.
+    let off_the_servers_clock = "SELECT CAST(COUNT(*) AS TEXT) FROM attempts
+        WHERE abs(extract(epoch from (CAST(at AS timestamptz) - clock_timestamp()))) > 60";
+    assert_eq!(column(&world, off_the_servers_clock), ["0"]);
+    assert_ne!(
+        column(&world, "SELECT CAST(COUNT(*) AS TEXT) FROM attempts"),
+        ["0"]
+    );
+}

@@ -98,7 +98,7 @@ fn within_gap(finished: Option<&str>, gap: Duration) -> bool {
     let Some(finished) = finished.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
         return false;
     };
-    let since = jiff::Timestamp::now().duration_since(finished);
+    let since = journal::clock::now().duration_since(finished);
     // A finish in the future (a clock stepped back) is within the gap.
     Duration::try_from(since).map_or(true, |since| since < gap)
 }

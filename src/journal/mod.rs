@@ -10,6 +10,7 @@ pub mod approval;
 pub mod batch_meta;
 pub mod change;
 pub mod claim;
+pub mod clock;
 pub mod days;
 mod dedupe;
 pub mod error;
@@ -55,17 +56,7 @@ pub(crate) fn id_space(gateway: crate::gateway::GatewayKind, merchant_id: &str) 
 pub const DENIED_AFTER_AN_ANSWER: &str =
     "the gateway has no refund with this id, though it answered the last send of it";
 
-/// Now, as the journal writes times: RFC 3339, UTC, milliseconds.
-pub fn now_text() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
-/// Now in unix milliseconds (`next_attempt_at`).
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
+pub use clock::{now_ms, now_text};
 
 #[cfg(test)]
 mod store_tests;

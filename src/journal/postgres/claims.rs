@@ -223,3 +223,13 @@ impl PgJournal {
         Ok(ids.len())
     }
 }
+
+impl PgJournal {
+    /// Now on the journal's clock, in unix milliseconds: the server's (see
+    /// `clock.rs` for why not this machine's), which the process's
+    /// journal clock follows from this reading on.
+    pub fn clock_ms(&mut self) -> Result<i64, JournalError> {
+        super::clock::follow_server(&mut self.client)
+            .map_err(pg_error("reading the server's clock"))
+    }
+}

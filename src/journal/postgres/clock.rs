@@ -8,7 +8,7 @@
 use postgres::GenericClient;
 
 use super::error::describe;
-use super::PgJournal;
+use crate::journal::clock::{follow, machine_ms};
 use crate::journal::JournalError;
 
 /// Now on the server's clock, in unix milliseconds, as an SQL expression
@@ -19,21 +19,26 @@ pub(super) const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000):
 /// Now on the server's clock, through `client` (a connection or a
 /// transaction).
 pub(super) fn server_ms(client: &mut impl GenericClient) -> Result<i64, JournalError> {
+    read_server_clock(client).map_err(|e| {
+        JournalError::Store(format!(
+            "the PostgreSQL journal, reading the server's clock: {}",
+            describe(&e)
+        ))
+    })
+}
+
+fn read_server_clock(client: &mut impl GenericClient) -> Result<i64, postgres::Error> {
     client
         .query_one(&format!("SELECT {NOW_MS}"), &[])
         .and_then(|row| row.try_get(0))
-        .map_err(|e| {
-            JournalError::Store(format!(
-                "the PostgreSQL journal, reading the server's clock: {}",
-                describe(&e)
-            ))
-        })
 }
 
-impl PgJournal {
-    /// Now on the journal's clock, in unix milliseconds: the server's (see
-    /// the module's note for why not this machine's).
-    pub fn clock_ms(&mut self) -> Result<i64, JournalError> {
-        server_ms(&mut self.client)
-    }
+/// Reads the server's clock and makes the process's journal clock follow it
+/// ([`crate::journal::clock::follow`]): at open, and at every reading of
+/// `PgJournal::clock_ms` (claims.rs).
+pub(super) fn follow_server(client: &mut impl GenericClient) -> Result<i64, postgres::Error> {
+    let asked = machine_ms();
+    let read = read_server_clock(client)?;
+    follow(read, asked, machine_ms());
+    Ok(read)
 }

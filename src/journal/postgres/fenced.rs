@@ -49,6 +49,18 @@ fn gateway_texts(times: &GatewayTimes) -> (Option<String>, Option<String>) {
 }
 
 impl PgJournal {
+    /// The fenced writes' statements on this connection, prepared once;
+    /// call it before a transaction begins.
+    pub(crate) fn fenced_statements(&mut self) -> Result<FencedStatements, JournalError> {
+        let prepared = match self.fenced.take() {
+            Some(prepared) => prepared,
+            None => FencedStatements::prepare(&mut self.client)
+                .map_err(pg_error("preparing the journal's statements"))?,
+        };
+        self.fenced = Some(prepared.clone());
+        Ok(prepared)
+    }
+
     /// Commits one change under its claim, in one transaction: written only
     /// while the refund's claim is still that one; otherwise nothing is
     /// written and the refusal says why ([`JournalError::Fenced`] when

@@ -57,6 +57,10 @@ pub fn open(
     passfile: &Passfile,
 ) -> Result<Opened, PgError> {
     let (mut client, login) = connect::connect(url, secret, passfile)?;
+    // From here on, this process dates and schedules by the server's clock
+    // (`journal::clock`).
+    clock::follow_server(&mut client)
+        .map_err(|e| PgError::query("reading the server's clock", &e))?;
     grants::check(&mut client)?;
     schema::migrate(&mut client)?;
     grants::check(&mut client)?;

@@ -5,10 +5,8 @@
 //! `journal/sqlite/`; [`super::store_impl::PgStore`] makes it a
 //! [`crate::journal::JournalStore`].
 
-use super::fenced::pg_error;
 use super::fenced_sql::FencedStatements;
 use super::{ConfiguredSecret, Login, Passfile, PgError};
-use crate::journal::JournalError;
 
 /// One connection to a PostgreSQL journal, with who it is logged in as.
 pub struct PgJournal {
@@ -42,17 +40,5 @@ impl PgJournal {
     /// The role logged in (`current_user`).
     pub fn role(&self) -> &str {
         &self.role
-    }
-
-    /// The fenced writes' statements on this connection, prepared once;
-    /// call it before a transaction begins.
-    pub(crate) fn fenced_statements(&mut self) -> Result<FencedStatements, JournalError> {
-        let prepared = match self.fenced.take() {
-            Some(prepared) => prepared,
-            None => FencedStatements::prepare(&mut self.client)
-                .map_err(pg_error("preparing the journal's statements"))?,
-        };
-        self.fenced = Some(prepared.clone());
-        Ok(prepared)
     }
 }
