@@ -486,3 +486,33 @@ fn time_a_large_import_on_sqlite() {
     let mut journal = Journal::open(&dir.path().join("journal.db")).unwrap();
     time_an_import(&mut journal, "SQLite");
 }
+
+/// An import another process is doing right now is not interrupted: its
+/// trace is listed only once that process's session is gone (killed: the
+/// server frees its lock).
+#[test]
+fn another_process_s_live_import_is_not_called_interrupted() {
+    let Some(twin) = Twin::start("another_process_s_live_import_is_not_called_interrupted") else {
+        return;
+    };
+    let importing = twin.pg();
+    let looking = twin.pg();
+    let id = importing.begin_import(&meta("live.csv", "hash-l")).unwrap();
+    assert!(looking.interrupted_imports().unwrap().is_empty());
+    // Its own session sees its trace (what a test of a killed import does).
+    assert_eq!(importing.interrupted_imports().unwrap().len(), 1);
+    drop(importing);
+    // The server frees a closed session's locks as it ends the backend: at
+    // once for a client that said goodbye, yet asynchronously; asked again
+    // until it has, for at most ten seconds.
+    let started = std::time::Instant::now();
+    let listed = loop {
+        let listed = looking.interrupted_imports().unwrap();
+        if !listed.is_empty() || started.elapsed() > std::time::Duration::from_secs(10) {
+            break listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+}

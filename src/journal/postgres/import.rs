@@ -15,7 +15,7 @@ use postgres::Transaction;
 use super::clock::server_ms;
 use super::fenced::{journal_time, pg_error};
 use super::import_chunk::{self, Target};
-use super::imports::{abandon_trace, begin_trace, end_trace};
+use super::imports::{abandon_trace, begin_trace, end_trace, unlock_trace};
 use super::PgJournal;
 use crate::batch::{CheckedRow, FileError};
 use crate::journal::approval::Hold;
@@ -75,6 +75,8 @@ impl PgJournal {
                 let _ = abandon_trace(&mut self.client, trace);
             }
         }
+        // Best effort: the lock goes with the session anyway.
+        let _ = unlock_trace(&mut self.client, trace);
         result
     }
 

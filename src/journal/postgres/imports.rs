@@ -18,6 +18,21 @@ use crate::journal::JournalError;
 
 const TRACE: &str = "SELECT id, file_name, profile, started_at FROM imports";
 
+/// The advisory lock an importing session holds on its trace, from the
+/// moment the trace is visible until the import ends or the session does
+/// (a killed process's connection closes, and the server frees it): SQL
+/// arguments of `pg_advisory_lock(int4, int4)`, of the trace `id`. The first
+/// says "an import's trace" (the bytes "brit"); the second is the trace.
+const TRACE_LOCK: &str = "1651665268, CAST(id % 2147483647 AS int4)";
+
+/// A trace `i` whose import is still going on in another session: that
+/// session holds the trace's lock ([`TRACE_LOCK`], as `pg_locks` shows a
+/// lock of two int4 keys).
+const LIVE_ELSEWHERE: &str = "EXISTS (SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.classid = CAST(1651665268 AS oid) AND l.objid = CAST(i.id % 2147483647 AS oid)
+    AND l.pid <> pg_backend_pid())";
+
 fn read_trace(row: &postgres::Row) -> InterruptedImport {
     InterruptedImport {
         id: row.get(0),
@@ -27,16 +42,23 @@ fn read_trace(row: &postgres::Row) -> InterruptedImport {
     }
 }
 
-/// Commits the trace of an import about to begin; returns its id.
+/// Commits the trace of an import about to begin, its lock held by this
+/// session (in the same statement: no one sees the trace unlocked); returns
+/// its id.
 pub(super) fn begin_trace(
     client: &mut impl GenericClient,
     meta: &BatchMeta,
 ) -> Result<i64, JournalError> {
     let now = journal_time(server_ms(client)?)?;
+    let sql = format!(
+        "WITH trace AS (
+             INSERT INTO imports (file_name, file_hash, input_path, profile, started_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id)
+         SELECT id, pg_try_advisory_lock({TRACE_LOCK}) FROM trace"
+    );
     Ok(client
         .query_one(
-            "INSERT INTO imports (file_name, file_hash, input_path, profile, started_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &sql,
             &[
                 &meta.file_name,
                 &meta.file_hash,
@@ -67,6 +89,18 @@ pub(super) fn end_trace(
     Ok(())
 }
 
+/// Frees the lock of the trace `id` ([`TRACE_LOCK`]) once its import ended:
+/// a process that imports many batches does not hold one per batch.
+pub(super) fn unlock_trace(client: &mut impl GenericClient, id: i64) -> Result<(), JournalError> {
+    client
+        .execute(
+            &format!("SELECT pg_advisory_unlock({TRACE_LOCK}) FROM (SELECT $1::bigint AS id) i"),
+            &[&id],
+        )
+        .map_err(pg_error("ending an import's trace"))?;
+    Ok(())
+}
+
 /// Deletes the trace of an import that ended without recording anything and said so.
 pub(super) fn abandon_trace(client: &mut impl GenericClient, id: i64) -> Result<(), JournalError> {
     client
@@ -81,11 +115,15 @@ impl PgJournal {
         begin_trace(&mut self.client, meta)
     }
 
-    /// Imports that began and never ended (killed), oldest first.
+    /// Imports that began and never ended (killed), oldest first: not one
+    /// another process is still doing (its session holds the trace's lock).
     pub fn interrupted_imports(&mut self) -> Result<Vec<InterruptedImport>, JournalError> {
         let rows = self
             .client
-            .query(&format!("{TRACE} ORDER BY id"), &[])
+            .query(
+                &format!("{TRACE} i WHERE NOT {LIVE_ELSEWHERE} ORDER BY id"),
+                &[],
+            )
             .map_err(pg_error("reading the traces of imports"))?;
         Ok(rows.iter().map(read_trace).collect())
     }
