@@ -175,6 +175,17 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
     assert_eq!(waiting[0]["recorded_by"], me.name.as_str());
     assert_eq!(waiting[0]["recorded_by_key"], me.key.as_str());
     assert_eq!(waiting[0]["fen"], 3000);
+    let csv = world.bulkrefund(&["status", "--format", "csv"]).await;
+    let last_cells = |csv: &str| -> Vec<String> {
+        let row = csv.lines().nth(1).unwrap_or_default();
+        row.rsplitn(4, ',').take(3).map(str::to_owned).collect()
+    };
+    assert_eq!(
+        last_cells(&csv.stdout),
+        ["", me.name.as_str(), "waiting"],
+        "{}",
+        csv.stdout
+    );
 
     // Another OS user approves it.
     let approved = approve_as_nobody(&world, "1").await;
@@ -210,6 +221,13 @@ async fn a_batch_over_the_limit_waits_for_a_second_person() {
         .ids
         .iter()
         .all(|id| id.created == 1 && id.submissions == 1));
+    let csv = world.bulkrefund(&["status", "--format", "csv"]).await;
+    assert_eq!(
+        last_cells(&csv.stdout),
+        ["nobody", me.name.as_str(), "approved"],
+        "{}",
+        csv.stdout
+    );
     let status = world.bulkrefund(&["status"]).await;
     assert!(
         !status.stdout.contains("waits for approval"),

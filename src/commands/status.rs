@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::exit::{self, UsageError};
-use crate::journal::approval::{ApprovalStore, WaitingBatch};
+use crate::journal::approval::{ApprovalStore, BatchApproval, WaitingBatch};
 use crate::journal::money::FailureGroup;
 use crate::journal::reports::{AttentionRow, BatchSummary, RetryLink};
 use crate::journal::Journal;
@@ -99,7 +99,7 @@ fn batch_json(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> serde_js
 /// The columns of `status --format csv`: one line per batch. (The abnormal
 /// refunds' columns came last, after the others: a program reading the
 /// earlier columns by position still finds them.)
-const LIST_COLUMNS: [&str; 23] = [
+const LIST_COLUMNS: [&str; 26] = [
     "batch_id",
     "file",
     "profile",
@@ -123,9 +123,17 @@ const LIST_COLUMNS: [&str; 23] = [
     "not_sent_fen",
     "abnormal_count",
     "abnormal_fen",
+    "approval",
+    "approval_recorded_by",
+    "approved_by",
 ];
 
-fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<String> {
+fn list_record(
+    batch: &BatchSummary,
+    money: &BatchMoney,
+    approval: Option<&BatchApproval>,
+    zone: &Zone,
+) -> Vec<String> {
     let i = &money.intents;
     let sums = [
         i.requested,
@@ -163,7 +171,21 @@ fn list_record(batch: &BatchSummary, money: &BatchMoney, zone: &Zone) -> Vec<Str
     record.push(unsent_fen.fen.0.to_string());
     record.push(i.abnormal.count.to_string());
     record.push(i.abnormal.fen.0.to_string());
+    record.extend(approval_cells(approval));
     record
+}
+
+/// A batch's approval in three cells: "not needed", "waiting" or
+/// "approved"; who recorded a batch that needed one; who approved it.
+fn approval_cells(approval: Option<&BatchApproval>) -> [String; 3] {
+    let Some(hold) = approval.and_then(|a| a.hold.as_ref()) else {
+        return ["not needed".into(), String::new(), String::new()];
+    };
+    let recorded_by = hold.recorded_by.name.clone();
+    match approval.and_then(|a| a.approved.as_ref()) {
+        None => ["waiting".into(), recorded_by, String::new()],
+        Some(approved) => ["approved".into(), recorded_by, approved.person.name.clone()],
+    }
 }
 
 pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -211,7 +233,9 @@ pub(crate) fn list(journal: &Journal, view: &View, out: &mut dyn Write) -> anyho
             writer.write_record(LIST_COLUMNS)?;
             for batch in &batches {
                 let money = BatchMoney::for_batch(journal, batch.id)?;
-                writer.write_record(formula_safe_record(list_record(batch, &money, &view.zone)))?;
+                let approval = journal.approval_state(batch.id)?;
+                let record = list_record(batch, &money, approval.as_ref(), &view.zone);
+                writer.write_record(formula_safe_record(record))?;
             }
             writer.flush()?;
         }

@@ -88,8 +88,13 @@ fn status_shows_it_apart(journal: &Journal) {
     );
     let csv = text(|out| status::list(journal, &view(OutputFormat::Csv), out).unwrap());
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].ends_with(",not_sent_fen,abnormal_count,abnormal_fen"));
-    assert!(lines[1].ends_with(",1,13,0,0,0,0,0,0,0,0,1,17"), "{csv}");
+    assert!(lines[0].ends_with(
+        ",not_sent_fen,abnormal_count,abnormal_fen,approval,approval_recorded_by,approved_by"
+    ));
+    assert!(
+        lines[1].ends_with(",1,13,0,0,0,0,0,0,0,0,1,17,not needed,,"),
+        "{csv}"
+    );
     let json = text(|out| status::list(journal, &view(OutputFormat::Json), out).unwrap());
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     let money = &json["batches"][0]["money"];
