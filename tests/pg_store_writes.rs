@@ -499,6 +499,12 @@ fn another_process_s_live_import_is_not_called_interrupted() {
     let looking = twin.pg();
     let id = importing.begin_import(&meta("live.csv", "hash-l")).unwrap();
     assert!(looking.interrupted_imports().unwrap().is_empty());
+    // Nor can it be forgotten while it goes on.
+    let refused = looking.forget_import(id).unwrap_err().to_string();
+    assert!(
+        refused.contains("still going on in another process"),
+        "{refused}"
+    );
     // Its own session sees its trace (what a test of a killed import does).
     assert_eq!(importing.interrupted_imports().unwrap().len(), 1);
     drop(importing);

@@ -23,8 +23,9 @@ pub fn main(locations: &Locations, args: JournalArgs) -> anyhow::Result<u8> {
 }
 
 /// `bulkrefund journal forget-import ID`: deletes the trace a killed import
-/// left, once the operator has decided its file will not be run. Needs the
-/// journal's lock: an import under way holds it.
+/// left, once the operator has decided its file will not be run. Never one
+/// under way: on SQLite that import holds the journal's lock; on PostgreSQL
+/// its session holds its trace's lock, and the store refuses.
 fn forget_import(locations: &Locations, id: i64) -> anyhow::Result<u8> {
     let (journal_at, zone) = locations.journal_only()?;
     if !journal_at.exists() {

@@ -347,10 +347,11 @@ impl Scheduler {
         if next.is_none() && self.book.active.is_empty() {
             return Ok(false);
         }
+        // One reading: the journal's clock may move between two (it follows
+        // the server's, from another thread).
+        let now = journal::now_ms();
         let wait = match next {
-            Some(at) if at > journal::now_ms() => {
-                Duration::from_millis((at - journal::now_ms()) as u64)
-            }
+            Some(at) if at > now => Duration::from_millis(at.abs_diff(now)),
             Some(_) => {
                 // Due, yet the sweep found nothing it could take: another
                 // process holds it, or its lease in flight has run out.

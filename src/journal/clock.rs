@@ -59,16 +59,26 @@ pub fn machine_ms() -> i64 {
         .saturating_add(test_skew_ms())
 }
 
-/// Tests only: `BULKREFUND_TEST_CLOCK_SKEW_MS` sets this machine's clock
-/// wrong by that many ms (negative: behind), to show what the journal's
-/// clock does for a machine whose clock is wrong. Read once.
+/// Tests only, and only in a debug build (a release build never reads it):
+/// `BULKREFUND_TEST_CLOCK_SKEW_MS` sets this machine's clock wrong by that
+/// many ms (negative: behind), to show what the journal's clock does for a
+/// machine whose clock is wrong. Read once, and said on stderr when set.
 fn test_skew_ms() -> i64 {
     static SKEW: OnceLock<i64> = OnceLock::new();
     *SKEW.get_or_init(|| {
-        std::env::var("BULKREFUND_TEST_CLOCK_SKEW_MS")
+        if !cfg!(debug_assertions) {
+            return 0;
+        }
+        let skew = std::env::var("BULKREFUND_TEST_CLOCK_SKEW_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or(0);
+        if skew != 0 {
+            tracing::warn!(
+                "BULKREFUND_TEST_CLOCK_SKEW_MS: this machine's clock is read {skew} ms off (a test)"
+            );
+        }
+        skew
     })
 }
 

@@ -22,15 +22,21 @@ const TRACE: &str = "SELECT id, file_name, profile, started_at FROM imports";
 /// moment the trace is visible until the import ends or the session does
 /// (a killed process's connection closes, and the server frees it): SQL
 /// arguments of `pg_advisory_lock(int4, int4)`, of the trace `id`. The first
-/// says "an import's trace" (the bytes "brit"); the second is the trace.
-const TRACE_LOCK: &str = "1651665268, CAST(id % 2147483647 AS int4)";
+/// key says "an import's trace of this schema's journal" (several journals
+/// may share one server, even one database); the second is the trace.
+const TRACE_LOCK: &str = "hashtext(current_schema() || '.bulkrefund import traces'),
+    CAST(id % 2147483647 AS int4)";
 
-/// A trace `i` whose import is still going on in another session: that
-/// session holds the trace's lock ([`TRACE_LOCK`], as `pg_locks` shows a
-/// lock of two int4 keys).
+/// A trace `i` whose import is still going on in another session of this
+/// database: that session holds the trace's lock ([`TRACE_LOCK`]; `pg_locks`
+/// shows a lock of two int4 keys as `classid`, `objid` (unsigned) and
+/// `objsubid` 2).
 const LIVE_ELSEWHERE: &str = "EXISTS (SELECT 1 FROM pg_locks l
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-    AND l.classid = CAST(1651665268 AS oid) AND l.objid = CAST(i.id % 2147483647 AS oid)
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND CAST(l.classid AS int8) =
+        (CAST(hashtext(current_schema() || '.bulkrefund import traces') AS int8) & 4294967295)
+    AND CAST(l.objid AS int8) = (CAST(CAST(i.id % 2147483647 AS int4) AS int8) & 4294967295)
     AND l.pid <> pg_backend_pid())";
 
 fn read_trace(row: &postgres::Row) -> InterruptedImport {
@@ -128,14 +134,28 @@ impl PgJournal {
         Ok(rows.iter().map(read_trace).collect())
     }
 
-    /// Deletes the trace `id`: returns what it was, `None` when there is no such trace.
+    /// Deletes the trace `id`: returns what it was, `None` when there is no
+    /// such trace. Refused while another process is still doing that import
+    /// (no journal lock says so here, as SQLite's does).
     pub fn forget_import(&mut self, id: i64) -> Result<Option<InterruptedImport>, JournalError> {
         let doing = pg_error("forgetting an import's trace");
         let mut tx = self.client.transaction().map_err(&doing)?;
-        let trace = tx
-            .query_opt(&format!("{TRACE} WHERE id = $1"), &[&id])
-            .map_err(&doing)?
-            .map(|row| read_trace(&row));
+        let found = tx
+            .query_opt(
+                &format!(
+                    "SELECT id, file_name, profile, started_at, {LIVE_ELSEWHERE}
+                     FROM imports i WHERE id = $1"
+                ),
+                &[&id],
+            )
+            .map_err(&doing)?;
+        if found.as_ref().is_some_and(|row| row.get::<_, bool>(4)) {
+            return Err(JournalError::Store(format!(
+                "import {id} is still going on in another process: it is not interrupted, \
+                 so it cannot be forgotten (`bulkrefund status` lists the interrupted ones)"
+            )));
+        }
+        let trace = found.map(|row| read_trace(&row));
         abandon_trace(&mut tx, id)?;
         tx.commit().map_err(&doing)?;
         Ok(trace)
