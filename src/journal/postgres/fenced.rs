@@ -7,6 +7,7 @@
 //! [`JournalError::Fenced`]. Event and finish times are the server's clock,
 //! as the leases are ([`super::clock`]).
 
+use postgres::types::ToSql;
 use postgres::Transaction;
 
 use super::error::describe;
@@ -212,7 +213,7 @@ pub(super) fn transition(
         .query_one(
             &sql.transition,
             &[
-                &refund,
+                &refund as &(dyn ToSql + Sync),
                 &change.to.as_str(),
                 &code,
                 &message,
@@ -230,15 +231,12 @@ pub(super) fn transition(
                 &owner,
                 &generation,
                 &lease_now,
-                &recorded.kind,
-                &recorded.at,
-                &recorded.http_status,
-                &recorded.gateway_codes,
-                &recorded.outcome,
-                &recorded.latency_ms,
                 &now,
                 &change.why,
-            ],
+            ]
+            .into_iter()
+            .chain(recorded.binds())
+            .collect::<Vec<_>>(),
         )
         .map_err(pg_error("changing a refund's state"))?;
     if changed(&row)? == 0 {
@@ -265,6 +263,19 @@ struct AttemptParams<'a> {
 }
 
 impl<'a> AttemptParams<'a> {
+    /// Its binds, in the statements' order (the attempt's parameters come
+    /// last in both).
+    fn binds(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.kind,
+            &self.at,
+            &self.http_status,
+            &self.gateway_codes,
+            &self.outcome,
+            &self.latency_ms,
+        ]
+    }
+
     fn of(attempt: Option<&'a AttemptRecord>) -> AttemptParams<'a> {
         AttemptParams {
             kind: attempt.map(|a| kind_text(a.kind)),
@@ -317,7 +328,7 @@ fn reschedule(
         .query_one(
             &sql.reschedule,
             &[
-                &refund,
+                &refund as &(dyn ToSql + Sync),
                 &update.next_attempt_at,
                 &code,
                 &message,
@@ -330,13 +341,10 @@ fn reschedule(
                 &frees,
                 &claim.owner.as_str(),
                 &claim.generation,
-                &recorded.kind,
-                &recorded.at,
-                &recorded.http_status,
-                &recorded.gateway_codes,
-                &recorded.outcome,
-                &recorded.latency_ms,
-            ],
+            ]
+            .into_iter()
+            .chain(recorded.binds())
+            .collect::<Vec<_>>(),
         )
         .map_err(pg_error("rescheduling a refund"))?;
     if changed(&row)? == 0 {

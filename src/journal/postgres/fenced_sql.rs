@@ -13,8 +13,8 @@ use super::clock::NOW_MS;
 /// A change of state: the refund's row, only while it is in the expected
 /// state (`$12`) and, under a claim, still held by that claim
 /// (`$16`/`$17`) with its lease running when it is an intent (`$18`); then,
-/// for the row it changed and for nothing else, the attempt (when `$19`
-/// names its kind) and the event. Returns how many rows it changed: 0 or 1.
+/// for the row it changed and for nothing else, the event (at `$19`, why
+/// `$20`) and the attempt (when `$21` names its kind). Returns how many rows it changed: 0 or 1.
 const TRANSITION: &str = "WITH changed AS (
     UPDATE refunds SET state = $2::text, error_code = $3::text, error_message = $4::text,
     gateway_refund_id = COALESCE($5::text, gateway_refund_id),
@@ -32,11 +32,11 @@ const TRANSITION: &str = "WITH changed AS (
     RETURNING id
 ), attempt AS (
     INSERT INTO attempts (refund, kind, at, http_status, gateway_codes, outcome, latency_ms)
-    SELECT id, $19::text, $20::text, $21::bigint, $22::text, $23::text, $24::bigint
-    FROM changed WHERE $19::text IS NOT NULL
+    SELECT id, $21::text, $22::text, $23::bigint, $24::text, $25::text, $26::bigint
+    FROM changed WHERE $21::text IS NOT NULL
 ), event AS (
     INSERT INTO events (refund, at, from_state, to_state, why)
-    SELECT id, $25::text, $12::text, $2::text, $26::text FROM changed
+    SELECT id, $19::text, $12::text, $2::text, $20::text FROM changed
 )
 SELECT COUNT(*) FROM changed";
 
