@@ -154,6 +154,14 @@ fn command(world: &World, gateway: GatewayKind, op: &Op) -> tokio::process::Comm
         .args(["--poll-for", "3s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    if world.pg.is_some() {
+        // A killed process's claims on PostgreSQL hold for their lease (no
+        // file lock proves it dead): a short one, so that the final resumes
+        // (3 s of polling each) outlast it and take its refunds over. Its
+        // live runs renew every third of it, and a write under a lapsed
+        // claim is fenced off: the invariants hold either way.
+        command.env("BULKREFUND_LEASE_MS", "1000");
+    }
     command
 }
 
@@ -494,5 +502,23 @@ fn a_retry_reported_by_a_finished_batch_is_followed_there_too() {
     ];
     model_runtime()
         .block_on(scenario(GatewayKind::Leshua, ops, 289_834, None))
+        .unwrap();
+}
+
+/// A sequence the PostgreSQL model failed on: a run killed while its
+/// refunds were processing left them claimed under its lease, and every
+/// final resume ended its polling before the lease did (exit 4 four times).
+#[test]
+fn a_run_killed_while_its_refunds_process_is_taken_over_on_postgres() {
+    let Some(twin) = Twin::start("a_run_killed_while_its_refunds_process_is_taken_over") else {
+        return;
+    };
+    let ops = vec![
+        (Op::Run(File::A), 0),
+        (Op::Killed(Box::new(Op::Run(File::B)), 300), 4),
+    ];
+    let pg = Some(twin.for_world("alice"));
+    model_runtime()
+        .block_on(scenario(GatewayKind::Leshua, ops, 991_242, pg))
         .unwrap();
 }
