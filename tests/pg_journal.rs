@@ -372,3 +372,59 @@ async fn a_machine_whose_clock_is_an_hour_ahead_keeps_the_servers_time() {
         ["0"]
     );
 }
+
+/// A run killed while its refunds are processing leaves them claimed under
+/// its lease: a resume from another process cannot poll them yet, and says
+/// who holds them and until when, not that the gateway has not answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_says_which_process_holds_what_it_could_not_finish() {
+    let Some(twin) =
+        outside_async(|| Twin::start("a_resume_says_which_process_holds_what_it_could_not_finish"))
+    else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (batch, orders) = generated(work.path(), GatewayKind::Leshua, 3, "H");
+    let faults = FaultConfig {
+        processing_for: Duration::from_secs(600),
+        ..FaultConfig::default()
+    };
+    let mut world = World::start(orders, faults).await;
+    world.pg = Some(outside_async(|| twin.for_world("alice")));
+    let mut run = world.command(&["run", batch.to_str().unwrap(), "--profile", "leshua"]);
+    run.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut run = run.spawn().unwrap();
+    let states = "SELECT state FROM refunds ORDER BY id";
+    assert!(
+        until(Duration::from_secs(20), || column(&world, states)
+            == ["processing"; 3])
+        .await,
+        "{:?}",
+        column(&world, states)
+    );
+    signal(&run, libc::SIGKILL);
+    run.wait().await.unwrap();
+    let owner = column(&world, "SELECT DISTINCT claim_owner FROM refunds");
+    assert_eq!(owner.len(), 1, "{owner:?}");
+    let resumed = world
+        .command(&["resume", "--poll-for", "1s"])
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(4), "{said}");
+    assert!(
+        said.contains(&format!(
+            "3 of them are claimed by another process ({}) until ",
+            owner[0]
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("`bulkrefund resume` after then takes them over"),
+        "{said}"
+    );
+    assert!(!said.contains("the gateway has not said"), "{said}");
+    let ledger = world.ledger();
+    assert!(ledger.ids.iter().all(|id| id.created == 1), "{ledger:?}");
+}

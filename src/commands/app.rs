@@ -195,6 +195,12 @@ impl App {
             outcome.problems.push(import.describe());
             outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
         }
+        // The run released its own claims: any live one is another process's.
+        outcome.held_elsewhere = journal
+            .held_elsewhere(scope)?
+            .iter()
+            .map(|held| held.describe(&self.zone))
+            .collect();
         // A batch waiting for approval sent nothing: its refunds stay pending (exit 4).
         outcome.waiting = journal.batches_waiting()?;
         outcome.waiting.retain(|w| affected.contains(&w.batch));
@@ -335,6 +341,9 @@ pub struct RunOutcome {
     pub in_review: usize,
     /// The batches in scope that wait for a second person's approval: nothing of them was sent.
     pub waiting: Vec<WaitingBatch>,
+    /// Refunds of the scope other processes hold under a live claim (a
+    /// shared journal), said: why this run could not finish them.
+    pub held_elsewhere: Vec<String>,
 }
 
 impl RunOutcome {
@@ -347,6 +356,7 @@ impl RunOutcome {
             notes: Vec::new(),
             in_review: 0,
             waiting: Vec::new(),
+            held_elsewhere: Vec::new(),
         }
     }
 
@@ -445,10 +455,16 @@ impl RunOutcome {
         };
         if unresolved.is_empty() {
             format!("Not everything has ended: run `{command}` to finish it.")
-        } else {
+        } else if self.held_elsewhere.is_empty() {
             format!(
                 "Not everything has ended ({}): the gateway has not said how they end yet. Run `{command}` to finish them; nothing is sent twice.",
                 unresolved.join(", ")
+            )
+        } else {
+            format!(
+                "Not everything has ended ({}): {}. Nothing is sent twice.",
+                unresolved.join(", "),
+                self.held_elsewhere.join("; ")
             )
         }
     }

@@ -65,6 +65,30 @@ pub struct Claim {
     pub generation: i64,
 }
 
+/// Refunds another process holds under a live claim: who, how many, and
+/// until when its lease runs (journal clock, unix ms) unless it renews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldElsewhere {
+    pub owner: String,
+    pub refunds: u64,
+    pub until_ms: i64,
+}
+
+impl HeldElsewhere {
+    /// "3 are claimed by host:4242:Ab12 until 12:01:08 (Asia/Shanghai)…":
+    /// why `resume` could not finish them, and when it can.
+    pub fn describe(&self, zone: &crate::zone::Zone) -> String {
+        let until = jiff::Timestamp::from_millisecond(self.until_ms)
+            .map(|at| zone.show(&crate::zone::journal_time(at)))
+            .unwrap_or_else(|_| self.until_ms.to_string());
+        format!(
+            "{} of them are claimed by another process ({}) until {until}: while it runs, it \
+             finishes them; if it is gone, `bulkrefund resume` after then takes them over",
+            self.refunds, self.owner
+        )
+    }
+}
+
 /// How long a claim lasts unless its owner renews it (on the journal's clock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lease(Duration);

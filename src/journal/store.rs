@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use super::approval::{ApprovalRecord, BatchApproval, Hold, Person, Verdict, WaitingBatch};
 use super::batch_meta::BatchMeta;
 use super::change::{AttemptRecord, Change, Op};
-use super::claim::{Claim, ClaimOwner, Lease};
+use super::claim::{Claim, ClaimOwner, HeldElsewhere, Lease};
 use super::error::BackupError;
 use super::import_rows::{ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport};
 use super::latency_curve::LatencyCurve;
@@ -108,6 +108,9 @@ pub trait JournalStore: Send {
     /// Every in-flight refund whose claim lapsed (or that has none) becomes
     /// `unknown`, to be queried; a live claim of another process is never touched.
     fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError>;
+    /// The refunds of `scope` not yet final held under a live claim, by
+    /// owner: after a run released its own, what other processes hold.
+    fn held_elsewhere(&self, scope: &Scope) -> Result<Vec<HeldElsewhere>, JournalError>;
     #[cfg(test)]
     /// [`JournalStore::claim`] at a given time.
     fn claim_at(

@@ -12,6 +12,7 @@ use postgres::Transaction;
 use super::clock::server_ms;
 use super::fenced::{self, insert_attempt, journal_time, pg_error, state_of};
 use super::import::lock_id_spaces;
+use super::refund_rows::scope_ids_sql;
 use super::PgJournal;
 use crate::journal::change::{AttemptRecord, Change};
 use crate::journal::records::{RetryStart, Scope, PARKED};
@@ -20,25 +21,6 @@ use crate::journal::JournalError;
 
 /// Why a second retry of one refund is refused (SQLite's trigger's words).
 const ONE_RETRY: &str = "this refund already has a retry: a retry chain has one head";
-
-/// The ids `ids` as a PostgreSQL array literal (`ARRAY[1, 2]::bigint[]`):
-/// integers only, so nothing of it comes from text.
-fn id_array(ids: &[i64]) -> String {
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!("ARRAY[{}]::bigint[]", ids.join(", "))
-}
-
-/// A subquery of the ids of the refunds in `scope` (SQLite's `Scope::ids_sql`).
-fn scope_ids_sql(scope: &Scope) -> String {
-    match scope {
-        Scope::Batches(ids) => format!(
-            "SELECT refund FROM batch_rows WHERE refund IS NOT NULL AND batch_id = ANY({})",
-            id_array(ids)
-        ),
-        Scope::Refunds(ids) => format!("SELECT id FROM refunds WHERE id = ANY({})", id_array(ids)),
-        Scope::All => "SELECT id FROM refunds".to_owned(),
-    }
-}
 
 impl PgJournal {
     /// A state change with no attempt behind it (checked, with its event).

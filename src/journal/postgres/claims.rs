@@ -15,11 +15,13 @@ use postgres::Transaction;
 use super::clock::{server_ms, NOW_MS};
 use super::fenced::{pg_error, transition};
 use super::fenced_sql::FencedStatements;
+use super::refund_rows::scope_ids_sql;
 use super::PgJournal;
 use crate::journal::change::Change;
-use crate::journal::claim::{Claim, ClaimOwner, Lease};
+use crate::journal::claim::{Claim, ClaimOwner, HeldElsewhere, Lease};
 use crate::journal::fence::LAPSED_IN_FLIGHT;
-use crate::journal::state::{State, SETTLED};
+use crate::journal::records::Scope;
+use crate::journal::state::{sql_list, State, FINAL, SETTLED};
 use crate::journal::JournalError;
 
 /// A lapsed claim's `lease_until_ms`: before any clock's now (SQLite's too).
@@ -225,6 +227,30 @@ impl PgJournal {
 }
 
 impl PgJournal {
+    /// The refunds of `scope` not yet final held under a live claim on the
+    /// server's clock, by owner ([`crate::journal::JournalStore::held_elsewhere`]).
+    pub fn held_elsewhere(&mut self, scope: &Scope) -> Result<Vec<HeldElsewhere>, JournalError> {
+        let sql = format!(
+            "SELECT claim_owner, COUNT(*), MAX(lease_until_ms) FROM refunds
+             WHERE id IN ({}) AND state NOT IN {} AND claim_owner IS NOT NULL
+             AND lease_until_ms >= {NOW_MS} GROUP BY claim_owner ORDER BY claim_owner",
+            scope_ids_sql(scope),
+            sql_list(&FINAL)
+        );
+        let rows = self
+            .client
+            .query(&sql, &[])
+            .map_err(pg_error("reading the claims other processes hold"))?;
+        Ok(rows
+            .iter()
+            .map(|row| HeldElsewhere {
+                owner: row.get(0),
+                refunds: row.get::<_, i64>(1) as u64,
+                until_ms: row.get(2),
+            })
+            .collect())
+    }
+
     /// Now on the journal's clock, in unix milliseconds: the server's (see
     /// `clock.rs` for why not this machine's), which the process's
     /// journal clock follows from this reading on.

@@ -20,7 +20,7 @@ use crate::journal::approval::{
 };
 use crate::journal::batch_meta::BatchMeta;
 use crate::journal::change::{AttemptRecord, Change, Op};
-use crate::journal::claim::{Claim, ClaimOwner, Lease};
+use crate::journal::claim::{Claim, ClaimOwner, HeldElsewhere, Lease};
 use crate::journal::error::BackupError;
 use crate::journal::import_rows::{
     ImportError, InterruptedImport, Refusal, Tally, UnfinishedImport,
@@ -171,6 +171,10 @@ impl JournalStore for PgStore {
 
     fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
         outside_async(|| self.conn_mut().recover_lapsed(owner, now))
+    }
+
+    fn held_elsewhere(&self, scope: &Scope) -> Result<Vec<HeldElsewhere>, JournalError> {
+        outside_async(|| self.conn().held_elsewhere(scope))
     }
 
     #[cfg(test)]

@@ -12,12 +12,13 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes;
-use super::claim::{Claim, ClaimOwner, Lease};
+use super::claim::{Claim, ClaimOwner, HeldElsewhere, Lease};
 use super::clock::journal_now;
 #[cfg(test)]
 use super::clock::set_test_clock;
-use super::state::{sql_list, State, SETTLED};
+use super::state::{sql_list, State, FINAL, SETTLED};
 use super::{now_text, JournalError, SqliteJournal};
+use crate::journal::records::Scope;
 
 use crate::journal::fence::LAPSED_IN_FLIGHT;
 
@@ -192,6 +193,29 @@ impl SqliteJournal {
         )?;
         tx.commit()?;
         Ok(freed as u64)
+    }
+
+    /// The refunds of `scope` not yet final held under a live claim, by
+    /// owner ([`crate::journal::JournalStore::held_elsewhere`]). On SQLite,
+    /// after a run released its own claims, none: the lock lapsed every
+    /// other one when it was taken.
+    pub fn held_elsewhere(&self, scope: &Scope) -> Result<Vec<HeldElsewhere>, JournalError> {
+        let sql = format!(
+            "SELECT claim_owner, COUNT(*), MAX(lease_until_ms) FROM refunds
+             WHERE id IN ({}) AND state NOT IN {} AND claim_owner IS NOT NULL
+             AND lease_until_ms >= ?1 GROUP BY claim_owner ORDER BY claim_owner",
+            scope.ids_sql(),
+            sql_list(&FINAL)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([self.clock_ms()], |row| {
+            Ok(HeldElsewhere {
+                owner: row.get(0)?,
+                refunds: row.get::<_, i64>(1)? as u64,
+                until_ms: row.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every refund in flight whose claim lapsed before `now` (or that has

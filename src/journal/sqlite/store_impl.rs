@@ -30,7 +30,7 @@ use crate::gateway::GatewayKind;
 use crate::journal::approval::{
     ApprovalRecord, ApprovalStore, BatchApproval, Hold, Person, Verdict, WaitingBatch,
 };
-use crate::journal::claim::{Claim, ClaimOwner, Lease};
+use crate::journal::claim::{Claim, ClaimOwner, HeldElsewhere, Lease};
 use crate::journal::store::{DueReads, JournalStore};
 use crate::money::Fen;
 
@@ -154,6 +154,10 @@ impl JournalStore for SqliteJournal {
 
     fn recover_lapsed(&mut self, owner: &ClaimOwner, now: i64) -> Result<usize, JournalError> {
         SqliteJournal::recover_lapsed(self, owner, now)
+    }
+
+    fn held_elsewhere(&self, scope: &Scope) -> Result<Vec<HeldElsewhere>, JournalError> {
+        SqliteJournal::held_elsewhere(self, scope)
     }
 
     #[cfg(test)]
