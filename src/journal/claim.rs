@@ -75,7 +75,7 @@ pub struct HeldElsewhere {
 }
 
 impl HeldElsewhere {
-    /// "3 are claimed by host:4242:Ab12 until 12:01:08 (Asia/Shanghai)…":
+    /// "3 of them are claimed by another process (host:4242:Ab12) until …":
     /// why `resume` could not finish them, and when it can.
     pub fn describe(&self, zone: &crate::zone::Zone) -> String {
         let until = jiff::Timestamp::from_millisecond(self.until_ms)
