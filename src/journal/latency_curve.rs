@@ -59,6 +59,68 @@ pub fn bucket_width(span: i64, max_buckets: usize) -> i64 {
         .unwrap_or(WIDTHS[WIDTHS.len() - 1])
 }
 
+/// A curve built from the attempts as a store reads them: each attempt's
+/// bucket index (its seconds less [`Self::origin`], divided by
+/// [`Self::width`]) and latency, in index order.
+pub(crate) struct CurveBuilder {
+    curve: LatencyCurve,
+    origin: i64,
+    /// The bucket being filled: its index and its latencies.
+    current: Option<(i64, Vec<u64>)>,
+}
+
+impl CurveBuilder {
+    /// For attempts from `first` to `last` (unix seconds): at most
+    /// `max_buckets` buckets, starting on the clock of a zone `utc_offset`
+    /// seconds east of UTC (a 6-hour bucket at 00:00, 06:00, ...).
+    pub fn new(first: i64, last: i64, max_buckets: usize, utc_offset: i64) -> CurveBuilder {
+        let width = bucket_width(last - first, max_buckets);
+        CurveBuilder {
+            curve: LatencyCurve {
+                bucket_seconds: width,
+                buckets: Vec::new(),
+            },
+            origin: first - (first + utc_offset).rem_euclid(width),
+            current: None,
+        }
+    }
+
+    /// Where bucket 0 starts, unix seconds.
+    pub fn origin(&self) -> i64 {
+        self.origin
+    }
+
+    /// Each bucket's width, seconds.
+    pub fn width(&self) -> i64 {
+        self.curve.bucket_seconds
+    }
+
+    /// One attempt of bucket `index` (not below the last one's) that took
+    /// `latency_ms` (a negative one counts as 0).
+    pub fn add(&mut self, index: i64, latency_ms: i64) {
+        let latency = latency_ms.max(0) as u64;
+        match &mut self.current {
+            Some((at, latencies)) if *at == index => latencies.push(latency),
+            _ => {
+                self.close_bucket();
+                self.current = Some((index, vec![latency]));
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> LatencyCurve {
+        self.close_bucket();
+        self.curve
+    }
+
+    fn close_bucket(&mut self) {
+        if let Some((at, latencies)) = self.current.take() {
+            let start = self.origin + at * self.curve.bucket_seconds;
+            self.curve.buckets.push(summed_up(start, latencies));
+        }
+    }
+}
+
 /// The nearest-rank percentile `q` (0 to 1) of sorted values (not empty).
 pub(crate) fn percentile(sorted: &[u64], q: f64) -> u64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;

@@ -12,7 +12,7 @@ use rusqlite::params;
 
 use super::reports::ExportFilter;
 use super::{JournalError, SqliteJournal};
-use crate::journal::latency_curve::summed_up;
+use crate::journal::latency_curve::CurveBuilder;
 pub use crate::journal::latency_curve::{bucket_width, LatencyBucket, LatencyCurve};
 
 /// The attempts a filter holds (`a` each attempt, `f` its refund; `?1` batch,
@@ -44,8 +44,7 @@ impl SqliteJournal {
         let (Some(first), Some(last)) = span else {
             return Ok(LatencyCurve::default());
         };
-        let width = bucket_width(last - first, max_buckets);
-        let origin = first - (first + utc_offset).rem_euclid(width);
+        let mut curve = CurveBuilder::new(first, last, max_buckets, utc_offset);
         let mut stmt = self.conn.prepare(&format!(
             "SELECT ({SECONDS} - ?4) / ?5, a.latency_ms {ATTEMPTS} ORDER BY 1"
         ))?;
@@ -53,35 +52,13 @@ impl SqliteJournal {
             filter.batch,
             filter.since,
             filter.until,
-            origin,
-            width
+            curve.origin(),
+            curve.width()
         ])?;
-        let mut curve = LatencyCurve {
-            bucket_seconds: width,
-            buckets: Vec::new(),
-        };
-        let mut current: Option<(i64, Vec<u64>)> = None;
         while let Some(row) = rows.next()? {
-            let index: i64 = row.get(0)?;
-            let latency = row.get::<_, i64>(1)?.max(0) as u64;
-            match &mut current {
-                Some((at, latencies)) if *at == index => latencies.push(latency),
-                _ => {
-                    if let Some((at, latencies)) = current.take() {
-                        curve
-                            .buckets
-                            .push(summed_up(origin + at * width, latencies));
-                    }
-                    current = Some((index, vec![latency]));
-                }
-            }
+            curve.add(row.get(0)?, row.get(1)?);
         }
-        if let Some((at, latencies)) = current {
-            curve
-                .buckets
-                .push(summed_up(origin + at * width, latencies));
-        }
-        Ok(curve)
+        Ok(curve.finish())
     }
 }
 
@@ -90,7 +67,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::journal::latency_curve::percentile;
+    use crate::journal::latency_curve::{percentile, summed_up};
 
     #[test]
     fn percentiles_by_nearest_rank() {

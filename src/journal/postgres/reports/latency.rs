@@ -11,7 +11,7 @@
 use postgres::types::ToSql;
 
 use super::rows::{column, read_error, stream_rows};
-use crate::journal::latency_curve::{bucket_width, summed_up, LatencyCurve};
+use crate::journal::latency_curve::{CurveBuilder, LatencyCurve};
 use crate::journal::postgres::PgJournal;
 use crate::journal::report_rows::ExportFilter;
 use crate::journal::JournalError;
@@ -49,13 +49,8 @@ impl PgJournal {
         let (Some(first), Some(last)) = (first, last) else {
             return Ok(LatencyCurve::default());
         };
-        let width = bucket_width(last - first, max_buckets);
-        let origin = first - (first + utc_offset).rem_euclid(width);
-        let mut curve = LatencyCurve {
-            bucket_seconds: width,
-            buckets: Vec::new(),
-        };
-        let mut current: Option<(i64, Vec<u64>)> = None;
+        let mut curve = CurveBuilder::new(first, last, max_buckets, utc_offset);
+        let (origin, width) = (curve.origin(), curve.width());
         stream_rows(
             &mut self.client,
             &format!(
@@ -64,27 +59,10 @@ impl PgJournal {
             &[&filter.batch, &filter.since, &filter.until, &origin, &width],
             "reading the attempts' latency",
             &mut |row| {
-                let index: i64 = column(row, 0)?;
-                let latency = column::<i64>(row, 1)?.max(0) as u64;
-                match &mut current {
-                    Some((at, latencies)) if *at == index => latencies.push(latency),
-                    _ => {
-                        if let Some((at, latencies)) = current.take() {
-                            curve
-                                .buckets
-                                .push(summed_up(origin + at * width, latencies));
-                        }
-                        current = Some((index, vec![latency]));
-                    }
-                }
+                curve.add(column(row, 0)?, column(row, 1)?);
                 Ok(true)
             },
         )?;
-        if let Some((at, latencies)) = current {
-            curve
-                .buckets
-                .push(summed_up(origin + at * width, latencies));
-        }
-        Ok(curve)
+        Ok(curve.finish())
     }
 }
