@@ -10,6 +10,21 @@ use super::state::State;
 use crate::gateway::GatewayKind;
 use crate::money::Fen;
 
+/// Whether a refund may be at the gateway: SQL over `refunds`, the same on
+/// both stores. A refund leaves `pending` only through `in_flight`, which
+/// the engine commits before the submit leaves and without counting it
+/// (`submits` counts an answered submit; `state::check`,
+/// `engine::writer::intent`). So any state but `pending` means an intent was
+/// committed and the request may have left (a crash leaves it `unknown` with
+/// `submits` 0); a `pending` refund was sent if a submit was counted or the
+/// gateway showed it holds it.
+pub(crate) const SENT: &str = "(state <> 'pending' OR submits > 0 OR ever_created <> 0)";
+
+/// The journal time an unresolved refund counts for, SQL over `refunds`:
+/// its first counted submit, else (an intent whose submit was never
+/// answered) its creation.
+pub(crate) const SENT_AT: &str = "COALESCE(first_sent_at, created_at)";
+
 /// A journal refund as reconciliation sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JournalRefund {

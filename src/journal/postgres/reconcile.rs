@@ -18,19 +18,12 @@ use super::PgJournal;
 use crate::gateway::GatewayKind;
 use crate::journal::days::{gateway_zone, DayBasis};
 use crate::journal::money_rules;
-use crate::journal::reconcile_rows::{FindingRecord, JournalRefund, ReconciliationMeta};
+use crate::journal::reconcile_rows::{
+    FindingRecord, JournalRefund, ReconciliationMeta, SENT, SENT_AT,
+};
 use crate::journal::state::{self, State};
 use crate::journal::JournalError;
 use crate::money::Fen;
-
-/// Whether a refund may be at the gateway: SQLite's `SENT`
-/// (`journal/sqlite/reconcile.rs` says why each part), with
-/// `ever_created` a BIGINT here.
-const SENT: &str = "(state <> 'pending' OR submits > 0 OR ever_created <> 0)";
-
-/// The journal time an unresolved refund counts for: its first counted
-/// submit, else its creation (SQLite's `SENT_AT`).
-const SENT_AT: &str = "COALESCE(first_sent_at, created_at)";
 
 /// How many refund ids one read names.
 const CHUNK: usize = 500;

@@ -17,20 +17,8 @@ use crate::journal::money_rules;
 pub use crate::journal::reconcile_rows::{
     FindingRecord, JournalRefund, Money, ReconciliationMeta, API, OUTCOMES,
 };
+use crate::journal::reconcile_rows::{SENT, SENT_AT};
 use crate::money::Fen;
-
-/// Whether a refund may be at the gateway: SQL over `refunds`. A refund
-/// leaves `pending` only through `in_flight`, which the engine commits
-/// before the submit leaves and without counting it (`submits` counts an
-/// answered submit; `state::check`, `engine::writer::intent`). So any state
-/// but `pending` means an intent was committed and the request may have
-/// left (a crash leaves it `unknown` with `submits` 0); a `pending` refund
-/// was sent if a submit was counted or the gateway showed it holds it.
-const SENT: &str = "(state <> 'pending' OR submits > 0 OR ever_created)";
-
-/// The journal time an unresolved refund counts for: its first counted
-/// submit, else (an intent whose submit was never answered) its creation.
-const SENT_AT: &str = "COALESCE(first_sent_at, created_at)";
 
 /// How many refund ids one read names (SQLite takes many more; this keeps
 /// each statement small whatever the bill's size).
