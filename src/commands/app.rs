@@ -196,11 +196,14 @@ impl App {
             outcome.exit_code = outcome.exit_code.max(exit::UNRESOLVED);
         }
         // The run released its own claims: any live one is another process's.
-        outcome.held_elsewhere = journal
-            .held_elsewhere(scope)?
-            .iter()
-            .map(|held| held.describe(&self.zone))
-            .collect();
+        // Only said, never in the way of the results files below.
+        outcome.held_elsewhere = match journal.held_elsewhere(scope) {
+            Ok(held) => held.iter().map(|h| h.describe(&self.zone)).collect(),
+            Err(e) => {
+                tracing::warn!("which refunds other processes hold could not be read: {e}");
+                Vec::new()
+            }
+        };
         // A batch waiting for approval sent nothing: its refunds stay pending (exit 4).
         outcome.waiting = journal.batches_waiting()?;
         outcome.waiting.retain(|w| affected.contains(&w.batch));
