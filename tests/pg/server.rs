@@ -227,22 +227,33 @@ fn find_binaries() -> Option<PathBuf> {
 
 fn chown_to_postgres(path: &Path) {
     use std::os::unix::ffi::OsStrExt;
-    // SAFETY: getpwnam returns null or a pointer into static storage, read
-    // at once; chown takes a NUL-terminated path.
-    unsafe {
-        let pw = libc::getpwnam(c"postgres".as_ptr());
-        assert!(
-            !pw.is_null(),
-            "running as root, but there is no user 'postgres'"
-        );
-        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-        assert_eq!(
-            libc::chown(c_path.as_ptr(), (*pw).pw_uid, (*pw).pw_gid),
-            0,
-            "chown {}",
-            path.display()
-        );
-    }
+    let (uid, gid) = postgres_ids();
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: chown takes a NUL-terminated path, which c_path is.
+    let changed = unsafe { libc::chown(c_path.as_ptr(), uid, gid) };
+    assert_eq!(changed, 0, "chown {}", path.display());
+}
+
+/// The uid and gid of the user `postgres`, looked up once: `getpwnam`
+/// answers in static storage that a concurrent call overwrites, and the
+/// tests of one binary start their servers on many threads at once (a
+/// server once got a directory chowned to the wrong ids: initdb's
+/// "Permission denied").
+fn postgres_ids() -> (libc::uid_t, libc::gid_t) {
+    static IDS: std::sync::OnceLock<(libc::uid_t, libc::gid_t)> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| {
+        // SAFETY: getpwnam returns null or a pointer into static storage,
+        // read at once; only this initialisation, which runs once and
+        // alone, calls it.
+        unsafe {
+            let pw = libc::getpwnam(c"postgres".as_ptr());
+            assert!(
+                !pw.is_null(),
+                "running as root, but there is no user 'postgres'"
+            );
+            ((*pw).pw_uid, (*pw).pw_gid)
+        }
+    })
 }
 
 /// `BULKREFUND_REQUIRE_REAL` set to anything but empty or `0` (CI): missing
